@@ -1,0 +1,47 @@
+# cardsys: `make demo` runs a store day end to end, `make test` the whole suite, `make bench` the figures.
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.install-stamp
+PROTOS := $(wildcard contracts/proto/cardsys/v1/*.proto)
+GENERATED := contracts/generated/cardsys.js contracts/generated/cardsys.d.ts
+
+.PHONY: deps system-deps gen proto-lint proto-baseline typecheck test demo bench clean
+
+deps: system-deps $(NPM_STAMP) $(GENERATED)
+
+system-deps:
+	@bash infra/install-system-deps.sh
+
+$(NPM_STAMP): package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+gen: $(GENERATED)
+
+$(GENERATED): $(PROTOS) $(NPM_STAMP)
+	@mkdir -p contracts/generated
+	npx pbjs -t static-module -w es6 --es6 --force-number --no-verify --no-delimited -o contracts/generated/cardsys.js $(PROTOS)
+	npx pbts -o contracts/generated/cardsys.d.ts contracts/generated/cardsys.js
+
+# Lint the protos and refuse wire-breaking changes against the committed baseline.
+proto-lint: $(NPM_STAMP)
+	cd contracts && npx buf lint
+	cd contracts && npx buf breaking proto --against baseline
+
+# After a deliberate, compatible change: make the current protos the new baseline.
+proto-baseline:
+	rm -rf contracts/baseline && mkdir -p contracts/baseline && cp -r contracts/proto/. contracts/baseline/
+
+typecheck: deps
+	npx tsc --noEmit
+
+test: deps proto-lint typecheck
+	npx vitest run
+
+demo: deps
+	node bin/cardsys.js demo
+
+bench: deps
+	node bin/cardsys.js bench
+
+clean:
+	rm -rf contracts/generated data .bench

@@ -1,0 +1,79 @@
+import './protobuf-numbers.js';
+import { cardsys } from './generated/cardsys.js';
+
+/** The generated protobuf messages of package cardsys.v1. */
+export const pb = cardsys.v1;
+export type { cardsys };
+
+/** The data fields of a generated message class: no methods, no unknown-field bookkeeping. */
+export type Fields<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K extends '$unknowns' ? never : K]: T[K] };
+
+export type EventEnvelope = Fields<cardsys.v1.EventEnvelope>;
+export type ChainHead = Fields<cardsys.v1.ChainHead>;
+export type EventBatch = Fields<cardsys.v1.EventBatch>;
+export type StoreAck = Fields<cardsys.v1.StoreAck>;
+export type PosCommand = cardsys.v1.PosCommand.$Properties;
+export type PosReply = Fields<cardsys.v1.PosReply>;
+
+/** Every domain event message, by the name carried in EventEnvelope.event_type. */
+export const eventMessages = {
+  UserRegistered: pb.UserRegistered,
+  CardPrimaryIssued: pb.CardPrimaryIssued,
+  CardIssued: pb.CardIssued,
+  CardIssueRejected: pb.CardIssueRejected,
+  PurseLoaded: pb.PurseLoaded,
+  PursePaid: pb.PursePaid,
+  PurseOperationDeclined: pb.PurseOperationDeclined,
+  CardBlacklisted: pb.CardBlacklisted,
+  CardReinstated: pb.CardReinstated,
+  BankAccountOpened: pb.BankAccountOpened,
+  BankAccountDebited: pb.BankAccountDebited,
+  StoreRegistered: pb.StoreRegistered,
+  StoreKeyRegistered: pb.StoreKeyRegistered,
+} as const;
+
+export type EventType = keyof typeof eventMessages;
+type MessageOf<K extends EventType> = InstanceType<(typeof eventMessages)[K]>;
+/** Input shape of an event's data: every field optional, as protobuf encodes defaults away. */
+export type EventData<K extends EventType> = Parameters<(typeof eventMessages)[K]['encode']>[0];
+
+/** A decoded domain event: its type name and its fields. */
+export type DomainEvent = { [K in EventType]: { type: K; data: Fields<MessageOf<K>> } }[EventType];
+/** A domain event about to be encoded. */
+export type NewDomainEvent = { [K in EventType]: { type: K; data: EventData<K> } }[EventType];
+
+/** Raised for bytes or names that do not follow the contracts; the message says what is wrong. */
+export class ContractError extends Error {
+  override name = 'ContractError';
+}
+
+export function isEventType(name: string): name is EventType {
+  return Object.hasOwn(eventMessages, name);
+}
+
+export function encodeEvent(event: NewDomainEvent): Uint8Array {
+  const message = eventMessages[event.type] as { encode(data: unknown): { finish(): Uint8Array } };
+  return message.encode(event.data).finish();
+}
+
+export function decodeEvent(type: string, payload: Uint8Array): DomainEvent {
+  if (!isEventType(type)) throw new ContractError(`unknown event type "${type}"`);
+  const message = eventMessages[type] as { decode(bytes: Uint8Array): unknown };
+  return { type, data: decodeOrThrow(`${type} payload`, () => message.decode(payload)) } as DomainEvent;
+}
+
+/** Runs a protobuf decode and turns its failure into a ContractError naming what was decoded. */
+export function decodeOrThrow<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    throw new ContractError(`malformed ${what}: ${(error as Error).message}`);
+  }
+}
+
+export const decodeEnvelope = (bytes: Uint8Array): EventEnvelope =>
+  decodeOrThrow('EventEnvelope', () => pb.EventEnvelope.decode(bytes));
+export const encodeEnvelope = (envelope: cardsys.v1.EventEnvelope.$Properties): Uint8Array =>
+  pb.EventEnvelope.encode(envelope).finish();
+export const decodeBatch = (bytes: Uint8Array): EventBatch => decodeOrThrow('EventBatch', () => pb.EventBatch.decode(bytes));
+export const encodeBatch = (batch: cardsys.v1.EventBatch.$Properties): Uint8Array => pb.EventBatch.encode(batch).finish();

@@ -1,0 +1,10 @@
+import { z } from 'zod';
+
+/** A store id: letters, digits, '-' and '_', 1 to 32 characters ("hq" is head office's own origin). */
+export const StoreId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,32}$/, 'store id must be 1-32 letters, digits, "-" or "_"')
+  .refine((id) => id !== 'hq', 'store id "hq" is reserved for head office');
+
+/** Amounts of money are whole yen. */
+export const Yen = z.number().int('amount must be whole yen').positive('amount must be positive').max(10_000_000, 'amount must be at most 10,000,000 yen');

@@ -1,0 +1,26 @@
+// NATS subjects. Each store's credentials are scoped to the subjects that carry its own id.
+
+/** JetStream stream that holds every store's replicated event batches. */
+export const EVENTS_STREAM = 'CARDSYS_EVENTS';
+export const HQ_ORIGIN = 'hq';
+
+export const subjects = {
+  /** Edge → JetStream: EventBatch messages of one store. */
+  events: (storeId: string) => `cardsys.events.${storeId}`,
+  eventsAll: 'cardsys.events.>',
+  /** Host → edge: StoreAck after each committed batch. */
+  ack: (storeId: string) => `cardsys.ack.${storeId}`,
+  /** Edge → host request: where does head office stand on my events? Reply: StoreAck. */
+  sync: (storeId: string) => `cardsys.hq.sync.${storeId}`,
+  /** POS terminal → edge request: PosCommand. Reply: PosReply. */
+  pos: (storeId: string) => `cardsys.pos.${storeId}`,
+  /** Per-store request inbox prefix, so one store cannot read another's replies. */
+  inbox: (storeId: string) => `_INBOX_${storeId}`,
+} as const;
+
+const STORE_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Store ids become NATS subject tokens and file names: keep them to a safe alphabet. */
+export function isValidStoreId(id: string): boolean {
+  return STORE_ID.test(id) && id !== HQ_ORIGIN;
+}
