@@ -12,6 +12,7 @@ export type EventEnvelope = Fields<cardsys.v1.EventEnvelope>;
 export type ChainHead = Fields<cardsys.v1.ChainHead>;
 export type EventBatch = Fields<cardsys.v1.EventBatch>;
 export type StoreAck = Fields<cardsys.v1.StoreAck>;
+export type ChainHeadReceived = Fields<cardsys.v1.ChainHeadReceived>;
 export type PosCommand = cardsys.v1.PosCommand.$Properties;
 export type PosReply = Fields<cardsys.v1.PosReply>;
 
