@@ -31,6 +31,10 @@ export const eventMessages = {
   BankAccountDebited: pb.BankAccountDebited,
   StoreRegistered: pb.StoreRegistered,
   StoreKeyRegistered: pb.StoreKeyRegistered,
+  LoadAuthorised: pb.LoadAuthorised,
+  LoadAuthorisationCompleted: pb.LoadAuthorisationCompleted,
+  LoadAuthorisationReversed: pb.LoadAuthorisationReversed,
+  PurseLoadInDoubt: pb.PurseLoadInDoubt,
 } as const;
 
 export type EventType = keyof typeof eventMessages;
