@@ -1,0 +1,120 @@
+// A customer's application for a card, decided at head office: validated input, one user per bank
+// account. Pure: the caller supplies ids and appends the resulting event.
+import { z } from 'zod';
+import type { DomainEvent, EventData } from '../contracts/index.js';
+import { StoreId } from '../contracts/index.js';
+
+const digits = (count: number, field: string) =>
+  z.string({ error: `${field} is required` }).regex(new RegExp(`^\\d{${count}}$`), `${field} must be exactly ${count} digits`);
+
+const requiredText = (field: string, max: number) =>
+  z
+    .string({ error: `${field} is required` })
+    .trim()
+    .min(1, `${field} is required`)
+    .max(max, `${field} must be at most ${max} characters`);
+
+const optionalText = (field: string, max: number) => z.string().trim().max(max, `${field} must be at most ${max} characters`).default('');
+
+/** A calendar date YYYY-MM-DD that exists, not in the future. */
+const BirthDate = z
+  .string({ error: 'birth date is required' })
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'birth date must be YYYY-MM-DD')
+  .refine((value) => {
+    const date = new Date(`${value}T00:00:00Z`);
+    return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
+  }, 'birth date is not a calendar date')
+  .refine((value) => value >= '1900-01-01' && value <= new Date().toISOString().slice(0, 10), 'birth date must be between 1900-01-01 and today');
+
+/** The body of an application: personal data, bank data and the store the customer will use. */
+export const ApplicationInput = z.object({
+  personal: z.object(
+    {
+      name: requiredText('name', 200),
+      address: requiredText('address', 400),
+      birthDate: BirthDate,
+      occupation: optionalText('occupation', 100),
+      affiliation: optionalText('affiliation', 200),
+    },
+    { error: 'personal data is required' },
+  ),
+  bank: z.object(
+    {
+      bankName: optionalText('bank name', 100),
+      bankCode: digits(4, 'bank code'),
+      branchCode: digits(3, 'branch code'),
+      accountNumber: digits(7, 'account number'),
+    },
+    { error: 'bank data is required' },
+  ),
+  homeStoreId: StoreId,
+});
+export type ApplicationInput = z.infer<typeof ApplicationInput>;
+
+/** The bank ID written to the magnetic stripe and used to find a user: bank code + branch + account. */
+export function bankIdOf(bank: { bankCode?: string | null; branchCode?: string | null; accountNumber?: string | null }): string {
+  return `${bank.bankCode ?? ''}${bank.branchCode ?? ''}${bank.accountNumber ?? ''}`;
+}
+
+/** A bank ID is 14 digits: 4 bank, 3 branch, 7 account. */
+export const BankId = z.string().regex(/^\d{14}$/, 'bank id must be 14 digits (bank code 4, branch 3, account 7)');
+
+/** What head office must know to decide on applications: which bank accounts already have a user. */
+export interface ApplicationState {
+  readonly userByBankId: ReadonlyMap<string, string>;
+  readonly users: ReadonlySet<string>;
+}
+
+export const initialApplicationState = (): ApplicationState => ({ userByBankId: new Map(), users: new Set() });
+
+export function evolveApplications(state: ApplicationState, event: DomainEvent): ApplicationState {
+  if (event.type !== 'UserRegistered') return state;
+  const bankId = bankIdOf(event.data.bank ?? {});
+  return {
+    userByBankId: new Map(state.userByBankId).set(bankId, event.data.userId),
+    users: new Set(state.users).add(event.data.userId),
+  };
+}
+
+export interface SubmitApplication {
+  applicationId: string;
+  userId: string;
+  input: ApplicationInput;
+}
+
+/** Refusal of an application because its bank account already belongs to a user. */
+export class DuplicateApplicationError extends Error {
+  override name = 'DuplicateApplicationError';
+  constructor(
+    readonly bankId: string,
+    readonly existingUserId: string,
+  ) {
+    super(`bank account ${bankId} already has a registered user (${existingUserId})`);
+  }
+}
+
+export function decideApplication(command: SubmitApplication, state: ApplicationState): Array<{ type: 'UserRegistered'; data: EventData<'UserRegistered'> }> {
+  const { input } = command;
+  const bankId = bankIdOf(input.bank);
+  const existing = state.userByBankId.get(bankId);
+  if (existing !== undefined) throw new DuplicateApplicationError(bankId, existing);
+  return [
+    {
+      type: 'UserRegistered',
+      data: {
+        userId: command.userId,
+        applicationId: command.applicationId,
+        personal: input.personal,
+        bank: input.bank,
+        homeStoreId: input.homeStoreId,
+      },
+    },
+  ];
+}
+
+/** The application decider in given/when/then shape. */
+export const applicationDecider = {
+  initialState: initialApplicationState,
+  evolve: evolveApplications,
+  decide: decideApplication,
+};

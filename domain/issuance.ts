@@ -1,0 +1,195 @@
+// Card issuance decisions, pure: primary issuance at head office (a registered user gets an
+// initialised card) and each branch of secondary issuance at a store's POS.
+import type { cardsys, DomainEvent, EventData } from '../contracts/index.js';
+import { bankIdOf } from './application.js';
+
+type Entry = cardsys.v1.IssuanceEntry.$Properties;
+
+/** How long a card is valid: until the last day of the month, this many years after issuance. */
+export const CARD_VALIDITY_YEARS = 5;
+
+/** YYYY-MM-DD: the last day of the month CARD_VALIDITY_YEARS after `issuedAt` (UTC). */
+export function cardExpiry(issuedAt: Date): string {
+  const lastDay = new Date(Date.UTC(issuedAt.getUTCFullYear() + CARD_VALIDITY_YEARS, issuedAt.getUTCMonth() + 1, 0));
+  return lastDay.toISOString().slice(0, 10);
+}
+
+/** A card is usable through its expiry day (UTC). */
+export function isExpired(expiry: string, now: Date): boolean {
+  return now.toISOString().slice(0, 10) > expiry;
+}
+
+// ---- primary issuance (head office) ----------------------------------------------------------
+
+export interface PrimaryIssuanceState {
+  /** Registered users and their bank IDs. */
+  readonly bankIdByUser: ReadonlyMap<string, string>;
+  /** Every card head office has initialised, by card id. */
+  readonly cardOwner: ReadonlyMap<string, string>;
+}
+
+export const initialPrimaryIssuanceState = (): PrimaryIssuanceState => ({ bankIdByUser: new Map(), cardOwner: new Map() });
+
+export function evolvePrimaryIssuance(state: PrimaryIssuanceState, event: DomainEvent): PrimaryIssuanceState {
+  switch (event.type) {
+    case 'UserRegistered':
+      return { ...state, bankIdByUser: new Map(state.bankIdByUser).set(event.data.userId, bankIdOf(event.data.bank ?? {})) };
+    case 'CardPrimaryIssued':
+      return { ...state, cardOwner: new Map(state.cardOwner).set(event.data.cardId, event.data.userId) };
+    default:
+      return state;
+  }
+}
+
+export interface IssuePrimaryCard {
+  userId: string;
+  cardId: string;
+  issuedAt: Date;
+  keyVersion: number;
+}
+
+export class UnknownUserError extends Error {
+  override name = 'UnknownUserError';
+  constructor(readonly userId: string) {
+    super(`no registered user ${userId}`);
+  }
+}
+
+export class CardIdTakenError extends Error {
+  override name = 'CardIdTakenError';
+  constructor(readonly cardId: string) {
+    super(`card ${cardId} is already issued`);
+  }
+}
+
+export function decidePrimaryIssuance(
+  command: IssuePrimaryCard,
+  state: PrimaryIssuanceState,
+): Array<{ type: 'CardPrimaryIssued'; data: EventData<'CardPrimaryIssued'> }> {
+  const bankId = state.bankIdByUser.get(command.userId);
+  if (bankId === undefined) throw new UnknownUserError(command.userId);
+  if (state.cardOwner.has(command.cardId)) throw new CardIdTakenError(command.cardId);
+  return [
+    {
+      type: 'CardPrimaryIssued',
+      data: { cardId: command.cardId, userId: command.userId, bankId, expiry: cardExpiry(command.issuedAt), keyVersion: command.keyVersion },
+    },
+  ];
+}
+
+export const primaryIssuanceDecider = {
+  initialState: initialPrimaryIssuanceState,
+  evolve: evolvePrimaryIssuance,
+  decide: decidePrimaryIssuance,
+};
+
+// ---- secondary issuance (store POS) ----------------------------------------------------------
+
+/** Where a card is in its life, as its chip reports it. */
+export type ChipIssuanceState = 'blank' | 'primary_issued' | 'secondary_issued';
+
+/** What the terminal learnt from the chip before deciding anything. */
+export interface ChipFacts {
+  cardId: string;
+  authCodeValid: boolean;
+  state: ChipIssuanceState;
+  expiry: string;
+  /** The bank ID head office wrote to the chip at primary issuance, when the chip reports it. */
+  bankId?: string;
+}
+
+export const ISSUANCE_MESSAGES = {
+  card_unusable: 'this card cannot be used',
+  already_issued: 'this card is already issued; go on to purse operations',
+  no_issuance_data: 'no issuance data for this card',
+  issued: 'card issued',
+} as const;
+
+/** Why a card is refused before anything is looked up. */
+export type CardRefusal = 'invalid_auth_code' | 'not_primary_issued' | 'expired' | 'stripe_mismatch';
+
+export type ChipVerdict =
+  | { outcome: 'card_unusable'; reason: CardRefusal; message: string }
+  | { outcome: 'already_issued'; message: string }
+  | { outcome: 'look_up' };
+
+/**
+ * Steps 1 and 2 of secondary issuance: an invalid authentication code makes the card unusable; a
+ * card already carrying personal data goes straight to purse operations. A blank card (never
+ * initialised by head office) or an expired one is unusable too.
+ */
+export function judgeChip(chip: ChipFacts, now: Date): ChipVerdict {
+  const unusable = (reason: CardRefusal): ChipVerdict => ({ outcome: 'card_unusable', reason, message: ISSUANCE_MESSAGES.card_unusable });
+  if (!chip.authCodeValid) return unusable('invalid_auth_code');
+  if (chip.state === 'blank') return unusable('not_primary_issued');
+  if (chip.state === 'secondary_issued') return { outcome: 'already_issued', message: ISSUANCE_MESSAGES.already_issued };
+  if (isExpired(chip.expiry, now)) return unusable('expired');
+  return { outcome: 'look_up' };
+}
+
+/** The stripe must carry the bank ID head office put on the chip; otherwise one of them is forged. */
+export function judgeStripe(chip: ChipFacts, stripeBankId: string): ChipVerdict {
+  if (chip.bankId !== undefined && chip.bankId !== stripeBankId) {
+    return { outcome: 'card_unusable', reason: 'stripe_mismatch', message: ISSUANCE_MESSAGES.card_unusable };
+  }
+  return { outcome: 'look_up' };
+}
+
+/** What is written to the chip at secondary issuance: the user's personal and bank data. */
+export interface PersonalisationRecord {
+  userId: string;
+  personal: cardsys.v1.PersonalData.$Properties;
+  bank: cardsys.v1.BankAccount.$Properties;
+}
+
+export type LookupVerdict = { outcome: 'no_issuance_data'; message: string } | { outcome: 'personalise'; record: PersonalisationRecord };
+
+/**
+ * Step 3: the issuance entry found for the stripe's bank ID (store copy, then head office). No
+ * entry, or an entry that does not list this card, means no data for this card.
+ */
+export function judgeIssuanceEntry(chip: ChipFacts, entry: Entry | undefined): LookupVerdict {
+  const listsCard = entry?.cards?.some((card) => card.cardId === chip.cardId) ?? false;
+  if (!entry || !listsCard || !entry.userId) return { outcome: 'no_issuance_data', message: ISSUANCE_MESSAGES.no_issuance_data };
+  return { outcome: 'personalise', record: { userId: entry.userId, personal: entry.personal ?? {}, bank: entry.bank ?? {} } };
+}
+
+export interface IssuanceContext {
+  storeId: string;
+  terminalId: string;
+}
+
+/** Step 5: the record of a card finished at this store; the written data only as digest and sealed blob. */
+export function cardIssued(
+  chip: ChipFacts,
+  record: PersonalisationRecord,
+  written: { digest: Uint8Array; sealedForHeadOffice: Uint8Array },
+  context: IssuanceContext,
+): { type: 'CardIssued'; data: EventData<'CardIssued'> } {
+  return {
+    type: 'CardIssued',
+    data: {
+      cardId: chip.cardId,
+      userId: record.userId,
+      bankId: bankIdOf(record.bank),
+      storeId: context.storeId,
+      terminalId: context.terminalId,
+      expiry: chip.expiry,
+      writtenDigest: written.digest,
+      writtenSealed: written.sealedForHeadOffice,
+    },
+  };
+}
+
+export function cardIssueRejected(
+  cardId: string,
+  bankId: string,
+  reason: CardRefusal | 'no_issuance_data',
+  context: IssuanceContext,
+): { type: 'CardIssueRejected'; data: EventData<'CardIssueRejected'> } {
+  const message = reason === 'no_issuance_data' ? ISSUANCE_MESSAGES.no_issuance_data : ISSUANCE_MESSAGES.card_unusable;
+  return {
+    type: 'CardIssueRejected',
+    data: { cardId, bankId, storeId: context.storeId, terminalId: context.terminalId, reason, message },
+  };
+}
