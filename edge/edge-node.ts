@@ -1,0 +1,109 @@
+// A store's node: its durable event log, its edge.db for every other piece of local state, and
+// the replicator that carries the log to head office whenever NATS can be reached.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { isValidStoreId, subjects } from '../contracts/index.js';
+import type { SigningKey } from '../contracts/chain.js';
+import { EventLog, type Logger } from './log/index.js';
+import { Replicator, type ReplicatorOptions } from './replicator/index.js';
+
+export interface EdgeOptions {
+  storeId: string;
+  /** The store's own folder: the log in `log/`, local state in `edge.db`. */
+  dataDir: string;
+  natsUrl: string;
+  /** Extra connection options, e.g. an authenticator for the store's credentials. */
+  natsOptions?: Partial<ConnectionOptions>;
+  signingKey: SigningKey;
+  logger?: Logger;
+  replication?: Omit<ReplicatorOptions, 'log' | 'db' | 'signingKey' | 'logger'>;
+}
+
+export interface EdgeNode {
+  readonly storeId: string;
+  readonly log: EventLog;
+  /** edge.db (WAL); other features add their tables here. */
+  readonly db: Database.Database;
+  readonly replicator: Replicator;
+  /** The NATS connection once made; the node keeps working offline until then. */
+  readonly nats: Promise<NatsConnection | undefined>;
+  stop(): Promise<void>;
+}
+
+export function edgeLogDir(dataDir: string): string {
+  return join(dataDir, 'log');
+}
+
+export function edgeDbFile(dataDir: string): string {
+  return join(dataDir, 'edge.db');
+}
+
+export function openEdgeDb(dataDir: string, options: { readonly?: boolean } = {}): Database.Database {
+  const db = new Database(edgeDbFile(dataDir), { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+  }
+  return db;
+}
+
+export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
+  if (!isValidStoreId(options.storeId)) throw new Error(`invalid store id "${options.storeId}": use 1-32 letters, digits, "-" or "_" (not "hq")`);
+  const logger = options.logger ?? console;
+  mkdirSync(options.dataDir, { recursive: true });
+  const log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger });
+  const db = openEdgeDb(options.dataDir);
+  const replicator = new Replicator({ ...options.replication, log, db, signingKey: options.signingKey, logger });
+
+  let stopped = false;
+  let wakeFromWait: () => void = () => {};
+  const nats = (async (): Promise<NatsConnection | undefined> => {
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        const nc = await connect({
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          ...options.natsOptions,
+          servers: options.natsUrl,
+          inboxPrefix: subjects.inbox(options.storeId),
+          name: `cardsys-edge-${options.storeId}`,
+        });
+        if (stopped) {
+          await nc.close();
+          return undefined;
+        }
+        replicator.start(nc);
+        return nc;
+      } catch (error) {
+        if (attempt === 0) logger.warn(`edge ${options.storeId}: cannot reach NATS at ${options.natsUrl} (${(error as Error).message}); working offline and retrying`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt));
+          wakeFromWait = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+    return undefined;
+  })();
+
+  return {
+    storeId: options.storeId,
+    log,
+    db,
+    replicator,
+    nats,
+    async stop() {
+      stopped = true;
+      wakeFromWait();
+      await replicator.stop();
+      const nc = await nats;
+      await nc?.close();
+      await log.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,271 @@
+// Moves a store's committed log to JetStream in signed batches and keeps every event unconfirmed
+// until head office says (StoreAck) that the event is in the host event store.
+import { EventEmitter } from 'node:events';
+import type { Database } from 'better-sqlite3';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { decodeOrThrow, encodeBatch, pb, subjects, type StoreAck } from '../../contracts/index.js';
+import { hashEnvelope, signHead, type SigningKey } from '../../contracts/chain.js';
+import type { EventLog, Logger } from '../log/index.js';
+import { ReplicationCursor } from './replication-cursor.js';
+
+export interface ReplicatorOptions {
+  log: EventLog;
+  db: Database;
+  signingKey: SigningKey;
+  logger?: Logger;
+  /** Largest batch, counting envelope bytes (the first envelope always goes). */
+  maxBatchBytes?: number;
+  maxBatchEvents?: number;
+  /** Batches sent but not yet confirmed by head office. */
+  window?: number;
+  /** With batches out and no confirmation for this long, ask head office where it stands. */
+  stallMs?: number;
+  /** Back-off after a failed publish: doubles from initialBackoffMs up to maxBackoffMs, with jitter. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  publishTimeoutMs?: number;
+}
+
+export interface ReplicationProgress {
+  /** Every event up to here is in the host event store. */
+  confirmedSeq: number;
+  headSeq: number;
+  /** Committed locally, not yet confirmed by head office. */
+  unconfirmed: number;
+  connected: boolean;
+  lastError?: string;
+}
+
+interface InFlightBatch {
+  first: number;
+  last: number;
+}
+
+const DEFAULTS = {
+  maxBatchBytes: 512 * 1024,
+  maxBatchEvents: 4000,
+  window: 8,
+  stallMs: 5000,
+  initialBackoffMs: 100,
+  maxBackoffMs: 5000,
+  publishTimeoutMs: 5000,
+};
+
+export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }> {
+  private readonly settings: typeof DEFAULTS;
+  private readonly logger: Logger;
+  private readonly cursor: ReplicationCursor;
+  private readonly storeId: string;
+  private confirmed: number;
+  private nextSeq: number;
+  private inFlight: InFlightBatch[] = [];
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private ackSubscription: Subscription | undefined;
+  private connected = false;
+  private running = false;
+  private failures = 0;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private lastProgressAt = Date.now();
+  private syncing = false;
+  private lastError: string | undefined;
+  private readonly stopCommitListener: () => void;
+
+  constructor(private readonly options: ReplicatorOptions) {
+    super();
+    this.settings = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([key, value]) => key in DEFAULTS && value !== undefined)) };
+    this.logger = options.logger ?? console;
+    this.storeId = options.log.storeId;
+    this.cursor = new ReplicationCursor(options.db);
+    this.confirmed = this.cursor.confirmedSeq;
+    if (this.confirmed > options.log.headSeq) {
+      this.logger.error(`replicator ${this.storeId}: confirmed sequence ${this.confirmed} is beyond the local log head ${options.log.headSeq}`);
+    }
+    this.nextSeq = this.confirmed + 1;
+    this.stopCommitListener = options.log.onCommit(() => {
+      this.pump();
+      this.emitProgress();
+    });
+    this.lastError = 'not connected to NATS yet';
+  }
+
+  /** Starts replicating over an open connection (made with the store's inbox prefix). */
+  start(nc: NatsConnection): void {
+    if (this.running) throw new Error(`replicator ${this.storeId} already started`);
+    this.running = true;
+    this.nc = nc;
+    this.js = jetstream(nc, { timeout: this.settings.publishTimeoutMs });
+    this.connected = !nc.isClosed();
+    this.lastError = undefined;
+    this.ackSubscription = nc.subscribe(subjects.ack(this.storeId), {
+      callback: (error, msg) => {
+        if (error) return this.fail(`ack subscription: ${error.message}`);
+        this.onAck(msg.data, false);
+      },
+    });
+    void this.watchConnection(nc);
+    this.stallTimer = setInterval(() => this.checkStall(), Math.max(50, this.settings.stallMs / 2));
+    void this.sync();
+    this.pump();
+  }
+
+  progress(): ReplicationProgress {
+    const headSeq = this.options.log.headSeq;
+    return {
+      confirmedSeq: this.confirmed,
+      headSeq,
+      unconfirmed: Math.max(0, headSeq - this.confirmed),
+      connected: this.connected,
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+    };
+  }
+
+  /** Resolves once head office has confirmed every event up to `seq`. */
+  whenConfirmed(seq: number): Promise<void> {
+    if (this.confirmed >= seq) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = (progress: ReplicationProgress) => {
+        if (progress.confirmedSeq < seq) return;
+        this.off('progress', listener);
+        resolve();
+      };
+      this.on('progress', listener);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopCommitListener();
+    clearTimeout(this.backoffTimer);
+    clearInterval(this.stallTimer);
+    this.ackSubscription?.unsubscribe();
+  }
+
+  private async watchConnection(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        this.connected = false;
+        this.fail('disconnected from NATS');
+      } else if (status.type === 'reconnect') {
+        this.connected = true;
+        this.logger.info(`replicator ${this.storeId}: reconnected to NATS, asking head office where it stands`);
+        void this.sync();
+        this.pump();
+      }
+    }
+    this.connected = false;
+  }
+
+  /** Sends batches while the window has room and there are committed events not yet sent. */
+  private pump(): void {
+    if (!this.running || !this.js || this.backoffTimer) return;
+    while (this.inFlight.length < this.settings.window && this.nextSeq <= this.options.log.headSeq) {
+      const entries = this.options.log.read(this.nextSeq, this.settings.maxBatchEvents, this.settings.maxBatchBytes);
+      const batch = { first: entries[0]!.seq, last: entries.at(-1)!.seq };
+      const head = signHead(this.options.signingKey, { storeId: this.storeId, storeSeq: batch.last, hash: hashEnvelope(entries.at(-1)!.bytes) });
+      const data = encodeBatch({ storeId: this.storeId, events: entries.map((entry) => entry.bytes), head, localHeadSeq: this.options.log.headSeq });
+      this.inFlight.push(batch);
+      this.nextSeq = batch.last + 1;
+      if (this.inFlight.length === 1) this.lastProgressAt = Date.now();
+      this.js.publish(subjects.events(this.storeId), data, { msgID: `${this.storeId}:${batch.first}-${batch.last}` }).then(
+        () => {
+          this.failures = 0;
+        },
+        (error: Error) => this.onPublishFailed(batch, error),
+      );
+    }
+  }
+
+  private onPublishFailed(batch: InFlightBatch, error: Error): void {
+    if (!this.running || !this.inFlight.includes(batch)) return;
+    this.fail(`publishing ${batch.first}-${batch.last} failed: ${error.message}`);
+    this.rewind(batch.first);
+    this.failures++;
+    const ceiling = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** (this.failures - 1));
+    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
+    clearTimeout(this.backoffTimer);
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.pump();
+    }, delay);
+  }
+
+  private onAck(data: Uint8Array, fromSync: boolean): void {
+    let ack: StoreAck;
+    try {
+      ack = decodeOrThrow('StoreAck', () => pb.StoreAck.decode(data));
+    } catch (error) {
+      return this.fail((error as Error).message);
+    }
+    if (ack.storeId !== this.storeId) return this.fail(`StoreAck for store "${ack.storeId}" on this store's subject`);
+    const before = this.confirmed;
+    const headSeq = this.options.log.headSeq;
+    if (ack.confirmedSeq > headSeq) {
+      this.fail(`head office confirms sequence ${ack.confirmedSeq}, beyond the local log head ${headSeq}`);
+    } else if (ack.confirmedSeq > this.confirmed) {
+      this.setConfirmed(ack.confirmedSeq);
+    } else if (fromSync && ack.confirmedSeq < this.confirmed) {
+      this.logger.warn(`replicator ${this.storeId}: head office has only up to ${ack.confirmedSeq}, below the local cursor ${this.confirmed}; sending again from there`);
+      this.setConfirmed(ack.confirmedSeq);
+      this.rewind(ack.confirmedSeq + 1);
+    }
+    if (ack.resendFrom > 0) {
+      this.fail(`head office asks to resend from ${ack.resendFrom}: ${ack.reason}`);
+      if (!this.inFlight.some((batch) => batch.first === ack.resendFrom)) this.rewind(ack.resendFrom);
+    } else if (fromSync && this.confirmed === before && this.inFlight.length > 0 && Date.now() - this.lastProgressAt >= this.settings.stallMs) {
+      // Head office answers but has not seen what is out: those batches were lost on the way.
+      this.rewind(this.confirmed + 1);
+    } else if (this.confirmed > before) {
+      this.lastError = undefined;
+    }
+    this.pump();
+    this.emitProgress();
+  }
+
+  private setConfirmed(seq: number): void {
+    this.confirmed = seq;
+    this.cursor.confirmedSeq = seq;
+    this.lastProgressAt = Date.now();
+    this.inFlight = this.inFlight.filter((batch) => batch.last > seq);
+    if (this.nextSeq <= seq) this.nextSeq = seq + 1;
+  }
+
+  private rewind(from: number): void {
+    this.inFlight = [];
+    this.nextSeq = Math.max(from, this.confirmed + 1);
+    this.lastProgressAt = Date.now();
+  }
+
+  private checkStall(): void {
+    if (this.inFlight.length > 0 && Date.now() - this.lastProgressAt >= this.settings.stallMs) void this.sync();
+  }
+
+  /** Asks head office where it stands (cardsys.hq.sync.<storeId>). */
+  private async sync(): Promise<void> {
+    if (!this.running || !this.nc || this.syncing) return;
+    this.syncing = true;
+    try {
+      const reply = await this.nc.request(subjects.sync(this.storeId), new Uint8Array(0), { timeout: Math.max(500, this.settings.stallMs) });
+      this.onAck(reply.data, true);
+    } catch (error) {
+      // Head office is not answering: what was published waits in JetStream, so keep waiting.
+      this.lastProgressAt = Date.now();
+      this.fail(`head office did not answer the sync request: ${(error as Error).message}`);
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  private fail(message: string): void {
+    if (!this.running) return;
+    if (message !== this.lastError) this.logger.warn(`replicator ${this.storeId}: ${message}`);
+    this.lastError = message;
+    this.emitProgress();
+  }
+
+  private emitProgress(): void {
+    this.emit('progress', this.progress());
+  }
+}
