@@ -34,7 +34,7 @@ export const eventMessages = {
   LoadAuthorised: pb.LoadAuthorised,
   LoadAuthorisationCompleted: pb.LoadAuthorisationCompleted,
   LoadAuthorisationReversed: pb.LoadAuthorisationReversed,
-  PurseLoadInDoubt: pb.PurseLoadInDoubt,
+  PurseCreditStarted: pb.PurseCreditStarted,
 } as const;
 
 export type EventType = keyof typeof eventMessages;
