@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { DomainEvent, EventData } from '../contracts/index.js';
 import { StoreId } from '../contracts/index.js';
+import { DomainRefusal, type Decider } from './decider.js';
 
 const digits = (count: number, field: string) =>
   z.string({ error: `${field} is required` }).regex(new RegExp(`^\\d{${count}}$`), `${field} must be exactly ${count} digits`);
@@ -83,17 +84,19 @@ export interface SubmitApplication {
 }
 
 /** Refusal of an application because its bank account already belongs to a user. */
-export class DuplicateApplicationError extends Error {
+export class DuplicateApplicationError extends DomainRefusal {
   override name = 'DuplicateApplicationError';
   constructor(
     readonly bankId: string,
     readonly existingUserId: string,
   ) {
-    super(`bank account ${bankId} already has a registered user (${existingUserId})`);
+    super('duplicate_application', `bank account ${bankId} already has a registered user (${existingUserId})`);
   }
 }
 
-export function decideApplication(command: SubmitApplication, state: ApplicationState): Array<{ type: 'UserRegistered'; data: EventData<'UserRegistered'> }> {
+type UserRegisteredEvent = { type: 'UserRegistered'; data: EventData<'UserRegistered'> };
+
+export function decideApplication(command: SubmitApplication, state: ApplicationState): UserRegisteredEvent[] {
   const { input } = command;
   const bankId = bankIdOf(input.bank);
   const existing = state.userByBankId.get(bankId);
@@ -113,7 +116,7 @@ export function decideApplication(command: SubmitApplication, state: Application
 }
 
 /** The application decider in given/when/then shape. */
-export const applicationDecider = {
+export const applicationDecider: Decider<SubmitApplication, ApplicationState, UserRegisteredEvent> = {
   initialState: initialApplicationState,
   evolve: evolveApplications,
   decide: decideApplication,

@@ -2,6 +2,7 @@
 // initialised card) and each branch of secondary issuance at a store's POS.
 import type { cardsys, DomainEvent, EventData } from '../contracts/index.js';
 import { bankIdOf } from './application.js';
+import { DomainRefusal, type Decider } from './decider.js';
 
 type Entry = cardsys.v1.IssuanceEntry.$Properties;
 
@@ -48,24 +49,23 @@ export interface IssuePrimaryCard {
   keyVersion: number;
 }
 
-export class UnknownUserError extends Error {
+export class UnknownUserError extends DomainRefusal {
   override name = 'UnknownUserError';
   constructor(readonly userId: string) {
-    super(`no registered user ${userId}`);
+    super('unknown_user', `no registered user ${userId}`);
   }
 }
 
-export class CardIdTakenError extends Error {
+export class CardIdTakenError extends DomainRefusal {
   override name = 'CardIdTakenError';
   constructor(readonly cardId: string) {
-    super(`card ${cardId} is already issued`);
+    super('card_id_taken', `card ${cardId} is already issued`);
   }
 }
 
-export function decidePrimaryIssuance(
-  command: IssuePrimaryCard,
-  state: PrimaryIssuanceState,
-): Array<{ type: 'CardPrimaryIssued'; data: EventData<'CardPrimaryIssued'> }> {
+type CardPrimaryIssuedEvent = { type: 'CardPrimaryIssued'; data: EventData<'CardPrimaryIssued'> };
+
+export function decidePrimaryIssuance(command: IssuePrimaryCard, state: PrimaryIssuanceState): CardPrimaryIssuedEvent[] {
   const bankId = state.bankIdByUser.get(command.userId);
   if (bankId === undefined) throw new UnknownUserError(command.userId);
   if (state.cardOwner.has(command.cardId)) throw new CardIdTakenError(command.cardId);
@@ -77,7 +77,7 @@ export function decidePrimaryIssuance(
   ];
 }
 
-export const primaryIssuanceDecider = {
+export const primaryIssuanceDecider: Decider<IssuePrimaryCard, PrimaryIssuanceState, CardPrimaryIssuedEvent> = {
   initialState: initialPrimaryIssuanceState,
   evolve: evolvePrimaryIssuance,
   decide: decidePrimaryIssuance,

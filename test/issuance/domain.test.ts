@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DomainEvent } from '../../contracts/index.js';
+import type { NewDomainEvent } from '../../contracts/index.js';
+import { DeciderSpecification } from '../../domain/testing.js';
 import {
   ApplicationInput,
   DuplicateApplicationError,
@@ -25,7 +26,7 @@ const application = {
   homeStoreId: 'store-a',
 };
 
-const registered = (userId: string, accountNumber = '5678901'): DomainEvent => ({
+const registered = (userId: string, accountNumber = '5678901'): NewDomainEvent => ({
   type: 'UserRegistered',
   data: {
     userId,
@@ -36,8 +37,6 @@ const registered = (userId: string, accountNumber = '5678901'): DomainEvent => (
   },
 });
 
-const fold = <S>(decider: { initialState(): S; evolve(state: S, event: DomainEvent): S }, events: DomainEvent[]): S =>
-  events.reduce(decider.evolve, decider.initialState());
 
 describe('application input', () => {
   it('accepts a complete application and fills optional fields', () => {
@@ -71,20 +70,19 @@ describe('application input', () => {
 describe('application decider', () => {
   const input = ApplicationInput.parse(application);
 
+  const spec = DeciderSpecification.for(applicationDecider);
+
   it('registers a new user', () => {
-    const events = applicationDecider.decide({ applicationId: 'app-1', userId: 'u-1', input }, applicationDecider.initialState());
-    expect(events).toHaveLength(1);
-    expect(events[0]!.data).toMatchObject({ userId: 'u-1', applicationId: 'app-1', homeStoreId: 'store-a', bank: { bankCode: '0001' } });
+    spec.given([]).when({ applicationId: 'app-u-1', userId: 'u-1', input }).then([registered('u-1')]);
   });
 
   it('refuses a second application on the same bank account', () => {
-    const state = fold(applicationDecider, [registered('u-1')]);
-    expect(() => applicationDecider.decide({ applicationId: 'app-2', userId: 'u-2', input }, state)).toThrow(DuplicateApplicationError);
+    spec.given([registered('u-1')]).when({ applicationId: 'app-2', userId: 'u-2', input }).thenThrows(DuplicateApplicationError);
+    spec.given([registered('u-1')]).when({ applicationId: 'app-2', userId: 'u-2', input }).thenThrows({ code: 'duplicate_application' });
   });
 
   it('accepts another bank account', () => {
-    const state = fold(applicationDecider, [registered('u-1', '0000001')]);
-    expect(applicationDecider.decide({ applicationId: 'app-2', userId: 'u-2', input }, state)).toHaveLength(1);
+    spec.given([registered('u-1', '0000001')]).when({ applicationId: 'app-u-2', userId: 'u-2', input }).then([registered('u-2')]);
   });
 
   it('bank id is bank code + branch + account', () => {
@@ -95,19 +93,19 @@ describe('application decider', () => {
 describe('primary issuance decider', () => {
   const issuedAt = new Date('2026-11-24T10:00:00Z');
 
+  const spec = DeciderSpecification.for(primaryIssuanceDecider);
+  const primaryIssued: NewDomainEvent = {
+    type: 'CardPrimaryIssued',
+    data: { cardId: 'c1', userId: 'u-1', bankId: '00012345678901', expiry: '2031-11-30', keyVersion: 1 },
+  };
+
   it('issues a card to a registered user, valid five years to the end of the month', () => {
-    const state = fold(primaryIssuanceDecider, [registered('u-1')]);
-    const [event] = primaryIssuanceDecider.decide({ userId: 'u-1', cardId: '0102030405060708', issuedAt, keyVersion: 1 }, state);
-    expect(event!.data).toEqual({ cardId: '0102030405060708', userId: 'u-1', bankId: '00012345678901', expiry: '2031-11-30', keyVersion: 1 });
+    spec.given([registered('u-1')]).when({ userId: 'u-1', cardId: 'c1', issuedAt, keyVersion: 1 }).then([primaryIssued]);
   });
 
   it('refuses an unknown user and a card id issued before', () => {
-    const state = fold(primaryIssuanceDecider, [
-      registered('u-1'),
-      { type: 'CardPrimaryIssued', data: { cardId: 'c1', userId: 'u-1', bankId: '00012345678901', expiry: '2031-11-30', keyVersion: 1 } },
-    ]);
-    expect(() => primaryIssuanceDecider.decide({ userId: 'u-9', cardId: 'c2', issuedAt, keyVersion: 1 }, state)).toThrow(UnknownUserError);
-    expect(() => primaryIssuanceDecider.decide({ userId: 'u-1', cardId: 'c1', issuedAt, keyVersion: 1 }, state)).toThrow(CardIdTakenError);
+    spec.given([registered('u-1'), primaryIssued]).when({ userId: 'u-9', cardId: 'c2', issuedAt, keyVersion: 1 }).thenThrows(UnknownUserError);
+    spec.given([registered('u-1'), primaryIssued]).when({ userId: 'u-1', cardId: 'c1', issuedAt, keyVersion: 1 }).thenThrows(CardIdTakenError);
   });
 
   it('expiry of a card issued on 31 January ends in January', () => {
