@@ -1,0 +1,105 @@
+// Head office's own events: one writer holds the `hq` chain, signs its head on every append and
+// appends with the expected revision, one append at a time.
+import type { KeyObject } from 'node:crypto';
+import { HQ_ORIGIN, StoreId, decodeEnvelope, decodeEvent, type EventEnvelope } from '../../contracts/index.js';
+import { keyIdOf, publicKeyFromRaw, rawPublicKey, sealEnvelope, signHead, type EventInput, type SealedEnvelope, type SigningKey } from '../../contracts/chain.js';
+import type { EventStore } from '../eventstore/event-store.js';
+import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail, type StoreKeys } from '../ingest/index.js';
+
+const HQ_STREAM = originStreamName(HQ_ORIGIN);
+
+export class HqWriter {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly store: EventStore,
+    private readonly signingKey: SigningKey,
+    private tail: OriginTail,
+  ) {}
+
+  /** Picks up the `hq` chain where the event store has it. */
+  static async open(options: { store: EventStore; signingKey: SigningKey }): Promise<HqWriter> {
+    return new HqWriter(options.store, options.signingKey, await readOriginTail(options.store, HQ_ORIGIN));
+  }
+
+  /** Sequence of head office's last stored event. */
+  get headSeq(): number {
+    return this.tail.lastSeq;
+  }
+
+  /** Appends the events, in order, with one signed chain head; resolves with their envelopes. */
+  append(inputs: EventInput[]): Promise<SealedEnvelope[]> {
+    const run = this.queue.then(() => this.appendNow(inputs));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(inputs: EventInput[]): Promise<SealedEnvelope[]> {
+    if (inputs.length === 0) return [];
+    const sealed: SealedEnvelope[] = [];
+    let { lastSeq, lastHash } = this.tail;
+    for (const input of inputs) {
+      const next = sealEnvelope(HQ_ORIGIN, ++lastSeq, lastHash, input);
+      lastHash = next.hash;
+      sealed.push(next);
+    }
+    const head = signHead(this.signingKey, { storeId: HQ_ORIGIN, storeSeq: lastSeq, hash: lastHash });
+    const records = sealed.map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
+    records.push(chainHeadRecord(head, lastSeq));
+    try {
+      const result = await this.store.appendToStream(HQ_STREAM, records, this.tail.revision);
+      this.tail = { lastSeq, lastHash, revision: result.nextExpectedRevision };
+    } catch (error) {
+      // Someone else wrote to `hq`: take up the chain where it now stands before the next append.
+      this.tail = await readOriginTail(this.store, HQ_ORIGIN);
+      throw error;
+    }
+    return sealed;
+  }
+}
+
+/** Registers a store and its chain-signing key with head office. */
+export async function registerStore(
+  writer: HqWriter,
+  registration: { storeId: string; name: string; nearbyStoreIds?: string[]; publicKey: KeyObject | Uint8Array },
+): Promise<SealedEnvelope[]> {
+  const storeId = StoreId.parse(registration.storeId);
+  const publicKey = registration.publicKey instanceof Uint8Array ? registration.publicKey : rawPublicKey(registration.publicKey);
+  const streamId = `store-${storeId}`;
+  return writer.append([
+    { streamId, event: { type: 'StoreRegistered', data: { storeId, name: registration.name, nearbyStoreIds: registration.nearbyStoreIds ?? [] } } },
+    { streamId, event: { type: 'StoreKeyRegistered', data: { storeId, keyId: keyIdOf(publicKey), publicKey } } },
+  ]);
+}
+
+/** Store keys as registered in `hq` (StoreKeyRegistered); re-reads the stream on a miss. */
+export function storeKeyDirectory(store: EventStore): StoreKeys {
+  const keys = new Map<string, KeyObject>();
+  let nextRevision = 0n;
+  let reading: Promise<void> | undefined;
+
+  const readNew = async () => {
+    for (;;) {
+      const records = await store.readStream(HQ_STREAM, { fromRevision: nextRevision, maxCount: 1000 });
+      for (const record of records) {
+        nextRevision = record.revision + 1n;
+        if (record.type !== 'StoreKeyRegistered') continue;
+        const envelope: EventEnvelope = decodeEnvelope(record.data);
+        const event = decodeEvent(envelope.eventType, envelope.payload);
+        if (event.type !== 'StoreKeyRegistered') continue;
+        keys.set(`${event.data.storeId}/${event.data.keyId}`, publicKeyFromRaw(event.data.publicKey));
+      }
+      if (records.length < 1000) return;
+    }
+  };
+
+  return {
+    async publicKey(storeId, keyId) {
+      const key = keys.get(`${storeId}/${keyId}`);
+      if (key) return key;
+      reading ??= readNew().finally(() => (reading = undefined));
+      await reading;
+      return keys.get(`${storeId}/${keyId}`);
+    },
+  };
+}
