@@ -1,0 +1,3 @@
+// Store provisioning: keys, NATS credentials and the server's authorization block, made at head office.
+export * from './layout.js';
+export * from './provision.js';

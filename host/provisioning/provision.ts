@@ -1,0 +1,230 @@
+// Store provisioning at head office: make a store's keys and NATS credentials into a bundle for the
+// store, keep their public halves in head office's directory, and regenerate the NATS server's
+// authorization block from every principal provisioned so far.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { HQ_ORIGIN, StoreId, type NewDomainEvent } from '../../contracts/index.js';
+import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/chain.js';
+import { generateSealingKey, loadOrCreateSealingKey, rawSealingPublicKey, saveSealingKey, type SealingKeyPair } from '../../contracts/sealed.js';
+import { natsAuthorizationConfig, type NatsUser } from '../../infra/nats/auth.js';
+import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/credentials.js';
+import { headOfficeFiles, storeBundleFiles, type HeadOfficeFiles, type StoreBundleFiles } from './layout.js';
+
+/** Public halves of head office's keys (raw keys in base64). */
+export interface HeadOfficeRecord {
+  signingKeyId: string;
+  signingPublicKey: string;
+  sealingKeyId: string;
+  sealingPublicKey: string;
+  natsPublicKey: string;
+  auditorNatsPublicKey: string;
+}
+
+/** What head office keeps about a provisioned store: public halves only (raw keys in base64). */
+export interface StoreRecord {
+  storeId: string;
+  name: string;
+  nearbyStoreIds: string[];
+  signingKeyId: string;
+  signingPublicKey: string;
+  sealingKeyId: string;
+  sealingPublicKey: string;
+  natsPublicKey: string;
+  posNatsPublicKey: string;
+  provisionedAt: string;
+}
+
+export interface ProvisionedHeadOffice {
+  files: HeadOfficeFiles;
+  signingKey: SigningKey;
+  sealingKey: SealingKeyPair;
+  record: HeadOfficeRecord;
+  /** True when this call made any of head office's keys or files. */
+  created: boolean;
+  /** StoreKeyRegistered for origin "hq": for the hq stream, unless it already holds this key id. */
+  events: NewDomainEvent[];
+}
+
+export interface ProvisionStoreOptions {
+  hqDataDir: string;
+  storeId: string;
+  name: string;
+  nearbyStoreIds?: string[];
+  /** Where the store's bundle goes; `<hqDataDir>/bundles/<storeId>` when omitted. */
+  bundleDir?: string;
+}
+
+export interface ProvisionedStore {
+  record: StoreRecord;
+  bundleDir: string;
+  bundle: StoreBundleFiles;
+  /** StoreRegistered and StoreKeyRegistered, for head office's event log. */
+  events: NewDomainEvent[];
+  /** The regenerated authorization block, now admitting the store and its POS terminals. */
+  natsAuthConfigFile: string;
+}
+
+export class ProvisioningError extends Error {
+  override name = 'ProvisioningError';
+}
+
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+function writeJson(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (error) {
+    throw new ProvisioningError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+const fromBase64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'));
+
+function storeKeyRegistered(origin: string, keys: { signingKeyId: string; signingPublicKey: string; sealingPublicKey: string }): NewDomainEvent {
+  return {
+    type: 'StoreKeyRegistered',
+    data: { storeId: origin, keyId: keys.signingKeyId, publicKey: fromBase64(keys.signingPublicKey), sealingPublicKey: fromBase64(keys.sealingPublicKey) },
+  };
+}
+
+/** What head office's event log records about a provisioned store. */
+export function storeRegistrationEvents(record: StoreRecord): NewDomainEvent[] {
+  return [
+    { type: 'StoreRegistered', data: { storeId: record.storeId, name: record.name, nearbyStoreIds: record.nearbyStoreIds } },
+    storeKeyRegistered(record.storeId, record),
+  ];
+}
+
+/** Head office's own keys and NATS credentials, made on first use; idempotent. */
+export function provisionHeadOffice(options: { hqDataDir: string }): ProvisionedHeadOffice {
+  const files = headOfficeFiles(options.hqDataDir);
+  const signing = loadOrCreateSigningKey(files.signingKey);
+  const sealing = loadOrCreateSealingKey(files.sealingKey);
+  const nats = loadOrCreateCredentialsFile(files.natsCreds, { role: 'hq' });
+  const auditor = loadOrCreateCredentialsFile(files.auditorCreds, { role: 'auditor' });
+  const record: HeadOfficeRecord = {
+    signingKeyId: signing.key.keyId,
+    signingPublicKey: base64(rawPublicKey(signing.key.publicKey)),
+    sealingKeyId: sealing.key.keyId,
+    sealingPublicKey: base64(rawSealingPublicKey(sealing.key.publicKey)),
+    natsPublicKey: nats.credentials.publicKey,
+    auditorNatsPublicKey: auditor.credentials.publicKey,
+  };
+  const created = signing.created || sealing.created || nats.created || auditor.created || !existsSync(files.record);
+  if (created) {
+    writeJson(files.record, record);
+    writeNatsAuthConfig(options.hqDataDir);
+  }
+  return { files, signingKey: signing.key, sealingKey: sealing.key, record, created, events: [storeKeyRegistered(HQ_ORIGIN, record)] };
+}
+
+function parseStoreId(what: string, id: string): string {
+  const parsed = StoreId.safeParse(id);
+  if (!parsed.success) throw new ProvisioningError(`${what} "${id}": ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  return parsed.data;
+}
+
+function checkedOptions(options: ProvisionStoreOptions): { storeId: string; name: string; nearbyStoreIds: string[] } {
+  const storeId = parseStoreId('store id', options.storeId);
+  const name = options.name.trim();
+  if (name.length === 0 || name.length > 200) throw new ProvisioningError(`store name must be 1-200 characters, got ${JSON.stringify(options.name)}`);
+  const nearbyStoreIds = (options.nearbyStoreIds ?? []).map((id) => parseStoreId('nearby store id', id));
+  if (nearbyStoreIds.includes(storeId)) throw new ProvisioningError(`store ${storeId} cannot be its own nearby store`);
+  const duplicate = nearbyStoreIds.find((id, index) => nearbyStoreIds.indexOf(id) !== index);
+  if (duplicate) throw new ProvisioningError(`nearby store ${duplicate} is listed twice`);
+  return { storeId, name, nearbyStoreIds };
+}
+
+export function storeRecordFile(hqDataDir: string, storeId: string): string {
+  return join(headOfficeFiles(hqDataDir).directory, `${storeId}.json`);
+}
+
+/** Makes a new store's bundle and registers its public halves; refuses a store already provisioned. */
+export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore {
+  const { storeId, name, nearbyStoreIds } = checkedOptions(options);
+  const recordFile = storeRecordFile(options.hqDataDir, storeId);
+  if (existsSync(recordFile)) {
+    throw new ProvisioningError(`store ${storeId} is already provisioned (${recordFile}); its keys are never replaced`);
+  }
+  const bundleDir = options.bundleDir ?? join(options.hqDataDir, 'bundles', storeId);
+  const bundle = storeBundleFiles(bundleDir);
+  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds].filter((file) => existsSync(file));
+  if (occupied.length > 0) {
+    throw new ProvisioningError(`the bundle folder ${bundleDir} already holds keys (${occupied.join(', ')}); choose an empty folder`);
+  }
+  const headOffice = provisionHeadOffice({ hqDataDir: options.hqDataDir });
+
+  const signingKey = generateSigningKey();
+  const sealingKey = generateSealingKey();
+  const natsCreds = createCredentials({ role: 'store', storeId });
+  const posCreds = createCredentials({ role: 'pos', storeId });
+  saveSigningKey(signingKey, bundle.signingKey);
+  saveSealingKey(sealingKey, bundle.sealingKey);
+  writeCredentialsFile(bundle.natsCreds, natsCreds);
+  writeCredentialsFile(bundle.posCreds, posCreds);
+  writeFileSync(bundle.hqSealingPublicKey, headOffice.sealingKey.publicKey.export({ format: 'pem', type: 'spki' }));
+  writeFileSync(bundle.hqSigningPublicKey, headOffice.signingKey.publicKey.export({ format: 'pem', type: 'spki' }));
+
+  const record: StoreRecord = {
+    storeId,
+    name,
+    nearbyStoreIds,
+    signingKeyId: signingKey.keyId,
+    signingPublicKey: base64(rawPublicKey(signingKey.publicKey)),
+    sealingKeyId: sealingKey.keyId,
+    sealingPublicKey: base64(rawSealingPublicKey(sealingKey.publicKey)),
+    natsPublicKey: natsCreds.publicKey,
+    posNatsPublicKey: posCreds.publicKey,
+    provisionedAt: new Date().toISOString(),
+  };
+  writeJson(bundle.record, { store: record, headOffice: headOffice.record });
+  // The directory record goes last: its presence is what marks the store provisioned.
+  writeJson(recordFile, record);
+  const natsAuthConfigFile = writeNatsAuthConfig(options.hqDataDir);
+
+  return {
+    record,
+    bundleDir,
+    bundle,
+    events: storeRegistrationEvents(record),
+    natsAuthConfigFile,
+  };
+}
+
+/** Every provisioned store's public record, by store id. */
+export function provisionedStores(hqDataDir: string): StoreRecord[] {
+  const directory = headOfficeFiles(hqDataDir).directory;
+  if (!existsSync(directory)) return [];
+  return readdirSync(directory)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => readJson<StoreRecord>(join(directory, file)));
+}
+
+/** The NATS users of every provisioned principal: head office, auditor, each store and its POS terminals. */
+export function provisionedNatsUsers(hqDataDir: string): NatsUser[] {
+  const recordFile = headOfficeFiles(hqDataDir).record;
+  if (!existsSync(recordFile)) throw new ProvisioningError(`head office is not provisioned yet in ${hqDataDir} (no ${recordFile})`);
+  const hq = readJson<HeadOfficeRecord>(recordFile);
+  return [
+    { principal: { role: 'hq' }, publicKey: hq.natsPublicKey },
+    { principal: { role: 'auditor' }, publicKey: hq.auditorNatsPublicKey },
+    ...provisionedStores(hqDataDir).flatMap((store): NatsUser[] => [
+      { principal: { role: 'store', storeId: store.storeId }, publicKey: store.natsPublicKey },
+      { principal: { role: 'pos', storeId: store.storeId }, publicKey: store.posNatsPublicKey },
+    ]),
+  ];
+}
+
+/** Regenerates `<hqDataDir>/nats-auth.conf` from every provisioned principal; returns its path. */
+export function writeNatsAuthConfig(hqDataDir: string): string {
+  const file = headOfficeFiles(hqDataDir).natsAuthConfig;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, natsAuthorizationConfig(provisionedNatsUsers(hqDataDir)));
+  return file;
+}
