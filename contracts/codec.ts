@@ -32,6 +32,7 @@ export const eventMessages = {
   StoreRegistered: pb.StoreRegistered,
   StoreKeyRegistered: pb.StoreKeyRegistered,
   LoadAuthorised: pb.LoadAuthorised,
+  LoadAuthorisationHandedOver: pb.LoadAuthorisationHandedOver,
   LoadAuthorisationCompleted: pb.LoadAuthorisationCompleted,
   LoadAuthorisationReversed: pb.LoadAuthorisationReversed,
   PurseCreditStarted: pb.PurseCreditStarted,

@@ -1,0 +1,8 @@
+// The domain: pure decisions and rules, no I/O. Head office, the stores and the auditor all apply
+// these same functions.
+export * from './decider.js';
+export * from './application.js';
+export * from './purse.js';
+export * from './load-authorisation.js';
+export * from './purse-ledger.js';
+export * from './blacklist.js';

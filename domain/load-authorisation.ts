@@ -1,0 +1,294 @@
+// Head office's inquiry centre: bank accounts (debited for loads, credited back on reversal) and
+// load authorisations, decided so that the money ends up either on the card or back in the account,
+// never both and never neither.
+//
+// An authorisation is bound to the chip's counter c when it was asked for; the chip accepts it only
+// while its counter is still c, and a credit moves the counter to c + 1. Stores record
+// PurseCreditStarted before they send the credit, so a store log that goes past the deadline without
+// one proves the credit never happened there.
+import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
+import { DomainRefusal, type Decider } from './decider.js';
+
+export interface Account {
+  bankId: string;
+  balance: number;
+}
+
+export type AuthorisationStatus = 'open' | 'completed' | 'reversed';
+
+export interface Holder {
+  storeId: string;
+  terminalId: string;
+}
+
+export interface Authorisation {
+  authorizationId: string;
+  cardId: string;
+  bankId: string;
+  amount: number;
+  /** The chip counter the authorisation is bound to. */
+  cardCounter: number;
+  deadlineMs: number;
+  /** Stores that were given the authorisation MAC: the one that asked, then any it was handed over to. */
+  holders: Holder[];
+  status: AuthorisationStatus;
+  /** A store recorded that it sent the credit to the card. */
+  creditStarted: boolean;
+  reversalReason?: string;
+}
+
+export interface InquiryState {
+  accounts: Map<string, Account>;
+  authorisations: Map<string, Authorisation>;
+}
+
+/** What the chip shows at an insertion. */
+export interface ChipView {
+  cardCounter: number;
+  credits: Array<{ cardCounter: number; amount: number; terminalId: Uint8Array }>;
+  /** Lowest counter the chip's usage log still covers. */
+  logCoversFromCounter: number;
+}
+
+export type InquiryCommand =
+  | { kind: 'open_account'; bankId: string; balance: number }
+  | {
+      kind: 'authorise';
+      authorizationId: string;
+      cardId: string;
+      bankId: string;
+      amount: number;
+      cardCounter: number;
+      storeId: string;
+      terminalId: string;
+      nowMs: number;
+      validForMs: number;
+    }
+  | { kind: 'complete'; authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }
+  | { kind: 'release'; authorizationId: string; storeId: string }
+  | { kind: 'hand_over'; authorizationId: string; storeId: string; terminalId: string; nowMs: number }
+  | { kind: 'reverse'; authorizationId: string; reason: ReversalReason };
+
+export type ReversalReason = 'released' | 'card_moved_on' | 'expired_at_card' | 'timeout';
+
+export const initialInquiryState = (): InquiryState => ({ accounts: new Map(), authorisations: new Map() });
+
+/** State is updated in place: head office keeps one instance and folds every event into it. */
+export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryState {
+  switch (event.type) {
+    case 'BankAccountOpened':
+      state.accounts.set(event.data.bankId, { bankId: event.data.bankId, balance: event.data.balance });
+      break;
+    case 'BankAccountDebited': {
+      const account = state.accounts.get(event.data.bankId);
+      if (account) account.balance = event.data.newBalance;
+      break;
+    }
+    case 'LoadAuthorised':
+      state.authorisations.set(event.data.authorizationId, {
+        authorizationId: event.data.authorizationId,
+        cardId: event.data.cardId,
+        bankId: event.data.bankId,
+        amount: event.data.amount,
+        cardCounter: event.data.cardCounter,
+        deadlineMs: event.data.deadlineMs,
+        holders: [{ storeId: event.data.storeId, terminalId: event.data.terminalId }],
+        status: 'open',
+        creditStarted: false,
+      });
+      break;
+    case 'LoadAuthorisationHandedOver':
+      state.authorisations.get(event.data.authorizationId)?.holders.push({ storeId: event.data.storeId, terminalId: event.data.terminalId });
+      break;
+    case 'LoadAuthorisationCompleted': {
+      const authorisation = state.authorisations.get(event.data.authorizationId);
+      if (authorisation) authorisation.status = 'completed';
+      break;
+    }
+    case 'LoadAuthorisationReversed': {
+      const authorisation = state.authorisations.get(event.data.authorizationId);
+      if (authorisation) {
+        authorisation.status = 'reversed';
+        authorisation.reversalReason = event.data.reason;
+      }
+      const account = state.accounts.get(event.data.bankId);
+      if (account) account.balance = event.data.newBalance;
+      break;
+    }
+    case 'PurseCreditStarted': {
+      const authorisation = state.authorisations.get(event.data.authorizationId);
+      if (authorisation) authorisation.creditStarted = true;
+      break;
+    }
+    default:
+      break;
+  }
+  return state;
+}
+
+export function decideInquiry(command: InquiryCommand, state: InquiryState): NewDomainEvent[] {
+  switch (command.kind) {
+    case 'open_account': {
+      if (state.accounts.has(command.bankId)) throw new DomainRefusal('account_exists', `bank account ${command.bankId} is already open`);
+      return [{ type: 'BankAccountOpened', data: { bankId: command.bankId, balance: command.balance } }];
+    }
+    case 'authorise':
+      return decideAuthorise(command, state);
+    case 'complete': {
+      const authorisation = known(state, command.authorizationId);
+      if (authorisation.status === 'completed') return [];
+      if (authorisation.status === 'reversed') {
+        throw new DomainRefusal('already_reversed', `authorisation ${command.authorizationId} reached the card after it was reversed (${authorisation.reversalReason})`);
+      }
+      return [
+        {
+          type: 'LoadAuthorisationCompleted',
+          data: {
+            authorizationId: authorisation.authorizationId,
+            cardId: authorisation.cardId,
+            storeId: command.storeId,
+            cardCounter: command.cardCounter,
+            recovered: command.recovered,
+          },
+        },
+      ];
+    }
+    case 'release': {
+      const authorisation = known(state, command.authorizationId);
+      if (authorisation.status !== 'open') return [];
+      if (authorisation.holders.length !== 1 || authorisation.holders[0]?.storeId !== command.storeId) {
+        throw new DomainRefusal('not_holder', `store ${command.storeId} cannot release authorisation ${command.authorizationId}: another store holds it too`);
+      }
+      return reversal(authorisation, state, 'released');
+    }
+    case 'hand_over': {
+      const authorisation = known(state, command.authorizationId);
+      if (authorisation.status !== 'open' || command.nowMs >= authorisation.deadlineMs) {
+        throw new DomainRefusal('not_open', `authorisation ${command.authorizationId} can no longer be used`);
+      }
+      if (authorisation.holders.some((h) => h.storeId === command.storeId && h.terminalId === command.terminalId)) return [];
+      return [
+        {
+          type: 'LoadAuthorisationHandedOver',
+          data: { authorizationId: authorisation.authorizationId, cardId: authorisation.cardId, storeId: command.storeId, terminalId: command.terminalId },
+        },
+      ];
+    }
+    case 'reverse': {
+      const authorisation = known(state, command.authorizationId);
+      if (authorisation.status !== 'open') return [];
+      return reversal(authorisation, state, command.reason);
+    }
+  }
+}
+
+function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>, state: InquiryState): NewDomainEvent[] {
+  const earlier = state.authorisations.get(command.authorizationId);
+  if (earlier) {
+    const same = earlier.cardId === command.cardId && earlier.bankId === command.bankId && earlier.amount === command.amount && earlier.cardCounter === command.cardCounter;
+    if (!same) throw new DomainRefusal('authorisation_conflict', `authorisation ${command.authorizationId} was already asked for with other terms`);
+    return [];
+  }
+  const account = state.accounts.get(command.bankId);
+  if (!account) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
+  if (account.balance < command.amount) {
+    throw new DomainRefusal('insufficient_funds', `bank account ${command.bankId} holds ${account.balance} yen, less than ${command.amount}`);
+  }
+  for (const other of state.authorisations.values()) {
+    if (other.cardId === command.cardId && other.status === 'open' && other.cardCounter === command.cardCounter) {
+      // The chip's log does not name authorisations: two open at one counter could not be told apart.
+      throw new DomainRefusal('card_busy', `an earlier load of card ${command.cardId} (${other.authorizationId}) is still being settled`);
+    }
+  }
+  return [
+    {
+      type: 'BankAccountDebited',
+      data: { bankId: command.bankId, authorizationId: command.authorizationId, amount: command.amount, newBalance: account.balance - command.amount, cardId: command.cardId },
+    },
+    {
+      type: 'LoadAuthorised',
+      data: {
+        authorizationId: command.authorizationId,
+        cardId: command.cardId,
+        bankId: command.bankId,
+        amount: command.amount,
+        cardCounter: command.cardCounter,
+        deadlineMs: command.nowMs + command.validForMs,
+        storeId: command.storeId,
+        terminalId: command.terminalId,
+      },
+    },
+  ];
+}
+
+function known(state: InquiryState, authorizationId: string): Authorisation {
+  const authorisation = state.authorisations.get(authorizationId);
+  if (!authorisation) throw new DomainRefusal('unknown_authorisation', `no authorisation ${authorizationId}`);
+  return authorisation;
+}
+
+function reversal(authorisation: Authorisation, state: InquiryState, reason: ReversalReason): NewDomainEvent[] {
+  const balance = state.accounts.get(authorisation.bankId)?.balance ?? 0;
+  return [
+    {
+      type: 'LoadAuthorisationReversed',
+      data: {
+        authorizationId: authorisation.authorizationId,
+        cardId: authorisation.cardId,
+        bankId: authorisation.bankId,
+        amount: authorisation.amount,
+        newBalance: balance + authorisation.amount,
+        reason,
+      },
+    },
+  ];
+}
+
+/** What to do with an open authorisation when its card is inserted and its chip read. */
+export type Settlement =
+  | { action: 'record'; credit: ChipView['credits'][number] }
+  | { action: 'credit' }
+  | { action: 'reverse'; reason: 'card_moved_on' | 'expired_at_card' }
+  | { action: 'open'; why: string };
+
+/**
+ * The chip is the witness: a credit at counter c + 1 is this authorisation (head office never has
+ * two open at one counter); a chip past c without it, or still at c after the deadline and the
+ * margin, can no longer take it; a chip at c before the deadline can take it now.
+ */
+export function settleAtInsertion(authorisation: Authorisation, chip: ChipView, nowMs: number, marginMs: number): Settlement {
+  const creditCounter = authorisation.cardCounter + 1;
+  const credit = chip.credits.find((c) => c.cardCounter === creditCounter);
+  if (credit) {
+    if (credit.amount === authorisation.amount) return { action: 'record', credit };
+    return { action: 'open', why: `the chip's credit at counter ${creditCounter} is ${credit.amount} yen, not ${authorisation.amount}` };
+  }
+  if (chip.cardCounter === authorisation.cardCounter) {
+    if (nowMs < authorisation.deadlineMs) return { action: 'credit' };
+    if (nowMs > authorisation.deadlineMs + marginMs) return { action: 'reverse', reason: 'expired_at_card' };
+    return { action: 'open', why: 'the deadline has just passed; waiting for the margin' };
+  }
+  if (chip.cardCounter > authorisation.cardCounter) {
+    if (chip.logCoversFromCounter <= creditCounter) return { action: 'reverse', reason: 'card_moved_on' };
+    return { action: 'open', why: `the chip's log no longer reaches counter ${creditCounter}` };
+  }
+  return { action: 'open', why: `the chip's counter ${chip.cardCounter} is below the authorisation's ${authorisation.cardCounter}` };
+}
+
+/**
+ * A timeout alone reverses only when no store sent the credit: the deadline and the margin have
+ * passed, no PurseCreditStarted was seen, and every holder's replicated log reaches past them (so
+ * a PurseCreditStarted, recorded before any later event, would have been seen).
+ */
+export function timeoutReversible(authorisation: Authorisation, nowMs: number, marginMs: number, storeLogReachedMs: (storeId: string) => number | undefined): boolean {
+  if (authorisation.status !== 'open' || authorisation.creditStarted) return false;
+  const limit = authorisation.deadlineMs + marginMs;
+  if (nowMs <= limit) return false;
+  return authorisation.holders.every((holder) => (storeLogReachedMs(holder.storeId) ?? 0) > limit);
+}
+
+export const inquiryDecider: Decider<InquiryCommand, InquiryState> = {
+  initialState: initialInquiryState,
+  evolve: evolveInquiry,
+  decide: decideInquiry,
+};

@@ -1,0 +1,134 @@
+// Head office's shadow of every purse, and the checks that tell a genuine history from a cloned,
+// replayed, forged or lost one. Pure, so the live ledger and the auditor's replay apply exactly the
+// same rules.
+
+/** Head office's view of one card's purse. */
+export interface CardLedger {
+  cardId: string;
+  /** The balance the chip reported with its last accepted movement. */
+  balance: number;
+  /** The chip's counter at that movement. */
+  counter: number;
+  loads: number;
+  loadedTotal: number;
+  pays: number;
+  paidTotal: number;
+  lastUseMs: number | undefined;
+  lastStoreId: string | undefined;
+  /** Authorisations already loaded onto the card, with the counter each got. */
+  loadedAuthorisations: Map<string, number>;
+}
+
+/** A load or pay as a store recorded it, with the verdict on its card MAC. */
+export interface PurseMovement {
+  kind: 'load' | 'pay';
+  cardId: string;
+  amount: number;
+  newBalance: number;
+  /** The chip's counter after the movement. */
+  counter: number;
+  /** The card's MAC over the movement verified with the card's transaction key. */
+  macValid: boolean;
+  atMs: number;
+  storeId: string;
+  /** Loads only. */
+  authorizationId?: string;
+}
+
+/** What head office knows of the account debit behind a load. */
+export interface DebitFacts {
+  cardId: string;
+  amount: number;
+  reversed: boolean;
+}
+
+export type DivergenceKind =
+  | 'mac_invalid'
+  | 'counter_repeat'
+  | 'counter_gap'
+  | 'balance_mismatch'
+  | 'load_without_debit'
+  | 'load_debit_mismatch'
+  | 'load_after_reversal';
+
+export interface Divergence {
+  kind: DivergenceKind;
+  message: string;
+}
+
+export interface LedgerStep {
+  card: CardLedger;
+  divergences: Divergence[];
+  /** False when the movement did not change the shadow (refused as forged or replayed, or a repeat). */
+  applied: boolean;
+}
+
+/** A card head office has just issued: empty purse, counter 0. */
+export function newCardLedger(cardId: string): CardLedger {
+  return { cardId, balance: 0, counter: 0, loads: 0, loadedTotal: 0, pays: 0, paidTotal: 0, lastUseMs: undefined, lastStoreId: undefined, loadedAuthorisations: new Map() };
+}
+
+/**
+ * Checks one movement against the card's shadow and returns the next shadow. A movement whose MAC
+ * fails, or whose counter is not past the last one, leaves the shadow untouched; one that the chip
+ * MACed is the chip's word and moves the shadow even when it does not follow (a gap or a balance
+ * that does not add up), with a divergence saying so. A load recorded twice (at once and again when
+ * found on the chip at a later insertion) is the same movement, not a divergence.
+ */
+export function applyMovement(before: CardLedger, movement: PurseMovement, debit: DebitFacts | undefined): LedgerStep {
+  const divergences: Divergence[] = [];
+  const label = `${movement.kind} of ${movement.amount} yen at counter ${movement.counter} (store ${movement.storeId})`;
+  if (!movement.macValid) {
+    return { card: before, divergences: [{ kind: 'mac_invalid', message: `card MAC fails for ${label}` }], applied: false };
+  }
+  if (movement.kind === 'load' && movement.authorizationId !== undefined && before.loadedAuthorisations.get(movement.authorizationId) === movement.counter) {
+    return { card: before, divergences: [], applied: false };
+  }
+  if (movement.counter <= before.counter) {
+    return {
+      card: before,
+      divergences: [{ kind: 'counter_repeat', message: `${label} repeats a counter already seen (last ${before.counter}): replayed or cloned` }],
+      applied: false,
+    };
+  }
+  if (movement.counter > before.counter + 1) {
+    divergences.push({ kind: 'counter_gap', message: `${label} skips counters ${before.counter + 1}..${movement.counter - 1}: movements missing` });
+  } else {
+    const expected = movement.kind === 'load' ? before.balance + movement.amount : before.balance - movement.amount;
+    if (movement.newBalance !== expected) {
+      divergences.push({ kind: 'balance_mismatch', message: `${label} leaves ${movement.newBalance} yen; ${before.balance} ${movement.kind === 'load' ? '+' : '-'} ${movement.amount} = ${expected}` });
+    }
+  }
+  if (movement.kind === 'load') divergences.push(...checkDebit(movement, debit, label));
+
+  const card: CardLedger = {
+    ...before,
+    balance: movement.newBalance,
+    counter: movement.counter,
+    lastUseMs: movement.atMs,
+    lastStoreId: movement.storeId,
+    loadedAuthorisations: before.loadedAuthorisations,
+  };
+  if (movement.kind === 'load') {
+    card.loads += 1;
+    card.loadedTotal += movement.amount;
+    if (movement.authorizationId !== undefined) card.loadedAuthorisations = new Map(before.loadedAuthorisations).set(movement.authorizationId, movement.counter);
+  } else {
+    card.pays += 1;
+    card.paidTotal += movement.amount;
+  }
+  return { card, divergences, applied: true };
+}
+
+function checkDebit(movement: PurseMovement, debit: DebitFacts | undefined, label: string): Divergence[] {
+  if (!debit) return [{ kind: 'load_without_debit', message: `${label}: no account debit for authorisation ${movement.authorizationId ?? '(none)'}` }];
+  const out: Divergence[] = [];
+  if (debit.cardId !== movement.cardId || debit.amount !== movement.amount) {
+    out.push({
+      kind: 'load_debit_mismatch',
+      message: `${label}: authorisation ${movement.authorizationId} debited ${debit.amount} yen for card ${debit.cardId}`,
+    });
+  }
+  if (debit.reversed) out.push({ kind: 'load_after_reversal', message: `${label}: authorisation ${movement.authorizationId} was already reversed to the account` });
+  return out;
+}

@@ -1,0 +1,70 @@
+// The rules a store applies before touching a card's purse. Pure: the caller reads the chip, the
+// stripe and the blacklist, then asks here what to do.
+
+/** What a terminal learnt about a card before a purse operation. */
+export interface CardFacts {
+  cardId: string;
+  /** The chip's authentication code matched what head office issued. */
+  authCodeValid: boolean;
+  /** The data MAC kept with the balance matched: the chip's state was not edited. */
+  dataMacValid: boolean;
+  /** YYYY-MM-DD, last day the card may be used. */
+  expiry: string;
+  balance: number;
+  blacklisted: boolean;
+  blacklistReason?: string;
+}
+
+export type PurseOperation = 'load' | 'pay';
+
+/** Why a card or an operation is refused; `code` goes into PosReply.code and PurseOperationDeclined.reason. */
+export interface Refusal {
+  code: 'card_unusable' | 'tampered' | 'expired' | 'blacklisted' | 'insufficient_balance' | 'balance_limit';
+  message: string;
+}
+
+/** The most a purse may hold. */
+export const MAX_PURSE_BALANCE = 10_000_000;
+
+/** Today's date as the card's expiry compares to it: YYYY-MM-DD in UTC. */
+export function isoDay(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}
+
+/** The checks every purse operation runs first: authentication code, tamper check, expiry, blacklist. */
+export function checkCardUsable(card: CardFacts, today: string): Refusal | undefined {
+  if (!card.authCodeValid) return { code: 'card_unusable', message: 'this card cannot be used: its authentication code is not valid' };
+  if (!card.dataMacValid) return { code: 'tampered', message: 'this card cannot be used: its data fails the tamper check' };
+  if (card.expiry < today) return { code: 'expired', message: `this card expired on ${card.expiry}` };
+  if (card.blacklisted) {
+    const why = card.blacklistReason ? ` (${card.blacklistReason})` : '';
+    return { code: 'blacklisted', message: `this card is reported lost or stolen and cannot be used${why}` };
+  }
+  return undefined;
+}
+
+export type PurseDecision = { ok: true; newBalance: number } | ({ ok: false } & Refusal);
+
+/** Pay within the chip balance only. */
+export function decidePay(card: CardFacts, amount: number, today: string): PurseDecision {
+  const refusal = checkCardUsable(card, today);
+  if (refusal) return { ok: false, ...refusal };
+  if (amount > card.balance) {
+    return { ok: false, code: 'insufficient_balance', message: `balance ${yen(card.balance)} is less than ${yen(amount)}` };
+  }
+  return { ok: true, newBalance: card.balance - amount };
+}
+
+/** Load: the card must be usable and the purse must stay within its limit. */
+export function decideLoad(card: CardFacts, amount: number, today: string): PurseDecision {
+  const refusal = checkCardUsable(card, today);
+  if (refusal) return { ok: false, ...refusal };
+  if (card.balance + amount > MAX_PURSE_BALANCE) {
+    return { ok: false, code: 'balance_limit', message: `a purse holds at most ${yen(MAX_PURSE_BALANCE)}; balance is ${yen(card.balance)}` };
+  }
+  return { ok: true, newBalance: card.balance + amount };
+}
+
+export function yen(amount: number): string {
+  return `¥${amount.toLocaleString('en-US')}`;
+}
