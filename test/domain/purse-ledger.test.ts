@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../../domain/index.js';
+
+const load = (amount: number, newBalance: number, counter: number, authorizationId: string): PurseMovement => ({
+  kind: 'load', cardId: 'c1', amount, newBalance, counter, macValid: true, atMs: counter * 1000, storeId: 's1', authorizationId,
+});
+const pay = (amount: number, newBalance: number, counter: number): PurseMovement => ({
+  kind: 'pay', cardId: 'c1', amount, newBalance, counter, macValid: true, atMs: counter * 1000, storeId: 's1',
+});
+const debit = (amount: number) => ({ cardId: 'c1', amount, reversed: false });
+
+function run(movements: Array<[PurseMovement, ReturnType<typeof debit> | undefined]>): { card: CardLedger; kinds: string[] } {
+  let card = newCardLedger('c1');
+  const kinds: string[] = [];
+  for (const [movement, facts] of movements) {
+    const step = applyMovement(card, movement, facts);
+    card = step.card;
+    kinds.push(...step.divergences.map((d) => d.kind));
+  }
+  return { card, kinds };
+}
+
+describe('purse ledger rules', () => {
+  it('the worked example: 3,000 + 10,000 = 13,000, pay 5,500 leaves 7,500, no divergence', () => {
+    const { card, kinds } = run([
+      [load(3_000, 3_000, 1, 'a1'), debit(3_000)],
+      [load(10_000, 13_000, 2, 'a2'), debit(10_000)],
+      [pay(5_500, 7_500, 3), undefined],
+    ]);
+    expect(kinds).toEqual([]);
+    expect(card).toMatchObject({ balance: 7_500, counter: 3, loads: 2, loadedTotal: 13_000, pays: 1, paidTotal: 5_500, lastUseMs: 3_000 });
+  });
+
+  it('a MAC that fails is refused and leaves the shadow untouched', () => {
+    const before = run([[load(3_000, 3_000, 1, 'a1'), debit(3_000)]]).card;
+    const step = applyMovement(before, { ...pay(100, 2_900, 2), macValid: false }, undefined);
+    expect(step.applied).toBe(false);
+    expect(step.card).toBe(before);
+    expect(step.divergences.map((d) => d.kind)).toEqual(['mac_invalid']);
+  });
+
+  it('a replayed counter is refused; a gap is applied and flagged', () => {
+    const before = run([[load(3_000, 3_000, 1, 'a1'), debit(3_000)], [pay(1_000, 2_000, 2), undefined]]).card;
+    const replay = applyMovement(before, pay(1_000, 2_000, 2), undefined);
+    expect(replay).toMatchObject({ applied: false, card: before });
+    expect(replay.divergences.map((d) => d.kind)).toEqual(['counter_repeat']);
+    const gap = applyMovement(before, pay(500, 1_000, 4), undefined);
+    expect(gap.applied).toBe(true);
+    expect(gap.card.counter).toBe(4);
+    expect(gap.divergences.map((d) => d.kind)).toEqual(['counter_gap']);
+  });
+
+  it('a balance that does not follow is flagged', () => {
+    const { kinds, card } = run([[load(3_000, 3_000, 1, 'a1'), debit(3_000)], [pay(1_000, 2_500, 2), undefined]]);
+    expect(kinds).toEqual(['balance_mismatch']);
+    expect(card.balance).toBe(2_500);
+  });
+
+  it('a load without its account debit, with a different amount, or after reversal is flagged', () => {
+    expect(run([[load(3_000, 3_000, 1, 'a1'), undefined]]).kinds).toEqual(['load_without_debit']);
+    expect(run([[load(3_000, 3_000, 1, 'a1'), debit(2_000)]]).kinds).toEqual(['load_debit_mismatch']);
+    expect(run([[load(3_000, 3_000, 1, 'a1'), { ...debit(3_000), reversed: true }]]).kinds).toEqual(['load_after_reversal']);
+  });
+
+  it('the same load recorded twice (at once, then recovered from the chip) counts once', () => {
+    const { card, kinds } = run([
+      [load(3_000, 3_000, 1, 'a1'), debit(3_000)],
+      [load(3_000, 3_000, 1, 'a1'), debit(3_000)],
+    ]);
+    expect(kinds).toEqual([]);
+    expect(card).toMatchObject({ loads: 1, loadedTotal: 3_000, balance: 3_000 });
+  });
+});
