@@ -1,0 +1,95 @@
+// Where an audit reads from: the host event store, or an export file. Both give the host's
+// records in global order, their bytes exactly as stored.
+import type { EventStore, StoredRecord } from '../host/eventstore/index.js';
+import { HQ_ORIGIN } from '../contracts/index.js';
+import type { Finding } from './findings.js';
+
+/** A host record as an audit sees it (revision is not needed: order comes from store_seq). */
+export type AuditRecord = Pick<StoredRecord, 'position' | 'streamId' | 'type' | 'id' | 'data'>;
+
+/** Record type of the signed head the ingest stores after each batch. */
+export const CHAIN_HEAD_RECORD = 'ChainHeadReceived';
+
+export interface RecordSource {
+  /** For messages: "event store <file>" or "export <file>". */
+  readonly description: string;
+  /** How many records the source will give, where known in advance (for the progress bar). */
+  total(): Promise<number | undefined>;
+  /** The records in global order, in batches. */
+  batches(): AsyncIterable<AuditRecord[]>;
+  /** True when the source stops before the end of the history (a range): tail checks do not apply. */
+  readonly openEnd: boolean;
+  /** Findings about the source itself, known once every batch was read (e.g. an export's digest). */
+  integrityFindings(): Finding[];
+}
+
+/** The host stream an origin's events live in. */
+export const streamOfOrigin = (origin: string): string => (origin === HQ_ORIGIN ? HQ_ORIGIN : `store-${origin}`);
+
+/** The origin whose events a host stream holds, or undefined for any other stream. */
+export function originOfStream(streamId: string): string | undefined {
+  if (streamId === HQ_ORIGIN) return HQ_ORIGIN;
+  return streamId.startsWith('store-') ? streamId.slice('store-'.length) : undefined;
+}
+
+export interface EventStoreRange {
+  /** Start after this position (0: from the beginning). */
+  after?: bigint;
+  /** Stop at this position, inclusive (undefined: to the end). */
+  to?: bigint;
+  /** Only this origin's stream (a store id or "hq"). */
+  origin?: string;
+  batchSize?: number;
+}
+
+const DEFAULT_BATCH = 10_000;
+
+/** The host event store as a record source, read in pages of global order. */
+export function eventStoreSource(store: EventStore, range: EventStoreRange = {}, description = 'event store'): RecordSource {
+  const after = range.after ?? 0n;
+  const batchSize = range.batchSize ?? DEFAULT_BATCH;
+  const stream = range.origin === undefined ? undefined : streamOfOrigin(range.origin);
+  let openEnd = false;
+  return {
+    description,
+    get openEnd() {
+      return openEnd;
+    },
+    async total() {
+      const head = await store.headPosition();
+      if (head === undefined) return 0;
+      openEnd = range.to !== undefined && range.to < head;
+      if (stream !== undefined) {
+        const revision = await store.streamRevision(stream);
+        return revision === undefined ? 0 : Number(revision) + 1;
+      }
+      const end = range.to !== undefined && range.to < head ? range.to : head;
+      return Math.max(0, Number(end - after));
+    },
+    async *batches() {
+      if (stream !== undefined) {
+        for (let revision = 0n; ; ) {
+          const page = await store.readStream(stream, { fromRevision: revision, maxCount: batchSize });
+          const inRange = page.filter((r) => r.position > after && (range.to === undefined || r.position <= range.to));
+          if (inRange.length > 0) yield inRange;
+          if (page.length < batchSize) return;
+          revision = page[page.length - 1]!.revision + 1n;
+        }
+      }
+      for (let position = after; ; ) {
+        const page = await store.readAll({ after: position, maxCount: batchSize });
+        const last = page[page.length - 1];
+        if (last === undefined) return;
+        if (range.to !== undefined && last.position > range.to) {
+          openEnd = true;
+          const inRange = page.filter((r) => r.position <= range.to!);
+          if (inRange.length > 0) yield inRange;
+          return;
+        }
+        yield page;
+        position = last.position;
+      }
+    },
+    integrityFindings: () => [],
+  };
+}
