@@ -1,0 +1,48 @@
+import { aesCmac8 } from '../crypto/cmac.js';
+import { ascii, concat, u32 } from '../crypto/bytes.js';
+
+// The three MACs that protect the purse; the chip, store terminals and head office compute them alike.
+
+export type PurseOperation = 'credit' | 'debit';
+
+const OPERATION_CODE: Record<PurseOperation, number> = { credit: 0x01, debit: 0x02 };
+
+export function operationCode(operation: PurseOperation): number {
+  return OPERATION_CODE[operation];
+}
+
+export function operationOf(code: number): PurseOperation | undefined {
+  return code === 0x01 ? 'credit' : code === 0x02 ? 'debit' : undefined;
+}
+
+/** Kept with the balance record under K_data: detects a balance or counter edited outside the chip. */
+export function purseDataMac(dataKey: Uint8Array, cardId: Uint8Array, balance: number, counter: number): Uint8Array {
+  return aesCmac8(dataKey, concat(ascii('cardsys/purse'), cardId, u32(balance), u32(counter)));
+}
+
+/** Head office's authorisation of one credit under K_cred, bound to the card's current counter. */
+export function creditAuthorisationMac(
+  creditKey: Uint8Array,
+  cardId: Uint8Array,
+  cardCounter: number,
+  amount: number,
+  authorisationId: Uint8Array,
+): Uint8Array {
+  return aesCmac8(creditKey, concat(ascii('cardsys/credit-authorisation'), cardId, u32(cardCounter), u32(amount), authorisationId));
+}
+
+/** The card's proof of one credit or debit under K_txn; `counter` is the transaction's own number. */
+export function transactionMac(
+  transactionKey: Uint8Array,
+  operation: PurseOperation,
+  cardId: Uint8Array,
+  counter: number,
+  amount: number,
+  newBalance: number,
+  terminalId: Uint8Array,
+): Uint8Array {
+  return aesCmac8(
+    transactionKey,
+    concat(ascii('cardsys/transaction'), Uint8Array.of(operationCode(operation)), cardId, u32(counter), u32(amount), u32(newBalance), terminalId),
+  );
+}

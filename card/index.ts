@@ -1,0 +1,70 @@
+// The IC card's purse application and its cryptography: pure logic, no I/O. The chip side
+// (processApdu over a serialisable CardState), the key hierarchy, and head office's issuer functions.
+export { aesCmac, aesCmac8, cmacKdf } from './crypto/cmac.js';
+export { concat, equalBytes, fromHex, toHex, u32 } from './crypto/bytes.js';
+export {
+  computeAuthCode,
+  deriveCardKey,
+  diversifyCardKeys,
+  generateIssuerMasterKeys,
+  issuerKeysFromJson,
+  keysToJson,
+  terminalIdOf,
+  terminalKeysFromJson,
+  terminalKeysOf,
+  type CardKeyPurpose,
+  type CardKeys,
+  type IssuerMasterKeys,
+  type TerminalKeys,
+} from './keys.js';
+export {
+  authoriseCredit,
+  cardIdBytes,
+  expiryDigits,
+  expiryFromDigits,
+  initialisationData,
+  newAuthorisationId,
+  newCardId,
+  verifyCardMac,
+  type CreditAuthorisationRequest,
+  type PrimaryIssuance,
+  type PurseReceipt,
+} from './issuer.js';
+export {
+  apduHex,
+  buildCommandApdu,
+  describeStatusWord,
+  encodeResponseApdu,
+  parseCommandApdu,
+  parseResponseApdu,
+  SW,
+  swHex,
+  type CommandApdu,
+  type ResponseApdu,
+} from './application/apdu.js';
+export * as chipCommands from './application/commands.js';
+export { processApdu, POWER_ON_SESSION, type ChipSession, type ChipStep, type RandomSource } from './application/chip.js';
+export {
+  cardStateFromJson,
+  cardStateToJson,
+  CardStateFormatError,
+  newBlankCard,
+  LOG_CAPACITY,
+  MAX_BALANCE,
+  MAX_PIN_TRIES,
+  type CardState,
+  type Lifecycle,
+  type LogEntry,
+} from './application/state.js';
+export { purseDataMac, transactionMac, creditAuthorisationMac, operationOf, type PurseOperation } from './application/purse-macs.js';
+export {
+  deriveSessionKeys,
+  protectCommand,
+  unprotectResponse,
+  terminalCryptogram,
+  cardCryptogram,
+  SM_CLA_BIT,
+  type SessionKeys,
+} from './application/secure-messaging.js';
+export { decodeTlv, encodeTlv } from './application/tlv.js';
+export { bankId, bankIdDigits, BankIdError, formatBankId, parseBankId, type BankId } from './bank-id.js';
