@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Results of POS commands in edge.db, so a terminal that retries gets the first result. A command
+ * is marked running before it touches the card: one found still running after a restart was cut
+ * short, and is never run again.
+ */
+export class CommandResults {
+  private readonly getStatement;
+  private readonly startStatement;
+  private readonly finishStatement;
+
+  constructor(db: Database) {
+    db.exec(`CREATE TABLE IF NOT EXISTS pos_commands (
+      command_id TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      request_digest TEXT NOT NULL,
+      reply BLOB,
+      started_at TEXT NOT NULL,
+      finished_at TEXT
+    )`);
+    this.getStatement = db.prepare<[string], { request_digest: string; reply: Buffer | null }>('SELECT request_digest, reply FROM pos_commands WHERE command_id = ?');
+    this.startStatement = db.prepare<[string, string, string, string]>('INSERT INTO pos_commands (command_id, kind, request_digest, started_at) VALUES (?, ?, ?, ?)');
+    this.finishStatement = db.prepare<[Buffer, string, string]>('UPDATE pos_commands SET reply = ?, finished_at = ? WHERE command_id = ?');
+  }
+
+  /** The command as first seen: its request digest and, once finished, its encoded reply. */
+  find(commandId: string): { requestDigest: string; reply: Uint8Array | undefined } | undefined {
+    const row = this.getStatement.get(commandId);
+    return row && { requestDigest: row.request_digest, reply: row.reply ?? undefined };
+  }
+
+  start(commandId: string, kind: string, requestDigest: string): void {
+    this.startStatement.run(commandId, kind, requestDigest, new Date().toISOString());
+  }
+
+  finish(commandId: string, reply: Uint8Array): void {
+    this.finishStatement.run(Buffer.from(reply), new Date().toISOString(), commandId);
+  }
+}
+
+/** What identifies a command's content, to tell a retry from a different command reusing an id. */
+export function requestDigest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

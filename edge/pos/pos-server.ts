@@ -1,0 +1,135 @@
+// The edge's POS command handler: decodes PosCommand, runs each command id at most once, and hands
+// the command to the handler that a feature registered for its kind.
+import type { Database } from 'better-sqlite3';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { decodeOrThrow, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
+import type { Logger } from '../log/index.js';
+import { CommandResults, requestDigest } from './command-results.js';
+
+export type PosCommandKind = NonNullable<cardsys.v1.PosCommand['kind']>;
+
+/** A decoded, checked command. */
+export interface PosRequest {
+  commandId: string;
+  storeId: string;
+  terminalId: string;
+  command: cardsys.v1.PosCommand;
+}
+
+/** What a handler answers: PosReply without the command id, which the server fills in. */
+export type PosOutcome = Omit<Partial<PosReply>, 'commandId'> & { ok: boolean; code: string; message: string };
+
+export type PosHandler = (request: PosRequest) => Promise<PosOutcome>;
+
+export interface PosServerOptions {
+  storeId: string;
+  db: Database;
+  logger?: Logger;
+}
+
+const MAX_ID = 128;
+
+export class PosServer {
+  private readonly handlers = new Map<PosCommandKind, PosHandler>();
+  private readonly running = new Map<string, Promise<Uint8Array>>();
+  private readonly results: CommandResults;
+  private readonly logger: Logger;
+  private subscription: Subscription | undefined;
+
+  constructor(private readonly options: PosServerOptions) {
+    this.results = new CommandResults(options.db);
+    this.logger = options.logger ?? console;
+  }
+
+  /** A feature takes charge of one kind of command. */
+  register(kind: PosCommandKind, handler: PosHandler): void {
+    if (this.handlers.has(kind)) throw new Error(`a handler for "${kind}" commands is already registered`);
+    this.handlers.set(kind, handler);
+  }
+
+  /** Answers cardsys.pos.<storeId> requests on this connection. */
+  listen(nc: NatsConnection): void {
+    this.subscription = nc.subscribe(subjects.pos(this.options.storeId), {
+      callback: (error, message) => {
+        if (error) {
+          this.logger.error(`pos ${this.options.storeId}: subscription failed: ${error.message}`);
+          return;
+        }
+        void this.handle(message.data).then((reply) => message.respond(reply));
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** One encoded PosCommand in, one encoded PosReply out. Never throws. */
+  async handle(bytes: Uint8Array): Promise<Uint8Array> {
+    let command: cardsys.v1.PosCommand;
+    try {
+      command = decodeOrThrow('PosCommand', () => pb.PosCommand.decode(bytes));
+    } catch (error) {
+      return encodeReply('', { ok: false, code: 'bad_request', message: (error as Error).message });
+    }
+    const problem = this.checkCommand(command);
+    if (problem) return encodeReply(command.commandId, { ok: false, code: 'bad_request', message: problem });
+
+    const commandId = command.commandId;
+    const inFlight = this.running.get(commandId);
+    if (inFlight) return inFlight;
+
+    const digest = requestDigest(bytes);
+    const earlier = this.results.find(commandId);
+    if (earlier) {
+      if (earlier.requestDigest !== digest) {
+        return encodeReply(commandId, { ok: false, code: 'command_id_reused', message: `command id ${commandId} was already used for a different command` });
+      }
+      if (earlier.reply) return earlier.reply;
+      return encodeReply(commandId, {
+        ok: false,
+        code: 'interrupted',
+        message: `command ${commandId} was interrupted when the store's node stopped; it is not run again (read the card to see its state)`,
+      });
+    }
+
+    const run = this.run(command, digest);
+    this.running.set(commandId, run);
+    try {
+      return await run;
+    } finally {
+      this.running.delete(commandId);
+    }
+  }
+
+  private checkCommand(command: cardsys.v1.PosCommand): string | undefined {
+    if (!command.commandId || command.commandId.length > MAX_ID) return `command_id must be 1-${MAX_ID} characters`;
+    if (command.storeId !== this.options.storeId) return `command is for store "${command.storeId}", this is store "${this.options.storeId}"`;
+    if (!command.terminalId || command.terminalId.length > MAX_ID) return `terminal_id must be 1-${MAX_ID} characters`;
+    if (!command.kind) return 'command has no kind (issue, load, pay or read)';
+    return undefined;
+  }
+
+  private async run(command: cardsys.v1.PosCommand, digest: string): Promise<Uint8Array> {
+    const kind = command.kind as PosCommandKind;
+    const handler = this.handlers.get(kind);
+    if (!handler) return encodeReply(command.commandId, { ok: false, code: 'unsupported', message: `this store does not handle "${kind}" commands` });
+    this.results.start(command.commandId, kind, digest);
+    let outcome: PosOutcome;
+    try {
+      outcome = await handler({ commandId: command.commandId, storeId: command.storeId, terminalId: command.terminalId, command });
+    } catch (error) {
+      this.logger.error(`pos ${this.options.storeId}: ${kind} command ${command.commandId} failed: ${(error as Error).stack ?? String(error)}`);
+      outcome = { ok: false, code: 'error', message: `the store's node could not complete the command: ${(error as Error).message}` };
+    }
+    const reply = encodeReply(command.commandId, outcome);
+    this.results.finish(command.commandId, reply);
+    return reply;
+  }
+}
+
+export function encodeReply(commandId: string, outcome: PosOutcome): Uint8Array {
+  return pb.PosReply.encode({ ...outcome, commandId }).finish();
+}
