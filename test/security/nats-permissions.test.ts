@@ -1,0 +1,234 @@
+// Real nats-server 2.9 with the authorization block generated from provisioned principals: each
+// store reaches its own subjects and nothing of another store's.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '@nats-io/nkeys';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, nkeyAuthenticator, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
+import { EVENTS_STREAM, pb, subjects } from '../../contracts/index.js';
+import { loadSealingKey, openSealed, seal, sealingPublicKeyFromRaw } from '../../contracts/sealed.js';
+import { provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
+import { headOfficeFiles } from '../../host/provisioning/layout.js';
+import {
+  ensureSnapshotStream,
+  natsConnectOptions,
+  readSnapshotMessages,
+  snapshotStream,
+  snapshotSubject,
+  startNatsServer,
+  type NatsServer,
+} from '../../infra/nats/index.js';
+
+const encoder = new TextEncoder();
+let root: string;
+let server: NatsServer;
+let stores: Record<'A' | 'B', ProvisionedStore>;
+let hq: NatsConnection;
+let hqJsm: JetStreamManager;
+const open: NatsConnection[] = [];
+
+async function connectWith(credsFile: string): Promise<NatsConnection> {
+  const nc = await connect({ servers: server.url, ...natsConnectOptions(credsFile) });
+  open.push(nc);
+  return nc;
+}
+
+/** The next permission violation the server reports on this connection for the subject. */
+function permissionViolation(nc: NatsConnection, subject: string): Promise<PermissionViolationError> {
+  return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => reject(new Error(`no permission violation for ${subject} reported`)), 10_000);
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'error' && status.error instanceof PermissionViolationError && status.error.subject === subject) {
+          clearTimeout(guard);
+          resolve(status.error);
+          return;
+        }
+      }
+    })();
+  });
+}
+
+/** Subscribes and returns how the server answered: the violation that closed it, or "allowed". */
+async function trySubscribe(nc: NatsConnection, subject: string): Promise<string> {
+  const subscription = nc.subscribe(subject);
+  const refused = subscription.closed.then((error) => (error instanceof PermissionViolationError ? error.message : `closed: ${error}`));
+  await nc.flush();
+  const outcome = await Promise.race([refused, nc.flush().then(() => nc.flush()).then(() => 'allowed')]);
+  subscription.unsubscribe();
+  return outcome;
+}
+
+const snapshotUpdate = (storeId: string, bankIds: string[]) =>
+  pb.IssuanceSnapshotUpdate.encode({
+    storeId,
+    generation: 1,
+    part: 1,
+    parts: 1,
+    upserts: bankIds.map((bankId) => ({ bankId, userId: `user-${bankId}`, homeStoreId: storeId })),
+  }).finish();
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'cardsys-security-'));
+  const hqDataDir = join(root, 'hq');
+  stores = {
+    A: provisionStore({ hqDataDir, storeId: 'A', name: 'Store A', nearbyStoreIds: ['B'], bundleDir: join(root, 'stores', 'A') }),
+    B: provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'stores', 'B') }),
+  };
+  server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8') });
+  hq = await connectWith(headOfficeFiles(hqDataDir).natsCreds);
+  hqJsm = await jetstreamManager(hq);
+  await hqJsm.streams.add({ name: EVENTS_STREAM, subjects: [subjects.eventsAll] });
+  for (const [storeId, store] of Object.entries(stores)) {
+    await ensureSnapshotStream(hqJsm, storeId);
+    const sealingKey = sealingPublicKeyFromRaw(new Uint8Array(Buffer.from(store.record.sealingPublicKey, 'base64')));
+    const blob = seal(sealingKey, { purpose: 'issuance-snapshot', recipient: storeId }, snapshotUpdate(storeId, [`${storeId}-0001`, `${storeId}-0002`]));
+    await jetstream(hq).publish(snapshotSubject(storeId), blob);
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(open.map((nc) => nc.close()));
+  await server?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('store credentials', () => {
+  it('publish its own events into JetStream and receive its own acks', async () => {
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    const acks = edgeA.subscribe(subjects.ack('A'), { max: 1 });
+    await edgeA.flush();
+    const published = await jetstream(edgeA).publish(subjects.events('A'), encoder.encode('batch'), { msgID: 'A:1-1' });
+    expect(published.stream).toBe(EVENTS_STREAM);
+    hq.publish(subjects.ack('A'), pb.StoreAck.encode({ storeId: 'A', confirmedSeq: 1 }).finish());
+    for await (const ack of acks) expect(pb.StoreAck.decode(ack.data).confirmedSeq).toBe(1);
+  });
+
+  it("cannot publish on store B's event subject: the server refuses and nothing reaches the stream", async () => {
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    const before = (await hqJsm.streams.info(EVENTS_STREAM)).state.messages;
+    const refused = permissionViolation(edgeA, subjects.events('B'));
+    edgeA.publish(subjects.events('B'), encoder.encode('forged batch'));
+    expect((await refused).operation).toBe('publish');
+    await expect(jetstream(edgeA).publish(subjects.events('B'), encoder.encode('forged batch'))).rejects.toThrow(
+      'Permissions Violation for Publish to "cardsys.events.B"',
+    );
+    expect((await hqJsm.streams.info(EVENTS_STREAM)).state.messages).toBe(before);
+  });
+
+  it('read their own sealed snapshot by direct get and open it with their own key', async () => {
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    const jsm = await jetstreamManager(edgeA, { checkAPI: false });
+    const messages = [];
+    for await (const message of readSnapshotMessages(jsm, 'A', 0)) messages.push(message);
+    expect(messages.map((message) => message.seq)).toEqual([1]);
+    const key = loadSealingKey(stores.A.bundle.sealingKey);
+    const update = pb.IssuanceSnapshotUpdate.decode(openSealed(key.privateKey, { purpose: 'issuance-snapshot', recipient: 'A' }, messages[0]!.data));
+    expect(update.upserts.map((entry) => entry.bankId)).toEqual(['A-0001', 'A-0002']);
+  });
+
+  it("cannot read store B's snapshot: not by direct get, stream info, consumer nor subscription", async () => {
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    const jsm = await jetstreamManager(edgeA, { checkAPI: false });
+    const stream = snapshotStream('B');
+    await expect(jsm.direct.getMessage(stream, { seq: 1 })).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.DIRECT.GET.${stream}"`);
+    await expect(jsm.direct.getMessage(stream, { last_by_subj: snapshotSubject('B') })).rejects.toThrow('Permissions Violation for Publish');
+    await expect(jsm.streams.info(stream)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.INFO.${stream}"`);
+    await expect(jsm.consumers.add(stream, { filter_subject: snapshotSubject('B') })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE');
+    expect(await trySubscribe(edgeA, snapshotSubject('B'))).toBe(`Permissions Violation for Subscription to "${snapshotSubject('B')}"`);
+  });
+
+  it('cannot create consumers even on their own snapshot stream (a delivery subject could point anywhere)', async () => {
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    const jsm = await jetstreamManager(edgeA, { checkAPI: false });
+    await expect(jsm.consumers.add(snapshotStream('A'), { deliver_subject: subjects.events('B') })).rejects.toThrow(
+      'Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE',
+    );
+  });
+
+  it("cannot listen to anything of store B's", async () => {
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    for (const subject of [subjects.ack('B'), subjects.pos('B'), subjects.events('B'), subjects.eventsAll, `${subjects.inbox('B')}.>`, '_INBOX.pos.B.>', '>']) {
+      expect(await trySubscribe(edgeA, subject), subject).toBe(`Permissions Violation for Subscription to "${subject}"`);
+    }
+    for (const subject of [subjects.ack('A'), subjects.pos('A'), snapshotSubject('A'), 'cardsys.blacklist.>']) {
+      expect(await trySubscribe(edgeA, subject), subject).toBe('allowed');
+    }
+  });
+
+  it('get no replies on the default inbox: the per-store inbox prefix is enforced', async () => {
+    const seed = readFileSync(stores.A.bundle.natsCreds, 'utf8').match(/^SU[A-Z2-7]+$/m)![0];
+    const edgeA = await connect({ servers: server.url, authenticator: nkeyAuthenticator(encoder.encode(seed)) });
+    open.push(edgeA);
+    await expect(edgeA.request(subjects.sync('A'), encoder.encode('where?'), { timeout: 5000 })).rejects.toThrow(
+      /Permissions Violation for Subscription to "_INBOX\./,
+    );
+  });
+
+  it("a sealed snapshot blob taken from the broker does not open with another store's key", async () => {
+    const taken = await hqJsm.direct.getMessage(snapshotStream('B'), { seq: 1 });
+    const keyA = loadSealingKey(stores.A.bundle.sealingKey);
+    expect(() => openSealed(keyA.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).toThrow(/sealed to key .*not to this key/);
+    const keyB = loadSealingKey(stores.B.bundle.sealingKey);
+    expect(pb.IssuanceSnapshotUpdate.decode(openSealed(keyB.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).storeId).toBe('B');
+  });
+});
+
+describe('POS credentials', () => {
+  it("reach their own store's edge, which may answer them", async () => {
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    edgeA.subscribe(subjects.pos('A'), {
+      callback: (_, message) => {
+        message.respond(encoder.encode(`edge A got ${message.string()}`));
+      },
+    });
+    await edgeA.flush();
+    const pos = await connectWith(stores.A.bundle.posCreds);
+    const reply = await pos.request(subjects.pos('A'), encoder.encode('pay 500'), { timeout: 5000 });
+    expect(reply.string()).toBe('edge A got pay 500');
+  });
+
+  it("cannot talk to store B's edge nor pose as an edge", async () => {
+    const edgeB = await connectWith(stores.B.bundle.natsCreds);
+    let reachedB = 0;
+    edgeB.subscribe(subjects.pos('B'), {
+      callback: () => {
+        reachedB++;
+      },
+    });
+    await edgeB.flush();
+    const pos = await connectWith(stores.A.bundle.posCreds);
+    await expect(pos.request(subjects.pos('B'), encoder.encode('pay 500'), { timeout: 5000 })).rejects.toThrow(
+      'Permissions Violation for Publish to "cardsys.pos.B"',
+    );
+    expect(await trySubscribe(pos, subjects.pos('A'))).toBe('Permissions Violation for Subscription to "cardsys.pos.A"');
+    const refused = permissionViolation(pos, subjects.events('A'));
+    pos.publish(subjects.events('A'), encoder.encode('forged'));
+    await refused;
+    await edgeB.flush();
+    expect(reachedB).toBe(0);
+  });
+});
+
+describe('auditor credentials', () => {
+  it('read stored batches but cannot publish or create consumers', async () => {
+    const auditor = await connectWith(headOfficeFiles(join(root, 'hq')).auditorCreds);
+    const jsm = await jetstreamManager(auditor, { checkAPI: false });
+    const first = await jsm.streams.getMessage(EVENTS_STREAM, { seq: 1 });
+    expect(first?.subject).toBe(subjects.events('A'));
+    await expect(jetstream(auditor).publish(subjects.events('A'), encoder.encode('x'))).rejects.toThrow('Permissions Violation for Publish to "cardsys.events.A"');
+    await expect(jsm.consumers.add(EVENTS_STREAM, {})).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE');
+    await expect(jsm.streams.purge(EVENTS_STREAM)).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE');
+  });
+});
+
+describe('connections without valid credentials', () => {
+  it('are refused: none at all, or an nkey the server does not know', async () => {
+    await expect(connect({ servers: server.url, reconnect: false })).rejects.toThrow('Authorization Violation');
+    await expect(connect({ servers: server.url, reconnect: false, authenticator: nkeyAuthenticator(createUser().getSeed()) })).rejects.toThrow(
+      'Authorization Violation',
+    );
+  });
+});
