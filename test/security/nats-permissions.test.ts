@@ -176,6 +176,28 @@ describe('store credentials', () => {
   });
 });
 
+describe('snapshot channel', () => {
+  it('catches up past its read window, resumes from a cursor and skips what head office purged', async () => {
+    const js = jetstream(hq);
+    const first = (await hqJsm.streams.info(snapshotStream('A'))).state.last_seq + 1;
+    for (let i = 0; i < 600; i++) await js.publish(snapshotSubject('A'), encoder.encode(`change ${first + i}`));
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    const jsm = await jetstreamManager(edgeA, { checkAPI: false });
+    const read = async (afterSeq: number) => {
+      const seqs: number[] = [];
+      for await (const message of readSnapshotMessages(jsm, 'A', afterSeq)) {
+        expect(new TextDecoder().decode(message.data)).toBe(`change ${message.seq}`);
+        seqs.push(message.seq);
+      }
+      return seqs;
+    };
+    expect(await read(first - 1)).toEqual(Array.from({ length: 600 }, (_, i) => first + i));
+    expect(await read(first + 598)).toEqual([first + 599]);
+    await hqJsm.streams.purge(snapshotStream('A'), { seq: first + 500 });
+    expect(await read(first + 10)).toEqual(Array.from({ length: 100 }, (_, i) => first + 500 + i));
+  });
+});
+
 describe('POS credentials', () => {
   it("reach their own store's edge, which may answer them", async () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
