@@ -14,6 +14,14 @@ export const subjects = {
   sync: (storeId: string) => `cardsys.hq.sync.${storeId}`,
   /** POS terminal → edge request: PosCommand. Reply: PosReply. */
   pos: (storeId: string) => `cardsys.pos.${storeId}`,
+  /** Edge → head office's inquiry centre: InquiryRequest (load authorisations). Reply: InquiryReply. */
+  inquiry: (storeId: string) => `cardsys.hq.auth.${storeId}`,
+  inquiryAll: 'cardsys.hq.auth.*',
+  /** Edge → host request: BlacklistSyncRequest. Reply: BlacklistSyncReply. */
+  blacklistSync: (storeId: string) => `cardsys.hq.blacklist.${storeId}`,
+  blacklistSyncAll: 'cardsys.hq.blacklist.*',
+  /** Host → every store: BlacklistChange as it happens. */
+  blacklistChanges: 'cardsys.blacklist.changes',
   /** Per-store request inbox prefix, so one store cannot read another's replies. */
   inbox: (storeId: string) => `_INBOX_${storeId}`,
 } as const;

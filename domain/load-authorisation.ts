@@ -39,6 +39,8 @@ export interface Authorisation {
 
 export interface InquiryState {
   accounts: Map<string, Account>;
+  /** Bank id of every card head office issued. */
+  cardAccounts: Map<string, string>;
   authorisations: Map<string, Authorisation>;
 }
 
@@ -71,13 +73,16 @@ export type InquiryCommand =
 
 export type ReversalReason = 'released' | 'card_moved_on' | 'expired_at_card' | 'timeout';
 
-export const initialInquiryState = (): InquiryState => ({ accounts: new Map(), authorisations: new Map() });
+export const initialInquiryState = (): InquiryState => ({ accounts: new Map(), cardAccounts: new Map(), authorisations: new Map() });
 
 /** State is updated in place: head office keeps one instance and folds every event into it. */
 export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryState {
   switch (event.type) {
     case 'BankAccountOpened':
       state.accounts.set(event.data.bankId, { bankId: event.data.bankId, balance: event.data.balance });
+      break;
+    case 'CardPrimaryIssued':
+      state.cardAccounts.set(event.data.cardId, event.data.bankId);
       break;
     case 'BankAccountDebited': {
       const account = state.accounts.get(event.data.bankId);
@@ -188,6 +193,10 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
     const same = earlier.cardId === command.cardId && earlier.bankId === command.bankId && earlier.amount === command.amount && earlier.cardCounter === command.cardCounter;
     if (!same) throw new DomainRefusal('authorisation_conflict', `authorisation ${command.authorizationId} was already asked for with other terms`);
     return [];
+  }
+  const issuedFor = state.cardAccounts.get(command.cardId);
+  if (issuedFor !== undefined && issuedFor !== command.bankId) {
+    throw new DomainRefusal('card_mismatch', `card ${command.cardId} was issued for another bank account than ${command.bankId}`);
   }
   const account = state.accounts.get(command.bankId);
   if (!account) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);

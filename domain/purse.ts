@@ -8,7 +8,7 @@ export interface CardFacts {
   authCodeValid: boolean;
   /** The data MAC kept with the balance matched: the chip's state was not edited. */
   dataMacValid: boolean;
-  /** YYYY-MM-DD, last day the card may be used. */
+  /** Last month ("YYYY-MM", valid through its last day) or last day ("YYYY-MM-DD") the card may be used. */
   expiry: string;
   balance: number;
   blacklisted: boolean;
@@ -31,11 +31,16 @@ export function isoDay(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
 
+/** True when `today` (YYYY-MM-DD) is past the card's expiry month or day. */
+export function isExpiredOn(expiry: string, today: string): boolean {
+  return today.slice(0, expiry.length) > expiry;
+}
+
 /** The checks every purse operation runs first: authentication code, tamper check, expiry, blacklist. */
 export function checkCardUsable(card: CardFacts, today: string): Refusal | undefined {
   if (!card.authCodeValid) return { code: 'card_unusable', message: 'this card cannot be used: its authentication code is not valid' };
   if (!card.dataMacValid) return { code: 'tampered', message: 'this card cannot be used: its data fails the tamper check' };
-  if (card.expiry < today) return { code: 'expired', message: `this card expired on ${card.expiry}` };
+  if (isExpiredOn(card.expiry, today)) return { code: 'expired', message: `this card expired on ${card.expiry}` };
   if (card.blacklisted) {
     const why = card.blacklistReason ? ` (${card.blacklistReason})` : '';
     return { code: 'blacklisted', message: `this card is reported lost or stolen and cannot be used${why}` };

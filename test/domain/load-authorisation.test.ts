@@ -33,6 +33,11 @@ describe('load authorisation at head office', () => {
     spec.given([]).when(authorise).thenThrows({ code: 'unknown_account' });
   });
 
+  it('refuses a card issued for another account', () => {
+    const issued: NewDomainEvent = { type: 'CardPrimaryIssued', data: { cardId: 'card-1', userId: 'u', bankId: '99990000000000', expiry: '2030-12' } };
+    spec.given([opened, issued]).when(authorise).thenThrows({ code: 'card_mismatch' });
+  });
+
   it('refuses a second open authorisation for the same card at the same counter', () => {
     spec.given([opened, debited, authorised]).when({ ...authorise, authorizationId: 'auth-2' }).thenThrows({ code: 'card_busy' });
   });

@@ -16,6 +16,10 @@ describe('card checks before a purse operation', () => {
     expect(decidePay({ ...card, ...change }, 1, today)).toMatchObject({ ok: false, code });
   });
   it('a card is valid through its expiry day', () => expect(checkCardUsable({ ...card, expiry: today }, today)).toBeUndefined());
+  it('a card with an expiry month is valid through the month and refused after it', () => {
+    expect(checkCardUsable({ ...card, expiry: '2026-11' }, '2026-11-30')).toBeUndefined();
+    expect(checkCardUsable({ ...card, expiry: '2026-10' }, today)?.code).toBe('expired');
+  });
 });
 
 describe('pay and load decisions', () => {
