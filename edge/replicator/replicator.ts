@@ -60,6 +60,12 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
   private confirmed: number;
   private nextSeq: number;
   private inFlight: InFlightBatch[] = [];
+  /**
+   * Counts rewinds. A batch sent again after a rewind gets it in its msgID: JetStream would drop a
+   * re-send under the original msgID for its whole duplicate window, even when head office had
+   * refused the original.
+   */
+  private sendRound = 0;
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private ackSubscription: Subscription | undefined;
@@ -169,13 +175,18 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
       this.inFlight.push(batch);
       this.nextSeq = batch.last + 1;
       if (this.inFlight.length === 1) this.lastProgressAt = Date.now();
-      this.js.publish(subjects.events(this.storeId), data, { msgID: `${this.storeId}:${batch.first}-${batch.last}` }).then(
+      this.js.publish(subjects.events(this.storeId), data, { msgID: this.messageId(batch) }).then(
         () => {
           this.failures = 0;
         },
         (error: Error) => this.onPublishFailed(batch, error),
       );
     }
+  }
+
+  private messageId(batch: InFlightBatch): string {
+    const id = `${this.storeId}:${batch.first}-${batch.last}`;
+    return this.sendRound === 0 ? id : `${id}:r${this.sendRound}`;
   }
 
   private onPublishFailed(batch: InFlightBatch, error: Error): void {
@@ -234,6 +245,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
 
   private rewind(from: number): void {
     this.inFlight = [];
+    this.sendRound++;
     this.nextSeq = Math.max(from, this.confirmed + 1);
     this.lastProgressAt = Date.now();
   }

@@ -15,7 +15,11 @@ import { startEdge, type EdgeNode } from '../../edge/index.js';
 /** Collects log lines so tests can assert on what was said. */
 export function capturingLogger() {
   const lines: string[] = [];
-  const keep = (message: unknown) => void lines.push(String(message));
+  const echo = process.env.CARDSYS_TEST_ECHO_LOG === '1';
+  const keep = (message: unknown) => {
+    lines.push(String(message));
+    if (echo) process.stderr.write(`${String(message)}\n`);
+  };
   return { lines, logger: { info: keep, warn: keep, error: keep } };
 }
 

@@ -1,0 +1,128 @@
+// Where the edge finds issuance info for a card: its encrypted copy of head office's snapshot,
+// kept up to date from the store's snapshot stream, then head office itself on a miss (the answer
+// joins the copy). Head office unreachable or without the user → not found, with the reason.
+import type { KeyObject } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { pb } from '../../contracts/index.js';
+import { createOpener, seal } from '../../contracts/sealed.js';
+import { readSnapshotMessages, snapshotSubject } from '../../infra/nats/snapshot-channel.js';
+import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, lookupSubject, snapshotSealContext } from '../../contracts/issuance-channel.js';
+import { IssuanceCache, type IssuanceEntry } from './issuance-cache.js';
+
+export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+
+export interface IssuanceInfoOptions {
+  storeId: string;
+  /** edge.db */
+  db: Database.Database;
+  /** The store's X25519 private key: snapshots and lookup answers are sealed to it. */
+  sealingKey: KeyObject;
+  /** Head office's X25519 public key: lookups are sealed to it. */
+  hqSealingPublicKey: KeyObject;
+  logger?: Logger;
+  /** How long a lookup waits for head office. */
+  lookupTimeoutMs?: number;
+  /** Re-reads the snapshot stream this often even without a notification. */
+  resyncMs?: number;
+}
+
+export type FoundIn = 'snapshot' | 'head_office';
+
+export type IssuanceLookup =
+  | { found: true; entry: IssuanceEntry; source: FoundIn }
+  | { found: false; reason: 'not_at_head_office' | 'head_office_unreachable'; detail: string };
+
+export class IssuanceInfo {
+  readonly cache: IssuanceCache;
+  private nc: NatsConnection | undefined;
+  private subscription: Subscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<number> | undefined;
+  private readonly logger: Logger;
+  private readonly replyOpener;
+
+  constructor(private readonly options: IssuanceInfoOptions) {
+    this.logger = options.logger ?? console;
+    this.cache = new IssuanceCache(options.db, options.storeId, options.sealingKey, snapshotSealContext(options.storeId));
+    this.replyOpener = createOpener(options.sealingKey, lookupReplySealContext(options.storeId));
+  }
+
+  /** Starts following the store's snapshot stream on this connection. */
+  attach(nc: NatsConnection): void {
+    this.nc = nc;
+    this.subscription = nc.subscribe(snapshotSubject(this.options.storeId), { callback: () => void this.sync() });
+    this.timer = setInterval(() => void this.sync(), this.options.resyncMs ?? 30_000);
+    void this.sync();
+  }
+
+  /**
+   * Applies every snapshot message after the cursor; resolves with how many were applied. Calls
+   * made while a sync runs share it and then run once more, so nothing announced is left unread.
+   */
+  sync(): Promise<number> {
+    const run = (this.syncing ?? Promise.resolve(0)).catch(() => 0).then(() => this.syncOnce());
+    this.syncing = run;
+    return run;
+  }
+
+  private async syncOnce(): Promise<number> {
+    const nc = this.nc;
+    if (!nc || nc.isClosed()) return 0;
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    let applied = 0;
+    try {
+      for await (const message of readSnapshotMessages(jsm, this.options.storeId, this.cache.state().streamSeq)) {
+        const outcome = this.cache.apply(message.seq, message.data);
+        if (outcome.kind === 'skipped') this.logger.warn(`issuance snapshot of store ${this.options.storeId}: message ${message.seq} skipped: ${outcome.reason}`);
+        else applied++;
+        if (outcome.kind === 'replaced') this.logger.info(`issuance snapshot of store ${this.options.storeId}: generation ${outcome.generation} in place, ${outcome.entries} users`);
+      }
+    } catch (error) {
+      if (!/stream not found/i.test((error as Error).message)) {
+        this.logger.warn(`issuance snapshot of store ${this.options.storeId}: cannot read (${(error as Error).message}); using the copy held`);
+      }
+    }
+    return applied;
+  }
+
+  /** Finds the issuance entry for a card: the store's copy first, then head office. */
+  async find(bankId: string, cardId: string): Promise<IssuanceLookup> {
+    const local = this.cache.find(bankId);
+    if (local && (local.cards ?? []).some((card) => card.cardId === cardId)) return { found: true, entry: local, source: 'snapshot' };
+    return this.askHeadOffice(bankId, cardId);
+  }
+
+  private async askHeadOffice(bankId: string, cardId: string): Promise<IssuanceLookup> {
+    const nc = this.nc;
+    const unreachable = (detail: string): IssuanceLookup => ({ found: false, reason: 'head_office_unreachable', detail });
+    if (!nc || nc.isClosed()) return unreachable('no connection to head office');
+    const question = pb.IssuanceLookupRequest.encode({ storeId: this.options.storeId, bankId, cardId }).finish();
+    let reply;
+    try {
+      reply = await nc.request(lookupSubject(this.options.storeId), seal(this.options.hqSealingPublicKey, lookupRequestSealContext, question), {
+        timeout: this.options.lookupTimeoutMs ?? 3000,
+      });
+    } catch (error) {
+      return unreachable(`head office did not answer the lookup: ${(error as Error).message}`);
+    }
+    const refusal = reply.headers?.get(LOOKUP_ERROR_HEADER);
+    if (refusal) return unreachable(`head office refused the lookup: ${refusal}`);
+    let answer;
+    try {
+      answer = pb.IssuanceLookupReply.decode(this.replyOpener.open(reply.data));
+    } catch (error) {
+      return unreachable(`head office's answer cannot be read: ${(error as Error).message}`);
+    }
+    if (!answer.found || !answer.entry) return { found: false, reason: 'not_at_head_office', detail: 'head office has no issuance data for this card' };
+    this.cache.add(answer.entry);
+    return { found: true, entry: answer.entry, source: 'head_office' };
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.subscription?.unsubscribe();
+    await this.syncing?.catch(() => undefined);
+  }
+}
