@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { registerProvisionCommands } from './provision.js';
+import { registerEdgeCommands } from './edge.js';
 
 /** Every subcommand of the cardsys CLI. */
 export function registerCommands(program: Command): void {
   void program;
   registerProvisionCommands(program);
+  registerEdgeCommands(program);
 }

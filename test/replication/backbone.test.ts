@@ -90,7 +90,7 @@ describe('replication from stores to the host event store', () => {
     const revision = await b.store.streamRevision('store-s1');
 
     const acks: string[] = [];
-    const sub = b.nc.subscribe(subjects.ack('s1'), { callback: (_, msg) => acks.push(JSON.stringify(msg.data)) });
+    const sub = b.nc.subscribe(subjects.ack('s1'), { callback: (_, msg) => void acks.push(JSON.stringify(msg.data)) });
     await js.publish(subjects.events('s1'), batchOf(b, 's1', chain.slice(6, 7)), { msgID: 's1:7-7' });
     await until(() => b.log.lines.some((line) => line.includes('refused batch 7-7 of store s1')), 'the gap refusal');
     expect(b.log.lines.find((line) => line.includes('refused batch 7-7'))).toContain('sequence gap: head office has up to 5, batch continues at 7; asking for resend from 6');
