@@ -1,0 +1,4 @@
+// Head office's inquiry centre: load authorisations against bank accounts, their settlement, and
+// the blacklist feed to stores.
+export { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
+export { domainEventsOf, type FedEvent } from './event-feed.js';

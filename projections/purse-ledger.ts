@@ -1,0 +1,283 @@
+// Head office's purse ledger: per card the shadow balance, load and pay counts and totals, last use
+// and the card counter seen; per bank account its balance; and alerts wherever a card's history
+// diverges (domain applyMovement decides what counts as divergence, the same rules the auditor
+// replays). Every card MAC is verified with the issuer master keys.
+import type Database from 'better-sqlite3';
+import { fromHex, terminalIdOf, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
+import type { DomainEvent, EventEnvelope } from '../contracts/index.js';
+import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../domain/index.js';
+
+export const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_debits', 'purse_accounts', 'purse_alerts'] as const;
+
+export const PURSE_LEDGER_SCHEMA = `
+CREATE TABLE IF NOT EXISTS purse_cards (
+  card_id TEXT PRIMARY KEY,
+  balance INTEGER NOT NULL,
+  counter INTEGER NOT NULL,
+  loads INTEGER NOT NULL,
+  loaded_total INTEGER NOT NULL,
+  pays INTEGER NOT NULL,
+  paid_total INTEGER NOT NULL,
+  last_use_ms INTEGER,
+  last_store_id TEXT,
+  alerts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS purse_loaded_authorisations (
+  authorization_id TEXT PRIMARY KEY,
+  card_id TEXT NOT NULL,
+  counter INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS purse_debits (
+  authorization_id TEXT PRIMARY KEY,
+  card_id TEXT NOT NULL,
+  bank_id TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  reversed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS purse_accounts (
+  bank_id TEXT PRIMARY KEY,
+  balance INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS purse_alerts (
+  alert_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  card_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  store_id TEXT NOT NULL,
+  store_seq INTEGER NOT NULL,
+  raised_at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purse_alerts_by_card ON purse_alerts (card_id, alert_id);
+`;
+
+interface CardRow {
+  card_id: string;
+  balance: number;
+  counter: number;
+  loads: number;
+  loaded_total: number;
+  pays: number;
+  paid_total: number;
+  last_use_ms: number | null;
+  last_store_id: string | null;
+  alerts: number;
+}
+
+/** The bytes a card MACs as the terminal id: recorded as the chip's 16 hex digits, or a terminal name. */
+export function terminalIdBytes(terminalId: string): Uint8Array {
+  return /^[0-9a-f]{16}$/i.test(terminalId) ? fromHex(terminalId) : terminalIdOf(terminalId);
+}
+
+export interface PurseLedgerOptions {
+  issuerKeys: IssuerMasterKeys;
+}
+
+/** The purse ledger as a projection: a name, its schema, and how one event changes it. */
+export function purseLedgerProjection(options: PurseLedgerOptions) {
+  return {
+    name: 'purse-ledger',
+    schema: PURSE_LEDGER_SCHEMA,
+    tables: PURSE_LEDGER_TABLES,
+    apply(db: Database.Database, event: DomainEvent, envelope: EventEnvelope): void {
+      switch (event.type) {
+        case 'CardPrimaryIssued':
+          db.prepare('INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)').run(event.data.cardId);
+          break;
+        case 'BankAccountOpened':
+          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.balance);
+          break;
+        case 'BankAccountDebited':
+          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.newBalance);
+          db.prepare('INSERT OR IGNORE INTO purse_debits (authorization_id, card_id, bank_id, amount) VALUES (?, ?, ?, ?)').run(
+            event.data.authorizationId,
+            event.data.cardId,
+            event.data.bankId,
+            event.data.amount,
+          );
+          break;
+        case 'LoadAuthorisationReversed':
+          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.newBalance);
+          db.prepare('UPDATE purse_debits SET reversed = 1 WHERE authorization_id = ?').run(event.data.authorizationId);
+          break;
+        case 'PurseLoaded':
+        case 'PursePaid': {
+          const load = event.type === 'PurseLoaded';
+          const data = event.data;
+          const movement: PurseMovement = {
+            kind: load ? 'load' : 'pay',
+            cardId: data.cardId,
+            amount: data.amount,
+            newBalance: data.newBalance,
+            counter: data.cardCounter,
+            macValid: macValid(options.issuerKeys, load ? 'credit' : 'debit', data),
+            atMs: envelope.occurredAtMs,
+            storeId: envelope.storeId,
+            authorizationId: load ? event.data.authorizationId : undefined,
+          };
+          applyToCard(db, movement, envelope);
+          break;
+        }
+        default:
+          break;
+      }
+    },
+  };
+}
+
+function macValid(
+  keys: IssuerMasterKeys,
+  operation: 'credit' | 'debit',
+  data: { cardId: string; cardCounter: number; amount: number; newBalance: number; terminalId: string; cardMac: Uint8Array },
+): boolean {
+  try {
+    return verifyCardMac(keys, {
+      operation,
+      cardId: data.cardId,
+      counter: data.cardCounter,
+      amount: data.amount,
+      newBalance: data.newBalance,
+      terminalId: toHex(terminalIdBytes(data.terminalId)),
+      mac: toHex(data.cardMac),
+    });
+  } catch {
+    // A card id or MAC that is not even well-formed fails like a wrong MAC.
+    return false;
+  }
+}
+
+function applyToCard(db: Database.Database, movement: PurseMovement, envelope: EventEnvelope): void {
+  const row = db.prepare<[string], CardRow>('SELECT * FROM purse_cards WHERE card_id = ?').get(movement.cardId);
+  const before = row ? ledgerOf(db, row) : anchorAt(movement);
+  const debit =
+    movement.authorizationId === undefined
+      ? undefined
+      : db
+          .prepare<[string], { card_id: string; amount: number; reversed: number }>('SELECT card_id, amount, reversed FROM purse_debits WHERE authorization_id = ?')
+          .get(movement.authorizationId);
+  const step = applyMovement(before, movement, debit && { cardId: debit.card_id, amount: debit.amount, reversed: debit.reversed === 1 });
+  const insertAlert = db.prepare(
+    'INSERT INTO purse_alerts (card_id, kind, message, event_id, store_id, store_seq, raised_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  for (const divergence of step.divergences) {
+    insertAlert.run(movement.cardId, divergence.kind, divergence.message, envelope.eventId, envelope.storeId, envelope.storeSeq, envelope.occurredAtMs);
+  }
+  if (!step.applied && step.divergences.length === 0) return;
+  const card = step.applied ? step.card : before;
+  db.prepare(
+    `INSERT INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total, last_use_ms, last_store_id, alerts)
+     VALUES (@cardId, @balance, @counter, @loads, @loadedTotal, @pays, @paidTotal, @lastUseMs, @lastStoreId, @alerts)
+     ON CONFLICT (card_id) DO UPDATE SET balance = excluded.balance, counter = excluded.counter, loads = excluded.loads,
+       loaded_total = excluded.loaded_total, pays = excluded.pays, paid_total = excluded.paid_total, last_use_ms = excluded.last_use_ms,
+       last_store_id = excluded.last_store_id, alerts = excluded.alerts`,
+  ).run({
+    cardId: card.cardId,
+    balance: card.balance,
+    counter: card.counter,
+    loads: card.loads,
+    loadedTotal: card.loadedTotal,
+    pays: card.pays,
+    paidTotal: card.paidTotal,
+    lastUseMs: card.lastUseMs ?? null,
+    lastStoreId: card.lastStoreId ?? null,
+    alerts: (row?.alerts ?? 0) + step.divergences.length,
+  });
+  if (step.applied && movement.authorizationId !== undefined) {
+    db.prepare('INSERT OR REPLACE INTO purse_loaded_authorisations (authorization_id, card_id, counter) VALUES (?, ?, ?)').run(
+      movement.authorizationId,
+      movement.cardId,
+      movement.counter,
+    );
+  }
+}
+
+/** A card head office has no record of yet (issued before the ledger existed): its first movement anchors it. */
+function anchorAt(movement: PurseMovement): CardLedger {
+  const balance = movement.kind === 'load' ? movement.newBalance - movement.amount : movement.newBalance + movement.amount;
+  return { ...newCardLedger(movement.cardId), balance, counter: movement.counter - 1 };
+}
+
+function ledgerOf(db: Database.Database, row: CardRow): CardLedger {
+  const loaded = db.prepare<[string], { authorization_id: string; counter: number }>('SELECT authorization_id, counter FROM purse_loaded_authorisations WHERE card_id = ?').all(row.card_id);
+  return {
+    cardId: row.card_id,
+    balance: row.balance,
+    counter: row.counter,
+    loads: row.loads,
+    loadedTotal: row.loaded_total,
+    pays: row.pays,
+    paidTotal: row.paid_total,
+    lastUseMs: row.last_use_ms ?? undefined,
+    lastStoreId: row.last_store_id ?? undefined,
+    loadedAuthorisations: new Map(loaded.map((l) => [l.authorization_id, l.counter])),
+  };
+}
+
+export interface PurseCardView {
+  cardId: string;
+  balance: number;
+  counter: number;
+  loads: { count: number; total: number };
+  pays: { count: number; total: number };
+  /** The balance head office last saw is as of this movement: when it happened and where. */
+  lastUse: string | null;
+  lastStoreId: string | null;
+  alerts: number;
+}
+
+export interface PurseAlertView {
+  alertId: number;
+  cardId: string;
+  kind: string;
+  message: string;
+  eventId: string;
+  storeId: string;
+  storeSeq: number;
+  /** When the diverging movement happened. */
+  raisedAt: string;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** Queries over the ledger for the API and tests. */
+export class PurseLedgerReader {
+  constructor(private readonly db: Database.Database) {}
+
+  card(cardId: string): PurseCardView | undefined {
+    const row = this.db.prepare<[string], CardRow>('SELECT * FROM purse_cards WHERE card_id = ?').get(cardId);
+    return (
+      row && {
+        cardId: row.card_id,
+        balance: row.balance,
+        counter: row.counter,
+        loads: { count: row.loads, total: row.loaded_total },
+        pays: { count: row.pays, total: row.paid_total },
+        lastUse: iso(row.last_use_ms),
+        lastStoreId: row.last_store_id,
+        alerts: row.alerts,
+      }
+    );
+  }
+
+  accountBalance(bankId: string): number | undefined {
+    return this.db.prepare<[string], { balance: number }>('SELECT balance FROM purse_accounts WHERE bank_id = ?').get(bankId)?.balance;
+  }
+
+  alerts(filter: { cardId?: string; afterId?: number; limit?: number } = {}): PurseAlertView[] {
+    const rows = this.db
+      .prepare<[string | null, string | null, number, number], { alert_id: number; card_id: string; kind: string; message: string; event_id: string; store_id: string; store_seq: number; raised_at_ms: number }>(
+        'SELECT * FROM purse_alerts WHERE (? IS NULL OR card_id = ?) AND alert_id > ? ORDER BY alert_id LIMIT ?',
+      )
+      .all(filter.cardId ?? null, filter.cardId ?? null, filter.afterId ?? 0, filter.limit ?? 100);
+    return rows.map((r) => ({
+      alertId: r.alert_id,
+      cardId: r.card_id,
+      kind: r.kind,
+      message: r.message,
+      eventId: r.event_id,
+      storeId: r.store_id,
+      storeSeq: r.store_seq,
+      raisedAt: new Date(r.raised_at_ms).toISOString(),
+    }));
+  }
+}
