@@ -15,6 +15,13 @@ export function cardExpiry(issuedAt: Date): string {
   return lastDay.toISOString().slice(0, 10);
 }
 
+/** The chip keeps the expiry month ("YYYY-MM"); the card is valid to its last day ("YYYY-MM-DD"). */
+export function monthEnd(expiryMonth: string): string {
+  const [year, month] = expiryMonth.split('-').map(Number);
+  if (!year || !month) throw new Error(`expiry month must be "YYYY-MM", got "${expiryMonth}"`);
+  return new Date(Date.UTC(year, month, 0)).toISOString().slice(0, 10);
+}
+
 /** A card is usable through its expiry day (UTC). */
 export function isExpired(expiry: string, now: Date): boolean {
   return now.toISOString().slice(0, 10) > expiry;

@@ -1,0 +1,164 @@
+// Secondary issuance at the store's POS: the customer inserts a card that head office initialised,
+// and the store writes the customer's personal and bank data to it. Each branch of the flow is
+// decided in domain/issuance; this file talks to the card, the issuance info and the local log.
+import { createHash, type KeyObject } from 'node:crypto';
+import { bankIdDigits, parseBankId, type BankId, type TerminalKeys } from '../../card/index.js';
+import { HQ_ORIGIN, pb, type NewDomainEvent } from '../../contracts/index.js';
+import { seal } from '../../contracts/sealed.js';
+import {
+  ISSUANCE_MESSAGES,
+  cardIssueRejected,
+  cardIssued,
+  judgeChip,
+  judgeIssuanceEntry,
+  judgeStripe,
+  monthEnd,
+  type CardRefusal,
+  type ChipFacts,
+  type ChipIssuanceState,
+  type PersonalisationRecord,
+} from '../../domain/issuance.js';
+import {
+  CardReaderError,
+  CardRemovedError,
+  CardStatusError,
+  ChipTerminal,
+  NoCardError,
+  UnknownCardError,
+  type CardInfo,
+  type CardTransport,
+} from '../card-reader/index.js';
+import type { EventLog, Logger } from '../log/index.js';
+import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
+import type { IssuanceInfo } from './issuance-info.js';
+
+/** What the issued record is sealed for; head office opens it with the same context. */
+export const issuedRecordSealContext = { purpose: 'issued-record', recipient: HQ_ORIGIN };
+
+export interface SecondaryIssuanceOptions {
+  storeId: string;
+  log: EventLog;
+  keys: TerminalKeys;
+  /** The card reader at a POS terminal. */
+  cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
+  /** The bank ID from the terminal's magnetic stripe reader; the chip's bank file when absent. */
+  stripeReader?: (terminalId: string) => Promise<BankId>;
+  info: IssuanceInfo;
+  /** Head office's X25519 public key: the written record is sealed to it. */
+  hqSealingPublicKey: KeyObject;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+const CHIP_STATES: Record<CardInfo['lifecycle'], ChipIssuanceState> = {
+  blank: 'blank',
+  'primary-issued': 'primary_issued',
+  'secondary-issued': 'secondary_issued',
+};
+
+/** The bytes the issued record is: what was written to the chip, as an IssuanceEntry without cards. */
+export function writtenRecordBytes(bankId: string, record: PersonalisationRecord): Uint8Array {
+  return pb.IssuanceEntry.encode({ bankId, userId: record.userId, personal: record.personal, bank: record.bank }).finish();
+}
+
+export class SecondaryIssuance {
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: SecondaryIssuanceOptions) {
+    this.logger = options.logger ?? console;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  register(pos: PosServer): void {
+    pos.register('issue', (request) => this.issue(request));
+  }
+
+  /** Runs the flow on the card in the terminal's reader; never throws for card or network trouble. */
+  async issue(request: PosRequest): Promise<PosOutcome> {
+    try {
+      return await this.flow(request);
+    } catch (error) {
+      return cardTrouble(error, request.terminalId);
+    }
+  }
+
+  private async flow(request: PosRequest): Promise<PosOutcome> {
+    const context = { storeId: this.options.storeId, terminalId: request.terminalId };
+    const terminal = new ChipTerminal(await this.options.cardReader(request.terminalId), { keys: this.options.keys, terminalName: request.terminalId });
+    await terminal.select();
+    const info = await terminal.readInfo();
+    const chip: ChipFacts = {
+      cardId: info.cardId,
+      authCodeValid: terminal.verifyAuthCode(info),
+      state: CHIP_STATES[info.lifecycle],
+      expiry: info.expiry ? monthEnd(info.expiry) : '',
+    };
+
+    // 1. Authentication code (and blank or expired cards); 2. already issued.
+    const verdict = judgeChip(chip, this.now());
+    if (verdict.outcome === 'card_unusable') return this.reject(request, chip, '', verdict.reason);
+    if (verdict.outcome === 'already_issued') {
+      await terminal.authenticate();
+      const balance = await terminal.readBalance();
+      return { ok: true, code: 'already_issued', message: verdict.message, cardId: chip.cardId, balance: balance.balance };
+    }
+
+    // 3. Bank ID from the stripe, checked against the chip; issuance info from the store's copy, then head office.
+    await terminal.authenticate();
+    const onChip = bankIdDigits(await terminal.readBankId());
+    const bankId = this.options.stripeReader ? bankIdDigits(await this.options.stripeReader(request.terminalId)) : onChip;
+    const stripeVerdict = judgeStripe({ ...chip, bankId: onChip }, bankId);
+    if (stripeVerdict.outcome === 'card_unusable') return this.reject(request, chip, bankId, stripeVerdict.reason);
+    const lookup = await this.options.info.find(bankId, chip.cardId);
+    if (!lookup.found) this.logger.warn(`store ${this.options.storeId}: no issuance data for card ${chip.cardId}: ${lookup.detail}`);
+    const decision = judgeIssuanceEntry(chip, lookup.found ? lookup.entry : undefined);
+    if (decision.outcome === 'no_issuance_data') return this.reject(request, chip, bankId, 'no_issuance_data');
+
+    // 4. Personal and bank data to the chip under secure messaging.
+    const { record } = decision;
+    await terminal.personalise(
+      {
+        name: record.personal.name ?? '',
+        address: record.personal.address ?? '',
+        birthDate: record.personal.birthDate ?? '',
+        occupation: record.personal.occupation ?? '',
+        affiliation: record.personal.affiliation ?? '',
+      },
+      parseBankId(bankId),
+    );
+
+    // 5. What was written, minus secrets, in the local log; the record itself only sealed to head office.
+    const written = writtenRecordBytes(bankId, record);
+    const event = cardIssued(
+      chip,
+      record,
+      { digest: new Uint8Array(createHash('sha256').update(written).digest()), sealedForHeadOffice: seal(this.options.hqSealingPublicKey, issuedRecordSealContext, written) },
+      context,
+    );
+    const [entry] = await this.record(request, chip.cardId, event);
+    const source = lookup.found && lookup.source === 'head_office' ? ' (issuance data from head office)' : '';
+    return { ok: true, code: 'issued', message: `${ISSUANCE_MESSAGES.issued}${source}`, cardId: chip.cardId, eventId: entry!.envelope.eventId };
+  }
+
+  private async reject(request: PosRequest, chip: ChipFacts, bankId: string, reason: CardRefusal | 'no_issuance_data'): Promise<PosOutcome> {
+    const event = cardIssueRejected(chip.cardId, bankId, reason, { storeId: this.options.storeId, terminalId: request.terminalId });
+    const [entry] = await this.record(request, chip.cardId, event);
+    const code = reason === 'no_issuance_data' ? 'no_issuance_data' : 'card_unusable';
+    return { ok: false, code, message: event.data.message ?? '', cardId: chip.cardId, eventId: entry!.envelope.eventId };
+  }
+
+  private record(request: PosRequest, cardId: string, event: NewDomainEvent) {
+    return this.options.log.append([{ event, streamId: `card-${cardId}`, commandId: request.commandId, occurredAt: this.now() }]);
+  }
+}
+
+/** A card or reader problem as the POS sees it; nothing was recorded. */
+function cardTrouble(error: unknown, terminalId: string): PosOutcome {
+  if (error instanceof CardRemovedError) return { ok: false, code: 'card_removed', message: 'card removed during issuance: nothing was recorded; insert it again' };
+  if (error instanceof NoCardError) return { ok: false, code: 'no_card', message: `no card in the reader of terminal ${terminalId}` };
+  if (error instanceof UnknownCardError) return { ok: false, code: 'card_unusable', message: `${ISSUANCE_MESSAGES.card_unusable}: ${error.message}` };
+  if (error instanceof CardStatusError) return { ok: false, code: 'card_refused', message: error.message };
+  if (error instanceof CardReaderError) return { ok: false, code: 'card_error', message: error.message };
+  throw error;
+}
