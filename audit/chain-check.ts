@@ -4,7 +4,8 @@
 // order are put back in order (and named), so the checks after this one see each chain as it was
 // written.
 import { verifyHead, GENESIS_HASH } from '../contracts/chain.js';
-import type { ChainHead, EventEnvelope } from '../contracts/index.js';
+import type { ChainHead } from '../contracts/index.js';
+import type { EnvelopeView } from './envelope-view.js';
 import { CHECKS, type Report } from './findings.js';
 import type { KeyRing } from './keys.js';
 
@@ -16,7 +17,7 @@ export interface ChainedEvent {
   position: bigint;
   hash: Buffer;
   /** Undefined when the stored bytes are not a well-formed envelope. */
-  envelope: EventEnvelope | undefined;
+  envelope: EnvelopeView | undefined;
 }
 
 interface SignedHeadRecord {

@@ -5,3 +5,5 @@ export { CHAIN_HEAD_RECORD, eventStoreSource, originOfStream, streamOfOrigin, ty
 export { openExport, writeExport, type ExportFile, type ExportKeys, type ExportManifest, type ExportScope } from './export-file.js';
 export { KeyRing, type RegisteredKey } from './keys.js';
 export { replayAndVerify, type ReplayOptions, type ReplayResult } from './replay.js';
+export { CardMacs, type CardTransaction } from './card-macs.js';
+export { verifyEvent, type VerifiedEvent, type ChainNeighbour, type CoveringHead } from './verify-event.js';

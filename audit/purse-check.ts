@@ -1,42 +1,69 @@
-// Checks the purse from the events alone: every card MAC (with the issuer master keys), every card
-// counter (1, 2, 3, … per card, none repeated or skipped), the balance arithmetic per card (new
-// balance = old ± amount, no pay beyond the balance), and that every load is matched by exactly
-// one bank-account debit that was not given back. A card's operations reach head office from
-// several stores in any order, so they are checked in card-counter order once all are read.
-import { deriveCardKey, fromHex, terminalIdOf, transactionMac, equalBytes, cardIdBytes, type IssuerMasterKeys } from '../card/index.js';
+// Checks the purse from the events alone, with head office's own ledger rules (domain
+// applyMovement): every card MAC (with the issuer master keys), every card counter, the balance
+// arithmetic per card, and that every load is matched by exactly one bank-account debit that was
+// not given back. A card's movements reach head office from several stores in any order: each is
+// applied in card-counter order, a movement ahead of its predecessor waiting for it. Loads are
+// matched to debits once everything is read, so a debit or a reversal stored later still counts.
+import { fromHex, terminalIdOf, type IssuerMasterKeys } from '../card/index.js';
 import { decodeEvent, type EventType } from '../contracts/index.js';
+import { applyMovement, newCardLedger, type CardLedger, type DebitFacts, type DivergenceKind, type PurseMovement } from '../domain/index.js';
+import { CardMacs, type CardTransaction } from './card-macs.js';
 import type { ChainedEvent } from './chain-check.js';
-import { CHECKS, type Finding, type Report } from './findings.js';
+import { CHECKS, type Check, type Report } from './findings.js';
 
 /** Event types this check reads; every other payload stays undecoded. */
-export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>([
-  'PurseLoaded',
-  'PursePaid',
-  'BankAccountDebited',
-  'LoadAuthorisationReversed',
-]);
+export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>(['PurseLoaded', 'PursePaid', 'BankAccountDebited', 'LoadAuthorisationReversed']);
 
-interface CardOperation {
-  operation: 'credit' | 'debit';
-  counter: number;
-  amount: number;
-  newBalance: number;
-  where: Pick<Finding, 'store' | 'seq' | 'eventId' | 'position'>;
+/** Where an event sits, kept small: findings are formatted only when something fails. */
+interface Where {
+  origin: string;
+  seq: number;
+  eventId: string;
+  position: bigint;
 }
 
-interface Load {
-  cardId: string;
-  amount: number;
-  where: CardOperation['where'];
+interface RecordedMovement {
+  movement: PurseMovement;
+  where: Where;
+}
+
+/** A movement read, its MAC not yet checked. */
+interface ReadMovement extends RecordedMovement {
+  mac: Uint8Array;
+  terminalId: string;
+}
+
+/** A load as applied, kept to match it with its debit at the end. */
+interface AppliedLoad extends RecordedMovement {
+  before: CardLedger;
 }
 
 interface Debit {
   amount: number;
   cardId: string;
-  where: CardOperation['where'];
+  where: Where;
 }
 
-const whereOf = (event: ChainedEvent): CardOperation['where'] => ({ store: event.origin, seq: event.seq, eventId: event.eventId, position: String(event.position) });
+interface CardState {
+  ledger: CardLedger | undefined;
+  /** Movements stored ahead of a counter not seen yet. */
+  waiting: Map<number, RecordedMovement> | undefined;
+}
+
+const CHECK_OF: Record<DivergenceKind, Check> = {
+  mac_invalid: CHECKS.cardMac,
+  counter_repeat: CHECKS.cardCounter,
+  counter_gap: CHECKS.cardCounter,
+  balance_mismatch: CHECKS.purseBalance,
+  load_without_debit: CHECKS.loadDebit,
+  load_debit_mismatch: CHECKS.loadDebit,
+  load_after_reversal: CHECKS.loadDebit,
+};
+const LOAD_KINDS: ReadonlySet<DivergenceKind> = new Set(['load_without_debit', 'load_debit_mismatch', 'load_after_reversal']);
+
+/** How many movements of one card may wait for a missing counter before it is passed over as a gap. */
+const MAX_WAITING_PER_CARD = 1_000;
+const whereOf = (event: ChainedEvent): Where => ({ origin: event.origin, seq: event.seq, eventId: event.eventId, position: event.position });
 
 /** The bytes a card MACs for a terminal: the id as recorded in hex, or derived from its name. */
 function terminalBytes(terminalId: string): Uint8Array {
@@ -48,27 +75,37 @@ export interface PurseSummary {
   loads: number;
   pays: number;
   debits: number;
-  /** Authorisations debited from an account whose load has not (yet) been recorded and was not given back. */
+  /** Authorisations debited from an account whose load is not (yet) recorded and that were not given back. */
   openDebits: number;
 }
 
 export class PurseAuditor {
-  private readonly cards = new Map<string, CardOperation[]>();
-  private readonly loads = new Map<string, Load[]>();
+  private readonly cards = new Map<string, CardState>();
   private readonly debits = new Map<string, Debit[]>();
   private readonly reversed = new Set<string>();
-  private readonly transactionKeys = new Map<string, Uint8Array>();
+  private readonly appliedLoads: AppliedLoad[] = [];
+  private readonly cardMacs: CardMacs | undefined;
+  /** Movements read since the last flush, in order: their MACs are checked together. */
+  private unchecked: ReadMovement[] = [];
+  private loads = 0;
   private pays = 0;
 
   /**
-   * `issuerKeys` undefined: card MACs cannot be checked (reported once at the end, not per event).
-   * `fromGenesis`: every card's first operation must be counter 1 on a zero balance.
+   * `issuerKeys` undefined: card MACs cannot be checked (the replay notes it once).
+   * `fromGenesis`: every card starts as issued (counter 0, balance 0); otherwise each card is
+   * anchored at its first movement read.
    */
   constructor(
     private readonly report: Report,
-    private readonly issuerKeys: IssuerMasterKeys | undefined,
+    issuerKeys: IssuerMasterKeys | undefined,
     private readonly fromGenesis: boolean,
-  ) {}
+  ) {
+    this.cardMacs = issuerKeys && new CardMacs(issuerKeys.transaction);
+  }
+
+  private fail(check: Check, where: Where, message: string): void {
+    this.report({ check, store: where.origin, seq: where.seq, eventId: where.eventId, position: String(where.position), message });
+  }
 
   /** Every event of every chain, in sequence order; only purse events are decoded. */
   onEvent(event: ChainedEvent): void {
@@ -78,25 +115,32 @@ export class PurseAuditor {
     try {
       decoded = decodeEvent(envelope.eventType, envelope.payload);
     } catch (error) {
-      this.report({ check: CHECKS.decode, ...whereOf(event), message: `${envelope.eventType} payload: ${(error as Error).message}` });
+      this.fail(CHECKS.decode, whereOf(event), `${envelope.eventType} payload: ${(error as Error).message}`);
       return;
     }
+    const atMs = envelope.occurredAtMs;
     switch (decoded.type) {
       case 'PurseLoaded': {
-        const { cardId, amount, newBalance, cardCounter, authorizationId, cardMac, terminalId } = decoded.data;
-        this.operation(event, cardId, { operation: 'credit', counter: cardCounter, amount, newBalance, where: whereOf(event) }, cardMac, terminalId);
-        push(this.loads, authorizationId, { cardId, amount, where: whereOf(event) });
+        const { cardId, amount, newBalance, cardCounter, authorizationId, cardMac, terminalId, storeId } = decoded.data;
+        this.loads += 1;
+        const movement: PurseMovement = { kind: 'load', cardId, amount, newBalance, counter: cardCounter, macValid: true, atMs, storeId: storeId || event.origin, authorizationId };
+        this.unchecked.push({ movement, where: whereOf(event), mac: cardMac, terminalId });
         return;
       }
       case 'PursePaid': {
-        const { cardId, amount, newBalance, cardCounter, cardMac, terminalId } = decoded.data;
+        const { cardId, amount, newBalance, cardCounter, cardMac, terminalId, storeId } = decoded.data;
         this.pays += 1;
-        this.operation(event, cardId, { operation: 'debit', counter: cardCounter, amount, newBalance, where: whereOf(event) }, cardMac, terminalId);
+        const movement: PurseMovement = { kind: 'pay', cardId, amount, newBalance, counter: cardCounter, macValid: true, atMs, storeId: storeId || event.origin };
+        this.unchecked.push({ movement, where: whereOf(event), mac: cardMac, terminalId });
         return;
       }
-      case 'BankAccountDebited':
-        push(this.debits, decoded.data.authorizationId, { amount: decoded.data.amount, cardId: decoded.data.cardId, where: whereOf(event) });
+      case 'BankAccountDebited': {
+        const debit = { amount: decoded.data.amount, cardId: decoded.data.cardId, where: whereOf(event) };
+        const list = this.debits.get(decoded.data.authorizationId);
+        if (list) list.push(debit);
+        else this.debits.set(decoded.data.authorizationId, [debit]);
         return;
+      }
       case 'LoadAuthorisationReversed':
         this.reversed.add(decoded.data.authorizationId);
         return;
@@ -105,106 +149,130 @@ export class PurseAuditor {
     }
   }
 
-  private operation(event: ChainedEvent, cardId: string, operation: CardOperation, mac: Uint8Array, terminalId: string): void {
-    push(this.cards, cardId, operation);
-    if (this.issuerKeys === undefined) return;
-    let valid: boolean;
-    try {
-      const cardBytes = cardIdBytes(cardId);
-      let key = this.transactionKeys.get(cardId);
-      if (key === undefined) {
-        key = deriveCardKey(this.issuerKeys.transaction, cardBytes, 'transaction');
-        this.transactionKeys.set(cardId, key);
+  /** Checks the MACs of the movements read so far, each card's together, then applies them in order. */
+  flush(): void {
+    const movements = this.unchecked;
+    this.unchecked = [];
+    if (this.cardMacs !== undefined) this.checkMacs(this.cardMacs, movements);
+    for (const recorded of movements) this.movement(recorded);
+  }
+
+  private checkMacs(cardMacs: CardMacs, movements: ReadMovement[]): void {
+    const byCard = new Map<string, ReadMovement[]>();
+    for (const recorded of movements) {
+      const list = byCard.get(recorded.movement.cardId);
+      if (list) list.push(recorded);
+      else byCard.set(recorded.movement.cardId, [recorded]);
+    }
+    for (const [cardId, list] of byCard) {
+      try {
+        const transactions = list.map(({ movement, mac, terminalId }): CardTransaction & { mac: Uint8Array } => ({
+          operation: movement.kind === 'load' ? 'credit' : 'debit',
+          counter: movement.counter,
+          amount: movement.amount,
+          newBalance: movement.newBalance,
+          terminalId: terminalBytes(terminalId),
+          mac,
+        }));
+        cardMacs.verify(cardId, transactions).forEach((valid, i) => (list[i]!.movement.macValid = valid));
+      } catch (error) {
+        for (const { where } of list) this.fail(CHECKS.cardMac, where, `card ${cardId}: the MAC cannot be checked: ${(error as Error).message}`);
       }
-      const expected = transactionMac(key, operation.operation, cardBytes, operation.counter, operation.amount, operation.newBalance, terminalBytes(terminalId));
-      valid = equalBytes(expected, mac);
-    } catch (error) {
-      this.report({ check: CHECKS.cardMac, ...whereOf(event), message: `card ${cardId}: the MAC cannot be checked: ${(error as Error).message}` });
+    }
+  }
+
+  private movement(recorded: RecordedMovement): void {
+    const { movement } = recorded;
+    let card = this.cards.get(movement.cardId);
+    if (card === undefined) {
+      card = { ledger: this.fromGenesis ? newCardLedger(movement.cardId) : undefined, waiting: undefined };
+      this.cards.set(movement.cardId, card);
+    }
+    card.ledger ??= anchoredLedger(movement.cardId, movement);
+    if (movement.macValid && movement.counter > card.ledger.counter + 1) {
+      card.waiting ??= new Map();
+      card.waiting.set(movement.counter, recorded);
+      if (card.waiting.size > MAX_WAITING_PER_CARD) this.passOverGap(card);
       return;
     }
-    if (!valid) {
-      const what = operation.operation === 'credit' ? 'load' : 'pay';
-      this.report({
-        check: CHECKS.cardMac,
-        ...whereOf(event),
-        message: `card ${cardId}: the card MAC on this ${what} (counter ${operation.counter}, ${operation.amount} yen, new balance ${operation.newBalance}) is not the card's: amount, balance, counter or terminal differ from what the card signed`,
-      });
+    this.apply(card, recorded);
+    this.drain(card);
+  }
+
+  /** Applies the waiting movements that now follow the card's counter. */
+  private drain(card: CardState): void {
+    while (card.waiting !== undefined) {
+      const next = card.waiting.get(card.ledger!.counter + 1);
+      if (next === undefined) return;
+      card.waiting.delete(next.movement.counter);
+      if (card.waiting.size === 0) card.waiting = undefined;
+      this.apply(card, next);
     }
   }
 
-  finish(): PurseSummary {
-    for (const [cardId, operations] of this.cards) this.checkCard(cardId, operations);
-    let openDebits = 0;
-    for (const [authorizationId, loads] of this.loads) {
-      const debits = this.debits.get(authorizationId) ?? [];
-      for (const load of loads.slice(1)) {
-        this.report({ check: CHECKS.loadDebit, ...load.where, message: `card ${load.cardId}: authorisation ${authorizationId} was already loaded (event ${loads[0]!.where.eventId}); one debit cannot pay for two loads` });
-      }
-      const load = loads[0]!;
-      if (debits.length === 0) {
-        this.report({ check: CHECKS.loadDebit, ...load.where, message: `card ${load.cardId}: load of ${load.amount} yen under authorisation "${authorizationId}" has no bank-account debit` });
-      } else if (debits.length > 1) {
-        this.report({ check: CHECKS.loadDebit, ...load.where, message: `card ${load.cardId}: authorisation ${authorizationId} was debited ${debits.length} times (${debits.map((d) => d.where.eventId).join(', ')})` });
-      } else if (debits[0]!.amount !== load.amount || debits[0]!.cardId !== load.cardId) {
-        this.report({
-          check: CHECKS.loadDebit,
-          ...load.where,
-          message: `card ${load.cardId}: load of ${load.amount} yen does not match its debit ${debits[0]!.where.eventId} (${debits[0]!.amount} yen, card ${debits[0]!.cardId})`,
-        });
-      }
-      if (this.reversed.has(authorizationId)) {
-        this.report({ check: CHECKS.loadDebit, ...load.where, message: `card ${load.cardId}: authorisation ${authorizationId} was loaded on the card and also given back to the account` });
-      }
-    }
-    for (const authorizationId of this.debits.keys()) if (!this.loads.has(authorizationId) && !this.reversed.has(authorizationId)) openDebits += 1;
-    const loads = [...this.loads.values()].reduce((n, l) => n + l.length, 0);
-    const debits = [...this.debits.values()].reduce((n, d) => n + d.length, 0);
-    return { cards: this.cards.size, loads, pays: this.pays, debits, openDebits };
+  /** The lowest waiting movement cannot be reached: apply it (the ledger rules name the gap). */
+  private passOverGap(card: CardState): void {
+    const lowest = Math.min(...card.waiting!.keys());
+    const next = card.waiting!.get(lowest)!;
+    card.waiting!.delete(lowest);
+    if (card.waiting!.size === 0) card.waiting = undefined;
+    this.apply(card, next);
+    this.drain(card);
   }
 
-  /** One card's operations in counter order: counters consecutive, balances following. */
-  private checkCard(cardId: string, operations: CardOperation[]): void {
-    operations.sort((a, b) => a.counter - b.counter);
-    let previous: CardOperation | undefined;
-    for (const operation of operations) {
-      const expectedCounter = previous ? previous.counter + 1 : this.fromGenesis ? 1 : operation.counter;
-      const oldBalance = previous ? previous.newBalance : this.fromGenesis ? 0 : undefined;
-      if (previous && operation.counter === previous.counter) {
-        this.report({ check: CHECKS.cardCounter, ...operation.where, message: `card ${cardId}: counter ${operation.counter} is used again (first by event ${previous.where.eventId})` });
+  private apply(card: CardState, recorded: RecordedMovement): void {
+    const { movement, where } = recorded;
+    const before = card.ledger!;
+    // Debits are matched at the end; here the load is taken as matched so only the card's own rules speak.
+    const matched: DebitFacts | undefined = movement.kind === 'load' ? { cardId: movement.cardId, amount: movement.amount, reversed: false } : undefined;
+    const step = applyMovement(before, movement, matched);
+    for (const divergence of step.divergences) {
+      const beyondBalance = movement.kind === 'pay' && divergence.kind === 'balance_mismatch' && movement.amount > before.balance;
+      const prefix = beyondBalance ? `pay of ${movement.amount} yen is beyond the balance of ${before.balance} yen; ` : '';
+      this.fail(CHECK_OF[divergence.kind], where, `card ${movement.cardId}: ${prefix}${divergence.message}`);
+    }
+    if (step.applied && movement.kind === 'load') this.appliedLoads.push({ movement, where, before });
+    card.ledger = step.card;
+  }
+
+  /**
+   * `debitsComplete`: every account debit that could match a load was read (head office's chain
+   * from its start); otherwise a load whose debit is not found is not reported.
+   */
+  finish(debitsComplete: boolean): PurseSummary {
+    this.flush();
+    for (const card of this.cards.values()) while (card.waiting !== undefined) this.passOverGap(card);
+    const loadedAt = new Map<string, Where>();
+    for (const { movement, where, before } of this.appliedLoads) {
+      const authorizationId = movement.authorizationId ?? '';
+      const first = loadedAt.get(authorizationId);
+      if (first !== undefined) {
+        this.fail(CHECKS.loadDebit, where, `card ${movement.cardId}: authorisation ${authorizationId} was already loaded by event ${first.eventId} (${first.origin} seq ${first.seq}); one debit cannot pay for two loads`);
         continue;
       }
-      if (operation.counter !== expectedCounter) {
-        this.report({
-          check: CHECKS.cardCounter,
-          ...operation.where,
-          message: `card ${cardId}: counter ${operation.counter} follows counter ${expectedCounter - 1}: ${operation.counter - expectedCounter} card operation(s) missing`,
-        });
-      } else if (oldBalance !== undefined) {
-        this.checkBalance(cardId, operation, oldBalance);
+      loadedAt.set(authorizationId, where);
+      const debits = this.debits.get(authorizationId);
+      const facts = debits?.[0] && { cardId: debits[0].cardId, amount: debits[0].amount, reversed: this.reversed.has(authorizationId) };
+      if (facts === undefined && !debitsComplete) continue;
+      for (const divergence of applyMovement(before, movement, facts).divergences) {
+        if (LOAD_KINDS.has(divergence.kind)) this.fail(CHECK_OF[divergence.kind], where, `card ${movement.cardId}: ${divergence.message}`);
       }
-      previous = operation;
     }
-  }
-
-  private checkBalance(cardId: string, operation: CardOperation, oldBalance: number): void {
-    if (operation.operation === 'debit' && operation.amount > oldBalance) {
-      this.report({ check: CHECKS.purseBalance, ...operation.where, message: `card ${cardId}: pay of ${operation.amount} yen is beyond the balance of ${oldBalance} yen` });
-      return;
+    let openDebits = 0;
+    let debitCount = 0;
+    for (const [authorizationId, debits] of this.debits) {
+      debitCount += debits.length;
+      for (const extra of debits.slice(1)) {
+        this.fail(CHECKS.loadDebit, extra.where, `authorisation ${authorizationId} is debited again (first by event ${debits[0]!.where.eventId}): one load, one debit`);
+      }
+      if (!loadedAt.has(authorizationId) && !this.reversed.has(authorizationId)) openDebits += 1;
     }
-    const expected = operation.operation === 'credit' ? oldBalance + operation.amount : oldBalance - operation.amount;
-    if (operation.newBalance !== expected) {
-      const sign = operation.operation === 'credit' ? '+' : '-';
-      this.report({
-        check: CHECKS.purseBalance,
-        ...operation.where,
-        message: `card ${cardId}: new balance ${operation.newBalance} yen ≠ ${oldBalance} ${sign} ${operation.amount} = ${expected} yen`,
-      });
-    }
+    return { cards: this.cards.size, loads: this.loads, pays: this.pays, debits: debitCount, openDebits };
   }
 }
 
-function push<T>(map: Map<string, T[]>, key: string, value: T): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+/** A card whose history starts before the replay: its ledger just before the first movement read. */
+function anchoredLedger(cardId: string, first: PurseMovement): CardLedger {
+  const balance = first.kind === 'load' ? first.newBalance - first.amount : first.newBalance + first.amount;
+  return { ...newCardLedger(cardId), balance, counter: first.counter - 1 };
 }

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { registerProvisionCommands } from './provision.js';
 import { registerEdgeCommands } from './edge.js';
+import { registerAuditCommands } from './audit.js';
 
 /** Every subcommand of the cardsys CLI. */
 export function registerCommands(program: Command): void {
   void program;
   registerProvisionCommands(program);
   registerEdgeCommands(program);
+  registerAuditCommands(program);
 }

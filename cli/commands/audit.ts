@@ -1,0 +1,327 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { HQ_ORIGIN, StoreId } from '../../contracts/index.js';
+import { keyIdOf, rawPublicKey, loadPublicKey } from '../../contracts/chain.js';
+import { issuerKeysFromJson, type IssuerMasterKeys } from '../../card/index.js';
+import { SqliteEventStore, type EventStore } from '../../host/eventstore/index.js';
+import {
+  eventStoreSource,
+  formatFinding,
+  KeyRing,
+  openExport,
+  replayAndVerify,
+  verifyEvent,
+  writeExport,
+  type RecordSource,
+  type ReplayResult,
+  type VerifiedEvent,
+} from '../../audit/index.js';
+import { say, withDataOption, type DataCliOptions } from '../options.js';
+
+// `cardsys audit export | replay | verify-event`: what an auditor runs against head office's event
+// store (read only) or against an export file.
+
+const hqDir = (data: string) => join(data, 'hq');
+/** Where head office keeps its event store, its public key record and the issuer master keys. */
+export const auditDefaults = {
+  eventStore: (data: string) => join(hqDir(data), 'events.db'),
+  hqPublicKey: (data: string) => join(hqDir(data), 'directory', 'hq.public.json'),
+  issuerKeys: (data: string) => join(hqDir(data), 'keys', 'issuer-keys.json'),
+};
+
+interface SourceOptions extends DataCliOptions {
+  eventStore?: string;
+  file?: string;
+  hqKey?: string;
+  json?: boolean;
+}
+
+function withSourceOptions(command: Command): Command {
+  return withDataOption(command)
+    .option('--event-store <file>', "head office's SQLite event store (default <data>/hq/events.db)")
+    .option('--file <export>', 'read an export file instead of the event store')
+    .option('--hq-key <file>', "head office's public key: a PEM file, or the provisioning record hq.public.json (default <data>/hq/directory/hq.public.json)")
+    .option('--json', 'one JSON object on stdout (human messages on stderr)');
+}
+
+function parsePosition(what: string, text: string | undefined): bigint | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,18}$/.test(text)) throw new Error(`${what} must be a whole number (a position in the event store), got "${text}"`);
+  return BigInt(text);
+}
+
+function parseBatch(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 1_000_000) throw new Error(`--batch must be a whole number from 1 to 1,000,000, got "${text}"`);
+  return value;
+}
+
+function parseOrigin(text: string | undefined): string | undefined {
+  if (text === undefined || text === HQ_ORIGIN) return text;
+  const parsed = StoreId.safeParse(text);
+  if (!parsed.success) throw new Error(`--store: ${parsed.error.issues[0]?.message ?? 'invalid store id'}`);
+  return parsed.data;
+}
+
+/** Head office's raw public key from a PEM file or from the provisioning record. */
+function readHqKey(file: string): Uint8Array {
+  if (!existsSync(file)) throw new Error(`head office's public key file ${file} does not exist`);
+  const text = readFileSync(file, 'utf8');
+  if (text.trimStart().startsWith('{')) {
+    const record = JSON.parse(text) as { signingPublicKey?: unknown };
+    if (typeof record.signingPublicKey !== 'string') throw new Error(`${file} has no "signingPublicKey"`);
+    return new Uint8Array(Buffer.from(record.signingPublicKey, 'base64'));
+  }
+  return rawPublicKey(loadPublicKey(file));
+}
+
+function readIssuerKeys(file: string): IssuerMasterKeys {
+  try {
+    return issuerKeysFromJson(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (error) {
+    throw new Error(`cannot read the issuer master keys ${file}: ${(error as Error).message}`);
+  }
+}
+
+function openEventStore(options: SourceOptions): { store: EventStore; file: string } {
+  const file = options.eventStore ?? auditDefaults.eventStore(options.data);
+  if (!existsSync(file)) throw new Error(`no event store at ${file} (give --event-store <file>, --data <dir>, or --file <export>)`);
+  return { store: SqliteEventStore.open(file), file };
+}
+
+/** The keys to check heads with: head office's (given or found), and those an export carries. */
+function keyRing(options: SourceOptions, exportKeys?: { storeKeys: { storeId: string; keyId: string; publicKey: Uint8Array }[]; hqPublicKey: Uint8Array }): { keys: KeyRing; notes: string[] } {
+  const keys = new KeyRing();
+  const notes: string[] = [];
+  const hqKeyFile = options.hqKey ?? auditDefaults.hqPublicKey(options.data);
+  const add = (problem: string | undefined) => {
+    if (problem) throw new Error(problem);
+  };
+  if (options.hqKey !== undefined || existsSync(hqKeyFile)) {
+    add(keys.addHq(readHqKey(hqKeyFile)));
+  } else if (exportKeys?.hqPublicKey.length) {
+    add(keys.addHq(exportKeys.hqPublicKey));
+    notes.push("head office's public key was taken from the export's manifest; give --hq-key to check it independently");
+  } else {
+    notes.push(`head office's public key was not found (${hqKeyFile}); give --hq-key <file>`);
+  }
+  for (const key of exportKeys?.storeKeys ?? []) add(keys.add(key));
+  return { keys, notes };
+}
+
+interface OpenedSource {
+  source: RecordSource;
+  keys: KeyRing;
+  notes: string[];
+  fromGenesis: boolean;
+  close(): Promise<void>;
+}
+
+function openSource(options: SourceOptions & { from?: string; to?: string; store?: string; batch?: string }): OpenedSource {
+  const after = parsePosition('--from', options.from);
+  const to = parsePosition('--to', options.to);
+  const origin = parseOrigin(options.store);
+  if (options.file !== undefined) {
+    const file = openExport(options.file);
+    if (after !== undefined || to !== undefined || origin !== undefined) throw new Error('--from, --to and --store select from the event store; an export file is read whole');
+    const { keys, notes } = keyRing(options, { storeKeys: file.manifest.storeKeys as never, hqPublicKey: file.manifest.hqPublicKey ?? new Uint8Array(0) });
+    const fromGenesis = !file.manifest.scopeStoreId && !Number(file.manifest.scopeFromPosition);
+    return { source: file, keys, notes, fromGenesis, close: async () => undefined };
+  }
+  const { store, file } = openEventStore(options);
+  const { keys, notes } = keyRing(options);
+  return {
+    source: eventStoreSource(store, { after, to, origin, batchSize: parseBatch(options.batch) }, `event store ${file}`),
+    keys,
+    notes,
+    fromGenesis: (after ?? 0n) === 0n && origin === undefined,
+    close: () => store.close(),
+  };
+}
+
+/** Store keys registered in head office's stream: an export of one store or a range carries them. */
+async function registeredStoreKeys(store: EventStore): Promise<{ storeId: string; keyId: string; publicKey: Uint8Array }[]> {
+  const { decodeEnvelope, decodeEvent } = await import('../../contracts/index.js');
+  const keys = [];
+  for (const record of await store.readStream(HQ_ORIGIN)) {
+    if (record.type !== 'StoreKeyRegistered') continue;
+    const event = decodeEvent('StoreKeyRegistered', decodeEnvelope(record.data).payload);
+    if (event.type === 'StoreKeyRegistered') keys.push({ storeId: event.data.storeId, keyId: event.data.keyId, publicKey: event.data.publicKey });
+  }
+  return keys;
+}
+
+/** A progress line on stderr, redrawn in place where stderr is a terminal. */
+function progressReporter(label: string): { update(done: number, total: number | undefined): void; end(): void } {
+  const tty = process.stderr.isTTY === true;
+  const started = performance.now();
+  let lastDrawn = 0;
+  const line = (done: number, total: number | undefined) => {
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? Math.round(done / seconds) : 0;
+    const share = total ? Math.min(1, done / total) : undefined;
+    const bar = share === undefined ? '' : `[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}] ${(share * 100).toFixed(0).padStart(3)}% `;
+    return `${label} ${bar}${done.toLocaleString('en-US')}${total ? `/${total.toLocaleString('en-US')}` : ''} records, ${rate.toLocaleString('en-US')}/s`;
+  };
+  let last = '';
+  return {
+    update(done, total) {
+      last = line(done, total);
+      const now = performance.now();
+      if (tty && now - lastDrawn > 100) {
+        process.stderr.write(`\r${last}`);
+        lastDrawn = now;
+      } else if (!tty && now - lastDrawn > 5000) {
+        say(last);
+        lastDrawn = now;
+      }
+    },
+    end() {
+      if (tty) process.stderr.write(`\r${last}\n`);
+      else if (last) say(last);
+    },
+  };
+}
+
+function printReplay(result: ReplayResult, source: string): void {
+  say(`replayed ${source}: ${result.events.toLocaleString('en-US')} events and ${result.heads.toLocaleString('en-US')} signed heads in ${result.seconds.toFixed(2)} s (${result.eventsPerSecond.toLocaleString('en-US')} events/s)`);
+  for (const origin of result.origins) say(`  ${origin.origin}: ${origin.events} events, last seq ${origin.lastSeq}, signed up to seq ${origin.coveredSeq}`);
+  say(`  purse: ${result.purse.cards} cards, ${result.purse.loads} loads, ${result.purse.pays} pays, ${result.purse.debits} account debits (${result.purse.openDebits} not loaded yet)`);
+  for (const note of result.notes) say(`  note: ${note}`);
+  if (result.ok) say('no findings: every check passed');
+  else {
+    say(`${result.findings.length} finding(s):`);
+    for (const finding of result.findings) say(`  ${formatFinding(finding)}`);
+  }
+}
+
+function printVerified(result: VerifiedEvent): void {
+  const { event } = result;
+  say(`event ${event.eventId}: ${event.eventType}, ${event.origin} seq ${event.seq}, position ${event.position}, at ${event.occurredAt}`);
+  say(`  hash ${event.hash}`);
+  say(`  data ${JSON.stringify(event.data)}`);
+  say(`  previous: ${result.previous ? `seq ${result.previous.seq} (${result.previous.eventId}, ${result.previous.eventType})` : '-'} — link ${result.previousLink}`);
+  say(`  next: ${result.next ? `seq ${result.next.seq} (${result.next.eventId}, ${result.next.eventType})` : '-'} — link ${result.nextLink}`);
+  if (result.head) {
+    say(`  signed head: seq ${result.head.seq}, key ${result.head.keyId}, position ${result.head.position}, received ${result.head.receivedAt}`);
+    say(`    signature ${result.head.signatureValid ? 'verifies' : 'DOES NOT VERIFY'}; chain from the event to the head ${result.head.coversEvent ? 'verifies' : 'DOES NOT VERIFY'}`);
+  }
+  say(result.ok ? 'verified' : `NOT verified: ${result.problems.join('; ')}`);
+}
+
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command('audit').description("auditors' tools: export head office's history, replay and verify it, look at one event");
+
+  withSourceOptions(
+    audit
+      .command('export')
+      .description('write the history (all, one store, or a position range) to a file of length-delimited records, exactly as stored, with a manifest')
+      .requiredOption('--out <file>', 'the export file to write')
+      .option('--store <id>', 'only this store (or "hq")')
+      .option('--from <position>', 'only records after this event-store position')
+      .option('--to <position>', 'only records up to this position'),
+  ).action(async (options: SourceOptions & { out: string; store?: string; from?: string; to?: string }) => {
+    if (options.file !== undefined) throw new Error('export reads the event store; --file is for replay and verify-event');
+    const opened = openSource(options);
+    try {
+      const { store } = openEventStore(options);
+      const storeKeys = await registeredStoreKeys(store).finally(() => store.close());
+      const hqPublicKey = opened.keys.list().find((key) => key.storeId === HQ_ORIGIN)?.publicKey;
+      const progress = options.json ? undefined : progressReporter('exporting');
+      const total = await opened.source.total();
+      const manifest = await writeExport(
+        opened.source,
+        options.out,
+        { origin: parseOrigin(options.store), fromPosition: parsePosition('--from', options.from), toPosition: parsePosition('--to', options.to) },
+        { storeKeys, hqPublicKey },
+        (records) => progress?.update(records, total),
+      );
+      progress?.end();
+      const summary = {
+        ok: true,
+        file: options.out,
+        records: Number(manifest.records),
+        firstPosition: Number(manifest.firstPosition),
+        lastPosition: Number(manifest.lastPosition),
+        bodySha256: Buffer.from(manifest.bodySha256 ?? []).toString('hex'),
+        bodyBytes: Number(manifest.bodyBytes),
+        origins: manifest.origins.map((o) => ({
+          origin: o.origin,
+          events: Number(o.events),
+          heads: Number(o.heads),
+          firstSeq: Number(o.firstSeq),
+          lastSeq: Number(o.lastSeq),
+          firstPosition: Number(o.firstPosition),
+          lastPosition: Number(o.lastPosition),
+        })),
+        storeKeys: storeKeys.map((k) => ({ storeId: k.storeId, keyId: k.keyId })),
+        hqKeyId: hqPublicKey ? keyIdOf(hqPublicKey) : undefined,
+      };
+      if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      say(`exported ${summary.records} records (positions ${summary.firstPosition}-${summary.lastPosition}) to ${options.out}, body SHA-256 ${summary.bodySha256}`);
+      for (const o of summary.origins) say(`  ${o.origin}: ${o.events} events (seq ${o.firstSeq}-${o.lastSeq}), ${o.heads} signed heads`);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  withSourceOptions(
+    audit
+      .command('replay')
+      .description(
+        'replay the history and verify it: every chain and signed head, gap-free sequences, card MACs and counters, balances, loads against account debits, and the read models',
+      )
+      .option('--from <position>', 'start after this event-store position (default: the beginning)')
+      .option('--to <position>', 'stop at this position')
+      .option('--store <id>', 'only this store (or "hq")')
+      .option('--issuer-keys <file>', 'issuer master keys (JSON), to check card MACs (default <data>/hq/keys/issuer-keys.json)')
+      .addOption(new Option('--batch <records>', 'records read at a time').default('10000')),
+  ).action(async (options: SourceOptions & { from?: string; to?: string; store?: string; issuerKeys?: string; batch: string }) => {
+    const opened = openSource(options);
+    try {
+      const issuerKeysFile = options.issuerKeys ?? auditDefaults.issuerKeys(options.data);
+      const issuerKeys = options.issuerKeys !== undefined || existsSync(issuerKeysFile) ? readIssuerKeys(issuerKeysFile) : undefined;
+      const progress = options.json ? undefined : progressReporter('replaying');
+      const result = await replayAndVerify({
+        source: opened.source,
+        keys: opened.keys,
+        issuerKeys,
+        fromGenesis: opened.fromGenesis,
+        onProgress: (done, total) => progress?.update(done, total),
+      });
+      progress?.end();
+      result.notes.unshift(...opened.notes);
+      if (options.json) process.stdout.write(`${JSON.stringify({ source: opened.source.description, ...result })}\n`);
+      printReplay(result, opened.source.description);
+      if (!result.ok) process.exitCode = 1;
+    } finally {
+      await opened.close();
+    }
+  });
+
+  withSourceOptions(
+    audit
+      .command('verify-event')
+      .description('show one event, its neighbours in its chain, and the signed head that covers it, and whether each verifies')
+      .argument('<id>', 'the event id (a UUID)'),
+  ).action(async (id: string, options: SourceOptions) => {
+    if (!/^[0-9a-fA-F-]{8,64}$/.test(id)) throw new Error(`event id must be a UUID, got "${id}"`);
+    const opened = openSource(options);
+    try {
+      const result = await verifyEvent(opened.source, id, opened.keys);
+      if (result === undefined) {
+        if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, eventId: id, problems: [`no event ${id} in ${opened.source.description}`] })}\n`);
+        say(`no event ${id} in ${opened.source.description}`);
+        process.exitCode = 1;
+        return;
+      }
+      if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      printVerified(result);
+      if (!result.ok) process.exitCode = 1;
+    } finally {
+      await opened.close();
+    }
+  });
+}
