@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerProvisionCommands } from './provision.js';
 import { registerEdgeCommands } from './edge.js';
 import { registerAuditCommands } from './audit.js';
+import { registerBenchCommands } from './bench.js';
 
 /** Every subcommand of the cardsys CLI. */
 export function registerCommands(program: Command): void {
@@ -9,4 +10,5 @@ export function registerCommands(program: Command): void {
   registerProvisionCommands(program);
   registerEdgeCommands(program);
   registerAuditCommands(program);
+  registerBenchCommands(program);
 }

@@ -1,0 +1,123 @@
+// `make bench`: runs every benchmark module that exists, in one run, and collects their figures.
+// Each module `bench/<name>.ts` exports an async function `bench<Name>(context)` (or `run`, or a
+// default export) that returns a plain object of figures.
+import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { benchPipeline } from './pipeline.js';
+
+export { benchPipeline, type PipelineBenchOptions, type PipelineFigures } from './pipeline.js';
+
+/** What every bench function is given. */
+export interface BenchContext {
+  /** Human progress for long steps (stderr). */
+  progress: (message: string) => void;
+  /** Events per store for the pipeline; undefined leaves each module its own default size. */
+  events?: number;
+}
+
+export type Figures = object;
+export type BenchFunction = (context: BenchContext) => Promise<Figures> | Figures;
+
+/** Every benchmark, in the order a full run takes them. */
+export const BENCH_NAMES = ['pipeline', 'card', 'purse', 'issuance', 'audit'] as const;
+export type BenchName = (typeof BENCH_NAMES)[number];
+
+export function isBenchName(name: string): name is BenchName {
+  return (BENCH_NAMES as readonly string[]).includes(name);
+}
+
+export type BenchOutcome =
+  | { status: 'ok'; seconds: number; figures: Figures }
+  | { status: 'failed'; seconds: number; error: string }
+  | { status: 'absent'; reason: string };
+
+export interface BenchReport {
+  startedAt: string;
+  machine: { node: string; cpus: number; cpuModel: string; platform: string };
+  results: Partial<Record<BenchName, BenchOutcome>>;
+  /** True when no selected benchmark failed. */
+  ok: boolean;
+}
+
+export interface RunBenchesOptions {
+  /** Benchmarks to run; all that exist when omitted. A named one that does not exist is a failure. */
+  only?: BenchName[];
+  events?: number;
+  progress?: (message: string) => void;
+}
+
+const moduleFile = (name: BenchName) => fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+
+/** Finds a module's bench function, or says why there is none. */
+async function loadBench(name: BenchName): Promise<BenchFunction | string> {
+  if (name === 'pipeline') return (context) => benchPipeline({ eventsPerStore: context.events, progress: context.progress });
+  if (!existsSync(moduleFile(name))) return `bench/${name}.ts does not exist yet`;
+  const module = (await import(`./${name}.js`)) as Record<string, unknown>;
+  const wanted = `bench${name[0]!.toUpperCase()}${name.slice(1)}`;
+  const found = [wanted, 'run', 'default'].map((key) => module[key]).find((value) => typeof value === 'function');
+  if (found) return found as BenchFunction;
+  return `bench/${name}.ts exports no function named ${wanted}, run or default`;
+}
+
+export async function runBenches(options: RunBenchesOptions = {}): Promise<BenchReport> {
+  const progress = options.progress ?? (() => undefined);
+  const selected = options.only ?? [...BENCH_NAMES];
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform}-${process.arch}` },
+    results: {},
+    ok: true,
+  };
+  for (const name of selected) {
+    const bench = await loadBench(name).catch((error: Error) => `bench/${name}.ts cannot be loaded: ${error.message}`);
+    if (typeof bench === 'string') {
+      report.results[name] = { status: 'absent', reason: bench };
+      progress(`${name}: skipped, ${bench}`);
+      // Asked for by name: its absence is a failure, not a skip.
+      if (options.only) report.ok = false;
+      continue;
+    }
+    progress(`${name}: running`);
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started) / 1000;
+    try {
+      const figures = await bench({ progress: (message) => progress(`  ${message}`), ...(options.events === undefined ? {} : { events: options.events }) });
+      report.results[name] = { status: 'ok', seconds: elapsed(), figures };
+      progress(`${name}: done in ${elapsed()} s`);
+    } catch (error) {
+      report.ok = false;
+      report.results[name] = { status: 'failed', seconds: elapsed(), error: error instanceof Error ? error.message : String(error) };
+      progress(`${name}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return report;
+}
+
+/** The report as a readable table: one line per figure, nested figures under dotted names. */
+export function formatReport(report: BenchReport): string {
+  const lines = [`cardsys bench — ${report.startedAt}, Node ${report.machine.node}, ${report.machine.cpus} × ${report.machine.cpuModel}`];
+  for (const [name, outcome] of Object.entries(report.results)) {
+    lines.push('');
+    if (outcome.status === 'absent') {
+      lines.push(`${name}: skipped (${outcome.reason})`);
+      continue;
+    }
+    if (outcome.status === 'failed') {
+      lines.push(`${name}: FAILED after ${outcome.seconds} s: ${outcome.error}`);
+      continue;
+    }
+    lines.push(`${name} (${outcome.seconds} s)`);
+    const rows = flatten(outcome.figures);
+    const width = Math.max(...rows.map(([key]) => key.length));
+    for (const [key, value] of rows) lines.push(`  ${key.padEnd(width)}  ${value}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function flatten(value: unknown, prefix = ''): Array<[string, string]> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
+  }
+  return [[prefix || 'value', typeof value === 'number' ? value.toLocaleString('en') : typeof value === 'string' ? value : JSON.stringify(value)]];
+}

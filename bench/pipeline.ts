@@ -1,0 +1,190 @@
+// The pipeline figure: events appended at store edges until head office has them in its host event
+// store and has confirmed them back (StoreAck), beside raw JetStream async publish of the same
+// envelope bytes, one message each, and a raw insert of the same rows into SQLite for reference.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { generateSigningKey, type EventInput } from '../contracts/chain.js';
+import { startNatsServer } from '../infra/nats/nats-server.js';
+import { SqliteEventStore } from '../host/eventstore/index.js';
+import { DUPLICATE_WINDOW_MS, ensureEventsStream, originStreamName, readOriginTail, startIngest } from '../host/ingest/index.js';
+import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
+import { startEdge, type EdgeNode, type LogEntry } from '../edge/index.js';
+
+export interface PipelineBenchOptions {
+  /** Events each store appends. */
+  eventsPerStore?: number;
+  stores?: number;
+  /** Events per EventLog.append call at the edge. */
+  appendChunk?: number;
+  /** Raw publish: most acks awaited at once. */
+  publishWindow?: number;
+  progress?: (message: string) => void;
+}
+
+export interface PipelineFigures {
+  stores: number;
+  eventsPerStore: number;
+  events: number;
+  /** Appended at the edges → committed in the host event store and confirmed back to every edge. */
+  committed: { seconds: number; eventsPerSecond: number };
+  /** The same envelope bytes, one JetStream message each with a msgID, every ack awaited. */
+  rawJetStream: { seconds: number; messagesPerSecond: number };
+  /** committed.eventsPerSecond / rawJetStream.messagesPerSecond (goal ≥ 1). */
+  ratio: number;
+  /** The same rows inserted into a fresh host event store file, in appends of `rowsPerAppend`. */
+  rawSqlite: { seconds: number; rowsPerSecond: number; rowsPerAppend: number };
+}
+
+const DEFAULTS = { eventsPerStore: 50_000, stores: 2, appendChunk: 500, publishWindow: 10_000 };
+const RAW_STREAM = 'BENCH_RAW';
+const RAW_SQLITE_ROWS_PER_APPEND = 4000;
+
+/** A pay at a store, as the purse would record it. */
+function pay(i: number): EventInput {
+  const cardId = `card-${i % 997}`;
+  return { event: { type: 'PursePaid', data: { cardId, amount: 100 + (i % 50), newBalance: 10_000 } }, streamId: cardId };
+}
+
+const perSecond = (count: number, ms: number) => Math.round((count * 1000) / ms);
+const seconds = (ms: number) => Math.round(ms) / 1000;
+
+export async function benchPipeline(options: PipelineBenchOptions = {}): Promise<PipelineFigures> {
+  const { eventsPerStore, stores, appendChunk, publishWindow } = { ...DEFAULTS, ...definedOnly(options) };
+  const progress = options.progress ?? (() => undefined);
+  const quiet = { info: () => undefined, warn: progress, error: progress };
+  const dir = mkdtempSync(join(tmpdir(), 'cardsys-bench-pipeline-'));
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  const cleanups: Array<() => Promise<unknown>> = [async () => nats.stop()];
+  try {
+    const nc = await connect({ servers: nats.url });
+    cleanups.unshift(() => nc.close());
+    await ensureEventsStream(nc);
+    const store = SqliteEventStore.open(join(dir, 'host', 'events.db'));
+    cleanups.unshift(() => store.close());
+    const hq = await HqWriter.open({ store, signingKey: generateSigningKey() });
+    const storeIds = Array.from({ length: stores }, (_, i) => `bench${i + 1}`);
+    const signingKeys = storeIds.map(() => generateSigningKey());
+    for (const [index, storeId] of storeIds.entries()) {
+      await registerStore(hq, { storeId, name: `Bench store ${storeId}`, publicKey: signingKeys[index]!.publicKey });
+    }
+    const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger: quiet });
+    cleanups.unshift(() => ingest.stop());
+    const edges: EdgeNode[] = [];
+    for (const [index, storeId] of storeIds.entries()) {
+      const signingKey = signingKeys[index]!;
+      const edge = await startEdge({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, signingKey, logger: quiet });
+      cleanups.unshift(() => edge.stop());
+      edges.push(edge);
+    }
+    await Promise.all(edges.map((edge) => edge.nats));
+
+    const total = eventsPerStore * stores;
+    progress(`pipeline: ${stores} stores append ${eventsPerStore.toLocaleString('en')} events each; timing until head office confirms them all`);
+    const report = everySecond(() => {
+      const confirmed = edges.reduce((sum, edge) => sum + edge.replicator.progress().confirmedSeq, 0);
+      progress(`pipeline: ${confirmed.toLocaleString('en')} of ${total.toLocaleString('en')} events confirmed`);
+    });
+    const started = performance.now();
+    await Promise.all(
+      edges.map(async (edge) => {
+        for (let next = 0; next < eventsPerStore; next += appendChunk) {
+          const count = Math.min(appendChunk, eventsPerStore - next);
+          await edge.log.append(Array.from({ length: count }, (_, k) => pay(next + k)));
+        }
+        await edge.replicator.whenConfirmed(eventsPerStore);
+      }),
+    );
+    const pipelineMs = performance.now() - started;
+    clearInterval(report);
+    await assertAllStored(store, storeIds, eventsPerStore);
+
+    const logs = edges.map((edge) => ({ storeId: edge.storeId, entries: edge.log.read(1, eventsPerStore) }));
+    const rawJetStreamMs = await rawJetStreamPublish(nc, logs, publishWindow, progress);
+    const rawSqliteMs = await rawSqliteInsert(join(dir, 'raw', 'events.db'), logs, progress);
+
+    const committed = { seconds: seconds(pipelineMs), eventsPerSecond: perSecond(total, pipelineMs) };
+    const rawJetStream = { seconds: seconds(rawJetStreamMs), messagesPerSecond: perSecond(total, rawJetStreamMs) };
+    return {
+      stores,
+      eventsPerStore,
+      events: total,
+      committed,
+      rawJetStream,
+      ratio: Math.round((committed.eventsPerSecond / rawJetStream.messagesPerSecond) * 100) / 100,
+      rawSqlite: { seconds: seconds(rawSqliteMs), rowsPerSecond: perSecond(total, rawSqliteMs), rowsPerAppend: RAW_SQLITE_ROWS_PER_APPEND },
+    };
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Publishes every envelope as its own JetStream message (msgID = store:seq) and waits for every ack. */
+async function rawJetStreamPublish(
+  nc: NatsConnection,
+  logs: Array<{ storeId: string; entries: LogEntry[] }>,
+  window: number,
+  progress: (message: string) => void,
+): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: RAW_STREAM, subjects: ['bench.raw.>'], storage: StorageType.File, duplicate_window: nanos(DUPLICATE_WINDOW_MS) });
+  const js = jetstream(nc);
+  const total = logs.reduce((sum, log) => sum + log.entries.length, 0);
+  progress(`raw JetStream: publishing the same ${total.toLocaleString('en')} envelopes one message each`);
+  const started = performance.now();
+  const pending = new Set<Promise<unknown>>();
+  // Stores take turns, as two edges publishing side by side would.
+  const longest = Math.max(...logs.map((log) => log.entries.length));
+  for (let i = 0; i < longest; i++) {
+    for (const { storeId, entries } of logs) {
+      const entry = entries[i];
+      if (!entry) continue;
+      const ack = js.publish(`bench.raw.${storeId}`, entry.bytes, { msgID: `${storeId}:${entry.seq}` });
+      pending.add(ack);
+      void ack.finally(() => pending.delete(ack)).catch(() => undefined);
+      if (pending.size >= window) await Promise.race(pending);
+    }
+  }
+  await Promise.all(pending);
+  const elapsed = performance.now() - started;
+  const info = await jsm.streams.info(RAW_STREAM);
+  if (info.state.messages !== total) throw new Error(`raw JetStream: stream holds ${info.state.messages} messages, ${total} were published`);
+  return elapsed;
+}
+
+/** Inserts the same records into a fresh host event store file, one stream per store. */
+async function rawSqliteInsert(file: string, logs: Array<{ storeId: string; entries: LogEntry[] }>, progress: (message: string) => void): Promise<number> {
+  const store = SqliteEventStore.open(file);
+  try {
+    progress(`raw SQLite: inserting the same rows in appends of ${RAW_SQLITE_ROWS_PER_APPEND}`);
+    const started = performance.now();
+    for (const { storeId, entries } of logs) {
+      for (let i = 0; i < entries.length; i += RAW_SQLITE_ROWS_PER_APPEND) {
+        const records = entries.slice(i, i + RAW_SQLITE_ROWS_PER_APPEND).map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
+        await store.appendToStream(originStreamName(storeId), records);
+      }
+    }
+    return performance.now() - started;
+  } finally {
+    await store.close();
+  }
+}
+
+/** The figure counts only if head office really holds every event of every store. */
+async function assertAllStored(store: SqliteEventStore, storeIds: string[], eventsPerStore: number): Promise<void> {
+  for (const storeId of storeIds) {
+    const { lastSeq } = await readOriginTail(store, storeId);
+    if (lastSeq !== eventsPerStore) throw new Error(`pipeline: head office holds store ${storeId} up to ${lastSeq}, not ${eventsPerStore}`);
+  }
+}
+
+function everySecond(task: () => void): NodeJS.Timeout {
+  return setInterval(task, 1000).unref();
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

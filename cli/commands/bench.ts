@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { BENCH_NAMES, formatReport, isBenchName, runBenches, type BenchName } from '../../bench/index.js';
+import { say } from '../options.js';
+
+const BenchCliOptions = z.object({
+  json: z.boolean().default(false),
+  only: z
+    .string()
+    .optional()
+    .transform((text, context) => {
+      if (text === undefined) return undefined;
+      const names = text
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name.length > 0);
+      const unknown = names.filter((name) => !isBenchName(name));
+      if (names.length === 0 || unknown.length > 0) {
+        context.addIssue({ code: 'custom', message: `--only: unknown benchmark ${unknown.map((name) => `"${name}"`).join(', ') || '(none given)'}; choose from ${BENCH_NAMES.join(', ')}` });
+        return z.NEVER;
+      }
+      return [...new Set(names)] as BenchName[];
+    }),
+  events: z
+    .string()
+    .optional()
+    .transform((text, context) => {
+      if (text === undefined) return undefined;
+      const events = Number(text);
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(events) || events < 1) {
+        context.addIssue({ code: 'custom', message: `--events: expected a whole number of events of at least 1, got "${text}"` });
+        return z.NEVER;
+      }
+      return events;
+    }),
+});
+
+/** `cardsys bench`: every figure of the system from one run. */
+export function registerBenchCommands(program: Command): void {
+  program
+    .command('bench')
+    .description('run the benchmarks (each on its own fresh nats-server and temp files) and print their figures')
+    .option('--json', 'one JSON object on stdout, progress on stderr')
+    .option('--only <names>', `comma-separated benchmarks to run: ${BENCH_NAMES.join(', ')} (default: every one present)`)
+    .option('--events <n>', 'events each store appends in the pipeline benchmark (default 50000)')
+    .addHelpText(
+      'after',
+      '\nThe pipeline figure: events appended at two store edges until head office has committed them to its\n' +
+        'event store and confirmed them back, beside raw JetStream async publish of the same envelopes one\n' +
+        'message each, and their ratio. Exit code is non-zero when a benchmark fails.',
+    )
+    .action(async (raw: unknown) => {
+      const parsed = BenchCliOptions.safeParse(raw);
+      if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => issue.message).join('; '));
+      const options = parsed.data;
+      const report = await runBenches({ ...options, progress: say });
+      if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else process.stdout.write(formatReport(report));
+      if (!report.ok) process.exitCode = 1;
+    });
+}
