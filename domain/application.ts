@@ -48,7 +48,7 @@ export const ApplicationInput = z.object({
     },
     { error: 'bank data is required' },
   ),
-  homeStoreId: StoreId,
+  homeStoreId: z.string({ error: 'home store is required' }).pipe(StoreId),
 });
 export type ApplicationInput = z.infer<typeof ApplicationInput>;
 

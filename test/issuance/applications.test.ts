@@ -1,0 +1,88 @@
+// POST /v1/applications against a real SQLite event store through head office's writer.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { generateSigningKey } from '../../contracts/chain.js';
+import { decodeEnvelope, decodeEvent, HQ_ORIGIN } from '../../contracts/index.js';
+import { IssuanceOffice, applicationRoutes } from '../../host/applications/index.js';
+import { SqliteEventStore } from '../../host/eventstore/sqlite-event-store.js';
+import { HqWriter } from '../../host/hq-writer/index.js';
+import { originStreamName } from '../../host/ingest/index.js';
+
+let dir: string;
+let store: SqliteEventStore;
+let app: FastifyInstance;
+
+const application = {
+  personal: { name: 'Hanako Yamada', address: '1-2-3 Shibuya, Tokyo', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'ACME' },
+  bank: { bankName: 'Example Bank', bankCode: '0001', branchCode: '234', accountNumber: '5678901' },
+  homeStoreId: 'A',
+};
+
+const post = (body: unknown) => app.inject({ method: 'POST', url: '/v1/applications', payload: body as object });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cardsys-applications-'));
+  store = SqliteEventStore.open(join(dir, 'events.db'));
+  const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+  app = Fastify();
+  await app.register(applicationRoutes({ office: await IssuanceOffice.open({ store, writer }) }));
+});
+
+afterAll(async () => {
+  await app?.close();
+  await store?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('POST /v1/applications', () => {
+  it('registers the applicant: 201 with the user id, UserRegistered in the hq stream', async () => {
+    const response = await post(application);
+    expect(response.statusCode).toBe(201);
+    const body = response.json();
+    expect(body).toMatchObject({ bankId: '00012345678901', userId: expect.any(String), applicationId: expect.any(String) });
+    const records = await store.readStream(originStreamName(HQ_ORIGIN));
+    const envelope = decodeEnvelope(records[0]!.data);
+    expect(envelope.eventId).toBe(body.eventId);
+    expect(decodeEvent(envelope.eventType, envelope.payload)).toMatchObject({ type: 'UserRegistered', data: { userId: body.userId, homeStoreId: 'A', personal: { name: 'Hanako Yamada' } } });
+  });
+
+  it('409 for a second application on the same bank account, also after a restart of head office', async () => {
+    expect((await post(application)).statusCode).toBe(409);
+    const again = Fastify();
+    await again.register(applicationRoutes({ office: await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) }) }));
+    const response = await again.inject({ method: 'POST', url: '/v1/applications', payload: application });
+    await again.close();
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toEqual({ error: 'duplicate_application', message: 'bank account 00012345678901 already has a registered user; one application per account' });
+  });
+
+  it('two applications for one account at the same moment: exactly one passes', async () => {
+    const twin = { ...application, bank: { ...application.bank, accountNumber: '7777777' } };
+    const codes = (await Promise.all([post(twin), post(twin), post(twin)])).map((r) => r.statusCode).sort();
+    expect(codes).toEqual([201, 409, 409]);
+  });
+
+  it.each([
+    [{ bank: { ...application.bank, bankCode: '01' } }, 'bank.bankCode', 'bank code must be exactly 4 digits'],
+    [{ bank: { ...application.bank, branchCode: '1234' } }, 'bank.branchCode', 'branch code must be exactly 3 digits'],
+    [{ bank: { ...application.bank, accountNumber: 'abcdefg' } }, 'bank.accountNumber', 'account number must be exactly 7 digits'],
+    [{ personal: { ...application.personal, name: '' } }, 'personal.name', 'name is required'],
+    [{ personal: { ...application.personal, birthDate: '1990-13-01' } }, 'personal.birthDate', 'birth date is not a calendar date'],
+    [{ homeStoreId: undefined }, 'homeStoreId', 'home store is required'],
+    [{ bank: undefined }, 'bank', 'bank data is required'],
+  ])('400 naming the field: %j', async (change, field, message) => {
+    const response = await post({ ...application, ...change });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'bad_request', field });
+    expect(response.json().message).toContain(message);
+  });
+
+  it('400 for a body that is not an object', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/applications', payload: '"hello"', headers: { 'content-type': 'application/json' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toBe('bad_request');
+  });
+});
