@@ -18,7 +18,7 @@ export interface PurseAtStore {
   stop(): void;
 }
 
-export type StartPurseOptions = Omit<PurseServiceOptions, 'storeId' | 'log' | 'link' | 'blacklist'> & { inquiryTimeoutMs?: number };
+export type StartPurseOptions = Omit<PurseServiceOptions, 'storeId' | 'log' | 'db' | 'link' | 'blacklist'> & { inquiryTimeoutMs?: number };
 
 /**
  * Registers load, pay and read with the store's POS handler, keeps the blacklist copy following head
@@ -32,7 +32,7 @@ export function startPurse(
   const logger: Logger = options.logger ?? console;
   const link = new HeadOfficeLink(edge.storeId, options.inquiryTimeoutMs);
   const blacklist = new BlacklistCache(edge.db, edge.storeId, logger);
-  const service = new PurseService({ ...options, storeId: edge.storeId, log: edge.log, link, blacklist });
+  const service = new PurseService({ ...options, storeId: edge.storeId, log: edge.log, db: edge.db, link, blacklist });
   service.register(pos);
   void edge.nats.then((nc) => {
     if (!nc) return;

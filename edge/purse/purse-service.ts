@@ -5,6 +5,7 @@
 // for at the chip's counter c; PurseCreditStarted recorded before the credit goes to the card;
 // PurseLoaded after. Every insertion first settles loads left open at an earlier insertion.
 import type { Database } from 'better-sqlite3';
+import { RecordedLoads } from './recorded-loads.js';
 import { bankIdDigits, fromHex, LOG_CAPACITY, newAuthorisationId, toHex, type BankId, type TerminalKeys } from '../../card/index.js';
 import { Yen, type cardsys, type Fields, type NewDomainEvent } from '../../contracts/index.js';
 import { checkCardUsable, decideLoad, decidePay, isoDay, yen, type CardFacts } from '../../domain/index.js';
@@ -27,6 +28,8 @@ import { HeadOfficeUnreachableError, type HeadOfficeLink } from './head-office-l
 export interface PurseServiceOptions {
   storeId: string;
   log: EventLog;
+  /** edge.db: the loads this store recorded. */
+  db: Database;
   keys: TerminalKeys;
   /** The card reader at a POS terminal. */
   cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
@@ -46,6 +49,8 @@ interface InsertedCard {
   info: CardInfo;
   balance: BalanceReading;
   facts: CardFacts;
+  /** A secure-messaging session is open (a new one would forget a verified PIN). */
+  authenticated: boolean;
 }
 
 // Nested messages decode with every field set (defaults included); their generated types say optional.
@@ -62,9 +67,11 @@ class Refused extends Error {
 export class PurseService {
   private readonly logger: Logger;
   private readonly now: () => Date;
+  private readonly loads: RecordedLoads;
 
   constructor(private readonly options: PurseServiceOptions) {
     this.logger = options.logger ?? console;
+    this.loads = new RecordedLoads(options.db);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -89,7 +96,7 @@ export class PurseService {
     const balance = await card.terminal.readBalance();
     const decision = decidePay({ ...card.facts, balance: balance.balance }, amount, this.today());
     if (!decision.ok) return this.decline(request, card.info.cardId, 'pay', amount, decision, balance.balance);
-    await card.terminal.authenticate();
+    await this.authenticate(card);
     const receipt = await card.terminal.debit({ amount, at: this.now() });
     const [entry] = await this.record(request, card.info.cardId, {
       type: 'PursePaid',
@@ -113,7 +120,7 @@ export class PurseService {
     const card = await this.insert(request);
     const cardId = card.info.cardId;
     await this.refuseUnusable(request, card, 'load', amount);
-    await card.terminal.authenticate();
+    await this.authenticate(card);
     try {
       await card.terminal.verifyPin(pin);
     } catch (error) {
@@ -182,6 +189,7 @@ export class PurseService {
         terminalId: request.terminalId,
       },
     });
+    this.loads.remember(terms.authorizationId);
     return { newBalance: receipt.newBalance, eventId: entry!.envelope.eventId };
   }
 
@@ -196,7 +204,7 @@ export class PurseService {
     try {
       const probe = await this.options.link.inquire(request.terminalId, { pending: { cardId, cardCounter: card.balance.counter } });
       if (probe.code !== 'log_needed') return [];
-      await card.terminal.authenticate();
+      await this.authenticate(card);
       const log = await card.terminal.readLog();
       const balance = await card.terminal.readBalance();
       const reply = await this.options.link.inquire(request.terminalId, {
@@ -214,7 +222,7 @@ export class PurseService {
       const notes: string[] = [];
       for (const pending of reply.pending) {
         const terms = pending.authorisation as LoadTerms;
-        if (pending.action === 'record' && pending.found) {
+        if (pending.action === 'record' && pending.found && !this.loads.recorded(terms.authorizationId)) {
           const found = pending.found as ChipCredit;
           await this.record(request, cardId, {
             type: 'PurseLoaded',
@@ -231,6 +239,7 @@ export class PurseService {
               recovered: true,
             },
           });
+          this.loads.remember(terms.authorizationId);
           notes.push(`earlier load of ${yen(found.amount)} found on the card and recorded`);
         } else if (pending.action === 'credit') {
           await this.credit(card, terms, request);
@@ -271,7 +280,13 @@ export class PurseService {
       blacklisted: listed !== undefined,
       blacklistReason: listed?.reason,
     };
-    return { terminal, info, balance: verdict.balance, facts };
+    return { terminal, info, balance: verdict.balance, facts, authenticated: false };
+  }
+
+  private async authenticate(card: InsertedCard): Promise<void> {
+    if (card.authenticated) return;
+    await card.terminal.authenticate();
+    card.authenticated = true;
   }
 
   /** Authentication code, tamper check, expiry, blacklist: before anything else touches the card. */

@@ -1,0 +1,187 @@
+// Real parts for purse tests: the backbone (nats-server, SQLite host event store, head office
+// writer, ingest), the inquiry centre, stores whose WAN link can be cut, cards, and the purse
+// ledger kept up to date from the host event store.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  bankId,
+  bankIdDigits,
+  generateIssuerMasterKeys,
+  newBlankCard,
+  terminalKeysOf,
+  type IssuerMasterKeys,
+} from '../../card/index.js';
+import { pb, type cardsys, type PosReply } from '../../contracts/index.js';
+import { ChipTerminal, InProcessCard, type CardTransport } from '../../edge/card-reader/index.js';
+import { startEdge, type EdgeNode } from '../../edge/index.js';
+import { PosServer, decodePosReply } from '../../edge/pos/index.js';
+import { startPurse, type PurseAtStore } from '../../edge/purse/index.js';
+import { InquiryCentre, domainEventsOf } from '../../host/inquiry/index.js';
+import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
+import { PurseLedgerReader, purseLedgerProjection } from '../../projections/purse-ledger.js';
+import { capturingLogger, startBackbone, type Backbone } from '../replication/harness.js';
+
+export const TERMINAL = 'pos-1';
+
+export interface Store {
+  storeId: string;
+  edge: EdgeNode;
+  pos: PosServer;
+  purse: PurseAtStore;
+  link: LinkProxy;
+  /** The card currently in each terminal's reader. */
+  readers: Map<string, CardTransport>;
+  /** Sends a POS command to the edge in process (works while the store is cut off). */
+  command(kind: Pick<cardsys.v1.PosCommand.$Properties, 'load' | 'pay' | 'read'>, options?: { commandId?: string; terminalId?: string }): Promise<PosReply>;
+  /** Waits until head office holds every event the store has logged. */
+  replicated(): Promise<void>;
+}
+
+export interface PurseWorld {
+  backbone: Backbone;
+  master: IssuerMasterKeys;
+  centre: InquiryCentre;
+  ledgerDb: Database.Database;
+  ledger: PurseLedgerReader;
+  log: ReturnType<typeof capturingLogger>;
+  startStore(storeId: string): Promise<Store>;
+  /** Applies to the ledger every event now in the host event store. */
+  catchUpLedger(): Promise<void>;
+  close(): Promise<void>;
+}
+
+let commandCounter = 0;
+
+export async function startPurseWorld(storeIds: string[], options: { validForMs?: number; marginMs?: number } = {}): Promise<PurseWorld> {
+  const backbone = await startBackbone(storeIds);
+  await backbone.startIngest();
+  const master = generateIssuerMasterKeys(1);
+  const log = capturingLogger();
+  const centre = await InquiryCentre.start({
+    nc: backbone.nc,
+    store: backbone.store,
+    writer: backbone.hq,
+    issuerKeys: master,
+    logger: log.logger,
+    validForMs: options.validForMs,
+    marginMs: options.marginMs,
+    sweepEveryMs: 0,
+  });
+  const ledgerDb = new Database(join(backbone.dir, 'host', 'readmodels.db'));
+  const projection = purseLedgerProjection({ issuerKeys: master });
+  ledgerDb.exec(projection.schema);
+  let checkpoint: bigint | undefined;
+  const stores: Store[] = [];
+
+  const world: PurseWorld = {
+    backbone,
+    master,
+    centre,
+    ledgerDb,
+    ledger: new PurseLedgerReader(ledgerDb),
+    log,
+    async startStore(storeId) {
+      const link = await startLinkProxy({ port: backbone.nats.port });
+      const edge = await startEdge({
+        storeId,
+        dataDir: join(backbone.dir, 'stores', storeId),
+        natsUrl: link.url,
+        natsOptions: { reconnectTimeWait: 100 },
+        signingKey: backbone.keys.get(storeId)!.key,
+        logger: log.logger,
+        replication: { stallMs: 1000 },
+      });
+      const pos = new PosServer({ storeId, db: edge.db, logger: log.logger });
+      const readers = new Map<string, CardTransport>();
+      const purse = startPurse(edge, pos, {
+        keys: terminalKeysOf(master),
+        cardReader: (terminalId) => {
+          const reader = readers.get(terminalId);
+          if (!reader) throw new Error(`no reader at terminal ${terminalId}`);
+          return reader;
+        },
+        logger: log.logger,
+        inquiryTimeoutMs: 2_000,
+      });
+      void edge.nats.then((nc) => nc && pos.listen(nc));
+      const store: Store = {
+        storeId,
+        edge,
+        pos,
+        purse,
+        link,
+        readers,
+        async command(kind, commandOptions = {}) {
+          const bytes = pb.PosCommand.encode({
+            commandId: commandOptions.commandId ?? `cmd-${++commandCounter}`,
+            storeId,
+            terminalId: commandOptions.terminalId ?? TERMINAL,
+            ...kind,
+          }).finish();
+          return decodePosReply(await pos.handle(bytes));
+        },
+        async replicated() {
+          await edge.replicator.whenConfirmed(edge.log.headSeq);
+        },
+      };
+      stores.push(store);
+      return store;
+    },
+    async catchUpLedger() {
+      for (;;) {
+        const records = await backbone.store.readAll({ after: checkpoint, maxCount: 2_000 });
+        if (records.length === 0) return;
+        ledgerDb.transaction(() => {
+          for (const { envelope, event } of domainEventsOf(records)) projection.apply(ledgerDb, event, envelope);
+        })();
+        checkpoint = records[records.length - 1]!.position;
+      }
+    },
+    async close() {
+      await centre.stop();
+      for (const store of stores) {
+        store.purse.stop();
+        await store.pos.stop();
+        await store.link.close();
+      }
+      ledgerDb.close();
+      await backbone.close();
+    },
+  };
+  return world;
+}
+
+export interface IssuedCard {
+  cardId: string;
+  bankId: string;
+  card: InProcessCard;
+}
+
+let cardCounter = 0;
+
+/** A card initialised by head office (in process), for a bank account opened with `opening` yen. */
+export async function issueCard(world: PurseWorld, options: { opening?: number; pin?: string; expiry?: string; account?: boolean } = {}): Promise<IssuedCard> {
+  const n = ++cardCounter;
+  const cardId = `c0ffee${String(n).padStart(10, '0')}`;
+  const account = bankId('0001', '234', String(1_000_000 + n).padStart(7, '0'));
+  const card = new InProcessCard(newBlankCard(world.master.transport));
+  const terminal = new ChipTerminal(card, { keys: world.master, terminalName: 'hq-issuance' });
+  await terminal.initialise(world.master, { cardId, expiry: options.expiry ?? '2030-12', pin: options.pin ?? '1234', bankId: account });
+  const digits = bankIdDigits(account);
+  if (options.account !== false) await world.centre.openAccount(digits, options.opening ?? 100_000);
+  return { cardId, bankId: digits, card };
+}
+
+/** The chip's own view of its purse. */
+export function chipPurse(card: InProcessCard): { balance: number; counter: number } {
+  const issued = card.state.issued!;
+  return { balance: issued.balance, counter: issued.counter };
+}
+
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
