@@ -187,9 +187,10 @@ export class PcscCard implements CardTransport {
 
   async transmit(apdu: Uint8Array): Promise<Uint8Array> {
     if (!this.open) throw new CardReaderError(`connection to "${this.readerName}" is closed`);
+    let response: Uint8Array;
     try {
-      return await new Promise<Uint8Array>((resolve, reject) => {
-        this.reader.transmit(Buffer.from(apdu), 258, this.protocol, (error, response) => (error ? reject(error) : resolve(new Uint8Array(response))));
+      response = await new Promise<Uint8Array>((resolve, reject) => {
+        this.reader.transmit(Buffer.from(apdu), 258, this.protocol, (error, data) => (error ? reject(error) : resolve(new Uint8Array(data))));
       });
     } catch (error) {
       const mapped = mapError(error, this.readerName);
@@ -203,6 +204,15 @@ export class PcscCard implements CardTransport {
       }
       throw mapped;
     }
+    // vpcd answers an empty response when the card's link broke mid-command; a card always sends a status word.
+    if (response.length < 2) {
+      if (await this.readers.cardLeft(this.readerName)) {
+        await this.disconnect();
+        throw new CardRemovedError(`card removed from "${this.readerName}" during the command`);
+      }
+      throw new CardReaderError(`card in "${this.readerName}" answered ${response.length} bytes, no status word`);
+    }
+    return response;
   }
 
   /** Ends the connection and resets the card (so no secure-messaging session outlives it). */
