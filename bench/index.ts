@@ -47,13 +47,14 @@ export interface RunBenchesOptions {
   progress?: (message: string) => void;
 }
 
-const moduleFile = (name: BenchName) => fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+const moduleUrl = (name: BenchName) => new URL(`./${name}.ts`, import.meta.url);
 
 /** Finds a module's bench function, or says why there is none. */
 async function loadBench(name: BenchName): Promise<BenchFunction | string> {
   if (name === 'pipeline') return (context) => benchPipeline({ eventsPerStore: context.events, progress: context.progress });
-  if (!existsSync(moduleFile(name))) return `bench/${name}.ts does not exist yet`;
-  const module = (await import(`./${name}.js`)) as Record<string, unknown>;
+  const url = moduleUrl(name);
+  if (!existsSync(fileURLToPath(url))) return `bench/${name}.ts does not exist yet`;
+  const module = (await import(url.href)) as Record<string, unknown>;
   const wanted = `bench${name[0]!.toUpperCase()}${name.slice(1)}`;
   const found = [wanted, 'run', 'default'].map((key) => module[key]).find((value) => typeof value === 'function');
   if (found) return found as BenchFunction;

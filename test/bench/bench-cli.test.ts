@@ -1,0 +1,65 @@
+// The bench command runs end to end with tiny sizes and prints well-formed output. Speed itself is
+// not asserted here: figures belong to `make bench`.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatReport, type BenchReport } from '../../bench/index.js';
+
+const cli = join(import.meta.dirname, '..', '..', 'bin', 'cardsys.js');
+const bench = (...args: string[]) => spawnSync(process.execPath, [cli, 'bench', ...args], { encoding: 'utf8', timeout: 120_000 });
+
+describe('cardsys bench', () => {
+  it('--json prints exactly one JSON object on stdout with the pipeline figures, progress on stderr', () => {
+    const run = bench('--json', '--only', 'pipeline', '--events', '300');
+    expect(run.stderr).toContain('pipeline: running');
+    expect(run.stderr).toContain('raw JetStream: publishing the same 600 envelopes');
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    const report = JSON.parse(run.stdout) as BenchReport;
+    expect(report.ok).toBe(true);
+    expect(Object.keys(report.results)).toEqual(['pipeline']);
+    const pipeline = report.results.pipeline!;
+    if (pipeline.status !== 'ok') throw new Error(`pipeline did not run: ${JSON.stringify(pipeline)}`);
+    expect(pipeline.figures).toMatchObject({ stores: 2, eventsPerStore: 300, events: 600 });
+    const figures = pipeline.figures as { committed: { eventsPerSecond: number }; rawJetStream: { messagesPerSecond: number }; ratio: number; rawSqlite: { rowsPerSecond: number } };
+    for (const rate of [figures.committed.eventsPerSecond, figures.rawJetStream.messagesPerSecond, figures.rawSqlite.rowsPerSecond, figures.ratio]) {
+      expect(Number.isFinite(rate) && rate > 0).toBe(true);
+    }
+    expect(figures.ratio).toBeCloseTo(figures.committed.eventsPerSecond / figures.rawJetStream.messagesPerSecond, 1);
+  });
+
+  it('prints a readable table without --json', () => {
+    const run = bench('--only', 'pipeline', '--events', '100');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^pipeline \([\d.]+ s\)$/m);
+    expect(run.stdout).toMatch(/^ {2}committed\.eventsPerSecond +[\d,]+$/m);
+    expect(run.stdout).toMatch(/^ {2}ratio +[\d.]+$/m);
+  });
+
+  it('refuses unknown benchmarks and bad sizes with a message naming the option', () => {
+    const unknown = bench('--only', 'pipeline,warp');
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toContain('--only: unknown benchmark "warp"; choose from pipeline, card, purse, issuance, audit');
+    const size = bench('--events', '-5');
+    expect(size.status).not.toBe(0);
+    expect(size.stderr).toContain('--events: expected a whole number of events of at least 1, got "-5"');
+  });
+
+  it('shows absent and failed benchmarks in the table', () => {
+    const report: BenchReport = {
+      startedAt: '2025-01-01T00:00:00.000Z',
+      machine: { node: 'v20', cpus: 2, cpuModel: 'cpu', platform: 'linux-x64' },
+      results: {
+        card: { status: 'absent', reason: 'bench/card.ts does not exist yet' },
+        audit: { status: 'failed', seconds: 1.5, error: 'no space left' },
+        purse: { status: 'ok', seconds: 2, figures: { pay: { p50Ms: 1.25 }, mode: 'pcsc' } },
+      },
+      ok: false,
+    };
+    expect(formatReport(report)).toContain('card: skipped (bench/card.ts does not exist yet)');
+    expect(formatReport(report)).toContain('audit: FAILED after 1.5 s: no space left');
+    expect(formatReport(report)).toMatch(/^ {2}pay\.p50Ms +1\.25$/m);
+    expect(formatReport(report)).toMatch(/^ {2}mode +pcsc$/m);
+  });
+});
