@@ -52,7 +52,7 @@ export interface PurseWorld {
 
 let commandCounter = 0;
 
-export async function startPurseWorld(storeIds: string[], options: { validForMs?: number; marginMs?: number } = {}): Promise<PurseWorld> {
+export async function startPurseWorld(storeIds: string[], options: { validForMs?: number; marginMs?: number; creditSafetyMs?: number } = {}): Promise<PurseWorld> {
   const backbone = await startBackbone(storeIds);
   await backbone.startIngest();
   const master = generateIssuerMasterKeys(1);
@@ -102,6 +102,7 @@ export async function startPurseWorld(storeIds: string[], options: { validForMs?
         },
         logger: log.logger,
         inquiryTimeoutMs: 2_000,
+        creditSafetyMs: options.creditSafetyMs,
       });
       void edge.nats.then((nc) => nc && pos.listen(nc));
       const store: Store = {
