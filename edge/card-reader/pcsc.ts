@@ -22,7 +22,8 @@ function pcscCode(error: unknown): number | undefined {
   return match ? Number.parseInt(match[1]!, 16) : undefined;
 }
 
-function mapError(error: unknown, reader: string): Error {
+/** The typed error for a pcsclite failure (its message ends with the PC/SC return code). */
+export function mapPcscError(error: unknown, reader: string): Error {
   const code = pcscCode(error);
   const detail = error instanceof Error ? error.message : String(error);
   if (code !== undefined && REMOVED.has(code)) return new CardRemovedError(`card removed from "${reader}" during the command (${detail})`);
@@ -50,7 +51,7 @@ export class PcscReaders extends EventEmitter<PcscReadersEvents> {
   private constructor(private readonly pcsc: PcscLite) {
     super();
     pcsc.on('error', (error: unknown) => {
-      this.lastError = mapError(error, 'pcscd');
+      this.lastError = mapPcscError(error, 'pcscd');
     });
     pcsc.on('reader', (reader) => this.track(reader as Reader));
   }
@@ -106,7 +107,7 @@ export class PcscReaders extends EventEmitter<PcscReadersEvents> {
     if (!entry.present) throw new NoCardError(`no card in reader "${name}"`);
     const { reader } = entry;
     const protocol = await new Promise<number>((resolve, reject) => {
-      reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, chosen) => (error ? reject(mapError(error, name)) : resolve(chosen)));
+      reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, chosen) => (error ? reject(mapPcscError(error, name)) : resolve(chosen)));
     });
     return new PcscCard(this, reader, name, protocol);
   }
@@ -121,7 +122,7 @@ export class PcscReaders extends EventEmitter<PcscReadersEvents> {
     const name = reader.name;
     this.readers.set(name, { reader, present: false, atr: undefined });
     reader.on('error', (error: unknown) => {
-      this.lastError = mapError(error, name);
+      this.lastError = mapPcscError(error, name);
     });
     reader.on('status', (status) => {
       const entry = this.readers.get(name);
@@ -193,7 +194,7 @@ export class PcscCard implements CardTransport {
         this.reader.transmit(Buffer.from(apdu), 258, this.protocol, (error, data) => (error ? reject(error) : resolve(new Uint8Array(data))));
       });
     } catch (error) {
-      const mapped = mapError(error, this.readerName);
+      const mapped = mapPcscError(error, this.readerName);
       if (mapped instanceof CardRemovedError || mapped instanceof ReaderGoneError) {
         await this.disconnect();
         throw mapped;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chipCommands as C, buildCommandApdu } from '../../card/index.js';
-import { ChipTerminal, InProcessCard, UnknownCardError } from '../../edge/card-reader/index.js';
+import { CardRemovedError, ChipTerminal, InProcessCard, mapPcscError, NoCardError, NoReaderError, ReaderGoneError, UnknownCardError } from '../../edge/card-reader/index.js';
 import { blankCard, primaryIssue, STORE_KEYS, storeTerminal } from './card-fixture.js';
 import { definePurseSuite } from './purse-suite.js';
 
@@ -42,5 +42,19 @@ describe('transport-level status words', () => {
     const foreignCard = { transmit: async () => Uint8Array.of(0x6a, 0x82) };
     await expect(storeTerminal(foreignCard).select()).rejects.toThrow(/does not carry the cardsys purse application/);
     await expect(storeTerminal(foreignCard).select()).rejects.toBeInstanceOf(UnknownCardError);
+  });
+});
+
+describe('PC/SC error mapping', () => {
+  it.each([
+    ['SCardTransmit error: Card was removed.(0x80100069)', CardRemovedError],
+    ['SCardConnect error: No smart card inserted.(0x8010000c)', NoCardError],
+    ['SCardTransmit error: Unknown reader specified.(0x80100009)', ReaderGoneError],
+    ['SCardConnect error: Reader unavailable.(0x80100017)', ReaderGoneError],
+    ['SCardEstablishContext error: Service not available.(0x8010001d)', NoReaderError],
+  ])('%s → %o', (message, type) => {
+    const error = mapPcscError(new Error(message), 'Virtual PCD 00 00');
+    expect(error).toBeInstanceOf(type);
+    expect(error.message).toMatch(/Virtual PCD 00 00|pcscd/);
   });
 });

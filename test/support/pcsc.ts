@@ -66,6 +66,10 @@ export interface SlotCard {
   insert(): Promise<void>;
   /** Pulls the card and waits until pcscd has seen it go. */
   remove(): Promise<void>;
+  /** Ends this process's exclusive PC/SC connection (the card stays in), so another client can use it. */
+  disconnect(): Promise<void>;
+  /** Connects again to the card in the slot. */
+  connect(): Promise<void>;
   state(): CardState;
 }
 
@@ -104,11 +108,17 @@ export async function openPcscRig(transportKey: Uint8Array): Promise<PcscRig> {
         async insert() {
           await card.insert();
           await readers.waitForCard(lease.slot.readerName, 10_000);
+          await slotCard.connect();
+        },
+        async connect() {
           transport.current = await readers.connect(lease.slot.readerName);
         },
-        async remove() {
+        async disconnect() {
           await transport.current?.disconnect();
           transport.current = undefined;
+        },
+        async remove() {
+          await slotCard.disconnect();
           await card.remove();
           await readers.waitForRemoval(lease.slot.readerName, 10_000);
         },

@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apduHex, buildCommandApdu, chipCommands as C } from '../../card/index.js';
+import { CardStatusError, NoCardError, NoReaderError } from '../../edge/card-reader/index.js';
+import { openPcscRig, type PcscRig } from '../support/pcsc.js';
+import { ISSUER, load, primaryIssue, storeTerminal } from './card-fixture.js';
+
+const run = promisify(execFile);
+let rig: PcscRig;
+
+beforeAll(async () => {
+  rig = await openPcscRig(ISSUER.transport);
+});
+afterAll(async () => {
+  await rig?.close();
+});
+
+describe('the card reader port on pcscd + vpcd', () => {
+  it('answers an independent PC/SC client: opensc-tool SELECT by AID returns 90 00', async () => {
+    const card = await rig.newCard();
+    await card.disconnect();
+    const select = apduHex(buildCommandApdu({ cla: 0x00, ins: C.INS.SELECT, p1: 0x04, p2: 0x00, data: C.AID }));
+    const { stdout } = await run('opensc-tool', ['-r', rig.slot.readerName, '-s', select]);
+    expect(stdout).toMatch(/SW1=0x90, SW2=0x00/);
+  });
+
+  it('reports insertion and removal, and refuses to connect to an empty slot', async () => {
+    const card = await rig.newCard();
+    const events: string[] = [];
+    rig.readers.on('card-removed', (name) => name === rig.slot.readerName && events.push('removed'));
+    rig.readers.on('card-inserted', (name) => name === rig.slot.readerName && events.push('inserted'));
+    await card.remove();
+    expect(rig.readers.isCardPresent(rig.slot.readerName)).toBe(false);
+    await expect(rig.readers.connect(rig.slot.readerName)).rejects.toBeInstanceOf(NoCardError);
+    await expect(rig.readers.waitForCard(rig.slot.readerName, 300)).rejects.toThrow(/no card in reader/);
+    await card.insert();
+    expect(events).toEqual(['removed', 'inserted']);
+    await storeTerminal(card.transport).select();
+  });
+
+  it('names the readers it knows when asked for one that does not exist', async () => {
+    await expect(rig.readers.connect('No Such Reader 00 00')).rejects.toThrow(NoReaderError);
+    await expect(rig.readers.waitForReader('No Such Reader 00 00', 200)).rejects.toThrow(/readers: .*Virtual PCD/);
+  });
+
+  it('detects a balance edited by hand in the card state file', async () => {
+    const card = await rig.newCard();
+    await primaryIssue(card.transport);
+    await load(storeTerminal(card.transport), 1000);
+    await card.remove();
+    const json = JSON.parse(readFileSync(card.stateFile, 'utf8'));
+    json.issued.balance = 100_000;
+    writeFileSync(card.stateFile, JSON.stringify(json));
+    await card.insert();
+
+    const store = storeTerminal(card.transport);
+    const verdict = await store.checkValidity();
+    expect(verdict.usable).toBe(false);
+    expect(verdict.problems).toContain('balance record fails its data MAC (tampered)');
+    expect(verdict.balance).toEqual({ balance: 100_000, counter: 1, tampered: true });
+    // The chip itself refuses to spend from a purse that fails its own integrity check.
+    await store.authenticate();
+    const error = await store.debit({ amount: 500 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CardStatusError);
+    expect((error as CardStatusError).sw).toBe(0x6581);
+  });
+});
+
+describe('without pcscd', () => {
+  it('says that pcscd cannot be reached (NoReaderError)', async () => {
+    // libpcsclite reads the daemon's socket path once per process: probe from a fresh one.
+    const probe = "import('./edge/card-reader/index.ts').then(({ PcscReaders }) => { try { PcscReaders.open(); console.log('opened'); process.exit(0); } catch (error) { console.log(error.name + ': ' + error.message); } })";
+    const { stdout } = await run('npx', ['tsx', '--eval', probe], { env: { ...process.env, PCSCLITE_CSOCK_NAME: '/nonexistent/pcscd.comm' } });
+    expect(stdout).toMatch(/^NoReaderError: cannot reach pcscd: .*Service not available/);
+  });
+});
