@@ -41,6 +41,10 @@ class OriginChain {
   readonly waiting = new Map<number, ChainedEvent>();
   /** Heads stored while events were waiting: checked once the chain reaches them. */
   heldHeads: SignedHeadRecord[] = [];
+  /** Validly signed heads for sequences the chain had not reached when they were read. */
+  beyondHeads: SignedHeadRecord[] = [];
+  /** Events already named as changed: one finding per event. */
+  readonly changed = new Set<number>();
   coveredSeq = 0;
   events = 0;
   heads = 0;
@@ -145,6 +149,16 @@ export class ChainAuditor {
       while (chain.waiting.size > 0) this.declareMissing(chain);
       for (const held of chain.heldHeads) this.checkHead(chain, held);
       chain.heldHeads = [];
+      for (const { head, position } of chain.beyondHeads) {
+        if (chain.missing.has(Number(head.storeSeq))) continue;
+        this.options.report({
+          check: CHECKS.headBeyondEvents,
+          store: chain.origin,
+          seq: Number(head.storeSeq),
+          position: String(position),
+          message: `a validly signed head covers seq ${head.storeSeq}, but the stored events of ${chain.origin} stop at seq ${chain.last?.seq ?? 0}: events at the end are missing`,
+        });
+      }
       if (!openEnd) this.reportUnsigned(chain);
     }
     return [...this.origins.values()].map((chain) => ({
@@ -173,27 +187,26 @@ export class ChainAuditor {
           this.reportGap(chain, 1, event.seq - 1, event);
         }
       } else if (previous.seq === event.seq - 1 && !previous.hash.equals(event.envelope.prevHash)) {
-        this.options.report({
-          check: CHECKS.chainHash,
-          store: chain.origin,
-          seq: previous.seq,
-          eventId: previous.eventId,
-          position: String(previous.position),
-          message: `the stored envelope hashes to ${hex(previous.hash)}, but seq ${event.seq} (event ${event.eventId}) links to ${hex(event.envelope.prevHash)}: the envelope was changed after it was chained`,
-        });
+        this.reportChanged(
+          chain,
+          previous,
+          `the stored envelope hashes to ${hex(previous.hash)}, but seq ${event.seq} (event ${event.eventId}) links to ${hex(event.envelope.prevHash)}: the envelope was changed after it was chained`,
+        );
       }
     }
     chain.last = event;
     chain.unsigned.set(event.seq, event);
     this.options.onEvent(event);
-    if (chain.heldHeads.length > 0) this.releaseHeads(chain, event.seq);
+    if (chain.heldHeads.length > 0 || chain.beyondHeads.length > 0) this.releaseHeads(chain, event.seq);
   }
 
   private releaseHeads(chain: OriginChain, upToSeq: number): void {
-    const ready = chain.heldHeads.filter((held) => Number(held.head.storeSeq) <= upToSeq);
-    if (ready.length === 0) return;
-    chain.heldHeads = chain.heldHeads.filter((held) => Number(held.head.storeSeq) > upToSeq);
-    for (const held of ready) this.checkHead(chain, held);
+    for (const list of ['heldHeads', 'beyondHeads'] as const) {
+      const ready = chain[list].filter((held) => Number(held.head.storeSeq) <= upToSeq);
+      if (ready.length === 0) continue;
+      chain[list] = chain[list].filter((held) => Number(held.head.storeSeq) > upToSeq);
+      for (const held of ready) this.compareHead(chain, held);
+    }
   }
 
   /** Hands on the waiting events that now follow the chain, naming each as stored out of order. */
@@ -282,24 +295,23 @@ export class ChainAuditor {
       this.options.report({ check: CHECKS.headSignature, ...where, message: `the signature on the head of seq ${seq} does not verify with ${chain.origin}'s key ${head.keyId}` });
       return;
     }
-    const covered = chain.unsigned.get(seq) ?? (chain.last?.seq === seq ? chain.last : undefined);
-    if (covered === undefined) {
-      if (seq > (chain.last?.seq ?? 0)) {
-        this.options.report({ check: CHECKS.headBeyondEvents, ...where, message: `a validly signed head covers seq ${seq}, but the stored events of ${chain.origin} stop at seq ${chain.last?.seq ?? 0}` });
-      } else if (chain.missing.has(seq)) {
-        this.options.report({ check: CHECKS.headBeyondEvents, ...where, message: `a validly signed head covers seq ${seq}, whose event is missing` });
-      }
+    this.compareHead(chain, { head, position });
+  }
+
+  /** A validly signed head against the stored event it covers. */
+  private compareHead(chain: OriginChain, { head, position }: SignedHeadRecord): void {
+    const seq = Number(head.storeSeq);
+    // A head for a sequence whose event is missing: the gap is named already.
+    if (chain.missing.has(seq)) return;
+    if (seq > (chain.last?.seq ?? 0)) {
+      // Events up to it may still come (stored late or after a missing one); judged at the end.
+      chain.beyondHeads.push({ head, position });
       return;
     }
+    const covered = chain.unsigned.get(seq) ?? (chain.last?.seq === seq ? chain.last : undefined);
+    if (covered === undefined) return;
     if (!covered.hash.equals(head.hash)) {
-      this.options.report({
-        check: CHECKS.chainHash,
-        store: chain.origin,
-        seq,
-        eventId: covered.eventId,
-        position: String(covered.position),
-        message: `the stored envelope hashes to ${hex(covered.hash)}, but the head signed with key ${head.keyId} (position ${position}) records ${hex(head.hash)}: the envelope was changed after it was signed`,
-      });
+      this.reportChanged(chain, covered, `the stored envelope hashes to ${hex(covered.hash)}, but the head signed with key ${head.keyId} (position ${position}) records ${hex(head.hash)}: the envelope was changed after it was signed`);
       return;
     }
     chain.coveredSeq = Math.max(chain.coveredSeq, seq);
@@ -307,6 +319,13 @@ export class ChainAuditor {
       if (unsignedSeq > seq) break;
       chain.unsigned.delete(unsignedSeq);
     }
+  }
+
+  /** Names an event whose bytes are not what its chain recorded, once however many links say so. */
+  private reportChanged(chain: OriginChain, event: ChainedEvent, message: string): void {
+    if (chain.changed.has(event.seq)) return;
+    chain.changed.add(event.seq);
+    this.options.report({ check: CHECKS.chainHash, store: chain.origin, seq: event.seq, eventId: event.eventId, position: String(event.position), message });
   }
 
   private reportUnsigned(chain: OriginChain): void {

@@ -189,7 +189,7 @@ export class PurseAuditor {
       this.cards.set(movement.cardId, card);
     }
     card.ledger ??= anchoredLedger(movement.cardId, movement);
-    if (movement.macValid && movement.counter > card.ledger.counter + 1) {
+    if (movement.counter > card.ledger.counter + 1) {
       card.waiting ??= new Map();
       card.waiting.set(movement.counter, recorded);
       if (card.waiting.size > MAX_WAITING_PER_CARD) this.passOverGap(card);
@@ -225,7 +225,11 @@ export class PurseAuditor {
     const before = card.ledger!;
     // Debits are matched at the end; here the load is taken as matched so only the card's own rules speak.
     const matched: DebitFacts | undefined = movement.kind === 'load' ? { cardId: movement.cardId, amount: movement.amount, reversed: false } : undefined;
-    const step = applyMovement(before, movement, matched);
+    // The live ledger refuses a movement whose MAC fails; the auditor names the failure and then
+    // judges the movement as recorded, so that its arithmetic is checked and the movements after it
+    // are measured against the history as stored, not flagged as a gap.
+    if (!movement.macValid) this.fail(CHECKS.cardMac, where, `card ${movement.cardId}: the card MAC on this ${movement.kind} (counter ${movement.counter}, ${movement.amount} yen, new balance ${movement.newBalance}) is not the card's: amount, balance, counter or terminal differ from what the card signed`);
+    const step = applyMovement(before, { ...movement, macValid: true }, matched);
     for (const divergence of step.divergences) {
       const beyondBalance = movement.kind === 'pay' && divergence.kind === 'balance_mismatch' && movement.amount > before.balance;
       const prefix = beyondBalance ? `pay of ${movement.amount} yen is beyond the balance of ${before.balance} yen; ` : '';

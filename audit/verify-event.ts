@@ -94,12 +94,10 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
       if (origin === undefined) continue;
       if (target !== undefined && origin !== target.envelope.storeId) continue;
       if (record.type === CHAIN_HEAD_RECORD) {
-        if (target === undefined) continue;
+        if (target === undefined || head !== undefined) continue;
         const candidate = pb.ChainHeadReceived.decode(record.data).head as ChainHead | null;
-        if (candidate && candidate.storeSeq >= target.envelope.storeSeq) {
-          head = { head: candidate, record };
-          break reading;
-        }
+        if (candidate && candidate.storeSeq >= target.envelope.storeSeq) head = { head: candidate, record };
+        if (head !== undefined && following.length > 0) break reading;
         continue;
       }
       let envelope: EventEnvelope;
@@ -115,6 +113,8 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
       }
       if (target !== undefined) {
         following.push(seen);
+        // The event's successor and the head that covers it are all that is needed.
+        if (head !== undefined) break reading;
       } else if (envelope.eventId === eventId || record.id === eventId) {
         target = seen;
         previous = lastByStream.get(record.streamId);
