@@ -2,3 +2,4 @@
 // the blacklist feed to stores.
 export { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
 export { domainEventsOf, type FedEvent } from './event-feed.js';
+export { purseRoutes, purseViewOf, type PurseRoutesOptions } from './routes.js';

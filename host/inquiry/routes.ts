@@ -1,0 +1,92 @@
+// Blacklist and purse alert routes: POST/DELETE /v1/cards/:cardId/blacklist, GET /v1/alerts and the
+// card's purse as head office last saw it, GET /v1/cards/:cardId/purse.
+import type { FastifyPluginAsync } from 'fastify';
+import type {} from '@fastify/swagger';
+import { z } from 'zod';
+import { DomainRefusal } from '../../domain/index.js';
+import type { PurseLedgerReader } from '../../projections/purse-ledger.js';
+import { sendValidationError } from '../applications/routes.js';
+import type { InquiryCentre } from './inquiry-centre.js';
+
+export interface PurseRoutesOptions {
+  centre: InquiryCentre;
+  ledger: PurseLedgerReader;
+}
+
+const CardParams = z.object({ cardId: z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits') });
+const ReasonBody = z.object(
+  { reason: z.string({ error: 'reason is required' }).trim().min(1, 'reason is required').max(200, 'reason must be at most 200 characters') },
+  { error: 'body must be a JSON object with a reason' },
+);
+const AlertQuery = z.object({
+  cardId: CardParams.shape.cardId.optional(),
+  after: z.coerce.number().int('after must be an alert id').min(0, 'after must be an alert id').default(0),
+  limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be 1-1000').max(1000, 'limit must be 1-1000').default(100),
+});
+
+const CONFLICT: Record<string, number> = { already_blacklisted: 409, not_blacklisted: 409 };
+
+export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
+  const { centre, ledger } = options;
+  return async (app) => {
+    const change = (kind: 'blacklist' | 'reinstate') => async (request: { params: unknown; body: unknown }, reply: import('fastify').FastifyReply) => {
+      const params = CardParams.safeParse(request.params);
+      if (!params.success) return sendValidationError(reply, params.error);
+      const body = ReasonBody.safeParse(request.body ?? {});
+      if (!body.success) return sendValidationError(reply, body.error);
+      try {
+        const { version } = await centre.changeBlacklist(kind, params.data.cardId, body.data.reason);
+        return reply.code(kind === 'blacklist' ? 201 : 200).send({ cardId: params.data.cardId, blacklisted: kind === 'blacklist', reason: body.data.reason, version });
+      } catch (error) {
+        if (error instanceof DomainRefusal && CONFLICT[error.code]) return reply.code(CONFLICT[error.code]!).send({ error: error.code, message: error.message });
+        throw error;
+      }
+    };
+
+    app.post(
+      '/v1/cards/:cardId/blacklist',
+      { schema: { summary: 'Blacklist a card (lost, stolen, misused); every store refuses it within seconds', description: 'Body: { reason }. 201; 409 when already blacklisted.', tags: ['purse'] } },
+      change('blacklist'),
+    );
+    app.delete(
+      '/v1/cards/:cardId/blacklist',
+      { schema: { summary: 'Reinstate a blacklisted card', description: 'Body: { reason }. 200; 409 when the card is not blacklisted.', tags: ['purse'] } },
+      change('reinstate'),
+    );
+
+    app.get(
+      '/v1/alerts',
+      { schema: { summary: 'Purse divergences head office found (counter gap or repeat, balance, card MAC, load without debit)', description: 'Query: cardId?, after? (alert id), limit? (1-1000).', tags: ['purse'] } },
+      async (request, reply) => {
+        const query = AlertQuery.safeParse(request.query ?? {});
+        if (!query.success) return sendValidationError(reply, query.error);
+        return { alerts: ledger.alerts({ cardId: query.data.cardId, afterId: query.data.after, limit: query.data.limit }) };
+      },
+    );
+
+    app.get(
+      '/v1/cards/:cardId/purse',
+      { schema: { summary: "The card's purse as head office last saw it, its alerts and blacklist state", tags: ['purse'] } },
+      async (request, reply) => {
+        const params = CardParams.safeParse(request.params);
+        if (!params.success) return sendValidationError(reply, params.error);
+        const view = purseViewOf(centre, ledger, params.data.cardId);
+        if (!view) return reply.code(404).send({ error: 'not_found', message: `head office has seen no purse activity or blacklisting for card ${params.data.cardId}` });
+        return view;
+      },
+    );
+  };
+}
+
+/** What GET /v1/cards/:cardId/purse shows, for other card views to include. */
+export function purseViewOf(centre: InquiryCentre, ledger: PurseLedgerReader, cardId: string) {
+  const purse = ledger.card(cardId);
+  const listed = centre.blacklistEntry(cardId);
+  if (!purse && !listed) return undefined;
+  return {
+    cardId,
+    purse: purse ?? null,
+    blacklisted: listed ? { reason: listed.reason, since: new Date(listed.sinceMs).toISOString() } : null,
+    alerts: ledger.alerts({ cardId, limit: 1000 }),
+  };
+}
