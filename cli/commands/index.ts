@@ -3,6 +3,7 @@ import { registerProvisionCommands } from './provision.js';
 import { registerEdgeCommands } from './edge.js';
 import { registerAuditCommands } from './audit.js';
 import { registerBenchCommands } from './bench.js';
+import { registerVcardCommands } from './vcard.js';
 
 /** Every subcommand of the cardsys CLI. */
 export function registerCommands(program: Command): void {
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerEdgeCommands(program);
   registerAuditCommands(program);
   registerBenchCommands(program);
+  registerVcardCommands(program);
 }
