@@ -47,6 +47,17 @@ interface UserRow {
   entry: Buffer;
 }
 
+const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+/** Prepared once per database handle: the projection runs the same few statements for every event. */
+function sql(db: Database.Database, text: string): Database.Statement {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let statement = cache.get(text);
+  if (!statement) cache.set(text, (statement = db.prepare(text)));
+  return statement;
+}
+
 const decodeEntry = (bytes: Uint8Array): IssuanceEntry => pb.IssuanceEntry.decode(bytes);
 const encodeEntry = (entry: IssuanceEntry): Uint8Array => pb.IssuanceEntry.encode(entry).finish();
 
@@ -54,7 +65,7 @@ const encodeEntry = (entry: IssuanceEntry): Uint8Array => pb.IssuanceEntry.encod
 export function applyIssuanceEvent(db: Database.Database, event: DomainEvent): void {
   switch (event.type) {
     case 'StoreRegistered': {
-      db.prepare(
+      sql(db, 
         `INSERT INTO issuance_stores (store_id, registered, nearby) VALUES (?, 1, ?)
          ON CONFLICT (store_id) DO UPDATE SET registered = 1, nearby = excluded.nearby`,
       ).run(event.data.storeId, JSON.stringify(event.data.nearbyStoreIds ?? []));
@@ -63,7 +74,7 @@ export function applyIssuanceEvent(db: Database.Database, event: DomainEvent): v
     }
     case 'StoreKeyRegistered': {
       if (!event.data.sealingPublicKey || event.data.sealingPublicKey.length === 0) return;
-      db.prepare(
+      sql(db, 
         `INSERT INTO issuance_stores (store_id, sealing_key) VALUES (?, ?)
          ON CONFLICT (store_id) DO UPDATE SET sealing_key = excluded.sealing_key`,
       ).run(event.data.storeId, Buffer.from(event.data.sealingPublicKey));
@@ -80,7 +91,7 @@ export function applyIssuanceEvent(db: Database.Database, event: DomainEvent): v
         homeStoreId: data.homeStoreId,
         cards: [],
       };
-      db.prepare(
+      sql(db, 
         `INSERT INTO issuance_users (bank_id, user_id, home_store_id, pending_cards, entry) VALUES (?, ?, ?, 0, ?)
          ON CONFLICT (bank_id) DO NOTHING`,
       ).run(entry.bankId, data.userId, data.homeStoreId, encodeEntry(entry));
@@ -99,15 +110,15 @@ export function applyIssuanceEvent(db: Database.Database, event: DomainEvent): v
 }
 
 function askForFullSnapshot(db: Database.Database, storeId: string): void {
-  db.prepare('INSERT INTO issuance_changes (store_id, bank_id) VALUES (?, NULL)').run(storeId);
+  sql(db, 'INSERT INTO issuance_changes (store_id, bank_id) VALUES (?, NULL)').run(storeId);
 }
 
 function updateCards(db: Database.Database, userId: string, change: (cards: cardsys.v1.IssuableCard.$Properties[]) => cardsys.v1.IssuableCard.$Properties[]): void {
-  const row = db.prepare('SELECT * FROM issuance_users WHERE user_id = ?').get(userId) as UserRow | undefined;
+  const row = sql(db, 'SELECT * FROM issuance_users WHERE user_id = ?').get(userId) as UserRow | undefined;
   if (!row) return;
   const entry = decodeEntry(row.entry);
   const cards = change(entry.cards ?? []);
-  db.prepare('UPDATE issuance_users SET pending_cards = ?, entry = ? WHERE bank_id = ?').run(cards.length, encodeEntry({ ...entry, cards }), row.bank_id);
+  sql(db, 'UPDATE issuance_users SET pending_cards = ?, entry = ? WHERE bank_id = ?').run(cards.length, encodeEntry({ ...entry, cards }), row.bank_id);
   if (cards.length === 0 && row.pending_cards === 0) return;
   const servingStores = db
     .prepare(
@@ -116,7 +127,7 @@ function updateCards(db: Database.Database, userId: string, change: (cards: card
     )
     .pluck()
     .all({ home: row.home_store_id }) as string[];
-  const record = db.prepare('INSERT INTO issuance_changes (store_id, bank_id) VALUES (?, ?)');
+  const record = sql(db, 'INSERT INTO issuance_changes (store_id, bank_id) VALUES (?, ?)');
   for (const storeId of servingStores) record.run(storeId, row.bank_id);
 }
 

@@ -7,14 +7,16 @@
 // so lookups keep working from the previous copy in the meantime.
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { pb, type cardsys } from '../../contracts/index.js';
+import protobuf from 'protobufjs/minimal.js';
+import { decodeOrThrow, pb, type cardsys } from '../../contracts/index.js';
 import { createOpener, type Opener } from '../../contracts/sealed.js';
 
 export type IssuanceEntry = cardsys.v1.IssuanceEntry.$Properties;
 
+const STAGING_TABLE = 'CREATE TABLE IF NOT EXISTS issuance_cache_staging (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS issuance_cache (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS issuance_cache_staging (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;
+${STAGING_TABLE}
 CREATE TABLE IF NOT EXISTS issuance_cache_state (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   stream_seq INTEGER NOT NULL,
@@ -45,6 +47,46 @@ export type ApplyOutcome =
   | { kind: 'replaced'; generation: number; entries: number }
   | { kind: 'changed'; upserts: number; removals: number }
   | { kind: 'skipped'; reason: string };
+
+const UPSERTS_FIELD = 5;
+const BANK_ID_FIELD = 1;
+const LENGTH_DELIMITED = 2;
+
+/** An update with its entries left encoded, each with its bank ID: stored as received, not re-encoded. */
+interface SplitUpdate {
+  update: cardsys.v1.IssuanceSnapshotUpdate;
+  upserts: Array<{ bankId: string; bytes: Uint8Array }>;
+}
+
+function splitUpdate(bytes: Uint8Array): SplitUpdate {
+  return decodeOrThrow('IssuanceSnapshotUpdate', () => {
+    const reader = protobuf.Reader.create(bytes);
+    const rest: Uint8Array[] = [];
+    const upserts: SplitUpdate['upserts'] = [];
+    while (reader.pos < reader.len) {
+      const start = reader.pos;
+      const tag = reader.uint32();
+      if (tag >>> 3 === UPSERTS_FIELD && (tag & 7) === LENGTH_DELIMITED) {
+        const entry = reader.bytes();
+        upserts.push({ bankId: bankIdOfEntry(entry), bytes: entry });
+      } else {
+        reader.skipType(tag & 7);
+        rest.push(bytes.subarray(start, reader.pos));
+      }
+    }
+    return { update: pb.IssuanceSnapshotUpdate.decode(Buffer.concat(rest)), upserts };
+  });
+}
+
+function bankIdOfEntry(entry: Uint8Array): string {
+  const reader = protobuf.Reader.create(entry);
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === BANK_ID_FIELD && (tag & 7) === LENGTH_DELIMITED) return reader.string();
+    reader.skipType(tag & 7);
+  }
+  return '';
+}
 
 function keysFrom(privateKey: KeyObject): { index: Buffer; encryption: Buffer } {
   const d = privateKey.export({ format: 'jwk' }).d;
@@ -128,7 +170,7 @@ export class IssuanceCache {
   apply(seq: number, blob: Uint8Array): ApplyOutcome {
     const state = this.state();
     if (seq <= state.streamSeq) return { kind: 'skipped', reason: `message ${seq} already applied` };
-    const update = pb.IssuanceSnapshotUpdate.decode(this.opener.open(blob));
+    const { update, upserts } = splitUpdate(this.opener.open(blob));
     if (update.storeId !== this.storeId) throw new Error(`snapshot message ${seq} is for store ${update.storeId}, not ${this.storeId}`);
     return this.db.transaction((): ApplyOutcome => {
       const setState = (changes: Partial<CacheState>) => {
@@ -137,39 +179,45 @@ export class IssuanceCache {
           .prepare('UPDATE issuance_cache_state SET stream_seq = ?, generation = ?, change_seq = ?, staging_generation = ?, staging_next_part = ? WHERE id = 1')
           .run(next.streamSeq, next.generation, next.changeSeq, next.stagingGeneration, next.stagingNextPart);
       };
-      if (update.parts > 0) return this.applyPart(update, state, setState);
+      if (update.parts > 0) return this.applyPart(update, upserts, state, setState);
       if (update.generation !== state.generation) {
         setState({});
         return { kind: 'skipped', reason: `change for generation ${update.generation}, the copy is generation ${state.generation}` };
       }
       const upsert = this.db.prepare('INSERT OR REPLACE INTO issuance_cache (bank_key, entry) VALUES (?, ?)');
       const remove = this.db.prepare('DELETE FROM issuance_cache WHERE bank_key = ?');
-      for (const entry of update.upserts) {
-        const key = this.bankKey(entry.bankId ?? '');
-        upsert.run(key, this.encrypt(key, pb.IssuanceEntry.encode(entry).finish()));
+      for (const entry of upserts) {
+        const key = this.bankKey(entry.bankId);
+        upsert.run(key, this.encrypt(key, entry.bytes));
       }
       for (const bankId of update.removedBankIds) remove.run(this.bankKey(bankId));
       setState({ changeSeq: update.changeSeq });
-      return { kind: 'changed', upserts: update.upserts.length, removals: update.removedBankIds.length };
+      return { kind: 'changed', upserts: upserts.length, removals: update.removedBankIds.length };
     })();
   }
 
-  private applyPart(update: cardsys.v1.IssuanceSnapshotUpdate, state: CacheState, setState: (changes: Partial<CacheState>) => void): ApplyOutcome {
+  private applyPart(
+    update: cardsys.v1.IssuanceSnapshotUpdate,
+    upserts: SplitUpdate['upserts'],
+    state: CacheState,
+    setState: (changes: Partial<CacheState>) => void,
+  ): ApplyOutcome {
     if (update.part === 1) this.db.exec('DELETE FROM issuance_cache_staging');
     else if (update.generation !== state.stagingGeneration || update.part !== state.stagingNextPart) {
       setState({});
       return { kind: 'skipped', reason: `part ${update.part} of generation ${update.generation} out of order` };
     }
     const insert = this.db.prepare('INSERT OR REPLACE INTO issuance_cache_staging (bank_key, entry) VALUES (?, ?)');
-    for (const entry of update.upserts) {
-      const key = this.bankKey(entry.bankId ?? '');
-      insert.run(key, this.encrypt(key, pb.IssuanceEntry.encode(entry).finish()));
+    for (const entry of upserts) {
+      const key = this.bankKey(entry.bankId);
+      insert.run(key, this.encrypt(key, entry.bytes));
     }
     if (update.part < update.parts) {
       setState({ stagingGeneration: update.generation, stagingNextPart: update.part + 1 });
       return { kind: 'staged', generation: update.generation, part: update.part, parts: update.parts };
     }
-    this.db.exec('DELETE FROM issuance_cache; INSERT INTO issuance_cache SELECT * FROM issuance_cache_staging; DELETE FROM issuance_cache_staging;');
+    // The staged generation becomes the live copy by renaming, not copying.
+    this.db.exec(`DROP TABLE issuance_cache; ALTER TABLE issuance_cache_staging RENAME TO issuance_cache; ${STAGING_TABLE}`);
     setState({ generation: update.generation, changeSeq: update.changeSeq, stagingGeneration: 0, stagingNextPart: 0 });
     return { kind: 'replaced', generation: update.generation, entries: this.size() };
   }

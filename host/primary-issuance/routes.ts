@@ -1,0 +1,46 @@
+// POST /v1/users/:userId/cards: primary issuance on the card in one of head office's readers.
+import type { FastifyPluginAsync } from 'fastify';
+import type {} from '@fastify/swagger';
+import { z } from 'zod';
+import { CardIdTakenError, UnknownUserError } from '../../domain/issuance.js';
+import { CardReaderError } from '../../edge/card-reader/index.js';
+import { sendValidationError } from '../applications/index.js';
+import { issuePrimaryCard, type PrimaryIssuanceOptions } from './primary-issuance.js';
+
+const Params = z.object({ userId: z.string().min(1, 'user id is required').max(128, 'user id must be at most 128 characters') });
+const Body = z.object({
+  reader: z.string({ error: 'reader is required (the PC/SC reader holding the blank card)' }).min(1, 'reader is required'),
+  pin: z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits').optional(),
+});
+
+export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyPluginAsync {
+  return async (app) => {
+    app.post(
+      '/v1/users/:userId/cards',
+      {
+        schema: {
+          summary: "Primary issuance: initialise the blank card in head office's reader for this user",
+          description:
+            'Body: { reader: PC/SC reader name, pin?: 4-8 digits (random 4 digits when omitted; returned once, for the PIN mailer) }. ' +
+            '201 with card id, bank id and expiry; 404 unknown user; 409 when the card cannot be issued (no card, not blank, reader trouble).',
+          tags: ['issuance'],
+        },
+      },
+      async (request, reply) => {
+        const params = Params.safeParse(request.params);
+        if (!params.success) return sendValidationError(reply, params.error);
+        const body = Body.safeParse(request.body ?? {});
+        if (!body.success) return sendValidationError(reply, body.error);
+        try {
+          const card = await issuePrimaryCard(options, { userId: params.data.userId, readerName: body.data.reader, ...(body.data.pin ? { pin: body.data.pin } : {}) });
+          return reply.code(201).send(card);
+        } catch (error) {
+          if (error instanceof UnknownUserError) return reply.code(404).send({ error: 'not_found', message: error.message });
+          if (error instanceof CardIdTakenError) return reply.code(409).send({ error: error.code, message: error.message });
+          if (error instanceof CardReaderError) return reply.code(409).send({ error: 'card_not_issued', message: `the card was not issued: ${error.message}` });
+          throw error;
+        }
+      },
+    );
+  };
+}
