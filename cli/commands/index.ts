@@ -4,6 +4,7 @@ import { registerEdgeCommands } from './edge.js';
 import { registerAuditCommands } from './audit.js';
 import { registerBenchCommands } from './bench.js';
 import { registerVcardCommands } from './vcard.js';
+import { registerPosCommands } from './pos.js';
 
 /** Every subcommand of the cardsys CLI. */
 export function registerCommands(program: Command): void {
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   registerAuditCommands(program);
   registerBenchCommands(program);
   registerVcardCommands(program);
+  registerPosCommands(program);
 }

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { connect } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { StoreId, Yen, pb, type cardsys, type PosReply } from '../../contracts/index.js';
+import { sendPosCommand } from '../../edge/pos/index.js';
+import { natsConnectOptions } from '../../infra/nats/credentials.js';
+import { say, withNatsOptions, type NatsCliOptions } from '../options.js';
+
+const Common = z.object({
+  store: StoreId,
+  terminal: z.string().min(1, 'terminal id must not be empty').max(128, 'terminal id must be at most 128 characters').default('pos-1'),
+  commandId: z.string().min(1).max(128).optional(),
+  timeout: z.coerce.number().int('timeout must be whole milliseconds').min(100, 'timeout must be at least 100 ms').default(10_000),
+  json: z.boolean().default(false),
+});
+const Amount = z.coerce.number().pipe(Yen);
+const Pin = z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits');
+
+type PosCliOptions = NatsCliOptions & Record<string, unknown>;
+
+/** Parses options; the first problem names the option it is about (`option` for a single value). */
+function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, option?: string): z.infer<T> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  option ??= String(issue?.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  throw new Error(option ? `--${option}: ${issue?.message}` : (issue?.message ?? 'invalid options'));
+}
+
+async function run(options: PosCliOptions, kind: Parameters<typeof sendPosCommand>[1]): Promise<void> {
+  const common = parse(Common, options);
+  const commandId = common.commandId ?? randomUUID();
+  const nc = await connect({ servers: options.nats, ...natsConnectOptions(options.creds), name: `cardsys-pos-${common.store}` }).catch((error: Error) => {
+    throw new Error(`cannot reach NATS at ${options.nats}: ${error.message}`);
+  });
+  let reply: PosReply;
+  try {
+    reply = await sendPosCommand(nc, { ...kind, commandId, storeId: common.store, terminalId: common.terminal }, { timeoutMs: common.timeout });
+  } catch (error) {
+    if (!common.json) throw error;
+    process.stdout.write(`${JSON.stringify({ commandId, ok: false, code: 'no_answer', message: (error as Error).message })}\n`);
+    process.exitCode = 1;
+    return;
+  } finally {
+    await nc.close();
+  }
+  // Defaults included and yen as numbers, not the strings protobuf's JSON form uses for 64-bit fields.
+  if (common.json) process.stdout.write(`${JSON.stringify(pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }))}\n`);
+  else say(`${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`);
+  if (!reply.ok) process.exitCode = 2;
+}
+
+/** `cardsys pos load|pay|read`: a POS terminal's commands to its store's edge. */
+export function registerPosCommands(program: Command): void {
+  const pos = program
+    .command('pos')
+    .description("a POS terminal: send a command to the store's edge and print its answer")
+    .addHelpText('after', '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stderr. A retry with the same --command-id gets the first result.');
+  const common = (command: Command) =>
+    withNatsOptions(command)
+      .requiredOption('--store <id>', "the store whose edge runs the terminal's card reader")
+      .option('--terminal <id>', 'this terminal (its card reader at the store)', 'pos-1')
+      .option('--command-id <id>', 'idempotency key; a fresh UUID when omitted')
+      .option('--timeout <ms>', 'how long to wait for each attempt', '10000')
+      .option('--json', 'one JSON object (the PosReply) on stdout');
+
+  common(pos.command('load').description('load the purse: online authorisation by head office, debiting the bank account'))
+    .requiredOption('--amount <yen>', 'amount in whole yen')
+    .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .action(async (options: PosCliOptions) => run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }));
+
+  common(pos.command('pay').description('pay from the purse, within the chip balance (works with head office unreachable)'))
+    .requiredOption('--amount <yen>', 'amount in whole yen')
+    .action(async (options: PosCliOptions) => run(options, { pay: { amount: parse(Amount, options.amount, 'amount') } }));
+
+  common(pos.command('read').description("read the card's balance and validity"))
+    .action(async (options: PosCliOptions) => run(options, { read: {} }));
+}

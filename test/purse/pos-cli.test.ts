@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chipPurse, issueCard, startPurseWorld, type PurseWorld, type Store } from './harness.js';
+
+const CLI = fileURLToPath(new URL('../../bin/cardsys.js', import.meta.url));
+
+function cardsys(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('cardsys pos', () => {
+  let world: PurseWorld;
+  let store: Store;
+
+  beforeAll(async () => {
+    world = await startPurseWorld(['s1']);
+    store = await world.startStore('s1');
+    await store.edge.nats;
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it('load, pay and read print one JSON object and exit 0; a refusal exits non-zero with its reason', async () => {
+    const { card, cardId } = await issueCard(world);
+    store.readers.set('pos-1', card);
+    const nats = world.backbone.nats.url;
+    const load = await cardsys(['pos', 'load', '--store', 's1', '--amount', '3000', '--pin', '1234', '--nats', nats, '--json']);
+    expect(load.code).toBe(0);
+    expect(JSON.parse(load.stdout)).toMatchObject({ ok: true, code: 'loaded', balance: 3_000, cardId });
+
+    const pay = await cardsys(['pos', 'pay', '--store', 's1', '--amount', '500', '--nats', nats, '--json', '--command-id', 'cli-pay-1']);
+    expect(pay.code).toBe(0);
+    expect(JSON.parse(pay.stdout)).toMatchObject({ ok: true, code: 'paid', balance: 2_500 });
+    const retried = await cardsys(['pos', 'pay', '--store', 's1', '--amount', '500', '--nats', nats, '--json', '--command-id', 'cli-pay-1']);
+    expect(JSON.parse(retried.stdout)).toMatchObject({ ok: true, balance: 2_500 });
+    expect(chipPurse(card).balance).toBe(2_500);
+
+    const declined = await cardsys(['pos', 'pay', '--store', 's1', '--amount', '9000', '--nats', nats, '--json']);
+    expect(declined.code).toBe(2);
+    expect(JSON.parse(declined.stdout)).toMatchObject({ ok: false, code: 'insufficient_balance', balance: 2_500 });
+
+    const read = await cardsys(['pos', 'read', '--store', 's1', '--nats', nats, '--json']);
+    expect(JSON.parse(read.stdout)).toMatchObject({ ok: true, balance: 2_500 });
+  });
+
+  it('bad options are refused naming the option', async () => {
+    const result = await cardsys(['pos', 'pay', '--store', 's1', '--amount', '12.5']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--amount: amount must be whole yen');
+    const help = await cardsys(['pos', 'load', '--help']);
+    expect(help.stdout).toContain('--pin <pin>');
+  });
+});
