@@ -45,7 +45,10 @@ export interface ReadAllOptions {
 export interface Subscription {
   /** Stops delivering and resolves when the handler is no longer running. */
   stop(): Promise<void>;
-  /** Resolves when the subscription ends by itself (the handler threw, or the store closed). */
+  /**
+   * Settles when the subscription ends: resolves after stop() or when the store closed, rejects
+   * with the handler's error if the handler threw.
+   */
   readonly done: Promise<void>;
 }
 
@@ -66,6 +69,8 @@ export interface EventStore {
   streamRevision(streamId: string): Promise<bigint | undefined>;
   /** Events across all streams in global order. */
   readAll(options?: ReadAllOptions): Promise<StoredRecord[]>;
+  /** Global position of the last stored event, or undefined while the store is empty (for lag and progress). */
+  headPosition(): Promise<bigint | undefined>;
   /** Catch-up subscription: delivers everything after the checkpoint, then new events as they come. */
   subscribeToAll(options: SubscribeOptions): Subscription;
   close(): Promise<void>;

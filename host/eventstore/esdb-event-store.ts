@@ -1,0 +1,225 @@
+import {
+  ANY,
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  FORWARDS,
+  NO_STREAM,
+  START,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  binaryEvent,
+  excludeSystemEvents,
+  type AllStreamResolvedEvent,
+  type AppendExpectedRevision,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import {
+  DuplicateEventError,
+  WrongExpectedRevisionError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type NewRecord,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StoredRecord,
+  type SubscribeOptions,
+  type Subscription,
+} from './event-store.js';
+
+const DEFAULT_BATCH_SIZE = 500;
+const READ_CHUNK = 1000;
+
+const isSystem = (event: { type: string; streamId: string }) => event.type.startsWith('$') || event.streamId.startsWith('$');
+
+function toRecord(resolved: ResolvedEvent | AllStreamResolvedEvent): StoredRecord | undefined {
+  const event = resolved.event;
+  if (!event || isSystem(event)) return undefined;
+  const position = event.position?.commit ?? resolved.commitPosition;
+  if (position === undefined) throw new Error(`EventStoreDB returned event ${event.id} without a position (server older than 22.6?)`);
+  const data = event.isJson ? new TextEncoder().encode(JSON.stringify(event.data)) : (event.data as Uint8Array);
+  return { id: event.id, type: event.type, data, streamId: event.streamId, revision: event.revision, position };
+}
+
+const toEsdbExpected = (expected: ExpectedRevision): AppendExpectedRevision =>
+  expected === 'any' ? ANY : expected === 'no_stream' ? NO_STREAM : expected;
+
+/**
+ * The host event store on EventStoreDB / KurrentDB. Positions are $all commit positions.
+ * EventStoreDB keeps event ids unique within a stream's idempotency window only, so a duplicate id
+ * is refused here when it repeats inside one append; across streams the server does not enforce
+ * it (the ingest's per-store sequence check is what makes duplicates impossible there).
+ */
+export class EsdbEventStore implements EventStore {
+  private readonly subscriptions = new Set<Subscription>();
+
+  private constructor(
+    private readonly client: EventStoreDBClient,
+    readonly url: string,
+  ) {}
+
+  /** Connects with a connection string such as `esdb://127.0.0.1:2113?tls=false`. */
+  static async connect(url: string): Promise<EsdbEventStore> {
+    let client: EventStoreDBClient;
+    try {
+      client = EventStoreDBClient.connectionString(url);
+    } catch (error) {
+      throw new Error(`bad EventStoreDB connection string "${url}": ${(error as Error).message}`);
+    }
+    const store = new EsdbEventStore(client, url);
+    try {
+      await store.headPosition();
+    } catch (error) {
+      await client.dispose();
+      throw new Error(`cannot reach EventStoreDB at ${url}: ${(error as Error).message}`);
+    }
+    return store;
+  }
+
+  async appendToStream(streamId: string, records: NewRecord[], expected: ExpectedRevision = 'any'): Promise<AppendResult> {
+    if (records.length === 0) throw new Error(`append to stream ${streamId}: no events given`);
+    const ids = new Set<string>();
+    for (const record of records) {
+      if (ids.has(record.id)) throw new DuplicateEventError(record.id);
+      ids.add(record.id);
+    }
+    try {
+      const result = await this.client.appendToStream(
+        streamId,
+        records.map((record) => binaryEvent({ id: record.id, type: record.type, data: record.data })),
+        { expectedRevision: toEsdbExpected(expected) },
+      );
+      if (!result.position) throw new Error(`EventStoreDB did not return the position of the append to ${streamId}`);
+      return { nextExpectedRevision: result.nextExpectedRevision, lastPosition: result.position.commit };
+    } catch (error) {
+      if (error instanceof WrongExpectedVersionError) {
+        const actual = typeof error.actualVersion === 'bigint' ? error.actualVersion : undefined;
+        throw new WrongExpectedRevisionError(streamId, expected, actual);
+      }
+      throw error;
+    }
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredRecord[]> {
+    return this.collectStream(streamId, { fromRevision: options.fromRevision ?? START, direction: FORWARDS, maxCount: options.maxCount });
+  }
+
+  async streamRevision(streamId: string): Promise<bigint | undefined> {
+    const [last] = await this.collectStream(streamId, { fromRevision: END, direction: BACKWARDS, maxCount: 1 });
+    return last?.revision;
+  }
+
+  private async collectStream(streamId: string, options: Parameters<EventStoreDBClient['readStream']>[1]): Promise<StoredRecord[]> {
+    const records: StoredRecord[] = [];
+    try {
+      for await (const resolved of this.client.readStream(streamId, options)) {
+        const record = toRecord(resolved);
+        if (record) records.push(record);
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+    return records;
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<StoredRecord[]> {
+    const wanted = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const records: StoredRecord[] = [];
+    let from = options.after;
+    // System events are filtered out here, so read in chunks until enough user events are found.
+    for (;;) {
+      let seen = 0;
+      for await (const resolved of this.client.readAll({
+        fromPosition: from === undefined ? START : { commit: from, prepare: from },
+        maxCount: READ_CHUNK,
+        direction: FORWARDS,
+      })) {
+        seen++;
+        const commit = resolved.event?.position.commit;
+        if (commit === undefined || (from !== undefined && commit <= from)) continue;
+        from = commit;
+        const record = toRecord(resolved);
+        if (record) records.push(record);
+        if (records.length >= wanted) return records;
+      }
+      if (seen < READ_CHUNK) return records;
+    }
+  }
+
+  async headPosition(): Promise<bigint | undefined> {
+    let from: typeof END | { commit: bigint; prepare: bigint } = END;
+    for (;;) {
+      let seen = 0;
+      const page: AsyncIterable<AllStreamResolvedEvent> = this.client.readAll({ fromPosition: from, maxCount: READ_CHUNK, direction: BACKWARDS });
+      for await (const resolved of page) {
+        seen++;
+        const event: AllStreamResolvedEvent['event'] = resolved.event;
+        if (!event) continue;
+        if (!isSystem(event)) return event.position.commit;
+        from = event.position;
+      }
+      if (seen < READ_CHUNK) return undefined;
+    }
+  }
+
+  subscribeToAll(options: SubscribeOptions): Subscription {
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    const source = this.client.subscribeToAll({
+      fromPosition: options.after === undefined ? START : { commit: options.after, prepare: options.after },
+      filter: excludeSystemEvents(),
+    });
+    const buffer: StoredRecord[] = [];
+    let draining: Promise<void> | undefined;
+    let finish!: (error?: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      finish = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    done.catch(() => undefined);
+    let ended = false;
+    const end = (error?: unknown) => {
+      if (ended) return;
+      ended = true;
+      void source.unsubscribe().catch(() => undefined);
+      finish(error);
+    };
+    const drain = async () => {
+      try {
+        while (buffer.length > 0 && !ended) {
+          await options.handler(buffer.splice(0, batchSize));
+          if (buffer.length < batchSize && source.isPaused()) source.resume();
+        }
+      } catch (error) {
+        end(error);
+      } finally {
+        draining = undefined;
+      }
+    };
+    source.on('data', (resolved: AllStreamResolvedEvent) => {
+      const record = toRecord(resolved);
+      // The subscription starts at the checkpoint itself: skip it.
+      if (!record || (options.after !== undefined && record.position <= options.after)) return;
+      buffer.push(record);
+      if (buffer.length >= batchSize) source.pause();
+      draining ??= drain();
+    });
+    source.on('error', (error: Error) => end(error));
+    source.on('end', () => end());
+    const subscription: Subscription = {
+      done,
+      async stop() {
+        end();
+        await draining;
+      },
+    };
+    this.subscriptions.add(subscription);
+    void done.catch(() => undefined).finally(() => this.subscriptions.delete(subscription));
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await this.client.dispose();
+  }
+}

@@ -1,0 +1,185 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  DuplicateEventError,
+  WrongExpectedRevisionError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type NewRecord,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StoredRecord,
+  type SubscribeOptions,
+  type Subscription,
+} from './event-store.js';
+import { startCatchUpSubscription } from './catch-up-subscription.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position INTEGER PRIMARY KEY,
+  stream_id TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  event_id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE (stream_id, revision)
+);`;
+
+interface EventRow {
+  position: bigint;
+  stream_id: string;
+  revision: bigint;
+  event_id: string;
+  type: string;
+  data: Buffer;
+}
+
+/** How often a subscription looks for events appended by other processes to the same file. */
+const FOREIGN_APPEND_POLL_MS = 100;
+
+const toRecord = (row: EventRow): StoredRecord => ({
+  id: row.event_id,
+  type: row.type,
+  data: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength),
+  streamId: row.stream_id,
+  revision: row.revision,
+  position: row.position,
+});
+
+/** The embedded host event store: one SQLite file, every event in one table in global order. */
+export class SqliteEventStore implements EventStore {
+  private readonly appended = new EventEmitter();
+  private readonly subscriptions = new Set<Subscription>();
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly file: string,
+  ) {
+    this.appended.setMaxListeners(0);
+  }
+
+  static open(file: string): SqliteEventStore {
+    mkdirSync(dirname(file), { recursive: true });
+    let db: Database.Database;
+    try {
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
+    } catch (error) {
+      throw new Error(`cannot open event store ${file}: ${(error as Error).message}`);
+    }
+    return new SqliteEventStore(db, file);
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once, reading 64-bit integers as bigint. */
+  private statement(sql: string): Database.Statement {
+    this.assertOpen();
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      if (stmt.reader) stmt.safeIntegers(true);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`event store ${this.file} is closed`);
+  }
+
+  private lastRevision(streamId: string): bigint | undefined {
+    const row = this.statement('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?').get(streamId) as { revision: bigint | null };
+    return row.revision ?? undefined;
+  }
+
+  async appendToStream(streamId: string, records: NewRecord[], expected: ExpectedRevision = 'any'): Promise<AppendResult> {
+    if (records.length === 0) throw new Error(`append to stream ${streamId}: no events given`);
+    const insert = this.statement('INSERT INTO events (stream_id, revision, event_id, type, data) VALUES (?, ?, ?, ?, ?)');
+    const findId = this.statement('SELECT 1 FROM events WHERE event_id = ?');
+    const append = this.db.transaction((): AppendResult => {
+      const actual = this.lastRevision(streamId);
+      const matches = expected === 'any' || (expected === 'no_stream' ? actual === undefined : actual === expected);
+      if (!matches) throw new WrongExpectedRevisionError(streamId, expected, actual);
+      const ids = new Set<string>();
+      let revision = actual ?? -1n;
+      let lastPosition = 0n;
+      for (const record of records) {
+        if (ids.has(record.id) || findId.get(record.id)) throw new DuplicateEventError(record.id);
+        ids.add(record.id);
+        revision += 1n;
+        lastPosition = BigInt(insert.run(streamId, revision, record.id, record.type, record.data).lastInsertRowid);
+      }
+      return { nextExpectedRevision: revision, lastPosition };
+    });
+    const result = append.immediate();
+    this.appended.emit('append');
+    return result;
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredRecord[]> {
+    const rows = this.statement('SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?').all(
+      streamId,
+      options.fromRevision ?? 0n,
+      options.maxCount ?? -1,
+    ) as EventRow[];
+    return rows.map(toRecord);
+  }
+
+  async streamRevision(streamId: string): Promise<bigint | undefined> {
+    return this.lastRevision(streamId);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<StoredRecord[]> {
+    return this.readAllNow(options.after, options.maxCount);
+  }
+
+  private readAllNow(after: bigint | undefined, maxCount: number | undefined): StoredRecord[] {
+    const rows = this.statement('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?').all(after ?? 0n, maxCount ?? -1) as EventRow[];
+    return rows.map(toRecord);
+  }
+
+  async headPosition(): Promise<bigint | undefined> {
+    const row = this.statement('SELECT MAX(position) AS position FROM events').get() as { position: bigint | null };
+    return row.position ?? undefined;
+  }
+
+  subscribeToAll(options: SubscribeOptions): Subscription {
+    this.assertOpen();
+    const subscription = startCatchUpSubscription({
+      ...options,
+      read: async (after, maxCount) => (this.closed ? undefined : this.readAllNow(after, maxCount)),
+      // Appends through this object wake the subscription at once; other processes' appends are
+      // found by polling the file.
+      waitForAppends: (signal) =>
+        new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            this.appended.off('append', wake);
+            signal.removeEventListener('abort', wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, FOREIGN_APPEND_POLL_MS);
+          this.appended.on('append', wake);
+          signal.addEventListener('abort', wake);
+        }),
+    });
+    this.subscriptions.add(subscription);
+    void subscription.done.catch(() => undefined).finally(() => this.subscriptions.delete(subscription));
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    this.closed = true;
+    this.db.close();
+  }
+}

@@ -1,0 +1,85 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { encodeEnvelope, encodeEvent, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
+import type { EventStore, NewRecord } from '../../host/eventstore/index.js';
+
+/** One envelope of a chain: its exact bytes (what gets hashed and stored) and its fields. */
+export interface ChainedEnvelope {
+  bytes: Uint8Array;
+  envelope: EventEnvelope;
+  /** The envelope as a host event store record (type = event type, id = event id). */
+  record: NewRecord;
+}
+
+export interface NextOptions {
+  streamId?: string;
+  commandId?: string;
+  occurredAt?: Date;
+}
+
+/**
+ * Builds a valid hash chain of envelopes for one origin (a store id or "hq"), the way an edge log
+ * or head office's writer would: gap-free sequence from 1, prev_hash = SHA-256 of the previous
+ * envelope's bytes. Heads are left unsigned.
+ */
+export class EnvelopeChain {
+  seq = 0;
+  headHash: Uint8Array = new Uint8Array(32);
+
+  constructor(readonly origin: string) {}
+
+  next(event: NewDomainEvent, options: NextOptions = {}): ChainedEnvelope {
+    this.seq += 1;
+    const eventId = randomUUID();
+    const bytes = encodeEnvelope({
+      eventId,
+      storeId: this.origin,
+      storeSeq: this.seq,
+      prevHash: this.headHash,
+      occurredAtMs: (options.occurredAt ?? new Date()).getTime(),
+      eventType: event.type,
+      payload: encodeEvent(event),
+      streamId: options.streamId ?? defaultStreamId(event),
+      commandId: options.commandId ?? '',
+    });
+    this.headHash = createHash('sha256').update(bytes).digest();
+    const envelope = pb.EventEnvelope.decode(bytes);
+    return { bytes, envelope, record: { id: eventId, type: event.type, data: bytes } };
+  }
+
+  /** The ChainHeadReceived record the ingest stores after a batch, covering the chain so far. */
+  chainHeadRecord(options: { localHeadSeq?: number; receivedAt?: Date } = {}): NewRecord {
+    const data = pb.ChainHeadReceived.encode({
+      head: { storeId: this.origin, storeSeq: this.seq, hash: this.headHash, keyId: 'test', signature: new Uint8Array(64) },
+      localHeadSeq: options.localHeadSeq ?? this.seq,
+      receivedAtMs: (options.receivedAt ?? new Date()).getTime(),
+    }).finish();
+    return { id: randomUUID(), type: 'ChainHeadReceived', data };
+  }
+}
+
+function defaultStreamId(event: NewDomainEvent): string {
+  const data = event.data as { cardId?: string | null; userId?: string | null };
+  if (data.cardId) return `card-${data.cardId}`;
+  if (data.userId) return `user-${data.userId}`;
+  return event.type;
+}
+
+/** The host stream of an origin (ARCHITECTURE.md: store-<id>, or hq). */
+export const originStream = (origin: string) => (origin === 'hq' ? 'hq' : `store-${origin}`);
+
+/**
+ * Appends the next events of the chain to the origin's host stream as the ingest does: the
+ * envelopes, then one ChainHeadReceived record, with the expected revision.
+ */
+export async function appendChainBatch(
+  store: EventStore,
+  chain: EnvelopeChain,
+  events: NewDomainEvent[],
+  options: { localHeadSeq?: number; receivedAt?: Date; occurredAt?: Date } = {},
+): Promise<ChainedEnvelope[]> {
+  const stream = originStream(chain.origin);
+  const chained = events.map((event) => chain.next(event, { occurredAt: options.occurredAt }));
+  const expected = (await store.streamRevision(stream)) ?? 'no_stream';
+  await store.appendToStream(stream, [...chained.map((c) => c.record), chain.chainHeadRecord(options)], expected);
+  return chained;
+}
