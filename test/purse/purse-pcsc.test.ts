@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chipCommands } from '../../card/index.js';
+import { openPcscRig, type PcscRig } from '../support/pcsc.js';
+import { issueCard, startPurseWorld, type PurseWorld, type Store } from './harness.js';
+
+// The same purse flows with the card behind the real PC/SC stack: pcsclite → pcscd → vpcd → the
+// virtual card.
+describe('purse through pcscd + vpcd', () => {
+  let world: PurseWorld;
+  let store: Store;
+  let rig: PcscRig;
+
+  beforeAll(async () => {
+    world = await startPurseWorld(['s1']);
+    store = await world.startStore('s1');
+    await store.edge.nats;
+    rig = await openPcscRig(world.master.transport);
+  });
+  afterAll(async () => {
+    await rig?.close();
+    await world?.close();
+  });
+
+  it('the worked example: 3,000 + 10,000 = 13,000, pay 5,500 leaves 7,500; ledger and account agree', async () => {
+    const issued = await issueCard(world, { opening: 50_000 });
+    const card = await rig.newCard(issued.card.state);
+    store.readers.set('pos-1', card.transport);
+    expect(await store.command({ load: { amount: 3_000, pin: '1234' } })).toMatchObject({ ok: true, balance: 3_000 });
+    expect(await store.command({ load: { amount: 10_000, pin: '1234' } })).toMatchObject({ ok: true, balance: 13_000 });
+    expect(await store.command({ pay: { amount: 5_500 } })).toMatchObject({ ok: true, balance: 7_500 });
+    expect(await store.command({ pay: { amount: 7_501 } })).toMatchObject({ ok: false, code: 'insufficient_balance', balance: 7_500 });
+    expect(card.state().issued).toMatchObject({ balance: 7_500, counter: 3 });
+    await store.replicated();
+    await world.catchUpLedger();
+    expect(world.ledger.card(issued.cardId)).toMatchObject({ balance: 7_500, counter: 3, alerts: 0 });
+    expect(world.ledger.accountBalance(issued.bankId)).toBe(37_000);
+    expect(world.centre.accountBalance(issued.bankId)).toBe(37_000);
+  });
+
+  it('card pulled during the credit: the next load at this reader completes the first one too', async () => {
+    const issued = await issueCard(world, { opening: 20_000 });
+    const card = await rig.newCard(issued.card.state);
+    store.readers.set('pos-1', card.transport);
+    card.card.pullDuring(chipCommands.INS.CREDIT);
+    expect(await store.command({ load: { amount: 4_000, pin: '1234' } })).toMatchObject({ ok: false, code: 'card_removed' });
+    await card.remove();
+    await card.insert();
+    expect(card.state().issued).toMatchObject({ balance: 0, counter: 0 });
+    expect(await store.command({ load: { amount: 1_000, pin: '1234' } })).toMatchObject({ ok: true, balance: 5_000 });
+    expect(world.centre.accountBalance(issued.bankId)).toBe(15_000);
+    expect(card.state().issued).toMatchObject({ balance: 5_000, counter: 2 });
+  });
+});
