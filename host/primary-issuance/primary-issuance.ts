@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { newCardId, parseBankId, type BankId, type IssuerMasterKeys } from '../../card/index.js';
 import { ChipTerminal, type CardTransport } from '../../edge/card-reader/index.js';
+import { DEFAULT_SERVICE_CODE, StripeDataError, writeVirtualStripe } from '../../edge/stripe/index.js';
 import type { IssuanceOffice, PrimaryIssuedCard } from '../applications/index.js';
 
 /** What head office writes to a card's magnetic stripe. */
@@ -18,8 +19,8 @@ export interface PrimaryIssuanceOptions {
   issuerKeys: IssuerMasterKeys;
   /** The card in one of head office's readers, by reader name. */
   cardReader: (readerName: string) => Promise<CardTransport>;
-  /** The stripe writer beside that reader. */
-  stripeWriter: (readerName: string, stripe: StripeData) => Promise<void>;
+  /** The stripe encoder beside that reader; `target` is what the request named (a virtual card's state file). */
+  stripeWriter: (readerName: string, stripe: StripeData, target: string | undefined) => Promise<void>;
   now?: () => Date;
 }
 
@@ -28,6 +29,8 @@ export interface IssueCardRequest {
   readerName: string;
   /** 4-8 digits; a random 4-digit PIN (for the PIN mailer) when omitted. */
   pin?: string;
+  /** Where the stripe goes when the encoder needs telling: a virtual card's state file. */
+  stripeTarget?: string;
 }
 
 export type IssuedCard = PrimaryIssuedCard & { pin: string };
@@ -35,6 +38,15 @@ export type IssuedCard = PrimaryIssuedCard & { pin: string };
 /** A random 4-digit PIN, as a PIN mailer would carry it. */
 export function newPin(): string {
   return String(randomInt(0, 10_000)).padStart(4, '0');
+}
+
+/**
+ * The stripe encoder of a virtual card: its stripe is the track 2 line kept beside its state file,
+ * which the request names.
+ */
+export async function writeVirtualCardStripe(readerName: string, stripe: StripeData, stateFile: string | undefined): Promise<void> {
+  if (!stateFile) throw new StripeDataError(`no stripe encoder at reader "${readerName}": name the virtual card's state file to write its stripe`);
+  writeVirtualStripe(stateFile, { bankId: stripe.bankId, expiry: stripe.expiry, serviceCode: DEFAULT_SERVICE_CODE, discretionary: '' });
 }
 
 export async function issuePrimaryCard(options: PrimaryIssuanceOptions, request: IssueCardRequest): Promise<IssuedCard> {
@@ -46,9 +58,10 @@ export async function issuePrimaryCard(options: PrimaryIssuanceOptions, request:
     async (planned) => {
       const bankId = parseBankId(planned.bankId);
       const expiry = planned.expiry.slice(0, 7);
+      // The stripe first: it can be written again, a chip is initialised once.
+      await options.stripeWriter(request.readerName, { bankId, expiry }, request.stripeTarget);
       const terminal = new ChipTerminal(await options.cardReader(request.readerName), { keys: options.issuerKeys, terminalName: 'hq-issuer' });
       await terminal.initialise(options.issuerKeys, { cardId: planned.cardId, expiry, pin, bankId });
-      await options.stripeWriter(request.readerName, { bankId, expiry });
     },
   );
   return { ...card, pin };

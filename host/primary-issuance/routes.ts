@@ -4,6 +4,7 @@ import type {} from '@fastify/swagger';
 import { z } from 'zod';
 import { CardIdTakenError, UnknownUserError } from '../../domain/issuance.js';
 import { CardReaderError } from '../../edge/card-reader/index.js';
+import { StripeDataError } from '../../edge/stripe/index.js';
 import { sendValidationError } from '../applications/index.js';
 import { issuePrimaryCard, type PrimaryIssuanceOptions } from './primary-issuance.js';
 
@@ -11,6 +12,7 @@ const Params = z.object({ userId: z.string().min(1, 'user id is required').max(1
 const Body = z.object({
   reader: z.string({ error: 'reader is required (the PC/SC reader holding the blank card)' }).min(1, 'reader is required'),
   pin: z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits').optional(),
+  stripe: z.string().min(1, 'stripe must name where the stripe goes').optional(),
 });
 
 export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyPluginAsync {
@@ -21,7 +23,8 @@ export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyP
         schema: {
           summary: "Primary issuance: initialise the blank card in head office's reader for this user",
           description:
-            'Body: { reader: PC/SC reader name, pin?: 4-8 digits (random 4 digits when omitted; returned once, for the PIN mailer) }. ' +
+            'Body: { reader: PC/SC reader name, pin?: 4-8 digits (random 4 digits when omitted; returned once, for the PIN mailer), ' +
+            'stripe?: where the stripe encoder writes (a virtual card\'s state file) }. ' +
             '201 with card id, bank id and expiry; 404 unknown user; 409 when the card cannot be issued (no card, not blank, reader trouble).',
           tags: ['issuance'],
         },
@@ -32,12 +35,12 @@ export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyP
         const body = Body.safeParse(request.body ?? {});
         if (!body.success) return sendValidationError(reply, body.error);
         try {
-          const card = await issuePrimaryCard(options, { userId: params.data.userId, readerName: body.data.reader, ...(body.data.pin ? { pin: body.data.pin } : {}) });
+          const card = await issuePrimaryCard(options, { userId: params.data.userId, readerName: body.data.reader, ...(body.data.pin ? { pin: body.data.pin } : {}), ...(body.data.stripe ? { stripeTarget: body.data.stripe } : {}) });
           return reply.code(201).send(card);
         } catch (error) {
           if (error instanceof UnknownUserError) return reply.code(404).send({ error: 'not_found', message: error.message });
           if (error instanceof CardIdTakenError) return reply.code(409).send({ error: error.code, message: error.message });
-          if (error instanceof CardReaderError) return reply.code(409).send({ error: 'card_not_issued', message: `the card was not issued: ${error.message}` });
+          if (error instanceof CardReaderError || error instanceof StripeDataError) return reply.code(409).send({ error: 'card_not_issued', message: `the card was not issued: ${error.message}` });
           throw error;
         }
       },

@@ -1,0 +1,102 @@
+// Primary issuance at head office on a virtual card through the real pcscd + vpcd: the chip is
+// initialised, the stripe written, CardPrimaryIssued recorded in the hq stream.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { generateIssuerMasterKeys, parseBankId, terminalKeysOf } from '../../card/index.js';
+import { generateSigningKey } from '../../contracts/chain.js';
+import { HQ_ORIGIN } from '../../contracts/index.js';
+import { ChipTerminal } from '../../edge/card-reader/index.js';
+import { VirtualStripeReader } from '../../edge/stripe/index.js';
+import { IssuanceOffice, applicationRoutes } from '../../host/applications/index.js';
+import { SqliteEventStore } from '../../host/eventstore/sqlite-event-store.js';
+import { HqWriter } from '../../host/hq-writer/index.js';
+import { originStreamName } from '../../host/ingest/index.js';
+import { domainEventsOf } from '../../host/inquiry/index.js';
+import { primaryIssuanceRoutes, writeVirtualCardStripe } from '../../host/primary-issuance/index.js';
+import { openPcscRig, type PcscRig, type SlotCard } from '../support/pcsc.js';
+
+const master = generateIssuerMasterKeys(1);
+let dir: string;
+let store: SqliteEventStore;
+let app: FastifyInstance;
+let rig: PcscRig;
+let card: SlotCard;
+let userId: string;
+
+const hqEvents = async () => domainEventsOf(await store.readStream(originStreamName(HQ_ORIGIN))).map((fed) => fed.event);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cardsys-primary-'));
+  rig = await openPcscRig(master.transport);
+  card = await rig.newCard();
+  store = SqliteEventStore.open(join(dir, 'events.db'));
+  const office = await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) });
+  app = Fastify();
+  await app.register(applicationRoutes({ office }));
+  await app.register(
+    primaryIssuanceRoutes({
+      office,
+      issuerKeys: master,
+      cardReader: async (readerName) => {
+        if (readerName !== rig.slot.readerName) throw new Error(`unexpected reader ${readerName}`);
+        return card.transport;
+      },
+      stripeWriter: writeVirtualCardStripe,
+    }),
+  );
+  const applied = await app.inject({
+    method: 'POST',
+    url: '/v1/applications',
+    payload: {
+      personal: { name: 'Taro Suzuki', address: '4-5-6 Umeda, Osaka', birthDate: '1975-12-31' },
+      bank: { bankCode: '0009', branchCode: '123', accountNumber: '7654321' },
+      homeStoreId: 'A',
+    },
+  });
+  userId = applied.json().userId;
+});
+
+afterAll(async () => {
+  await app?.close();
+  await store?.close();
+  await rig?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('primary issuance at head office', () => {
+  it("initialises the blank card in head office's reader, writes its stripe and records CardPrimaryIssued", async () => {
+    const response = await app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, pin: '4321', stripe: card.stateFile } });
+    expect(response.statusCode).toBe(201);
+    const issued = response.json();
+    expect(issued).toMatchObject({ userId, bankId: '00091237654321', keyVersion: 1, pin: '4321', cardId: expect.stringMatching(/^[0-9a-f]{16}$/) });
+
+    expect(card.state().lifecycle).toBe('primary-issued');
+    const terminal = new ChipTerminal(card.transport, { keys: terminalKeysOf(master), terminalName: 'check' });
+    await terminal.select();
+    const info = await terminal.readInfo();
+    expect(info).toMatchObject({ cardId: issued.cardId, lifecycle: 'primary-issued', expiry: issued.expiry.slice(0, 7) });
+    expect(terminal.verifyAuthCode(info)).toBe(true);
+    await terminal.authenticate();
+    expect(await terminal.readBankId()).toEqual(parseBankId('00091237654321'));
+
+    expect(await new VirtualStripeReader(card.stateFile).read()).toMatchObject({ bankId: parseBankId('00091237654321'), expiry: issued.expiry.slice(0, 7) });
+    expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toMatchObject([{ data: { cardId: issued.cardId, userId, expiry: issued.expiry } }]);
+  });
+
+  it('a card that is not blank is not issued again, and nothing is recorded', async () => {
+    const response = await app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, stripe: card.stateFile } });
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toMatchObject({ error: 'card_not_issued' });
+    expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toHaveLength(1);
+  });
+
+  it('404 for an unknown user, 400 without a reader', async () => {
+    expect((await app.inject({ method: 'POST', url: '/v1/users/nobody/cards', payload: { reader: rig.slot.readerName } })).statusCode).toBe(404);
+    const response = await app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: {} });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ field: 'reader' });
+  });
+});
