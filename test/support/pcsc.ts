@@ -1,52 +1,16 @@
-import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newBlankCard, type CardState } from '../../card/index.js';
 import { loadCardState, saveCardState, VirtualCard } from '../../card/virtual/index.js';
 import { PcscReaders, type CardTransport, type PcscCard } from '../../edge/card-reader/index.js';
-import { ensurePcscd, VPCD_SLOTS, type VpcdSlot } from '../../infra/pcsc/index.js';
+import { ensurePcscd, leaseVpcdSlot, type VpcdSlot } from '../../infra/pcsc/index.js';
 
 /*
  * Card tests through the real pcscd + vpcd. pcscd is started once (idempotent, under a lock); each
- * test file leases its own vpcd reader slot through a lock file, so files running in parallel never
- * share a reader. A lease held by a dead process is taken over.
+ * test file leases its own vpcd reader slot (a lock file per slot), so files running in parallel
+ * never share a reader.
  */
-
-const LEASE_DIR = join(tmpdir(), 'cardsys-vpcd-slots');
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export interface SlotLease {
-  readonly slot: VpcdSlot;
-  release(): void;
-}
-
-export async function leaseReaderSlot(timeoutMs = 120_000): Promise<SlotLease> {
-  mkdirSync(LEASE_DIR, { recursive: true });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const slot of VPCD_SLOTS) {
-      const file = join(LEASE_DIR, `slot-${slot.slot}`);
-      try {
-        closeSync(openSync(file, 'wx'));
-        writeFileSync(file, String(process.pid));
-        return { slot, release: () => rmSync(file, { force: true }) };
-      } catch {
-        const holder = Number(readFileSync(file, { encoding: 'utf8', flag: 'r' }) || '0');
-        if (holder && !processAlive(holder)) rmSync(file, { force: true });
-      }
-    }
-    if (Date.now() > deadline) throw new Error(`no free vpcd reader slot after ${timeoutMs} ms (leases in ${LEASE_DIR})`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** A transport to whatever card is currently connected in the slot (re-connected after a re-insert). */
 class SlotTransport implements CardTransport {
@@ -84,7 +48,7 @@ export interface PcscRig {
 
 export async function openPcscRig(transportKey: Uint8Array): Promise<PcscRig> {
   await ensurePcscd();
-  const lease = await leaseReaderSlot();
+  const lease = await leaseVpcdSlot();
   const readers = PcscReaders.open();
   await readers.waitForReader(lease.slot.readerName, 10_000);
   const directory = mkdtempSync(join(tmpdir(), 'cardsys-card-'));
