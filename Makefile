@@ -45,3 +45,10 @@ bench: deps
 
 clean:
 	rm -rf contracts/generated data .bench
+
+# The card tests run against a real pcscd with vpcd's virtual readers and the quickack card link
+# (configured and started as root by infra/pcsc; idempotent).
+.PHONY: pcscd
+pcscd: system-deps
+	bash infra/pcsc/pcscd.sh start
+test: pcscd
