@@ -9,6 +9,7 @@
 import type Database from 'better-sqlite3';
 import { pb, type cardsys, type DomainEvent } from '../contracts/index.js';
 import { bankIdOf } from '../domain/application.js';
+import { CHAIN_HEAD_RECEIVED, type Projection } from './projection.js';
 
 export type IssuanceEntry = cardsys.v1.IssuanceEntry.$Properties;
 
@@ -132,11 +133,14 @@ function updateCards(db: Database.Database, userId: string, change: (cards: card
 }
 
 /** The projection as the runner registers it. */
-export const issuanceSnapshotProjection = {
+export const issuanceSnapshotProjection: Projection = {
   name: 'issuance-snapshot',
+  version: 1,
   schema: ISSUANCE_SNAPSHOT_SCHEMA,
   tables: ISSUANCE_SNAPSHOT_TABLES,
-  apply: applyIssuanceEvent,
+  apply(db, event) {
+    if (event.type !== CHAIN_HEAD_RECEIVED) applyIssuanceEvent(db, event);
+  },
 };
 
 export interface SnapshotStore {

@@ -76,4 +76,7 @@ export function registerPosCommands(program: Command): void {
 
   common(pos.command('read').description("read the card's balance and validity"))
     .action(async (options: PosCliOptions) => run(options, { read: {} }));
+
+  common(pos.command('issue').description('secondary issuance: write the customer\'s data to the card in the reader, from the issuance info head office sent'))
+    .action(async (options: PosCliOptions) => run(options, { issue: {} }));
 }
