@@ -25,11 +25,11 @@ $(GENERATED): $(PROTOS) $(NPM_STAMP)
 # Lint the protos and refuse wire-breaking changes against the committed baseline.
 proto-lint: $(NPM_STAMP)
 	cd contracts && npx buf lint
-	cd contracts && npx buf breaking proto --against baseline
+	cd contracts && npx buf breaking proto --against baseline.binpb
 
-# After a deliberate, compatible change: make the current protos the new baseline.
-proto-baseline:
-	rm -rf contracts/baseline && mkdir -p contracts/baseline && cp -r contracts/proto/. contracts/baseline/
+# After a deliberate, compatible change: make the current protos the new baseline (a buf image).
+proto-baseline: $(NPM_STAMP)
+	cd contracts && npx buf build proto -o baseline.binpb
 
 typecheck: deps
 	npx tsc --noEmit
