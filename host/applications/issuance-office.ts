@@ -1,7 +1,7 @@
 // Head office's decisions on applications and primary issuance. It folds the `hq` stream into the
 // deciders' state at start and then keeps it current with its own appends; one decision at a time,
 // so two applications for the same bank account can never both pass.
-import { HQ_ORIGIN, decodeEvent, encodeEvent, type DomainEvent, type EventData, type NewDomainEvent } from '../../contracts/index.js';
+import { HQ_ORIGIN, decodeEvent, encodeEvent, type DomainEvent, type NewDomainEvent } from '../../contracts/index.js';
 import { foldEvents } from '../../domain/decider.js';
 import { applicationDecider, bankIdOf, type ApplicationInput, type ApplicationState } from '../../domain/application.js';
 import { primaryIssuanceDecider, type IssuePrimaryCard, type PrimaryIssuanceState } from '../../domain/issuance.js';
@@ -18,7 +18,14 @@ export interface RegisteredUser {
 }
 
 /** A card about to be written at primary issuance. */
-export type PrimaryCard = Required<Pick<EventData<'CardPrimaryIssued'>, 'cardId' | 'userId' | 'bankId' | 'expiry' | 'keyVersion'>>;
+export interface PrimaryCard {
+  cardId: string;
+  userId: string;
+  bankId: string;
+  /** YYYY-MM-DD, the card's last valid day. */
+  expiry: string;
+  keyVersion: number;
+}
 export type PrimaryIssuedCard = PrimaryCard & { eventId: string };
 
 const READ_PAGE = 1000;
