@@ -1,0 +1,139 @@
+import type Database from 'better-sqlite3';
+import type { Projection } from './projection.js';
+
+// The head office user DB: users, their cards, chip usage per card, and an index of every event
+// that names a card (for a card's history).
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  user_id TEXT PRIMARY KEY,
+  application_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  address TEXT NOT NULL,
+  birth_date TEXT NOT NULL,
+  occupation TEXT NOT NULL,
+  affiliation TEXT NOT NULL,
+  bank_name TEXT NOT NULL,
+  bank_code TEXT NOT NULL,
+  branch_code TEXT NOT NULL,
+  account_number TEXT NOT NULL,
+  home_store_id TEXT NOT NULL,
+  registered_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cards (
+  card_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  bank_id TEXT NOT NULL,
+  expiry TEXT NOT NULL,
+  key_version INTEGER,
+  primary_issued_at_ms INTEGER,
+  issued_store_id TEXT,
+  issued_terminal_id TEXT,
+  issued_at_ms INTEGER,
+  blacklisted INTEGER NOT NULL DEFAULT 0,
+  blacklist_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS cards_by_user ON cards (user_id);
+CREATE TABLE IF NOT EXISTS card_usage (
+  card_id TEXT PRIMARY KEY,
+  load_count INTEGER NOT NULL DEFAULT 0,
+  loaded_total INTEGER NOT NULL DEFAULT 0,
+  pay_count INTEGER NOT NULL DEFAULT 0,
+  paid_total INTEGER NOT NULL DEFAULT 0,
+  last_used_at_ms INTEGER,
+  last_operation TEXT,
+  last_store_id TEXT,
+  last_balance INTEGER
+);
+CREATE TABLE IF NOT EXISTS card_events (
+  card_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (card_id, position)
+) WITHOUT ROWID;`;
+
+export const userDbProjection: Projection = {
+  name: 'user-db',
+  version: 1,
+  schema: SCHEMA,
+  tables: ['users', 'cards', 'card_usage', 'card_events'],
+  apply(db: Database.Database, event) {
+    if (event.type === 'ChainHeadReceived') return;
+    const occurredAt = event.envelope.occurredAtMs;
+    const cardId = (event.data as { cardId?: string }).cardId;
+    if (cardId) db.prepare('INSERT OR IGNORE INTO card_events (card_id, position) VALUES (?, ?)').run(cardId, event.position);
+    switch (event.type) {
+      case 'UserRegistered': {
+        const { personal, bank } = event.data;
+        db.prepare(
+          `INSERT INTO users VALUES (@userId, @applicationId, @name, @address, @birthDate, @occupation, @affiliation,
+             @bankName, @bankCode, @branchCode, @accountNumber, @homeStoreId, @occurredAt)
+           ON CONFLICT (user_id) DO UPDATE SET application_id = excluded.application_id, name = excluded.name,
+             address = excluded.address, birth_date = excluded.birth_date, occupation = excluded.occupation,
+             affiliation = excluded.affiliation, bank_name = excluded.bank_name, bank_code = excluded.bank_code,
+             branch_code = excluded.branch_code, account_number = excluded.account_number, home_store_id = excluded.home_store_id`,
+        ).run({
+          userId: event.data.userId,
+          applicationId: event.data.applicationId,
+          name: personal?.name ?? '',
+          address: personal?.address ?? '',
+          birthDate: personal?.birthDate ?? '',
+          occupation: personal?.occupation ?? '',
+          affiliation: personal?.affiliation ?? '',
+          bankName: bank?.bankName ?? '',
+          bankCode: bank?.bankCode ?? '',
+          branchCode: bank?.branchCode ?? '',
+          accountNumber: bank?.accountNumber ?? '',
+          homeStoreId: event.data.homeStoreId,
+          occurredAt,
+        });
+        return;
+      }
+      case 'CardPrimaryIssued':
+        db.prepare(
+          `INSERT INTO cards (card_id, user_id, bank_id, expiry, key_version, primary_issued_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (card_id) DO UPDATE SET user_id = excluded.user_id, bank_id = excluded.bank_id, expiry = excluded.expiry,
+             key_version = excluded.key_version, primary_issued_at_ms = excluded.primary_issued_at_ms`,
+        ).run(event.data.cardId, event.data.userId, event.data.bankId, event.data.expiry, event.data.keyVersion, occurredAt);
+        return;
+      case 'CardIssued':
+        db.prepare(
+          `INSERT INTO cards (card_id, user_id, bank_id, expiry, issued_store_id, issued_terminal_id, issued_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (card_id) DO UPDATE SET issued_store_id = excluded.issued_store_id,
+             issued_terminal_id = excluded.issued_terminal_id, issued_at_ms = excluded.issued_at_ms`,
+        ).run(event.data.cardId, event.data.userId, event.data.bankId, event.data.expiry, event.data.storeId, event.data.terminalId, occurredAt);
+        return;
+      case 'PurseLoaded':
+      case 'PursePaid': {
+        const load = event.type === 'PurseLoaded';
+        db.prepare(
+          `INSERT INTO card_usage (card_id, load_count, loaded_total, pay_count, paid_total, last_used_at_ms, last_operation, last_store_id, last_balance)
+           VALUES (@cardId, @loads, @loaded, @pays, @paid, @at, @operation, @storeId, @balance)
+           ON CONFLICT (card_id) DO UPDATE SET load_count = load_count + @loads, loaded_total = loaded_total + @loaded,
+             pay_count = pay_count + @pays, paid_total = paid_total + @paid,
+             last_used_at_ms = @at, last_operation = @operation, last_store_id = @storeId, last_balance = @balance`,
+        ).run({
+          cardId: event.data.cardId,
+          loads: load ? 1 : 0,
+          loaded: load ? event.data.amount : 0,
+          pays: load ? 0 : 1,
+          paid: load ? 0 : event.data.amount,
+          at: occurredAt,
+          operation: load ? 'load' : 'pay',
+          storeId: event.data.storeId,
+          balance: event.data.newBalance,
+        });
+        return;
+      }
+      case 'CardBlacklisted':
+      case 'CardReinstated':
+        db.prepare('UPDATE cards SET blacklisted = ?, blacklist_reason = ? WHERE card_id = ?').run(
+          event.type === 'CardBlacklisted' ? 1 : 0,
+          event.type === 'CardBlacklisted' ? event.data.reason : null,
+          event.data.cardId,
+        );
+        return;
+      default:
+        return;
+    }
+  },
+};
