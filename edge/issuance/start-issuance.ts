@@ -1,0 +1,60 @@
+// Issuance at a store's node, composed: the encrypted issuance copy (following head office's
+// snapshot stream once NATS is reached) and the `issue` command on the POS handler.
+import type { KeyObject } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { BankId, TerminalKeys } from '../../card/index.js';
+import type { CardTransport } from '../card-reader/index.js';
+import type { EventLog, Logger } from '../log/index.js';
+import type { PosServer } from '../pos/index.js';
+import { IssuanceInfo } from './issuance-info.js';
+import { SecondaryIssuance } from './secondary-issuance.js';
+
+export interface StoreIssuanceOptions {
+  storeId: string;
+  log: EventLog;
+  db: Database.Database;
+  /** The node's NATS connection once made (EdgeNode.nats). */
+  nats: Promise<NatsConnection | undefined>;
+  pos: PosServer;
+  keys: TerminalKeys;
+  cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
+  stripeReader?: (terminalId: string) => Promise<BankId>;
+  /** The store's X25519 private key (bundle: sealing-key.pem). */
+  sealingKey: KeyObject;
+  /** Head office's X25519 public key (bundle: hq-sealing-key.pub.pem). */
+  hqSealingPublicKey: KeyObject;
+  logger?: Logger;
+  lookupTimeoutMs?: number;
+}
+
+export interface StoreIssuance {
+  readonly info: IssuanceInfo;
+  readonly service: SecondaryIssuance;
+  stop(): Promise<void>;
+}
+
+export function startStoreIssuance(options: StoreIssuanceOptions): StoreIssuance {
+  const info = new IssuanceInfo({
+    storeId: options.storeId,
+    db: options.db,
+    sealingKey: options.sealingKey,
+    hqSealingPublicKey: options.hqSealingPublicKey,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.lookupTimeoutMs ? { lookupTimeoutMs: options.lookupTimeoutMs } : {}),
+  });
+  const service = new SecondaryIssuance({ ...options, info });
+  service.register(options.pos);
+  let stopped = false;
+  void options.nats.then((nc) => {
+    if (nc && !stopped) info.attach(nc);
+  });
+  return {
+    info,
+    service,
+    async stop() {
+      stopped = true;
+      await info.stop();
+    },
+  };
+}

@@ -1,0 +1,296 @@
+// Card issuance end to end with real parts: nats-server with per-store nkey credentials, SQLite
+// host event store and read models, head office's writer and ingest, a store edge with its local
+// log and POS handler, and a virtual card through the real pcscd + vpcd.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { generateIssuerMasterKeys, newBlankCard, terminalKeysOf, type CardState } from '../../card/index.js';
+import { loadSigningKey } from '../../contracts/chain.js';
+import { pb, subjects, type PosReply } from '../../contracts/index.js';
+import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contracts/sealed.js';
+import { ChipTerminal, InProcessCard } from '../../edge/card-reader/index.js';
+import { startEdge, type EdgeNode } from '../../edge/index.js';
+import { issuedRecordSealContext, startStoreIssuance, type StoreIssuance } from '../../edge/issuance/index.js';
+import { PosServer, decodePosReply, sendPosCommand } from '../../edge/pos/index.js';
+import { VirtualStripeReader } from '../../edge/stripe/index.js';
+import { IssuanceOffice, applicationRoutes } from '../../host/applications/index.js';
+import { SqliteEventStore } from '../../host/eventstore/sqlite-event-store.js';
+import { HqWriter, storeKeyDirectory } from '../../host/hq-writer/index.js';
+import { originStreamName, startIngest, type Ingest } from '../../host/ingest/index.js';
+import { domainEventsOf } from '../../host/inquiry/index.js';
+import { startLookupResponder, startSnapshotPublisher, type SnapshotPublisher } from '../../host/issuance-publisher/index.js';
+import { primaryIssuanceRoutes, writeVirtualCardStripe } from '../../host/primary-issuance/index.js';
+import { provisionHeadOffice, provisionStore, type ProvisionedHeadOffice, type ProvisionedStore } from '../../host/provisioning/index.js';
+import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
+import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { decodeRecord } from '../../projections/projection.js';
+import { issuanceSnapshotProjection } from '../../projections/issuance-snapshot.js';
+import { openPcscRig, type PcscRig, type SlotCard } from '../support/pcsc.js';
+
+const master = generateIssuerMasterKeys(1);
+const quiet = { info() {}, warn() {}, error: (message: unknown) => console.error(message) };
+const TERMINAL = 'pos-1';
+
+let root: string;
+let server: NatsServer;
+let headOffice: ProvisionedHeadOffice;
+let stores: Record<'A' | 'B', ProvisionedStore>;
+let hqNc: NatsConnection;
+let posNc: NatsConnection;
+let eventStore: SqliteEventStore;
+let readModels: Database.Database;
+let ingest: Ingest;
+let publisher: SnapshotPublisher;
+let lookups: { stop(): Promise<void> };
+let api: FastifyInstance;
+let rig: PcscRig;
+let card: SlotCard;
+let link: LinkProxy;
+let edge: EdgeNode;
+let pos: PosServer;
+let issuance: StoreIssuance;
+let checkpoint: bigint | undefined;
+let commands = 0;
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Head office's read models catch up with its event store (what the projection runner does). */
+async function project(): Promise<void> {
+  for (;;) {
+    const records = await eventStore.readAll({ after: checkpoint, maxCount: 1000 });
+    if (records.length === 0) return;
+    readModels.transaction(() => {
+      for (const record of records) {
+        const event = decodeRecord(record);
+        if (event) issuanceSnapshotProjection.apply(readModels, event);
+      }
+    })();
+    checkpoint = records[records.length - 1]!.position;
+  }
+}
+
+/** Head office publishes what changed and the store reads it. */
+async function pushSnapshots(): Promise<void> {
+  await project();
+  await publisher.publishPending();
+  await issuance.info.sync();
+}
+
+/** The store's events are all at head office. */
+async function replicated(): Promise<void> {
+  await edge.replicator.whenConfirmed(edge.log.headSeq);
+}
+
+async function apply(accountNumber: string, homeStoreId: string): Promise<string> {
+  const response = await api.inject({
+    method: 'POST',
+    url: '/v1/applications',
+    payload: {
+      personal: { name: `Customer ${accountNumber}`, address: '7-8-9 Tenjin, Fukuoka', birthDate: '1988-08-08', occupation: 'teacher', affiliation: 'City School' },
+      bank: { bankName: 'Example Bank', bankCode: '0005', branchCode: '321', accountNumber },
+      homeStoreId,
+    },
+  });
+  expect(response.statusCode).toBe(201);
+  return response.json().userId;
+}
+
+/** Head office issues a new blank card in the reader to the user; returns its card id. */
+async function primaryIssue(userId: string): Promise<string> {
+  card = await rig.newCard();
+  const response = await api.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, pin: '1234', stripe: card.stateFile } });
+  expect(response.statusCode).toBe(201);
+  return response.json().cardId;
+}
+
+/** The POS terminal's `issue` command over NATS, with the POS credentials of store A. */
+const issueAtPos = (): Promise<PosReply> => sendPosCommand(posNc, { commandId: `issue-${++commands}`, storeId: 'A', terminalId: TERMINAL, issue: {} }, { timeoutMs: 20_000, attempts: 1 });
+
+const storeEvents = async (storeId: string) => domainEventsOf(await eventStore.readStream(originStreamName(storeId))).map((fed) => fed.event);
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'cardsys-issuance-e2e-'));
+  const hqDataDir = join(root, 'hq');
+  headOffice = provisionHeadOffice({ hqDataDir });
+  stores = {
+    A: provisionStore({ hqDataDir, storeId: 'A', name: 'Store A' }),
+    B: provisionStore({ hqDataDir, storeId: 'B', name: 'Store B' }),
+  };
+  server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8') });
+  hqNc = await connect({ servers: server.url, ...natsConnectOptions(headOffice.files.natsCreds) });
+
+  eventStore = SqliteEventStore.open(join(hqDataDir, 'events.db'));
+  const writer = await HqWriter.open({ store: eventStore, signingKey: headOffice.signingKey });
+  await writer.append([...headOffice.events, ...stores.A.events, ...stores.B.events].map((event) => ({ event, streamId: 'stores' })));
+  ingest = await startIngest({ nc: hqNc, store: eventStore, storeKeys: storeKeyDirectory(eventStore), logger: quiet });
+  readModels = new Database(join(hqDataDir, 'readmodels.db'));
+  readModels.exec(issuanceSnapshotProjection.schema);
+  publisher = await startSnapshotPublisher({ nc: hqNc, readModels, follow: false, logger: quiet });
+  lookups = startLookupResponder({ nc: hqNc, readModels, sealingKey: headOffice.sealingKey.privateKey, logger: quiet });
+  const office = await IssuanceOffice.open({ store: eventStore, writer });
+  rig = await openPcscRig(master.transport);
+  api = Fastify();
+  await api.register(applicationRoutes({ office }));
+  await api.register(primaryIssuanceRoutes({ office, issuerKeys: master, cardReader: async () => card.transport, stripeWriter: writeVirtualCardStripe }));
+
+  // Store A: its WAN link to the broker can be cut.
+  link = await startLinkProxy({ port: server.port });
+  const bundle = stores.A.bundle;
+  edge = await startEdge({
+    storeId: 'A',
+    dataDir: join(root, 'stores', 'A'),
+    natsUrl: link.url,
+    natsOptions: { ...natsConnectOptions(bundle.natsCreds), reconnectTimeWait: 100 },
+    signingKey: loadSigningKey(bundle.signingKey),
+    logger: quiet,
+    replication: { stallMs: 1000 },
+  });
+  pos = new PosServer({ storeId: 'A', db: edge.db, logger: quiet });
+  issuance = startStoreIssuance({
+    storeId: 'A',
+    log: edge.log,
+    db: edge.db,
+    nats: edge.nats,
+    pos,
+    keys: terminalKeysOf(master),
+    cardReader: () => card.transport,
+    stripeReader: async () => (await new VirtualStripeReader(card.stateFile).read()).bankId,
+    sealingKey: loadSealingKey(bundle.sealingKey).privateKey,
+    hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey),
+    logger: quiet,
+    lookupTimeoutMs: 1500,
+  });
+  const edgeNc = await edge.nats;
+  pos.listen(edgeNc!);
+  posNc = await connect({ servers: server.url, ...natsConnectOptions(bundle.posCreds) });
+});
+
+afterAll(async () => {
+  await issuance?.stop();
+  await pos?.stop();
+  await edge?.stop();
+  await link?.close();
+  await posNc?.close();
+  await publisher?.stop();
+  await lookups?.stop();
+  await ingest?.stop();
+  await api?.close();
+  await hqNc?.close();
+  await rig?.close();
+  readModels?.close();
+  await eventStore?.close();
+  await server?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('card issuance end to end', () => {
+  let cardId: string;
+  let userId: string;
+
+  it('application → primary issuance at head office → snapshot to store A → issued at the POS → recorded at head office', async () => {
+    userId = await apply('1000001', 'A');
+    cardId = await primaryIssue(userId);
+    await pushSnapshots();
+    expect(issuance.info.cache.find('00053211000001')?.cards).toEqual([{ cardId, expiry: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) }]);
+
+    const reply = await issueAtPos();
+    expect(reply).toMatchObject({ ok: true, code: 'issued', message: 'card issued', cardId });
+
+    const terminal = new ChipTerminal(card.transport, { keys: terminalKeysOf(master), terminalName: 'check' });
+    await terminal.select();
+    expect((await terminal.readInfo()).lifecycle).toBe('secondary-issued');
+    await terminal.authenticate();
+    expect((await terminal.readPersonalData()).personal).toMatchObject({ name: 'Customer 1000001', occupation: 'teacher' });
+
+    await replicated();
+    const issued = (await storeEvents('A')).filter((event) => event.type === 'CardIssued');
+    expect(issued).toMatchObject([{ data: { cardId, userId, storeId: 'A', terminalId: TERMINAL, bankId: '00053211000001' } }]);
+
+    // Issued: the card leaves store A's copy of the issuance info.
+    await pushSnapshots();
+    expect(issuance.info.cache.find('00053211000001')).toBeUndefined();
+  });
+
+  it('the same card again: already issued, straight to purse operations, not re-personalised', async () => {
+    const before = readFileSync(card.stateFile, 'utf8');
+    const reply = await issueAtPos();
+    expect(reply).toMatchObject({ ok: true, code: 'already_issued', message: 'this card is already issued; go on to purse operations', cardId, balance: 0 });
+    expect(readFileSync(card.stateFile, 'utf8')).toBe(before);
+    await replicated();
+    expect((await storeEvents('A')).filter((event) => event.type === 'CardIssued')).toHaveLength(1);
+  });
+
+  it("a user of store B only, card inserted at store A: head office is asked on demand", async () => {
+    const userB = await apply('2000002', 'B');
+    const cardB = await primaryIssue(userB);
+    await pushSnapshots();
+    expect(issuance.info.cache.find('00053212000002')).toBeUndefined();
+    const reply = await issueAtPos();
+    expect(reply).toMatchObject({ ok: true, code: 'issued', cardId: cardB, message: 'card issued (issuance data from head office)' });
+    expect(card.state().lifecycle).toBe('secondary-issued');
+  });
+
+  it('head office unreachable and the card not in the copy: "no issuance data for this card", nothing written', async () => {
+    const userB = await apply('3000003', 'B');
+    await primaryIssue(userB);
+    await pushSnapshots();
+    const before = readFileSync(card.stateFile, 'utf8');
+    link.cut();
+    try {
+      // The POS terminal sits in the store: its command reaches the edge in process.
+      const bytes = pb.PosCommand.encode({ commandId: `issue-${++commands}`, storeId: 'A', terminalId: TERMINAL, issue: {} }).finish();
+      const reply = decodePosReply(await pos.handle(bytes));
+      expect(reply).toMatchObject({ ok: false, code: 'no_issuance_data', message: 'no issuance data for this card' });
+    } finally {
+      link.restore();
+    }
+    expect(readFileSync(card.stateFile, 'utf8')).toBe(before);
+    await replicated();
+    expect((await storeEvents('A')).at(-1)).toMatchObject({ type: 'CardIssueRejected', data: { reason: 'no_issuance_data', bankId: '00053213000003' } });
+  });
+
+  it('a forged card (authentication code not made by head office): "this card cannot be used", CardIssueRejected recorded', async () => {
+    const forger = generateIssuerMasterKeys(1);
+    const chip = new InProcessCard(newBlankCard(forger.transport));
+    await new ChipTerminal(chip, { keys: forger, terminalName: 'forger' }).initialise(forger, {
+      cardId: 'badc0ffee0ddf00d',
+      expiry: '2031-12',
+      pin: '0000',
+      bankId: { bankCode: '0005', branchCode: '321', accountNumber: '1000001' },
+    });
+    card = await rig.newCard(chip.state as CardState);
+    const reply = await issueAtPos();
+    expect(reply).toMatchObject({ ok: false, code: 'card_unusable', message: 'this card cannot be used' });
+    expect(card.state().lifecycle).toBe('primary-issued');
+    await replicated();
+    expect((await storeEvents('A')).at(-1)).toMatchObject({ type: 'CardIssueRejected', data: { cardId: 'badc0ffee0ddf00d', reason: 'invalid_auth_code' } });
+  });
+
+  it("store A's credentials cannot publish on store B's event subject", async () => {
+    const edgeA = await connect({ servers: server.url, ...natsConnectOptions(stores.A.bundle.natsCreds) });
+    try {
+      await expect(jetstream(edgeA).publish(subjects.events('B'), new Uint8Array([1]))).rejects.toThrow('Permissions Violation for Publish to "cardsys.events.B"');
+    } finally {
+      await edgeA.close();
+    }
+  });
+
+  it('head office keeps the issued card: store, expiry and the sealed record of what was written', async () => {
+    await until(async () => (await storeEvents('A')).some((event) => event.type === 'CardIssued' && event.data.cardId === cardId), 'CardIssued at head office');
+    const event = (await storeEvents('A')).find((e) => e.type === 'CardIssued' && e.data.cardId === cardId);
+    if (event?.type !== 'CardIssued') throw new Error('unreachable');
+    const record = pb.IssuanceEntry.decode(openSealed(headOffice.sealingKey.privateKey, issuedRecordSealContext, event.data.writtenSealed));
+    expect(record).toMatchObject({ userId, bankId: '00053211000001', personal: { name: 'Customer 1000001' } });
+  });
+});
