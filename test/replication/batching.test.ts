@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { decodeBatch, EVENTS_STREAM } from '../../contracts/index.js';
+import { startBackbone, purchase, sequencesOf, type Backbone } from './harness.js';
+
+let backbone: Backbone | undefined;
+afterEach(async () => {
+  await backbone?.close();
+  backbone = undefined;
+});
+
+/** The [first, last] sequence ranges of the batches a store published, in stream order. */
+async function publishedRanges(b: Backbone): Promise<Array<[number, number]>> {
+  const jsm = await jetstreamManager(b.nc);
+  const { state } = await jsm.streams.info(EVENTS_STREAM);
+  const ranges: Array<[number, number]> = [];
+  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+    const batch = decodeBatch((await jsm.streams.getMessage(EVENTS_STREAM, { seq }))!.data);
+    ranges.push([Number(batch.head!.storeSeq) - batch.events.length + 1, Number(batch.head!.storeSeq)]);
+  }
+  return ranges;
+}
+
+describe('replicator batching', () => {
+  it('holds a partial batch while one is unconfirmed, then sends everything that piled up as one batch', async () => {
+    const b = (backbone = await startBackbone(['s1']));
+    const edge = await b.startEdge('s1');
+    await edge.nats;
+    for (let i = 1; i <= 10; i++) await edge.log.append([purchase(i)]);
+    // Head office is not running: the first event went out alone, the nine after it wait.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await publishedRanges(b)).toEqual([[1, 1]]);
+
+    await b.startIngest();
+    await edge.replicator.whenConfirmed(10);
+    expect(await publishedRanges(b)).toEqual([
+      [1, 1],
+      [2, 10],
+    ]);
+    expect(sequencesOf(await b.storedEnvelopes('s1'))).toEqual({ count: 10, inOrder: true, unique: 10 });
+  });
+
+  it('still sends full batches back to back while others are unconfirmed', async () => {
+    const b = (backbone = await startBackbone(['s1']));
+    const edge = await b.startEdge('s1', { replication: { maxBatchEvents: 5 } });
+    await edge.nats;
+    await edge.log.append([purchase(0)]);
+    await edge.log.append(Array.from({ length: 12 }, (_, i) => purchase(i + 1)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // After the lone first event: two full batches go out at once, the partial rest (3 events) waits.
+    expect(await publishedRanges(b)).toEqual([
+      [1, 1],
+      [2, 6],
+      [7, 11],
+    ]);
+    await b.startIngest();
+    await edge.replicator.whenConfirmed(13);
+    expect((await publishedRanges(b)).at(-1)).toEqual([12, 13]);
+  });
+});
