@@ -4,10 +4,11 @@
 // not given back. A card's movements reach head office from several stores in any order: each is
 // applied in card-counter order, a movement ahead of its predecessor waiting for it. Loads are
 // matched to debits once everything is read, so a debit or a reversal stored later still counts.
-import { fromHex, terminalIdOf, type IssuerMasterKeys } from '../card/index.js';
+import type { IssuerMasterKeys } from '../card/index.js';
+import { terminalIdBytes } from '../projections/purse-ledger.js';
 import { decodeEvent, type EventType } from '../contracts/index.js';
 import { applyMovement, newCardLedger, type CardLedger, type DebitFacts, type DivergenceKind, type PurseMovement } from '../domain/index.js';
-import { CardMacs, type CardTransaction } from './card-macs.js';
+import { CardMacs } from './card-macs.js';
 import type { ChainedEvent } from './chain-check.js';
 import { CHECKS, type Check, type Report } from './findings.js';
 
@@ -25,12 +26,6 @@ interface Where {
 interface RecordedMovement {
   movement: PurseMovement;
   where: Where;
-}
-
-/** A movement read, its MAC not yet checked. */
-interface ReadMovement extends RecordedMovement {
-  mac: Uint8Array;
-  terminalId: string;
 }
 
 /** A load as applied, kept to match it with its debit at the end. */
@@ -63,12 +58,7 @@ const LOAD_KINDS: ReadonlySet<DivergenceKind> = new Set(['load_without_debit', '
 
 /** How many movements of one card may wait for a missing counter before it is passed over as a gap. */
 const MAX_WAITING_PER_CARD = 1_000;
-const whereOf = (event: ChainedEvent): Where => ({ origin: event.origin, seq: event.seq, eventId: event.eventId, position: event.position });
 
-/** The bytes a card MACs for a terminal: the id as recorded in hex, or derived from its name. */
-function terminalBytes(terminalId: string): Uint8Array {
-  return /^[0-9a-fA-F]{16}$/.test(terminalId) ? fromHex(terminalId) : terminalIdOf(terminalId);
-}
 
 export interface PurseSummary {
   cards: number;
@@ -85,8 +75,7 @@ export class PurseAuditor {
   private readonly reversed = new Set<string>();
   private readonly appliedLoads: AppliedLoad[] = [];
   private readonly cardMacs: CardMacs | undefined;
-  /** Movements read since the last flush, in order: their MACs are checked together. */
-  private unchecked: ReadMovement[] = [];
+  private readonly terminals = new Map<string, Uint8Array>();
   private loads = 0;
   private pays = 0;
 
@@ -115,7 +104,7 @@ export class PurseAuditor {
     try {
       decoded = decodeEvent(envelope.eventType, envelope.payload);
     } catch (error) {
-      this.fail(CHECKS.decode, whereOf(event), `${envelope.eventType} payload: ${(error as Error).message}`);
+      this.fail(CHECKS.decode, event, `${envelope.eventType} payload: ${(error as Error).message}`);
       return;
     }
     const atMs = envelope.occurredAtMs;
@@ -124,18 +113,18 @@ export class PurseAuditor {
         const { cardId, amount, newBalance, cardCounter, authorizationId, cardMac, terminalId, storeId } = decoded.data;
         this.loads += 1;
         const movement: PurseMovement = { kind: 'load', cardId, amount, newBalance, counter: cardCounter, macValid: true, atMs, storeId: storeId || event.origin, authorizationId };
-        this.unchecked.push({ movement, where: whereOf(event), mac: cardMac, terminalId });
+        this.movement({ movement, where: event }, cardMac, terminalId);
         return;
       }
       case 'PursePaid': {
         const { cardId, amount, newBalance, cardCounter, cardMac, terminalId, storeId } = decoded.data;
         this.pays += 1;
         const movement: PurseMovement = { kind: 'pay', cardId, amount, newBalance, counter: cardCounter, macValid: true, atMs, storeId: storeId || event.origin };
-        this.unchecked.push({ movement, where: whereOf(event), mac: cardMac, terminalId });
+        this.movement({ movement, where: event }, cardMac, terminalId);
         return;
       }
       case 'BankAccountDebited': {
-        const debit = { amount: decoded.data.amount, cardId: decoded.data.cardId, where: whereOf(event) };
+        const debit = { amount: decoded.data.amount, cardId: decoded.data.cardId, where: { origin: event.origin, seq: event.seq, eventId: event.eventId, position: event.position } };
         const list = this.debits.get(decoded.data.authorizationId);
         if (list) list.push(debit);
         else this.debits.set(decoded.data.authorizationId, [debit]);
@@ -149,40 +138,36 @@ export class PurseAuditor {
     }
   }
 
-  /** Checks the MACs of the movements read so far, each card's together, then applies them in order. */
-  flush(): void {
-    const movements = this.unchecked;
-    this.unchecked = [];
-    if (this.cardMacs !== undefined) this.checkMacs(this.cardMacs, movements);
-    for (const recorded of movements) this.movement(recorded);
+  /** The bytes a card MACs for a terminal, worked out once per terminal. */
+  private terminalBytes(terminalId: string): Uint8Array {
+    let bytes = this.terminals.get(terminalId);
+    if (bytes === undefined) {
+      bytes = terminalIdBytes(terminalId);
+      this.terminals.set(terminalId, bytes);
+    }
+    return bytes;
   }
 
-  private checkMacs(cardMacs: CardMacs, movements: ReadMovement[]): void {
-    const byCard = new Map<string, ReadMovement[]>();
-    for (const recorded of movements) {
-      const list = byCard.get(recorded.movement.cardId);
-      if (list) list.push(recorded);
-      else byCard.set(recorded.movement.cardId, [recorded]);
-    }
-    for (const [cardId, list] of byCard) {
-      try {
-        const transactions = list.map(({ movement, mac, terminalId }): CardTransaction & { mac: Uint8Array } => ({
-          operation: movement.kind === 'load' ? 'credit' : 'debit',
-          counter: movement.counter,
-          amount: movement.amount,
-          newBalance: movement.newBalance,
-          terminalId: terminalBytes(terminalId),
-          mac,
-        }));
-        cardMacs.verify(cardId, transactions).forEach((valid, i) => (list[i]!.movement.macValid = valid));
-      } catch (error) {
-        for (const { where } of list) this.fail(CHECKS.cardMac, where, `card ${cardId}: the MAC cannot be checked: ${(error as Error).message}`);
-      }
+  private macValid({ movement, where }: RecordedMovement, mac: Uint8Array, terminalId: string): boolean {
+    if (this.cardMacs === undefined) return true;
+    try {
+      return this.cardMacs.check(movement.cardId, {
+        operation: movement.kind === 'load' ? 'credit' : 'debit',
+        counter: movement.counter,
+        amount: movement.amount,
+        newBalance: movement.newBalance,
+        terminalId: this.terminalBytes(terminalId),
+        mac,
+      });
+    } catch (error) {
+      this.fail(CHECKS.cardMac, where, `card ${movement.cardId}: the MAC cannot be checked: ${(error as Error).message}`);
+      return true;
     }
   }
 
-  private movement(recorded: RecordedMovement): void {
+  private movement(recorded: RecordedMovement, mac: Uint8Array, terminalId: string): void {
     const { movement } = recorded;
+    movement.macValid = this.macValid(recorded, mac, terminalId);
     let card = this.cards.get(movement.cardId);
     if (card === undefined) {
       card = { ledger: this.fromGenesis ? newCardLedger(movement.cardId) : undefined, waiting: undefined };
@@ -229,13 +214,13 @@ export class PurseAuditor {
     // judges the movement as recorded, so that its arithmetic is checked and the movements after it
     // are measured against the history as stored, not flagged as a gap.
     if (!movement.macValid) this.fail(CHECKS.cardMac, where, `card ${movement.cardId}: the card MAC on this ${movement.kind} (counter ${movement.counter}, ${movement.amount} yen, new balance ${movement.newBalance}) is not the card's: amount, balance, counter or terminal differ from what the card signed`);
-    const step = applyMovement(before, { ...movement, macValid: true }, matched);
+    const step = applyMovement(before, movement.macValid ? movement : { ...movement, macValid: true }, matched);
     for (const divergence of step.divergences) {
       const beyondBalance = movement.kind === 'pay' && divergence.kind === 'balance_mismatch' && movement.amount > before.balance;
       const prefix = beyondBalance ? `pay of ${movement.amount} yen is beyond the balance of ${before.balance} yen; ` : '';
       this.fail(CHECK_OF[divergence.kind], where, `card ${movement.cardId}: ${prefix}${divergence.message}`);
     }
-    if (step.applied && movement.kind === 'load') this.appliedLoads.push({ movement, where, before });
+    if (step.applied && movement.kind === 'load') this.appliedLoads.push({ movement, where: { origin: where.origin, seq: where.seq, eventId: where.eventId, position: where.position }, before });
     card.ledger = step.card;
   }
 
@@ -244,7 +229,6 @@ export class PurseAuditor {
    * from its start); otherwise a load whose debit is not found is not reported.
    */
   finish(debitsComplete: boolean): PurseSummary {
-    this.flush();
     for (const card of this.cards.values()) while (card.waiting !== undefined) this.passOverGap(card);
     const loadedAt = new Map<string, Where>();
     for (const { movement, where, before } of this.appliedLoads) {

@@ -73,7 +73,6 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
         chains.event(origin, chainedEvent(record, origin, chains, report));
       }
     }
-    purse.flush();
     records += batch.length;
     options.onProgress?.(records, total);
   }

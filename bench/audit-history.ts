@@ -62,11 +62,12 @@ class Origin {
 }
 
 const TERMINAL = toHex(randomBytes(8));
+const TERMINAL_BYTES = fromHex(TERMINAL);
 
 export async function writeSignedHistory(options: SignedHistoryOptions): Promise<SignedHistory> {
   const storeCount = options.stores ?? 8;
   const cardsPerStore = options.cardsPerStore ?? 500;
-  const batchSize = options.batchSize ?? 200;
+  const batchSize = options.batchSize ?? 1_000;
   const issuerKeys = generateIssuerMasterKeys(1);
   const cardMacs = new CardMacs(issuerKeys.transaction);
   const hq = new Origin(HQ_ORIGIN, generateSigningKey());
@@ -111,10 +112,8 @@ export async function writeSignedHistory(options: SignedHistoryOptions): Promise
         const amount = load ? 10_000 : 100 + Math.floor(Math.random() * 1_900);
         card.counter += 1;
         card.balance += load ? amount : -amount;
-        const [mac] = cardMacs.macs(card.id, [
-          { operation: load ? 'credit' : 'debit', counter: card.counter, amount, newBalance: card.balance, terminalId: fromHex(TERMINAL) },
-        ]);
-        const common = { cardId: card.id, amount, newBalance: card.balance, cardCounter: card.counter, cardMac: mac!, storeId: origin.id, terminalId: TERMINAL };
+        const mac = cardMacs.mac(card.id, { operation: load ? 'credit' : 'debit', counter: card.counter, amount, newBalance: card.balance, terminalId: TERMINAL_BYTES });
+        const common = { cardId: card.id, amount, newBalance: card.balance, cardCounter: card.counter, cardMac: mac, storeId: origin.id, terminalId: TERMINAL };
         if (load) {
           const authorizationId = toHex(randomBytes(8));
           debits.push({ streamId: `account-${card.bankId}`, event: { type: 'BankAccountDebited', data: { bankId: card.bankId, authorizationId, amount, newBalance: 1_000_000, cardId: card.id } } });
