@@ -1,17 +1,20 @@
 // The pipeline figure: events appended at store edges until head office has them in its host event
 // store and has confirmed them back (StoreAck), beside raw JetStream async publish of the same
 // envelope bytes, one message each, and a raw insert of the same rows into SQLite for reference.
+// Each edge runs in its own worker thread; head office (ingest and its SQLite store) in this one.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { generateSigningKey, type EventInput } from '../contracts/chain.js';
+import { generateSigningKey } from '../contracts/chain.js';
 import { startNatsServer } from '../infra/nats/nats-server.js';
 import { SqliteEventStore } from '../host/eventstore/index.js';
 import { DUPLICATE_WINDOW_MS, ensureEventsStream, originStreamName, readOriginTail, startIngest } from '../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
-import { startEdge, type EdgeNode, type LogEntry } from '../edge/index.js';
+import { edgeLogDir, EventLog, type LogEntry, type Logger } from '../edge/index.js';
+import type { EdgeWorkerCommand, EdgeWorkerData, EdgeWorkerMessage } from './pipeline-edge.js';
 
 export interface PipelineBenchOptions {
   /** Events each store appends. */
@@ -42,12 +45,6 @@ const DEFAULTS = { eventsPerStore: 50_000, stores: 2, appendChunk: 500, publishW
 const RAW_STREAM = 'BENCH_RAW';
 const RAW_SQLITE_ROWS_PER_APPEND = 4000;
 
-/** A pay at a store, as the purse would record it. */
-function pay(i: number): EventInput {
-  const cardId = `card-${i % 997}`;
-  return { event: { type: 'PursePaid', data: { cardId, amount: 100 + (i % 50), newBalance: 10_000 } }, streamId: cardId };
-}
-
 const perSecond = (count: number, ms: number) => Math.round((count * 1000) / ms);
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
@@ -65,43 +62,33 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const store = SqliteEventStore.open(join(dir, 'host', 'events.db'));
     cleanups.unshift(() => store.close());
     const hq = await HqWriter.open({ store, signingKey: generateSigningKey() });
-    const storeIds = Array.from({ length: stores }, (_, i) => `bench${i + 1}`);
-    const signingKeys = storeIds.map(() => generateSigningKey());
-    for (const [index, storeId] of storeIds.entries()) {
-      await registerStore(hq, { storeId, name: `Bench store ${storeId}`, publicKey: signingKeys[index]!.publicKey });
+    const edges = Array.from({ length: stores }, (_, i) => {
+      const storeId = `bench${i + 1}`;
+      return new EdgeWorker({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, events: eventsPerStore, appendChunk }, progress);
+    });
+    cleanups.unshift(async () => Promise.all(edges.map((edge) => edge.terminate())));
+    for (const edge of edges) {
+      const { publicKey } = await edge.next('key');
+      await registerStore(hq, { storeId: edge.storeId, name: `Bench store ${edge.storeId}`, publicKey });
     }
     const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger: quiet });
     cleanups.unshift(() => ingest.stop());
-    const edges: EdgeNode[] = [];
-    for (const [index, storeId] of storeIds.entries()) {
-      const signingKey = signingKeys[index]!;
-      const edge = await startEdge({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, signingKey, logger: quiet });
-      cleanups.unshift(() => edge.stop());
-      edges.push(edge);
-    }
-    await Promise.all(edges.map((edge) => edge.nats));
+    await Promise.all(edges.map((edge) => edge.send({ kind: 'start' }).next('ready')));
 
     const total = eventsPerStore * stores;
     progress(`pipeline: ${stores} stores append ${eventsPerStore.toLocaleString('en')} events each; timing until head office confirms them all`);
-    const report = everySecond(() => {
-      const confirmed = edges.reduce((sum, edge) => sum + edge.replicator.progress().confirmedSeq, 0);
+    const report = setInterval(() => {
+      const confirmed = edges.reduce((sum, edge) => sum + edge.confirmedSeq, 0);
       progress(`pipeline: ${confirmed.toLocaleString('en')} of ${total.toLocaleString('en')} events confirmed`);
-    });
+    }, 1000).unref();
     const started = performance.now();
-    await Promise.all(
-      edges.map(async (edge) => {
-        for (let next = 0; next < eventsPerStore; next += appendChunk) {
-          const count = Math.min(appendChunk, eventsPerStore - next);
-          await edge.log.append(Array.from({ length: count }, (_, k) => pay(next + k)));
-        }
-        await edge.replicator.whenConfirmed(eventsPerStore);
-      }),
-    );
+    await Promise.all(edges.map((edge) => edge.send({ kind: 'append' }).next('confirmed')));
     const pipelineMs = performance.now() - started;
     clearInterval(report);
-    await assertAllStored(store, storeIds, eventsPerStore);
+    await Promise.all(edges.map((edge) => edge.send({ kind: 'stop' }).next('stopped')));
+    await assertAllStored(store, edges.map((edge) => edge.storeId), eventsPerStore);
 
-    const logs = edges.map((edge) => ({ storeId: edge.storeId, entries: edge.log.read(1, eventsPerStore) }));
+    const logs = await Promise.all(edges.map((edge) => readWholeLog(edge.data, quiet)));
     const rawJetStreamMs = await rawJetStreamPublish(nc, logs, publishWindow, progress);
     const rawSqliteMs = await rawSqliteInsert(join(dir, 'raw', 'events.db'), logs, progress);
 
@@ -119,6 +106,79 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Drives one store's edge in its worker thread (see pipeline-edge.ts). */
+class EdgeWorker {
+  private readonly worker: Worker;
+  private readonly inbox: EdgeWorkerMessage[] = [];
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  confirmedSeq = 0;
+
+  constructor(
+    readonly data: EdgeWorkerData,
+    progress: (message: string) => void,
+  ) {
+    // Worker threads do not inherit tsx's loader: register it inside before loading the TypeScript entry.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const entry = new URL('./pipeline-edge.ts', import.meta.url).href;
+    this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
+      eval: true,
+      workerData: data,
+    });
+    this.worker.on('message', (message: EdgeWorkerMessage) => {
+      if (message.kind === 'log') return progress(message.message);
+      if (message.kind === 'progress') {
+        this.confirmedSeq = message.confirmedSeq;
+        return;
+      }
+      if (message.kind === 'confirmed') this.confirmedSeq = data.events;
+      this.inbox.push(message);
+      this.wake?.();
+    });
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', (code) => this.fail(new Error(`exited with code ${code}`)));
+  }
+
+  get storeId(): string {
+    return this.data.storeId;
+  }
+
+  send(command: EdgeWorkerCommand): this {
+    this.worker.postMessage(command);
+    return this;
+  }
+
+  /** The worker's next message, which must be of this kind. */
+  async next<K extends EdgeWorkerMessage['kind']>(kind: K): Promise<Extract<EdgeWorkerMessage, { kind: K }>> {
+    while (this.inbox.length === 0) {
+      if (this.failure) throw new Error(`edge worker ${this.storeId}, waiting for "${kind}": ${this.failure.message}`);
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    const message = this.inbox.shift()!;
+    if (message.kind !== kind) throw new Error(`edge worker ${this.storeId}: expected "${kind}", got "${message.kind}"`);
+    return message as Extract<EdgeWorkerMessage, { kind: K }>;
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.wake?.();
+  }
+}
+
+/** Every event of a stopped edge's log, as the raw runs publish and insert them. */
+async function readWholeLog(data: EdgeWorkerData, logger: Logger): Promise<{ storeId: string; entries: LogEntry[] }> {
+  const log = await EventLog.open({ dir: edgeLogDir(data.dataDir), storeId: data.storeId, readOnly: true, logger });
+  try {
+    return { storeId: data.storeId, entries: log.read(1, data.events) };
+  } finally {
+    await log.close();
   }
 }
 
@@ -179,10 +239,6 @@ async function assertAllStored(store: SqliteEventStore, storeIds: string[], even
     const { lastSeq } = await readOriginTail(store, storeId);
     if (lastSeq !== eventsPerStore) throw new Error(`pipeline: head office holds store ${storeId} up to ${lastSeq}, not ${eventsPerStore}`);
   }
-}
-
-function everySecond(task: () => void): NodeJS.Timeout {
-  return setInterval(task, 1000).unref();
 }
 
 function definedOnly<T extends object>(options: T): Partial<T> {
