@@ -84,10 +84,10 @@ interface Context {
   readonly random: RandomSource;
 }
 
-type Access = 'plain' | 'terminal' | 'transport';
+/** plain: with or without secure messaging; clear: without only; terminal / transport: under SM opened with that key. */
+type Access = 'plain' | 'clear' | 'terminal' | 'transport';
 
 interface Command {
-  /** plain: no secure messaging needed; terminal / transport: secure messaging under that key. */
   readonly access: Access;
   readonly handle: (context: Context) => Outcome;
 }
@@ -136,7 +136,7 @@ function dispatch(
   if (!command) return plainResponse(status(SW.INS_NOT_SUPPORTED));
 
   if ((apdu.cla & SM_CLA_BIT) === 0) {
-    if (command.access !== 'plain') return plainResponse(status(SW.SECURITY_STATUS_NOT_SATISFIED));
+    if (command.access !== 'plain' && command.access !== 'clear') return plainResponse(status(SW.SECURITY_STATUS_NOT_SATISFIED));
     const outcome = command.handle({ state, session, apdu, data: apdu.data, secured: false, random });
     return plainResponse(withLe(outcome, apdu, outcome.session ?? session));
   }
@@ -146,16 +146,18 @@ function dispatch(
   if (!auth) return plainResponse(status(SW.SECURITY_STATUS_NOT_SATISFIED));
   const opened = unprotectCommand(auth.keys, apdu);
   if (!opened) return plainResponse({ sw: SW.SM_DATA_INCORRECT, session: { ...session, auth: undefined, pinVerified: false } });
-  const required = command.access === 'transport' ? KEY_REF.TRANSPORT : KEY_REF.TERMINAL;
   const inSession: ChipSession = { ...session, auth: { keyRef: auth.keyRef, keys: opened.keys } };
-  const outcome: Outcome =
-    command.access !== 'plain' && auth.keyRef !== required
-      ? status(SW.SECURITY_STATUS_NOT_SATISFIED)
-      : command.handle({ state, session: inSession, apdu, data: opened.data, secured: true, random });
+  const allowed =
+    command.access === 'plain' ||
+    (command.access === 'terminal' && auth.keyRef === KEY_REF.TERMINAL) ||
+    (command.access === 'transport' && auth.keyRef === KEY_REF.TRANSPORT);
+  const outcome: Outcome = allowed
+    ? command.handle({ state, session: inSession, apdu, data: opened.data, secured: true, random })
+    : status(SW.SECURITY_STATUS_NOT_SATISFIED);
+  // The answer is protected with the session it was asked in, even when the command ends that session.
+  const sealed = protectResponse(opened.keys, outcome.data ?? new Uint8Array(0), outcome.sw);
   const after = outcome.session ?? inSession;
-  if (!after.auth) return plainResponse({ ...outcome, session: after });
-  const sealed = protectResponse(after.auth.keys, outcome.data ?? new Uint8Array(0), outcome.sw);
-  const finalSession: ChipSession = { ...after, auth: { keyRef: after.auth.keyRef, keys: sealed.keys } };
+  const finalSession: ChipSession = after.auth ? { ...after, auth: { keyRef: after.auth.keyRef, keys: sealed.keys } } : after;
   return { outcome: { ...outcome, session: finalSession }, response: encodeResponseApdu({ data: sealed.data, sw: outcome.sw }) };
 }
 
@@ -383,6 +385,8 @@ function purseReady(state: CardState): Issued | Outcome {
   if (!equalBytes(issued.dataMac, purseDataMac(issued.keys.data, issued.cardId, issued.balance, issued.counter))) {
     return status(SW.MEMORY_FAILURE);
   }
+  // The counter never wraps: a card whose counter is exhausted takes no more purse operations.
+  if (issued.counter === 0xffffffff) return status(SW.CONDITIONS_NOT_SATISFIED);
   return issued;
 }
 
@@ -433,8 +437,8 @@ function debit({ state, apdu, data }: Context): Outcome {
 
 const COMMANDS = new Map<number, Command>([
   [INS.GET_DATA, { access: 'plain', handle: systemInfo }],
-  [INS.GET_CHALLENGE, { access: 'plain', handle: getChallenge }],
-  [INS.MUTUAL_AUTHENTICATE, { access: 'plain', handle: mutualAuthenticate }],
+  [INS.GET_CHALLENGE, { access: 'clear', handle: getChallenge }],
+  [INS.MUTUAL_AUTHENTICATE, { access: 'clear', handle: mutualAuthenticate }],
   [INS.GET_BALANCE, { access: 'plain', handle: getBalance }],
   [INS.INITIALISE, { access: 'transport', handle: initialise }],
   [INS.READ_DATA, { access: 'terminal', handle: readData }],
