@@ -8,7 +8,14 @@ import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, type NewDomainEvent } from '../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../contracts/sealed.js';
-import { IssuanceInfo } from '../edge/issuance/index.js';
+import { generateIssuerMasterKeys, newBlankCard, parseBankId, terminalKeysOf } from '../card/index.js';
+import { loadSigningKey } from '../contracts/chain.js';
+import { ChipTerminal, InProcessCard } from '../edge/card-reader/index.js';
+import { startEdge } from '../edge/index.js';
+import { IssuanceInfo, startStoreIssuance } from '../edge/issuance/index.js';
+import { PosServer, sendPosCommand } from '../edge/pos/index.js';
+import { DEFAULT_SERVICE_CODE, VirtualStripeReader, writeVirtualStripe } from '../edge/stripe/index.js';
+import { openPcscRig, type SlotCard } from '../test/support/pcsc.js';
 import { startSnapshotPublisher } from '../host/issuance-publisher/index.js';
 import { provisionHeadOffice, provisionStore } from '../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer } from '../infra/nats/index.js';
@@ -117,6 +124,100 @@ export async function benchIssuanceSnapshot(options: IssuanceBenchOptions = {}) 
   }
 }
 
+function latency(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  const round = (value: number) => Math.round(value * 100) / 100;
+  return { count: sorted.length, p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), meanMs: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)) };
+}
+
+/**
+ * Secondary issuance as a POS terminal sees it: `issue` over NATS (POS credentials) to the store's
+ * edge, which checks the card, reads the stripe, finds the user in its encrypted copy, personalises
+ * the virtual card through pcscd + vpcd under secure messaging and commits CardIssued to its log.
+ * Each sample inserts a fresh copy of the same primary-issued card (insertion is not timed).
+ */
+export async function benchPosIssuance(options: { issuances?: number; progress?: (message: string) => void } = {}) {
+  const issuances = options.issuances ?? 40;
+  const progress = options.progress ?? (() => undefined);
+  const master = generateIssuerMasterKeys(1);
+  const root = mkdtempSync(join(tmpdir(), 'cardsys-bench-pos-issuance-'));
+  const hqDataDir = join(root, 'hq');
+  provisionHeadOffice({ hqDataDir });
+  const store = provisionStore({ hqDataDir, storeId: 'A', name: 'Store A' });
+  const server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(store.natsAuthConfigFile, 'utf8') });
+  const rig = await openPcscRig(master.transport);
+  const edge = await startEdge({
+    storeId: 'A',
+    dataDir: join(root, 'stores', 'A'),
+    natsUrl: server.url,
+    natsOptions: natsConnectOptions(store.bundle.natsCreds),
+    signingKey: loadSigningKey(store.bundle.signingKey),
+    logger: quiet,
+  });
+  const pos = new PosServer({ storeId: 'A', db: edge.db, logger: quiet });
+  let card: SlotCard | undefined;
+  const bankId = '00012340000001';
+  const issuance = startStoreIssuance({
+    storeId: 'A',
+    log: edge.log,
+    db: edge.db,
+    nats: edge.nats,
+    pos,
+    keys: terminalKeysOf(master),
+    cardReader: () => card!.transport,
+    stripeReader: async () => (await new VirtualStripeReader(card!.stateFile).read()).bankId,
+    sealingKey: loadSealingKey(store.bundle.sealingKey).privateKey,
+    hqSealingPublicKey: loadSealingPublicKey(store.bundle.hqSealingPublicKey),
+    logger: quiet,
+  });
+  const posNc = await connect({ servers: server.url, ...natsConnectOptions(store.bundle.posCreds) });
+  try {
+    pos.listen((await edge.nats)!);
+    const cardId = '00000000000000aa';
+    const chip = new InProcessCard(newBlankCard(master.transport));
+    await new ChipTerminal(chip, { keys: master, terminalName: 'hq-issuer' }).initialise(master, { cardId, expiry: '2031-11', pin: '1234', bankId: parseBankId(bankId) });
+    const primaryIssued = chip.state;
+    issuance.info.cache.add({
+      bankId,
+      userId: 'user-1',
+      personal: { name: 'Customer 1 Yamada', address: '1 Sakura-dori, Chiyoda-ku, Tokyo', birthDate: '1985-06-15', occupation: 'office worker', affiliation: 'Example Corp.' },
+      bank: { bankName: 'Example Bank', bankCode: '0001', branchCode: '234', accountNumber: '0000001' },
+      homeStoreId: 'A',
+      cards: [{ cardId, expiry: '2031-11-30' }],
+    });
+    const samples: number[] = [];
+    let apdus = 0;
+    progress(`${issuances} secondary issuances through pcscd + vpcd`);
+    for (let i = 0; i <= issuances; i++) {
+      card = await rig.newCard(primaryIssued);
+      writeVirtualStripe(card.stateFile, { bankId: parseBankId(bankId), expiry: '2031-11', serviceCode: DEFAULT_SERVICE_CODE, discretionary: '' });
+      const before = card.card.apduCount;
+      const started = performance.now();
+      const reply = await sendPosCommand(posNc, { commandId: `bench-issue-${i}`, storeId: 'A', terminalId: 'pos-1', issue: {} }, { attempts: 1, timeoutMs: 20_000 });
+      const elapsed = performance.now() - started;
+      if (!reply.ok || reply.code !== 'issued') throw new Error(`issuance ${i} failed: ${reply.code}: ${reply.message}`);
+      // The first one warms up connections and code paths.
+      if (i > 0) {
+        samples.push(elapsed);
+        apdus = card.card.apduCount - before;
+      }
+    }
+    return { ...latency(samples), apdusPerIssuance: apdus };
+  } finally {
+    await issuance.stop();
+    await pos.stop();
+    await edge.stop();
+    await posNc.close();
+    await rig.close();
+    await server.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 export async function benchIssuance(context: { progress: (message: string) => void }) {
-  return { snapshot: await benchIssuanceSnapshot({ progress: context.progress }) };
+  return {
+    snapshot: await benchIssuanceSnapshot({ progress: context.progress }),
+    posSecondaryIssuance: await benchPosIssuance({ progress: context.progress }),
+  };
 }
