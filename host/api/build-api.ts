@@ -1,0 +1,41 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventStore } from '../eventstore/index.js';
+import { ReadModelQueries, type ProjectionRunner } from '../../projections/index.js';
+import { installErrorShapes, zodToOpenApi } from './http-errors.js';
+import { healthRoute } from './health.js';
+import { readRoutes } from './read-routes.js';
+
+export interface ApiDeps {
+  store: EventStore;
+  runner: ProjectionRunner;
+  nc?: NatsConnection;
+  /** More routes (applications, blacklist, alerts…), registered after the docs so they appear in them. */
+  plugins?: FastifyPluginAsync[];
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * The head office query API: OpenAPI at /docs (JSON at /docs/json), the read routes and /healthz.
+ * Returns the instance unstarted: call `listen()` or `inject()`.
+ */
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: deps.logger ?? false });
+  installErrorShapes(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'cardsys head office API', version: '1', description: 'User DB, card history and store sync status. Times are ISO 8601 UTC; money is whole yen.' },
+    },
+    transform: ({ schema, url }) => ({
+      url,
+      schema: schema && Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, zodToOpenApi(value)])),
+    }),
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(readRoutes({ queries: new ReadModelQueries(deps.runner.db), store: deps.store }));
+  await app.register(healthRoute({ store: deps.store, runner: deps.runner, nc: deps.nc }));
+  for (const plugin of deps.plugins ?? []) await app.register(plugin);
+  return app;
+}

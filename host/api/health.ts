@@ -1,0 +1,57 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventStore } from '../eventstore/index.js';
+import type { ProjectionRunner } from '../../projections/index.js';
+
+export interface HealthOptions {
+  store: EventStore;
+  runner: ProjectionRunner;
+  /** Head office's NATS connection; absent when the API runs without one (reported, not failed). */
+  nc?: NatsConnection;
+}
+
+const NATS_PING_MS = 1000;
+
+async function natsHealth(nc: NatsConnection | undefined): Promise<{ ok: boolean; detail: string }> {
+  if (!nc) return { ok: true, detail: 'not used by this process' };
+  if (nc.isClosed()) return { ok: false, detail: 'connection closed' };
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const rtt = await Promise.race([
+      nc.rtt(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${NATS_PING_MS} ms`)), NATS_PING_MS))),
+    ]).finally(() => clearTimeout(timer));
+    return { ok: true, detail: `${nc.getServer()} answered in ${rtt.toFixed(1)} ms` };
+  } catch (error) {
+    return { ok: false, detail: `${nc.getServer()}: ${(error as Error).message}` };
+  }
+}
+
+/** GET /healthz: 200 when the event store answers, NATS answers and projections run; 503 otherwise. */
+export function healthRoute(options: HealthOptions): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/healthz', { schema: { summary: 'Event store, NATS and projection lag (events not yet in the read models)', tags: ['health'] } }, async (_request, reply) => {
+      let eventStore: { ok: boolean; headPosition: string | null; detail?: string };
+      let head: bigint | undefined;
+      try {
+        head = await options.store.headPosition();
+        eventStore = { ok: true, headPosition: head?.toString() ?? null };
+      } catch (error) {
+        eventStore = { ok: false, headPosition: null, detail: (error as Error).message };
+      }
+      const status = options.runner.status();
+      const checkpoint = status.checkpoint ?? 0n;
+      const projections = {
+        ok: status.running,
+        running: status.running,
+        checkpoint: status.checkpoint?.toString() ?? null,
+        // Positions between the checkpoint and the head: events for SQLite, log bytes for EventStoreDB.
+        lag: head !== undefined && head > checkpoint ? (head - checkpoint).toString() : '0',
+        ...(status.error ? { error: status.error } : {}),
+      };
+      const nats = await natsHealth(options.nc);
+      const ok = eventStore.ok && nats.ok && projections.ok;
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', eventStore, nats, projections });
+    });
+  };
+}

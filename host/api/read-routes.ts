@@ -1,0 +1,108 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { StoreId } from '../../contracts/index.js';
+import type { EventStore } from '../eventstore/index.js';
+import { decodeRecord, type ReadModelQueries } from '../../projections/index.js';
+import { NotFoundError, useZodValidation } from './http-errors.js';
+import { eventView } from './event-view.js';
+
+// The head office read side: users, cards and their history, and store sync status.
+
+const Id = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(64, `${what} must be at most 64 characters`)
+    .regex(/^[A-Za-z0-9_-]+$/, `${what} may hold only letters, digits, "-" and "_"`);
+
+const UserParams = z.object({ userId: Id('user id') });
+const CardParams = z.object({ cardId: Id('card id') });
+const StoreParams = z.object({ storeId: StoreId });
+const CardEventsQuery = z.object({
+  after: z
+    .string()
+    .regex(/^\d{1,20}$/, 'after must be an event position (a whole number) from a previous page')
+    .transform((text) => BigInt(text))
+    .optional(),
+  limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').default(50),
+});
+
+export interface ReadRoutesOptions {
+  queries: ReadModelQueries;
+  store: EventStore;
+}
+
+export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
+  const { queries, store } = options;
+  return async (app) => {
+    useZodValidation(app);
+
+    app.get(
+      '/v1/users/:userId',
+      { schema: { summary: 'A user: personal and bank data, home store, cards with chip usage', tags: ['user DB'], params: UserParams } },
+      async (request) => {
+        const { userId } = request.params as z.output<typeof UserParams>;
+        const user = queries.user(userId);
+        if (!user) throw new NotFoundError(`no user ${userId}`);
+        return user;
+      },
+    );
+
+    app.get(
+      '/v1/cards/:cardId',
+      { schema: { summary: 'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, chip usage', tags: ['user DB'], params: CardParams } },
+      async (request) => {
+        const { cardId } = request.params as z.output<typeof CardParams>;
+        const card = queries.card(cardId);
+        if (!card) throw new NotFoundError(`no card ${cardId}`);
+        return card;
+      },
+    );
+
+    app.get(
+      '/v1/cards/:cardId/events',
+      {
+        schema: {
+          summary: "A card's events, oldest first, decoded; page with `after` = the previous page's `next`",
+          tags: ['user DB'],
+          params: CardParams,
+          querystring: CardEventsQuery,
+        },
+      },
+      async (request) => {
+        const { cardId } = request.params as z.output<typeof CardParams>;
+        const { after, limit } = request.query as z.output<typeof CardEventsQuery>;
+        if (!queries.card(cardId) && queries.cardEventPositions(cardId, { limit: 1 }).length === 0) throw new NotFoundError(`no card ${cardId}`);
+        const positions = queries.cardEventPositions(cardId, { after, limit });
+        const events = [];
+        for (const position of positions) {
+          const [record] = await store.readAll({ after: position - 1n, maxCount: 1 });
+          if (!record || record.position !== position) throw new Error(`event store has no event at position ${position}, which the read models index for card ${cardId}`);
+          const view = eventView(decodeRecord(record)!);
+          if (view) events.push(view);
+        }
+        const last = positions.at(-1);
+        return { cardId, events, next: positions.length === limit && last !== undefined ? last.toString() : null };
+      },
+    );
+
+    app.get('/v1/stores', { schema: { summary: 'Every known store with its sync status', tags: ['stores'] } }, async () => ({ stores: queries.stores() }));
+
+    app.get(
+      '/v1/stores/:storeId/sync',
+      {
+        schema: {
+          summary: "A store's sync status: last sequence head office holds, the store's own head, events behind, last contact",
+          tags: ['stores'],
+          params: StoreParams,
+        },
+      },
+      async (request) => {
+        const { storeId } = request.params as z.output<typeof StoreParams>;
+        const sync = queries.storeSync(storeId);
+        if (!sync) throw new NotFoundError(`no store ${storeId}`);
+        return sync;
+      },
+    );
+  };
+}
