@@ -111,8 +111,15 @@ export class VirtualCard extends EventEmitter {
       if (this.buffer.length < 2 + length) return;
       const payload = new Uint8Array(this.buffer.subarray(2, 2 + length));
       this.buffer = this.buffer.subarray(2 + length);
-      if (length === 1) this.control(socket, payload[0]!);
-      else if (length > 1) this.command(socket, payload);
+      try {
+        if (length === 1) this.control(socket, payload[0]!);
+        else if (length > 1) this.command(socket, payload);
+      } catch (error) {
+        // An unreadable or unwritable state file: the card goes mute, as a chip with failed memory would.
+        this.emit('error', error instanceof Error ? error : new Error(String(error)));
+        socket.destroy();
+        return;
+      }
     }
   }
 

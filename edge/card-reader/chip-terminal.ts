@@ -11,6 +11,7 @@ import {
   deriveSessionKeys,
   encodeTlv,
   equalBytes,
+  expiryDigits,
   expiryFromDigits,
   fromHex,
   initialisationData,
@@ -154,7 +155,7 @@ export class ChipTerminal {
   /** True when the card's authentication code is the one head office wrote for this card. */
   verifyAuthCode(info: CardInfo): boolean {
     if (info.lifecycle === 'blank' || info.keyVersion !== this.options.keys.keyVersion) return false;
-    const expected = computeAuthCode(this.options.keys.authCode, fromHex(info.cardId), info.expiry.replace('-', ''), info.keyVersion);
+    const expected = computeAuthCode(this.options.keys.authCode, fromHex(info.cardId), expiryDigits(info.expiry), info.keyVersion);
     return equalBytes(expected, fromHex(info.authCode));
   }
 

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apduHex, buildCommandApdu, chipCommands as C } from '../../card/index.js';
-import { CardStatusError, NoCardError, NoReaderError } from '../../edge/card-reader/index.js';
+import { CardStatusError, exchange, NoCardError, NoReaderError } from '../../edge/card-reader/index.js';
 import { openPcscRig, type PcscRig } from '../support/pcsc.js';
 import { ISSUER, load, primaryIssue, storeTerminal } from './card-fixture.js';
 
@@ -24,6 +24,20 @@ describe('the card reader port on pcscd + vpcd', () => {
     const select = apduHex(buildCommandApdu({ cla: 0x00, ins: C.INS.SELECT, p1: 0x04, p2: 0x00, data: C.AID }));
     const { stdout } = await run('opensc-tool', ['-r', rig.slot.readerName, '-s', select]);
     expect(stdout).toMatch(/SW1=0x90, SW2=0x00/);
+  });
+
+  it('follows 61xx and 6Cxx through pcscd', async () => {
+    const card = await rig.newCard();
+    await primaryIssue(card.transport);
+    const noLe = buildCommandApdu({ cla: 0x80, ins: C.INS.GET_DATA, p1: 0, p2: 1 });
+    const shortLe = buildCommandApdu({ cla: 0x80, ins: C.INS.GET_DATA, p1: 0, p2: 1, le: 2 });
+    expect(Buffer.from(await card.transport.transmit(noLe)).toString('hex')).toBe('6118');
+    expect(Buffer.from(await card.transport.transmit(shortLe)).toString('hex')).toBe('6c18');
+    for (const apdu of [noLe, shortLe]) {
+      const response = await exchange(card.transport, apdu);
+      expect(response.sw).toBe(0x9000);
+      expect(response.data.length).toBe(C.SYSTEM_INFO_LENGTH);
+    }
   });
 
   it('reports insertion and removal, and refuses to connect to an empty slot', async () => {
