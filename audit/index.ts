@@ -7,3 +7,4 @@ export { KeyRing, type RegisteredKey } from './keys.js';
 export { replayAndVerify, type ReplayOptions, type ReplayResult } from './replay.js';
 export { CardMacs, type CardTransaction } from './card-macs.js';
 export { verifyEvent, type VerifiedEvent, type ChainNeighbour, type CoveringHead } from './verify-event.js';
+export { compareReadModels, type ReadModelComparison } from './read-models.js';

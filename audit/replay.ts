@@ -20,7 +20,7 @@ export interface ReplayOptions {
   /** Called after each batch with the records read so far. */
   onProgress?: (records: number, total: number | undefined) => void;
   /** Extra checks once the events are verified (e.g. the read-model comparison). */
-  afterReplay?: () => Promise<Finding[]>;
+  afterReplay?: () => Promise<{ findings: Finding[]; notes: string[] }>;
 }
 
 export interface ReplayResult {
@@ -85,7 +85,11 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   const seconds = (performance.now() - started) / 1000;
   if (!options.issuerKeys) notes.push('card MACs were not checked: no issuer master keys were given');
   if (!options.fromGenesis) notes.push('the replay starts after the beginning: each chain and each card is anchored at its first event read');
-  if (options.afterReplay) findings.push(...(await options.afterReplay()));
+  if (options.afterReplay) {
+    const after = await options.afterReplay();
+    findings.push(...after.findings);
+    notes.push(...after.notes);
+  }
   return {
     ok: findings.length === 0,
     findings,

@@ -6,6 +6,7 @@ import { keyIdOf, rawPublicKey, loadPublicKey } from '../../contracts/chain.js';
 import { issuerKeysFromJson, type IssuerMasterKeys } from '../../card/index.js';
 import { SqliteEventStore, type EventStore } from '../../host/eventstore/index.js';
 import {
+  compareReadModels,
   eventStoreSource,
   formatFinding,
   KeyRing,
@@ -17,6 +18,7 @@ import {
   type ReplayResult,
   type VerifiedEvent,
 } from '../../audit/index.js';
+import { projections, READ_MODELS_FILE } from '../../projections/index.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 
 // `cardsys audit export | replay | verify-event`: what an auditor runs against head office's event
@@ -28,6 +30,7 @@ export const auditDefaults = {
   eventStore: (data: string) => join(hqDir(data), 'events.db'),
   hqPublicKey: (data: string) => join(hqDir(data), 'directory', 'hq.public.json'),
   issuerKeys: (data: string) => join(hqDir(data), 'keys', 'issuer-keys.json'),
+  readModels: (data: string) => join(hqDir(data), READ_MODELS_FILE),
 };
 
 interface SourceOptions extends DataCliOptions {
@@ -113,6 +116,8 @@ function keyRing(options: SourceOptions, exportKeys?: { storeKeys: { storeId: st
 
 interface OpenedSource {
   source: RecordSource;
+  /** The event store read, when the source is not an export file. */
+  store?: EventStore;
   keys: KeyRing;
   notes: string[];
   fromGenesis: boolean;
@@ -134,6 +139,7 @@ function openSource(options: SourceOptions & { from?: string; to?: string; store
   const { keys, notes } = keyRing(options);
   return {
     source: eventStoreSource(store, { after, to, origin, batchSize: parseBatch(options.batch) }, `event store ${file}`),
+    store,
     keys,
     notes,
     fromGenesis: (after ?? 0n) === 0n && origin === undefined,
@@ -277,8 +283,10 @@ export function registerAuditCommands(program: Command): void {
       .option('--to <position>', 'stop at this position')
       .option('--store <id>', 'only this store (or "hq")')
       .option('--issuer-keys <file>', 'issuer master keys (JSON), to check card MACs (default <data>/hq/keys/issuer-keys.json)')
+      .option('--read-models <file>', "head office's read models to compare with a fresh rebuild (default <data>/hq/readmodels.db)")
+      .option('--no-read-models', 'do not rebuild and compare the read models')
       .addOption(new Option('--batch <records>', 'records read at a time').default('10000')),
-  ).action(async (options: SourceOptions & { from?: string; to?: string; store?: string; issuerKeys?: string; batch: string }) => {
+  ).action(async (options: SourceOptions & { from?: string; to?: string; store?: string; issuerKeys?: string; readModels?: string | false; batch: string }) => {
     const opened = openSource(options);
     try {
       const issuerKeysFile = options.issuerKeys ?? auditDefaults.issuerKeys(options.data);
@@ -290,8 +298,17 @@ export function registerAuditCommands(program: Command): void {
         issuerKeys,
         fromGenesis: opened.fromGenesis,
         onProgress: (done, total) => progress?.update(done, total),
+        afterReplay: async () => {
+          progress?.end();
+          if (options.readModels === false) return { findings: [], notes: ['read models were not compared (--no-read-models)'] };
+          if (opened.store === undefined) return { findings: [], notes: ['read models were not compared: an export file has no read models beside it'] };
+          if (!options.json) say('rebuilding the read models from the events to compare them with head office\'s');
+          const currentFile = typeof options.readModels === 'string' ? options.readModels : auditDefaults.readModels(options.data);
+          const compared = await compareReadModels({ store: opened.store, currentFile, projections });
+          if (compared.position !== undefined) compared.notes.push(`read models compared at position ${compared.position}: ${compared.tables} tables, ${compared.rows} rows`);
+          return compared;
+        },
       });
-      progress?.end();
       result.notes.unshift(...opened.notes);
       if (options.json) process.stdout.write(`${JSON.stringify({ source: opened.source.description, ...result })}\n`);
       printReplay(result, opened.source.description);

@@ -15,6 +15,7 @@ import { ensureEventsStream, startIngest } from '../../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../../host/hq-writer/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
 import { auditDefaults } from '../../cli/commands/audit.js';
+import { ProjectionRunner, projections } from '../../projections/index.js';
 
 export interface PipelineHistory {
   /** The --data folder of the finished history. */
@@ -54,6 +55,9 @@ export async function makePipelineHistory(options: { stores: string[]; cards: nu
     await registerStore(hq, { storeId, name: `Store ${storeId}`, publicKey: key.publicKey });
   }
   const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger: quiet, ackWaitMs: 2000 });
+  // Head office's read models, kept up to date as events arrive.
+  const readModels = ProjectionRunner.open({ file: auditDefaults.readModels(dir), store, projections });
+  readModels.start();
   const edges = new Map<string, EdgeNode>();
   for (const storeId of options.stores) {
     edges.set(storeId, await startEdge({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, signingKey: storeKeys.get(storeId)!, logger: quiet }));
@@ -82,7 +86,9 @@ export async function makePipelineHistory(options: { stores: string[]; cards: nu
       await edges.get(storeId)!.log.append([input]);
     }
     for (const edge of edges.values()) await edge.replicator.whenConfirmed(edge.log.headSeq);
+    await readModels.waitForPosition((await store.headPosition())!);
   } finally {
+    await readModels.close();
     for (const edge of edges.values()) await edge.stop();
     await ingest.stop();
     await nc.close();
@@ -104,7 +110,7 @@ export async function makePipelineHistory(options: { stores: string[]; cards: nu
     storeEvents: options.operations,
     copy() {
       const target = join(dir, 'copies', String(++copies));
-      for (const file of [auditDefaults.eventStore, auditDefaults.hqPublicKey, auditDefaults.issuerKeys]) {
+      for (const file of [auditDefaults.eventStore, auditDefaults.hqPublicKey, auditDefaults.issuerKeys, auditDefaults.readModels]) {
         mkdirSync(join(file(target), '..'), { recursive: true });
         copyFileSync(file(dir), file(target));
       }
