@@ -141,12 +141,12 @@ export class ChipTerminal {
     if (response.length !== C.SYSTEM_INFO_LENGTH) throw new CardResponseError(`GET DATA: expected ${C.SYSTEM_INFO_LENGTH} bytes, got ${response.length}`);
     const lifecycle = LIFECYCLES[response[8]!];
     if (!lifecycle) throw new CardResponseError(`GET DATA: unknown lifecycle code ${response[8]}`);
-    const expiryDigits = new TextDecoder().decode(response.subarray(10, 16));
+    const storedExpiry = new TextDecoder().decode(response.subarray(10, 16));
     this.info = {
       cardId: toHex(response.subarray(0, 8)),
       lifecycle,
       keyVersion: response[9]!,
-      expiry: lifecycle === 'blank' ? '' : expiryFromDigits(expiryDigits),
+      expiry: lifecycle === 'blank' ? '' : expiryFromDigits(storedExpiry),
       authCode: toHex(response.subarray(16, 24)),
     };
     return this.info;
