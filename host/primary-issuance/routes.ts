@@ -1,11 +1,10 @@
 // POST /v1/users/:userId/cards: primary issuance on the card in one of head office's readers.
 import type { FastifyPluginAsync } from 'fastify';
-import type {} from '@fastify/swagger';
 import { z } from 'zod';
 import { CardIdTakenError, UnknownUserError } from '../../domain/issuance.js';
 import { CardReaderError } from '../../edge/card-reader/index.js';
 import { StripeDataError } from '../../edge/stripe/index.js';
-import { sendValidationError } from '../applications/index.js';
+import { NotFoundError, useZodValidation } from '../api/index.js';
 import { issuePrimaryCard, type PrimaryIssuanceOptions } from './primary-issuance.js';
 
 const Params = z.object({ userId: z.string().min(1, 'user id is required').max(128, 'user id must be at most 128 characters') });
@@ -17,6 +16,7 @@ const Body = z.object({
 
 export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyPluginAsync {
   return async (app) => {
+    useZodValidation(app);
     app.post(
       '/v1/users/:userId/cards',
       {
@@ -27,18 +27,18 @@ export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyP
             'stripe?: where the stripe encoder writes (a virtual card\'s state file) }. ' +
             '201 with card id, bank id and expiry; 404 unknown user; 409 when the card cannot be issued (no card, not blank, reader trouble).',
           tags: ['issuance'],
+          params: Params,
+          body: Body,
         },
       },
       async (request, reply) => {
-        const params = Params.safeParse(request.params);
-        if (!params.success) return sendValidationError(reply, params.error);
-        const body = Body.safeParse(request.body ?? {});
-        if (!body.success) return sendValidationError(reply, body.error);
+        const { userId } = request.params as z.output<typeof Params>;
+        const body = request.body as z.output<typeof Body>;
         try {
-          const card = await issuePrimaryCard(options, { userId: params.data.userId, readerName: body.data.reader, ...(body.data.pin ? { pin: body.data.pin } : {}), ...(body.data.stripe ? { stripeTarget: body.data.stripe } : {}) });
+          const card = await issuePrimaryCard(options, { userId, readerName: body.reader, ...(body.pin ? { pin: body.pin } : {}), ...(body.stripe ? { stripeTarget: body.stripe } : {}) });
           return reply.code(201).send(card);
         } catch (error) {
-          if (error instanceof UnknownUserError) return reply.code(404).send({ error: 'not_found', message: error.message });
+          if (error instanceof UnknownUserError) throw new NotFoundError(error.message);
           if (error instanceof CardIdTakenError) return reply.code(409).send({ error: error.code, message: error.message });
           if (error instanceof CardReaderError || error instanceof StripeDataError) return reply.code(409).send({ error: 'card_not_issued', message: `the card was not issued: ${error.message}` });
           throw error;

@@ -3,17 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { generateSigningKey } from '../../contracts/chain.js';
 import { decodeEnvelope, decodeEvent, HQ_ORIGIN } from '../../contracts/index.js';
 import { IssuanceOffice, applicationRoutes } from '../../host/applications/index.js';
 import { SqliteEventStore } from '../../host/eventstore/sqlite-event-store.js';
 import { HqWriter } from '../../host/hq-writer/index.js';
 import { originStreamName } from '../../host/ingest/index.js';
+import { headOfficeApi, type HeadOfficeApi } from './support.js';
 
 let dir: string;
 let store: SqliteEventStore;
-let app: FastifyInstance;
+let api: HeadOfficeApi;
 
 const application = {
   personal: { name: 'Hanako Yamada', address: '1-2-3 Shibuya, Tokyo', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'ACME' },
@@ -21,18 +21,17 @@ const application = {
   homeStoreId: 'A',
 };
 
-const post = (body: unknown) => app.inject({ method: 'POST', url: '/v1/applications', payload: body as object });
+const post = (body: unknown) => api.app.inject({ method: 'POST', url: '/v1/applications', payload: body as object });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cardsys-applications-'));
   store = SqliteEventStore.open(join(dir, 'events.db'));
   const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
-  app = Fastify();
-  await app.register(applicationRoutes({ office: await IssuanceOffice.open({ store, writer }) }));
+  api = await headOfficeApi(dir, store, [applicationRoutes({ office: await IssuanceOffice.open({ store, writer }) })]);
 });
 
 afterAll(async () => {
-  await app?.close();
+  await api?.close();
   await store?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -51,9 +50,9 @@ describe('POST /v1/applications', () => {
 
   it('409 for a second application on the same bank account, also after a restart of head office', async () => {
     expect((await post(application)).statusCode).toBe(409);
-    const again = Fastify();
-    await again.register(applicationRoutes({ office: await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) }) }));
-    const response = await again.inject({ method: 'POST', url: '/v1/applications', payload: application });
+    const restarted = await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) });
+    const again = await headOfficeApi(join(dir, 'restarted'), store, [applicationRoutes({ office: restarted })]);
+    const response = await again.app.inject({ method: 'POST', url: '/v1/applications', payload: application });
     await again.close();
     expect(response.statusCode).toBe(409);
     expect(response.json()).toEqual({ error: 'duplicate_application', message: 'bank account 00012345678901 already has a registered user; one application per account' });
@@ -81,8 +80,21 @@ describe('POST /v1/applications', () => {
   });
 
   it('400 for a body that is not an object', async () => {
-    const response = await app.inject({ method: 'POST', url: '/v1/applications', payload: '"hello"', headers: { 'content-type': 'application/json' } });
+    const response = await api.app.inject({ method: 'POST', url: '/v1/applications', payload: '"hello"', headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toBe('bad_request');
+  });
+
+  it('the registered user is in the user DB: GET /v1/users/:userId', async () => {
+    const created = await post({ ...application, bank: { ...application.bank, accountNumber: '1234567' } });
+    await api.caughtUp();
+    const response = await api.app.inject({ method: 'GET', url: `/v1/users/${created.json().userId}` });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ personal: { name: 'Hanako Yamada' }, bank: { accountNumber: '1234567' }, homeStoreId: 'A', cards: [] });
+  });
+
+  it('the application route is in the OpenAPI document', async () => {
+    const docs = (await api.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    expect(docs.paths['/v1/applications'].post.requestBody).toBeDefined();
   });
 });

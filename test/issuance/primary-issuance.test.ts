@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { generateIssuerMasterKeys, parseBankId, terminalKeysOf } from '../../card/index.js';
 import { generateSigningKey } from '../../contracts/chain.js';
 import { HQ_ORIGIN } from '../../contracts/index.js';
@@ -17,11 +16,12 @@ import { originStreamName } from '../../host/ingest/index.js';
 import { domainEventsOf } from '../../host/inquiry/index.js';
 import { primaryIssuanceRoutes, writeVirtualCardStripe } from '../../host/primary-issuance/index.js';
 import { openPcscRig, type PcscRig, type SlotCard } from '../support/pcsc.js';
+import { headOfficeApi, type HeadOfficeApi } from './support.js';
 
 const master = generateIssuerMasterKeys(1);
 let dir: string;
 let store: SqliteEventStore;
-let app: FastifyInstance;
+let api: HeadOfficeApi;
 let rig: PcscRig;
 let card: SlotCard;
 let userId: string;
@@ -34,9 +34,8 @@ beforeAll(async () => {
   card = await rig.newCard();
   store = SqliteEventStore.open(join(dir, 'events.db'));
   const office = await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) });
-  app = Fastify();
-  await app.register(applicationRoutes({ office }));
-  await app.register(
+  api = await headOfficeApi(dir, store, [
+    applicationRoutes({ office }),
     primaryIssuanceRoutes({
       office,
       issuerKeys: master,
@@ -46,8 +45,8 @@ beforeAll(async () => {
       },
       stripeWriter: writeVirtualCardStripe,
     }),
-  );
-  const applied = await app.inject({
+  ]);
+  const applied = await api.app.inject({
     method: 'POST',
     url: '/v1/applications',
     payload: {
@@ -60,7 +59,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app?.close();
+  await api?.close();
   await store?.close();
   await rig?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -68,7 +67,7 @@ afterAll(async () => {
 
 describe('primary issuance at head office', () => {
   it("initialises the blank card in head office's reader, writes its stripe and records CardPrimaryIssued", async () => {
-    const response = await app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, pin: '4321', stripe: card.stateFile } });
+    const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, pin: '4321', stripe: card.stateFile } });
     expect(response.statusCode).toBe(201);
     const issued = response.json();
     expect(issued).toMatchObject({ userId, bankId: '00091237654321', keyVersion: 1, pin: '4321', cardId: expect.stringMatching(/^[0-9a-f]{16}$/) });
@@ -84,18 +83,22 @@ describe('primary issuance at head office', () => {
 
     expect(await new VirtualStripeReader(card.stateFile).read()).toMatchObject({ bankId: parseBankId('00091237654321'), expiry: issued.expiry.slice(0, 7) });
     expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toMatchObject([{ data: { cardId: issued.cardId, userId, expiry: issued.expiry } }]);
+
+    await api.caughtUp();
+    const view = await api.app.inject({ method: 'GET', url: `/v1/cards/${issued.cardId}` });
+    expect(view.json()).toMatchObject({ userId, bankId: '00091237654321', expiry: issued.expiry, issuance: null });
   });
 
   it('a card that is not blank is not issued again, and nothing is recorded', async () => {
-    const response = await app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, stripe: card.stateFile } });
+    const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, stripe: card.stateFile } });
     expect(response.statusCode).toBe(409);
     expect(response.json()).toMatchObject({ error: 'card_not_issued' });
     expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toHaveLength(1);
   });
 
   it('404 for an unknown user, 400 without a reader', async () => {
-    expect((await app.inject({ method: 'POST', url: '/v1/users/nobody/cards', payload: { reader: rig.slot.readerName } })).statusCode).toBe(404);
-    const response = await app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: {} });
+    expect((await api.app.inject({ method: 'POST', url: '/v1/users/nobody/cards', payload: { reader: rig.slot.readerName } })).statusCode).toBe(404);
+    const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: {} });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ field: 'reader' });
   });
