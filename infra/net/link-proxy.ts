@@ -45,7 +45,7 @@ export async function startLinkProxy(target: { host?: string; port: number }, li
     server.listen(port, '127.0.0.1', () => resolve());
   });
 
-  return {
+  const link: LinkProxy = {
     port,
     url: `nats://127.0.0.1:${port}`,
     get isCut() {
@@ -60,8 +60,9 @@ export async function startLinkProxy(target: { host?: string; port: number }, li
       cut = false;
     },
     close() {
-      this.cut();
+      link.cut();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return link;
 }
