@@ -5,8 +5,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { generateIssuerMasterKeys, newBlankCard, terminalKeysOf, type CardState } from '../../card/index.js';
@@ -28,9 +26,8 @@ import { primaryIssuanceRoutes, writeVirtualCardStripe } from '../../host/primar
 import { provisionHeadOffice, provisionStore, type ProvisionedHeadOffice, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
-import { decodeRecord } from '../../projections/projection.js';
-import { issuanceSnapshotProjection } from '../../projections/issuance-snapshot.js';
 import { openPcscRig, type PcscRig, type SlotCard } from '../support/pcsc.js';
+import { headOfficeApi, type HeadOfficeApi } from './support.js';
 
 const master = generateIssuerMasterKeys(1);
 const quiet = { info() {}, warn() {}, error: (message: unknown) => console.error(message) };
@@ -43,18 +40,16 @@ let stores: Record<'A' | 'B', ProvisionedStore>;
 let hqNc: NatsConnection;
 let posNc: NatsConnection;
 let eventStore: SqliteEventStore;
-let readModels: Database.Database;
 let ingest: Ingest;
 let publisher: SnapshotPublisher;
 let lookups: { stop(): Promise<void> };
-let api: FastifyInstance;
+let api: HeadOfficeApi;
 let rig: PcscRig;
 let card: SlotCard;
 let link: LinkProxy;
 let edge: EdgeNode;
 let pos: PosServer;
 let issuance: StoreIssuance;
-let checkpoint: bigint | undefined;
 let commands = 0;
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
@@ -65,24 +60,9 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-/** Head office's read models catch up with its event store (what the projection runner does). */
-async function project(): Promise<void> {
-  for (;;) {
-    const records = await eventStore.readAll({ after: checkpoint, maxCount: 1000 });
-    if (records.length === 0) return;
-    readModels.transaction(() => {
-      for (const record of records) {
-        const event = decodeRecord(record);
-        if (event) issuanceSnapshotProjection.apply(readModels, event);
-      }
-    })();
-    checkpoint = records[records.length - 1]!.position;
-  }
-}
-
-/** Head office publishes what changed and the store reads it. */
+/** Head office's read models catch up, it publishes what changed, and the store reads it. */
 async function pushSnapshots(): Promise<void> {
-  await project();
+  await api.caughtUp();
   await publisher.publishPending();
   await issuance.info.sync();
 }
@@ -93,7 +73,7 @@ async function replicated(): Promise<void> {
 }
 
 async function apply(accountNumber: string, homeStoreId: string): Promise<string> {
-  const response = await api.inject({
+  const response = await api.app.inject({
     method: 'POST',
     url: '/v1/applications',
     payload: {
@@ -109,7 +89,7 @@ async function apply(accountNumber: string, homeStoreId: string): Promise<string
 /** Head office issues a new blank card in the reader to the user; returns its card id. */
 async function primaryIssue(userId: string): Promise<string> {
   card = await rig.newCard();
-  const response = await api.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, pin: '1234', stripe: card.stateFile } });
+  const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, pin: '1234', stripe: card.stateFile } });
   expect(response.statusCode).toBe(201);
   return response.json().cardId;
 }
@@ -134,15 +114,14 @@ beforeAll(async () => {
   const writer = await HqWriter.open({ store: eventStore, signingKey: headOffice.signingKey });
   await writer.append([...headOffice.events, ...stores.A.events, ...stores.B.events].map((event) => ({ event, streamId: 'stores' })));
   ingest = await startIngest({ nc: hqNc, store: eventStore, storeKeys: storeKeyDirectory(eventStore), logger: quiet });
-  readModels = new Database(join(hqDataDir, 'readmodels.db'));
-  readModels.exec(issuanceSnapshotProjection.schema);
-  publisher = await startSnapshotPublisher({ nc: hqNc, readModels, follow: false, logger: quiet });
-  lookups = startLookupResponder({ nc: hqNc, readModels, sealingKey: headOffice.sealingKey.privateKey, logger: quiet });
   const office = await IssuanceOffice.open({ store: eventStore, writer });
   rig = await openPcscRig(master.transport);
-  api = Fastify();
-  await api.register(applicationRoutes({ office }));
-  await api.register(primaryIssuanceRoutes({ office, issuerKeys: master, cardReader: async () => card.transport, stripeWriter: writeVirtualCardStripe }));
+  api = await headOfficeApi(hqDataDir, eventStore, [
+    applicationRoutes({ office }),
+    primaryIssuanceRoutes({ office, issuerKeys: master, cardReader: async () => card.transport, stripeWriter: writeVirtualCardStripe }),
+  ]);
+  publisher = await startSnapshotPublisher({ nc: hqNc, readModels: api.runner.db, follow: false, logger: quiet });
+  lookups = startLookupResponder({ nc: hqNc, readModels: api.runner.db, sealingKey: headOffice.sealingKey.privateKey, logger: quiet });
 
   // Store A: its WAN link to the broker can be cut.
   link = await startLinkProxy({ port: server.port });
@@ -188,7 +167,6 @@ afterAll(async () => {
   await api?.close();
   await hqNc?.close();
   await rig?.close();
-  readModels?.close();
   await eventStore?.close();
   await server?.stop();
   if (root) rmSync(root, { recursive: true, force: true });
@@ -216,6 +194,14 @@ describe('card issuance end to end', () => {
     await replicated();
     const issued = (await storeEvents('A')).filter((event) => event.type === 'CardIssued');
     expect(issued).toMatchObject([{ data: { cardId, userId, storeId: 'A', terminalId: TERMINAL, bankId: '00053211000001' } }]);
+
+    // Head office's user DB shows the card as issued: store, time, expiry.
+    await api.caughtUp();
+    const view = (await api.app.inject({ method: 'GET', url: `/v1/cards/${cardId}` })).json();
+    expect(view).toMatchObject({ userId, bankId: '00053211000001', expiry: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), issuance: { storeId: 'A', terminalId: TERMINAL } });
+    expect(Date.parse(view.issuance.issuedAt)).toBeGreaterThan(Date.parse(view.primaryIssuedAt) - 1);
+    const user = (await api.app.inject({ method: 'GET', url: `/v1/users/${userId}` })).json();
+    expect(user.cards).toMatchObject([{ issuance: { storeId: 'A' } }]);
 
     // Issued: the card leaves store A's copy of the issuance info.
     await pushSnapshots();
