@@ -120,5 +120,12 @@ function flatten(value: unknown, prefix = ''): Array<[string, string]> {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
   }
-  return [[prefix || 'value', typeof value === 'number' ? value.toLocaleString('en') : typeof value === 'string' ? value : JSON.stringify(value)]];
+  return [[prefix || 'value', formatValue(value)]];
+}
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'number') return value.toLocaleString('en');
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(formatValue).join(', ');
+  return JSON.stringify(value);
 }

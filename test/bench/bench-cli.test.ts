@@ -25,6 +25,7 @@ describe('cardsys bench', () => {
     for (const rate of [figures.committed.eventsPerSecond, figures.rawJetStream.messagesPerSecond, figures.rawSqlite.rowsPerSecond, figures.ratio]) {
       expect(Number.isFinite(rate) && rate > 0).toBe(true);
     }
+    expect((pipeline.figures as { rawJetStream: { runsMessagesPerSecond: number[] } }).rawJetStream.runsMessagesPerSecond).toHaveLength(2);
     expect(figures.ratio).toBeCloseTo(figures.committed.eventsPerSecond / figures.rawJetStream.messagesPerSecond, 1);
   });
 
@@ -61,5 +62,6 @@ describe('cardsys bench', () => {
     expect(formatReport(report)).toContain('audit: FAILED after 1.5 s: no space left');
     expect(formatReport(report)).toMatch(/^ {2}pay\.p50Ms +1\.25$/m);
     expect(formatReport(report)).toMatch(/^ {2}mode +pcsc$/m);
+    expect(formatReport({ ...report, results: { pipeline: { status: 'ok', seconds: 1, figures: { runs: [18670, 14555] } } } })).toMatch(/^ {2}runs +18,670, 14,555$/m);
   });
 });
