@@ -182,6 +182,7 @@ function exportSource(file: string, manifest: ExportManifest, bodyEnd: number): 
     openEnd: Boolean(manifest.scopeToPosition),
     total: async () => Number(manifest.records),
     integrityFindings: () => findings,
+    registeredKeys: async () => (manifest.storeKeys ?? []).map((key) => ({ storeId: key.storeId ?? '', keyId: key.keyId ?? '', publicKey: key.publicKey ?? new Uint8Array(0) })),
     async *batches() {
       findings.length = 0;
       const fd = openSync(file, 'r');

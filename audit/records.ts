@@ -1,8 +1,9 @@
 // Where an audit reads from: the host event store, or an export file. Both give the host's
 // records in global order, their bytes exactly as stored.
 import type { EventStore, StoredRecord } from '../host/eventstore/index.js';
-import { HQ_ORIGIN } from '../contracts/index.js';
+import { decodeEnvelope, decodeEvent, HQ_ORIGIN } from '../contracts/index.js';
 import type { Finding } from './findings.js';
+import type { RegisteredKey } from './keys.js';
 
 /** A host record as an audit sees it (revision is not needed: order comes from store_seq). */
 export type AuditRecord = Pick<StoredRecord, 'position' | 'streamId' | 'type' | 'id' | 'data'>;
@@ -21,6 +22,26 @@ export interface RecordSource {
   readonly openEnd: boolean;
   /** Findings about the source itself, known once every batch was read (e.g. an export's digest). */
   integrityFindings(): Finding[];
+  /**
+   * Every store key head office registered, wherever the records start: a replay from a position
+   * or of one store needs the keys registered before it.
+   */
+  registeredKeys(): Promise<RegisteredKey[]>;
+}
+
+/** StoreKeyRegistered events of head office's stream (head office's own key excepted: it comes from outside). */
+export async function registeredStoreKeys(store: EventStore): Promise<RegisteredKey[]> {
+  const keys: RegisteredKey[] = [];
+  for (let revision = 0n; ; ) {
+    const page = await store.readStream(HQ_ORIGIN, { fromRevision: revision, maxCount: DEFAULT_BATCH });
+    for (const record of page) {
+      if (record.type !== 'StoreKeyRegistered') continue;
+      const event = decodeEvent('StoreKeyRegistered', decodeEnvelope(record.data).payload);
+      if (event.type === 'StoreKeyRegistered' && event.data.storeId !== HQ_ORIGIN) keys.push({ storeId: event.data.storeId, keyId: event.data.keyId, publicKey: event.data.publicKey });
+    }
+    if (page.length < DEFAULT_BATCH) return keys;
+    revision = page[page.length - 1]!.revision + 1n;
+  }
 }
 
 /** The host stream an origin's events live in. */
@@ -91,5 +112,6 @@ export function eventStoreSource(store: EventStore, range: EventStoreRange = {},
       }
     },
     integrityFindings: () => [],
+    registeredKeys: () => registeredStoreKeys(store),
   };
 }

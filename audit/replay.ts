@@ -56,6 +56,13 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   };
 
   const started = performance.now();
+  if (!options.fromGenesis) {
+    // Keys registered before the first record read would otherwise never be learnt.
+    for (const key of await options.source.registeredKeys()) {
+      const problem = options.keys.add(key);
+      if (problem) notes.push(problem);
+    }
+  }
   const total = await options.source.total();
   let records = 0;
   let events = 0;

@@ -147,18 +147,6 @@ function openSource(options: SourceOptions & { from?: string; to?: string; store
   };
 }
 
-/** Store keys registered in head office's stream: an export of one store or a range carries them. */
-async function registeredStoreKeys(store: EventStore): Promise<{ storeId: string; keyId: string; publicKey: Uint8Array }[]> {
-  const { decodeEnvelope, decodeEvent } = await import('../../contracts/index.js');
-  const keys = [];
-  for (const record of await store.readStream(HQ_ORIGIN)) {
-    if (record.type !== 'StoreKeyRegistered') continue;
-    const event = decodeEvent('StoreKeyRegistered', decodeEnvelope(record.data).payload);
-    if (event.type === 'StoreKeyRegistered') keys.push({ storeId: event.data.storeId, keyId: event.data.keyId, publicKey: event.data.publicKey });
-  }
-  return keys;
-}
-
 /** A progress line on stderr, redrawn in place where stderr is a terminal. */
 function progressReporter(label: string): { update(done: number, total: number | undefined): void; end(): void } {
   const tty = process.stderr.isTTY === true;
@@ -232,8 +220,7 @@ export function registerAuditCommands(program: Command): void {
     if (options.file !== undefined) throw new Error('export reads the event store; --file is for replay and verify-event');
     const opened = openSource(options);
     try {
-      const { store } = openEventStore(options);
-      const storeKeys = await registeredStoreKeys(store).finally(() => store.close());
+      const storeKeys = await opened.source.registeredKeys();
       const hqPublicKey = opened.keys.list().find((key) => key.storeId === HQ_ORIGIN)?.publicKey;
       const progress = options.json ? undefined : progressReporter('exporting');
       const total = await opened.source.total();
