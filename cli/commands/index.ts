@@ -5,6 +5,8 @@ import { registerAuditCommands } from './audit.js';
 import { registerBenchCommands } from './bench.js';
 import { registerVcardCommands } from './vcard.js';
 import { registerPosCommands } from './pos.js';
+import { registerHostCommand } from './host.js';
+import { registerProjectionsCommands } from './projections.js';
 
 /** Every subcommand of the cardsys CLI. */
 export function registerCommands(program: Command): void {
@@ -15,4 +17,6 @@ export function registerCommands(program: Command): void {
   registerBenchCommands(program);
   registerVcardCommands(program);
   registerPosCommands(program);
+  registerHostCommand(program);
+  registerProjectionsCommands(program);
 }

@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { encodeEnvelope, encodeEvent, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
+import { randomUUID } from 'node:crypto';
+import { pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
+import { GENESIS_HASH, sealEnvelope } from '../../contracts/chain.js';
 import type { EventStore, NewRecord } from '../../host/eventstore/index.js';
 
 /** One envelope of a chain: its exact bytes (what gets hashed and stored) and its fields. */
@@ -23,27 +24,21 @@ export interface NextOptions {
  */
 export class EnvelopeChain {
   seq = 0;
-  headHash: Uint8Array = new Uint8Array(32);
+  headHash: Uint8Array = GENESIS_HASH;
 
   constructor(readonly origin: string) {}
 
   next(event: NewDomainEvent, options: NextOptions = {}): ChainedEnvelope {
-    this.seq += 1;
-    const eventId = randomUUID();
-    const bytes = encodeEnvelope({
-      eventId,
-      storeId: this.origin,
-      storeSeq: this.seq,
-      prevHash: this.headHash,
-      occurredAtMs: (options.occurredAt ?? new Date()).getTime(),
-      eventType: event.type,
-      payload: encodeEvent(event),
+    const sealed = sealEnvelope(this.origin, this.seq + 1, this.headHash, {
+      event,
       streamId: options.streamId ?? defaultStreamId(event),
-      commandId: options.commandId ?? '',
+      commandId: options.commandId,
+      occurredAt: options.occurredAt,
     });
-    this.headHash = createHash('sha256').update(bytes).digest();
-    const envelope = pb.EventEnvelope.decode(bytes);
-    return { bytes, envelope, record: { id: eventId, type: event.type, data: bytes } };
+    this.seq += 1;
+    this.headHash = sealed.hash;
+    const { envelope, bytes } = sealed;
+    return { bytes, envelope, record: { id: envelope.eventId, type: event.type, data: bytes } };
   }
 
   /** The ChainHeadReceived record the ingest stores after a batch, covering the chain so far. */

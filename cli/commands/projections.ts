@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { openEventStore } from '../../host/index.js';
+import { ProjectionRunner, READ_MODELS_FILE, projections } from '../../projections/index.js';
+import { startProgress } from '../progress.js';
+import { say, withDataOption, type DataCliOptions } from '../options.js';
+import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
+import { join } from 'node:path';
+
+/** `cardsys projections rebuild`: drops head office's read models and replays every event into them. */
+export function registerProjectionsCommands(program: Command): void {
+  const group = program.command('projections').description("head office's read models (user DB, store sync status, …)");
+  withEventStoreOptions(withDataOption(group.command('rebuild')))
+    .description('drop every read model in <data>/hq/readmodels.db and replay the whole host event store into them (stop the host first)')
+    .action(async (options: DataCliOptions & EventStoreCliOptions) => {
+      const dataDir = hqDataDir(options.data);
+      const store = await openEventStore(dataDir, eventStoreChoice(options));
+      const runner = ProjectionRunner.open({ file: join(dataDir, READ_MODELS_FILE), store, projections, logger: { info: say, warn: say, error: say } });
+      try {
+        const start = performance.now();
+        const progress = startProgress({ unit: 'events', label: 'rebuild' });
+        const { events } = await runner.rebuild(({ events: done, position, headPosition }) =>
+          progress.update(done, headPosition > 0n ? Number(position) / Number(headPosition) : 1),
+        );
+        const seconds = (performance.now() - start) / 1000;
+        progress.finish(`${events.toLocaleString('en-US')} events replayed into ${projections.map((p) => p.name).join(', ')} in ${seconds.toFixed(1)}s`);
+      } finally {
+        await runner.close();
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import type { SigningKey } from '../contracts/chain.js';
+import { buildApi } from './api/index.js';
+import { EsdbEventStore, SqliteEventStore, type EventStore } from './eventstore/index.js';
+import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
+import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
+import { provisionHeadOffice } from './provisioning/index.js';
+import { ProjectionRunner, READ_MODELS_FILE, projections } from '../projections/index.js';
+
+/** The embedded event store's file inside head office's data directory. */
+export const EVENTS_FILE = 'events.db';
+
+export type EventStoreChoice = 'sqlite' | { esdbUrl: string };
+
+/** What head office's parts are made of, for route plugins that need them. */
+export interface HostParts {
+  store: EventStore;
+  nc: NatsConnection;
+  hqWriter: HqWriter;
+  runner: ProjectionRunner;
+  logger: Logger;
+}
+
+export interface HostOptions {
+  /** Head office's own folder (the CLI uses <data>/hq): event store, read models, keys. */
+  dataDir: string;
+  natsUrl: string;
+  natsOptions?: Partial<ConnectionOptions>;
+  http: { host: string; port: number };
+  eventStore?: EventStoreChoice;
+  /** Key that signs head office's chain heads; default: head office's provisioned key in dataDir (made on first run). */
+  signingKey?: SigningKey;
+  /** More API routes, given head office's parts. */
+  routes?: (parts: HostParts) => FastifyPluginAsync[];
+  logger?: Logger;
+}
+
+export interface HostNode extends HostParts {
+  ingest: Ingest;
+  api: FastifyInstance;
+  /** Base URL of the query API, e.g. http://127.0.0.1:8080. */
+  url: string;
+  docsUrl: string;
+  stop(): Promise<void>;
+}
+
+const stderrLogger: Logger = {
+  info: (message: unknown) => process.stderr.write(`host: ${String(message)}\n`),
+  warn: (message: unknown) => process.stderr.write(`host: warning: ${String(message)}\n`),
+  error: (message: unknown) => process.stderr.write(`host: error: ${String(message)}\n`),
+};
+
+export async function openEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite'): Promise<EventStore> {
+  return choice === 'sqlite' ? SqliteEventStore.open(join(dataDir, EVENTS_FILE)) : EsdbEventStore.connect(choice.esdbUrl);
+}
+
+/**
+ * Head office: event store, the JetStream stream stores publish to, ingest, head office's writer,
+ * projections and the query API. Parts already started are stopped again if a later one fails.
+ */
+export async function startHost(options: HostOptions): Promise<HostNode> {
+  const logger = options.logger ?? stderrLogger;
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const stop of cleanup.reverse().splice(0)) await stop().catch((error: Error) => logger.warn(`while stopping: ${error.message}`));
+  };
+  try {
+    const store = await openEventStore(options.dataDir, options.eventStore);
+    cleanup.push(() => store.close());
+    const nc = await connect({ servers: options.natsUrl, name: 'cardsys-host', ...options.natsOptions }).catch((error: Error) => {
+      throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
+    });
+    cleanup.push(() => nc.drain());
+    await ensureEventsStream(nc);
+    const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
+    const hqWriter = await HqWriter.open({ store, signingKey });
+    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections, logger });
+    cleanup.push(() => runner.close());
+    runner.start();
+    const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger });
+    cleanup.push(() => ingest.stop());
+    const parts: HostParts = { store, nc, hqWriter, runner, logger };
+    const api = await buildApi({ store, runner, nc, plugins: options.routes?.(parts) });
+    cleanup.push(() => api.close());
+    await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
+      throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);
+    });
+    const address = api.server.address();
+    const port = typeof address === 'object' && address ? address.port : options.http.port;
+    const url = `http://${options.http.host.includes(':') ? `[${options.http.host}]` : options.http.host}:${port}`;
+    return { ...parts, ingest, api, url, docsUrl: `${url}/docs`, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
