@@ -67,9 +67,15 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   let records = 0;
   let events = 0;
   let heads = 0;
+  // A handful of streams, millions of records: work out each stream's origin once.
+  const origins = new Map<string, string | undefined>();
   for await (const batch of options.source.batches()) {
     for (const record of batch) {
-      const origin = originOfStream(record.streamId);
+      let origin = origins.get(record.streamId);
+      if (origin === undefined && !origins.has(record.streamId)) {
+        origin = originOfStream(record.streamId);
+        origins.set(record.streamId, origin);
+      }
       if (origin === undefined) continue;
       if (record.type === CHAIN_HEAD_RECORD) {
         heads += 1;
@@ -84,8 +90,8 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
     options.onProgress?.(records, total);
   }
   findings.push(...options.source.integrityFindings());
-  const origins = chains.finish(options.source.openEnd);
-  const hqChain = origins.find((chain) => chain.origin === HQ_ORIGIN);
+  const chainSummaries = chains.finish(options.source.openEnd);
+  const hqChain = chainSummaries.find((chain) => chain.origin === HQ_ORIGIN);
   const debitsComplete = options.fromGenesis && hqChain !== undefined;
   const purseSummary = purse.finish(debitsComplete);
   if (!debitsComplete) notes.push("loads were not matched against account debits: head office's chain is not read from its start");
@@ -105,7 +111,7 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
     heads,
     seconds,
     eventsPerSecond: seconds > 0 ? Math.round(events / seconds) : events,
-    origins,
+    origins: chainSummaries,
     purse: purseSummary,
     notes,
   };
