@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
-import { GENESIS_HASH, sealEnvelope } from '../../contracts/chain.js';
+import { encodeBatch, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
+import { GENESIS_HASH, sealEnvelope, signHead, type SigningKey } from '../../contracts/chain.js';
 import type { EventStore, NewRecord } from '../../host/eventstore/index.js';
 
 /** One envelope of a chain: its exact bytes (what gets hashed and stored) and its fields. */
@@ -39,6 +39,14 @@ export class EnvelopeChain {
     this.headHash = sealed.hash;
     const { envelope, bytes } = sealed;
     return { bytes, envelope, record: { id: envelope.eventId, type: event.type, data: bytes } };
+  }
+
+  /** The next events as the EventBatch an edge publishes, its head signed with the origin's key. */
+  batch(events: NewDomainEvent[], signingKey: SigningKey, options: { localHeadSeq?: number } = {}): { bytes: Uint8Array; chained: ChainedEnvelope[] } {
+    const chained = events.map((event) => this.next(event));
+    const head = signHead(signingKey, { storeId: this.origin, storeSeq: this.seq, hash: this.headHash });
+    const bytes = encodeBatch({ storeId: this.origin, events: chained.map((c) => c.bytes), head, localHeadSeq: options.localHeadSeq ?? this.seq });
+    return { bytes, chained };
   }
 
   /** The ChainHeadReceived record the ingest stores after a batch, covering the chain so far. */

@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS_STREAM, subjects } from '../../contracts/index.js';
+import { generateSigningKey } from '../../contracts/chain.js';
+import { registerStore } from '../../host/hq-writer/index.js';
+import { startHost, type HostNode } from '../../host/index.js';
+import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
+import { EnvelopeChain } from '../support/envelope-chain.js';
+import { cardIssued, purseLoaded, pursePaid } from '../support/host-events.js';
+
+describe('host process: store events through NATS into the event store, read models and API', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cardsys-host-'));
+  let nats: NatsServer;
+  let host: HostNode;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    host = await startHost({ dataDir: join(dir, 'hq'), natsUrl: nats.url, http: { host: '127.0.0.1', port: 0 } });
+    nc = await connect({ servers: nats.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await host?.stop();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const getJson = async (path: string) => {
+    const response = await fetch(`${host.url}${path}`);
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+
+  it('creates the CARDSYS_EVENTS stream with a 2 minute duplicate window', async () => {
+    const info = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
+    expect(info.config.subjects).toEqual([subjects.eventsAll]);
+    expect(info.config.duplicate_window).toBe(2 * 60 * 1_000_000_000);
+    expect(info.config.storage).toBe('file');
+  });
+
+  it('ingests a registered store\'s batches and serves them through the API', async () => {
+    const storeKey = generateSigningKey();
+    await registerStore(host.hqWriter, { storeId: 'S1', name: 'Shop 1', publicKey: storeKey.publicKey });
+    const chain = new EnvelopeChain('S1');
+    const js = jetstream(nc);
+    const first = chain.batch([cardIssued('c9', 'u9', 'S1'), purseLoaded('c9', 'S1', 10_000, 10_000)], storeKey);
+    await js.publish(subjects.events('S1'), first.bytes, { msgID: 'S1:1-2' });
+    const second = chain.batch([pursePaid('c9', 'S1', 2_500, 7_500)], storeKey, { localHeadSeq: 5 });
+    await js.publish(subjects.events('S1'), second.bytes, { msgID: 'S1:3-3' });
+
+    await expect.poll(async () => (await getJson('/v1/stores/S1/sync')).body.lastSeqReceived, { timeout: 20_000 }).toBe(3);
+    const sync = (await getJson('/v1/stores/S1/sync')).body;
+    expect(sync).toMatchObject({ storeId: 'S1', name: 'Shop 1', localHeadSeq: 5, eventsBehind: 2, batchesReceived: 2 });
+    await host.runner.waitForPosition((await host.store.headPosition())!);
+    const card = (await getJson('/v1/cards/c9')).body;
+    expect(card.usage).toMatchObject({ loadedTotal: 10_000, paidTotal: 2_500, lastBalance: 7_500, count: 2 });
+    const events = (await getJson('/v1/cards/c9/events')).body.events as Array<{ type: string; origin: string; originSeq: number }>;
+    expect(events.map((e) => `${e.origin}#${e.originSeq} ${e.type}`)).toEqual(['S1#1 CardIssued', 'S1#2 PurseLoaded', 'S1#3 PursePaid']);
+    const health = await getJson('/healthz');
+    expect(health).toMatchObject({ status: 200, body: { status: 'ok', projections: { lag: '0' } } });
+  });
+
+  it('cardsys host prints where the API and its docs are, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), '--http', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await expect.poll(() => stderr, { timeout: 20_000 }).toMatch(/query API: http:\/\/127\.0\.0\.1:\d+ +\(OpenAPI docs: http:\/\/127\.0\.0\.1:\d+\/docs/);
+    const docsUrl = /OpenAPI docs: (\S+),/.exec(stderr)![1]!;
+    expect((await fetch(`${docsUrl}/json`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('stopping on SIGTERM');
+  });
+});
