@@ -34,7 +34,7 @@ beforeAll(async () => {
   card = await rig.newCard();
   store = SqliteEventStore.open(join(dir, 'events.db'));
   const office = await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) });
-  api = await headOfficeApi(dir, store, [
+  api = await headOfficeApi(dir, store, () => [
     applicationRoutes({ office }),
     primaryIssuanceRoutes({
       office,

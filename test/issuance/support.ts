@@ -15,10 +15,11 @@ export interface HeadOfficeApi {
   close(): Promise<void>;
 }
 
-export async function headOfficeApi(dir: string, store: EventStore, plugins: FastifyPluginAsync[]): Promise<HeadOfficeApi> {
+/** `routes` gets the projection runner, as head office's route plugins get its parts. */
+export async function headOfficeApi(dir: string, store: EventStore, routes: (runner: ProjectionRunner) => FastifyPluginAsync[]): Promise<HeadOfficeApi> {
   const runner = ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store, projections: [...projections, issuanceSnapshotProjection] });
   runner.start();
-  const app = await buildApi({ store, runner, plugins });
+  const app = await buildApi({ store, runner, plugins: routes(runner) });
   return {
     app,
     runner,
