@@ -20,6 +20,7 @@ import {
 } from '../../audit/index.js';
 import { projections, READ_MODELS_FILE } from '../../projections/index.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
+import { startProgress } from '../progress.js';
 
 // `cardsys audit export | replay | verify-event`: what an auditor runs against head office's event
 // store (read only) or against an export file.
@@ -147,34 +148,15 @@ function openSource(options: SourceOptions & { from?: string; to?: string; store
   };
 }
 
-/** A progress line on stderr, redrawn in place where stderr is a terminal. */
-function progressReporter(label: string): { update(done: number, total: number | undefined): void; end(): void } {
-  const tty = process.stderr.isTTY === true;
-  const started = performance.now();
-  let lastDrawn = 0;
-  const line = (done: number, total: number | undefined) => {
-    const seconds = (performance.now() - started) / 1000;
-    const rate = seconds > 0 ? Math.round(done / seconds) : 0;
-    const share = total ? Math.min(1, done / total) : undefined;
-    const bar = share === undefined ? '' : `[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}] ${(share * 100).toFixed(0).padStart(3)}% `;
-    return `${label} ${bar}${done.toLocaleString('en-US')}${total ? `/${total.toLocaleString('en-US')}` : ''} records, ${rate.toLocaleString('en-US')}/s`;
-  };
-  let last = '';
+/** The progress bar on stderr (stdout stays for --json). */
+function progressOf(label: string): { update(done: number, total: number | undefined): void; end(): void } {
+  const progress = startProgress({ unit: 'records', label });
+  let ended = false;
   return {
-    update(done, total) {
-      last = line(done, total);
-      const now = performance.now();
-      if (tty && now - lastDrawn > 100) {
-        process.stderr.write(`\r${last}`);
-        lastDrawn = now;
-      } else if (!tty && now - lastDrawn > 5000) {
-        say(last);
-        lastDrawn = now;
-      }
-    },
-    end() {
-      if (tty) process.stderr.write(`\r${last}\n`);
-      else if (last) say(last);
+    update: (done, total) => progress.update(done, total ? done / total : undefined),
+    end: () => {
+      if (!ended) progress.finish();
+      ended = true;
     },
   };
 }
@@ -222,16 +204,16 @@ export function registerAuditCommands(program: Command): void {
     try {
       const storeKeys = await opened.source.registeredKeys();
       const hqPublicKey = opened.keys.list().find((key) => key.storeId === HQ_ORIGIN)?.publicKey;
-      const progress = options.json ? undefined : progressReporter('exporting');
+      const progress = progressOf('exporting');
       const total = await opened.source.total();
       const manifest = await writeExport(
         opened.source,
         options.out,
         { origin: parseOrigin(options.store), fromPosition: parsePosition('--from', options.from), toPosition: parsePosition('--to', options.to) },
         { storeKeys, hqPublicKey },
-        (records) => progress?.update(records, total),
+        (records) => progress.update(records, total),
       );
-      progress?.end();
+      progress.end();
       const summary = {
         ok: true,
         file: options.out,
@@ -278,15 +260,15 @@ export function registerAuditCommands(program: Command): void {
     try {
       const issuerKeysFile = options.issuerKeys ?? auditDefaults.issuerKeys(options.data);
       const issuerKeys = options.issuerKeys !== undefined || existsSync(issuerKeysFile) ? readIssuerKeys(issuerKeysFile) : undefined;
-      const progress = options.json ? undefined : progressReporter('replaying');
+      const progress = progressOf('replaying');
       const result = await replayAndVerify({
         source: opened.source,
         keys: opened.keys,
         issuerKeys,
         fromGenesis: opened.fromGenesis,
-        onProgress: (done, total) => progress?.update(done, total),
+        onProgress: (done, total) => progress.update(done, total),
         afterReplay: async () => {
-          progress?.end();
+          progress.end();
           if (options.readModels === false) return { findings: [], notes: ['read models were not compared (--no-read-models)'] };
           if (opened.store === undefined) return { findings: [], notes: ['read models were not compared: an export file has no read models beside it'] };
           if (!options.json) say('rebuilding the read models from the events to compare them with head office\'s');
