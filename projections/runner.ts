@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EventStore, StoredRecord, Subscription } from '../host/eventstore/index.js';
 import { decodeRecord, type HostEvent, type Projection } from './projection.js';
+import { prepared } from './statements.js';
 
 export interface ProjectionLogger {
   info(message: string): void;
@@ -82,7 +83,9 @@ export class ProjectionRunner {
     try {
       db = new Database(options.file);
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
+      // Read models can always be replayed from the event store, and WAL keeps each batch and its
+      // checkpoint atomic: losing the last batches in a power cut only means replaying them.
+      db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
       db.exec(CHECKPOINTS);
     } catch (error) {
@@ -119,7 +122,7 @@ export class ProjectionRunner {
   }
 
   private checkpoints(): Map<string, bigint | undefined> {
-    const rows = this.db.prepare('SELECT name, position FROM projection_checkpoints').safeIntegers(true).all() as Array<{ name: string; position: bigint | null }>;
+    const rows = prepared(this.db, 'SELECT name, position FROM projection_checkpoints').safeIntegers(true).all() as Array<{ name: string; position: bigint | null }>;
     const byName = new Map(rows.map((row) => [row.name, row.position ?? undefined]));
     return new Map(this.projections.map((projection) => [projection.name, byName.get(projection.name)]));
   }
@@ -143,7 +146,7 @@ export class ProjectionRunner {
     const events = records.map((record) => this.decode(record));
     const last = records[records.length - 1];
     if (!last) return;
-    const move = this.db.prepare('UPDATE projection_checkpoints SET position = ? WHERE name = ?');
+    const move = prepared(this.db, 'UPDATE projection_checkpoints SET position = ? WHERE name = ?');
     this.db.transaction(() => {
       // Read inside the transaction: a projection already past part of this batch skips that part.
       for (const [name, checkpoint] of this.checkpoints()) {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Projection } from './projection.js';
+import { prepared } from './statements.js';
 
 // The head office user DB: users, their cards, chip usage per card, and an index of every event
 // that names a card (for a card's history).
@@ -60,11 +61,11 @@ export const userDbProjection: Projection = {
     if (event.type === 'ChainHeadReceived') return;
     const occurredAt = event.envelope.occurredAtMs;
     const cardId = (event.data as { cardId?: string }).cardId;
-    if (cardId) db.prepare('INSERT OR IGNORE INTO card_events (card_id, position) VALUES (?, ?)').run(cardId, event.position);
+    if (cardId) prepared(db, 'INSERT OR IGNORE INTO card_events (card_id, position) VALUES (?, ?)').run(cardId, event.position);
     switch (event.type) {
       case 'UserRegistered': {
         const { personal, bank } = event.data;
-        db.prepare(
+        prepared(db, 
           `INSERT INTO users VALUES (@userId, @applicationId, @name, @address, @birthDate, @occupation, @affiliation,
              @bankName, @bankCode, @branchCode, @accountNumber, @homeStoreId, @occurredAt)
            ON CONFLICT (user_id) DO UPDATE SET application_id = excluded.application_id, name = excluded.name,
@@ -89,14 +90,14 @@ export const userDbProjection: Projection = {
         return;
       }
       case 'CardPrimaryIssued':
-        db.prepare(
+        prepared(db, 
           `INSERT INTO cards (card_id, user_id, bank_id, expiry, key_version, primary_issued_at_ms) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (card_id) DO UPDATE SET user_id = excluded.user_id, bank_id = excluded.bank_id, expiry = excluded.expiry,
              key_version = excluded.key_version, primary_issued_at_ms = excluded.primary_issued_at_ms`,
         ).run(event.data.cardId, event.data.userId, event.data.bankId, event.data.expiry, event.data.keyVersion, occurredAt);
         return;
       case 'CardIssued':
-        db.prepare(
+        prepared(db, 
           `INSERT INTO cards (card_id, user_id, bank_id, expiry, issued_store_id, issued_terminal_id, issued_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (card_id) DO UPDATE SET issued_store_id = excluded.issued_store_id,
              issued_terminal_id = excluded.issued_terminal_id, issued_at_ms = excluded.issued_at_ms`,
@@ -105,7 +106,7 @@ export const userDbProjection: Projection = {
       case 'PurseLoaded':
       case 'PursePaid': {
         const load = event.type === 'PurseLoaded';
-        db.prepare(
+        prepared(db, 
           `INSERT INTO card_usage (card_id, load_count, loaded_total, pay_count, paid_total, last_used_at_ms, last_operation, last_store_id, last_balance)
            VALUES (@cardId, @loads, @loaded, @pays, @paid, @at, @operation, @storeId, @balance)
            ON CONFLICT (card_id) DO UPDATE SET load_count = load_count + @loads, loaded_total = loaded_total + @loaded,
@@ -126,7 +127,7 @@ export const userDbProjection: Projection = {
       }
       case 'CardBlacklisted':
       case 'CardReinstated':
-        db.prepare('UPDATE cards SET blacklisted = ?, blacklist_reason = ? WHERE card_id = ?').run(
+        prepared(db, 'UPDATE cards SET blacklisted = ?, blacklist_reason = ? WHERE card_id = ?').run(
           event.type === 'CardBlacklisted' ? 1 : 0,
           event.type === 'CardBlacklisted' ? event.data.reason : null,
           event.data.cardId,
