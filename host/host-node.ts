@@ -8,6 +8,11 @@ import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
 import { provisionHeadOffice } from './provisioning/index.js';
 import { ProjectionRunner, READ_MODELS_FILE, projections } from '../projections/index.js';
+import type { KeyObject } from 'node:crypto';
+import type { IssuerMasterKeys } from '../card/index.js';
+import { headOfficeIssuance } from './issuance-publisher/index.js';
+import { issuanceSnapshotProjection } from '../projections/issuance-snapshot.js';
+import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
@@ -34,6 +39,10 @@ export interface HostOptions {
   signingKey?: SigningKey;
   /** More API routes, given head office's parts. */
   routes?: (parts: HostParts) => FastifyPluginAsync[];
+  /** Issuer master keys for primary issuance; default: <dataDir>/keys/issuer-keys.json (made on first run). */
+  issuerKeys?: IssuerMasterKeys;
+  /** Head office's X25519 private key that stores seal lookups to; default: head office's provisioned key. */
+  sealingKey?: KeyObject;
   logger?: Logger;
 }
 
@@ -76,13 +85,19 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     await ensureEventsStream(nc);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
     const hqWriter = await HqWriter.open({ store, signingKey });
-    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections, logger });
+    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: [...projections, issuanceSnapshotProjection], logger });
     cleanup.push(() => runner.close());
     runner.start();
     const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger });
     cleanup.push(() => ingest.stop());
     const parts: HostParts = { store, nc, hqWriter, runner, logger };
-    const api = await buildApi({ store, runner, nc, plugins: options.routes?.(parts) });
+    const issuance = headOfficeIssuance({
+      ...parts,
+      readModels: runner.db,
+      sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
+      issuerKeys: options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys,
+    });
+    const api = await buildApi({ store, runner, nc, plugins: [issuance, ...(options.routes?.(parts) ?? [])] });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);
