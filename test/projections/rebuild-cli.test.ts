@@ -31,7 +31,7 @@ describe('cardsys projections rebuild', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toBe('');
     const lines = run.stderr.trim().split('\n');
-    expect(lines.at(-1)).toMatch(new RegExp(`^rebuild ${Number(head).toLocaleString('en-US')} events replayed into user-db, store-sync in \\d+\\.\\ds$`));
+    expect(lines.at(-1)).toMatch(new RegExp(`^rebuild ${Number(head).toLocaleString('en-US')} events replayed into ${projections.map((p) => p.name).join(', ')} in \\d+\\.\\ds$`));
     expect(run.stderr).not.toContain('\r');
 
     const reopened = SqliteEventStore.open(join(hqDir, 'events.db'));
