@@ -49,16 +49,21 @@ export interface RunBenchesOptions {
 
 const moduleUrl = (name: BenchName) => new URL(`./${name}.ts`, import.meta.url);
 
-/** Finds a module's bench function, or says why there is none. */
-async function loadBench(name: BenchName): Promise<BenchFunction | string> {
+/** A module's bench function; undefined when its file does not exist. Throws when it exists but is unusable. */
+async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
   if (name === 'pipeline') return (context) => benchPipeline({ eventsPerStore: context.events, progress: context.progress });
   const url = moduleUrl(name);
-  if (!existsSync(fileURLToPath(url))) return `bench/${name}.ts does not exist yet`;
-  const module = (await import(url.href)) as Record<string, unknown>;
+  if (!existsSync(fileURLToPath(url))) return undefined;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(url.href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`bench/${name}.ts cannot be loaded: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const wanted = `bench${name[0]!.toUpperCase()}${name.slice(1)}`;
   const found = [wanted, 'run', 'default'].map((key) => module[key]).find((value) => typeof value === 'function');
-  if (found) return found as BenchFunction;
-  return `bench/${name}.ts exports no function named ${wanted}, run or default`;
+  if (!found) throw new Error(`bench/${name}.ts exports no function named ${wanted}, run or default`);
+  return found as BenchFunction;
 }
 
 export async function runBenches(options: RunBenchesOptions = {}): Promise<BenchReport> {
@@ -71,25 +76,36 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
     ok: true,
   };
   for (const name of selected) {
-    const bench = await loadBench(name).catch((error: Error) => `bench/${name}.ts cannot be loaded: ${error.message}`);
-    if (typeof bench === 'string') {
-      report.results[name] = { status: 'absent', reason: bench };
-      progress(`${name}: skipped, ${bench}`);
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started) / 1000;
+    const fail = (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      report.ok = false;
+      report.results[name] = { status: 'failed', seconds: elapsed(), error: message };
+      progress(`${name}: FAILED: ${message}`);
+    };
+    let bench: BenchFunction | undefined;
+    try {
+      bench = await loadBench(name);
+    } catch (error) {
+      fail(error);
+      continue;
+    }
+    if (!bench) {
+      const reason = `bench/${name}.ts does not exist`;
+      report.results[name] = { status: 'absent', reason };
+      progress(`${name}: skipped, ${reason}`);
       // Asked for by name: its absence is a failure, not a skip.
       if (options.only) report.ok = false;
       continue;
     }
     progress(`${name}: running`);
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started) / 1000;
     try {
       const figures = await bench({ progress: (message) => progress(`  ${message}`), ...(options.events === undefined ? {} : { events: options.events }) });
       report.results[name] = { status: 'ok', seconds: elapsed(), figures };
       progress(`${name}: done in ${elapsed()} s`);
     } catch (error) {
-      report.ok = false;
-      report.results[name] = { status: 'failed', seconds: elapsed(), error: error instanceof Error ? error.message : String(error) };
-      progress(`${name}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      fail(error);
     }
   }
   return report;

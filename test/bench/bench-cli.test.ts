@@ -52,13 +52,13 @@ describe('cardsys bench', () => {
       startedAt: '2025-01-01T00:00:00.000Z',
       machine: { node: 'v20', cpus: 2, cpuModel: 'cpu', platform: 'linux-x64' },
       results: {
-        card: { status: 'absent', reason: 'bench/card.ts does not exist yet' },
+        card: { status: 'absent', reason: 'bench/card.ts does not exist' },
         audit: { status: 'failed', seconds: 1.5, error: 'no space left' },
         purse: { status: 'ok', seconds: 2, figures: { pay: { p50Ms: 1.25 }, mode: 'pcsc' } },
       },
       ok: false,
     };
-    expect(formatReport(report)).toContain('card: skipped (bench/card.ts does not exist yet)');
+    expect(formatReport(report)).toContain('card: skipped (bench/card.ts does not exist)');
     expect(formatReport(report)).toContain('audit: FAILED after 1.5 s: no space left');
     expect(formatReport(report)).toMatch(/^ {2}pay\.p50Ms +1\.25$/m);
     expect(formatReport(report)).toMatch(/^ {2}mode +pcsc$/m);
