@@ -158,12 +158,7 @@ export async function benchPosIssuance(options: { issuances?: number; progress?:
   const pos = new PosServer({ storeId: 'A', db: edge.db, logger: quiet });
   let card: SlotCard | undefined;
   const bankId = '00012340000001';
-  const issuance = startStoreIssuance({
-    storeId: 'A',
-    log: edge.log,
-    db: edge.db,
-    nats: edge.nats,
-    pos,
+  const issuance = startStoreIssuance(edge, pos, {
     keys: terminalKeysOf(master),
     cardReader: () => card!.transport,
     stripeReader: async () => (await new VirtualStripeReader(card!.stateFile).read()).bankId,

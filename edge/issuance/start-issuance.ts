@@ -10,13 +10,16 @@ import type { PosServer } from '../pos/index.js';
 import { IssuanceInfo } from './issuance-info.js';
 import { SecondaryIssuance } from './secondary-issuance.js';
 
-export interface StoreIssuanceOptions {
+/** The parts of a store's node issuance uses (an EdgeNode has them). */
+export interface IssuanceEdge {
   storeId: string;
   log: EventLog;
   db: Database.Database;
-  /** The node's NATS connection once made (EdgeNode.nats). */
+  /** The node's NATS connection once made. */
   nats: Promise<NatsConnection | undefined>;
-  pos: PosServer;
+}
+
+export interface StoreIssuanceOptions {
   keys: TerminalKeys;
   cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
   stripeReader?: (terminalId: string) => Promise<BankId>;
@@ -34,19 +37,20 @@ export interface StoreIssuance {
   stop(): Promise<void>;
 }
 
-export function startStoreIssuance(options: StoreIssuanceOptions): StoreIssuance {
+/** Starts issuance at a store: registers the `issue` command and follows the snapshot stream. */
+export function startStoreIssuance(edge: IssuanceEdge, pos: PosServer, options: StoreIssuanceOptions): StoreIssuance {
   const info = new IssuanceInfo({
-    storeId: options.storeId,
-    db: options.db,
+    storeId: edge.storeId,
+    db: edge.db,
     sealingKey: options.sealingKey,
     hqSealingPublicKey: options.hqSealingPublicKey,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.lookupTimeoutMs ? { lookupTimeoutMs: options.lookupTimeoutMs } : {}),
   });
-  const service = new SecondaryIssuance({ ...options, info });
-  service.register(options.pos);
+  const service = new SecondaryIssuance({ ...options, storeId: edge.storeId, log: edge.log, info });
+  service.register(pos);
   let stopped = false;
-  void options.nats.then((nc) => {
+  void edge.nats.then((nc) => {
     if (nc && !stopped) info.attach(nc);
   });
   return {

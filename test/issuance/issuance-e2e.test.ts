@@ -133,12 +133,7 @@ beforeAll(async () => {
     replication: { stallMs: 1000 },
   });
   pos = new PosServer({ storeId: 'A', db: edge.db, logger: quiet });
-  issuance = startStoreIssuance({
-    storeId: 'A',
-    log: edge.log,
-    db: edge.db,
-    nats: edge.nats,
-    pos,
+  issuance = startStoreIssuance(edge, pos, {
     keys: terminalKeysOf(master),
     cardReader: () => card.transport,
     stripeReader: async () => (await new VirtualStripeReader(card.stateFile).read()).bankId,
