@@ -7,6 +7,8 @@ import { registerVcardCommands } from './vcard.js';
 import { registerPosCommands } from './pos.js';
 import { registerHostCommand } from './host.js';
 import { registerProjectionsCommands } from './projections.js';
+import { registerDemoCommand } from './demo.js';
+import { registerIssueCardCommand } from './issue-card.js';
 
 /** Every subcommand of the cardsys CLI. */
 export function registerCommands(program: Command): void {
@@ -19,4 +21,6 @@ export function registerCommands(program: Command): void {
   registerPosCommands(program);
   registerHostCommand(program);
   registerProjectionsCommands(program);
+  registerDemoCommand(program);
+  registerIssueCardCommand(program);
 }

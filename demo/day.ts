@@ -1,0 +1,395 @@
+// A day at the counter with real processes: head office, two stores, a virtual card moving from
+// head office's reader to store A's, and store A's WAN link cut and restored.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { freePort } from '../infra/free-port.js';
+import { startLinkProxy, type LinkProxy } from '../infra/net/link-proxy.js';
+import { ensurePcscd, leaseVpcdSlot, type SlotLease } from '../infra/pcsc/index.js';
+import { provisionedNatsUsers, storeBundleFiles } from '../host/provisioning/index.js';
+import { issuerKeysFile } from '../host/primary-issuance/index.js';
+import { leafLogin, startHub, startStoreBroker, type RunningBroker } from './brokers.js';
+import { Narrator, StepFailure } from './narrator.js';
+import { ProcessGroup, type RunningChild } from './processes.js';
+
+export interface DemoOptions {
+  /** Where everything goes; wiped first when it holds an earlier demo. */
+  dataDir: string;
+  /** Where head office's API listens, "host:port". */
+  http: string;
+  /** Leave everything running until `stopSignal` settles. */
+  keepRunning: boolean;
+  /** Settles on Ctrl-C / SIGTERM: ends a kept-running demo, interrupts a running one. */
+  stopSignal: Promise<string>;
+}
+
+export interface DemoSummary {
+  apiUrl: string;
+  docsUrl: string;
+  dataDir: string;
+  logDir: string;
+  userId: string;
+  cardId: string;
+  chipBalance: number;
+}
+
+/** Marks a data folder the demo made, so that only such a folder is ever wiped. */
+const MARKER = '.cardsys-demo';
+const STORES = [
+  { id: 'A', name: 'Store A', nearby: 'B' },
+  { id: 'B', name: 'Store B', nearby: 'A' },
+] as const;
+const PIN = '1234';
+const OPENING_BALANCE = 50_000;
+const LOAD = 10_000;
+const PAY = 5_500;
+const OFFLINE_PAYS = [1_200, 800];
+const STEPS = 17;
+
+interface Reply {
+  ok: boolean;
+  code: string;
+  message: string;
+  cardId: string;
+  balance: number;
+}
+
+const yen = (amount: number) => `¥${amount.toLocaleString('en-US')}`;
+
+function prepareDataDir(dataDir: string): void {
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    if (!existsSync(join(dataDir, MARKER))) {
+      throw new Error(`${dataDir} holds files the demo did not make; choose an empty or new folder with --data`);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, MARKER), 'made by "cardsys demo"; the next demo run wipes this folder\n');
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs / 1000} s`);
+    await new Promise((settle) => setTimeout(settle, 250));
+  }
+}
+
+/** Head office's API as a customer, a clerk or an operator calls it. */
+class HeadOfficeApi {
+  constructor(
+    readonly url: string,
+    private readonly logFile: string,
+  ) {}
+
+  async call<T>(method: string, path: string, body?: unknown, expected = [200, 201]): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.url}${path}`, {
+        method,
+        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new StepFailure(`head office's API at ${this.url} cannot be reached: ${(error as Error).message}`, this.logFile);
+    }
+    const text = await response.text();
+    if (!expected.includes(response.status)) throw new StepFailure(`${method} ${path} answered ${response.status}: ${text}`, this.logFile);
+    return JSON.parse(text) as T;
+  }
+
+  /** The resource, or undefined while head office answers 404. */
+  async find<T>(path: string): Promise<T | undefined> {
+    const found = await this.call<T | { error: string }>('GET', path, undefined, [200, 404]);
+    return (found as { error?: string }).error === 'not_found' ? undefined : (found as T);
+  }
+}
+
+interface StoreSync {
+  lastSeqReceived: number;
+  localHeadSeq: number;
+  eventsBehind: number;
+  lastContactAt: string | null;
+}
+
+interface CardView {
+  cardId: string;
+  userId: string;
+  issuance: { storeId: string; issuedAt: string | null } | null;
+  usage: { loadCount: number; loadedTotal: number; payCount: number; paidTotal: number; lastBalance: number | null; lastStoreId: string | null };
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  const dataDir = resolve(options.dataDir);
+  const hqDir = join(dataDir, 'hq');
+  const storeDir = (id: string) => join(dataDir, 'stores', id);
+  const logDir = join(dataDir, 'logs');
+  const narrator = new Narrator(STEPS);
+  const group = new ProcessGroup(logDir);
+  const leases: SlotLease[] = [];
+  const links = new Map<string, LinkProxy>();
+  const brokers = new Map<string, RunningBroker>();
+  let card: RunningChild | undefined;
+  let finished = false;
+
+  group.onUnexpectedExit((error) => narrator.fail(error));
+  void options.stopSignal.then((signal) => {
+    if (!finished) narrator.fail(new Error(`interrupted by ${signal}`));
+  });
+
+  const cleanUp = async () => {
+    await group.stopAll();
+    for (const link of links.values()) await link.close();
+    for (const lease of leases) lease.release();
+  };
+
+  try {
+    prepareDataDir(dataDir);
+    const cardsys = (name: string, args: string[]) => group.runCardsys(name, args);
+    const checked = async (name: string, args: string[]) => {
+      const result = await cardsys(name, args);
+      if (result.code !== 0) throw new StepFailure(`cardsys ${args.slice(0, 3).join(' ')} exited with code ${result.code}`, group.logFileOf(name));
+      return result.stdout;
+    };
+
+    const { hqSlot, slotA } = await narrator.step(
+      'pcscd with the virtual card readers (vpcd): a reader at head office and one at store A',
+      undefined,
+      async () => {
+        await ensurePcscd();
+        for (let i = 0; i < 2; i++) leases.push(await leaseVpcdSlot(30_000));
+        return { hqSlot: leases[0]!.slot, slotA: leases[1]!.slot };
+      },
+      (slots) => [`head office's reader: "${slots.hqSlot.readerName}"`, `store A's reader:      "${slots.slotA.readerName}"`],
+    );
+
+    await narrator.step(
+      'Provision head office and stores A and B (B near A): keys and NATS credentials',
+      group.logFileOf('provision'),
+      async () => {
+        for (const store of STORES) {
+          await checked('provision', ['host', 'provision-store', '--data', dataDir, '--store', store.id, '--name', store.name, '--nearby', store.nearby]);
+        }
+      },
+      () => [`head office: ${hqDir}`, ...STORES.map((store) => `store ${store.id}: ${storeDir(store.id)} (near ${store.nearby})`)],
+    );
+
+    const logins = new Map(STORES.map((store) => [store.id, leafLogin(store.id)] as const));
+    const hub = await narrator.step(
+      "Start NATS: head office's hub with JetStream, and each store's broker joined to it over the store's own WAN link",
+      group.logFileOf('nats-hub'),
+      async () => {
+        const users = provisionedNatsUsers(hqDir);
+        const [port, leafPort] = [await freePort(), await freePort()];
+        const hubBroker = await startHub(group, { dir: join(dataDir, 'nats', 'hub'), port, leafPort, users, leafLogins: [...logins.values()] });
+        for (const store of STORES) {
+          const link = await startLinkProxy({ port: leafPort });
+          links.set(store.id, link);
+          const storeUsers = users.filter(({ principal }) => (principal.role === 'store' || principal.role === 'pos') && principal.storeId === store.id);
+          const broker = await startStoreBroker(group, {
+            dir: join(dataDir, 'nats', `store-${store.id}`),
+            storeId: store.id,
+            port: await freePort(),
+            hubLeafHost: '127.0.0.1',
+            hubLeafPort: link.port,
+            login: logins.get(store.id)!,
+            users: storeUsers,
+          });
+          brokers.set(store.id, broker);
+        }
+        return hubBroker;
+      },
+      (hubBroker) => [`hub ${hubBroker.url}`, ...STORES.map((store) => `store ${store.id}: broker ${brokers.get(store.id)!.url}, WAN link through ${links.get(store.id)!.url}`)],
+    );
+
+    const headOffice = await narrator.step(
+      'Start head office: ingest, SQLite event store, read models, query API',
+      group.logFileOf('host'),
+      async () => {
+        const host = group.startCardsys('host', ['host', '--data', dataDir, '--nats', hub.url, '--http', options.http]);
+        const match = await host.waitForOutput(/query API: (\S+)\s+\(OpenAPI docs: (\S+?),/, 60_000);
+        return { url: match[1]!, docsUrl: match[2]!, api: new HeadOfficeApi(match[1]!, host.logFile) };
+      },
+      (office) => [`query API: ${office.url}`, `OpenAPI:   ${office.docsUrl}`],
+    );
+    const api = headOffice.api;
+
+    await narrator.step(
+      'Start the edges of stores A and B, each on its store broker',
+      undefined,
+      async () => {
+        for (const store of STORES) {
+          const edge = group.startCardsys(`edge-${store.id}`, ['edge', '--store', store.id, '--data', dataDir, '--nats', brokers.get(store.id)!.url]);
+          await edge.waitForOutput(new RegExp(`edge ${store.id}: log head`), 60_000);
+        }
+        await until(async () => {
+          const stores = await api.call<{ stores: Array<{ storeId: string }> }>('GET', '/v1/stores');
+          return STORES.every((store) => stores.stores.some((known) => known.storeId === store.id)) || undefined;
+        }, 'head office to know stores A and B');
+      },
+      () => STORES.map((store) => `edge ${store.id}: data in ${storeDir(store.id)}, log ${group.logFileOf(`edge-${store.id}`)}`),
+    );
+
+    const cardFile = join(dataDir, 'cards', 'card-1.json');
+    const startCard = async (slot: typeof hqSlot, where: string) => {
+      await card?.stop();
+      card = group.startCardsys(`vcard-${where}`, ['vcard', '--state', cardFile, '--reader', String(slot.slot)], { stdin: true });
+      await card.waitForOutput(/card inserted/, 30_000);
+    };
+    await narrator.step(
+      "A blank card from the factory goes into head office's reader",
+      group.logFileOf('vcard-hq'),
+      async () => {
+        mkdirSync(join(dataDir, 'cards'), { recursive: true });
+        await checked('vcard-hq', ['vcard', 'new', '--state', cardFile, '--issuer-keys', issuerKeysFile(hqDir)]);
+        await startCard(hqSlot, 'hq');
+      },
+      () => `virtual card ${cardFile} in "${hqSlot.readerName}"`,
+    );
+
+    const user = await narrator.step(
+      'The customer applies (POST /v1/applications) with a bank account holding funds',
+      group.logFileOf('host'),
+      async () => {
+        const registered = await api.call<{ userId: string; bankId: string }>('POST', '/v1/applications', {
+          personal: { name: 'Hanako Yamada', address: '1-2-3 Tenjin, Chuo-ku, Fukuoka', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'Example Co.' },
+          bank: { bankName: 'Example Bank', bankCode: '0005', branchCode: '123', accountNumber: '4567890' },
+          homeStoreId: 'A',
+        });
+        await api.call('POST', '/v1/bank-accounts', { bankId: registered.bankId, balance: OPENING_BALANCE });
+        return registered;
+      },
+      (registered) => [`user ${registered.userId}, bank ID ${registered.bankId}`, `bank account opened with ${yen(OPENING_BALANCE)}`],
+    );
+
+    const issued = await narrator.step(
+      "Head office issues the card (primary issuance): stripe, chip keys, PIN, authentication code",
+      group.logFileOf('host'),
+      async () => {
+        const primary = await api.call<{ cardId: string; expiry: string }>('POST', `/v1/users/${user.userId}/cards`, { reader: hqSlot.readerName, pin: PIN, stripe: cardFile });
+        const view = await until(() => api.find<CardView>(`/v1/cards/${primary.cardId}`), "the card in head office's user DB");
+        return { ...primary, view };
+      },
+      (primary) => [`card ${primary.cardId}, valid until ${primary.expiry}, PIN ${PIN} (by PIN mailer)`, `head office: ${JSON.stringify({ userId: primary.view.userId, issuance: primary.view.issuance })}`],
+    );
+
+    const pos = async (kind: string, extra: string[] = []): Promise<Reply> => {
+      const name = 'pos-A';
+      const result = await cardsys(name, ['pos', kind, '--store', 'A', '--nats', brokers.get('A')!.url, '--creds', storeBundleFiles(storeDir('A')).posCreds, '--json', ...extra]);
+      let reply: Reply;
+      try {
+        reply = JSON.parse(result.stdout) as Reply;
+      } catch {
+        throw new StepFailure(`cardsys pos ${kind} printed no JSON reply (exit code ${result.code})`, group.logFileOf(name));
+      }
+      if (!reply.ok) throw new StepFailure(`store A refused: ${reply.code}: ${reply.message}`, group.logFileOf('edge-A'));
+      return reply;
+    };
+    const said = (reply: Reply) => `POS: ${reply.message}`;
+
+    await narrator.step("The customer takes the card to store A: it moves to store A's reader", group.logFileOf('vcard-A'), () => startCard(slotA, 'A'), () => `card in "${slotA.readerName}"`);
+
+    await narrator.step('Secondary issuance at store A (cardsys pos issue): personal data written to the chip', group.logFileOf('edge-A'), () => pos('issue'), said);
+    const loaded = await narrator.step(`Load ${yen(LOAD)} with the PIN (cardsys pos load): head office authorises and debits the account`, group.logFileOf('edge-A'), () => pos('load', ['--amount', String(LOAD), '--pin', PIN]), said);
+    const paid = await narrator.step(`Pay ${yen(PAY)} (cardsys pos pay)`, group.logFileOf('edge-A'), () => pos('pay', ['--amount', String(PAY)]), said);
+    if (loaded.balance !== LOAD || paid.balance !== LOAD - PAY) throw new StepFailure(`the chip balance went ${loaded.balance} → ${paid.balance}, expected ${LOAD} → ${LOAD - PAY}`);
+
+    const edgeStatus = async () => {
+      const status = await checked('edge-status-A', ['edge', 'status', '--store', 'A', '--data', dataDir, '--json']);
+      return JSON.parse(status) as { headSeq: number; confirmedSeq: number; unconfirmed: number };
+    };
+    const caughtUp = async (what: string) => {
+      const { headSeq } = await edgeStatus();
+      return until(async () => {
+        const sync = await api.find<StoreSync>('/v1/stores/A/sync');
+        return sync && sync.lastSeqReceived >= headSeq ? { sync, headSeq } : undefined;
+      }, what, 60_000);
+    };
+
+    await narrator.step(
+      "Store A goes offline (its WAN link is cut); pays go on at the counter",
+      group.logFileOf('edge-A'),
+      async () => {
+        await caughtUp("store A's events at head office before the cut");
+        links.get('A')!.cut();
+        const replies: Reply[] = [];
+        for (const amount of OFFLINE_PAYS) replies.push(await pos('pay', ['--amount', String(amount)]));
+        return replies;
+      },
+      (replies) => ['link cut', ...replies.map(said)],
+    );
+
+    await narrator.step(
+      "Head office's sync view shows store A behind",
+      group.logFileOf('host'),
+      async () => {
+        const local = await edgeStatus();
+        const sync = (await api.find<StoreSync>('/v1/stores/A/sync'))!;
+        if (sync.lastSeqReceived >= local.headSeq) throw new StepFailure(`head office already has event ${sync.lastSeqReceived} of store A although its link is cut`);
+        return { local, sync };
+      },
+      ({ local, sync }) => [
+        `store A's log: up to event #${local.headSeq}, ${local.unconfirmed} not yet confirmed by head office`,
+        `GET /v1/stores/A/sync: last event received #${sync.lastSeqReceived}, last contact ${sync.lastContactAt ?? 'never'} → ${local.headSeq - sync.lastSeqReceived} events behind`,
+      ],
+    );
+
+    await narrator.step(
+      "Store A's link comes back; it catches up",
+      group.logFileOf('edge-A'),
+      async () => {
+        links.get('A')!.restore();
+        return caughtUp('store A to catch up');
+      },
+      ({ sync, headSeq }) => `GET /v1/stores/A/sync: last event received #${sync.lastSeqReceived} of #${headSeq}, ${sync.eventsBehind} behind`,
+    );
+
+    const finalView = await narrator.step(
+      "Head office's card view matches the chip (cardsys pos read)",
+      group.logFileOf('host'),
+      async () => {
+        const chip = await pos('read');
+        const paidTotal = PAY + OFFLINE_PAYS.reduce((sum, amount) => sum + amount, 0);
+        const expected = { loadCount: 1, loadedTotal: LOAD, payCount: 1 + OFFLINE_PAYS.length, paidTotal, lastBalance: chip.balance };
+        const view = await until(async () => {
+          const found = await api.find<CardView>(`/v1/cards/${issued.cardId}`);
+          const usage = found?.usage;
+          return usage && Object.entries(expected).every(([key, value]) => usage[key as keyof typeof usage] === value) ? found : undefined;
+        }, `head office's view of card ${issued.cardId} to show ${JSON.stringify(expected)}`);
+        return { chip, view };
+      },
+      ({ chip, view }) => [
+        `chip: ${yen(chip.balance)}`,
+        `GET /v1/cards/${issued.cardId}: issued at store ${view.issuance?.storeId}; ${view.usage.loadCount} load of ${yen(view.usage.loadedTotal)}, ` +
+          `${view.usage.payCount} pays of ${yen(view.usage.paidTotal)} in all, balance ${yen(view.usage.lastBalance ?? 0)}`,
+      ],
+    );
+
+    const summary: DemoSummary = {
+      apiUrl: headOffice.url,
+      docsUrl: headOffice.docsUrl,
+      dataDir,
+      logDir,
+      userId: user.userId,
+      cardId: issued.cardId,
+      chipBalance: finalView.chip.balance,
+    };
+    await narrator.step(
+      'Summary',
+      undefined,
+      async () => summary,
+      () => [
+        `query API ${summary.apiUrl} (try ${summary.apiUrl}/v1/cards/${summary.cardId}, ${summary.apiUrl}/v1/users/${summary.userId}, ${summary.apiUrl}/v1/stores)`,
+        `OpenAPI docs ${summary.docsUrl}`,
+        `data in ${dataDir}, each process's log in ${logDir}`,
+        options.keepRunning ? 'everything stays up: press Ctrl-C to stop' : 'stopping every process',
+      ],
+    );
+    finished = true;
+    if (options.keepRunning) await options.stopSignal;
+    return summary;
+  } finally {
+    finished = true;
+    await cleanUp();
+  }
+}
