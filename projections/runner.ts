@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { EventStore, StoredRecord, Subscription } from '../host/eventstore/index.js';
 import { decodeRecord, type HostEvent, type Projection } from './projection.js';
 import { prepared } from './statements.js';
+import { acquireFileLock, type FileLock } from './file-lock.js';
 
 export interface ProjectionLogger {
   info(message: string): void;
@@ -63,7 +64,11 @@ export class ProjectionRunner {
   private readonly batchSize: number;
   private readonly logger: ProjectionLogger;
 
-  private constructor(options: ProjectionRunnerOptions, db: Database.Database) {
+  private constructor(
+    options: ProjectionRunnerOptions,
+    db: Database.Database,
+    private readonly lock: FileLock,
+  ) {
     this.db = db;
     this.store = options.store;
     this.projections = options.projections;
@@ -76,10 +81,15 @@ export class ProjectionRunner {
     }
   }
 
-  /** Opens the read-model file, creating each projection's tables; a projection whose version changed starts from zero. */
+  /**
+   * Opens the read-model file, creating each projection's tables; a projection whose version
+   * changed starts from zero. One runner per file at a time (a lock file beside it), so that a
+   * rebuild never races a running head office.
+   */
   static open(options: ProjectionRunnerOptions): ProjectionRunner {
     mkdirSync(dirname(options.file), { recursive: true });
-    let db: Database.Database;
+    const lock = acquireFileLock(`${options.file}.lock`, `read models ${options.file}`);
+    let db: Database.Database | undefined;
     try {
       db = new Database(options.file);
       db.pragma('journal_mode = WAL');
@@ -89,11 +99,19 @@ export class ProjectionRunner {
       db.pragma('busy_timeout = 5000');
       db.exec(CHECKPOINTS);
     } catch (error) {
+      db?.close();
+      lock.release();
       throw new Error(`cannot open read models ${options.file}: ${(error as Error).message}`);
     }
-    const runner = new ProjectionRunner(options, db);
-    runner.prepareSchemas();
-    return runner;
+    try {
+      const runner = new ProjectionRunner(options, db, lock);
+      runner.prepareSchemas();
+      return runner;
+    } catch (error) {
+      db.close();
+      lock.release();
+      throw error;
+    }
   }
 
   private prepareSchemas(): void {
@@ -235,6 +253,8 @@ export class ProjectionRunner {
 
   async close(): Promise<void> {
     await this.stop();
+    if (!this.db.open) return;
     this.db.close();
+    this.lock.release();
   }
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { openEventStore } from '../../host/index.js';
 import { ProjectionRunner, READ_MODELS_FILE, projections } from '../../projections/index.js';
+import { join } from 'node:path';
 import { startProgress } from '../progress.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
-import { join } from 'node:path';
 
 /** `cardsys projections rebuild`: drops head office's read models and replays every event into them. */
 export function registerProjectionsCommands(program: Command): void {
@@ -14,7 +14,13 @@ export function registerProjectionsCommands(program: Command): void {
     .action(async (options: DataCliOptions & EventStoreCliOptions) => {
       const dataDir = hqDataDir(options.data);
       const store = await openEventStore(dataDir, eventStoreChoice(options));
-      const runner = ProjectionRunner.open({ file: join(dataDir, READ_MODELS_FILE), store, projections, logger: { info: say, warn: say, error: say } });
+      let runner: ProjectionRunner;
+      try {
+        runner = ProjectionRunner.open({ file: join(dataDir, READ_MODELS_FILE), store, projections, logger: { info: say, warn: say, error: say } });
+      } catch (error) {
+        await store.close();
+        throw error;
+      }
       try {
         const start = performance.now();
         const progress = startProgress({ unit: 'events', label: 'rebuild' });

@@ -40,6 +40,12 @@ describe('cardsys projections rebuild', () => {
     const queries = new ReadModelQueries(runner.db);
     expect(queries.card('c1')!.usage.payCount).toBe(payments);
     expect(queries.storeSync('S')!.lastSeqReceived).toBe(payments + 1);
+
+    // While a runner (a running head office) holds the read models, a rebuild is refused.
+    const refused = spawnSync(process.execPath, ['bin/cardsys.js', 'projections', 'rebuild', '--data', join(dir, 'data')], { encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`read models ${join(hqDir, 'readmodels.db')} is in use by process ${process.pid}`);
+    expect(() => ProjectionRunner.open({ file: join(hqDir, 'readmodels.db'), store: reopened, projections })).toThrow('already open in this process');
     await runner.close();
     await reopened.close();
   });
