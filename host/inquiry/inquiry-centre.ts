@@ -3,10 +3,10 @@
 // reverses them when that is safe, and keeps and distributes the blacklist.
 //
 // Its state is folded from the host event store (head office's own `hq` stream and every store's
-// stream) through one catch-up subscription. Decisions run one at a time; after appending, a
-// decision waits until the subscription has folded its own events, so the next decision sees them.
+// stream) through one catch-up subscription. Decisions run one at a time and fold their own events
+// at once (the subscription passes over them later), so the next decision sees them.
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
-import { HQ_ORIGIN, decodeOrThrow, pb, subjects, type cardsys, type NewDomainEvent } from '../../contracts/index.js';
+import { HQ_ORIGIN, decodeEvent, decodeOrThrow, pb, subjects, type cardsys, type DomainEvent, type NewDomainEvent } from '../../contracts/index.js';
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
   DomainRefusal,
@@ -55,8 +55,8 @@ export class InquiryCentre {
   private readonly blacklistState: BlacklistState = initialBlacklistState();
   /** Per store: the latest occurred-at of its events in the host event store. */
   private readonly storeLogReached = new Map<string, number>();
-  private appliedHqSeq = 0;
-  private readonly hqSeqWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** Which `hq` events are folded: own appends are folded at once, and may come by the subscription too. */
+  private readonly foldedHq = new FoldedSequences();
   private queue: Promise<unknown> = Promise.resolve();
   private subscription: Subscription | undefined;
   private readonly natsSubscriptions: NatsSubscription[] = [];
@@ -158,23 +158,16 @@ export class InquiryCentre {
   private fold(records: Parameters<typeof domainEventsOf>[0]): void {
     const completions: Array<{ authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }> = [];
     for (const { envelope, event } of domainEventsOf(records)) {
-      evolveInquiry(this.state, event);
-      evolveBlacklist(this.blacklistState, event, envelope.occurredAtMs);
-      if (envelope.storeId === HQ_ORIGIN) {
-        this.appliedHqSeq = Math.max(this.appliedHqSeq, envelope.storeSeq);
-      } else {
+      if (envelope.storeId === HQ_ORIGIN && !this.foldedHq.add(envelope.storeSeq)) continue;
+      this.evolve(event, envelope.occurredAtMs);
+      if (envelope.storeId !== HQ_ORIGIN) {
         this.storeLogReached.set(envelope.storeId, Math.max(this.storeLogReached.get(envelope.storeId) ?? 0, envelope.occurredAtMs));
         if (event.type === 'PurseLoaded' && this.state.authorisations.get(event.data.authorizationId)?.status === 'open') {
           completions.push({ authorizationId: event.data.authorizationId, storeId: envelope.storeId, cardCounter: event.data.cardCounter, recovered: event.data.recovered });
         }
       }
     }
-    const ready = this.hqSeqWaiters.filter((w) => w.seq <= this.appliedHqSeq);
-    for (const waiter of ready) {
-      this.hqSeqWaiters.splice(this.hqSeqWaiters.indexOf(waiter), 1);
-      waiter.resolve();
-    }
-    // Recording a completion appends and waits for this very subscription: run it after the fold.
+    // Recording a completion is a decision of its own: it waits its turn after the fold.
     for (const completion of completions) void this.complete(completion);
   }
 
@@ -337,8 +330,14 @@ export class InquiryCentre {
   private async appendAndFold(events: NewDomainEvent[], streamId: string): Promise<void> {
     if (events.length === 0) return;
     const sealed = await this.options.writer.append(events.map((event) => ({ event, streamId })));
-    const seq = sealed[sealed.length - 1]!.envelope.storeSeq;
-    if (seq > this.appliedHqSeq) await new Promise<void>((resolve) => this.hqSeqWaiters.push({ seq, resolve }));
+    for (const { envelope } of sealed) {
+      if (this.foldedHq.add(envelope.storeSeq)) this.evolve(decodeEvent(envelope.eventType, envelope.payload), envelope.occurredAtMs);
+    }
+  }
+
+  private evolve(event: DomainEvent, atMs: number): void {
+    evolveInquiry(this.state, event);
+    evolveBlacklist(this.blacklistState, event, atMs);
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -348,3 +347,17 @@ export class InquiryCentre {
   }
 }
 
+
+/** A set of sequence numbers kept small: everything up to the first gap is one number. */
+class FoldedSequences {
+  private upTo = 0;
+  private readonly above = new Set<number>();
+
+  /** Adds the sequence; false when it was there already. */
+  add(seq: number): boolean {
+    if (seq <= this.upTo || this.above.has(seq)) return false;
+    this.above.add(seq);
+    while (this.above.delete(this.upTo + 1)) this.upTo++;
+    return true;
+  }
+}

@@ -52,7 +52,15 @@ export interface PurseWorld {
 
 let commandCounter = 0;
 
-export async function startPurseWorld(storeIds: string[], options: { validForMs?: number; marginMs?: number; creditSafetyMs?: number } = {}): Promise<PurseWorld> {
+export interface PurseWorldOptions {
+  validForMs?: number;
+  marginMs?: number;
+  creditSafetyMs?: number;
+  /** Stores connect to nats-server directly rather than through a link that can be cut (benchmarks). */
+  directLinks?: boolean;
+}
+
+export async function startPurseWorld(storeIds: string[], options: PurseWorldOptions = {}): Promise<PurseWorld> {
   const backbone = await startBackbone(storeIds);
   await backbone.startIngest();
   const master = generateIssuerMasterKeys(1);
@@ -85,7 +93,7 @@ export async function startPurseWorld(storeIds: string[], options: { validForMs?
       const edge = await startEdge({
         storeId,
         dataDir: join(backbone.dir, 'stores', storeId),
-        natsUrl: link.url,
+        natsUrl: options.directLinks ? backbone.nats.url : link.url,
         natsOptions: { reconnectTimeWait: 100 },
         signingKey: backbone.keys.get(storeId)!.key,
         logger: log.logger,

@@ -1,0 +1,123 @@
+// Purse figures: pays per second one store edge sustains with the card behind pcscd + vpcd (quickack
+// on the card link), p50/p99 of one pay and one load as a POS terminal sees them over NATS (a load
+// including head office's authorisation round trip), and their ratio to the bare APDU exchange of
+// the same card operations by a terminal with no edge around it.
+import { authoriseCredit, newAuthorisationId, terminalKeysOf } from '../card/index.js';
+import { ChipTerminal, type CardTransport } from '../edge/card-reader/index.js';
+import { sendPosCommand } from '../edge/pos/index.js';
+import { pcscdStatus } from '../infra/pcsc/index.js';
+import { openPcscRig } from '../test/support/pcsc.js';
+import { issueCard, startPurseWorld } from '../test/purse/harness.js';
+
+export interface PurseBenchOptions {
+  pays?: number;
+  loads?: number;
+  progress?: (message: string) => void;
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;
+
+function percentiles(samples: number[]): { p50: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return { p50: round(at(0.5)), p99: round(at(0.99)) };
+}
+
+/** Counts the APDUs that go through a transport. */
+function counting(transport: CardTransport): CardTransport & { count: number } {
+  const counted = {
+    count: 0,
+    transmit(apdu: Uint8Array) {
+      counted.count++;
+      return transport.transmit(apdu);
+    },
+  };
+  return counted;
+}
+
+async function timed(run: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+}
+
+export async function benchPurse(context: { progress?: (message: string) => void } & PurseBenchOptions = {}): Promise<object> {
+  const pays = context.pays ?? 300;
+  const loads = context.loads ?? 100;
+  const progress = context.progress ?? (() => undefined);
+  const world = await startPurseWorld(['bench'], { validForMs: 60_000, directLinks: true });
+  const rig = await openPcscRig(world.master.transport);
+  try {
+    const store = await world.startStore('bench');
+    const nc = (await store.edge.nats)!;
+    const issued = await issueCard(world, { opening: 10_000_000 });
+    const card = await rig.newCard(issued.card.state);
+    const reader = counting(card.transport);
+    store.readers.set('pos-1', reader);
+    let n = 0;
+    const pos = (kind: Parameters<typeof sendPosCommand>[1]) =>
+      sendPosCommand(nc, { ...kind, commandId: `bench-${++n}`, storeId: 'bench', terminalId: 'pos-1' }, { attempts: 1 }).then((reply) => {
+        if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
+      });
+
+    progress(`${loads} loads through the edge (head office round trip included)`);
+    const loadTimes: number[] = [];
+    let apdusBefore = reader.count;
+    for (let i = 0; i < loads; i++) loadTimes.push(await timed(() => pos({ load: { amount: 10_000, pin: '1234' } })));
+    const apdusPerLoad = (reader.count - apdusBefore) / loads;
+    await store.replicated();
+
+    progress(`${pays} pays through the edge`);
+    const payTimes: number[] = [];
+    apdusBefore = reader.count;
+    const paysStarted = performance.now();
+    for (let i = 0; i < pays; i++) payTimes.push(await timed(() => pos({ pay: { amount: 100 } })));
+    const paysPerSecond = pays / ((performance.now() - paysStarted) / 1000);
+    const apdusPerPay = (reader.count - apdusBefore) / pays;
+
+    progress('the same card operations as bare APDU exchanges');
+    const terminal = () => new ChipTerminal(card.transport, { keys: terminalKeysOf(world.master), terminalName: 'pos-1' });
+    const barePay: number[] = [];
+    for (let i = 0; i < pays; i++) {
+      barePay.push(
+        await timed(async () => {
+          const chip = terminal();
+          await chip.checkValidity();
+          await chip.authenticate();
+          await chip.debit({ amount: 100 });
+        }),
+      );
+    }
+    const bareLoad: number[] = [];
+    for (let i = 0; i < loads; i++) {
+      bareLoad.push(
+        await timed(async () => {
+          const chip = terminal();
+          const verdict = await chip.checkValidity();
+          await chip.authenticate();
+          await chip.verifyPin('1234');
+          await chip.readBankId();
+          const { counter } = await chip.readBalance();
+          const authorisationId = newAuthorisationId();
+          const mac = authoriseCredit(world.master, { cardId: verdict.info.cardId, cardCounter: counter, amount: 100, authorisationId });
+          await chip.credit({ amount: 100, authorisationId, authorisationMac: mac });
+        }),
+      );
+    }
+    const pay = percentiles(payTimes);
+    const load = percentiles(loadTimes);
+    const bare = { pay: percentiles(barePay), load: percentiles(bareLoad) };
+    return {
+      cardLink: pcscdStatus().quickAck,
+      paysPerSecond: round(paysPerSecond),
+      payMs: pay,
+      loadMs: load,
+      apdus: { perPay: round(apdusPerPay), perLoad: round(apdusPerLoad) },
+      bareApduMs: bare,
+      ratioToBareApdus: { payP50: round(pay.p50 / bare.pay.p50), loadP50: round(load.p50 / bare.load.p50) },
+    };
+  } finally {
+    await rig.close();
+    await world.close();
+  }
+}
