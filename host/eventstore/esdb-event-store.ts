@@ -102,7 +102,11 @@ export class EsdbEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredRecord[]> {
-    return this.collectStream(streamId, { fromRevision: options.fromRevision ?? START, direction: FORWARDS, maxCount: options.maxCount });
+    return this.collectStream(streamId, {
+      fromRevision: options.fromRevision ?? START,
+      direction: FORWARDS,
+      ...(options.maxCount === undefined ? {} : { maxCount: options.maxCount }),
+    });
   }
 
   async streamRevision(streamId: string): Promise<bigint | undefined> {
