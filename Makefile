@@ -52,3 +52,6 @@ clean:
 pcscd: system-deps
 	bash infra/pcsc/pcscd.sh start
 test: pcscd
+
+# The demo drives a virtual card through pcscd + vpcd, like the card tests.
+demo: pcscd

@@ -10,6 +10,11 @@ import { natsAuthorizationConfig, natsServerBinary, natsServerConfig, type NatsU
 import type { ProcessGroup, RunningChild } from './processes.js';
 
 const READY = /Server is ready/;
+/**
+ * Without it both ends of a leaf connection deny the JetStream API, as for separate JetStream
+ * domains; the stores' clients address the hub's JetStream as the one default domain.
+ */
+const ONE_JETSTREAM_DOMAIN = 'default_js_domain: { "$G": "" }';
 const READY_TIMEOUT_MS = 15_000;
 
 export interface LeafLogin {
@@ -45,6 +50,7 @@ export function startHub(
 ): Promise<RunningBroker> {
   const config = [
     natsServerConfig({ listen: `127.0.0.1:${options.port}`, jetstreamDir: resolve(options.dir, 'jetstream'), users: options.users }),
+    ONE_JETSTREAM_DOMAIN,
     'leafnodes {',
     `  listen: ${quote(`127.0.0.1:${options.leafPort}`)}`,
     '  authorization {',
@@ -69,6 +75,7 @@ export function startStoreBroker(
   const remote = `nats-leaf://${encodeURIComponent(options.login.user)}:${encodeURIComponent(options.login.password)}@${options.hubLeafHost}:${options.hubLeafPort}`;
   const config = [
     `listen: ${quote(`127.0.0.1:${options.port}`)}`,
+    ONE_JETSTREAM_DOMAIN,
     // Back on the hub within a second of the link returning.
     `leafnodes { reconnect: 1, remotes = [ { url: ${quote(remote)} } ] }`,
     natsAuthorizationConfig(options.users),

@@ -124,6 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const hqDir = join(dataDir, 'hq');
   const storeDir = (id: string) => join(dataDir, 'stores', id);
   const logDir = join(dataDir, 'logs');
+  prepareDataDir(dataDir);
   const narrator = new Narrator(STEPS);
   const group = new ProcessGroup(logDir);
   const leases: SlotLease[] = [];
@@ -144,7 +145,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   };
 
   try {
-    prepareDataDir(dataDir);
     const cardsys = (name: string, args: string[]) => group.runCardsys(name, args);
     const checked = async (name: string, args: string[]) => {
       const result = await cardsys(name, args);

@@ -66,7 +66,8 @@ export class ProcessGroup {
     const logFile = this.logFileOf(name);
     const log = createWriteStream(logFile, { flags: 'a' });
     log.write(`# ${new Date().toISOString()} ${command} ${args.join(' ')}\n`);
-    const proc = spawn(command, args, { stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    // In a process group of its own: Ctrl-C reaches the demo alone, which stops children in order.
+    const proc = spawn(command, args, { stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
     const lines: string[] = [];
     const lineWaiters = new Set<(line: string) => void>();
     const onOutput = (chunk: Buffer) => {

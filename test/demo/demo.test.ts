@@ -1,0 +1,132 @@
+// The whole system as `make demo` runs it: nats-server hub and store brokers, head office, two
+// edges, a virtual card through pcscd + vpcd, POS commands — every one a real process started by
+// `cardsys demo` — checked from head office's API, then stopped with nothing left behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/free-port.js';
+
+const DEMO_TIMEOUT_MS = 240_000;
+const roots: string[] = [];
+const children: ChildProcess[] = [];
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+});
+
+interface Demo {
+  child: ChildProcess;
+  dataDir: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startDemo(http: string, extra: string[] = []): Demo {
+  const root = mkdtempSync(join(tmpdir(), 'cardsys-demo-'));
+  roots.push(root);
+  const dataDir = join(root, 'data');
+  const child = spawn(process.execPath, ['bin/cardsys.js', 'demo', '--data', dataDir, '--http', http, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, dataDir, stderr: () => stderr, exited };
+}
+
+/** Processes whose command line names the folder: the demo's children all do (data, logs, configs). */
+function processesUsing(folder: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (command.includes(folder)) found.push(`${pid}: ${command}`);
+    } catch {
+      // Gone while listing.
+    }
+  }
+  return found;
+}
+
+async function getJson(url: string): Promise<any> {
+  const response = await fetch(url);
+  expect(response.status, url).toBe(200);
+  return response.json();
+}
+
+describe('cardsys demo', () => {
+  it(
+    'walks a card through the day; head office sees what the chip holds; Ctrl-C stops every process',
+    async () => {
+      const port = await freePort();
+      const demo = startDemo(`127.0.0.1:${port}`, ['--keep-running']);
+      await expect.poll(demo.stderr, { timeout: DEMO_TIMEOUT_MS, interval: 500 }).toMatch(/press Ctrl-C to stop|demo stopped/);
+      expect(demo.stderr()).not.toContain('demo stopped');
+
+      const api = `http://127.0.0.1:${port}`;
+      expect(demo.stderr()).toContain(`query API: ${api}`);
+      expect(demo.stderr()).toContain(`OpenAPI:   ${api}/docs`);
+      const cardId = /GET \/v1\/cards\/([0-9a-f]{16}):/.exec(demo.stderr())?.[1];
+      const userId = /\/v1\/users\/(\S+?),/.exec(demo.stderr())?.[1];
+      expect(cardId).toBeDefined();
+
+      const card = await getJson(`${api}/v1/cards/${cardId}`);
+      expect(card).toMatchObject({
+        cardId,
+        userId,
+        issuance: { storeId: 'A' },
+        usage: { loadCount: 1, loadedTotal: 10_000, payCount: 3, paidTotal: 7_500, lastBalance: 2_500, lastStoreId: 'A' },
+      });
+      const user = await getJson(`${api}/v1/users/${userId}`);
+      expect(user).toMatchObject({ homeStoreId: 'A', cards: [{ cardId }] });
+      const sync = await getJson(`${api}/v1/stores/A/sync`);
+      expect(sync.eventsBehind).toBe(0);
+      expect(sync.lastSeqReceived).toBeGreaterThanOrEqual(4);
+      // The offline pays reached head office after the link came back.
+      const events = (await getJson(`${api}/v1/cards/${cardId}/events`)).events as Array<{ type: string }>;
+      expect(events.filter((event) => event.type === 'PursePaid')).toHaveLength(3);
+      expect((await fetch(`${api}/docs/json`)).status).toBe(200);
+      expect(demo.stderr()).toMatch(/head office's sync view shows store A behind[\s\S]*events behind/i);
+
+      expect(processesUsing(demo.dataDir).length).toBeGreaterThan(0);
+      demo.child.kill('SIGINT');
+      expect(await demo.exited).toBe(0);
+      expect(processesUsing(demo.dataDir)).toEqual([]);
+      expect(demo.stderr()).toContain('every process stopped');
+    },
+    DEMO_TIMEOUT_MS + 60_000,
+  );
+
+  it('a failing step stops the demo naming the step and its log file, and leaves no process behind', async () => {
+    // Head office cannot listen where its API should be: that port is taken.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const demo = startDemo(`127.0.0.1:${port}`);
+      expect(await demo.exited).toBe(1);
+      expect(demo.stderr()).toContain('demo stopped: step "Start head office: ingest, SQLite event store, read models, query API" failed');
+      expect(demo.stderr()).toContain(`read ${join(demo.dataDir, 'logs', 'host.log')}`);
+      expect(readFileSync(join(demo.dataDir, 'logs', 'host.log'), 'utf8')).toContain(`cannot serve the API on 127.0.0.1:${port}`);
+      expect(processesUsing(demo.dataDir)).toEqual([]);
+    } finally {
+      taken.close();
+    }
+  }, 120_000);
+
+  it('refuses a data folder it did not make', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cardsys-demo-'));
+    roots.push(root);
+    writeFileSync(join(root, 'notes.txt'), 'somebody else\'s file\n');
+    const child = spawn(process.execPath, ['bin/cardsys.js', 'demo', '--data', root, '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${root} holds files the demo did not make`);
+  });
+});
