@@ -90,16 +90,20 @@ export async function compareReadModels(options: {
   const current = new Database(options.currentFile, { readonly: true, fileMustExist: true });
   const dir = mkdtempSync(join(tmpdir(), 'cardsys-audit-readmodels-'));
   try {
-    const position = checkpointOf(current, options.projections);
-    if (position === undefined) {
+    // Compare what head office keeps: a projection it does not run has no checkpoint in its file.
+    const kept = new Set((current.prepare('SELECT name FROM projection_checkpoints').all() as { name: string }[]).map((row) => row.name));
+    const compared = options.projections.filter((projection) => kept.has(projection.name));
+    for (const projection of options.projections) if (!kept.has(projection.name)) result.notes.push(`read model ${projection.name} was not compared: head office does not keep it`);
+    const position = checkpointOf(current, compared);
+    if (position === undefined || compared.length === 0) {
       result.notes.push(`read models were not compared: head office's copy ${options.currentFile} has not applied every projection yet`);
       return result;
     }
     result.position = position;
-    const runner = ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store: upTo(options.store, position), projections: options.projections });
+    const runner = ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store: upTo(options.store, position), projections: compared });
     try {
       await runner.rebuild();
-      for (const projection of options.projections) {
+      for (const projection of compared) {
         for (const table of projection.tables) {
           const why = options.notFromEvents?.[table];
           if (why !== undefined) {

@@ -75,6 +75,17 @@ describe('cardsys audit on a history made by the real pipeline', () => {
     expect(result.findings[0]!.message).toContain('card_usage');
   });
 
+  it("head office's purse ledger edited (a shadow balance raised): the rebuild disagrees", () => {
+    const dir = history.copy();
+    const db = new Database(auditDefaults.readModels(dir));
+    const changed = db.prepare('UPDATE purse_cards SET balance = balance + 1000 WHERE card_id = (SELECT MIN(card_id) FROM purse_cards)').run();
+    db.close();
+    expect(changed.changes).toBe(1);
+    const { code, result } = replay(dir);
+    expect(code).toBe(1);
+    expect(result.findings).toEqual([expect.objectContaining({ check: 'projection', message: expect.stringContaining('purse-ledger, table purse_cards') })]);
+  });
+
   it('export, then replay the export file: the same verdict, and the manifest counts every origin', () => {
     const file = join(history.dir, 'history.export');
     const exported = cardsys('audit', 'export', '--data', history.dir, '--out', file, '--json');
