@@ -151,6 +151,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
       for (const store of stores) {
         store.purse.stop();
         await store.pos.stop();
+        await store.edge.stop();
         await store.link.close();
       }
       ledgerDb.close();
