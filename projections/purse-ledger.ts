@@ -4,8 +4,9 @@
 // replays). Every card MAC is verified with the issuer master keys.
 import type Database from 'better-sqlite3';
 import { fromHex, terminalIdOf, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
-import type { DomainEvent, EventEnvelope } from '../contracts/index.js';
+import type { EventEnvelope } from '../contracts/index.js';
 import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../domain/index.js';
+import type { HostEvent, Projection } from './projection.js';
 
 export const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_debits', 'purse_accounts', 'purse_alerts'] as const;
 
@@ -73,13 +74,14 @@ export interface PurseLedgerOptions {
   issuerKeys: IssuerMasterKeys;
 }
 
-/** The purse ledger as a projection: a name, its schema, and how one event changes it. */
-export function purseLedgerProjection(options: PurseLedgerOptions) {
+/** The purse ledger as a projection for the runner (it needs the issuer keys to check card MACs). */
+export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
+    version: 1,
     schema: PURSE_LEDGER_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
-    apply(db: Database.Database, event: DomainEvent, envelope: EventEnvelope): void {
+    apply(db: Database.Database, event: HostEvent): void {
       switch (event.type) {
         case 'CardPrimaryIssued':
           db.prepare('INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)').run(event.data.cardId);
@@ -111,11 +113,11 @@ export function purseLedgerProjection(options: PurseLedgerOptions) {
             newBalance: data.newBalance,
             counter: data.cardCounter,
             macValid: macValid(options.issuerKeys, load ? 'credit' : 'debit', data),
-            atMs: envelope.occurredAtMs,
-            storeId: envelope.storeId,
+            atMs: event.envelope.occurredAtMs,
+            storeId: event.envelope.storeId,
             authorizationId: load ? event.data.authorizationId : undefined,
           };
-          applyToCard(db, movement, envelope);
+          applyToCard(db, movement, event.envelope);
           break;
         }
         default:

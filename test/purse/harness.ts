@@ -2,7 +2,7 @@
 // writer, ingest), the inquiry centre, stores whose WAN link can be cut, cards, and the purse
 // ledger kept up to date from the host event store.
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   bankId,
   bankIdDigits,
@@ -16,7 +16,8 @@ import { ChipTerminal, InProcessCard, type CardTransport } from '../../edge/card
 import { startEdge, type EdgeNode } from '../../edge/index.js';
 import { PosServer, decodePosReply } from '../../edge/pos/index.js';
 import { startPurse, type PurseAtStore } from '../../edge/purse/index.js';
-import { InquiryCentre, domainEventsOf } from '../../host/inquiry/index.js';
+import { InquiryCentre } from '../../host/inquiry/index.js';
+import { ProjectionRunner, READ_MODELS_FILE } from '../../projections/index.js';
 import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../../projections/purse-ledger.js';
 import { capturingLogger, startBackbone, type Backbone } from '../replication/harness.js';
@@ -45,7 +46,7 @@ export interface PurseWorld {
   ledger: PurseLedgerReader;
   log: ReturnType<typeof capturingLogger>;
   startStore(storeId: string): Promise<Store>;
-  /** Applies to the ledger every event now in the host event store. */
+  /** Waits until the ledger (kept by the projection runner) has every event now in the host event store. */
   catchUpLedger(): Promise<void>;
   close(): Promise<void>;
 }
@@ -75,10 +76,14 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     marginMs: options.marginMs,
     sweepEveryMs: 0,
   });
-  const ledgerDb = new Database(join(backbone.dir, 'host', 'readmodels.db'));
-  const projection = purseLedgerProjection({ issuerKeys: master });
-  ledgerDb.exec(projection.schema);
-  let checkpoint: bigint | undefined;
+  const runner = ProjectionRunner.open({
+    file: join(backbone.dir, 'host', READ_MODELS_FILE),
+    store: backbone.store,
+    projections: [purseLedgerProjection({ issuerKeys: master })],
+    logger: log.logger,
+  });
+  runner.start();
+  const ledgerDb = runner.db;
   const stores: Store[] = [];
 
   const world: PurseWorld = {
@@ -137,14 +142,13 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
       return store;
     },
     async catchUpLedger() {
+      let last = runner.checkpoint();
       for (;;) {
-        const records = await backbone.store.readAll({ after: checkpoint, maxCount: 2_000 });
-        if (records.length === 0) return;
-        ledgerDb.transaction(() => {
-          for (const { envelope, event } of domainEventsOf(records)) projection.apply(ledgerDb, event, envelope);
-        })();
-        checkpoint = records[records.length - 1]!.position;
+        const records = await backbone.store.readAll({ after: last, maxCount: 5_000 });
+        if (records.length === 0) break;
+        last = records[records.length - 1]!.position;
       }
+      if (last !== undefined) await runner.waitForPosition(last);
     },
     async close() {
       await centre.stop();
@@ -154,7 +158,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
         await store.edge.stop();
         await store.link.close();
       }
-      ledgerDb.close();
+      await runner.close();
       await backbone.close();
     },
   };
@@ -195,3 +199,4 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
