@@ -150,13 +150,20 @@ export class ChainAuditor {
       for (const held of chain.heldHeads) this.checkHead(chain, held);
       chain.heldHeads = [];
       for (const { head, position } of chain.beyondHeads) {
-        if (chain.missing.has(Number(head.storeSeq))) continue;
+        const seq = Number(head.storeSeq);
+        if (chain.missing.has(seq)) continue;
+        const last = chain.last?.seq ?? 0;
+        // The events before the missing ones were signed by this head, but cannot be checked against it.
+        const stranded = [...chain.unsigned.keys()].filter((unsignedSeq) => unsignedSeq > chain.coveredSeq && unsignedSeq < seq);
+        for (const strandedSeq of stranded) chain.unsigned.delete(strandedSeq);
         this.options.report({
           check: CHECKS.headBeyondEvents,
           store: chain.origin,
-          seq: Number(head.storeSeq),
+          seq: last + 1,
           position: String(position),
-          message: `a validly signed head covers seq ${head.storeSeq}, but the stored events of ${chain.origin} stop at seq ${chain.last?.seq ?? 0}: events at the end are missing`,
+          message:
+            `${last + 1 === seq ? `seq ${seq} is` : `seqs ${last + 1}-${seq} are`} missing at the end of ${chain.origin}'s events: a validly signed head covers seq ${seq}, the stored events stop at seq ${last}` +
+            (stranded.length ? `; seqs ${stranded[0]}-${stranded[stranded.length - 1]} rely on that head and cannot be checked against it` : ''),
         });
       }
       if (!openEnd) this.reportUnsigned(chain);

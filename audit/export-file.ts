@@ -3,9 +3,12 @@
 // from the end and checks the body against its digest while it reads.
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync, renameSync } from 'node:fs';
-import { pb, ContractError, decodeOrThrow, decodeEnvelope, type cardsys } from '../contracts/index.js';
+import { pb, ContractError, decodeOrThrow, type cardsys } from '../contracts/index.js';
+import { readEnvelope } from './envelope-view.js';
 import { CHECKS, type Finding } from './findings.js';
-import { CHAIN_HEAD_RECORD, originOfStream, type AuditRecord, type RecordSource } from './records.js';
+import { CHAIN_HEAD_RECORD_TYPE } from '../host/ingest/index.js';
+import { originOfStream } from '../projections/index.js';
+import type { AuditRecord, RecordSource } from './records.js';
 
 const MAGIC = Buffer.from('CSAUDIT1', 'ascii');
 const FORMAT_VERSION = 1;
@@ -109,13 +112,13 @@ function summarise(origins: Map<string, cardsys.v1.IExportOriginSummary>, record
     origins.set(origin, summary);
   }
   summary.lastPosition = Number(record.position);
-  if (record.type === CHAIN_HEAD_RECORD) {
+  if (record.type === CHAIN_HEAD_RECORD_TYPE) {
     summary.heads = Number(summary.heads) + 1;
     return;
   }
   summary.events = Number(summary.events) + 1;
   try {
-    const seq = Number(decodeEnvelope(record.data).storeSeq);
+    const seq = readEnvelope(record.data).storeSeq;
     if (!summary.firstSeq) summary.firstSeq = seq;
     summary.lastSeq = seq;
   } catch {

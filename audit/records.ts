@@ -2,14 +2,12 @@
 // records in global order, their bytes exactly as stored.
 import type { EventStore, StoredRecord } from '../host/eventstore/index.js';
 import { decodeEnvelope, decodeEvent, HQ_ORIGIN } from '../contracts/index.js';
+import { originStreamName } from '../host/ingest/index.js';
 import type { Finding } from './findings.js';
 import type { RegisteredKey } from './keys.js';
 
 /** A host record as an audit sees it (revision is not needed: order comes from store_seq). */
 export type AuditRecord = Pick<StoredRecord, 'position' | 'streamId' | 'type' | 'id' | 'data'>;
-
-/** Record type of the signed head the ingest stores after each batch. */
-export const CHAIN_HEAD_RECORD = 'ChainHeadReceived';
 
 export interface RecordSource {
   /** For messages: "event store <file>" or "export <file>". */
@@ -44,15 +42,6 @@ export async function registeredStoreKeys(store: EventStore): Promise<Registered
   }
 }
 
-/** The host stream an origin's events live in. */
-export const streamOfOrigin = (origin: string): string => (origin === HQ_ORIGIN ? HQ_ORIGIN : `store-${origin}`);
-
-/** The origin whose events a host stream holds, or undefined for any other stream. */
-export function originOfStream(streamId: string): string | undefined {
-  if (streamId === HQ_ORIGIN) return HQ_ORIGIN;
-  return streamId.startsWith('store-') ? streamId.slice('store-'.length) : undefined;
-}
-
 export interface EventStoreRange {
   /** Start after this position (0: from the beginning). */
   after?: bigint;
@@ -69,7 +58,7 @@ const DEFAULT_BATCH = 10_000;
 export function eventStoreSource(store: EventStore, range: EventStoreRange = {}, description = 'event store'): RecordSource {
   const after = range.after ?? 0n;
   const batchSize = range.batchSize ?? DEFAULT_BATCH;
-  const stream = range.origin === undefined ? undefined : streamOfOrigin(range.origin);
+  const stream = range.origin === undefined ? undefined : originStreamName(range.origin);
   let openEnd = false;
   return {
     description,

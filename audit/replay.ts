@@ -8,7 +8,9 @@ import { ChainAuditor, type ChainSummary, type ChainedEvent } from './chain-chec
 import { CHECKS, type Finding } from './findings.js';
 import type { KeyRing } from './keys.js';
 import { PurseAuditor, type PurseSummary } from './purse-check.js';
-import { CHAIN_HEAD_RECORD, originOfStream, type AuditRecord, type RecordSource } from './records.js';
+import { CHAIN_HEAD_RECORD_TYPE } from '../host/ingest/index.js';
+import { originOfStream } from '../projections/index.js';
+import type { AuditRecord, RecordSource } from './records.js';
 
 export interface ReplayOptions {
   source: RecordSource;
@@ -77,7 +79,7 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
         origins.set(record.streamId, origin);
       }
       if (origin === undefined) continue;
-      if (record.type === CHAIN_HEAD_RECORD) {
+      if (record.type === CHAIN_HEAD_RECORD_TYPE) {
         heads += 1;
         const head = decodeHead(record, origin, report);
         if (head) chains.head(origin, head, record.position);

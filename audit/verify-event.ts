@@ -4,7 +4,9 @@ import { hash as digest } from 'node:crypto';
 import { decodeEnvelope, decodeEvent, HQ_ORIGIN, pb, type ChainHead, type EventEnvelope } from '../contracts/index.js';
 import { GENESIS_HASH, verifyHead } from '../contracts/chain.js';
 import type { KeyRing } from './keys.js';
-import { CHAIN_HEAD_RECORD, originOfStream, type AuditRecord, type RecordSource } from './records.js';
+import { CHAIN_HEAD_RECORD_TYPE } from '../host/ingest/index.js';
+import { originOfStream } from '../projections/index.js';
+import type { AuditRecord, RecordSource } from './records.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const sha256 = (bytes: Uint8Array) => digest('sha256', bytes, 'buffer') as unknown as Buffer;
@@ -93,7 +95,7 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
       const origin = originOfStream(record.streamId);
       if (origin === undefined) continue;
       if (target !== undefined && origin !== target.envelope.storeId) continue;
-      if (record.type === CHAIN_HEAD_RECORD) {
+      if (record.type === CHAIN_HEAD_RECORD_TYPE) {
         if (target === undefined || head !== undefined) continue;
         const candidate = pb.ChainHeadReceived.decode(record.data).head as ChainHead | null;
         if (candidate && candidate.storeSeq >= target.envelope.storeSeq) head = { head: candidate, record };

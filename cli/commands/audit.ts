@@ -19,9 +19,8 @@ import {
   type ReplayResult,
   type VerifiedEvent,
 } from '../../audit/index.js';
-import { CHAIN_HEAD_RECEIVED, projections, READ_MODELS_FILE, type Projection } from '../../projections/index.js';
+import { projections, READ_MODELS_FILE, type Projection } from '../../projections/index.js';
 import { purseLedgerProjection } from '../../projections/purse-ledger.js';
-import type { IssuerMasterKeys } from '../../card/index.js';
 import { issuanceSnapshotProjection } from '../../projections/issuance-snapshot.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
@@ -41,22 +40,6 @@ export const auditDefaults = {
 /** The read models head office keeps (as the host runs them), rebuilt and compared by the replay. */
 export const headOfficeReadModels: readonly Projection[] = [...projections, issuanceSnapshotProjection];
 
-/**
- * The purse ledger as a runner projection (it verifies card MACs, so it needs the issuer keys).
- * Compared only where head office's read-model file keeps it.
- */
-export function purseLedgerReadModel(issuerKeys: IssuerMasterKeys): Projection {
-  const ledger = purseLedgerProjection({ issuerKeys });
-  return {
-    name: ledger.name,
-    version: 1,
-    schema: ledger.schema,
-    tables: ledger.tables,
-    apply: (db, event) => {
-      if (event.type !== CHAIN_HEAD_RECEIVED) ledger.apply(db, event, event.envelope);
-    },
-  };
-}
 /** Read-model tables whose content does not follow from the events. */
 const NOT_FROM_EVENTS = { issuance_feed: "it holds a random identity of head office's copy of the issuance feed" };
 
@@ -293,7 +276,7 @@ export function registerAuditCommands(program: Command): void {
           if (opened.store === undefined) return { findings: [], notes: ['read models were not compared: an export file has no read models beside it'] };
           if (!options.json) say('rebuilding the read models from the events to compare them with head office\'s');
           const currentFile = typeof options.readModels === 'string' ? options.readModels : auditDefaults.readModels(options.data);
-          const readModels = issuerKeys ? [...headOfficeReadModels, purseLedgerReadModel(issuerKeys)] : headOfficeReadModels;
+          const readModels = issuerKeys ? [...headOfficeReadModels, purseLedgerProjection({ issuerKeys })] : headOfficeReadModels;
           const compared = await compareReadModels({ store: opened.store, currentFile, projections: readModels, notFromEvents: NOT_FROM_EVENTS });
           if (compared.position !== undefined) compared.notes.push(`read models compared at position ${compared.position}: ${compared.tables} tables, ${compared.rows} rows`);
           return compared;

@@ -2,6 +2,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pb } from '../../contracts/index.js';
 import { generateSigningKey, rawPublicKey, sealEnvelope, signHead, GENESIS_HASH, type SigningKey } from '../../contracts/chain.js';
@@ -86,6 +87,18 @@ describe('replay on a signed history written straight into the event store', () 
     expect(result.findings).toEqual([]);
     expect(result.records).toBe(history.records - 1_500);
     expect(result.notes.join(' ')).toMatch(/anchored/);
+  });
+
+  it('the last events of a store deleted: the signed head that covered them says the chain stops short', async () => {
+    const file = join(dir, 'tail.db');
+    writeFileSync(file, readFileSync(history.file));
+    const db = new Database(file);
+    const last = db.prepare("SELECT MAX(position) AS position FROM events WHERE stream_id = 'store-store01' AND type != 'ChainHeadReceived'").get() as { position: number };
+    db.prepare('DELETE FROM events WHERE position = ?').run(last.position);
+    db.close();
+    const result = await replayFile(file);
+    expect(result.findings.map((f) => [f.check, f.store])).toContainEqual(['head.beyond-events', 'store01']);
+    expect(result.findings.filter((f) => f.check.startsWith('chain') || f.check.startsWith('sequence'))).toEqual([]);
   });
 
   it("a store's rotated key: heads signed by either registered key verify; an unregistered one is named", async () => {
