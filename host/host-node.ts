@@ -13,6 +13,7 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import { headOfficeIssuance } from './issuance-publisher/index.js';
 import { issuanceSnapshotProjection } from '../projections/issuance-snapshot.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
+import { headOfficePurse } from './inquiry/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
@@ -85,7 +86,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     await ensureEventsStream(nc);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
     const hqWriter = await HqWriter.open({ store, signingKey });
-    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: [...projections, issuanceSnapshotProjection], logger });
+    const purse = headOfficePurse({ issuerKeys: options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys });
+    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: [...projections, issuanceSnapshotProjection, purse.projection], logger });
     cleanup.push(() => runner.close());
     runner.start();
     const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger });
@@ -97,7 +99,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
       issuerKeys: options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys,
     });
-    const api = await buildApi({ store, runner, nc, plugins: [issuance, ...(options.routes?.(parts) ?? [])] });
+    const api = await buildApi({ store, runner, nc, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db }), ...(options.routes?.(parts) ?? [])] });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);

@@ -3,3 +3,4 @@
 export { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
 export { domainEventsOf, type FedEvent } from './event-feed.js';
 export { purseRoutes, purseViewOf, type PurseRoutesOptions } from './routes.js';
+export { headOfficePurse, type HeadOfficePurse } from './head-office-purse.js';

@@ -1,0 +1,33 @@
+// The purse at head office in one piece for the host process: the ledger projection for the
+// runner, and a route plugin that runs the inquiry centre for as long as the API runs.
+import type Database from 'better-sqlite3';
+import type { FastifyPluginAsync } from 'fastify';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { IssuerMasterKeys } from '../../card/index.js';
+import { purseLedgerProjection, PurseLedgerReader } from '../../projections/purse-ledger.js';
+import type { Projection } from '../../projections/index.js';
+import type { EventStore } from '../eventstore/index.js';
+import type { HqWriter } from '../hq-writer/index.js';
+import type { Logger } from '../ingest/index.js';
+import { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
+import { purseRoutes } from './routes.js';
+
+export interface HeadOfficePurse {
+  /** The purse ledger, to run with the other read models. */
+  projection: Projection;
+  /** Blacklist and alert routes; registering them starts the inquiry centre, closing the API stops it. */
+  routes(parts: { store: EventStore; nc: NatsConnection; hqWriter: HqWriter; logger: Logger; readModels: Database.Database }): FastifyPluginAsync;
+}
+
+export function headOfficePurse(options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>): HeadOfficePurse {
+  return {
+    projection: purseLedgerProjection({ issuerKeys: options.issuerKeys }),
+    routes(parts) {
+      return async (app) => {
+        const centre = await InquiryCentre.start({ ...options, nc: parts.nc, store: parts.store, writer: parts.hqWriter, logger: parts.logger });
+        app.addHook('onClose', () => centre.stop());
+        await app.register(purseRoutes({ centre, ledger: new PurseLedgerReader(parts.readModels) }));
+      };
+    },
+  };
+}
