@@ -1,0 +1,82 @@
+// The purse's subjects under the per-store NATS permissions: a store asks head office's inquiry
+// centre and follows the blacklist, and can neither write the blacklist nor speak for another store.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateIssuerMasterKeys } from '../../card/index.js';
+import { generateSigningKey } from '../../contracts/chain.js';
+import { pb, subjects } from '../../contracts/index.js';
+import { BlacklistCache, HeadOfficeLink } from '../../edge/purse/index.js';
+import { SqliteEventStore } from '../../host/eventstore/index.js';
+import { HqWriter } from '../../host/hq-writer/index.js';
+import { InquiryCentre } from '../../host/inquiry/index.js';
+import { provisionStore } from '../../host/provisioning/index.js';
+import { headOfficeFiles } from '../../host/provisioning/layout.js';
+import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { until } from './harness.js';
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+describe('purse subjects under store permissions', () => {
+  let root: string;
+  let server: NatsServer;
+  let store: SqliteEventStore;
+  let centre: InquiryCentre;
+  const open: NatsConnection[] = [];
+  let credsA: string;
+
+  const connectWith = async (credsFile: string) => {
+    const nc = await connect({ servers: server.url, ...natsConnectOptions(credsFile) });
+    open.push(nc);
+    return nc;
+  };
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'cardsys-purse-perm-'));
+    const hqDataDir = join(root, 'hq');
+    credsA = provisionStore({ hqDataDir, storeId: 'A', name: 'Store A', bundleDir: join(root, 'stores', 'A') }).bundle.natsCreds;
+    const b = provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'stores', 'B') });
+    server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(b.natsAuthConfigFile, 'utf8') });
+    const hq = await connectWith(headOfficeFiles(hqDataDir).natsCreds);
+    store = SqliteEventStore.open(join(root, 'events.db'));
+    const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+    centre = await InquiryCentre.start({ nc: hq, store, writer, issuerKeys: generateIssuerMasterKeys(1), logger: quiet, sweepEveryMs: 0 });
+  });
+  afterAll(async () => {
+    await centre?.stop();
+    await Promise.all(open.map((nc) => nc.close()));
+    await store?.close();
+    await server?.stop();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it("a store asks the inquiry centre on its own subject and follows head office's blacklist", async () => {
+    const edgeA = await connectWith(credsA);
+    const link = new HeadOfficeLink('A');
+    link.attach(edgeA);
+    expect(await link.inquire('pos-1', { pending: { cardId: '00000000000000a1', cardCounter: 0 } })).toMatchObject({ ok: true, code: 'none' });
+
+    const db = new Database(join(root, 'edge-a.db'));
+    const blacklist = new BlacklistCache(db, 'A', quiet);
+    blacklist.follow(edgeA);
+    await centre.changeBlacklist('blacklist', '00000000000000a1', 'stolen');
+    await until(() => blacklist.find('00000000000000a1') !== undefined, 'the change to reach store A');
+    blacklist.stop();
+    db.close();
+  });
+
+  it('a store cannot publish blacklist changes nor ask on behalf of another store', async () => {
+    const edgeA = await connectWith(credsA);
+    const violations: PermissionViolationError[] = [];
+    void (async () => {
+      for await (const status of edgeA.status()) if (status.type === 'error' && status.error instanceof PermissionViolationError) violations.push(status.error);
+    })();
+    edgeA.publish(subjects.blacklistChanges, pb.BlacklistChange.encode({ version: 99, cardId: '00000000000000b2', blacklisted: false }).finish());
+    await expect(edgeA.request(subjects.inquiry('B'), new Uint8Array(0), { timeout: 1_000 })).rejects.toThrow();
+    await until(() => violations.length >= 2, 'both refusals');
+    expect(violations.map((v) => `${v.operation} ${v.subject}`)).toEqual(expect.arrayContaining([`publish ${subjects.blacklistChanges}`, `publish ${subjects.inquiry('B')}`]));
+  });
+});
