@@ -16,6 +16,8 @@ export interface ChainedEvent {
   eventId: string;
   position: bigint;
   hash: Buffer;
+  /** The envelope's bytes as stored. */
+  bytes: Uint8Array;
   /** Undefined when the stored bytes are not a well-formed envelope. */
   envelope: EnvelopeView | undefined;
 }

@@ -7,7 +7,8 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import { ChainAuditor, type ChainSummary, type ChainedEvent } from './chain-check.js';
 import { CHECKS, type Finding } from './findings.js';
 import type { KeyRing } from './keys.js';
-import { PurseAuditor, type PurseSummary } from './purse-check.js';
+import type { PurseSummary } from './purse-check.js';
+import { inThreadPurse, workerPurse } from './purse-channel.js';
 import { CHAIN_HEAD_RECORD_TYPE } from '../host/ingest/index.js';
 import { originOfStream } from '../projections/index.js';
 import type { AuditRecord, RecordSource } from './records.js';
@@ -21,6 +22,8 @@ export interface ReplayOptions {
   fromGenesis: boolean;
   /** Called after each batch with the records read so far. */
   onProgress?: (records: number, total: number | undefined) => void;
+  /** Run the purse checks in a worker thread beside the chain checks (default: in this thread). */
+  purseInWorker?: boolean;
   /** Extra checks once the events are verified (e.g. the read-model comparison). */
   afterReplay?: () => Promise<{ findings: Finding[]; notes: string[] }>;
 }
@@ -43,7 +46,7 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   const findings: Finding[] = [];
   const report = (finding: Finding) => void findings.push(finding);
   const notes: string[] = [];
-  const purse = new PurseAuditor(report, options.issuerKeys, options.fromGenesis);
+  const purse = options.purseInWorker ? workerPurse(options.issuerKeys, options.fromGenesis) : inThreadPurse(options.issuerKeys, options.fromGenesis);
   const chains = new ChainAuditor({ keys: options.keys, report, fromGenesis: options.fromGenesis, onEvent: (event) => onEvent(event) });
 
   const onEvent = (event: ChainedEvent) => {
@@ -88,6 +91,7 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
         chains.event(origin, chainedEvent(record, origin, chains, report));
       }
     }
+    await purse.flush();
     records += batch.length;
     options.onProgress?.(records, total);
   }
@@ -95,7 +99,8 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   const chainSummaries = chains.finish(options.source.openEnd);
   const hqChain = chainSummaries.find((chain) => chain.origin === HQ_ORIGIN);
   const debitsComplete = options.fromGenesis && hqChain !== undefined;
-  const purseSummary = purse.finish(debitsComplete);
+  const { summary: purseSummary, findings: purseFindings } = await purse.finish(debitsComplete);
+  findings.push(...purseFindings);
   if (!debitsComplete) notes.push("loads were not matched against account debits: head office's chain is not read from its start");
   const seconds = (performance.now() - started) / 1000;
   if (!options.issuerKeys) notes.push('card MACs were not checked: no issuer master keys were given');
@@ -128,7 +133,7 @@ function chainedEvent(record: AuditRecord, origin: string, chains: ChainAuditor,
     // Still part of the chain: its hash is what its successor must link to.
     const seq = chains.nextSeq(origin);
     report({ check: CHECKS.decode, store: origin, seq, eventId: record.id, position: String(record.position), message: `stored event ${record.id}: ${(error as Error).message}` });
-    return { origin, seq, eventId: record.id, position: record.position, hash, envelope: undefined };
+    return { origin, seq, eventId: record.id, position: record.position, hash, bytes: record.data, envelope: undefined };
   }
   if (envelope.storeId !== origin) {
     report({
@@ -140,7 +145,7 @@ function chainedEvent(record: AuditRecord, origin: string, chains: ChainAuditor,
       message: `an envelope of origin "${envelope.storeId}" is stored in the stream of ${origin}`,
     });
   }
-  return { origin, seq: envelope.storeSeq, eventId: envelope.eventId, position: record.position, hash, envelope };
+  return { origin, seq: envelope.storeSeq, eventId: envelope.eventId, position: record.position, hash, bytes: record.data, envelope };
 }
 
 function decodeHead(record: AuditRecord, origin: string, report: (finding: Finding) => void): ChainHead | undefined {

@@ -77,7 +77,7 @@ export async function benchAudit(context: { progress?: (message: string) => void
         keys.addHq(rawPublicKey(history.hqKey.publicKey));
         let result: Awaited<ReturnType<typeof replayAndVerify>> | undefined;
         const measured = await measure(async () => {
-          result = await replayAndVerify({ source: eventStoreSource(store, { batchSize }), keys, issuerKeys: history.issuerKeys, fromGenesis: true });
+          result = await replayAndVerify({ source: eventStoreSource(store, { batchSize }), keys, issuerKeys: history.issuerKeys, fromGenesis: true, purseInWorker: true });
           return result.records;
         });
         if (!result!.ok) throw new Error(`the generated history should verify, but: ${result!.findings.slice(0, 3).map(formatFinding).join('; ')}`);

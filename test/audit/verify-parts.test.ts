@@ -30,10 +30,16 @@ function keysOf(h: SignedHistory): KeyRing {
   return keys;
 }
 
-async function replayFile(file: string, options: { after?: bigint } = {}) {
+async function replayFile(file: string, options: { after?: bigint; purseInWorker?: boolean } = {}) {
   const store = SqliteEventStore.open(file);
   try {
-    return await replayAndVerify({ source: eventStoreSource(store, { after: options.after, batchSize: 500 }), keys: keysOf(history), issuerKeys: history.issuerKeys, fromGenesis: (options.after ?? 0n) === 0n });
+    return await replayAndVerify({
+      source: eventStoreSource(store, { after: options.after, batchSize: 500 }),
+      keys: keysOf(history),
+      issuerKeys: history.issuerKeys,
+      fromGenesis: (options.after ?? 0n) === 0n,
+      purseInWorker: options.purseInWorker,
+    });
   } finally {
     await store.close();
   }
@@ -74,8 +80,8 @@ describe('the fast paths agree with the reference implementations', () => {
 });
 
 describe('replay on a signed history written straight into the event store', () => {
-  it('verifies clean: every chain signed to its end, every card MAC and debit matched', async () => {
-    const result = await replayFile(history.file);
+  it.each([false, true])('verifies clean: every chain signed to its end, every card MAC and debit matched (purse checks in a worker: %s)', async (purseInWorker) => {
+    const result = await replayFile(history.file, { purseInWorker });
     expect(result.findings).toEqual([]);
     expect(result.events).toBe(history.storeEvents + history.hqEvents);
     expect(result.origins.every((o) => o.coveredSeq === o.lastSeq && o.lastSeq > 0)).toBe(true);

@@ -1,0 +1,130 @@
+// Where the replay hands purse events: the purse checks in this thread, or in a worker thread
+// beside the chain checks (what the CLI and the benchmark use: it takes the purse's cost off the
+// thread that reads and hashes).
+import { Worker } from 'node:worker_threads';
+import type { IssuerMasterKeys } from '../card/index.js';
+import type { ChainedEvent } from './chain-check.js';
+import type { Finding } from './findings.js';
+import { PurseAuditor, PURSE_EVENT_TYPES, type PurseSummary } from './purse-check.js';
+
+export interface PurseWorkerData {
+  issuerKeys: IssuerMasterKeys | undefined;
+  fromGenesis: boolean;
+}
+
+/** Per event, in `meta`: seq, position, byte offset, byte length, origin index. */
+export const META_FIELDS = 5;
+
+/** One packed batch of purse events: their envelopes' bytes and where each lies. */
+export interface PurseEventsMessage {
+  kind: 'events';
+  origins: string[];
+  meta: Float64Array;
+  bytes: Uint8Array;
+}
+
+export type PurseWorkerCommand = PurseEventsMessage | { kind: 'finish'; debitsComplete: boolean };
+type DoneReply = { kind: 'done'; summary: PurseSummary; findings: Finding[] };
+export type PurseWorkerReply = { kind: 'applied' } | DoneReply | { kind: 'failed'; message: string };
+
+export interface PurseChannel {
+  /** An event in its origin's sequence order. */
+  onEvent(event: ChainedEvent): void;
+  /** End of a batch of records: a worker gets what was collected. */
+  flush(): Promise<void>;
+  finish(debitsComplete: boolean): Promise<{ summary: PurseSummary; findings: Finding[] }>;
+}
+
+export function inThreadPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesis: boolean): PurseChannel {
+  const findings: Finding[] = [];
+  const purse = new PurseAuditor((finding) => void findings.push(finding), issuerKeys, fromGenesis);
+  return {
+    onEvent: (event) => purse.onEvent(event),
+    flush: async () => undefined,
+    finish: async (debitsComplete) => ({ summary: purse.finish(debitsComplete), findings }),
+  };
+}
+
+/** Batches sent and not yet applied by the worker, at most. */
+const MAX_IN_FLIGHT = 4;
+
+export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesis: boolean): PurseChannel {
+  // Worker threads do not inherit tsx's loader: register it inside before loading the TypeScript entry.
+  // (Under a test runner that rewrites import.meta, the bare name resolves from the working directory.)
+  const tsx = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
+  const entry = new URL('./purse-worker.ts', import.meta.url).href;
+  const worker = new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
+    eval: true,
+    workerData: { issuerKeys, fromGenesis } satisfies PurseWorkerData,
+  });
+  let failure: Error | undefined;
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  let result: DoneReply | undefined;
+  worker.on('message', (reply: PurseWorkerReply) => {
+    if (reply.kind === 'applied') inFlight -= 1;
+    else if (reply.kind === 'failed') failure = new Error(`purse checks failed: ${reply.message}`);
+    else result = reply;
+    wake?.();
+  });
+  worker.on('error', (error) => {
+    failure = error;
+    wake?.();
+  });
+  const waitFor = (condition: () => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (failure) return reject(failure);
+        if (condition()) return resolve();
+        wake = check;
+      };
+      check();
+    });
+
+  const origins: string[] = [];
+  const originIndex = new Map<string, number>();
+  let meta: number[] = [];
+  let chunks: Uint8Array[] = [];
+  let size = 0;
+  return {
+    onEvent(event) {
+      const bytes = event.bytes;
+      if (event.envelope === undefined || !PURSE_EVENT_TYPES.has(event.envelope.eventType)) return;
+      let index = originIndex.get(event.origin);
+      if (index === undefined) {
+        index = origins.push(event.origin) - 1;
+        originIndex.set(event.origin, index);
+      }
+      meta.push(event.seq, Number(event.position), size, bytes.length, index); // META_FIELDS
+      chunks.push(bytes);
+      size += bytes.length;
+    },
+    async flush() {
+      if (meta.length === 0) return;
+      const packed = new Uint8Array(size);
+      let at = 0;
+      for (const chunk of chunks) {
+        packed.set(chunk, at);
+        at += chunk.length;
+      }
+      const metaArray = Float64Array.from(meta);
+      const message: PurseWorkerCommand = { kind: 'events', origins: [...origins], meta: metaArray, bytes: packed };
+      worker.postMessage(message, [metaArray.buffer as ArrayBuffer, packed.buffer as ArrayBuffer]);
+      inFlight += 1;
+      meta = [];
+      chunks = [];
+      size = 0;
+      await waitFor(() => inFlight < MAX_IN_FLIGHT);
+    },
+    async finish(debitsComplete) {
+      try {
+        await this.flush();
+        worker.postMessage({ kind: 'finish', debitsComplete } satisfies PurseWorkerCommand);
+        await waitFor(() => result !== undefined);
+        return { summary: result!.summary, findings: result!.findings };
+      } finally {
+        await worker.terminate();
+      }
+    },
+  };
+}
