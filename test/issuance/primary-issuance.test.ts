@@ -1,5 +1,6 @@
 // Primary issuance at head office on a virtual card through the real pcscd + vpcd: the chip is
 // initialised, the stripe written, CardPrimaryIssued recorded in the hq stream.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +95,25 @@ describe('primary issuance at head office', () => {
     expect(response.statusCode).toBe(409);
     expect(response.json()).toMatchObject({ error: 'card_not_issued' });
     expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toHaveLength(1);
+  });
+
+  it('cardsys host issue-card asks the running head office; exit 0 only when the card was issued', async () => {
+    const address = await api.app.listen({ host: '127.0.0.1', port: 0 });
+    // Asynchronously: the API answering the command runs in this process.
+    const run = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string }>((resolve) => {
+        execFile(process.execPath, ['bin/cardsys.js', 'host', 'issue-card', '--http', address.replace('http://', ''), '--json', ...args], (error, stdout) =>
+          resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout }),
+        );
+      });
+    card = await rig.newCard();
+    const issued = await run(['--user', userId, '--reader', rig.slot.readerName, '--stripe', card.stateFile]);
+    expect(issued.status).toBe(0);
+    expect(JSON.parse(issued.stdout)).toMatchObject({ ok: true, status: 201, userId, pin: expect.stringMatching(/^\d{4}$/) });
+    expect(card.state().lifecycle).toBe('primary-issued');
+    const refused = await run(['--user', 'nobody', '--reader', rig.slot.readerName]);
+    expect(refused.status).toBe(2);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, status: 404, error: 'not_found' });
   });
 
   it('404 for an unknown user, 400 without a reader', async () => {
