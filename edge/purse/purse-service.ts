@@ -84,7 +84,7 @@ export class PurseService {
   private async read(request: PosRequest): Promise<PosOutcome> {
     const card = await this.insert(request);
     const notes = await this.settleOpenLoads(card, request, false);
-    const balance = notes.length > 0 ? (await card.terminal.readBalance()).balance : card.facts.balance;
+    const { balance } = await this.balanceAfter(card, notes);
     return { ok: true, code: 'read', message: [`balance ${yen(balance)}, card valid until ${card.info.expiry}`, ...notes].join('; '), cardId: card.info.cardId, balance };
   }
 
@@ -92,8 +92,7 @@ export class PurseService {
     const amount = this.amountOf(request.command.pay?.amount);
     const card = await this.insert(request);
     await this.refuseUnusable(request, card, 'pay', amount);
-    await this.settleOpenLoads(card, request, false);
-    const balance = await card.terminal.readBalance();
+    const balance = await this.balanceAfter(card, await this.settleOpenLoads(card, request, false));
     const decision = decidePay({ ...card.facts, balance: balance.balance }, amount, this.today());
     if (!decision.ok) return this.decline(request, card.info.cardId, 'pay', amount, decision, balance.balance);
     await this.authenticate(card);
@@ -132,8 +131,7 @@ export class PurseService {
       return this.decline(request, cardId, 'load', amount, refusal, card.facts.balance);
     }
     const bankId = await this.bankIdOf(card, request);
-    await this.settleOpenLoads(card, request, true);
-    const balance = await card.terminal.readBalance();
+    const balance = await this.balanceAfter(card, await this.settleOpenLoads(card, request, true));
     const decision = decideLoad({ ...card.facts, balance: balance.balance }, amount, this.today());
     if (!decision.ok) return this.decline(request, cardId, 'load', amount, decision, balance.balance);
 
@@ -253,6 +251,11 @@ export class PurseService {
       if (error instanceof HeadOfficeUnreachableError) return [];
       throw error;
     }
+  }
+
+  /** The purse as read at insertion, or read again when settling open loads touched the card. */
+  private async balanceAfter(card: InsertedCard, settlementNotes: string[]): Promise<BalanceReading> {
+    return settlementNotes.length === 0 ? card.balance : card.terminal.readBalance();
   }
 
   private async release(request: PosRequest, authorizationId: string): Promise<void> {
