@@ -50,6 +50,8 @@ export interface SnapshotPublisher {
 }
 
 interface StoreCursor {
+  /** Stream sequence of the last message on the store's subject: publishes expect it, so a second publisher cannot interleave. */
+  lastSeq: number;
   feed: string;
   changeSeq: number;
   generation: number;
@@ -80,7 +82,8 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     h.set(HEADER.feed, cursor.feed);
     h.set(HEADER.changeSeq, String(cursor.changeSeq));
     h.set(HEADER.generation, String(cursor.generation));
-    const ack = await js.publish(snapshotSubject(store.storeId), payload, { msgID, headers: h });
+    const ack = await js.publish(snapshotSubject(store.storeId), payload, { msgID, headers: h, expect: { lastSubjectSequence: cursor.lastSeq } });
+    cursor.lastSeq = ack.seq;
     figures.messages++;
     figures.bytes += payload.length;
     return ack.seq;
@@ -93,6 +96,7 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     const last = await jsm.streams.getMessage(stream, { last_by_subj: snapshotSubject(store.storeId) });
     const cursor: StoreCursor | undefined = last
       ? {
+          lastSeq: last.seq,
           feed: last.header.get(HEADER.feed),
           changeSeq: Number(last.header.get(HEADER.changeSeq)),
           generation: Number(last.header.get(HEADER.generation)),
@@ -107,7 +111,7 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
 
   const publishFull = async (store: SnapshotStore, previous: StoreCursor | undefined, feed: string, figures: PublishFigures) => {
     const { changeSeq, entries } = reader.snapshot(store.storeId);
-    const cursor: StoreCursor = { feed, changeSeq, generation: (previous?.generation ?? 0) + 1, messagesSinceFull: 0 };
+    const cursor: StoreCursor = { lastSeq: previous?.lastSeq ?? 0, feed, changeSeq, generation: (previous?.generation ?? 0) + 1, messagesSinceFull: 0 };
     const parts: Uint8Array[][] = [[]];
     let size = 0;
     for (const entry of entries) {
@@ -153,6 +157,7 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
       const next = { ...cursor, changeSeq };
       const update = { storeId: store.storeId, generation: cursor.generation, part: 0, parts: 0, removedBankIds: removed, changeSeq };
       await publish(store, next, sealer.seal(encodeSnapshotUpdate(update, upserts)), `${cursor.feed}:${store.storeId}:c${changeSeq}`, figures);
+      cursor.lastSeq = next.lastSeq;
       cursor.changeSeq = changeSeq;
       cursor.messagesSinceFull++;
       figures.changeMessages++;

@@ -198,6 +198,28 @@ describe('issuance snapshots', () => {
     copy.close();
   });
 
+  it('after many changes head office replaces them in the stream with a new whole snapshot', async () => {
+    const hq = await connectAs(join(hqDataDir, 'keys', 'hq.nk'));
+    const compacting = await startSnapshotPublisher({ nc: hq, readModels, follow: false, logger: quiet, compactAfterMessages: 2, changesPerMessage: 1 });
+    try {
+      project(user(20, 'A'), card(20), user(21, 'A'), card(21), user(22, 'A'), card(22));
+      const figures = await compacting.publishPending();
+      expect(figures.fullSnapshots).toBe(1);
+      await info.sync();
+      for (const n of [20, 21, 22]) expect(info.cache.find(bankId(n))?.userId).toBe(`user-${n}`);
+      const state = (await (await jetstreamManager(hq)).streams.info(snapshotStream('A'))).state;
+      expect(state.messages).toBeLessThanOrEqual(2);
+    } finally {
+      await compacting.stop();
+    }
+    // The first publisher's idea of the stream is now out of date: its next publish is refused
+    // (expected last sequence), and the pass after that starts from what the stream holds.
+    project(user(23, 'A'), card(23));
+    expect(await publisher.publishPending()).toMatchObject({ failedStores: 1 });
+    expect(await deliver()).toMatchObject({ failedStores: 0 });
+    expect(info.cache.find(bankId(23))?.userId).toBe('user-23');
+  });
+
   it("store A's credentials cannot read store B's snapshot stream", async () => {
     const edgeA = await connectAs(stores.A.bundle.natsCreds);
     const jsm = await jetstreamManager(edgeA, { checkAPI: false });
