@@ -42,6 +42,8 @@ export interface InquiryState {
   /** Bank id of every card head office issued. */
   cardAccounts: Map<string, string>;
   authorisations: Map<string, Authorisation>;
+  /** Open authorisations by card id. */
+  openByCard: Map<string, Set<string>>;
 }
 
 /** What the chip shows at an insertion. */
@@ -73,7 +75,19 @@ export type InquiryCommand =
 
 export type ReversalReason = 'released' | 'card_moved_on' | 'expired_at_card' | 'timeout';
 
-export const initialInquiryState = (): InquiryState => ({ accounts: new Map(), cardAccounts: new Map(), authorisations: new Map() });
+export const initialInquiryState = (): InquiryState => ({ accounts: new Map(), cardAccounts: new Map(), authorisations: new Map(), openByCard: new Map() });
+
+/** The card's authorisations still open. */
+export function openAuthorisationsOf(state: InquiryState, cardId: string): Authorisation[] {
+  return [...(state.openByCard.get(cardId) ?? [])].map((id) => state.authorisations.get(id)!);
+}
+
+function closeAuthorisation(state: InquiryState, authorisation: Authorisation, status: 'completed' | 'reversed'): void {
+  authorisation.status = status;
+  const open = state.openByCard.get(authorisation.cardId);
+  open?.delete(authorisation.authorizationId);
+  if (open?.size === 0) state.openByCard.delete(authorisation.cardId);
+}
 
 /** State is updated in place: head office keeps one instance and folds every event into it. */
 export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryState {
@@ -101,19 +115,20 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
         status: 'open',
         creditStarted: false,
       });
+      state.openByCard.set(event.data.cardId, (state.openByCard.get(event.data.cardId) ?? new Set()).add(event.data.authorizationId));
       break;
     case 'LoadAuthorisationHandedOver':
       state.authorisations.get(event.data.authorizationId)?.holders.push({ storeId: event.data.storeId, terminalId: event.data.terminalId });
       break;
     case 'LoadAuthorisationCompleted': {
       const authorisation = state.authorisations.get(event.data.authorizationId);
-      if (authorisation) authorisation.status = 'completed';
+      if (authorisation) closeAuthorisation(state, authorisation, 'completed');
       break;
     }
     case 'LoadAuthorisationReversed': {
       const authorisation = state.authorisations.get(event.data.authorizationId);
       if (authorisation) {
-        authorisation.status = 'reversed';
+        closeAuthorisation(state, authorisation, 'reversed');
         authorisation.reversalReason = event.data.reason;
       }
       const account = state.accounts.get(event.data.bankId);
@@ -203,8 +218,8 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
   if (account.balance < command.amount) {
     throw new DomainRefusal('insufficient_funds', `bank account ${command.bankId} holds ${account.balance} yen, less than ${command.amount}`);
   }
-  for (const other of state.authorisations.values()) {
-    if (other.cardId === command.cardId && other.status === 'open' && other.cardCounter === command.cardCounter) {
+  for (const other of openAuthorisationsOf(state, command.cardId)) {
+    if (other.cardCounter === command.cardCounter) {
       // The chip's log does not name authorisations: two open at one counter could not be told apart.
       throw new DomainRefusal('card_busy', `an earlier load of card ${command.cardId} (${other.authorizationId}) is still being settled`);
     }

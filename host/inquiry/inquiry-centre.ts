@@ -16,6 +16,7 @@ import {
   evolveInquiry,
   initialBlacklistState,
   initialInquiryState,
+  openAuthorisationsOf,
   settleAtInsertion,
   timeoutReversible,
   type Authorisation,
@@ -235,10 +236,13 @@ export class InquiryCentre {
     });
   }
 
-  private settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
+  private async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
+    const none: Reply = { ok: true, code: 'none', message: 'no open authorisation for this card' };
+    // The answer at almost every insertion, given without waiting for decisions in progress.
+    if (openAuthorisationsOf(this.state, request.cardId).length === 0) return none;
     return this.exclusive(async () => {
-      const open = [...this.state.authorisations.values()].filter((a) => a.cardId === request.cardId && a.status === 'open');
-      if (open.length === 0) return { ok: true, code: 'none', message: 'no open authorisation for this card' };
+      const open = openAuthorisationsOf(this.state, request.cardId);
+      if (open.length === 0) return none;
       if (!request.logRead) return { ok: true, code: 'log_needed', message: `${open.length} open authorisation(s): send the chip's log` };
       const chip = {
         cardCounter: request.cardCounter,
