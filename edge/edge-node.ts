@@ -8,6 +8,11 @@ import { isValidStoreId, subjects } from '../contracts/index.js';
 import type { SigningKey } from '../contracts/chain.js';
 import { EventLog, type Logger } from './log/index.js';
 import { Replicator, type ReplicatorOptions } from './replicator/index.js';
+import type { KeyObject } from 'node:crypto';
+import type { BankId, TerminalKeys } from '../card/index.js';
+import type { CardTransport } from './card-reader/index.js';
+import { PosServer } from './pos/index.js';
+import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
 
 export interface EdgeOptions {
   storeId: string;
@@ -19,6 +24,18 @@ export interface EdgeOptions {
   signingKey: SigningKey;
   logger?: Logger;
   replication?: Omit<ReplicatorOptions, 'log' | 'db' | 'signingKey' | 'logger'>;
+  /** The store's counter; when given, the node answers POS commands on cardsys.pos.<storeId>. */
+  counter?: CounterOptions;
+  /** With `counter`: the keys of the issuance info, and the node handles `issue` (secondary issuance). */
+  issuance?: { sealingKey: KeyObject; hqSealingPublicKey: KeyObject; lookupTimeoutMs?: number };
+}
+
+/** What the POS terminals of a store use: the terminal keys, each terminal's card reader and stripe reader. */
+export interface CounterOptions {
+  keys: TerminalKeys;
+  cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
+  /** The bank ID from a terminal's stripe reader; the chip's bank file when absent. */
+  stripeReader?: (terminalId: string) => Promise<BankId>;
 }
 
 export interface EdgeNode {
@@ -29,6 +46,9 @@ export interface EdgeNode {
   readonly replicator: Replicator;
   /** The NATS connection once made; the node keeps working offline until then. */
   readonly nats: Promise<NatsConnection | undefined>;
+  /** The POS command handler, when the node has a counter. */
+  readonly pos?: PosServer;
+  readonly issuance?: StoreIssuance;
   stop(): Promise<void>;
 }
 
@@ -90,15 +110,26 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     return undefined;
   })();
 
+  const pos = options.counter ? new PosServer({ storeId: options.storeId, db, logger }) : undefined;
+  const issuance =
+    pos && options.counter && options.issuance
+      ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, ...options.issuance, logger })
+      : undefined;
+  void nats.then((nc) => nc && pos?.listen(nc));
+
   return {
     storeId: options.storeId,
     log,
     db,
     replicator,
     nats,
+    pos,
+    issuance,
     async stop() {
       stopped = true;
       wakeFromWait();
+      await issuance?.stop();
+      await pos?.stop();
       await replicator.stop();
       const nc = await nats;
       await nc?.close();

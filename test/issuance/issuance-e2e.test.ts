@@ -13,8 +13,8 @@ import { pb, subjects, type PosReply } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contracts/sealed.js';
 import { ChipTerminal, InProcessCard } from '../../edge/card-reader/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
-import { issuedRecordSealContext, startStoreIssuance, type StoreIssuance } from '../../edge/issuance/index.js';
-import { PosServer, decodePosReply, sendPosCommand } from '../../edge/pos/index.js';
+import { issuedRecordSealContext, type StoreIssuance } from '../../edge/issuance/index.js';
+import { decodePosReply, sendPosCommand, type PosServer } from '../../edge/pos/index.js';
 import { VirtualStripeReader } from '../../edge/stripe/index.js';
 import { SqliteEventStore } from '../../host/eventstore/sqlite-event-store.js';
 import { HqWriter, storeKeyDirectory } from '../../host/hq-writer/index.js';
@@ -131,25 +131,20 @@ beforeAll(async () => {
     signingKey: loadSigningKey(bundle.signingKey),
     logger: quiet,
     replication: { stallMs: 1000 },
+    counter: {
+      keys: terminalKeysOf(master),
+      cardReader: () => card.transport,
+      stripeReader: async () => (await new VirtualStripeReader(card.stateFile).read()).bankId,
+    },
+    issuance: { sealingKey: loadSealingKey(bundle.sealingKey).privateKey, hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey), lookupTimeoutMs: 1500 },
   });
-  pos = new PosServer({ storeId: 'A', db: edge.db, logger: quiet });
-  issuance = startStoreIssuance(edge, pos, {
-    keys: terminalKeysOf(master),
-    cardReader: () => card.transport,
-    stripeReader: async () => (await new VirtualStripeReader(card.stateFile).read()).bankId,
-    sealingKey: loadSealingKey(bundle.sealingKey).privateKey,
-    hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey),
-    logger: quiet,
-    lookupTimeoutMs: 1500,
-  });
-  const edgeNc = await edge.nats;
-  pos.listen(edgeNc!);
+  pos = edge.pos!;
+  issuance = edge.issuance!;
+  await edge.nats;
   posNc = await connect({ servers: server.url, ...natsConnectOptions(bundle.posCreds) });
 });
 
 afterAll(async () => {
-  await issuance?.stop();
-  await pos?.stop();
   await edge?.stop();
   await link?.close();
   await posNc?.close();
