@@ -33,6 +33,8 @@ export interface PurseChannel {
   /** End of a batch of records: a worker gets what was collected. */
   flush(): Promise<void>;
   finish(debitsComplete: boolean): Promise<{ summary: PurseSummary; findings: Finding[] }>;
+  /** Releases the worker, if any, whether or not finish() was reached. */
+  close(): Promise<void>;
 }
 
 export function inThreadPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesis: boolean): PurseChannel {
@@ -42,6 +44,7 @@ export function inThreadPurse(issuerKeys: IssuerMasterKeys | undefined, fromGene
     onEvent: (event) => purse.onEvent(event),
     flush: async () => undefined,
     finish: async (debitsComplete) => ({ summary: purse.finish(debitsComplete), findings }),
+    close: async () => undefined,
   };
 }
 
@@ -117,14 +120,13 @@ export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesi
       await waitFor(() => inFlight < MAX_IN_FLIGHT);
     },
     async finish(debitsComplete) {
-      try {
-        await this.flush();
-        worker.postMessage({ kind: 'finish', debitsComplete } satisfies PurseWorkerCommand);
-        await waitFor(() => result !== undefined);
-        return { summary: result!.summary, findings: result!.findings };
-      } finally {
-        await worker.terminate();
-      }
+      await this.flush();
+      worker.postMessage({ kind: 'finish', debitsComplete } satisfies PurseWorkerCommand);
+      await waitFor(() => result !== undefined);
+      return { summary: result!.summary, findings: result!.findings };
+    },
+    async close() {
+      await worker.terminate();
     },
   };
 }

@@ -74,34 +74,41 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   let heads = 0;
   // A handful of streams, millions of records: work out each stream's origin once.
   const origins = new Map<string, string | undefined>();
-  for await (const batch of options.source.batches()) {
-    for (const record of batch) {
-      let origin = origins.get(record.streamId);
-      if (origin === undefined && !origins.has(record.streamId)) {
-        origin = originOfStream(record.streamId);
-        origins.set(record.streamId, origin);
+  let chainSummaries: ChainSummary[];
+  let purseSummary: PurseSummary;
+  try {
+    for await (const batch of options.source.batches()) {
+      for (const record of batch) {
+        let origin = origins.get(record.streamId);
+        if (origin === undefined && !origins.has(record.streamId)) {
+          origin = originOfStream(record.streamId);
+          origins.set(record.streamId, origin);
+        }
+        if (origin === undefined) continue;
+        if (record.type === CHAIN_HEAD_RECORD_TYPE) {
+          heads += 1;
+          const head = decodeHead(record, origin, report);
+          if (head) chains.head(origin, head, record.position);
+        } else {
+          events += 1;
+          chains.event(origin, chainedEvent(record, origin, chains, report));
+        }
       }
-      if (origin === undefined) continue;
-      if (record.type === CHAIN_HEAD_RECORD_TYPE) {
-        heads += 1;
-        const head = decodeHead(record, origin, report);
-        if (head) chains.head(origin, head, record.position);
-      } else {
-        events += 1;
-        chains.event(origin, chainedEvent(record, origin, chains, report));
-      }
+      await purse.flush();
+      records += batch.length;
+      options.onProgress?.(records, total);
     }
-    await purse.flush();
-    records += batch.length;
-    options.onProgress?.(records, total);
+    findings.push(...options.source.integrityFindings());
+    chainSummaries = chains.finish(options.source.openEnd);
+    const hqChain = chainSummaries.find((chain) => chain.origin === HQ_ORIGIN);
+    const debitsComplete = options.fromGenesis && hqChain !== undefined;
+    const purseResult = await purse.finish(debitsComplete);
+    purseSummary = purseResult.summary;
+    findings.push(...purseResult.findings);
+    if (!debitsComplete) notes.push("loads were not matched against account debits: head office's chain is not read from its start");
+  } finally {
+    await purse.close();
   }
-  findings.push(...options.source.integrityFindings());
-  const chainSummaries = chains.finish(options.source.openEnd);
-  const hqChain = chainSummaries.find((chain) => chain.origin === HQ_ORIGIN);
-  const debitsComplete = options.fromGenesis && hqChain !== undefined;
-  const { summary: purseSummary, findings: purseFindings } = await purse.finish(debitsComplete);
-  findings.push(...purseFindings);
-  if (!debitsComplete) notes.push("loads were not matched against account debits: head office's chain is not read from its start");
   const seconds = (performance.now() - started) / 1000;
   if (!options.issuerKeys) notes.push('card MACs were not checked: no issuer master keys were given');
   if (!options.fromGenesis) notes.push('the replay starts after the beginning: each chain and each card is anchored at its first event read');

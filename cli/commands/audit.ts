@@ -164,6 +164,22 @@ function progressOf(label: string): { update(done: number, total: number | undef
   };
 }
 
+/**
+ * With --json, a command that fails still prints one JSON object (ok false, the error) on stdout;
+ * the error then goes on to the CLI's usual message on stderr and exit code.
+ */
+function jsonErrors<Args extends unknown[]>(action: (...args: Args) => Promise<void>): (...args: Args) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      const options = args.find((arg): arg is { json?: boolean } => typeof arg === 'object' && arg !== null && 'json' in arg);
+      if (options?.json) process.stdout.write(`${JSON.stringify({ ok: false, error: (error as Error).message })}\n`);
+      throw error;
+    }
+  };
+}
+
 function printReplay(result: ReplayResult, source: string): void {
   say(`replayed ${source}: ${result.events.toLocaleString('en-US')} events and ${result.heads.toLocaleString('en-US')} signed heads in ${result.seconds.toFixed(2)} s (${result.eventsPerSecond.toLocaleString('en-US')} events/s)`);
   for (const origin of result.origins) say(`  ${origin.origin}: ${origin.events} events, last seq ${origin.lastSeq}, signed up to seq ${origin.coveredSeq}`);
@@ -201,7 +217,7 @@ export function registerAuditCommands(program: Command): void {
       .option('--store <id>', 'only this store (or "hq")')
       .option('--from <position>', 'only records after this event-store position')
       .option('--to <position>', 'only records up to this position'),
-  ).action(async (options: SourceOptions & { out: string; store?: string; from?: string; to?: string }) => {
+  ).action(jsonErrors(async (options: SourceOptions & { out: string; store?: string; from?: string; to?: string }) => {
     if (options.file !== undefined) throw new Error('export reads the event store; --file is for replay and verify-event');
     const opened = await openSource(options);
     try {
@@ -243,7 +259,7 @@ export function registerAuditCommands(program: Command): void {
     } finally {
       await opened.close();
     }
-  });
+  }));
 
   withSourceOptions(
     audit
@@ -258,7 +274,7 @@ export function registerAuditCommands(program: Command): void {
       .option('--read-models <file>', "head office's read models to compare with a fresh rebuild (default <data>/hq/readmodels.db)")
       .option('--no-read-models', 'do not rebuild and compare the read models')
       .addOption(new Option('--batch <records>', 'records read at a time').default('10000')),
-  ).action(async (options: SourceOptions & { from?: string; to?: string; store?: string; issuerKeys?: string; readModels?: string | false; batch: string }) => {
+  ).action(jsonErrors(async (options: SourceOptions & { from?: string; to?: string; store?: string; issuerKeys?: string; readModels?: string | false; batch: string }) => {
     const opened = await openSource(options);
     try {
       const keysFile = options.issuerKeys ?? auditDefaults.issuerKeys(options.data);
@@ -290,14 +306,14 @@ export function registerAuditCommands(program: Command): void {
     } finally {
       await opened.close();
     }
-  });
+  }));
 
   withSourceOptions(
     audit
       .command('verify-event')
       .description('show one event, its neighbours in its chain, and the signed head that covers it, and whether each verifies')
       .argument('<id>', 'the event id (a UUID)'),
-  ).action(async (id: string, options: SourceOptions) => {
+  ).action(jsonErrors(async (id: string, options: SourceOptions) => {
     if (!/^[0-9a-fA-F-]{8,64}$/.test(id)) throw new Error(`event id must be a UUID, got "${id}"`);
     const opened = await openSource(options);
     try {
@@ -314,5 +330,5 @@ export function registerAuditCommands(program: Command): void {
     } finally {
       await opened.close();
     }
-  });
+  }));
 }

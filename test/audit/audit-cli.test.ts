@@ -201,9 +201,10 @@ describe('cardsys audit on a history made by the real pipeline', () => {
   });
 
   it('bad input gets a clear message and a non-zero exit', () => {
-    const missing = cardsys('audit', 'replay', '--data', join(history.dir, 'nowhere'));
+    const missing = cardsys('audit', 'replay', '--data', join(history.dir, 'nowhere'), '--json');
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('no event store at');
+    expect(JSON.parse(missing.stdout)).toMatchObject({ ok: false, error: expect.stringContaining('no event store at') });
     const position = cardsys('audit', 'replay', '--data', history.dir, '--from', 'abc');
     expect(position.stderr).toContain('--from must be a whole number');
     const unknown = cardsys('audit', 'verify-event', '00000000-0000-4000-8000-000000000000', '--data', history.dir);
