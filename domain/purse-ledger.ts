@@ -17,6 +17,8 @@ export interface CardLedger {
   lastStoreId: string | undefined;
   /** Authorisations already loaded onto the card, with the counter each got. */
   loadedAuthorisations: Map<string, number>;
+  /** Counters a gap skipped that have not arrived since (a store may send them late). */
+  missingCounters: ReadonlySet<number>;
 }
 
 /** A load or pay as a store recorded it, with the verdict on its card MAC. */
@@ -61,38 +63,62 @@ export interface LedgerStep {
   divergences: Divergence[];
   /** False when the movement did not change the shadow (refused as forged or replayed, or a repeat). */
   applied: boolean;
+  /** The movement filled a counter a gap had skipped: counted, but the balance stays the later one. */
+  late: boolean;
 }
+
+/** Holes remembered per card at most; a longer gap is flagged all the same. */
+const MAX_MISSING = 1_000;
 
 /** A card head office has just issued: empty purse, counter 0. */
 export function newCardLedger(cardId: string): CardLedger {
-  return { cardId, balance: 0, counter: 0, loads: 0, loadedTotal: 0, pays: 0, paidTotal: 0, lastUseMs: undefined, lastStoreId: undefined, loadedAuthorisations: new Map() };
+  return {
+    cardId,
+    balance: 0,
+    counter: 0,
+    loads: 0,
+    loadedTotal: 0,
+    pays: 0,
+    paidTotal: 0,
+    lastUseMs: undefined,
+    lastStoreId: undefined,
+    loadedAuthorisations: new Map(),
+    missingCounters: new Set(),
+  };
 }
 
 /**
  * Checks one movement against the card's shadow and returns the next shadow. A movement whose MAC
- * fails, or whose counter is not past the last one, leaves the shadow untouched; one that the chip
- * MACed is the chip's word and moves the shadow even when it does not follow (a gap or a balance
- * that does not add up), with a divergence saying so. A load recorded twice (at once and again when
- * found on the chip at a later insertion) is the same movement, not a divergence.
+ * fails, or whose counter was seen already, leaves the shadow untouched; one that the chip MACed is
+ * the chip's word and moves the shadow even when it does not follow (a gap or a balance that does
+ * not add up), with a divergence saying so. A movement at a counter a gap skipped arrives late (a
+ * store that was offline): it is counted, without a divergence. A load recorded twice (at once and
+ * again when found on the chip at a later insertion) is the same movement, not a divergence.
  */
 export function applyMovement(before: CardLedger, movement: PurseMovement, debit: DebitFacts | undefined): LedgerStep {
   const divergences: Divergence[] = [];
   const label = `${movement.kind} of ${movement.amount} yen at counter ${movement.counter} (store ${movement.storeId})`;
   if (!movement.macValid) {
-    return { card: before, divergences: [{ kind: 'mac_invalid', message: `card MAC fails for ${label}` }], applied: false };
+    return { card: before, divergences: [{ kind: 'mac_invalid', message: `card MAC fails for ${label}` }], applied: false, late: false };
   }
   if (movement.kind === 'load' && movement.authorizationId !== undefined && before.loadedAuthorisations.get(movement.authorizationId) === movement.counter) {
-    return { card: before, divergences: [], applied: false };
+    return { card: before, divergences: [], applied: false, late: false };
   }
   if (movement.counter <= before.counter) {
+    if (before.missingCounters.has(movement.counter)) return lateArrival(before, movement, debit, label);
     return {
       card: before,
       divergences: [{ kind: 'counter_repeat', message: `${label} repeats a counter already seen (last ${before.counter}): replayed or cloned` }],
       applied: false,
+      late: false,
     };
   }
+  let missingCounters = before.missingCounters;
   if (movement.counter > before.counter + 1) {
-    divergences.push({ kind: 'counter_gap', message: `${label} skips counters ${before.counter + 1}..${movement.counter - 1}: movements missing` });
+    divergences.push({ kind: 'counter_gap', message: `${label} skips counters ${before.counter + 1}..${movement.counter - 1}: movements missing or not yet received` });
+    const holes = new Set(before.missingCounters);
+    for (let counter = before.counter + 1; counter < movement.counter && holes.size < MAX_MISSING; counter++) holes.add(counter);
+    missingCounters = holes;
   } else {
     const expected = movement.kind === 'load' ? before.balance + movement.amount : before.balance - movement.amount;
     if (movement.newBalance !== expected) {
@@ -107,17 +133,25 @@ export function applyMovement(before: CardLedger, movement: PurseMovement, debit
     counter: movement.counter,
     lastUseMs: movement.atMs,
     lastStoreId: movement.storeId,
-    loadedAuthorisations: before.loadedAuthorisations,
+    missingCounters,
   };
-  if (movement.kind === 'load') {
-    card.loads += 1;
-    card.loadedTotal += movement.amount;
-    if (movement.authorizationId !== undefined) card.loadedAuthorisations = new Map(before.loadedAuthorisations).set(movement.authorizationId, movement.counter);
-  } else {
-    card.pays += 1;
-    card.paidTotal += movement.amount;
-  }
-  return { card, divergences, applied: true };
+  return { card: counted(card, movement), divergences, applied: true, late: false };
+}
+
+/** A movement that a gap had skipped, arriving now: counted; balance and counter stay the later ones. */
+function lateArrival(before: CardLedger, movement: PurseMovement, debit: DebitFacts | undefined, label: string): LedgerStep {
+  const missingCounters = new Set(before.missingCounters);
+  missingCounters.delete(movement.counter);
+  const divergences = movement.kind === 'load' ? checkDebit(movement, debit, label) : [];
+  return { card: counted({ ...before, missingCounters }, movement), divergences, applied: true, late: true };
+}
+
+/** The card with the movement added to its counts and totals. */
+function counted(card: CardLedger, movement: PurseMovement): CardLedger {
+  if (movement.kind === 'pay') return { ...card, pays: card.pays + 1, paidTotal: card.paidTotal + movement.amount };
+  const loadedAuthorisations =
+    movement.authorizationId === undefined ? card.loadedAuthorisations : new Map(card.loadedAuthorisations).set(movement.authorizationId, movement.counter);
+  return { ...card, loads: card.loads + 1, loadedTotal: card.loadedTotal + movement.amount, loadedAuthorisations };
 }
 
 function checkDebit(movement: PurseMovement, debit: DebitFacts | undefined, label: string): Divergence[] {

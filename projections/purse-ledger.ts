@@ -21,7 +21,9 @@ CREATE TABLE IF NOT EXISTS purse_cards (
   paid_total INTEGER NOT NULL,
   last_use_ms INTEGER,
   last_store_id TEXT,
-  alerts INTEGER NOT NULL DEFAULT 0
+  alerts INTEGER NOT NULL DEFAULT 0,
+  -- JSON array of counters a gap skipped that have not arrived yet.
+  missing_counters TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS purse_loaded_authorisations (
   authorization_id TEXT PRIMARY KEY,
@@ -47,7 +49,9 @@ CREATE TABLE IF NOT EXISTS purse_alerts (
   event_id TEXT NOT NULL,
   store_id TEXT NOT NULL,
   store_seq INTEGER NOT NULL,
-  raised_at_ms INTEGER NOT NULL
+  raised_at_ms INTEGER NOT NULL,
+  -- A gap whose movements all arrived later.
+  resolved INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS purse_alerts_by_card ON purse_alerts (card_id, alert_id);
 `;
@@ -63,6 +67,7 @@ interface CardRow {
   last_use_ms: number | null;
   last_store_id: string | null;
   alerts: number;
+  missing_counters: string;
 }
 
 /** The bytes a card MACs as the terminal id: recorded as the chip's 16 hex digits, or a terminal name. */
@@ -78,7 +83,7 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 1,
+    version: 2,
     schema: PURSE_LEDGER_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
@@ -167,11 +172,11 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
   if (!step.applied && step.divergences.length === 0) return;
   const card = step.applied ? step.card : before;
   db.prepare(
-    `INSERT INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total, last_use_ms, last_store_id, alerts)
-     VALUES (@cardId, @balance, @counter, @loads, @loadedTotal, @pays, @paidTotal, @lastUseMs, @lastStoreId, @alerts)
+    `INSERT INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total, last_use_ms, last_store_id, alerts, missing_counters)
+     VALUES (@cardId, @balance, @counter, @loads, @loadedTotal, @pays, @paidTotal, @lastUseMs, @lastStoreId, @alerts, @missingCounters)
      ON CONFLICT (card_id) DO UPDATE SET balance = excluded.balance, counter = excluded.counter, loads = excluded.loads,
        loaded_total = excluded.loaded_total, pays = excluded.pays, paid_total = excluded.paid_total, last_use_ms = excluded.last_use_ms,
-       last_store_id = excluded.last_store_id, alerts = excluded.alerts`,
+       last_store_id = excluded.last_store_id, alerts = excluded.alerts, missing_counters = excluded.missing_counters`,
   ).run({
     cardId: card.cardId,
     balance: card.balance,
@@ -183,7 +188,11 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
     lastUseMs: card.lastUseMs ?? null,
     lastStoreId: card.lastStoreId ?? null,
     alerts: (row?.alerts ?? 0) + step.divergences.length,
+    missingCounters: JSON.stringify([...card.missingCounters]),
   });
+  if (step.late && card.missingCounters.size === 0) {
+    db.prepare("UPDATE purse_alerts SET resolved = 1 WHERE card_id = ? AND kind = 'counter_gap' AND resolved = 0").run(card.cardId);
+  }
   if (step.applied && movement.authorizationId !== undefined) {
     db.prepare('INSERT OR REPLACE INTO purse_loaded_authorisations (authorization_id, card_id, counter) VALUES (?, ?, ?)').run(
       movement.authorizationId,
@@ -212,6 +221,7 @@ function ledgerOf(db: Database.Database, row: CardRow): CardLedger {
     lastUseMs: row.last_use_ms ?? undefined,
     lastStoreId: row.last_store_id ?? undefined,
     loadedAuthorisations: new Map(loaded.map((l) => [l.authorization_id, l.counter])),
+    missingCounters: new Set(JSON.parse(row.missing_counters) as number[]),
   };
 }
 
@@ -237,6 +247,8 @@ export interface PurseAlertView {
   storeSeq: number;
   /** When the diverging movement happened. */
   raisedAt: string;
+  /** A counter gap whose missing movements all arrived later (a store that was offline). */
+  resolved: boolean;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -267,7 +279,10 @@ export class PurseLedgerReader {
 
   alerts(filter: { cardId?: string; afterId?: number; limit?: number } = {}): PurseAlertView[] {
     const rows = this.db
-      .prepare<[string | null, string | null, number, number], { alert_id: number; card_id: string; kind: string; message: string; event_id: string; store_id: string; store_seq: number; raised_at_ms: number }>(
+      .prepare<
+        [string | null, string | null, number, number],
+        { alert_id: number; card_id: string; kind: string; message: string; event_id: string; store_id: string; store_seq: number; raised_at_ms: number; resolved: number }
+      >(
         'SELECT * FROM purse_alerts WHERE (? IS NULL OR card_id = ?) AND alert_id > ? ORDER BY alert_id LIMIT ?',
       )
       .all(filter.cardId ?? null, filter.cardId ?? null, filter.afterId ?? 0, filter.limit ?? 100);
@@ -280,6 +295,7 @@ export class PurseLedgerReader {
       storeId: r.store_id,
       storeSeq: r.store_seq,
       raisedAt: new Date(r.raised_at_ms).toISOString(),
+      resolved: r.resolved === 1,
     }));
   }
 }

@@ -62,6 +62,18 @@ describe('purse ledger rules', () => {
     expect(run([[load(3_000, 3_000, 1, 'a1'), { ...debit(3_000), reversed: true }]]).kinds).toEqual(['load_after_reversal']);
   });
 
+  it('movements a gap skipped count when they arrive late, without moving the balance back', () => {
+    const before = run([[load(3_000, 3_000, 1, 'a1'), debit(3_000)], [pay(500, 2_000, 4), undefined]]).card;
+    expect([...before.missingCounters]).toEqual([2, 3]);
+    const second = applyMovement(before, pay(200, 2_800, 2), undefined);
+    expect(second).toMatchObject({ applied: true, late: true, divergences: [] });
+    const third = applyMovement(second.card, pay(300, 2_500, 3), undefined);
+    expect(third.card).toMatchObject({ balance: 2_000, counter: 4, pays: 3, paidTotal: 1_000 });
+    expect(third.card.missingCounters.size).toBe(0);
+    // Once filled, the same counter again is a replay.
+    expect(applyMovement(third.card, pay(300, 2_500, 3), undefined).divergences.map((d) => d.kind)).toEqual(['counter_repeat']);
+  });
+
   it('the same load recorded twice (at once, then recovered from the chip) counts once', () => {
     const { card, kinds } = run([
       [load(3_000, 3_000, 1, 'a1'), debit(3_000)],

@@ -50,3 +50,39 @@ describe('a store cut off from head office keeps taking pays', () => {
     expect(world.ledger.alerts()).toEqual([]);
   });
 });
+
+describe('a card used at a store that is offline, then at another that is online', () => {
+  let world: PurseWorld;
+
+  beforeAll(async () => {
+    world = await startPurseWorld(['s1', 's2']);
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it("the online store's later pays reach head office first; the offline store's arrive late and fill the gap", async () => {
+    const [s1, s2] = [await world.startStore('s1'), await world.startStore('s2')];
+    await Promise.all([s1.edge.nats, s2.edge.nats]);
+    const { card, cardId } = await issueCard(world);
+    s1.readers.set('pos-1', card);
+    await s1.command({ load: { amount: 10_000, pin: '1234' } });
+    await s1.replicated();
+    s1.link.cut();
+    await until(() => !s1.purse.link.online, 'store 1 to go offline');
+    for (const amount of [100, 200, 300]) expect(await s1.command({ pay: { amount } })).toMatchObject({ ok: true });
+    s2.readers.set('pos-1', card);
+    expect(await s2.command({ pay: { amount: 400 } })).toMatchObject({ ok: true, balance: 9_000 });
+    await s2.replicated();
+    await world.catchUpLedger();
+    expect(world.ledger.card(cardId)).toMatchObject({ balance: 9_000, counter: 5, pays: { count: 1, total: 400 } });
+    expect(world.ledger.alerts({ cardId })).toMatchObject([{ kind: 'counter_gap', resolved: false }]);
+
+    s1.link.restore();
+    await s1.replicated();
+    await world.catchUpLedger();
+    expect(world.ledger.card(cardId)).toMatchObject({ balance: 9_000, counter: 5, pays: { count: 4, total: 1_000 }, loads: { count: 1, total: 10_000 } });
+    expect(world.ledger.alerts({ cardId })).toMatchObject([{ kind: 'counter_gap', resolved: true }]);
+    expect(chipPurse(card)).toEqual({ balance: 9_000, counter: 5 });
+  });
+});
