@@ -13,9 +13,9 @@ import { createOpener, type Opener } from '../../contracts/sealed.js';
 
 export type IssuanceEntry = cardsys.v1.IssuanceEntry.$Properties;
 
-const STAGING_TABLE = 'CREATE TABLE IF NOT EXISTS issuance_cache_staging (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;';
+const STAGING_TABLE = 'CREATE TABLE IF NOT EXISTS issuance_cache_staging (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL);';
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS issuance_cache (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issuance_cache (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL);
 ${STAGING_TABLE}
 CREATE TABLE IF NOT EXISTS issuance_cache_state (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -30,6 +30,8 @@ INSERT OR IGNORE INTO issuance_cache_state VALUES (1, 0, 0, 0, 0, 0);
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+/** Random nonces drawn this many at a time: one random read per batch instead of one per entry. */
+const NONCES_PER_DRAW = 4096;
 
 export interface CacheState {
   /** Last snapshot stream message applied. */
@@ -99,6 +101,8 @@ function keysFrom(privateKey: KeyObject): { index: Buffer; encryption: Buffer } 
 export class IssuanceCache {
   private readonly keys: { index: Buffer; encryption: Buffer };
   private readonly opener: Opener;
+  private nonces = Buffer.alloc(0);
+  private nextNonce = 0;
 
   constructor(
     private readonly db: Database.Database,
@@ -131,8 +135,17 @@ export class IssuanceCache {
     return createHmac('sha256', this.keys.index).update(bankId, 'utf8').digest().subarray(0, 16);
   }
 
+  private nonce(): Buffer {
+    if (this.nextNonce >= this.nonces.length) {
+      this.nonces = randomBytes(NONCE_BYTES * NONCES_PER_DRAW);
+      this.nextNonce = 0;
+    }
+    this.nextNonce += NONCE_BYTES;
+    return this.nonces.subarray(this.nextNonce - NONCE_BYTES, this.nextNonce);
+  }
+
   private encrypt(bankKey: Buffer, plaintext: Uint8Array): Buffer {
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = this.nonce();
     const cipher = createCipheriv('aes-256-gcm', this.keys.encryption, nonce);
     cipher.setAAD(bankKey);
     return Buffer.concat([nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
