@@ -6,7 +6,8 @@
 // stream) through one catch-up subscription. Decisions run one at a time and fold their own events
 // at once (the subscription passes over them later), so the next decision sees them.
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
-import { HQ_ORIGIN, decodeEvent, decodeOrThrow, pb, subjects, type cardsys, type DomainEvent, type NewDomainEvent } from '../../contracts/index.js';
+import { ZodError } from 'zod';
+import { ContractError, HQ_ORIGIN, decodeEvent, decodeOrThrow, pb, subjects, type cardsys, type DomainEvent, type NewDomainEvent } from '../../contracts/index.js';
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
   DomainRefusal,
@@ -194,7 +195,11 @@ export class InquiryCentre {
       reply = await this.inquire(msg.subject.slice(msg.subject.lastIndexOf('.') + 1), msg.data);
     } catch (error) {
       if (error instanceof DomainRefusal) reply = { ok: false, code: error.code, message: error.message };
-      else {
+      else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
+      else if (error instanceof ZodError) {
+        const issue = error.issues[0];
+        reply = { ok: false, code: 'bad_request', message: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}` };
+      } else {
         this.logger.error(`inquiry: request on ${msg.subject} failed: ${(error as Error).stack ?? String(error)}`);
         reply = { ok: false, code: 'error', message: `head office could not answer: ${(error as Error).message}` };
       }

@@ -68,6 +68,18 @@ describe('purse subjects under store permissions', () => {
     db.close();
   });
 
+  it('head office answers malformed or invalid requests with bad_request naming the problem', async () => {
+    const edgeA = await connectWith(credsA);
+    const ask = async (bytes: Uint8Array) => pb.InquiryReply.decode((await edgeA.request(subjects.inquiry('A'), bytes, { timeout: 2_000 })).data);
+    expect(await ask(Uint8Array.of(0xff, 0xff, 0xff))).toMatchObject({ ok: false, code: 'bad_request', message: expect.stringMatching(/malformed InquiryRequest/) });
+    const badCard = pb.InquiryRequest.encode({ storeId: 'A', terminalId: 't', authorise: { authorizationId: '00000000000000a1', cardId: 'nope', bankId: '00012340000001', amount: 100, cardCounter: 0 } }).finish();
+    expect(await ask(badCard)).toMatchObject({ ok: false, code: 'bad_request', message: 'cardId: card_id must be 16 lowercase hex digits' });
+    const otherStore = pb.InquiryRequest.encode({ storeId: 'B', terminalId: 't', pending: { cardId: '00000000000000a1' } }).finish();
+    expect(await ask(otherStore)).toMatchObject({ ok: false, code: 'bad_request' });
+    const unknownAccount = pb.InquiryRequest.encode({ storeId: 'A', terminalId: 't', authorise: { authorizationId: '00000000000000a1', cardId: '00000000000000a1', bankId: '00012340000001', amount: 100, cardCounter: 0 } }).finish();
+    expect(await ask(unknownAccount)).toMatchObject({ ok: false, code: 'unknown_account' });
+  });
+
   it('a store cannot publish blacklist changes nor ask on behalf of another store', async () => {
     const edgeA = await connectWith(credsA);
     const violations: PermissionViolationError[] = [];
