@@ -85,7 +85,9 @@ export class PurseService {
     const card = await this.insert(request);
     const notes = await this.settleOpenLoads(card, request, false);
     const { balance } = await this.balanceAfter(card, notes);
-    return { ok: true, code: 'read', message: [`balance ${yen(balance)}, card valid until ${card.info.expiry}`, ...notes].join('; '), cardId: card.info.cardId, balance };
+    const refusal = checkCardUsable(card.facts, this.today());
+    const status = refusal ? `not usable: ${refusal.message}` : `card valid until ${card.info.expiry}`;
+    return { ok: true, code: 'read', message: [`balance ${yen(balance)}, ${status}`, ...notes].join('; '), cardId: card.info.cardId, balance };
   }
 
   private async pay(request: PosRequest): Promise<PosOutcome> {

@@ -71,6 +71,7 @@ describe('purse: load with online authorisation, pay, blacklist, idempotent comm
     store.readers.set('pos-1', card);
     expect(await store.command({ pay: { amount: 1 } })).toMatchObject({ ok: false, code: 'expired' });
     expect(await store.command({ load: { amount: 1, pin: '1234' } })).toMatchObject({ ok: false, code: 'expired' });
+    expect((await store.command({ read: {} })).message).toBe('balance ¥0, not usable: this card expired on 2020-01');
   });
 
   it('a blacklisted card is refused at a store that went offline after the blacklisting, also by its copy opened afresh', async () => {
