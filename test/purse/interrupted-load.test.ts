@@ -4,7 +4,7 @@ import { decodeEvent, pb } from '../../contracts/index.js';
 import { CardRemovedError, type CardTransport } from '../../edge/card-reader/index.js';
 import { chipPurse, issueCard, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from './harness.js';
 
-const VALID_FOR_MS = 2_500;
+const VALID_FOR_MS = 4_000;
 const MARGIN_MS = 300;
 
 /** A reader whose card commits the next credit but is pulled before the answer comes back. */
