@@ -1,6 +1,7 @@
 // Card issuance decisions, pure: primary issuance at head office (a registered user gets an
 // initialised card) and each branch of secondary issuance at a store's POS.
-import type { cardsys, DomainEvent, EventData } from '../contracts/index.js';
+import { createHash } from 'node:crypto';
+import { pb, type cardsys, type DomainEvent, type EventData } from '../contracts/index.js';
 import { bankIdOf } from './application.js';
 import { DomainRefusal, type Decider } from './decider.js';
 
@@ -147,6 +148,19 @@ export interface PersonalisationRecord {
   userId: string;
   personal: cardsys.v1.PersonalData.$Properties;
   bank: cardsys.v1.BankAccount.$Properties;
+}
+
+/**
+ * The record of what secondary issuance wrote to a chip, as bytes: an IssuanceEntry without cards.
+ * CardIssued carries its SHA-256 and the bytes sealed to head office; head office, which knows the
+ * user's data, recomputes the digest to check that the card holds that user's data.
+ */
+export function writtenRecordBytes(bankId: string, record: PersonalisationRecord): Uint8Array {
+  return pb.IssuanceEntry.encode({ bankId, userId: record.userId, personal: record.personal, bank: record.bank }).finish();
+}
+
+export function writtenRecordDigest(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
 export type LookupVerdict = { outcome: 'no_issuance_data'; message: string } | { outcome: 'personalise'; record: PersonalisationRecord };

@@ -11,7 +11,8 @@ export interface CardView {
   expiry: string;
   keyVersion: number | null;
   primaryIssuedAt: string | null;
-  issuance: { storeId: string; terminalId: string; issuedAt: string | null } | null;
+  /** recordMatchesUser: the data the store wrote to the chip is the user's registered data (null: not checkable). */
+  issuance: { storeId: string; terminalId: string; issuedAt: string | null; recordMatchesUser: boolean | null } | null;
   blacklisted: boolean;
   blacklistReason: string | null;
   usage: {
@@ -58,6 +59,7 @@ interface CardRow {
   issued_store_id: string | null;
   issued_terminal_id: string | null;
   issued_at_ms: number | null;
+  issued_record_matches: number | null;
   blacklisted: number;
   blacklist_reason: string | null;
   load_count: number | null;
@@ -70,7 +72,8 @@ interface CardRow {
   last_balance: number | null;
 }
 
-const CARD_SELECT = 'SELECT cards.*, card_usage.* FROM cards LEFT JOIN card_usage ON card_usage.card_id = cards.card_id';
+// cards.* last: a card without usage keeps its card_id (card_usage.card_id is NULL then).
+const CARD_SELECT = 'SELECT card_usage.*, cards.* FROM cards LEFT JOIN card_usage ON card_usage.card_id = cards.card_id';
 
 function cardView(row: CardRow): CardView {
   const loads = row.load_count ?? 0;
@@ -82,7 +85,14 @@ function cardView(row: CardRow): CardView {
     expiry: row.expiry,
     keyVersion: row.key_version,
     primaryIssuedAt: iso(row.primary_issued_at_ms),
-    issuance: row.issued_store_id ? { storeId: row.issued_store_id, terminalId: row.issued_terminal_id ?? '', issuedAt: iso(row.issued_at_ms) } : null,
+    issuance: row.issued_store_id
+      ? {
+          storeId: row.issued_store_id,
+          terminalId: row.issued_terminal_id ?? '',
+          issuedAt: iso(row.issued_at_ms),
+          recordMatchesUser: row.issued_record_matches === null ? null : row.issued_record_matches === 1,
+        }
+      : null,
     blacklisted: row.blacklisted === 1,
     blacklistReason: row.blacklist_reason,
     usage: {

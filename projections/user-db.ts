@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Projection } from './projection.js';
 import { prepared } from './statements.js';
+import { writtenRecordBytes, writtenRecordDigest } from '../domain/issuance.js';
 
 // The head office user DB: users, their cards, chip usage per card, and an index of every event
 // that names a card (for a card's history).
@@ -31,6 +32,8 @@ CREATE TABLE IF NOT EXISTS cards (
   issued_store_id TEXT,
   issued_terminal_id TEXT,
   issued_at_ms INTEGER,
+  -- 1 when the record the store wrote to the chip is the user's registered data, 0 when not.
+  issued_record_matches INTEGER,
   blacklisted INTEGER NOT NULL DEFAULT 0,
   blacklist_reason TEXT
 );
@@ -52,9 +55,23 @@ CREATE TABLE IF NOT EXISTS card_events (
   PRIMARY KEY (card_id, position)
 ) WITHOUT ROWID;`;
 
+/** Whether the digest of what the store wrote is the digest of the user's registered data (null: user unknown). */
+function issuedRecordMatches(db: Database.Database, issued: { userId: string; bankId: string; writtenDigest: Uint8Array }): number | null {
+  const user = prepared(db, 'SELECT * FROM users WHERE user_id = ?').get(issued.userId) as Record<string, string> | undefined;
+  if (!user) return null;
+  const expected = writtenRecordDigest(
+    writtenRecordBytes(issued.bankId, {
+      userId: issued.userId,
+      personal: { name: user.name, address: user.address, birthDate: user.birth_date, occupation: user.occupation, affiliation: user.affiliation },
+      bank: { bankName: user.bank_name, bankCode: user.bank_code, branchCode: user.branch_code, accountNumber: user.account_number },
+    }),
+  );
+  return Buffer.from(expected).equals(Buffer.from(issued.writtenDigest)) ? 1 : 0;
+}
+
 export const userDbProjection: Projection = {
   name: 'user-db',
-  version: 1,
+  version: 2,
   schema: SCHEMA,
   tables: ['users', 'cards', 'card_usage', 'card_events'],
   apply(db: Database.Database, event) {
@@ -98,10 +115,10 @@ export const userDbProjection: Projection = {
         return;
       case 'CardIssued':
         prepared(db, 
-          `INSERT INTO cards (card_id, user_id, bank_id, expiry, issued_store_id, issued_terminal_id, issued_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO cards (card_id, user_id, bank_id, expiry, issued_store_id, issued_terminal_id, issued_at_ms, issued_record_matches) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (card_id) DO UPDATE SET issued_store_id = excluded.issued_store_id,
-             issued_terminal_id = excluded.issued_terminal_id, issued_at_ms = excluded.issued_at_ms`,
-        ).run(event.data.cardId, event.data.userId, event.data.bankId, event.data.expiry, event.data.storeId, event.data.terminalId, occurredAt);
+             issued_terminal_id = excluded.issued_terminal_id, issued_at_ms = excluded.issued_at_ms, issued_record_matches = excluded.issued_record_matches`,
+        ).run(event.data.cardId, event.data.userId, event.data.bankId, event.data.expiry, event.data.storeId, event.data.terminalId, occurredAt, issuedRecordMatches(db, event.data));
         return;
       case 'PurseLoaded':
       case 'PursePaid': {

@@ -2,5 +2,5 @@
 // secondary issuance flow a POS terminal starts.
 export { IssuanceCache, type IssuanceEntry, type ApplyOutcome, type CacheState } from './issuance-cache.js';
 export { IssuanceInfo, type IssuanceInfoOptions, type IssuanceLookup } from './issuance-info.js';
-export { SecondaryIssuance, issuedRecordSealContext, writtenRecordBytes, type SecondaryIssuanceOptions } from './secondary-issuance.js';
+export { SecondaryIssuance, issuedRecordSealContext, type SecondaryIssuanceOptions } from './secondary-issuance.js';
 export { startStoreIssuance, type IssuanceEdge, type StoreIssuance, type StoreIssuanceOptions } from './start-issuance.js';

@@ -1,9 +1,9 @@
 // Secondary issuance at the store's POS: the customer inserts a card that head office initialised,
 // and the store writes the customer's personal and bank data to it. Each branch of the flow is
 // decided in domain/issuance; this file talks to the card, the issuance info and the local log.
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { bankIdDigits, parseBankId, type BankId, type TerminalKeys } from '../../card/index.js';
-import { HQ_ORIGIN, pb, type NewDomainEvent } from '../../contracts/index.js';
+import { HQ_ORIGIN, type NewDomainEvent } from '../../contracts/index.js';
 import { seal } from '../../contracts/sealed.js';
 import {
   ISSUANCE_MESSAGES,
@@ -13,10 +13,11 @@ import {
   judgeIssuanceEntry,
   judgeStripe,
   monthEnd,
+  writtenRecordBytes,
+  writtenRecordDigest,
   type CardRefusal,
   type ChipFacts,
   type ChipIssuanceState,
-  type PersonalisationRecord,
 } from '../../domain/issuance.js';
 import {
   CardReaderError,
@@ -55,11 +56,6 @@ const CHIP_STATES: Record<CardInfo['lifecycle'], ChipIssuanceState> = {
   'primary-issued': 'primary_issued',
   'secondary-issued': 'secondary_issued',
 };
-
-/** The bytes the issued record is: what was written to the chip, as an IssuanceEntry without cards. */
-export function writtenRecordBytes(bankId: string, record: PersonalisationRecord): Uint8Array {
-  return pb.IssuanceEntry.encode({ bankId, userId: record.userId, personal: record.personal, bank: record.bank }).finish();
-}
 
 export class SecondaryIssuance {
   private readonly logger: Logger;
@@ -133,7 +129,7 @@ export class SecondaryIssuance {
     const event = cardIssued(
       chip,
       record,
-      { digest: new Uint8Array(createHash('sha256').update(written).digest()), sealedForHeadOffice: seal(this.options.hqSealingPublicKey, issuedRecordSealContext, written) },
+      { digest: writtenRecordDigest(written), sealedForHeadOffice: seal(this.options.hqSealingPublicKey, issuedRecordSealContext, written) },
       context,
     );
     const [entry] = await this.record(request, chip.cardId, event);

@@ -183,7 +183,7 @@ describe('card issuance end to end', () => {
     // Head office's user DB shows the card as issued: store, time, expiry.
     await api.caughtUp();
     const view = (await api.app.inject({ method: 'GET', url: `/v1/cards/${cardId}` })).json();
-    expect(view).toMatchObject({ userId, bankId: '00053211000001', expiry: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), issuance: { storeId: 'A', terminalId: TERMINAL } });
+    expect(view).toMatchObject({ cardId, userId, bankId: '00053211000001', expiry: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), issuance: { storeId: 'A', terminalId: TERMINAL, recordMatchesUser: true } });
     expect(Date.parse(view.issuance.issuedAt)).toBeGreaterThan(Date.parse(view.primaryIssuedAt) - 1);
     const user = (await api.app.inject({ method: 'GET', url: `/v1/users/${userId}` })).json();
     expect(user.cards).toMatchObject([{ issuance: { storeId: 'A' } }]);

@@ -87,7 +87,7 @@ describe('primary issuance at head office', () => {
 
     await api.caughtUp();
     const view = await api.app.inject({ method: 'GET', url: `/v1/cards/${issued.cardId}` });
-    expect(view.json()).toMatchObject({ userId, bankId: '00091237654321', expiry: issued.expiry, issuance: null });
+    expect(view.json()).toMatchObject({ cardId: issued.cardId, userId, bankId: '00091237654321', expiry: issued.expiry, issuance: null });
   });
 
   it('a card that is not blank is not issued again, and nothing is recorded', async () => {
