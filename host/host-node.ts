@@ -6,7 +6,7 @@ import { buildApi } from './api/index.js';
 import { EsdbEventStore, SqliteEventStore, type EventStore } from './eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
-import { provisionHeadOffice } from './provisioning/index.js';
+import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from './provisioning/index.js';
 import { ProjectionRunner, READ_MODELS_FILE, projections } from '../projections/index.js';
 import type { KeyObject } from 'node:crypto';
 import type { IssuerMasterKeys } from '../card/index.js';
@@ -86,6 +86,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     await ensureEventsStream(nc);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
     const hqWriter = await HqWriter.open({ store, signingKey });
+    await registerProvisionedStores(store, hqWriter, options.dataDir, logger);
     const purse = headOfficePurse({ issuerKeys: options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys });
     const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: [...projections, issuanceSnapshotProjection, purse.projection], logger });
     cleanup.push(() => runner.close());
@@ -111,5 +112,19 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/**
+ * Stores provisioned in head office's folder whose keys the hq stream does not hold yet get their
+ * StoreRegistered and StoreKeyRegistered appended, so that ingest knows their signing keys and the
+ * issuance snapshots their neighbours and sealing keys.
+ */
+async function registerProvisionedStores(store: EventStore, hqWriter: HqWriter, dataDir: string, logger: Logger): Promise<void> {
+  const registered = storeKeyDirectory(store);
+  for (const record of provisionedStores(dataDir)) {
+    if (await registered.publicKey(record.storeId, record.signingKeyId)) continue;
+    await hqWriter.append(storeRegistrationEvents(record).map((event) => ({ event, streamId: `store-${record.storeId}` })));
+    logger.info(`registered provisioned store ${record.storeId} (key ${record.signingKeyId})`);
   }
 }
