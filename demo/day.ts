@@ -263,10 +263,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     );
 
     const issued = await narrator.step(
-      "Head office issues the card (primary issuance): stripe, chip keys, PIN, authentication code",
-      group.logFileOf('host'),
+      'Head office issues the card (cardsys host issue-card): stripe, chip keys, PIN, authentication code',
+      group.logFileOf('issue-card'),
       async () => {
-        const primary = await api.call<{ cardId: string; expiry: string }>('POST', `/v1/users/${user.userId}/cards`, { reader: hqSlot.readerName, pin: PIN, stripe: cardFile });
+        const printed = await checked('issue-card', [
+          'host', 'issue-card', '--http', options.http, '--user', user.userId, '--reader', hqSlot.readerName, '--pin', PIN, '--stripe', cardFile, '--json',
+        ]);
+        const primary = JSON.parse(printed) as { cardId: string; expiry: string };
         const view = await until(() => api.find<CardView>(`/v1/cards/${primary.cardId}`), "the card in head office's user DB");
         return { ...primary, view };
       },
