@@ -13,6 +13,7 @@ import type { BankId, TerminalKeys } from '../card/index.js';
 import type { CardTransport } from './card-reader/index.js';
 import { PosServer } from './pos/index.js';
 import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
+import { startPurse, type PurseAtStore } from './purse/index.js';
 
 export interface EdgeOptions {
   storeId: string;
@@ -24,7 +25,7 @@ export interface EdgeOptions {
   signingKey: SigningKey;
   logger?: Logger;
   replication?: Omit<ReplicatorOptions, 'log' | 'db' | 'signingKey' | 'logger'>;
-  /** The store's counter; when given, the node answers POS commands on cardsys.pos.<storeId>. */
+  /** The store's counter; when given, the node answers POS commands (read, load, pay) on cardsys.pos.<storeId>. */
   counter?: CounterOptions;
   /** With `counter`: the keys of the issuance info, and the node handles `issue` (secondary issuance). */
   issuance?: { sealingKey: KeyObject; hqSealingPublicKey: KeyObject; lookupTimeoutMs?: number };
@@ -49,6 +50,7 @@ export interface EdgeNode {
   /** The POS command handler, when the node has a counter. */
   readonly pos?: PosServer;
   readonly issuance?: StoreIssuance;
+  readonly purse?: PurseAtStore;
   stop(): Promise<void>;
 }
 
@@ -115,6 +117,7 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     pos && options.counter && options.issuance
       ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, ...options.issuance, logger })
       : undefined;
+  const purse = pos && options.counter ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger }) : undefined;
   void nats.then((nc) => nc && pos?.listen(nc));
 
   return {
@@ -125,9 +128,11 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     nats,
     pos,
     issuance,
+    purse,
     async stop() {
       stopped = true;
       wakeFromWait();
+      purse?.stop();
       await issuance?.stop();
       await pos?.stop();
       await replicator.stop();

@@ -1,13 +1,20 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { StoreId } from '../../contracts/index.js';
 import { loadOrCreateSigningKey, publicKeyFileOf } from '../../contracts/chain.js';
+import { loadSealingKey, loadSealingPublicKey } from '../../contracts/sealed.js';
+import { terminalKeysFromJson } from '../../card/index.js';
 import { natsConnectOptions } from '../../infra/nats/credentials.js';
-import { edgeDbFile, edgeLogDir, EventLog, openEdgeDb, ReplicationCursor, startEdge } from '../../edge/index.js';
+import { storeBundleFiles } from '../../host/provisioning/layout.js';
+import { edgeDbFile, edgeLogDir, EventLog, openEdgeDb, ReplicationCursor, startEdge, type CounterOptions, type EdgeOptions } from '../../edge/index.js';
+import { PcscReaders, pcscTerminalReaders } from '../../edge/card-reader/index.js';
+import { KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../edge/stripe/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 
-type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string };
+type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string };
+
+const DEFAULT_TERMINAL = 'pos-1';
 
 const storeDir = (data: string, storeId: string) => join(data, 'stores', storeId);
 
@@ -25,10 +32,21 @@ export function registerEdgeCommands(program: Command): void {
       program
         .command('edge')
         .description("run a store's node: its durable event log and the replicator that carries it to head office")
-        .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)'),
+        .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
+        .option('--reader <[terminal=]name...>', `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL}" when not named); with it the node serves POS commands`)
+        .option('--stripe <source>', 'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"', 'chip'),
     ),
   )
-    .addHelpText('after', '\nThe store keeps its files in <data>/stores/<id>/; its Ed25519 signing key is made there on first run.\nNATS credentials: --creds, or <data>/stores/<id>/store.nk when provisioned.')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The store keeps its files in <data>/stores/<id>/ (the bundle head office provisioned: keys and credentials);',
+        'its Ed25519 signing key is made there on first run when not provisioned.',
+        'NATS credentials: --creds, or <data>/stores/<id>/store.nk when provisioned.',
+        'Example: cardsys edge --store A --reader "Virtual PCD 00 02" --stripe vcard:./card.json',
+      ].join('\n'),
+    )
     .action(async (options: EdgeCliOptions) => {
       const storeId = parseStoreId(options.store);
       const stopRequested = new Promise<void>((resolve) => {
@@ -41,8 +59,17 @@ export function registerEdgeCommands(program: Command): void {
       say(`${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`);
       const provisionedCreds = join(dataDir, 'store.nk');
       const creds = options.creds ?? (existsSync(provisionedCreds) ? provisionedCreds : undefined);
-      const node = await startEdge({ storeId, dataDir, natsUrl: options.nats, natsOptions: natsConnectOptions(creds), signingKey: key });
+      const readers = options.reader?.length ? PcscReaders.open() : undefined;
+      const node = await startEdge({
+        storeId,
+        dataDir,
+        natsUrl: options.nats,
+        natsOptions: natsConnectOptions(creds),
+        signingKey: key,
+        ...(readers ? counterOptions(dataDir, readers, options) : {}),
+      });
       say(`edge ${storeId}: log head ${node.log.headSeq}, data in ${dataDir}, NATS ${options.nats}`);
+      if (node.pos) say(`edge ${storeId}: serving POS commands on ${options.reader?.join(', ')}`);
       let last = '';
       node.replicator.on('progress', (progress) => {
         const line = `edge ${storeId}: head ${progress.headSeq}, confirmed ${progress.confirmedSeq}, unconfirmed ${progress.unconfirmed}${progress.lastError ? ` (${progress.lastError})` : ''}`;
@@ -50,6 +77,7 @@ export function registerEdgeCommands(program: Command): void {
       });
       await stopRequested;
       await node.stop();
+      readers?.close();
     });
 
   withDataOption(
@@ -78,4 +106,45 @@ function readConfirmed(dataDir: string): number {
   } finally {
     db.close();
   }
+}
+
+/** The counter of a provisioned store: terminal keys and issuance keys from its bundle, readers from the options. */
+function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliOptions): Pick<EdgeOptions, 'counter' | 'issuance'> {
+  const bundle = storeBundleFiles(dataDir);
+  for (const file of [bundle.terminalKeys, bundle.sealingKey, bundle.hqSealingPublicKey]) {
+    if (!existsSync(file)) throw new Error(`--reader needs a provisioned store: ${file} is missing (run "cardsys host provision-store")`);
+  }
+  const readerOf = terminalReaders(options.reader ?? []);
+  const counter: CounterOptions = {
+    keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
+    cardReader: pcscTerminalReaders(readers, (terminalId) => {
+      const name = readerOf.get(terminalId);
+      if (!name) throw new Error(`terminal ${terminalId} has no card reader at this store (readers: ${[...readerOf].map(([t, r]) => `${t}=${r}`).join(', ')})`);
+      return name;
+    }),
+  };
+  const stripe = stripeReader(options.stripe);
+  if (stripe) counter.stripeReader = async () => (await stripe.read({ timeoutMs: 30_000 })).bankId;
+  return {
+    counter,
+    issuance: { sealingKey: loadSealingKey(bundle.sealingKey).privateKey, hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey) },
+  };
+}
+
+function terminalReaders(specs: string[]): Map<string, string> {
+  const readers = new Map<string, string>();
+  for (const spec of specs) {
+    const match = /^([A-Za-z0-9_.-]{1,128})=(.+)$/.exec(spec);
+    const [terminal, reader] = match ? [match[1]!, match[2]!] : [DEFAULT_TERMINAL, spec];
+    if (readers.has(terminal)) throw new Error(`--reader: terminal ${terminal} is given two readers`);
+    readers.set(terminal, reader);
+  }
+  return readers;
+}
+
+function stripeReader(source: string): StripeReader | undefined {
+  if (source === 'chip') return undefined;
+  if (source === 'wedge') return new KeyboardWedgeStripeReader(process.stdin);
+  if (source.startsWith('vcard:') && source.length > 'vcard:'.length) return new VirtualStripeReader(source.slice('vcard:'.length));
+  throw new Error(`--stripe: expected "chip", "wedge" or "vcard:<card state file>", got "${source}"`);
 }

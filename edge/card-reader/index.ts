@@ -13,4 +13,4 @@ export {
   ReaderGoneError,
   UnknownCardError,
 } from './errors.js';
-export { mapPcscError, PcscCard, PcscReaders, type PcscReadersEvents } from './pcsc.js';
+export { mapPcscError, PcscCard, PcscReaders, pcscTerminalReaders, type PcscReadersEvents } from './pcsc.js';

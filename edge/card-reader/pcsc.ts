@@ -223,3 +223,21 @@ export class PcscCard implements CardTransport {
     await new Promise<void>((resolve) => this.reader.disconnect(this.reader.SCARD_RESET_CARD, () => resolve()));
   }
 }
+
+/**
+ * The card readers of a store's POS terminals, as the edge's counter uses them: each command gets a
+ * fresh exclusive connection to the card in its terminal's reader. The previous connection to that
+ * reader is closed first, which resets the card, so no secure-messaging session outlives its command.
+ */
+export function pcscTerminalReaders(readers: PcscReaders, readerOf: (terminalId: string) => string, waitForCardMs = 5000): (terminalId: string) => Promise<CardTransport> {
+  const connected = new Map<string, PcscCard>();
+  return async (terminalId) => {
+    const name = readerOf(terminalId);
+    await connected.get(name)?.disconnect();
+    connected.delete(name);
+    await readers.waitForCard(name, waitForCardMs);
+    const card = await readers.connect(name);
+    connected.set(name, card);
+    return card;
+  };
+}

@@ -45,6 +45,8 @@ export interface StoreBundleFiles {
   hqSigningPublicKey: string;
   /** Public description of the store and of head office's keys. */
   record: string;
+  /** The store terminals' master keys (JSON): what its card terminals derive per-card keys from. */
+  terminalKeys: string;
 }
 
 export function storeBundleFiles(bundleDir: string): StoreBundleFiles {
@@ -56,5 +58,6 @@ export function storeBundleFiles(bundleDir: string): StoreBundleFiles {
     hqSealingPublicKey: join(bundleDir, 'hq-sealing-key.pub.pem'),
     hqSigningPublicKey: join(bundleDir, 'hq-signing-key.pub.pem'),
     record: join(bundleDir, 'store.json'),
+    terminalKeys: join(bundleDir, 'terminal-keys.json'),
   };
 }

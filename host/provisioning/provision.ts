@@ -8,6 +8,8 @@ import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKe
 import { generateSealingKey, loadOrCreateSealingKey, rawSealingPublicKey, saveSealingKey, type SealingKeyPair } from '../../contracts/sealed.js';
 import { natsAuthorizationConfig, type NatsUser } from '../../infra/nats/auth.js';
 import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/credentials.js';
+import { keysToJson, terminalKeysOf } from '../../card/index.js';
+import { issuerKeysFile, loadOrCreateIssuerKeys } from '../primary-issuance/issuer-keys.js';
 import { headOfficeFiles, storeBundleFiles, type HeadOfficeFiles, type StoreBundleFiles } from './layout.js';
 
 /** Public halves of head office's keys (raw keys in base64). */
@@ -153,7 +155,7 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
   }
   const bundleDir = options.bundleDir ?? join(options.hqDataDir, 'bundles', storeId);
   const bundle = storeBundleFiles(bundleDir);
-  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds].filter((file) => existsSync(file));
+  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys].filter((file) => existsSync(file));
   if (occupied.length > 0) {
     throw new ProvisioningError(`the bundle folder ${bundleDir} already holds keys (${occupied.join(', ')}); choose an empty folder`);
   }
@@ -169,6 +171,9 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
   writeCredentialsFile(bundle.posCreds, posCreds);
   writeFileSync(bundle.hqSealingPublicKey, headOffice.sealingKey.publicKey.export({ format: 'pem', type: 'spki' }));
   writeFileSync(bundle.hqSigningPublicKey, headOffice.signingKey.publicKey.export({ format: 'pem', type: 'spki' }));
+  // Terminal keys let the store's terminals talk to cards; the credit key stays at head office.
+  const issuerKeys = loadOrCreateIssuerKeys(issuerKeysFile(options.hqDataDir)).keys;
+  writeFileSync(bundle.terminalKeys, `${JSON.stringify(keysToJson(terminalKeysOf(issuerKeys)), null, 2)}\n`, { mode: 0o600 });
 
   const record: StoreRecord = {
     storeId,
