@@ -29,7 +29,9 @@ afterAll(() => {
 describe('provisionStore', () => {
   it('writes the bundle with every secret readable by its owner only', () => {
     const { bundle } = storeA;
-    for (const secret of [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds]) expect(mode(secret), secret).toBe(0o600);
+    for (const secret of [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys]) expect(mode(secret), secret).toBe(0o600);
+    // A store's terminals get what they need to talk to cards, never the keys that mint or vouch for money.
+    expect(Object.keys(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))).sort()).toEqual(['authCode', 'data', 'keyVersion', 'terminal']);
     expect(loadSigningKey(bundle.signingKey).keyId).toBe(storeA.record.signingKeyId);
     expect(loadSealingKey(bundle.sealingKey).keyId).toBe(storeA.record.sealingKeyId);
     expect(readCredentialsFile(bundle.natsCreds)).toMatchObject({ principal: 'store A', inboxPrefix: '_INBOX_A', publicKey: storeA.record.natsPublicKey });
