@@ -115,7 +115,8 @@ interface StoreSync {
 interface CardView {
   cardId: string;
   userId: string;
-  issuance: { storeId: string; issuedAt: string | null } | null;
+  primaryIssuedAt: string | null;
+  issuance: { storeId: string; terminalId: string; issuedAt: string | null } | null;
   usage: { loadCount: number; loadedTotal: number; payCount: number; paidTotal: number; lastBalance: number | null; lastStoreId: string | null };
 }
 
@@ -213,13 +214,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       (office) => [`query API: ${office.url}`, `OpenAPI:   ${office.docsUrl}`],
     );
     const api = headOffice.api;
+    const cardFile = join(dataDir, 'cards', 'card-1.json');
 
     await narrator.step(
       'Start the edges of stores A and B, each on its store broker',
       undefined,
       async () => {
         for (const store of STORES) {
-          const edge = group.startCardsys(`edge-${store.id}`, ['edge', '--store', store.id, '--data', dataDir, '--nats', brokers.get(store.id)!.url]);
+          // Store A's POS terminal has the card reader and reads the virtual card's stripe.
+          const counter = store.id === 'A' ? ['--reader', slotA.readerName, '--stripe', `vcard:${cardFile}`] : [];
+          const edge = group.startCardsys(`edge-${store.id}`, ['edge', '--store', store.id, '--data', dataDir, '--nats', brokers.get(store.id)!.url, ...counter]);
           await edge.waitForOutput(new RegExp(`edge ${store.id}: log head`), 60_000);
         }
         await until(async () => {
@@ -227,10 +231,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           return STORES.every((store) => stores.stores.some((known) => known.storeId === store.id)) || undefined;
         }, 'head office to know stores A and B');
       },
-      () => STORES.map((store) => `edge ${store.id}: data in ${storeDir(store.id)}, log ${group.logFileOf(`edge-${store.id}`)}`),
+      () => [
+        ...STORES.map((store) => `edge ${store.id}: data in ${storeDir(store.id)}, log ${group.logFileOf(`edge-${store.id}`)}`),
+        `store A's POS terminal pos-1: reader "${slotA.readerName}", stripe reader on the virtual card`,
+      ],
     );
 
-    const cardFile = join(dataDir, 'cards', 'card-1.json');
     const startCard = async (slot: typeof hqSlot, where: string) => {
       await card?.stop();
       card = group.startCardsys(`vcard-${where}`, ['vcard', '--state', cardFile, '--reader', String(slot.slot)], { stdin: true });
@@ -273,7 +279,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const view = await until(() => api.find<CardView>(`/v1/cards/${primary.cardId}`), "the card in head office's user DB");
         return { ...primary, view };
       },
-      (primary) => [`card ${primary.cardId}, valid until ${primary.expiry}, PIN ${PIN} (by PIN mailer)`, `head office: ${JSON.stringify({ userId: primary.view.userId, issuance: primary.view.issuance })}`],
+      (primary) => [
+        `card ${primary.cardId}, valid until ${primary.expiry}, PIN ${PIN} (by PIN mailer)`,
+        `head office: card of user ${primary.view.userId}, primary issued ${primary.view.primaryIssuedAt}, not yet issued at a store`,
+      ],
     );
 
     const pos = async (kind: string, extra: string[] = []): Promise<Reply> => {
@@ -292,10 +301,47 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     await narrator.step("The customer takes the card to store A: it moves to store A's reader", group.logFileOf('vcard-A'), () => startCard(slotA, 'A'), () => `card in "${slotA.readerName}"`);
 
-    await narrator.step('Secondary issuance at store A (cardsys pos issue): personal data written to the chip', group.logFileOf('edge-A'), () => pos('issue'), said);
-    const loaded = await narrator.step(`Load ${yen(LOAD)} with the PIN (cardsys pos load): head office authorises and debits the account`, group.logFileOf('edge-A'), () => pos('load', ['--amount', String(LOAD), '--pin', PIN]), said);
-    const paid = await narrator.step(`Pay ${yen(PAY)} (cardsys pos pay)`, group.logFileOf('edge-A'), () => pos('pay', ['--amount', String(PAY)]), said);
-    if (loaded.balance !== LOAD || paid.balance !== LOAD - PAY) throw new StepFailure(`the chip balance went ${loaded.balance} → ${paid.balance}, expected ${LOAD} → ${LOAD - PAY}`);
+    /** Head office's view of the card once it shows what the store did. */
+    const cardAtHeadOffice = (what: string, shows: (view: CardView) => boolean) =>
+      until(async () => {
+        const view = await api.find<CardView>(`/v1/cards/${issued.cardId}`);
+        return view && shows(view) ? view : undefined;
+      }, `head office's view of card ${issued.cardId} to show ${what}`, 60_000);
+    const usageLine = (view: CardView) =>
+      `head office: ${view.usage.loadCount} load(s) ${yen(view.usage.loadedTotal)}, ${view.usage.payCount} pay(s) ${yen(view.usage.paidTotal)}, ` +
+      `chip balance last seen ${view.usage.lastBalance === null ? 'never' : yen(view.usage.lastBalance)}`;
+
+    await narrator.step(
+      'Secondary issuance at store A (cardsys pos issue): personal data written to the chip',
+      group.logFileOf('edge-A'),
+      async () => {
+        const reply = await pos('issue');
+        const view = await cardAtHeadOffice('the issuance at store A', (card) => card.issuance?.storeId === 'A');
+        return { reply, view };
+      },
+      ({ reply, view }) => [said(reply), `head office: issued at store ${view.issuance!.storeId}, terminal ${view.issuance!.terminalId}, ${view.issuance!.issuedAt}`],
+    );
+    const loaded = await narrator.step(
+      `Load ${yen(LOAD)} with the PIN (cardsys pos load): head office authorises and debits the account`,
+      group.logFileOf('edge-A'),
+      async () => {
+        const reply = await pos('load', ['--amount', String(LOAD), '--pin', PIN]);
+        return { reply, view: await cardAtHeadOffice('the load', (card) => card.usage.loadCount === 1) };
+      },
+      ({ reply, view }) => [said(reply), usageLine(view)],
+    );
+    const paid = await narrator.step(
+      `Pay ${yen(PAY)} (cardsys pos pay)`,
+      group.logFileOf('edge-A'),
+      async () => {
+        const reply = await pos('pay', ['--amount', String(PAY)]);
+        return { reply, view: await cardAtHeadOffice('the pay', (card) => card.usage.payCount === 1) };
+      },
+      ({ reply, view }) => [said(reply), usageLine(view)],
+    );
+    if (loaded.reply.balance !== LOAD || paid.reply.balance !== LOAD - PAY) {
+      throw new StepFailure(`the chip balance went ${loaded.reply.balance} → ${paid.reply.balance}, expected ${LOAD} → ${LOAD - PAY}`);
+    }
 
     const edgeStatus = async () => {
       const status = await checked('edge-status-A', ['edge', 'status', '--store', 'A', '--data', dataDir, '--json']);
@@ -354,11 +400,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const chip = await pos('read');
         const paidTotal = PAY + OFFLINE_PAYS.reduce((sum, amount) => sum + amount, 0);
         const expected = { loadCount: 1, loadedTotal: LOAD, payCount: 1 + OFFLINE_PAYS.length, paidTotal, lastBalance: chip.balance };
-        const view = await until(async () => {
-          const found = await api.find<CardView>(`/v1/cards/${issued.cardId}`);
-          const usage = found?.usage;
-          return usage && Object.entries(expected).every(([key, value]) => usage[key as keyof typeof usage] === value) ? found : undefined;
-        }, `head office's view of card ${issued.cardId} to show ${JSON.stringify(expected)}`);
+        const view = await cardAtHeadOffice(JSON.stringify(expected), ({ usage }) =>
+          Object.entries(expected).every(([key, value]) => usage[key as keyof typeof usage] === value),
+        );
         return { chip, view };
       },
       ({ chip, view }) => [
