@@ -1,7 +1,9 @@
 // Purse figures: pays per second one store edge sustains with the card behind pcscd + vpcd (quickack
 // on the card link), p50/p99 of one pay and one load as a POS terminal sees them over NATS (a load
 // including head office's authorisation round trip), and their ratio to the bare APDU exchange of
-// the same card operations by a terminal with no edge around it.
+// the same card operations by a terminal with no edge around it. Head office (ingest, projections,
+// inquiry centre) runs in this same process and competes with the edge while replication is on, so
+// pays are measured once more with replication paused: the edge alone, as when a store is offline.
 import { authoriseCredit, newAuthorisationId, terminalKeysOf } from '../card/index.js';
 import { ChipTerminal, type CardTransport } from '../edge/card-reader/index.js';
 import { sendPosCommand } from '../edge/pos/index.js';
@@ -104,6 +106,20 @@ export async function benchPurse(context: { progress?: (message: string) => void
         }),
       );
     }
+    progress(`${pays} pays with replication paused: the edge alone, as when the store is cut off (head office shares this process)`);
+    await store.edge.replicator.stop();
+    const aloneTimes: number[] = [];
+    const aloneStarted = performance.now();
+    for (let i = 0; i < pays; i++) {
+      aloneTimes.push(
+        await timed(async () => {
+          const reply = await store.command({ pay: { amount: 100 } });
+          if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
+        }),
+      );
+    }
+    const alonePaysPerSecond = pays / ((performance.now() - aloneStarted) / 1000);
+
     const pay = percentiles(payTimes);
     const load = percentiles(loadTimes);
     const bare = { pay: percentiles(barePay), load: percentiles(bareLoad) };
@@ -112,6 +128,7 @@ export async function benchPurse(context: { progress?: (message: string) => void
       paysPerSecond: round(paysPerSecond),
       payMs: pay,
       loadMs: load,
+      edgeAlone: { paysPerSecond: round(alonePaysPerSecond), payMs: percentiles(aloneTimes) },
       apdus: { perPay: round(apdusPerPay), perLoad: round(apdusPerLoad) },
       bareApduMs: bare,
       ratioToBareApdus: { payP50: round(pay.p50 / bare.pay.p50), loadP50: round(load.p50 / bare.load.p50) },
