@@ -1,5 +1,3 @@
 // The store's POS command handler and the terminal-side client.
 export { PosServer, encodeReply, type PosCommandKind, type PosHandler, type PosOutcome, type PosRequest, type PosServerOptions } from './pos-server.js';
 export { sendPosCommand, decodePosReply, type SendOptions } from './pos-client.js';
-export { startPosServer } from './start-pos.js';
-export { pcscTerminalReaders } from './terminal-readers.js';
