@@ -14,8 +14,8 @@ import {
 import { pb, type cardsys, type PosReply } from '../../contracts/index.js';
 import { ChipTerminal, InProcessCard, type CardTransport } from '../../edge/card-reader/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
-import { PosServer, decodePosReply } from '../../edge/pos/index.js';
-import { startPurse, type PurseAtStore } from '../../edge/purse/index.js';
+import { decodePosReply, type PosServer } from '../../edge/pos/index.js';
+import type { PurseAtStore } from '../../edge/purse/index.js';
 import { InquiryCentre } from '../../host/inquiry/index.js';
 import { ProjectionRunner, READ_MODELS_FILE } from '../../projections/index.js';
 import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
@@ -56,7 +56,6 @@ let commandCounter = 0;
 export interface PurseWorldOptions {
   validForMs?: number;
   marginMs?: number;
-  creditSafetyMs?: number;
   /** Stores connect to nats-server directly rather than through a link that can be cut (benchmarks). */
   directLinks?: boolean;
 }
@@ -95,6 +94,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     log,
     async startStore(storeId) {
       const link = await startLinkProxy({ port: backbone.nats.port });
+      const readers = new Map<string, CardTransport>();
       const edge = await startEdge({
         storeId,
         dataDir: join(backbone.dir, 'stores', storeId),
@@ -103,21 +103,17 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
         signingKey: backbone.keys.get(storeId)!.key,
         logger: log.logger,
         replication: { stallMs: 1000 },
-      });
-      const pos = new PosServer({ storeId, db: edge.db, logger: log.logger });
-      const readers = new Map<string, CardTransport>();
-      const purse = startPurse(edge, pos, {
-        keys: terminalKeysOf(master),
-        cardReader: (terminalId) => {
-          const reader = readers.get(terminalId);
-          if (!reader) throw new Error(`no reader at terminal ${terminalId}`);
-          return reader;
+        counter: {
+          keys: terminalKeysOf(master),
+          cardReader: (terminalId) => {
+            const reader = readers.get(terminalId);
+            if (!reader) throw new Error(`no reader at terminal ${terminalId}`);
+            return reader;
+          },
         },
-        logger: log.logger,
-        inquiryTimeoutMs: 2_000,
-        creditSafetyMs: options.creditSafetyMs,
       });
-      void edge.nats.then((nc) => nc && pos.listen(nc));
+      const pos = edge.pos!;
+      const purse = edge.purse!;
       const store: Store = {
         storeId,
         edge,
@@ -153,8 +149,6 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     async close() {
       await centre.stop();
       for (const store of stores) {
-        store.purse.stop();
-        await store.pos.stop();
         await store.edge.stop();
         await store.link.close();
       }

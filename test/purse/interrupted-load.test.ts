@@ -36,7 +36,7 @@ describe('card pulled between the account debit and the card credit', () => {
   let s2: Store;
 
   beforeAll(async () => {
-    world = await startPurseWorld(['s1', 's2'], { validForMs: VALID_FOR_MS, marginMs: MARGIN_MS, creditSafetyMs: 100 });
+    world = await startPurseWorld(['s1', 's2'], { validForMs: VALID_FOR_MS, marginMs: MARGIN_MS });
     s1 = await world.startStore('s1');
     s2 = await world.startStore('s2');
     await Promise.all([s1.edge.nats, s2.edge.nats]);
