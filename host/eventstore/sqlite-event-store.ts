@@ -52,6 +52,7 @@ const toRecord = (row: EventRow): StoredRecord => ({
 /** The embedded host event store: one SQLite file, every event in one table in global order. */
 export class SqliteEventStore implements EventStore {
   private readonly appended = new EventEmitter();
+  private appendCount = 0;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
 
@@ -103,23 +104,26 @@ export class SqliteEventStore implements EventStore {
   async appendToStream(streamId: string, records: NewRecord[], expected: ExpectedRevision = 'any'): Promise<AppendResult> {
     if (records.length === 0) throw new Error(`append to stream ${streamId}: no events given`);
     const insert = this.statement('INSERT INTO events (stream_id, revision, event_id, type, data) VALUES (?, ?, ?, ?, ?)');
-    const findId = this.statement('SELECT 1 FROM events WHERE event_id = ?');
     const append = this.db.transaction((): AppendResult => {
       const actual = this.lastRevision(streamId);
       const matches = expected === 'any' || (expected === 'no_stream' ? actual === undefined : actual === expected);
       if (!matches) throw new WrongExpectedRevisionError(streamId, expected, actual);
-      const ids = new Set<string>();
       let revision = actual ?? -1n;
       let lastPosition = 0n;
       for (const record of records) {
-        if (ids.has(record.id) || findId.get(record.id)) throw new DuplicateEventError(record.id);
-        ids.add(record.id);
         revision += 1n;
-        lastPosition = BigInt(insert.run(streamId, revision, record.id, record.type, record.data).lastInsertRowid);
+        try {
+          lastPosition = BigInt(insert.run(streamId, revision, record.id, record.type, record.data).lastInsertRowid);
+        } catch (error) {
+          // The UNIQUE index on event_id is the permanent dedupe; the transaction rolls back whole.
+          if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && /event_id/.test((error as Error).message)) throw new DuplicateEventError(record.id);
+          throw error;
+        }
       }
       return { nextExpectedRevision: revision, lastPosition };
     });
     const result = append.immediate();
+    this.appendCount++;
     this.appended.emit('append');
     return result;
   }
@@ -153,13 +157,20 @@ export class SqliteEventStore implements EventStore {
 
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.assertOpen();
+    // Appends counted when the subscription last read: an append that lands between that read and
+    // the wait must not be missed until the next poll.
+    let appendsAtRead = this.appendCount;
     const subscription = startCatchUpSubscription({
       ...options,
-      read: async (after, maxCount) => (this.closed ? undefined : this.readAllNow(after, maxCount)),
+      read: async (after, maxCount) => {
+        appendsAtRead = this.appendCount;
+        return this.closed ? undefined : this.readAllNow(after, maxCount);
+      },
       // Appends through this object wake the subscription at once; other processes' appends are
       // found by polling the file.
       waitForAppends: (signal) =>
         new Promise<void>((resolve) => {
+          if (this.appendCount !== appendsAtRead) return resolve();
           const wake = () => {
             clearTimeout(timer);
             this.appended.off('append', wake);

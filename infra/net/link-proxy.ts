@@ -27,6 +27,9 @@ export async function startLinkProxy(target: { host?: string; port: number }, li
       return;
     }
     const upstream = connect(target.port, target.host ?? '127.0.0.1');
+    // A relay must not add Nagle delays of its own to small request/reply messages.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     open.add(client);
     open.add(upstream);
     const drop = () => {
