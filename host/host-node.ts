@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { SigningKey } from '../contracts/chain.js';
-import { buildApi } from './api/index.js';
+import { buildApi, type CardView } from './api/index.js';
 import { EsdbEventStore, SqliteEventStore, type EventStore } from './eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
@@ -100,7 +100,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
       issuerKeys: options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys,
     });
-    const api = await buildApi({ store, runner, nc, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db }), ...(options.routes?.(parts) ?? [])] });
+    const cardViews: CardView[] = [];
+    const api = await buildApi({ store, runner, nc, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);

@@ -14,6 +14,8 @@ export interface ApiDeps {
   nc?: NatsConnection;
   /** More routes (applications, blacklist, alerts…), registered after the docs so they appear in them. */
   plugins?: FastifyPluginAsync[];
+  /** What other features add to GET /v1/cards/:cardId; a plugin may add its view while it registers. */
+  cardViews?: CardView[];
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -21,6 +23,9 @@ export interface ApiDeps {
  * The head office query API: OpenAPI at /docs (JSON at /docs/json), the read routes and /healthz.
  * Returns the instance unstarted: call `listen()` or `inject()`.
  */
+/** A feature's part of a card's view (e.g. the purse as head office last saw it); undefined adds nothing. */
+export type CardView = (cardId: string) => Record<string, unknown> | undefined;
+
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: deps.logger ?? false });
   installErrorShapes(app);
@@ -34,7 +39,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(readRoutes({ queries: new ReadModelQueries(deps.runner.db), store: deps.store }));
+  await app.register(readRoutes({ queries: new ReadModelQueries(deps.runner.db), store: deps.store, cardViews: deps.cardViews ?? [] }));
   await app.register(healthRoute({ store: deps.store, runner: deps.runner, nc: deps.nc }));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

@@ -30,10 +30,11 @@ const CardEventsQuery = z.object({
 export interface ReadRoutesOptions {
   queries: ReadModelQueries;
   store: EventStore;
+  cardViews: ReadonlyArray<(cardId: string) => Record<string, unknown> | undefined>;
 }
 
 export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
-  const { queries, store } = options;
+  const { queries, store, cardViews } = options;
   return async (app) => {
     useZodValidation(app);
 
@@ -55,7 +56,7 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
         const { cardId } = request.params as z.output<typeof CardParams>;
         const card = queries.card(cardId);
         if (!card) throw new NotFoundError(`no card ${cardId}`);
-        return card;
+        return Object.assign({}, card, ...cardViews.map((view) => view(cardId)));
       },
     );
 

@@ -10,13 +10,14 @@ import type { EventStore } from '../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import type { Logger } from '../ingest/index.js';
 import { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
-import { purseRoutes } from './routes.js';
+import { purseRoutes, purseViewOf } from './routes.js';
+import type { CardView } from '../api/index.js';
 
 export interface HeadOfficePurse {
   /** The purse ledger, to run with the other read models. */
   projection: Projection;
   /** Blacklist and alert routes; registering them starts the inquiry centre, closing the API stops it. */
-  routes(parts: { store: EventStore; nc: NatsConnection; hqWriter: HqWriter; logger: Logger; readModels: Database.Database }): FastifyPluginAsync;
+  routes(parts: { store: EventStore; nc: NatsConnection; hqWriter: HqWriter; logger: Logger; readModels: Database.Database; cardViews?: CardView[] }): FastifyPluginAsync;
 }
 
 export function headOfficePurse(options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>): HeadOfficePurse {
@@ -26,7 +27,13 @@ export function headOfficePurse(options: { issuerKeys: IssuerMasterKeys } & Pick
       return async (app) => {
         const centre = await InquiryCentre.start({ ...options, nc: parts.nc, store: parts.store, writer: parts.hqWriter, logger: parts.logger });
         app.addHook('onClose', () => centre.stop());
-        await app.register(purseRoutes({ centre, ledger: new PurseLedgerReader(parts.readModels) }));
+        const ledger = new PurseLedgerReader(parts.readModels);
+        await app.register(purseRoutes({ centre, ledger }));
+        // GET /v1/cards/:cardId shows the balance head office last saw, blacklisting and alerts too.
+        parts.cardViews?.push((cardId) => {
+          const view = purseViewOf(centre, ledger, cardId);
+          return view && { purse: view.purse, blacklisted: view.blacklisted, alerts: view.alerts };
+        });
       };
     },
   };

@@ -59,6 +59,9 @@ describe('host process: store events through NATS into the event store, read mod
     await host.runner.waitForPosition((await host.store.headPosition())!);
     const card = (await getJson('/v1/cards/c9')).body;
     expect(card.usage).toMatchObject({ loadedTotal: 10_000, paidTotal: 2_500, lastBalance: 7_500, count: 2 });
+    // The purse ledger's verdict is on the card too: these test movements carry no valid card MAC.
+    expect(card.blacklisted).toBeNull();
+    expect(card.alerts.map((alert: { kind: string }) => alert.kind)).toContain('mac_invalid');
     const events = (await getJson('/v1/cards/c9/events')).body.events as Array<{ type: string; origin: string; originSeq: number }>;
     expect(events.map((e) => `${e.origin}#${e.originSeq} ${e.type}`)).toEqual(['S1#1 CardIssued', 'S1#2 PurseLoaded', 'S1#3 PursePaid']);
     const health = await getJson('/healthz');
