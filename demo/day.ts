@@ -239,7 +239,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     const startCard = async (slot: typeof hqSlot, where: string) => {
       await card?.stop();
-      card = group.startCardsys(`vcard-${where}`, ['vcard', '--state', cardFile, '--reader', String(slot.slot)], { stdin: true });
+      card = group.startCardsys(`vcard-${where}`, ['vcard', '--state', cardFile, '--reader', String(slot.slot)]);
       await card.waitForOutput(/card inserted/, 30_000);
     };
     await narrator.step(

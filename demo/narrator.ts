@@ -61,8 +61,4 @@ export class Narrator {
       this.abort = undefined;
     }
   }
-
-  note(line: string): void {
-    say(`      ${line}`);
-  }
 }

@@ -4,10 +4,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const CARDSYS_BIN = fileURLToPath(new URL('../bin/cardsys.js', import.meta.url));
 const STOP_GRACE_MS = 10_000;
+/** Output lines kept for waitForOutput: enough for any start-up banner. */
+const MAX_KEPT_LINES = 1000;
 
 /** A child process that failed, named with the log file that tells why. */
 export class ChildProcessError extends Error {
@@ -22,10 +25,7 @@ export class ChildProcessError extends Error {
 
 export interface RunningChild {
   readonly name: string;
-  readonly pid: number;
   readonly logFile: string;
-  /** Writes one line to the child's stdin (children started with `stdin: true`). */
-  writeLine(line: string): void;
   /** Resolves with the first output line matching `pattern` (already printed or still to come). */
   waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
   /** SIGTERM, then SIGKILL after a grace period; resolves once the process is gone. */
@@ -58,51 +58,16 @@ export class ProcessGroup {
   }
 
   /** Starts a long-running `cardsys` subcommand. */
-  startCardsys(name: string, args: string[], options: { stdin?: boolean } = {}): RunningChild {
-    return this.start(name, process.execPath, [CARDSYS_BIN, ...args], options);
+  startCardsys(name: string, args: string[]): RunningChild {
+    return this.start(name, process.execPath, [CARDSYS_BIN, ...args]);
   }
 
-  start(name: string, command: string, args: string[], options: { stdin?: boolean } = {}): RunningChild {
+  start(name: string, command: string, args: string[]): RunningChild {
+    const { tracked, lines, lineWaiters } = this.spawnTracked(name, command, args);
     const logFile = this.logFileOf(name);
-    const log = createWriteStream(logFile, { flags: 'a' });
-    log.write(`# ${new Date().toISOString()} ${command} ${args.join(' ')}\n`);
-    // In a process group of its own: Ctrl-C reaches the demo alone, which stops children in order.
-    const proc = spawn(command, args, { stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
-    const lines: string[] = [];
-    const lineWaiters = new Set<(line: string) => void>();
-    const onOutput = (chunk: Buffer) => {
-      log.write(chunk);
-      for (const line of chunk.toString().split('\n')) {
-        if (!line) continue;
-        lines.push(line);
-        for (const waiter of lineWaiters) waiter(line);
-      }
-    };
-    proc.stdout!.on('data', onOutput);
-    proc.stderr!.on('data', onOutput);
-    const tracked: Tracked = {
-      name,
-      proc,
-      log,
-      stopping: false,
-      gone: new Promise<void>((resolve) => proc.once('close', () => resolve())),
-    };
-    proc.once('error', (error) => this.died(tracked, `${name} could not start: ${error.message}`));
-    proc.once('exit', (code, signal) => {
-      if (!tracked.stopping) this.died(tracked, `${name} exited unexpectedly (${signal ?? `code ${code}`})`);
-    });
-    this.children.push(tracked);
-
-    let exited = false;
-    void tracked.gone.then(() => (exited = true));
     return {
       name,
-      pid: proc.pid ?? -1,
       logFile,
-      writeLine: (line) => {
-        if (!proc.stdin) throw new Error(`${name} was started without a stdin`);
-        proc.stdin.write(`${line}\n`);
-      },
       waitForOutput: (pattern, timeoutMs) =>
         new Promise<RegExpExecArray>((resolve, reject) => {
           const seen = lines.map((line) => pattern.exec(line)).find((match) => match !== null);
@@ -123,10 +88,7 @@ export class ProcessGroup {
             if (lineWaiters.has(check)) finish(new ChildProcessError(`${name} ended before printing ${pattern}`, logFile));
           });
         }),
-      stop: async () => {
-        if (exited) return;
-        await this.stopOne(tracked);
-      },
+      stop: () => this.stopOne(tracked),
     };
   }
 
@@ -135,30 +97,49 @@ export class ProcessGroup {
    * A non-zero exit is returned, not thrown: refusals are outcomes the demo reports.
    */
   async runCardsys(name: string, args: string[], timeoutMs = 60_000): Promise<CommandResult> {
-    const logFile = this.logFileOf(name);
-    const child = this.start(name, process.execPath, [CARDSYS_BIN, ...args]);
-    const tracked = this.children.find((entry) => entry.proc.pid === child.pid)!;
+    const { tracked } = this.spawnTracked(name, process.execPath, [CARDSYS_BIN, ...args]);
     // A one-shot command is expected to exit: that is no failure of the group.
     tracked.stopping = true;
     let stdout = '';
     tracked.proc.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const timer = setTimeout(() => tracked.proc.kill('SIGKILL'), timeoutMs);
-    const code = await new Promise<number>((resolve) => tracked.proc.once('close', (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1))));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      tracked.proc.kill('SIGKILL');
+    }, timeoutMs);
+    const code = await new Promise<number>((resolve) => tracked.proc.once('close', (exitCode) => resolve(exitCode ?? 1)));
     clearTimeout(timer);
     this.forget(tracked);
-    if (code === 128 || code === 137) throw new ChildProcessError(`${name} did not finish within ${timeoutMs / 1000} s`, logFile);
+    if (timedOut) throw new ChildProcessError(`${name} did not finish within ${timeoutMs / 1000} s`, this.logFileOf(name));
     return { code, stdout };
   }
 
-  /** Calls the listener when a child the group did not stop dies. */
-  onUnexpectedExit(listener: (error: ChildProcessError) => void): () => void {
-    this.deathListeners.add(listener);
-    return () => this.deathListeners.delete(listener);
+  private spawnTracked(name: string, command: string, args: string[]) {
+    const log = createWriteStream(this.logFileOf(name), { flags: 'a' });
+    log.write(`# ${new Date().toISOString()} ${command} ${args.join(' ')}\n`);
+    // In a process group of its own: Ctrl-C reaches the demo alone, which stops children in order.
+    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const lines: string[] = [];
+    const lineWaiters = new Set<(line: string) => void>();
+    for (const output of [proc.stdout!, proc.stderr!]) {
+      output.on('data', (chunk: Buffer) => log.write(chunk));
+      createInterface({ input: output, crlfDelay: Infinity }).on('line', (line) => {
+        if (lines.push(line) > MAX_KEPT_LINES) lines.shift();
+        for (const waiter of lineWaiters) waiter(line);
+      });
+    }
+    const tracked: Tracked = { name, proc, log, stopping: false, gone: new Promise<void>((resolve) => proc.once('close', () => resolve())) };
+    proc.once('error', (error) => this.died(tracked, `${name} could not start: ${error.message}`));
+    proc.once('exit', (code, signal) => {
+      if (!tracked.stopping) this.died(tracked, `${name} exited unexpectedly (${signal ?? `code ${code}`})`);
+    });
+    this.children.push(tracked);
+    return { tracked, lines, lineWaiters };
   }
 
-  /** Every child still running, newest first. */
-  get running(): Array<{ name: string; pid: number }> {
-    return this.children.map((child) => ({ name: child.name, pid: child.proc.pid ?? -1 })).reverse();
+  /** Calls the listener when a child the group did not stop dies. */
+  onUnexpectedExit(listener: (error: ChildProcessError) => void): void {
+    this.deathListeners.add(listener);
   }
 
   /** Stops every child, newest first (stores before head office before the broker). */
