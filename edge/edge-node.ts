@@ -9,9 +9,7 @@ import type { SigningKey } from '../contracts/chain.js';
 import { EventLog, type Logger } from './log/index.js';
 import { Replicator, type ReplicatorOptions } from './replicator/index.js';
 import type { KeyObject } from 'node:crypto';
-import type { BankId, TerminalKeys } from '../card/index.js';
-import type { CardTransport } from './card-reader/index.js';
-import { PosServer } from './pos/index.js';
+import { PosServer, type CounterOptions } from './pos/index.js';
 import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
 import { startPurse, type PurseAtStore } from './purse/index.js';
 
@@ -29,14 +27,6 @@ export interface EdgeOptions {
   counter?: CounterOptions;
   /** With `counter`: the keys of the issuance info, and the node handles `issue` (secondary issuance). */
   issuance?: { sealingKey: KeyObject; hqSealingPublicKey: KeyObject; lookupTimeoutMs?: number };
-}
-
-/** What the POS terminals of a store use: the terminal keys, each terminal's card reader and stripe reader. */
-export interface CounterOptions {
-  keys: TerminalKeys;
-  cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
-  /** The bank ID from a terminal's stripe reader; the chip's bank file when absent. */
-  stripeReader?: (terminalId: string) => Promise<BankId>;
 }
 
 export interface EdgeNode {

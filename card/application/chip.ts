@@ -129,7 +129,7 @@ function dispatch(
   if (claBase !== 0x00 && claBase !== 0x80) return plainResponse(status(SW.CLA_NOT_SUPPORTED));
 
   if (apdu.ins === INS.GET_RESPONSE && apdu.cla === 0x00) return plainResponse(getResponse(session, apdu, pending));
-  if (apdu.ins === INS.SELECT && apdu.cla === 0x00) return plainResponse(withLe(select(session, apdu), apdu, session));
+  if (apdu.ins === INS.SELECT && apdu.cla === 0x00) return plainResponse(withLe(select(apdu), apdu, session));
   if (!session.selected) return plainResponse(status(SW.CONDITIONS_NOT_SATISFIED));
 
   const command = COMMANDS.get(apdu.ins);
@@ -180,7 +180,7 @@ function getResponse(session: ChipSession, apdu: CommandApdu, pending: Uint8Arra
   return { sw: SW.OK, data: pending };
 }
 
-function select(session: ChipSession, apdu: CommandApdu): Outcome {
+function select(apdu: CommandApdu): Outcome {
   if (apdu.p1 !== 0x04 || apdu.p2 !== 0x00) return status(SW.WRONG_P1P2);
   if (!equalBytes(apdu.data, AID)) return { sw: SW.FILE_NOT_FOUND, session: { ...POWER_ON_SESSION } };
   // FCI: 6F { 84 AID }

@@ -2,7 +2,7 @@
 // and the store writes the customer's personal and bank data to it. Each branch of the flow is
 // decided in domain/issuance; this file talks to the card, the issuance info and the local log.
 import type { KeyObject } from 'node:crypto';
-import { bankIdDigits, parseBankId, type BankId, type TerminalKeys } from '../../card/index.js';
+import { bankIdDigits, parseBankId } from '../../card/index.js';
 import { HQ_ORIGIN, type NewDomainEvent } from '../../contracts/index.js';
 import { seal } from '../../contracts/sealed.js';
 import {
@@ -23,27 +23,20 @@ import {
   CardReaderError,
   CardRemovedError,
   CardStatusError,
-  ChipTerminal,
   NoCardError,
   UnknownCardError,
   type CardInfo,
-  type CardTransport,
 } from '../card-reader/index.js';
 import type { EventLog, Logger } from '../log/index.js';
-import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
+import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
 import type { IssuanceInfo } from './issuance-info.js';
 
 /** What the issued record is sealed for; head office opens it with the same context. */
 export const issuedRecordSealContext = { purpose: 'issued-record', recipient: HQ_ORIGIN };
 
-export interface SecondaryIssuanceOptions {
+export interface SecondaryIssuanceOptions extends CounterOptions {
   storeId: string;
   log: EventLog;
-  keys: TerminalKeys;
-  /** The card reader at a POS terminal. */
-  cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
-  /** The bank ID from the terminal's magnetic stripe reader; the chip's bank file when absent. */
-  stripeReader?: (terminalId: string) => Promise<BankId>;
   info: IssuanceInfo;
   /** Head office's X25519 public key: the written record is sealed to it. */
   hqSealingPublicKey: KeyObject;
@@ -81,7 +74,7 @@ export class SecondaryIssuance {
 
   private async flow(request: PosRequest): Promise<PosOutcome> {
     const context = { storeId: this.options.storeId, terminalId: request.terminalId };
-    const terminal = new ChipTerminal(await this.options.cardReader(request.terminalId), { keys: this.options.keys, terminalName: request.terminalId });
+    const terminal = await openChipTerminal(this.options, request.terminalId);
     await terminal.select();
     const info = await terminal.readInfo();
     const chip: ChipFacts = {

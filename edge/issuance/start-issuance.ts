@@ -3,10 +3,8 @@
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { BankId, TerminalKeys } from '../../card/index.js';
-import type { CardTransport } from '../card-reader/index.js';
 import type { EventLog, Logger } from '../log/index.js';
-import type { PosServer } from '../pos/index.js';
+import type { CounterOptions, PosServer } from '../pos/index.js';
 import { IssuanceInfo } from './issuance-info.js';
 import { SecondaryIssuance } from './secondary-issuance.js';
 
@@ -19,10 +17,7 @@ export interface IssuanceEdge {
   nats: Promise<NatsConnection | undefined>;
 }
 
-export interface StoreIssuanceOptions {
-  keys: TerminalKeys;
-  cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
-  stripeReader?: (terminalId: string) => Promise<BankId>;
+export interface StoreIssuanceOptions extends CounterOptions {
   /** The store's X25519 private key (bundle: sealing-key.pem). */
   sealingKey: KeyObject;
   /** Head office's X25519 public key (bundle: hq-sealing-key.pub.pem). */

@@ -6,7 +6,7 @@
 // PurseLoaded after. Every insertion first settles loads left open at an earlier insertion.
 import type { Database } from 'better-sqlite3';
 import { RecordedLoads } from './recorded-loads.js';
-import { bankIdDigits, fromHex, LOG_CAPACITY, newAuthorisationId, toHex, type BankId, type TerminalKeys } from '../../card/index.js';
+import { bankIdDigits, fromHex, LOG_CAPACITY, newAuthorisationId, toHex } from '../../card/index.js';
 import { Yen, type cardsys, type Fields, type NewDomainEvent } from '../../contracts/index.js';
 import { checkCardUsable, decideLoad, decidePay, isoDay, yen, type CardFacts } from '../../domain/index.js';
 import {
@@ -18,23 +18,17 @@ import {
   UnknownCardError,
   type BalanceReading,
   type CardInfo,
-  type CardTransport,
 } from '../card-reader/index.js';
 import type { EventLog, Logger } from '../log/index.js';
-import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
+import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
 import type { BlacklistCache } from './blacklist-cache.js';
 import { HeadOfficeUnreachableError, type HeadOfficeLink } from './head-office-link.js';
 
-export interface PurseServiceOptions {
+export interface PurseServiceOptions extends CounterOptions {
   storeId: string;
   log: EventLog;
   /** edge.db: the loads this store recorded. */
   db: Database;
-  keys: TerminalKeys;
-  /** The card reader at a POS terminal. */
-  cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
-  /** The bank ID from the terminal's magnetic stripe reader; the chip's bank file when absent. */
-  stripeReader?: (terminalId: string) => Promise<BankId>;
   link: HeadOfficeLink;
   blacklist: BlacklistCache;
   logger?: Logger;
@@ -270,8 +264,7 @@ export class PurseService {
 
   /** Opens the card in the terminal's reader and runs the checks every purse operation needs. */
   private async insert(request: PosRequest): Promise<InsertedCard> {
-    const transport = await this.options.cardReader(request.terminalId);
-    const terminal = new ChipTerminal(transport, { keys: this.options.keys, terminalName: request.terminalId });
+    const terminal = await openChipTerminal(this.options, request.terminalId);
     const verdict = await terminal.checkValidity(this.now());
     const info = verdict.info;
     if (info.lifecycle === 'blank' || !verdict.balance) throw new Refused({ ok: false, code: 'card_unusable', message: 'this card cannot be used: it is not issued' });
