@@ -46,13 +46,16 @@ async function startBroker(group: ProcessGroup, name: string, configFile: string
 /** Head office's hub: JetStream, every provisioned principal, and a leaf listener for the stores. */
 export function startHub(
   group: ProcessGroup,
-  options: { dir: string; port: number; leafPort: number; users: NatsUser[]; leafLogins: LeafLogin[] },
+  options: { dir: string; port: number; leafPort: number; deadEndPort: number; users: NatsUser[]; leafLogins: LeafLogin[] },
 ): Promise<RunningBroker> {
   const config = [
     natsServerConfig({ listen: `127.0.0.1:${options.port}`, jetstreamDir: resolve(options.dir, 'jetstream'), users: options.users }),
     ONE_JETSTREAM_DOMAIN,
     'leafnodes {',
     `  listen: ${quote(`127.0.0.1:${options.leafPort}`)}`,
+    // A leaf adds the address the hub advertises to the ones it dials, which would bypass the
+    // store's WAN link: advertise one where nothing listens, so only the link gets a store through.
+    `  advertise: ${quote(`127.0.0.1:${options.deadEndPort}`)}`,
     '  authorization {',
     '    users = [',
     ...options.leafLogins.map((login) => `      { user: ${quote(login.user)}, password: ${quote(login.password)} }`),

@@ -181,8 +181,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       group.logFileOf('nats-hub'),
       async () => {
         const users = provisionedNatsUsers(hqDir);
-        const [port, leafPort] = [await freePort(), await freePort()];
-        const hubBroker = await startHub(group, { dir: join(dataDir, 'nats', 'hub'), port, leafPort, users, leafLogins: [...logins.values()] });
+        const [port, leafPort, deadEndPort] = [await freePort(), await freePort(), await freePort()];
+        const hubBroker = await startHub(group, { dir: join(dataDir, 'nats', 'hub'), port, leafPort, deadEndPort, users, leafLogins: [...logins.values()] });
         for (const store of STORES) {
           const link = await startLinkProxy({ port: leafPort });
           links.set(store.id, link);
