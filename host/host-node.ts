@@ -7,11 +7,10 @@ import { EsdbEventStore, SqliteEventStore, type EventStore } from './eventstore/
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
 import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from './provisioning/index.js';
-import { ProjectionRunner, READ_MODELS_FILE, projections } from '../projections/index.js';
+import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import type { KeyObject } from 'node:crypto';
 import type { IssuerMasterKeys } from '../card/index.js';
 import { headOfficeIssuance } from './issuance-publisher/index.js';
-import { issuanceSnapshotProjection } from '../projections/issuance-snapshot.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
 import { headOfficePurse } from './inquiry/index.js';
 
@@ -87,8 +86,9 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
     const hqWriter = await HqWriter.open({ store, signingKey });
     await registerProvisionedStores(store, hqWriter, options.dataDir, logger);
-    const purse = headOfficePurse({ issuerKeys: options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys });
-    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: [...projections, issuanceSnapshotProjection, purse.projection], logger });
+    const issuerKeys = options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys;
+    const purse = headOfficePurse({ issuerKeys });
+    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: headOfficeProjections(issuerKeys), logger });
     cleanup.push(() => runner.close());
     runner.start();
     const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger });
@@ -98,7 +98,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       ...parts,
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
-      issuerKeys: options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys,
+      issuerKeys,
     });
     const cardViews: CardView[] = [];
     const api = await buildApi({ store, runner, nc, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });

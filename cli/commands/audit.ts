@@ -19,9 +19,7 @@ import {
   type ReplayResult,
   type VerifiedEvent,
 } from '../../audit/index.js';
-import { projections, READ_MODELS_FILE, type Projection } from '../../projections/index.js';
-import { purseLedgerProjection } from '../../projections/purse-ledger.js';
-import { issuanceSnapshotProjection } from '../../projections/issuance-snapshot.js';
+import { headOfficeProjections, READ_MODELS_FILE } from '../../projections/index.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
 import { startProgress } from '../progress.js';
@@ -36,9 +34,6 @@ export const auditDefaults = {
   issuerKeys: (data: string) => issuerKeysFile(hqDataDir(data)),
   readModels: (data: string) => join(hqDataDir(data), READ_MODELS_FILE),
 };
-
-/** The read models head office keeps (as the host runs them), rebuilt and compared by the replay. */
-export const headOfficeReadModels: readonly Projection[] = [...projections, issuanceSnapshotProjection];
 
 /** Read-model tables whose content does not follow from the events. */
 const NOT_FROM_EVENTS = { issuance_feed: "it holds a random identity of head office's copy of the issuance feed" };
@@ -293,7 +288,7 @@ export function registerAuditCommands(program: Command): void {
           if (opened.store === undefined) return { findings: [], notes: ['read models were not compared: an export file has no read models beside it'] };
           if (!options.json) say('rebuilding the read models from the events to compare them with head office\'s');
           const currentFile = typeof options.readModels === 'string' ? options.readModels : auditDefaults.readModels(options.data);
-          const readModels = issuerKeys ? [...headOfficeReadModels, purseLedgerProjection({ issuerKeys })] : headOfficeReadModels;
+          const readModels = headOfficeProjections(issuerKeys);
           const compared = await compareReadModels({ store: opened.store, currentFile, projections: readModels, notFromEvents: NOT_FROM_EVENTS });
           if (compared.position !== undefined) compared.notes.push(`read models compared at position ${compared.position}: ${compared.tables} tables, ${compared.rows} rows`);
           return compared;

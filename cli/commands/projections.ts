@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { openEventStore } from '../../host/index.js';
-import { ProjectionRunner, READ_MODELS_FILE, projections } from '../../projections/index.js';
+import { existsSync } from 'node:fs';
+import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../../projections/index.js';
+import { issuerKeysFile, loadIssuerKeys } from '../../host/primary-issuance/index.js';
 import { join } from 'node:path';
 import { startProgress } from '../progress.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
@@ -14,6 +16,9 @@ export function registerProjectionsCommands(program: Command): void {
     .action(async (options: DataCliOptions & EventStoreCliOptions) => {
       const dataDir = hqDataDir(options.data);
       const store = await openEventStore(dataDir, eventStoreChoice(options));
+      const keysFile = issuerKeysFile(dataDir);
+      if (!existsSync(keysFile)) say(`no issuer keys at ${keysFile}: the purse ledger is not rebuilt`);
+      const projections = headOfficeProjections(existsSync(keysFile) ? loadIssuerKeys(keysFile) : undefined);
       let runner: ProjectionRunner;
       try {
         runner = ProjectionRunner.open({ file: join(dataDir, READ_MODELS_FILE), store, projections, logger: { info: say, warn: say, error: say } });

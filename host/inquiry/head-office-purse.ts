@@ -4,8 +4,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import { purseLedgerProjection, PurseLedgerReader } from '../../projections/purse-ledger.js';
-import type { Projection } from '../../projections/index.js';
+import { PurseLedgerReader } from '../../projections/purse-ledger.js';
 import type { EventStore } from '../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import type { Logger } from '../ingest/index.js';
@@ -14,15 +13,12 @@ import { purseRoutes, purseViewOf } from './routes.js';
 import type { CardView } from '../api/index.js';
 
 export interface HeadOfficePurse {
-  /** The purse ledger, to run with the other read models. */
-  projection: Projection;
   /** Blacklist and alert routes; registering them starts the inquiry centre, closing the API stops it. */
   routes(parts: { store: EventStore; nc: NatsConnection; hqWriter: HqWriter; logger: Logger; readModels: Database.Database; cardViews?: CardView[] }): FastifyPluginAsync;
 }
 
 export function headOfficePurse(options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>): HeadOfficePurse {
   return {
-    projection: purseLedgerProjection({ issuerKeys: options.issuerKeys }),
     routes(parts) {
       return async (app) => {
         const centre = await InquiryCentre.start({ ...options, nc: parts.nc, store: parts.store, writer: parts.hqWriter, logger: parts.logger });

@@ -14,9 +14,8 @@ import { SqliteEventStore } from '../../host/eventstore/index.js';
 import { ensureEventsStream, startIngest } from '../../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../../host/hq-writer/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
-import { auditDefaults, headOfficeReadModels } from '../../cli/commands/audit.js';
-import { purseLedgerProjection } from '../../projections/purse-ledger.js';
-import { ProjectionRunner } from '../../projections/index.js';
+import { auditDefaults } from '../../cli/commands/audit.js';
+import { headOfficeProjections, ProjectionRunner } from '../../projections/index.js';
 
 export interface PipelineHistory {
   /** The --data folder of the finished history. */
@@ -57,7 +56,7 @@ export async function makePipelineHistory(options: { stores: string[]; cards: nu
   }
   const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger: quiet, ackWaitMs: 2000 });
   // Head office's read models, kept up to date as events arrive.
-  const readModels = ProjectionRunner.open({ file: auditDefaults.readModels(dir), store, projections: [...headOfficeReadModels, purseLedgerProjection({ issuerKeys })] });
+  const readModels = ProjectionRunner.open({ file: auditDefaults.readModels(dir), store, projections: headOfficeProjections(issuerKeys) });
   readModels.start();
   const edges = new Map<string, EdgeNode>();
   for (const storeId of options.stores) {

@@ -5,7 +5,6 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { buildApi } from '../../host/api/index.js';
 import type { EventStore } from '../../host/eventstore/index.js';
 import { ProjectionRunner, projections } from '../../projections/index.js';
-import { issuanceSnapshotProjection } from '../../projections/issuance-snapshot.js';
 
 export interface HeadOfficeApi {
   app: FastifyInstance;
@@ -17,7 +16,7 @@ export interface HeadOfficeApi {
 
 /** `routes` gets the projection runner, as head office's route plugins get its parts. */
 export async function headOfficeApi(dir: string, store: EventStore, routes: (runner: ProjectionRunner) => FastifyPluginAsync[]): Promise<HeadOfficeApi> {
-  const runner = ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store, projections: [...projections, issuanceSnapshotProjection] });
+  const runner = ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store, projections });
   runner.start();
   const app = await buildApi({ store, runner, plugins: routes(runner) });
   return {
