@@ -11,7 +11,8 @@ import { readSnapshotMessages, snapshotSubject } from '../../infra/nats/snapshot
 import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, lookupSubject, snapshotSealContext } from '../../contracts/issuance-channel.js';
 import { IssuanceCache, type IssuanceEntry } from './issuance-cache.js';
 
-export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+import type { Logger } from '../../infra/logger.js';
+export type { Logger };
 
 export interface IssuanceInfoOptions {
   storeId: string;

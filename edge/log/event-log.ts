@@ -18,7 +18,8 @@ import {
 
 const fdatasyncAsync = promisify(fdatasync);
 
-export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+import type { Logger } from '../../infra/logger.js';
+export type { Logger };
 
 export interface EventLogOptions {
   dir: string;

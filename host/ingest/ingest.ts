@@ -9,7 +9,8 @@ import type { EventStore, NewRecord } from '../eventstore/event-store.js';
 import { checkBatch, type StoreKeys } from './batch-check.js';
 import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from './origin-stream.js';
 
-export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+import type { Logger } from '../../infra/logger.js';
+export type { Logger };
 
 export interface IngestOptions {
   nc: NatsConnection;

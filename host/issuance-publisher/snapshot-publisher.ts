@@ -11,7 +11,8 @@ import { ensureSnapshotStream, snapshotStream, snapshotSubject } from '../../inf
 import { snapshotSealContext } from '../../contracts/issuance-channel.js';
 import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from '../../projections/issuance-snapshot.js';
 
-export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+import type { Logger } from '../../infra/logger.js';
+export type { Logger };
 
 
 const HEADER = { feed: 'Cardsys-Feed', changeSeq: 'Cardsys-Change-Seq', generation: 'Cardsys-Generation' } as const;
