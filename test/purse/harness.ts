@@ -194,3 +194,11 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
   }
 }
 
+
+/** A purse world with one store whose edge has reached NATS: the setup most purse tests share. */
+export async function startOneStoreWorld(storeId = 's1', options: PurseWorldOptions = {}): Promise<{ world: PurseWorld; store: Store }> {
+  const world = await startPurseWorld([storeId], options);
+  const store = await world.startStore(storeId);
+  await store.edge.nats;
+  return { world, store };
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chipPurse, issueCard, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, startOneStoreWorld, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from './harness.js';
 
 const CARDS = 50;
 const PAYS = 1_000;
@@ -9,9 +9,7 @@ describe('a store cut off from head office keeps taking pays', () => {
   let store: Store;
 
   beforeAll(async () => {
-    world = await startPurseWorld(['s1']);
-    store = await world.startStore('s1');
-    await store.edge.nats;
+    ({ world, store } = await startOneStoreWorld());
   });
   afterAll(async () => {
     await world?.close();

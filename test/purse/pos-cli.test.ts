@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chipPurse, issueCard, startPurseWorld, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, startOneStoreWorld, type PurseWorld, type Store } from './harness.js';
 
 const CLI = fileURLToPath(new URL('../../bin/cardsys.js', import.meta.url));
 
@@ -18,9 +18,7 @@ describe('cardsys pos', () => {
   let store: Store;
 
   beforeAll(async () => {
-    world = await startPurseWorld(['s1']);
-    store = await world.startStore('s1');
-    await store.edge.nats;
+    ({ world, store } = await startOneStoreWorld());
   });
   afterAll(async () => {
     await world?.close();

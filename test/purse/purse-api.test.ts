@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purseRoutes } from '../../host/inquiry/index.js';
-import { issueCard, startPurseWorld, until, type PurseWorld, type Store } from './harness.js';
+import { issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from './harness.js';
 
 describe('blacklist and alert routes', () => {
   let world: PurseWorld;
@@ -9,9 +9,7 @@ describe('blacklist and alert routes', () => {
   let api: FastifyInstance;
 
   beforeAll(async () => {
-    world = await startPurseWorld(['s1']);
-    store = await world.startStore('s1');
-    await store.edge.nats;
+    ({ world, store } = await startOneStoreWorld());
     api = Fastify();
     await api.register(purseRoutes({ centre: world.centre, ledger: world.ledger }));
   });

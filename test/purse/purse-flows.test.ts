@@ -3,16 +3,14 @@ import Database from 'better-sqlite3';
 import { decodeEvent } from '../../contracts/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
 import { BlacklistCache } from '../../edge/purse/index.js';
-import { chipPurse, issueCard, startPurseWorld, until, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from './harness.js';
 
 describe('purse: load with online authorisation, pay, blacklist, idempotent commands', () => {
   let world: PurseWorld;
   let store: Store;
 
   beforeAll(async () => {
-    world = await startPurseWorld(['s1']);
-    store = await world.startStore('s1');
-    await store.edge.nats;
+    ({ world, store } = await startOneStoreWorld());
   });
   afterAll(async () => {
     await world?.close();

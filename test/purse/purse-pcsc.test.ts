@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chipCommands } from '../../card/index.js';
 import { pcscTerminalReaders } from '../../edge/card-reader/index.js';
 import { openPcscRig, type PcscRig } from '../support/pcsc.js';
-import { issueCard, startPurseWorld, type PurseWorld, type Store } from './harness.js';
+import { issueCard, startOneStoreWorld, type PurseWorld, type Store } from './harness.js';
 
 // The same purse flows with the card behind the real PC/SC stack: pcsclite → pcscd → vpcd → the
 // virtual card.
@@ -12,9 +12,7 @@ describe('purse through pcscd + vpcd', () => {
   let rig: PcscRig;
 
   beforeAll(async () => {
-    world = await startPurseWorld(['s1']);
-    store = await world.startStore('s1');
-    await store.edge.nats;
+    ({ world, store } = await startOneStoreWorld());
     rig = await openPcscRig(world.master.transport);
   });
   afterAll(async () => {
