@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { encodeBatch, subjects } from '../../contracts/index.js';
 import { GENESIS_HASH, hashEnvelope, sealEnvelope, signHead, type SealedEnvelope } from '../../contracts/chain.js';
+import { join } from 'node:path';
+import { ProjectionRunner, ReadModelQueries, projections } from '../../projections/index.js';
 import { startBackbone, purchase, sequencesOf, type Backbone } from './harness.js';
 
 let backbone: Backbone | undefined;
@@ -51,6 +53,23 @@ describe('replication from stores to the host event store', () => {
       expect(stored.every((envelope) => envelope.storeId === edge.storeId)).toBe(true);
       expect(edge.log.read(1, 10_000).map((entry) => entry.envelope.eventId)).toEqual(stored.map((envelope) => envelope.eventId));
       expect(edge.replicator.progress()).toMatchObject({ confirmedSeq: 10_000, unconfirmed: 0 });
+    }
+
+    // The read models built from the host event store match what the stores appended.
+    const runner = ProjectionRunner.open({ file: join(b.dir, 'host', 'readmodels.db'), store: b.store, projections });
+    try {
+      runner.start();
+      await runner.waitForPosition((await b.store.headPosition())!);
+      const queries = new ReadModelQueries(runner.db);
+      for (const edge of edges) expect(queries.storeSync(edge.storeId)).toMatchObject({ lastSeqReceived: 10_000, localHeadSeq: 10_000, eventsBehind: 0 });
+      // purchase() pays with card id = stream id.
+      const appended = edges.flatMap((edge) => edge.log.read(1, 10_000).map((entry) => entry.envelope.streamId));
+      const paysPerCard = new Map<string, number>();
+      for (const cardId of appended) paysPerCard.set(cardId, (paysPerCard.get(cardId) ?? 0) + 1);
+      const usage = runner.db.prepare('SELECT card_id AS cardId, pay_count AS payCount FROM card_usage ORDER BY card_id').all();
+      expect(usage).toEqual([...paysPerCard].sort(([a], [b]) => a.localeCompare(b)).map(([cardId, payCount]) => ({ cardId, payCount })));
+    } finally {
+      await runner.close();
     }
   });
 
