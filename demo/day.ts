@@ -7,6 +7,8 @@ import { startLinkProxy, type LinkProxy } from '../infra/net/link-proxy.js';
 import { ensurePcscd, leaseVpcdSlot, type SlotLease } from '../infra/pcsc/index.js';
 import { provisionedNatsUsers, storeBundleFiles } from '../host/provisioning/index.js';
 import { issuerKeysFile } from '../host/primary-issuance/index.js';
+import { bankIdOf } from '../domain/index.js';
+import { feedBankAccount } from './bank.js';
 import { leafLogin, startHub, startStoreBroker, type RunningBroker } from './brokers.js';
 import { Narrator, StepFailure } from './narrator.js';
 import { ProcessGroup, type RunningChild } from './processes.js';
@@ -39,11 +41,12 @@ const STORES = [
   { id: 'B', name: 'Store B', nearby: 'A' },
 ] as const;
 const PIN = '1234';
+const CUSTOMER_BANK = { bankName: 'Example Bank', bankCode: '0005', branchCode: '123', accountNumber: '4567890' };
 const OPENING_BALANCE = 50_000;
 const LOAD = 10_000;
 const PAY = 5_500;
 const OFFLINE_PAYS = [1_200, 800];
-const STEPS = 17;
+const STEPS = 18;
 
 interface Reply {
   ok: boolean;
@@ -175,6 +178,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       () => [`head office: ${hqDir}`, ...STORES.map((store) => `store ${store.id}: ${storeDir(store.id)} (near ${store.nearby})`)],
     );
 
+    const bankId = bankIdOf(CUSTOMER_BANK);
+    await narrator.step(
+      "The customer's bank account holds funds: the bank's account feed to head office's inquiry centre",
+      undefined,
+      () => feedBankAccount(hqDir, { bankId, balance: OPENING_BALANCE }),
+      () => `account ${bankId} at ${CUSTOMER_BANK.bankName}: ${yen(OPENING_BALANCE)}`,
+    );
+
     const logins = new Map(STORES.map((store) => [store.id, leafLogin(store.id)] as const));
     const hub = await narrator.step(
       "Start NATS: head office's hub with JetStream, and each store's broker joined to it over the store's own WAN link",
@@ -254,18 +265,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     );
 
     const user = await narrator.step(
-      'The customer applies (POST /v1/applications) with a bank account holding funds',
+      'The customer applies (POST /v1/applications) with that bank account',
       group.logFileOf('host'),
       async () => {
         const registered = await api.call<{ userId: string; bankId: string }>('POST', '/v1/applications', {
           personal: { name: 'Hanako Yamada', address: '1-2-3 Tenjin, Chuo-ku, Fukuoka', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'Example Co.' },
-          bank: { bankName: 'Example Bank', bankCode: '0005', branchCode: '123', accountNumber: '4567890' },
+          bank: CUSTOMER_BANK,
           homeStoreId: 'A',
         });
-        await api.call('POST', '/v1/bank-accounts', { bankId: registered.bankId, balance: OPENING_BALANCE });
         return registered;
       },
-      (registered) => [`user ${registered.userId}, bank ID ${registered.bankId}`, `bank account opened with ${yen(OPENING_BALANCE)}`],
+      (registered) => `user ${registered.userId}, bank ID ${registered.bankId}, home store A`,
     );
 
     const issued = await narrator.step(
