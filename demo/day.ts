@@ -10,8 +10,8 @@ import { issuerKeysFile } from '../host/primary-issuance/index.js';
 import { bankIdOf } from '../domain/index.js';
 import { feedBankAccount } from './bank.js';
 import { leafLogin, startHub, startStoreBroker, type RunningBroker } from './brokers.js';
-import { Narrator, StepFailure } from './narrator.js';
-import { ProcessGroup, type RunningChild } from './processes.js';
+import { DemoStepError, Narrator, StepFailure } from './narrator.js';
+import { ProcessGroup, type ChildProcessError, type RunningChild } from './processes.js';
 
 export interface DemoOptions {
   /** Where everything goes; wiped first when it holds an earlier demo. */
@@ -46,7 +46,7 @@ const OPENING_BALANCE = 50_000;
 const LOAD = 10_000;
 const PAY = 5_500;
 const OFFLINE_PAYS = [1_200, 800];
-const STEPS = 18;
+const STEPS = 19;
 
 interface Reply {
   ok: boolean;
@@ -137,7 +137,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   let card: RunningChild | undefined;
   let finished = false;
 
-  group.onUnexpectedExit((error) => narrator.fail(error));
+  const died = new Promise<ChildProcessError>((resolve) =>
+    group.onUnexpectedExit((error) => {
+      narrator.fail(error);
+      resolve(error);
+    }),
+  );
   void options.stopSignal.then((signal) => {
     if (!finished) narrator.fail(new Error(`interrupted by ${signal}`));
   });
@@ -422,6 +427,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       ],
     );
 
+    await narrator.step(
+      "An auditor replays head office's history (cardsys audit replay): chains, signatures, card MACs, balances, read models",
+      group.logFileOf('audit'),
+      async () => {
+        const result = await cardsys('audit', ['audit', 'replay', '--data', dataDir, '--json']);
+        let report: { ok: boolean; events: number; findings: unknown[] };
+        try {
+          report = JSON.parse(result.stdout) as typeof report;
+        } catch {
+          throw new StepFailure(`cardsys audit replay printed no report (exit code ${result.code})`, group.logFileOf('audit'));
+        }
+        if (!report.ok) throw new StepFailure(`the audit found ${report.findings.length} problem(s): ${JSON.stringify(report.findings)}`, group.logFileOf('audit'));
+        return report;
+      },
+      (report) => `${report.events} events verified: no findings`,
+    );
+
     const summary: DemoSummary = {
       apiUrl: headOffice.url,
       docsUrl: headOffice.docsUrl,
@@ -443,7 +465,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       ],
     );
     finished = true;
-    if (options.keepRunning) await options.stopSignal;
+    if (options.keepRunning) {
+      const death = await Promise.race([options.stopSignal.then(() => undefined), died]);
+      if (death) throw new DemoStepError('Keep running until Ctrl-C', death.message, death.logFile);
+    }
     return summary;
   } finally {
     finished = true;

@@ -90,13 +90,30 @@ describe('cardsys demo', () => {
       const events = (await getJson(`${api}/v1/cards/${cardId}/events`)).events as Array<{ type: string }>;
       expect(events.filter((event) => event.type === 'PursePaid')).toHaveLength(3);
       expect((await fetch(`${api}/docs/json`)).status).toBe(200);
-      expect(demo.stderr()).toMatch(/head office's sync view shows store A behind[\s\S]*events behind/i);
+      expect(demo.stderr()).toMatch(/head office's sync view shows store A behind\n.*\n.*→ 2 events behind/i);
+      expect(demo.stderr()).toMatch(/cardsys audit replay.*\n\s+\d+ events verified: no findings/);
 
       expect(processesUsing(demo.dataDir).length).toBeGreaterThan(0);
       demo.child.kill('SIGINT');
       expect(await demo.exited).toBe(0);
       expect(processesUsing(demo.dataDir)).toEqual([]);
       expect(demo.stderr()).toContain('every process stopped');
+    },
+    DEMO_TIMEOUT_MS + 60_000,
+  );
+
+  it(
+    'a process that dies while the demo keeps running stops the demo, naming its log, and every other process',
+    async () => {
+      const demo = startDemo(`127.0.0.1:${await freePort()}`, ['--keep-running']);
+      await expect.poll(demo.stderr, { timeout: DEMO_TIMEOUT_MS, interval: 500 }).toMatch(/press Ctrl-C to stop|demo stopped/);
+      const edgeB = processesUsing(demo.dataDir).find((line) => line.includes('edge --store B'));
+      expect(edgeB).toBeDefined();
+      process.kill(Number(edgeB!.split(':')[0]), 'SIGKILL');
+      expect(await demo.exited).toBe(1);
+      expect(demo.stderr()).toContain('demo stopped: step "Keep running until Ctrl-C" failed: edge-B exited unexpectedly (SIGKILL)');
+      expect(demo.stderr()).toContain(`read ${join(demo.dataDir, 'logs', 'edge-B.log')}`);
+      expect(processesUsing(demo.dataDir)).toEqual([]);
     },
     DEMO_TIMEOUT_MS + 60_000,
   );
