@@ -1,9 +1,9 @@
 // Blacklist and purse alert routes: POST/DELETE /v1/cards/:cardId/blacklist, GET /v1/alerts and the
 // card's purse as head office last saw it, GET /v1/cards/:cardId/purse.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type {} from '@fastify/swagger';
 import { z } from 'zod';
-import { DomainRefusal } from '../../domain/index.js';
+import { ApplicationInput, bankIdOf, DomainRefusal } from '../../domain/index.js';
 import type { PurseLedgerReader } from '../../projections/purse-ledger.js';
 import { sendValidationError } from '../applications/routes.js';
 import type { InquiryCentre } from './inquiry-centre.js';
@@ -24,12 +24,28 @@ const AlertQuery = z.object({
   limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be 1-1000').max(1000, 'limit must be 1-1000').default(100),
 });
 
-const CONFLICT: Record<string, number> = { already_blacklisted: 409, not_blacklisted: 409 };
+const AccountBody = z.object(
+  {
+    bankCode: ApplicationInput.shape.bank.shape.bankCode,
+    branchCode: ApplicationInput.shape.bank.shape.branchCode,
+    accountNumber: ApplicationInput.shape.bank.shape.accountNumber,
+    balance: z.number({ error: 'balance is required' }).int('balance must be whole yen').min(0, 'balance must not be negative').max(1_000_000_000_000, 'balance is too large'),
+  },
+  { error: 'body must be a JSON object with bankCode, branchCode, accountNumber and balance' },
+);
+
+const CONFLICT: Record<string, number> = { already_blacklisted: 409, not_blacklisted: 409, account_exists: 409 };
+
+/** Answers a refusal that means "already so" with 409 and its reason; anything else goes on up. */
+function sendConflict(reply: FastifyReply, error: unknown) {
+  if (error instanceof DomainRefusal && CONFLICT[error.code]) return reply.code(CONFLICT[error.code]!).send({ error: error.code, message: error.message });
+  throw error;
+}
 
 export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
   const { centre, ledger } = options;
   return async (app) => {
-    const change = (kind: 'blacklist' | 'reinstate') => async (request: { params: unknown; body: unknown }, reply: import('fastify').FastifyReply) => {
+    const change = (kind: 'blacklist' | 'reinstate') => async (request: { params: unknown; body: unknown }, reply: FastifyReply) => {
       const params = CardParams.safeParse(request.params);
       if (!params.success) return sendValidationError(reply, params.error);
       const body = ReasonBody.safeParse(request.body ?? {});
@@ -38,10 +54,31 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
         const { version } = await centre.changeBlacklist(kind, params.data.cardId, body.data.reason);
         return reply.code(kind === 'blacklist' ? 201 : 200).send({ cardId: params.data.cardId, blacklisted: kind === 'blacklist', reason: body.data.reason, version });
       } catch (error) {
-        if (error instanceof DomainRefusal && CONFLICT[error.code]) return reply.code(CONFLICT[error.code]!).send({ error: error.code, message: error.message });
-        throw error;
+        return sendConflict(reply, error);
       }
     };
+
+    app.post(
+      '/v1/bank-accounts',
+      {
+        schema: {
+          summary: "The bank's account feed: a customer account the inquiry centre may debit for loads",
+          description: 'Body: { bankCode (4 digits), branchCode (3), accountNumber (7), balance (yen) }. 201; 409 when the account is already open.',
+          tags: ['purse'],
+        },
+      },
+      async (request, reply) => {
+        const body = AccountBody.safeParse(request.body ?? {});
+        if (!body.success) return sendValidationError(reply, body.error);
+        const bankId = bankIdOf(body.data);
+        try {
+          await centre.openAccount(bankId, body.data.balance);
+        } catch (error) {
+          return sendConflict(reply, error);
+        }
+        return reply.code(201).send({ bankId, balance: body.data.balance });
+      },
+    );
 
     app.post(
       '/v1/cards/:cardId/blacklist',

@@ -43,6 +43,21 @@ describe('blacklist and alert routes', () => {
     await until(() => store.purse.blacklist.find(cardId) === undefined, 'the store to hear of the reinstatement');
   });
 
+  it("opens a customer's bank account from the bank's feed; refuses it twice and bad account data", async () => {
+    const open = (body: object) => api.inject({ method: 'POST', url: '/v1/bank-accounts', payload: body });
+    const account = { bankCode: '0007', branchCode: '321', accountNumber: '7654321', balance: 30_000 };
+    const opened = await open(account);
+    expect(opened.statusCode).toBe(201);
+    expect(opened.json()).toEqual({ bankId: '00073217654321', balance: 30_000 });
+    expect(world.centre.accountBalance('00073217654321')).toBe(30_000);
+    expect((await open(account)).json()).toMatchObject({ error: 'account_exists' });
+    expect((await open(account)).statusCode).toBe(409);
+    const badBranch = await open({ ...account, branchCode: '12' });
+    expect(badBranch.statusCode).toBe(400);
+    expect(badBranch.json()).toMatchObject({ field: 'branchCode' });
+    expect((await open({ ...account, accountNumber: '7654322', balance: -1 })).json()).toMatchObject({ field: 'balance' });
+  });
+
   it('lists alerts, by card too, and shows the purse as head office last saw it', async () => {
     const { card, cardId } = await issueCard(world);
     store.readers.set('pos-1', card);
