@@ -7,8 +7,6 @@ import { startLinkProxy, type LinkProxy } from '../infra/net/link-proxy.js';
 import { ensurePcscd, leaseVpcdSlot, type SlotLease } from '../infra/pcsc/index.js';
 import { provisionedNatsUsers, storeBundleFiles } from '../host/provisioning/index.js';
 import { issuerKeysFile } from '../host/primary-issuance/index.js';
-import { bankIdOf } from '../domain/index.js';
-import { feedBankAccount } from './bank.js';
 import { leafLogin, startHub, startStoreBroker, type RunningBroker } from './brokers.js';
 import { DemoStepError, Narrator, StepFailure } from './narrator.js';
 import { ProcessGroup, type ChildProcessError, type RunningChild } from './processes.js';
@@ -183,14 +181,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       () => [`head office: ${hqDir}`, ...STORES.map((store) => `store ${store.id}: ${storeDir(store.id)} (near ${store.nearby})`)],
     );
 
-    const bankId = bankIdOf(CUSTOMER_BANK);
-    await narrator.step(
-      "The customer's bank account holds funds: the bank's account feed to head office's inquiry centre",
-      undefined,
-      () => feedBankAccount(hqDir, { bankId, balance: OPENING_BALANCE }),
-      () => `account ${bankId} at ${CUSTOMER_BANK.bankName}: ${yen(OPENING_BALANCE)}`,
-    );
-
     const logins = new Map(STORES.map((store) => [store.id, leafLogin(store.id)] as const));
     const hub = await narrator.step(
       "Start NATS: head office's hub with JetStream, and each store's broker joined to it over the store's own WAN link",
@@ -230,6 +220,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       (office) => [`query API: ${office.url}`, `OpenAPI:   ${office.docsUrl}`],
     );
     const api = headOffice.api;
+
+    await narrator.step(
+      "The customer's bank account holds funds: the bank's account feed to head office's inquiry centre (POST /v1/bank-accounts)",
+      group.logFileOf('host'),
+      () => api.call<{ bankId: string }>('POST', '/v1/bank-accounts', { ...CUSTOMER_BANK, balance: OPENING_BALANCE }),
+      (account) => `account ${account.bankId} at ${CUSTOMER_BANK.bankName}: ${yen(OPENING_BALANCE)}`,
+    );
     const cardFile = join(dataDir, 'cards', 'card-1.json');
 
     await narrator.step(
