@@ -1,10 +1,9 @@
 // Hash chains and signed chain heads: every origin links its envelopes by SHA-256 of their exact
 // bytes and signs the head of its chain with Ed25519, so head office and auditors can check that
 // nothing was changed, dropped or inserted.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import { encodeEnvelope, encodeEvent, pb, type ChainHead, type EventEnvelope, type NewDomainEvent } from './codec.js';
+import { keyPairsOf, publicKeyFileOf, type KeyPair } from './key-pairs.js';
 
 /** prev_hash of every origin's first event. */
 export const GENESIS_HASH: Uint8Array = new Uint8Array(32);
@@ -23,11 +22,9 @@ export function headSigningBytes(head: ChainHead): Uint8Array {
 }
 
 /** An origin's Ed25519 key pair and the id under which head office knows its public key. */
-export interface SigningKey {
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-  keyId: string;
-}
+export type SigningKey = KeyPair;
+
+const signingKeys = keyPairsOf('ed25519', 'signing', (message) => new Error(message));
 
 export function signHead(key: SigningKey, head: Omit<ChainHead, 'keyId' | 'signature'>): ChainHead {
   const unsigned: ChainHead = { ...head, keyId: key.keyId, signature: new Uint8Array(0) };
@@ -40,67 +37,18 @@ export function verifyHead(publicKey: KeyObject, head: ChainHead): boolean {
 }
 
 /** The raw 32-byte Ed25519 public key, as StoreKeyRegistered carries it. */
-export function rawPublicKey(publicKey: KeyObject): Uint8Array {
-  const jwk = publicKey.export({ format: 'jwk' });
-  if (jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new Error('not an Ed25519 public key');
-  return new Uint8Array(Buffer.from(jwk.x, 'base64url'));
-}
-
-export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
-  if (raw.length !== 32) throw new Error(`an Ed25519 public key has 32 bytes, got ${raw.length}`);
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
-}
-
+export const rawPublicKey = signingKeys.raw;
+export const publicKeyFromRaw = signingKeys.fromRaw;
 /** First 8 bytes (hex) of SHA-256 of the raw public key. */
-export function keyIdOf(publicKey: KeyObject | Uint8Array): string {
-  const raw = publicKey instanceof Uint8Array ? publicKey : rawPublicKey(publicKey);
-  return createHash('sha256').update(raw).digest().subarray(0, 8).toString('hex');
-}
-
-function signingKeyOf(privateKey: KeyObject): SigningKey {
-  const publicKey = createPublicKey(privateKey);
-  return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
-}
-
-export function generateSigningKey(): SigningKey {
-  return signingKeyOf(generateKeyPairSync('ed25519').privateKey);
-}
-
-/** Where a key pair lives: the private key at `privateKeyFile`, the public key beside it. */
-export function publicKeyFileOf(privateKeyFile: string): string {
-  return privateKeyFile.replace(/(\.pem)?$/, '.pub.pem');
-}
-
-export function saveSigningKey(key: SigningKey, privateKeyFile: string): void {
-  mkdirSync(dirname(privateKeyFile), { recursive: true });
-  writeFileSync(privateKeyFile, key.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  writeFileSync(publicKeyFileOf(privateKeyFile), key.publicKey.export({ format: 'pem', type: 'spki' }));
-}
-
-export function loadSigningKey(privateKeyFile: string): SigningKey {
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(readFileSync(privateKeyFile));
-  } catch (error) {
-    throw new Error(`cannot read the signing key ${privateKeyFile}: ${(error as Error).message}`);
-  }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${privateKeyFile} is not an Ed25519 private key`);
-  return signingKeyOf(privateKey);
-}
-
-export function loadPublicKey(publicKeyFile: string): KeyObject {
-  const key = createPublicKey(readFileSync(publicKeyFile));
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${publicKeyFile} is not an Ed25519 public key`);
-  return key;
-}
-
+export const keyIdOf = signingKeys.keyId;
+export const generateSigningKey = signingKeys.generate;
+/** Writes the private key (PKCS#8 PEM, mode 0600) and the public key beside it (`.pub.pem`). */
+export const saveSigningKey = signingKeys.save;
+export const loadSigningKey = signingKeys.load;
+export const loadPublicKey = signingKeys.loadPublic;
 /** Loads the key pair, or makes and saves one on first use. */
-export function loadOrCreateSigningKey(privateKeyFile: string): { key: SigningKey; created: boolean } {
-  if (existsSync(privateKeyFile)) return { key: loadSigningKey(privateKeyFile), created: false };
-  const key = generateSigningKey();
-  saveSigningKey(key, privateKeyFile);
-  return { key, created: true };
-}
+export const loadOrCreateSigningKey = signingKeys.loadOrCreate;
+export { publicKeyFileOf };
 
 /** What an origin records for one new event. */
 export interface EventInput {

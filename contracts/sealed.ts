@@ -6,23 +6,10 @@
 // AES-256-GCM ciphertext | tag (16). The key is HKDF-SHA256 over the ECDH secret (salt: ephemeral
 // and recipient public keys); the associated data binds the header, the purpose and the recipient,
 // so a blob sealed for one purpose or recipient does not open as another.
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  hkdfSync,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { KEY_ID_BYTES, keyIdBytesOf, keyPairsOf, publicKeyFileOf, type KeyPair } from './key-pairs.js';
 
 const VERSION = 1;
-const KEY_ID_BYTES = 8;
 const PUBLIC_KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -44,83 +31,25 @@ export class SealedDataError extends Error {
   override name = 'SealedDataError';
 }
 
-export interface SealingKeyPair {
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-  keyId: string;
-}
+export type SealingKeyPair = KeyPair;
 
-export function generateSealingKey(): SealingKeyPair {
-  return sealingKeyOf(generateKeyPairSync('x25519').privateKey);
-}
+const sealingKeys = keyPairsOf('x25519', 'sealing', (message) => new SealedDataError(message));
 
-function sealingKeyOf(privateKey: KeyObject): SealingKeyPair {
-  const publicKey = createPublicKey(privateKey);
-  return { privateKey, publicKey, keyId: sealingKeyId(publicKey) };
-}
-
+export const generateSealingKey = sealingKeys.generate;
 /** The raw 32-byte X25519 public key, as StoreKeyRegistered.sealing_public_key carries it. */
-export function rawSealingPublicKey(publicKey: KeyObject): Uint8Array {
-  const jwk = publicKey.export({ format: 'jwk' });
-  if (jwk.crv !== 'X25519' || typeof jwk.x !== 'string') throw new SealedDataError('not an X25519 public key');
-  return new Uint8Array(Buffer.from(jwk.x, 'base64url'));
-}
-
-export function sealingPublicKeyFromRaw(raw: Uint8Array): KeyObject {
-  if (raw.length !== PUBLIC_KEY_BYTES) throw new SealedDataError(`an X25519 public key has 32 bytes, got ${raw.length}`);
-  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
-}
-
+export const rawSealingPublicKey = sealingKeys.raw;
+export const sealingPublicKeyFromRaw = sealingKeys.fromRaw;
 /** First 8 bytes (hex) of SHA-256 of the raw public key. */
-export function sealingKeyId(publicKey: KeyObject | Uint8Array): string {
-  return keyIdBytes(publicKey).toString('hex');
-}
-
-function keyIdBytes(publicKey: KeyObject | Uint8Array): Buffer {
-  const raw = publicKey instanceof Uint8Array ? publicKey : rawSealingPublicKey(publicKey);
-  return createHash('sha256').update(raw).digest().subarray(0, KEY_ID_BYTES);
-}
-
+export const sealingKeyId = sealingKeys.keyId;
 /** Writes the private key (PKCS#8 PEM, mode 0600) and the public key beside it (`.pub.pem`). */
-export function saveSealingKey(key: SealingKeyPair, privateKeyFile: string): void {
-  mkdirSync(dirname(privateKeyFile), { recursive: true });
-  writeFileSync(privateKeyFile, key.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  writeFileSync(sealingPublicKeyFileOf(privateKeyFile), key.publicKey.export({ format: 'pem', type: 'spki' }));
-}
-
-export function sealingPublicKeyFileOf(privateKeyFile: string): string {
-  return privateKeyFile.replace(/(\.pem)?$/, '.pub.pem');
-}
-
-export function loadSealingKey(privateKeyFile: string): SealingKeyPair {
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(readFileSync(privateKeyFile));
-  } catch (error) {
-    throw new SealedDataError(`cannot read the sealing key ${privateKeyFile}: ${(error as Error).message}`);
-  }
-  if (privateKey.asymmetricKeyType !== 'x25519') throw new SealedDataError(`${privateKeyFile} is not an X25519 private key`);
-  return sealingKeyOf(privateKey);
-}
-
-export function loadSealingPublicKey(publicKeyFile: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(readFileSync(publicKeyFile));
-  } catch (error) {
-    throw new SealedDataError(`cannot read the public key ${publicKeyFile}: ${(error as Error).message}`);
-  }
-  if (key.asymmetricKeyType !== 'x25519') throw new SealedDataError(`${publicKeyFile} is not an X25519 public key`);
-  return key;
-}
-
+export const saveSealingKey = sealingKeys.save;
+export const sealingPublicKeyFileOf = publicKeyFileOf;
+export const loadSealingKey = sealingKeys.load;
+export const loadSealingPublicKey = sealingKeys.loadPublic;
 /** Loads the key pair, or makes and saves one on first use. */
-export function loadOrCreateSealingKey(privateKeyFile: string): { key: SealingKeyPair; created: boolean } {
-  if (existsSync(privateKeyFile)) return { key: loadSealingKey(privateKeyFile), created: false };
-  const key = generateSealingKey();
-  saveSealingKey(key, privateKeyFile);
-  return { key, created: true };
-}
+export const loadOrCreateSealingKey = sealingKeys.loadOrCreate;
+
+const keyIdBytes = (publicKey: KeyObject | Uint8Array): Buffer => keyIdBytesOf(publicKey instanceof Uint8Array ? publicKey : rawSealingPublicKey(publicKey));
 
 function associatedData(header: Uint8Array, context: SealContext): Buffer {
   return Buffer.concat([header, Buffer.from(`\0cardsys-sealed\0${context.purpose}\0${context.recipient}`, 'utf8')]);
@@ -142,7 +71,7 @@ export function createSealer(recipientPublicKey: KeyObject, context: SealContext
   let key: Buffer = Buffer.alloc(0);
   let remaining = 0;
   const rotate = () => {
-    const ephemeral = generateKeyPairSync('x25519');
+    const ephemeral = generateSealingKey();
     const ephemeralRaw = rawSealingPublicKey(ephemeral.publicKey);
     header = Buffer.concat([Buffer.of(VERSION), recipientKeyId, ephemeralRaw]);
     key = deriveKey(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipientPublicKey }), ephemeralRaw, recipientRaw);
@@ -174,8 +103,7 @@ export interface Opener {
 const DERIVED_KEY_CACHE = 64;
 
 export function createOpener(privateKey: KeyObject, context: SealContext): Opener {
-  const own = sealingKeyOf(privateKey);
-  const ownRaw = rawSealingPublicKey(own.publicKey);
+  const ownRaw = rawSealingPublicKey(createPublicKey(privateKey));
   const ownKeyId = keyIdBytes(ownRaw);
   const derived = new Map<string, Buffer>();
   const keyFor = (ephemeralRaw: Uint8Array): Buffer => {
@@ -203,7 +131,7 @@ export function createOpener(privateKey: KeyObject, context: SealContext): Opene
       if (!ownKeyId.equals(keyId)) {
         throw new SealedDataError(
           `cannot open sealed data for ${context.recipient} (${context.purpose}): it was sealed to key ${Buffer.from(keyId).toString('hex')}, ` +
-            `not to this key ${own.keyId} (wrong key, or the blob was altered)`,
+            `not to this key ${ownKeyId.toString('hex')} (wrong key, or the blob was altered)`,
         );
       }
       const header = blob.subarray(0, HEADER_BYTES);
