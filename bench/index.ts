@@ -1,6 +1,7 @@
 // `make bench`: runs every benchmark module that exists, in one run, and collects their figures.
 // Each module `bench/<name>.ts` exports an async function `bench<Name>(context)` (or `run`, or a
 // default export) that returns a plain object of figures.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +67,32 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
   return found as BenchFunction;
 }
 
+/**
+ * Runs one benchmark in a child `cardsys bench --only <name> --json`: each gets a fresh process, so
+ * no benchmark measures in the wake of another's threads, heap or native add-ons.
+ */
+function runInChild(name: BenchName, events: number | undefined): Promise<BenchOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started) / 1000;
+  const args = [fileURLToPath(new URL('../bin/cardsys.js', import.meta.url)), 'bench', '--json', '--only', name, ...(events === undefined ? [] : ['--events', String(events)])];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.on('error', (error) => resolve({ status: 'failed', seconds: elapsed(), error: `cannot run the ${name} benchmark: ${error.message}` }));
+    child.on('close', (code, signal) => {
+      const outcome = (() => {
+        try {
+          return (JSON.parse(stdout) as BenchReport).results[name];
+        } catch {
+          return undefined;
+        }
+      })();
+      resolve(outcome ?? { status: 'failed', seconds: elapsed(), error: `the ${name} benchmark process ended (${signal ?? `exit code ${code}`}) without a report` });
+    });
+  });
+}
+
 export async function runBenches(options: RunBenchesOptions = {}): Promise<BenchReport> {
   const progress = options.progress ?? (() => undefined);
   const selected = options.only ?? [...BENCH_NAMES];
@@ -75,6 +102,14 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
     results: {},
     ok: true,
   };
+  if (selected.length > 1) {
+    for (const name of selected) {
+      const outcome = await runInChild(name, options.events);
+      report.results[name] = outcome;
+      if (outcome.status === 'failed' || (outcome.status === 'absent' && options.only)) report.ok = false;
+    }
+    return report;
+  }
   for (const name of selected) {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started) / 1000;

@@ -29,6 +29,16 @@ describe('cardsys bench', () => {
     expect(figures.ratio).toBeCloseTo(figures.committed.eventsPerSecond / figures.rawJetStream.messagesPerSecond, 1);
   });
 
+  it('runs several benchmarks each in its own process and gathers their figures in one report', () => {
+    const run = bench('--json', '--only', 'pipeline,card', '--events', '100');
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout) as BenchReport;
+    expect(report.ok).toBe(true);
+    expect(Object.keys(report.results)).toEqual(['pipeline', 'card']);
+    expect(report.results.pipeline).toMatchObject({ status: 'ok', figures: { eventsPerStore: 100 } });
+    expect(report.results.card).toMatchObject({ status: 'ok', figures: { apdusPerPay: expect.any(Number) } });
+  });
+
   it('prints a readable table without --json', () => {
     const run = bench('--only', 'pipeline', '--events', '100');
     expect(run.status).toBe(0);
