@@ -285,7 +285,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       group.logFileOf('issue-card'),
       async () => {
         const printed = await checked('issue-card', [
-          'host', 'issue-card', '--http', options.http, '--user', user.userId, '--reader', hqSlot.readerName, '--pin', PIN, '--stripe', cardFile, '--json',
+          'host', 'issue-card', '--http', new URL(headOffice.url).host, '--user', user.userId, '--reader', hqSlot.readerName, '--pin', PIN, '--stripe', cardFile, '--json',
         ]);
         const primary = JSON.parse(printed) as { cardId: string; expiry: string };
         const view = await until(() => api.find<CardView>(`/v1/cards/${primary.cardId}`), "the card in head office's user DB");
