@@ -6,3 +6,4 @@ export * from './purse.js';
 export * from './load-authorisation.js';
 export * from './purse-ledger.js';
 export * from './blacklist.js';
+export * from './pay-recovery.js';

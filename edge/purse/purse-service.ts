@@ -4,11 +4,16 @@
 // Load protocol (head office's side: host/inquiry): PIN verified by the card; authorisation asked
 // for at the chip's counter c; PurseCreditStarted recorded before the credit goes to the card;
 // PurseLoaded after. Every insertion first settles loads left open at an earlier insertion.
+//
+// Pay: the store remembers the pay before the debit goes to the card. When the card's answer is lost
+// (card pulled after the chip committed), the card's next insertion at this store finds the debit in
+// the chip's usage log and records it (domain/pay-recovery.ts).
 import type { Database } from 'better-sqlite3';
 import { RecordedLoads } from './recorded-loads.js';
+import { SentPays } from './sent-pays.js';
 import { bankIdDigits, fromHex, LOG_CAPACITY, newAuthorisationId, toHex } from '../../card/index.js';
 import { Yen, type cardsys, type Fields, type NewDomainEvent } from '../../contracts/index.js';
-import { checkCardUsable, decideLoad, decidePay, isoDay, yen, type CardFacts } from '../../domain/index.js';
+import { checkCardUsable, decideLoad, decidePay, isoDay, recoverLostPays, yen, type CardFacts } from '../../domain/index.js';
 import {
   CardReaderError,
   CardRemovedError,
@@ -18,6 +23,7 @@ import {
   UnknownCardError,
   type BalanceReading,
   type CardInfo,
+  type LogRecord,
 } from '../card-reader/index.js';
 import type { EventLog, Logger } from '../log/index.js';
 import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
@@ -27,7 +33,7 @@ import { HeadOfficeUnreachableError, type HeadOfficeLink } from './head-office-l
 export interface PurseServiceOptions extends CounterOptions {
   storeId: string;
   log: EventLog;
-  /** edge.db: the loads this store recorded. */
+  /** edge.db: the loads this store recorded, the pays it sent and not yet recorded. */
   db: Database;
   link: HeadOfficeLink;
   blacklist: BlacklistCache;
@@ -45,6 +51,8 @@ interface InsertedCard {
   facts: CardFacts;
   /** A secure-messaging session is open (a new one would forget a verified PIN). */
   authenticated: boolean;
+  /** What the insertion found and recorded of earlier pays whose card answer was lost. */
+  notes: string[];
 }
 
 // Nested messages decode with every field set (defaults included); their generated types say optional.
@@ -62,10 +70,12 @@ export class PurseService {
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly loads: RecordedLoads;
+  private readonly pays: SentPays;
 
   constructor(private readonly options: PurseServiceOptions) {
     this.logger = options.logger ?? console;
     this.loads = new RecordedLoads(options.db);
+    this.pays = new SentPays(options.db);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -81,7 +91,7 @@ export class PurseService {
     const { balance } = await this.balanceAfter(card, notes);
     const refusal = checkCardUsable(card.facts, this.today());
     const status = refusal ? `not usable: ${refusal.message}` : `card valid until ${card.info.expiry}`;
-    return { ok: true, code: 'read', message: [`balance ${yen(balance)}, ${status}`, ...notes].join('; '), cardId: card.info.cardId, balance };
+    return { ok: true, code: 'read', message: [`balance ${yen(balance)}, ${status}`, ...card.notes, ...notes].join('; '), cardId: card.info.cardId, balance };
   }
 
   private async pay(request: PosRequest): Promise<PosOutcome> {
@@ -92,7 +102,24 @@ export class PurseService {
     const decision = decidePay({ ...card.facts, balance: balance.balance }, amount, this.today());
     if (!decision.ok) return this.decline(request, card.info.cardId, 'pay', amount, decision, balance.balance);
     await this.authenticate(card);
-    const receipt = await card.terminal.debit({ amount, at: this.now() });
+    const sent = { cardId: card.info.cardId, cardCounter: balance.counter + 1, amount, terminalId: toHex(card.terminal.terminalId) };
+    this.pays.sending(sent);
+    let receipt;
+    try {
+      receipt = await card.terminal.debit({ amount, at: this.now() });
+    } catch (error) {
+      // The card refused: nothing was debited.
+      if (error instanceof CardStatusError) this.pays.forget(sent);
+      else if (error instanceof CardRemovedError) {
+        throw new Refused({
+          ok: false,
+          code: 'card_removed',
+          message: 'card removed during the pay: insert it again; if the card took the pay, it is recorded then',
+          cardId: card.info.cardId,
+        });
+      }
+      throw error;
+    }
     const [entry] = await this.record(request, card.info.cardId, {
       type: 'PursePaid',
       data: {
@@ -105,6 +132,7 @@ export class PurseService {
         terminalId: request.terminalId,
       },
     });
+    this.pays.recorded(receipt.cardId, receipt.counter);
     return { ok: true, code: 'paid', message: `paid ${yen(amount)}; balance ${yen(receipt.newBalance)}`, cardId: receipt.cardId, balance: receipt.newBalance, eventId: entry!.envelope.eventId };
   }
 
@@ -184,6 +212,7 @@ export class PurseService {
       },
     });
     this.loads.remember(terms.authorizationId);
+    this.pays.recorded(cardId, receipt.counter);
     return { newBalance: receipt.newBalance, eventId: entry!.envelope.eventId };
   }
 
@@ -207,7 +236,7 @@ export class PurseService {
           cardCounter: balance.counter,
           logRead: true,
           canCredit,
-          logCoversFromCounter: log.length < LOG_CAPACITY ? 1 : Math.min(...log.map((r) => r.counter)),
+          logCoversFromCounter: logCoversFrom(log),
           credits: log
             .filter((r) => r.operation === 'credit')
             .map((r) => ({ amount: r.amount, cardCounter: r.counter, newBalance: r.balanceAfter, cardMac: fromHex(r.mac), atMs: r.time.getTime(), terminalId: fromHex(r.terminalId) })),
@@ -234,6 +263,7 @@ export class PurseService {
             },
           });
           this.loads.remember(terms.authorizationId);
+          this.pays.recorded(cardId, found.cardCounter);
           notes.push(`earlier load of ${yen(found.amount)} found on the card and recorded`);
         } else if (pending.action === 'credit') {
           await this.credit(card, terms, request);
@@ -247,6 +277,54 @@ export class PurseService {
       if (error instanceof HeadOfficeUnreachableError) return [];
       throw error;
     }
+  }
+
+  /**
+   * At every insertion, when this store sent the card a pay it did not record (the card's answer was
+   * lost): the chip's usage log says whether the debit was made; if so it is recorded, with the
+   * chip's MAC and the terminal id it logged, marked recovered.
+   */
+  private async recoverLostPays(card: InsertedCard, request: PosRequest): Promise<string[]> {
+    const cardId = card.info.cardId;
+    const sent = this.pays.unrecorded(cardId);
+    if (sent.length === 0) return [];
+    await this.authenticate(card);
+    const log = await card.terminal.readLog();
+    const steps = recoverLostPays({
+      sent,
+      lastRecordedCounter: this.pays.lastRecordedCounter(cardId),
+      chipCounter: card.balance.counter,
+      log,
+      logCoversFromCounter: logCoversFrom(log),
+    });
+    const notes: string[] = [];
+    for (const step of steps) {
+      if (step.action === 'forget') {
+        if (step.reason === 'beyond_log') {
+          this.logger.warn(`purse: pay of ${yen(step.sent.amount)} sent to card ${cardId} at counter ${step.sent.cardCounter} is past the card's usage log: it cannot be recorded`);
+        }
+        this.pays.forget(step.sent);
+        continue;
+      }
+      const { debit } = step;
+      await this.record(request, cardId, {
+        type: 'PursePaid',
+        data: {
+          cardId,
+          amount: debit.amount,
+          newBalance: debit.balanceAfter,
+          cardCounter: debit.counter,
+          cardMac: fromHex(debit.mac),
+          storeId: this.options.storeId,
+          // The terminal that made the debit, as the chip logged it (its MAC covers this id).
+          terminalId: debit.terminalId,
+          recovered: true,
+        },
+      });
+      this.pays.recorded(cardId, debit.counter);
+      notes.push(`earlier pay of ${yen(debit.amount)} found on the card and recorded`);
+    }
+    return notes;
   }
 
   /** The purse as read at insertion, or read again when settling open loads touched the card. */
@@ -278,7 +356,9 @@ export class PurseService {
       blacklisted: listed !== undefined,
       blacklistReason: listed?.reason,
     };
-    return { terminal, info, balance: verdict.balance, facts, authenticated: false };
+    const card: InsertedCard = { terminal, info, balance: verdict.balance, facts, authenticated: false, notes: [] };
+    card.notes = await this.recoverLostPays(card, request);
+    return card;
   }
 
   private async authenticate(card: InsertedCard): Promise<void> {
@@ -339,4 +419,9 @@ export class PurseService {
       throw error;
     }
   }
+}
+
+/** The oldest card counter the usage log (newest first, LOG_CAPACITY records at most) still holds. */
+function logCoversFrom(log: LogRecord[]): number {
+  return log.length < LOG_CAPACITY ? 1 : Math.min(...log.map((r) => r.counter));
 }

@@ -12,7 +12,7 @@ import {
   type IssuerMasterKeys,
 } from '../../card/index.js';
 import { pb, type cardsys, type PosReply } from '../../contracts/index.js';
-import { ChipTerminal, InProcessCard, type CardTransport } from '../../edge/card-reader/index.js';
+import { CardRemovedError, ChipTerminal, InProcessCard, type CardTransport } from '../../edge/card-reader/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
 import { decodePosReply, type PosServer } from '../../edge/pos/index.js';
 import type { PurseAtStore } from '../../edge/purse/index.js';
@@ -36,6 +36,8 @@ export interface Store {
   command(kind: Pick<cardsys.v1.PosCommand.$Properties, 'load' | 'pay' | 'read'>, options?: { commandId?: string; terminalId?: string }): Promise<PosReply>;
   /** Waits until head office holds every event the store has logged. */
   replicated(): Promise<void>;
+  /** Stops the edge and starts it again on the same log and edge.db, then waits for NATS. */
+  restart(): Promise<void>;
 }
 
 export interface PurseWorld {
@@ -95,7 +97,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     async startStore(storeId) {
       const link = await startLinkProxy({ port: backbone.nats.port });
       const readers = new Map<string, CardTransport>();
-      const edge = await startEdge({
+      const open = () => startEdge({
         storeId,
         dataDir: join(backbone.dir, 'stores', storeId),
         natsUrl: options.directLinks ? backbone.nats.url : link.url,
@@ -112,13 +114,12 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
           },
         },
       });
-      const pos = edge.pos!;
-      const purse = edge.purse!;
+      const edge = await open();
       const store: Store = {
         storeId,
         edge,
-        pos,
-        purse,
+        pos: edge.pos!,
+        purse: edge.purse!,
         link,
         readers,
         async command(kind, commandOptions = {}) {
@@ -128,10 +129,17 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
             terminalId: commandOptions.terminalId ?? TERMINAL,
             ...kind,
           }).finish();
-          return decodePosReply(await pos.handle(bytes));
+          return decodePosReply(await store.pos.handle(bytes));
         },
         async replicated() {
-          await edge.replicator.whenConfirmed(edge.log.headSeq);
+          await store.edge.replicator.whenConfirmed(store.edge.log.headSeq);
+        },
+        async restart() {
+          await store.edge.stop();
+          store.edge = await open();
+          store.pos = store.edge.pos!;
+          store.purse = store.edge.purse!;
+          await store.edge.nats;
         },
       };
       stores.push(store);
@@ -184,6 +192,25 @@ export async function issueCard(world: PurseWorld, options: { opening?: number; 
 export function chipPurse(card: InProcessCard): { balance: number; counter: number } {
   const issued = card.state.issued!;
   return { balance: issued.balance, counter: issued.counter };
+}
+
+/**
+ * A reader whose card commits the next command with this INS byte but is pulled before the answer
+ * comes back: the chip changed, the terminal sees the card removed.
+ */
+export function losingAnswerTo(card: InProcessCard, ins: number): CardTransport {
+  let armed = true;
+  return {
+    async transmit(apdu) {
+      const response = await card.transmit(apdu);
+      if (armed && apdu[1] === ins) {
+        armed = false;
+        card.remove();
+        throw new CardRemovedError('card removed during the command');
+      }
+      return response;
+    },
+  };
 }
 
 export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {

@@ -1,27 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chipCommands } from '../../card/index.js';
 import { decodeEvent, pb } from '../../contracts/index.js';
-import { CardRemovedError, type CardTransport } from '../../edge/card-reader/index.js';
-import { chipPurse, issueCard, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, losingAnswerTo, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from './harness.js';
 
 const VALID_FOR_MS = 4_000;
 const MARGIN_MS = 300;
-
-/** A reader whose card commits the next credit but is pulled before the answer comes back. */
-function losingCreditAnswer(card: IssuedCard['card']): CardTransport {
-  let armed = true;
-  return {
-    async transmit(apdu) {
-      const response = await card.transmit(apdu);
-      if (armed && apdu[1] === chipCommands.INS.CREDIT) {
-        armed = false;
-        card.remove();
-        throw new CardRemovedError('card removed during the command');
-      }
-      return response;
-    },
-  };
-}
 
 function authorisationsOf(store: Store, cardId: string): string[] {
   return store.edge.log
@@ -92,7 +75,7 @@ describe('card pulled between the account debit and the card credit', () => {
 
   it('credited but the answer lost: the next insertion finds the credit on the chip and records it, once', async () => {
     const issued = await issueCard(world, { opening: 20_000 });
-    s1.readers.set('pos-1', losingCreditAnswer(issued.card));
+    s1.readers.set('pos-1', losingAnswerTo(issued.card, chipCommands.INS.CREDIT));
     expect(await s1.command({ load: { amount: 5_000, pin: '1234' } })).toMatchObject({ ok: false, code: 'card_removed' });
     expect(chipPurse(issued.card)).toEqual({ balance: 5_000, counter: 1 });
     const [authorisation] = authorisationsOf(s1, issued.cardId);
