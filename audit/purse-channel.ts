@@ -12,13 +12,19 @@ export interface PurseWorkerData {
   fromGenesis: boolean;
 }
 
-/** Per event, in `meta`: seq, position, byte offset, byte length, origin index. */
-export const META_FIELDS = 5;
+/**
+ * Per event, in `meta`: seq, position, payload offset, payload length, origin index, occurred-at
+ * (ms), event type index. The chain checks have read the envelope already: the worker gets the
+ * fields the purse checks read, not the envelope to read again.
+ */
+export const META_FIELDS = 7;
 
-/** One packed batch of purse events: their envelopes' bytes and where each lies. */
+/** One packed batch of purse events: their payloads' bytes and where each lies. */
 export interface PurseEventsMessage {
   kind: 'events';
   origins: string[];
+  eventTypes: string[];
+  eventIds: string[];
   meta: Float64Array;
   bytes: Uint8Array;
 }
@@ -49,7 +55,7 @@ export function inThreadPurse(issuerKeys: IssuerMasterKeys | undefined, fromGene
 }
 
 /** Batches sent and not yet applied by the worker, at most. */
-const MAX_IN_FLIGHT = 4;
+const MAX_IN_FLIGHT = 16;
 
 export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesis: boolean): PurseChannel {
   // Worker threads do not inherit tsx's loader: register it inside before loading the TypeScript entry.
@@ -58,6 +64,7 @@ export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesi
   const entry = new URL('./purse-worker.ts', import.meta.url).href;
   const worker = new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
     eval: true,
+    resourceLimits: { maxYoungGenerationSizeMb: 64 },
     workerData: { issuerKeys, fromGenesis } satisfies PurseWorkerData,
   });
   let failure: Error | undefined;
@@ -84,23 +91,22 @@ export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesi
       check();
     });
 
-  const origins: string[] = [];
-  const originIndex = new Map<string, number>();
+  const origins = new Names();
+  const eventTypes = new Names();
+  let eventIds: string[] = [];
   let meta: number[] = [];
   let chunks: Uint8Array[] = [];
   let size = 0;
   return {
     onEvent(event) {
-      const bytes = event.bytes;
-      if (event.envelope === undefined || !PURSE_EVENT_TYPES.has(event.envelope.eventType)) return;
-      let index = originIndex.get(event.origin);
-      if (index === undefined) {
-        index = origins.push(event.origin) - 1;
-        originIndex.set(event.origin, index);
-      }
-      meta.push(event.seq, Number(event.position), size, bytes.length, index); // META_FIELDS
-      chunks.push(bytes);
-      size += bytes.length;
+      const envelope = event.envelope;
+      if (envelope === undefined || !PURSE_EVENT_TYPES.has(envelope.eventType)) return;
+      const payload = envelope.payload;
+      // META_FIELDS
+      meta.push(event.seq, Number(event.position), size, payload.length, origins.index(event.origin), envelope.occurredAtMs, eventTypes.index(envelope.eventType));
+      eventIds.push(event.eventId);
+      chunks.push(payload);
+      size += payload.length;
     },
     async flush() {
       if (meta.length === 0) return;
@@ -111,10 +117,11 @@ export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesi
         at += chunk.length;
       }
       const metaArray = Float64Array.from(meta);
-      const message: PurseWorkerCommand = { kind: 'events', origins: [...origins], meta: metaArray, bytes: packed };
+      const message: PurseWorkerCommand = { kind: 'events', origins: origins.list(), eventTypes: eventTypes.list(), eventIds, meta: metaArray, bytes: packed };
       worker.postMessage(message, [metaArray.buffer as ArrayBuffer, packed.buffer as ArrayBuffer]);
       inFlight += 1;
       meta = [];
+      eventIds = [];
       chunks = [];
       size = 0;
       await waitFor(() => inFlight < MAX_IN_FLIGHT);
@@ -129,4 +136,23 @@ export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesi
       await worker.terminate();
     },
   };
+}
+
+/** A few names (origins, event types) sent by index. */
+class Names {
+  private readonly names: string[] = [];
+  private readonly indexes = new Map<string, number>();
+
+  index(name: string): number {
+    let index = this.indexes.get(name);
+    if (index === undefined) {
+      index = this.names.push(name) - 1;
+      this.indexes.set(name, index);
+    }
+    return index;
+  }
+
+  list(): string[] {
+    return [...this.names];
+  }
 }

@@ -132,7 +132,7 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
 }
 
 function chainedEvent(record: AuditRecord, origin: string, chains: ChainAuditor, report: (finding: Finding) => void): ChainedEvent {
-  const hash = digest('sha256', record.data, 'buffer') as unknown as Buffer;
+  const hash = digest('sha256', record.data, 'hex');
   let envelope: EnvelopeView | undefined;
   try {
     envelope = readEnvelope(record.data);
