@@ -54,7 +54,10 @@ export function inThreadPurse(issuerKeys: IssuerMasterKeys | undefined, fromGene
   };
 }
 
-/** Batches sent and not yet applied by the worker, at most. */
+/**
+ * Batches sent and not yet applied by the worker, at most: enough for the replay to read on while
+ * the worker is still loading its modules (some tens of MB of payloads at 10,000 events a batch).
+ */
 const MAX_IN_FLIGHT = 16;
 
 export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesis: boolean): PurseChannel {
@@ -64,6 +67,7 @@ export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesi
   const entry = new URL('./purse-worker.ts', import.meta.url).href;
   const worker = new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
     eval: true,
+    // Each event leaves short-lived decoded objects: a larger young generation collects them less often.
     resourceLimits: { maxYoungGenerationSizeMb: 64 },
     workerData: { issuerKeys, fromGenesis } satisfies PurseWorkerData,
   });
