@@ -3,7 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
+import { connectReconnecting } from '../infra/nats/index.js';
 import { isValidStoreId, subjects } from '../contracts/index.js';
 import type { SigningKey } from '../contracts/chain.js';
 import { EventLog, type Logger } from './log/index.js';
@@ -74,14 +75,11 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
   const nats = (async (): Promise<NatsConnection | undefined> => {
     for (let attempt = 0; !stopped; attempt++) {
       try {
-        const nc = await connect({
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 500,
-          ...options.natsOptions,
-          servers: options.natsUrl,
-          inboxPrefix: subjects.inbox(options.storeId),
-          name: `cardsys-edge-${options.storeId}`,
-        });
+        const { nc } = await connectReconnecting(
+          { ...options.natsOptions, servers: options.natsUrl, inboxPrefix: subjects.inbox(options.storeId), name: `cardsys-edge-${options.storeId}` },
+          `edge ${options.storeId}`,
+          logger,
+        );
         if (stopped) {
           await nc.close();
           return undefined;

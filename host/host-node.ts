@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
+import { connectReconnecting } from '../infra/nats/index.js';
 import type { SigningKey } from '../contracts/chain.js';
 import { buildApi, type CardView } from './api/index.js';
 import { EsdbEventStore, SqliteEventStore, type EventStore } from './eventstore/index.js';
@@ -78,9 +79,11 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
   try {
     const store = await openEventStore(options.dataDir, options.eventStore);
     cleanup.push(() => store.close());
-    const nc = await connect({ servers: options.natsUrl, name: 'cardsys-host', ...options.natsOptions }).catch((error: Error) => {
-      throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
-    });
+    const { nc, link } = await connectReconnecting({ name: 'cardsys-host', ...options.natsOptions, servers: options.natsUrl }, 'host', logger).catch(
+      (error: Error) => {
+        throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
+      },
+    );
     cleanup.push(() => nc.drain());
     await ensureEventsStream(nc);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
@@ -101,7 +104,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       issuerKeys,
     });
     const cardViews: CardView[] = [];
-    const api = await buildApi({ store, runner, nc, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
+    const api = await buildApi({ store, runner, nc, natsLink: link, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifySer
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { LinkWatch } from '../../infra/nats/index.js';
 import type { EventStore } from '../eventstore/index.js';
 import { ReadModelQueries, type ProjectionRunner } from '../../projections/index.js';
 import { installErrorShapes, zodToOpenApi } from './http-errors.js';
@@ -12,6 +13,8 @@ export interface ApiDeps {
   store: EventStore;
   runner: ProjectionRunner;
   nc?: NatsConnection;
+  /** How head office's NATS connection has fared (outages, reconnects), for /healthz. */
+  natsLink?: LinkWatch;
   /** More routes (applications, blacklist, alerts…), registered after the docs so they appear in them. */
   plugins?: FastifyPluginAsync[];
   /** What other features add to GET /v1/cards/:cardId; a plugin may add its view while it registers. */
@@ -40,7 +43,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(readRoutes({ queries: new ReadModelQueries(deps.runner.db), store: deps.store, cardViews: deps.cardViews ?? [] }));
-  await app.register(healthRoute({ store: deps.store, runner: deps.runner, nc: deps.nc }));
+  await app.register(healthRoute({ store: deps.store, runner: deps.runner, nc: deps.nc, natsLink: deps.natsLink }));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

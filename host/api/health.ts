@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { LinkWatch } from '../../infra/nats/index.js';
 import type { EventStore } from '../eventstore/index.js';
 import type { ProjectionRunner } from '../../projections/index.js';
 
@@ -8,22 +9,25 @@ export interface HealthOptions {
   runner: ProjectionRunner;
   /** Head office's NATS connection; absent when the API runs without one (reported, not failed). */
   nc?: NatsConnection;
+  natsLink?: LinkWatch;
 }
 
 const NATS_PING_MS = 1000;
 
-async function natsHealth(nc: NatsConnection | undefined): Promise<{ ok: boolean; detail: string }> {
+async function natsHealth(nc: NatsConnection | undefined, link: LinkWatch | undefined): Promise<{ ok: boolean; detail: string; reconnects?: number }> {
   if (!nc) return { ok: true, detail: 'not used by this process' };
   if (nc.isClosed()) return { ok: false, detail: 'connection closed' };
+  const reconnects = link ? { reconnects: link.reconnects } : {};
+  if (link?.downSince) return { ok: false, detail: `reconnecting: NATS unreachable since ${link.downSince.toISOString()}`, ...reconnects };
   try {
     let timer: NodeJS.Timeout | undefined;
     const rtt = await Promise.race([
       nc.rtt(),
       new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${NATS_PING_MS} ms`)), NATS_PING_MS))),
     ]).finally(() => clearTimeout(timer));
-    return { ok: true, detail: `${nc.getServer()} answered in ${rtt.toFixed(1)} ms` };
+    return { ok: true, detail: `${nc.getServer()} answered in ${rtt.toFixed(1)} ms`, ...reconnects };
   } catch (error) {
-    return { ok: false, detail: `${nc.getServer()}: ${(error as Error).message}` };
+    return { ok: false, detail: `${nc.getServer()}: ${(error as Error).message}`, ...reconnects };
   }
 }
 
@@ -49,7 +53,7 @@ export function healthRoute(options: HealthOptions): FastifyPluginAsync {
         lag: head !== undefined && head > checkpoint ? (head - checkpoint).toString() : '0',
         ...(status.error ? { error: status.error } : {}),
       };
-      const nats = await natsHealth(options.nc);
+      const nats = await natsHealth(options.nc, options.natsLink);
       const ok = eventStore.ok && nats.ok && projections.ok;
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', eventStore, nats, projections });
     });

@@ -4,3 +4,4 @@ export * from './nats-server.js';
 export * from './auth.js';
 export * from './credentials.js';
 export * from './snapshot-channel.js';
+export * from './connection.js';
