@@ -6,9 +6,8 @@ import { closeSync, fstatSync, openSync, readSync, writeSync, renameSync } from 
 import { pb, ContractError, decodeOrThrow, type cardsys } from '../contracts/index.js';
 import { readEnvelope } from './envelope-view.js';
 import { CHECKS, type Finding } from './findings.js';
-import { CHAIN_HEAD_RECORD_TYPE } from '../host/ingest/index.js';
-import { originOfStream } from '../projections/index.js';
 import type { AuditRecord, RecordSource } from './records.js';
+import { CHAIN_HEAD_RECORD_TYPE, originOfStream } from '../eventstore/index.js';
 
 const MAGIC = Buffer.from('CSAUDIT1', 'ascii');
 const FORMAT_VERSION = 1;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EventStore } from '../host/eventstore/index.js';
+import type { EventStore } from '../eventstore/index.js';
 import { ProjectionRunner, type Projection } from '../projections/index.js';
 import { CHECKS, type Finding } from './findings.js';
 

@@ -1,10 +1,10 @@
 // Where an audit reads from: the host event store, or an export file. Both give the host's
 // records in global order, their bytes exactly as stored.
-import type { EventStore, StoredRecord } from '../host/eventstore/index.js';
+import type { EventStore, StoredRecord } from '../eventstore/index.js';
 import { decodeEnvelope, decodeEvent, HQ_ORIGIN } from '../contracts/index.js';
-import { originStreamName } from '../host/ingest/index.js';
 import type { Finding } from './findings.js';
 import type { RegisteredKey } from './keys.js';
+import { originStreamName } from '../eventstore/index.js';
 
 /** A host record as an audit sees it (revision is not needed: order comes from store_seq). */
 export type AuditRecord = Pick<StoredRecord, 'position' | 'streamId' | 'type' | 'id' | 'data'>;

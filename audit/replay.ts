@@ -9,9 +9,8 @@ import { CHECKS, type Finding } from './findings.js';
 import type { KeyRing } from './keys.js';
 import type { PurseSummary } from './purse-check.js';
 import { inThreadPurse, workerPurse } from './purse-channel.js';
-import { CHAIN_HEAD_RECORD_TYPE } from '../host/ingest/index.js';
-import { originOfStream } from '../projections/index.js';
 import type { AuditRecord, RecordSource } from './records.js';
+import { CHAIN_HEAD_RECORD_TYPE, originOfStream } from '../eventstore/index.js';
 
 export interface ReplayOptions {
   source: RecordSource;

@@ -4,9 +4,8 @@ import { hash as digest } from 'node:crypto';
 import { decodeEnvelope, decodeEvent, HQ_ORIGIN, pb, type ChainHead, type EventEnvelope } from '../contracts/index.js';
 import { GENESIS_HASH, verifyHead } from '../contracts/chain.js';
 import type { KeyRing } from './keys.js';
-import { CHAIN_HEAD_RECORD_TYPE } from '../host/ingest/index.js';
-import { originOfStream } from '../projections/index.js';
 import type { AuditRecord, RecordSource } from './records.js';
+import { CHAIN_HEAD_RECORD_TYPE, originOfStream } from '../eventstore/index.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const sha256 = (bytes: Uint8Array) => digest('sha256', bytes, 'buffer') as unknown as Buffer;

@@ -6,10 +6,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { HQ_ORIGIN } from '../contracts/index.js';
 import { GENESIS_HASH, generateSigningKey, rawPublicKey, sealEnvelope, signHead, type EventInput, type SigningKey } from '../contracts/chain.js';
 import { fromHex, generateIssuerMasterKeys, toHex, type IssuerMasterKeys } from '../card/index.js';
-import { chainHeadRecord, originStreamName } from '../host/ingest/index.js';
-import type { NewRecord } from '../host/eventstore/index.js';
-import { SqliteEventStore } from '../host/eventstore/index.js';
+import type { NewRecord } from '../eventstore/index.js';
+import { SqliteEventStore } from '../eventstore/index.js';
 import { CardMacs } from '../audit/index.js';
+import { chainHeadRecord, originStreamName } from '../eventstore/index.js';
 
 export interface SignedHistoryOptions {
   file: string;

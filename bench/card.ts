@@ -15,7 +15,7 @@ import {
   terminalKeysOf,
 } from '../card/index.js';
 import { saveCardState, VirtualCard, CARD_LINK_HOST } from '../card/virtual/index.js';
-import { ChipTerminal, PcscReaders, type PcscCard } from '../edge/card-reader/index.js';
+import { ChipTerminal, PcscReaders, type PcscCard } from '../reader/index.js';
 import { ensurePcscd, leaseVpcdSlot } from '../infra/pcsc/index.js';
 
 export interface CardBenchOptions {

@@ -10,12 +10,11 @@ import { decodeEvent, encodeEvent, type NewDomainEvent } from '../contracts/inde
 import { loadSealingKey, loadSealingPublicKey } from '../contracts/sealed.js';
 import { generateIssuerMasterKeys, newBlankCard, parseBankId, terminalKeysOf } from '../card/index.js';
 import { loadSigningKey } from '../contracts/chain.js';
-import { ChipTerminal, InProcessCard } from '../edge/card-reader/index.js';
+import { ChipTerminal, InProcessCard, DEFAULT_SERVICE_CODE, VirtualStripeReader, writeVirtualStripe } from '../reader/index.js';
 import { startEdge } from '../edge/index.js';
 import { IssuanceInfo, startStoreIssuance } from '../edge/issuance/index.js';
 import { PosServer, sendPosCommand } from '../edge/pos/index.js';
-import { DEFAULT_SERVICE_CODE, VirtualStripeReader, writeVirtualStripe } from '../edge/stripe/index.js';
-import { openPcscRig, type SlotCard } from '../test/support/pcsc.js';
+import { openPcscRig, type SlotCard } from '../testkit/pcsc-rig.js';
 import { startSnapshotPublisher } from '../host/issuance-publisher/index.js';
 import { provisionHeadOffice, provisionStore } from '../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer } from '../infra/nats/index.js';

@@ -5,11 +5,11 @@
 // inquiry centre) runs in this same process and competes with the edge while replication is on, so
 // pays are measured once more with replication paused: the edge alone, as when a store is offline.
 import { authoriseCredit, newAuthorisationId, terminalKeysOf } from '../card/index.js';
-import { ChipTerminal, type CardTransport } from '../edge/card-reader/index.js';
+import { ChipTerminal, type CardTransport } from '../reader/index.js';
 import { sendPosCommand } from '../edge/pos/index.js';
 import { pcscdStatus } from '../infra/pcsc/index.js';
-import { openPcscRig } from '../test/support/pcsc.js';
-import { issueCard, startPurseWorld } from '../test/purse/harness.js';
+import { openPcscRig } from '../testkit/pcsc-rig.js';
+import { issueCard, startPurseWorld } from '../testkit/purse-world.js';
 
 export interface PurseBenchOptions {
   pays?: number;

@@ -4,7 +4,7 @@ import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node'
 import { connectReconnecting } from '../infra/nats/index.js';
 import type { SigningKey } from '../contracts/chain.js';
 import { buildApi, type CardView } from './api/index.js';
-import { EsdbEventStore, SqliteEventStore, type EventStore } from './eventstore/index.js';
+import { EsdbEventStore, SqliteEventStore, type EventStore } from '../eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
 import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from './provisioning/index.js';

@@ -7,7 +7,7 @@ import { storeSyncProjection } from './store-sync.js';
 import { userDbProjection } from './user-db.js';
 
 export { ProjectionRunner, type ProjectionLogger, type ProjectionRunnerOptions, type RebuildProgress, type RunnerStatus } from './runner.js';
-export { CHAIN_HEAD_RECEIVED, decodeRecord, originOfStream, type HostEvent, type Projection, type RecordPlace } from './projection.js';
+export type { Projection } from './projection.js';
 export { userDbProjection, storeSyncProjection };
 
 /** The read models that need no keys: user DB, store sync status, issuance snapshots. */

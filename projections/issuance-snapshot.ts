@@ -9,7 +9,8 @@
 import type Database from 'better-sqlite3';
 import { pb, type cardsys, type DomainEvent } from '../contracts/index.js';
 import { bankIdOf } from '../domain/application.js';
-import { CHAIN_HEAD_RECEIVED, type Projection } from './projection.js';
+import type { Projection } from './projection.js';
+import { CHAIN_HEAD_RECORD_TYPE } from '../eventstore/index.js';
 
 export type IssuanceEntry = cardsys.v1.IssuanceEntry.$Properties;
 
@@ -139,7 +140,7 @@ export const issuanceSnapshotProjection: Projection = {
   schema: ISSUANCE_SNAPSHOT_SCHEMA,
   tables: ISSUANCE_SNAPSHOT_TABLES,
   apply(db, event) {
-    if (event.type !== CHAIN_HEAD_RECEIVED) applyIssuanceEvent(db, event);
+    if (event.type !== CHAIN_HEAD_RECORD_TYPE) applyIssuanceEvent(db, event);
   },
 };
 

@@ -6,7 +6,8 @@ import type Database from 'better-sqlite3';
 import { fromHex, terminalIdOf, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
 import type { EventEnvelope } from '../contracts/index.js';
 import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../domain/index.js';
-import type { HostEvent, Projection } from './projection.js';
+import type { Projection } from './projection.js';
+import { type HostEvent } from '../eventstore/index.js';
 
 export const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_debits', 'purse_accounts', 'purse_alerts'] as const;
 

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EventStore, StoredRecord, Subscription } from '../host/eventstore/index.js';
-import { decodeRecord, type HostEvent, type Projection } from './projection.js';
+import type { EventStore, StoredRecord, Subscription } from '../eventstore/index.js';
+import { type Projection } from './projection.js';
 import { prepared } from './statements.js';
 import { acquireFileLock, type FileLock } from './file-lock.js';
+import { decodeRecord, type HostEvent } from '../eventstore/index.js';
 
 export interface ProjectionLogger {
   info(message: string): void;

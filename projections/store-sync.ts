@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import { originOfStream, type Projection } from './projection.js';
+import { type Projection } from './projection.js';
 import { prepared } from './statements.js';
+import { originOfStream, CHAIN_HEAD_RECORD_TYPE } from '../eventstore/index.js';
 
 // Per store: how far head office has its events, what the store last reported as its own head,
 // and when it was last heard from. Stores registered by head office appear before first contact.
@@ -29,7 +30,7 @@ export const storeSyncProjection: Projection = {
       ).run(event.data.storeId, event.data.name, event.envelope.occurredAtMs);
       return;
     }
-    if (event.type !== 'ChainHeadReceived') return;
+    if (event.type !== CHAIN_HEAD_RECORD_TYPE) return;
     const storeId = originOfStream(event.streamId);
     if (storeId === undefined || storeId === 'hq') return;
     const seq = event.data.head?.storeSeq ?? 0;

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Projection } from './projection.js';
 import { prepared } from './statements.js';
 import { writtenRecordBytes, writtenRecordDigest } from '../domain/issuance.js';
+import { CHAIN_HEAD_RECORD_TYPE } from '../eventstore/index.js';
 
 // The head office user DB: users, their cards, chip usage per card, and an index of every event
 // that names a card (for a card's history).
@@ -75,7 +76,7 @@ export const userDbProjection: Projection = {
   schema: SCHEMA,
   tables: ['users', 'cards', 'card_usage', 'card_events'],
   apply(db: Database.Database, event) {
-    if (event.type === 'ChainHeadReceived') return;
+    if (event.type === CHAIN_HEAD_RECORD_TYPE) return;
     const occurredAt = event.envelope.occurredAtMs;
     const cardId = (event.data as { cardId?: string }).cardId;
     if (cardId) prepared(db, 'INSERT OR IGNORE INTO card_events (card_id, position) VALUES (?, ?)').run(cardId, event.position);

@@ -8,8 +8,7 @@ import { terminalKeysFromJson } from '../../card/index.js';
 import { natsConnectOptions } from '../../infra/nats/credentials.js';
 import { storeBundleFiles } from '../../host/provisioning/layout.js';
 import { edgeDbFile, edgeLogDir, EventLog, openEdgeDb, ReplicationCursor, startEdge, type CounterOptions, type EdgeOptions } from '../../edge/index.js';
-import { PcscReaders, pcscTerminalReaders } from '../../edge/card-reader/index.js';
-import { KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../edge/stripe/index.js';
+import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 
 type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string };

@@ -3,9 +3,9 @@ import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { fromHex, issuerKeysFromJson, newBlankCard, parseBankId } from '../../card/index.js';
 import { CARD_LINK_HOST, loadCardState, saveCardState, VirtualCard, VPCD_BASE_PORT } from '../../card/virtual/index.js';
-import { DEFAULT_SERVICE_CODE, writeVirtualStripe } from '../../edge/stripe/index.js';
 import { vpcdSlot } from '../../infra/pcsc/index.js';
 import { say } from '../options.js';
+import { DEFAULT_SERVICE_CODE, writeVirtualStripe } from '../../reader/index.js';
 
 interface RunOptions {
   state?: string;

@@ -26,7 +26,7 @@ import {
   NoCardError,
   UnknownCardError,
   type CardInfo,
-} from '../card-reader/index.js';
+} from '../../reader/index.js';
 import type { EventLog, Logger } from '../log/index.js';
 import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
 import type { IssuanceInfo } from './issuance-info.js';

@@ -1,5 +1,5 @@
 import type { BankId, TerminalKeys } from '../../card/index.js';
-import { ChipTerminal, type CardTransport } from '../card-reader/index.js';
+import { ChipTerminal, type CardTransport } from '../../reader/index.js';
 
 /** The store's counter: the terminal keys, each POS terminal's card reader and stripe reader. */
 export interface CounterOptions {

@@ -24,7 +24,7 @@ import {
   type BalanceReading,
   type CardInfo,
   type LogRecord,
-} from '../card-reader/index.js';
+} from '../../reader/index.js';
 import type { EventLog, Logger } from '../log/index.js';
 import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
 import type { BlacklistCache } from './blacklist-cache.js';

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { LinkWatch } from '../../infra/nats/index.js';
-import type { EventStore } from '../eventstore/index.js';
+import type { EventStore } from '../../eventstore/index.js';
 import { ReadModelQueries, type ProjectionRunner } from '../../projections/index.js';
 import { installErrorShapes, zodToOpenApi } from './http-errors.js';
 import { healthRoute } from './health.js';

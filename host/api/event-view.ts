@@ -1,4 +1,4 @@
-import type { HostEvent } from '../../projections/index.js';
+import { CHAIN_HEAD_RECORD_TYPE, type HostEvent } from '../../eventstore/index.js';
 
 /** A stored event as the API shows it: envelope fields, ISO 8601 UTC time, bytes as hex. */
 export interface EventView {
@@ -24,7 +24,7 @@ export function jsonOf(value: unknown): unknown {
 }
 
 export function eventView(event: HostEvent): EventView | undefined {
-  if (event.type === 'ChainHeadReceived') return undefined;
+  if (event.type === CHAIN_HEAD_RECORD_TYPE) return undefined;
   const { envelope } = event;
   return {
     position: event.position.toString(),

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { LinkWatch } from '../../infra/nats/index.js';
-import type { EventStore } from '../eventstore/index.js';
+import type { EventStore } from '../../eventstore/index.js';
 import type { ProjectionRunner } from '../../projections/index.js';
 
 export interface HealthOptions {

@@ -5,10 +5,9 @@ import { HQ_ORIGIN, decodeEvent, encodeEvent, type DomainEvent, type NewDomainEv
 import { foldEvents } from '../../domain/decider.js';
 import { applicationDecider, bankIdOf, type ApplicationInput, type ApplicationState } from '../../domain/application.js';
 import { primaryIssuanceDecider, type IssuePrimaryCard, type PrimaryIssuanceState } from '../../domain/issuance.js';
-import type { EventStore } from '../eventstore/event-store.js';
+import type { EventStore } from '../../eventstore/event-store.js';
 import type { HqWriter } from '../hq-writer/index.js';
-import { originStreamName } from '../ingest/index.js';
-import { domainEventsOf } from '../inquiry/index.js';
+import { originStreamName, domainEventsOf } from '../../eventstore/index.js';
 
 export interface RegisteredUser {
   userId: string;

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { IssuerMasterKeys } from '../../card/index.js';
 import { PurseLedgerReader } from '../../projections/purse-ledger.js';
-import type { EventStore } from '../eventstore/index.js';
+import type { EventStore } from '../../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import type { Logger } from '../ingest/index.js';
 import { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';

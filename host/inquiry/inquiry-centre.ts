@@ -26,11 +26,11 @@ import {
   type InquiryCommand,
   type InquiryState,
 } from '../../domain/index.js';
-import type { EventStore, Subscription } from '../eventstore/index.js';
+import type { EventStore, Subscription } from '../../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import type { Logger } from '../ingest/index.js';
-import { domainEventsOf } from './event-feed.js';
 import { AuthoriseRequest, PendingRequest } from './requests.js';
+import { domainEventsOf } from '../../eventstore/index.js';
 
 export interface InquiryCentreOptions {
   nc: NatsConnection;

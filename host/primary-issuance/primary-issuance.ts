@@ -3,8 +3,7 @@
 // stripe, and the user DB learns of it through CardPrimaryIssued.
 import { randomInt } from 'node:crypto';
 import { newCardId, parseBankId, type BankId, type IssuerMasterKeys } from '../../card/index.js';
-import { ChipTerminal, type CardTransport } from '../../edge/card-reader/index.js';
-import { DEFAULT_SERVICE_CODE, StripeDataError, writeVirtualStripe } from '../../edge/stripe/index.js';
+import { ChipTerminal, type CardTransport, DEFAULT_SERVICE_CODE, StripeDataError, writeVirtualStripe } from '../../reader/index.js';
 import type { IssuanceOffice, PrimaryIssuedCard } from '../applications/index.js';
 
 /** What head office writes to a card's magnetic stripe. */

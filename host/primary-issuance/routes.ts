@@ -2,8 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { CardIdTakenError, UnknownUserError } from '../../domain/issuance.js';
-import { CardReaderError } from '../../edge/card-reader/index.js';
-import { StripeDataError } from '../../edge/stripe/index.js';
+import { CardReaderError, StripeDataError } from '../../reader/index.js';
 import { NotFoundError, useZodValidation } from '../api/index.js';
 import { issuePrimaryCard, type PrimaryIssuanceOptions } from './primary-issuance.js';
 

@@ -5,7 +5,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../host/api/index.js';
-import { SqliteEventStore } from '../../host/eventstore/index.js';
+import { SqliteEventStore } from '../../eventstore/index.js';
 import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
 import { ProjectionRunner, projections } from '../../projections/index.js';
 import { EnvelopeChain, appendChainBatch } from '../support/envelope-chain.js';

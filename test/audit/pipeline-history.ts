@@ -10,7 +10,7 @@ import { connect } from '@nats-io/transport-node';
 import { generateSigningKey, rawPublicKey, type EventInput, type SigningKey } from '../../contracts/chain.js';
 import { deriveCardKey, fromHex, generateIssuerMasterKeys, keysToJson, terminalIdOf, toHex, transactionMac, type IssuerMasterKeys } from '../../card/index.js';
 import { startNatsServer } from '../../infra/nats/nats-server.js';
-import { SqliteEventStore } from '../../host/eventstore/index.js';
+import { SqliteEventStore } from '../../eventstore/index.js';
 import { ensureEventsStream, startIngest } from '../../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../../host/hq-writer/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { decodeEnvelope, decodeEvent, encodeEnvelope, encodeEvent, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
 import { GENESIS_HASH, signHead, type SigningKey } from '../../contracts/chain.js';
 import { auditDefaults } from '../../cli/commands/audit.js';
+import { CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
 
 export interface StoredEvent {
   position: number;
@@ -13,7 +14,7 @@ export interface StoredEvent {
   data: Buffer;
 }
 
-const HEAD = 'ChainHeadReceived';
+const HEAD = CHAIN_HEAD_RECORD_TYPE;
 const streamOf = (origin: string) => (origin === 'hq' ? 'hq' : `store-${origin}`);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
 

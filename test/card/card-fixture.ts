@@ -8,7 +8,7 @@ import {
   terminalKeysOf,
   type IssuerMasterKeys,
 } from '../../card/index.js';
-import { ChipTerminal, type CardTransport, type PersonalData } from '../../edge/card-reader/index.js';
+import { ChipTerminal, type CardTransport, type PersonalData } from '../../reader/index.js';
 
 export const ISSUER: IssuerMasterKeys = generateIssuerMasterKeys(1);
 export const STORE_KEYS = terminalKeysOf(ISSUER);

@@ -3,8 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apduHex, buildCommandApdu, chipCommands as C } from '../../card/index.js';
-import { CardStatusError, exchange, NoCardError, NoReaderError } from '../../edge/card-reader/index.js';
-import { openPcscRig, type PcscRig } from '../support/pcsc.js';
+import { CardStatusError, exchange, NoCardError, NoReaderError } from '../../reader/index.js';
+import { openPcscRig, type PcscRig } from '../../testkit/pcsc-rig.js';
 import { ISSUER, load, primaryIssue, storeTerminal } from './card-fixture.js';
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildCommandApdu, chipCommands as C, concat, deriveSessionKeys, parseResponseApdu, protectCommand, terminalCryptogram, unprotectResponse } from '../../card/index.js';
-import { CardRemovedError, ChipTerminal, InProcessCard, mapPcscError, NoCardError, NoReaderError, ReaderGoneError, UnknownCardError } from '../../edge/card-reader/index.js';
+import { CardRemovedError, ChipTerminal, InProcessCard, mapPcscError, NoCardError, NoReaderError, ReaderGoneError, UnknownCardError } from '../../reader/index.js';
 import { blankCard, ISSUER, load, primaryIssue, STORE_KEYS, storeTerminal } from './card-fixture.js';
 import { definePurseSuite } from './purse-suite.js';
 

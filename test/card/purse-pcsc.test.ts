@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { openPcscRig, type PcscRig } from '../support/pcsc.js';
+import { openPcscRig, type PcscRig } from '../../testkit/pcsc-rig.js';
 import { ISSUER } from './card-fixture.js';
 import { definePurseSuite } from './purse-suite.js';
 

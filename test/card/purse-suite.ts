@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { authoriseCredit, buildCommandApdu, chipCommands as C, newAuthorisationId, verifyCardMac, type CardState } from '../../card/index.js';
-import { CardRemovedError, CardStatusError, type CardTransport } from '../../edge/card-reader/index.js';
+import { CardRemovedError, CardStatusError, type CardTransport } from '../../reader/index.js';
 import { BANK, ISSUER, load, PERSONAL, PIN, primaryIssue, storeTerminal } from './card-fixture.js';
 
 /** One fresh blank card in a reader, however the reader is made. */

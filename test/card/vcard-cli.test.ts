@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../card/index.js';
 import { loadCardState } from '../../card/virtual/index.js';
-import { openPcscRig, type PcscRig } from '../support/pcsc.js';
+import { openPcscRig, type PcscRig } from '../../testkit/pcsc-rig.js';
 import { ISSUER, primaryIssue, storeTerminal } from './card-fixture.js';
 
 const run = promisify(execFile);

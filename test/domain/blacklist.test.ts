@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { blacklistDecider } from '../../domain/index.js';
-import { DeciderSpecification } from '../../domain/testing.js';
+import { DeciderSpecification } from '../../testkit/decider-specification.js';
 
 const spec = DeciderSpecification.for(blacklistDecider);
 

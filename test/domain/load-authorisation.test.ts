@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../contracts/index.js';
 import { inquiryDecider, settleAtInsertion, timeoutReversible, type Authorisation } from '../../domain/index.js';
-import { DeciderSpecification } from '../../domain/testing.js';
+import { DeciderSpecification } from '../../testkit/decider-specification.js';
 
 const spec = DeciderSpecification.for(inquiryDecider);
 const BANK = '00012345678901';

@@ -16,7 +16,7 @@ import {
   signHead,
   verifyHead,
 } from '../../contracts/chain.js';
-import { purchase } from '../replication/harness.js';
+import { purchase } from '../../testkit/backbone.js';
 
 describe('hash chain and signed heads', () => {
   it('links envelopes by the hash of their exact bytes', () => {

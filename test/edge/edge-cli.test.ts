@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNatsServer } from '../../infra/nats/nats-server.js';
 import { EventLog } from '../../edge/index.js';
-import { purchase } from '../replication/harness.js';
+import { purchase } from '../../testkit/backbone.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cardsys-edge-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

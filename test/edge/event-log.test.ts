@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventLog, LogCorruptError, type LogEntry } from '../../edge/log/index.js';
 import { GENESIS_HASH, hashEnvelope, sameBytes } from '../../contracts/chain.js';
-import { capturingLogger, purchase } from '../replication/harness.js';
+import { capturingLogger, purchase } from '../../testkit/backbone.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cardsys-edge-log-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

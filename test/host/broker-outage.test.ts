@@ -7,11 +7,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../contracts/index.js';
 import { generateSigningKey } from '../../contracts/chain.js';
 import { registerStore } from '../../host/hq-writer/index.js';
-import { CHAIN_HEAD_RECORD_TYPE, originStreamName } from '../../host/ingest/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
 import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
-import { capturingLogger, purchase, sequencesOf } from '../replication/harness.js';
+import { capturingLogger, purchase, sequencesOf } from '../../testkit/backbone.js';
+import { CHAIN_HEAD_RECORD_TYPE, originStreamName } from '../../eventstore/index.js';
 
 const OUTAGE_MS = 60_000;
 

@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { EsdbEventStore } from '../../host/eventstore/index.js';
+import { EsdbEventStore } from '../../eventstore/index.js';
 import { eventStoreContract } from './event-store.contract.js';
 
 // EventStoreDB: ESDB_URL when set, else a container when a container runtime answers, else a

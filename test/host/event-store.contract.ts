@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DuplicateEventError, WrongExpectedRevisionError, type EventStore, type NewRecord, type StoredRecord } from '../../host/eventstore/index.js';
+import { DuplicateEventError, WrongExpectedRevisionError, type EventStore, type NewRecord, type StoredRecord } from '../../eventstore/index.js';
 
 export interface EventStoreUnderTest {
   name: string;

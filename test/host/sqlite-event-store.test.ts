@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteEventStore } from '../../host/eventstore/index.js';
+import { SqliteEventStore } from '../../eventstore/index.js';
 import { eventStoreContract } from './event-store.contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cardsys-sqlite-store-'));

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../../contracts/chain.js';
 import { decodeEnvelope, decodeEvent, HQ_ORIGIN } from '../../contracts/index.js';
 import { IssuanceOffice, applicationRoutes } from '../../host/applications/index.js';
-import { SqliteEventStore } from '../../host/eventstore/sqlite-event-store.js';
+import { SqliteEventStore } from '../../eventstore/sqlite-event-store.js';
 import { HqWriter } from '../../host/hq-writer/index.js';
-import { originStreamName } from '../../host/ingest/index.js';
 import { headOfficeApi, type HeadOfficeApi } from './support.js';
+import { originStreamName } from '../../eventstore/index.js';
 
 let dir: string;
 let store: SqliteEventStore;

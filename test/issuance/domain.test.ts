@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../contracts/index.js';
-import { DeciderSpecification } from '../../domain/testing.js';
+import { DeciderSpecification } from '../../testkit/decider-specification.js';
 import {
   ApplicationInput,
   DuplicateApplicationError,

@@ -11,21 +11,20 @@ import { generateIssuerMasterKeys, newBlankCard, terminalKeysOf, type CardState 
 import { loadSigningKey } from '../../contracts/chain.js';
 import { pb, subjects, type PosReply } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contracts/sealed.js';
-import { ChipTerminal, InProcessCard } from '../../edge/card-reader/index.js';
+import { ChipTerminal, InProcessCard, VirtualStripeReader } from '../../reader/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
 import { issuedRecordSealContext, type StoreIssuance } from '../../edge/issuance/index.js';
 import { decodePosReply, sendPosCommand, type PosServer } from '../../edge/pos/index.js';
-import { VirtualStripeReader } from '../../edge/stripe/index.js';
-import { SqliteEventStore } from '../../host/eventstore/sqlite-event-store.js';
+import { SqliteEventStore } from '../../eventstore/sqlite-event-store.js';
 import { HqWriter, storeKeyDirectory } from '../../host/hq-writer/index.js';
-import { originStreamName, startIngest, type Ingest } from '../../host/ingest/index.js';
-import { domainEventsOf } from '../../host/inquiry/index.js';
+import { startIngest, type Ingest } from '../../host/ingest/index.js';
 import { headOfficeIssuance } from '../../host/issuance-publisher/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedHeadOffice, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
-import { openPcscRig, type PcscRig, type SlotCard } from '../support/pcsc.js';
+import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
 import { headOfficeApi, type HeadOfficeApi } from './support.js';
+import { originStreamName, domainEventsOf } from '../../eventstore/index.js';
 
 const master = generateIssuerMasterKeys(1);
 const quiet = { info() {}, warn() {}, error: (message: unknown) => console.error(message) };

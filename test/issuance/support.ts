@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { buildApi } from '../../host/api/index.js';
-import type { EventStore } from '../../host/eventstore/index.js';
+import type { EventStore } from '../../eventstore/index.js';
 import { ProjectionRunner, projections } from '../../projections/index.js';
 
 export interface HeadOfficeApi {

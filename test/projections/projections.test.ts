@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteEventStore } from '../../host/eventstore/index.js';
+import { SqliteEventStore } from '../../eventstore/index.js';
 import { ProjectionRunner, ReadModelQueries, projections, type Projection } from '../../projections/index.js';
 import { EnvelopeChain, appendChainBatch } from '../support/envelope-chain.js';
 import { cardIssued, cardPrimaryIssued, purseLoaded, pursePaid, storeRegistered, userRegistered } from '../support/host-events.js';

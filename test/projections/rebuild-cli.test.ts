@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { progressLine, startProgress } from '../../cli/progress.js';
-import { SqliteEventStore } from '../../host/eventstore/index.js';
+import { SqliteEventStore } from '../../eventstore/index.js';
 import { ProjectionRunner, ReadModelQueries, projections } from '../../projections/index.js';
 import { EnvelopeChain, appendChainBatch } from '../support/envelope-chain.js';
 import { cardIssued, pursePaid, storeRegistered, userRegistered, cardPrimaryIssued } from '../support/host-events.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chipCommands } from '../../card/index.js';
 import { decodeEvent, pb } from '../../contracts/index.js';
-import { chipPurse, issueCard, losingAnswerTo, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, losingAnswerTo, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 const VALID_FOR_MS = 4_000;
 const MARGIN_MS = 300;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chipCommands } from '../../card/index.js';
 import { decodeEvent, type cardsys, type Fields } from '../../contracts/index.js';
-import { chipPurse, issueCard, losingAnswerTo, startPurseWorld, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, losingAnswerTo, startPurseWorld, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 type Paid = Fields<cardsys.v1.PursePaid>;
 

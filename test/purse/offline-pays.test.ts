@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chipPurse, issueCard, startOneStoreWorld, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, startOneStoreWorld, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 const CARDS = 50;
 const PAYS = 1_000;

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chipPurse, issueCard, startOneStoreWorld, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, startOneStoreWorld, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 const CLI = fileURLToPath(new URL('../../bin/cardsys.js', import.meta.url));
 

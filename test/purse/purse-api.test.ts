@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purseRoutes } from '../../host/inquiry/index.js';
-import { issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from './harness.js';
+import { issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 describe('blacklist and alert routes', () => {
   let world: PurseWorld;

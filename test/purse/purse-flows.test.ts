@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { decodeEvent } from '../../contracts/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
 import { BlacklistCache } from '../../edge/purse/index.js';
-import { chipPurse, issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from './harness.js';
+import { chipPurse, issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 describe('purse: load with online authorisation, pay, blacklist, idempotent commands', () => {
   let world: PurseWorld;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chipCommands } from '../../card/index.js';
-import { pcscTerminalReaders } from '../../edge/card-reader/index.js';
-import { openPcscRig, type PcscRig } from '../support/pcsc.js';
-import { issueCard, startOneStoreWorld, type PurseWorld, type Store } from './harness.js';
+import { pcscTerminalReaders } from '../../reader/index.js';
+import { openPcscRig, type PcscRig } from '../../testkit/pcsc-rig.js';
+import { issueCard, startOneStoreWorld, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 // The same purse flows with the card behind the real PC/SC stack: pcsclite → pcscd → vpcd → the
 // virtual card.

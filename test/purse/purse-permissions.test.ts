@@ -10,13 +10,13 @@ import { generateIssuerMasterKeys } from '../../card/index.js';
 import { generateSigningKey } from '../../contracts/chain.js';
 import { pb, subjects } from '../../contracts/index.js';
 import { BlacklistCache, HeadOfficeLink } from '../../edge/purse/index.js';
-import { SqliteEventStore } from '../../host/eventstore/index.js';
+import { SqliteEventStore } from '../../eventstore/index.js';
 import { HqWriter } from '../../host/hq-writer/index.js';
 import { InquiryCentre } from '../../host/inquiry/index.js';
 import { provisionStore } from '../../host/provisioning/index.js';
 import { headOfficeFiles } from '../../host/provisioning/layout.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
-import { until } from './harness.js';
+import { until } from '../../testkit/purse-world.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 

@@ -4,7 +4,7 @@ import { encodeBatch, subjects } from '../../contracts/index.js';
 import { GENESIS_HASH, hashEnvelope, sealEnvelope, signHead, type SealedEnvelope } from '../../contracts/chain.js';
 import { join } from 'node:path';
 import { ProjectionRunner, ReadModelQueries, projections } from '../../projections/index.js';
-import { startBackbone, purchase, sequencesOf, type Backbone } from './harness.js';
+import { startBackbone, purchase, sequencesOf, type Backbone } from '../../testkit/backbone.js';
 
 let backbone: Backbone | undefined;
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { decodeBatch, EVENTS_STREAM } from '../../contracts/index.js';
-import { startBackbone, purchase, sequencesOf, type Backbone } from './harness.js';
+import { startBackbone, purchase, sequencesOf, type Backbone } from '../../testkit/backbone.js';
 
 let backbone: Backbone | undefined;
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBackbone, purchase, sequencesOf, type Backbone } from './harness.js';
+import { startBackbone, purchase, sequencesOf, type Backbone } from '../../testkit/backbone.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 let backbone: Backbone | undefined;

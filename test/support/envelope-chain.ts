@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { encodeBatch, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
 import { GENESIS_HASH, sealEnvelope, signHead, type SigningKey } from '../../contracts/chain.js';
-import type { EventStore, NewRecord } from '../../host/eventstore/index.js';
+import type { EventStore, NewRecord } from '../../eventstore/index.js';
+import { CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
 
 /** One envelope of a chain: its exact bytes (what gets hashed and stored) and its fields. */
 export interface ChainedEnvelope {
@@ -56,7 +57,7 @@ export class EnvelopeChain {
       localHeadSeq: options.localHeadSeq ?? this.seq,
       receivedAtMs: (options.receivedAt ?? new Date()).getTime(),
     }).finish();
-    return { id: randomUUID(), type: 'ChainHeadReceived', data };
+    return { id: randomUUID(), type: CHAIN_HEAD_RECORD_TYPE, data };
   }
 }
 

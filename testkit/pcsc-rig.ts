@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newBlankCard, type CardState } from '../../card/index.js';
-import { loadCardState, saveCardState, VirtualCard } from '../../card/virtual/index.js';
-import { PcscReaders, type CardTransport, type PcscCard } from '../../edge/card-reader/index.js';
-import { ensurePcscd, leaseVpcdSlot, type VpcdSlot } from '../../infra/pcsc/index.js';
+import { newBlankCard, type CardState } from '../card/index.js';
+import { loadCardState, saveCardState, VirtualCard } from '../card/virtual/index.js';
+import { PcscReaders, type CardTransport, type PcscCard } from '../reader/index.js';
+import { ensurePcscd, leaseVpcdSlot, type VpcdSlot } from '../infra/pcsc/index.js';
 
 /*
  * Card tests through the real pcscd + vpcd. pcscd is started once (idempotent, under a lock); each

@@ -36,7 +36,7 @@ import {
   type ResponseApdu,
   type SessionKeys,
   type TerminalKeys,
-} from '../../card/index.js';
+} from '../card/index.js';
 import { CardResponseError, CardStatusError, UnknownCardError } from './errors.js';
 import { exchange, type CardTransport } from './transport.js';
 

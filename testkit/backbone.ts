@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { decodeEnvelope, type EventEnvelope } from '../../contracts/index.js';
-import { generateSigningKey, saveSigningKey, type EventInput, type SigningKey } from '../../contracts/chain.js';
-import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
-import { SqliteEventStore } from '../../host/eventstore/index.js';
-import { CHAIN_HEAD_RECORD_TYPE, ensureEventsStream, originStreamName, startIngest, type Ingest } from '../../host/ingest/index.js';
-import { HqWriter, registerStore, storeKeyDirectory } from '../../host/hq-writer/index.js';
-import { startEdge, type EdgeNode } from '../../edge/index.js';
+import { decodeEnvelope, type EventEnvelope } from '../contracts/index.js';
+import { generateSigningKey, saveSigningKey, type EventInput, type SigningKey } from '../contracts/chain.js';
+import { startNatsServer, type NatsServer } from '../infra/nats/nats-server.js';
+import { SqliteEventStore, CHAIN_HEAD_RECORD_TYPE, originStreamName } from '../eventstore/index.js';
+import { ensureEventsStream, startIngest, type Ingest } from '../host/ingest/index.js';
+import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
+import { startEdge, type EdgeNode } from '../edge/index.js';
 
 /** Collects log lines so tests can assert on what was said. */
 export function capturingLogger() {

@@ -1,4 +1,4 @@
-import { describeStatusWord, swHex } from '../../card/index.js';
+import { describeStatusWord, swHex } from '../card/index.js';
 
 /** Base of every error the card reader port raises. */
 export class CardReaderError extends Error {

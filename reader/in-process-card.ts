@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { POWER_ON_SESSION, processApdu, type CardState, type ChipSession, type RandomSource } from '../../card/index.js';
+import { POWER_ON_SESSION, processApdu, type CardState, type ChipSession, type RandomSource } from '../card/index.js';
 import { CardRemovedError, NoCardError } from './errors.js';
 import type { CardTransport } from './transport.js';
 

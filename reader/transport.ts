@@ -1,4 +1,4 @@
-import { buildCommandApdu, concat, parseCommandApdu, parseResponseApdu, type ResponseApdu } from '../../card/index.js';
+import { buildCommandApdu, concat, parseCommandApdu, parseResponseApdu, type ResponseApdu } from '../card/index.js';
 import { CardResponseError } from './errors.js';
 
 /** Anything that carries one command APDU to a card and brings back its raw response APDU. */

@@ -10,17 +10,17 @@ import {
   newBlankCard,
   terminalKeysOf,
   type IssuerMasterKeys,
-} from '../../card/index.js';
-import { pb, type cardsys, type PosReply } from '../../contracts/index.js';
-import { CardRemovedError, ChipTerminal, InProcessCard, type CardTransport } from '../../edge/card-reader/index.js';
-import { startEdge, type EdgeNode } from '../../edge/index.js';
-import { decodePosReply, type PosServer } from '../../edge/pos/index.js';
-import type { PurseAtStore } from '../../edge/purse/index.js';
-import { InquiryCentre } from '../../host/inquiry/index.js';
-import { ProjectionRunner, READ_MODELS_FILE } from '../../projections/index.js';
-import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
-import { PurseLedgerReader, purseLedgerProjection } from '../../projections/purse-ledger.js';
-import { capturingLogger, startBackbone, type Backbone } from '../replication/harness.js';
+} from '../card/index.js';
+import { pb, type cardsys, type PosReply } from '../contracts/index.js';
+import { CardRemovedError, ChipTerminal, InProcessCard, type CardTransport } from '../reader/index.js';
+import { startEdge, type EdgeNode } from '../edge/index.js';
+import { decodePosReply, type PosServer } from '../edge/pos/index.js';
+import type { PurseAtStore } from '../edge/purse/index.js';
+import { InquiryCentre } from '../host/inquiry/index.js';
+import { ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
+import { startLinkProxy, type LinkProxy } from '../infra/net/link-proxy.js';
+import { PurseLedgerReader, purseLedgerProjection } from '../projections/purse-ledger.js';
+import { capturingLogger, startBackbone, type Backbone } from './backbone.js';
 
 export const TERMINAL = 'pos-1';
 

@@ -1,15 +1,22 @@
 // How an origin's chain sits in the host event store: one stream per origin, its envelopes in
 // sequence, each append closed by one ChainHeadReceived record.
 import { createHash } from 'node:crypto';
-import { decodeEnvelope, decodeOrThrow, HQ_ORIGIN, pb, type ChainHead, type ChainHeadReceived } from '../../contracts/index.js';
-import { GENESIS_HASH, hashEnvelope } from '../../contracts/chain.js';
-import type { EventStore, ExpectedRevision, NewRecord } from '../eventstore/event-store.js';
+import { decodeEnvelope, decodeOrThrow, HQ_ORIGIN, pb, type ChainHead, type ChainHeadReceived } from '../contracts/index.js';
+import { GENESIS_HASH, hashEnvelope } from '../contracts/chain.js';
+import type { EventStore, ExpectedRevision, NewRecord } from './event-store.js';
 
 export const CHAIN_HEAD_RECORD_TYPE = 'ChainHeadReceived';
+const STORE_STREAM_PREFIX = 'store-';
 
 /** The event-store stream of an origin: `store-<storeId>`, or `hq` for head office. */
 export function originStreamName(origin: string): string {
-  return origin === HQ_ORIGIN ? HQ_ORIGIN : `store-${origin}`;
+  return origin === HQ_ORIGIN ? HQ_ORIGIN : `${STORE_STREAM_PREFIX}${origin}`;
+}
+
+/** The origin a host stream belongs to: `store-<id>` → id, `hq` → "hq"; undefined for other streams. */
+export function originOfStream(streamId: string): string | undefined {
+  if (streamId === HQ_ORIGIN) return HQ_ORIGIN;
+  return streamId.startsWith(STORE_STREAM_PREFIX) ? streamId.slice(STORE_STREAM_PREFIX.length) : undefined;
 }
 
 /** Where an origin's chain stands in the event store. */

@@ -1,4 +1,0 @@
-// The host event store: the interface every adapter implements, and the adapters.
-export * from './event-store.js';
-export { SqliteEventStore } from './sqlite-event-store.js';
-export { EsdbEventStore } from './esdb-event-store.js';
