@@ -15,7 +15,7 @@ import { startEdge } from '../edge/index.js';
 import { IssuanceInfo, startStoreIssuance } from '../edge/issuance/index.js';
 import { PosServer, sendPosCommand } from '../edge/pos/index.js';
 import { openPcscRig, type SlotCard } from '../testkit/pcsc-rig.js';
-import { startSnapshotPublisher } from '../host/issuance-publisher/index.js';
+import { startSnapshotPublisher } from '../host/issuance/index.js';
 import { provisionHeadOffice, provisionStore } from '../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer } from '../infra/nats/index.js';
 import { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../projections/issuance-snapshot.js';

@@ -11,9 +11,9 @@ import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from 
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import type { KeyObject } from 'node:crypto';
 import type { IssuerMasterKeys } from '../card/index.js';
-import { headOfficeIssuance } from './issuance-publisher/index.js';
+import { headOfficeIssuance } from './issuance/index.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
-import { headOfficePurse } from './inquiry/index.js';
+import { headOfficePurse } from './purse/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';

@@ -16,7 +16,7 @@ import { CardRemovedError, ChipTerminal, InProcessCard, type CardTransport } fro
 import { startEdge, type EdgeNode } from '../edge/index.js';
 import { decodePosReply, type PosServer } from '../edge/pos/index.js';
 import type { PurseAtStore } from '../edge/purse/index.js';
-import { InquiryCentre } from '../host/inquiry/index.js';
+import { InquiryCentre } from '../host/purse/index.js';
 import { ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/net/link-proxy.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../projections/purse-ledger.js';

@@ -41,6 +41,3 @@ export function applicationRoutes(options: ApplicationRoutesOptions): FastifyPlu
     );
   };
 }
-
-/** The API's 400 for a zod error, under the name other route plugins import it by. */
-export { sendBadRequest as sendValidationError } from '../api/index.js';

@@ -18,7 +18,7 @@ import { decodePosReply, sendPosCommand, type PosServer } from '../../edge/pos/i
 import { SqliteEventStore } from '../../eventstore/sqlite-event-store.js';
 import { HqWriter, storeKeyDirectory } from '../../host/hq-writer/index.js';
 import { startIngest, type Ingest } from '../../host/ingest/index.js';
-import { headOfficeIssuance } from '../../host/issuance-publisher/index.js';
+import { headOfficeIssuance } from '../../host/issuance/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedHeadOffice, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';

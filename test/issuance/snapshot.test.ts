@@ -13,7 +13,7 @@ import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contract
 import { snapshotSealContext } from '../../contracts/issuance-channel.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
 import { IssuanceCache } from '../../edge/issuance/issuance-cache.js';
-import { startLookupResponder, startSnapshotPublisher, type SnapshotPublisher } from '../../host/issuance-publisher/index.js';
+import { startLookupResponder, startSnapshotPublisher, type SnapshotPublisher } from '../../host/issuance/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { natsConnectOptions, readSnapshotMessages, snapshotStream, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { applyIssuanceEvent, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/issuance-snapshot.js';

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { purseRoutes } from '../../host/inquiry/index.js';
+import { purseRoutes } from '../../host/purse/index.js';
 import { issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 describe('blacklist and alert routes', () => {

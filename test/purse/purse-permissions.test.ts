@@ -12,7 +12,7 @@ import { pb, subjects } from '../../contracts/index.js';
 import { BlacklistCache, HeadOfficeLink } from '../../edge/purse/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
 import { HqWriter } from '../../host/hq-writer/index.js';
-import { InquiryCentre } from '../../host/inquiry/index.js';
+import { InquiryCentre } from '../../host/purse/index.js';
 import { provisionStore } from '../../host/provisioning/index.js';
 import { headOfficeFiles } from '../../host/provisioning/layout.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';

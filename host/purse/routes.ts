@@ -5,7 +5,7 @@ import type {} from '@fastify/swagger';
 import { z } from 'zod';
 import { ApplicationInput, bankIdOf, DomainRefusal } from '../../domain/index.js';
 import type { PurseLedgerReader } from '../../projections/purse-ledger.js';
-import { sendValidationError } from '../applications/routes.js';
+import { sendBadRequest } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
 
 export interface PurseRoutesOptions {
@@ -47,9 +47,9 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
   return async (app) => {
     const change = (kind: 'blacklist' | 'reinstate') => async (request: { params: unknown; body: unknown }, reply: FastifyReply) => {
       const params = CardParams.safeParse(request.params);
-      if (!params.success) return sendValidationError(reply, params.error);
+      if (!params.success) return sendBadRequest(reply, params.error);
       const body = ReasonBody.safeParse(request.body ?? {});
-      if (!body.success) return sendValidationError(reply, body.error);
+      if (!body.success) return sendBadRequest(reply, body.error);
       try {
         const { version } = await centre.changeBlacklist(kind, params.data.cardId, body.data.reason);
         return reply.code(kind === 'blacklist' ? 201 : 200).send({ cardId: params.data.cardId, blacklisted: kind === 'blacklist', reason: body.data.reason, version });
@@ -69,7 +69,7 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = AccountBody.safeParse(request.body ?? {});
-        if (!body.success) return sendValidationError(reply, body.error);
+        if (!body.success) return sendBadRequest(reply, body.error);
         const bankId = bankIdOf(body.data);
         try {
           await centre.openAccount(bankId, body.data.balance);
@@ -96,7 +96,7 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       { schema: { summary: 'Purse divergences head office found (counter gap or repeat, balance, card MAC, load without debit)', description: 'Query: cardId?, after? (alert id), limit? (1-1000).', tags: ['purse'] } },
       async (request, reply) => {
         const query = AlertQuery.safeParse(request.query ?? {});
-        if (!query.success) return sendValidationError(reply, query.error);
+        if (!query.success) return sendBadRequest(reply, query.error);
         return { alerts: ledger.alerts({ cardId: query.data.cardId, afterId: query.data.after, limit: query.data.limit }) };
       },
     );
@@ -106,7 +106,7 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       { schema: { summary: "The card's purse as head office last saw it, its alerts and blacklist state", tags: ['purse'] } },
       async (request, reply) => {
         const params = CardParams.safeParse(request.params);
-        if (!params.success) return sendValidationError(reply, params.error);
+        if (!params.success) return sendBadRequest(reply, params.error);
         const view = purseViewOf(centre, ledger, params.data.cardId);
         if (!view) return reply.code(404).send({ error: 'not_found', message: `head office has seen no purse activity or blacklisting for card ${params.data.cardId}` });
         return view;

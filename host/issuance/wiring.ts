@@ -1,4 +1,4 @@
-// Issuance at head office as one API plugin: the application and primary issuance routes, the
+// Composition root of issuance at head office, as one API plugin: the application and primary issuance routes, the
 // snapshot publisher and the lookup responder, started with the API and stopped when it closes.
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';

@@ -1,4 +1,4 @@
-// The purse at head office in one piece for the host process: the ledger projection for the
+// Composition root of the purse at head office for the host process: the ledger projection for the
 // runner, and a route plugin that runs the inquiry centre for as long as the API runs.
 import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
