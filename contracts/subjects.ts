@@ -1,7 +1,10 @@
-// NATS subjects. Each store's credentials are scoped to the subjects that carry its own id.
+// Every NATS subject and JetStream stream name cardsys uses, in one place. Each store's
+// credentials are scoped to the subjects that carry its own id.
 
 /** JetStream stream that holds every store's replicated event batches. */
 export const EVENTS_STREAM = 'CARDSYS_EVENTS';
+/** JetStream stream of one store's sealed issuance snapshot, on the single subject `subjects.snapshot(id)`. */
+export const snapshotStream = (storeId: string) => `CARDSYS_SNAPSHOT_${storeId}`;
 export const HQ_ORIGIN = 'hq';
 
 export const subjects = {
@@ -22,6 +25,10 @@ export const subjects = {
   blacklistSyncAll: 'cardsys.hq.blacklist.*',
   /** Host → every store: BlacklistChange as it happens. */
   blacklistChanges: 'cardsys.blacklist.changes',
+  /** Edge → host request: a sealed on-demand issuance lookup. Reply: the sealed entry, or an error header. */
+  lookup: (storeId: string) => `cardsys.hq.lookup.${storeId}`,
+  /** Host → JetStream: the store's issuance snapshot generations and changes, sealed to its key. */
+  snapshot: (storeId: string) => `cardsys.snapshot.${storeId}`,
   /** Per-store request inbox prefix, so one store cannot read another's replies. */
   inbox: (storeId: string) => `_INBOX_${storeId}`,
 } as const;

@@ -5,10 +5,10 @@ import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { pb } from '../../contracts/index.js';
+import { pb, subjects } from '../../contracts/index.js';
 import { createOpener, seal } from '../../contracts/sealed.js';
-import { readSnapshotMessages, snapshotSubject } from '../../infra/nats/snapshot-channel.js';
-import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, lookupSubject, snapshotSealContext } from '../../contracts/issuance-channel.js';
+import { readSnapshotMessages } from '../../infra/nats/snapshot-channel.js';
+import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from '../../contracts/issuance-channel.js';
 import { IssuanceCache, type IssuanceEntry } from './issuance-cache.js';
 
 import type { Logger } from '../../infra/logger.js';
@@ -53,7 +53,7 @@ export class IssuanceInfo {
   /** Starts following the store's snapshot stream on this connection. */
   attach(nc: NatsConnection): void {
     this.nc = nc;
-    this.subscription = nc.subscribe(snapshotSubject(this.options.storeId), { callback: () => void this.sync() });
+    this.subscription = nc.subscribe(subjects.snapshot(this.options.storeId), { callback: () => void this.sync() });
     this.timer = setInterval(() => void this.sync(), this.options.resyncMs ?? 30_000);
     void this.sync();
   }
@@ -102,7 +102,7 @@ export class IssuanceInfo {
     const question = pb.IssuanceLookupRequest.encode({ storeId: this.options.storeId, bankId, cardId }).finish();
     let reply;
     try {
-      reply = await nc.request(lookupSubject(this.options.storeId), seal(this.options.hqSealingPublicKey, lookupRequestSealContext, question), {
+      reply = await nc.request(subjects.lookup(this.options.storeId), seal(this.options.hqSealingPublicKey, lookupRequestSealContext, question), {
         timeout: this.options.lookupTimeoutMs ?? 3000,
       });
     } catch (error) {

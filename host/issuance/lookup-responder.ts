@@ -4,11 +4,11 @@
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { pb } from '../../contracts/index.js';
+import { pb, subjects } from '../../contracts/index.js';
 import { createOpener, seal, sealingPublicKeyFromRaw } from '../../contracts/sealed.js';
 import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/issuance-snapshot.js';
 import type { Logger } from './snapshot-publisher.js';
-import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, lookupSubject } from '../../contracts/issuance-channel.js';
+import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext } from '../../contracts/issuance-channel.js';
 
 
 export interface LookupResponderOptions {
@@ -33,7 +33,7 @@ export function startLookupResponder(options: LookupResponderOptions): { stop():
   };
 
   const answer = (msg: Msg) => {
-    const storeId = msg.subject.slice(lookupSubject('').length);
+    const storeId = msg.subject.slice(subjects.lookup('').length);
     let request: ReturnType<typeof pb.IssuanceLookupRequest.decode>;
     try {
       request = pb.IssuanceLookupRequest.decode(opener.open(msg.data));
@@ -49,7 +49,7 @@ export function startLookupResponder(options: LookupResponderOptions): { stop():
     msg.respond(seal(sealingPublicKeyFromRaw(store.sealingKey), lookupReplySealContext(storeId), reply));
   };
 
-  const subscription: Subscription = options.nc.subscribe(lookupSubject('*'), {
+  const subscription: Subscription = options.nc.subscribe(subjects.lookup('*'), {
     callback: (error, msg) => {
       if (error) return logger.error(`issuance lookups: ${error.message}`);
       try {

@@ -5,9 +5,9 @@
 import type Database from 'better-sqlite3';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { pb, type cardsys } from '../../contracts/index.js';
+import { pb, type cardsys, snapshotStream, subjects } from '../../contracts/index.js';
 import { createSealer, sealingPublicKeyFromRaw, type Sealer } from '../../contracts/sealed.js';
-import { ensureSnapshotStream, snapshotStream, snapshotSubject } from '../../infra/nats/snapshot-channel.js';
+import { ensureSnapshotStream } from '../../infra/nats/snapshot-channel.js';
 import { snapshotSealContext } from '../../contracts/issuance-channel.js';
 import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from '../../projections/issuance-snapshot.js';
 
@@ -83,7 +83,7 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     h.set(HEADER.feed, cursor.feed);
     h.set(HEADER.changeSeq, String(cursor.changeSeq));
     h.set(HEADER.generation, String(cursor.generation));
-    const ack = await js.publish(snapshotSubject(store.storeId), payload, { msgID, headers: h, expect: { lastSubjectSequence: cursor.lastSeq } });
+    const ack = await js.publish(subjects.snapshot(store.storeId), payload, { msgID, headers: h, expect: { lastSubjectSequence: cursor.lastSeq } });
     cursor.lastSeq = ack.seq;
     figures.messages++;
     figures.bytes += payload.length;
@@ -94,7 +94,7 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     if (cursors.has(store.storeId)) return cursors.get(store.storeId);
     await ensureSnapshotStream(jsm, store.storeId);
     const stream = snapshotStream(store.storeId);
-    const last = await jsm.streams.getMessage(stream, { last_by_subj: snapshotSubject(store.storeId) });
+    const last = await jsm.streams.getMessage(stream, { last_by_subj: subjects.snapshot(store.storeId) });
     const cursor: StoreCursor | undefined = last
       ? {
           lastSeq: last.seq,

@@ -3,8 +3,7 @@
 // subjects carrying its own id. No store may create JetStream consumers: a consumer's delivery
 // subject is chosen in the request body, which subject permissions cannot check, so stores read
 // their snapshot stream only by direct get, whose API subject names the stream.
-import { EVENTS_STREAM, subjects } from '../../contracts/subjects.js';
-import { snapshotStream, snapshotSubject } from './snapshot-channel.js';
+import { EVENTS_STREAM, snapshotStream, subjects } from '../../contracts/index.js';
 
 export type Principal =
   | { role: 'hq' }
@@ -64,7 +63,7 @@ export function permissionsOf(principal: Principal): NatsPermissions {
           jsApi(`DIRECT.GET.${stream}`),
           jsApi(`DIRECT.GET.${stream}.>`),
         ],
-        subscribe: [subjects.ack(id), subjects.pos(id), 'cardsys.blacklist.>', snapshotSubject(id), `${subjects.inbox(id)}.>`],
+        subscribe: [subjects.ack(id), subjects.pos(id), 'cardsys.blacklist.>', subjects.snapshot(id), `${subjects.inbox(id)}.>`],
         // Replies to its POS terminals go to their inboxes, known only from each request.
         allowResponses: true,
       };

@@ -5,9 +5,8 @@
 // stream and nothing else) and may subscribe to the subject to learn that something new arrived.
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
+import { snapshotStream, subjects } from '../../contracts/index.js';
 
-export const snapshotSubject = (storeId: string) => `cardsys.snapshot.${storeId}`;
-export const snapshotStream = (storeId: string) => `CARDSYS_SNAPSHOT_${storeId}`;
 
 /** Head office: creates the store's snapshot stream, or leaves the existing one as it is. */
 export async function ensureSnapshotStream(jsm: JetStreamManager, storeId: string): Promise<void> {
@@ -22,7 +21,7 @@ export async function ensureSnapshotStream(jsm: JetStreamManager, storeId: strin
   if (exists) return;
   await jsm.streams.add({
     name,
-    subjects: [snapshotSubject(storeId)],
+    subjects: [subjects.snapshot(storeId)],
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     allow_direct: true,

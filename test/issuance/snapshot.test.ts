@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { decodeEvent, encodeEvent, pb, type NewDomainEvent } from '../../contracts/index.js';
+import { decodeEvent, encodeEvent, pb, type NewDomainEvent, snapshotStream } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contracts/sealed.js';
 import { snapshotSealContext } from '../../contracts/issuance-channel.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
 import { IssuanceCache } from '../../edge/issuance/issuance-cache.js';
 import { startLookupResponder, startSnapshotPublisher, type SnapshotPublisher } from '../../host/issuance/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
-import { natsConnectOptions, readSnapshotMessages, snapshotStream, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { natsConnectOptions, readSnapshotMessages, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { applyIssuanceEvent, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/issuance-snapshot.js';
 
 let root: string;

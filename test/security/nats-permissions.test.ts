@@ -7,19 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '@nats-io/nkeys';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, nkeyAuthenticator, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
-import { EVENTS_STREAM, pb, subjects } from '../../contracts/index.js';
+import { EVENTS_STREAM, pb, subjects, snapshotStream } from '../../contracts/index.js';
 import { loadSealingKey, openSealed, seal, sealingPublicKeyFromRaw } from '../../contracts/sealed.js';
 import { provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { headOfficeFiles } from '../../host/provisioning/layout.js';
-import {
-  ensureSnapshotStream,
-  natsConnectOptions,
-  readSnapshotMessages,
-  snapshotStream,
-  snapshotSubject,
-  startNatsServer,
-  type NatsServer,
-} from '../../infra/nats/index.js';
+import { ensureSnapshotStream, natsConnectOptions, readSnapshotMessages, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 
 const encoder = new TextEncoder();
 let root: string;
@@ -85,7 +77,7 @@ beforeAll(async () => {
     await ensureSnapshotStream(hqJsm, storeId);
     const sealingKey = sealingPublicKeyFromRaw(new Uint8Array(Buffer.from(store.record.sealingPublicKey, 'base64')));
     const blob = seal(sealingKey, { purpose: 'issuance-snapshot', recipient: storeId }, snapshotUpdate(storeId, [`${storeId}-0001`, `${storeId}-0002`]));
-    await jetstream(hq).publish(snapshotSubject(storeId), blob);
+    await jetstream(hq).publish(subjects.snapshot(storeId), blob);
   }
 });
 
@@ -134,10 +126,10 @@ describe('store credentials', () => {
     const jsm = await jetstreamManager(edgeA, { checkAPI: false });
     const stream = snapshotStream('B');
     await expect(jsm.direct.getMessage(stream, { seq: 1 })).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.DIRECT.GET.${stream}"`);
-    await expect(jsm.direct.getMessage(stream, { last_by_subj: snapshotSubject('B') })).rejects.toThrow('Permissions Violation for Publish');
+    await expect(jsm.direct.getMessage(stream, { last_by_subj: subjects.snapshot('B') })).rejects.toThrow('Permissions Violation for Publish');
     await expect(jsm.streams.info(stream)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.INFO.${stream}"`);
-    await expect(jsm.consumers.add(stream, { filter_subject: snapshotSubject('B') })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE');
-    expect(await trySubscribe(edgeA, snapshotSubject('B'))).toBe(`Permissions Violation for Subscription to "${snapshotSubject('B')}"`);
+    await expect(jsm.consumers.add(stream, { filter_subject: subjects.snapshot('B') })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE');
+    expect(await trySubscribe(edgeA, subjects.snapshot('B'))).toBe(`Permissions Violation for Subscription to "${subjects.snapshot('B')}"`);
   });
 
   it('cannot create consumers even on their own snapshot stream (a delivery subject could point anywhere)', async () => {
@@ -153,7 +145,7 @@ describe('store credentials', () => {
     for (const subject of [subjects.ack('B'), subjects.pos('B'), subjects.events('B'), subjects.eventsAll, `${subjects.inbox('B')}.>`, '_INBOX.pos.B.>', '>']) {
       expect(await trySubscribe(edgeA, subject), subject).toBe(`Permissions Violation for Subscription to "${subject}"`);
     }
-    for (const subject of [subjects.ack('A'), subjects.pos('A'), snapshotSubject('A'), 'cardsys.blacklist.>']) {
+    for (const subject of [subjects.ack('A'), subjects.pos('A'), subjects.snapshot('A'), 'cardsys.blacklist.>']) {
       expect(await trySubscribe(edgeA, subject), subject).toBe('allowed');
     }
   });
@@ -180,7 +172,7 @@ describe('snapshot channel', () => {
   it('catches up past its read window, resumes from a cursor and skips what head office purged', async () => {
     const js = jetstream(hq);
     const first = (await hqJsm.streams.info(snapshotStream('A'))).state.last_seq + 1;
-    for (let i = 0; i < 600; i++) await js.publish(snapshotSubject('A'), encoder.encode(`change ${first + i}`));
+    for (let i = 0; i < 600; i++) await js.publish(subjects.snapshot('A'), encoder.encode(`change ${first + i}`));
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
     const jsm = await jetstreamManager(edgeA, { checkAPI: false });
     const read = async (afterSeq: number) => {
