@@ -4,11 +4,10 @@
 // nothing allocated. The message is the card's own (card transactionMac); a check against it on
 // first use guards the two from drifting apart.
 import { randomBytes } from 'node:crypto';
-import { cardIdBytes, deriveCardKey, equalBytes, transactionMac, type PurseOperation } from '../card/index.js';
+import { cardIdBytes, deriveCardKey, equalBytes, operationCode, TRANSACTION_MAC_LABEL, transactionMac, type PurseOperation } from '../card/index.js';
 import { assertAesMatchesStandard, encryptWords, expandKey, wordsOf } from './aes-words.js';
 
-const LABEL = Buffer.from('cardsys/transaction', 'ascii');
-const OPERATION_CODE: Record<PurseOperation, number> = { credit: 0x01, debit: 0x02 };
+const LABEL = TRANSACTION_MAC_LABEL;
 /** Bytes 16..18 of the message: the end of the label, before the operation code. */
 const LABEL_TAIL = ((LABEL[16]! << 24) | (LABEL[17]! << 16) | (LABEL[18]! << 8)) >>> 0;
 
@@ -47,7 +46,7 @@ const block = new Uint32Array(4);
 /** The CMAC state of one transaction into `block`; the MAC is its first 8 bytes. */
 function macInto(card: CardKey, t: CardTransaction): void {
   // Block 2: "ion", the operation code, the card id, the counter.
-  block[0] = (card.first[0]! ^ (LABEL_TAIL | OPERATION_CODE[t.operation])) >>> 0;
+  block[0] = (card.first[0]! ^ (LABEL_TAIL | operationCode(t.operation))) >>> 0;
   block[1] = (card.first[1]! ^ card.cardId[0]!) >>> 0;
   block[2] = (card.first[2]! ^ card.cardId[1]!) >>> 0;
   block[3] = (card.first[3]! ^ t.counter) >>> 0;

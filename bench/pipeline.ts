@@ -13,8 +13,9 @@ import { startNatsServer } from '../infra/nats/nats-server.js';
 import { SqliteEventStore, originStreamName, readOriginTail } from '../eventstore/index.js';
 import { DUPLICATE_WINDOW_MS, ensureEventsStream, startIngest } from '../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
-import { edgeLogDir, EventLog, type LogEntry, type Logger } from '../edge/index.js';
+import { edgeLogDir, EventLog, type LogEntry } from '../edge/index.js';
 import type { EdgeWorkerCommand, EdgeWorkerData, EdgeWorkerMessage } from './pipeline-edge.js';
+import type { Logger } from '../infra/index.js';
 
 export interface PipelineBenchOptions {
   /** Events each store appends. */

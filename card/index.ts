@@ -56,7 +56,7 @@ export {
   type Lifecycle,
   type LogEntry,
 } from './application/state.js';
-export { purseDataMac, transactionMac, creditAuthorisationMac, operationOf, type PurseOperation } from './application/purse-macs.js';
+export { purseDataMac, transactionMac, creditAuthorisationMac, operationCode, operationOf, TRANSACTION_MAC_LABEL, type PurseOperation } from './application/purse-macs.js';
 export {
   deriveSessionKeys,
   protectCommand,

@@ -12,10 +12,6 @@ export function hashEnvelope(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(a, b) === 0;
-}
-
 /** The bytes an origin signs: its ChainHead encoded with an empty signature. */
 export function headSigningBytes(head: ChainHead): Uint8Array {
   return pb.ChainHead.encode({ ...head, signature: new Uint8Array(0) }).finish();

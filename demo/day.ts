@@ -2,7 +2,7 @@
 // head office's reader to store A's, and store A's WAN link cut and restored.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { freePort } from '../infra/free-port.js';
+import { freePort } from '../infra/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/net/link-proxy.js';
 import { ensurePcscd, leaseVpcdSlot, type SlotLease } from '../infra/pcsc/index.js';
 import { provisionedNatsUsers, storeBundleFiles } from '../host/provisioning/index.js';

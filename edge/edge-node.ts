@@ -7,12 +7,13 @@ import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node'
 import { connectReconnecting } from '../infra/nats/index.js';
 import { isValidStoreId, subjects } from '../contracts/index.js';
 import type { SigningKey } from '../contracts/chain.js';
-import { EventLog, type Logger } from './log/index.js';
+import { EventLog } from './log/index.js';
 import { Replicator, type ReplicatorOptions } from './replicator/index.js';
 import type { KeyObject } from 'node:crypto';
 import { PosServer, type CounterOptions } from './pos/index.js';
 import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
 import { startPurse, type PurseAtStore } from './purse/index.js';
+import type { Logger } from '../infra/index.js';
 
 export interface EdgeOptions {
   storeId: string;

@@ -6,7 +6,7 @@ import type { SigningKey } from '../contracts/chain.js';
 import { buildApi, type CardView } from './api/index.js';
 import { EsdbEventStore, SqliteEventStore, type EventStore } from '../eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
-import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
+import { ensureEventsStream, startIngest, type Ingest } from './ingest/index.js';
 import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from './provisioning/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import type { KeyObject } from 'node:crypto';
@@ -14,6 +14,7 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import { headOfficeIssuance } from './issuance/index.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
 import { headOfficePurse } from './purse/index.js';
+import type { Logger } from '../infra/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';

@@ -7,6 +7,9 @@ export type PurseOperation = 'credit' | 'debit';
 
 const OPERATION_CODE: Record<PurseOperation, number> = { credit: 0x01, debit: 0x02 };
 
+/** The label that opens every card transaction MAC message (and so its first AES block). */
+export const TRANSACTION_MAC_LABEL = ascii('cardsys/transaction');
+
 export function operationCode(operation: PurseOperation): number {
   return OPERATION_CODE[operation];
 }
@@ -43,6 +46,6 @@ export function transactionMac(
 ): Uint8Array {
   return aesCmac8(
     transactionKey,
-    concat(ascii('cardsys/transaction'), Uint8Array.of(operationCode(operation)), cardId, u32(counter), u32(amount), u32(newBalance), terminalId),
+    concat(TRANSACTION_MAC_LABEL, Uint8Array.of(operationCode(operation)), cardId, u32(counter), u32(amount), u32(newBalance), terminalId),
   );
 }

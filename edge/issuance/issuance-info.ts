@@ -11,8 +11,7 @@ import { readSnapshotMessages } from '../../infra/nats/snapshot-channel.js';
 import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from '../../contracts/issuance-channel.js';
 import { IssuanceCache, type IssuanceEntry } from './issuance-cache.js';
 
-import type { Logger } from '../../infra/logger.js';
-export type { Logger };
+import type { Logger } from '../../infra/index.js';
 
 export interface IssuanceInfoOptions {
   storeId: string;

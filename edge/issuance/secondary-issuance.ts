@@ -27,9 +27,10 @@ import {
   UnknownCardError,
   type CardInfo,
 } from '../../reader/index.js';
-import type { EventLog, Logger } from '../log/index.js';
+import type { EventLog } from '../log/index.js';
 import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
 import type { IssuanceInfo } from './issuance-info.js';
+import type { Logger } from '../../infra/index.js';
 
 /** What the issued record is sealed for; head office opens it with the same context. */
 export const issuedRecordSealContext = { purpose: 'issued-record', recipient: HQ_ORIGIN };

@@ -3,10 +3,11 @@
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { EventLog, Logger } from '../log/index.js';
+import type { EventLog } from '../log/index.js';
 import type { CounterOptions, PosServer } from '../pos/index.js';
 import { IssuanceInfo } from './issuance-info.js';
 import { SecondaryIssuance } from './secondary-issuance.js';
+import type { Logger } from '../../infra/index.js';
 
 /** The parts of a store's node issuance uses (an EdgeNode has them). */
 export interface IssuanceEdge {

@@ -3,7 +3,7 @@
 import { closeSync, fdatasync, ftruncateSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { decodeEnvelope, type EventEnvelope } from '../../contracts/index.js';
-import { GENESIS_HASH, hashEnvelope, sameBytes, sealEnvelope, type EventInput } from '../../contracts/chain.js';
+import { GENESIS_HASH, hashEnvelope, sealEnvelope, type EventInput } from '../../contracts/chain.js';
 import {
   FRAME_HEADER_BYTES,
   MAX_FRAME_PAYLOAD,
@@ -18,8 +18,8 @@ import {
 
 const fdatasyncAsync = promisify(fdatasync);
 
-import type { Logger } from '../../infra/logger.js';
-export type { Logger };
+import type { Logger } from '../../infra/index.js';
+import { equalBytes } from '../../card/index.js';
 
 export interface EventLogOptions {
   dir: string;
@@ -346,7 +346,7 @@ function verifyTail(data: Buffer, firstSeq: number, prevHash: Uint8Array, storeI
     if (envelope.storeId !== storeId) throw new LogCorruptError(`event log holds events of store "${envelope.storeId}", not "${storeId}"`);
     const seq = firstSeq + offsets.length;
     if (envelope.storeSeq !== seq) return stop(`sequence ${envelope.storeSeq} where ${seq} was due`);
-    if (!sameBytes(envelope.prevHash, hash)) return stop(`hash chain broken at sequence ${seq}`);
+    if (!equalBytes(envelope.prevHash, hash)) return stop(`hash chain broken at sequence ${seq}`);
     offsets.push(offset);
     hash = payloadHash;
     offset += FRAME_HEADER_BYTES + length;

@@ -3,8 +3,9 @@
 import type { Database } from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decodeOrThrow, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
-import type { Logger } from '../log/index.js';
+
 import { CommandResults, requestDigest } from './command-results.js';
+import type { Logger } from '../../infra/index.js';
 
 export type PosCommandKind = NonNullable<cardsys.v1.PosCommand['kind']>;
 

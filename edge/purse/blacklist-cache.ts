@@ -5,7 +5,7 @@
 import type { Database } from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decodeOrThrow, pb, subjects } from '../../contracts/index.js';
-import type { Logger } from '../log/index.js';
+import type { Logger } from '../../infra/index.js';
 
 export interface BlacklistedCard {
   cardId: string;

@@ -1,11 +1,12 @@
 // Load and pay at the store: the POS handlers, the blacklist copy, the line to head office.
 import type { NatsConnection } from '@nats-io/transport-node';
 import type Database from 'better-sqlite3';
-import type { EventLog, Logger } from '../log/index.js';
+import type { EventLog } from '../log/index.js';
 import type { PosServer } from '../pos/index.js';
 import { BlacklistCache } from './blacklist-cache.js';
 import { HeadOfficeLink } from './head-office-link.js';
 import { PurseService, type PurseServiceOptions } from './purse-service.js';
+import type { Logger } from '../../infra/index.js';
 
 export { BlacklistCache, type BlacklistedCard } from './blacklist-cache.js';
 export { HeadOfficeLink, HeadOfficeUnreachableError } from './head-office-link.js';

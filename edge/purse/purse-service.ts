@@ -25,10 +25,11 @@ import {
   type CardInfo,
   type LogRecord,
 } from '../../reader/index.js';
-import type { EventLog, Logger } from '../log/index.js';
+import type { EventLog } from '../log/index.js';
 import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
 import type { BlacklistCache } from './blacklist-cache.js';
 import { HeadOfficeUnreachableError, type HeadOfficeLink } from './head-office-link.js';
+import type { Logger } from '../../infra/index.js';
 
 export interface PurseServiceOptions extends CounterOptions {
   storeId: string;

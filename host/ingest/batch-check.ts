@@ -1,7 +1,8 @@
 // The checks a store's batch must pass before any of it reaches the host event store.
 import type { KeyObject } from 'node:crypto';
 import { decodeEnvelope, type ChainHead, type EventBatch, type EventEnvelope } from '../../contracts/index.js';
-import { hashEnvelope, sameBytes, verifyHead } from '../../contracts/chain.js';
+import { hashEnvelope, verifyHead } from '../../contracts/chain.js';
+import { equalBytes } from '../../card/index.js';
 
 export interface StoreKeys {
   /** The store's registered public key with this key id, if any. */
@@ -45,7 +46,7 @@ export async function checkBatch(
     if (previous && envelope.storeSeq !== previous.envelope.storeSeq + 1) {
       return refuse(`sequence ${envelope.storeSeq} follows ${previous.envelope.storeSeq} inside the batch`);
     }
-    if (previous && !sameBytes(envelope.prevHash, previous.hash)) return refuse(`hash chain broken inside the batch at sequence ${envelope.storeSeq}`);
+    if (previous && !equalBytes(envelope.prevHash, previous.hash)) return refuse(`hash chain broken inside the batch at sequence ${envelope.storeSeq}`);
     checked.push({ envelope, bytes, hash: hashEnvelope(bytes) });
   }
   const first = checked[0]!;
@@ -55,7 +56,7 @@ export async function checkBatch(
   if (!batch.head) return refuse('batch has no signed chain head');
   // A decoded message has every field, set or defaulted.
   const head = batch.head as ChainHead;
-  if (head.storeId !== storeId || head.storeSeq !== last.envelope.storeSeq || !sameBytes(head.hash, last.hash)) {
+  if (head.storeId !== storeId || head.storeSeq !== last.envelope.storeSeq || !equalBytes(head.hash, last.hash)) {
     return refuse(`signed head (store "${head.storeId}", sequence ${head.storeSeq}) does not cover the batch's last event`);
   }
   const key = await storeKeys.publicKey(storeId, head.keyId);
@@ -68,7 +69,7 @@ export async function checkBatch(
   if (firstFresh.envelope.storeSeq !== stored.lastSeq + 1) {
     return refuse(`sequence gap: head office has up to ${stored.lastSeq}, batch continues at ${firstFresh.envelope.storeSeq}`);
   }
-  if (!sameBytes(firstFresh.envelope.prevHash, stored.lastHash)) {
+  if (!equalBytes(firstFresh.envelope.prevHash, stored.lastHash)) {
     return refuse(`hash chain broken at sequence ${firstFresh.envelope.storeSeq}: its prev_hash is not the hash of stored event ${stored.lastSeq}`);
   }
   return { kind: 'accept', fresh, head, range };

@@ -8,9 +8,8 @@ import { decodeBatch, EVENTS_STREAM, isValidStoreId, pb, subjects, type EventBat
 import type { EventStore, NewRecord } from '../../eventstore/event-store.js';
 import { checkBatch, type StoreKeys } from './batch-check.js';
 
-import type { Logger } from '../../infra/logger.js';
+import type { Logger } from '../../infra/index.js';
 import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from '../../eventstore/index.js';
-export type { Logger };
 
 export interface IngestOptions {
   nc: NatsConnection;

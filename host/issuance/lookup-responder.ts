@@ -7,9 +7,9 @@ import { headers, type Msg, type NatsConnection, type Subscription } from '@nats
 import { pb, subjects } from '../../contracts/index.js';
 import { createOpener, seal, sealingPublicKeyFromRaw } from '../../contracts/sealed.js';
 import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/issuance-snapshot.js';
-import type { Logger } from './snapshot-publisher.js';
-import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext } from '../../contracts/issuance-channel.js';
 
+import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext } from '../../contracts/issuance-channel.js';
+import type { Logger } from '../../infra/index.js';
 
 export interface LookupResponderOptions {
   nc: NatsConnection;

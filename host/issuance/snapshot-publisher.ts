@@ -11,8 +11,7 @@ import { ensureSnapshotStream } from '../../infra/nats/snapshot-channel.js';
 import { snapshotSealContext } from '../../contracts/issuance-channel.js';
 import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from '../../projections/issuance-snapshot.js';
 
-import type { Logger } from '../../infra/logger.js';
-export type { Logger };
+import type { Logger } from '../../infra/index.js';
 
 
 const HEADER = { feed: 'Cardsys-Feed', changeSeq: 'Cardsys-Change-Seq', generation: 'Cardsys-Generation' } as const;

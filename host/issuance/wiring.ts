@@ -11,7 +11,8 @@ import type { EventStore } from '../../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import { primaryIssuanceRoutes, writeVirtualCardStripe, type PrimaryIssuanceOptions } from '../primary-issuance/index.js';
 import { startLookupResponder } from './lookup-responder.js';
-import { startSnapshotPublisher, type Logger } from './snapshot-publisher.js';
+import { startSnapshotPublisher } from './snapshot-publisher.js';
+import type { Logger } from '../../infra/index.js';
 
 export interface HeadOfficeIssuanceOptions {
   store: EventStore;

@@ -28,9 +28,10 @@ import {
 } from '../../domain/index.js';
 import type { EventStore, Subscription } from '../../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
-import type { Logger } from '../ingest/index.js';
+
 import { AuthoriseRequest, PendingRequest } from './requests.js';
 import { domainEventsOf } from '../../eventstore/index.js';
+import type { Logger } from '../../infra/index.js';
 
 export interface InquiryCentreOptions {
   nc: NatsConnection;
@@ -355,7 +356,6 @@ export class InquiryCentre {
     return run;
   }
 }
-
 
 /** A set of sequence numbers kept small: everything up to the first gap is one number. */
 class FoldedSequences {

@@ -7,10 +7,11 @@ import type { IssuerMasterKeys } from '../../card/index.js';
 import { PurseLedgerReader } from '../../projections/purse-ledger.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
-import type { Logger } from '../ingest/index.js';
+
 import { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
 import { purseRoutes, purseViewOf } from './routes.js';
 import type { CardView } from '../api/index.js';
+import type { Logger } from '../../infra/index.js';
 
 export interface HeadOfficePurse {
   /** Blacklist and alert routes; registering them starts the inquiry centre, closing the API stops it. */

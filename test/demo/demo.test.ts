@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../infra/free-port.js';
+import { freePort } from '../../infra/index.js';
 
 const DEMO_TIMEOUT_MS = 240_000;
 const roots: string[] = [];

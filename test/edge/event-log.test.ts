@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventLog, LogCorruptError, type LogEntry } from '../../edge/log/index.js';
-import { GENESIS_HASH, hashEnvelope, sameBytes } from '../../contracts/chain.js';
+import { GENESIS_HASH, hashEnvelope } from '../../contracts/chain.js';
 import { capturingLogger, purchase } from '../../testkit/backbone.js';
+import { equalBytes } from '../../card/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cardsys-edge-log-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,7 +18,7 @@ function expectValidChain(entries: LogEntry[]): void {
   for (const [index, entry] of entries.entries()) {
     expect(entry.seq).toBe(index + 1);
     expect(entry.envelope.storeSeq).toBe(index + 1);
-    expect(sameBytes(entry.envelope.prevHash, previous)).toBe(true);
+    expect(equalBytes(entry.envelope.prevHash, previous)).toBe(true);
     previous = hashEnvelope(entry.bytes);
   }
 }
@@ -37,7 +38,7 @@ describe('edge event log', () => {
 
     const again = await EventLog.open({ dir, storeId: 's1', segmentBytes: 8 * 1024 });
     expect(again.headSeq).toBe(620);
-    expect(sameBytes(again.headHash, headHash)).toBe(true);
+    expect(equalBytes(again.headHash, headHash)).toBe(true);
     expect(again.droppedTailBytes).toBe(0);
     expectValidChain(again.read(1, 1000));
     expect(again.read(598, 5).map((entry) => entry.seq)).toEqual([598, 599, 600, 601, 602]);

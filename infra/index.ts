@@ -1,0 +1,3 @@
+// Small pieces every process shares: where it logs, and how it finds a free port.
+export type { Logger } from './logger.js';
+export { freePort } from './free-port.js';
