@@ -17,9 +17,12 @@ export function bankId(bankCode: string, branchCode: string, accountNumber: stri
   return { bankCode, branchCode, accountNumber };
 }
 
-/** The 14 digits bank || branch || account, as the chip stores them. */
-export function bankIdDigits(id: BankId): string {
-  return `${id.bankCode}${id.branchCode}${id.accountNumber}`;
+/**
+ * The 14 digits bank || branch || account: how the chip, the stripe and head office's records name
+ * an account. Takes the parts as events carry them too (a missing part reads as empty).
+ */
+export function bankIdDigits(id: { readonly bankCode?: string | null; readonly branchCode?: string | null; readonly accountNumber?: string | null }): string {
+  return `${id.bankCode ?? ''}${id.branchCode ?? ''}${id.accountNumber ?? ''}`;
 }
 
 /** Parses "0001-234-5678901" or the 14 plain digits. */

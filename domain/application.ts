@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { DomainEvent, EventData } from '../contracts/index.js';
 import { StoreId } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
+import { bankIdDigits } from '../card/index.js';
 
 const digits = (count: number, field: string) =>
   z.string({ error: `${field} is required` }).regex(new RegExp(`^\\d{${count}}$`), `${field} must be exactly ${count} digits`);
@@ -52,13 +53,6 @@ export const ApplicationInput = z.object({
 });
 export type ApplicationInput = z.infer<typeof ApplicationInput>;
 
-/** The bank ID written to the magnetic stripe and used to find a user: bank code + branch + account. */
-export function bankIdOf(bank: { bankCode?: string | null; branchCode?: string | null; accountNumber?: string | null }): string {
-  return `${bank.bankCode ?? ''}${bank.branchCode ?? ''}${bank.accountNumber ?? ''}`;
-}
-
-/** A bank ID is 14 digits: 4 bank, 3 branch, 7 account. */
-export const BankId = z.string().regex(/^\d{14}$/, 'bank id must be 14 digits (bank code 4, branch 3, account 7)');
 
 /** What head office must know to decide on applications: which bank accounts already have a user. */
 export interface ApplicationState {
@@ -70,7 +64,7 @@ export const initialApplicationState = (): ApplicationState => ({ userByBankId: 
 
 export function evolveApplications(state: ApplicationState, event: DomainEvent): ApplicationState {
   if (event.type !== 'UserRegistered') return state;
-  const bankId = bankIdOf(event.data.bank ?? {});
+  const bankId = bankIdDigits(event.data.bank ?? {});
   return {
     userByBankId: new Map(state.userByBankId).set(bankId, event.data.userId),
     users: new Set(state.users).add(event.data.userId),
@@ -98,7 +92,7 @@ type UserRegisteredEvent = { type: 'UserRegistered'; data: EventData<'UserRegist
 
 export function decideApplication(command: SubmitApplication, state: ApplicationState): UserRegisteredEvent[] {
   const { input } = command;
-  const bankId = bankIdOf(input.bank);
+  const bankId = bankIdDigits(input.bank);
   const existing = state.userByBankId.get(bankId);
   if (existing !== undefined) throw new DuplicateApplicationError(bankId, existing);
   return [

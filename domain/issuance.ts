@@ -2,8 +2,8 @@
 // initialised card) and each branch of secondary issuance at a store's POS.
 import { createHash } from 'node:crypto';
 import { pb, type cardsys, type DomainEvent, type EventData } from '../contracts/index.js';
-import { bankIdOf } from './application.js';
 import { DomainRefusal, type Decider } from './decider.js';
+import { bankIdDigits } from '../card/index.js';
 
 type Entry = cardsys.v1.IssuanceEntry.$Properties;
 
@@ -42,7 +42,7 @@ export const initialPrimaryIssuanceState = (): PrimaryIssuanceState => ({ bankId
 export function evolvePrimaryIssuance(state: PrimaryIssuanceState, event: DomainEvent): PrimaryIssuanceState {
   switch (event.type) {
     case 'UserRegistered':
-      return { ...state, bankIdByUser: new Map(state.bankIdByUser).set(event.data.userId, bankIdOf(event.data.bank ?? {})) };
+      return { ...state, bankIdByUser: new Map(state.bankIdByUser).set(event.data.userId, bankIdDigits(event.data.bank ?? {})) };
     case 'CardPrimaryIssued':
       return { ...state, cardOwner: new Map(state.cardOwner).set(event.data.cardId, event.data.userId) };
     default:
@@ -192,7 +192,7 @@ export function cardIssued(
     data: {
       cardId: chip.cardId,
       userId: record.userId,
-      bankId: bankIdOf(record.bank),
+      bankId: bankIdDigits(record.bank),
       storeId: context.storeId,
       terminalId: context.terminalId,
       expiry: chip.expiry,

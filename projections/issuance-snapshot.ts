@@ -8,9 +8,9 @@
 // no bank ID asks for a whole new snapshot of that store (a new store, new neighbours, a new key).
 import type Database from 'better-sqlite3';
 import { pb, type cardsys, type DomainEvent } from '../contracts/index.js';
-import { bankIdOf } from '../domain/application.js';
 import type { Projection } from './projection.js';
 import { CHAIN_HEAD_RECORD_TYPE } from '../eventstore/index.js';
+import { bankIdDigits } from '../card/index.js';
 
 export type IssuanceEntry = cardsys.v1.IssuanceEntry.$Properties;
 
@@ -86,7 +86,7 @@ export function applyIssuanceEvent(db: Database.Database, event: DomainEvent): v
     case 'UserRegistered': {
       const { data } = event;
       const entry: IssuanceEntry = {
-        bankId: bankIdOf(data.bank ?? {}),
+        bankId: bankIdDigits(data.bank ?? {}),
         userId: data.userId,
         personal: data.personal,
         bank: data.bank,

@@ -3,11 +3,12 @@
 // so two applications for the same bank account can never both pass.
 import { HQ_ORIGIN, decodeEvent, encodeEvent, type DomainEvent, type NewDomainEvent } from '../../contracts/index.js';
 import { foldEvents } from '../../domain/decider.js';
-import { applicationDecider, bankIdOf, type ApplicationInput, type ApplicationState } from '../../domain/application.js';
+import { applicationDecider, type ApplicationInput, type ApplicationState } from '../../domain/application.js';
 import { primaryIssuanceDecider, type IssuePrimaryCard, type PrimaryIssuanceState } from '../../domain/issuance.js';
 import type { EventStore } from '../../eventstore/event-store.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import { originStreamName, domainEventsOf } from '../../eventstore/index.js';
+import { bankIdDigits } from '../../card/index.js';
 
 export interface RegisteredUser {
   userId: string;
@@ -67,12 +68,12 @@ export class IssuanceOffice {
       const [event] = applicationDecider.decide({ ...ids, input }, this.applications);
       const [sealed] = await this.writer.append([{ event: event!, streamId: `user-${ids.userId}` }]);
       this.remember(event!);
-      return { userId: ids.userId, applicationId: ids.applicationId, bankId: bankIdOf(input.bank), eventId: sealed!.envelope.eventId };
+      return { userId: ids.userId, applicationId: ids.applicationId, bankId: bankIdDigits(input.bank), eventId: sealed!.envelope.eventId };
     });
   }
 
   /** The registered user's bank ID, or undefined. */
-  bankIdOf(userId: string): string | undefined {
+  bankIdDigits(userId: string): string | undefined {
     return this.cards.bankIdByUser.get(userId);
   }
 

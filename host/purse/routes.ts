@@ -3,10 +3,11 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type {} from '@fastify/swagger';
 import { z } from 'zod';
-import { ApplicationInput, bankIdOf, DomainRefusal } from '../../domain/index.js';
+import { ApplicationInput, DomainRefusal } from '../../domain/index.js';
 import type { PurseLedgerReader } from '../../projections/purse-ledger.js';
 import { sendBadRequest } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
+import { bankIdDigits } from '../../card/index.js';
 
 export interface PurseRoutesOptions {
   centre: InquiryCentre;
@@ -70,7 +71,7 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       async (request, reply) => {
         const body = AccountBody.safeParse(request.body ?? {});
         if (!body.success) return sendBadRequest(reply, body.error);
-        const bankId = bankIdOf(body.data);
+        const bankId = bankIdDigits(body.data);
         try {
           await centre.openAccount(bankId, body.data.balance);
         } catch (error) {

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../contracts/index.js';
 import { DeciderSpecification } from '../../testkit/decider-specification.js';
-import {
-  ApplicationInput,
-  DuplicateApplicationError,
-  applicationDecider,
-  bankIdOf,
-} from '../../domain/application.js';
+import { ApplicationInput, DuplicateApplicationError, applicationDecider } from '../../domain/application.js';
 import {
   CardIdTakenError,
   UnknownUserError,
@@ -19,6 +14,7 @@ import {
   primaryIssuanceDecider,
   type ChipFacts,
 } from '../../domain/issuance.js';
+import { bankIdDigits } from '../../card/index.js';
 
 const application = {
   personal: { name: 'Hanako Yamada', address: '1-2-3 Shibuya, Tokyo', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'ACME' },
@@ -86,7 +82,7 @@ describe('application decider', () => {
   });
 
   it('bank id is bank code + branch + account', () => {
-    expect(bankIdOf(application.bank)).toBe('00012345678901');
+    expect(bankIdDigits(application.bank)).toBe('00012345678901');
   });
 });
 
