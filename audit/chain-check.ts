@@ -3,7 +3,7 @@
 // registered for its origin, and no event left outside a validly signed head. Events stored out of
 // order are put back in order (and named), so the checks after this one see each chain as it was
 // written.
-import { verifyHead, GENESIS_HASH } from '../contracts/chain.js';
+import { verifyHead, GENESIS_HASH } from '../contracts/index.js';
 import type { ChainHead } from '../contracts/index.js';
 import type { EnvelopeView } from './envelope-view.js';
 import { CHECKS, type Report } from './findings.js';

@@ -8,3 +8,5 @@ export { replayAndVerify, type ReplayOptions, type ReplayResult } from './replay
 export { CardMacs, type CardTransaction } from './card-macs.js';
 export { verifyEvent, type VerifiedEvent, type ChainNeighbour, type CoveringHead } from './verify-event.js';
 export { compareReadModels, type ReadModelComparison } from './read-models.js';
+export { encryptWords, expandKey, wordsOf } from './aes-words.js';
+export { readEnvelope } from './envelope-view.js';

@@ -3,7 +3,7 @@
 // office's own key.
 import type { KeyObject } from 'node:crypto';
 import { HQ_ORIGIN } from '../contracts/index.js';
-import { keyIdOf, publicKeyFromRaw } from '../contracts/chain.js';
+import { keyIdOf, publicKeyFromRaw } from '../contracts/index.js';
 
 export interface RegisteredKey {
   storeId: string;

@@ -5,12 +5,12 @@
 // applied in card-counter order, a movement ahead of its predecessor waiting for it. Loads are
 // matched to debits once everything is read, so a debit or a reversal stored later still counts.
 import type { IssuerMasterKeys } from '../card/index.js';
-import { terminalIdBytes } from '../projections/purse-ledger.js';
 import { decodeEvent, type EventType } from '../contracts/index.js';
 import { applyMovement, newCardLedger, type CardLedger, type DebitFacts, type DivergenceKind, type PurseMovement } from '../domain/index.js';
 import { CardMacs } from './card-macs.js';
 import type { ChainedEvent } from './chain-check.js';
 import { CHECKS, type Check, type Report } from './findings.js';
+import { terminalIdBytes } from '../card/index.js';
 
 /** Event types this check reads; every other payload stays undecoded. */
 export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>(['PurseLoaded', 'PursePaid', 'BankAccountDebited', 'LoadAuthorisationReversed']);

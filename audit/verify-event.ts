@@ -2,7 +2,7 @@
 // signed head that covers it — whether each link and the signature verify.
 import { hash as digest } from 'node:crypto';
 import { decodeEnvelope, decodeEvent, HQ_ORIGIN, pb, type ChainHead, type EventEnvelope } from '../contracts/index.js';
-import { GENESIS_HASH, verifyHead } from '../contracts/chain.js';
+import { GENESIS_HASH, verifyHead } from '../contracts/index.js';
 import type { KeyRing } from './keys.js';
 import type { AuditRecord, RecordSource } from './records.js';
 import { CHAIN_HEAD_RECORD_TYPE, originOfStream } from '../eventstore/index.js';

@@ -4,7 +4,7 @@
 // genuine card MACs. For the audit benchmark and the audit's own fast tests.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { HQ_ORIGIN } from '../contracts/index.js';
-import { GENESIS_HASH, generateSigningKey, rawPublicKey, sealEnvelope, signHead, type EventInput, type SigningKey } from '../contracts/chain.js';
+import { GENESIS_HASH, generateSigningKey, rawPublicKey, sealEnvelope, signHead, type EventInput, type SigningKey } from '../contracts/index.js';
 import { fromHex, generateIssuerMasterKeys, toHex, type IssuerMasterKeys } from '../card/index.js';
 import type { NewRecord } from '../eventstore/index.js';
 import { SqliteEventStore } from '../eventstore/index.js';

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawPublicKey } from '../contracts/chain.js';
+import { rawPublicKey } from '../contracts/index.js';
 import { SqliteEventStore } from '../eventstore/index.js';
 import { eventStoreSource, KeyRing, replayAndVerify, formatFinding } from '../audit/index.js';
 import { writeSignedHistory } from './audit-history.js';

@@ -180,3 +180,4 @@ function formatValue(value: unknown): string {
   if (Array.isArray(value)) return value.map(formatValue).join(', ');
   return JSON.stringify(value);
 }
+export { writeSignedHistory, type SignedHistory } from './audit-history.js';

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, type NewDomainEvent } from '../contracts/index.js';
-import { loadSealingKey, loadSealingPublicKey } from '../contracts/sealed.js';
+import { loadSealingKey, loadSealingPublicKey } from '../contracts/index.js';
 import { generateIssuerMasterKeys, newBlankCard, parseBankId, terminalKeysOf } from '../card/index.js';
-import { loadSigningKey } from '../contracts/chain.js';
+import { loadSigningKey } from '../contracts/index.js';
 import { ChipTerminal, InProcessCard, DEFAULT_SERVICE_CODE, VirtualStripeReader, writeVirtualStripe } from '../reader/index.js';
 import { startEdge } from '../edge/index.js';
 import { IssuanceInfo, startStoreIssuance } from '../edge/issuance/index.js';
@@ -18,7 +18,7 @@ import { openPcscRig, type SlotCard } from '../testkit/pcsc-rig.js';
 import { startSnapshotPublisher } from '../host/issuance/index.js';
 import { provisionHeadOffice, provisionStore } from '../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer } from '../infra/nats/index.js';
-import { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../projections/issuance-snapshot.js';
+import { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../projections/index.js';
 
 export interface IssuanceBenchOptions {
   users?: number;

@@ -1,7 +1,7 @@
 // One store's edge for the pipeline benchmark, run in its own worker thread as it would run on its
 // own machine: head office's synchronous SQLite commits then do not stall the store's appends.
 import { parentPort, workerData } from 'node:worker_threads';
-import { generateSigningKey, rawPublicKey, type EventInput } from '../contracts/chain.js';
+import { generateSigningKey, rawPublicKey, type EventInput } from '../contracts/index.js';
 import { startEdge } from '../edge/index.js';
 
 export interface EdgeWorkerData {

@@ -9,6 +9,7 @@ export {
   generateIssuerMasterKeys,
   issuerKeysFromJson,
   keysToJson,
+  terminalIdBytes,
   terminalIdOf,
   terminalKeysFromJson,
   terminalKeysOf,

@@ -110,6 +110,11 @@ function readKeyJson(json: unknown, names: readonly string[]): Record<string, un
 }
 
 /** The 8-byte terminal id the card records and MACs: the first 8 bytes of SHA-256 of the terminal's name. */
+/** The bytes a card MACs as the terminal id of an event's terminal: recorded as the chip's 16 hex digits, or a terminal name. */
+export function terminalIdBytes(terminalId: string): Uint8Array {
+  return /^[0-9a-f]{16}$/i.test(terminalId) ? new Uint8Array(Buffer.from(terminalId, 'hex')) : terminalIdOf(terminalId);
+}
+
 export function terminalIdOf(terminalName: string): Uint8Array {
   if (terminalName.length === 0) throw new Error('terminal name must not be empty');
   return new Uint8Array(createHash('sha256').update(terminalName, 'utf8').digest().subarray(0, 8));

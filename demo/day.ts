@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../infra/index.js';
-import { startLinkProxy, type LinkProxy } from '../infra/net/link-proxy.js';
+import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { ensurePcscd, leaseVpcdSlot, type SlotLease } from '../infra/pcsc/index.js';
 import { provisionedNatsUsers, storeBundleFiles } from '../host/provisioning/index.js';
 import { issuerKeysFile } from '../host/primary-issuance/index.js';

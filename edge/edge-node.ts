@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import { connectReconnecting } from '../infra/nats/index.js';
 import { isValidStoreId, subjects } from '../contracts/index.js';
-import type { SigningKey } from '../contracts/chain.js';
+import type { SigningKey } from '../contracts/index.js';
 import { EventLog } from './log/index.js';
 import { Replicator, type ReplicatorOptions } from './replicator/index.js';
 import type { KeyObject } from 'node:crypto';

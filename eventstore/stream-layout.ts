@@ -2,7 +2,7 @@
 // sequence, each append closed by one ChainHeadReceived record.
 import { createHash } from 'node:crypto';
 import { decodeEnvelope, decodeOrThrow, HQ_ORIGIN, pb, type ChainHead, type ChainHeadReceived } from '../contracts/index.js';
-import { GENESIS_HASH, hashEnvelope } from '../contracts/chain.js';
+import { GENESIS_HASH, hashEnvelope } from '../contracts/index.js';
 import type { EventStore, ExpectedRevision, NewRecord } from './event-store.js';
 
 export const CHAIN_HEAD_RECORD_TYPE = 'ChainHeadReceived';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import { connectReconnecting } from '../infra/nats/index.js';
-import type { SigningKey } from '../contracts/chain.js';
+import type { SigningKey } from '../contracts/index.js';
 import { buildApi, type CardView } from './api/index.js';
 import { EsdbEventStore, SqliteEventStore, type EventStore } from '../eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';

@@ -1,3 +1,4 @@
 // Small pieces every process shares: where it logs, and how it finds a free port.
 export type { Logger } from './logger.js';
 export { freePort } from './free-port.js';
+export { startLinkProxy, type LinkProxy } from './net/link-proxy.js';

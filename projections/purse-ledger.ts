@@ -3,7 +3,7 @@
 // diverges (domain applyMovement decides what counts as divergence, the same rules the auditor
 // replays). Every card MAC is verified with the issuer master keys.
 import type Database from 'better-sqlite3';
-import { fromHex, terminalIdOf, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
+import { terminalIdBytes, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
 import type { EventEnvelope } from '../contracts/index.js';
 import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../domain/index.js';
 import type { Projection } from './projection.js';
@@ -69,11 +69,6 @@ interface CardRow {
   last_store_id: string | null;
   alerts: number;
   missing_counters: string;
-}
-
-/** The bytes a card MACs as the terminal id: recorded as the chip's 16 hex digits, or a terminal name. */
-export function terminalIdBytes(terminalId: string): Uint8Array {
-  return /^[0-9a-f]{16}$/i.test(terminalId) ? fromHex(terminalId) : terminalIdOf(terminalId);
 }
 
 export interface PurseLedgerOptions {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Projection } from './projection.js';
 import { prepared } from './statements.js';
-import { writtenRecordBytes, writtenRecordDigest } from '../domain/issuance.js';
+import { writtenRecordBytes, writtenRecordDigest } from '../domain/index.js';
 import { CHAIN_HEAD_RECORD_TYPE } from '../eventstore/index.js';
 
 // The head office user DB: users, their cards, chip usage per card, and an index of every event

@@ -18,8 +18,8 @@ import { decodePosReply, type PosServer } from '../edge/pos/index.js';
 import type { PurseAtStore } from '../edge/purse/index.js';
 import { InquiryCentre } from '../host/purse/index.js';
 import { ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
-import { startLinkProxy, type LinkProxy } from '../infra/net/link-proxy.js';
-import { PurseLedgerReader, purseLedgerProjection } from '../projections/purse-ledger.js';
+import { startLinkProxy, type LinkProxy } from '../infra/index.js';
+import { PurseLedgerReader, purseLedgerProjection } from '../projections/index.js';
 import { capturingLogger, startBackbone, type Backbone } from './backbone.js';
 
 export const TERMINAL = 'pos-1';

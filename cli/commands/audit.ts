@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { HQ_ORIGIN, StoreId } from '../../contracts/index.js';
-import { keyIdOf, rawPublicKey, loadPublicKey } from '../../contracts/chain.js';
+import { keyIdOf, rawPublicKey, loadPublicKey } from '../../contracts/index.js';
 import { EVENTS_FILE, openEventStore, type EventStore } from '../../host/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { issuerKeysFile, loadIssuerKeys } from '../../host/primary-issuance/index.js';

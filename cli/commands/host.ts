@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { startHost } from '../../host/index.js';
-import { natsConnectOptions } from '../../infra/nats/credentials.js';
+import { natsConnectOptions } from '../../infra/nats/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';

@@ -24,3 +24,4 @@ export function registerCommands(program: Command): void {
   registerDemoCommand(program);
   registerIssueCardCommand(program);
 }
+export { auditDefaults } from './audit.js';

@@ -4,7 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { StoreId, Yen, pb, type cardsys, type PosReply } from '../../contracts/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
-import { natsConnectOptions } from '../../infra/nats/credentials.js';
+import { natsConnectOptions } from '../../infra/nats/index.js';
 import { say, withNatsOptions, type NatsCliOptions } from '../options.js';
 
 const Common = z.object({

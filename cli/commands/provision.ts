@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { natsServerConfig } from '../../infra/nats/auth.js';
+import { natsServerConfig } from '../../infra/nats/index.js';
 import { provisionHeadOffice, provisionedNatsUsers, provisionStore } from '../../host/provisioning/index.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 

@@ -9,7 +9,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, ty
 import type Database from 'better-sqlite3';
 import protobuf from 'protobufjs/minimal.js';
 import { decodeOrThrow, pb, type cardsys } from '../../contracts/index.js';
-import { createOpener, type Opener } from '../../contracts/sealed.js';
+import { createOpener, type Opener } from '../../contracts/index.js';
 
 export type IssuanceEntry = cardsys.v1.IssuanceEntry.$Properties;
 

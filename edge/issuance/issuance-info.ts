@@ -6,9 +6,9 @@ import type Database from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { pb, subjects } from '../../contracts/index.js';
-import { createOpener, seal } from '../../contracts/sealed.js';
-import { readSnapshotMessages } from '../../infra/nats/snapshot-channel.js';
-import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from '../../contracts/issuance-channel.js';
+import { createOpener, seal } from '../../contracts/index.js';
+import { readSnapshotMessages } from '../../infra/nats/index.js';
+import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceCache, type IssuanceEntry } from './issuance-cache.js';
 
 import type { Logger } from '../../infra/index.js';

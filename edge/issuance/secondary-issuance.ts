@@ -4,7 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import { bankIdDigits, parseBankId } from '../../card/index.js';
 import { HQ_ORIGIN, type NewDomainEvent } from '../../contracts/index.js';
-import { seal } from '../../contracts/sealed.js';
+import { seal } from '../../contracts/index.js';
 import {
   ISSUANCE_MESSAGES,
   cardIssueRejected,
@@ -18,7 +18,7 @@ import {
   type CardRefusal,
   type ChipFacts,
   type ChipIssuanceState,
-} from '../../domain/issuance.js';
+} from '../../domain/index.js';
 import {
   CardReaderError,
   CardRemovedError,

@@ -3,7 +3,7 @@
 import { closeSync, fdatasync, ftruncateSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { decodeEnvelope, type EventEnvelope } from '../../contracts/index.js';
-import { GENESIS_HASH, hashEnvelope, sealEnvelope, type EventInput } from '../../contracts/chain.js';
+import { GENESIS_HASH, hashEnvelope, sealEnvelope, type EventInput } from '../../contracts/index.js';
 import {
   FRAME_HEADER_BYTES,
   MAX_FRAME_PAYLOAD,

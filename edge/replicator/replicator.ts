@@ -5,7 +5,7 @@ import type { Database } from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { decodeOrThrow, encodeBatch, pb, subjects, type StoreAck } from '../../contracts/index.js';
-import { hashEnvelope, signHead, type SigningKey } from '../../contracts/chain.js';
+import { hashEnvelope, signHead, type SigningKey } from '../../contracts/index.js';
 import type { EventLog } from '../log/index.js';
 import { ReplicationCursor } from './replication-cursor.js';
 import type { Logger } from '../../infra/index.js';

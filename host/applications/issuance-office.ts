@@ -2,10 +2,10 @@
 // deciders' state at start and then keeps it current with its own appends; one decision at a time,
 // so two applications for the same bank account can never both pass.
 import { HQ_ORIGIN, decodeEvent, encodeEvent, type DomainEvent, type NewDomainEvent } from '../../contracts/index.js';
-import { foldEvents } from '../../domain/decider.js';
-import { applicationDecider, type ApplicationInput, type ApplicationState } from '../../domain/application.js';
-import { primaryIssuanceDecider, type IssuePrimaryCard, type PrimaryIssuanceState } from '../../domain/issuance.js';
-import type { EventStore } from '../../eventstore/event-store.js';
+import { foldEvents } from '../../domain/index.js';
+import { applicationDecider, type ApplicationInput, type ApplicationState } from '../../domain/index.js';
+import { primaryIssuanceDecider, type IssuePrimaryCard, type PrimaryIssuanceState } from '../../domain/index.js';
+import type { EventStore } from '../../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import { originStreamName, domainEventsOf } from '../../eventstore/index.js';
 import { bankIdDigits } from '../../card/index.js';

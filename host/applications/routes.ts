@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
-import { ApplicationInput, DuplicateApplicationError } from '../../domain/application.js';
+import { ApplicationInput, DuplicateApplicationError } from '../../domain/index.js';
 import { useZodValidation } from '../api/index.js';
 import type { IssuanceOffice } from './issuance-office.js';
 

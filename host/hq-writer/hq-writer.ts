@@ -2,8 +2,8 @@
 // appends with the expected revision, one append at a time.
 import type { KeyObject } from 'node:crypto';
 import { HQ_ORIGIN, StoreId, decodeEnvelope, decodeEvent, type EventEnvelope } from '../../contracts/index.js';
-import { keyIdOf, publicKeyFromRaw, rawPublicKey, sealEnvelope, signHead, type EventInput, type SealedEnvelope, type SigningKey } from '../../contracts/chain.js';
-import type { EventStore } from '../../eventstore/event-store.js';
+import { keyIdOf, publicKeyFromRaw, rawPublicKey, sealEnvelope, signHead, type EventInput, type SealedEnvelope, type SigningKey } from '../../contracts/index.js';
+import type { EventStore } from '../../eventstore/index.js';
 import { type StoreKeys } from '../ingest/index.js';
 import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from '../../eventstore/index.js';
 

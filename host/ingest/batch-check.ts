@@ -1,7 +1,7 @@
 // The checks a store's batch must pass before any of it reaches the host event store.
 import type { KeyObject } from 'node:crypto';
 import { decodeEnvelope, type ChainHead, type EventBatch, type EventEnvelope } from '../../contracts/index.js';
-import { hashEnvelope, verifyHead } from '../../contracts/chain.js';
+import { hashEnvelope, verifyHead } from '../../contracts/index.js';
 import { equalBytes } from '../../card/index.js';
 
 export interface StoreKeys {

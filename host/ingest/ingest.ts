@@ -5,7 +5,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
 import { decodeBatch, EVENTS_STREAM, isValidStoreId, pb, subjects, type EventBatch, type StoreAck } from '../../contracts/index.js';
-import type { EventStore, NewRecord } from '../../eventstore/event-store.js';
+import type { EventStore, NewRecord } from '../../eventstore/index.js';
 import { checkBatch, type StoreKeys } from './batch-check.js';
 
 import type { Logger } from '../../infra/index.js';

@@ -5,10 +5,10 @@ import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { pb, subjects } from '../../contracts/index.js';
-import { createOpener, seal, sealingPublicKeyFromRaw } from '../../contracts/sealed.js';
-import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/issuance-snapshot.js';
+import { createOpener, seal, sealingPublicKeyFromRaw } from '../../contracts/index.js';
+import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/index.js';
 
-import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext } from '../../contracts/issuance-channel.js';
+import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext } from '../../contracts/index.js';
 import type { Logger } from '../../infra/index.js';
 
 export interface LookupResponderOptions {

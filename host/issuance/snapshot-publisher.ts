@@ -6,10 +6,10 @@ import type Database from 'better-sqlite3';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { pb, type cardsys, snapshotStream, subjects } from '../../contracts/index.js';
-import { createSealer, sealingPublicKeyFromRaw, type Sealer } from '../../contracts/sealed.js';
-import { ensureSnapshotStream } from '../../infra/nats/snapshot-channel.js';
-import { snapshotSealContext } from '../../contracts/issuance-channel.js';
-import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from '../../projections/issuance-snapshot.js';
+import { createSealer, sealingPublicKeyFromRaw, type Sealer } from '../../contracts/index.js';
+import { ensureSnapshotStream } from '../../infra/nats/index.js';
+import { snapshotSealContext } from '../../contracts/index.js';
+import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from '../../projections/index.js';
 
 import type { Logger } from '../../infra/index.js';
 

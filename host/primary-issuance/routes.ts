@@ -1,7 +1,7 @@
 // POST /v1/users/:userId/cards: primary issuance on the card in one of head office's readers.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { CardIdTakenError, UnknownUserError } from '../../domain/issuance.js';
+import { CardIdTakenError, UnknownUserError } from '../../domain/index.js';
 import { CardReaderError, StripeDataError } from '../../reader/index.js';
 import { NotFoundError, useZodValidation } from '../api/index.js';
 import { issuePrimaryCard, type PrimaryIssuanceOptions } from './primary-issuance.js';

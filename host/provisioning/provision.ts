@@ -4,12 +4,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HQ_ORIGIN, StoreId, type NewDomainEvent } from '../../contracts/index.js';
-import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/chain.js';
-import { generateSealingKey, loadOrCreateSealingKey, rawSealingPublicKey, saveSealingKey, type SealingKeyPair } from '../../contracts/sealed.js';
-import { natsAuthorizationConfig, type NatsUser } from '../../infra/nats/auth.js';
-import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/credentials.js';
+import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/index.js';
+import { generateSealingKey, loadOrCreateSealingKey, rawSealingPublicKey, saveSealingKey, type SealingKeyPair } from '../../contracts/index.js';
+import { natsAuthorizationConfig, type NatsUser } from '../../infra/nats/index.js';
+import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/index.js';
 import { keysToJson, terminalKeysOf } from '../../card/index.js';
-import { issuerKeysFile, loadOrCreateIssuerKeys } from '../primary-issuance/issuer-keys.js';
+import { issuerKeysFile, loadOrCreateIssuerKeys } from '../primary-issuance/index.js';
 import { headOfficeFiles, storeBundleFiles, type HeadOfficeFiles, type StoreBundleFiles } from './layout.js';
 
 /** Public halves of head office's keys (raw keys in base64). */

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type {} from '@fastify/swagger';
 import { z } from 'zod';
 import { ApplicationInput, DomainRefusal } from '../../domain/index.js';
-import type { PurseLedgerReader } from '../../projections/purse-ledger.js';
+import type { PurseLedgerReader } from '../../projections/index.js';
 import { sendBadRequest } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
 import { bankIdDigits } from '../../card/index.js';

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import { PurseLedgerReader } from '../../projections/purse-ledger.js';
+import { PurseLedgerReader } from '../../projections/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../host/api/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
-import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
+import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { ProjectionRunner, projections } from '../../projections/index.js';
 import { EnvelopeChain, appendChainBatch } from '../support/envelope-chain.js';
 import { cardIssued, cardPrimaryIssued, purseLoaded, pursePaid, storeRegistered, userRegistered } from '../support/host-events.js';

@@ -7,14 +7,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { generateSigningKey, rawPublicKey, type EventInput, type SigningKey } from '../../contracts/chain.js';
+import { generateSigningKey, rawPublicKey, type EventInput, type SigningKey } from '../../contracts/index.js';
 import { deriveCardKey, fromHex, generateIssuerMasterKeys, keysToJson, terminalIdOf, toHex, transactionMac, type IssuerMasterKeys } from '../../card/index.js';
-import { startNatsServer } from '../../infra/nats/nats-server.js';
+import { startNatsServer } from '../../infra/nats/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
 import { ensureEventsStream, startIngest } from '../../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../../host/hq-writer/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
-import { auditDefaults } from '../../cli/commands/audit.js';
+import { auditDefaults } from '../../cli/commands/index.js';
 import { headOfficeProjections, ProjectionRunner } from '../../projections/index.js';
 
 export interface PipelineHistory {

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { decodeEnvelope, decodeEvent, encodeEnvelope, encodeEvent, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
-import { GENESIS_HASH, signHead, type SigningKey } from '../../contracts/chain.js';
-import { auditDefaults } from '../../cli/commands/audit.js';
+import { GENESIS_HASH, signHead, type SigningKey } from '../../contracts/index.js';
+import { auditDefaults } from '../../cli/commands/index.js';
 import { CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
 
 export interface StoredEvent {

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pb } from '../../contracts/index.js';
-import { generateSigningKey, rawPublicKey, sealEnvelope, signHead, GENESIS_HASH, type SigningKey } from '../../contracts/chain.js';
+import { generateSigningKey, rawPublicKey, sealEnvelope, signHead, GENESIS_HASH, type SigningKey } from '../../contracts/index.js';
 import { deriveCardKey, fromHex, transactionMac } from '../../card/index.js';
 import { SqliteEventStore, chainHeadRecord } from '../../eventstore/index.js';
 import { CardMacs, eventStoreSource, KeyRing, openExport, replayAndVerify, writeExport, type Finding } from '../../audit/index.js';
-import { encryptWords, expandKey, wordsOf } from '../../audit/aes-words.js';
-import { readEnvelope } from '../../audit/envelope-view.js';
-import { writeSignedHistory, type SignedHistory } from '../../bench/audit-history.js';
+import { encryptWords, expandKey, wordsOf } from '../../audit/index.js';
+import { readEnvelope } from '../../audit/index.js';
+import { writeSignedHistory, type SignedHistory } from '../../bench/index.js';
 
 let dir: string;
 let history: SignedHistory;

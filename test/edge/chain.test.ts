@@ -15,7 +15,7 @@ import {
   sealEnvelope,
   signHead,
   verifyHead,
-} from '../../contracts/chain.js';
+} from '../../contracts/index.js';
 import { purchase } from '../../testkit/backbone.js';
 
 describe('hash chain and signed heads', () => {

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startNatsServer } from '../../infra/nats/nats-server.js';
+import { startNatsServer } from '../../infra/nats/index.js';
 import { EventLog } from '../../edge/index.js';
 import { purchase } from '../../testkit/backbone.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventLog, LogCorruptError, type LogEntry } from '../../edge/log/index.js';
-import { GENESIS_HASH, hashEnvelope } from '../../contracts/chain.js';
+import { GENESIS_HASH, hashEnvelope } from '../../contracts/index.js';
 import { capturingLogger, purchase } from '../../testkit/backbone.js';
 import { equalBytes } from '../../card/index.js';
 

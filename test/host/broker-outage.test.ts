@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../contracts/index.js';
-import { generateSigningKey } from '../../contracts/chain.js';
+import { generateSigningKey } from '../../contracts/index.js';
 import { registerStore } from '../../host/hq-writer/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
-import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
+import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { capturingLogger, purchase, sequencesOf } from '../../testkit/backbone.js';
 import { CHAIN_HEAD_RECORD_TYPE, originStreamName } from '../../eventstore/index.js';
 

@@ -6,10 +6,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS_STREAM, subjects } from '../../contracts/index.js';
-import { generateSigningKey } from '../../contracts/chain.js';
+import { generateSigningKey } from '../../contracts/index.js';
 import { registerStore } from '../../host/hq-writer/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
-import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
+import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { EnvelopeChain } from '../support/envelope-chain.js';
 import { cardIssued, purseLoaded, pursePaid } from '../support/host-events.js';
 

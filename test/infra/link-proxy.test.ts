@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
-import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
+import { startLinkProxy, type LinkProxy } from '../../infra/index.js';
+import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 
 describe('link proxy between a store and the broker', () => {
   let server: NatsServer;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../contracts/index.js';
 import { DeciderSpecification } from '../../testkit/decider-specification.js';
-import { ApplicationInput, DuplicateApplicationError, applicationDecider } from '../../domain/application.js';
+import { ApplicationInput, DuplicateApplicationError, applicationDecider } from '../../domain/index.js';
 import {
   CardIdTakenError,
   UnknownUserError,
@@ -13,7 +13,7 @@ import {
   judgeStripe,
   primaryIssuanceDecider,
   type ChipFacts,
-} from '../../domain/issuance.js';
+} from '../../domain/index.js';
 import { bankIdDigits } from '../../card/index.js';
 
 const application = {

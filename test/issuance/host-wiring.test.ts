@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { generateIssuerMasterKeys } from '../../card/index.js';
-import { loadSealingKey, loadSealingPublicKey } from '../../contracts/sealed.js';
+import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
-import { startHost, type HostNode } from '../../host/host-node.js';
+import { startHost, type HostNode } from '../../host/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 

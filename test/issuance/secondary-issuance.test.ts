@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { chipCommands, generateIssuerMasterKeys, newBlankCard, parseBankId, terminalKeysOf, type IssuerMasterKeys } from '../../card/index.js';
 import { decodeEvent, pb } from '../../contracts/index.js';
-import { generateSealingKey, openSealed, type SealingKeyPair } from '../../contracts/sealed.js';
+import { generateSealingKey, openSealed, type SealingKeyPair } from '../../contracts/index.js';
 import { ChipTerminal, InProcessCard } from '../../reader/index.js';
 import { IssuanceInfo, SecondaryIssuance, issuedRecordSealContext } from '../../edge/issuance/index.js';
 import { EventLog } from '../../edge/log/index.js';

@@ -9,14 +9,14 @@ import Database from 'better-sqlite3';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, pb, type NewDomainEvent, snapshotStream } from '../../contracts/index.js';
-import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contracts/sealed.js';
-import { snapshotSealContext } from '../../contracts/issuance-channel.js';
+import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contracts/index.js';
+import { snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
-import { IssuanceCache } from '../../edge/issuance/issuance-cache.js';
+import { IssuanceCache } from '../../edge/issuance/index.js';
 import { startLookupResponder, startSnapshotPublisher, type SnapshotPublisher } from '../../host/issuance/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { natsConnectOptions, readSnapshotMessages, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
-import { applyIssuanceEvent, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/issuance-snapshot.js';
+import { applyIssuanceEvent, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/index.js';
 
 let root: string;
 let server: NatsServer;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { decodeEvent, encodeEvent, pb, type NewDomainEvent } from '../../contracts/index.js';
-import { writtenRecordBytes, writtenRecordDigest } from '../../domain/issuance.js';
+import { writtenRecordBytes, writtenRecordDigest } from '../../domain/index.js';
 import { ReadModelQueries, userDbProjection } from '../../projections/index.js';
 import { type HostEvent } from '../../eventstore/index.js';
 

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pb, subjects } from '../../contracts/index.js';
-import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
+import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { PosServer, decodePosReply, sendPosCommand } from '../../edge/pos/index.js';
 
 const quiet = { info() {}, warn() {}, error() {} };

@@ -7,14 +7,14 @@ import Database from 'better-sqlite3';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIssuerMasterKeys } from '../../card/index.js';
-import { generateSigningKey } from '../../contracts/chain.js';
+import { generateSigningKey } from '../../contracts/index.js';
 import { pb, subjects } from '../../contracts/index.js';
 import { BlacklistCache, HeadOfficeLink } from '../../edge/purse/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
 import { HqWriter } from '../../host/hq-writer/index.js';
 import { InquiryCentre } from '../../host/purse/index.js';
 import { provisionStore } from '../../host/provisioning/index.js';
-import { headOfficeFiles } from '../../host/provisioning/layout.js';
+import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { until } from '../../testkit/purse-world.js';
 

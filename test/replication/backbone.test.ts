@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { encodeBatch, subjects } from '../../contracts/index.js';
-import { GENESIS_HASH, hashEnvelope, sealEnvelope, signHead, type SealedEnvelope } from '../../contracts/chain.js';
+import { GENESIS_HASH, hashEnvelope, sealEnvelope, signHead, type SealedEnvelope } from '../../contracts/index.js';
 import { join } from 'node:path';
 import { ProjectionRunner, ReadModelQueries, projections } from '../../projections/index.js';
 import { startBackbone, purchase, sequencesOf, type Backbone } from '../../testkit/backbone.js';

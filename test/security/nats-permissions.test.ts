@@ -8,9 +8,9 @@ import { createUser } from '@nats-io/nkeys';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, nkeyAuthenticator, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { EVENTS_STREAM, pb, subjects, snapshotStream } from '../../contracts/index.js';
-import { loadSealingKey, openSealed, seal, sealingPublicKeyFromRaw } from '../../contracts/sealed.js';
+import { loadSealingKey, openSealed, seal, sealingPublicKeyFromRaw } from '../../contracts/index.js';
 import { provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
-import { headOfficeFiles } from '../../host/provisioning/layout.js';
+import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { ensureSnapshotStream, natsConnectOptions, readSnapshotMessages, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 
 const encoder = new TextEncoder();

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyIdOf, loadPublicKey, loadSigningKey, rawPublicKey } from '../../contracts/chain.js';
-import { loadSealingKey, loadSealingPublicKey, openSealed, rawSealingPublicKey, seal, sealingPublicKeyFromRaw } from '../../contracts/sealed.js';
+import { keyIdOf, loadPublicKey, loadSigningKey, rawPublicKey } from '../../contracts/index.js';
+import { loadSealingKey, loadSealingPublicKey, openSealed, rawSealingPublicKey, seal, sealingPublicKeyFromRaw } from '../../contracts/index.js';
 import { headOfficeFiles, provisionHeadOffice, provisionStore, ProvisioningError, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { natsConnectOptions, natsServerBinary, readCredentialsFile } from '../../infra/nats/index.js';
 

@@ -8,7 +8,7 @@ import {
   seal,
   SealedDataError,
   sealingPublicKeyFromRaw,
-} from '../../contracts/sealed.js';
+} from '../../contracts/index.js';
 
 const storeA = generateSealingKey();
 const storeB = generateSealingKey();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { encodeBatch, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
-import { GENESIS_HASH, sealEnvelope, signHead, type SigningKey } from '../../contracts/chain.js';
+import { GENESIS_HASH, sealEnvelope, signHead, type SigningKey } from '../../contracts/index.js';
 import type { EventStore, NewRecord } from '../../eventstore/index.js';
 import { CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
 

@@ -1,0 +1,41 @@
+// Starts the purse at a store: load, pay and read on the POS handler, the blacklist copy following
+// head office, and the line to head office, working offline until NATS is reached.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type Database from 'better-sqlite3';
+import type { EventLog } from '../log/index.js';
+import type { PosServer } from '../pos/index.js';
+import { BlacklistCache } from './blacklist-cache.js';
+import { HeadOfficeLink } from './head-office-link.js';
+import { PurseService, type PurseServiceOptions } from './purse-service.js';
+import type { Logger } from '../../infra/index.js';
+
+export interface PurseAtStore {
+  readonly service: PurseService;
+  readonly blacklist: BlacklistCache;
+  readonly link: HeadOfficeLink;
+  stop(): void;
+}
+
+export type StartPurseOptions = Omit<PurseServiceOptions, 'storeId' | 'log' | 'db' | 'link' | 'blacklist'> & { inquiryTimeoutMs?: number };
+
+/**
+ * Registers load, pay and read with the store's POS handler, keeps the blacklist copy following head
+ * office once NATS is reached, and works offline until then.
+ */
+export function startPurse(
+  edge: { storeId: string; log: EventLog; db: Database.Database; nats: Promise<NatsConnection | undefined> },
+  pos: PosServer,
+  options: StartPurseOptions,
+): PurseAtStore {
+  const logger: Logger = options.logger ?? console;
+  const link = new HeadOfficeLink(edge.storeId, options.inquiryTimeoutMs);
+  const blacklist = new BlacklistCache(edge.db, edge.storeId, logger);
+  const service = new PurseService({ ...options, storeId: edge.storeId, log: edge.log, db: edge.db, link, blacklist });
+  service.register(pos);
+  void edge.nats.then((nc) => {
+    if (!nc) return;
+    link.onUp(() => blacklist.follow(nc));
+    link.attach(nc);
+  });
+  return { service, blacklist, link, stop: () => blacklist.stop() };
+}

@@ -1,0 +1,22 @@
+// The list of head office's read models, defined once: the host runs them, `projections rebuild`
+// replays them, and the audit rebuilds them to compare.
+import type { IssuerMasterKeys } from '../card/index.js';
+import type { Projection } from './projection.js';
+import { issuanceSnapshotProjection } from './issuance-snapshot.js';
+import { purseLedgerProjection } from './purse-ledger.js';
+import { storeSyncProjection } from './store-sync.js';
+import { userDbProjection } from './user-db.js';
+
+/** The read models that need no keys: user DB, store sync status, issuance snapshots. */
+export const projections: readonly Projection[] = [userDbProjection, storeSyncProjection, issuanceSnapshotProjection];
+
+/**
+ * Every read model head office keeps. The purse ledger checks card MACs, so it needs the issuer
+ * keys; without them it is left out. A new projection is one more entry here.
+ */
+export function headOfficeProjections(issuerKeys: IssuerMasterKeys | undefined): Projection[] {
+  return issuerKeys ? [...projections, purseLedgerProjection({ issuerKeys })] : [...projections];
+}
+
+/** The read-model file inside head office's data directory. */
+export const READ_MODELS_FILE = 'readmodels.db';
