@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { pb, type cardsys, type DomainEvent, type EventData } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
+import { isExpiredOn, isoDay } from './purse.js';
 import { bankIdDigits } from '../card/index.js';
 
 type Entry = cardsys.v1.IssuanceEntry.$Properties;
@@ -21,11 +22,6 @@ export function monthEnd(expiryMonth: string): string {
   const [year, month] = expiryMonth.split('-').map(Number);
   if (!year || !month) throw new Error(`expiry month must be "YYYY-MM", got "${expiryMonth}"`);
   return new Date(Date.UTC(year, month, 0)).toISOString().slice(0, 10);
-}
-
-/** A card is usable through its expiry day (UTC). */
-export function isExpired(expiry: string, now: Date): boolean {
-  return now.toISOString().slice(0, 10) > expiry;
 }
 
 // ---- primary issuance (head office) ----------------------------------------------------------
@@ -131,7 +127,7 @@ export function judgeChip(chip: ChipFacts, now: Date): ChipVerdict {
   if (!chip.authCodeValid) return unusable('invalid_auth_code');
   if (chip.state === 'blank') return unusable('not_primary_issued');
   if (chip.state === 'secondary_issued') return { outcome: 'already_issued', message: ISSUANCE_MESSAGES.already_issued };
-  if (isExpired(chip.expiry, now)) return unusable('expired');
+  if (isExpiredOn(chip.expiry, isoDay(now))) return unusable('expired');
   return { outcome: 'look_up' };
 }
 

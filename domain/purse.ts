@@ -31,8 +31,13 @@ export function isoDay(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
 
-/** True when `today` (YYYY-MM-DD) is past the card's expiry month or day. */
+/**
+ * The one expiry rule: a card is usable through its expiry month (YYYY-MM, as the chip holds it)
+ * or day (YYYY-MM-DD), and true when `today` (YYYY-MM-DD) is past it; an expiry that is neither
+ * counts as expired.
+ */
 export function isExpiredOn(expiry: string, today: string): boolean {
+  if (!/^\d{4}-\d{2}(-\d{2})?$/.test(expiry)) return true;
   return today.slice(0, expiry.length) > expiry;
 }
 

@@ -39,6 +39,7 @@ import {
 } from '../card/index.js';
 import { CardResponseError, CardStatusError, UnknownCardError } from './errors.js';
 import { exchange, type CardTransport } from './transport.js';
+import { isExpiredOn, isoDay } from '../domain/index.js';
 
 export interface CardInfo {
   /** 16 hex digits; all zeros on a blank card. */
@@ -193,7 +194,7 @@ export class ChipTerminal {
     if (info.lifecycle === 'blank') problems.push('card is blank (not issued)');
     else {
       if (!this.verifyAuthCode(info)) problems.push('authentication code is invalid');
-      if (isExpired(info.expiry, now)) problems.push(`card expired at the end of ${info.expiry}`);
+      if (isExpiredOn(info.expiry, isoDay(now))) problems.push(`card expired at the end of ${info.expiry}`);
     }
     const balance = info.lifecycle === 'blank' ? undefined : await this.readBalance();
     if (balance?.tampered) problems.push('balance record fails its data MAC (tampered)');
@@ -380,9 +381,3 @@ function unixSeconds(at: Date | undefined): number {
   return Math.floor((at ?? new Date()).getTime() / 1000);
 }
 
-/** A card is valid through the last day of its expiry month (UTC). */
-export function isExpired(expiry: string, now: Date): boolean {
-  const [year, month] = expiry.split('-').map(Number);
-  if (!year || !month) return true;
-  return now.getTime() >= Date.UTC(year, month, 1);
-}

@@ -1,7 +1,7 @@
 // The devices a card passes through, at a store counter and at head office: the card reader (a
 // terminal API over the purse application, ChipTerminal, on PC/SC through pcscd or the chip in
 // process, with typed errors) and the magnetic stripe reader (ISO/IEC 7813 track 2).
-export { ChipTerminal, isExpired, type BalanceReading, type CardInfo, type ChipTerminalOptions, type LogRecord, type PersonalData, type ValidityVerdict } from './chip-terminal.js';
+export { ChipTerminal, type BalanceReading, type CardInfo, type ChipTerminalOptions, type LogRecord, type PersonalData, type ValidityVerdict } from './chip-terminal.js';
 export { exchange, type CardTransport } from './transport.js';
 export { InProcessCard } from './in-process-card.js';
 export {

@@ -1,7 +1,7 @@
 // Load and pay at the store, as POS command handlers. The chip is the purse; the store checks the
 // card, asks head office's inquiry centre for loads, and records what happened in its own log.
 //
-// Load protocol (head office's side: host/inquiry): PIN verified by the card; authorisation asked
+// Load protocol (head office's side: host/purse): PIN verified by the card; authorisation asked
 // for at the chip's counter c; PurseCreditStarted recorded before the credit goes to the card;
 // PurseLoaded after. Every insertion first settles loads left open at an earlier insertion.
 //

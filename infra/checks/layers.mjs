@@ -15,7 +15,7 @@ const MAY_IMPORT = {
   card: ['contracts'],
   infra: ['contracts'],
   eventstore: ['contracts', 'infra'],
-  reader: ['contracts', 'card', 'infra'],
+  reader: ['contracts', 'domain', 'card', 'infra'],
   projections: ['contracts', 'domain', 'card', 'eventstore', 'infra'],
   audit: ['contracts', 'domain', 'card', 'eventstore', 'projections', 'infra'],
   edge: ['contracts', 'domain', 'card', 'reader', 'infra'],

@@ -36,7 +36,7 @@ describe('SqliteEventStore, beyond the contract', () => {
       },
     });
     const script = `
-      import { SqliteEventStore } from ${JSON.stringify(join(process.cwd(), 'host/eventstore/index.ts'))};
+      import { SqliteEventStore } from ${JSON.stringify(join(process.cwd(), 'eventstore/index.ts'))};
       const store = SqliteEventStore.open(${JSON.stringify(file)});
       await store.appendToStream('other', [{ id: 'from-child', type: 'T', data: Uint8Array.of(1) }]);
       await store.close();`;
