@@ -7,7 +7,7 @@ import { terminalIdBytes, toHex, verifyCardMac, type IssuerMasterKeys } from '..
 import type { EventEnvelope } from '../contracts/index.js';
 import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../domain/index.js';
 import type { Projection } from './projection.js';
-import { type HostEvent } from '../eventstore/index.js';
+import type { HostEvent } from '../eventstore/index.js';
 
 export const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_debits', 'purse_accounts', 'purse_alerts'] as const;
 

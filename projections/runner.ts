@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EventStore, StoredRecord, Subscription } from '../eventstore/index.js';
-import { type Projection } from './projection.js';
+import type { Projection } from './projection.js';
 import { prepared } from './statements.js';
 import { acquireFileLock, type FileLock } from './file-lock.js';
 import { decodeRecord, type HostEvent } from '../eventstore/index.js';
@@ -236,7 +236,9 @@ export class ProjectionRunner {
   async rebuild(onProgress?: (progress: RebuildProgress) => void): Promise<{ events: number }> {
     const wasRunning = this.subscription !== undefined;
     await this.stop();
-    this.db.transaction(() => this.projections.forEach((projection) => this.reset(projection)))();
+    this.db.transaction(() => {
+      for (const projection of this.projections) this.reset(projection);
+    })();
     const headPosition = (await this.store.headPosition()) ?? 0n;
     let events = 0;
     let after: bigint | undefined;

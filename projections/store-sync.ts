@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { type Projection } from './projection.js';
+import type { Projection } from './projection.js';
 import { prepared } from './statements.js';
 import { originOfStream, CHAIN_HEAD_RECORD_TYPE } from '../eventstore/index.js';
 

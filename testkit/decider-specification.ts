@@ -28,6 +28,7 @@ export const DeciderSpecification = {
             const state = events.map(normaliseEvent).reduce((s, e) => decider.evolve(s, e), decider.initialState());
             const run = () => decider.decide(command, state);
             return {
+              // biome-ignore lint/suspicious/noThenProperty: given / when / then is the specification's vocabulary
               then(expected) {
                 const produced = run();
                 assert.deepStrictEqual(produced.map(normaliseEvent), expected.map(normaliseEvent));

@@ -80,7 +80,7 @@ export class PosServer {
 
     const commandId = command.commandId;
     const inFlight = this.running.get(commandId);
-    if (inFlight) return inFlight;
+    if (inFlight !== undefined) return inFlight;
 
     const digest = requestDigest(bytes);
     const earlier = this.results.find(commandId);

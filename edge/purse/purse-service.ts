@@ -18,7 +18,7 @@ import {
   CardReaderError,
   CardRemovedError,
   CardStatusError,
-  ChipTerminal,
+  type ChipTerminal,
   NoCardError,
   UnknownCardError,
   type BalanceReading,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { StoreId } from '../../contracts/index.js';
 import type { EventStore } from '../../eventstore/index.js';
-import { type ReadModelQueries } from '../../projections/index.js';
+import type { ReadModelQueries } from '../../projections/index.js';
 import { NotFoundError, useZodValidation } from './http-errors.js';
 import { eventView } from './event-view.js';
 import { decodeRecord } from '../../eventstore/index.js';

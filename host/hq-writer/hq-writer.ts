@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { HQ_ORIGIN, StoreId, decodeEnvelope, decodeEvent, type EventEnvelope } from '../../contracts/index.js';
 import { keyIdOf, publicKeyFromRaw, rawPublicKey, sealEnvelope, signHead, type EventInput, type SealedEnvelope, type SigningKey } from '../../contracts/index.js';
 import type { EventStore } from '../../eventstore/index.js';
-import { type StoreKeys } from '../ingest/index.js';
+import type { StoreKeys } from '../ingest/index.js';
 import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from '../../eventstore/index.js';
 
 const HQ_STREAM = originStreamName(HQ_ORIGIN);

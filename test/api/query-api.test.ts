@@ -89,7 +89,7 @@ describe('query API over real SQLite read models', () => {
 
   it.each([
     ['/v1/users/bad%20id', 'userId'],
-    ['/v1/cards/' + 'x'.repeat(65), 'cardId'],
+    [`/v1/cards/${'x'.repeat(65)}`, 'cardId'],
     ['/v1/cards/c1/events?limit=0', 'limit'],
     ['/v1/cards/c1/events?limit=ten', 'limit'],
     ['/v1/cards/c1/events?after=-5', 'after'],

@@ -50,7 +50,11 @@ describe('secure messaging on the chip', () => {
     const card = new InProcessCard(blankCard());
     await primaryIssue(card);
     const sent: Uint8Array[] = [];
-    const wire = { transmit: async (apdu: Uint8Array) => (sent.push(apdu), card.transmit(apdu)) };
+    const wire = { transmit: async (apdu: Uint8Array) => {
+        sent.push(apdu);
+        return card.transmit(apdu);
+      },
+    };
     const store = storeTerminal(wire);
     await load(store, 1000);
     await store.debit({ amount: 100 });

@@ -22,7 +22,7 @@ describe('link proxy between a store and the broker', () => {
   it('carries NATS traffic while up, refuses it while cut, and carries it again once restored', async () => {
     const nc = await connect({ servers: link.url, maxReconnectAttempts: -1, reconnectTimeWait: 50 });
     const echo = nc.subscribe('echo');
-    (async () => {
+    void (async () => {
       for await (const m of echo) m.respond(m.data);
     })();
     expect(new TextDecoder().decode((await nc.request('echo', 'one', { timeout: 2000 })).data)).toBe('one');

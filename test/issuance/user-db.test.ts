@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { decodeEvent, encodeEvent, pb, type NewDomainEvent } from '../../contracts/index.js';
 import { writtenRecordBytes, writtenRecordDigest } from '../../domain/index.js';
 import { ReadModelQueries, userDbProjection } from '../../projections/index.js';
-import { type HostEvent } from '../../eventstore/index.js';
+import type { HostEvent } from '../../eventstore/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cardsys-user-db-'));
 const db = new Database(join(dir, 'readmodels.db'));

@@ -70,7 +70,9 @@ describe('progress bar', () => {
     progress.update(100, 0.5);
     progress.update(200, 1);
     progress.finish();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's erase-line sequence is what is tested
     expect(written[0]).toMatch(/^\r\[#{12}\.{12}\] 50% 100 events 100\/s ETA 1s\x1b\[K$/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's erase-line sequence is what is tested
     expect(written.at(-1)).toMatch(/^\r.* 100% 200 events 200\/s\x1b\[K\n$/);
   });
 
