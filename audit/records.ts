@@ -28,7 +28,7 @@ export interface RecordSource {
 }
 
 /** StoreKeyRegistered events of head office's stream (head office's own key excepted: it comes from outside). */
-export async function registeredStoreKeys(store: EventStore): Promise<RegisteredKey[]> {
+async function registeredStoreKeys(store: EventStore): Promise<RegisteredKey[]> {
   const keys: RegisteredKey[] = [];
   for (let revision = 0n; ; ) {
     const page = await store.readStream(HQ_ORIGIN, { fromRevision: revision, maxCount: DEFAULT_BATCH });

@@ -8,7 +8,7 @@ export interface BankId {
   readonly accountNumber: string;
 }
 
-export class BankIdError extends Error {}
+class BankIdError extends Error {}
 
 export function bankId(bankCode: string, branchCode: string, accountNumber: string): BankId {
   if (!/^\d{4}$/.test(bankCode)) throw new BankIdError(`bank code must be 4 digits, got "${bankCode}"`);
@@ -30,8 +30,4 @@ export function parseBankId(text: string): BankId {
   const match = /^(\d{4})-?(\d{3})-?(\d{7})$/.exec(text.trim());
   if (!match) throw new BankIdError(`bank ID must be bank code (4 digits), branch code (3) and account number (7), e.g. 0001-234-5678901; got "${text}"`);
   return bankId(match[1]!, match[2]!, match[3]!);
-}
-
-export function formatBankId(id: BankId): string {
-  return `${id.bankCode}-${id.branchCode}-${id.accountNumber}`;
 }

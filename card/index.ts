@@ -1,11 +1,11 @@
 // The IC card's purse application and its cryptography: pure logic, no I/O. The chip side
 // (processApdu over a serialisable CardState), the key hierarchy, and head office's issuer functions.
-export { aesCmac, aesCmac8, cmacKdf } from './crypto/cmac.js';
+export { aesCmac,   } from './crypto/cmac.js';
 export { concat, equalBytes, fromHex, toHex, u32 } from './crypto/bytes.js';
 export {
   computeAuthCode,
   deriveCardKey,
-  diversifyCardKeys,
+  
   generateIssuerMasterKeys,
   issuerKeysFromJson,
   keysToJson,
@@ -35,7 +35,7 @@ export {
   apduHex,
   buildCommandApdu,
   describeStatusWord,
-  encodeResponseApdu,
+  
   parseCommandApdu,
   parseResponseApdu,
   SW,
@@ -46,18 +46,18 @@ export {
 export * as chipCommands from './application/commands.js';
 export { processApdu, POWER_ON_SESSION, type ChipSession, type ChipStep, type RandomSource } from './application/chip.js';
 export {
-  cardStateFromJson,
-  cardStateToJson,
-  CardStateFormatError,
+  
+  
+  
   newBlankCard,
   LOG_CAPACITY,
-  MAX_BALANCE,
-  MAX_PIN_TRIES,
+  
+  
   type CardState,
   type Lifecycle,
   type LogEntry,
 } from './application/state.js';
-export { purseDataMac, transactionMac, creditAuthorisationMac, operationCode, operationOf, TRANSACTION_MAC_LABEL, type PurseOperation } from './application/purse-macs.js';
+export { purseDataMac, transactionMac,  operationCode, operationOf, TRANSACTION_MAC_LABEL, type PurseOperation } from './application/purse-macs.js';
 export {
   deriveSessionKeys,
   protectCommand,
@@ -68,4 +68,4 @@ export {
   type SessionKeys,
 } from './application/secure-messaging.js';
 export { decodeTlv, encodeTlv } from './application/tlv.js';
-export { bankId, bankIdDigits, BankIdError, formatBankId, parseBankId, type BankId } from './bank-id.js';
+export { bankId, bankIdDigits,   parseBankId, type BankId } from './bank-id.js';

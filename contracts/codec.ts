@@ -17,7 +17,7 @@ export type PosCommand = cardsys.v1.PosCommand.$Properties;
 export type PosReply = Fields<cardsys.v1.PosReply>;
 
 /** Every domain event message, by the name carried in EventEnvelope.event_type. */
-export const eventMessages = {
+const eventMessages = {
   UserRegistered: pb.UserRegistered,
   CardPrimaryIssued: pb.CardPrimaryIssued,
   CardIssued: pb.CardIssued,

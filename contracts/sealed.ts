@@ -7,7 +7,7 @@
 // and recipient public keys); the associated data binds the header, the purpose and the recipient,
 // so a blob sealed for one purpose or recipient does not open as another.
 import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import { KEY_ID_BYTES, keyIdBytesOf, keyPairsOf, publicKeyFileOf, type KeyPair } from './key-pairs.js';
+import { KEY_ID_BYTES, keyIdBytesOf, keyPairsOf, type KeyPair } from './key-pairs.js';
 
 const VERSION = 1;
 const PUBLIC_KEY_BYTES = 32;
@@ -39,11 +39,8 @@ export const generateSealingKey = sealingKeys.generate;
 /** The raw 32-byte X25519 public key, as StoreKeyRegistered.sealing_public_key carries it. */
 export const rawSealingPublicKey = sealingKeys.raw;
 export const sealingPublicKeyFromRaw = sealingKeys.fromRaw;
-/** First 8 bytes (hex) of SHA-256 of the raw public key. */
-export const sealingKeyId = sealingKeys.keyId;
 /** Writes the private key (PKCS#8 PEM, mode 0600) and the public key beside it (`.pub.pem`). */
 export const saveSealingKey = sealingKeys.save;
-export const sealingPublicKeyFileOf = publicKeyFileOf;
 export const loadSealingKey = sealingKeys.load;
 export const loadSealingPublicKey = sealingKeys.loadPublic;
 /** Loads the key pair, or makes and saves one on first use. */

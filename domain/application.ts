@@ -60,9 +60,9 @@ export interface ApplicationState {
   readonly users: ReadonlySet<string>;
 }
 
-export const initialApplicationState = (): ApplicationState => ({ userByBankId: new Map(), users: new Set() });
+const initialApplicationState = (): ApplicationState => ({ userByBankId: new Map(), users: new Set() });
 
-export function evolveApplications(state: ApplicationState, event: DomainEvent): ApplicationState {
+function evolveApplications(state: ApplicationState, event: DomainEvent): ApplicationState {
   if (event.type !== 'UserRegistered') return state;
   const bankId = bankIdDigits(event.data.bank ?? {});
   return {
@@ -90,7 +90,7 @@ export class DuplicateApplicationError extends DomainRefusal {
 
 type UserRegisteredEvent = { type: 'UserRegistered'; data: EventData<'UserRegistered'> };
 
-export function decideApplication(command: SubmitApplication, state: ApplicationState): UserRegisteredEvent[] {
+function decideApplication(command: SubmitApplication, state: ApplicationState): UserRegisteredEvent[] {
   const { input } = command;
   const bankId = bankIdDigits(input.bank);
   const existing = state.userByBankId.get(bankId);

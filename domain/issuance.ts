@@ -9,7 +9,7 @@ import { bankIdDigits } from '../card/index.js';
 type Entry = cardsys.v1.IssuanceEntry.$Properties;
 
 /** How long a card is valid: until the last day of the month, this many years after issuance. */
-export const CARD_VALIDITY_YEARS = 5;
+const CARD_VALIDITY_YEARS = 5;
 
 /** YYYY-MM-DD: the last day of the month CARD_VALIDITY_YEARS after `issuedAt` (UTC). */
 export function cardExpiry(issuedAt: Date): string {
@@ -33,9 +33,9 @@ export interface PrimaryIssuanceState {
   readonly cardOwner: ReadonlyMap<string, string>;
 }
 
-export const initialPrimaryIssuanceState = (): PrimaryIssuanceState => ({ bankIdByUser: new Map(), cardOwner: new Map() });
+const initialPrimaryIssuanceState = (): PrimaryIssuanceState => ({ bankIdByUser: new Map(), cardOwner: new Map() });
 
-export function evolvePrimaryIssuance(state: PrimaryIssuanceState, event: DomainEvent): PrimaryIssuanceState {
+function evolvePrimaryIssuance(state: PrimaryIssuanceState, event: DomainEvent): PrimaryIssuanceState {
   switch (event.type) {
     case 'UserRegistered':
       return { ...state, bankIdByUser: new Map(state.bankIdByUser).set(event.data.userId, bankIdDigits(event.data.bank ?? {})) };
@@ -69,7 +69,7 @@ export class CardIdTakenError extends DomainRefusal {
 
 type CardPrimaryIssuedEvent = { type: 'CardPrimaryIssued'; data: EventData<'CardPrimaryIssued'> };
 
-export function decidePrimaryIssuance(command: IssuePrimaryCard, state: PrimaryIssuanceState): CardPrimaryIssuedEvent[] {
+function decidePrimaryIssuance(command: IssuePrimaryCard, state: PrimaryIssuanceState): CardPrimaryIssuedEvent[] {
   const bankId = state.bankIdByUser.get(command.userId);
   if (bankId === undefined) throw new UnknownUserError(command.userId);
   if (state.cardOwner.has(command.cardId)) throw new CardIdTakenError(command.cardId);

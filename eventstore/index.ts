@@ -6,7 +6,7 @@ export { EsdbEventStore } from './esdb-event-store.js';
 export {
   CHAIN_HEAD_RECORD_TYPE,
   chainHeadRecord,
-  decodeChainHeadReceived,
+  
   originOfStream,
   originStreamName,
   readOriginTail,

@@ -42,7 +42,7 @@ export async function readOriginTail(store: EventStore, origin: string): Promise
   return { lastSeq: envelope.storeSeq, lastHash: hashEnvelope(last.data), revision };
 }
 
-export function decodeChainHeadReceived(bytes: Uint8Array): ChainHeadReceived {
+function decodeChainHeadReceived(bytes: Uint8Array): ChainHeadReceived {
   return decodeOrThrow('ChainHeadReceived', () => pb.ChainHeadReceived.decode(bytes));
 }
 

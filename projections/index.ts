@@ -3,7 +3,7 @@ export { ProjectionRunner, type ProjectionLogger, type ProjectionRunnerOptions, 
 export type { Projection } from './projection.js';
 export { headOfficeProjections, projections, READ_MODELS_FILE } from './read-models.js';
 export { userDbProjection } from './user-db.js';
-export { storeSyncProjection } from './store-sync.js';
+;
 export { ReadModelQueries, type CardView, type StoreSyncView, type UserView } from './queries.js';
 export { PurseLedgerReader, purseLedgerProjection } from './purse-ledger.js';
 export { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from './issuance-snapshot.js';

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS issuance_changes (
 CREATE INDEX IF NOT EXISTS issuance_changes_by_store ON issuance_changes (store_id, change_seq);
 `;
 
-export const ISSUANCE_SNAPSHOT_TABLES = ['issuance_feed', 'issuance_stores', 'issuance_users', 'issuance_changes'] as const;
+const ISSUANCE_SNAPSHOT_TABLES = ['issuance_feed', 'issuance_stores', 'issuance_users', 'issuance_changes'] as const;
 
 interface UserRow {
   bank_id: string;

@@ -9,9 +9,9 @@ import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } fro
 import type { Projection } from './projection.js';
 import type { HostEvent } from '../eventstore/index.js';
 
-export const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_debits', 'purse_accounts', 'purse_alerts'] as const;
+const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_debits', 'purse_accounts', 'purse_alerts'] as const;
 
-export const PURSE_LEDGER_SCHEMA = `
+const PURSE_LEDGER_SCHEMA = `
 CREATE TABLE IF NOT EXISTS purse_cards (
   card_id TEXT PRIMARY KEY,
   balance INTEGER NOT NULL,

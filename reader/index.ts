@@ -7,7 +7,7 @@ export { InProcessCard } from './in-process-card.js';
 export {
   CardReaderError,
   CardRemovedError,
-  CardResponseError,
+  
   CardStatusError,
   NoCardError,
   NoReaderError,
@@ -20,7 +20,7 @@ export {
   decodeTrack2,
   encodeTrack2,
   KeyboardWedgeStripeReader,
-  luhnDigit,
+  
   StripeDataError,
   track2FromBits,
   track2ToBits,

@@ -6,7 +6,7 @@ import { decodeEvent, encodeEvent, type DomainEvent, type NewDomainEvent } from 
 import type { Decider } from '../domain/index.js';
 
 /** An event as it reads back from the store: every field present, defaults filled in. */
-export function normaliseEvent(event: NewDomainEvent): DomainEvent {
+function normaliseEvent(event: NewDomainEvent): DomainEvent {
   return decodeEvent(event.type, encodeEvent(event));
 }
 

@@ -22,7 +22,7 @@ import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../projections/index.js';
 import { capturingLogger, startBackbone, type Backbone } from './backbone.js';
 
-export const TERMINAL = 'pos-1';
+const TERMINAL = 'pos-1';
 
 export interface Store {
   storeId: string;

@@ -318,7 +318,7 @@ function readRecord({ state, apdu, data }: Context): Outcome {
   return { sw: SW.OK, data: encodeLogEntry(entry) };
 }
 
-export function encodeLogEntry(entry: LogEntry): Uint8Array {
+function encodeLogEntry(entry: LogEntry): Uint8Array {
   const record = concat(
     Uint8Array.of(operationCode(entry.operation)),
     u32(entry.amount),

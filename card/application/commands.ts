@@ -6,7 +6,6 @@ import { fromHex } from '../crypto/bytes.js';
 /** F0 (proprietary RID) || "CARDSYS" || application version 01. */
 export const AID = fromHex('f0434152445359530' + '1');
 
-export const CLA_ISO = 0x00;
 export const CLA_PROPRIETARY = 0x80;
 
 export const INS = {

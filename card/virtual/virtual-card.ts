@@ -13,7 +13,7 @@ export const CARD_LINK_HOST = '127.0.0.2';
 /**
  * ATR for T=1: TS 3B, T0 8A (TD1, 10 historical bytes), TD1 80, TD2 01 (T=1), "CARDSYS/01", TCK.
  */
-export const ATR = (() => {
+const ATR = (() => {
   const body = [0x8a, 0x80, 0x01, ...new TextEncoder().encode('CARDSYS/01')];
   const tck = body.reduce((x, byte) => x ^ byte, 0);
   return Uint8Array.from([0x3b, ...body, tck]);

@@ -131,6 +131,6 @@ export class PosServer {
   }
 }
 
-export function encodeReply(commandId: string, outcome: PosOutcome): Uint8Array {
+function encodeReply(commandId: string, outcome: PosOutcome): Uint8Array {
   return pb.PosReply.encode({ ...outcome, commandId }).finish();
 }

@@ -15,7 +15,7 @@ export interface EventView {
 }
 
 /** Plain JSON of decoded protobuf fields: byte strings become hex, nested messages recurse. */
-export function jsonOf(value: unknown): unknown {
+function jsonOf(value: unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
   if (Array.isArray(value)) return value.map(jsonOf);
   if (typeof value === 'bigint') return value.toString();

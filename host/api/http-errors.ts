@@ -16,7 +16,7 @@ export interface BadRequestBody {
 }
 
 /** The first issue of a zod error as a 400 body; `where` (params, querystring, body) names the field when the path is empty. */
-export function badRequestBody(error: z.ZodError, where = ''): BadRequestBody {
+function badRequestBody(error: z.ZodError, where = ''): BadRequestBody {
   const issue = error.issues[0];
   const field = issue && issue.path.length > 0 ? issue.path.join('.') : where;
   return { error: 'bad_request', field, message: `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid request'}` };

@@ -59,7 +59,7 @@ interface StoreCursor {
 }
 
 /** Encodes a snapshot update around already-encoded entries, without decoding them again. */
-export function encodeSnapshotUpdate(update: cardsys.v1.IssuanceSnapshotUpdate.$Properties, entries: Uint8Array[]): Uint8Array {
+function encodeSnapshotUpdate(update: cardsys.v1.IssuanceSnapshotUpdate.$Properties, entries: Uint8Array[]): Uint8Array {
   const writer = pb.IssuanceSnapshotUpdate.encode(update);
   // Field 5 (upserts), length-delimited: the same bytes `upserts` would encode to.
   for (const entry of entries) writer.uint32((5 << 3) | 2).bytes(entry);

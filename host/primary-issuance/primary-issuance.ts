@@ -35,7 +35,7 @@ export interface IssueCardRequest {
 export type IssuedCard = PrimaryIssuedCard & { pin: string };
 
 /** A random 4-digit PIN, as a PIN mailer would carry it. */
-export function newPin(): string {
+function newPin(): string {
   return String(randomInt(0, 10_000)).padStart(4, '0');
 }
 

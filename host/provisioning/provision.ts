@@ -142,7 +142,7 @@ function checkedOptions(options: ProvisionStoreOptions): { storeId: string; name
   return { storeId, name, nearbyStoreIds };
 }
 
-export function storeRecordFile(hqDataDir: string, storeId: string): string {
+function storeRecordFile(hqDataDir: string, storeId: string): string {
   return join(headOfficeFiles(hqDataDir).directory, `${storeId}.json`);
 }
 
@@ -227,7 +227,7 @@ export function provisionedNatsUsers(hqDataDir: string): NatsUser[] {
 }
 
 /** Regenerates `<hqDataDir>/nats-auth.conf` from every provisioned principal; returns its path. */
-export function writeNatsAuthConfig(hqDataDir: string): string {
+function writeNatsAuthConfig(hqDataDir: string): string {
   const file = headOfficeFiles(hqDataDir).natsAuthConfig;
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, natsAuthorizationConfig(provisionedNatsUsers(hqDataDir)));

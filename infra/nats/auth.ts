@@ -48,7 +48,7 @@ export function inboxPrefixOf(principal: Principal): string | undefined {
 
 const jsApi = (operation: string) => `$JS.API.${operation}`;
 
-export function permissionsOf(principal: Principal): NatsPermissions {
+function permissionsOf(principal: Principal): NatsPermissions {
   switch (principal.role) {
     case 'hq':
       return { publish: ['>'], subscribe: ['>'], allowResponses: false };

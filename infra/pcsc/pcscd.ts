@@ -44,7 +44,7 @@ export function vpcdSlot(slot: number): VpcdSlot {
 }
 
 /** The dedicated loopback address of the card link and its route with TCP quick ACKs (no delayed ACK). */
-export const CARD_LINK_ADDRESS = '127.0.0.2';
+const CARD_LINK_ADDRESS = '127.0.0.2';
 const LOG_FILE = join(tmpdir(), 'cardsys-pcscd.log');
 const LOCK_DIR = join(tmpdir(), 'cardsys-pcscd.lock');
 const PCSCD_SOCKET = '/run/pcscd/pcscd.comm';
@@ -88,7 +88,7 @@ function configureReaders(): boolean {
 }
 
 /** Route to the card link address with quickack 1; false (with the reason) when it cannot be set. */
-export function ensureQuickAckRoute(): { ok: boolean; detail: string } {
+function ensureQuickAckRoute(): { ok: boolean; detail: string } {
   const show = () => execFileSync('ip', ['route', 'show', 'table', 'local', `${CARD_LINK_ADDRESS}/32`], { encoding: 'utf8' });
   try {
     if (/quickack 1/.test(show())) return { ok: true, detail: 'quickack route present' };

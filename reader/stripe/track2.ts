@@ -39,7 +39,7 @@ function lrcOf(framed: string): string {
   return String.fromCharCode(0x30 + lrc);
 }
 
-export function luhnDigit(digits: string): string {
+function luhnDigit(digits: string): string {
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {
     let digit = Number(digits[digits.length - 1 - i]);

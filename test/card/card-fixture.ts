@@ -26,7 +26,7 @@ export function blankCard() {
   return newBlankCard(ISSUER.transport);
 }
 
-export function headOffice(transport: CardTransport): ChipTerminal {
+function headOffice(transport: CardTransport): ChipTerminal {
   return new ChipTerminal(transport, { keys: ISSUER, terminalName: 'hq-issuance' });
 }
 

@@ -69,7 +69,7 @@ function defaultStreamId(event: NewDomainEvent): string {
 }
 
 /** The host stream of an origin (ARCHITECTURE.md: store-<id>, or hq). */
-export const originStream = (origin: string) => (origin === 'hq' ? 'hq' : `store-${origin}`);
+const originStream = (origin: string) => (origin === 'hq' ? 'hq' : `store-${origin}`);
 
 /**
  * Appends the next events of the chain to the origin's host stream as the ingest does: the
