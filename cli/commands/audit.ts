@@ -307,15 +307,19 @@ export function registerAuditCommands(program: Command): void {
     audit
       .command('verify-event')
       .description('show one event, its neighbours in its chain, and the signed head that covers it, and whether each verifies')
-      .argument('<id>', 'the event id (a UUID)'),
-  ).action(jsonErrors(async (id: string, options: SourceOptions) => {
+      .argument('<id>', 'the event id (a UUID)')
+      .option('--store <id>', 'the origin whose chain holds the event (a store id or "hq"); needed when several origins hold the id'),
+  ).action(jsonErrors(async (id: string, options: SourceOptions & { store?: string }) => {
     if (!/^[0-9a-fA-F-]{8,64}$/.test(id)) throw new Error(`event id must be a UUID, got "${id}"`);
-    const opened = await openSource(options);
+    const origin = parseOrigin(options.store);
+    // Not narrowed to the origin: the store keys head office registered in `hq` are read too.
+    const opened = await openSource({ ...options, store: undefined });
     try {
-      const result = await verifyEvent(opened.source, id, opened.keys);
+      const result = await verifyEvent(opened.source, id, opened.keys, origin);
       if (result === undefined) {
-        if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, eventId: id, problems: [`no event ${id} in ${opened.source.description}`] })}\n`);
-        say(`no event ${id} in ${opened.source.description}`);
+        const problem = `no event ${id}${origin === undefined ? '' : ` of ${origin}`} in ${opened.source.description}`;
+        if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, eventId: id, problems: [problem] })}\n`);
+        say(problem);
         process.exitCode = 1;
         return;
       }
