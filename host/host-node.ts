@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { SigningKey } from '../contracts/chain.js';
 import { buildApi, type CardView } from './api/index.js';
-import { EsdbEventStore, SqliteEventStore, type EventStore } from './eventstore/index.js';
+import { EsdbEventStore, PostgresEventStore, SqliteEventStore, withoutPassword, type EventStore } from './eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
 import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from './provisioning/index.js';
@@ -17,7 +17,8 @@ import { headOfficePurse } from './inquiry/index.js';
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
 
-export type EventStoreChoice = 'sqlite' | { esdbUrl: string };
+/** SQLite in the data directory, PostgreSQL (the URL may name the schema: `?schema=name`), or EventStoreDB. */
+export type EventStoreChoice = 'sqlite' | { postgresUrl: string } | { esdbUrl: string };
 
 /** What head office's parts are made of, for route plugins that need them. */
 export interface HostParts {
@@ -61,8 +62,17 @@ const stderrLogger: Logger = {
   error: (message: unknown) => process.stderr.write(`host: error: ${String(message)}\n`),
 };
 
-export async function openEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite'): Promise<EventStore> {
-  return choice === 'sqlite' ? SqliteEventStore.open(join(dataDir, EVENTS_FILE)) : EsdbEventStore.connect(choice.esdbUrl);
+export async function openEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite', logger: Logger = stderrLogger): Promise<EventStore> {
+  if (choice === 'sqlite') return SqliteEventStore.open(join(dataDir, EVENTS_FILE));
+  if ('postgresUrl' in choice) return PostgresEventStore.connect(choice.postgresUrl, { logger });
+  return EsdbEventStore.connect(choice.esdbUrl);
+}
+
+/** The event store as messages name it: the SQLite file, or the server URL without its password. */
+export function describeEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite'): string {
+  if (choice === 'sqlite') return `SQLite ${join(dataDir, EVENTS_FILE)}`;
+  const [kind, url] = 'postgresUrl' in choice ? ['PostgreSQL', choice.postgresUrl] : ['EventStoreDB', choice.esdbUrl];
+  return `${kind} ${withoutPassword(url)}`;
 }
 
 /**
@@ -76,7 +86,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     for (const stop of cleanup.reverse().splice(0)) await stop().catch((error: Error) => logger.warn(`while stopping: ${error.message}`));
   };
   try {
-    const store = await openEventStore(options.dataDir, options.eventStore);
+    const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
     const nc = await connect({ servers: options.natsUrl, name: 'cardsys-host', ...options.natsOptions }).catch((error: Error) => {
       throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { HQ_ORIGIN, StoreId } from '../../contracts/index.js';
 import { keyIdOf, rawPublicKey, loadPublicKey } from '../../contracts/chain.js';
-import { EVENTS_FILE, openEventStore, type EventStore } from '../../host/index.js';
+import { describeEventStore, EVENTS_FILE, openEventStore, type EventStore } from '../../host/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { issuerKeysFile, loadIssuerKeys } from '../../host/primary-issuance/index.js';
 import {
@@ -85,12 +85,11 @@ function readHqKey(file: string): Uint8Array {
 
 async function openHeadOfficeStore(options: SourceOptions): Promise<{ store: EventStore; description: string }> {
   const choice = eventStoreChoice(options);
-  if (choice === 'sqlite') {
-    const file = auditDefaults.eventStore(options.data);
-    if (!existsSync(file)) throw new Error(`no event store at ${file} (give --data <dir> of head office, or --file <export>)`);
-    return { store: await openEventStore(hqDataDir(options.data), choice), description: `event store ${file}` };
+  const dataDir = hqDataDir(options.data);
+  if (choice === 'sqlite' && !existsSync(auditDefaults.eventStore(options.data))) {
+    throw new Error(`no event store at ${auditDefaults.eventStore(options.data)} (give --data <dir> of head office, or --file <export>)`);
   }
-  return { store: await openEventStore(hqDataDir(options.data), choice), description: `EventStoreDB ${choice.esdbUrl}` };
+  return { store: await openEventStore(dataDir, choice), description: `event store ${describeEventStore(dataDir, choice)}` };
 }
 
 /** The keys to check heads with: head office's (given or found), and those an export carries. */

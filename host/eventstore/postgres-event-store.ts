@@ -56,8 +56,8 @@ const toRecord = (row: EventRow): StoredRecord => ({
   position: BigInt(row.position),
 });
 
-/** The URL as messages show it: without its password. */
-function printable(url: string): string {
+/** A server URL as messages show it: without its password. */
+export function withoutPassword(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
@@ -73,7 +73,7 @@ function splitSchema(url: string): { connectionString: string; schema: string | 
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`bad PostgreSQL URL "${printable(url)}": expected postgres://user[:password]@host[:port]/database[?schema=name]`);
+    throw new Error(`bad PostgreSQL URL "${withoutPassword(url)}": expected postgres://user[:password]@host[:port]/database[?schema=name]`);
   }
   const schema = parsed.searchParams.get('schema') ?? undefined;
   parsed.searchParams.delete('schema');
@@ -124,7 +124,7 @@ export class PostgresEventStore implements EventStore {
     const pool = new pg.Pool({ connectionString, max: 4, application_name: 'cardsys-host' });
     pool.on('error', (error) => logger.warn(`PostgreSQL event store: an idle connection failed: ${error.message}`));
     const lockKey = BigInt.asIntN(64, createHash('sha256').update(`cardsys events ${schema}`).digest().readBigUInt64BE()).toString();
-    const store = new PostgresEventStore(pool, connectionString, schema, lockKey, options.pollMs ?? DEFAULT_POLL_MS, logger, printable(url));
+    const store = new PostgresEventStore(pool, connectionString, schema, lockKey, options.pollMs ?? DEFAULT_POLL_MS, logger, withoutPassword(url));
     try {
       await store.createSchema();
     } catch (error) {
