@@ -17,6 +17,7 @@ import {
   type Subscription,
 } from './event-store.js';
 import { AppendSignal, startCatchUpSubscription } from './catch-up-subscription.js';
+import { withoutPassword } from './server-url.js';
 
 export interface PostgresEventStoreOptions {
   /** Schema that holds the events table, created if missing; default: the URL's `schema` parameter, else `cardsys`. */
@@ -56,17 +57,6 @@ const toRecord = (row: EventRow): StoredRecord => ({
   position: BigInt(row.position),
 });
 
-/** A server URL as messages show it: without its password. */
-export function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
-}
-
 /** The URL's `schema` parameter, and the URL without it for node-postgres. */
 function splitSchema(url: string): { connectionString: string; schema: string | undefined } {
   let parsed: URL;
@@ -84,11 +74,12 @@ function splitSchema(url: string): { connectionString: string; schema: string | 
  * Events in one table in global order, ids unique within their stream. Every append takes one
  * transaction-level advisory lock (one per schema) before it reads the stream's revision and
  * inserts, so appends from every process are serialised: positions come from the identity
- * sequence inside the lock, hence in commit order, and a catch-up subscriber that has read up to
- * position p can never later see a commit below p. The xid / pg_snapshot_xmin technique would let
- * appends run side by side, at the price of a subtler read that holds back behind every open
- * transaction; head office's appends are short and few at a time (one ingest, one writer), and
- * SQLite serialises them the same way, so the lock costs little and keeps the read plain.
+ * sequence inside the lock, hence in commit order (the lock is let go only once the commit is
+ * visible), and a catch-up subscriber that has read up to position p never later sees a commit
+ * below p. The xid / pg_snapshot_xmin technique would let appends run side by side, at the price
+ * of a subtler read that holds back behind every open transaction; head office's appends are
+ * short and few at a time (one ingest, one writer), and SQLite serialises them the same way, so
+ * the lock costs little and keeps the read plain.
  * The lock also makes the expected-revision check and the insert one atomic step.
  * Subscriptions wake on LISTEN/NOTIFY (sent by the appending transaction, delivered on commit)
  * and poll as a fallback for notifications lost while the listening connection is down.
@@ -119,7 +110,9 @@ export class PostgresEventStore implements EventStore {
   static async connect(url: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
     const { connectionString, schema: urlSchema } = splitSchema(url);
     const schema = options.schema ?? urlSchema ?? DEFAULT_POSTGRES_SCHEMA;
-    if (!SCHEMA_NAME.test(schema)) throw new Error(`PostgreSQL schema name "${schema}" must be lower-case letters, digits and _ (at most 56), not starting with a digit`);
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new Error(`PostgreSQL schema name "${schema}" must be lower-case letters, digits and _ (at most 56), not starting with a digit`);
+    }
     const logger = options.logger ?? console;
     const pool = new pg.Pool({ connectionString, max: 4, application_name: 'cardsys-host' });
     pool.on('error', (error) => logger.warn(`PostgreSQL event store: an idle connection failed: ${error.message}`));
@@ -214,7 +207,9 @@ export class PostgresEventStore implements EventStore {
       });
     } catch (error) {
       const failure = error as { code?: string; constraint?: string };
-      if (failure.code === UNIQUE_VIOLATION && failure.constraint === EVENT_ID_CONSTRAINT) throw new DuplicateEventError(streamId, await this.storedIdAmong(streamId, [...ids]));
+      if (failure.code === UNIQUE_VIOLATION && failure.constraint === EVENT_ID_CONSTRAINT) {
+        throw new DuplicateEventError(streamId, await this.storedIdAmong(streamId, [...ids]));
+      }
       throw error;
     }
     this.appended.notify();
@@ -223,7 +218,10 @@ export class PostgresEventStore implements EventStore {
 
   /** Which of the ids the stream already holds (for the message of a refused append). */
   private async storedIdAmong(streamId: string, ids: string[]): Promise<string> {
-    const { rows } = await this.pool.query<{ event_id: string }>(`SELECT event_id FROM ${this.table} WHERE stream_id = $1 AND event_id = ANY($2::text[]) LIMIT 1`, [streamId, ids]);
+    const { rows } = await this.pool.query<{ event_id: string }>(
+      `SELECT event_id FROM ${this.table} WHERE stream_id = $1 AND event_id = ANY($2::text[]) LIMIT 1`,
+      [streamId, ids],
+    );
     return rows[0]?.event_id ?? ids.join(', ');
   }
 
