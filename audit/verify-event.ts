@@ -78,27 +78,41 @@ function printable(value: unknown): unknown {
 }
 
 /**
- * Finds the event with `eventId` and checks it in its chain. Store keys registered in the `hq`
- * stream are learnt while reading; `keys` holds the rest (head office's own key, an export's keys).
- * Resolves undefined when no such event is stored.
+ * Finds the event with `eventId` in `origin`'s chain (any origin's when undefined) and checks it in
+ * its chain. Event ids are unique within an origin's stream only: without an origin the whole
+ * history is read, and an id held by more than one origin is an error naming them. Store keys
+ * registered in the `hq` stream are learnt while reading; `keys` holds the rest (head office's own
+ * key, an export's keys). Resolves undefined when no such event is stored.
  */
-export async function verifyEvent(source: RecordSource, eventId: string, keys: KeyRing): Promise<VerifiedEvent | undefined> {
+export async function verifyEvent(source: RecordSource, eventId: string, keys: KeyRing, origin?: string): Promise<VerifiedEvent | undefined> {
   const lastByStream = new Map<string, Seen>();
   let target: Seen | undefined;
   let previous: Seen | undefined;
   const following: Seen[] = [];
   let head: { head: ChainHead; record: AuditRecord } | undefined;
+  /** Other origins holding a record with the id. */
+  const alsoIn = new Set<string>();
+  /** The event's successor and the head that covers it are all that is needed; what is left is only searched for the id. */
+  let complete = false;
 
   reading: for await (const batch of source.batches()) {
     for (const record of batch) {
-      const origin = originOfStream(record.streamId);
-      if (origin === undefined) continue;
-      if (target !== undefined && origin !== target.envelope.storeId) continue;
+      const recordOrigin = originOfStream(record.streamId);
+      if (recordOrigin === undefined) continue;
+      if (target !== undefined && (complete || recordOrigin !== target.envelope.storeId)) {
+        if (record.id === eventId && recordOrigin !== target.envelope.storeId && record.type !== CHAIN_HEAD_RECORD_TYPE) alsoIn.add(recordOrigin);
+        continue;
+      }
+      // Before the event is found, only its own origin's chain and head office's key registrations matter.
+      if (origin !== undefined && recordOrigin !== origin && recordOrigin !== HQ_ORIGIN) continue;
       if (record.type === CHAIN_HEAD_RECORD_TYPE) {
         if (target === undefined || head !== undefined) continue;
         const candidate = pb.ChainHeadReceived.decode(record.data).head as ChainHead | null;
         if (candidate && candidate.storeSeq >= target.envelope.storeSeq) head = { head: candidate, record };
-        if (head !== undefined && following.length > 0) break reading;
+        if (head !== undefined && following.length > 0) {
+          if (origin !== undefined) break reading;
+          complete = true;
+        }
         continue;
       }
       let envelope: EventEnvelope;
@@ -108,15 +122,17 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
         continue;
       }
       const seen = { record, envelope, hash: sha256(record.data) };
-      if (origin === HQ_ORIGIN && envelope.eventType === 'StoreKeyRegistered') {
+      if (recordOrigin === HQ_ORIGIN && envelope.eventType === 'StoreKeyRegistered') {
         const event = decodeEvent(envelope.eventType, envelope.payload);
         if (event.type === 'StoreKeyRegistered' && event.data.storeId !== HQ_ORIGIN) keys.add({ storeId: event.data.storeId, keyId: event.data.keyId, publicKey: event.data.publicKey });
       }
       if (target !== undefined) {
         following.push(seen);
-        // The event's successor and the head that covers it are all that is needed.
-        if (head !== undefined) break reading;
-      } else if (envelope.eventId === eventId || record.id === eventId) {
+        if (head !== undefined) {
+          if (origin !== undefined) break reading;
+          complete = true;
+        }
+      } else if ((origin === undefined || recordOrigin === origin) && (envelope.eventId === eventId || record.id === eventId)) {
         target = seen;
         previous = lastByStream.get(record.streamId);
       } else {
@@ -124,11 +140,15 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
       }
     }
   }
+  if (target !== undefined && alsoIn.size > 0) {
+    const origins = [target.envelope.storeId, ...alsoIn].join(', ');
+    throw new Error(`event id ${eventId} is held by more than one origin (${origins}): name the one to verify with --store <id>`);
+  }
   if (target === undefined) return undefined;
 
   const problems: string[] = [];
   const { envelope, record } = target;
-  const origin = envelope.storeId;
+  const targetOrigin = envelope.storeId;
   let previousLink: VerifiedEvent['previousLink'];
   if (envelope.storeSeq === 1) {
     previousLink = Buffer.from(envelope.prevHash).equals(GENESIS_HASH) ? 'genesis' : 'broken';
@@ -150,11 +170,11 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
 
   let covering: CoveringHead | undefined;
   if (head === undefined) {
-    problems.push(`no signed head of ${origin} covers seq ${envelope.storeSeq}`);
+    problems.push(`no signed head of ${targetOrigin} covers seq ${envelope.storeSeq}`);
   } else {
-    const key = keys.get(origin, head.head.keyId);
+    const key = keys.get(targetOrigin, head.head.keyId);
     const signatureValid = key !== undefined && verifyHead(key, head.head);
-    if (!signatureValid) problems.push(key ? `the head's signature does not verify with key ${head.head.keyId}` : `key ${head.head.keyId} is not registered for ${origin}`);
+    if (!signatureValid) problems.push(key ? `the head's signature does not verify with key ${head.head.keyId}` : `key ${head.head.keyId} is not registered for ${targetOrigin}`);
     // Walk the chain from the event to the head's sequence.
     let last = target;
     let linked = true;
@@ -188,7 +208,7 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
     ok: problems.length === 0,
     event: {
       eventId: envelope.eventId,
-      origin,
+      origin: targetOrigin,
       seq: envelope.storeSeq,
       eventType: envelope.eventType,
       streamId: envelope.streamId,

@@ -1,6 +1,7 @@
 // The pipeline figure: events appended at store edges until head office has them in its host event
 // store and has confirmed them back (StoreAck), beside raw JetStream async publish of the same
-// envelope bytes, one message each, and a raw insert of the same rows into SQLite for reference.
+// envelope bytes, one message each, and a raw insert of the same rows into SQLite for reference,
+// and into PostgreSQL (PG_URL, a fresh schema dropped afterwards) beside it.
 // Each edge runs in its own worker thread; head office (ingest and its SQLite store) in this one.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,9 +9,11 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { generateSigningKey } from '../contracts/index.js';
 import { startNatsServer } from '../infra/nats/index.js';
-import { SqliteEventStore, originStreamName, readOriginTail } from '../eventstore/index.js';
+import { originStreamName, PostgresEventStore, readOriginTail, SqliteEventStore, withoutPassword, type EventStore } from '../eventstore/index.js';
 import { DUPLICATE_WINDOW_MS, ensureEventsStream, startIngest } from '../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
 import { edgeLogDir, EventLog, type LogEntry } from '../edge/index.js';
@@ -41,11 +44,20 @@ export interface PipelineFigures {
   /** committed.eventsPerSecond / rawJetStream.messagesPerSecond (goal ≥ 1). */
   ratio: number;
   /** The same rows inserted into a fresh host event store file, in appends of `rowsPerAppend`. */
-  rawSqlite: { seconds: number; rowsPerSecond: number; rowsPerAppend: number };
+  rawSqlite: RawInsertFigures;
+  /** The same rows and appends into the PostgreSQL event store at PG_URL; ratioToSqlite = its rows per second / SQLite's. */
+  rawPostgres: (RawInsertFigures & { url: string; ratioToSqlite: number }) | { unavailable: string };
+}
+
+interface RawInsertFigures {
+  seconds: number;
+  rowsPerSecond: number;
+  rowsPerAppend: number;
 }
 
 const DEFAULTS = { eventsPerStore: 50_000, stores: 2, appendChunk: 500, publishWindow: 2000, rawRuns: 2 };
-const RAW_SQLITE_ROWS_PER_APPEND = 4000;
+const RAW_ROWS_PER_APPEND = 4000;
+const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const perSecond = (count: number, ms: number) => Math.round((count * 1000) / ms);
 const seconds = (ms: number) => Math.round(ms) / 1000;
@@ -95,7 +107,10 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const rawRunsMs: number[] = [];
     for (let run = 1; run <= rawRuns; run++) rawRunsMs.push(await rawJetStreamPublish(nc, `BENCH_RAW_${run}`, logs, publishWindow, progress));
     const rawJetStreamMs = Math.min(...rawRunsMs);
-    const rawSqliteMs = await rawSqliteInsert(join(dir, 'raw', 'events.db'), logs, progress);
+    const sqlite = SqliteEventStore.open(join(dir, 'raw', 'events.db'));
+    const rawSqliteMs = await rawInsert('SQLite', sqlite, logs, progress);
+    const rawSqlite = { seconds: seconds(rawSqliteMs), rowsPerSecond: perSecond(total, rawSqliteMs), rowsPerAppend: RAW_ROWS_PER_APPEND };
+    const rawPostgres = await rawPostgresInsert(logs, rawSqlite.rowsPerSecond, progress);
 
     const committed = { seconds: seconds(pipelineMs), eventsPerSecond: perSecond(total, pipelineMs) };
     const rawJetStream = {
@@ -110,7 +125,8 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       committed,
       rawJetStream,
       ratio: Math.round((committed.eventsPerSecond / rawJetStream.messagesPerSecond) * 100) / 100,
-      rawSqlite: { seconds: seconds(rawSqliteMs), rowsPerSecond: perSecond(total, rawSqliteMs), rowsPerAppend: RAW_SQLITE_ROWS_PER_APPEND },
+      rawSqlite,
+      rawPostgres,
     };
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
@@ -240,21 +256,47 @@ async function rawJetStreamPublish(
   return elapsed;
 }
 
-/** Inserts the same records into a fresh host event store file, one stream per store. */
-async function rawSqliteInsert(file: string, logs: Array<{ storeId: string; entries: LogEntry[] }>, progress: (message: string) => void): Promise<number> {
-  const store = SqliteEventStore.open(file);
+/** Inserts the same records into a fresh host event store, one stream per store, and closes it. */
+async function rawInsert(name: string, store: EventStore, logs: Array<{ storeId: string; entries: LogEntry[] }>, progress: (message: string) => void): Promise<number> {
   try {
-    progress(`raw SQLite: inserting the same rows in appends of ${RAW_SQLITE_ROWS_PER_APPEND}`);
+    progress(`raw ${name}: inserting the same rows in appends of ${RAW_ROWS_PER_APPEND}`);
     const started = performance.now();
     for (const { storeId, entries } of logs) {
-      for (let i = 0; i < entries.length; i += RAW_SQLITE_ROWS_PER_APPEND) {
-        const records = entries.slice(i, i + RAW_SQLITE_ROWS_PER_APPEND).map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
+      for (let i = 0; i < entries.length; i += RAW_ROWS_PER_APPEND) {
+        const records = entries.slice(i, i + RAW_ROWS_PER_APPEND).map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
         await store.appendToStream(originStreamName(storeId), records);
       }
     }
     return performance.now() - started;
   } finally {
     await store.close();
+  }
+}
+
+/** The same insert into PostgreSQL, in a schema of its own that is dropped afterwards; a figure saying why when no server answers. */
+async function rawPostgresInsert(
+  logs: Array<{ storeId: string; entries: LogEntry[] }>,
+  sqliteRowsPerSecond: number,
+  progress: (message: string) => void,
+): Promise<PipelineFigures['rawPostgres']> {
+  const url = withoutPassword(PG_URL);
+  const schema = `cardsys_bench_${randomBytes(6).toString('hex')}`;
+  let store: PostgresEventStore;
+  try {
+    store = await PostgresEventStore.connect(PG_URL, { schema });
+  } catch (error) {
+    progress(`raw PostgreSQL: not measured: ${(error as Error).message}`);
+    return { unavailable: (error as Error).message };
+  }
+  try {
+    const ms = await rawInsert('PostgreSQL', store, logs, progress);
+    const rows = logs.reduce((sum, log) => sum + log.entries.length, 0);
+    const rowsPerSecond = perSecond(rows, ms);
+    return { url, seconds: seconds(ms), rowsPerSecond, rowsPerAppend: RAW_ROWS_PER_APPEND, ratioToSqlite: Math.round((rowsPerSecond / sqliteRowsPerSecond) * 100) / 100 };
+  } finally {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
   }
 }
 

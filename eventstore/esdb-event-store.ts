@@ -47,9 +47,12 @@ const toEsdbExpected = (expected: ExpectedRevision): AppendExpectedRevision =>
 
 /**
  * The host event store on EventStoreDB / KurrentDB. Positions are $all commit positions.
- * EventStoreDB keeps event ids unique within a stream's idempotency window only, so a duplicate id
- * is refused here when it repeats inside one append; across streams the server does not enforce
- * it (the ingest's per-store sequence check is what makes duplicates impossible there).
+ * Event ids are the stream's business, as the contract wants: the same id in two streams is
+ * stored twice. Within a stream the server recognises a repeated id only as a retry of a recent
+ * append (its idempotency window), answered as success without writing it again. A repeat inside
+ * one append is refused here; a repeat in a later append of the stream is not refused, short of
+ * what the contract asks: there the callers' expected revisions and the ingest's per-origin
+ * sequence check are what keep it out.
  */
 export class EsdbEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
@@ -81,7 +84,7 @@ export class EsdbEventStore implements EventStore {
     if (records.length === 0) throw new Error(`append to stream ${streamId}: no events given`);
     const ids = new Set<string>();
     for (const record of records) {
-      if (ids.has(record.id)) throw new DuplicateEventError(record.id);
+      if (ids.has(record.id)) throw new DuplicateEventError(streamId, record.id);
       ids.add(record.id);
     }
     try {

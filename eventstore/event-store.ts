@@ -2,7 +2,11 @@
 // order over all streams, and catch-up subscriptions from a checkpoint. Every adapter passes the
 // same contract suite (test/host/event-store.contract.ts).
 
-/** An event to append. `id` is the envelope's event id: appending the same id twice is refused. */
+/**
+ * An event to append. `id` is the envelope's event id, unique within its stream: appending an id
+ * the stream already holds is refused. Another stream may hold the same id, so no origin can block
+ * another's appends by putting that origin's next ids into its own events.
+ */
 export interface NewRecord {
   id: string;
   type: string;
@@ -88,10 +92,13 @@ export class WrongExpectedRevisionError extends Error {
   }
 }
 
-/** An event with this id is already stored. */
+/** The stream already holds an event with this id (or the append repeats it). */
 export class DuplicateEventError extends Error {
   override name = 'DuplicateEventError';
-  constructor(readonly eventId: string) {
-    super(`event ${eventId} is already in the event store`);
+  constructor(
+    readonly streamId: string,
+    readonly eventId: string,
+  ) {
+    super(`stream ${streamId} already holds event ${eventId}`);
   }
 }

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,18 +14,44 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from './event-store.js';
-import { startCatchUpSubscription } from './catch-up-subscription.js';
+import { AppendSignal, startCatchUpSubscription } from './catch-up-subscription.js';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
+/** The events table; event ids are unique within their stream only. */
+const eventsTable = (name: string) => `
+CREATE TABLE IF NOT EXISTS ${name} (
   position INTEGER PRIMARY KEY,
   stream_id TEXT NOT NULL,
   revision INTEGER NOT NULL,
-  event_id TEXT NOT NULL UNIQUE,
+  event_id TEXT NOT NULL,
   type TEXT NOT NULL,
   data BLOB NOT NULL,
-  UNIQUE (stream_id, revision)
+  UNIQUE (stream_id, revision),
+  UNIQUE (stream_id, event_id)
 );`;
+
+/** Whether the events table still has the unique index on event_id alone that files made before per-stream ids have. */
+function hasGlobalEventIdIndex(db: Database.Database): boolean {
+  const indexes = db.pragma('index_list(events)') as Array<{ name: string; unique: number }>;
+  return indexes.some((index) => {
+    if (!index.unique) return false;
+    const columns = db.pragma(`index_info(${JSON.stringify(index.name)})`) as Array<{ name: string }>;
+    return columns.length === 1 && columns[0]!.name === 'event_id';
+  });
+}
+
+/**
+ * Makes event ids unique per stream in a file made when they were unique across the store. The
+ * index came with the column, so the table is copied into the new shape (positions kept) in one
+ * transaction: a crash leaves the old table whole, and the next open migrates again.
+ */
+function migrateToPerStreamIds(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(eventsTable('events_per_stream_ids'));
+    db.exec('INSERT INTO events_per_stream_ids (position, stream_id, revision, event_id, type, data) SELECT position, stream_id, revision, event_id, type, data FROM events');
+    db.exec('DROP TABLE events');
+    db.exec('ALTER TABLE events_per_stream_ids RENAME TO events');
+  }).immediate();
+}
 
 interface EventRow {
   position: bigint;
@@ -51,17 +76,14 @@ const toRecord = (row: EventRow): StoredRecord => ({
 
 /** The embedded host event store: one SQLite file, every event in one table in global order. */
 export class SqliteEventStore implements EventStore {
-  private readonly appended = new EventEmitter();
-  private appendCount = 0;
+  private readonly appended = new AppendSignal();
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
 
   private constructor(
     private readonly db: Database.Database,
     readonly file: string,
-  ) {
-    this.appended.setMaxListeners(0);
-  }
+  ) {}
 
   static open(file: string): SqliteEventStore {
     mkdirSync(dirname(file), { recursive: true });
@@ -71,7 +93,8 @@ export class SqliteEventStore implements EventStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
-      db.exec(SCHEMA);
+      db.exec(eventsTable('events'));
+      if (hasGlobalEventIdIndex(db)) migrateToPerStreamIds(db);
     } catch (error) {
       throw new Error(`cannot open event store ${file}: ${(error as Error).message}`);
     }
@@ -115,16 +138,17 @@ export class SqliteEventStore implements EventStore {
         try {
           lastPosition = BigInt(insert.run(streamId, revision, record.id, record.type, record.data).lastInsertRowid);
         } catch (error) {
-          // The UNIQUE index on event_id is the permanent dedupe; the transaction rolls back whole.
-          if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && /event_id/.test((error as Error).message)) throw new DuplicateEventError(record.id);
+          // The UNIQUE index on (stream_id, event_id) is the permanent dedupe; the transaction rolls back whole.
+          if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && /event_id/.test((error as Error).message)) {
+            throw new DuplicateEventError(streamId, record.id);
+          }
           throw error;
         }
       }
       return { nextExpectedRevision: revision, lastPosition };
     });
     const result = append.immediate();
-    this.appendCount++;
-    this.appended.emit('append');
+    this.appended.notify();
     return result;
   }
 
@@ -157,30 +181,13 @@ export class SqliteEventStore implements EventStore {
 
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.assertOpen();
-    // Appends counted when the subscription last read: an append that lands between that read and
-    // the wait must not be missed until the next poll.
-    let appendsAtRead = this.appendCount;
     const subscription = startCatchUpSubscription({
       ...options,
-      read: async (after, maxCount) => {
-        appendsAtRead = this.appendCount;
-        return this.closed ? undefined : this.readAllNow(after, maxCount);
-      },
+      read: async (after, maxCount) => (this.closed ? undefined : this.readAllNow(after, maxCount)),
       // Appends through this object wake the subscription at once; other processes' appends are
       // found by polling the file.
-      waitForAppends: (signal) =>
-        new Promise<void>((resolve) => {
-          if (this.appendCount !== appendsAtRead) return resolve();
-          const wake = () => {
-            clearTimeout(timer);
-            this.appended.off('append', wake);
-            signal.removeEventListener('abort', wake);
-            resolve();
-          };
-          const timer = setTimeout(wake, FOREIGN_APPEND_POLL_MS);
-          this.appended.on('append', wake);
-          signal.addEventListener('abort', wake);
-        }),
+      appends: this.appended,
+      pollMs: FOREIGN_APPEND_POLL_MS,
     });
     this.subscriptions.add(subscription);
     void subscription.done.catch(() => undefined).finally(() => this.subscriptions.delete(subscription));

@@ -4,7 +4,7 @@ import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node'
 import { connectReconnecting } from '../infra/nats/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { buildApi, type CardView } from './api/index.js';
-import { EsdbEventStore, SqliteEventStore, type EventStore } from '../eventstore/index.js';
+import { EsdbEventStore, PostgresEventStore, SqliteEventStore, withoutPassword, type EventStore } from '../eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest } from './ingest/index.js';
 import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from './provisioning/index.js';
@@ -19,7 +19,8 @@ import type { Logger } from '../infra/index.js';
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
 
-export type EventStoreChoice = 'sqlite' | { esdbUrl: string };
+/** SQLite in the data directory, PostgreSQL (the URL may name the schema: `?schema=name`), or EventStoreDB. */
+export type EventStoreChoice = 'sqlite' | { postgresUrl: string } | { esdbUrl: string };
 
 /** What head office's parts are made of, for route plugins that need them. */
 export interface HostParts {
@@ -63,8 +64,17 @@ const stderrLogger: Logger = {
   error: (message: unknown) => process.stderr.write(`host: error: ${String(message)}\n`),
 };
 
-export async function openEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite'): Promise<EventStore> {
-  return choice === 'sqlite' ? SqliteEventStore.open(join(dataDir, EVENTS_FILE)) : EsdbEventStore.connect(choice.esdbUrl);
+export async function openEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite', logger: Logger = stderrLogger): Promise<EventStore> {
+  if (choice === 'sqlite') return SqliteEventStore.open(join(dataDir, EVENTS_FILE));
+  if ('postgresUrl' in choice) return PostgresEventStore.connect(choice.postgresUrl, { logger });
+  return EsdbEventStore.connect(choice.esdbUrl);
+}
+
+/** The event store as messages name it: the SQLite file, or the server URL without its password. */
+export function describeEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite'): string {
+  if (choice === 'sqlite') return `SQLite ${join(dataDir, EVENTS_FILE)}`;
+  const [kind, url] = 'postgresUrl' in choice ? ['PostgreSQL', choice.postgresUrl] : ['EventStoreDB', choice.esdbUrl];
+  return `${kind} ${withoutPassword(url)}`;
 }
 
 /**
@@ -78,7 +88,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     for (const stop of cleanup.reverse().splice(0)) await stop().catch((error: Error) => logger.warn(`while stopping: ${error.message}`));
   };
   try {
-    const store = await openEventStore(options.dataDir, options.eventStore);
+    const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
     const { nc, link } = await connectReconnecting({ name: 'cardsys-host', ...options.natsOptions, servers: options.natsUrl }, 'host', logger).catch(
       (error: Error) => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { HQ_ORIGIN, StoreId } from '../../contracts/index.js';
 import { keyIdOf, rawPublicKey, loadPublicKey } from '../../contracts/index.js';
-import { EVENTS_FILE, openEventStore, type EventStore } from '../../host/index.js';
+import { describeEventStore, EVENTS_FILE, openEventStore, type EventStore } from '../../host/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { issuerKeysFile, loadIssuerKeys } from '../../host/primary-issuance/index.js';
 import {
@@ -85,12 +85,11 @@ function readHqKey(file: string): Uint8Array {
 
 async function openHeadOfficeStore(options: SourceOptions): Promise<{ store: EventStore; description: string }> {
   const choice = eventStoreChoice(options);
-  if (choice === 'sqlite') {
-    const file = auditDefaults.eventStore(options.data);
-    if (!existsSync(file)) throw new Error(`no event store at ${file} (give --data <dir> of head office, or --file <export>)`);
-    return { store: await openEventStore(hqDataDir(options.data), choice), description: `event store ${file}` };
+  const dataDir = hqDataDir(options.data);
+  if (choice === 'sqlite' && !existsSync(auditDefaults.eventStore(options.data))) {
+    throw new Error(`no event store at ${auditDefaults.eventStore(options.data)} (give --data <dir> of head office, or --file <export>)`);
   }
-  return { store: await openEventStore(hqDataDir(options.data), choice), description: `EventStoreDB ${choice.esdbUrl}` };
+  return { store: await openEventStore(dataDir, choice), description: `event store ${describeEventStore(dataDir, choice)}` };
 }
 
 /** The keys to check heads with: head office's (given or found), and those an export carries. */
@@ -307,15 +306,19 @@ export function registerAuditCommands(program: Command): void {
     audit
       .command('verify-event')
       .description('show one event, its neighbours in its chain, and the signed head that covers it, and whether each verifies')
-      .argument('<id>', 'the event id (a UUID)'),
-  ).action(jsonErrors(async (id: string, options: SourceOptions) => {
+      .argument('<id>', 'the event id (a UUID)')
+      .option('--store <id>', 'the origin whose chain holds the event (a store id or "hq"); needed when several origins hold the id'),
+  ).action(jsonErrors(async (id: string, options: SourceOptions & { store?: string }) => {
     if (!/^[0-9a-fA-F-]{8,64}$/.test(id)) throw new Error(`event id must be a UUID, got "${id}"`);
-    const opened = await openSource(options);
+    const origin = parseOrigin(options.store);
+    // Not narrowed to the origin: the store keys head office registered in `hq` are read too.
+    const opened = await openSource({ ...options, store: undefined });
     try {
-      const result = await verifyEvent(opened.source, id, opened.keys);
+      const result = await verifyEvent(opened.source, id, opened.keys, origin);
       if (result === undefined) {
-        if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, eventId: id, problems: [`no event ${id} in ${opened.source.description}`] })}\n`);
-        say(`no event ${id} in ${opened.source.description}`);
+        const problem = `no event ${id}${origin === undefined ? '' : ` of ${origin}`} in ${opened.source.description}`;
+        if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, eventId: id, problems: [problem] })}\n`);
+        say(problem);
         process.exitCode = 1;
         return;
       }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { startHost } from '../../host/index.js';
+import { describeEventStore, startHost } from '../../host/index.js';
 import { natsConnectOptions } from '../../infra/nats/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
@@ -24,7 +24,9 @@ export function registerHostCommand(program: Command): void {
     .addOption(new Option('--http <host:port>', 'where the query API listens').default('127.0.0.1:8080'))
     .addHelpText(
       'after',
-      '\nHead office keeps its files in <data>/hq/ (events.db, readmodels.db, keys/).\nNATS credentials: --creds, or <data>/hq/keys/hq.nk when provisioned.',
+      '\nHead office keeps its files in <data>/hq/ (events.db with --event-store sqlite, readmodels.db, keys/).\n' +
+        'NATS credentials: --creds, or <data>/hq/keys/hq.nk when provisioned.\n' +
+        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).',
     )
     .action(async (options: HostCliOptions) => {
       const http = parseHttpAddress(options.http);
@@ -35,8 +37,9 @@ export function registerHostCommand(program: Command): void {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: natsConnectOptions(creds), http, eventStore: eventStoreChoice(options) });
-      say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${options.eventStore === 'sqlite' ? 'SQLite' : options.esdb}`);
+      const eventStore = eventStoreChoice(options);
+      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: natsConnectOptions(creds), http, eventStore });
+      say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}`);
       say(`query API: ${node.url}  (OpenAPI docs: ${node.docsUrl}, health: ${node.url}/healthz)`);
       say(`stopping on ${await stopRequested}`);
       await node.stop();

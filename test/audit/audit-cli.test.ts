@@ -200,6 +200,27 @@ describe('cardsys audit on a history made by the real pipeline', () => {
     expect(report.head!.seq).toBeGreaterThanOrEqual(event.envelope.storeSeq);
   });
 
+  it('verify-event on an id two origins hold: refused without --store, each verified with it', () => {
+    // Ids are unique within an origin's stream only: store s2 chains and signs an event under an id of s1's.
+    const dir = history.copy();
+    const { event } = middlePay(dir);
+    const id = event.envelope.eventId;
+    const pay = { cardId: 'c0ffee0000000001', amount: 100, newBalance: 0, cardCounter: 999, cardMac: new Uint8Array(8), storeId: 's2', terminalId: 'x' };
+    const squatted = injectEvent(dir, 's2', { type: 'PursePaid', data: pay }, history.storeKeys.get('s2')!, id);
+    const ambiguous = cardsys('audit', 'verify-event', id, '--data', dir, '--json');
+    expect(ambiguous.code).not.toBe(0);
+    expect(JSON.parse(ambiguous.stdout)).toMatchObject({ ok: false, error: `event id ${id} is held by more than one origin (s1, s2): name the one to verify with --store <id>` });
+    const s1 = cardsys('audit', 'verify-event', id, '--store', 's1', '--data', dir, '--json');
+    expect(s1.code, s1.stderr).toBe(0);
+    expect(JSON.parse(s1.stdout)).toMatchObject({ ok: true, event: { origin: 's1', seq: event.envelope.storeSeq }, nextLink: 'ok' });
+    const s2 = cardsys('audit', 'verify-event', id, '--store', 's2', '--data', dir, '--json');
+    expect(s2.code, s2.stderr).toBe(0);
+    expect(JSON.parse(s2.stdout)).toMatchObject({ ok: true, event: { origin: 's2', seq: squatted.storeSeq }, head: { signatureValid: true, coversEvent: true } });
+    const elsewhere = cardsys('audit', 'verify-event', id, '--store', 'hq', '--data', dir);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toContain(`no event ${id} of hq in`);
+  });
+
   it('bad input gets a clear message and a non-zero exit', () => {
     const missing = cardsys('audit', 'replay', '--data', join(history.dir, 'nowhere'), '--json');
     expect(missing.code).not.toBe(0);

@@ -63,21 +63,22 @@ export function swapEvents(dataDir: string, a: StoredEvent, b: StoredEvent): voi
 
 /**
  * Appends to the origin's stream an envelope that follows its chain exactly (next seq, right
- * prev_hash) and a head for it signed with a key that is not the origin's.
+ * prev_hash) and a head for it signed with `key` (a forged one, or the origin's own to make a valid
+ * event with a chosen id).
  */
-export function injectEvent(dataDir: string, origin: string, event: NewDomainEvent, forgedKey: SigningKey): EventEnvelope {
+export function injectEvent(dataDir: string, origin: string, event: NewDomainEvent, key: SigningKey, eventId = '0badc0de-0000-4000-8000-000000000001'): EventEnvelope {
   const stored = storedEvents(dataDir, origin);
   const last = stored.at(-1)!;
   const envelope: EventEnvelope = {
     ...last.envelope,
-    eventId: '0badc0de-0000-4000-8000-000000000001',
+    eventId,
     storeSeq: last.envelope.storeSeq + 1,
     prevHash: sha256(last.data),
     eventType: event.type,
     payload: encodeEvent(event),
   };
   const bytes = encodeEnvelope(envelope);
-  const head = signHead(forgedKey, { storeId: origin, storeSeq: envelope.storeSeq, hash: sha256(bytes) });
+  const head = signHead(key, { storeId: origin, storeSeq: envelope.storeSeq, hash: sha256(bytes) });
   withDb(dataDir, (db) => {
     const { revision } = db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?').get(streamOf(origin)) as { revision: number };
     const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data) VALUES (?, ?, ?, ?, ?)');

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatReport, type BenchReport } from '../../bench/index.js';
+import { SKIP_ENV } from '../support/postgres.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'cardsys.js');
 const bench = (...args: string[]) => spawnSync(process.execPath, [cli, 'bench', ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -27,6 +28,15 @@ describe('cardsys bench', () => {
     }
     expect((pipeline.figures as { rawJetStream: { runsMessagesPerSecond: number[] } }).rawJetStream.runsMessagesPerSecond).toHaveLength(2);
     expect(figures.ratio).toBeCloseTo(figures.committed.eventsPerSecond / figures.rawJetStream.messagesPerSecond, 1);
+    // The PostgreSQL figure beside SQLite's: the test machine has the server `make deps` starts.
+    const postgres = (pipeline.figures as { rawPostgres: { rowsPerSecond: number; ratioToSqlite: number } | { unavailable: string } }).rawPostgres;
+    if ('unavailable' in postgres) {
+      if (process.env[SKIP_ENV] !== '1') throw new Error(`raw PostgreSQL figure not measured: ${postgres.unavailable}`);
+      console.warn(`raw PostgreSQL figure not checked (${SKIP_ENV}=1): ${postgres.unavailable}`);
+    } else {
+      expect(postgres.rowsPerSecond).toBeGreaterThan(0);
+      expect(postgres.ratioToSqlite).toBeCloseTo(postgres.rowsPerSecond / figures.rawSqlite.rowsPerSecond, 1);
+    }
   });
 
   it('runs several benchmarks each in its own process and gathers their figures in one report', () => {

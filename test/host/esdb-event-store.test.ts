@@ -33,5 +33,5 @@ if ('skip' in server) {
 } else {
   const { afterAll } = await import('vitest');
   afterAll(() => server.stop());
-  eventStoreContract({ name: `EventStoreDB at ${server.url}`, open: () => EsdbEventStore.connect(server.url), uniqueIdsAcrossStreams: false });
+  eventStoreContract({ name: `EventStoreDB at ${server.url}`, open: () => EsdbEventStore.connect(server.url) });
 }

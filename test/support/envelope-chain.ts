@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { encodeBatch, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
-import { GENESIS_HASH, sealEnvelope, signHead, type SigningKey } from '../../contracts/index.js';
-import type { EventStore, NewRecord } from '../../eventstore/index.js';
-import { CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
+import { encodeBatch, encodeEnvelope, GENESIS_HASH, hashEnvelope, pb, sealEnvelope, signHead, type EventEnvelope, type NewDomainEvent, type SigningKey } from '../../contracts/index.js';
+import { CHAIN_HEAD_RECORD_TYPE, type EventStore, type NewRecord } from '../../eventstore/index.js';
 
 /** One envelope of a chain: its exact bytes (what gets hashed and stored) and its fields. */
 export interface ChainedEnvelope {
@@ -13,6 +11,8 @@ export interface ChainedEnvelope {
 }
 
 export interface NextOptions {
+  /** The envelope's event id (default: a fresh UUID), e.g. one another origin already uses. */
+  eventId?: string;
   streamId?: string;
   commandId?: string;
   occurredAt?: Date;
@@ -30,12 +30,17 @@ export class EnvelopeChain {
   constructor(readonly origin: string) {}
 
   next(event: NewDomainEvent, options: NextOptions = {}): ChainedEnvelope {
-    const sealed = sealEnvelope(this.origin, this.seq + 1, this.headHash, {
+    let sealed = sealEnvelope(this.origin, this.seq + 1, this.headHash, {
       event,
       streamId: options.streamId ?? defaultStreamId(event),
       commandId: options.commandId,
       occurredAt: options.occurredAt,
     });
+    if (options.eventId !== undefined) {
+      const envelope = { ...sealed.envelope, eventId: options.eventId };
+      const bytes = encodeEnvelope(envelope);
+      sealed = { envelope, bytes, hash: hashEnvelope(bytes) };
+    }
     this.seq += 1;
     this.headHash = sealed.hash;
     const { envelope, bytes } = sealed;
@@ -43,8 +48,12 @@ export class EnvelopeChain {
   }
 
   /** The next events as the EventBatch an edge publishes, its head signed with the origin's key. */
-  batch(events: NewDomainEvent[], signingKey: SigningKey, options: { localHeadSeq?: number } = {}): { bytes: Uint8Array; chained: ChainedEnvelope[] } {
-    const chained = events.map((event) => this.next(event));
+  batch(
+    events: NewDomainEvent[],
+    signingKey: SigningKey,
+    options: { localHeadSeq?: number; eventIds?: Array<string | undefined> } = {},
+  ): { bytes: Uint8Array; chained: ChainedEnvelope[] } {
+    const chained = events.map((event, i) => this.next(event, { eventId: options.eventIds?.[i] }));
     const head = signHead(signingKey, { storeId: this.origin, storeSeq: this.seq, hash: this.headHash });
     const bytes = encodeBatch({ storeId: this.origin, events: chained.map((c) => c.bytes), head, localHeadSeq: options.localHeadSeq ?? this.seq });
     return { bytes, chained };
