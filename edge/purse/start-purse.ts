@@ -6,7 +6,8 @@ import type { EventLog } from '../log/index.js';
 import type { PosServer } from '../pos/index.js';
 import { BlacklistCache } from './blacklist-cache.js';
 import { HeadOfficeLink } from './head-office-link.js';
-import { PurseService, type PurseServiceOptions } from './purse-service.js';
+import { PurseService } from './purse-service.js';
+import type { PurseServiceOptions } from './purse-counter.js';
 import type { Logger } from '../../infra/index.js';
 
 export interface PurseAtStore {

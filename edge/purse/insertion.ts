@@ -1,0 +1,74 @@
+// A card put into a terminal: opened, checked as every purse operation needs, and its lost pay
+// answers settled. When this store sent the card a pay it did not record (the card's answer was lost
+// after the chip committed), the chip's usage log says whether the debit was made; if so it is
+// recorded once, with the chip's MAC and the terminal id it logged, marked recovered.
+import { fromHex } from '../../card/index.js';
+import { recoverLostPays, yen, type CardFacts } from '../../domain/index.js';
+import { openChipTerminal, type PosRequest } from '../pos/index.js';
+import { logCoversFrom, Refused, type InsertedCard, type PurseCounter } from './purse-counter.js';
+
+/** Opens the card in the terminal's reader and runs the checks every purse operation needs. */
+export async function insertCard(counter: PurseCounter, request: PosRequest): Promise<InsertedCard> {
+  const terminal = await openChipTerminal(counter.options, request.terminalId);
+  const verdict = await terminal.checkValidity(counter.now());
+  const info = verdict.info;
+  if (info.lifecycle === 'blank' || !verdict.balance) throw new Refused({ ok: false, code: 'card_unusable', message: 'this card cannot be used: it is not issued' });
+  const listed = counter.options.blacklist.find(info.cardId);
+  const facts: CardFacts = {
+    cardId: info.cardId,
+    authCodeValid: terminal.verifyAuthCode(info),
+    dataMacValid: !verdict.balance.tampered,
+    expiry: info.expiry,
+    balance: verdict.balance.balance,
+    blacklisted: listed !== undefined,
+    blacklistReason: listed?.reason,
+  };
+  const card: InsertedCard = { terminal, info, balance: verdict.balance, facts, authenticated: false, notes: [] };
+  card.notes = await recordLostPays(counter, card, request);
+  return card;
+}
+
+async function recordLostPays(counter: PurseCounter, card: InsertedCard, request: PosRequest): Promise<string[]> {
+  const cardId = card.info.cardId;
+  const sent = counter.pays.unrecorded(cardId);
+  if (sent.length === 0) return [];
+  await counter.authenticate(card);
+  const log = await card.terminal.readLog();
+  const steps = recoverLostPays({
+    sent,
+    lastRecordedCounter: counter.pays.lastRecordedCounter(cardId),
+    chipCounter: card.balance.counter,
+    log,
+    logCoversFromCounter: logCoversFrom(log),
+  });
+  const notes: string[] = [];
+  for (const step of steps) {
+    if (step.action === 'forget') {
+      if (step.reason === 'beyond_log') {
+        counter.logger.warn(
+          `purse: pay of ${yen(step.sent.amount)} sent to card ${cardId} at counter ${step.sent.cardCounter} is past the card's usage log: it cannot be recorded`,
+        );
+      }
+      counter.pays.forget(step.sent);
+      continue;
+    }
+    const { debit } = step;
+    await counter.record(request, cardId, {
+      type: 'PursePaid',
+      data: {
+        cardId,
+        amount: debit.amount,
+        newBalance: debit.balanceAfter,
+        cardCounter: debit.counter,
+        cardMac: fromHex(debit.mac),
+        storeId: counter.storeId,
+        // The terminal that made the debit, as the chip logged it (its MAC covers this id).
+        terminalId: debit.terminalId,
+        recovered: true,
+      },
+    });
+    counter.pays.recorded(cardId, debit.counter);
+    notes.push(`earlier pay of ${yen(debit.amount)} found on the card and recorded`);
+  }
+  return notes;
+}

@@ -1,0 +1,181 @@
+// Load at the store (head office's side: host/purse): PIN verified by the card; authorisation asked
+// for at the chip's counter c; PurseCreditStarted recorded before the credit goes to the card;
+// PurseLoaded after. Every insertion first settles loads left open at an earlier insertion.
+import { bankIdDigits, fromHex, newAuthorisationId, toHex } from '../../card/index.js';
+import { decideLoad, yen } from '../../domain/index.js';
+import { CardRemovedError, CardStatusError } from '../../reader/index.js';
+import type { PosOutcome, PosRequest } from '../pos/index.js';
+import { HeadOfficeUnreachableError } from './head-office-link.js';
+import { insertCard } from './insertion.js';
+import { logCoversFrom, Refused, type ChipCredit, type InsertedCard, type LoadTerms, type PurseCounter } from './purse-counter.js';
+
+export async function load(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
+  const amount = counter.amountOf(request.command.load?.amount);
+  const pin = request.command.load?.pin ?? '';
+  if (!/^\d{4,8}$/.test(pin)) throw new Refused({ ok: false, code: 'bad_request', message: 'PIN must be 4 to 8 digits' });
+  const card = await insertCard(counter, request);
+  const cardId = card.info.cardId;
+  await counter.refuseUnusable(request, card, 'load', amount);
+  await counter.authenticate(card);
+  try {
+    await card.terminal.verifyPin(pin);
+  } catch (error) {
+    const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
+    if (tries === undefined) throw error;
+    const refusal =
+      tries === 0
+        ? { code: 'pin_blocked', message: 'PIN blocked after too many wrong tries: this card can no longer be loaded' }
+        : { code: 'wrong_pin', message: `wrong PIN: ${tries} ${tries === 1 ? 'try' : 'tries'} left` };
+    return counter.decline(request, cardId, 'load', amount, refusal, card.facts.balance);
+  }
+  const bankId = await bankIdOf(counter, card, request);
+  const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
+  const decision = decideLoad({ ...card.facts, balance: balance.balance }, amount, counter.today());
+  if (!decision.ok) return counter.decline(request, cardId, 'load', amount, decision, balance.balance);
+
+  const reply = await counter.options.link.inquire(
+    request.terminalId,
+    { authorise: { authorizationId: newAuthorisationId(), cardId, bankId, amount, cardCounter: balance.counter } },
+    { attempts: 2 },
+  );
+  if (!reply.ok || !reply.authorisation) {
+    return counter.decline(request, cardId, 'load', amount, { code: reply.code, message: `head office refused the load: ${reply.message}` }, balance.balance);
+  }
+  const loaded = await credit(counter, card, reply.authorisation as LoadTerms, request);
+  return { ok: true, code: 'loaded', message: `loaded ${yen(amount)}; balance ${yen(loaded.newBalance)}`, cardId, balance: loaded.newBalance, eventId: loaded.eventId };
+}
+
+/** Credits the card with an authorisation, recording the start before and the load after. */
+async function credit(counter: PurseCounter, card: InsertedCard, terms: LoadTerms, request: PosRequest): Promise<{ newBalance: number; eventId: string }> {
+  const cardId = card.info.cardId;
+  if (counter.now().getTime() >= terms.deadlineMs - (counter.options.creditSafetyMs ?? 2_000)) {
+    await release(counter, request, terms.authorizationId);
+    throw new Refused({ ok: false, code: 'authorisation_expired', message: 'head office answered too late to credit the card; the account is credited back' });
+  }
+  await counter.record(request, cardId, {
+    type: 'PurseCreditStarted',
+    data: { cardId, authorizationId: terms.authorizationId, amount: terms.amount, cardCounter: terms.cardCounter, storeId: counter.storeId, terminalId: request.terminalId },
+  });
+  let receipt;
+  try {
+    receipt = await card.terminal.credit({ amount: terms.amount, authorisationId: terms.authorizationId, authorisationMac: toHex(terms.mac), at: counter.now() });
+  } catch (error) {
+    // The card refused: nothing was credited, so head office may give the money back now.
+    if (error instanceof CardStatusError) await release(counter, request, terms.authorizationId);
+    else if (error instanceof CardRemovedError) {
+      throw new Refused({
+        ok: false,
+        code: 'card_removed',
+        message: "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
+        cardId,
+      });
+    }
+    throw error;
+  }
+  const [entry] = await counter.record(request, cardId, {
+    type: 'PurseLoaded',
+    data: {
+      cardId,
+      amount: terms.amount,
+      newBalance: receipt.newBalance,
+      cardCounter: receipt.counter,
+      authorizationId: terms.authorizationId,
+      cardMac: fromHex(receipt.mac),
+      storeId: counter.storeId,
+      terminalId: request.terminalId,
+    },
+  });
+  counter.loads.remember(terms.authorizationId);
+  counter.pays.recorded(cardId, receipt.counter);
+  return { newBalance: receipt.newBalance, eventId: entry!.envelope.eventId };
+}
+
+/**
+ * At every insertion with head office reachable: are loads of this card still open? Usually one
+ * round trip says no. Otherwise the chip's log goes to head office, which says per authorisation
+ * whether the credit is on the chip (record it), may be made now (credit it), or went back.
+ */
+export async function settleOpenLoads(counter: PurseCounter, card: InsertedCard, request: PosRequest, canCredit: boolean): Promise<string[]> {
+  const { link } = counter.options;
+  if (!link.online) return [];
+  const cardId = card.info.cardId;
+  try {
+    const probe = await link.inquire(request.terminalId, { pending: { cardId, cardCounter: card.balance.counter } });
+    if (probe.code !== 'log_needed') return [];
+    await counter.authenticate(card);
+    const log = await card.terminal.readLog();
+    const balance = await card.terminal.readBalance();
+    const reply = await link.inquire(request.terminalId, {
+      pending: {
+        cardId,
+        cardCounter: balance.counter,
+        logRead: true,
+        canCredit,
+        logCoversFromCounter: logCoversFrom(log),
+        credits: log
+          .filter((r) => r.operation === 'credit')
+          .map((r) => ({
+            amount: r.amount,
+            cardCounter: r.counter,
+            newBalance: r.balanceAfter,
+            cardMac: fromHex(r.mac),
+            atMs: r.time.getTime(),
+            terminalId: fromHex(r.terminalId),
+          })),
+      },
+    });
+    const notes: string[] = [];
+    for (const pending of reply.pending) {
+      const terms = pending.authorisation as LoadTerms;
+      if (pending.action === 'record' && pending.found && !counter.loads.recorded(terms.authorizationId)) {
+        const found = pending.found as ChipCredit;
+        await counter.record(request, cardId, {
+          type: 'PurseLoaded',
+          data: {
+            cardId,
+            amount: found.amount,
+            newBalance: found.newBalance,
+            cardCounter: found.cardCounter,
+            authorizationId: terms.authorizationId,
+            cardMac: found.cardMac,
+            storeId: counter.storeId,
+            // The terminal that made the credit, as the chip logged it (its MAC covers this id).
+            terminalId: toHex(found.terminalId),
+            recovered: true,
+          },
+        });
+        counter.loads.remember(terms.authorizationId);
+        counter.pays.recorded(cardId, found.cardCounter);
+        notes.push(`earlier load of ${yen(found.amount)} found on the card and recorded`);
+      } else if (pending.action === 'credit') {
+        await credit(counter, card, terms, request);
+        notes.push(`earlier load of ${yen(terms.amount)} completed`);
+      } else if (pending.action === 'reversed') {
+        notes.push(`earlier load of ${yen(terms.amount)} returned to the bank account`);
+      }
+    }
+    return notes;
+  } catch (error) {
+    if (error instanceof HeadOfficeUnreachableError) return [];
+    throw error;
+  }
+}
+
+async function release(counter: PurseCounter, request: PosRequest, authorizationId: string): Promise<void> {
+  try {
+    await counter.options.link.inquire(request.terminalId, { release: { authorizationId, reason: 'credit not made' } });
+  } catch (error) {
+    counter.logger.warn(`purse: could not release authorisation ${authorizationId} (head office reverses it after its deadline): ${(error as Error).message}`);
+  }
+}
+
+/** The bank account to debit: the chip's, checked against the magnetic stripe where there is a stripe reader. */
+async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosRequest): Promise<string> {
+  const onChip = bankIdDigits(await card.terminal.readBankId());
+  if (!counter.options.stripeReader) return onChip;
+  const onStripe = bankIdDigits(await counter.options.stripeReader(request.terminalId));
+  if (onStripe !== onChip) {
+    throw new Refused({ ok: false, code: 'card_unusable', message: 'the magnetic stripe and the chip name different bank accounts', cardId: card.info.cardId });
+  }
+  return onStripe;
+}

@@ -1,0 +1,120 @@
+// What every purse operation at the counter shares: the card as inserted and checked, the store's
+// log, its notes of sent pays and recorded loads, and the way a refusal ends an operation.
+import type { Database } from 'better-sqlite3';
+import { LOG_CAPACITY } from '../../card/index.js';
+import { Yen, type cardsys, type Fields, type NewDomainEvent } from '../../contracts/index.js';
+import { checkCardUsable, isoDay, type CardFacts } from '../../domain/index.js';
+import type { BalanceReading, CardInfo, ChipTerminal, LogRecord } from '../../reader/index.js';
+import type { Logger } from '../../infra/index.js';
+import type { EventLog } from '../log/index.js';
+import type { CounterOptions, PosOutcome, PosRequest } from '../pos/index.js';
+import type { BlacklistCache } from './blacklist-cache.js';
+import type { HeadOfficeLink } from './head-office-link.js';
+import { RecordedLoads } from './recorded-loads.js';
+import { SentPays } from './sent-pays.js';
+
+export interface PurseServiceOptions extends CounterOptions {
+  storeId: string;
+  log: EventLog;
+  /** edge.db: the loads this store recorded, the pays it sent and not yet recorded. */
+  db: Database;
+  link: HeadOfficeLink;
+  blacklist: BlacklistCache;
+  logger?: Logger;
+  now?: () => Date;
+  /** A credit is not started closer than this to its authorisation's deadline. */
+  creditSafetyMs?: number;
+}
+
+/** A card in a terminal, checked: what the purse decisions need. */
+export interface InsertedCard {
+  terminal: ChipTerminal;
+  info: CardInfo;
+  balance: BalanceReading;
+  facts: CardFacts;
+  /** A secure-messaging session is open (a new one would forget a verified PIN). */
+  authenticated: boolean;
+  /** What the insertion found and recorded of earlier pays whose card answer was lost. */
+  notes: string[];
+}
+
+// Nested messages decode with every field set (defaults included); their generated types say optional.
+export type LoadTerms = Fields<cardsys.v1.LoadAuthorisation>;
+export type ChipCredit = Fields<cardsys.v1.ChipCredit>;
+
+/** The outcome of a command that ends early, thrown through the flow and turned into a reply. */
+export class Refused extends Error {
+  constructor(readonly outcome: PosOutcome) {
+    super(outcome.message);
+  }
+}
+
+export class PurseCounter {
+  readonly logger: Logger;
+  readonly now: () => Date;
+  readonly loads: RecordedLoads;
+  readonly pays: SentPays;
+
+  constructor(readonly options: PurseServiceOptions) {
+    this.logger = options.logger ?? console;
+    this.loads = new RecordedLoads(options.db);
+    this.pays = new SentPays(options.db);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  get storeId(): string {
+    return this.options.storeId;
+  }
+
+  today(): string {
+    return isoDay(this.now());
+  }
+
+  async authenticate(card: InsertedCard): Promise<void> {
+    if (card.authenticated) return;
+    await card.terminal.authenticate();
+    card.authenticated = true;
+  }
+
+  /** The purse as read at insertion, or read again when settling open loads touched the card. */
+  async balanceAfter(card: InsertedCard, settlementNotes: string[]): Promise<BalanceReading> {
+    return settlementNotes.length === 0 ? card.balance : card.terminal.readBalance();
+  }
+
+  /** Authentication code, tamper check, expiry, blacklist: before anything else touches the card. */
+  async refuseUnusable(request: PosRequest, card: InsertedCard, operation: 'load' | 'pay', amount: number): Promise<void> {
+    const refusal = checkCardUsable(card.facts, this.today());
+    if (refusal) throw new Refused(await this.decline(request, card.info.cardId, operation, amount, refusal, card.facts.balance));
+  }
+
+  /** Records the refusal of a purse operation and answers with its reason and the balance. */
+  async decline(
+    request: PosRequest,
+    cardId: string,
+    operation: 'load' | 'pay',
+    amount: number,
+    refusal: { code: string; message: string },
+    balance: number,
+  ): Promise<PosOutcome> {
+    const [entry] = await this.record(request, cardId, {
+      type: 'PurseOperationDeclined',
+      data: { cardId, operation, amount, reason: refusal.code, balance, storeId: this.storeId, terminalId: request.terminalId },
+    });
+    return { ok: false, code: refusal.code, message: refusal.message, cardId, balance, eventId: entry!.envelope.eventId };
+  }
+
+  record(request: PosRequest, cardId: string, event: NewDomainEvent) {
+    return this.options.log.append([{ event, streamId: `card-${cardId}`, commandId: request.commandId, occurredAt: this.now() }]);
+  }
+
+  amountOf(amount: number | null | undefined): number {
+    const parsed = Yen.safeParse(amount);
+    if (!parsed.success) throw new Refused({ ok: false, code: 'bad_request', message: `amount: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
+    return parsed.data;
+  }
+}
+
+/** The oldest card counter the usage log (newest first, LOG_CAPACITY records at most) still holds. */
+export function logCoversFrom(log: LogRecord[]): number {
+  return log.length < LOG_CAPACITY ? 1 : Math.min(...log.map((r) => r.counter));
+}
