@@ -4,7 +4,7 @@ NPM_STAMP := node_modules/.install-stamp
 PROTOS := $(wildcard contracts/proto/cardsys/v1/*.proto)
 GENERATED := contracts/generated/cardsys.js contracts/generated/cardsys.d.ts
 
-.PHONY: deps system-deps gen proto-lint proto-baseline typecheck test demo bench clean
+.PHONY: deps system-deps gen proto-lint proto-baseline typecheck lint format test test-unit demo bench clean
 
 deps: system-deps $(NPM_STAMP) $(GENERATED)
 
@@ -34,7 +34,21 @@ proto-baseline: $(NPM_STAMP)
 typecheck: deps
 	npx tsc --noEmit
 
-test: deps proto-lint typecheck
+# Lint and format check (Biome), the architecture's import rules, and no unused exports (knip).
+lint: deps
+	npx biome ci --reporter=summary .
+	node infra/checks/layers.mjs
+	npx knip --no-progress
+
+# Formats the tree in place.
+format: $(NPM_STAMP)
+	npx biome format --write .
+
+# The unit tests alone (no I/O: deciders, codecs, cryptography, the chip in process): seconds.
+test-unit: $(GENERATED)
+	npx vitest run --project unit
+
+test: deps proto-lint typecheck lint
 	npx vitest run
 
 demo: deps

@@ -1,11 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests are named by kind: *.unit.test.ts (no I/O), *.int.test.ts (real servers, files, devices),
+// *.e2e.test.ts (the whole system as its users drive it). `make test-unit` runs the first kind alone.
+const kinds = { unit: 'test/**/*.unit.test.ts', int: 'test/**/*.int.test.ts', e2e: 'test/**/*.e2e.test.ts' };
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', './test/support/summary-reporter.ts'],
+    projects: Object.entries(kinds).map(([name, include]) => ({ extends: true, test: { name, include: [include] } })),
   },
 });

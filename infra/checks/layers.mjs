@@ -1,11 +1,29 @@
 #!/usr/bin/env node
 // The architecture's import rules, checked over the source tree (part of `make test`):
-// which top-level folder may import which, no shipped code importing tests, and no import circle.
+// which top-level folder may import which, no shipped code importing tests, no import circle, and
+// every test file named by its kind.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '../..');
-const SOURCE_FOLDERS = ['contracts', 'domain', 'card', 'eventstore', 'reader', 'edge', 'host', 'projections', 'audit', 'infra', 'cli', 'bench', 'demo', 'testkit', 'test', 'console'];
+const SOURCE_FOLDERS = [
+  'contracts',
+  'domain',
+  'card',
+  'eventstore',
+  'reader',
+  'edge',
+  'host',
+  'projections',
+  'audit',
+  'infra',
+  'cli',
+  'bench',
+  'demo',
+  'testkit',
+  'test',
+  'console',
+];
 
 // Who may import whom: a folder not named on the right may not be imported. Lower rooms know
 // nothing of the higher ones; host/ and edge/ know nothing of each other.
@@ -69,9 +87,13 @@ for (const folder of SOURCE_FOLDERS) {
       if (target.includes('/contracts/generated/')) continue;
       edges.push(target);
       if (targetFolder === folder) continue;
-      if (!MAY_IMPORT[folder]?.includes(targetFolder)) problems.push(`${relative(root, file)} imports ${relative(root, target)}: ${folder}/ may not import ${targetFolder}/`);
+      if (!MAY_IMPORT[folder]?.includes(targetFolder))
+        problems.push(`${relative(root, file)} imports ${relative(root, target)}: ${folder}/ may not import ${targetFolder}/`);
     }
     graph.set(file, edges);
+    if (folder === 'test' && /\.test\.ts$/.test(file) && !/\.(unit|int|e2e)\.test\.ts$/.test(file)) {
+      problems.push(`${relative(root, file)}: name a test file by its kind (.unit.test.ts without I/O, .int.test.ts, .e2e.test.ts)`);
+    }
   }
 }
 
@@ -104,7 +126,13 @@ function visit(node) {
   }
 }
 for (const node of graph.keys()) if (!state.has(node)) visit(node);
-for (const cycle of cycles) problems.push(`import circle: ${cycle.map((file) => relative(root, file)).sort().join(' ↔ ')}`);
+for (const cycle of cycles)
+  problems.push(
+    `import circle: ${cycle
+      .map((file) => relative(root, file))
+      .sort()
+      .join(' ↔ ')}`,
+  );
 
 if (problems.length > 0) {
   for (const problem of problems) console.error(problem);

@@ -1,6 +1,6 @@
 // The secondary issuance flow, branch by branch, on a chip in process (fast), with the real local
 // event log and the real SQLite issuance copy. The same flow through pcscd + vpcd and NATS is in
-// issuance-e2e.test.ts.
+// issuance.e2e.test.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
