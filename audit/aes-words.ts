@@ -37,7 +37,8 @@ const xtime = (x: number) => ((x << 1) ^ (x & 0x80 ? 0x1b : 0)) & 0xff;
   }
 })();
 
-const subWord = (w: number) => ((SBOX[w >>> 24]! << 24) | (SBOX[(w >>> 16) & 0xff]! << 16) | (SBOX[(w >>> 8) & 0xff]! << 8) | SBOX[w & 0xff]!) >>> 0;
+const subWord = (w: number) =>
+  ((SBOX[w >>> 24]! << 24) | (SBOX[(w >>> 16) & 0xff]! << 16) | (SBOX[(w >>> 8) & 0xff]! << 8) | SBOX[w & 0xff]!) >>> 0;
 
 /** The 44 round-key words of an AES-128 key. */
 export function expandKey(key: Uint8Array): Uint32Array {
@@ -81,7 +82,8 @@ export function encryptWords(rk: Uint32Array, input: Uint32Array, out: Uint32Arr
 /** Bytes 0..15 as four big-endian words. */
 export function wordsOf(bytes: Uint8Array, at = 0): Uint32Array {
   const out = new Uint32Array(4);
-  for (let i = 0; i < 4; i++) out[i] = ((bytes[at + 4 * i]! << 24) | (bytes[at + 4 * i + 1]! << 16) | (bytes[at + 4 * i + 2]! << 8) | bytes[at + 4 * i + 3]!) >>> 0;
+  for (let i = 0; i < 4; i++)
+    out[i] = ((bytes[at + 4 * i]! << 24) | (bytes[at + 4 * i + 1]! << 16) | (bytes[at + 4 * i + 2]! << 8) | bytes[at + 4 * i + 3]!) >>> 0;
   return out;
 }
 

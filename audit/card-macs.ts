@@ -4,7 +4,15 @@
 // nothing allocated. The message is the card's own (card transactionMac); a check against it on
 // first use guards the two from drifting apart.
 import { randomBytes } from 'node:crypto';
-import { cardIdBytes, deriveCardKey, equalBytes, operationCode, TRANSACTION_MAC_LABEL, transactionMac, type PurseOperation } from '../card/index.js';
+import {
+  cardIdBytes,
+  deriveCardKey,
+  equalBytes,
+  operationCode,
+  TRANSACTION_MAC_LABEL,
+  transactionMac,
+  type PurseOperation,
+} from '../card/index.js';
 import { assertAesMatchesStandard, encryptWords, expandKey, wordsOf } from './aes-words.js';
 
 const LABEL = TRANSACTION_MAC_LABEL;
@@ -84,7 +92,13 @@ function assertSameAsCard(): void {
   for (let i = 0; i < 8; i++) {
     const key = new Uint8Array(randomBytes(16));
     const cardId = new Uint8Array(randomBytes(8));
-    const t: CardTransaction = { operation: i % 2 ? 'credit' : 'debit', counter: randomBytes(4).readUInt32BE(), amount: randomBytes(3).readUIntBE(0, 3), newBalance: randomBytes(3).readUIntBE(0, 3), terminalId: new Uint8Array(randomBytes(8)) };
+    const t: CardTransaction = {
+      operation: i % 2 ? 'credit' : 'debit',
+      counter: randomBytes(4).readUInt32BE(),
+      amount: randomBytes(3).readUIntBE(0, 3),
+      newBalance: randomBytes(3).readUIntBE(0, 3),
+      terminalId: new Uint8Array(randomBytes(8)),
+    };
     macInto(cardKey(key, cardId), t);
     if (!equalBytes(macBytes(), transactionMac(key, t.operation, cardId, t.counter, t.amount, t.newBalance, t.terminalId))) {
       throw new Error('the audit computes card transaction MACs differently from the card: update audit/card-macs.ts');

@@ -42,7 +42,11 @@ function sameHash(hexHash: string, bytes: Uint8Array): boolean {
   if (hexHash.length !== 2 * bytes.length) return false;
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i]!;
-    if (hexHash.charCodeAt(2 * i) !== HEX_DIGITS.charCodeAt(byte >>> 4) || hexHash.charCodeAt(2 * i + 1) !== HEX_DIGITS.charCodeAt(byte & 15)) return false;
+    if (
+      hexHash.charCodeAt(2 * i) !== HEX_DIGITS.charCodeAt(byte >>> 4) ||
+      hexHash.charCodeAt(2 * i + 1) !== HEX_DIGITS.charCodeAt(byte & 15)
+    )
+      return false;
   }
   return true;
 }
@@ -178,7 +182,9 @@ export class ChainAuditor {
           position: String(position),
           message:
             `${last + 1 === seq ? `seq ${seq} is` : `seqs ${last + 1}-${seq} are`} missing at the end of ${chain.origin}'s events: a validly signed head covers seq ${seq}, the stored events stop at seq ${last}` +
-            (stranded.length ? `; seqs ${stranded[0]}-${stranded[stranded.length - 1]} rely on that head and cannot be checked against it` : ''),
+            (stranded.length
+              ? `; seqs ${stranded[0]}-${stranded[stranded.length - 1]} rely on that head and cannot be checked against it`
+              : ''),
         });
       }
       if (!openEnd) this.reportUnsigned(chain);
@@ -310,11 +316,19 @@ export class ChainAuditor {
     const where = { store: chain.origin, seq, position: String(position) };
     const key = this.options.keys.get(chain.origin, head.keyId);
     if (key === undefined) {
-      this.options.report({ check: CHECKS.headSignature, ...where, message: `the head of seq ${seq} is signed with key id "${head.keyId}", which is not registered for ${chain.origin}` });
+      this.options.report({
+        check: CHECKS.headSignature,
+        ...where,
+        message: `the head of seq ${seq} is signed with key id "${head.keyId}", which is not registered for ${chain.origin}`,
+      });
       return;
     }
     if (!verifyHead(key, head)) {
-      this.options.report({ check: CHECKS.headSignature, ...where, message: `the signature on the head of seq ${seq} does not verify with ${chain.origin}'s key ${head.keyId}` });
+      this.options.report({
+        check: CHECKS.headSignature,
+        ...where,
+        message: `the signature on the head of seq ${seq} does not verify with ${chain.origin}'s key ${head.keyId}`,
+      });
       return;
     }
     this.compareHead(chain, { head, position });
@@ -333,7 +347,11 @@ export class ChainAuditor {
     const covered = chain.unsigned.get(seq) ?? (chain.last?.seq === seq ? chain.last : undefined);
     if (covered === undefined) return;
     if (!sameHash(covered.hash, head.hash)) {
-      this.reportChanged(chain, covered, `the stored envelope hashes to ${covered.hash}, but the head signed with key ${head.keyId} (position ${position}) records ${hex(head.hash)}: the envelope was changed after it was signed`);
+      this.reportChanged(
+        chain,
+        covered,
+        `the stored envelope hashes to ${covered.hash}, but the head signed with key ${head.keyId} (position ${position}) records ${hex(head.hash)}: the envelope was changed after it was signed`,
+      );
       return;
     }
     chain.coveredSeq = Math.max(chain.coveredSeq, seq);
@@ -347,7 +365,14 @@ export class ChainAuditor {
   private reportChanged(chain: OriginChain, event: ChainedEvent, message: string): void {
     if (chain.changed.has(event.seq)) return;
     chain.changed.add(event.seq);
-    this.options.report({ check: CHECKS.chainHash, store: chain.origin, seq: event.seq, eventId: event.eventId, position: String(event.position), message });
+    this.options.report({
+      check: CHECKS.chainHash,
+      store: chain.origin,
+      seq: event.seq,
+      eventId: event.eventId,
+      position: String(event.position),
+      message,
+    });
   }
 
   private reportUnsigned(chain: OriginChain): void {

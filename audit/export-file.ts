@@ -40,7 +40,13 @@ function varint(value: number): Buffer {
 }
 
 /** Writes what the source gives to `file` (through a temporary file, renamed once complete). */
-export async function writeExport(source: RecordSource, file: string, scope: ExportScope, keys: ExportKeys, onProgress?: (records: number) => void): Promise<ExportManifest> {
+export async function writeExport(
+  source: RecordSource,
+  file: string,
+  scope: ExportScope,
+  keys: ExportKeys,
+  onProgress?: (records: number) => void,
+): Promise<ExportManifest> {
   const partial = `${file}.partial`;
   const fd = openSync(partial, 'w');
   const digest = createHash('sha256');
@@ -143,18 +149,21 @@ export function openExport(file: string): ExportFile {
     const size = fstatSync(fd).size;
     const magic = Buffer.alloc(MAGIC.length);
     readSync(fd, magic, 0, MAGIC.length, 0);
-    if (size < MAGIC.length + TRAILER_LENGTH_BYTES || !magic.equals(MAGIC)) throw new ContractError(`${file} is not a cardsys audit export (no CSAUDIT1 header)`);
+    if (size < MAGIC.length + TRAILER_LENGTH_BYTES || !magic.equals(MAGIC))
+      throw new ContractError(`${file} is not a cardsys audit export (no CSAUDIT1 header)`);
     const trailer = Buffer.alloc(TRAILER_LENGTH_BYTES);
     readSync(fd, trailer, 0, TRAILER_LENGTH_BYTES, size - TRAILER_LENGTH_BYTES);
     const manifestLength = trailer.readUInt32BE(0);
     const manifestStart = size - TRAILER_LENGTH_BYTES - manifestLength;
-    if (manifestStart < MAGIC.length) throw new ContractError(`${file}: the manifest length in the trailer (${manifestLength}) does not fit the file`);
+    if (manifestStart < MAGIC.length)
+      throw new ContractError(`${file}: the manifest length in the trailer (${manifestLength}) does not fit the file`);
     const delimited = Buffer.alloc(manifestLength);
     readSync(fd, delimited, 0, manifestLength, manifestStart);
     const { value: length, next } = readVarint(delimited, 0);
     if (length === undefined || next + length !== manifestLength) throw new ContractError(`${file}: malformed manifest framing`);
     const manifest = decodeOrThrow('ExportManifest', () => pb.ExportManifest.decode(delimited.subarray(next))) as ExportManifest;
-    if (manifest.formatVersion !== FORMAT_VERSION) throw new ContractError(`${file}: export format ${manifest.formatVersion} is not supported (expected ${FORMAT_VERSION})`);
+    if (manifest.formatVersion !== FORMAT_VERSION)
+      throw new ContractError(`${file}: export format ${manifest.formatVersion} is not supported (expected ${FORMAT_VERSION})`);
     closeSync(fd);
     return exportSource(file, manifest, manifestStart);
   } catch (error) {
@@ -184,7 +193,12 @@ function exportSource(file: string, manifest: ExportManifest, bodyEnd: number): 
     openEnd: Boolean(manifest.scopeToPosition),
     total: async () => Number(manifest.records),
     integrityFindings: () => findings,
-    registeredKeys: async () => (manifest.storeKeys ?? []).map((key) => ({ storeId: key.storeId ?? '', keyId: key.keyId ?? '', publicKey: key.publicKey ?? new Uint8Array(0) })),
+    registeredKeys: async () =>
+      (manifest.storeKeys ?? []).map((key) => ({
+        storeId: key.storeId ?? '',
+        keyId: key.keyId ?? '',
+        publicKey: key.publicKey ?? new Uint8Array(0),
+      })),
     async *batches() {
       findings.length = 0;
       const fd = openSync(file, 'r');
@@ -203,7 +217,11 @@ function exportSource(file: string, manifest: ExportManifest, bodyEnd: number): 
           carry = Buffer.from(buffer.subarray(consumed));
           if (records.length) yield records;
         }
-        if (carry.length) findings.push({ check: CHECKS.decode, message: `${file}: ${carry.length} bytes at the end of the body do not form a whole record` });
+        if (carry.length)
+          findings.push({
+            check: CHECKS.decode,
+            message: `${file}: ${carry.length} bytes at the end of the body do not form a whole record`,
+          });
       } finally {
         closeSync(fd);
       }

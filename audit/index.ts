@@ -1,7 +1,7 @@
 // Auditors' tools: export the host's history to a file, replay it (or the host event store) and
 // verify every chain, signature, card MAC, counter, balance and load, and look at one event.
-export {  formatFinding, type Check, type Finding } from './findings.js';
-export { eventStoreSource,  type AuditRecord, type EventStoreRange, type RecordSource } from './records.js';
+export { formatFinding, type Check, type Finding } from './findings.js';
+export { eventStoreSource, type AuditRecord, type EventStoreRange, type RecordSource } from './records.js';
 export { openExport, writeExport, type ExportFile, type ExportKeys, type ExportManifest, type ExportScope } from './export-file.js';
 export { KeyRing, type RegisteredKey } from './keys.js';
 export { replayAndVerify, type ReplayOptions, type ReplayResult } from './replay.js';

@@ -27,7 +27,8 @@ export class KeyRing {
     } catch (error) {
       return `key ${key.keyId} registered for ${key.storeId} is unusable: ${(error as Error).message}`;
     }
-    if (key.keyId !== keyIdOf(key.publicKey)) return `key id ${key.keyId} registered for ${key.storeId} is not the id of its public key (${keyIdOf(key.publicKey)})`;
+    if (key.keyId !== keyIdOf(key.publicKey))
+      return `key id ${key.keyId} registered for ${key.storeId} is not the id of its public key (${keyIdOf(key.publicKey)})`;
     this.keys.set(KeyRing.slot(key.storeId, key.keyId), publicKey);
     this.raw.set(KeyRing.slot(key.storeId, key.keyId), key);
     return undefined;

@@ -107,7 +107,15 @@ export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesi
       if (envelope === undefined || !PURSE_EVENT_TYPES.has(envelope.eventType)) return;
       const payload = envelope.payload;
       // META_FIELDS
-      meta.push(event.seq, Number(event.position), size, payload.length, origins.index(event.origin), envelope.occurredAtMs, eventTypes.index(envelope.eventType));
+      meta.push(
+        event.seq,
+        Number(event.position),
+        size,
+        payload.length,
+        origins.index(event.origin),
+        envelope.occurredAtMs,
+        eventTypes.index(envelope.eventType),
+      );
       eventIds.push(event.eventId);
       chunks.push(payload);
       size += payload.length;
@@ -121,7 +129,14 @@ export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesi
         at += chunk.length;
       }
       const metaArray = Float64Array.from(meta);
-      const message: PurseWorkerCommand = { kind: 'events', origins: origins.list(), eventTypes: eventTypes.list(), eventIds, meta: metaArray, bytes: packed };
+      const message: PurseWorkerCommand = {
+        kind: 'events',
+        origins: origins.list(),
+        eventTypes: eventTypes.list(),
+        eventIds,
+        meta: metaArray,
+        bytes: packed,
+      };
       worker.postMessage(message, [metaArray.buffer as ArrayBuffer, packed.buffer as ArrayBuffer]);
       inFlight += 1;
       meta = [];

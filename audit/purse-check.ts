@@ -6,14 +6,26 @@
 // matched to debits once everything is read, so a debit or a reversal stored later still counts.
 import type { IssuerMasterKeys } from '../card/index.js';
 import { decodeEvent, type EventType } from '../contracts/index.js';
-import { applyMovement, newCardLedger, type CardLedger, type DebitFacts, type DivergenceKind, type PurseMovement } from '../domain/index.js';
+import {
+  applyMovement,
+  newCardLedger,
+  type CardLedger,
+  type DebitFacts,
+  type DivergenceKind,
+  type PurseMovement,
+} from '../domain/index.js';
 import { CardMacs } from './card-macs.js';
 import type { ChainedEvent } from './chain-check.js';
 import { CHECKS, type Check, type Report } from './findings.js';
 import { terminalIdBytes } from '../card/index.js';
 
 /** Event types this check reads; every other payload stays undecoded. */
-export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>(['PurseLoaded', 'PursePaid', 'BankAccountDebited', 'LoadAuthorisationReversed']);
+export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>([
+  'PurseLoaded',
+  'PursePaid',
+  'BankAccountDebited',
+  'LoadAuthorisationReversed',
+]);
 
 /** Where an event sits, kept small: findings are formatted only when something fails. */
 interface Where {
@@ -58,7 +70,6 @@ const LOAD_KINDS: ReadonlySet<DivergenceKind> = new Set(['load_without_debit', '
 
 /** How many movements of one card may wait for a missing counter before it is passed over as a gap. */
 const MAX_WAITING_PER_CARD = 1_000;
-
 
 export interface PurseSummary {
   cards: number;
@@ -112,19 +123,42 @@ export class PurseAuditor {
       case 'PurseLoaded': {
         const { cardId, amount, newBalance, cardCounter, authorizationId, cardMac, terminalId, storeId } = decoded.data;
         this.loads += 1;
-        const movement: PurseMovement = { kind: 'load', cardId, amount, newBalance, counter: cardCounter, macValid: true, atMs, storeId: storeId || event.origin, authorizationId };
+        const movement: PurseMovement = {
+          kind: 'load',
+          cardId,
+          amount,
+          newBalance,
+          counter: cardCounter,
+          macValid: true,
+          atMs,
+          storeId: storeId || event.origin,
+          authorizationId,
+        };
         this.movement({ movement, where: event }, cardMac, terminalId);
         return;
       }
       case 'PursePaid': {
         const { cardId, amount, newBalance, cardCounter, cardMac, terminalId, storeId } = decoded.data;
         this.pays += 1;
-        const movement: PurseMovement = { kind: 'pay', cardId, amount, newBalance, counter: cardCounter, macValid: true, atMs, storeId: storeId || event.origin };
+        const movement: PurseMovement = {
+          kind: 'pay',
+          cardId,
+          amount,
+          newBalance,
+          counter: cardCounter,
+          macValid: true,
+          atMs,
+          storeId: storeId || event.origin,
+        };
         this.movement({ movement, where: event }, cardMac, terminalId);
         return;
       }
       case 'BankAccountDebited': {
-        const debit = { amount: decoded.data.amount, cardId: decoded.data.cardId, where: { origin: event.origin, seq: event.seq, eventId: event.eventId, position: event.position } };
+        const debit = {
+          amount: decoded.data.amount,
+          cardId: decoded.data.cardId,
+          where: { origin: event.origin, seq: event.seq, eventId: event.eventId, position: event.position },
+        };
         const list = this.debits.get(decoded.data.authorizationId);
         if (list) list.push(debit);
         else this.debits.set(decoded.data.authorizationId, [debit]);
@@ -209,18 +243,29 @@ export class PurseAuditor {
     const { movement, where } = recorded;
     const before = card.ledger!;
     // Debits are matched at the end; here the load is taken as matched so only the card's own rules speak.
-    const matched: DebitFacts | undefined = movement.kind === 'load' ? { cardId: movement.cardId, amount: movement.amount, reversed: false } : undefined;
+    const matched: DebitFacts | undefined =
+      movement.kind === 'load' ? { cardId: movement.cardId, amount: movement.amount, reversed: false } : undefined;
     // The live ledger refuses a movement whose MAC fails; the auditor names the failure and then
     // judges the movement as recorded, so that its arithmetic is checked and the movements after it
     // are measured against the history as stored, not flagged as a gap.
-    if (!movement.macValid) this.fail(CHECKS.cardMac, where, `card ${movement.cardId}: the card MAC on this ${movement.kind} (counter ${movement.counter}, ${movement.amount} yen, new balance ${movement.newBalance}) is not the card's: amount, balance, counter or terminal differ from what the card signed`);
+    if (!movement.macValid)
+      this.fail(
+        CHECKS.cardMac,
+        where,
+        `card ${movement.cardId}: the card MAC on this ${movement.kind} (counter ${movement.counter}, ${movement.amount} yen, new balance ${movement.newBalance}) is not the card's: amount, balance, counter or terminal differ from what the card signed`,
+      );
     const step = applyMovement(before, movement.macValid ? movement : { ...movement, macValid: true }, matched);
     for (const divergence of step.divergences) {
       const beyondBalance = movement.kind === 'pay' && divergence.kind === 'balance_mismatch' && movement.amount > before.balance;
       const prefix = beyondBalance ? `pay of ${movement.amount} yen is beyond the balance of ${before.balance} yen; ` : '';
       this.fail(CHECK_OF[divergence.kind], where, `card ${movement.cardId}: ${prefix}${divergence.message}`);
     }
-    if (step.applied && movement.kind === 'load') this.appliedLoads.push({ movement, where: { origin: where.origin, seq: where.seq, eventId: where.eventId, position: where.position }, before });
+    if (step.applied && movement.kind === 'load')
+      this.appliedLoads.push({
+        movement,
+        where: { origin: where.origin, seq: where.seq, eventId: where.eventId, position: where.position },
+        before,
+      });
     card.ledger = step.card;
   }
 
@@ -235,7 +280,11 @@ export class PurseAuditor {
       const authorizationId = movement.authorizationId ?? '';
       const first = loadedAt.get(authorizationId);
       if (first !== undefined) {
-        this.fail(CHECKS.loadDebit, where, `card ${movement.cardId}: authorisation ${authorizationId} was already loaded by event ${first.eventId} (${first.origin} seq ${first.seq}); one debit cannot pay for two loads`);
+        this.fail(
+          CHECKS.loadDebit,
+          where,
+          `card ${movement.cardId}: authorisation ${authorizationId} was already loaded by event ${first.eventId} (${first.origin} seq ${first.seq}); one debit cannot pay for two loads`,
+        );
         continue;
       }
       loadedAt.set(authorizationId, where);
@@ -251,7 +300,11 @@ export class PurseAuditor {
     for (const [authorizationId, debits] of this.debits) {
       debitCount += debits.length;
       for (const extra of debits.slice(1)) {
-        this.fail(CHECKS.loadDebit, extra.where, `authorisation ${authorizationId} is debited again (first by event ${debits[0]!.where.eventId}): one load, one debit`);
+        this.fail(
+          CHECKS.loadDebit,
+          extra.where,
+          `authorisation ${authorizationId} is debited again (first by event ${debits[0]!.where.eventId}): one load, one debit`,
+        );
       }
       if (!loadedAt.has(authorizationId) && !this.reversed.has(authorizationId)) openDebits += 1;
     }

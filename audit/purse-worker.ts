@@ -22,7 +22,15 @@ port.on('message', (command: PurseWorkerCommand) => {
         const seq = meta[at]!;
         const eventId = eventIds[event]!;
         // Only what the purse checks read: the chain checks (hash, prev_hash, bytes) ran in the replay.
-        const envelope = { eventId, storeId: origin, storeSeq: seq, prevHash: NOT_SENT, occurredAtMs: meta[at + 5]!, eventType: eventTypes[meta[at + 6]!]!, payload };
+        const envelope = {
+          eventId,
+          storeId: origin,
+          storeSeq: seq,
+          prevHash: NOT_SENT,
+          occurredAtMs: meta[at + 5]!,
+          eventType: eventTypes[meta[at + 6]!]!,
+          payload,
+        };
         purse.onEvent({ origin, seq, eventId, position: BigInt(meta[at + 1]!), hash: undefined as never, bytes: NOT_SENT, envelope });
       }
       port.postMessage({ kind: 'applied' } satisfies PurseWorkerReply);

@@ -41,7 +41,10 @@ function upTo(store: EventStore, last: bigint): EventStore {
 
 /** The lowest checkpoint of the projections in a read-model file, or undefined. */
 function checkpointOf(db: Database.Database, projections: readonly Projection[]): bigint | undefined {
-  const rows = db.prepare('SELECT name, position FROM projection_checkpoints').safeIntegers(true).all() as { name: string; position: bigint | null }[];
+  const rows = db.prepare('SELECT name, position FROM projection_checkpoints').safeIntegers(true).all() as {
+    name: string;
+    position: bigint | null;
+  }[];
   let lowest: bigint | undefined;
   for (const projection of projections) {
     const position = rows.find((row) => row.name === projection.name)?.position ?? undefined;
@@ -55,7 +58,13 @@ function tableRows(db: Database.Database, table: string): string[] | undefined {
   const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
   if (!exists) return undefined;
   const rows = db.prepare(`SELECT * FROM "${table}"`).safeIntegers(true).raw(true).all() as unknown[][];
-  return rows.map((row) => JSON.stringify(row, (_, value: unknown) => (typeof value === 'bigint' ? value.toString() : value instanceof Buffer ? value.toString('hex') : value))).sort();
+  return rows
+    .map((row) =>
+      JSON.stringify(row, (_, value: unknown) =>
+        typeof value === 'bigint' ? value.toString() : value instanceof Buffer ? value.toString('hex') : value,
+      ),
+    )
+    .sort();
 }
 
 /** Rows of `a` that `b` lacks, as multisets. */
@@ -93,7 +102,8 @@ export async function compareReadModels(options: {
     // Compare what head office keeps: a projection it does not run has no checkpoint in its file.
     const kept = new Set((current.prepare('SELECT name FROM projection_checkpoints').all() as { name: string }[]).map((row) => row.name));
     const compared = options.projections.filter((projection) => kept.has(projection.name));
-    for (const projection of options.projections) if (!kept.has(projection.name)) result.notes.push(`read model ${projection.name} was not compared: head office does not keep it`);
+    for (const projection of options.projections)
+      if (!kept.has(projection.name)) result.notes.push(`read model ${projection.name} was not compared: head office does not keep it`);
     const position = checkpointOf(current, compared);
     if (position === undefined || compared.length === 0) {
       result.notes.push(`read models were not compared: head office's copy ${options.currentFile} has not applied every projection yet`);
@@ -115,7 +125,10 @@ export async function compareReadModels(options: {
           result.tables += 1;
           result.rows += fresh.length;
           if (kept === undefined) {
-            result.findings.push({ check: CHECKS.projection, message: `${projection.name}: head office's read models have no table ${table}` });
+            result.findings.push({
+              check: CHECKS.projection,
+              message: `${projection.name}: head office's read models have no table ${table}`,
+            });
             continue;
           }
           const onlyKept = missingFrom(kept, fresh);

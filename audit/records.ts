@@ -35,7 +35,8 @@ async function registeredStoreKeys(store: EventStore): Promise<RegisteredKey[]> 
     for (const record of page) {
       if (record.type !== 'StoreKeyRegistered') continue;
       const event = decodeEvent('StoreKeyRegistered', decodeEnvelope(record.data).payload);
-      if (event.type === 'StoreKeyRegistered' && event.data.storeId !== HQ_ORIGIN) keys.push({ storeId: event.data.storeId, keyId: event.data.keyId, publicKey: event.data.publicKey });
+      if (event.type === 'StoreKeyRegistered' && event.data.storeId !== HQ_ORIGIN)
+        keys.push({ storeId: event.data.storeId, keyId: event.data.keyId, publicKey: event.data.publicKey });
     }
     if (page.length < DEFAULT_BATCH) return keys;
     revision = page[page.length - 1]!.revision + 1n;

@@ -45,7 +45,9 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   const findings: Finding[] = [];
   const report = (finding: Finding) => void findings.push(finding);
   const notes: string[] = [];
-  const purse = options.purseInWorker ? workerPurse(options.issuerKeys, options.fromGenesis) : inThreadPurse(options.issuerKeys, options.fromGenesis);
+  const purse = options.purseInWorker
+    ? workerPurse(options.issuerKeys, options.fromGenesis)
+    : inThreadPurse(options.issuerKeys, options.fromGenesis);
   const chains = new ChainAuditor({ keys: options.keys, report, fromGenesis: options.fromGenesis, onEvent: (event) => onEvent(event) });
 
   const onEvent = (event: ChainedEvent) => {
@@ -55,8 +57,20 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   const learnKey = (event: ChainedEvent) => {
     const registered = decodeEvent('StoreKeyRegistered', event.envelope!.payload);
     if (registered.type !== 'StoreKeyRegistered' || registered.data.storeId === HQ_ORIGIN) return;
-    const problem = options.keys.add({ storeId: registered.data.storeId, keyId: registered.data.keyId, publicKey: registered.data.publicKey });
-    if (problem) report({ check: CHECKS.headSignature, store: event.origin, seq: event.seq, eventId: event.eventId, position: String(event.position), message: problem });
+    const problem = options.keys.add({
+      storeId: registered.data.storeId,
+      keyId: registered.data.keyId,
+      publicKey: registered.data.publicKey,
+    });
+    if (problem)
+      report({
+        check: CHECKS.headSignature,
+        store: event.origin,
+        seq: event.seq,
+        eventId: event.eventId,
+        position: String(event.position),
+        message: problem,
+      });
   };
 
   const started = performance.now();
@@ -110,7 +124,8 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
   }
   const seconds = (performance.now() - started) / 1000;
   if (!options.issuerKeys) notes.push('card MACs were not checked: no issuer master keys were given');
-  if (!options.fromGenesis) notes.push('the replay starts after the beginning: each chain and each card is anchored at its first event read');
+  if (!options.fromGenesis)
+    notes.push('the replay starts after the beginning: each chain and each card is anchored at its first event read');
   if (options.afterReplay) {
     const after = await options.afterReplay();
     findings.push(...after.findings);
@@ -138,7 +153,14 @@ function chainedEvent(record: AuditRecord, origin: string, chains: ChainAuditor,
   } catch (error) {
     // Still part of the chain: its hash is what its successor must link to.
     const seq = chains.nextSeq(origin);
-    report({ check: CHECKS.decode, store: origin, seq, eventId: record.id, position: String(record.position), message: `stored event ${record.id}: ${(error as Error).message}` });
+    report({
+      check: CHECKS.decode,
+      store: origin,
+      seq,
+      eventId: record.id,
+      position: String(record.position),
+      message: `stored event ${record.id}: ${(error as Error).message}`,
+    });
     return { origin, seq, eventId: record.id, position: record.position, hash, bytes: record.data, envelope: undefined };
   }
   if (envelope.storeId !== origin) {
@@ -160,7 +182,12 @@ function decodeHead(record: AuditRecord, origin: string, report: (finding: Findi
     if (!head) throw new Error('no head in the record');
     return head as ChainHead;
   } catch (error) {
-    report({ check: CHECKS.decode, store: origin, position: String(record.position), message: `ChainHeadReceived record ${record.id}: ${(error as Error).message}` });
+    report({
+      check: CHECKS.decode,
+      store: origin,
+      position: String(record.position),
+      message: `ChainHeadReceived record ${record.id}: ${(error as Error).message}`,
+    });
     return undefined;
   }
 }

@@ -84,7 +84,12 @@ function printable(value: unknown): unknown {
  * registered in the `hq` stream are learnt while reading; `keys` holds the rest (head office's own
  * key, an export's keys). Resolves undefined when no such event is stored.
  */
-export async function verifyEvent(source: RecordSource, eventId: string, keys: KeyRing, origin?: string): Promise<VerifiedEvent | undefined> {
+export async function verifyEvent(
+  source: RecordSource,
+  eventId: string,
+  keys: KeyRing,
+  origin?: string,
+): Promise<VerifiedEvent | undefined> {
   const lastByStream = new Map<string, Seen>();
   let target: Seen | undefined;
   let previous: Seen | undefined;
@@ -100,7 +105,8 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
       const recordOrigin = originOfStream(record.streamId);
       if (recordOrigin === undefined) continue;
       if (target !== undefined && (complete || recordOrigin !== target.envelope.storeId)) {
-        if (record.id === eventId && recordOrigin !== target.envelope.storeId && record.type !== CHAIN_HEAD_RECORD_TYPE) alsoIn.add(recordOrigin);
+        if (record.id === eventId && recordOrigin !== target.envelope.storeId && record.type !== CHAIN_HEAD_RECORD_TYPE)
+          alsoIn.add(recordOrigin);
         continue;
       }
       // Before the event is found, only its own origin's chain and head office's key registrations matter.
@@ -124,7 +130,8 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
       const seen = { record, envelope, hash: sha256(record.data) };
       if (recordOrigin === HQ_ORIGIN && envelope.eventType === 'StoreKeyRegistered') {
         const event = decodeEvent(envelope.eventType, envelope.payload);
-        if (event.type === 'StoreKeyRegistered' && event.data.storeId !== HQ_ORIGIN) keys.add({ storeId: event.data.storeId, keyId: event.data.keyId, publicKey: event.data.publicKey });
+        if (event.type === 'StoreKeyRegistered' && event.data.storeId !== HQ_ORIGIN)
+          keys.add({ storeId: event.data.storeId, keyId: event.data.keyId, publicKey: event.data.publicKey });
       }
       if (target !== undefined) {
         following.push(seen);
@@ -155,7 +162,9 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
     if (previousLink === 'broken') problems.push('the first event of its origin does not start from the genesis hash');
   } else if (previous === undefined || previous.envelope.storeSeq !== envelope.storeSeq - 1) {
     previousLink = 'missing';
-    problems.push(`seq ${envelope.storeSeq - 1} is not stored right before this event${previous ? ` (seq ${previous.envelope.storeSeq} is)` : ''}`);
+    problems.push(
+      `seq ${envelope.storeSeq - 1} is not stored right before this event${previous ? ` (seq ${previous.envelope.storeSeq} is)` : ''}`,
+    );
   } else {
     previousLink = previous.hash.equals(envelope.prevHash) ? 'ok' : 'broken';
     if (previousLink === 'broken') problems.push(`prev_hash does not match the SHA-256 of seq ${previous.envelope.storeSeq}`);
@@ -165,7 +174,10 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
   let nextLink: VerifiedEvent['nextLink'] = 'none';
   if (next !== undefined) {
     nextLink = next.envelope.storeSeq === envelope.storeSeq + 1 && target.hash.equals(next.envelope.prevHash) ? 'ok' : 'broken';
-    if (nextLink === 'broken') problems.push(`the event stored next (seq ${next.envelope.storeSeq}) does not link to this one: this event or its successor was changed, or events are missing or reordered`);
+    if (nextLink === 'broken')
+      problems.push(
+        `the event stored next (seq ${next.envelope.storeSeq}) does not link to this one: this event or its successor was changed, or events are missing or reordered`,
+      );
   }
 
   let covering: CoveringHead | undefined;
@@ -174,7 +186,12 @@ export async function verifyEvent(source: RecordSource, eventId: string, keys: K
   } else {
     const key = keys.get(targetOrigin, head.head.keyId);
     const signatureValid = key !== undefined && verifyHead(key, head.head);
-    if (!signatureValid) problems.push(key ? `the head's signature does not verify with key ${head.head.keyId}` : `key ${head.head.keyId} is not registered for ${targetOrigin}`);
+    if (!signatureValid)
+      problems.push(
+        key
+          ? `the head's signature does not verify with key ${head.head.keyId}`
+          : `key ${head.head.keyId} is not registered for ${targetOrigin}`,
+      );
     // Walk the chain from the event to the head's sequence.
     let last = target;
     let linked = true;

@@ -4,7 +4,15 @@
 // genuine card MACs. For the audit benchmark and the audit's own fast tests.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { HQ_ORIGIN } from '../contracts/index.js';
-import { GENESIS_HASH, generateSigningKey, rawPublicKey, sealEnvelope, signHead, type EventInput, type SigningKey } from '../contracts/index.js';
+import {
+  GENESIS_HASH,
+  generateSigningKey,
+  rawPublicKey,
+  sealEnvelope,
+  signHead,
+  type EventInput,
+  type SigningKey,
+} from '../contracts/index.js';
 import { fromHex, generateIssuerMasterKeys, toHex, type IssuerMasterKeys } from '../card/index.js';
 import type { NewRecord } from '../eventstore/index.js';
 import { SqliteEventStore } from '../eventstore/index.js';
@@ -76,7 +84,12 @@ export async function writeSignedHistory(options: SignedHistoryOptions): Promise
     stores.map((store) => [
       store.id,
       Array.from({ length: cardsPerStore }, () => {
-        return { id: toHex(randomBytes(8)), balance: 0, counter: 0, bankId: `0001001${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}` };
+        return {
+          id: toHex(randomBytes(8)),
+          balance: 0,
+          counter: 0,
+          bankId: `0001001${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`,
+        };
       }),
     ]),
   );
@@ -94,7 +107,13 @@ export async function writeSignedHistory(options: SignedHistoryOptions): Promise
   try {
     const registrations: EventInput[] = stores.flatMap((s) => [
       { streamId: `store-${s.id}`, event: { type: 'StoreRegistered' as const, data: { storeId: s.id, name: `Store ${s.id}` } } },
-      { streamId: `store-${s.id}`, event: { type: 'StoreKeyRegistered' as const, data: { storeId: s.id, keyId: s.key.keyId, publicKey: rawPublicKey(s.key.publicKey) } } },
+      {
+        streamId: `store-${s.id}`,
+        event: {
+          type: 'StoreKeyRegistered' as const,
+          data: { storeId: s.id, keyId: s.key.keyId, publicKey: rawPublicKey(s.key.publicKey) },
+        },
+      },
     ]);
     await append(hq, registrations);
     hqEvents += registrations.length;
@@ -112,12 +131,36 @@ export async function writeSignedHistory(options: SignedHistoryOptions): Promise
         const amount = load ? 10_000 : 100 + Math.floor(Math.random() * 1_900);
         card.counter += 1;
         card.balance += load ? amount : -amount;
-        const mac = cardMacs.mac(card.id, { operation: load ? 'credit' : 'debit', counter: card.counter, amount, newBalance: card.balance, terminalId: TERMINAL_BYTES });
-        const common = { cardId: card.id, amount, newBalance: card.balance, cardCounter: card.counter, cardMac: mac, storeId: origin.id, terminalId: TERMINAL };
+        const mac = cardMacs.mac(card.id, {
+          operation: load ? 'credit' : 'debit',
+          counter: card.counter,
+          amount,
+          newBalance: card.balance,
+          terminalId: TERMINAL_BYTES,
+        });
+        const common = {
+          cardId: card.id,
+          amount,
+          newBalance: card.balance,
+          cardCounter: card.counter,
+          cardMac: mac,
+          storeId: origin.id,
+          terminalId: TERMINAL,
+        };
         if (load) {
           const authorizationId = toHex(randomBytes(8));
-          debits.push({ streamId: `account-${card.bankId}`, event: { type: 'BankAccountDebited', data: { bankId: card.bankId, authorizationId, amount, newBalance: 1_000_000, cardId: card.id } } });
-          inputs.push({ streamId: `card-${card.id}`, commandId: randomUUID(), event: { type: 'PurseLoaded', data: { ...common, authorizationId } } });
+          debits.push({
+            streamId: `account-${card.bankId}`,
+            event: {
+              type: 'BankAccountDebited',
+              data: { bankId: card.bankId, authorizationId, amount, newBalance: 1_000_000, cardId: card.id },
+            },
+          });
+          inputs.push({
+            streamId: `card-${card.id}`,
+            commandId: randomUUID(),
+            event: { type: 'PurseLoaded', data: { ...common, authorizationId } },
+          });
         } else {
           inputs.push({ streamId: `card-${card.id}`, commandId: randomUUID(), event: { type: 'PursePaid', data: common } });
         }
@@ -132,5 +175,13 @@ export async function writeSignedHistory(options: SignedHistoryOptions): Promise
   } finally {
     await store.close();
   }
-  return { file: options.file, hqKey: hq.key, storeKeys: new Map(stores.map((s) => [s.id, s.key])), issuerKeys, records, storeEvents: options.events, hqEvents };
+  return {
+    file: options.file,
+    hqKey: hq.key,
+    storeKeys: new Map(stores.map((s) => [s.id, s.key])),
+    issuerKeys,
+    records,
+    storeEvents: options.events,
+    hqEvents,
+  };
 }

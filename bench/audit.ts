@@ -43,7 +43,10 @@ async function measure(run: () => Promise<number>): Promise<Measured & { records
 
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-export async function benchAudit(context: { progress?: (message: string) => void; auditEvents?: number } = {}, options: AuditBenchOptions = {}): Promise<object> {
+export async function benchAudit(
+  context: { progress?: (message: string) => void; auditEvents?: number } = {},
+  options: AuditBenchOptions = {},
+): Promise<object> {
   const progress = options.progress ?? context.progress ?? (() => undefined);
   const events = options.events ?? context.auditEvents ?? (Number(process.env.CARDSYS_AUDIT_BENCH_EVENTS) || DEFAULT_EVENTS);
   const batchSize = options.batchSize ?? 10_000;
@@ -77,10 +80,17 @@ export async function benchAudit(context: { progress?: (message: string) => void
         keys.addHq(rawPublicKey(history.hqKey.publicKey));
         let result: Awaited<ReturnType<typeof replayAndVerify>> | undefined;
         const measured = await measure(async () => {
-          result = await replayAndVerify({ source: eventStoreSource(store, { batchSize }), keys, issuerKeys: history.issuerKeys, fromGenesis: true, purseInWorker: true });
+          result = await replayAndVerify({
+            source: eventStoreSource(store, { batchSize }),
+            keys,
+            issuerKeys: history.issuerKeys,
+            fromGenesis: true,
+            purseInWorker: true,
+          });
           return result.records;
         });
-        if (!result!.ok) throw new Error(`the generated history should verify, but: ${result!.findings.slice(0, 3).map(formatFinding).join('; ')}`);
+        if (!result!.ok)
+          throw new Error(`the generated history should verify, but: ${result!.findings.slice(0, 3).map(formatFinding).join('; ')}`);
         replays.push({ ...measured, events: result!.events, findings: result!.findings.length });
       }
       const bestBare = bare.reduce((a, b) => (b.seconds < a.seconds ? b : a));
@@ -90,7 +100,11 @@ export async function benchAudit(context: { progress?: (message: string) => void
         storeEvents: events,
         records,
         generateSeconds: round(generateSeconds),
-        bareRead: { seconds: round(bestBare.seconds, 3), recordsPerSecond: Math.round(records / bestBare.seconds), cpuMicrosPerRecord: round(bestBare.cpuMicrosPerRecord) },
+        bareRead: {
+          seconds: round(bestBare.seconds, 3),
+          recordsPerSecond: Math.round(records / bestBare.seconds),
+          cpuMicrosPerRecord: round(bestBare.cpuMicrosPerRecord),
+        },
         replayAndVerify: {
           seconds: round(bestReplay.seconds, 3),
           recordsPerSecond: Math.round(records / bestReplay.seconds),

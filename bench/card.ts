@@ -51,7 +51,12 @@ function latency(samples: number[]): Latency {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
   const round = (ms: number) => Math.round(ms * 1000) / 1000;
-  return { count: sorted.length, p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), meanMs: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)) };
+  return {
+    count: sorted.length,
+    p50Ms: round(at(0.5)),
+    p99Ms: round(at(0.99)),
+    meanMs: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+  };
 }
 
 export async function benchCard(options: CardBenchOptions = {}): Promise<CardFigures> {
@@ -108,7 +113,11 @@ export async function benchCard(options: CardBenchOptions = {}): Promise<CardFig
     const { counter } = await loader.readBalance();
     const amount = 1_000_000;
     const authorisationId = newAuthorisationId();
-    await loader.credit({ amount, authorisationId, authorisationMac: authoriseCredit(issuer, { cardId, cardCounter: counter, amount, authorisationId }) });
+    await loader.credit({
+      amount,
+      authorisationId,
+      authorisationMac: authoriseCredit(issuer, { cardId, cardCounter: counter, amount, authorisationId }),
+    });
     const apdusPerLoad = loader.apduCount;
 
     const timePays = async (count: number): Promise<{ samples: number[]; apdus: number }> => {

@@ -74,12 +74,21 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
 function runInChild(name: BenchName, events: number | undefined): Promise<BenchOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started) / 1000;
-  const args = [fileURLToPath(new URL('../bin/cardsys.js', import.meta.url)), 'bench', '--json', '--only', name, ...(events === undefined ? [] : ['--events', String(events)])];
+  const args = [
+    fileURLToPath(new URL('../bin/cardsys.js', import.meta.url)),
+    'bench',
+    '--json',
+    '--only',
+    name,
+    ...(events === undefined ? [] : ['--events', String(events)]),
+  ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', (error) => resolve({ status: 'failed', seconds: elapsed(), error: `cannot run the ${name} benchmark: ${error.message}` }));
+    child.on('error', (error) =>
+      resolve({ status: 'failed', seconds: elapsed(), error: `cannot run the ${name} benchmark: ${error.message}` }),
+    );
     child.on('close', (code, signal) => {
       const outcome = (() => {
         try {
@@ -88,7 +97,13 @@ function runInChild(name: BenchName, events: number | undefined): Promise<BenchO
           return undefined;
         }
       })();
-      resolve(outcome ?? { status: 'failed', seconds: elapsed(), error: `the ${name} benchmark process ended (${signal ?? `exit code ${code}`}) without a report` });
+      resolve(
+        outcome ?? {
+          status: 'failed',
+          seconds: elapsed(),
+          error: `the ${name} benchmark process ended (${signal ?? `exit code ${code}`}) without a report`,
+        },
+      );
     });
   });
 }
@@ -98,7 +113,12 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
   const selected = options.only ?? [...BENCH_NAMES];
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
-    machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform}-${process.arch}` },
+    machine: {
+      node: process.version,
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      platform: `${process.platform}-${process.arch}`,
+    },
     results: {},
     ok: true,
   };
@@ -136,7 +156,10 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
     }
     progress(`${name}: running`);
     try {
-      const figures = await bench({ progress: (message) => progress(`  ${message}`), ...(options.events === undefined ? {} : { events: options.events }) });
+      const figures = await bench({
+        progress: (message) => progress(`  ${message}`),
+        ...(options.events === undefined ? {} : { events: options.events }),
+      });
       report.results[name] = { status: 'ok', seconds: elapsed(), figures };
       progress(`${name}: done in ${elapsed()} s`);
     } catch (error) {

@@ -49,7 +49,13 @@ async function runEdgeWorker(port: NonNullable<typeof parentPort>, data: EdgeWor
   const signingKey = generateSigningKey();
   send({ kind: 'key', publicKey: rawPublicKey(signingKey.publicKey) });
   await next('start');
-  const edge = await startEdge({ storeId: data.storeId, dataDir: data.dataDir, natsUrl: data.natsUrl, signingKey, logger: { info: () => undefined, warn: say, error: say } });
+  const edge = await startEdge({
+    storeId: data.storeId,
+    dataDir: data.dataDir,
+    natsUrl: data.natsUrl,
+    signingKey,
+    logger: { info: () => undefined, warn: say, error: say },
+  });
   if (!(await edge.nats)) throw new Error(`edge worker ${data.storeId}: no NATS connection`);
   send({ kind: 'ready' });
 

@@ -21,13 +21,20 @@ export function bankId(bankCode: string, branchCode: string, accountNumber: stri
  * The 14 digits bank || branch || account: how the chip, the stripe and head office's records name
  * an account. Takes the parts as events carry them too (a missing part reads as empty).
  */
-export function bankIdDigits(id: { readonly bankCode?: string | null; readonly branchCode?: string | null; readonly accountNumber?: string | null }): string {
+export function bankIdDigits(id: {
+  readonly bankCode?: string | null;
+  readonly branchCode?: string | null;
+  readonly accountNumber?: string | null;
+}): string {
   return `${id.bankCode ?? ''}${id.branchCode ?? ''}${id.accountNumber ?? ''}`;
 }
 
 /** Parses "0001-234-5678901" or the 14 plain digits. */
 export function parseBankId(text: string): BankId {
   const match = /^(\d{4})-?(\d{3})-?(\d{7})$/.exec(text.trim());
-  if (!match) throw new BankIdError(`bank ID must be bank code (4 digits), branch code (3) and account number (7), e.g. 0001-234-5678901; got "${text}"`);
+  if (!match)
+    throw new BankIdError(
+      `bank ID must be bank code (4 digits), branch code (3) and account number (7), e.g. 0001-234-5678901; got "${text}"`,
+    );
   return bankId(match[1]!, match[2]!, match[3]!);
 }

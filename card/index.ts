@@ -1,11 +1,10 @@
 // The IC card's purse application and its cryptography: pure logic, no I/O. The chip side
 // (processApdu over a serialisable CardState), the key hierarchy, and head office's issuer functions.
-export { aesCmac,   } from './crypto/cmac.js';
+export { aesCmac } from './crypto/cmac.js';
 export { concat, equalBytes, fromHex, toHex, u32 } from './crypto/bytes.js';
 export {
   computeAuthCode,
   deriveCardKey,
-  
   generateIssuerMasterKeys,
   issuerKeysFromJson,
   keysToJson,
@@ -35,7 +34,6 @@ export {
   apduHex,
   buildCommandApdu,
   describeStatusWord,
-  
   parseCommandApdu,
   parseResponseApdu,
   SW,
@@ -46,18 +44,20 @@ export {
 export * as chipCommands from './application/commands.js';
 export { processApdu, POWER_ON_SESSION, type ChipSession, type ChipStep, type RandomSource } from './application/chip.js';
 export {
-  
-  
-  
   newBlankCard,
   LOG_CAPACITY,
-  
-  
   type CardState,
   type Lifecycle,
   type LogEntry,
 } from './application/state.js';
-export { purseDataMac, transactionMac,  operationCode, operationOf, TRANSACTION_MAC_LABEL, type PurseOperation } from './application/purse-macs.js';
+export {
+  purseDataMac,
+  transactionMac,
+  operationCode,
+  operationOf,
+  TRANSACTION_MAC_LABEL,
+  type PurseOperation,
+} from './application/purse-macs.js';
 export {
   deriveSessionKeys,
   protectCommand,
@@ -68,4 +68,4 @@ export {
   type SessionKeys,
 } from './application/secure-messaging.js';
 export { decodeTlv, encodeTlv } from './application/tlv.js';
-export { bankId, bankIdDigits,   parseBankId, type BankId } from './bank-id.js';
+export { bankId, bankIdDigits, parseBankId, type BankId } from './bank-id.js';

@@ -48,7 +48,15 @@ export function authoriseCredit(master: IssuerMasterKeys, request: CreditAuthori
 export function verifyCardMac(master: IssuerMasterKeys, receipt: PurseReceipt): boolean {
   const cardId = cardIdBytes(receipt.cardId);
   const key = deriveCardKey(master.transaction, cardId, 'transaction');
-  const expected = transactionMac(key, receipt.operation, cardId, receipt.counter, receipt.amount, receipt.newBalance, fromHex(receipt.terminalId, 'terminal id'));
+  const expected = transactionMac(
+    key,
+    receipt.operation,
+    cardId,
+    receipt.counter,
+    receipt.amount,
+    receipt.newBalance,
+    fromHex(receipt.terminalId, 'terminal id'),
+  );
   return equalBytes(expected, fromHex(receipt.mac, 'card MAC'));
 }
 

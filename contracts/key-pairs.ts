@@ -32,7 +32,8 @@ export function keyPairsOf(curve: 'ed25519' | 'x25519', purpose: string, fail: (
     if (jwk.crv !== crv || typeof jwk.x !== 'string') throw fail(`not an ${crv} public key`);
     return new Uint8Array(Buffer.from(jwk.x, 'base64url'));
   };
-  const keyId = (publicKey: KeyObject | Uint8Array): string => keyIdBytesOf(publicKey instanceof Uint8Array ? publicKey : raw(publicKey)).toString('hex');
+  const keyId = (publicKey: KeyObject | Uint8Array): string =>
+    keyIdBytesOf(publicKey instanceof Uint8Array ? publicKey : raw(publicKey)).toString('hex');
   const pairOf = (privateKey: KeyObject): KeyPair => {
     const publicKey = createPublicKey(privateKey);
     return { privateKey, publicKey, keyId: keyId(publicKey) };
@@ -53,7 +54,8 @@ export function keyPairsOf(curve: 'ed25519' | 'x25519', purpose: string, fail: (
     writeFileSync(privateKeyFile, key.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
     writeFileSync(publicKeyFileOf(privateKeyFile), key.publicKey.export({ format: 'pem', type: 'spki' }));
   };
-  const generate = (): KeyPair => pairOf(curve === 'ed25519' ? generateKeyPairSync('ed25519').privateKey : generateKeyPairSync('x25519').privateKey);
+  const generate = (): KeyPair =>
+    pairOf(curve === 'ed25519' ? generateKeyPairSync('ed25519').privateKey : generateKeyPairSync('x25519').privateKey);
   return {
     generate,
     raw,

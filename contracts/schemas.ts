@@ -7,4 +7,8 @@ export const StoreId = z
   .refine((id) => id !== 'hq', 'store id "hq" is reserved for head office');
 
 /** Amounts of money are whole yen. */
-export const Yen = z.number().int('amount must be whole yen').positive('amount must be positive').max(10_000_000, 'amount must be at most 10,000,000 yen');
+export const Yen = z
+  .number()
+  .int('amount must be whole yen')
+  .positive('amount must be positive')
+  .max(10_000_000, 'amount must be at most 10,000,000 yen');

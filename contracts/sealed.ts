@@ -46,7 +46,8 @@ export const loadSealingPublicKey = sealingKeys.loadPublic;
 /** Loads the key pair, or makes and saves one on first use. */
 export const loadOrCreateSealingKey = sealingKeys.loadOrCreate;
 
-const keyIdBytes = (publicKey: KeyObject | Uint8Array): Buffer => keyIdBytesOf(publicKey instanceof Uint8Array ? publicKey : rawSealingPublicKey(publicKey));
+const keyIdBytes = (publicKey: KeyObject | Uint8Array): Buffer =>
+  keyIdBytesOf(publicKey instanceof Uint8Array ? publicKey : rawSealingPublicKey(publicKey));
 
 function associatedData(header: Uint8Array, context: SealContext): Buffer {
   return Buffer.concat([header, Buffer.from(`\0cardsys-sealed\0${context.purpose}\0${context.recipient}`, 'utf8')]);
@@ -111,7 +112,9 @@ export function createOpener(privateKey: KeyObject, context: SealContext): Opene
     try {
       sharedSecret = diffieHellman({ privateKey, publicKey: sealingPublicKeyFromRaw(ephemeralRaw) });
     } catch (error) {
-      throw new SealedDataError(`cannot open sealed data for ${context.recipient} (${context.purpose}): bad ephemeral key (${(error as Error).message}); the data was altered`);
+      throw new SealedDataError(
+        `cannot open sealed data for ${context.recipient} (${context.purpose}): bad ephemeral key (${(error as Error).message}); the data was altered`,
+      );
     }
     const key = deriveKey(sharedSecret, ephemeralRaw, ownRaw);
     if (derived.size >= DERIVED_KEY_CACHE) derived.delete(derived.keys().next().value as string);

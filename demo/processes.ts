@@ -82,7 +82,10 @@ export class ProcessGroup {
             const match = pattern.exec(line);
             if (match) finish(undefined, match);
           };
-          const timer = setTimeout(() => finish(new ChildProcessError(`${name} did not print ${pattern} within ${timeoutMs / 1000} s`, logFile)), timeoutMs);
+          const timer = setTimeout(
+            () => finish(new ChildProcessError(`${name} did not print ${pattern} within ${timeoutMs / 1000} s`, logFile)),
+            timeoutMs,
+          );
           lineWaiters.add(check);
           void tracked.gone.then(() => {
             if (lineWaiters.has(check)) finish(new ChildProcessError(`${name} ended before printing ${pattern}`, logFile));
@@ -128,7 +131,13 @@ export class ProcessGroup {
         for (const waiter of lineWaiters) waiter(line);
       });
     }
-    const tracked: Tracked = { name, proc, log, stopping: false, gone: new Promise<void>((resolve) => proc.once('close', () => resolve())) };
+    const tracked: Tracked = {
+      name,
+      proc,
+      log,
+      stopping: false,
+      gone: new Promise<void>((resolve) => proc.once('close', () => resolve())),
+    };
     proc.once('error', (error) => this.died(tracked, `${name} could not start: ${error.message}`));
     proc.once('exit', (code, signal) => {
       if (!tracked.stopping) this.died(tracked, `${name} exited unexpectedly (${signal ?? `code ${code}`})`);

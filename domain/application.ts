@@ -26,7 +26,10 @@ const BirthDate = z
     const date = new Date(`${value}T00:00:00Z`);
     return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
   }, 'birth date is not a calendar date')
-  .refine((value) => value >= '1900-01-01' && value <= new Date().toISOString().slice(0, 10), 'birth date must be between 1900-01-01 and today');
+  .refine(
+    (value) => value >= '1900-01-01' && value <= new Date().toISOString().slice(0, 10),
+    'birth date must be between 1900-01-01 and today',
+  );
 
 /** The body of an application: personal data, bank data and the store the customer will use. */
 export const ApplicationInput = z.object({
@@ -52,7 +55,6 @@ export const ApplicationInput = z.object({
   homeStoreId: z.string({ error: 'home store is required' }).pipe(StoreId),
 });
 export type ApplicationInput = z.infer<typeof ApplicationInput>;
-
 
 /** What head office must know to decide on applications: which bank accounts already have a user. */
 export interface ApplicationState {

@@ -7,4 +7,23 @@ export * from './load-authorisation.js';
 export * from './purse-ledger.js';
 export * from './blacklist.js';
 export * from './pay-recovery.js';
-export { ISSUANCE_MESSAGES, cardIssueRejected, cardIssued, judgeChip, judgeIssuanceEntry, judgeStripe, monthEnd, writtenRecordBytes, writtenRecordDigest, type CardRefusal, type ChipFacts, type ChipIssuanceState, primaryIssuanceDecider, type IssuePrimaryCard, type PrimaryIssuanceState, CardIdTakenError, UnknownUserError, cardExpiry } from './issuance.js';
+export {
+  ISSUANCE_MESSAGES,
+  cardIssueRejected,
+  cardIssued,
+  judgeChip,
+  judgeIssuanceEntry,
+  judgeStripe,
+  monthEnd,
+  writtenRecordBytes,
+  writtenRecordDigest,
+  type CardRefusal,
+  type ChipFacts,
+  type ChipIssuanceState,
+  primaryIssuanceDecider,
+  type IssuePrimaryCard,
+  type PrimaryIssuanceState,
+  CardIdTakenError,
+  UnknownUserError,
+  cardExpiry,
+} from './issuance.js';

@@ -76,7 +76,13 @@ function decidePrimaryIssuance(command: IssuePrimaryCard, state: PrimaryIssuance
   return [
     {
       type: 'CardPrimaryIssued',
-      data: { cardId: command.cardId, userId: command.userId, bankId, expiry: cardExpiry(command.issuedAt), keyVersion: command.keyVersion },
+      data: {
+        cardId: command.cardId,
+        userId: command.userId,
+        bankId,
+        expiry: cardExpiry(command.issuedAt),
+        keyVersion: command.keyVersion,
+      },
     },
   ];
 }

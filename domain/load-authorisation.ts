@@ -75,7 +75,12 @@ export type InquiryCommand =
 
 export type ReversalReason = 'released' | 'card_moved_on' | 'expired_at_card' | 'timeout';
 
-export const initialInquiryState = (): InquiryState => ({ accounts: new Map(), cardAccounts: new Map(), authorisations: new Map(), openByCard: new Map() });
+export const initialInquiryState = (): InquiryState => ({
+  accounts: new Map(),
+  cardAccounts: new Map(),
+  authorisations: new Map(),
+  openByCard: new Map(),
+});
 
 /** The card's authorisations still open. */
 export function openAuthorisationsOf(state: InquiryState, cardId: string): Authorisation[] {
@@ -118,7 +123,9 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
       state.openByCard.set(event.data.cardId, (state.openByCard.get(event.data.cardId) ?? new Set()).add(event.data.authorizationId));
       break;
     case 'LoadAuthorisationHandedOver':
-      state.authorisations.get(event.data.authorizationId)?.holders.push({ storeId: event.data.storeId, terminalId: event.data.terminalId });
+      state.authorisations
+        .get(event.data.authorizationId)
+        ?.holders.push({ storeId: event.data.storeId, terminalId: event.data.terminalId });
       break;
     case 'LoadAuthorisationCompleted': {
       const authorisation = state.authorisations.get(event.data.authorizationId);
@@ -158,7 +165,10 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
       const authorisation = known(state, command.authorizationId);
       if (authorisation.status === 'completed') return [];
       if (authorisation.status === 'reversed') {
-        throw new DomainRefusal('already_reversed', `authorisation ${command.authorizationId} reached the card after it was reversed (${authorisation.reversalReason})`);
+        throw new DomainRefusal(
+          'already_reversed',
+          `authorisation ${command.authorizationId} reached the card after it was reversed (${authorisation.reversalReason})`,
+        );
       }
       return [
         {
@@ -177,7 +187,10 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
       const authorisation = known(state, command.authorizationId);
       if (authorisation.status !== 'open') return [];
       if (authorisation.holders.length !== 1 || authorisation.holders[0]?.storeId !== command.storeId) {
-        throw new DomainRefusal('not_holder', `store ${command.storeId} cannot release authorisation ${command.authorizationId}: another store holds it too`);
+        throw new DomainRefusal(
+          'not_holder',
+          `store ${command.storeId} cannot release authorisation ${command.authorizationId}: another store holds it too`,
+        );
       }
       return reversal(authorisation, state, 'released');
     }
@@ -190,7 +203,12 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
       return [
         {
           type: 'LoadAuthorisationHandedOver',
-          data: { authorizationId: authorisation.authorizationId, cardId: authorisation.cardId, storeId: command.storeId, terminalId: command.terminalId },
+          data: {
+            authorizationId: authorisation.authorizationId,
+            cardId: authorisation.cardId,
+            storeId: command.storeId,
+            terminalId: command.terminalId,
+          },
         },
       ];
     }
@@ -205,8 +223,13 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
 function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>, state: InquiryState): NewDomainEvent[] {
   const earlier = state.authorisations.get(command.authorizationId);
   if (earlier) {
-    const same = earlier.cardId === command.cardId && earlier.bankId === command.bankId && earlier.amount === command.amount && earlier.cardCounter === command.cardCounter;
-    if (!same) throw new DomainRefusal('authorisation_conflict', `authorisation ${command.authorizationId} was already asked for with other terms`);
+    const same =
+      earlier.cardId === command.cardId &&
+      earlier.bankId === command.bankId &&
+      earlier.amount === command.amount &&
+      earlier.cardCounter === command.cardCounter;
+    if (!same)
+      throw new DomainRefusal('authorisation_conflict', `authorisation ${command.authorizationId} was already asked for with other terms`);
     return [];
   }
   const issuedFor = state.cardAccounts.get(command.cardId);
@@ -216,7 +239,10 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
   const account = state.accounts.get(command.bankId);
   if (!account) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
   if (account.balance < command.amount) {
-    throw new DomainRefusal('insufficient_funds', `bank account ${command.bankId} holds ${account.balance} yen, less than ${command.amount}`);
+    throw new DomainRefusal(
+      'insufficient_funds',
+      `bank account ${command.bankId} holds ${account.balance} yen, less than ${command.amount}`,
+    );
   }
   for (const other of openAuthorisationsOf(state, command.cardId)) {
     if (other.cardCounter === command.cardCounter) {
@@ -227,7 +253,13 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
   return [
     {
       type: 'BankAccountDebited',
-      data: { bankId: command.bankId, authorizationId: command.authorizationId, amount: command.amount, newBalance: account.balance - command.amount, cardId: command.cardId },
+      data: {
+        bankId: command.bankId,
+        authorizationId: command.authorizationId,
+        amount: command.amount,
+        newBalance: account.balance - command.amount,
+        cardId: command.cardId,
+      },
     },
     {
       type: 'LoadAuthorised',
@@ -304,7 +336,12 @@ export function settleAtInsertion(authorisation: Authorisation, chip: ChipView, 
  * passed, no PurseCreditStarted was seen, and every holder's replicated log reaches past them (so
  * a PurseCreditStarted, recorded before any later event, would have been seen).
  */
-export function timeoutReversible(authorisation: Authorisation, nowMs: number, marginMs: number, storeLogReachedMs: (storeId: string) => number | undefined): boolean {
+export function timeoutReversible(
+  authorisation: Authorisation,
+  nowMs: number,
+  marginMs: number,
+  storeLogReachedMs: (storeId: string) => number | undefined,
+): boolean {
   if (authorisation.status !== 'open' || authorisation.creditStarted) return false;
   const limit = authorisation.deadlineMs + marginMs;
   if (nowMs <= limit) return false;

@@ -55,10 +55,15 @@ export function recoverLostPays(input: PayRecoveryInput): PayRecovery[] {
   return input.sent.map((sent): PayRecovery => {
     if (sent.cardCounter <= input.lastRecordedCounter) return { action: 'forget', sent, reason: 'recorded' };
     const debit = input.log.find(
-      (r) => r.counter === sent.cardCounter && r.operation === 'debit' && r.amount === sent.amount && r.terminalId.toLowerCase() === sent.terminalId.toLowerCase(),
+      (r) =>
+        r.counter === sent.cardCounter &&
+        r.operation === 'debit' &&
+        r.amount === sent.amount &&
+        r.terminalId.toLowerCase() === sent.terminalId.toLowerCase(),
     );
     if (debit) return { action: 'record', sent, debit };
-    if (sent.cardCounter > input.chipCounter || sent.cardCounter >= input.logCoversFromCounter) return { action: 'forget', sent, reason: 'not_on_chip' };
+    if (sent.cardCounter > input.chipCounter || sent.cardCounter >= input.logCoversFromCounter)
+      return { action: 'forget', sent, reason: 'not_on_chip' };
     return { action: 'forget', sent, reason: 'beyond_log' };
   });
 }

@@ -101,28 +101,40 @@ export function applyMovement(before: CardLedger, movement: PurseMovement, debit
   if (!movement.macValid) {
     return { card: before, divergences: [{ kind: 'mac_invalid', message: `card MAC fails for ${label}` }], applied: false, late: false };
   }
-  if (movement.kind === 'load' && movement.authorizationId !== undefined && before.loadedAuthorisations.get(movement.authorizationId) === movement.counter) {
+  if (
+    movement.kind === 'load' &&
+    movement.authorizationId !== undefined &&
+    before.loadedAuthorisations.get(movement.authorizationId) === movement.counter
+  ) {
     return { card: before, divergences: [], applied: false, late: false };
   }
   if (movement.counter <= before.counter) {
     if (before.missingCounters.has(movement.counter)) return lateArrival(before, movement, debit, label);
     return {
       card: before,
-      divergences: [{ kind: 'counter_repeat', message: `${label} repeats a counter already seen (last ${before.counter}): replayed or cloned` }],
+      divergences: [
+        { kind: 'counter_repeat', message: `${label} repeats a counter already seen (last ${before.counter}): replayed or cloned` },
+      ],
       applied: false,
       late: false,
     };
   }
   let missingCounters = before.missingCounters;
   if (movement.counter > before.counter + 1) {
-    divergences.push({ kind: 'counter_gap', message: `${label} skips counters ${before.counter + 1}..${movement.counter - 1}: movements missing or not yet received` });
+    divergences.push({
+      kind: 'counter_gap',
+      message: `${label} skips counters ${before.counter + 1}..${movement.counter - 1}: movements missing or not yet received`,
+    });
     const holes = new Set(before.missingCounters);
     for (let counter = before.counter + 1; counter < movement.counter && holes.size < MAX_MISSING; counter++) holes.add(counter);
     missingCounters = holes;
   } else {
     const expected = movement.kind === 'load' ? before.balance + movement.amount : before.balance - movement.amount;
     if (movement.newBalance !== expected) {
-      divergences.push({ kind: 'balance_mismatch', message: `${label} leaves ${movement.newBalance} yen; ${before.balance} ${movement.kind === 'load' ? '+' : '-'} ${movement.amount} = ${expected}` });
+      divergences.push({
+        kind: 'balance_mismatch',
+        message: `${label} leaves ${movement.newBalance} yen; ${before.balance} ${movement.kind === 'load' ? '+' : '-'} ${movement.amount} = ${expected}`,
+      });
     }
   }
   if (movement.kind === 'load') divergences.push(...checkDebit(movement, debit, label));
@@ -150,12 +162,17 @@ function lateArrival(before: CardLedger, movement: PurseMovement, debit: DebitFa
 function counted(card: CardLedger, movement: PurseMovement): CardLedger {
   if (movement.kind === 'pay') return { ...card, pays: card.pays + 1, paidTotal: card.paidTotal + movement.amount };
   const loadedAuthorisations =
-    movement.authorizationId === undefined ? card.loadedAuthorisations : new Map(card.loadedAuthorisations).set(movement.authorizationId, movement.counter);
+    movement.authorizationId === undefined
+      ? card.loadedAuthorisations
+      : new Map(card.loadedAuthorisations).set(movement.authorizationId, movement.counter);
   return { ...card, loads: card.loads + 1, loadedTotal: card.loadedTotal + movement.amount, loadedAuthorisations };
 }
 
 function checkDebit(movement: PurseMovement, debit: DebitFacts | undefined, label: string): Divergence[] {
-  if (!debit) return [{ kind: 'load_without_debit', message: `${label}: no account debit for authorisation ${movement.authorizationId ?? '(none)'}` }];
+  if (!debit)
+    return [
+      { kind: 'load_without_debit', message: `${label}: no account debit for authorisation ${movement.authorizationId ?? '(none)'}` },
+    ];
   const out: Divergence[] = [];
   if (debit.cardId !== movement.cardId || debit.amount !== movement.amount) {
     out.push({
@@ -163,6 +180,10 @@ function checkDebit(movement: PurseMovement, debit: DebitFacts | undefined, labe
       message: `${label}: authorisation ${movement.authorizationId} debited ${debit.amount} yen for card ${debit.cardId}`,
     });
   }
-  if (debit.reversed) out.push({ kind: 'load_after_reversal', message: `${label}: authorisation ${movement.authorizationId} was already reversed to the account` });
+  if (debit.reversed)
+    out.push({
+      kind: 'load_after_reversal',
+      message: `${label}: authorisation ${movement.authorizationId} was already reversed to the account`,
+    });
   return out;
 }

@@ -70,7 +70,11 @@ export function decideLoad(card: CardFacts, amount: number, today: string): Purs
   const refusal = checkCardUsable(card, today);
   if (refusal) return { ok: false, ...refusal };
   if (card.balance + amount > MAX_PURSE_BALANCE) {
-    return { ok: false, code: 'balance_limit', message: `a purse holds at most ${yen(MAX_PURSE_BALANCE)}; balance is ${yen(card.balance)}` };
+    return {
+      ok: false,
+      code: 'balance_limit',
+      message: `a purse holds at most ${yen(MAX_PURSE_BALANCE)}; balance is ${yen(card.balance)}`,
+    };
   }
   return { ok: true, newBalance: card.balance + amount };
 }

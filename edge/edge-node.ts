@@ -64,7 +64,8 @@ export function openEdgeDb(dataDir: string, options: { readonly?: boolean } = {}
 }
 
 export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
-  if (!isValidStoreId(options.storeId)) throw new Error(`invalid store id "${options.storeId}": use 1-32 letters, digits, "-" or "_" (not "hq")`);
+  if (!isValidStoreId(options.storeId))
+    throw new Error(`invalid store id "${options.storeId}": use 1-32 letters, digits, "-" or "_" (not "hq")`);
   const logger = options.logger ?? console;
   mkdirSync(options.dataDir, { recursive: true });
   const log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger });
@@ -77,7 +78,12 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     for (let attempt = 0; !stopped; attempt++) {
       try {
         const { nc } = await connectReconnecting(
-          { ...options.natsOptions, servers: options.natsUrl, inboxPrefix: subjects.inbox(options.storeId), name: `cardsys-edge-${options.storeId}` },
+          {
+            ...options.natsOptions,
+            servers: options.natsUrl,
+            inboxPrefix: subjects.inbox(options.storeId),
+            name: `cardsys-edge-${options.storeId}`,
+          },
           `edge ${options.storeId}`,
           logger,
         );
@@ -88,7 +94,10 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
         replicator.start(nc);
         return nc;
       } catch (error) {
-        if (attempt === 0) logger.warn(`edge ${options.storeId}: cannot reach NATS at ${options.natsUrl} (${(error as Error).message}); working offline and retrying`);
+        if (attempt === 0)
+          logger.warn(
+            `edge ${options.storeId}: cannot reach NATS at ${options.natsUrl} (${(error as Error).message}); working offline and retrying`,
+          );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt));
           wakeFromWait = () => {
@@ -106,7 +115,8 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     pos && options.counter && options.issuance
       ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, ...options.issuance, logger })
       : undefined;
-  const purse = pos && options.counter ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger }) : undefined;
+  const purse =
+    pos && options.counter ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger }) : undefined;
   void nats.then((nc) => nc && pos?.listen(nc));
 
   return {

@@ -159,7 +159,11 @@ export class EsdbEventStore implements EventStore {
     let from: typeof END | { commit: bigint; prepare: bigint } = END;
     for (;;) {
       let seen = 0;
-      const page: AsyncIterable<AllStreamResolvedEvent> = this.client.readAll({ fromPosition: from, maxCount: READ_CHUNK, direction: BACKWARDS });
+      const page: AsyncIterable<AllStreamResolvedEvent> = this.client.readAll({
+        fromPosition: from,
+        maxCount: READ_CHUNK,
+        direction: BACKWARDS,
+      });
       for await (const resolved of page) {
         seen++;
         const event: AllStreamResolvedEvent['event'] = resolved.event;

@@ -28,7 +28,7 @@ export interface PostgresEventStoreOptions {
   logger?: Pick<Logger, 'warn'>;
 }
 
-export const DEFAULT_POSTGRES_SCHEMA = 'cardsys';
+const DEFAULT_POSTGRES_SCHEMA = 'cardsys';
 const DEFAULT_POLL_MS = 1000;
 /** How long a lost LISTEN connection waits before connecting again (the poll covers the gap). */
 const LISTEN_RETRY_MS = 2000;
@@ -111,13 +111,23 @@ export class PostgresEventStore implements EventStore {
     const { connectionString, schema: urlSchema } = splitSchema(url);
     const schema = options.schema ?? urlSchema ?? DEFAULT_POSTGRES_SCHEMA;
     if (!SCHEMA_NAME.test(schema)) {
-      throw new Error(`PostgreSQL schema name "${schema}" must be lower-case letters, digits and _ (at most 56), not starting with a digit`);
+      throw new Error(
+        `PostgreSQL schema name "${schema}" must be lower-case letters, digits and _ (at most 56), not starting with a digit`,
+      );
     }
     const logger = options.logger ?? console;
     const pool = new pg.Pool({ connectionString, max: 4, application_name: 'cardsys-host' });
     pool.on('error', (error) => logger.warn(`PostgreSQL event store: an idle connection failed: ${error.message}`));
     const lockKey = BigInt.asIntN(64, createHash('sha256').update(`cardsys events ${schema}`).digest().readBigUInt64BE()).toString();
-    const store = new PostgresEventStore(pool, connectionString, schema, lockKey, options.pollMs ?? DEFAULT_POLL_MS, logger, withoutPassword(url));
+    const store = new PostgresEventStore(
+      pool,
+      connectionString,
+      schema,
+      lockKey,
+      options.pollMs ?? DEFAULT_POLL_MS,
+      logger,
+      withoutPassword(url),
+    );
     try {
       await store.createSchema();
     } catch (error) {
@@ -273,7 +283,10 @@ export class PostgresEventStore implements EventStore {
           return records;
         } catch (error) {
           if (this.closed) return undefined;
-          if (!failing) this.logger.warn(`PostgreSQL event store: subscription cannot read (retrying every ${this.pollMs} ms): ${(error as Error).message}`);
+          if (!failing)
+            this.logger.warn(
+              `PostgreSQL event store: subscription cannot read (retrying every ${this.pollMs} ms): ${(error as Error).message}`,
+            );
           failing = true;
           return [];
         }
@@ -296,7 +309,9 @@ export class PostgresEventStore implements EventStore {
       this.listener = undefined;
       void client.end().catch(() => undefined);
       if (this.closed) return;
-      this.logger.warn(`PostgreSQL event store: listening connection lost (${error?.message ?? 'closed'}); polling every ${this.pollMs} ms until it is back`);
+      this.logger.warn(
+        `PostgreSQL event store: listening connection lost (${error?.message ?? 'closed'}); polling every ${this.pollMs} ms until it is back`,
+      );
       this.listenRetry = setTimeout(() => this.listen(), LISTEN_RETRY_MS);
       this.listenRetry.unref();
     };

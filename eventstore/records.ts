@@ -1,6 +1,15 @@
 // The one decoder of stored records: what a record of the host event store means to the parts
 // that read it (projections, head office's own state, the API's event views).
-import { decodeEnvelope, decodeEvent, decodeOrThrow, isEventType, pb, type ChainHeadReceived, type DomainEvent, type EventEnvelope } from '../contracts/index.js';
+import {
+  decodeEnvelope,
+  decodeEvent,
+  decodeOrThrow,
+  isEventType,
+  pb,
+  type ChainHeadReceived,
+  type DomainEvent,
+  type EventEnvelope,
+} from '../contracts/index.js';
 import type { StoredRecord } from './event-store.js';
 import { CHAIN_HEAD_RECORD_TYPE } from './stream-layout.js';
 
@@ -32,7 +41,11 @@ const whereOf = (record: StoredRecord) => `record ${record.id} at position ${rec
 export function decodeRecord(record: StoredRecord): HostEvent | undefined {
   const place: RecordPlace = { position: record.position, streamId: record.streamId, revision: record.revision };
   if (record.type === CHAIN_HEAD_RECORD_TYPE) {
-    return { ...place, type: CHAIN_HEAD_RECORD_TYPE, data: decodeOrThrow(`ChainHeadReceived ${whereOf(record)}`, () => pb.ChainHeadReceived.decode(record.data)) };
+    return {
+      ...place,
+      type: CHAIN_HEAD_RECORD_TYPE,
+      data: decodeOrThrow(`ChainHeadReceived ${whereOf(record)}`, () => pb.ChainHeadReceived.decode(record.data)),
+    };
   }
   const fed = decodeDomainRecord(record);
   return fed && ({ ...place, ...fed.event, envelope: fed.envelope } as HostEvent);

@@ -47,7 +47,9 @@ function hasGlobalEventIdIndex(db: Database.Database): boolean {
 function migrateToPerStreamIds(db: Database.Database): void {
   db.transaction(() => {
     db.exec(eventsTable('events_per_stream_ids'));
-    db.exec('INSERT INTO events_per_stream_ids (position, stream_id, revision, event_id, type, data) SELECT position, stream_id, revision, event_id, type, data FROM events');
+    db.exec(
+      'INSERT INTO events_per_stream_ids (position, stream_id, revision, event_id, type, data) SELECT position, stream_id, revision, event_id, type, data FROM events',
+    );
     db.exec('DROP TABLE events');
     db.exec('ALTER TABLE events_per_stream_ids RENAME TO events');
   }).immediate();
@@ -120,7 +122,9 @@ export class SqliteEventStore implements EventStore {
   }
 
   private lastRevision(streamId: string): bigint | undefined {
-    const row = this.statement('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?').get(streamId) as { revision: bigint | null };
+    const row = this.statement('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?').get(streamId) as {
+      revision: bigint | null;
+    };
     return row.revision ?? undefined;
   }
 
@@ -170,7 +174,10 @@ export class SqliteEventStore implements EventStore {
   }
 
   private readAllNow(after: bigint | undefined, maxCount: number | undefined): StoredRecord[] {
-    const rows = this.statement('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?').all(after ?? 0n, maxCount ?? -1) as EventRow[];
+    const rows = this.statement('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?').all(
+      after ?? 0n,
+      maxCount ?? -1,
+    ) as EventRow[];
     return rows.map(toRecord);
   }
 

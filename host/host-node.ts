@@ -64,7 +64,11 @@ const stderrLogger: Logger = {
   error: (message: unknown) => process.stderr.write(`host: error: ${String(message)}\n`),
 };
 
-export async function openEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite', logger: Logger = stderrLogger): Promise<EventStore> {
+export async function openEventStore(
+  dataDir: string,
+  choice: EventStoreChoice = 'sqlite',
+  logger: Logger = stderrLogger,
+): Promise<EventStore> {
   if (choice === 'sqlite') return SqliteEventStore.open(join(dataDir, EVENTS_FILE));
   if ('postgresUrl' in choice) return PostgresEventStore.connect(choice.postgresUrl, { logger });
   return EsdbEventStore.connect(choice.esdbUrl);
@@ -90,11 +94,13 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
   try {
     const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
-    const { nc, link } = await connectReconnecting({ name: 'cardsys-host', ...options.natsOptions, servers: options.natsUrl }, 'host', logger).catch(
-      (error: Error) => {
-        throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
-      },
-    );
+    const { nc, link } = await connectReconnecting(
+      { name: 'cardsys-host', ...options.natsOptions, servers: options.natsUrl },
+      'host',
+      logger,
+    ).catch((error: Error) => {
+      throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
+    });
     cleanup.push(() => nc.drain());
     await ensureEventsStream(nc);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
@@ -102,7 +108,12 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     await registerProvisionedStores(store, hqWriter, options.dataDir, logger);
     const issuerKeys = options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys;
     const purse = headOfficePurse({ issuerKeys });
-    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: headOfficeProjections(issuerKeys), logger });
+    const runner = ProjectionRunner.open({
+      file: join(options.dataDir, READ_MODELS_FILE),
+      store,
+      projections: headOfficeProjections(issuerKeys),
+      logger,
+    });
     cleanup.push(() => runner.close());
     runner.start();
     const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger });
@@ -115,7 +126,14 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       issuerKeys,
     });
     const cardViews: CardView[] = [];
-    const api = await buildApi({ store, runner, nc, natsLink: link, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
+    const api = await buildApi({
+      store,
+      runner,
+      nc,
+      natsLink: link,
+      cardViews,
+      plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])],
+    });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);

@@ -1,9 +1,14 @@
 // Read models over the host event store: the runner, the projection contract, and every projection.
-export { ProjectionRunner, type ProjectionLogger, type ProjectionRunnerOptions, type RebuildProgress, type RunnerStatus } from './runner.js';
+export {
+  ProjectionRunner,
+  type ProjectionLogger,
+  type ProjectionRunnerOptions,
+  type RebuildProgress,
+  type RunnerStatus,
+} from './runner.js';
 export type { Projection } from './projection.js';
 export { headOfficeProjections, projections, READ_MODELS_FILE } from './read-models.js';
 export { userDbProjection } from './user-db.js';
-;
 export { ReadModelQueries, type CardView, type StoreSyncView, type UserView } from './queries.js';
 export { PurseLedgerReader, purseLedgerProjection } from './purse-ledger.js';
 export { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from './issuance-snapshot.js';

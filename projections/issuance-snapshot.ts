@@ -67,7 +67,8 @@ const encodeEntry = (entry: IssuanceEntry): Uint8Array => pb.IssuanceEntry.encod
 export function applyIssuanceEvent(db: Database.Database, event: DomainEvent): void {
   switch (event.type) {
     case 'StoreRegistered': {
-      sql(db, 
+      sql(
+        db,
         `INSERT INTO issuance_stores (store_id, registered, nearby) VALUES (?, 1, ?)
          ON CONFLICT (store_id) DO UPDATE SET registered = 1, nearby = excluded.nearby`,
       ).run(event.data.storeId, JSON.stringify(event.data.nearbyStoreIds ?? []));
@@ -76,7 +77,8 @@ export function applyIssuanceEvent(db: Database.Database, event: DomainEvent): v
     }
     case 'StoreKeyRegistered': {
       if (!event.data.sealingPublicKey || event.data.sealingPublicKey.length === 0) return;
-      sql(db, 
+      sql(
+        db,
         `INSERT INTO issuance_stores (store_id, sealing_key) VALUES (?, ?)
          ON CONFLICT (store_id) DO UPDATE SET sealing_key = excluded.sealing_key`,
       ).run(event.data.storeId, Buffer.from(event.data.sealingPublicKey));
@@ -93,7 +95,8 @@ export function applyIssuanceEvent(db: Database.Database, event: DomainEvent): v
         homeStoreId: data.homeStoreId,
         cards: [],
       };
-      sql(db, 
+      sql(
+        db,
         `INSERT INTO issuance_users (bank_id, user_id, home_store_id, pending_cards, entry) VALUES (?, ?, ?, 0, ?)
          ON CONFLICT (bank_id) DO NOTHING`,
       ).run(entry.bankId, data.userId, data.homeStoreId, encodeEntry(entry));
@@ -115,12 +118,20 @@ function askForFullSnapshot(db: Database.Database, storeId: string): void {
   sql(db, 'INSERT INTO issuance_changes (store_id, bank_id) VALUES (?, NULL)').run(storeId);
 }
 
-function updateCards(db: Database.Database, userId: string, change: (cards: cardsys.v1.IssuableCard.$Properties[]) => cardsys.v1.IssuableCard.$Properties[]): void {
+function updateCards(
+  db: Database.Database,
+  userId: string,
+  change: (cards: cardsys.v1.IssuableCard.$Properties[]) => cardsys.v1.IssuableCard.$Properties[],
+): void {
   const row = sql(db, 'SELECT * FROM issuance_users WHERE user_id = ?').get(userId) as UserRow | undefined;
   if (!row) return;
   const entry = decodeEntry(row.entry);
   const cards = change(entry.cards ?? []);
-  sql(db, 'UPDATE issuance_users SET pending_cards = ?, entry = ? WHERE bank_id = ?').run(cards.length, encodeEntry({ ...entry, cards }), row.bank_id);
+  sql(db, 'UPDATE issuance_users SET pending_cards = ?, entry = ? WHERE bank_id = ?').run(
+    cards.length,
+    encodeEntry({ ...entry, cards }),
+    row.bank_id,
+  );
   if (cards.length === 0 && row.pending_cards === 0) return;
   const servingStores = db
     .prepare(
@@ -171,7 +182,9 @@ export class IssuanceSnapshotReader {
 
   /** Registered stores with a sealing key: the ones that get snapshots. */
   stores(): SnapshotStore[] {
-    const rows = this.db.prepare('SELECT store_id, sealing_key FROM issuance_stores WHERE registered = 1 AND sealing_key IS NOT NULL ORDER BY store_id').all() as Array<{
+    const rows = this.db
+      .prepare('SELECT store_id, sealing_key FROM issuance_stores WHERE registered = 1 AND sealing_key IS NOT NULL ORDER BY store_id')
+      .all() as Array<{
       store_id: string;
       sealing_key: Buffer;
     }>;
@@ -216,7 +229,9 @@ export class IssuanceSnapshotReader {
 
   /** Any user's entry while a card of theirs waits for secondary issuance: the on-demand lookup. */
   pendingEntry(bankId: string): IssuanceEntry | undefined {
-    const row = this.db.prepare('SELECT entry FROM issuance_users WHERE bank_id = ? AND pending_cards > 0').get(bankId) as { entry: Buffer } | undefined;
+    const row = this.db.prepare('SELECT entry FROM issuance_users WHERE bank_id = ? AND pending_cards > 0').get(bankId) as
+      | { entry: Buffer }
+      | undefined;
     return row ? decodeEntry(row.entry) : undefined;
   }
 }

@@ -85,13 +85,18 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
     apply(db: Database.Database, event: HostEvent): void {
       switch (event.type) {
         case 'CardPrimaryIssued':
-          db.prepare('INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)').run(event.data.cardId);
+          db.prepare(
+            'INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)',
+          ).run(event.data.cardId);
           break;
         case 'BankAccountOpened':
           db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.balance);
           break;
         case 'BankAccountDebited':
-          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.newBalance);
+          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(
+            event.data.bankId,
+            event.data.newBalance,
+          );
           db.prepare('INSERT OR IGNORE INTO purse_debits (authorization_id, card_id, bank_id, amount) VALUES (?, ?, ?, ?)').run(
             event.data.authorizationId,
             event.data.cardId,
@@ -100,7 +105,10 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
           );
           break;
         case 'LoadAuthorisationReversed':
-          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.newBalance);
+          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(
+            event.data.bankId,
+            event.data.newBalance,
+          );
           db.prepare('UPDATE purse_debits SET reversed = 1 WHERE authorization_id = ?').run(event.data.authorizationId);
           break;
         case 'PurseLoaded':
@@ -156,14 +164,24 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
     movement.authorizationId === undefined
       ? undefined
       : db
-          .prepare<[string], { card_id: string; amount: number; reversed: number }>('SELECT card_id, amount, reversed FROM purse_debits WHERE authorization_id = ?')
+          .prepare<[string], { card_id: string; amount: number; reversed: number }>(
+            'SELECT card_id, amount, reversed FROM purse_debits WHERE authorization_id = ?',
+          )
           .get(movement.authorizationId);
   const step = applyMovement(before, movement, debit && { cardId: debit.card_id, amount: debit.amount, reversed: debit.reversed === 1 });
   const insertAlert = db.prepare(
     'INSERT INTO purse_alerts (card_id, kind, message, event_id, store_id, store_seq, raised_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   for (const divergence of step.divergences) {
-    insertAlert.run(movement.cardId, divergence.kind, divergence.message, envelope.eventId, envelope.storeId, envelope.storeSeq, envelope.occurredAtMs);
+    insertAlert.run(
+      movement.cardId,
+      divergence.kind,
+      divergence.message,
+      envelope.eventId,
+      envelope.storeId,
+      envelope.storeSeq,
+      envelope.occurredAtMs,
+    );
   }
   if (!step.applied && step.divergences.length === 0) return;
   const card = step.applied ? step.card : before;
@@ -205,7 +223,11 @@ function anchorAt(movement: PurseMovement): CardLedger {
 }
 
 function ledgerOf(db: Database.Database, row: CardRow): CardLedger {
-  const loaded = db.prepare<[string], { authorization_id: string; counter: number }>('SELECT authorization_id, counter FROM purse_loaded_authorisations WHERE card_id = ?').all(row.card_id);
+  const loaded = db
+    .prepare<[string], { authorization_id: string; counter: number }>(
+      'SELECT authorization_id, counter FROM purse_loaded_authorisations WHERE card_id = ?',
+    )
+    .all(row.card_id);
   return {
     cardId: row.card_id,
     balance: row.balance,
@@ -277,10 +299,18 @@ export class PurseLedgerReader {
     const rows = this.db
       .prepare<
         [string | null, string | null, number, number],
-        { alert_id: number; card_id: string; kind: string; message: string; event_id: string; store_id: string; store_seq: number; raised_at_ms: number; resolved: number }
-      >(
-        'SELECT * FROM purse_alerts WHERE (? IS NULL OR card_id = ?) AND alert_id > ? ORDER BY alert_id LIMIT ?',
-      )
+        {
+          alert_id: number;
+          card_id: string;
+          kind: string;
+          message: string;
+          event_id: string;
+          store_id: string;
+          store_seq: number;
+          raised_at_ms: number;
+          resolved: number;
+        }
+      >('SELECT * FROM purse_alerts WHERE (? IS NULL OR card_id = ?) AND alert_id > ? ORDER BY alert_id LIMIT ?')
       .all(filter.cardId ?? null, filter.cardId ?? null, filter.afterId ?? 0, filter.limit ?? 100);
     return rows.map((r) => ({
       alertId: r.alert_id,

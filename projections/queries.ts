@@ -153,7 +153,12 @@ export class ReadModelQueries {
         occupation: String(row.occupation),
         affiliation: String(row.affiliation),
       },
-      bank: { bankName: String(row.bank_name), bankCode: String(row.bank_code), branchCode: String(row.branch_code), accountNumber: String(row.account_number) },
+      bank: {
+        bankName: String(row.bank_name),
+        bankCode: String(row.bank_code),
+        branchCode: String(row.branch_code),
+        accountNumber: String(row.account_number),
+      },
       homeStoreId: String(row.home_store_id),
       registeredAt: iso(Number(row.registered_at_ms)),
       cards,

@@ -125,7 +125,10 @@ export class ProjectionRunner {
           this.reset(projection);
         } else {
           this.db.exec(projection.schema);
-          if (!row) this.db.prepare('INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, NULL)').run(projection.name, projection.version);
+          if (!row)
+            this.db
+              .prepare('INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, NULL)')
+              .run(projection.name, projection.version);
         }
       }
     })();
@@ -136,12 +139,17 @@ export class ProjectionRunner {
     for (const table of projection.tables) this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
     this.db.exec(projection.schema);
     this.db
-      .prepare('INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, NULL) ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = NULL')
+      .prepare(
+        'INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, NULL) ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = NULL',
+      )
       .run(projection.name, projection.version);
   }
 
   private checkpoints(): Map<string, bigint | undefined> {
-    const rows = prepared(this.db, 'SELECT name, position FROM projection_checkpoints').safeIntegers(true).all() as Array<{ name: string; position: bigint | null }>;
+    const rows = prepared(this.db, 'SELECT name, position FROM projection_checkpoints').safeIntegers(true).all() as Array<{
+      name: string;
+      position: bigint | null;
+    }>;
     const byName = new Map(rows.map((row) => [row.name, row.position ?? undefined]));
     return new Map(this.projections.map((projection) => [projection.name, byName.get(projection.name)]));
   }
@@ -157,7 +165,11 @@ export class ProjectionRunner {
   }
 
   status(): RunnerStatus {
-    return { running: this.subscription !== undefined, checkpoint: this.checkpoint(), ...(this.lastError ? { error: this.lastError } : {}) };
+    return {
+      running: this.subscription !== undefined,
+      checkpoint: this.checkpoint(),
+      ...(this.lastError ? { error: this.lastError } : {}),
+    };
   }
 
   /** Applies one batch of stored records and moves the checkpoints, all in one transaction. */

@@ -24,7 +24,8 @@ export const storeSyncProjection: Projection = {
   tables: ['store_sync'],
   apply(db: Database.Database, event) {
     if (event.type === 'StoreRegistered') {
-      prepared(db, 
+      prepared(
+        db,
         `INSERT INTO store_sync (store_id, name, registered_at_ms) VALUES (?, ?, ?)
          ON CONFLICT (store_id) DO UPDATE SET name = excluded.name, registered_at_ms = excluded.registered_at_ms`,
       ).run(event.data.storeId, event.data.name, event.envelope.occurredAtMs);
@@ -34,7 +35,8 @@ export const storeSyncProjection: Projection = {
     const storeId = originOfStream(event.streamId);
     if (storeId === undefined || storeId === 'hq') return;
     const seq = event.data.head?.storeSeq ?? 0;
-    prepared(db, 
+    prepared(
+      db,
       `INSERT INTO store_sync (store_id, last_seq_received, local_head_seq, batches_received, last_contact_at_ms) VALUES (@storeId, @seq, @local, 1, @at)
        ON CONFLICT (store_id) DO UPDATE SET last_seq_received = MAX(last_seq_received, @seq), local_head_seq = MAX(local_head_seq, @local),
          batches_received = batches_received + 1, last_contact_at_ms = MAX(COALESCE(last_contact_at_ms, 0), @at)`,

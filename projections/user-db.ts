@@ -63,7 +63,13 @@ function issuedRecordMatches(db: Database.Database, issued: { userId: string; ba
   const expected = writtenRecordDigest(
     writtenRecordBytes(issued.bankId, {
       userId: issued.userId,
-      personal: { name: user.name, address: user.address, birthDate: user.birth_date, occupation: user.occupation, affiliation: user.affiliation },
+      personal: {
+        name: user.name,
+        address: user.address,
+        birthDate: user.birth_date,
+        occupation: user.occupation,
+        affiliation: user.affiliation,
+      },
       bank: { bankName: user.bank_name, bankCode: user.bank_code, branchCode: user.branch_code, accountNumber: user.account_number },
     }),
   );
@@ -83,7 +89,8 @@ export const userDbProjection: Projection = {
     switch (event.type) {
       case 'UserRegistered': {
         const { personal, bank } = event.data;
-        prepared(db, 
+        prepared(
+          db,
           `INSERT INTO users VALUES (@userId, @applicationId, @name, @address, @birthDate, @occupation, @affiliation,
              @bankName, @bankCode, @branchCode, @accountNumber, @homeStoreId, @occurredAt)
            ON CONFLICT (user_id) DO UPDATE SET application_id = excluded.application_id, name = excluded.name,
@@ -108,23 +115,35 @@ export const userDbProjection: Projection = {
         return;
       }
       case 'CardPrimaryIssued':
-        prepared(db, 
+        prepared(
+          db,
           `INSERT INTO cards (card_id, user_id, bank_id, expiry, key_version, primary_issued_at_ms) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (card_id) DO UPDATE SET user_id = excluded.user_id, bank_id = excluded.bank_id, expiry = excluded.expiry,
              key_version = excluded.key_version, primary_issued_at_ms = excluded.primary_issued_at_ms`,
         ).run(event.data.cardId, event.data.userId, event.data.bankId, event.data.expiry, event.data.keyVersion, occurredAt);
         return;
       case 'CardIssued':
-        prepared(db, 
+        prepared(
+          db,
           `INSERT INTO cards (card_id, user_id, bank_id, expiry, issued_store_id, issued_terminal_id, issued_at_ms, issued_record_matches) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (card_id) DO UPDATE SET issued_store_id = excluded.issued_store_id,
              issued_terminal_id = excluded.issued_terminal_id, issued_at_ms = excluded.issued_at_ms, issued_record_matches = excluded.issued_record_matches`,
-        ).run(event.data.cardId, event.data.userId, event.data.bankId, event.data.expiry, event.data.storeId, event.data.terminalId, occurredAt, issuedRecordMatches(db, event.data));
+        ).run(
+          event.data.cardId,
+          event.data.userId,
+          event.data.bankId,
+          event.data.expiry,
+          event.data.storeId,
+          event.data.terminalId,
+          occurredAt,
+          issuedRecordMatches(db, event.data),
+        );
         return;
       case 'PurseLoaded':
       case 'PursePaid': {
         const load = event.type === 'PurseLoaded';
-        prepared(db, 
+        prepared(
+          db,
           `INSERT INTO card_usage (card_id, load_count, loaded_total, pay_count, paid_total, last_used_at_ms, last_operation, last_store_id, last_balance)
            VALUES (@cardId, @loads, @loaded, @pays, @paid, @at, @operation, @storeId, @balance)
            ON CONFLICT (card_id) DO UPDATE SET load_count = load_count + @loads, loaded_total = loaded_total + @loaded,

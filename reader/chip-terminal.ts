@@ -133,13 +133,15 @@ export class ChipTerminal {
     const response = await this.transmit(buildCommandApdu({ cla: 0, ins: C.INS.SELECT, p1: 0x04, p2: 0x00, data: C.AID, le: 256 }));
     this.info = undefined;
     this.session = undefined;
-    if (response.sw === SW.FILE_NOT_FOUND) throw new UnknownCardError('the card does not carry the cardsys purse application (SELECT by AID answered 6A82)');
+    if (response.sw === SW.FILE_NOT_FOUND)
+      throw new UnknownCardError('the card does not carry the cardsys purse application (SELECT by AID answered 6A82)');
     expectOk('SELECT', response);
   }
 
   async readInfo(): Promise<CardInfo> {
     const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, 0x01, true);
-    if (response.length !== C.SYSTEM_INFO_LENGTH) throw new CardResponseError(`GET DATA: expected ${C.SYSTEM_INFO_LENGTH} bytes, got ${response.length}`);
+    if (response.length !== C.SYSTEM_INFO_LENGTH)
+      throw new CardResponseError(`GET DATA: expected ${C.SYSTEM_INFO_LENGTH} bytes, got ${response.length}`);
     const lifecycle = LIFECYCLES[response[8]!];
     if (!lifecycle) throw new CardResponseError(`GET DATA: unknown lifecycle code ${response[8]}`);
     const storedExpiry = new TextDecoder().decode(response.subarray(10, 16));
@@ -173,7 +175,8 @@ export class ChipTerminal {
   async readBalance(): Promise<BalanceReading> {
     const info = this.info ?? (await this.readInfo());
     const record = await this.plain('GET BALANCE', C.INS.GET_BALANCE, 0x00, 0x00, true);
-    if (record.length !== C.BALANCE_RECORD_LENGTH) throw new CardResponseError(`GET BALANCE: expected ${C.BALANCE_RECORD_LENGTH} bytes, got ${record.length}`);
+    if (record.length !== C.BALANCE_RECORD_LENGTH)
+      throw new CardResponseError(`GET BALANCE: expected ${C.BALANCE_RECORD_LENGTH} bytes, got ${record.length}`);
     const view = new DataView(record.buffer, record.byteOffset, record.length);
     const balance = view.getUint32(0);
     const counter = view.getUint32(4);
@@ -217,10 +220,17 @@ export class ChipTerminal {
     });
     const record = encodeTlv([...entries, [C.PERSONAL_TAG.BANK_ID, encoder.encode(bankIdDigits(bankId))]]);
     const chunks = Math.max(1, Math.ceil(record.length / C.PERSONALISE_CHUNK));
-    if (record.length > C.MAX_PERSONAL_RECORD) throw new Error(`personal data too long: ${record.length} bytes, at most ${C.MAX_PERSONAL_RECORD}`);
+    if (record.length > C.MAX_PERSONAL_RECORD)
+      throw new Error(`personal data too long: ${record.length} bytes, at most ${C.MAX_PERSONAL_RECORD}`);
     for (let chunk = 0; chunk < chunks; chunk++) {
       const p1 = chunk | (chunk === chunks - 1 ? C.LAST_CHUNK : 0);
-      await this.secured('PERSONALISE', C.INS.PERSONALISE, p1, C.FILE.PERSONAL, record.subarray(chunk * C.PERSONALISE_CHUNK, (chunk + 1) * C.PERSONALISE_CHUNK));
+      await this.secured(
+        'PERSONALISE',
+        C.INS.PERSONALISE,
+        p1,
+        C.FILE.PERSONAL,
+        record.subarray(chunk * C.PERSONALISE_CHUNK, (chunk + 1) * C.PERSONALISE_CHUNK),
+      );
     }
     if (this.info) this.info = { ...this.info, lifecycle: 'secondary-issued' };
   }
@@ -244,7 +254,8 @@ export class ChipTerminal {
   async credit(request: { amount: number; authorisationId: string; authorisationMac: string; at?: Date }): Promise<PurseReceipt> {
     const authorisationId = fromHex(request.authorisationId, 'authorisation id');
     const authorisationMac = fromHex(request.authorisationMac, 'authorisation MAC');
-    if (authorisationId.length !== 8 || authorisationMac.length !== 8) throw new Error('authorisation id and MAC must be 8 bytes (16 hex digits) each');
+    if (authorisationId.length !== 8 || authorisationMac.length !== 8)
+      throw new Error('authorisation id and MAC must be 8 bytes (16 hex digits) each');
     const data = concat(u32(checkAmount(request.amount)), authorisationId, authorisationMac, this.terminalId, u32(unixSeconds(request.at)));
     return this.purse('credit', C.INS.CREDIT, request.amount, data);
   }
@@ -280,7 +291,8 @@ export class ChipTerminal {
   private async purse(operation: PurseOperation, ins: number, amount: number, data: Uint8Array): Promise<PurseReceipt> {
     const info = this.info ?? (await this.readInfo());
     const response = await this.secured(operation.toUpperCase(), ins, 0x00, 0x00, data);
-    if (response.length !== C.PURSE_RESPONSE_LENGTH) throw new CardResponseError(`${operation}: expected ${C.PURSE_RESPONSE_LENGTH} bytes, got ${response.length}`);
+    if (response.length !== C.PURSE_RESPONSE_LENGTH)
+      throw new CardResponseError(`${operation}: expected ${C.PURSE_RESPONSE_LENGTH} bytes, got ${response.length}`);
     const view = new DataView(response.buffer, response.byteOffset, response.length);
     return {
       operation,
@@ -310,7 +322,14 @@ export class ChipTerminal {
     const rndCard = challenge.data;
     const rndTerminal = this.random(16);
     const response = await this.transmit(
-      buildCommandApdu({ cla: C.CLA_PROPRIETARY, ins: C.INS.MUTUAL_AUTHENTICATE, p1: 0, p2: keyRef, data: concat(rndTerminal, terminalCryptogram(key, rndTerminal, rndCard)), le: 16 }),
+      buildCommandApdu({
+        cla: C.CLA_PROPRIETARY,
+        ins: C.INS.MUTUAL_AUTHENTICATE,
+        p1: 0,
+        p2: keyRef,
+        data: concat(rndTerminal, terminalCryptogram(key, rndTerminal, rndCard)),
+        le: 16,
+      }),
     );
     expectOk('MUTUAL AUTHENTICATE', response);
     if (!equalBytes(response.data, cardCryptogram(key, rndTerminal, rndCard))) {
@@ -357,7 +376,8 @@ function expectOk(command: string, response: ResponseApdu): void {
 }
 
 function decodeLogRecord(record: Uint8Array): LogRecord {
-  if (record.length !== C.LOG_RECORD_LENGTH) throw new CardResponseError(`READ RECORD: expected ${C.LOG_RECORD_LENGTH} bytes, got ${record.length}`);
+  if (record.length !== C.LOG_RECORD_LENGTH)
+    throw new CardResponseError(`READ RECORD: expected ${C.LOG_RECORD_LENGTH} bytes, got ${record.length}`);
   const view = new DataView(record.buffer, record.byteOffset, record.length);
   const operation = operationOf(record[0]!);
   if (!operation) throw new CardResponseError(`READ RECORD: unknown operation code ${record[0]}`);
@@ -373,11 +393,11 @@ function decodeLogRecord(record: Uint8Array): LogRecord {
 }
 
 function checkAmount(amount: number): number {
-  if (!Number.isInteger(amount) || amount <= 0 || amount > 0xffffffff) throw new Error(`amount must be a positive whole number of yen, got ${amount}`);
+  if (!Number.isInteger(amount) || amount <= 0 || amount > 0xffffffff)
+    throw new Error(`amount must be a positive whole number of yen, got ${amount}`);
   return amount;
 }
 
 function unixSeconds(at: Date | undefined): number {
   return Math.floor((at ?? new Date()).getTime() / 1000);
 }
-

@@ -29,7 +29,8 @@ export function mapPcscError(error: unknown, reader: string): Error {
   if (code !== undefined && REMOVED.has(code)) return new CardRemovedError(`card removed from "${reader}" during the command (${detail})`);
   if (code !== undefined && NO_CARD.has(code)) return new NoCardError(`no card in reader "${reader}"`);
   if (code !== undefined && READER_GONE.has(code)) return new ReaderGoneError(`reader "${reader}" is gone (${detail})`);
-  if (code !== undefined && NO_SERVICE.has(code)) return new NoReaderError(`no PC/SC service or reader available (${detail}); is pcscd running?`);
+  if (code !== undefined && NO_SERVICE.has(code))
+    return new NoReaderError(`no PC/SC service or reader available (${detail}); is pcscd running?`);
   return new CardReaderError(`PC/SC error on "${reader}": ${detail}`);
 }
 
@@ -78,23 +79,38 @@ export class PcscReaders extends EventEmitter<PcscReadersEvents> {
   /** Resolves when pcscd lists the reader; NoReaderError after the timeout. */
   async waitForReader(name: string, timeoutMs = 5000): Promise<void> {
     if (this.readers.has(name)) return;
-    await this.waitFor('reader-added', (added) => added === name, timeoutMs, () => {
-      const known = this.readerNames();
-      return this.lastError ?? new NoReaderError(`no reader named "${name}" (readers: ${known.length ? known.join(', ') : 'none'})`);
-    });
+    await this.waitFor(
+      'reader-added',
+      (added) => added === name,
+      timeoutMs,
+      () => {
+        const known = this.readerNames();
+        return this.lastError ?? new NoReaderError(`no reader named "${name}" (readers: ${known.length ? known.join(', ') : 'none'})`);
+      },
+    );
   }
 
   /** Resolves when a card is in the reader; NoCardError after the timeout. */
   async waitForCard(name: string, timeoutMs = 5000): Promise<void> {
     await this.waitForReader(name, timeoutMs);
     if (this.isCardPresent(name)) return;
-    await this.waitFor('card-inserted', (inserted) => inserted === name, timeoutMs, () => new NoCardError(`no card in reader "${name}" after ${timeoutMs} ms`));
+    await this.waitFor(
+      'card-inserted',
+      (inserted) => inserted === name,
+      timeoutMs,
+      () => new NoCardError(`no card in reader "${name}" after ${timeoutMs} ms`),
+    );
   }
 
   /** Resolves when the reader holds no card (any more). */
   async waitForRemoval(name: string, timeoutMs = 5000): Promise<void> {
     if (!this.isCardPresent(name)) return;
-    await this.waitFor('card-removed', (removed) => removed === name, timeoutMs, () => new CardReaderError(`card still in reader "${name}" after ${timeoutMs} ms`));
+    await this.waitFor(
+      'card-removed',
+      (removed) => removed === name,
+      timeoutMs,
+      () => new CardReaderError(`card still in reader "${name}" after ${timeoutMs} ms`),
+    );
   }
 
   /** An exclusive connection to the card in the reader. */
@@ -107,7 +123,9 @@ export class PcscReaders extends EventEmitter<PcscReadersEvents> {
     if (!entry.present) throw new NoCardError(`no card in reader "${name}"`);
     const { reader } = entry;
     const protocol = await new Promise<number>((resolve, reject) => {
-      reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, chosen) => (error ? reject(mapPcscError(error, name)) : resolve(chosen)));
+      reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, chosen) =>
+        error ? reject(mapPcscError(error, name)) : resolve(chosen),
+      );
     });
     return new PcscCard(this, reader, name, protocol);
   }
@@ -191,7 +209,9 @@ export class PcscCard implements CardTransport {
     let response: Uint8Array;
     try {
       response = await new Promise<Uint8Array>((resolve, reject) => {
-        this.reader.transmit(Buffer.from(apdu), 258, this.protocol, (error, data) => (error ? reject(error) : resolve(new Uint8Array(data))));
+        this.reader.transmit(Buffer.from(apdu), 258, this.protocol, (error, data) =>
+          error ? reject(error) : resolve(new Uint8Array(data)),
+        );
       });
     } catch (error) {
       const mapped = mapPcscError(error, this.readerName);
@@ -229,7 +249,11 @@ export class PcscCard implements CardTransport {
  * fresh exclusive connection to the card in its terminal's reader. The previous connection to that
  * reader is closed first, which resets the card, so no secure-messaging session outlives its command.
  */
-export function pcscTerminalReaders(readers: PcscReaders, readerOf: (terminalId: string) => string, waitForCardMs = 5000): (terminalId: string) => Promise<CardTransport> {
+export function pcscTerminalReaders(
+  readers: PcscReaders,
+  readerOf: (terminalId: string) => string,
+  waitForCardMs = 5000,
+): (terminalId: string) => Promise<CardTransport> {
   const connected = new Map<string, PcscCard>();
   return async (terminalId) => {
     const name = readerOf(terminalId);

@@ -24,7 +24,10 @@ export function capturingLogger() {
 }
 
 export function purchase(i: number): EventInput {
-  return { event: { type: 'PursePaid', data: { cardId: `card-${i % 97}`, amount: 100 + (i % 50), newBalance: 1000 } }, streamId: `card-${i % 97}` };
+  return {
+    event: { type: 'PursePaid', data: { cardId: `card-${i % 97}`, amount: 100 + (i % 50), newBalance: 1000 } },
+    streamId: `card-${i % 97}`,
+  };
 }
 
 export interface Backbone {

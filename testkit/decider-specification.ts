@@ -43,8 +43,10 @@ export const DeciderSpecification = {
                 }
                 assert.ok(caught instanceof Error, 'the decision should have been refused');
                 const error = caught;
-                if (typeof matcher === 'object') assert.equal((error as Error & { code?: string }).code, matcher.code, `unexpected refusal: ${error.message}`);
-                else if (matcher.prototype instanceof Error || matcher === Error) assert.ok(error instanceof matcher, `unexpected refusal: ${error.name}: ${error.message}`);
+                if (typeof matcher === 'object')
+                  assert.equal((error as Error & { code?: string }).code, matcher.code, `unexpected refusal: ${error.message}`);
+                else if (matcher.prototype instanceof Error || matcher === Error)
+                  assert.ok(error instanceof matcher, `unexpected refusal: ${error.name}: ${error.message}`);
                 else assert.ok((matcher as (error: Error) => boolean)(error), `unexpected refusal: ${error.message}`);
               },
             };

@@ -3,14 +3,7 @@
 // ledger kept up to date from the host event store.
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import {
-  bankId,
-  bankIdDigits,
-  generateIssuerMasterKeys,
-  newBlankCard,
-  terminalKeysOf,
-  type IssuerMasterKeys,
-} from '../card/index.js';
+import { bankId, bankIdDigits, generateIssuerMasterKeys, newBlankCard, terminalKeysOf, type IssuerMasterKeys } from '../card/index.js';
 import { pb, type cardsys, type PosReply } from '../contracts/index.js';
 import { CardRemovedError, ChipTerminal, InProcessCard, type CardTransport } from '../reader/index.js';
 import { startEdge, type EdgeNode } from '../edge/index.js';
@@ -33,7 +26,10 @@ export interface Store {
   /** The card currently in each terminal's reader. */
   readers: Map<string, CardTransport>;
   /** Sends a POS command to the edge in process (works while the store is cut off). */
-  command(kind: Pick<cardsys.v1.PosCommand.$Properties, 'load' | 'pay' | 'read'>, options?: { commandId?: string; terminalId?: string }): Promise<PosReply>;
+  command(
+    kind: Pick<cardsys.v1.PosCommand.$Properties, 'load' | 'pay' | 'read'>,
+    options?: { commandId?: string; terminalId?: string },
+  ): Promise<PosReply>;
   /** Waits until head office holds every event the store has logged. */
   replicated(): Promise<void>;
   /** Stops the edge and starts it again on the same log and edge.db, then waits for NATS. */
@@ -97,23 +93,24 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     async startStore(storeId) {
       const link = await startLinkProxy({ port: backbone.nats.port });
       const readers = new Map<string, CardTransport>();
-      const open = () => startEdge({
-        storeId,
-        dataDir: join(backbone.dir, 'stores', storeId),
-        natsUrl: options.directLinks ? backbone.nats.url : link.url,
-        natsOptions: { reconnectTimeWait: 100 },
-        signingKey: backbone.keys.get(storeId)!.key,
-        logger: log.logger,
-        replication: { stallMs: 1000 },
-        counter: {
-          keys: terminalKeysOf(master),
-          cardReader: (terminalId) => {
-            const reader = readers.get(terminalId);
-            if (!reader) throw new Error(`no reader at terminal ${terminalId}`);
-            return reader;
+      const open = () =>
+        startEdge({
+          storeId,
+          dataDir: join(backbone.dir, 'stores', storeId),
+          natsUrl: options.directLinks ? backbone.nats.url : link.url,
+          natsOptions: { reconnectTimeWait: 100 },
+          signingKey: backbone.keys.get(storeId)!.key,
+          logger: log.logger,
+          replication: { stallMs: 1000 },
+          counter: {
+            keys: terminalKeysOf(master),
+            cardReader: (terminalId) => {
+              const reader = readers.get(terminalId);
+              if (!reader) throw new Error(`no reader at terminal ${terminalId}`);
+              return reader;
+            },
           },
-        },
-      });
+        });
       const edge = await open();
       const store: Store = {
         storeId,
@@ -176,7 +173,10 @@ export interface IssuedCard {
 let cardCounter = 0;
 
 /** A card initialised by head office (in process), for a bank account opened with `opening` yen. */
-export async function issueCard(world: PurseWorld, options: { opening?: number; pin?: string; expiry?: string; account?: boolean } = {}): Promise<IssuedCard> {
+export async function issueCard(
+  world: PurseWorld,
+  options: { opening?: number; pin?: string; expiry?: string; account?: boolean } = {},
+): Promise<IssuedCard> {
   const n = ++cardCounter;
   const cardId = `c0ffee${String(n).padStart(10, '0')}`;
   const account = bankId('0001', '234', String(1_000_000 + n).padStart(7, '0'));
@@ -220,7 +220,6 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
-
 
 /** A purse world with one store whose edge has reached NATS: the setup most purse tests share. */
 export async function startOneStoreWorld(storeId = 's1', options: PurseWorldOptions = {}): Promise<{ world: PurseWorld; store: Store }> {

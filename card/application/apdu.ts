@@ -92,23 +92,41 @@ export function describeStatusWord(sw: number): string {
   if ((sw & 0xff00) === 0x6100) return `${sw & 0xff} more response bytes available`;
   if ((sw & 0xff00) === 0x6c00) return `wrong Le, the card has ${sw & 0xff} bytes`;
   switch (sw) {
-    case SW.OK: return 'success';
-    case SW.AUTHENTICATION_FAILED: return 'authentication failed (wrong cryptogram or authorisation MAC)';
-    case SW.MEMORY_FAILURE: return 'purse integrity check failed on the card (data MAC mismatch)';
-    case SW.WRONG_LENGTH: return 'wrong length';
-    case SW.SECURITY_STATUS_NOT_SATISFIED: return 'security status not satisfied (authenticate or verify the PIN first)';
-    case SW.AUTH_METHOD_BLOCKED: return 'PIN blocked';
-    case SW.REFERENCE_DATA_NOT_USABLE: return 'authorisation already used (replayed)';
-    case SW.CONDITIONS_NOT_SATISFIED: return 'conditions of use not satisfied';
-    case SW.SM_DATA_INCORRECT: return 'secure messaging data incorrect';
-    case SW.WRONG_DATA: return 'incorrect data';
-    case SW.FILE_NOT_FOUND: return 'application or file not found';
-    case SW.RECORD_NOT_FOUND: return 'record not found';
-    case SW.NOT_ENOUGH_MEMORY: return 'purse limit exceeded';
-    case SW.WRONG_P1P2: return 'incorrect P1/P2';
-    case SW.REFERENCED_DATA_NOT_FOUND: return 'referenced data not found';
-    case SW.INS_NOT_SUPPORTED: return 'instruction not supported';
-    case SW.CLA_NOT_SUPPORTED: return 'class not supported';
-    default: return 'unexpected status';
+    case SW.OK:
+      return 'success';
+    case SW.AUTHENTICATION_FAILED:
+      return 'authentication failed (wrong cryptogram or authorisation MAC)';
+    case SW.MEMORY_FAILURE:
+      return 'purse integrity check failed on the card (data MAC mismatch)';
+    case SW.WRONG_LENGTH:
+      return 'wrong length';
+    case SW.SECURITY_STATUS_NOT_SATISFIED:
+      return 'security status not satisfied (authenticate or verify the PIN first)';
+    case SW.AUTH_METHOD_BLOCKED:
+      return 'PIN blocked';
+    case SW.REFERENCE_DATA_NOT_USABLE:
+      return 'authorisation already used (replayed)';
+    case SW.CONDITIONS_NOT_SATISFIED:
+      return 'conditions of use not satisfied';
+    case SW.SM_DATA_INCORRECT:
+      return 'secure messaging data incorrect';
+    case SW.WRONG_DATA:
+      return 'incorrect data';
+    case SW.FILE_NOT_FOUND:
+      return 'application or file not found';
+    case SW.RECORD_NOT_FOUND:
+      return 'record not found';
+    case SW.NOT_ENOUGH_MEMORY:
+      return 'purse limit exceeded';
+    case SW.WRONG_P1P2:
+      return 'incorrect P1/P2';
+    case SW.REFERENCED_DATA_NOT_FOUND:
+      return 'referenced data not found';
+    case SW.INS_NOT_SUPPORTED:
+      return 'instruction not supported';
+    case SW.CLA_NOT_SUPPORTED:
+      return 'class not supported';
+    default:
+      return 'unexpected status';
   }
 }

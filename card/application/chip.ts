@@ -110,7 +110,8 @@ export function processApdu(state: CardState, session: ChipSession, apduBytes: U
   try {
     apdu = parseCommandApdu(apduBytes);
   } catch (error) {
-    if (error instanceof MalformedApduError) return step({ sw: SW.WRONG_LENGTH }, encodeResponseApdu({ data: new Uint8Array(0), sw: SW.WRONG_LENGTH }));
+    if (error instanceof MalformedApduError)
+      return step({ sw: SW.WRONG_LENGTH }, encodeResponseApdu({ data: new Uint8Array(0), sw: SW.WRONG_LENGTH }));
     throw error;
   }
   const outcome = dispatch(state, { ...session, pending: undefined }, apdu, random, session.pending);
@@ -124,7 +125,10 @@ function dispatch(
   random: RandomSource,
   pending: Uint8Array | undefined,
 ): { outcome: Outcome; response: Uint8Array } {
-  const plainResponse = (outcome: Outcome) => ({ outcome, response: encodeResponseApdu({ data: outcome.data ?? new Uint8Array(0), sw: outcome.sw }) });
+  const plainResponse = (outcome: Outcome) => ({
+    outcome,
+    response: encodeResponseApdu({ data: outcome.data ?? new Uint8Array(0), sw: outcome.sw }),
+  });
   const claBase = apdu.cla & ~SM_CLA_BIT;
   if (claBase !== 0x00 && claBase !== 0x80) return plainResponse(status(SW.CLA_NOT_SUPPORTED));
 
@@ -283,7 +287,11 @@ function initialise({ state, session, data }: Context): Outcome {
     usedAuthorisations: [],
   };
   // The transport session ends with initialisation: the card now only answers its own keys.
-  return { sw: SW.OK, state: { lifecycle: 'primary-issued', transportKey: state.transportKey, issued }, session: { ...session, auth: undefined } };
+  return {
+    sw: SW.OK,
+    state: { lifecycle: 'primary-issued', transportKey: state.transportKey, issued },
+    session: { ...session, auth: undefined },
+  };
 }
 
 function getBalance({ state, apdu }: Context): Outcome {
@@ -353,7 +361,8 @@ function verifyPin({ state, session, apdu, data }: Context): Outcome {
 function personalise({ state, session, apdu, data }: Context): Outcome {
   if (apdu.p2 !== FILE.PERSONAL) return status(SW.WRONG_P1P2);
   const issued = issuedOrNull(state);
-  if (!issued || state.lifecycle !== 'primary-issued') return { sw: SW.CONDITIONS_NOT_SATISFIED, session: { ...session, personalChunks: undefined } };
+  if (!issued || state.lifecycle !== 'primary-issued')
+    return { sw: SW.CONDITIONS_NOT_SATISFIED, session: { ...session, personalChunks: undefined } };
   const chunk = apdu.p1 & ~LAST_CHUNK;
   const previous = chunk === 0 ? new Uint8Array(0) : session.personalChunks?.next === chunk ? session.personalChunks.data : undefined;
   if (!previous) return { sw: SW.WRONG_P1P2, session: { ...session, personalChunks: undefined } };
@@ -392,8 +401,24 @@ function purseReady(state: CardState): Issued | Outcome {
 
 function applyPurse(state: CardState, issued: Issued, request: PurseRequest, newBalance: number, extra: Partial<Issued> = {}): Outcome {
   const counter = issued.counter + 1;
-  const mac = transactionMac(issued.keys.transaction, request.operation, issued.cardId, counter, request.amount, newBalance, request.terminalId);
-  const entry: LogEntry = { operation: request.operation, amount: request.amount, counter, balanceAfter: newBalance, time: request.time, terminalId: request.terminalId, mac };
+  const mac = transactionMac(
+    issued.keys.transaction,
+    request.operation,
+    issued.cardId,
+    counter,
+    request.amount,
+    newBalance,
+    request.terminalId,
+  );
+  const entry: LogEntry = {
+    operation: request.operation,
+    amount: request.amount,
+    counter,
+    balanceAfter: newBalance,
+    time: request.time,
+    terminalId: request.terminalId,
+    mac,
+  };
   const next: Issued = {
     ...issued,
     ...extra,
@@ -432,7 +457,12 @@ function debit({ state, apdu, data }: Context): Outcome {
   const amount = readU32(data, 0);
   if (amount === 0) return status(SW.WRONG_DATA);
   if (amount > ready.balance) return status(SW.CONDITIONS_NOT_SATISFIED);
-  return applyPurse(state, ready, { operation: 'debit', amount, terminalId: data.slice(4, 12), time: readU32(data, 12) }, ready.balance - amount);
+  return applyPurse(
+    state,
+    ready,
+    { operation: 'debit', amount, terminalId: data.slice(4, 12), time: readU32(data, 12) },
+    ready.balance - amount,
+  );
 }
 
 const COMMANDS = new Map<number, Command>([

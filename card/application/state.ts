@@ -60,7 +60,15 @@ export function newBlankCard(transportKey: Uint8Array): CardState {
 
 // The state file is JSON with bytes as hex, so that a person can read it (and a test can tamper with it).
 
-interface LogEntryJson { operation: PurseOperation; amount: number; counter: number; balanceAfter: number; time: number; terminalId: string; mac: string }
+interface LogEntryJson {
+  operation: PurseOperation;
+  amount: number;
+  counter: number;
+  balanceAfter: number;
+  time: number;
+  terminalId: string;
+  mac: string;
+}
 
 export function cardStateToJson(state: CardState): unknown {
   const issued = state.issued;
@@ -73,7 +81,12 @@ export function cardStateToJson(state: CardState): unknown {
       keyVersion: issued.keyVersion,
       expiry: issued.expiry,
       authCode: toHex(issued.authCode),
-      keys: { terminal: toHex(issued.keys.terminal), data: toHex(issued.keys.data), credit: toHex(issued.keys.credit), transaction: toHex(issued.keys.transaction) },
+      keys: {
+        terminal: toHex(issued.keys.terminal),
+        data: toHex(issued.keys.data),
+        credit: toHex(issued.keys.credit),
+        transaction: toHex(issued.keys.transaction),
+      },
       pin: issued.pin,
       pinTriesLeft: issued.pinTriesLeft,
       bankId: issued.bankId,
@@ -124,7 +137,8 @@ export function cardStateFromJson(json: unknown): CardState {
       log: array(raw.log, 'log').map((item, i) => {
         const entry = object(item, `log[${i}]`);
         const operation = entry.operation;
-        if (operation !== 'credit' && operation !== 'debit') throw new CardStateFormatError(`card state: log[${i}].operation is not credit/debit`);
+        if (operation !== 'credit' && operation !== 'debit')
+          throw new CardStateFormatError(`card state: log[${i}].operation is not credit/debit`);
         return {
           operation,
           amount: integer(entry.amount, `log[${i}].amount`, 0, 0xffffffff),

@@ -70,7 +70,12 @@ export class VirtualCard extends EventEmitter {
       const loopback = this.host.startsWith('127.');
       const socket = connect({ host: this.host, port: this.options.port, ...(loopback ? { localAddress: this.host } : {}) });
       socket.setNoDelay(true);
-      const failed = (error: Error) => reject(new Error(`virtual card cannot reach vpcd at ${this.host}:${this.options.port}: ${error.message} (is pcscd running with vpcd? see infra/pcsc)`));
+      const failed = (error: Error) =>
+        reject(
+          new Error(
+            `virtual card cannot reach vpcd at ${this.host}:${this.options.port}: ${error.message} (is pcscd running with vpcd? see infra/pcsc)`,
+          ),
+        );
       socket.once('error', failed);
       socket.once('connect', () => {
         socket.off('error', failed);

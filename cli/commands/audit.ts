@@ -47,7 +47,10 @@ interface SourceOptions extends DataCliOptions, EventStoreCliOptions {
 function withSourceOptions(command: Command): Command {
   return withEventStoreOptions(withDataOption(command))
     .option('--file <export>', "read an export file instead of head office's event store")
-    .option('--hq-key <file>', "head office's public key: a PEM file, or the provisioning record hq.public.json (default <data>/hq/directory/hq.public.json)")
+    .option(
+      '--hq-key <file>',
+      "head office's public key: a PEM file, or the provisioning record hq.public.json (default <data>/hq/directory/hq.public.json)",
+    )
     .option('--json', 'one JSON object on stdout (human messages on stderr)');
 }
 
@@ -60,7 +63,8 @@ function parsePosition(what: string, text: string | undefined): bigint | undefin
 function parseBatch(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > 1_000_000) throw new Error(`--batch must be a whole number from 1 to 1,000,000, got "${text}"`);
+  if (!Number.isInteger(value) || value < 1 || value > 1_000_000)
+    throw new Error(`--batch must be a whole number from 1 to 1,000,000, got "${text}"`);
   return value;
 }
 
@@ -93,7 +97,10 @@ async function openHeadOfficeStore(options: SourceOptions): Promise<{ store: Eve
 }
 
 /** The keys to check heads with: head office's (given or found), and those an export carries. */
-function keyRing(options: SourceOptions, exportKeys?: { storeKeys: { storeId: string; keyId: string; publicKey: Uint8Array }[]; hqPublicKey: Uint8Array }): { keys: KeyRing; notes: string[] } {
+function keyRing(
+  options: SourceOptions,
+  exportKeys?: { storeKeys: { storeId: string; keyId: string; publicKey: Uint8Array }[]; hqPublicKey: Uint8Array },
+): { keys: KeyRing; notes: string[] } {
   const keys = new KeyRing();
   const notes: string[] = [];
   const hqKeyFile = options.hqKey ?? auditDefaults.hqPublicKey(options.data);
@@ -128,8 +135,12 @@ async function openSource(options: SourceOptions & { from?: string; to?: string;
   const origin = parseOrigin(options.store);
   if (options.file !== undefined) {
     const file = openExport(options.file);
-    if (after !== undefined || to !== undefined || origin !== undefined) throw new Error('--from, --to and --store select from the event store; an export file is read whole');
-    const { keys, notes } = keyRing(options, { storeKeys: file.manifest.storeKeys as never, hqPublicKey: file.manifest.hqPublicKey ?? new Uint8Array(0) });
+    if (after !== undefined || to !== undefined || origin !== undefined)
+      throw new Error('--from, --to and --store select from the event store; an export file is read whole');
+    const { keys, notes } = keyRing(options, {
+      storeKeys: file.manifest.storeKeys as never,
+      hqPublicKey: file.manifest.hqPublicKey ?? new Uint8Array(0),
+    });
     const fromGenesis = !file.manifest.scopeStoreId && !Number(file.manifest.scopeFromPosition);
     return { source: file, keys, notes, fromGenesis, close: async () => undefined };
   }
@@ -175,9 +186,14 @@ function jsonErrors<Args extends unknown[]>(action: (...args: Args) => Promise<v
 }
 
 function printReplay(result: ReplayResult, source: string): void {
-  say(`replayed ${source}: ${result.events.toLocaleString('en-US')} events and ${result.heads.toLocaleString('en-US')} signed heads in ${result.seconds.toFixed(2)} s (${result.eventsPerSecond.toLocaleString('en-US')} events/s)`);
-  for (const origin of result.origins) say(`  ${origin.origin}: ${origin.events} events, last seq ${origin.lastSeq}, signed up to seq ${origin.coveredSeq}`);
-  say(`  purse: ${result.purse.cards} cards, ${result.purse.loads} loads, ${result.purse.pays} pays, ${result.purse.debits} account debits (${result.purse.openDebits} not loaded yet)`);
+  say(
+    `replayed ${source}: ${result.events.toLocaleString('en-US')} events and ${result.heads.toLocaleString('en-US')} signed heads in ${result.seconds.toFixed(2)} s (${result.eventsPerSecond.toLocaleString('en-US')} events/s)`,
+  );
+  for (const origin of result.origins)
+    say(`  ${origin.origin}: ${origin.events} events, last seq ${origin.lastSeq}, signed up to seq ${origin.coveredSeq}`);
+  say(
+    `  purse: ${result.purse.cards} cards, ${result.purse.loads} loads, ${result.purse.pays} pays, ${result.purse.debits} account debits (${result.purse.openDebits} not loaded yet)`,
+  );
   for (const note of result.notes) say(`  note: ${note}`);
   if (result.ok) say('no findings: every check passed');
   else {
@@ -191,69 +207,89 @@ function printVerified(result: VerifiedEvent): void {
   say(`event ${event.eventId}: ${event.eventType}, ${event.origin} seq ${event.seq}, position ${event.position}, at ${event.occurredAt}`);
   say(`  hash ${event.hash}`);
   say(`  data ${JSON.stringify(event.data)}`);
-  say(`  previous: ${result.previous ? `seq ${result.previous.seq} (${result.previous.eventId}, ${result.previous.eventType})` : '-'} — link ${result.previousLink}`);
-  say(`  next: ${result.next ? `seq ${result.next.seq} (${result.next.eventId}, ${result.next.eventType})` : '-'} — link ${result.nextLink}`);
+  say(
+    `  previous: ${result.previous ? `seq ${result.previous.seq} (${result.previous.eventId}, ${result.previous.eventType})` : '-'} — link ${result.previousLink}`,
+  );
+  say(
+    `  next: ${result.next ? `seq ${result.next.seq} (${result.next.eventId}, ${result.next.eventType})` : '-'} — link ${result.nextLink}`,
+  );
   if (result.head) {
-    say(`  signed head: seq ${result.head.seq}, key ${result.head.keyId}, position ${result.head.position}, received ${result.head.receivedAt}`);
-    say(`    signature ${result.head.signatureValid ? 'verifies' : 'DOES NOT VERIFY'}; chain from the event to the head ${result.head.coversEvent ? 'verifies' : 'DOES NOT VERIFY'}`);
+    say(
+      `  signed head: seq ${result.head.seq}, key ${result.head.keyId}, position ${result.head.position}, received ${result.head.receivedAt}`,
+    );
+    say(
+      `    signature ${result.head.signatureValid ? 'verifies' : 'DOES NOT VERIFY'}; chain from the event to the head ${result.head.coversEvent ? 'verifies' : 'DOES NOT VERIFY'}`,
+    );
   }
   say(result.ok ? 'verified' : `NOT verified: ${result.problems.join('; ')}`);
 }
 
 export function registerAuditCommands(program: Command): void {
-  const audit = program.command('audit').description("auditors' tools: export head office's history, replay and verify it, look at one event");
+  const audit = program
+    .command('audit')
+    .description("auditors' tools: export head office's history, replay and verify it, look at one event");
 
   withSourceOptions(
     audit
       .command('export')
-      .description('write the history (all, one store, or a position range) to a file of length-delimited records, exactly as stored, with a manifest')
+      .description(
+        'write the history (all, one store, or a position range) to a file of length-delimited records, exactly as stored, with a manifest',
+      )
       .requiredOption('--out <file>', 'the export file to write')
       .option('--store <id>', 'only this store (or "hq")')
       .option('--from <position>', 'only records after this event-store position')
       .option('--to <position>', 'only records up to this position'),
-  ).action(jsonErrors(async (options: SourceOptions & { out: string; store?: string; from?: string; to?: string }) => {
-    if (options.file !== undefined) throw new Error('export reads the event store; --file is for replay and verify-event');
-    const opened = await openSource(options);
-    try {
-      const storeKeys = await opened.source.registeredKeys();
-      const hqPublicKey = opened.keys.list().find((key) => key.storeId === HQ_ORIGIN)?.publicKey;
-      const progress = progressOf('exporting');
-      const total = await opened.source.total();
-      const manifest = await writeExport(
-        opened.source,
-        options.out,
-        { origin: parseOrigin(options.store), fromPosition: parsePosition('--from', options.from), toPosition: parsePosition('--to', options.to) },
-        { storeKeys, hqPublicKey },
-        (records) => progress.update(records, total),
-      );
-      progress.end();
-      const summary = {
-        ok: true,
-        file: options.out,
-        records: Number(manifest.records),
-        firstPosition: Number(manifest.firstPosition),
-        lastPosition: Number(manifest.lastPosition),
-        bodySha256: Buffer.from(manifest.bodySha256 ?? []).toString('hex'),
-        bodyBytes: Number(manifest.bodyBytes),
-        origins: manifest.origins.map((o) => ({
-          origin: o.origin,
-          events: Number(o.events),
-          heads: Number(o.heads),
-          firstSeq: Number(o.firstSeq),
-          lastSeq: Number(o.lastSeq),
-          firstPosition: Number(o.firstPosition),
-          lastPosition: Number(o.lastPosition),
-        })),
-        storeKeys: storeKeys.map((k) => ({ storeId: k.storeId, keyId: k.keyId })),
-        hqKeyId: hqPublicKey ? keyIdOf(hqPublicKey) : undefined,
-      };
-      if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-      say(`exported ${summary.records} records (positions ${summary.firstPosition}-${summary.lastPosition}) to ${options.out}, body SHA-256 ${summary.bodySha256}`);
-      for (const o of summary.origins) say(`  ${o.origin}: ${o.events} events (seq ${o.firstSeq}-${o.lastSeq}), ${o.heads} signed heads`);
-    } finally {
-      await opened.close();
-    }
-  }));
+  ).action(
+    jsonErrors(async (options: SourceOptions & { out: string; store?: string; from?: string; to?: string }) => {
+      if (options.file !== undefined) throw new Error('export reads the event store; --file is for replay and verify-event');
+      const opened = await openSource(options);
+      try {
+        const storeKeys = await opened.source.registeredKeys();
+        const hqPublicKey = opened.keys.list().find((key) => key.storeId === HQ_ORIGIN)?.publicKey;
+        const progress = progressOf('exporting');
+        const total = await opened.source.total();
+        const manifest = await writeExport(
+          opened.source,
+          options.out,
+          {
+            origin: parseOrigin(options.store),
+            fromPosition: parsePosition('--from', options.from),
+            toPosition: parsePosition('--to', options.to),
+          },
+          { storeKeys, hqPublicKey },
+          (records) => progress.update(records, total),
+        );
+        progress.end();
+        const summary = {
+          ok: true,
+          file: options.out,
+          records: Number(manifest.records),
+          firstPosition: Number(manifest.firstPosition),
+          lastPosition: Number(manifest.lastPosition),
+          bodySha256: Buffer.from(manifest.bodySha256 ?? []).toString('hex'),
+          bodyBytes: Number(manifest.bodyBytes),
+          origins: manifest.origins.map((o) => ({
+            origin: o.origin,
+            events: Number(o.events),
+            heads: Number(o.heads),
+            firstSeq: Number(o.firstSeq),
+            lastSeq: Number(o.lastSeq),
+            firstPosition: Number(o.firstPosition),
+            lastPosition: Number(o.lastPosition),
+          })),
+          storeKeys: storeKeys.map((k) => ({ storeId: k.storeId, keyId: k.keyId })),
+          hqKeyId: hqPublicKey ? keyIdOf(hqPublicKey) : undefined,
+        };
+        if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        say(
+          `exported ${summary.records} records (positions ${summary.firstPosition}-${summary.lastPosition}) to ${options.out}, body SHA-256 ${summary.bodySha256}`,
+        );
+        for (const o of summary.origins) say(`  ${o.origin}: ${o.events} events (seq ${o.firstSeq}-${o.lastSeq}), ${o.heads} signed heads`);
+      } finally {
+        await opened.close();
+      }
+    }),
+  );
 
   withSourceOptions(
     audit
@@ -268,39 +304,61 @@ export function registerAuditCommands(program: Command): void {
       .option('--read-models <file>', "head office's read models to compare with a fresh rebuild (default <data>/hq/readmodels.db)")
       .option('--no-read-models', 'do not rebuild and compare the read models')
       .addOption(new Option('--batch <records>', 'records read at a time').default('10000')),
-  ).action(jsonErrors(async (options: SourceOptions & { from?: string; to?: string; store?: string; issuerKeys?: string; readModels?: string | false; batch: string }) => {
-    const opened = await openSource(options);
-    try {
-      const keysFile = options.issuerKeys ?? auditDefaults.issuerKeys(options.data);
-      const issuerKeys = options.issuerKeys !== undefined || existsSync(keysFile) ? loadIssuerKeys(keysFile) : undefined;
-      const progress = progressOf('replaying');
-      const result = await replayAndVerify({
-        source: opened.source,
-        keys: opened.keys,
-        issuerKeys,
-        fromGenesis: opened.fromGenesis,
-        purseInWorker: true,
-        onProgress: (done, total) => progress.update(done, total),
-        afterReplay: async () => {
-          progress.end();
-          if (options.readModels === false) return { findings: [], notes: ['read models were not compared (--no-read-models)'] };
-          if (opened.store === undefined) return { findings: [], notes: ['read models were not compared: an export file has no read models beside it'] };
-          if (!options.json) say('rebuilding the read models from the events to compare them with head office\'s');
-          const currentFile = typeof options.readModels === 'string' ? options.readModels : auditDefaults.readModels(options.data);
-          const readModels = headOfficeProjections(issuerKeys);
-          const compared = await compareReadModels({ store: opened.store, currentFile, projections: readModels, notFromEvents: NOT_FROM_EVENTS });
-          if (compared.position !== undefined) compared.notes.push(`read models compared at position ${compared.position}: ${compared.tables} tables, ${compared.rows} rows`);
-          return compared;
+  ).action(
+    jsonErrors(
+      async (
+        options: SourceOptions & {
+          from?: string;
+          to?: string;
+          store?: string;
+          issuerKeys?: string;
+          readModels?: string | false;
+          batch: string;
         },
-      });
-      result.notes.unshift(...opened.notes);
-      if (options.json) process.stdout.write(`${JSON.stringify({ source: opened.source.description, ...result })}\n`);
-      printReplay(result, opened.source.description);
-      if (!result.ok) process.exitCode = 1;
-    } finally {
-      await opened.close();
-    }
-  }));
+      ) => {
+        const opened = await openSource(options);
+        try {
+          const keysFile = options.issuerKeys ?? auditDefaults.issuerKeys(options.data);
+          const issuerKeys = options.issuerKeys !== undefined || existsSync(keysFile) ? loadIssuerKeys(keysFile) : undefined;
+          const progress = progressOf('replaying');
+          const result = await replayAndVerify({
+            source: opened.source,
+            keys: opened.keys,
+            issuerKeys,
+            fromGenesis: opened.fromGenesis,
+            purseInWorker: true,
+            onProgress: (done, total) => progress.update(done, total),
+            afterReplay: async () => {
+              progress.end();
+              if (options.readModels === false) return { findings: [], notes: ['read models were not compared (--no-read-models)'] };
+              if (opened.store === undefined)
+                return { findings: [], notes: ['read models were not compared: an export file has no read models beside it'] };
+              if (!options.json) say("rebuilding the read models from the events to compare them with head office's");
+              const currentFile = typeof options.readModels === 'string' ? options.readModels : auditDefaults.readModels(options.data);
+              const readModels = headOfficeProjections(issuerKeys);
+              const compared = await compareReadModels({
+                store: opened.store,
+                currentFile,
+                projections: readModels,
+                notFromEvents: NOT_FROM_EVENTS,
+              });
+              if (compared.position !== undefined)
+                compared.notes.push(
+                  `read models compared at position ${compared.position}: ${compared.tables} tables, ${compared.rows} rows`,
+                );
+              return compared;
+            },
+          });
+          result.notes.unshift(...opened.notes);
+          if (options.json) process.stdout.write(`${JSON.stringify({ source: opened.source.description, ...result })}\n`);
+          printReplay(result, opened.source.description);
+          if (!result.ok) process.exitCode = 1;
+        } finally {
+          await opened.close();
+        }
+      },
+    ),
+  );
 
   withSourceOptions(
     audit
@@ -308,25 +366,27 @@ export function registerAuditCommands(program: Command): void {
       .description('show one event, its neighbours in its chain, and the signed head that covers it, and whether each verifies')
       .argument('<id>', 'the event id (a UUID)')
       .option('--store <id>', 'the origin whose chain holds the event (a store id or "hq"); needed when several origins hold the id'),
-  ).action(jsonErrors(async (id: string, options: SourceOptions & { store?: string }) => {
-    if (!/^[0-9a-fA-F-]{8,64}$/.test(id)) throw new Error(`event id must be a UUID, got "${id}"`);
-    const origin = parseOrigin(options.store);
-    // Not narrowed to the origin: the store keys head office registered in `hq` are read too.
-    const opened = await openSource({ ...options, store: undefined });
-    try {
-      const result = await verifyEvent(opened.source, id, opened.keys, origin);
-      if (result === undefined) {
-        const problem = `no event ${id}${origin === undefined ? '' : ` of ${origin}`} in ${opened.source.description}`;
-        if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, eventId: id, problems: [problem] })}\n`);
-        say(problem);
-        process.exitCode = 1;
-        return;
+  ).action(
+    jsonErrors(async (id: string, options: SourceOptions & { store?: string }) => {
+      if (!/^[0-9a-fA-F-]{8,64}$/.test(id)) throw new Error(`event id must be a UUID, got "${id}"`);
+      const origin = parseOrigin(options.store);
+      // Not narrowed to the origin: the store keys head office registered in `hq` are read too.
+      const opened = await openSource({ ...options, store: undefined });
+      try {
+        const result = await verifyEvent(opened.source, id, opened.keys, origin);
+        if (result === undefined) {
+          const problem = `no event ${id}${origin === undefined ? '' : ` of ${origin}`} in ${opened.source.description}`;
+          if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, eventId: id, problems: [problem] })}\n`);
+          say(problem);
+          process.exitCode = 1;
+          return;
+        }
+        if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        printVerified(result);
+        if (!result.ok) process.exitCode = 1;
+      } finally {
+        await opened.close();
       }
-      if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      printVerified(result);
-      if (!result.ok) process.exitCode = 1;
-    } finally {
-      await opened.close();
-    }
-  }));
+    }),
+  );
 }

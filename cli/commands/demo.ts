@@ -17,7 +17,9 @@ export function registerDemoCommand(program: Command): void {
       'run NATS, head office and stores A and B as processes on embedded defaults, and walk a card through a day: ' +
         'application, primary issuance, secondary issuance at store A, load, pay, store A offline and back',
     )
-    .addOption(new Option('--data <dir>', 'where the demo keeps its files and logs (an earlier demo there is wiped)').default('./data/demo'))
+    .addOption(
+      new Option('--data <dir>', 'where the demo keeps its files and logs (an earlier demo there is wiped)').default('./data/demo'),
+    )
     .addOption(new Option('--http <host:port>', "where head office's query API listens").default('127.0.0.1:8080'))
     .option('--keep-running', 'leave everything running after the walk-through, until Ctrl-C')
     .addHelpText(

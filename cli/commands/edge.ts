@@ -7,7 +7,16 @@ import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
 import { natsConnectOptions } from '../../infra/nats/index.js';
 import { storeBundleFiles } from '../../host/provisioning/index.js';
-import { edgeDbFile, edgeLogDir, EventLog, openEdgeDb, ReplicationCursor, startEdge, type CounterOptions, type EdgeOptions } from '../../edge/index.js';
+import {
+  edgeDbFile,
+  edgeLogDir,
+  EventLog,
+  openEdgeDb,
+  ReplicationCursor,
+  startEdge,
+  type CounterOptions,
+  type EdgeOptions,
+} from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 
@@ -32,8 +41,15 @@ export function registerEdgeCommands(program: Command): void {
         .command('edge')
         .description("run a store's node: its durable event log and the replicator that carries it to head office")
         .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
-        .option('--reader <[terminal=]name...>', `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL}" when not named); with it the node serves POS commands`)
-        .option('--stripe <source>', 'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"', 'chip'),
+        .option(
+          '--reader <[terminal=]name...>',
+          `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL}" when not named); with it the node serves POS commands`,
+        )
+        .option(
+          '--stripe <source>',
+          'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"',
+          'chip',
+        ),
     ),
   )
     .addHelpText(
@@ -55,7 +71,9 @@ export function registerEdgeCommands(program: Command): void {
       const dataDir = storeDir(options.data, storeId);
       const keyFile = join(dataDir, 'signing-key.pem');
       const { key, created } = loadOrCreateSigningKey(keyFile);
-      say(`${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`);
+      say(
+        `${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`,
+      );
       const provisionedCreds = join(dataDir, 'store.nk');
       const creds = options.creds ?? (existsSync(provisionedCreds) ? provisionedCreds : undefined);
       const readers = options.reader?.length ? PcscReaders.open() : undefined;
@@ -118,7 +136,10 @@ function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliO
     keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
     cardReader: pcscTerminalReaders(readers, (terminalId) => {
       const name = readerOf.get(terminalId);
-      if (!name) throw new Error(`terminal ${terminalId} has no card reader at this store (readers: ${[...readerOf].map(([t, r]) => `${t}=${r}`).join(', ')})`);
+      if (!name)
+        throw new Error(
+          `terminal ${terminalId} has no card reader at this store (readers: ${[...readerOf].map(([t, r]) => `${t}=${r}`).join(', ')})`,
+        );
       return name;
     }),
   };
@@ -126,7 +147,10 @@ function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliO
   if (stripe) counter.stripeReader = async () => (await stripe.read({ timeoutMs: 30_000 })).bankId;
   return {
     counter,
-    issuance: { sealingKey: loadSealingKey(bundle.sealingKey).privateKey, hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey) },
+    issuance: {
+      sealingKey: loadSealingKey(bundle.sealingKey).privateKey,
+      hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey),
+    },
   };
 }
 

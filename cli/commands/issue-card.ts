@@ -38,8 +38,16 @@ export function registerIssueCardCommand(program: Command): void {
         if (!pin.success) throw new Error(pin.error.issues[0]!.message);
       }
       const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}/v1/users/${encodeURIComponent(options.user)}/cards`;
-      const body = { reader: options.reader, ...(options.pin ? { pin: options.pin } : {}), ...(options.stripe ? { stripe: options.stripe } : {}) };
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch((error: Error) => {
+      const body = {
+        reader: options.reader,
+        ...(options.pin ? { pin: options.pin } : {}),
+        ...(options.stripe ? { stripe: options.stripe } : {}),
+      };
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).catch((error: Error) => {
         throw new Error(`cannot reach head office at ${options.http}: ${error.message}; is \`cardsys host\` running?`);
       });
       const answer = (await response.json().catch(() => ({ message: `HTTP ${response.status}` }))) as Record<string, unknown>;
@@ -49,6 +57,9 @@ export function registerIssueCardCommand(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      if (!options.json) say(`card ${String(answer.cardId)} issued to user ${String(answer.userId)}: bank id ${String(answer.bankId)}, valid until ${String(answer.expiry)}, PIN ${String(answer.pin)}`);
+      if (!options.json)
+        say(
+          `card ${String(answer.cardId)} issued to user ${String(answer.userId)}: bank id ${String(answer.bankId)}, valid until ${String(answer.expiry)}, PIN ${String(answer.pin)}`,
+        );
     });
 }

@@ -31,12 +31,18 @@ function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, option?: string)
 async function run(options: PosCliOptions, kind: Parameters<typeof sendPosCommand>[1]): Promise<void> {
   const common = parse(Common, options);
   const commandId = common.commandId ?? randomUUID();
-  const nc = await connect({ servers: options.nats, ...natsConnectOptions(options.creds), name: `cardsys-pos-${common.store}` }).catch((error: Error) => {
-    throw new Error(`cannot reach NATS at ${options.nats}: ${error.message}`);
-  });
+  const nc = await connect({ servers: options.nats, ...natsConnectOptions(options.creds), name: `cardsys-pos-${common.store}` }).catch(
+    (error: Error) => {
+      throw new Error(`cannot reach NATS at ${options.nats}: ${error.message}`);
+    },
+  );
   let reply: PosReply;
   try {
-    reply = await sendPosCommand(nc, { ...kind, commandId, storeId: common.store, terminalId: common.terminal }, { timeoutMs: common.timeout });
+    reply = await sendPosCommand(
+      nc,
+      { ...kind, commandId, storeId: common.store, terminalId: common.terminal },
+      { timeoutMs: common.timeout },
+    );
   } catch (error) {
     if (!common.json) throw error;
     process.stdout.write(`${JSON.stringify({ commandId, ok: false, code: 'no_answer', message: (error as Error).message })}\n`);
@@ -46,7 +52,8 @@ async function run(options: PosCliOptions, kind: Parameters<typeof sendPosComman
     await nc.close();
   }
   // Defaults included and yen as numbers, not the strings protobuf's JSON form uses for 64-bit fields.
-  if (common.json) process.stdout.write(`${JSON.stringify(pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }))}\n`);
+  if (common.json)
+    process.stdout.write(`${JSON.stringify(pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }))}\n`);
   else say(`${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`);
   if (!reply.ok) process.exitCode = 2;
 }
@@ -56,7 +63,10 @@ export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
     .description("a POS terminal: send a command to the store's edge and print its answer")
-    .addHelpText('after', '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stderr. A retry with the same --command-id gets the first result.');
+    .addHelpText(
+      'after',
+      '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stderr. A retry with the same --command-id gets the first result.',
+    );
   const common = (command: Command) =>
     withNatsOptions(command)
       .requiredOption('--store <id>', "the store whose edge runs the terminal's card reader")
@@ -68,15 +78,21 @@ export function registerPosCommands(program: Command): void {
   common(pos.command('load').description('load the purse: online authorisation by head office, debiting the bank account'))
     .requiredOption('--amount <yen>', 'amount in whole yen')
     .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
-    .action(async (options: PosCliOptions) => run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }));
+    .action(async (options: PosCliOptions) =>
+      run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }),
+    );
 
   common(pos.command('pay').description('pay from the purse, within the chip balance (works with head office unreachable)'))
     .requiredOption('--amount <yen>', 'amount in whole yen')
     .action(async (options: PosCliOptions) => run(options, { pay: { amount: parse(Amount, options.amount, 'amount') } }));
 
-  common(pos.command('read').description("read the card's balance and validity"))
-    .action(async (options: PosCliOptions) => run(options, { read: {} }));
+  common(pos.command('read').description("read the card's balance and validity")).action(async (options: PosCliOptions) =>
+    run(options, { read: {} }),
+  );
 
-  common(pos.command('issue').description('secondary issuance: write the customer\'s data to the card in the reader, from the issuance info head office sent'))
-    .action(async (options: PosCliOptions) => run(options, { issue: {} }));
+  common(
+    pos
+      .command('issue')
+      .description("secondary issuance: write the customer's data to the card in the reader, from the issuance info head office sent"),
+  ).action(async (options: PosCliOptions) => run(options, { issue: {} }));
 }

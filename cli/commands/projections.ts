@@ -21,7 +21,12 @@ export function registerProjectionsCommands(program: Command): void {
       const projections = headOfficeProjections(existsSync(keysFile) ? loadIssuerKeys(keysFile) : undefined);
       let runner: ProjectionRunner;
       try {
-        runner = ProjectionRunner.open({ file: join(dataDir, READ_MODELS_FILE), store, projections, logger: { info: say, warn: say, error: say } });
+        runner = ProjectionRunner.open({
+          file: join(dataDir, READ_MODELS_FILE),
+          store,
+          projections,
+          logger: { info: say, warn: say, error: say },
+        });
       } catch (error) {
         await store.close();
         throw error;
@@ -33,7 +38,9 @@ export function registerProjectionsCommands(program: Command): void {
           progress.update(done, headPosition > 0n ? Number(position) / Number(headPosition) : 1),
         );
         const seconds = (performance.now() - start) / 1000;
-        progress.finish(`${events.toLocaleString('en-US')} events replayed into ${projections.map((p) => p.name).join(', ')} in ${seconds.toFixed(1)}s`);
+        progress.finish(
+          `${events.toLocaleString('en-US')} events replayed into ${projections.map((p) => p.name).join(', ')} in ${seconds.toFixed(1)}s`,
+        );
       } finally {
         await runner.close();
         await store.close();

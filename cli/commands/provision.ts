@@ -28,7 +28,9 @@ export function registerProvisionCommands(program: Command): void {
       )
       .requiredOption('--store <id>', 'store id: 1-32 letters, digits, "-" or "_"')
       .requiredOption('--name <name>', "the store's name")
-      .addOption(new Option('--nearby <ids>', 'comma-separated ids of nearby stores whose users this store may also issue cards to').default('')),
+      .addOption(
+        new Option('--nearby <ids>', 'comma-separated ids of nearby stores whose users this store may also issue cards to').default(''),
+      ),
   ).action((options: DataCliOptions & { store: string; name: string; nearby: string }) => {
     const provisioned = provisionStore({
       hqDataDir: hqDir(options.data),
@@ -47,7 +49,9 @@ export function registerProvisionCommands(program: Command): void {
   withDataOption(
     host
       .command('nats-config')
-      .description('write a nats-server configuration (listen address, JetStream, every provisioned principal with its subject permissions)')
+      .description(
+        'write a nats-server configuration (listen address, JetStream, every provisioned principal with its subject permissions)',
+      )
       .addOption(new Option('--listen <host:port>', 'address nats-server listens on').default('127.0.0.1:4222'))
       .option('--out <file>', 'where to write it (default <data>/hq/nats-server.conf)'),
   ).action((options: DataCliOptions & { listen: string; out?: string }) => {
@@ -57,6 +61,8 @@ export function registerProvisionCommands(program: Command): void {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, natsServerConfig({ listen: options.listen, jetstreamDir: resolve(options.data, 'nats', 'jetstream'), users }));
     say(`wrote ${resolve(file)} (${users.length} users); run: nats-server -c ${resolve(file)}`);
-    say(`head office connects with --creds ${resolve(headOffice.files.natsCreds)}, the auditor with --creds ${resolve(headOffice.files.auditorCreds)}`);
+    say(
+      `head office connects with --creds ${resolve(headOffice.files.natsCreds)}, the auditor with --creds ${resolve(headOffice.files.auditorCreds)}`,
+    );
   });
 }

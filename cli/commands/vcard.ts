@@ -33,7 +33,11 @@ export function registerVcardCommands(program: Command): void {
     .command('new')
     .description('write a blank card (as it leaves the factory) to a state file')
     .requiredOption('--state <file>', 'card state file to create')
-    .addOption(new Option('--transport-key <hex>', "the manufacturer's transport key (32 hex digits) head office opens blank cards with").env('CARDSYS_TRANSPORT_KEY'))
+    .addOption(
+      new Option('--transport-key <hex>', "the manufacturer's transport key (32 hex digits) head office opens blank cards with").env(
+        'CARDSYS_TRANSPORT_KEY',
+      ),
+    )
     .option('--issuer-keys <file>', "take the transport key from head office's issuer key file instead")
     .option('--force', 'overwrite an existing state file')
     .action((options: { state: string; transportKey?: string; issuerKeys?: string; force?: boolean }) => {
@@ -51,7 +55,12 @@ export function registerVcardCommands(program: Command): void {
     .requiredOption('--expiry <YYYY-MM>', 'last month of validity')
     .option('--service-code <digits>', 'ISO/IEC 7813 service code', DEFAULT_SERVICE_CODE)
     .action((options: { state: string; bank: string; expiry: string; serviceCode: string }) => {
-      const line = writeVirtualStripe(options.state, { bankId: parseBankId(options.bank), expiry: options.expiry, serviceCode: options.serviceCode, discretionary: '' });
+      const line = writeVirtualStripe(options.state, {
+        bankId: parseBankId(options.bank),
+        expiry: options.expiry,
+        serviceCode: options.serviceCode,
+        discretionary: '',
+      });
       say(`track 2 written: ${line}`);
     });
 }

@@ -92,7 +92,7 @@ function bankIdOfEntry(entry: Uint8Array): string {
 
 function keysFrom(privateKey: KeyObject): { index: Buffer; encryption: Buffer } {
   const d = privateKey.export({ format: 'jwk' }).d;
-  if (typeof d !== 'string') throw new Error('the issuance cache needs the store\'s X25519 private key');
+  if (typeof d !== 'string') throw new Error("the issuance cache needs the store's X25519 private key");
   const secret = Buffer.from(d, 'base64url');
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
   return { index: derive('cardsys edge issuance cache index'), encryption: derive('cardsys edge issuance cache entries') };
@@ -172,7 +172,9 @@ export class IssuanceCache {
   /** Adds an entry head office gave on demand to the live copy. */
   add(entry: IssuanceEntry): void {
     const key = this.bankKey(entry.bankId ?? '');
-    this.db.prepare('INSERT OR REPLACE INTO issuance_cache (bank_key, entry) VALUES (?, ?)').run(key, this.encrypt(key, pb.IssuanceEntry.encode(entry).finish()));
+    this.db
+      .prepare('INSERT OR REPLACE INTO issuance_cache (bank_key, entry) VALUES (?, ?)')
+      .run(key, this.encrypt(key, pb.IssuanceEntry.encode(entry).finish()));
   }
 
   /**
@@ -189,7 +191,9 @@ export class IssuanceCache {
       const setState = (changes: Partial<CacheState>) => {
         const next = { ...state, ...changes, streamSeq: seq };
         this.db
-          .prepare('UPDATE issuance_cache_state SET stream_seq = ?, generation = ?, change_seq = ?, staging_generation = ?, staging_next_part = ? WHERE id = 1')
+          .prepare(
+            'UPDATE issuance_cache_state SET stream_seq = ?, generation = ?, change_seq = ?, staging_generation = ?, staging_next_part = ? WHERE id = 1',
+          )
           .run(next.streamSeq, next.generation, next.changeSeq, next.stagingGeneration, next.stagingNextPart);
       };
       if (update.parts > 0) return this.applyPart(update, upserts, state, setState);

@@ -75,13 +75,19 @@ export class IssuanceInfo {
     try {
       for await (const message of readSnapshotMessages(jsm, this.options.storeId, this.cache.state().streamSeq)) {
         const outcome = this.cache.apply(message.seq, message.data);
-        if (outcome.kind === 'skipped') this.logger.warn(`issuance snapshot of store ${this.options.storeId}: message ${message.seq} skipped: ${outcome.reason}`);
+        if (outcome.kind === 'skipped')
+          this.logger.warn(`issuance snapshot of store ${this.options.storeId}: message ${message.seq} skipped: ${outcome.reason}`);
         else applied++;
-        if (outcome.kind === 'replaced') this.logger.info(`issuance snapshot of store ${this.options.storeId}: generation ${outcome.generation} in place, ${outcome.entries} users`);
+        if (outcome.kind === 'replaced')
+          this.logger.info(
+            `issuance snapshot of store ${this.options.storeId}: generation ${outcome.generation} in place, ${outcome.entries} users`,
+          );
       }
     } catch (error) {
       if (!/stream not found/i.test((error as Error).message)) {
-        this.logger.warn(`issuance snapshot of store ${this.options.storeId}: cannot read (${(error as Error).message}); using the copy held`);
+        this.logger.warn(
+          `issuance snapshot of store ${this.options.storeId}: cannot read (${(error as Error).message}); using the copy held`,
+        );
       }
     }
     return applied;
@@ -101,9 +107,13 @@ export class IssuanceInfo {
     const question = pb.IssuanceLookupRequest.encode({ storeId: this.options.storeId, bankId, cardId }).finish();
     let reply;
     try {
-      reply = await nc.request(subjects.lookup(this.options.storeId), seal(this.options.hqSealingPublicKey, lookupRequestSealContext, question), {
-        timeout: this.options.lookupTimeoutMs ?? 3000,
-      });
+      reply = await nc.request(
+        subjects.lookup(this.options.storeId),
+        seal(this.options.hqSealingPublicKey, lookupRequestSealContext, question),
+        {
+          timeout: this.options.lookupTimeoutMs ?? 3000,
+        },
+      );
     } catch (error) {
       return unreachable(`head office did not answer the lookup: ${(error as Error).message}`);
     }
@@ -115,7 +125,8 @@ export class IssuanceInfo {
     } catch (error) {
       return unreachable(`head office's answer cannot be read: ${(error as Error).message}`);
     }
-    if (!answer.found || !answer.entry) return { found: false, reason: 'not_at_head_office', detail: 'head office has no issuance data for this card' };
+    if (!answer.found || !answer.entry)
+      return { found: false, reason: 'not_at_head_office', detail: 'head office has no issuance data for this card' };
     this.cache.add(answer.entry);
     return { found: true, entry: answer.entry, source: 'head_office' };
   }

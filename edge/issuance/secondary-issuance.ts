@@ -19,14 +19,7 @@ import {
   type ChipFacts,
   type ChipIssuanceState,
 } from '../../domain/index.js';
-import {
-  CardReaderError,
-  CardRemovedError,
-  CardStatusError,
-  NoCardError,
-  UnknownCardError,
-  type CardInfo,
-} from '../../reader/index.js';
+import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, UnknownCardError, type CardInfo } from '../../reader/index.js';
 import type { EventLog } from '../log/index.js';
 import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
 import type { IssuanceInfo } from './issuance-info.js';
@@ -123,15 +116,29 @@ export class SecondaryIssuance {
     const event = cardIssued(
       chip,
       record,
-      { digest: writtenRecordDigest(written), sealedForHeadOffice: seal(this.options.hqSealingPublicKey, issuedRecordSealContext, written) },
+      {
+        digest: writtenRecordDigest(written),
+        sealedForHeadOffice: seal(this.options.hqSealingPublicKey, issuedRecordSealContext, written),
+      },
       context,
     );
     const [entry] = await this.record(request, chip.cardId, event);
     const source = lookup.found && lookup.source === 'head_office' ? ' (issuance data from head office)' : '';
-    return { ok: true, code: 'issued', message: `${ISSUANCE_MESSAGES.issued}${source}`, cardId: chip.cardId, eventId: entry!.envelope.eventId };
+    return {
+      ok: true,
+      code: 'issued',
+      message: `${ISSUANCE_MESSAGES.issued}${source}`,
+      cardId: chip.cardId,
+      eventId: entry!.envelope.eventId,
+    };
   }
 
-  private async reject(request: PosRequest, chip: ChipFacts, bankId: string, reason: CardRefusal | 'no_issuance_data'): Promise<PosOutcome> {
+  private async reject(
+    request: PosRequest,
+    chip: ChipFacts,
+    bankId: string,
+    reason: CardRefusal | 'no_issuance_data',
+  ): Promise<PosOutcome> {
     const event = cardIssueRejected(chip.cardId, bankId, reason, { storeId: this.options.storeId, terminalId: request.terminalId });
     const [entry] = await this.record(request, chip.cardId, event);
     const code = reason === 'no_issuance_data' ? 'no_issuance_data' : 'card_unusable';
@@ -145,9 +152,11 @@ export class SecondaryIssuance {
 
 /** A card or reader problem as the POS sees it; nothing was recorded. */
 function cardTrouble(error: unknown, terminalId: string): PosOutcome {
-  if (error instanceof CardRemovedError) return { ok: false, code: 'card_removed', message: 'card removed during issuance: nothing was recorded; insert it again' };
+  if (error instanceof CardRemovedError)
+    return { ok: false, code: 'card_removed', message: 'card removed during issuance: nothing was recorded; insert it again' };
   if (error instanceof NoCardError) return { ok: false, code: 'no_card', message: `no card in the reader of terminal ${terminalId}` };
-  if (error instanceof UnknownCardError) return { ok: false, code: 'card_unusable', message: `${ISSUANCE_MESSAGES.card_unusable}: ${error.message}` };
+  if (error instanceof UnknownCardError)
+    return { ok: false, code: 'card_unusable', message: `${ISSUANCE_MESSAGES.card_unusable}: ${error.message}` };
   if (error instanceof CardStatusError) return { ok: false, code: 'card_refused', message: error.message };
   if (error instanceof CardReaderError) return { ok: false, code: 'card_error', message: error.message };
   throw error;

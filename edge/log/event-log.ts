@@ -103,7 +103,8 @@ export class EventLog {
       fsyncDirectory(options.dir);
       starts.push(1);
     }
-    if (starts[0] !== undefined && starts[0] !== 1) throw new LogCorruptError(`event log ${options.dir}: first segment starts at ${starts[0]}, not 1`);
+    if (starts[0] !== undefined && starts[0] !== 1)
+      throw new LogCorruptError(`event log ${options.dir}: first segment starts at ${starts[0]}, not 1`);
 
     const segments: Segment[] = [];
     let prevHash = GENESIS_HASH;
@@ -124,7 +125,8 @@ export class EventLog {
         dropped = data.length - scan.validBytes;
         if (dropped > 0) {
           const where = `segment ${segmentFileName(firstSeq)} offset ${scan.validBytes}`;
-          if (readOnly) logger.warn(`event log ${options.dir}: torn tail of ${dropped} bytes at ${where} (${scan.reason}); left in place (read-only)`);
+          if (readOnly)
+            logger.warn(`event log ${options.dir}: torn tail of ${dropped} bytes at ${where} (${scan.reason}); left in place (read-only)`);
           else {
             const fd = openSync(path, 'r+');
             try {
@@ -169,7 +171,8 @@ export class EventLog {
   append(inputs: EventInput[]): Promise<AppendedEntry[]> {
     if (this.options.readOnly) return Promise.reject(new Error(`event log ${this.options.dir} is open read-only`));
     if (this.closed) return Promise.reject(new Error(`event log ${this.options.dir} is closed`));
-    if (this.failure) return Promise.reject(new Error(`event log ${this.options.dir} failed earlier and must be reopened: ${this.failure.message}`));
+    if (this.failure)
+      return Promise.reject(new Error(`event log ${this.options.dir} failed earlier and must be reopened: ${this.failure.message}`));
     if (inputs.length === 0) return Promise.resolve([]);
     const frames: Buffer[] = [];
     const entries: AppendedEntry[] = [];
@@ -198,7 +201,8 @@ export class EventLog {
       const first = seq - segment.firstSeq;
       const lastSeqHere = Math.min(this.durableSeq, segment.firstSeq + segment.offsets.length - 1, seq + (maxCount - entries.length) - 1);
       const start = segment.offsets[first]!;
-      const end = lastSeqHere - segment.firstSeq + 1 < segment.offsets.length ? segment.offsets[lastSeqHere - segment.firstSeq + 1]! : segment.size;
+      const end =
+        lastSeqHere - segment.firstSeq + 1 < segment.offsets.length ? segment.offsets[lastSeqHere - segment.firstSeq + 1]! : segment.size;
       const data = this.readRange(segment, start, end);
       let offset = 0;
       for (; seq <= lastSeqHere; seq++) {

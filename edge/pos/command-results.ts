@@ -20,8 +20,12 @@ export class CommandResults {
       started_at TEXT NOT NULL,
       finished_at TEXT
     )`);
-    this.getStatement = db.prepare<[string], { request_digest: string; reply: Buffer | null }>('SELECT request_digest, reply FROM pos_commands WHERE command_id = ?');
-    this.startStatement = db.prepare<[string, string, string, string]>('INSERT INTO pos_commands (command_id, kind, request_digest, started_at) VALUES (?, ?, ?, ?)');
+    this.getStatement = db.prepare<[string], { request_digest: string; reply: Buffer | null }>(
+      'SELECT request_digest, reply FROM pos_commands WHERE command_id = ?',
+    );
+    this.startStatement = db.prepare<[string, string, string, string]>(
+      'INSERT INTO pos_commands (command_id, kind, request_digest, started_at) VALUES (?, ?, ?, ?)',
+    );
     this.finishStatement = db.prepare<[Buffer, string, string]>('UPDATE pos_commands SET reply = ?, finished_at = ? WHERE command_id = ?');
   }
 

@@ -30,10 +30,16 @@ export class BlacklistCache {
   ) {
     db.exec(`CREATE TABLE IF NOT EXISTS blacklist (card_id TEXT PRIMARY KEY, reason TEXT NOT NULL, since_ms INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS blacklist_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)`);
-    this.lookup = db.prepare<[string], { card_id: string; reason: string; since_ms: number }>('SELECT card_id, reason, since_ms FROM blacklist WHERE card_id = ?');
+    this.lookup = db.prepare<[string], { card_id: string; reason: string; since_ms: number }>(
+      'SELECT card_id, reason, since_ms FROM blacklist WHERE card_id = ?',
+    );
     this.versionRead = db.prepare<[], { version: number }>('SELECT version FROM blacklist_version WHERE id = 1');
-    this.versionWrite = db.prepare<[number]>('INSERT INTO blacklist_version (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version');
-    this.upsert = db.prepare<[string, string, number]>('INSERT INTO blacklist (card_id, reason, since_ms) VALUES (?, ?, ?) ON CONFLICT (card_id) DO UPDATE SET reason = excluded.reason, since_ms = excluded.since_ms');
+    this.versionWrite = db.prepare<[number]>(
+      'INSERT INTO blacklist_version (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version',
+    );
+    this.upsert = db.prepare<[string, string, number]>(
+      'INSERT INTO blacklist (card_id, reason, since_ms) VALUES (?, ?, ?) ON CONFLICT (card_id) DO UPDATE SET reason = excluded.reason, since_ms = excluded.since_ms',
+    );
     this.remove = db.prepare<[string]>('DELETE FROM blacklist WHERE card_id = ?');
     this.clear = db.prepare('DELETE FROM blacklist');
   }

@@ -12,7 +12,8 @@ export async function insertCard(counter: PurseCounter, request: PosRequest): Pr
   const terminal = await openChipTerminal(counter.options, request.terminalId);
   const verdict = await terminal.checkValidity(counter.now());
   const info = verdict.info;
-  if (info.lifecycle === 'blank' || !verdict.balance) throw new Refused({ ok: false, code: 'card_unusable', message: 'this card cannot be used: it is not issued' });
+  if (info.lifecycle === 'blank' || !verdict.balance)
+    throw new Refused({ ok: false, code: 'card_unusable', message: 'this card cannot be used: it is not issued' });
   const listed = counter.options.blacklist.find(info.cardId);
   const facts: CardFacts = {
     cardId: info.cardId,

@@ -39,26 +39,61 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
     { attempts: 2 },
   );
   if (!reply.ok || !reply.authorisation) {
-    return counter.decline(request, cardId, 'load', amount, { code: reply.code, message: `head office refused the load: ${reply.message}` }, balance.balance);
+    return counter.decline(
+      request,
+      cardId,
+      'load',
+      amount,
+      { code: reply.code, message: `head office refused the load: ${reply.message}` },
+      balance.balance,
+    );
   }
   const loaded = await credit(counter, card, reply.authorisation as LoadTerms, request);
-  return { ok: true, code: 'loaded', message: `loaded ${yen(amount)}; balance ${yen(loaded.newBalance)}`, cardId, balance: loaded.newBalance, eventId: loaded.eventId };
+  return {
+    ok: true,
+    code: 'loaded',
+    message: `loaded ${yen(amount)}; balance ${yen(loaded.newBalance)}`,
+    cardId,
+    balance: loaded.newBalance,
+    eventId: loaded.eventId,
+  };
 }
 
 /** Credits the card with an authorisation, recording the start before and the load after. */
-async function credit(counter: PurseCounter, card: InsertedCard, terms: LoadTerms, request: PosRequest): Promise<{ newBalance: number; eventId: string }> {
+async function credit(
+  counter: PurseCounter,
+  card: InsertedCard,
+  terms: LoadTerms,
+  request: PosRequest,
+): Promise<{ newBalance: number; eventId: string }> {
   const cardId = card.info.cardId;
   if (counter.now().getTime() >= terms.deadlineMs - (counter.options.creditSafetyMs ?? 2_000)) {
     await release(counter, request, terms.authorizationId);
-    throw new Refused({ ok: false, code: 'authorisation_expired', message: 'head office answered too late to credit the card; the account is credited back' });
+    throw new Refused({
+      ok: false,
+      code: 'authorisation_expired',
+      message: 'head office answered too late to credit the card; the account is credited back',
+    });
   }
   await counter.record(request, cardId, {
     type: 'PurseCreditStarted',
-    data: { cardId, authorizationId: terms.authorizationId, amount: terms.amount, cardCounter: terms.cardCounter, storeId: counter.storeId, terminalId: request.terminalId },
+    data: {
+      cardId,
+      authorizationId: terms.authorizationId,
+      amount: terms.amount,
+      cardCounter: terms.cardCounter,
+      storeId: counter.storeId,
+      terminalId: request.terminalId,
+    },
   });
   let receipt;
   try {
-    receipt = await card.terminal.credit({ amount: terms.amount, authorisationId: terms.authorizationId, authorisationMac: toHex(terms.mac), at: counter.now() });
+    receipt = await card.terminal.credit({
+      amount: terms.amount,
+      authorisationId: terms.authorizationId,
+      authorisationMac: toHex(terms.mac),
+      at: counter.now(),
+    });
   } catch (error) {
     // The card refused: nothing was credited, so head office may give the money back now.
     if (error instanceof CardStatusError) await release(counter, request, terms.authorizationId);
@@ -66,7 +101,8 @@ async function credit(counter: PurseCounter, card: InsertedCard, terms: LoadTerm
       throw new Refused({
         ok: false,
         code: 'card_removed',
-        message: "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
+        message:
+          "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
         cardId,
       });
     }
@@ -95,7 +131,12 @@ async function credit(counter: PurseCounter, card: InsertedCard, terms: LoadTerm
  * round trip says no. Otherwise the chip's log goes to head office, which says per authorisation
  * whether the credit is on the chip (record it), may be made now (credit it), or went back.
  */
-export async function settleOpenLoads(counter: PurseCounter, card: InsertedCard, request: PosRequest, canCredit: boolean): Promise<string[]> {
+export async function settleOpenLoads(
+  counter: PurseCounter,
+  card: InsertedCard,
+  request: PosRequest,
+  canCredit: boolean,
+): Promise<string[]> {
   const { link } = counter.options;
   if (!link.online) return [];
   const cardId = card.info.cardId;
@@ -165,7 +206,9 @@ async function release(counter: PurseCounter, request: PosRequest, authorization
   try {
     await counter.options.link.inquire(request.terminalId, { release: { authorizationId, reason: 'credit not made' } });
   } catch (error) {
-    counter.logger.warn(`purse: could not release authorisation ${authorizationId} (head office reverses it after its deadline): ${(error as Error).message}`);
+    counter.logger.warn(
+      `purse: could not release authorisation ${authorizationId} (head office reverses it after its deadline): ${(error as Error).message}`,
+    );
   }
 }
 
@@ -175,7 +218,12 @@ async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosR
   if (!counter.options.stripeReader) return onChip;
   const onStripe = bankIdDigits(await counter.options.stripeReader(request.terminalId));
   if (onStripe !== onChip) {
-    throw new Refused({ ok: false, code: 'card_unusable', message: 'the magnetic stripe and the chip name different bank accounts', cardId: card.info.cardId });
+    throw new Refused({
+      ok: false,
+      code: 'card_unusable',
+      message: 'the magnetic stripe and the chip name different bank accounts',
+      cardId: card.info.cardId,
+    });
   }
   return onStripe;
 }

@@ -109,7 +109,8 @@ export class PurseCounter {
 
   amountOf(amount: number | null | undefined): number {
     const parsed = Yen.safeParse(amount);
-    if (!parsed.success) throw new Refused({ ok: false, code: 'bad_request', message: `amount: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
+    if (!parsed.success)
+      throw new Refused({ ok: false, code: 'bad_request', message: `amount: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
     return parsed.data;
   }
 }

@@ -45,10 +45,14 @@ export class PurseService {
       return await flow();
     } catch (error) {
       if (error instanceof Refused) return error.outcome;
-      if (error instanceof HeadOfficeUnreachableError) return { ok: false, code: 'head_office_unreachable', message: `${error.message}; loads need head office, pays do not` };
-      if (error instanceof CardRemovedError) return { ok: false, code: 'card_removed', message: 'card removed during the operation: nothing was recorded; insert it again' };
-      if (error instanceof NoCardError) return { ok: false, code: 'no_card', message: `no card in the reader of terminal ${request.terminalId}` };
-      if (error instanceof UnknownCardError) return { ok: false, code: 'card_unusable', message: `this card cannot be used: ${error.message}` };
+      if (error instanceof HeadOfficeUnreachableError)
+        return { ok: false, code: 'head_office_unreachable', message: `${error.message}; loads need head office, pays do not` };
+      if (error instanceof CardRemovedError)
+        return { ok: false, code: 'card_removed', message: 'card removed during the operation: nothing was recorded; insert it again' };
+      if (error instanceof NoCardError)
+        return { ok: false, code: 'no_card', message: `no card in the reader of terminal ${request.terminalId}` };
+      if (error instanceof UnknownCardError)
+        return { ok: false, code: 'card_unusable', message: `this card cannot be used: ${error.message}` };
       if (error instanceof CardStatusError) return { ok: false, code: 'card_refused', message: error.message };
       if (error instanceof CardReaderError) return { ok: false, code: 'card_error', message: error.message };
       throw error;

@@ -12,7 +12,9 @@ export class RecordedLoads {
   constructor(db: Database) {
     db.exec('CREATE TABLE IF NOT EXISTS purse_recorded_loads (authorization_id TEXT PRIMARY KEY)');
     this.insert = db.prepare<[string]>('INSERT OR IGNORE INTO purse_recorded_loads (authorization_id) VALUES (?)');
-    this.lookup = db.prepare<[string], { authorization_id: string }>('SELECT authorization_id FROM purse_recorded_loads WHERE authorization_id = ?');
+    this.lookup = db.prepare<[string], { authorization_id: string }>(
+      'SELECT authorization_id FROM purse_recorded_loads WHERE authorization_id = ?',
+    );
   }
 
   remember(authorizationId: string): void {

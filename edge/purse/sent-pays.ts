@@ -25,7 +25,9 @@ export class SentPays {
       );
       CREATE TABLE IF NOT EXISTS purse_recorded_counters (card_id TEXT PRIMARY KEY, last_counter INTEGER NOT NULL);
     `);
-    this.insert = db.prepare<[string, number, number, string]>('INSERT OR REPLACE INTO purse_sent_pays (card_id, card_counter, amount, terminal_id) VALUES (?, ?, ?, ?)');
+    this.insert = db.prepare<[string, number, number, string]>(
+      'INSERT OR REPLACE INTO purse_sent_pays (card_id, card_counter, amount, terminal_id) VALUES (?, ?, ?, ?)',
+    );
     this.remove = db.prepare<[string, number]>('DELETE FROM purse_sent_pays WHERE card_id = ? AND card_counter = ?');
     this.ofCard = db.prepare<[string], { card_counter: number; amount: number; terminal_id: string }>(
       'SELECT card_counter, amount, terminal_id FROM purse_sent_pays WHERE card_id = ? ORDER BY card_counter',

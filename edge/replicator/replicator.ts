@@ -82,13 +82,18 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
 
   constructor(private readonly options: ReplicatorOptions) {
     super();
-    this.settings = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([key, value]) => key in DEFAULTS && value !== undefined)) };
+    this.settings = {
+      ...DEFAULTS,
+      ...Object.fromEntries(Object.entries(options).filter(([key, value]) => key in DEFAULTS && value !== undefined)),
+    };
     this.logger = options.logger ?? console;
     this.storeId = options.log.storeId;
     this.cursor = new ReplicationCursor(options.db);
     this.confirmed = this.cursor.confirmedSeq;
     if (this.confirmed > options.log.headSeq) {
-      this.logger.error(`replicator ${this.storeId}: confirmed sequence ${this.confirmed} is beyond the local log head ${options.log.headSeq}`);
+      this.logger.error(
+        `replicator ${this.storeId}: confirmed sequence ${this.confirmed} is beyond the local log head ${options.log.headSeq}`,
+      );
     }
     this.nextSeq = this.confirmed + 1;
     this.stopCommitListener = options.log.onCommit(() => {
@@ -177,8 +182,17 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
       if (this.inFlight.length > 0 && unsent < this.settings.maxBatchEvents) return;
       const entries = this.options.log.read(this.nextSeq, this.settings.maxBatchEvents, this.settings.maxBatchBytes);
       const batch = { first: entries[0]!.seq, last: entries.at(-1)!.seq };
-      const head = signHead(this.options.signingKey, { storeId: this.storeId, storeSeq: batch.last, hash: hashEnvelope(entries.at(-1)!.bytes) });
-      const data = encodeBatch({ storeId: this.storeId, events: entries.map((entry) => entry.bytes), head, localHeadSeq: this.options.log.headSeq });
+      const head = signHead(this.options.signingKey, {
+        storeId: this.storeId,
+        storeSeq: batch.last,
+        hash: hashEnvelope(entries.at(-1)!.bytes),
+      });
+      const data = encodeBatch({
+        storeId: this.storeId,
+        events: entries.map((entry) => entry.bytes),
+        head,
+        localHeadSeq: this.options.log.headSeq,
+      });
       this.inFlight.push(batch);
       this.nextSeq = batch.last + 1;
       if (this.inFlight.length === 1) this.lastProgressAt = Date.now();
@@ -225,14 +239,21 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     } else if (ack.confirmedSeq > this.confirmed) {
       this.setConfirmed(ack.confirmedSeq);
     } else if (fromSync && ack.confirmedSeq < this.confirmed) {
-      this.logger.warn(`replicator ${this.storeId}: head office has only up to ${ack.confirmedSeq}, below the local cursor ${this.confirmed}; sending again from there`);
+      this.logger.warn(
+        `replicator ${this.storeId}: head office has only up to ${ack.confirmedSeq}, below the local cursor ${this.confirmed}; sending again from there`,
+      );
       this.setConfirmed(ack.confirmedSeq);
       this.rewind(ack.confirmedSeq + 1);
     }
     if (ack.resendFrom > 0) {
       this.fail(`head office asks to resend from ${ack.resendFrom}: ${ack.reason}`);
       if (!this.inFlight.some((batch) => batch.first === ack.resendFrom)) this.rewind(ack.resendFrom);
-    } else if (fromSync && this.confirmed === before && this.inFlight.length > 0 && Date.now() - this.lastProgressAt >= this.settings.stallMs) {
+    } else if (
+      fromSync &&
+      this.confirmed === before &&
+      this.inFlight.length > 0 &&
+      Date.now() - this.lastProgressAt >= this.settings.stallMs
+    ) {
       // Head office answers but has not seen what is out: those batches were lost on the way.
       this.rewind(this.confirmed + 1);
     } else if (this.confirmed > before) {
@@ -266,7 +287,9 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     if (!this.running || !this.nc || this.syncing) return;
     this.syncing = true;
     try {
-      const reply = await this.nc.request(subjects.sync(this.storeId), new Uint8Array(0), { timeout: Math.max(500, this.settings.stallMs) });
+      const reply = await this.nc.request(subjects.sync(this.storeId), new Uint8Array(0), {
+        timeout: Math.max(500, this.settings.stallMs),
+      });
       this.onAck(reply.data, true);
     } catch (error) {
       // Head office is not answering: what was published waits in JetStream, so keep waiting.

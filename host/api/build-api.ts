@@ -34,7 +34,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   installErrorShapes(app);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'cardsys head office API', version: '1', description: 'User DB, card history and store sync status. Times are ISO 8601 UTC; money is whole yen.' },
+      info: {
+        title: 'cardsys head office API',
+        version: '1',
+        description: 'User DB, card history and store sync status. Times are ISO 8601 UTC; money is whole yen.',
+      },
     },
     transform: ({ schema, url }) => ({
       url,

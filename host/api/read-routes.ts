@@ -25,7 +25,12 @@ const CardEventsQuery = z.object({
     .regex(/^\d{1,20}$/, 'after must be an event position (a whole number) from a previous page')
     .transform((text) => BigInt(text))
     .optional(),
-  limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').default(50),
+  limit: z.coerce
+    .number()
+    .int('limit must be a whole number')
+    .min(1, 'limit must be at least 1')
+    .max(500, 'limit must be at most 500')
+    .default(50),
 });
 
 export interface ReadRoutesOptions {
@@ -52,7 +57,13 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
 
     app.get(
       '/v1/cards/:cardId',
-      { schema: { summary: 'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, chip usage', tags: ['user DB'], params: CardParams } },
+      {
+        schema: {
+          summary: 'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, chip usage',
+          tags: ['user DB'],
+          params: CardParams,
+        },
+      },
       async (request) => {
         const { cardId } = request.params as z.output<typeof CardParams>;
         const card = queries.card(cardId);
@@ -74,12 +85,14 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
       async (request) => {
         const { cardId } = request.params as z.output<typeof CardParams>;
         const { after, limit } = request.query as z.output<typeof CardEventsQuery>;
-        if (!queries.card(cardId) && queries.cardEventPositions(cardId, { limit: 1 }).length === 0) throw new NotFoundError(`no card ${cardId}`);
+        if (!queries.card(cardId) && queries.cardEventPositions(cardId, { limit: 1 }).length === 0)
+          throw new NotFoundError(`no card ${cardId}`);
         const positions = queries.cardEventPositions(cardId, { after, limit });
         const events = [];
         for (const position of positions) {
           const [record] = await store.readAll({ after: position - 1n, maxCount: 1 });
-          if (!record || record.position !== position) throw new Error(`event store has no event at position ${position}, which the read models index for card ${cardId}`);
+          if (!record || record.position !== position)
+            throw new Error(`event store has no event at position ${position}, which the read models index for card ${cardId}`);
           const view = eventView(decodeRecord(record)!);
           if (view) events.push(view);
         }
@@ -88,7 +101,9 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
       },
     );
 
-    app.get('/v1/stores', { schema: { summary: 'Every known store with its sync status', tags: ['stores'] } }, async () => ({ stores: queries.stores() }));
+    app.get('/v1/stores', { schema: { summary: 'Every known store with its sync status', tags: ['stores'] } }, async () => ({
+      stores: queries.stores(),
+    }));
 
     app.get(
       '/v1/stores/:storeId/sync',

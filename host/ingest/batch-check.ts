@@ -46,7 +46,8 @@ export async function checkBatch(
     if (previous && envelope.storeSeq !== previous.envelope.storeSeq + 1) {
       return refuse(`sequence ${envelope.storeSeq} follows ${previous.envelope.storeSeq} inside the batch`);
     }
-    if (previous && !equalBytes(envelope.prevHash, previous.hash)) return refuse(`hash chain broken inside the batch at sequence ${envelope.storeSeq}`);
+    if (previous && !equalBytes(envelope.prevHash, previous.hash))
+      return refuse(`hash chain broken inside the batch at sequence ${envelope.storeSeq}`);
     checked.push({ envelope, bytes, hash: hashEnvelope(bytes) });
   }
   const first = checked[0]!;
@@ -70,7 +71,9 @@ export async function checkBatch(
     return refuse(`sequence gap: head office has up to ${stored.lastSeq}, batch continues at ${firstFresh.envelope.storeSeq}`);
   }
   if (!equalBytes(firstFresh.envelope.prevHash, stored.lastHash)) {
-    return refuse(`hash chain broken at sequence ${firstFresh.envelope.storeSeq}: its prev_hash is not the hash of stored event ${stored.lastSeq}`);
+    return refuse(
+      `hash chain broken at sequence ${firstFresh.envelope.storeSeq}: its prev_hash is not the hash of stored event ${stored.lastSeq}`,
+    );
   }
   return { kind: 'accept', fresh, head, range };
 }

@@ -1,3 +1,3 @@
 // Host ingest of the stores' replicated events, and how origin chains sit in the event store.
 export { startIngest, ensureEventsStream, DUPLICATE_WINDOW_MS, type Ingest, type IngestOptions } from './ingest.js';
-export {  type BatchVerdict, type StoreKeys } from './batch-check.js';
+export type { BatchVerdict, StoreKeys } from './batch-check.js';

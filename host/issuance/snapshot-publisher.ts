@@ -13,7 +13,6 @@ import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } 
 
 import type { Logger } from '../../infra/index.js';
 
-
 const HEADER = { feed: 'Cardsys-Feed', changeSeq: 'Cardsys-Change-Seq', generation: 'Cardsys-Generation' } as const;
 
 export interface SnapshotPublisherOptions {
@@ -82,7 +81,11 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     h.set(HEADER.feed, cursor.feed);
     h.set(HEADER.changeSeq, String(cursor.changeSeq));
     h.set(HEADER.generation, String(cursor.generation));
-    const ack = await js.publish(subjects.snapshot(store.storeId), payload, { msgID, headers: h, expect: { lastSubjectSequence: cursor.lastSeq } });
+    const ack = await js.publish(subjects.snapshot(store.storeId), payload, {
+      msgID,
+      headers: h,
+      expect: { lastSubjectSequence: cursor.lastSeq },
+    });
     cursor.lastSeq = ack.seq;
     figures.messages++;
     figures.bytes += payload.length;
@@ -107,11 +110,18 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     return cursor;
   };
 
-  const sealerFor = (store: SnapshotStore): Sealer => createSealer(sealingPublicKeyFromRaw(store.sealingKey), snapshotSealContext(store.storeId));
+  const sealerFor = (store: SnapshotStore): Sealer =>
+    createSealer(sealingPublicKeyFromRaw(store.sealingKey), snapshotSealContext(store.storeId));
 
   const publishFull = async (store: SnapshotStore, previous: StoreCursor | undefined, feed: string, figures: PublishFigures) => {
     const { changeSeq, entries } = reader.snapshot(store.storeId);
-    const cursor: StoreCursor = { lastSeq: previous?.lastSeq ?? 0, feed, changeSeq, generation: (previous?.generation ?? 0) + 1, messagesSinceFull: 0 };
+    const cursor: StoreCursor = {
+      lastSeq: previous?.lastSeq ?? 0,
+      feed,
+      changeSeq,
+      generation: (previous?.generation ?? 0) + 1,
+      messagesSinceFull: 0,
+    };
     const parts: Uint8Array[][] = [[]];
     let size = 0;
     for (const entry of entries) {
@@ -126,7 +136,13 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     let firstSeq = 0;
     for (const [index, part] of parts.entries()) {
       const update = { storeId: store.storeId, generation: cursor.generation, part: index + 1, parts: parts.length, changeSeq };
-      const seq = await publish(store, cursor, sealer.seal(encodeSnapshotUpdate(update, part)), `${feed}:${store.storeId}:g${cursor.generation}:${index + 1}`, figures);
+      const seq = await publish(
+        store,
+        cursor,
+        sealer.seal(encodeSnapshotUpdate(update, part)),
+        `${feed}:${store.storeId}:g${cursor.generation}:${index + 1}`,
+        figures,
+      );
       if (index === 0) firstSeq = seq;
       cursor.messagesSinceFull++;
     }
@@ -136,7 +152,9 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     if ((await jsm.streams.info(stream)).state.first_seq < firstSeq) await jsm.streams.purge(stream, { seq: firstSeq });
     cursors.set(store.storeId, cursor);
     figures.fullSnapshots++;
-    logger.info(`issuance snapshot of store ${store.storeId}: generation ${cursor.generation}, ${entries.length} users in ${parts.length} parts`);
+    logger.info(
+      `issuance snapshot of store ${store.storeId}: generation ${cursor.generation}, ${entries.length} users in ${parts.length} parts`,
+    );
   };
 
   const publishChanges = async (store: SnapshotStore, cursor: StoreCursor, figures: PublishFigures): Promise<'done' | 'full'> => {
@@ -156,7 +174,13 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
       const changeSeq = changes[changes.length - 1]!.changeSeq;
       const next = { ...cursor, changeSeq };
       const update = { storeId: store.storeId, generation: cursor.generation, part: 0, parts: 0, removedBankIds: removed, changeSeq };
-      await publish(store, next, sealer.seal(encodeSnapshotUpdate(update, upserts)), `${cursor.feed}:${store.storeId}:c${changeSeq}`, figures);
+      await publish(
+        store,
+        next,
+        sealer.seal(encodeSnapshotUpdate(update, upserts)),
+        `${cursor.feed}:${store.storeId}:c${changeSeq}`,
+        figures,
+      );
       cursor.lastSeq = next.lastSeq;
       cursor.changeSeq = changeSeq;
       cursor.messagesSinceFull++;
@@ -173,21 +197,23 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
   let running: Promise<PublishFigures> | undefined;
   const publishPending = (): Promise<PublishFigures> => {
     // One pass at a time: a caller arriving mid-pass waits for it and then runs its own.
-    const pass = (running ?? Promise.resolve()).catch(() => undefined).then(async () => {
-      const figures: PublishFigures = { stores: 0, failedStores: 0, fullSnapshots: 0, changeMessages: 0, messages: 0, bytes: 0 };
-      const feed = reader.feedId();
-      for (const store of reader.stores()) {
-        try {
-          await publishStore(store, feed, figures);
-          figures.stores++;
-        } catch (error) {
-          cursors.delete(store.storeId);
-          figures.failedStores++;
-          logger.error(`issuance snapshot of store ${store.storeId} not published: ${(error as Error).message}`);
+    const pass = (running ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        const figures: PublishFigures = { stores: 0, failedStores: 0, fullSnapshots: 0, changeMessages: 0, messages: 0, bytes: 0 };
+        const feed = reader.feedId();
+        for (const store of reader.stores()) {
+          try {
+            await publishStore(store, feed, figures);
+            figures.stores++;
+          } catch (error) {
+            cursors.delete(store.storeId);
+            figures.failedStores++;
+            logger.error(`issuance snapshot of store ${store.storeId} not published: ${(error as Error).message}`);
+          }
         }
-      }
-      return figures;
-    });
+        return figures;
+      });
     running = pass;
     return pass;
   };
@@ -200,7 +226,10 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     while (!stopped && options.follow !== false) {
       try {
         const head = reader.headChangeSeq();
-        const stores = reader.stores().map((store) => store.storeId).join(',');
+        const stores = reader
+          .stores()
+          .map((store) => store.storeId)
+          .join(',');
         if (head !== lastSeen || stores !== lastStores) {
           const figures = await publishPending();
           if (figures.failedStores === 0) {

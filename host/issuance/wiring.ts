@@ -54,8 +54,17 @@ export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): FastifyP
   return async (app) => {
     const office = await IssuanceOffice.open({ store: options.store, writer: options.hqWriter });
     const pcsc = options.cardReader ? undefined : pcscCardReader();
-    const publisher = await startSnapshotPublisher({ nc: options.nc, readModels: options.readModels, ...(options.logger ? { logger: options.logger } : {}) });
-    const lookups = startLookupResponder({ nc: options.nc, readModels: options.readModels, sealingKey: options.sealingKey, ...(options.logger ? { logger: options.logger } : {}) });
+    const publisher = await startSnapshotPublisher({
+      nc: options.nc,
+      readModels: options.readModels,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    const lookups = startLookupResponder({
+      nc: options.nc,
+      readModels: options.readModels,
+      sealingKey: options.sealingKey,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     app.addHook('onClose', async () => {
       await lookups.stop();
       await publisher.stop();

@@ -1,4 +1,10 @@
 // Primary issuance at head office: the card in head office's reader, its stripe, CardPrimaryIssued.
-export {   writeVirtualCardStripe, type IssueCardRequest, type IssuedCard, type PrimaryIssuanceOptions, type StripeData } from './primary-issuance.js';
+export {
+  writeVirtualCardStripe,
+  type IssueCardRequest,
+  type IssuedCard,
+  type PrimaryIssuanceOptions,
+  type StripeData,
+} from './primary-issuance.js';
 export { primaryIssuanceRoutes } from './routes.js';
 export { issuerKeysFile, loadIssuerKeys, loadOrCreateIssuerKeys } from './issuer-keys.js';

@@ -44,7 +44,8 @@ function newPin(): string {
  * which the request names.
  */
 export async function writeVirtualCardStripe(readerName: string, stripe: StripeData, stateFile: string | undefined): Promise<void> {
-  if (!stateFile) throw new StripeDataError(`no stripe encoder at reader "${readerName}": name the virtual card's state file to write its stripe`);
+  if (!stateFile)
+    throw new StripeDataError(`no stripe encoder at reader "${readerName}": name the virtual card's state file to write its stripe`);
   writeVirtualStripe(stateFile, { bankId: stripe.bankId, expiry: stripe.expiry, serviceCode: DEFAULT_SERVICE_CODE, discretionary: '' });
 }
 
@@ -59,7 +60,10 @@ export async function issuePrimaryCard(options: PrimaryIssuanceOptions, request:
       const expiry = planned.expiry.slice(0, 7);
       // The stripe first: it can be written again, a chip is initialised once.
       await options.stripeWriter(request.readerName, { bankId, expiry }, request.stripeTarget);
-      const terminal = new ChipTerminal(await options.cardReader(request.readerName), { keys: options.issuerKeys, terminalName: 'hq-issuer' });
+      const terminal = new ChipTerminal(await options.cardReader(request.readerName), {
+        keys: options.issuerKeys,
+        terminalName: 'hq-issuer',
+      });
       await terminal.initialise(options.issuerKeys, { cardId: planned.cardId, expiry, pin, bankId });
     },
   );

@@ -9,7 +9,10 @@ import { issuePrimaryCard, type PrimaryIssuanceOptions } from './primary-issuanc
 const Params = z.object({ userId: z.string().min(1, 'user id is required').max(128, 'user id must be at most 128 characters') });
 const Body = z.object({
   reader: z.string({ error: 'reader is required (the PC/SC reader holding the blank card)' }).min(1, 'reader is required'),
-  pin: z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits').optional(),
+  pin: z
+    .string()
+    .regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits')
+    .optional(),
   stripe: z.string().min(1, 'stripe must name where the stripe goes').optional(),
 });
 
@@ -23,7 +26,7 @@ export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyP
           summary: "Primary issuance: initialise the blank card in head office's reader for this user",
           description:
             'Body: { reader: PC/SC reader name, pin?: 4-8 digits (random 4 digits when omitted; returned once, for the PIN mailer), ' +
-            'stripe?: where the stripe encoder writes (a virtual card\'s state file) }. ' +
+            "stripe?: where the stripe encoder writes (a virtual card's state file) }. " +
             '201 with card id, bank id and expiry; 404 unknown user; 409 when the card cannot be issued (no card, not blank, reader trouble).',
           tags: ['issuance'],
           params: Params,
@@ -34,12 +37,18 @@ export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyP
         const { userId } = request.params as z.output<typeof Params>;
         const body = request.body as z.output<typeof Body>;
         try {
-          const card = await issuePrimaryCard(options, { userId, readerName: body.reader, ...(body.pin ? { pin: body.pin } : {}), ...(body.stripe ? { stripeTarget: body.stripe } : {}) });
+          const card = await issuePrimaryCard(options, {
+            userId,
+            readerName: body.reader,
+            ...(body.pin ? { pin: body.pin } : {}),
+            ...(body.stripe ? { stripeTarget: body.stripe } : {}),
+          });
           return reply.code(201).send(card);
         } catch (error) {
           if (error instanceof UnknownUserError) throw new NotFoundError(error.message);
           if (error instanceof CardIdTakenError) return reply.code(409).send({ error: error.code, message: error.message });
-          if (error instanceof CardReaderError || error instanceof StripeDataError) return reply.code(409).send({ error: 'card_not_issued', message: `the card was not issued: ${error.message}` });
+          if (error instanceof CardReaderError || error instanceof StripeDataError)
+            return reply.code(409).send({ error: 'card_not_issued', message: `the card was not issued: ${error.message}` });
           throw error;
         }
       },

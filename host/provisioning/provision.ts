@@ -5,7 +5,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { HQ_ORIGIN, StoreId, type NewDomainEvent } from '../../contracts/index.js';
 import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/index.js';
-import { generateSealingKey, loadOrCreateSealingKey, rawSealingPublicKey, saveSealingKey, type SealingKeyPair } from '../../contracts/index.js';
+import {
+  generateSealingKey,
+  loadOrCreateSealingKey,
+  rawSealingPublicKey,
+  saveSealingKey,
+  type SealingKeyPair,
+} from '../../contracts/index.js';
 import { natsAuthorizationConfig, type NatsUser } from '../../infra/nats/index.js';
 import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/index.js';
 import { keysToJson, terminalKeysOf } from '../../card/index.js';
@@ -87,10 +93,18 @@ function readJson<T>(file: string): T {
 
 const fromBase64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'));
 
-function storeKeyRegistered(origin: string, keys: { signingKeyId: string; signingPublicKey: string; sealingPublicKey: string }): NewDomainEvent {
+function storeKeyRegistered(
+  origin: string,
+  keys: { signingKeyId: string; signingPublicKey: string; sealingPublicKey: string },
+): NewDomainEvent {
   return {
     type: 'StoreKeyRegistered',
-    data: { storeId: origin, keyId: keys.signingKeyId, publicKey: fromBase64(keys.signingPublicKey), sealingPublicKey: fromBase64(keys.sealingPublicKey) },
+    data: {
+      storeId: origin,
+      keyId: keys.signingKeyId,
+      publicKey: fromBase64(keys.signingPublicKey),
+      sealingPublicKey: fromBase64(keys.sealingPublicKey),
+    },
   };
 }
 
@@ -134,7 +148,8 @@ function parseStoreId(what: string, id: string): string {
 function checkedOptions(options: ProvisionStoreOptions): { storeId: string; name: string; nearbyStoreIds: string[] } {
   const storeId = parseStoreId('store id', options.storeId);
   const name = options.name.trim();
-  if (name.length === 0 || name.length > 200) throw new ProvisioningError(`store name must be 1-200 characters, got ${JSON.stringify(options.name)}`);
+  if (name.length === 0 || name.length > 200)
+    throw new ProvisioningError(`store name must be 1-200 characters, got ${JSON.stringify(options.name)}`);
   const nearbyStoreIds = (options.nearbyStoreIds ?? []).map((id) => parseStoreId('nearby store id', id));
   if (nearbyStoreIds.includes(storeId)) throw new ProvisioningError(`store ${storeId} cannot be its own nearby store`);
   const duplicate = nearbyStoreIds.find((id, index) => nearbyStoreIds.indexOf(id) !== index);
@@ -155,7 +170,9 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
   }
   const bundleDir = options.bundleDir ?? join(options.hqDataDir, 'bundles', storeId);
   const bundle = storeBundleFiles(bundleDir);
-  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys].filter((file) => existsSync(file));
+  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys].filter((file) =>
+    existsSync(file),
+  );
   if (occupied.length > 0) {
     throw new ProvisioningError(`the bundle folder ${bundleDir} already holds keys (${occupied.join(', ')}); choose an empty folder`);
   }

@@ -2,5 +2,5 @@
 // accounts and their settlement, the blacklist and its feed to stores), its routes, and the
 // composition root that starts it with the API.
 export { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
-export { purseRoutes,  type PurseRoutesOptions } from './routes.js';
+export { purseRoutes, type PurseRoutesOptions } from './routes.js';
 export { headOfficePurse, type HeadOfficePurse } from './wiring.js';

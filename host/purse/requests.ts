@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { Yen } from '../../contracts/index.js';
 
-const hex16 = (field: string) => z.string({ error: `${field} is required` }).regex(/^[0-9a-f]{16}$/, `${field} must be 16 lowercase hex digits`);
+const hex16 = (field: string) =>
+  z.string({ error: `${field} is required` }).regex(/^[0-9a-f]{16}$/, `${field} must be 16 lowercase hex digits`);
 const counter = z.number().int().min(0).max(0xffffffff);
 
 /** AuthoriseLoadRequest as the inquiry centre accepts it. */

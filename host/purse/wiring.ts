@@ -15,14 +15,29 @@ import type { Logger } from '../../infra/index.js';
 
 export interface HeadOfficePurse {
   /** Blacklist and alert routes; registering them starts the inquiry centre, closing the API stops it. */
-  routes(parts: { store: EventStore; nc: NatsConnection; hqWriter: HqWriter; logger: Logger; readModels: Database.Database; cardViews?: CardView[] }): FastifyPluginAsync;
+  routes(parts: {
+    store: EventStore;
+    nc: NatsConnection;
+    hqWriter: HqWriter;
+    logger: Logger;
+    readModels: Database.Database;
+    cardViews?: CardView[];
+  }): FastifyPluginAsync;
 }
 
-export function headOfficePurse(options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>): HeadOfficePurse {
+export function headOfficePurse(
+  options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>,
+): HeadOfficePurse {
   return {
     routes(parts) {
       return async (app) => {
-        const centre = await InquiryCentre.start({ ...options, nc: parts.nc, store: parts.store, writer: parts.hqWriter, logger: parts.logger });
+        const centre = await InquiryCentre.start({
+          ...options,
+          nc: parts.nc,
+          store: parts.store,
+          writer: parts.hqWriter,
+          logger: parts.logger,
+        });
         app.addHook('onClose', () => centre.stop());
         const ledger = new PurseLedgerReader(parts.readModels);
         await app.register(purseRoutes({ centre, ledger }));

@@ -5,11 +5,7 @@
 // their snapshot stream only by direct get, whose API subject names the stream.
 import { EVENTS_STREAM, snapshotStream, subjects } from '../../contracts/index.js';
 
-export type Principal =
-  | { role: 'hq' }
-  | { role: 'store'; storeId: string }
-  | { role: 'pos'; storeId: string }
-  | { role: 'auditor' };
+export type Principal = { role: 'hq' } | { role: 'store'; storeId: string } | { role: 'pos'; storeId: string } | { role: 'auditor' };
 
 export interface NatsPermissions {
   publish: string[];
@@ -115,5 +111,9 @@ export function natsAuthorizationConfig(users: NatsUser[]): string {
 
 /** A complete nats-server configuration for a deployment: listen address, JetStream and users. */
 export function natsServerConfig(options: { listen: string; jetstreamDir: string; users: NatsUser[] }): string {
-  return [`listen: ${quote(options.listen)}`, `jetstream { store_dir: ${quote(options.jetstreamDir)} }`, natsAuthorizationConfig(options.users)].join('\n');
+  return [
+    `listen: ${quote(options.listen)}`,
+    `jetstream { store_dir: ${quote(options.jetstreamDir)} }`,
+    natsAuthorizationConfig(options.users),
+  ].join('\n');
 }

@@ -53,7 +53,9 @@ export async function connectReconnecting(
           break;
         case 'reconnecting':
           if (failedAttempts <= QUIET_AFTER_ATTEMPTS || failedAttempts % LOG_EVERY_ATTEMPTS === 0) {
-            logger.warn(`${component}: NATS still unreachable, attempt ${failedAttempts} (down since ${link.downSince?.toISOString() ?? 'now'})`);
+            logger.warn(
+              `${component}: NATS still unreachable, attempt ${failedAttempts} (down since ${link.downSince?.toISOString() ?? 'now'})`,
+            );
           }
           break;
         case 'reconnect': {

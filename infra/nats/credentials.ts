@@ -21,7 +21,12 @@ const PRINCIPAL_LINE = /^#\s*principal:\s*(.+?)\s*$/;
 /** Makes a new nkey user for the principal. */
 export function createCredentials(principal: Principal): NatsCredentials {
   const user = createUser();
-  return { principal: principalName(principal), inboxPrefix: inboxPrefixOf(principal), seed: user.getSeed(), publicKey: user.getPublicKey() };
+  return {
+    principal: principalName(principal),
+    inboxPrefix: inboxPrefixOf(principal),
+    seed: user.getSeed(),
+    publicKey: user.getPublicKey(),
+  };
 }
 
 export function writeCredentialsFile(file: string, credentials: NatsCredentials): void {

@@ -57,7 +57,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       const proc = spawn(natsServerBinary(), ['-c', configFile, '-l', logFile], { stdio: 'ignore' });
       child = proc;
       const failed = new Promise<never>((_, reject) => {
-        proc.once('error', (error) => reject(new Error(`cannot start nats-server (${natsServerBinary()}): ${error.message}; run "make deps" to install it`)));
+        proc.once('error', (error) =>
+          reject(new Error(`cannot start nats-server (${natsServerBinary()}): ${error.message}; run "make deps" to install it`)),
+        );
         proc.once('exit', (code) => reject(new Error(`nats-server exited with code ${code}; see ${logFile}`)));
       });
       await Promise.race([waitForPort(port, 10_000), failed]);

@@ -7,7 +7,6 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
 import { snapshotStream, subjects } from '../../contracts/index.js';
 
-
 /** Head office: creates the store's snapshot stream, or leaves the existing one as it is. */
 export async function ensureSnapshotStream(jsm: JetStreamManager, storeId: string): Promise<void> {
   const name = snapshotStream(storeId);
@@ -43,7 +42,11 @@ const READ_WINDOW = 256;
  * stored when the read reaches it. `jsm` may be made with `{ checkAPI: false }`: a store may not
  * call `$JS.API.INFO`.
  */
-export async function* readSnapshotMessages(jsm: JetStreamManager, storeId: string, afterSeq: number): AsyncGenerator<StoredSnapshotMessage> {
+export async function* readSnapshotMessages(
+  jsm: JetStreamManager,
+  storeId: string,
+  afterSeq: number,
+): AsyncGenerator<StoredSnapshotMessage> {
   const stream = snapshotStream(storeId);
   let next = afterSeq + 1;
   for (;;) {

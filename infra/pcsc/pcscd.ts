@@ -51,7 +51,14 @@ const PCSCD_SOCKET = '/run/pcscd/pcscd.comm';
 
 function readerConf(file: string): string {
   return READERS.filter((reader) => reader.file === file)
-    .map((reader) => [`FRIENDLYNAME "${reader.friendlyName}"`, `DEVICENAME   /dev/null:0x${reader.port.toString(16).toUpperCase()}`, `LIBPATH      ${reader.library}`, `CHANNELID    0x${reader.port.toString(16).toUpperCase()}`].join('\n'))
+    .map((reader) =>
+      [
+        `FRIENDLYNAME "${reader.friendlyName}"`,
+        `DEVICENAME   /dev/null:0x${reader.port.toString(16).toUpperCase()}`,
+        `LIBPATH      ${reader.library}`,
+        `CHANNELID    0x${reader.port.toString(16).toUpperCase()}`,
+      ].join('\n'),
+    )
     .join('\n\n')
     .concat('\n');
 }
@@ -62,7 +69,8 @@ function isRoot(): boolean {
 
 /** Writes the reader configuration; true when something changed. */
 function configureReaders(): boolean {
-  if (!existsSync(DRIVER)) throw new Error(`vpcd driver ${DRIVER} is missing: install the Debian package vsmartcard-vpcd (make system-deps)`);
+  if (!existsSync(DRIVER))
+    throw new Error(`vpcd driver ${DRIVER} is missing: install the Debian package vsmartcard-vpcd (make system-deps)`);
   let changed = false;
   const original = readFileSync(DRIVER);
   for (const { library } of READERS) {
@@ -92,10 +100,15 @@ function ensureQuickAckRoute(): { ok: boolean; detail: string } {
   const show = () => execFileSync('ip', ['route', 'show', 'table', 'local', `${CARD_LINK_ADDRESS}/32`], { encoding: 'utf8' });
   try {
     if (/quickack 1/.test(show())) return { ok: true, detail: 'quickack route present' };
-    execFileSync('ip', ['route', 'replace', 'local', `${CARD_LINK_ADDRESS}/32`, 'dev', 'lo', 'table', 'local', 'quickack', '1'], { stdio: 'pipe' });
+    execFileSync('ip', ['route', 'replace', 'local', `${CARD_LINK_ADDRESS}/32`, 'dev', 'lo', 'table', 'local', 'quickack', '1'], {
+      stdio: 'pipe',
+    });
     return { ok: /quickack 1/.test(show()), detail: 'quickack route added' };
   } catch (error) {
-    return { ok: false, detail: `cannot set the quickack route (${(error as Error).message.split('\n')[0]}); APDUs will pay TCP delayed ACKs` };
+    return {
+      ok: false,
+      detail: `cannot set the quickack route (${(error as Error).message.split('\n')[0]}); APDUs will pay TCP delayed ACKs`,
+    };
   }
 }
 
@@ -182,7 +195,8 @@ export function ensurePcscd(): Promise<PcscdStatus> {
     const changed = configureReaders();
     const route = ensureQuickAckRoute();
     if (changed || !ready()) {
-      if (!isRoot()) throw new Error('pcscd is not running with the vpcd readers and this is not root: run "sudo bash infra/pcsc/pcscd.sh start"');
+      if (!isRoot())
+        throw new Error('pcscd is not running with the vpcd readers and this is not root: run "sudo bash infra/pcsc/pcscd.sh start"');
       if (pcscdPids().length > 0) await stopPcscd();
       await startPcscd();
     }

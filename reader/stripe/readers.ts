@@ -41,10 +41,13 @@ export class KeyboardWedgeStripeReader implements StripeReader {
   private nextLine(timeoutMs: number | undefined): Promise<string> {
     if (this.closed) return Promise.reject(new StripeDataError('stripe reader input is closed'));
     return new Promise((resolve, reject) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
-        this.waiting.splice(this.waiting.indexOf(waiter), 1);
-        reject(new StripeDataError(`no swipe within ${timeoutMs} ms`));
-      }, timeoutMs);
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.waiting.splice(this.waiting.indexOf(waiter), 1);
+              reject(new StripeDataError(`no swipe within ${timeoutMs} ms`));
+            }, timeoutMs);
       const waiter = (line: string | undefined) => {
         clearTimeout(timer);
         if (line === undefined) reject(new StripeDataError('stripe reader input closed before a swipe'));
@@ -77,7 +80,9 @@ export class VirtualStripeReader implements StripeReader {
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      throw new StripeDataError(`no stripe data for this card (${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      throw new StripeDataError(
+        `no stripe data for this card (${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
     return decodeTrack2(text);
   }

@@ -77,7 +77,8 @@ export function decodeTrack2(text: string): Track2 {
   if (framed.length + 1 > MAX_TRACK2_CHARACTERS) throw new StripeDataError(`track 2 holds at most ${MAX_TRACK2_CHARACTERS} characters`);
   const lrc = line[end + 1];
   if (lrc !== undefined) {
-    if (lrc.charCodeAt(0) < 0x30 || lrc.charCodeAt(0) > 0x3f) throw new StripeDataError(`LRC character "${lrc}" is outside the track 2 character set`);
+    if (lrc.charCodeAt(0) < 0x30 || lrc.charCodeAt(0) > 0x3f)
+      throw new StripeDataError(`LRC character "${lrc}" is outside the track 2 character set`);
     if (lrc !== lrcOf(framed)) throw new StripeDataError(`LRC mismatch: read "${lrc}", data gives "${lrcOf(framed)}" (misread swipe)`);
   }
   const match = /^;(\d{15})=(\d{2})(\d{2})(\d{3})(\d*)\?$/.exec(framed);
@@ -100,11 +101,13 @@ export function track2ToBits(text: string): Uint8Array {
   const track = text.replace(/[\r\n]+$/, '');
   decodeTrack2(track);
   const withLrc = track.endsWith('?') ? track + lrcOf(track) : track;
-  return Uint8Array.from([...withLrc].map((character) => {
-    const data = value(character);
-    const ones = data.toString(2).split('1').length - 1;
-    return data | (ones % 2 === 0 ? 0x10 : 0);
-  }));
+  return Uint8Array.from(
+    [...withLrc].map((character) => {
+      const data = value(character);
+      const ones = data.toString(2).split('1').length - 1;
+      return data | (ones % 2 === 0 ? 0x10 : 0);
+    }),
+  );
 }
 
 /** Reads 5-bit characters back (parity and LRC checked) into track 2 text. */

@@ -26,7 +26,12 @@ describe('query API over real SQLite read models', () => {
     const hq = new EnvelopeChain('hq');
     const storeA = new EnvelopeChain('A');
     await appendChainBatch(store, hq, [storeRegistered('A', 'Store A'), userRegistered('u1', 'A'), cardPrimaryIssued('c1', 'u1')]);
-    await appendChainBatch(store, storeA, [cardIssued('c1', 'u1', 'A'), purseLoaded('c1', 'A', 10_000, 13_000), pursePaid('c1', 'A', 5_500, 7_500)], { localHeadSeq: 7 });
+    await appendChainBatch(
+      store,
+      storeA,
+      [cardIssued('c1', 'u1', 'A'), purseLoaded('c1', 'A', 10_000, 13_000), pursePaid('c1', 'A', 5_500, 7_500)],
+      { localHeadSeq: 7 },
+    );
     runner = ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store, projections });
     runner.start();
     await runner.waitForPosition((await store.headPosition())!);
@@ -51,7 +56,12 @@ describe('query API over real SQLite read models', () => {
   it('GET /v1/users/:userId returns the user with cards and chip usage', async () => {
     const { status, body } = await get('/v1/users/u1');
     expect(status).toBe(200);
-    expect(body).toMatchObject({ userId: 'u1', homeStoreId: 'A', personal: { name: 'Name u1', birthDate: '1990-04-01' }, bank: { bankCode: '0001' } });
+    expect(body).toMatchObject({
+      userId: 'u1',
+      homeStoreId: 'A',
+      personal: { name: 'Name u1', birthDate: '1990-04-01' },
+      bank: { bankCode: '0001' },
+    });
     expect(body.registeredAt).toMatch(ISO_UTC);
     expect(body.cards).toHaveLength(1);
     expect(body.cards[0].usage).toMatchObject({ count: 2, loadedTotal: 10_000, paidTotal: 5_500, lastBalance: 7_500 });
@@ -68,7 +78,12 @@ describe('query API over real SQLite read models', () => {
     const first = await get('/v1/cards/c1/events?limit=2');
     expect(first.status).toBe(200);
     expect(first.body.events.map((e: { type: string }) => e.type)).toEqual(['CardPrimaryIssued', 'CardIssued']);
-    expect(first.body.events[0]).toMatchObject({ origin: 'hq', originSeq: 3, aggregate: 'card-c1', data: { cardId: 'c1', expiry: '2030-12-31' } });
+    expect(first.body.events[0]).toMatchObject({
+      origin: 'hq',
+      originSeq: 3,
+      aggregate: 'card-c1',
+      data: { cardId: 'c1', expiry: '2030-12-31' },
+    });
     expect(first.body.events[0].occurredAt).toMatch(ISO_UTC);
     expect(first.body.next).toEqual(expect.any(String));
     const second = await get(`/v1/cards/c1/events?limit=2&after=${first.body.next}`);
@@ -81,7 +96,14 @@ describe('query API over real SQLite read models', () => {
   it('GET /v1/stores and /v1/stores/:storeId/sync report sync status', async () => {
     const sync = await get('/v1/stores/A/sync');
     expect(sync.status).toBe(200);
-    expect(sync.body).toMatchObject({ storeId: 'A', name: 'Store A', lastSeqReceived: 3, localHeadSeq: 7, eventsBehind: 4, batchesReceived: 1 });
+    expect(sync.body).toMatchObject({
+      storeId: 'A',
+      name: 'Store A',
+      lastSeqReceived: 3,
+      localHeadSeq: 7,
+      eventsBehind: 4,
+      batchesReceived: 1,
+    });
     expect(sync.body.lastContactAt).toMatch(ISO_UTC);
     const list = await get('/v1/stores');
     expect(list.body.stores.map((s: { storeId: string }) => s.storeId)).toEqual(['A']);
@@ -111,7 +133,12 @@ describe('query API over real SQLite read models', () => {
   it('GET /healthz reports event store, NATS and projection lag', async () => {
     const { status, body } = await get('/healthz');
     expect(status).toBe(200);
-    expect(body).toMatchObject({ status: 'ok', eventStore: { ok: true }, nats: { ok: true }, projections: { ok: true, running: true, lag: '0' } });
+    expect(body).toMatchObject({
+      status: 'ok',
+      eventStore: { ok: true },
+      nats: { ok: true },
+      projections: { ok: true, running: true, lag: '0' },
+    });
     expect(body.projections.checkpoint).toBe(body.eventStore.headPosition);
   });
 
@@ -122,7 +149,14 @@ describe('query API over real SQLite read models', () => {
     const doc = (await get('/docs/json')).body;
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/v1/users/{userId}', '/v1/cards/{cardId}', '/v1/cards/{cardId}/events', '/v1/stores/{storeId}/sync', '/v1/stores', '/healthz']),
+      expect.arrayContaining([
+        '/v1/users/{userId}',
+        '/v1/cards/{cardId}',
+        '/v1/cards/{cardId}/events',
+        '/v1/stores/{storeId}/sync',
+        '/v1/stores',
+        '/healthz',
+      ]),
     );
     const limit = doc.paths['/v1/cards/{cardId}/events'].get.parameters.find((p: { name: string }) => p.name === 'limit');
     expect(limit).toMatchObject({ in: 'query', schema: { maximum: 500 } });

@@ -7,7 +7,16 @@ import { generateSigningKey } from '../../contracts/index.js';
 import { auditDefaults } from '../../cli/commands/index.js';
 import type { Finding, ReplayResult, VerifiedEvent } from '../../audit/index.js';
 import { makePipelineHistory, type PipelineHistory } from './pipeline-history.js';
-import { deleteEvent, editPayload, flipPayloadByte, injectEvent, rewriteChain, storedEvents, swapEvents, type StoredEvent } from './tamper.js';
+import {
+  deleteEvent,
+  editPayload,
+  flipPayloadByte,
+  injectEvent,
+  rewriteChain,
+  storedEvents,
+  swapEvents,
+  type StoredEvent,
+} from './tamper.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'cardsys.js');
 
@@ -65,7 +74,9 @@ describe('cardsys audit on a history made by the real pipeline', () => {
   it("head office's read models edited: the rebuild from the events disagrees and says where", () => {
     const dir = history.copy();
     const db = new Database(auditDefaults.readModels(dir));
-    const changed = db.prepare('UPDATE card_usage SET paid_total = paid_total + 500 WHERE card_id = (SELECT MIN(card_id) FROM card_usage)').run();
+    const changed = db
+      .prepare('UPDATE card_usage SET paid_total = paid_total + 500 WHERE card_id = (SELECT MIN(card_id) FROM card_usage)')
+      .run();
     db.close();
     expect(changed.changes).toBe(1);
     const { code, result } = replay(dir);
@@ -78,12 +89,16 @@ describe('cardsys audit on a history made by the real pipeline', () => {
   it("head office's purse ledger edited (a shadow balance raised): the rebuild disagrees", () => {
     const dir = history.copy();
     const db = new Database(auditDefaults.readModels(dir));
-    const changed = db.prepare('UPDATE purse_cards SET balance = balance + 1000 WHERE card_id = (SELECT MIN(card_id) FROM purse_cards)').run();
+    const changed = db
+      .prepare('UPDATE purse_cards SET balance = balance + 1000 WHERE card_id = (SELECT MIN(card_id) FROM purse_cards)')
+      .run();
     db.close();
     expect(changed.changes).toBe(1);
     const { code, result } = replay(dir);
     expect(code).toBe(1);
-    expect(result.findings).toEqual([expect.objectContaining({ check: 'projection', message: expect.stringContaining('purse-ledger, table purse_cards') })]);
+    expect(result.findings).toEqual([
+      expect.objectContaining({ check: 'projection', message: expect.stringContaining('purse-ledger, table purse_cards') }),
+    ]);
   });
 
   it('export, then replay the export file: the same verdict, and the manifest counts every origin', () => {
@@ -106,7 +121,9 @@ describe('cardsys audit on a history made by the real pipeline', () => {
     const { code, result } = replay(dir);
     expect(code).toBe(1);
     expect(result.findings).toContainEqual(expect.objectContaining({ check: 'chain.hash', ...named(event) }));
-    expect(result.findings.filter((f) => f.check.startsWith('chain') || f.check.startsWith('sequence') || f.check.startsWith('head'))).toHaveLength(1);
+    expect(
+      result.findings.filter((f) => f.check.startsWith('chain') || f.check.startsWith('sequence') || f.check.startsWith('head')),
+    ).toHaveLength(1);
 
     const verified = cardsys('audit', 'verify-event', event.envelope.eventId, '--data', dir, '--json');
     expect(verified.code).toBe(1);
@@ -147,13 +164,28 @@ describe('cardsys audit on a history made by the real pipeline', () => {
     const injected = injectEvent(
       dir,
       's1',
-      { type: 'PursePaid', data: { cardId: 'c0ffee0000000001', amount: 100, newBalance: 0, cardCounter: 999, cardMac: new Uint8Array(8), storeId: 's1', terminalId: 'x' } },
+      {
+        type: 'PursePaid',
+        data: {
+          cardId: 'c0ffee0000000001',
+          amount: 100,
+          newBalance: 0,
+          cardCounter: 999,
+          cardMac: new Uint8Array(8),
+          storeId: 's1',
+          terminalId: 'x',
+        },
+      },
       { ...generateSigningKey(), keyId: history.storeKeys.get('s1')!.keyId },
     );
     const { code, result } = replay(dir);
     expect(code).toBe(1);
-    expect(result.findings).toContainEqual(expect.objectContaining({ check: 'head.signature', store: 's1', seq: last.envelope.storeSeq + 1 }));
-    expect(result.findings).toContainEqual(expect.objectContaining({ check: 'chain.unsigned', store: 's1', seq: injected.storeSeq, eventId: injected.eventId }));
+    expect(result.findings).toContainEqual(
+      expect.objectContaining({ check: 'head.signature', store: 's1', seq: last.envelope.storeSeq + 1 }),
+    );
+    expect(result.findings).toContainEqual(
+      expect.objectContaining({ check: 'chain.unsigned', store: 's1', seq: injected.storeSeq, eventId: injected.eventId }),
+    );
     expect(result.findings).toContainEqual(expect.objectContaining({ check: 'card.mac', eventId: injected.eventId }));
   });
 
@@ -161,7 +193,9 @@ describe('cardsys audit on a history made by the real pipeline', () => {
     const dir = history.copy();
     const { event } = middlePay(dir);
     rewriteChain(dir, 's1', history.storeKeys.get('s1')!, (envelope) =>
-      envelope.eventId === event.envelope.eventId ? editPayload<{ amount: number }>(envelope, (data) => ({ ...data, amount: data.amount + 1_000 })) : envelope,
+      envelope.eventId === event.envelope.eventId
+        ? editPayload<{ amount: number }>(envelope, (data) => ({ ...data, amount: data.amount + 1_000 }))
+        : envelope,
     );
     const { code, result } = replay(dir);
     expect(code).toBe(1);
@@ -174,7 +208,10 @@ describe('cardsys audit on a history made by the real pipeline', () => {
     const load = storedEvents(dir, 's2').find((e) => e.envelope.eventType === 'PurseLoaded')!;
     const { authorizationId } = editPayloadData<{ authorizationId: string }>(load);
     rewriteChain(dir, 'hq', history.hqKey, (envelope) =>
-      envelope.eventType === 'BankAccountDebited' && editPayloadData<{ authorizationId: string }>({ envelope } as StoredEvent).authorizationId === authorizationId ? undefined : envelope,
+      envelope.eventType === 'BankAccountDebited' &&
+      editPayloadData<{ authorizationId: string }>({ envelope } as StoredEvent).authorizationId === authorizationId
+        ? undefined
+        : envelope,
     );
     const { code, result } = replay(dir);
     expect(code).toBe(1);
@@ -205,17 +242,32 @@ describe('cardsys audit on a history made by the real pipeline', () => {
     const dir = history.copy();
     const { event } = middlePay(dir);
     const id = event.envelope.eventId;
-    const pay = { cardId: 'c0ffee0000000001', amount: 100, newBalance: 0, cardCounter: 999, cardMac: new Uint8Array(8), storeId: 's2', terminalId: 'x' };
+    const pay = {
+      cardId: 'c0ffee0000000001',
+      amount: 100,
+      newBalance: 0,
+      cardCounter: 999,
+      cardMac: new Uint8Array(8),
+      storeId: 's2',
+      terminalId: 'x',
+    };
     const squatted = injectEvent(dir, 's2', { type: 'PursePaid', data: pay }, history.storeKeys.get('s2')!, id);
     const ambiguous = cardsys('audit', 'verify-event', id, '--data', dir, '--json');
     expect(ambiguous.code).not.toBe(0);
-    expect(JSON.parse(ambiguous.stdout)).toMatchObject({ ok: false, error: `event id ${id} is held by more than one origin (s1, s2): name the one to verify with --store <id>` });
+    expect(JSON.parse(ambiguous.stdout)).toMatchObject({
+      ok: false,
+      error: `event id ${id} is held by more than one origin (s1, s2): name the one to verify with --store <id>`,
+    });
     const s1 = cardsys('audit', 'verify-event', id, '--store', 's1', '--data', dir, '--json');
     expect(s1.code, s1.stderr).toBe(0);
     expect(JSON.parse(s1.stdout)).toMatchObject({ ok: true, event: { origin: 's1', seq: event.envelope.storeSeq }, nextLink: 'ok' });
     const s2 = cardsys('audit', 'verify-event', id, '--store', 's2', '--data', dir, '--json');
     expect(s2.code, s2.stderr).toBe(0);
-    expect(JSON.parse(s2.stdout)).toMatchObject({ ok: true, event: { origin: 's2', seq: squatted.storeSeq }, head: { signatureValid: true, coversEvent: true } });
+    expect(JSON.parse(s2.stdout)).toMatchObject({
+      ok: true,
+      event: { origin: 's2', seq: squatted.storeSeq },
+      head: { signatureValid: true, coversEvent: true },
+    });
     const elsewhere = cardsys('audit', 'verify-event', id, '--store', 'hq', '--data', dir);
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.stderr).toContain(`no event ${id} of hq in`);

@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { generateSigningKey, rawPublicKey, type EventInput, type SigningKey } from '../../contracts/index.js';
-import { deriveCardKey, fromHex, generateIssuerMasterKeys, keysToJson, terminalIdOf, toHex, transactionMac, type IssuerMasterKeys } from '../../card/index.js';
+import {
+  deriveCardKey,
+  fromHex,
+  generateIssuerMasterKeys,
+  keysToJson,
+  terminalIdOf,
+  toHex,
+  transactionMac,
+  type IssuerMasterKeys,
+} from '../../card/index.js';
 import { startNatsServer } from '../../infra/nats/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
 import { ensureEventsStream, startIngest } from '../../host/ingest/index.js';
@@ -60,12 +69,34 @@ export async function makePipelineHistory(options: { stores: string[]; cards: nu
   readModels.start();
   const edges = new Map<string, EdgeNode>();
   for (const storeId of options.stores) {
-    edges.set(storeId, await startEdge({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, signingKey: storeKeys.get(storeId)!, logger: quiet }));
+    edges.set(
+      storeId,
+      await startEdge({
+        storeId,
+        dataDir: join(dir, 'stores', storeId),
+        natsUrl: nats.url,
+        signingKey: storeKeys.get(storeId)!,
+        logger: quiet,
+      }),
+    );
   }
 
-  const cards: Card[] = Array.from({ length: options.cards }, (_, i) => ({ id: toHex(fromHex(`c0ffee${String(i).padStart(10, '0')}`)), balance: 0, counter: 0, bankId: `00010010${String(i).padStart(6, '0')}` }));
+  const cards: Card[] = Array.from({ length: options.cards }, (_, i) => ({
+    id: toHex(fromHex(`c0ffee${String(i).padStart(10, '0')}`)),
+    balance: 0,
+    counter: 0,
+    bankId: `00010010${String(i).padStart(6, '0')}`,
+  }));
   const mac = (card: Card, operation: 'credit' | 'debit', amount: number) =>
-    transactionMac(deriveCardKey(issuerKeys.transaction, fromHex(card.id), 'transaction'), operation, fromHex(card.id), card.counter, amount, card.balance, fromHex(TERMINAL));
+    transactionMac(
+      deriveCardKey(issuerKeys.transaction, fromHex(card.id), 'transaction'),
+      operation,
+      fromHex(card.id),
+      card.counter,
+      amount,
+      card.balance,
+      fromHex(TERMINAL),
+    );
   try {
     for (let i = 0; i < options.operations; i++) {
       const storeId = options.stores[i % options.stores.length]!;
@@ -78,8 +109,19 @@ export async function makePipelineHistory(options: { stores: string[]; cards: nu
       let input: EventInput;
       if (load) {
         const authorizationId = toHex(fromHex(`a0${String(i).padStart(14, '0')}`));
-        await hq.append([{ streamId: `account-${card.bankId}`, event: { type: 'BankAccountDebited', data: { bankId: card.bankId, authorizationId, amount, newBalance: 1_000_000 - amount, cardId: card.id } } }]);
-        input = { streamId: `card-${card.id}`, event: { type: 'PurseLoaded', data: { ...common, authorizationId, cardMac: mac(card, 'credit', amount) } } };
+        await hq.append([
+          {
+            streamId: `account-${card.bankId}`,
+            event: {
+              type: 'BankAccountDebited',
+              data: { bankId: card.bankId, authorizationId, amount, newBalance: 1_000_000 - amount, cardId: card.id },
+            },
+          },
+        ]);
+        input = {
+          streamId: `card-${card.id}`,
+          event: { type: 'PurseLoaded', data: { ...common, authorizationId, cardMac: mac(card, 'credit', amount) } },
+        };
       } else {
         input = { streamId: `card-${card.id}`, event: { type: 'PursePaid', data: { ...common, cardMac: mac(card, 'debit', amount) } } };
       }
@@ -99,7 +141,10 @@ export async function makePipelineHistory(options: { stores: string[]; cards: nu
   const hqKeys = join(dir, 'hq', 'keys');
   mkdirSync(join(dir, 'hq', 'directory'), { recursive: true });
   mkdirSync(hqKeys, { recursive: true });
-  writeFileSync(auditDefaults.hqPublicKey(dir), JSON.stringify({ signingKeyId: hqKey.keyId, signingPublicKey: Buffer.from(rawPublicKey(hqKey.publicKey)).toString('base64') }));
+  writeFileSync(
+    auditDefaults.hqPublicKey(dir),
+    JSON.stringify({ signingKeyId: hqKey.keyId, signingPublicKey: Buffer.from(rawPublicKey(hqKey.publicKey)).toString('base64') }),
+  );
   writeFileSync(auditDefaults.issuerKeys(dir), JSON.stringify(keysToJson(issuerKeys)));
   let copies = 0;
   return {

@@ -2,7 +2,15 @@
 // insider holding an origin's signing key could do on top (rewrite the chain and sign it again).
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { decodeEnvelope, decodeEvent, encodeEnvelope, encodeEvent, pb, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
+import {
+  decodeEnvelope,
+  decodeEvent,
+  encodeEnvelope,
+  encodeEvent,
+  pb,
+  type EventEnvelope,
+  type NewDomainEvent,
+} from '../../contracts/index.js';
 import { GENESIS_HASH, signHead, type SigningKey } from '../../contracts/index.js';
 import { auditDefaults } from '../../cli/commands/index.js';
 import { CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
@@ -30,9 +38,11 @@ function withDb<T>(dataDir: string, run: (db: Database.Database) => T): T {
 /** An origin's stored envelopes in stream order (heads left out). */
 export function storedEvents(dataDir: string, origin: string): StoredEvent[] {
   return withDb(dataDir, (db) =>
-    (db.prepare('SELECT position, revision, data FROM events WHERE stream_id = ? AND type != ? ORDER BY revision').all(streamOf(origin), HEAD) as { position: number; revision: number; data: Buffer }[]).map(
-      (row) => ({ ...row, envelope: decodeEnvelope(row.data) }),
-    ),
+    (
+      db
+        .prepare('SELECT position, revision, data FROM events WHERE stream_id = ? AND type != ? ORDER BY revision')
+        .all(streamOf(origin), HEAD) as { position: number; revision: number; data: Buffer }[]
+    ).map((row) => ({ ...row, envelope: decodeEnvelope(row.data) })),
   );
 }
 
@@ -66,7 +76,13 @@ export function swapEvents(dataDir: string, a: StoredEvent, b: StoredEvent): voi
  * prev_hash) and a head for it signed with `key` (a forged one, or the origin's own to make a valid
  * event with a chosen id).
  */
-export function injectEvent(dataDir: string, origin: string, event: NewDomainEvent, key: SigningKey, eventId = '0badc0de-0000-4000-8000-000000000001'): EventEnvelope {
+export function injectEvent(
+  dataDir: string,
+  origin: string,
+  event: NewDomainEvent,
+  key: SigningKey,
+  eventId = '0badc0de-0000-4000-8000-000000000001',
+): EventEnvelope {
   const stored = storedEvents(dataDir, origin);
   const last = stored.at(-1)!;
   const envelope: EventEnvelope = {
@@ -80,10 +96,18 @@ export function injectEvent(dataDir: string, origin: string, event: NewDomainEve
   const bytes = encodeEnvelope(envelope);
   const head = signHead(key, { storeId: origin, storeSeq: envelope.storeSeq, hash: sha256(bytes) });
   withDb(dataDir, (db) => {
-    const { revision } = db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?').get(streamOf(origin)) as { revision: number };
+    const { revision } = db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?').get(streamOf(origin)) as {
+      revision: number;
+    };
     const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data) VALUES (?, ?, ?, ?, ?)');
     insert.run(streamOf(origin), revision + 1, envelope.eventId, envelope.eventType, bytes);
-    insert.run(streamOf(origin), revision + 2, '0badc0de-0000-4000-8000-000000000002', HEAD, pb.ChainHeadReceived.encode({ head, localHeadSeq: envelope.storeSeq, receivedAtMs: Date.now() }).finish());
+    insert.run(
+      streamOf(origin),
+      revision + 2,
+      '0badc0de-0000-4000-8000-000000000002',
+      HEAD,
+      pb.ChainHeadReceived.encode({ head, localHeadSeq: envelope.storeSeq, receivedAtMs: Date.now() }).finish(),
+    );
   });
   return envelope;
 }
@@ -92,9 +116,18 @@ export function injectEvent(dataDir: string, origin: string, event: NewDomainEve
  * What an insider holding the origin's signing key could do: change or drop events, then number,
  * chain and sign the whole stream again so that every link and every head verifies.
  */
-export function rewriteChain(dataDir: string, origin: string, key: SigningKey, change: (envelope: EventEnvelope) => EventEnvelope | undefined): void {
+export function rewriteChain(
+  dataDir: string,
+  origin: string,
+  key: SigningKey,
+  change: (envelope: EventEnvelope) => EventEnvelope | undefined,
+): void {
   withDb(dataDir, (db) => {
-    const rows = db.prepare('SELECT position, type, data FROM events WHERE stream_id = ? ORDER BY revision').all(streamOf(origin)) as { position: number; type: string; data: Buffer }[];
+    const rows = db.prepare('SELECT position, type, data FROM events WHERE stream_id = ? ORDER BY revision').all(streamOf(origin)) as {
+      position: number;
+      type: string;
+      data: Buffer;
+    }[];
     const update = db.prepare('UPDATE events SET data = ? WHERE position = ?');
     const remove = db.prepare('DELETE FROM events WHERE position = ?');
     let seq = 0;

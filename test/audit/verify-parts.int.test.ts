@@ -60,8 +60,22 @@ describe('the fast paths agree with the reference implementations', () => {
     const macs = new CardMacs(master);
     for (let i = 0; i < 100; i++) {
       const cardId = randomBytes(8).toString('hex');
-      const t = { operation: i % 2 ? ('credit' as const) : ('debit' as const), counter: i + 1, amount: 100 * i + 7, newBalance: 50_000 - i, terminalId: randomBytes(8) };
-      const expected = transactionMac(deriveCardKey(master, fromHex(cardId), 'transaction'), t.operation, fromHex(cardId), t.counter, t.amount, t.newBalance, t.terminalId);
+      const t = {
+        operation: i % 2 ? ('credit' as const) : ('debit' as const),
+        counter: i + 1,
+        amount: 100 * i + 7,
+        newBalance: 50_000 - i,
+        terminalId: randomBytes(8),
+      };
+      const expected = transactionMac(
+        deriveCardKey(master, fromHex(cardId), 'transaction'),
+        t.operation,
+        fromHex(cardId),
+        t.counter,
+        t.amount,
+        t.newBalance,
+        t.terminalId,
+      );
       expect(Buffer.from(macs.mac(cardId, t))).toEqual(Buffer.from(expected));
       expect(macs.check(cardId, { ...t, mac: expected })).toBe(true);
       expect(macs.check(cardId, { ...t, amount: t.amount + 1, mac: expected })).toBe(false);
@@ -69,9 +83,19 @@ describe('the fast paths agree with the reference implementations', () => {
   });
 
   it('the envelope reader gives the fields the full decoder gives, and refuses what it refuses', () => {
-    const sealed = sealEnvelope('s1', 42, GENESIS_HASH, { streamId: 'card-x', commandId: 'cmd', event: { type: 'PursePaid', data: { cardId: 'c', amount: 5_500, newBalance: 7_500 } } });
+    const sealed = sealEnvelope('s1', 42, GENESIS_HASH, {
+      streamId: 'card-x',
+      commandId: 'cmd',
+      event: { type: 'PursePaid', data: { cardId: 'c', amount: 5_500, newBalance: 7_500 } },
+    });
     const view = readEnvelope(sealed.bytes);
-    expect(view).toMatchObject({ eventId: sealed.envelope.eventId, storeId: 's1', storeSeq: 42, eventType: 'PursePaid', occurredAtMs: sealed.envelope.occurredAtMs });
+    expect(view).toMatchObject({
+      eventId: sealed.envelope.eventId,
+      storeId: 's1',
+      storeSeq: 42,
+      eventType: 'PursePaid',
+      occurredAtMs: sealed.envelope.occurredAtMs,
+    });
     expect(Buffer.from(view.payload)).toEqual(Buffer.from(sealed.envelope.payload));
     expect(Buffer.from(view.prevHash)).toEqual(Buffer.from(GENESIS_HASH));
     expect(() => readEnvelope(sealed.bytes.subarray(0, sealed.bytes.length - 3))).toThrow(/EventEnvelope/);
@@ -79,13 +103,16 @@ describe('the fast paths agree with the reference implementations', () => {
 });
 
 describe('replay on a signed history written straight into the event store', () => {
-  it.each([false, true])('verifies clean: every chain signed to its end, every card MAC and debit matched (purse checks in a worker: %s)', async (purseInWorker) => {
-    const result = await replayFile(history.file, { purseInWorker });
-    expect(result.findings).toEqual([]);
-    expect(result.events).toBe(history.storeEvents + history.hqEvents);
-    expect(result.origins.every((o) => o.coveredSeq === o.lastSeq && o.lastSeq > 0)).toBe(true);
-    expect(result.purse.loads).toBe(result.purse.debits);
-  });
+  it.each([false, true])(
+    'verifies clean: every chain signed to its end, every card MAC and debit matched (purse checks in a worker: %s)',
+    async (purseInWorker) => {
+      const result = await replayFile(history.file, { purseInWorker });
+      expect(result.findings).toEqual([]);
+      expect(result.events).toBe(history.storeEvents + history.hqEvents);
+      expect(result.origins.every((o) => o.coveredSeq === o.lastSeq && o.lastSeq > 0)).toBe(true);
+      expect(result.purse.loads).toBe(result.purse.debits);
+    },
+  );
 
   it('from a position: each chain and card is anchored at its first event read, and still verifies', async () => {
     const result = await replayFile(history.file, { after: 1_500n });
@@ -98,7 +125,9 @@ describe('replay on a signed history written straight into the event store', () 
     const file = join(dir, 'tail.db');
     writeFileSync(file, readFileSync(history.file));
     const db = new Database(file);
-    const last = db.prepare("SELECT MAX(position) AS position FROM events WHERE stream_id = 'store-store01' AND type != 'ChainHeadReceived'").get() as { position: number };
+    const last = db
+      .prepare("SELECT MAX(position) AS position FROM events WHERE stream_id = 'store-store01' AND type != 'ChainHeadReceived'")
+      .get() as { position: number };
     db.prepare('DELETE FROM events WHERE position = ?').run(last.position);
     db.close();
     const result = await replayFile(file);
@@ -115,17 +144,30 @@ describe('replay on a signed history written straight into the event store', () 
     let hqSeq = 0;
     let hqHash: Uint8Array = GENESIS_HASH;
     const registration = [first, second].map((key) => {
-      const sealed = sealEnvelope('hq', ++hqSeq, hqHash, { streamId: 'store-r1', event: { type: 'StoreKeyRegistered', data: { storeId: 'r1', keyId: key.keyId, publicKey: rawPublicKey(key.publicKey) } } });
+      const sealed = sealEnvelope('hq', ++hqSeq, hqHash, {
+        streamId: 'store-r1',
+        event: { type: 'StoreKeyRegistered', data: { storeId: 'r1', keyId: key.keyId, publicKey: rawPublicKey(key.publicKey) } },
+      });
       hqHash = sealed.hash;
       return { id: sealed.envelope.eventId, type: sealed.envelope.eventType, data: sealed.bytes };
     });
-    await store.appendToStream('hq', [...registration, chainHeadRecord(signHead(hq, { storeId: 'hq', storeSeq: hqSeq, hash: hqHash }), hqSeq)], 'no_stream');
+    await store.appendToStream(
+      'hq',
+      [...registration, chainHeadRecord(signHead(hq, { storeId: 'hq', storeSeq: hqSeq, hash: hqHash }), hqSeq)],
+      'no_stream',
+    );
     let seq = 0;
     let hash: Uint8Array = GENESIS_HASH;
     for (const key of [first, second, generateSigningKey()]) {
-      const sealed = sealEnvelope('r1', ++seq, hash, { streamId: 'x', event: { type: 'CardBlacklisted', data: { cardId: 'c', reason: 'lost' } } });
+      const sealed = sealEnvelope('r1', ++seq, hash, {
+        streamId: 'x',
+        event: { type: 'CardBlacklisted', data: { cardId: 'c', reason: 'lost' } },
+      });
       hash = sealed.hash;
-      await store.appendToStream('store-r1', [{ id: sealed.envelope.eventId, type: sealed.envelope.eventType, data: sealed.bytes }, chainHeadRecord(signHead(key, { storeId: 'r1', storeSeq: seq, hash }), seq)]);
+      await store.appendToStream('store-r1', [
+        { id: sealed.envelope.eventId, type: sealed.envelope.eventType, data: sealed.bytes },
+        chainHeadRecord(signHead(key, { storeId: 'r1', storeSeq: seq, hash }), seq),
+      ]);
     }
     const result = await replayAndVerify({ source: eventStoreSource(store), keys: keysOf(history), fromGenesis: true });
     await store.close();
@@ -138,10 +180,20 @@ describe('replay on a signed history written straight into the event store', () 
   it('an export file changed after it was written: the digest and the changed event are named', async () => {
     const store = SqliteEventStore.open(history.file);
     const file = join(dir, 'history.export');
-    const manifest = await writeExport(eventStoreSource(store), file, {}, { storeKeys: [], hqPublicKey: rawPublicKey(history.hqKey.publicKey) });
+    const manifest = await writeExport(
+      eventStoreSource(store),
+      file,
+      {},
+      { storeKeys: [], hqPublicKey: rawPublicKey(history.hqKey.publicKey) },
+    );
     await store.close();
     expect(Number(manifest.records)).toBe(history.records);
-    const clean = await replayAndVerify({ source: openExport(file), keys: keysOf(history), issuerKeys: history.issuerKeys, fromGenesis: true });
+    const clean = await replayAndVerify({
+      source: openExport(file),
+      keys: keysOf(history),
+      issuerKeys: history.issuerKeys,
+      fromGenesis: true,
+    });
     expect(clean.findings).toEqual([]);
 
     // Flip a byte inside the 1,000th record's envelope bytes.
@@ -156,8 +208,15 @@ describe('replay on a signed history written straight into the event store', () 
     const at = bytes.indexOf(Buffer.from(target!.data));
     bytes[at + target!.data.length - 2]! ^= 0x01;
     writeFileSync(file, bytes);
-    const tampered = await replayAndVerify({ source: openExport(file), keys: keysOf(history), issuerKeys: history.issuerKeys, fromGenesis: true });
+    const tampered = await replayAndVerify({
+      source: openExport(file),
+      keys: keysOf(history),
+      issuerKeys: history.issuerKeys,
+      fromGenesis: true,
+    });
     expect(tampered.findings).toContainEqual(expect.objectContaining({ check: 'export.digest' }));
-    expect(tampered.findings).toContainEqual(expect.objectContaining({ check: 'chain.hash', store: envelope.storeId, seq: envelope.storeSeq, eventId: envelope.eventId }));
+    expect(tampered.findings).toContainEqual(
+      expect.objectContaining({ check: 'chain.hash', store: envelope.storeId, seq: envelope.storeSeq, eventId: envelope.eventId }),
+    );
   });
 });

@@ -85,8 +85,11 @@ describe('the card reader port on pcscd + vpcd', () => {
 describe('without pcscd', () => {
   it('says that pcscd cannot be reached (NoReaderError)', async () => {
     // libpcsclite reads the daemon's socket path once per process: probe from a fresh one.
-    const probe = "import('./reader/index.ts').then(({ PcscReaders }) => { try { PcscReaders.open(); console.log('opened'); process.exit(0); } catch (error) { console.log(error.name + ': ' + error.message); } })";
-    const { stdout } = await run('npx', ['tsx', '--eval', probe], { env: { ...process.env, PCSCLITE_CSOCK_NAME: '/nonexistent/pcscd.comm' } });
+    const probe =
+      "import('./reader/index.ts').then(({ PcscReaders }) => { try { PcscReaders.open(); console.log('opened'); process.exit(0); } catch (error) { console.log(error.name + ': ' + error.message); } })";
+    const { stdout } = await run('npx', ['tsx', '--eval', probe], {
+      env: { ...process.env, PCSCLITE_CSOCK_NAME: '/nonexistent/pcscd.comm' },
+    });
     expect(stdout).toMatch(/^NoReaderError: cannot reach pcscd: .*Service not available/);
   });
 });

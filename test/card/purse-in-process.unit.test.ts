@@ -1,6 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { buildCommandApdu, chipCommands as C, concat, deriveSessionKeys, parseResponseApdu, protectCommand, terminalCryptogram, unprotectResponse } from '../../card/index.js';
-import { CardRemovedError, ChipTerminal, InProcessCard, mapPcscError, NoCardError, NoReaderError, ReaderGoneError, UnknownCardError } from '../../reader/index.js';
+import {
+  buildCommandApdu,
+  chipCommands as C,
+  concat,
+  deriveSessionKeys,
+  parseResponseApdu,
+  protectCommand,
+  terminalCryptogram,
+  unprotectResponse,
+} from '../../card/index.js';
+import {
+  CardRemovedError,
+  ChipTerminal,
+  InProcessCard,
+  mapPcscError,
+  NoCardError,
+  NoReaderError,
+  ReaderGoneError,
+  UnknownCardError,
+} from '../../reader/index.js';
 import { blankCard, ISSUER, load, primaryIssue, STORE_KEYS, storeTerminal } from './card-fixture.js';
 import { definePurseSuite } from './purse-suite.js';
 
@@ -50,7 +68,8 @@ describe('secure messaging on the chip', () => {
     const card = new InProcessCard(blankCard());
     await primaryIssue(card);
     const sent: Uint8Array[] = [];
-    const wire = { transmit: async (apdu: Uint8Array) => {
+    const wire = {
+      transmit: async (apdu: Uint8Array) => {
         sent.push(apdu);
         return card.transmit(apdu);
       },
@@ -79,7 +98,14 @@ describe('secure messaging on the chip', () => {
     const rndTerminal = new Uint8Array(16).fill(7);
     const key = ISSUER.transport;
     const auth = await send(
-      buildCommandApdu({ cla: 0x80, ins: C.INS.MUTUAL_AUTHENTICATE, p1: 0, p2: C.KEY_REF.TRANSPORT, data: concat(rndTerminal, terminalCryptogram(key, rndTerminal, rndCard)), le: 16 }),
+      buildCommandApdu({
+        cla: 0x80,
+        ins: C.INS.MUTUAL_AUTHENTICATE,
+        p1: 0,
+        p2: C.KEY_REF.TRANSPORT,
+        data: concat(rndTerminal, terminalCryptogram(key, rndTerminal, rndCard)),
+        le: 16,
+      }),
     );
     expect(auth.sw).toBe(0x9000);
     const keys = deriveSessionKeys(key, rndTerminal, rndCard);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { authoriseCredit, buildCommandApdu, chipCommands as C, newAuthorisationId, verifyCardMac, type CardState } from '../../card/index.js';
+import {
+  authoriseCredit,
+  buildCommandApdu,
+  chipCommands as C,
+  newAuthorisationId,
+  verifyCardMac,
+  type CardState,
+} from '../../card/index.js';
 import { CardRemovedError, CardStatusError, type CardTransport } from '../../reader/index.js';
 import { BANK, ISSUER, load, PERSONAL, PIN, primaryIssue, storeTerminal } from './card-fixture.js';
 
@@ -64,7 +71,14 @@ export function definePurseSuite(transportName: string, freshCard: () => Promise
       await primaryIssue(rig.transport);
       const store = storeTerminal(rig.transport);
       await store.select();
-      const shortAuthenticate = buildCommandApdu({ cla: 0x80, ins: C.INS.MUTUAL_AUTHENTICATE, p1: 0, p2: 1, data: new Uint8Array(16), le: 16 });
+      const shortAuthenticate = buildCommandApdu({
+        cla: 0x80,
+        ins: C.INS.MUTUAL_AUTHENTICATE,
+        p1: 0,
+        p2: 1,
+        data: new Uint8Array(16),
+        le: 16,
+      });
       expect((await store.transmit(shortAuthenticate)).sw).toBe(0x6700);
       const truncated = Uint8Array.of(0x80, C.INS.GET_BALANCE, 0x00, 0x00, 0x05, 0x01);
       expect((await store.transmit(truncated)).sw).toBe(0x6700);
@@ -143,7 +157,9 @@ export function definePurseSuite(transportName: string, freshCard: () => Promise
     it('answers 6A82 to an unknown AID and shows a blank card as unusable', async () => {
       const rig = await freshCard();
       const store = storeTerminal(rig.transport);
-      const response = await store.transmit(buildCommandApdu({ cla: 0, ins: C.INS.SELECT, p1: 4, p2: 0, data: Uint8Array.of(0xa0, 0, 0, 0, 0x03), le: 256 }));
+      const response = await store.transmit(
+        buildCommandApdu({ cla: 0, ins: C.INS.SELECT, p1: 4, p2: 0, data: Uint8Array.of(0xa0, 0, 0, 0, 0x03), le: 256 }),
+      );
       expect(response.sw).toBe(0x6a82);
       await expect(store.select()).resolves.toBeUndefined();
       const verdict = await store.checkValidity();

@@ -4,9 +4,26 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { bankId } from '../../card/index.js';
-import { DEFAULT_SERVICE_CODE, decodeTrack2, encodeTrack2, KeyboardWedgeStripeReader, StripeDataError, track2FromBits, track2ToBits, virtualStripeFile, VirtualStripeReader, writeVirtualStripe, type Track2 } from '../../reader/index.js';
+import {
+  DEFAULT_SERVICE_CODE,
+  decodeTrack2,
+  encodeTrack2,
+  KeyboardWedgeStripeReader,
+  StripeDataError,
+  track2FromBits,
+  track2ToBits,
+  virtualStripeFile,
+  VirtualStripeReader,
+  writeVirtualStripe,
+  type Track2,
+} from '../../reader/index.js';
 
-const TRACK: Track2 = { bankId: bankId('0001', '234', '5678901'), expiry: '2030-12', serviceCode: DEFAULT_SERVICE_CODE, discretionary: '01' };
+const TRACK: Track2 = {
+  bankId: bankId('0001', '234', '5678901'),
+  expiry: '2030-12',
+  serviceCode: DEFAULT_SERVICE_CODE,
+  discretionary: '01',
+};
 
 describe('ISO/IEC 7813 track 2', () => {
   it('encodes the bank ID with check digit, expiry, service code, sentinels and LRC, and decodes it back', () => {

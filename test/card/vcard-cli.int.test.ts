@@ -25,9 +25,13 @@ describe('cardsys vcard', () => {
     const stateFile = join(rig.directory, 'cli-card.json');
     await run('node', [CLI, 'vcard', 'new', '--state', stateFile, '--transport-key', toHex(ISSUER.transport)]);
     expect(loadCardState(stateFile).lifecycle).toBe('blank');
-    await expect(run('node', [CLI, 'vcard', 'new', '--state', stateFile, '--transport-key', toHex(ISSUER.transport)])).rejects.toThrow(/exists; pass --force/);
+    await expect(run('node', [CLI, 'vcard', 'new', '--state', stateFile, '--transport-key', toHex(ISSUER.transport)])).rejects.toThrow(
+      /exists; pass --force/,
+    );
 
-    const proc = spawn('node', [CLI, 'vcard', '--state', stateFile, '--reader', String(rig.slot.slot)], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const proc = spawn('node', [CLI, 'vcard', '--state', stateFile, '--reader', String(rig.slot.slot)], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     child = proc;
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     const { readerName } = rig.slot;
@@ -60,8 +64,12 @@ describe('cardsys vcard', () => {
 
   it('says what is wrong with a missing or malformed state file', async () => {
     await expect(run('node', [CLI, 'vcard', '--reader', '0'])).rejects.toThrow(/--state <file> is required/);
-    await expect(run('node', [CLI, 'vcard', '--state', join(rig.directory, 'none.json')])).rejects.toThrow(/cannot read card state file .*ENOENT/);
+    await expect(run('node', [CLI, 'vcard', '--state', join(rig.directory, 'none.json')])).rejects.toThrow(
+      /cannot read card state file .*ENOENT/,
+    );
     await expect(run('node', [CLI, 'vcard', '--state', CLI])).rejects.toThrow(/not valid JSON/);
-    await expect(run('node', [CLI, 'vcard', 'new', '--state', join(rig.directory, 'x.json'), '--transport-key', 'abcd'])).rejects.toThrow(/16 bytes/);
+    await expect(run('node', [CLI, 'vcard', 'new', '--state', join(rig.directory, 'x.json'), '--transport-key', 'abcd'])).rejects.toThrow(
+      /16 bytes/,
+    );
   });
 });

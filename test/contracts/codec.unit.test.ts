@@ -10,7 +10,14 @@ describe('event codec', () => {
   });
 
   it('round-trips an envelope', () => {
-    const envelope = { eventId: 'e-1', storeId: 'A', storeSeq: 7, occurredAtMs: 1_795_000_000_000, eventType: 'PursePaid', streamId: 'card-1' };
+    const envelope = {
+      eventId: 'e-1',
+      storeId: 'A',
+      storeSeq: 7,
+      occurredAtMs: 1_795_000_000_000,
+      eventType: 'PursePaid',
+      streamId: 'card-1',
+    };
     expect(decodeEnvelope(encodeEnvelope(envelope))).toMatchObject(envelope);
   });
 

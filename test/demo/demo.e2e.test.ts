@@ -29,7 +29,9 @@ function startDemo(http: string, extra: string[] = []): Demo {
   const root = mkdtempSync(join(tmpdir(), 'cardsys-demo-'));
   roots.push(root);
   const dataDir = join(root, 'data');
-  const child = spawn(process.execPath, ['bin/cardsys.js', 'demo', '--data', dataDir, '--http', http, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/cardsys.js', 'demo', '--data', dataDir, '--http', http, ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -138,8 +140,10 @@ describe('cardsys demo', () => {
   it('refuses a data folder it did not make', async () => {
     const root = mkdtempSync(join(tmpdir(), 'cardsys-demo-'));
     roots.push(root);
-    writeFileSync(join(root, 'notes.txt'), 'somebody else\'s file\n');
-    const child = spawn(process.execPath, ['bin/cardsys.js', 'demo', '--data', root, '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(join(root, 'notes.txt'), "somebody else's file\n");
+    const child = spawn(process.execPath, ['bin/cardsys.js', 'demo', '--data', root, '--http', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

@@ -7,11 +7,34 @@ const spec = DeciderSpecification.for(inquiryDecider);
 const BANK = '00012345678901';
 const NOW = 1_700_000_000_000;
 const opened: NewDomainEvent = { type: 'BankAccountOpened', data: { bankId: BANK, balance: 50_000 } };
-const authorise = { kind: 'authorise', authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, cardCounter: 4, storeId: 's1', terminalId: 't1', nowMs: NOW, validForMs: 30_000 } as const;
-const debited: NewDomainEvent = { type: 'BankAccountDebited', data: { bankId: BANK, authorizationId: 'auth-1', amount: 10_000, newBalance: 40_000, cardId: 'card-1' } };
+const authorise = {
+  kind: 'authorise',
+  authorizationId: 'auth-1',
+  cardId: 'card-1',
+  bankId: BANK,
+  amount: 10_000,
+  cardCounter: 4,
+  storeId: 's1',
+  terminalId: 't1',
+  nowMs: NOW,
+  validForMs: 30_000,
+} as const;
+const debited: NewDomainEvent = {
+  type: 'BankAccountDebited',
+  data: { bankId: BANK, authorizationId: 'auth-1', amount: 10_000, newBalance: 40_000, cardId: 'card-1' },
+};
 const authorised: NewDomainEvent = {
   type: 'LoadAuthorised',
-  data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, cardCounter: 4, deadlineMs: NOW + 30_000, storeId: 's1', terminalId: 't1' },
+  data: {
+    authorizationId: 'auth-1',
+    cardId: 'card-1',
+    bankId: BANK,
+    amount: 10_000,
+    cardCounter: 4,
+    deadlineMs: NOW + 30_000,
+    storeId: 's1',
+    terminalId: 't1',
+  },
 };
 
 describe('load authorisation at head office', () => {
@@ -25,38 +48,65 @@ describe('load authorisation at head office', () => {
   });
 
   it('refuses the same authorisation id with other terms', () => {
-    spec.given([opened, debited, authorised]).when({ ...authorise, amount: 9_000 }).thenThrows({ code: 'authorisation_conflict' });
+    spec
+      .given([opened, debited, authorised])
+      .when({ ...authorise, amount: 9_000 })
+      .thenThrows({ code: 'authorisation_conflict' });
   });
 
   it('refuses when the account holds less than the amount, and for an unknown account', () => {
-    spec.given([opened]).when({ ...authorise, amount: 50_001 }).thenThrows({ code: 'insufficient_funds' });
+    spec
+      .given([opened])
+      .when({ ...authorise, amount: 50_001 })
+      .thenThrows({ code: 'insufficient_funds' });
     spec.given([]).when(authorise).thenThrows({ code: 'unknown_account' });
   });
 
   it('refuses a card issued for another account', () => {
-    const issued: NewDomainEvent = { type: 'CardPrimaryIssued', data: { cardId: 'card-1', userId: 'u', bankId: '99990000000000', expiry: '2030-12' } };
+    const issued: NewDomainEvent = {
+      type: 'CardPrimaryIssued',
+      data: { cardId: 'card-1', userId: 'u', bankId: '99990000000000', expiry: '2030-12' },
+    };
     spec.given([opened, issued]).when(authorise).thenThrows({ code: 'card_mismatch' });
   });
 
   it('refuses a second open authorisation for the same card at the same counter', () => {
-    spec.given([opened, debited, authorised]).when({ ...authorise, authorizationId: 'auth-2' }).thenThrows({ code: 'card_busy' });
+    spec
+      .given([opened, debited, authorised])
+      .when({ ...authorise, authorizationId: 'auth-2' })
+      .thenThrows({ code: 'card_busy' });
   });
 
   it('completes once; a completion after a reversal is refused', () => {
     const complete = { kind: 'complete', authorizationId: 'auth-1', storeId: 's1', cardCounter: 5, recovered: false } as const;
-    const completed: NewDomainEvent = { type: 'LoadAuthorisationCompleted', data: { authorizationId: 'auth-1', cardId: 'card-1', storeId: 's1', cardCounter: 5 } };
+    const completed: NewDomainEvent = {
+      type: 'LoadAuthorisationCompleted',
+      data: { authorizationId: 'auth-1', cardId: 'card-1', storeId: 's1', cardCounter: 5 },
+    };
     spec.given([opened, debited, authorised]).when(complete).then([completed]);
     spec.given([opened, debited, authorised, completed]).when(complete).then([]);
-    const reversed: NewDomainEvent = { type: 'LoadAuthorisationReversed', data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, newBalance: 50_000, reason: 'released' } };
+    const reversed: NewDomainEvent = {
+      type: 'LoadAuthorisationReversed',
+      data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, newBalance: 50_000, reason: 'released' },
+    };
     spec.given([opened, debited, authorised, reversed]).when(complete).thenThrows({ code: 'already_reversed' });
   });
 
   it('a release by the only holder credits the account back; by another store it is refused', () => {
-    const reversed: NewDomainEvent = { type: 'LoadAuthorisationReversed', data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, newBalance: 50_000, reason: 'released' } };
-    const state = spec.given([opened, debited, authorised]).when({ kind: 'release', authorizationId: 'auth-1', storeId: 's1' }).then([reversed]);
+    const reversed: NewDomainEvent = {
+      type: 'LoadAuthorisationReversed',
+      data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, newBalance: 50_000, reason: 'released' },
+    };
+    const state = spec
+      .given([opened, debited, authorised])
+      .when({ kind: 'release', authorizationId: 'auth-1', storeId: 's1' })
+      .then([reversed]);
     expect(state.accounts.get(BANK)?.balance).toBe(50_000);
     expect(state.authorisations.get('auth-1')?.status).toBe('reversed');
-    spec.given([opened, debited, authorised]).when({ kind: 'release', authorizationId: 'auth-1', storeId: 's2' }).thenThrows({ code: 'not_holder' });
+    spec
+      .given([opened, debited, authorised])
+      .when({ kind: 'release', authorizationId: 'auth-1', storeId: 's2' })
+      .thenThrows({ code: 'not_holder' });
   });
 
   it('hands an open authorisation over before its deadline only', () => {
@@ -64,35 +114,58 @@ describe('load authorisation at head office', () => {
     const state = spec
       .given([opened, debited, authorised])
       .when(handOver)
-      .then([{ type: 'LoadAuthorisationHandedOver', data: { authorizationId: 'auth-1', cardId: 'card-1', storeId: 's2', terminalId: 't9' } }]);
+      .then([
+        { type: 'LoadAuthorisationHandedOver', data: { authorizationId: 'auth-1', cardId: 'card-1', storeId: 's2', terminalId: 't9' } },
+      ]);
     expect(state.authorisations.get('auth-1')?.holders.map((h) => h.storeId)).toEqual(['s1', 's2']);
-    spec.given([opened, debited, authorised]).when({ ...handOver, nowMs: NOW + 30_000 }).thenThrows({ code: 'not_open' });
+    spec
+      .given([opened, debited, authorised])
+      .when({ ...handOver, nowMs: NOW + 30_000 })
+      .thenThrows({ code: 'not_open' });
   });
 });
 
 describe('settling an authorisation when its card turns up', () => {
   const auth: Authorisation = {
-    authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, cardCounter: 4, deadlineMs: NOW + 30_000,
-    holders: [{ storeId: 's1', terminalId: 't1' }], status: 'open', creditStarted: true,
+    authorizationId: 'auth-1',
+    cardId: 'card-1',
+    bankId: BANK,
+    amount: 10_000,
+    cardCounter: 4,
+    deadlineMs: NOW + 30_000,
+    holders: [{ storeId: 's1', terminalId: 't1' }],
+    status: 'open',
+    creditStarted: true,
   };
   const credit = { cardCounter: 5, amount: 10_000, terminalId: new Uint8Array(8) };
   const margin = 60_000;
 
   it('a credit at the next counter on the chip is this authorisation: record it', () => {
-    expect(settleAtInsertion(auth, { cardCounter: 7, credits: [credit], logCoversFromCounter: 1 }, NOW + 999_999, margin)).toEqual({ action: 'record', credit });
+    expect(settleAtInsertion(auth, { cardCounter: 7, credits: [credit], logCoversFromCounter: 1 }, NOW + 999_999, margin)).toEqual({
+      action: 'record',
+      credit,
+    });
   });
   it('a credit of another amount at that counter is not taken for it', () => {
-    expect(settleAtInsertion(auth, { cardCounter: 5, credits: [{ ...credit, amount: 1 }], logCoversFromCounter: 1 }, NOW, margin).action).toBe('open');
+    expect(
+      settleAtInsertion(auth, { cardCounter: 5, credits: [{ ...credit, amount: 1 }], logCoversFromCounter: 1 }, NOW, margin).action,
+    ).toBe('open');
   });
   it('chip still at the counter before the deadline: credit now', () => {
     expect(settleAtInsertion(auth, { cardCounter: 4, credits: [], logCoversFromCounter: 1 }, NOW + 1_000, margin).action).toBe('credit');
   });
   it('chip still at the counter after deadline and margin: reverse; within the margin: wait', () => {
-    expect(settleAtInsertion(auth, { cardCounter: 4, credits: [], logCoversFromCounter: 1 }, NOW + 30_000 + margin + 1, margin)).toEqual({ action: 'reverse', reason: 'expired_at_card' });
+    expect(settleAtInsertion(auth, { cardCounter: 4, credits: [], logCoversFromCounter: 1 }, NOW + 30_000 + margin + 1, margin)).toEqual({
+      action: 'reverse',
+      reason: 'expired_at_card',
+    });
     expect(settleAtInsertion(auth, { cardCounter: 4, credits: [], logCoversFromCounter: 1 }, NOW + 30_001, margin).action).toBe('open');
   });
   it('chip moved past the counter without the credit: reverse, unless its log no longer reaches that far', () => {
-    expect(settleAtInsertion(auth, { cardCounter: 6, credits: [], logCoversFromCounter: 1 }, NOW, margin)).toEqual({ action: 'reverse', reason: 'card_moved_on' });
+    expect(settleAtInsertion(auth, { cardCounter: 6, credits: [], logCoversFromCounter: 1 }, NOW, margin)).toEqual({
+      action: 'reverse',
+      reason: 'card_moved_on',
+    });
     expect(settleAtInsertion(auth, { cardCounter: 20, credits: [], logCoversFromCounter: 11 }, NOW, margin).action).toBe('open');
   });
 
@@ -103,6 +176,10 @@ describe('settling an authorisation when its card turns up', () => {
     expect(timeoutReversible(quiet, later, margin, () => NOW)).toBe(false);
     expect(timeoutReversible(quiet, NOW + 30_000, margin, () => later)).toBe(false);
     expect(timeoutReversible(auth, later, margin, () => later)).toBe(false);
-    expect(timeoutReversible({ ...quiet, holders: [...quiet.holders, { storeId: 's2', terminalId: 't' }] }, later, margin, (s) => (s === 's1' ? later : undefined))).toBe(false);
+    expect(
+      timeoutReversible({ ...quiet, holders: [...quiet.holders, { storeId: 's2', terminalId: 't' }] }, later, margin, (s) =>
+        s === 's1' ? later : undefined,
+      ),
+    ).toBe(false);
   });
 });

@@ -5,9 +5,30 @@ const HERE = '00112233aabbccdd';
 const ELSEWHERE = 'ffeeddccbbaa9988';
 // Given: the store sent a pay of 1,500 at counter 3 (the chip was at 2) and lost the card's answer.
 const sent: PaySent = { cardId: 'card-1', cardCounter: 3, amount: 1_500, terminalId: HERE };
-const debit = (counter: number, amount: number, terminalId = HERE): ChipLogRecord => ({ operation: 'debit', amount, counter, balanceAfter: 10_000 - amount, terminalId, mac: '0102030405060708' });
-const credit: ChipLogRecord = { operation: 'credit', amount: 10_000, counter: 2, balanceAfter: 10_000, terminalId: ELSEWHERE, mac: '0807060504030201' };
-const given = (change: Partial<PayRecoveryInput>): PayRecoveryInput => ({ sent: [sent], lastRecordedCounter: 2, chipCounter: 3, log: [debit(3, 1_500), credit], logCoversFromCounter: 1, ...change });
+const debit = (counter: number, amount: number, terminalId = HERE): ChipLogRecord => ({
+  operation: 'debit',
+  amount,
+  counter,
+  balanceAfter: 10_000 - amount,
+  terminalId,
+  mac: '0102030405060708',
+});
+const credit: ChipLogRecord = {
+  operation: 'credit',
+  amount: 10_000,
+  counter: 2,
+  balanceAfter: 10_000,
+  terminalId: ELSEWHERE,
+  mac: '0807060504030201',
+};
+const given = (change: Partial<PayRecoveryInput>): PayRecoveryInput => ({
+  sent: [sent],
+  lastRecordedCounter: 2,
+  chipCounter: 3,
+  log: [debit(3, 1_500), credit],
+  logCoversFromCounter: 1,
+  ...change,
+});
 
 describe('pays whose card answer was lost, at the next insertion', () => {
   it('when the chip logged that debit from this terminal, then it is recorded with the logged record', () => {
@@ -19,7 +40,9 @@ describe('pays whose card answer was lost, at the next insertion', () => {
   });
 
   it('when another store moved the card on at that counter, then it is not this pay: nothing recorded', () => {
-    expect(recoverLostPays(given({ chipCounter: 4, log: [debit(4, 700, ELSEWHERE), debit(3, 1_500, ELSEWHERE), credit] }))).toEqual([{ action: 'forget', sent, reason: 'not_on_chip' }]);
+    expect(recoverLostPays(given({ chipCounter: 4, log: [debit(4, 700, ELSEWHERE), debit(3, 1_500, ELSEWHERE), credit] }))).toEqual([
+      { action: 'forget', sent, reason: 'not_on_chip' },
+    ]);
     expect(recoverLostPays(given({ log: [debit(3, 900), credit] }))).toEqual([{ action: 'forget', sent, reason: 'not_on_chip' }]);
   });
 
@@ -28,7 +51,9 @@ describe('pays whose card answer was lost, at the next insertion', () => {
   });
 
   it('when the log no longer reaches back to that counter, then it cannot be recorded with the chip MAC', () => {
-    expect(recoverLostPays(given({ chipCounter: 20, log: [debit(20, 1)], logCoversFromCounter: 11 }))).toEqual([{ action: 'forget', sent, reason: 'beyond_log' }]);
+    expect(recoverLostPays(given({ chipCounter: 20, log: [debit(20, 1)], logCoversFromCounter: 11 }))).toEqual([
+      { action: 'forget', sent, reason: 'beyond_log' },
+    ]);
   });
 
   it('given no pay sent and unrecorded, then the log is not consulted: nothing to do, whatever it shows', () => {

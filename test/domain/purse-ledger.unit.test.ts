@@ -2,10 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../../domain/index.js';
 
 const load = (amount: number, newBalance: number, counter: number, authorizationId: string): PurseMovement => ({
-  kind: 'load', cardId: 'c1', amount, newBalance, counter, macValid: true, atMs: counter * 1000, storeId: 's1', authorizationId,
+  kind: 'load',
+  cardId: 'c1',
+  amount,
+  newBalance,
+  counter,
+  macValid: true,
+  atMs: counter * 1000,
+  storeId: 's1',
+  authorizationId,
 });
 const pay = (amount: number, newBalance: number, counter: number): PurseMovement => ({
-  kind: 'pay', cardId: 'c1', amount, newBalance, counter, macValid: true, atMs: counter * 1000, storeId: 's1',
+  kind: 'pay',
+  cardId: 'c1',
+  amount,
+  newBalance,
+  counter,
+  macValid: true,
+  atMs: counter * 1000,
+  storeId: 's1',
 });
 const debit = (amount: number) => ({ cardId: 'c1', amount, reversed: false });
 
@@ -40,7 +55,10 @@ describe('purse ledger rules', () => {
   });
 
   it('a replayed counter is refused; a gap is applied and flagged', () => {
-    const before = run([[load(3_000, 3_000, 1, 'a1'), debit(3_000)], [pay(1_000, 2_000, 2), undefined]]).card;
+    const before = run([
+      [load(3_000, 3_000, 1, 'a1'), debit(3_000)],
+      [pay(1_000, 2_000, 2), undefined],
+    ]).card;
     const replay = applyMovement(before, pay(1_000, 2_000, 2), undefined);
     expect(replay).toMatchObject({ applied: false, card: before });
     expect(replay.divergences.map((d) => d.kind)).toEqual(['counter_repeat']);
@@ -51,7 +69,10 @@ describe('purse ledger rules', () => {
   });
 
   it('a balance that does not follow is flagged', () => {
-    const { kinds, card } = run([[load(3_000, 3_000, 1, 'a1'), debit(3_000)], [pay(1_000, 2_500, 2), undefined]]);
+    const { kinds, card } = run([
+      [load(3_000, 3_000, 1, 'a1'), debit(3_000)],
+      [pay(1_000, 2_500, 2), undefined],
+    ]);
     expect(kinds).toEqual(['balance_mismatch']);
     expect(card.balance).toBe(2_500);
   });
@@ -63,7 +84,10 @@ describe('purse ledger rules', () => {
   });
 
   it('movements a gap skipped count when they arrive late, without moving the balance back', () => {
-    const before = run([[load(3_000, 3_000, 1, 'a1'), debit(3_000)], [pay(500, 2_000, 4), undefined]]).card;
+    const before = run([
+      [load(3_000, 3_000, 1, 'a1'), debit(3_000)],
+      [pay(500, 2_000, 4), undefined],
+    ]).card;
     expect([...before.missingCounters]).toEqual([2, 3]);
     const second = applyMovement(before, pay(200, 2_800, 2), undefined);
     expect(second).toMatchObject({ applied: true, late: true, divergences: [] });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { checkCardUsable, decideLoad, decidePay, MAX_PURSE_BALANCE, type CardFacts } from '../../domain/index.js';
 
-const card: CardFacts = { cardId: 'c1', authCodeValid: true, dataMacValid: true, expiry: '2030-12-31', balance: 13_000, blacklisted: false };
+const card: CardFacts = {
+  cardId: 'c1',
+  authCodeValid: true,
+  dataMacValid: true,
+  expiry: '2030-12-31',
+  balance: 13_000,
+  blacklisted: false,
+};
 const today = '2026-11-24';
 
 describe('card checks before a purse operation', () => {
@@ -23,7 +30,8 @@ describe('card checks before a purse operation', () => {
 });
 
 describe('pay and load decisions', () => {
-  it('pays within the balance: 13,000 - 5,500 = 7,500', () => expect(decidePay(card, 5_500, today)).toEqual({ ok: true, newBalance: 7_500 }));
+  it('pays within the balance: 13,000 - 5,500 = 7,500', () =>
+    expect(decidePay(card, 5_500, today)).toEqual({ ok: true, newBalance: 7_500 }));
   it('declines beyond the balance and shows it', () => {
     const decision = decidePay(card, 13_001, today);
     expect(decision).toMatchObject({ ok: false, code: 'insufficient_balance' });

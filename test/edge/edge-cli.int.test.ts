@@ -16,7 +16,9 @@ describe('cardsys edge', () => {
     const nats = await startNatsServer({ dataDir: join(root, 'nats') });
     try {
       const data = join(root, 'data');
-      const child = spawn(process.execPath, [cli, 'edge', '--store', 's1', '--data', data, '--nats', nats.url], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [cli, 'edge', '--store', 's1', '--data', data, '--nats', nats.url], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       await new Promise<void>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`edge exited early (${code}): ${stderr}`)));

@@ -23,7 +23,10 @@ function expectValidChain(entries: LogEntry[]): void {
   }
 }
 
-const segmentsOf = (dir: string) => readdirSync(dir).filter((name) => name.endsWith('.log')).sort();
+const segmentsOf = (dir: string) =>
+  readdirSync(dir)
+    .filter((name) => name.endsWith('.log'))
+    .sort();
 
 describe('edge event log', () => {
   it('numbers concurrent appends without gaps, rolls segments over and reopens where it was', async () => {
@@ -90,7 +93,7 @@ describe('edge event log', () => {
     await again.close();
   });
 
-  it('refuses to open when a sealed segment is damaged, or when the log is another store\'s', async () => {
+  it("refuses to open when a sealed segment is damaged, or when the log is another store's", async () => {
     const dir = freshDir();
     const log = await EventLog.open({ dir, storeId: 's1', segmentBytes: 2 * 1024 });
     for (let i = 0; i < 60; i++) await log.append([purchase(i)]);
@@ -120,7 +123,9 @@ describe('edge event log', () => {
 
   it('keeps every append it reported committed when the appending process is killed with SIGKILL', async () => {
     const dir = freshDir();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'append-forever.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'append-forever.ts'), dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let lastReported = 0;
     await new Promise<void>((resolve, reject) => {
       child.once('error', reject);

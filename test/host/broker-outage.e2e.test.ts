@@ -43,7 +43,8 @@ describe('head office and a store through a 60 s broker outage', () => {
         logger: capturingLogger().logger,
         replication: { stallMs: 1000 },
       });
-      const storedCount = async () => (await host!.store.readStream(originStreamName('S1'))).filter((r) => r.type !== CHAIN_HEAD_RECORD_TYPE).length;
+      const storedCount = async () =>
+        (await host!.store.readStream(originStreamName('S1'))).filter((r) => r.type !== CHAIN_HEAD_RECORD_TYPE).length;
 
       let appended = 0;
       const appendSome = async (n: number) => {
@@ -61,17 +62,24 @@ describe('head office and a store through a 60 s broker outage', () => {
         await new Promise((resolve) => setTimeout(resolve, 2_000));
       }
       const health = await (await fetch(`${host.url}/healthz`)).json();
-      expect(health).toMatchObject({ status: 'degraded', nats: { ok: false, detail: expect.stringMatching(/^reconnecting: NATS unreachable since /) } });
+      expect(health).toMatchObject({
+        status: 'degraded',
+        nats: { ok: false, detail: expect.stringMatching(/^reconnecting: NATS unreachable since /) },
+      });
       expect(hostLog.lines.some((line) => /host: lost the NATS connection/.test(line))).toBe(true);
 
       await nats.start();
       await appendSome(100);
       await expect.poll(storedCount, { timeout: 60_000, interval: 500 }).toBe(appended);
       await edge.replicator.whenConfirmed(appended);
-      const stored = (await host.store.readStream(originStreamName('S1'))).filter((r) => r.type !== CHAIN_HEAD_RECORD_TYPE).map((r) => decodeEnvelope(r.data));
+      const stored = (await host.store.readStream(originStreamName('S1')))
+        .filter((r) => r.type !== CHAIN_HEAD_RECORD_TYPE)
+        .map((r) => decodeEnvelope(r.data));
       expect(sequencesOf(stored)).toEqual({ count: appended, inOrder: true, unique: appended });
       expect(hostLog.lines.some((line) => /host: reconnected to NATS at .* after \d+\.\d s/.test(line))).toBe(true);
-      await expect.poll(async () => ((await (await fetch(`${host!.url}/healthz`)).json()) as { nats: unknown }).nats, { timeout: 10_000 }).toMatchObject({ ok: true, reconnects: 1 });
+      await expect
+        .poll(async () => ((await (await fetch(`${host!.url}/healthz`)).json()) as { nats: unknown }).nats, { timeout: 10_000 })
+        .toMatchObject({ ok: true, reconnects: 1 });
     },
     OUTAGE_MS + 120_000,
   );

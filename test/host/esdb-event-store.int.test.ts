@@ -20,7 +20,10 @@ async function findServer(): Promise<{ url: string; stop(): Promise<void> } | { 
     .withWaitStrategy(Wait.forHttp('/health/live', 2113).forStatusCode(204))
     .withStartupTimeout(120_000)
     .start();
-  return { url: `esdb://${container.getHost()}:${container.getMappedPort(2113)}?tls=false`, stop: async () => void (await container.stop()) };
+  return {
+    url: `esdb://${container.getHost()}:${container.getMappedPort(2113)}?tls=false`,
+    stop: async () => void (await container.stop()),
+  };
 }
 
 const server = await findServer();

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chainHeadRecord, DuplicateEventError, WrongExpectedRevisionError, type EventStore, type NewRecord, type StoredRecord } from '../../eventstore/index.js';
+import {
+  chainHeadRecord,
+  DuplicateEventError,
+  WrongExpectedRevisionError,
+  type EventStore,
+  type NewRecord,
+  type StoredRecord,
+} from '../../eventstore/index.js';
 
 export interface EventStoreUnderTest {
   name: string;
@@ -92,7 +99,8 @@ export function eventStoreContract(subject: EventStoreUnderTest): void {
       // Head office's chain-head record ids follow from (origin, sequence), so anyone can compute
       // the next ones; a store that puts them into its own events must not stop head office's writer.
       const hq = stream('hq');
-      const headRecordId = (seq: number) => chainHeadRecord({ storeId: hq, storeSeq: seq, hash: new Uint8Array(32), keyId: 'k', signature: new Uint8Array(64) }, seq).id;
+      const headRecordId = (seq: number) =>
+        chainHeadRecord({ storeId: hq, storeSeq: seq, hash: new Uint8Array(32), keyId: 'k', signature: new Uint8Array(64) }, seq).id;
       await store.appendToStream(hq, [record(), { ...record(), id: headRecordId(1) }], 'no_stream');
       const squatted = [2, 3, 4].map((seq) => ({ ...record(), id: headRecordId(seq) }));
       await store.appendToStream(stream('store-attacker'), squatted, 'no_stream');

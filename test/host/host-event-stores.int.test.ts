@@ -21,7 +21,11 @@ import { chainHeadRecord, CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.
 
 const postgres = await postgresForTests();
 
-function headOfficeOn(name: string, eventStore: () => EventStoreChoice, extra?: (context: () => { host: HostNode; nats: NatsServer; dir: string }) => void) {
+function headOfficeOn(
+  name: string,
+  eventStore: () => EventStoreChoice,
+  extra?: (context: () => { host: HostNode; nats: NatsServer; dir: string }) => void,
+) {
   describe(`head office on ${name}`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'cardsys-host-stores-'));
     let nats: NatsServer;
@@ -30,7 +34,12 @@ function headOfficeOn(name: string, eventStore: () => EventStoreChoice, extra?: 
 
     beforeAll(async () => {
       nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-      host = await startHost({ dataDir: join(dir, 'hq'), natsUrl: nats.url, http: { host: '127.0.0.1', port: 0 }, eventStore: eventStore() });
+      host = await startHost({
+        dataDir: join(dir, 'hq'),
+        natsUrl: nats.url,
+        http: { host: '127.0.0.1', port: 0 },
+        eventStore: eventStore(),
+      });
       nc = await connect({ servers: nats.url });
     });
     afterAll(async () => {
@@ -47,7 +56,10 @@ function headOfficeOn(name: string, eventStore: () => EventStoreChoice, extra?: 
       const storeKey = generateSigningKey();
       await registerStore(host.hqWriter, { storeId: 'S1', name: 'Shop 1', publicKey: storeKey.publicKey });
       const chain = new EnvelopeChain('S1');
-      const batch = chain.batch([cardIssued('c9', 'u9', 'S1'), purseLoaded('c9', 'S1', 10_000, 10_000), pursePaid('c9', 'S1', 2_500, 7_500)], storeKey);
+      const batch = chain.batch(
+        [cardIssued('c9', 'u9', 'S1'), purseLoaded('c9', 'S1', 10_000, 10_000), pursePaid('c9', 'S1', 2_500, 7_500)],
+        storeKey,
+      );
       await jetstream(nc).publish(subjects.events('S1'), batch.bytes, { msgID: 'S1:1-3' });
       await expect.poll(() => lastSeqReceived('S1'), { timeout: 20_000 }).toBe(3);
       const stored = await host.store.readStream('store-S1');
@@ -60,12 +72,17 @@ function headOfficeOn(name: string, eventStore: () => EventStoreChoice, extra?: 
       const storeKey = generateSigningKey();
       await registerStore(host.hqWriter, { storeId: 'S2', name: 'Shop 2', publicKey: storeKey.publicKey });
       // Head office's chain-head record ids follow from its sequence: the store computes the next ones.
-      const hqHeadId = (storeSeq: number) => chainHeadRecord({ storeId: 'hq', storeSeq, hash: new Uint8Array(32), keyId: 'k', signature: new Uint8Array(64) }, storeSeq).id;
+      const hqHeadId = (storeSeq: number) =>
+        chainHeadRecord({ storeId: 'hq', storeSeq, hash: new Uint8Array(32), keyId: 'k', signature: new Uint8Array(64) }, storeSeq).id;
       const squatted = Array.from({ length: 6 }, (_, i) => hqHeadId(host.hqWriter.headSeq + 1 + i));
       const hqEventId = (await host.store.readStream('hq')).find((r) => r.type !== CHAIN_HEAD_RECORD_TYPE)!.id;
       const ids = [...squatted, hqEventId];
       const chain = new EnvelopeChain('S2');
-      const batch = chain.batch(ids.map((_, i) => pursePaid(`c${i}`, 'S2', 100, 0)), storeKey, { eventIds: ids });
+      const batch = chain.batch(
+        ids.map((_, i) => pursePaid(`c${i}`, 'S2', 100, 0)),
+        storeKey,
+        { eventIds: ids },
+      );
       await jetstream(nc).publish(subjects.events('S2'), batch.bytes, { msgID: `S2:1-${ids.length}` });
       await expect.poll(() => lastSeqReceived('S2'), { timeout: 20_000 }).toBe(ids.length);
       expect((await host.store.readStream('store-S2')).map((r) => r.id).slice(0, ids.length)).toEqual(ids);
@@ -76,7 +93,9 @@ function headOfficeOn(name: string, eventStore: () => EventStoreChoice, extra?: 
       const hqTail = (await host.store.readStream('hq')).at(-1)!;
       expect(hqTail.type).toBe(CHAIN_HEAD_RECORD_TYPE);
       expect(squatted).toContain(hqTail.id);
-      await expect.poll(async () => (await getJson('/v1/stores')).stores?.map((s: { storeId: string }) => s.storeId), { timeout: 10_000 }).toContain('S3');
+      await expect
+        .poll(async () => (await getJson('/v1/stores')).stores?.map((s: { storeId: string }) => s.storeId), { timeout: 10_000 })
+        .toContain('S3');
     });
 
     extra?.(() => ({ host, nats, dir }));
@@ -110,31 +129,40 @@ if ('unavailable' in postgres) {
       await client.end();
     }
   };
-  const tableExists = async (table: string) => (await query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table]))[0]!.found;
-  headOfficeOn('PostgreSQL', () => ({ postgresUrl: `${postgres.url}?schema=${schema}` }), (context) => {
-    it('keeps its events in the schema the URL names', async () => {
-      const { host } = context();
-      expect(host.store).toBeInstanceOf(PostgresEventStore);
-      const rows = await query<{ count: string }>(`SELECT count(*) AS count FROM "${schema}".events WHERE stream_id = 'store-S1'`);
-      expect(rows[0]!.count).toBe('4');
-    });
-
-    it('cardsys host --event-store postgres://… (here from CARDSYS_EVENT_STORE) runs head office on it', async () => {
-      const { nats, dir } = context();
-      const cliSchema = postgres.freshSchema();
-      const url = `${postgres.url}?schema=${cliSchema}`;
-      const child = spawn(process.execPath, ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), '--http', '127.0.0.1:0'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, CARDSYS_EVENT_STORE: url },
+  const tableExists = async (table: string) =>
+    (await query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table]))[0]!.found;
+  headOfficeOn(
+    'PostgreSQL',
+    () => ({ postgresUrl: `${postgres.url}?schema=${schema}` }),
+    (context) => {
+      it('keeps its events in the schema the URL names', async () => {
+        const { host } = context();
+        expect(host.store).toBeInstanceOf(PostgresEventStore);
+        const rows = await query<{ count: string }>(`SELECT count(*) AS count FROM "${schema}".events WHERE stream_id = 'store-S1'`);
+        expect(rows[0]!.count).toBe('4');
       });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      await expect.poll(() => stderr, { timeout: 20_000 }).toContain('query API: http://127.0.0.1:');
-      expect(stderr).toContain(`event store PostgreSQL ${url}`);
-      expect(await tableExists(`"${cliSchema}".events`)).toBe(true);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    });
-  });
+
+      it('cardsys host --event-store postgres://… (here from CARDSYS_EVENT_STORE) runs head office on it', async () => {
+        const { nats, dir } = context();
+        const cliSchema = postgres.freshSchema();
+        const url = `${postgres.url}?schema=${cliSchema}`;
+        const child = spawn(
+          process.execPath,
+          ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), '--http', '127.0.0.1:0'],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, CARDSYS_EVENT_STORE: url },
+          },
+        );
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        await expect.poll(() => stderr, { timeout: 20_000 }).toContain('query API: http://127.0.0.1:');
+        expect(stderr).toContain(`event store PostgreSQL ${url}`);
+        expect(await tableExists(`"${cliSchema}".events`)).toBe(true);
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+      });
+    },
+  );
 }

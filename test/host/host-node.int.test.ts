@@ -43,7 +43,7 @@ describe('host process: store events through NATS into the event store, read mod
     expect(info.config.storage).toBe('file');
   });
 
-  it('ingests a registered store\'s batches and serves them through the API', async () => {
+  it("ingests a registered store's batches and serves them through the API", async () => {
     const storeKey = generateSigningKey();
     await registerStore(host.hqWriter, { storeId: 'S1', name: 'Shop 1', publicKey: storeKey.publicKey });
     const chain = new EnvelopeChain('S1');
@@ -69,12 +69,18 @@ describe('host process: store events through NATS into the event store, read mod
   });
 
   it('cardsys host prints where the API and its docs are, and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), '--http', '127.0.0.1:0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), '--http', '127.0.0.1:0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await expect.poll(() => stderr, { timeout: 20_000 }).toMatch(/query API: http:\/\/127\.0\.0\.1:\d+ +\(OpenAPI docs: http:\/\/127\.0\.0\.1:\d+\/docs/);
+    await expect
+      .poll(() => stderr, { timeout: 20_000 })
+      .toMatch(/query API: http:\/\/127\.0\.0\.1:\d+ +\(OpenAPI docs: http:\/\/127\.0\.0\.1:\d+\/docs/);
     const docsUrl = /OpenAPI docs: (\S+),/.exec(stderr)![1]!;
     expect((await fetch(`${docsUrl}/json`)).status).toBe(200);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));

@@ -33,12 +33,19 @@ if ('unavailable' in server) {
 } else {
   afterAll(() => server.dropSchemas());
   const contractSchema = server.freshSchema();
-  eventStoreContract({ name: `PostgreSQL at ${server.url}`, open: () => PostgresEventStore.connect(server.url, { schema: contractSchema }) });
+  eventStoreContract({
+    name: `PostgreSQL at ${server.url}`,
+    open: () => PostgresEventStore.connect(server.url, { schema: contractSchema }),
+  });
 
   describe('PostgresEventStore, beyond the contract', () => {
     /** Store objects of their own pools and listening connections: as two head-office processes would be. */
     const open = (schema: string, pollMs?: number, warnings: string[] = []) =>
-      PostgresEventStore.connect(server.url, { schema, ...(pollMs === undefined ? {} : { pollMs }), logger: { warn: (message: string) => warnings.push(message) } });
+      PostgresEventStore.connect(server.url, {
+        schema,
+        ...(pollMs === undefined ? {} : { pollMs }),
+        logger: { warn: (message: string) => warnings.push(message) },
+      });
 
     it('two writers appending at once: a subscriber gets every event once, in position order, none skipped', async () => {
       const schema = server.freshSchema();
@@ -47,7 +54,8 @@ if ('unavailable' in server) {
         const received: StoredRecord[] = [];
         const subscription = reader.subscribeToAll({ handler: (batch) => void received.push(...batch) });
         const writeMany = async (store: PostgresEventStore, name: string) => {
-          for (let append = 0; append < 40; append++) await store.appendToStream(`${name}-${append % 4}`, [record(append), record(append + 1), record(append + 2)]);
+          for (let append = 0; append < 40; append++)
+            await store.appendToStream(`${name}-${append % 4}`, [record(append), record(append + 1), record(append + 2)]);
         };
         await Promise.all([writeMany(first, 'a'), writeMany(second, 'b'), writeMany(first, 'c'), writeMany(second, 'd')]);
         const all = await reader.readAll();
@@ -69,7 +77,10 @@ if ('unavailable' in server) {
       try {
         await first.appendToStream('hq', [record()], 'no_stream');
         for (let round = 0n; round < 15n; round++) {
-          const outcomes = await Promise.allSettled([first.appendToStream('hq', [record()], round), second.appendToStream('hq', [record()], round)]);
+          const outcomes = await Promise.allSettled([
+            first.appendToStream('hq', [record()], round),
+            second.appendToStream('hq', [record()], round),
+          ]);
           expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
           const refused = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')!;
           expect(refused.reason).toBeInstanceOf(WrongExpectedRevisionError);
@@ -129,7 +140,9 @@ if ('unavailable' in server) {
       const refused = PostgresEventStore.connect(url);
       await expect(refused).rejects.toThrow(`cannot open the PostgreSQL event store at postgres://postgres:***@127.0.0.1:`);
       await expect(refused).rejects.not.toThrow('secret');
-      await expect(PostgresEventStore.connect(server.url, { schema: 'Robert"; DROP' })).rejects.toThrow('PostgreSQL schema name "Robert"; DROP" must be lower-case letters');
+      await expect(PostgresEventStore.connect(server.url, { schema: 'Robert"; DROP' })).rejects.toThrow(
+        'PostgreSQL schema name "Robert"; DROP" must be lower-case letters',
+      );
     });
 
     it('takes the schema from the URL', async () => {

@@ -21,7 +21,9 @@ describe('SqliteEventStore, beyond the contract', () => {
     await first.close();
     const again = SqliteEventStore.open(file);
     expect((await again.readStream('s')).map((r) => r.id)).toEqual(['e1']);
-    await expect(again.appendToStream('s', [{ id: 'e1', type: 'T', data: Uint8Array.of(7) }])).rejects.toMatchObject({ name: 'DuplicateEventError' });
+    await expect(again.appendToStream('s', [{ id: 'e1', type: 'T', data: Uint8Array.of(7) }])).rejects.toMatchObject({
+      name: 'DuplicateEventError',
+    });
     await again.close();
   });
 
@@ -64,7 +66,10 @@ describe('SqliteEventStore, beyond the contract', () => {
     expect((await store.readAll()).map((r) => `${r.position}:${r.streamId}:${r.id}`)).toEqual(['3:hq:e1', '7:store-s1:e2']);
     const appended = await store.appendToStream('store-s1', [{ id: 'e1', type: 'T', data: Uint8Array.of(3) }], 0n);
     expect(appended.lastPosition).toBe(8n);
-    await expect(store.appendToStream('hq', [{ id: 'e1', type: 'T', data: Uint8Array.of(4) }], 0n)).rejects.toMatchObject({ name: 'DuplicateEventError', streamId: 'hq' });
+    await expect(store.appendToStream('hq', [{ id: 'e1', type: 'T', data: Uint8Array.of(4) }], 0n)).rejects.toMatchObject({
+      name: 'DuplicateEventError',
+      streamId: 'hq',
+    });
     await store.close();
     const migrated = new Database(file, { readonly: true });
     const table = migrated.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string };

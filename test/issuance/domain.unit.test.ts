@@ -17,7 +17,13 @@ import {
 import { bankIdDigits } from '../../card/index.js';
 
 const application = {
-  personal: { name: 'Hanako Yamada', address: '1-2-3 Shibuya, Tokyo', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'ACME' },
+  personal: {
+    name: 'Hanako Yamada',
+    address: '1-2-3 Shibuya, Tokyo',
+    birthDate: '1990-04-01',
+    occupation: 'engineer',
+    affiliation: 'ACME',
+  },
   bank: { bankName: 'Example Bank', bankCode: '0001', branchCode: '234', accountNumber: '5678901' },
   homeStoreId: 'store-a',
 };
@@ -32,7 +38,6 @@ const registered = (userId: string, accountNumber = '5678901'): NewDomainEvent =
     homeStoreId: 'store-a',
   },
 });
-
 
 describe('application input', () => {
   it('accepts a complete application and fills optional fields', () => {
@@ -69,16 +74,28 @@ describe('application decider', () => {
   const spec = DeciderSpecification.for(applicationDecider);
 
   it('registers a new user', () => {
-    spec.given([]).when({ applicationId: 'app-u-1', userId: 'u-1', input }).then([registered('u-1')]);
+    spec
+      .given([])
+      .when({ applicationId: 'app-u-1', userId: 'u-1', input })
+      .then([registered('u-1')]);
   });
 
   it('refuses a second application on the same bank account', () => {
-    spec.given([registered('u-1')]).when({ applicationId: 'app-2', userId: 'u-2', input }).thenThrows(DuplicateApplicationError);
-    spec.given([registered('u-1')]).when({ applicationId: 'app-2', userId: 'u-2', input }).thenThrows({ code: 'duplicate_application' });
+    spec
+      .given([registered('u-1')])
+      .when({ applicationId: 'app-2', userId: 'u-2', input })
+      .thenThrows(DuplicateApplicationError);
+    spec
+      .given([registered('u-1')])
+      .when({ applicationId: 'app-2', userId: 'u-2', input })
+      .thenThrows({ code: 'duplicate_application' });
   });
 
   it('accepts another bank account', () => {
-    spec.given([registered('u-1', '0000001')]).when({ applicationId: 'app-u-2', userId: 'u-2', input }).then([registered('u-2')]);
+    spec
+      .given([registered('u-1', '0000001')])
+      .when({ applicationId: 'app-u-2', userId: 'u-2', input })
+      .then([registered('u-2')]);
   });
 
   it('bank id is bank code + branch + account', () => {
@@ -96,12 +113,21 @@ describe('primary issuance decider', () => {
   };
 
   it('issues a card to a registered user, valid five years to the end of the month', () => {
-    spec.given([registered('u-1')]).when({ userId: 'u-1', cardId: 'c1', issuedAt, keyVersion: 1 }).then([primaryIssued]);
+    spec
+      .given([registered('u-1')])
+      .when({ userId: 'u-1', cardId: 'c1', issuedAt, keyVersion: 1 })
+      .then([primaryIssued]);
   });
 
   it('refuses an unknown user and a card id issued before', () => {
-    spec.given([registered('u-1'), primaryIssued]).when({ userId: 'u-9', cardId: 'c2', issuedAt, keyVersion: 1 }).thenThrows(UnknownUserError);
-    spec.given([registered('u-1'), primaryIssued]).when({ userId: 'u-1', cardId: 'c1', issuedAt, keyVersion: 1 }).thenThrows(CardIdTakenError);
+    spec
+      .given([registered('u-1'), primaryIssued])
+      .when({ userId: 'u-9', cardId: 'c2', issuedAt, keyVersion: 1 })
+      .thenThrows(UnknownUserError);
+    spec
+      .given([registered('u-1'), primaryIssued])
+      .when({ userId: 'u-1', cardId: 'c1', issuedAt, keyVersion: 1 })
+      .thenThrows(CardIdTakenError);
   });
 
   it('expiry of a card issued on 31 January ends in January', () => {
@@ -123,7 +149,11 @@ describe('secondary issuance branches', () => {
   };
 
   it('invalid authentication code → card cannot be used', () => {
-    expect(judgeChip({ ...chip, authCodeValid: false }, now)).toEqual({ outcome: 'card_unusable', reason: 'invalid_auth_code', message: 'this card cannot be used' });
+    expect(judgeChip({ ...chip, authCodeValid: false }, now)).toEqual({
+      outcome: 'card_unusable',
+      reason: 'invalid_auth_code',
+      message: 'this card cannot be used',
+    });
   });
 
   it('the authentication code is checked before the issuance state', () => {
@@ -131,7 +161,10 @@ describe('secondary issuance branches', () => {
   });
 
   it('already secondary-issued → purse operations', () => {
-    expect(judgeChip({ ...chip, state: 'secondary_issued' }, now)).toEqual({ outcome: 'already_issued', message: 'this card is already issued; go on to purse operations' });
+    expect(judgeChip({ ...chip, state: 'secondary_issued' }, now)).toEqual({
+      outcome: 'already_issued',
+      message: 'this card is already issued; go on to purse operations',
+    });
   });
 
   it('blank or expired card → cannot be used', () => {
@@ -154,12 +187,28 @@ describe('secondary issuance branches', () => {
     const verdict = judgeIssuanceEntry(chip, entry);
     expect(verdict).toMatchObject({ outcome: 'personalise', record: { userId: 'u-1', personal: { name: 'Hanako Yamada' } } });
     if (verdict.outcome !== 'personalise') throw new Error('unreachable');
-    const event = cardIssued(chip, verdict.record, { digest: new Uint8Array(32), sealedForHeadOffice: new Uint8Array(5) }, { storeId: 'store-a', terminalId: 't1' });
-    expect(event.data).toMatchObject({ cardId: 'c1', userId: 'u-1', bankId: '00012345678901', storeId: 'store-a', terminalId: 't1', expiry: '2031-11-30' });
+    const event = cardIssued(
+      chip,
+      verdict.record,
+      { digest: new Uint8Array(32), sealedForHeadOffice: new Uint8Array(5) },
+      { storeId: 'store-a', terminalId: 't1' },
+    );
+    expect(event.data).toMatchObject({
+      cardId: 'c1',
+      userId: 'u-1',
+      bankId: '00012345678901',
+      storeId: 'store-a',
+      terminalId: 't1',
+      expiry: '2031-11-30',
+    });
   });
 
   it('rejections carry the reason and the counter message', () => {
-    expect(cardIssueRejected('c1', 'b', 'invalid_auth_code', { storeId: 's', terminalId: 't' }).data.message).toBe('this card cannot be used');
-    expect(cardIssueRejected('c1', 'b', 'no_issuance_data', { storeId: 's', terminalId: 't' }).data.message).toBe('no issuance data for this card');
+    expect(cardIssueRejected('c1', 'b', 'invalid_auth_code', { storeId: 's', terminalId: 't' }).data.message).toBe(
+      'this card cannot be used',
+    );
+    expect(cardIssueRejected('c1', 'b', 'no_issuance_data', { storeId: 's', terminalId: 't' }).data.message).toBe(
+      'no issuance data for this card',
+    );
   });
 });

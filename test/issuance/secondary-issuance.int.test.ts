@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { chipCommands, generateIssuerMasterKeys, newBlankCard, parseBankId, terminalKeysOf, type IssuerMasterKeys } from '../../card/index.js';
+import {
+  chipCommands,
+  generateIssuerMasterKeys,
+  newBlankCard,
+  parseBankId,
+  terminalKeysOf,
+  type IssuerMasterKeys,
+} from '../../card/index.js';
 import { decodeEvent, pb } from '../../contracts/index.js';
 import { generateSealingKey, openSealed, type SealingKeyPair } from '../../contracts/index.js';
 import { ChipTerminal, InProcessCard } from '../../reader/index.js';
@@ -36,7 +43,12 @@ const entry = (cardId = CARD_ID) => ({
   cards: [{ cardId, expiry: '2031-11-30' }],
 });
 
-const request = (commandId: string): PosRequest => ({ commandId, storeId: 'A', terminalId: 'pos-1', command: pb.PosCommand.create({ commandId, storeId: 'A', terminalId: 'pos-1', issue: {} }) });
+const request = (commandId: string): PosRequest => ({
+  commandId,
+  storeId: 'A',
+  terminalId: 'pos-1',
+  command: pb.PosCommand.create({ commandId, storeId: 'A', terminalId: 'pos-1', issue: {} }),
+});
 
 const service = (keys = terminalKeysOf(master)) =>
   new SecondaryIssuance({
@@ -60,9 +72,20 @@ beforeEach(async () => {
   log = await EventLog.open({ dir: join(dir, 'log'), storeId: 'A', logger: quiet });
   db = new Database(join(dir, 'edge.db'));
   // Not attached to NATS: head office counts as unreachable.
-  info = new IssuanceInfo({ storeId: 'A', db, sealingKey: generateSealingKey().privateKey, hqSealingPublicKey: hq.publicKey, logger: quiet });
+  info = new IssuanceInfo({
+    storeId: 'A',
+    db,
+    sealingKey: generateSealingKey().privateKey,
+    hqSealingPublicKey: hq.publicKey,
+    logger: quiet,
+  });
   card = new InProcessCard(newBlankCard(master.transport));
-  await new ChipTerminal(card, { keys: master, terminalName: 'hq-issuer' }).initialise(master, { cardId: CARD_ID, expiry: '2031-11', pin: '1234', bankId: parseBankId(BANK_ID) });
+  await new ChipTerminal(card, { keys: master, terminalName: 'hq-issuer' }).initialise(master, {
+    cardId: CARD_ID,
+    expiry: '2031-11',
+    pin: '1234',
+    bankId: parseBankId(BANK_ID),
+  });
   stripe = BANK_ID;
 });
 
@@ -82,10 +105,16 @@ describe('secondary issuance flow', () => {
     await terminal.select();
     expect((await terminal.readInfo()).lifecycle).toBe('secondary-issued');
     await terminal.authenticate();
-    expect(await terminal.readPersonalData()).toMatchObject({ personal: { name: 'Hanako Yamada', birthDate: '1990-04-01' }, bankId: parseBankId(BANK_ID) });
+    expect(await terminal.readPersonalData()).toMatchObject({
+      personal: { name: 'Hanako Yamada', birthDate: '1990-04-01' },
+      bankId: parseBankId(BANK_ID),
+    });
 
     const [event] = loggedEvents();
-    expect(event).toMatchObject({ type: 'CardIssued', data: { cardId: CARD_ID, userId: 'user-1', bankId: BANK_ID, storeId: 'A', terminalId: 'pos-1', expiry: '2031-11-30' } });
+    expect(event).toMatchObject({
+      type: 'CardIssued',
+      data: { cardId: CARD_ID, userId: 'user-1', bankId: BANK_ID, storeId: 'A', terminalId: 'pos-1', expiry: '2031-11-30' },
+    });
     if (event?.type !== 'CardIssued') throw new Error('unreachable');
     // Personal data is only in the sealed record, which opens with head office's key.
     expect(Buffer.from(log.read(1, 1)[0]!.bytes).includes('Hanako')).toBe(false);
@@ -99,7 +128,12 @@ describe('secondary issuance flow', () => {
     await service().issue(request('c1'));
     const before = structuredClone(card.state);
     const reply = await service().issue(request('c2'));
-    expect(reply).toMatchObject({ ok: true, code: 'already_issued', message: 'this card is already issued; go on to purse operations', balance: 0 });
+    expect(reply).toMatchObject({
+      ok: true,
+      code: 'already_issued',
+      message: 'this card is already issued; go on to purse operations',
+      balance: 0,
+    });
     expect(card.state).toEqual(before);
     expect(loggedEvents().map((e) => e.type)).toEqual(['CardIssued']);
   });
@@ -111,7 +145,9 @@ describe('secondary issuance flow', () => {
     const reply = await service(forgedView).issue(request('c1'));
     expect(reply).toMatchObject({ ok: false, code: 'card_unusable', message: 'this card cannot be used' });
     expect(card.state.lifecycle).toBe('primary-issued');
-    expect(loggedEvents()).toMatchObject([{ type: 'CardIssueRejected', data: { cardId: CARD_ID, reason: 'invalid_auth_code', message: 'this card cannot be used' } }]);
+    expect(loggedEvents()).toMatchObject([
+      { type: 'CardIssueRejected', data: { cardId: CARD_ID, reason: 'invalid_auth_code', message: 'this card cannot be used' } },
+    ]);
   });
 
   it('a blank card cannot be used', async () => {

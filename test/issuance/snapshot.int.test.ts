@@ -130,7 +130,10 @@ describe('issuance snapshots', () => {
     expect(info.cache.find(bankId(6))).toBeUndefined();
     expect(info.cache.find(bankId(7))).toBeUndefined();
     expect(info.cache.size()).toBe(5);
-    expect(info.cache.find(bankId(1))).toMatchObject({ personal: { name: 'Customer Number 1' }, cards: [{ cardId: 'card-1', expiry: '2031-11-30' }] });
+    expect(info.cache.find(bankId(1))).toMatchObject({
+      personal: { name: 'Customer Number 1' },
+      cards: [{ cardId: 'card-1', expiry: '2031-11-30' }],
+    });
   });
 
   it('later changes arrive incrementally: a new card joins, an issued card leaves', async () => {
@@ -200,7 +203,14 @@ describe('issuance snapshots', () => {
 
   it('after many changes head office replaces them in the stream with a new whole snapshot', async () => {
     const hq = await connectAs(join(hqDataDir, 'keys', 'hq.nk'));
-    const compacting = await startSnapshotPublisher({ nc: hq, readModels, follow: false, logger: quiet, compactAfterMessages: 2, changesPerMessage: 1 });
+    const compacting = await startSnapshotPublisher({
+      nc: hq,
+      readModels,
+      follow: false,
+      logger: quiet,
+      compactAfterMessages: 2,
+      changesPerMessage: 1,
+    });
     try {
       project(user(20, 'A'), card(20), user(21, 'A'), card(21), user(22, 'A'), card(22));
       const figures = await compacting.publishPending();

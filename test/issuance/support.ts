@@ -15,7 +15,11 @@ export interface HeadOfficeApi {
 }
 
 /** `routes` gets the projection runner, as head office's route plugins get its parts. */
-export async function headOfficeApi(dir: string, store: EventStore, routes: (runner: ProjectionRunner) => FastifyPluginAsync[]): Promise<HeadOfficeApi> {
+export async function headOfficeApi(
+  dir: string,
+  store: EventStore,
+  routes: (runner: ProjectionRunner) => FastifyPluginAsync[],
+): Promise<HeadOfficeApi> {
   const runner = ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store, projections });
   runner.start();
   const app = await buildApi({ store, runner, plugins: routes(runner) });

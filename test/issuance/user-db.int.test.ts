@@ -17,7 +17,13 @@ let position = 0n;
 
 const apply = (event: NewDomainEvent, occurredAtMs = 1_764_000_000_000) => {
   const decoded = decodeEvent(event.type, encodeEvent(event));
-  const envelope = pb.EventEnvelope.create({ eventId: `e${++position}`, storeId: 'A', storeSeq: Number(position), occurredAtMs, eventType: event.type });
+  const envelope = pb.EventEnvelope.create({
+    eventId: `e${++position}`,
+    storeId: 'A',
+    storeSeq: Number(position),
+    occurredAtMs,
+    eventType: event.type,
+  });
   userDbProjection.apply(db, { ...decoded, envelope, position, streamId: 'store-A', revision: position } as HostEvent);
 };
 

@@ -15,7 +15,8 @@ describe('projections over a real SQLite event store', () => {
   let store: SqliteEventStore;
   let hq: EnvelopeChain;
   let storeA: EnvelopeChain;
-  const openRunner = (extra: Projection[] = []) => ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store, projections: [...projections, ...extra], batchSize: 7 });
+  const openRunner = (extra: Projection[] = []) =>
+    ProjectionRunner.open({ file: join(dir, 'readmodels.db'), store, projections: [...projections, ...extra], batchSize: 7 });
   const caughtUp = async (runner: ProjectionRunner) => runner.waitForPosition((await store.headPosition()) ?? 0n);
 
   beforeEach(() => {
@@ -30,7 +31,8 @@ describe('projections over a real SQLite event store', () => {
   async function seedDay(payments: number): Promise<void> {
     await appendChainBatch(store, hq, [storeRegistered('A', 'Store A'), userRegistered('u1', 'A'), cardPrimaryIssued('c1', 'u1')]);
     await appendChainBatch(store, storeA, [cardIssued('c1', 'u1', 'A'), purseLoaded('c1', 'A', 10_000, 13_000)], { localHeadSeq: 5 });
-    for (let i = 1; i <= payments; i++) await appendChainBatch(store, storeA, [pursePaid('c1', 'A', 100, 13_000 - 100 * i)], { localHeadSeq: 2 + payments });
+    for (let i = 1; i <= payments; i++)
+      await appendChainBatch(store, storeA, [pursePaid('c1', 'A', 100, 13_000 - 100 * i)], { localHeadSeq: 2 + payments });
   }
 
   it('builds users, cards, chip usage and store sync status', async () => {
@@ -48,10 +50,25 @@ describe('projections over a real SQLite event store', () => {
     expect(card).toMatchObject({ userId: 'u1', bankId: '00011231234567', expiry: '2030-12-31', keyVersion: 1, blacklisted: false });
     expect(card.issuance).toMatchObject({ storeId: 'A', terminalId: 'pos-1' });
     expect(card.issuance!.issuedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    expect(card.usage).toMatchObject({ count: 4, loadCount: 1, loadedTotal: 10_000, payCount: 3, paidTotal: 300, lastBalance: 12_700, lastOperation: 'pay', lastStoreId: 'A' });
+    expect(card.usage).toMatchObject({
+      count: 4,
+      loadCount: 1,
+      loadedTotal: 10_000,
+      payCount: 3,
+      paidTotal: 300,
+      lastBalance: 12_700,
+      lastOperation: 'pay',
+      lastStoreId: 'A',
+    });
     // UserRegistered names no card; every other seeded card event is indexed.
     expect(queries.cardEventPositions('c1', { limit: 100 })).toHaveLength(6);
-    expect(queries.storeSync('A')).toMatchObject({ name: 'Store A', lastSeqReceived: 5, localHeadSeq: 5, eventsBehind: 0, batchesReceived: 4 });
+    expect(queries.storeSync('A')).toMatchObject({
+      name: 'Store A',
+      lastSeqReceived: 5,
+      localHeadSeq: 5,
+      eventsBehind: 0,
+      batchesReceived: 4,
+    });
     expect(queries.stores().map((s) => s.storeId)).toEqual(['A']);
     expect(queries.user('nobody')).toBeUndefined();
     await runner.close();
@@ -110,7 +127,9 @@ describe('projections over a real SQLite event store', () => {
     again.start();
     await caughtUp(again);
     expect(new ReadModelQueries(again.db).card('c1')!.usage).toMatchObject({ payCount: 1, loadCount: 1 });
-    expect((again.db.prepare('SELECT COUNT(*) AS n FROM exploding_seen').get() as { n: number }).n).toBe(Number((await store.headPosition())!));
+    expect((again.db.prepare('SELECT COUNT(*) AS n FROM exploding_seen').get() as { n: number }).n).toBe(
+      Number((await store.headPosition())!),
+    );
     await again.close();
   });
 
@@ -147,7 +166,8 @@ describe('projections over a real SQLite event store', () => {
     const counter: Projection = {
       name: 'counter',
       version: 1,
-      schema: 'CREATE TABLE IF NOT EXISTS counted (n INTEGER NOT NULL); INSERT INTO counted SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM counted)',
+      schema:
+        'CREATE TABLE IF NOT EXISTS counted (n INTEGER NOT NULL); INSERT INTO counted SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM counted)',
       tables: ['counted'],
       apply: (db) => void db.prepare('UPDATE counted SET n = n + 1').run(),
     };

@@ -22,16 +22,26 @@ describe('cardsys projections rebuild', () => {
     await appendChainBatch(store, shop, [cardIssued('c1', 'u1', 'S')]);
     const payments = 20_000;
     for (let done = 0; done < payments; done += 500) {
-      await appendChainBatch(store, shop, Array.from({ length: 500 }, () => pursePaid('c1', 'S', 1, 0)));
+      await appendChainBatch(
+        store,
+        shop,
+        Array.from({ length: 500 }, () => pursePaid('c1', 'S', 1, 0)),
+      );
     }
     const head = (await store.headPosition())!;
     await store.close();
 
-    const run = spawnSync(process.execPath, ['bin/cardsys.js', 'projections', 'rebuild', '--data', join(dir, 'data')], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['bin/cardsys.js', 'projections', 'rebuild', '--data', join(dir, 'data')], {
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(0);
     expect(run.stdout).toBe('');
     const lines = run.stderr.trim().split('\n');
-    expect(lines.at(-1)).toMatch(new RegExp(`^rebuild ${Number(head).toLocaleString('en-US')} events replayed into ${projections.map((p) => p.name).join(', ')} in \\d+\\.\\ds$`));
+    expect(lines.at(-1)).toMatch(
+      new RegExp(
+        `^rebuild ${Number(head).toLocaleString('en-US')} events replayed into ${projections.map((p) => p.name).join(', ')} in \\d+\\.\\ds$`,
+      ),
+    );
     expect(run.stderr).not.toContain('\r');
 
     const reopened = SqliteEventStore.open(join(hqDir, 'events.db'));
@@ -42,10 +52,14 @@ describe('cardsys projections rebuild', () => {
     expect(queries.storeSync('S')!.lastSeqReceived).toBe(payments + 1);
 
     // While a runner (a running head office) holds the read models, a rebuild is refused.
-    const refused = spawnSync(process.execPath, ['bin/cardsys.js', 'projections', 'rebuild', '--data', join(dir, 'data')], { encoding: 'utf8' });
+    const refused = spawnSync(process.execPath, ['bin/cardsys.js', 'projections', 'rebuild', '--data', join(dir, 'data')], {
+      encoding: 'utf8',
+    });
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain(`read models ${join(hqDir, 'readmodels.db')} is in use by process ${process.pid}`);
-    expect(() => ProjectionRunner.open({ file: join(hqDir, 'readmodels.db'), store: reopened, projections })).toThrow('already open in this process');
+    expect(() => ProjectionRunner.open({ file: join(hqDir, 'readmodels.db'), store: reopened, projections })).toThrow(
+      'already open in this process',
+    );
     await runner.close();
     await reopened.close();
   });
@@ -58,7 +72,9 @@ describe('progress bar', () => {
   };
 
   it('shows count, rate, bar and ETA', () => {
-    expect(progressLine({ unit: 'events', count: 5_000, fraction: 0.25, elapsedMs: 2_000 })).toBe('[######..................] 25% 5,000 events 2,500/s ETA 6s');
+    expect(progressLine({ unit: 'events', count: 5_000, fraction: 0.25, elapsedMs: 2_000 })).toBe(
+      '[######..................] 25% 5,000 events 2,500/s ETA 6s',
+    );
     expect(progressLine({ unit: 'events', count: 10, elapsedMs: 0 })).toBe('10 events 0/s');
   });
 

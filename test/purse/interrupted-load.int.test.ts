@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chipCommands } from '../../card/index.js';
 import { decodeEvent, pb } from '../../contracts/index.js';
-import { chipPurse, issueCard, losingAnswerTo, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from '../../testkit/purse-world.js';
+import {
+  chipPurse,
+  issueCard,
+  losingAnswerTo,
+  startPurseWorld,
+  until,
+  type IssuedCard,
+  type PurseWorld,
+  type Store,
+} from '../../testkit/purse-world.js';
 
 const VALID_FOR_MS = 4_000;
 const MARGIN_MS = 300;
@@ -93,7 +102,12 @@ describe('card pulled between the account debit and the card credit', () => {
 
     await Promise.all([s1.replicated(), s2.replicated()]);
     await world.catchUpLedger();
-    expect(world.ledger.card(issued.cardId)).toMatchObject({ balance: 3_500, loads: { count: 1, total: 5_000 }, pays: { count: 1, total: 1_500 }, alerts: 0 });
+    expect(world.ledger.card(issued.cardId)).toMatchObject({
+      balance: 3_500,
+      loads: { count: 1, total: 5_000 },
+      pays: { count: 1, total: 1_500 },
+      alerts: 0,
+    });
   });
 
   it('authorised but the credit never started (the store lost the answer): reversed once the store is past the deadline', async () => {
@@ -113,7 +127,10 @@ describe('card pulled between the account debit and the card credit', () => {
     s1.readers.set('pos-1', other.card);
     await s1.command({ pay: { amount: 1 } }); // any later event of the store will do
     await s1.replicated();
-    await until(async () => (await world.centre.sweep()) === 1 || world.centre.authorisation('00000000000000aa')?.status === 'reversed', 'the timeout reversal');
+    await until(
+      async () => (await world.centre.sweep()) === 1 || world.centre.authorisation('00000000000000aa')?.status === 'reversed',
+      'the timeout reversal',
+    );
     expect(world.centre.authorisation('00000000000000aa')).toMatchObject({ status: 'reversed', reversalReason: 'timeout' });
     expect(world.centre.accountBalance(issued.bankId)).toBe(20_000);
     moneyConserved(issued, 20_000, 0);

@@ -54,19 +54,34 @@ describe('card pulled after the chip committed a pay, before its answer', () => 
     expect(read.message).toContain('earlier pay of ¥1,500 found on the card and recorded');
     const [found] = issued.card.state.issued!.log.filter((entry) => entry.counter === 2);
     expect(paysOf(s1, issued.cardId)).toEqual([
-      expect.objectContaining({ amount: 1_500, newBalance: 8_500, cardCounter: 2, storeId: 's1', terminalId: Buffer.from(found!.terminalId).toString('hex'), cardMac: found!.mac, recovered: true }),
+      expect.objectContaining({
+        amount: 1_500,
+        newBalance: 8_500,
+        cardCounter: 2,
+        storeId: 's1',
+        terminalId: Buffer.from(found!.terminalId).toString('hex'),
+        cardMac: found!.mac,
+        recovered: true,
+      }),
     ]);
 
     // Never twice: neither at the next insertion nor after another restart.
     expect((await s1.command({ read: {} })).message).not.toContain('found on the card');
     await s1.restart();
     expect(await s1.command({ pay: { amount: 300 } })).toMatchObject({ ok: true, balance: 7_500 });
-    expect(paysOf(s1, issued.cardId).map((p) => [p.cardCounter, p.recovered])).toEqual([[2, true], [4, false]]);
+    expect(paysOf(s1, issued.cardId).map((p) => [p.cardCounter, p.recovered])).toEqual([
+      [2, true],
+      [4, false],
+    ]);
     expect(paysOf(s2, issued.cardId)).toHaveLength(1);
 
     await Promise.all([s1.replicated(), s2.replicated()]);
     await world.catchUpLedger();
-    expect(world.ledger.card(issued.cardId)).toMatchObject({ balance: chipPurse(issued.card).balance, counter: 4, pays: { count: 3, total: 2_500 } });
+    expect(world.ledger.card(issued.cardId)).toMatchObject({
+      balance: chipPurse(issued.card).balance,
+      counter: 4,
+      pays: { count: 3, total: 2_500 },
+    });
     expect(world.ledger.alerts({ cardId: issued.cardId })).toEqual([expect.objectContaining({ kind: 'counter_gap', resolved: true })]);
   });
 

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chipPurse, issueCard, startOneStoreWorld, startPurseWorld, until, type IssuedCard, type PurseWorld, type Store } from '../../testkit/purse-world.js';
+import {
+  chipPurse,
+  issueCard,
+  startOneStoreWorld,
+  startPurseWorld,
+  until,
+  type IssuedCard,
+  type PurseWorld,
+  type Store,
+} from '../../testkit/purse-world.js';
 
 const CARDS = 50;
 const PAYS = 1_000;
@@ -79,7 +88,12 @@ describe('a card used at a store that is offline, then at another that is online
     s1.link.restore();
     await s1.replicated();
     await world.catchUpLedger();
-    expect(world.ledger.card(cardId)).toMatchObject({ balance: 9_000, counter: 5, pays: { count: 4, total: 1_000 }, loads: { count: 1, total: 10_000 } });
+    expect(world.ledger.card(cardId)).toMatchObject({
+      balance: 9_000,
+      counter: 5,
+      pays: { count: 4, total: 1_000 },
+      loads: { count: 1, total: 10_000 },
+    });
     expect(world.ledger.alerts({ cardId })).toMatchObject([{ kind: 'counter_gap', resolved: true }]);
     expect(chipPurse(card)).toEqual({ balance: 9_000, counter: 5 });
   });

@@ -35,7 +35,19 @@ describe('cardsys pos', () => {
     const pay = await cardsys(['pos', 'pay', '--store', 's1', '--amount', '500', '--nats', nats, '--json', '--command-id', 'cli-pay-1']);
     expect(pay.code).toBe(0);
     expect(JSON.parse(pay.stdout)).toMatchObject({ ok: true, code: 'paid', balance: 2_500 });
-    const retried = await cardsys(['pos', 'pay', '--store', 's1', '--amount', '500', '--nats', nats, '--json', '--command-id', 'cli-pay-1']);
+    const retried = await cardsys([
+      'pos',
+      'pay',
+      '--store',
+      's1',
+      '--amount',
+      '500',
+      '--nats',
+      nats,
+      '--json',
+      '--command-id',
+      'cli-pay-1',
+    ]);
     expect(JSON.parse(retried.stdout)).toMatchObject({ ok: true, balance: 2_500 });
     expect(chipPurse(card).balance).toBe(2_500);
 

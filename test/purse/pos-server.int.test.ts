@@ -98,9 +98,9 @@ describe('POS command handler over NATS', () => {
   });
 
   it('a terminal gets a clear error when no edge answers', async () => {
-    await expect(sendPosCommand(nc, { commandId: 'x', storeId: 'nobody', terminalId: 't', read: {} }, { attempts: 2, timeoutMs: 200 })).rejects.toThrow(
-      /no answer from store nobody after 2 attempt/,
-    );
+    await expect(
+      sendPosCommand(nc, { commandId: 'x', storeId: 'nobody', terminalId: 't', read: {} }, { attempts: 2, timeoutMs: 200 }),
+    ).rejects.toThrow(/no answer from store nobody after 2 attempt/);
     expect(subjects.pos('nobody')).toBe('cardsys.pos.nobody');
   });
 });

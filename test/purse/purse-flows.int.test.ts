@@ -19,7 +19,12 @@ describe('purse: load with online authorisation, pay, blacklist, idempotent comm
   it('the worked example: 3,000 + 10,000 = 13,000, pay 5,500 leaves 7,500; ledger and bank account agree', async () => {
     const { card, cardId, bankId } = await issueCard(world, { opening: 50_000 });
     store.readers.set('pos-1', card);
-    expect(await store.command({ load: { amount: 3_000, pin: '1234' } })).toMatchObject({ ok: true, code: 'loaded', balance: 3_000, cardId });
+    expect(await store.command({ load: { amount: 3_000, pin: '1234' } })).toMatchObject({
+      ok: true,
+      code: 'loaded',
+      balance: 3_000,
+      cardId,
+    });
     expect(await store.command({ load: { amount: 10_000, pin: '1234' } })).toMatchObject({ ok: true, code: 'loaded', balance: 13_000 });
     expect(await store.command({ pay: { amount: 5_500 } })).toMatchObject({ ok: true, code: 'paid', balance: 7_500 });
     expect(chipPurse(card)).toEqual({ balance: 7_500, counter: 3 });
@@ -27,12 +32,20 @@ describe('purse: load with online authorisation, pay, blacklist, idempotent comm
 
     await store.replicated();
     await world.catchUpLedger();
-    expect(world.ledger.card(cardId)).toMatchObject({ balance: 7_500, counter: 3, loads: { count: 2, total: 13_000 }, pays: { count: 1, total: 5_500 }, alerts: 0 });
+    expect(world.ledger.card(cardId)).toMatchObject({
+      balance: 7_500,
+      counter: 3,
+      loads: { count: 2, total: 13_000 },
+      pays: { count: 1, total: 5_500 },
+      alerts: 0,
+    });
     expect(world.ledger.accountBalance(bankId)).toBe(37_000);
     // What left the account is what the card holds plus what it paid.
     expect(50_000 - world.ledger.accountBalance(bankId)!).toBe(world.ledger.card(cardId)!.balance + world.ledger.card(cardId)!.pays.total);
     // Head office records that both authorisations reached the card.
-    const loads = store.edge.log.read(1, store.edge.log.headSeq).filter((e) => e.envelope.eventType === 'PurseLoaded' && e.envelope.streamId === `card-${cardId}`);
+    const loads = store.edge.log
+      .read(1, store.edge.log.headSeq)
+      .filter((e) => e.envelope.eventType === 'PurseLoaded' && e.envelope.streamId === `card-${cardId}`);
     const ids = loads.map((e) => (decodeEvent('PurseLoaded', e.envelope.payload).data as { authorizationId: string }).authorizationId);
     expect(ids).toHaveLength(2);
     await until(() => ids.every((id) => world.centre.authorisation(id)?.status === 'completed'), 'head office to record the completions');
@@ -55,8 +68,16 @@ describe('purse: load with online authorisation, pay, blacklist, idempotent comm
     const { card, bankId } = await issueCard(world, { opening: 10_000 });
     store.readers.set('pos-1', card);
     await store.command({ load: { amount: 1_000, pin: '1234' } });
-    expect(await store.command({ load: { amount: 1_000, pin: '9999' } })).toMatchObject({ ok: false, code: 'wrong_pin', message: 'wrong PIN: 2 tries left' });
-    expect(await store.command({ load: { amount: 1_000, pin: '9999' } })).toMatchObject({ ok: false, code: 'wrong_pin', message: 'wrong PIN: 1 try left' });
+    expect(await store.command({ load: { amount: 1_000, pin: '9999' } })).toMatchObject({
+      ok: false,
+      code: 'wrong_pin',
+      message: 'wrong PIN: 2 tries left',
+    });
+    expect(await store.command({ load: { amount: 1_000, pin: '9999' } })).toMatchObject({
+      ok: false,
+      code: 'wrong_pin',
+      message: 'wrong PIN: 1 try left',
+    });
     expect(await store.command({ load: { amount: 1_000, pin: '9999' } })).toMatchObject({ ok: false, code: 'pin_blocked' });
     expect(await store.command({ load: { amount: 1_000, pin: '1234' } })).toMatchObject({ ok: false, code: 'pin_blocked' });
     expect(world.centre.accountBalance(bankId)).toBe(9_000);

@@ -61,7 +61,8 @@ describe('replication from stores to the host event store', () => {
       runner.start();
       await runner.waitForPosition((await b.store.headPosition())!);
       const queries = new ReadModelQueries(runner.db);
-      for (const edge of edges) expect(queries.storeSync(edge.storeId)).toMatchObject({ lastSeqReceived: 10_000, localHeadSeq: 10_000, eventsBehind: 0 });
+      for (const edge of edges)
+        expect(queries.storeSync(edge.storeId)).toMatchObject({ lastSeqReceived: 10_000, localHeadSeq: 10_000, eventsBehind: 0 });
       // purchase() pays with card id = stream id.
       const appended = edges.flatMap((edge) => edge.log.read(1, 10_000).map((entry) => entry.envelope.streamId));
       const paysPerCard = new Map<string, number>();
@@ -112,7 +113,9 @@ describe('replication from stores to the host event store', () => {
     const sub = b.nc.subscribe(subjects.ack('s1'), { callback: (_, msg) => void acks.push(JSON.stringify(msg.data)) });
     await js.publish(subjects.events('s1'), batchOf(b, 's1', chain.slice(6, 7)), { msgID: 's1:7-7' });
     await until(() => b.log.lines.some((line) => line.includes('refused batch 7-7 of store s1')), 'the gap refusal');
-    expect(b.log.lines.find((line) => line.includes('refused batch 7-7'))).toContain('sequence gap: head office has up to 5, batch continues at 7; asking for resend from 6');
+    expect(b.log.lines.find((line) => line.includes('refused batch 7-7'))).toContain(
+      'sequence gap: head office has up to 5, batch continues at 7; asking for resend from 6',
+    );
 
     // Event 6 signed properly but linked to a different predecessor.
     const forged = sealEnvelope('s1', 6, hashEnvelope(Uint8Array.of(1, 2, 3)), purchase(6));
@@ -131,7 +134,9 @@ describe('replication from stores to the host event store', () => {
     const js = jetstream(b.nc);
     await js.publish(subjects.events('s1'), Uint8Array.of(0xff, 0xff, 0xff, 0x0a, 0x99), { msgID: 'garbage' });
     await until(() => b.log.lines.some((line) => line.includes('malformed EventBatch')), 'the malformed message refusal');
-    expect(b.log.lines.find((line) => line.includes('malformed EventBatch'))).toMatch(/refused message \d+ on cardsys\.events\.s1: malformed EventBatch/);
+    expect(b.log.lines.find((line) => line.includes('malformed EventBatch'))).toMatch(
+      /refused message \d+ on cardsys\.events\.s1: malformed EventBatch/,
+    );
 
     await js.publish(subjects.events('s1'), batchOf(b, 's1', chainOf('s1', 3)), { msgID: 's1:1-3' });
     await until(async () => (await b.storedEnvelopes('s1')).length === 3, 'the valid batch after the garbage');
@@ -143,7 +148,9 @@ describe('replication from stores to the host event store', () => {
     b.keys.set('s1', { ...b.keys.get('s1')!, key: (await import('../../contracts/chain.js')).generateSigningKey() });
     await jetstream(b.nc).publish(subjects.events('s1'), batchOf(b, 's1', chainOf('s1', 2)), { msgID: 's1:1-2' });
     await until(() => b.log.lines.some((line) => line.includes('refused batch 1-2 of store s1')), 'the refusal');
-    expect(b.log.lines.find((line) => line.includes('refused batch 1-2'))).toMatch(/store key "[0-9a-f]{16}" is not registered for store "s1"/);
+    expect(b.log.lines.find((line) => line.includes('refused batch 1-2'))).toMatch(
+      /store key "[0-9a-f]{16}" is not registered for store "s1"/,
+    );
     expect(await b.store.streamRevision('store-s1')).toBeUndefined();
   });
 

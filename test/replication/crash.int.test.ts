@@ -32,7 +32,9 @@ function spawnUntil(script: string, args: string[], until: (line: string) => boo
 }
 
 const exitOf = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+  new Promise<number | null>((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code)),
+  );
 
 async function killHard(child: ChildProcess): Promise<void> {
   child.kill('SIGKILL');

@@ -11,7 +11,13 @@ import { EVENTS_STREAM, pb, subjects, snapshotStream } from '../../contracts/ind
 import { loadSealingKey, openSealed, seal, sealingPublicKeyFromRaw } from '../../contracts/index.js';
 import { provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
-import { ensureSnapshotStream, natsConnectOptions, readSnapshotMessages, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import {
+  ensureSnapshotStream,
+  natsConnectOptions,
+  readSnapshotMessages,
+  startNatsServer,
+  type NatsServer,
+} from '../../infra/nats/index.js';
 
 const encoder = new TextEncoder();
 let root: string;
@@ -48,7 +54,13 @@ async function trySubscribe(nc: NatsConnection, subject: string): Promise<string
   const subscription = nc.subscribe(subject);
   const refused = subscription.closed.then((error) => (error instanceof PermissionViolationError ? error.message : `closed: ${error}`));
   await nc.flush();
-  const outcome = await Promise.race([refused, nc.flush().then(() => nc.flush()).then(() => 'allowed')]);
+  const outcome = await Promise.race([
+    refused,
+    nc
+      .flush()
+      .then(() => nc.flush())
+      .then(() => 'allowed'),
+  ]);
   subscription.unsubscribe();
   return outcome;
 }
@@ -76,7 +88,11 @@ beforeAll(async () => {
   for (const [storeId, store] of Object.entries(stores)) {
     await ensureSnapshotStream(hqJsm, storeId);
     const sealingKey = sealingPublicKeyFromRaw(new Uint8Array(Buffer.from(store.record.sealingPublicKey, 'base64')));
-    const blob = seal(sealingKey, { purpose: 'issuance-snapshot', recipient: storeId }, snapshotUpdate(storeId, [`${storeId}-0001`, `${storeId}-0002`]));
+    const blob = seal(
+      sealingKey,
+      { purpose: 'issuance-snapshot', recipient: storeId },
+      snapshotUpdate(storeId, [`${storeId}-0001`, `${storeId}-0002`]),
+    );
     await jetstream(hq).publish(subjects.snapshot(storeId), blob);
   }
 });
@@ -117,7 +133,9 @@ describe('store credentials', () => {
     for await (const message of readSnapshotMessages(jsm, 'A', 0)) messages.push(message);
     expect(messages.map((message) => message.seq)).toEqual([1]);
     const key = loadSealingKey(stores.A.bundle.sealingKey);
-    const update = pb.IssuanceSnapshotUpdate.decode(openSealed(key.privateKey, { purpose: 'issuance-snapshot', recipient: 'A' }, messages[0]!.data));
+    const update = pb.IssuanceSnapshotUpdate.decode(
+      openSealed(key.privateKey, { purpose: 'issuance-snapshot', recipient: 'A' }, messages[0]!.data),
+    );
     expect(update.upserts.map((entry) => entry.bankId)).toEqual(['A-0001', 'A-0002']);
   });
 
@@ -125,10 +143,16 @@ describe('store credentials', () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
     const jsm = await jetstreamManager(edgeA, { checkAPI: false });
     const stream = snapshotStream('B');
-    await expect(jsm.direct.getMessage(stream, { seq: 1 })).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.DIRECT.GET.${stream}"`);
-    await expect(jsm.direct.getMessage(stream, { last_by_subj: subjects.snapshot('B') })).rejects.toThrow('Permissions Violation for Publish');
+    await expect(jsm.direct.getMessage(stream, { seq: 1 })).rejects.toThrow(
+      `Permissions Violation for Publish to "$JS.API.DIRECT.GET.${stream}"`,
+    );
+    await expect(jsm.direct.getMessage(stream, { last_by_subj: subjects.snapshot('B') })).rejects.toThrow(
+      'Permissions Violation for Publish',
+    );
     await expect(jsm.streams.info(stream)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.INFO.${stream}"`);
-    await expect(jsm.consumers.add(stream, { filter_subject: subjects.snapshot('B') })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE');
+    await expect(jsm.consumers.add(stream, { filter_subject: subjects.snapshot('B') })).rejects.toThrow(
+      'Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE',
+    );
     expect(await trySubscribe(edgeA, subjects.snapshot('B'))).toBe(`Permissions Violation for Subscription to "${subjects.snapshot('B')}"`);
   });
 
@@ -142,7 +166,15 @@ describe('store credentials', () => {
 
   it("cannot listen to anything of store B's", async () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
-    for (const subject of [subjects.ack('B'), subjects.pos('B'), subjects.events('B'), subjects.eventsAll, `${subjects.inbox('B')}.>`, '_INBOX.pos.B.>', '>']) {
+    for (const subject of [
+      subjects.ack('B'),
+      subjects.pos('B'),
+      subjects.events('B'),
+      subjects.eventsAll,
+      `${subjects.inbox('B')}.>`,
+      '_INBOX.pos.B.>',
+      '>',
+    ]) {
       expect(await trySubscribe(edgeA, subject), subject).toBe(`Permissions Violation for Subscription to "${subject}"`);
     }
     for (const subject of [subjects.ack('A'), subjects.pos('A'), subjects.snapshot('A'), 'cardsys.blacklist.>']) {
@@ -162,9 +194,13 @@ describe('store credentials', () => {
   it("a sealed snapshot blob taken from the broker does not open with another store's key", async () => {
     const taken = await hqJsm.direct.getMessage(snapshotStream('B'), { seq: 1 });
     const keyA = loadSealingKey(stores.A.bundle.sealingKey);
-    expect(() => openSealed(keyA.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).toThrow(/sealed to key .*not to this key/);
+    expect(() => openSealed(keyA.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).toThrow(
+      /sealed to key .*not to this key/,
+    );
     const keyB = loadSealingKey(stores.B.bundle.sealingKey);
-    expect(pb.IssuanceSnapshotUpdate.decode(openSealed(keyB.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).storeId).toBe('B');
+    expect(
+      pb.IssuanceSnapshotUpdate.decode(openSealed(keyB.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).storeId,
+    ).toBe('B');
   });
 });
 
@@ -232,7 +268,9 @@ describe('auditor credentials', () => {
     const jsm = await jetstreamManager(auditor, { checkAPI: false });
     const first = await jsm.streams.getMessage(EVENTS_STREAM, { seq: 1 });
     expect(first?.subject).toBe(subjects.events('A'));
-    await expect(jetstream(auditor).publish(subjects.events('A'), encoder.encode('x'))).rejects.toThrow('Permissions Violation for Publish to "cardsys.events.A"');
+    await expect(jetstream(auditor).publish(subjects.events('A'), encoder.encode('x'))).rejects.toThrow(
+      'Permissions Violation for Publish to "cardsys.events.A"',
+    );
     await expect(jsm.consumers.add(EVENTS_STREAM, {})).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE');
     await expect(jsm.streams.purge(EVENTS_STREAM)).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE');
   });
@@ -241,8 +279,8 @@ describe('auditor credentials', () => {
 describe('connections without valid credentials', () => {
   it('are refused: none at all, or an nkey the server does not know', async () => {
     await expect(connect({ servers: server.url, reconnect: false })).rejects.toThrow('Authorization Violation');
-    await expect(connect({ servers: server.url, reconnect: false, authenticator: nkeyAuthenticator(createUser().getSeed()) })).rejects.toThrow(
-      'Authorization Violation',
-    );
+    await expect(
+      connect({ servers: server.url, reconnect: false, authenticator: nkeyAuthenticator(createUser().getSeed()) }),
+    ).rejects.toThrow('Authorization Violation');
   });
 });

@@ -50,12 +50,16 @@ describe('sealed data', () => {
 
   it('does not open as another purpose or for another recipient', () => {
     const blob = seal(storeA.publicKey, forA, plaintext);
-    expect(() => openSealed(storeA.privateKey, { ...forA, purpose: 'issuance-lookup' }, blob)).toThrow(/sealed for another purpose or recipient/);
+    expect(() => openSealed(storeA.privateKey, { ...forA, purpose: 'issuance-lookup' }, blob)).toThrow(
+      /sealed for another purpose or recipient/,
+    );
     expect(() => openSealed(storeA.privateKey, { ...forA, recipient: 'B' }, blob)).toThrow(/sealed for another purpose or recipient/);
   });
 
   it('refuses bytes that are not a sealed blob, saying why', () => {
-    expect(() => openSealed(storeA.privateKey, forA, new Uint8Array(10))).toThrow('not a sealed blob: 10 bytes, a sealed blob has at least 69');
+    expect(() => openSealed(storeA.privateKey, forA, new Uint8Array(10))).toThrow(
+      'not a sealed blob: 10 bytes, a sealed blob has at least 69',
+    );
     const blob = seal(storeA.publicKey, forA, plaintext);
     blob[0] = 9;
     expect(() => openSealed(storeA.privateKey, forA, blob)).toThrow('not a sealed blob: unknown version 9 (expected 1)');

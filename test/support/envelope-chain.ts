@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { encodeBatch, encodeEnvelope, GENESIS_HASH, hashEnvelope, pb, sealEnvelope, signHead, type EventEnvelope, type NewDomainEvent, type SigningKey } from '../../contracts/index.js';
+import {
+  encodeBatch,
+  encodeEnvelope,
+  GENESIS_HASH,
+  hashEnvelope,
+  pb,
+  sealEnvelope,
+  signHead,
+  type EventEnvelope,
+  type NewDomainEvent,
+  type SigningKey,
+} from '../../contracts/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, type EventStore, type NewRecord } from '../../eventstore/index.js';
 
 /** One envelope of a chain: its exact bytes (what gets hashed and stored) and its fields. */
@@ -55,7 +66,12 @@ export class EnvelopeChain {
   ): { bytes: Uint8Array; chained: ChainedEnvelope[] } {
     const chained = events.map((event, i) => this.next(event, { eventId: options.eventIds?.[i] }));
     const head = signHead(signingKey, { storeId: this.origin, storeSeq: this.seq, hash: this.headHash });
-    const bytes = encodeBatch({ storeId: this.origin, events: chained.map((c) => c.bytes), head, localHeadSeq: options.localHeadSeq ?? this.seq });
+    const bytes = encodeBatch({
+      storeId: this.origin,
+      events: chained.map((c) => c.bytes),
+      head,
+      localHeadSeq: options.localHeadSeq ?? this.seq,
+    });
     return { bytes, chained };
   }
 

@@ -7,7 +7,13 @@ export const userRegistered = (userId: string, homeStoreId: string): NewDomainEv
   data: {
     userId,
     applicationId: `app-${userId}`,
-    personal: { name: `Name ${userId}`, address: '1-2-3 Chiyoda, Tokyo', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'ACME' },
+    personal: {
+      name: `Name ${userId}`,
+      address: '1-2-3 Chiyoda, Tokyo',
+      birthDate: '1990-04-01',
+      occupation: 'engineer',
+      affiliation: 'ACME',
+    },
     bank: { bankName: 'Cardsys Bank', bankCode: '0001', branchCode: '123', accountNumber: '1234567' },
     homeStoreId,
   },
@@ -25,7 +31,16 @@ export const cardIssued = (cardId: string, userId: string, storeId: string): New
 
 export const purseLoaded = (cardId: string, storeId: string, amount: number, newBalance: number): NewDomainEvent => ({
   type: 'PurseLoaded',
-  data: { cardId, amount, newBalance, cardCounter: 1, authorizationId: 'auth-1', cardMac: Uint8Array.of(0xca, 0xfe), storeId, terminalId: 'pos-1' },
+  data: {
+    cardId,
+    amount,
+    newBalance,
+    cardCounter: 1,
+    authorizationId: 'auth-1',
+    cardMac: Uint8Array.of(0xca, 0xfe),
+    storeId,
+    terminalId: 'pos-1',
+  },
 });
 
 export const pursePaid = (cardId: string, storeId: string, amount: number, newBalance: number): NewDomainEvent => ({

@@ -3,11 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Set to 1 to let the PostgreSQL tests skip (with the reason printed) where no server answers. */
 export const SKIP_ENV = 'CARDSYS_SKIP_POSTGRES';
 
-export type PostgresForTests = { url: string; freshSchema(): string; dropSchemas(): Promise<void> } | { unavailable: string; skip: boolean };
+export type PostgresForTests =
+  | { url: string; freshSchema(): string; dropSchemas(): Promise<void> }
+  | { unavailable: string; skip: boolean };
 
 async function run(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
