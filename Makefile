@@ -4,9 +4,9 @@ NPM_STAMP := node_modules/.install-stamp
 PROTOS := $(wildcard contracts/proto/cardsys/v1/*.proto)
 GENERATED := contracts/generated/cardsys.js contracts/generated/cardsys.d.ts
 
-.PHONY: deps system-deps gen proto-lint proto-baseline typecheck lint format test test-unit demo bench clean
+.PHONY: deps system-deps gen build proto-lint proto-baseline typecheck lint format test test-unit demo bench clean
 
-deps: system-deps $(NPM_STAMP) $(GENERATED)
+deps: system-deps $(NPM_STAMP) $(GENERATED) build
 
 system-deps:
 	@bash infra/install-system-deps.sh
@@ -16,6 +16,10 @@ $(NPM_STAMP): package.json package-lock.json
 	@touch $@
 
 gen: $(GENERATED)
+
+# Compiles the sources to dist/, which bin/cardsys.js runs (incremental: quick when little changed).
+build: $(NPM_STAMP) $(GENERATED)
+	npx tsc -p tsconfig.build.json
 
 $(GENERATED): $(PROTOS) $(NPM_STAMP)
 	@mkdir -p contracts/generated
@@ -58,7 +62,7 @@ bench: deps
 	node bin/cardsys.js bench
 
 clean:
-	rm -rf contracts/generated data .bench
+	rm -rf contracts/generated data .bench dist
 
 # The card tests run against a real pcscd with vpcd's virtual readers and the quickack card link
 # (configured and started as root by infra/pcsc; idempotent).

@@ -6,6 +6,7 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import type { ChainedEvent } from './chain-check.js';
 import type { Finding } from './findings.js';
 import { PurseAuditor, PURSE_EVENT_TYPES, type PurseSummary } from './purse-check.js';
+import { siblingModule, workerSource } from '../infra/index.js';
 
 export interface PurseWorkerData {
   issuerKeys: IssuerMasterKeys | undefined;
@@ -61,11 +62,7 @@ export function inThreadPurse(issuerKeys: IssuerMasterKeys | undefined, fromGene
 const MAX_IN_FLIGHT = 16;
 
 export function workerPurse(issuerKeys: IssuerMasterKeys | undefined, fromGenesis: boolean): PurseChannel {
-  // Worker threads do not inherit tsx's loader: register it inside before loading the TypeScript entry.
-  // (Under a test runner that rewrites import.meta, the bare name resolves from the working directory.)
-  const tsx = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
-  const entry = new URL('./purse-worker.ts', import.meta.url).href;
-  const worker = new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
+  const worker = new Worker(workerSource(siblingModule('purse-worker', import.meta.url)), {
     eval: true,
     // Each event leaves short-lived decoded objects: a larger young generation collects them less often.
     resourceLimits: { maxYoungGenerationSizeMb: 64 },

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchPipeline } from './pipeline.js';
+import { CARDSYS_BIN, siblingModule } from '../infra/index.js';
 
 export { benchPipeline, type PipelineBenchOptions, type PipelineFigures } from './pipeline.js';
 
@@ -48,7 +49,7 @@ export interface RunBenchesOptions {
   progress?: (message: string) => void;
 }
 
-const moduleUrl = (name: BenchName) => new URL(`./${name}.ts`, import.meta.url);
+const moduleUrl = (name: BenchName) => siblingModule(name, import.meta.url);
 
 /** A module's bench function; undefined when its file does not exist. Throws when it exists but is unusable. */
 async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
@@ -74,14 +75,7 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
 function runInChild(name: BenchName, events: number | undefined): Promise<BenchOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started) / 1000;
-  const args = [
-    fileURLToPath(new URL('../bin/cardsys.js', import.meta.url)),
-    'bench',
-    '--json',
-    '--only',
-    name,
-    ...(events === undefined ? [] : ['--events', String(events)]),
-  ];
+  const args = [CARDSYS_BIN, 'bench', '--json', '--only', name, ...(events === undefined ? [] : ['--events', String(events)])];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';

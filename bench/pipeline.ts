@@ -26,6 +26,7 @@ import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/in
 import { edgeLogDir, EventLog, type LogEntry } from '../edge/index.js';
 import type { EdgeWorkerCommand, EdgeWorkerData, EdgeWorkerMessage } from './pipeline-edge.js';
 import type { Logger } from '../infra/index.js';
+import { siblingModule, workerSource } from '../infra/index.js';
 
 export interface PipelineBenchOptions {
   /** Events each store appends. */
@@ -163,10 +164,7 @@ class EdgeWorker {
     readonly data: EdgeWorkerData,
     progress: (message: string) => void,
   ) {
-    // Worker threads do not inherit tsx's loader: register it inside before loading the TypeScript entry.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./pipeline-edge.ts', import.meta.url).href;
-    this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
+    this.worker = new Worker(workerSource(siblingModule('pipeline-edge', import.meta.url)), {
       eval: true,
       workerData: data,
     });

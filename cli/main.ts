@@ -6,9 +6,9 @@ const program = new Command('cardsys')
   .showHelpAfterError('(run with --help for usage)')
   .enablePositionalOptions();
 
-registerCommands(program);
-
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`cardsys: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+registerCommands(program, process.argv.slice(2))
+  .then(() => program.parseAsync(process.argv))
+  .catch((error: unknown) => {
+    process.stderr.write(`cardsys: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });

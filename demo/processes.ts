@@ -5,9 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { CARDSYS_BIN } from '../infra/index.js';
 
-const CARDSYS_BIN = fileURLToPath(new URL('../bin/cardsys.js', import.meta.url));
 const STOP_GRACE_MS = 10_000;
 /** Output lines kept for waitForOutput: enough for any start-up banner. */
 const MAX_KEPT_LINES = 1000;
