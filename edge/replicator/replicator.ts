@@ -77,6 +77,8 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
   private stallTimer: NodeJS.Timeout | undefined;
   private lastProgressAt = Date.now();
   private syncing = false;
+  /** StoreAcks received on the ack subject, so a sync answer can tell whether one came while it was asked. */
+  private acksReceived = 0;
   private lastError: string | undefined;
   private readonly stopCommitListener: () => void;
 
@@ -114,7 +116,8 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     this.ackSubscription = nc.subscribe(subjects.ack(this.storeId), {
       callback: (error, msg) => {
         if (error) return this.fail(`ack subscription: ${error.message}`);
-        this.onAck(msg.data, false);
+        this.acksReceived++;
+        this.onAck(msg.data, 'ack');
       },
     });
     void this.watchConnection(nc);
@@ -224,7 +227,8 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     }, delay);
   }
 
-  private onAck(data: Uint8Array, fromSync: boolean): void {
+  private onAck(data: Uint8Array, from: 'ack' | 'sync' | 'stale-sync'): void {
+    const fromSync = from !== 'ack';
     let ack: StoreAck;
     try {
       ack = decodeOrThrow('StoreAck', () => pb.StoreAck.decode(data));
@@ -238,7 +242,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
       this.fail(`head office confirms sequence ${ack.confirmedSeq}, beyond the local log head ${headSeq}`);
     } else if (ack.confirmedSeq > this.confirmed) {
       this.setConfirmed(ack.confirmedSeq);
-    } else if (fromSync && ack.confirmedSeq < this.confirmed) {
+    } else if (from === 'sync' && ack.confirmedSeq < this.confirmed) {
       this.logger.warn(
         `replicator ${this.storeId}: head office has only up to ${ack.confirmedSeq}, below the local cursor ${this.confirmed}; sending again from there`,
       );
@@ -286,11 +290,15 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
   private async sync(): Promise<void> {
     if (!this.running || !this.nc || this.syncing) return;
     this.syncing = true;
+    const acksBefore = this.acksReceived;
     try {
       const reply = await this.nc.request(subjects.sync(this.storeId), new Uint8Array(0), {
         timeout: Math.max(500, this.settings.stallMs),
       });
-      this.onAck(reply.data, true);
+      // A StoreAck handled while the question was out may be newer than the answer (a reply resolves
+      // a promise, so it can be handled after an ack that arrived behind it): then the answer cannot
+      // say that head office holds less than the acks did.
+      this.onAck(reply.data, acksBefore === this.acksReceived ? 'sync' : 'stale-sync');
     } catch (error) {
       // Head office is not answering: what was published waits in JetStream, so keep waiting.
       this.lastProgressAt = Date.now();
