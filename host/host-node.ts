@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { SigningKey } from '../contracts/chain.js';
-import { buildApi, type CardView } from './api/index.js';
+import { buildApi, headOfficeAccess, type ApiAccessConfig, type CardView } from './api/index.js';
 import { EsdbEventStore, SqliteEventStore, type EventStore } from './eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest, type Logger } from './ingest/index.js';
@@ -11,7 +11,7 @@ import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../pr
 import type { KeyObject } from 'node:crypto';
 import type { IssuerMasterKeys } from '../card/index.js';
 import { headOfficeIssuance } from './issuance-publisher/index.js';
-import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
+import { issuerKeysFile, loadOrCreateIssuerKeys, type IssuanceStation } from './primary-issuance/index.js';
 import { headOfficePurse } from './inquiry/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
@@ -43,6 +43,10 @@ export interface HostOptions {
   issuerKeys?: IssuerMasterKeys;
   /** Head office's X25519 private key that stores seal lookups to; default: head office's provisioned key. */
   sealingKey?: KeyObject;
+  /** Which tokens the API accepts (head office's own unless an OIDC issuer is named) and its write rate limit. */
+  api?: ApiAccessConfig;
+  /** The reader and stripe encoder primary issuance uses; without it POST /v1/users/:userId/cards answers 503. */
+  issuanceStation?: IssuanceStation;
   logger?: Logger;
 }
 
@@ -99,9 +103,17 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
       issuerKeys,
+      ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
     });
     const cardViews: CardView[] = [];
-    const api = await buildApi({ store, runner, nc, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
+    const api = await buildApi({
+      store,
+      runner,
+      nc,
+      cardViews,
+      access: headOfficeAccess(options.dataDir, hqWriter, options.api),
+      plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])],
+    });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);

@@ -1,6 +1,7 @@
 // Read models over the host event store: the runner, the projection contract, and every projection.
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { Projection } from './projection.js';
+import { accessLogProjection } from './access-log.js';
 import { issuanceSnapshotProjection } from './issuance-snapshot.js';
 import { purseLedgerProjection } from './purse-ledger.js';
 import { storeSyncProjection } from './store-sync.js';
@@ -8,10 +9,11 @@ import { userDbProjection } from './user-db.js';
 
 export { ProjectionRunner, type ProjectionLogger, type ProjectionRunnerOptions, type RebuildProgress, type RunnerStatus } from './runner.js';
 export { CHAIN_HEAD_RECEIVED, decodeRecord, originOfStream, type HostEvent, type Projection, type RecordPlace } from './projection.js';
-export { userDbProjection, storeSyncProjection };
+export { userDbProjection, storeSyncProjection, accessLogProjection };
+export { AccessLogReader, type AccessLogEntry, type AccessLogFilter } from './access-log.js';
 
-/** The read models that need no keys: user DB, store sync status, issuance snapshots. */
-export const projections: readonly Projection[] = [userDbProjection, storeSyncProjection, issuanceSnapshotProjection];
+/** The read models that need no keys: user DB, store sync status, issuance snapshots, the API's access log. */
+export const projections: readonly Projection[] = [userDbProjection, storeSyncProjection, issuanceSnapshotProjection, accessLogProjection];
 
 /**
  * Every read model head office keeps: the host runs them, `projections rebuild` replays them, and

@@ -9,6 +9,7 @@ import { registerHostCommand } from './host.js';
 import { registerProjectionsCommands } from './projections.js';
 import { registerDemoCommand } from './demo.js';
 import { registerIssueCardCommand } from './issue-card.js';
+import { registerTokenCommand } from './token.js';
 
 /** Every subcommand of the cardsys CLI. */
 export function registerCommands(program: Command): void {
@@ -23,4 +24,5 @@ export function registerCommands(program: Command): void {
   registerProjectionsCommands(program);
   registerDemoCommand(program);
   registerIssueCardCommand(program);
+  registerTokenCommand(program);
 }

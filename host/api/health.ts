@@ -30,7 +30,9 @@ async function natsHealth(nc: NatsConnection | undefined): Promise<{ ok: boolean
 /** GET /healthz: 200 when the event store answers, NATS answers and projections run; 503 otherwise. */
 export function healthRoute(options: HealthOptions): FastifyPluginAsync {
   return async (app) => {
-    app.get('/healthz', { schema: { summary: 'Event store, NATS and projection lag (events not yet in the read models)', tags: ['health'] } }, async (_request, reply) => {
+    const schema = { summary: 'Event store, NATS and projection lag (events not yet in the read models)', tags: ['health'] };
+    const responses = { 200: 'status ok: every part answers', 503: 'status degraded: the part that does not answer says why' };
+    app.get('/healthz', { schema, config: { responses } }, async (_request, reply) => {
       let eventStore: { ok: boolean; headPosition: string | null; detail?: string };
       let head: bigint | undefined;
       try {

@@ -2,4 +2,4 @@
 // stream, and answers to on-demand lookups.
 export { startSnapshotPublisher, encodeSnapshotUpdate, type SnapshotPublisher, type SnapshotPublisherOptions, type PublishFigures } from './snapshot-publisher.js';
 export { startLookupResponder, type LookupResponderOptions } from './lookup-responder.js';
-export { headOfficeIssuance, type HeadOfficeIssuanceOptions } from './head-office-issuance.js';
+export { headOfficeIssuance, pcscIssuanceStation, type HeadOfficeIssuanceOptions } from './head-office-issuance.js';

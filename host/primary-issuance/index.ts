@@ -1,4 +1,15 @@
 // Primary issuance at head office: the card in head office's reader, its stripe, CardPrimaryIssued.
-export { issuePrimaryCard, newPin, writeVirtualCardStripe, type IssueCardRequest, type IssuedCard, type PrimaryIssuanceOptions, type StripeData } from './primary-issuance.js';
+export {
+  IssuanceNotConfiguredError,
+  issuePrimaryCard,
+  newPin,
+  stripeWriterOf,
+  virtualCardStripeWriter,
+  type IssuanceStation,
+  type IssueCardRequest,
+  type IssuedCard,
+  type PrimaryIssuanceOptions,
+  type StripeData,
+} from './primary-issuance.js';
 export { primaryIssuanceRoutes } from './routes.js';
 export { issuerKeysFile, loadIssuerKeys, loadOrCreateIssuerKeys } from './issuer-keys.js';

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../../host/api/index.js';
+import { buildApi, headOfficeAccess, tokenFor, type Role } from '../../host/api/index.js';
 import { SqliteEventStore } from '../../host/eventstore/index.js';
+import { HqWriter } from '../../host/hq-writer/index.js';
+import { generateSigningKey } from '../../contracts/chain.js';
 import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
 import { ProjectionRunner, projections } from '../../projections/index.js';
 import { EnvelopeChain, appendChainBatch } from '../support/envelope-chain.js';
@@ -32,7 +34,8 @@ describe('query API over real SQLite read models', () => {
     await runner.waitForPosition((await store.headPosition())!);
     nats = await startNatsServer({ dataDir: join(dir, 'nats') });
     nc = await connect({ servers: nats.url });
-    api = await buildApi({ store, runner, nc });
+    const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+    api = await buildApi({ store, runner, nc, access: headOfficeAccess(dir, writer) });
   });
   afterAll(async () => {
     await api.close();
@@ -43,8 +46,8 @@ describe('query API over real SQLite read models', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const get = async (url: string) => {
-    const response = await api.inject({ method: 'GET', url });
+  const get = async (url: string, role: Role = 'auditor') => {
+    const response = await api.inject({ method: 'GET', url, headers: { authorization: `Bearer ${await tokenFor(dir, role)}` } });
     return { status: response.statusCode, body: response.json() as Record<string, any> };
   };
 
@@ -57,11 +60,17 @@ describe('query API over real SQLite read models', () => {
     expect(body.cards[0].usage).toMatchObject({ count: 2, loadedTotal: 10_000, paidTotal: 5_500, lastBalance: 7_500 });
   });
 
-  it('GET /v1/cards/:cardId returns issuance and usage', async () => {
+  it('GET /v1/cards/:cardId returns issuance and usage; the bank account only to roles that see personal data', async () => {
     const { status, body } = await get('/v1/cards/c1');
     expect(status).toBe(200);
-    expect(body).toMatchObject({ cardId: 'c1', userId: 'u1', expiry: '2030-12-31', issuance: { storeId: 'A', terminalId: 'pos-1' } });
+    expect(body).toMatchObject({ cardId: 'c1', userId: 'u1', bankId: '00011231234567', expiry: '2030-12-31', issuance: { storeId: 'A', terminalId: 'pos-1' } });
     expect(body.usage.lastUsedAt).toMatch(ISO_UTC);
+    expect(body.blacklisted).toBe(false);
+    expect(body).not.toHaveProperty('withheld');
+    const viewed = await get('/v1/cards/c1', 'viewer');
+    expect(viewed.status).toBe(200);
+    expect(viewed.body).toMatchObject({ cardId: 'c1', userId: 'u1', usage: body.usage, withheld: ['bankId'] });
+    expect(viewed.body).not.toHaveProperty('bankId');
   });
 
   it('GET /v1/cards/:cardId/events pages decoded events with ISO times', async () => {
