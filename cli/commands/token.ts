@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { DEFAULT_TOKEN_TTL, loadOrCreateApiTokenKey, mintApiToken, parseTtl, ROLE_DUTIES, ROLES } from '../../host/api/index.js';
+import { DEFAULT_TOKEN_TTL, mintApiToken, parseTtl, ROLE_DUTIES, ROLES } from '../../host/api/index.js';
+import { loadOrCreateApiTokenKey } from '../../host/provisioning/index.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 import { hqDataDir } from './host-options.js';
 
@@ -33,7 +34,7 @@ export function registerTokenCommand(program: Command): void {
       ),
   ).action(async (options: TokenCliOptions) => {
     const ttlSeconds = parseTtl(options.ttl);
-    const token = await mintApiToken(loadOrCreateApiTokenKey(hqDataDir(options.data)), { subject: options.subject, roles: options.role, ttlSeconds });
+    const token = await mintApiToken(loadOrCreateApiTokenKey(hqDataDir(options.data)).key, { subject: options.subject, roles: options.role, ttlSeconds });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(token)}\n`);
       return;

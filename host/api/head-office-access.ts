@@ -4,7 +4,7 @@ import type { HqWriter } from '../hq-writer/index.js';
 import type { AccessControlOptions, WriteRateLimit } from './access-control.js';
 import { hqAccessRecorder } from './access-log.js';
 import { embeddedAuthenticator, oidcAuthenticator, type OidcOptions } from './authentication.js';
-import { loadOrCreateApiTokenKey } from './tokens.js';
+import { loadOrCreateApiTokenKey } from '../provisioning/index.js';
 
 export interface ApiAccessConfig {
   /** Accept the tokens of this OIDC issuer (and no others); head office's own tokens when absent. */
@@ -14,7 +14,7 @@ export interface ApiAccessConfig {
 
 export function headOfficeAccess(hqDataDir: string, hqWriter: HqWriter, config: ApiAccessConfig = {}): AccessControlOptions {
   return {
-    authenticator: config.oidc ? oidcAuthenticator(config.oidc) : embeddedAuthenticator(loadOrCreateApiTokenKey(hqDataDir).publicKey),
+    authenticator: config.oidc ? oidcAuthenticator(config.oidc) : embeddedAuthenticator(loadOrCreateApiTokenKey(hqDataDir).key.publicKey),
     record: hqAccessRecorder(hqWriter),
     ...(config.writeRateLimit ? { writeRateLimit: config.writeRateLimit } : {}),
   };

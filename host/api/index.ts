@@ -14,6 +14,6 @@ export {
   type WriteRateLimit,
 } from './access-control.js';
 export { AuthenticationError, embeddedAuthenticator, oidcAuthenticator, tokenAuthenticator, type Authenticator, type Caller, type OidcOptions } from './authentication.js';
-export { API_TOKEN_AUDIENCE, API_TOKEN_ISSUER, DEFAULT_TOKEN_TTL, loadOrCreateApiTokenKey, mintApiToken, parseTtl, tokenFor, type ApiToken, type ApiTokenRequest } from './tokens.js';
+export { API_TOKEN_AUDIENCE, API_TOKEN_ISSUER, DEFAULT_TOKEN_TTL, mintApiToken, parseTtl, tokenFor, type ApiToken, type ApiTokenRequest } from './tokens.js';
 export { ACCESS_LOG_STREAM, hqAccessRecorder } from './access-log.js';
 export { headOfficeAccess, type ApiAccessConfig } from './head-office-access.js';

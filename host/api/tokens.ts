@@ -2,8 +2,8 @@
 // office's keys folder signs short-lived JWTs that name a subject and its roles.
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { keyPairsOf, type KeyPair } from '../../contracts/key-pairs.js';
-import { headOfficeFiles } from '../provisioning/index.js';
+import type { KeyPair } from '../../contracts/key-pairs.js';
+import { loadOrCreateApiTokenKey } from '../provisioning/index.js';
 import { isRole, ROLES, type Role } from './access-policy.js';
 
 /** The `iss` and `aud` of head office's own tokens. */
@@ -14,13 +14,6 @@ export const API_TOKEN_ROLES_CLAIM = 'roles';
 export const DEFAULT_TOKEN_TTL = '8h';
 /** A token is a bearer credential: none lives longer than this. */
 const MAX_TTL_SECONDS = 31 * 24 * 3600;
-
-const apiTokenKeys = keyPairsOf('ed25519', 'API token signing', (message) => new Error(message));
-
-/** Head office's token key (`<hq>/keys/api-token-key.pem`, mode 0600), made on first use. */
-export function loadOrCreateApiTokenKey(hqDataDir: string): KeyPair {
-  return apiTokenKeys.loadOrCreate(headOfficeFiles(hqDataDir).apiTokenKey).key;
-}
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -78,5 +71,5 @@ export async function mintApiToken(key: KeyPair, request: ApiTokenRequest): Prom
 
 /** A token for one role from the token key in head office's folder: what scripts, tests and the demo call the API with. */
 export async function tokenFor(hqDataDir: string, role: Role, subject = `${role}-1`): Promise<string> {
-  return (await mintApiToken(loadOrCreateApiTokenKey(hqDataDir), { subject, roles: [role] })).token;
+  return (await mintApiToken(loadOrCreateApiTokenKey(hqDataDir).key, { subject, roles: [role] })).token;
 }
