@@ -244,7 +244,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await narrator.step(
       "The customer's bank account holds funds: the bank's account feed to head office's inquiry centre (POST /v1/bank-accounts)",
       group.logFileOf('host'),
-      () => api.call<{ bankId: string }>('bank-feed', 'POST', '/v1/bank-accounts', { ...CUSTOMER_BANK, balance: OPENING_BALANCE }),
+      () => {
+        const { bankCode, branchCode, accountNumber } = CUSTOMER_BANK;
+        return api.call<{ bankId: string }>('bank-feed', 'POST', '/v1/bank-accounts', { bankCode, branchCode, accountNumber, balance: OPENING_BALANCE });
+      },
       (account) => `account ${account.bankId} at ${CUSTOMER_BANK.bankName}: ${yen(OPENING_BALANCE)}`,
     );
 

@@ -43,7 +43,7 @@ const Instant = (what: string) =>
     .transform((text) => Date.parse(text))
     .optional();
 
-const AccessLogQuery = z.strictObject({
+const AccessLogQuery = z.object({
   from: Instant('from'),
   to: Instant('to'),
   subject: z.string().min(1, 'subject must not be empty').max(200, 'subject must be at most 200 characters').optional(),

@@ -44,6 +44,16 @@ export function sendBadRequest(reply: FastifyReply, error: z.ZodError, where = '
 const isZodSchema = (schema: unknown): schema is z.ZodType => schema instanceof z.ZodType;
 
 /**
+ * A request body of exactly these fields: one it does not know is refused (400 naming it), never
+ * ignored. `holds` lists the fields for the messages; `why` says why no other is taken.
+ */
+export function strictBody<Shape extends z.ZodRawShape>(shape: Shape, holds: string, why = '') {
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `not accepted: the body holds only ${holds}${why}` : `body must be a JSON object with ${holds}`),
+  });
+}
+
+/**
  * Lets the routes of this (encapsulated) instance declare zod schemas for params, querystring and
  * body: fastify validates with them and hands the parsed values to the handler.
  */

@@ -1,7 +1,7 @@
 // Head office's HTTP API: the builder, its access control (roles, tokens, evidence), and the error
 // shapes and zod validation other route plugins share.
 export { buildApi, type ApiDeps, type CardView } from './build-api.js';
-export { ApiRefusal, NotFoundError, badRequestBody, useZodValidation, type BadRequestBody } from './http-errors.js';
+export { ApiRefusal, NotFoundError, badRequestBody, strictBody, useZodValidation, type BadRequestBody } from './http-errors.js';
 export { eventView, jsonOf, type EventView } from './event-view.js';
 export { ROLES, ROLE_DUTIES, ROUTE_ACCESS, PERSONAL_DATA_ROLES, isRole, routeAccess, type Role, type RouteAccess } from './access-policy.js';
 export {

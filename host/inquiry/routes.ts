@@ -6,7 +6,7 @@ import type {} from '@fastify/swagger';
 import { z } from 'zod';
 import { ApplicationInput, bankIdOf, DomainRefusal } from '../../domain/index.js';
 import type { PurseLedgerReader } from '../../projections/purse-ledger.js';
-import { NotFoundError, useZodValidation } from '../api/index.js';
+import { NotFoundError, strictBody, useZodValidation } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
 
 export interface PurseRoutesOptions {
@@ -16,24 +16,24 @@ export interface PurseRoutesOptions {
 
 const CardParams = z.object({ cardId: z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits') });
 const BankParams = z.object({ bankId: z.string().regex(/^\d{14}$/, 'bank id must be 14 digits: bank code, branch code, account number') });
-const ReasonBody = z.strictObject(
+const ReasonBody = strictBody(
   { reason: z.string({ error: 'reason is required' }).trim().min(1, 'reason is required').max(200, 'reason must be at most 200 characters') },
-  { error: 'body must be a JSON object with a reason' },
+  'a reason',
 );
-const AlertQuery = z.strictObject({
+const AlertQuery = z.object({
   cardId: CardParams.shape.cardId.optional(),
   after: z.coerce.number().int('after must be an alert id').min(0, 'after must be an alert id').default(0),
   limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be 1-1000').max(1000, 'limit must be 1-1000').default(100),
 });
 
-const AccountBody = z.strictObject(
+const AccountBody = strictBody(
   {
     bankCode: ApplicationInput.shape.bank.shape.bankCode,
     branchCode: ApplicationInput.shape.bank.shape.branchCode,
     accountNumber: ApplicationInput.shape.bank.shape.accountNumber,
     balance: z.number({ error: 'balance is required' }).int('balance must be whole yen').min(0, 'balance must not be negative').max(1_000_000_000_000, 'balance is too large'),
   },
-  { error: 'body must be a JSON object with bankCode, branchCode, accountNumber and balance' },
+  'bankCode, branchCode, accountNumber and balance',
 );
 
 const CONFLICT: Record<string, number> = { already_blacklisted: 409, not_blacklisted: 409, account_exists: 409 };

@@ -4,20 +4,16 @@ import { z } from 'zod';
 import { CardIdTakenError, UnknownUserError } from '../../domain/issuance.js';
 import { CardReaderError } from '../../edge/card-reader/index.js';
 import { StripeDataError } from '../../edge/stripe/index.js';
-import { NotFoundError, useZodValidation } from '../api/index.js';
+import { NotFoundError, strictBody, useZodValidation } from '../api/index.js';
 import { IssuanceNotConfiguredError, issuePrimaryCard, type PrimaryIssuanceOptions } from './primary-issuance.js';
 
 const Params = z.object({ userId: z.string().min(1, 'user id is required').max(128, 'user id must be at most 128 characters') });
 // The reader and the stripe encoder are head office's configuration: a body naming either (or
 // anything else) is refused rather than ignored.
-const Body = z.strictObject(
+const Body = strictBody(
   { pin: z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits').optional() },
-  {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? "not accepted: the body holds only pin; the card reader and stripe encoder are head office's configuration (cardsys host --issuance-reader, --issuance-stripe)"
-        : 'body must be a JSON object, e.g. { "pin": "1234" } or {}',
-  },
+  'an optional pin',
+  "; the card reader and stripe encoder are head office's configuration (cardsys host --issuance-reader, --issuance-stripe)",
 );
 
 export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyPluginAsync {

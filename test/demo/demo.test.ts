@@ -134,7 +134,7 @@ describe('cardsys demo', () => {
     try {
       const demo = startDemo(`127.0.0.1:${port}`);
       expect(await demo.exited).toBe(1);
-      expect(demo.stderr()).toContain('demo stopped: step "Start head office: ingest, SQLite event store, read models, query API" failed');
+      expect(demo.stderr()).toContain('demo stopped: step "Start head office: ingest, SQLite event store, read models, query API, and its issuance station');
       expect(demo.stderr()).toContain(`read ${join(demo.dataDir, 'logs', 'host.log')}`);
       expect(readFileSync(join(demo.dataDir, 'logs', 'host.log'), 'utf8')).toContain(`cannot serve the API on 127.0.0.1:${port}`);
       expect(processesUsing(demo.dataDir)).toEqual([]);
