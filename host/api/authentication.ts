@@ -55,6 +55,11 @@ export interface TokenVerification {
 
 /** Seconds of clock difference tolerated between the token's issuer and head office. */
 const CLOCK_TOLERANCE_SECONDS = 30;
+/**
+ * Tokens already verified, kept until their `exp`: a caller sends the same token with every request,
+ * and its signature and claims do not change. Past `exp` a token goes through jose again.
+ */
+const MAX_REMEMBERED_TOKENS = 10_000;
 /** Asymmetric algorithms an OIDC issuer may sign with; shared-secret and unsigned tokens are never accepted. */
 const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
@@ -102,11 +107,15 @@ export function tokenAuthenticator(verification: TokenVerification): Authenticat
   };
   const verify = (token: string) =>
     typeof verification.key === 'function' ? jwtVerify(token, verification.key, options) : jwtVerify(token, verification.key, options);
+  const remembered = new Map<string, { caller: Caller; expiresAtMs: number }>();
   return {
     issuer: verification.issuer,
     audience: verification.audience,
     async authenticate(authorization) {
       const token = bearerToken(authorization);
+      const known = remembered.get(token);
+      if (known && Date.now() < known.expiresAtMs) return known.caller;
+      remembered.delete(token);
       let payload: JWTPayload;
       try {
         ({ payload } = await verify(token));
@@ -114,7 +123,16 @@ export function tokenAuthenticator(verification: TokenVerification): Authenticat
         throw failureOf(error, verification);
       }
       if (!payload.sub) throw new AuthenticationError('invalid', 'the token names no subject ("sub")');
-      return { subject: payload.sub, issuer: verification.issuer, roles: rolesOf(payload, verification.rolesClaim), ...(payload.jti ? { tokenId: payload.jti } : {}) };
+      const caller: Caller = Object.freeze({
+        subject: payload.sub,
+        issuer: verification.issuer,
+        roles: rolesOf(payload, verification.rolesClaim),
+        ...(payload.jti ? { tokenId: payload.jti } : {}),
+      });
+      // The oldest goes first once the map is full.
+      if (remembered.size >= MAX_REMEMBERED_TOKENS) remembered.delete(remembered.keys().next().value!);
+      remembered.set(token, { caller, expiresAtMs: payload.exp! * 1000 });
+      return caller;
     },
   };
 }
