@@ -5,13 +5,13 @@ import { say, withDataOption, type DataCliOptions } from '../options.js';
 import { hqDataDir } from './host-options.js';
 
 interface TokenCliOptions extends DataCliOptions {
-  role: string[];
+  role?: string[];
   subject: string;
   ttl: string;
   json?: boolean;
 }
 
-const collectRoles = (value: string, previous: string[]) => [...previous, ...value.split(',').map((role) => role.trim()).filter(Boolean)];
+const collectRoles = (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(',').map((role) => role.trim()).filter(Boolean)];
 
 /** `cardsys host token`: a bearer token for head office's API, signed with head office's token key. */
 export function registerTokenCommand(program: Command): void {
@@ -20,7 +20,7 @@ export function registerTokenCommand(program: Command): void {
     host
       .command('token')
       .description("print a bearer token for head office's API, signed with head office's token key (<data>/hq/keys/api-token-key.pem)")
-      .addOption(new Option('--role <role>', `a role the token grants (repeat or comma-separate for several): ${ROLES.join(', ')}`).argParser(collectRoles).default([]))
+      .addOption(new Option('--role <role>', `a role the token grants (repeat or comma-separate for several): ${ROLES.join(', ')}`).argParser(collectRoles))
       .requiredOption('--subject <name>', 'who holds the token (a person or a system); recorded with every write and personal-data read')
       .addOption(new Option('--ttl <duration>', 'how long the token is valid, e.g. 30m, 8h, 7d (at most 31d)').default(DEFAULT_TOKEN_TTL))
       .option('--json', 'one JSON object on stdout: token, subject, roles, issuer, audience, tokenId, issuedAt, expiresAt')
@@ -34,7 +34,7 @@ export function registerTokenCommand(program: Command): void {
       ),
   ).action(async (options: TokenCliOptions) => {
     const ttlSeconds = parseTtl(options.ttl);
-    const token = await mintApiToken(loadOrCreateApiTokenKey(hqDataDir(options.data)).key, { subject: options.subject, roles: options.role, ttlSeconds });
+    const token = await mintApiToken(loadOrCreateApiTokenKey(hqDataDir(options.data)).key, { subject: options.subject, roles: options.role ?? [], ttlSeconds });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(token)}\n`);
       return;

@@ -9,7 +9,7 @@ import type { AccessRecorder } from './access-control.js';
 import { useZodValidation } from './http-errors.js';
 
 /** The aggregate head office's access records belong to. */
-export const ACCESS_LOG_STREAM = 'api-access';
+const ACCESS_LOG_STREAM = 'api-access';
 
 /** Records each entry in `hq`, signed and chained like every other head-office event. */
 export function hqAccessRecorder(writer: HqWriter): AccessRecorder {

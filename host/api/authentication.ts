@@ -43,7 +43,7 @@ export interface Authenticator {
   authenticate(authorization: string | undefined): Promise<Caller>;
 }
 
-export interface TokenVerification {
+interface TokenVerification {
   issuer: string;
   audience: string;
   /** The key that signs the tokens, or a key set (JWKS) that holds it. */
@@ -97,7 +97,7 @@ function failureOf(error: unknown, verification: TokenVerification): Error {
   return new TokenKeysUnavailableError(`the keys of token issuer "${verification.issuer}" cannot be had: ${(error as Error).message}`);
 }
 
-export function tokenAuthenticator(verification: TokenVerification): Authenticator {
+function tokenAuthenticator(verification: TokenVerification): Authenticator {
   const options = {
     issuer: verification.issuer,
     audience: verification.audience,

@@ -1,19 +1,10 @@
 // Head office's HTTP API: the builder, its access control (roles, tokens, evidence), and the error
 // shapes and zod validation other route plugins share.
 export { buildApi, type ApiDeps, type CardView } from './build-api.js';
-export { ApiRefusal, NotFoundError, badRequestBody, strictBody, useZodValidation, type BadRequestBody } from './http-errors.js';
+export { NotFoundError, badRequestBody, strictBody, useZodValidation, type BadRequestBody } from './http-errors.js';
 export { eventView, jsonOf, type EventView } from './event-view.js';
-export { ROLES, ROLE_DUTIES, ROUTE_ACCESS, PERSONAL_DATA_ROLES, isRole, routeAccess, type Role, type RouteAccess } from './access-policy.js';
-export {
-  DEFAULT_WRITE_RATE_LIMIT,
-  parseWriteRateLimit,
-  type AccessControlOptions,
-  type AccessEntry,
-  type AccessRecorder,
-  type GrantedAccess,
-  type WriteRateLimit,
-} from './access-control.js';
-export { AuthenticationError, embeddedAuthenticator, oidcAuthenticator, tokenAuthenticator, type Authenticator, type Caller, type OidcOptions } from './authentication.js';
+export { ROLES, ROLE_DUTIES, ROUTE_ACCESS, type Role } from './access-policy.js';
+export { DEFAULT_WRITE_RATE_LIMIT, parseWriteRateLimit, type AccessControlOptions, type WriteRateLimit } from './access-control.js';
+export type { Authenticator, Caller, OidcOptions } from './authentication.js';
 export { API_TOKEN_AUDIENCE, API_TOKEN_ISSUER, DEFAULT_TOKEN_TTL, mintApiToken, parseTtl, tokenFor, type ApiToken, type ApiTokenRequest } from './tokens.js';
-export { ACCESS_LOG_STREAM, hqAccessRecorder } from './access-log.js';
 export { headOfficeAccess, type ApiAccessConfig } from './head-office-access.js';

@@ -137,6 +137,16 @@ describe('query API over real SQLite read models', () => {
     expect(limit).toMatchObject({ in: 'query', schema: { maximum: 500 } });
   });
 
+  it('refuses to start with a route that names no roles in ROUTE_ACCESS', async () => {
+    const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+    const unlisted = async (app: FastifyInstance) => {
+      app.get('/v1/secrets', async () => ({ secret: 42 }));
+    };
+    await expect(buildApi({ store, runner, plugins: [unlisted], access: headOfficeAccess(dir, writer) })).rejects.toThrow(
+      'route GET /v1/secrets has no entry in ROUTE_ACCESS (host/api/access-policy.ts)',
+    );
+  });
+
   it('GET /healthz turns 503 when NATS is gone', async () => {
     await nats.stop();
     const { status, body } = await get('/healthz');
