@@ -137,6 +137,22 @@ describe('query API over real SQLite read models', () => {
     expect(limit).toMatchObject({ in: 'query', schema: { maximum: 500 } });
   });
 
+  it('a personal-data read whose access record cannot be written is not served: 503, nothing shown', async () => {
+    // Head office's writer on its own connection to the event store, which then goes away.
+    const second = SqliteEventStore.open(join(dir, 'events.db'));
+    const writer = await HqWriter.open({ store: second, signingKey: generateSigningKey() });
+    await second.close();
+    const broken = await buildApi({ store, runner, access: headOfficeAccess(dir, writer) });
+    try {
+      const response = await broken.inject({ method: 'GET', url: '/v1/users/u1', headers: { authorization: `Bearer ${await tokenFor(dir, 'clerk')}` } });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toMatchObject({ error: 'not_recorded', message: expect.stringMatching(/^the request was not served: head office could not record it/) });
+      expect(response.body).not.toContain('Name u1');
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('refuses to start with a route that names no roles in ROUTE_ACCESS', async () => {
     const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
     const unlisted = async (app: FastifyInstance) => {
