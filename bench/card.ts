@@ -17,6 +17,7 @@ import {
 import { saveCardState, VirtualCard, CARD_LINK_HOST } from '../card/virtual/index.js';
 import { ChipTerminal, PcscReaders, type PcscCard } from '../reader/index.js';
 import { ensurePcscd, leaseVpcdSlot } from '../infra/pcsc/index.js';
+import { latency, type Latency } from './latency.js';
 
 export interface CardBenchOptions {
   progress?: (message: string) => void;
@@ -24,13 +25,6 @@ export interface CardBenchOptions {
   pays?: number;
   /** Pays timed over plain 127.0.0.1 (delayed ACKs), for comparison. */
   slowPays?: number;
-}
-
-export interface Latency {
-  count: number;
-  p50Ms: number;
-  p99Ms: number;
-  meanMs: number;
 }
 
 export interface CardFigures {
@@ -45,18 +39,6 @@ export interface CardFigures {
   /** The same pay with the card on 127.0.0.1 (no quickack route). */
   payWithoutQuickAck: Latency;
   quickAck: string;
-}
-
-function latency(samples: number[]): Latency {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
-  const round = (ms: number) => Math.round(ms * 1000) / 1000;
-  return {
-    count: sorted.length,
-    p50Ms: round(at(0.5)),
-    p99Ms: round(at(0.99)),
-    meanMs: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
-  };
 }
 
 export async function benchCard(options: CardBenchOptions = {}): Promise<CardFigures> {

@@ -22,7 +22,7 @@ export type Figures = object;
 export type BenchFunction = (context: BenchContext) => Promise<Figures> | Figures;
 
 /** Every benchmark, in the order a full run takes them. */
-export const BENCH_NAMES = ['pipeline', 'card', 'purse', 'issuance', 'audit'] as const;
+export const BENCH_NAMES = ['pipeline', 'card', 'purse', 'issuance', 'audit', 'api'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
 
 export function isBenchName(name: string): name is BenchName {

@@ -19,6 +19,7 @@ import { startSnapshotPublisher } from '../host/issuance/index.js';
 import { provisionHeadOffice, provisionStore } from '../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer } from '../infra/nats/index.js';
 import { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../projections/index.js';
+import { latency } from './latency.js';
 
 export interface IssuanceBenchOptions {
   users?: number;
@@ -143,18 +144,6 @@ export async function benchIssuanceSnapshot(options: IssuanceBenchOptions = {}) 
     await server.stop();
     rmSync(root, { recursive: true, force: true });
   }
-}
-
-function latency(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
-  const round = (value: number) => Math.round(value * 100) / 100;
-  return {
-    count: sorted.length,
-    p50Ms: round(at(0.5)),
-    p99Ms: round(at(0.99)),
-    meanMs: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
-  };
 }
 
 /**

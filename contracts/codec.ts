@@ -36,6 +36,7 @@ const eventMessages = {
   LoadAuthorisationCompleted: pb.LoadAuthorisationCompleted,
   LoadAuthorisationReversed: pb.LoadAuthorisationReversed,
   PurseCreditStarted: pb.PurseCreditStarted,
+  ApiAccessRecorded: pb.ApiAccessRecorded,
 } as const;
 
 export type EventType = keyof typeof eventMessages;

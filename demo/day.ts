@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { freePort } from '../infra/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { ensurePcscd, leaseVpcdSlot, type SlotLease } from '../infra/pcsc/index.js';
-import { provisionedNatsUsers, storeBundleFiles } from '../host/provisioning/index.js';
-import { issuerKeysFile } from '../host/primary-issuance/index.js';
+import { provisionedNatsUsers, storeBundleFiles, issuerKeysFile } from '../host/provisioning/index.js';
+import { tokenFor, type Role } from '../host/api/index.js';
 import { leafLogin, startHub, startStoreBroker, type RunningBroker } from './brokers.js';
 import { DemoStepError, Narrator, StepFailure } from './narrator.js';
 import { ProcessGroup, type ChildProcessError, type RunningChild } from './processes.js';
@@ -44,7 +44,9 @@ const OPENING_BALANCE = 50_000;
 const LOAD = 10_000;
 const PAY = 5_500;
 const OFFLINE_PAYS = [1_200, 800];
-const STEPS = 19;
+const STEPS = 20;
+/** The API's callers in the day: the bank's account feed, the clerk, the operator and the auditor. */
+const DEMO_ROLES: readonly Role[] = ['bank-feed', 'clerk', 'operator', 'auditor'];
 
 interface Reply {
   ok: boolean;
@@ -77,19 +79,27 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, timeo
   }
 }
 
-/** Head office's API as a customer, a clerk or an operator calls it. */
+/** Head office's API as the bank's feed, a clerk, an operator or an auditor calls it: each with its own token. */
 class HeadOfficeApi {
   constructor(
     readonly url: string,
     private readonly logFile: string,
+    private readonly tokens: ReadonlyMap<Role, string>,
   ) {}
 
-  async call<T>(method: string, path: string, body?: unknown, expected = [200, 201]): Promise<T> {
+  token(role: Role): string {
+    const token = this.tokens.get(role);
+    if (!token) throw new Error(`the demo holds no ${role} token`);
+    return token;
+  }
+
+  async call<T>(role: Role, method: string, path: string, body?: unknown, expected = [200, 201]): Promise<T> {
     let response: Response;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token(role)}` };
     try {
       response = await fetch(`${this.url}${path}`, {
         method,
-        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        ...(body === undefined ? { headers } : { headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
       });
     } catch (error) {
       throw new StepFailure(`head office's API at ${this.url} cannot be reached: ${(error as Error).message}`, this.logFile);
@@ -100,8 +110,8 @@ class HeadOfficeApi {
   }
 
   /** The resource, or undefined while head office answers 404. */
-  async find<T>(path: string): Promise<T | undefined> {
-    const found = await this.call<T | { error: string }>('GET', path, undefined, [200, 404]);
+  async find<T>(role: Role, path: string): Promise<T | undefined> {
+    const found = await this.call<T | { error: string }>(role, 'GET', path, undefined, [200, 404]);
     return (found as { error?: string }).error === 'not_found' ? undefined : (found as T);
   }
 }
@@ -240,25 +250,41 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       ],
     );
 
+    const cardFile = join(dataDir, 'cards', 'card-1.json');
     const headOffice = await narrator.step(
-      'Start head office: ingest, SQLite event store, read models, query API',
+      "Start head office: ingest, SQLite event store, read models, query API, and its issuance station (head office's reader and stripe encoder)",
       group.logFileOf('host'),
       async () => {
-        const host = group.startCardsys('host', ['host', '--data', dataDir, '--nats', hub.url, '--http', options.http]);
+        const station = ['--issuance-reader', hqSlot.readerName, '--issuance-stripe', `vcard:${cardFile}`];
+        const host = group.startCardsys('host', ['host', '--data', dataDir, '--nats', hub.url, '--http', options.http, ...station]);
         const match = await host.waitForOutput(/query API: (\S+)\s+\(OpenAPI docs: (\S+?),/, 60_000);
-        return { url: match[1]!, docsUrl: match[2]!, api: new HeadOfficeApi(match[1]!, host.logFile) };
+        // Each caller of the API gets its own token from head office's token key.
+        const tokens = new Map<Role, string>();
+        for (const role of DEMO_ROLES) tokens.set(role, await tokenFor(hqDir, role, `demo-${role}`));
+        return { url: match[1]!, docsUrl: match[2]!, api: new HeadOfficeApi(match[1]!, host.logFile, tokens) };
       },
-      (office) => [`query API: ${office.url}`, `OpenAPI:   ${office.docsUrl}`],
+      (office) => [
+        `query API: ${office.url}`,
+        `OpenAPI:   ${office.docsUrl}`,
+        `tokens for ${DEMO_ROLES.join(', ')}: cardsys host token --data ${dataDir} --role <role> --subject demo-<role>`,
+      ],
     );
     const api = headOffice.api;
 
     await narrator.step(
       "The customer's bank account holds funds: the bank's account feed to head office's inquiry centre (POST /v1/bank-accounts)",
       group.logFileOf('host'),
-      () => api.call<{ bankId: string }>('POST', '/v1/bank-accounts', { ...CUSTOMER_BANK, balance: OPENING_BALANCE }),
+      () => {
+        const { bankCode, branchCode, accountNumber } = CUSTOMER_BANK;
+        return api.call<{ bankId: string }>('bank-feed', 'POST', '/v1/bank-accounts', {
+          bankCode,
+          branchCode,
+          accountNumber,
+          balance: OPENING_BALANCE,
+        });
+      },
       (account) => `account ${account.bankId} at ${CUSTOMER_BANK.bankName}: ${yen(OPENING_BALANCE)}`,
     );
-    const cardFile = join(dataDir, 'cards', 'card-1.json');
 
     await narrator.step(
       'Start the edges of stores A and B, each on its store broker',
@@ -280,7 +306,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           await edge.waitForOutput(new RegExp(`edge ${store.id}: log head`), 60_000);
         }
         await until(async () => {
-          const stores = await api.call<{ stores: Array<{ storeId: string }> }>('GET', '/v1/stores');
+          const stores = await api.call<{ stores: Array<{ storeId: string }> }>('operator', 'GET', '/v1/stores');
           return STORES.every((store) => stores.stores.some((known) => known.storeId === store.id)) || undefined;
         }, 'head office to know stores A and B');
       },
@@ -310,7 +336,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       'The customer applies (POST /v1/applications) with that bank account',
       group.logFileOf('host'),
       async () => {
-        const registered = await api.call<{ userId: string; bankId: string }>('POST', '/v1/applications', {
+        const registered = await api.call<{ userId: string; bankId: string }>('clerk', 'POST', '/v1/applications', {
           personal: {
             name: 'Hanako Yamada',
             address: '1-2-3 Tenjin, Chuo-ku, Fukuoka',
@@ -335,18 +361,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           'issue-card',
           '--http',
           new URL(headOffice.url).host,
+          '--token',
+          api.token('clerk'),
           '--user',
           user.userId,
-          '--reader',
-          hqSlot.readerName,
           '--pin',
           PIN,
-          '--stripe',
-          cardFile,
           '--json',
         ]);
         const primary = JSON.parse(printed) as { cardId: string; expiry: string };
-        const view = await until(() => api.find<CardView>(`/v1/cards/${primary.cardId}`), "the card in head office's user DB");
+        const view = await until(() => api.find<CardView>('clerk', `/v1/cards/${primary.cardId}`), "the card in head office's user DB");
         return { ...primary, view };
       },
       (primary) => [
@@ -391,7 +415,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const cardAtHeadOffice = (what: string, shows: (view: CardView) => boolean) =>
       until(
         async () => {
-          const view = await api.find<CardView>(`/v1/cards/${issued.cardId}`);
+          const view = await api.find<CardView>('operator', `/v1/cards/${issued.cardId}`);
           return view && shows(view) ? view : undefined;
         },
         `head office's view of card ${issued.cardId} to show ${what}`,
@@ -444,7 +468,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const { headSeq } = await edgeStatus();
       return until(
         async () => {
-          const sync = await api.find<StoreSync>('/v1/stores/A/sync');
+          const sync = await api.find<StoreSync>('operator', '/v1/stores/A/sync');
           return sync && sync.lastSeqReceived >= headSeq ? { sync, headSeq } : undefined;
         },
         what,
@@ -470,7 +494,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       group.logFileOf('host'),
       async () => {
         const local = await edgeStatus();
-        const sync = (await api.find<StoreSync>('/v1/stores/A/sync'))!;
+        const sync = (await api.find<StoreSync>('operator', '/v1/stores/A/sync'))!;
         if (sync.lastSeqReceived >= local.headSeq)
           throw new StepFailure(`head office already has event ${sync.lastSeqReceived} of store A although its link is cut`);
         return { local, sync };
@@ -512,6 +536,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     );
 
     await narrator.step(
+      "The auditor reads the API's access log (GET /v1/access-log): every write and personal-data read, in head office's chain",
+      group.logFileOf('host'),
+      async () => {
+        const log = await api.call<{ entries: Array<{ subject: string; role: string; method: string; route: string }> }>(
+          'auditor',
+          'GET',
+          '/v1/access-log?limit=1000',
+        );
+        if (log.entries.length === 0)
+          throw new StepFailure('the access log is empty although the day wrote through the API', group.logFileOf('host'));
+        return log.entries;
+      },
+      (entries) => [
+        `${entries.length} entries`,
+        ...[...new Set(entries.map((entry) => `${entry.subject} (${entry.role}): ${entry.method} ${entry.route}`))].map(
+          (line) => `  ${line}`,
+        ),
+      ],
+    );
+
+    await narrator.step(
       "An auditor replays head office's history (cardsys audit replay): chains, signatures, card MACs, balances, read models",
       group.logFileOf('audit'),
       async () => {
@@ -547,7 +592,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       async () => summary,
       () => [
         `query API ${summary.apiUrl} (try ${summary.apiUrl}/v1/cards/${summary.cardId}, ${summary.apiUrl}/v1/users/${summary.userId}, ${summary.apiUrl}/v1/stores)`,
-        `OpenAPI docs ${summary.docsUrl}`,
+        `every route but /healthz and /docs needs a token: TOKEN=$(cardsys host token --data ${dataDir} --role auditor --subject <you>)`,
+        `  curl -H "Authorization: Bearer $TOKEN" ${summary.apiUrl}/v1/cards/${summary.cardId}`,
+        `OpenAPI docs ${summary.docsUrl} (JSON at ${summary.docsUrl}/json)`,
         `data in ${dataDir}, each process's log in ${logDir}`,
         options.keepRunning ? 'everything stays up: press Ctrl-C to stop' : 'stopping every process',
       ],

@@ -3,16 +3,22 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import { connectReconnecting } from '../infra/nats/index.js';
 import type { SigningKey } from '../contracts/index.js';
-import { buildApi, type CardView } from './api/index.js';
+import { buildApi, type CardView, headOfficeAccess, type ApiAccessConfig } from './api/index.js';
 import { EsdbEventStore, PostgresEventStore, SqliteEventStore, withoutPassword, type EventStore } from '../eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
 import { ensureEventsStream, startIngest, type Ingest } from './ingest/index.js';
-import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from './provisioning/index.js';
+import {
+  provisionHeadOffice,
+  provisionedStores,
+  storeRegistrationEvents,
+  issuerKeysFile,
+  loadOrCreateIssuerKeys,
+} from './provisioning/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import type { KeyObject } from 'node:crypto';
 import type { IssuerMasterKeys } from '../card/index.js';
 import { headOfficeIssuance } from './issuance/index.js';
-import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
+import type { IssuanceStation } from './primary-issuance/index.js';
 import { headOfficePurse } from './purse/index.js';
 import type { Logger } from '../infra/index.js';
 
@@ -46,6 +52,10 @@ export interface HostOptions {
   issuerKeys?: IssuerMasterKeys;
   /** Head office's X25519 private key that stores seal lookups to; default: head office's provisioned key. */
   sealingKey?: KeyObject;
+  /** Which tokens the API accepts (head office's own unless an OIDC issuer is named) and its write rate limit. */
+  api?: ApiAccessConfig;
+  /** The reader and stripe encoder primary issuance uses; without it POST /v1/users/:userId/cards answers 503. */
+  issuanceStation?: IssuanceStation;
   logger?: Logger;
 }
 
@@ -124,6 +134,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
       issuerKeys,
+      ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
     });
     const cardViews: CardView[] = [];
     const api = await buildApi({
@@ -132,6 +143,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       nc,
       natsLink: link,
       cardViews,
+      access: headOfficeAccess(options.dataDir, hqWriter, options.api),
       plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])],
     });
     cleanup.push(() => api.close());

@@ -9,6 +9,7 @@ export {
 export type { Projection } from './projection.js';
 export { headOfficeProjections, projections, READ_MODELS_FILE } from './read-models.js';
 export { userDbProjection } from './user-db.js';
+export { AccessLogReader, type AccessLogEntry, type AccessLogFilter } from './access-log.js';
 export { ReadModelQueries, type CardView, type StoreSyncView, type UserView } from './queries.js';
 export { PurseLedgerReader, purseLedgerProjection } from './purse-ledger.js';
 export { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from './issuance-snapshot.js';

@@ -2,13 +2,14 @@
 // replays them, and the audit rebuilds them to compare.
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { Projection } from './projection.js';
+import { accessLogProjection } from './access-log.js';
 import { issuanceSnapshotProjection } from './issuance-snapshot.js';
 import { purseLedgerProjection } from './purse-ledger.js';
 import { storeSyncProjection } from './store-sync.js';
 import { userDbProjection } from './user-db.js';
 
-/** The read models that need no keys: user DB, store sync status, issuance snapshots. */
-export const projections: readonly Projection[] = [userDbProjection, storeSyncProjection, issuanceSnapshotProjection];
+/** The read models that need no keys: user DB, store sync status, issuance snapshots, the API's access log. */
+export const projections: readonly Projection[] = [userDbProjection, storeSyncProjection, issuanceSnapshotProjection, accessLogProjection];
 
 /**
  * Every read model head office keeps. The purse ledger checks card MACs, so it needs the issuer

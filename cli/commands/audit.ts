@@ -4,8 +4,7 @@ import { Option, type Command } from 'commander';
 import { HQ_ORIGIN, StoreId } from '../../contracts/index.js';
 import { keyIdOf, rawPublicKey, loadPublicKey } from '../../contracts/index.js';
 import { describeEventStore, EVENTS_FILE, openEventStore, type EventStore } from '../../host/index.js';
-import { headOfficeFiles } from '../../host/provisioning/index.js';
-import { issuerKeysFile, loadIssuerKeys } from '../../host/primary-issuance/index.js';
+import { headOfficeFiles, issuerKeysFile, loadIssuerKeys } from '../../host/provisioning/index.js';
 import {
   compareReadModels,
   eventStoreSource,

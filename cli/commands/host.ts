@@ -2,11 +2,45 @@ import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { describeEventStore, startHost } from '../../host/index.js';
 import { natsConnectOptions } from '../../infra/nats/index.js';
+import { DEFAULT_WRITE_RATE_LIMIT, parseWriteRateLimit, type ApiAccessConfig } from '../../host/api/index.js';
+import { pcscIssuanceStation } from '../../host/issuance/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
 
-type HostCliOptions = NatsCliOptions & DataCliOptions & EventStoreCliOptions & { http: string };
+interface ApiCliOptions {
+  oidcIssuer?: string;
+  oidcJwks?: string;
+  oidcAudience?: string;
+  oidcRolesClaim: string;
+  writeRateLimit: string;
+  issuanceReader?: string;
+  issuanceStripe?: string;
+}
+
+type HostCliOptions = NatsCliOptions & DataCliOptions & EventStoreCliOptions & ApiCliOptions & { http: string };
+
+/** Which tokens the API accepts: all three OIDC options, or none of them (head office's own tokens). */
+function apiAccessConfig(options: ApiCliOptions): ApiAccessConfig {
+  const oidc = { issuer: options.oidcIssuer, jwksUrl: options.oidcJwks, audience: options.oidcAudience };
+  const given = Object.entries({ '--oidc-issuer': oidc.issuer, '--oidc-jwks': oidc.jwksUrl, '--oidc-audience': oidc.audience });
+  const missing = given.filter(([, value]) => !value).map(([name]) => name);
+  if (missing.length > 0 && missing.length < given.length)
+    throw new Error(`an OIDC issuer needs --oidc-issuer, --oidc-jwks and --oidc-audience; missing ${missing.join(', ')}`);
+  const writeRateLimit = parseWriteRateLimit(options.writeRateLimit);
+  if (missing.length > 0) return { writeRateLimit };
+  return {
+    writeRateLimit,
+    oidc: { issuer: oidc.issuer!, jwksUrl: oidc.jwksUrl!, audience: oidc.audience!, rolesClaim: options.oidcRolesClaim },
+  };
+}
+
+function issuanceStation(options: ApiCliOptions) {
+  if (!options.issuanceReader && !options.issuanceStripe) return undefined;
+  if (!options.issuanceReader || !options.issuanceStripe)
+    throw new Error('primary issuance needs both --issuance-reader and --issuance-stripe');
+  return pcscIssuanceStation(options.issuanceReader, options.issuanceStripe);
+}
 
 /** Parses "host:port" (IPv6 hosts in brackets); the message names the option. */
 export function parseHttpAddress(text: string): { host: string; port: number } {
@@ -22,11 +56,24 @@ export function registerHostCommand(program: Command): void {
   withEventStoreOptions(withDataOption(withNatsOptions(host)))
     .description('run head office: ingest of store events, the host event store, read models and the query API')
     .addOption(new Option('--http <host:port>', 'where the query API listens').default('127.0.0.1:8080'))
+    .option('--oidc-issuer <url>', "accept the bearer tokens of this OIDC issuer (its `iss`) instead of head office's own")
+    .option('--oidc-jwks <url>', 'where that issuer publishes its signing keys (JWKS)')
+    .option('--oidc-audience <aud>', 'the audience (`aud`) its tokens for this API carry')
+    .addOption(new Option('--oidc-roles-claim <claim>', "the claim of the issuer's tokens that lists the caller's roles").default('roles'))
+    .addOption(
+      new Option('--write-rate-limit <writes/window>', 'writes each caller may make per window, e.g. 120/1m or 10/30s').default(
+        `${DEFAULT_WRITE_RATE_LIMIT.max}/${DEFAULT_WRITE_RATE_LIMIT.windowMs / 60_000}m`,
+      ),
+    )
+    .option('--issuance-reader <name>', 'the PC/SC reader primary issuance initialises blank cards in, e.g. "Virtual PCD 00 00"')
+    .option('--issuance-stripe <encoder>', "the stripe encoder beside it: vcard:<card state file> (a virtual card's stripe)")
     .addHelpText(
       'after',
       '\nHead office keeps its files in <data>/hq/ (events.db with --event-store sqlite, readmodels.db, keys/).\n' +
         'NATS credentials: --creds, or <data>/hq/keys/hq.nk when provisioned.\n' +
-        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).',
+        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).' +
+        'API tokens: every route but /healthz and /docs needs "Authorization: Bearer <token>"; without --oidc-* options the\n' +
+        "tokens are head office's own (cardsys host token --role <role> --subject <name>).",
     )
     .action(async (options: HostCliOptions) => {
       const http = parseHttpAddress(options.http);
@@ -37,10 +84,30 @@ export function registerHostCommand(program: Command): void {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
+      const api = apiAccessConfig(options);
+      const station = issuanceStation(options);
       const eventStore = eventStoreChoice(options);
-      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: natsConnectOptions(creds), http, eventStore });
+      const node = await startHost({
+        dataDir,
+        natsUrl: options.nats,
+        natsOptions: natsConnectOptions(creds),
+        http,
+        eventStore,
+        api,
+        ...(station ? { issuanceStation: station } : {}),
+      });
       say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}`);
       say(`query API: ${node.url}  (OpenAPI docs: ${node.docsUrl}, health: ${node.url}/healthz)`);
+      say(
+        api.oidc
+          ? `API tokens: those of ${api.oidc.issuer} for audience ${api.oidc.audience}`
+          : `API tokens: head office's own; make one with: cardsys host token --data ${options.data} --role <role> --subject <name>`,
+      );
+      say(
+        station
+          ? `primary issuance: reader "${station.readerName}", stripe ${options.issuanceStripe}`
+          : 'primary issuance: off (no --issuance-reader)',
+      );
       say(`stopping on ${await stopRequested}`);
       await node.stop();
     });

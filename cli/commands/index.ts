@@ -20,6 +20,7 @@ const COMMANDS: TopLevelCommand[] = [
       () => import('./host.js').then((m) => m.registerHostCommand),
       () => import('./provision.js').then((m) => m.registerProvisionCommands),
       () => import('./issue-card.js').then((m) => m.registerIssueCardCommand),
+      () => import('./token.js').then((m) => m.registerTokenCommand),
     ],
   },
   {

@@ -1,13 +1,12 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { say } from '../options.js';
 import { parseHttpAddress } from './host.js';
 
 interface IssueCardCliOptions {
   user: string;
-  reader: string;
   pin?: string;
-  stripe?: string;
+  token?: string;
   http: string;
   json?: boolean;
 }
@@ -15,39 +14,40 @@ interface IssueCardCliOptions {
 const Pin = z.string().regex(/^\d{4,8}$/, '--pin: PIN must be 4 to 8 digits');
 
 /**
- * `cardsys host issue-card`: primary issuance on the blank card in one of head office's readers.
- * The running head office does the work (it holds the issuer keys and writes the hq stream), so
- * this asks its API.
+ * `cardsys host issue-card`: primary issuance on the blank card in head office's issuance station.
+ * The running head office does the work (it holds the issuer keys, the reader and the stripe
+ * encoder, and writes the hq stream), so this asks its API with a clerk's token.
  */
 export function registerIssueCardCommand(program: Command): void {
   const host = program.commands.find((command) => command.name() === 'host') ?? program.command('host');
   host
     .command('issue-card')
-    .description("primary issuance: initialise the blank card in head office's reader for a registered user and write its stripe")
+    .description("primary issuance: initialise the blank card in head office's issuance station for a registered user and write its stripe")
     .requiredOption('--user <id>', 'the registered user (POST /v1/applications gave the id)')
-    .requiredOption('--reader <name>', 'PC/SC reader holding the blank card, e.g. "Virtual PCD 00 00"')
     .option('--pin <digits>', 'the card PIN, 4-8 digits (random 4 digits when omitted, printed once for the PIN mailer)')
-    .option('--stripe <file>', "a virtual card's state file: its stripe is written beside it")
+    .addOption(
+      new Option('--token <jwt>', "a clerk's bearer token for head office's API (cardsys host token --role clerk)").env('CARDSYS_TOKEN'),
+    )
     .option('--http <host:port>', "the running head office's API", '127.0.0.1:8080')
     .option('--json', 'one JSON object on stdout')
-    .addHelpText('after', '\nNeeds `cardsys host` running. Exit code 0 only when the card was issued.')
+    .addHelpText(
+      'after',
+      '\nNeeds `cardsys host` running with --issuance-reader and --issuance-stripe (its reader and stripe encoder).\nExit code 0 only when the card was issued.',
+    )
     .action(async (options: IssueCardCliOptions) => {
       const { host: address, port } = parseHttpAddress(options.http);
+      if (!options.token)
+        throw new Error(
+          "--token: primary issuance needs a clerk's token (or CARDSYS_TOKEN); cardsys host token --role clerk --subject <you> makes one",
+        );
       if (options.pin !== undefined) {
         const pin = Pin.safeParse(options.pin);
         if (!pin.success) throw new Error(pin.error.issues[0]!.message);
       }
       const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}/v1/users/${encodeURIComponent(options.user)}/cards`;
-      const body = {
-        reader: options.reader,
-        ...(options.pin ? { pin: options.pin } : {}),
-        ...(options.stripe ? { stripe: options.stripe } : {}),
-      };
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }).catch((error: Error) => {
+      const body = options.pin ? { pin: options.pin } : {};
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${options.token}` };
+      const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) }).catch((error: Error) => {
         throw new Error(`cannot reach head office at ${options.http}: ${error.message}; is \`cardsys host\` running?`);
       });
       const answer = (await response.json().catch(() => ({ message: `HTTP ${response.status}` }))) as Record<string, unknown>;

@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { openEventStore } from '../../host/index.js';
 import { existsSync } from 'node:fs';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../../projections/index.js';
-import { issuerKeysFile, loadIssuerKeys } from '../../host/primary-issuance/index.js';
 import { join } from 'node:path';
 import { startProgress } from '../progress.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
+import { issuerKeysFile, loadIssuerKeys } from '../../host/provisioning/index.js';
 
 /** `cardsys projections rebuild`: drops head office's read models and replays every event into them. */
 export function registerProjectionsCommands(program: Command): void {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -5,9 +6,12 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { LinkWatch } from '../../infra/nats/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import { ReadModelQueries, type ProjectionRunner } from '../../projections/index.js';
-import { installErrorShapes, zodToOpenApi } from './http-errors.js';
+import { installErrorShapes } from './http-errors.js';
 import { healthRoute } from './health.js';
 import { readRoutes } from './read-routes.js';
+import { installAccessControl, type AccessControlOptions } from './access-control.js';
+import { accessLogRoutes } from './access-log.js';
+import { documentRoute, securitySchemes } from './openapi.js';
 
 export interface ApiDeps {
   store: EventStore;
@@ -20,34 +24,40 @@ export interface ApiDeps {
   /** What other features add to GET /v1/cards/:cardId; a plugin may add its view while it registers. */
   cardViews?: CardView[];
   logger?: FastifyServerOptions['logger'];
+  /** Who may call what (ROUTE_ACCESS): how callers are authenticated, where their writes and personal-data reads are recorded. */
+  access: AccessControlOptions;
 }
 
-/**
- * The head office query API: OpenAPI at /docs (JSON at /docs/json), the read routes and /healthz.
- * Returns the instance unstarted: call `listen()` or `inject()`.
- */
 /** A feature's part of a card's view (e.g. the purse as head office last saw it); undefined adds nothing. */
 export type CardView = (cardId: string) => Record<string, unknown> | undefined;
 
+/**
+ * The head office query API: OpenAPI at /docs (JSON at /docs/json), the read routes, the access
+ * log and /healthz, every route but /healthz and /docs behind a bearer token with a role.
+ * Returns the instance unstarted: call `listen()` or `inject()`.
+ */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false });
+  const app = Fastify({ logger: deps.logger ?? false, genReqId: () => randomUUID() });
   installErrorShapes(app);
+  await installAccessControl(app, deps.access);
   await app.register(swagger, {
     openapi: {
       info: {
         title: 'cardsys head office API',
         version: '1',
-        description: 'User DB, card history and store sync status. Times are ISO 8601 UTC; money is whole yen.',
+        description: 'User DB, card history, purse, store sync status and the access log. Times are ISO 8601 UTC; money is whole yen.',
       },
+      components: { securitySchemes },
     },
-    transform: ({ schema, url }) => ({
+    transform: ({ schema, url, route }) => ({
       url,
-      schema: schema && Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, zodToOpenApi(value)])),
+      schema: documentRoute([route.method].flat()[0]!, url, schema, route.config?.responses) as typeof schema,
     }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(readRoutes({ queries: new ReadModelQueries(deps.runner.db), store: deps.store, cardViews: deps.cardViews ?? [] }));
   await app.register(healthRoute({ store: deps.store, runner: deps.runner, nc: deps.nc, natsLink: deps.natsLink }));
+  await app.register(accessLogRoutes({ store: deps.store, runner: deps.runner }));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

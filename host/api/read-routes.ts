@@ -33,6 +33,15 @@ const CardEventsQuery = z.object({
     .default(50),
 });
 
+/** The fields of a card's view that are personal data (the bank account): withheld from roles that do not see personal data. */
+const PERSONAL_CARD_FIELDS = ['bankId'] as const;
+
+function withoutPersonalFields(view: Record<string, unknown>): Record<string, unknown> {
+  const kept = { ...view };
+  for (const field of PERSONAL_CARD_FIELDS) delete kept[field];
+  return { ...kept, withheld: [...PERSONAL_CARD_FIELDS] };
+}
+
 export interface ReadRoutesOptions {
   queries: ReadModelQueries;
   store: EventStore;
@@ -46,7 +55,10 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
 
     app.get(
       '/v1/users/:userId',
-      { schema: { summary: 'A user: personal and bank data, home store, cards with chip usage', tags: ['user DB'], params: UserParams } },
+      {
+        schema: { summary: 'A user: personal and bank data, home store, cards with chip usage', tags: ['user DB'], params: UserParams },
+        config: { responses: { 200: 'the user', 404: 'not_found: no such user' } },
+      },
       async (request) => {
         const { userId } = request.params as z.output<typeof UserParams>;
         const user = queries.user(userId);
@@ -59,16 +71,23 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
       '/v1/cards/:cardId',
       {
         schema: {
-          summary: 'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, chip usage',
+          summary: 'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, chip usage, purse, alerts',
           tags: ['user DB'],
           params: CardParams,
+        },
+        config: {
+          responses: {
+            200: `the card; without ${PERSONAL_CARD_FIELDS.join(', ')} (named in \`withheld\`) for roles that do not see personal data`,
+            404: 'not_found: no such card',
+          },
         },
       },
       async (request) => {
         const { cardId } = request.params as z.output<typeof CardParams>;
         const card = queries.card(cardId);
         if (!card) throw new NotFoundError(`no card ${cardId}`);
-        return Object.assign({}, card, ...cardViews.map((view) => view(cardId)));
+        const view: Record<string, unknown> = Object.assign({}, card, ...cardViews.map((part) => part(cardId)));
+        return request.access?.personal ? view : withoutPersonalFields(view);
       },
     );
 
@@ -81,6 +100,7 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
           params: CardParams,
           querystring: CardEventsQuery,
         },
+        config: { responses: { 200: '{ cardId, events, next }', 404: 'not_found: no such card' } },
       },
       async (request) => {
         const { cardId } = request.params as z.output<typeof CardParams>;
@@ -101,9 +121,11 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
       },
     );
 
-    app.get('/v1/stores', { schema: { summary: 'Every known store with its sync status', tags: ['stores'] } }, async () => ({
-      stores: queries.stores(),
-    }));
+    app.get(
+      '/v1/stores',
+      { schema: { summary: 'Every known store with its sync status', tags: ['stores'] }, config: { responses: { 200: '{ stores }' } } },
+      async () => ({ stores: queries.stores() }),
+    );
 
     app.get(
       '/v1/stores/:storeId/sync',
@@ -113,6 +135,7 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
           tags: ['stores'],
           params: StoreParams,
         },
+        config: { responses: { 200: "the store's sync status", 404: 'not_found: no such store' } },
       },
       async (request) => {
         const { storeId } = request.params as z.output<typeof StoreParams>;

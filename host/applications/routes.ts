@@ -21,9 +21,14 @@ export function applicationRoutes(options: ApplicationRoutesOptions): FastifyPlu
       {
         schema: {
           summary: 'Apply for a card: registers the applicant as a user',
-          description: '201 with the user id and bank id; 400 naming the field; 409 when the bank account already has a user.',
           tags: ['issuance'],
           body: ApplicationInput,
+        },
+        config: {
+          responses: {
+            201: '{ userId, applicationId, bankId, eventId }',
+            409: 'duplicate_application: the bank account already has a user',
+          },
         },
       },
       async (request, reply) => {

@@ -8,4 +8,4 @@ export {
   type PublishFigures,
 } from './snapshot-publisher.js';
 export { startLookupResponder, type LookupResponderOptions } from './lookup-responder.js';
-export { headOfficeIssuance, type HeadOfficeIssuanceOptions } from './wiring.js';
+export { headOfficeIssuance, pcscIssuanceStation, type HeadOfficeIssuanceOptions } from './wiring.js';

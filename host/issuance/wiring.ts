@@ -9,7 +9,7 @@ import { PcscReaders, type PcscCard } from '../../reader/index.js';
 import { IssuanceOffice, applicationRoutes } from '../applications/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
-import { primaryIssuanceRoutes, writeVirtualCardStripe, type PrimaryIssuanceOptions } from '../primary-issuance/index.js';
+import { primaryIssuanceRoutes, stripeWriterOf, type IssuanceStation } from '../primary-issuance/index.js';
 import { startLookupResponder } from './lookup-responder.js';
 import { startSnapshotPublisher } from './snapshot-publisher.js';
 import type { Logger } from '../../infra/index.js';
@@ -23,19 +23,23 @@ export interface HeadOfficeIssuanceOptions {
   /** Head office's X25519 private key: lookups are sealed to it. */
   sealingKey: KeyObject;
   issuerKeys: IssuerMasterKeys;
-  /** Head office's card readers; PC/SC through pcscd by default. */
-  cardReader?: PrimaryIssuanceOptions['cardReader'];
-  /** Head office's stripe encoder; the virtual card's stripe file by default. */
-  stripeWriter?: PrimaryIssuanceOptions['stripeWriter'];
+  /** Head office's issuance station (see pcscIssuanceStation); primary issuance is refused without one. */
+  station?: IssuanceStation;
   logger?: Logger;
 }
 
-/** A PC/SC reader of head office by name: waits briefly for the card and connects to it. */
-function pcscCardReader(): { cardReader: PrimaryIssuanceOptions['cardReader']; close(): void } {
+/**
+ * The issuance station `cardsys host --issuance-reader <name> --issuance-stripe <encoder>` names: a
+ * PC/SC reader through pcscd (waits briefly for the card and connects to it) and its stripe encoder.
+ */
+export function pcscIssuanceStation(readerName: string, stripe: string): IssuanceStation {
+  const writeStripe = stripeWriterOf(stripe);
   let readers: PcscReaders | undefined;
   let connected: PcscCard | undefined;
   return {
-    async cardReader(readerName) {
+    readerName,
+    writeStripe,
+    async card() {
       readers ??= PcscReaders.open();
       await connected?.disconnect().catch(() => undefined);
       await readers.waitForReader(readerName, 5000);
@@ -53,7 +57,6 @@ function pcscCardReader(): { cardReader: PrimaryIssuanceOptions['cardReader']; c
 export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): FastifyPluginAsync {
   return async (app) => {
     const office = await IssuanceOffice.open({ store: options.store, writer: options.hqWriter });
-    const pcsc = options.cardReader ? undefined : pcscCardReader();
     const publisher = await startSnapshotPublisher({
       nc: options.nc,
       readModels: options.readModels,
@@ -68,16 +71,11 @@ export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): FastifyP
     app.addHook('onClose', async () => {
       await lookups.stop();
       await publisher.stop();
-      pcsc?.close();
+      options.station?.close?.();
     });
     await app.register(applicationRoutes({ office }));
     await app.register(
-      primaryIssuanceRoutes({
-        office,
-        issuerKeys: options.issuerKeys,
-        cardReader: options.cardReader ?? pcsc!.cardReader,
-        stripeWriter: options.stripeWriter ?? writeVirtualCardStripe,
-      }),
+      primaryIssuanceRoutes({ office, issuerKeys: options.issuerKeys, ...(options.station ? { station: options.station } : {}) }),
     );
   };
 }

@@ -1,10 +1,11 @@
 // Primary issuance at head office: the card in head office's reader, its stripe, CardPrimaryIssued.
 export {
-  writeVirtualCardStripe,
+  stripeWriterOf,
+  virtualCardStripeWriter,
+  type IssuanceStation,
   type IssueCardRequest,
   type IssuedCard,
   type PrimaryIssuanceOptions,
   type StripeData,
 } from './primary-issuance.js';
 export { primaryIssuanceRoutes } from './routes.js';
-export { issuerKeysFile, loadIssuerKeys, loadOrCreateIssuerKeys } from './issuer-keys.js';

@@ -3,7 +3,7 @@
 // stripe, and the user DB learns of it through CardPrimaryIssued.
 import { randomInt } from 'node:crypto';
 import { newCardId, parseBankId, type BankId, type IssuerMasterKeys } from '../../card/index.js';
-import { ChipTerminal, type CardTransport, DEFAULT_SERVICE_CODE, StripeDataError, writeVirtualStripe } from '../../reader/index.js';
+import { ChipTerminal, type CardTransport, DEFAULT_SERVICE_CODE, writeVirtualStripe } from '../../reader/index.js';
 import type { IssuanceOffice, PrimaryIssuedCard } from '../applications/index.js';
 
 /** What head office writes to a card's magnetic stripe. */
@@ -13,43 +13,67 @@ export interface StripeData {
   expiry: string;
 }
 
+/**
+ * Head office's issuance station, as its configuration names it (never a caller): the PC/SC reader
+ * the blank cards go into and the stripe encoder beside it.
+ */
+export interface IssuanceStation {
+  readerName: string;
+  /** The card now in the reader. */
+  card: () => Promise<CardTransport>;
+  writeStripe: (stripe: StripeData) => Promise<void>;
+  /** Lets go of the reader. */
+  close?: () => void;
+}
+
 export interface PrimaryIssuanceOptions {
   office: IssuanceOffice;
   issuerKeys: IssuerMasterKeys;
-  /** The card in one of head office's readers, by reader name. */
-  cardReader: (readerName: string) => Promise<CardTransport>;
-  /** The stripe encoder beside that reader; `target` is what the request named (a virtual card's state file). */
-  stripeWriter: (readerName: string, stripe: StripeData, target: string | undefined) => Promise<void>;
+  /** Without a station, primary issuance is refused (IssuanceNotConfiguredError). */
+  station?: IssuanceStation;
   now?: () => Date;
 }
 
 export interface IssueCardRequest {
   userId: string;
-  readerName: string;
   /** 4-8 digits; a random 4-digit PIN (for the PIN mailer) when omitted. */
   pin?: string;
-  /** Where the stripe goes when the encoder needs telling: a virtual card's state file. */
-  stripeTarget?: string;
 }
 
 export type IssuedCard = PrimaryIssuedCard & { pin: string };
+
+/** Head office runs without an issuance station. */
+export class IssuanceNotConfiguredError extends Error {
+  override name = 'IssuanceNotConfiguredError';
+  readonly code = 'issuance_not_configured';
+  constructor() {
+    super(
+      'head office has no issuance station: start `cardsys host` with --issuance-reader <PC/SC reader> --issuance-stripe vcard:<card state file>',
+    );
+  }
+}
 
 /** A random 4-digit PIN, as a PIN mailer would carry it. */
 function newPin(): string {
   return String(randomInt(0, 10_000)).padStart(4, '0');
 }
 
-/**
- * The stripe encoder of a virtual card: its stripe is the track 2 line kept beside its state file,
- * which the request names.
- */
-export async function writeVirtualCardStripe(readerName: string, stripe: StripeData, stateFile: string | undefined): Promise<void> {
-  if (!stateFile)
-    throw new StripeDataError(`no stripe encoder at reader "${readerName}": name the virtual card's state file to write its stripe`);
-  writeVirtualStripe(stateFile, { bankId: stripe.bankId, expiry: stripe.expiry, serviceCode: DEFAULT_SERVICE_CODE, discretionary: '' });
+/** The stripe encoder of a virtual card: its stripe is the track 2 line kept beside its state file. */
+export function virtualCardStripeWriter(stateFile: string): IssuanceStation['writeStripe'] {
+  return async (stripe) => {
+    writeVirtualStripe(stateFile, { bankId: stripe.bankId, expiry: stripe.expiry, serviceCode: DEFAULT_SERVICE_CODE, discretionary: '' });
+  };
+}
+
+/** `--issuance-stripe`: "vcard:<card state file>" (the only stripe encoder head office drives so far). */
+export function stripeWriterOf(spec: string): IssuanceStation['writeStripe'] {
+  if (spec.startsWith('vcard:') && spec.length > 'vcard:'.length) return virtualCardStripeWriter(spec.slice('vcard:'.length));
+  throw new Error(`--issuance-stripe: expected "vcard:<card state file>", got "${spec}"`);
 }
 
 export async function issuePrimaryCard(options: PrimaryIssuanceOptions, request: IssueCardRequest): Promise<IssuedCard> {
+  const station = options.station;
+  if (!station) throw new IssuanceNotConfiguredError();
   const pin = request.pin ?? newPin();
   if (!/^\d{4,8}$/.test(pin)) throw new Error('PIN must be 4 to 8 digits');
   const issuedAt = (options.now ?? (() => new Date()))();
@@ -59,11 +83,8 @@ export async function issuePrimaryCard(options: PrimaryIssuanceOptions, request:
       const bankId = parseBankId(planned.bankId);
       const expiry = planned.expiry.slice(0, 7);
       // The stripe first: it can be written again, a chip is initialised once.
-      await options.stripeWriter(request.readerName, { bankId, expiry }, request.stripeTarget);
-      const terminal = new ChipTerminal(await options.cardReader(request.readerName), {
-        keys: options.issuerKeys,
-        terminalName: 'hq-issuer',
-      });
+      await station.writeStripe({ bankId, expiry });
+      const terminal = new ChipTerminal(await station.card(), { keys: options.issuerKeys, terminalName: 'hq-issuer' });
       await terminal.initialise(options.issuerKeys, { cardId: planned.cardId, expiry, pin, bankId });
     },
   );

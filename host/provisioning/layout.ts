@@ -6,6 +6,8 @@ import { join } from 'node:path';
 export interface HeadOfficeFiles {
   signingKey: string;
   sealingKey: string;
+  /** Ed25519 key that signs the API's bearer tokens (`cardsys host token`) when no OIDC issuer is configured. */
+  apiTokenKey: string;
   /** NATS credentials of the head office process. */
   natsCreds: string;
   /** NATS credentials of the read-only auditor. */
@@ -22,6 +24,7 @@ export function headOfficeFiles(hqDataDir: string): HeadOfficeFiles {
   return {
     signingKey: join(hqDataDir, 'keys', 'signing-key.pem'),
     sealingKey: join(hqDataDir, 'keys', 'sealing-key.pem'),
+    apiTokenKey: join(hqDataDir, 'keys', 'api-token-key.pem'),
     natsCreds: join(hqDataDir, 'keys', 'hq.nk'),
     auditorCreds: join(hqDataDir, 'keys', 'auditor.nk'),
     record: join(hqDataDir, 'directory', 'hq.public.json'),

@@ -4,19 +4,29 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HQ_ORIGIN, StoreId, type NewDomainEvent } from '../../contracts/index.js';
-import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/index.js';
 import {
+  generateSigningKey,
+  loadOrCreateSigningKey,
+  rawPublicKey,
+  saveSigningKey,
+  type SigningKey,
   generateSealingKey,
   loadOrCreateSealingKey,
   rawSealingPublicKey,
   saveSealingKey,
   type SealingKeyPair,
 } from '../../contracts/index.js';
-import { natsAuthorizationConfig, type NatsUser } from '../../infra/nats/index.js';
-import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/index.js';
+import {
+  natsAuthorizationConfig,
+  type NatsUser,
+  createCredentials,
+  loadOrCreateCredentialsFile,
+  writeCredentialsFile,
+} from '../../infra/nats/index.js';
+import { keyPairsOf, type KeyPair } from '../../contracts/key-pairs.js';
 import { keysToJson, terminalKeysOf } from '../../card/index.js';
-import { issuerKeysFile, loadOrCreateIssuerKeys } from '../primary-issuance/index.js';
 import { headOfficeFiles, storeBundleFiles, type HeadOfficeFiles, type StoreBundleFiles } from './layout.js';
+import { issuerKeysFile, loadOrCreateIssuerKeys } from './issuer-keys.js';
 
 /** Public halves of head office's keys (raw keys in base64). */
 export interface HeadOfficeRecord {
@@ -46,6 +56,8 @@ export interface ProvisionedHeadOffice {
   files: HeadOfficeFiles;
   signingKey: SigningKey;
   sealingKey: SealingKeyPair;
+  /** Signs the API's own bearer tokens. */
+  apiTokenKey: KeyPair;
   record: HeadOfficeRecord;
   /** True when this call made any of head office's keys or files. */
   created: boolean;
@@ -116,11 +128,19 @@ export function storeRegistrationEvents(record: StoreRecord): NewDomainEvent[] {
   ];
 }
 
+const apiTokenKeys = keyPairsOf('ed25519', 'API token signing', (message) => new ProvisioningError(message));
+
+/** Head office's API token key (`<hq>/keys/api-token-key.pem`, mode 0600), made on first use. */
+export function loadOrCreateApiTokenKey(hqDataDir: string): { key: KeyPair; created: boolean } {
+  return apiTokenKeys.loadOrCreate(headOfficeFiles(hqDataDir).apiTokenKey);
+}
+
 /** Head office's own keys and NATS credentials, made on first use; idempotent. */
 export function provisionHeadOffice(options: { hqDataDir: string }): ProvisionedHeadOffice {
   const files = headOfficeFiles(options.hqDataDir);
   const signing = loadOrCreateSigningKey(files.signingKey);
   const sealing = loadOrCreateSealingKey(files.sealingKey);
+  const apiToken = loadOrCreateApiTokenKey(options.hqDataDir);
   const nats = loadOrCreateCredentialsFile(files.natsCreds, { role: 'hq' });
   const auditor = loadOrCreateCredentialsFile(files.auditorCreds, { role: 'auditor' });
   const record: HeadOfficeRecord = {
@@ -131,12 +151,20 @@ export function provisionHeadOffice(options: { hqDataDir: string }): Provisioned
     natsPublicKey: nats.credentials.publicKey,
     auditorNatsPublicKey: auditor.credentials.publicKey,
   };
-  const created = signing.created || sealing.created || nats.created || auditor.created || !existsSync(files.record);
+  const created = signing.created || sealing.created || apiToken.created || nats.created || auditor.created || !existsSync(files.record);
   if (created) {
     writeJson(files.record, record);
     writeNatsAuthConfig(options.hqDataDir);
   }
-  return { files, signingKey: signing.key, sealingKey: sealing.key, record, created, events: [storeKeyRegistered(HQ_ORIGIN, record)] };
+  return {
+    files,
+    signingKey: signing.key,
+    sealingKey: sealing.key,
+    apiTokenKey: apiToken.key,
+    record,
+    created,
+    events: [storeKeyRegistered(HQ_ORIGIN, record)],
+  };
 }
 
 function parseStoreId(what: string, id: string): string {

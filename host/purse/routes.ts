@@ -1,11 +1,12 @@
-// Blacklist and purse alert routes: POST/DELETE /v1/cards/:cardId/blacklist, GET /v1/alerts and the
-// card's purse as head office last saw it, GET /v1/cards/:cardId/purse.
+// Blacklist, bank account and purse alert routes: POST/DELETE /v1/cards/:cardId/blacklist, the bank's
+// account feed (POST /v1/bank-accounts, GET /v1/bank-accounts/:bankId), GET /v1/alerts and the card's
+// purse as head office last saw it, GET /v1/cards/:cardId/purse.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type {} from '@fastify/swagger';
 import { z } from 'zod';
 import { ApplicationInput, DomainRefusal } from '../../domain/index.js';
 import type { PurseLedgerReader } from '../../projections/index.js';
-import { sendBadRequest } from '../api/index.js';
+import { NotFoundError, strictBody, useZodValidation } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
 import { bankIdDigits } from '../../card/index.js';
 
@@ -15,11 +16,12 @@ export interface PurseRoutesOptions {
 }
 
 const CardParams = z.object({ cardId: z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits') });
-const ReasonBody = z.object(
+const BankParams = z.object({ bankId: z.string().regex(/^\d{14}$/, 'bank id must be 14 digits: bank code, branch code, account number') });
+const ReasonBody = strictBody(
   {
     reason: z.string({ error: 'reason is required' }).trim().min(1, 'reason is required').max(200, 'reason must be at most 200 characters'),
   },
-  { error: 'body must be a JSON object with a reason' },
+  'a reason',
 );
 const AlertQuery = z.object({
   cardId: CardParams.shape.cardId.optional(),
@@ -32,7 +34,7 @@ const AlertQuery = z.object({
     .default(100),
 });
 
-const AccountBody = z.object(
+const AccountBody = strictBody(
   {
     bankCode: ApplicationInput.shape.bank.shape.bankCode,
     branchCode: ApplicationInput.shape.bank.shape.branchCode,
@@ -43,7 +45,7 @@ const AccountBody = z.object(
       .min(0, 'balance must not be negative')
       .max(1_000_000_000_000, 'balance is too large'),
   },
-  { error: 'body must be a JSON object with bankCode, branchCode, accountNumber and balance' },
+  'bankCode, branchCode, accountNumber and balance',
 );
 
 const CONFLICT: Record<string, number> = { already_blacklisted: 409, not_blacklisted: 409, account_exists: 409 };
@@ -58,16 +60,13 @@ function sendConflict(reply: FastifyReply, error: unknown) {
 export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
   const { centre, ledger } = options;
   return async (app) => {
+    useZodValidation(app);
     const change = (kind: 'blacklist' | 'reinstate') => async (request: { params: unknown; body: unknown }, reply: FastifyReply) => {
-      const params = CardParams.safeParse(request.params);
-      if (!params.success) return sendBadRequest(reply, params.error);
-      const body = ReasonBody.safeParse(request.body ?? {});
-      if (!body.success) return sendBadRequest(reply, body.error);
+      const { cardId } = request.params as z.output<typeof CardParams>;
+      const { reason } = request.body as z.output<typeof ReasonBody>;
       try {
-        const { version } = await centre.changeBlacklist(kind, params.data.cardId, body.data.reason);
-        return reply
-          .code(kind === 'blacklist' ? 201 : 200)
-          .send({ cardId: params.data.cardId, blacklisted: kind === 'blacklist', reason: body.data.reason, version });
+        const { version } = await centre.changeBlacklist(kind, cardId, reason);
+        return reply.code(kind === 'blacklist' ? 201 : 200).send({ cardId, blacklisted: kind === 'blacklist', reason, version });
       } catch (error) {
         return sendConflict(reply, error);
       }
@@ -78,43 +77,60 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       {
         schema: {
           summary: "The bank's account feed: a customer account the inquiry centre may debit for loads",
-          description:
-            'Body: { bankCode (4 digits), branchCode (3), accountNumber (7), balance (yen) }. 201; 409 when the account is already open.',
+          description: 'Body: { bankCode (4 digits), branchCode (3), accountNumber (7), balance (yen) }.',
           tags: ['purse'],
+          body: AccountBody,
         },
+        config: { responses: { 201: '{ bankId, balance }: the account is open', 409: 'account_exists: the account is already open' } },
       },
       async (request, reply) => {
-        const body = AccountBody.safeParse(request.body ?? {});
-        if (!body.success) return sendBadRequest(reply, body.error);
-        const bankId = bankIdDigits(body.data);
+        const body = request.body as z.output<typeof AccountBody>;
+        const bankId = bankIdDigits(body);
         try {
-          await centre.openAccount(bankId, body.data.balance);
+          await centre.openAccount(bankId, body.balance);
         } catch (error) {
           return sendConflict(reply, error);
         }
-        return reply.code(201).send({ bankId, balance: body.data.balance });
+        return reply.code(201).send({ bankId, balance: body.balance });
       },
     );
 
+    app.get(
+      '/v1/bank-accounts/:bankId',
+      {
+        schema: {
+          summary: 'A customer account as the inquiry centre holds it: its balance after every debit and reversal so far',
+          tags: ['purse'],
+          params: BankParams,
+        },
+        config: { responses: { 200: '{ bankId, balance }', 404: 'not_found: no such account' } },
+      },
+      async (request) => {
+        const { bankId } = request.params as z.output<typeof BankParams>;
+        const balance = centre.accountBalance(bankId);
+        if (balance === undefined) throw new NotFoundError(`no bank account ${bankId}`);
+        return { bankId, balance };
+      },
+    );
+
+    const blacklistSchema = { tags: ['purse'], params: CardParams, body: ReasonBody };
     app.post(
       '/v1/cards/:cardId/blacklist',
       {
         schema: {
+          ...blacklistSchema,
           summary: 'Blacklist a card (lost, stolen, misused); every store refuses it within seconds',
-          description: 'Body: { reason }. 201; 409 when already blacklisted.',
-          tags: ['purse'],
+          description: 'Body: { reason }.',
         },
+        config: { responses: { 201: '{ cardId, blacklisted: true, reason, version }', 409: 'already_blacklisted' } },
       },
       change('blacklist'),
     );
     app.delete(
       '/v1/cards/:cardId/blacklist',
       {
-        schema: {
-          summary: 'Reinstate a blacklisted card',
-          description: 'Body: { reason }. 200; 409 when the card is not blacklisted.',
-          tags: ['purse'],
-        },
+        schema: { ...blacklistSchema, summary: 'Reinstate a blacklisted card', description: 'Body: { reason }.' },
+        config: { responses: { 200: '{ cardId, blacklisted: false, reason, version }', 409: 'not_blacklisted' } },
       },
       change('reinstate'),
     );
@@ -126,33 +142,42 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
           summary: 'Purse divergences head office found (counter gap or repeat, balance, card MAC, load without debit)',
           description: 'Query: cardId?, after? (alert id), limit? (1-1000).',
           tags: ['purse'],
+          querystring: AlertQuery,
         },
+        config: { responses: { 200: '{ alerts }' } },
       },
-      async (request, reply) => {
-        const query = AlertQuery.safeParse(request.query ?? {});
-        if (!query.success) return sendBadRequest(reply, query.error);
-        return { alerts: ledger.alerts({ cardId: query.data.cardId, afterId: query.data.after, limit: query.data.limit }) };
+      async (request) => {
+        const query = request.query as z.output<typeof AlertQuery>;
+        return { alerts: ledger.alerts({ cardId: query.cardId, afterId: query.after, limit: query.limit }) };
       },
     );
 
     app.get(
       '/v1/cards/:cardId/purse',
-      { schema: { summary: "The card's purse as head office last saw it, its alerts and blacklist state", tags: ['purse'] } },
-      async (request, reply) => {
-        const params = CardParams.safeParse(request.params);
-        if (!params.success) return sendBadRequest(reply, params.error);
-        const view = purseViewOf(centre, ledger, params.data.cardId);
-        if (!view)
-          return reply
-            .code(404)
-            .send({ error: 'not_found', message: `head office has seen no purse activity or blacklisting for card ${params.data.cardId}` });
+      {
+        schema: {
+          summary: "The card's purse as head office last saw it, its alerts and blacklist state",
+          tags: ['purse'],
+          params: CardParams,
+        },
+        config: {
+          responses: {
+            200: '{ cardId, purse, blacklisted, blacklistReason, blacklistedSince, alerts }',
+            404: 'not_found: no purse activity or blacklisting seen',
+          },
+        },
+      },
+      async (request) => {
+        const { cardId } = request.params as z.output<typeof CardParams>;
+        const view = purseViewOf(centre, ledger, cardId);
+        if (!view) throw new NotFoundError(`head office has seen no purse activity or blacklisting for card ${cardId}`);
         return view;
       },
     );
   };
 }
 
-/** What GET /v1/cards/:cardId/purse shows, for other card views to include. */
+/** What GET /v1/cards/:cardId/purse shows, for other card views to include; blacklisting as GET /v1/users/:userId shows it. */
 export function purseViewOf(centre: InquiryCentre, ledger: PurseLedgerReader, cardId: string) {
   const purse = ledger.card(cardId);
   const listed = centre.blacklistEntry(cardId);
@@ -160,7 +185,9 @@ export function purseViewOf(centre: InquiryCentre, ledger: PurseLedgerReader, ca
   return {
     cardId,
     purse: purse ?? null,
-    blacklisted: listed ? { reason: listed.reason, since: new Date(listed.sinceMs).toISOString() } : null,
+    blacklisted: listed !== undefined,
+    blacklistReason: listed?.reason ?? null,
+    blacklistedSince: listed ? new Date(listed.sinceMs).toISOString() : null,
     alerts: ledger.alerts({ cardId, limit: 1000 }),
   };
 }

@@ -44,7 +44,15 @@ export function headOfficePurse(
         // GET /v1/cards/:cardId shows the balance head office last saw, blacklisting and alerts too.
         parts.cardViews?.push((cardId) => {
           const view = purseViewOf(centre, ledger, cardId);
-          return view && { purse: view.purse, blacklisted: view.blacklisted, alerts: view.alerts };
+          return (
+            view && {
+              purse: view.purse,
+              blacklisted: view.blacklisted,
+              blacklistReason: view.blacklistReason,
+              blacklistedSince: view.blacklistedSince,
+              alerts: view.alerts,
+            }
+          );
         });
       };
     },

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../../host/api/index.js';
+import { buildApi, headOfficeAccess, tokenFor, type Role } from '../../host/api/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
 import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { HqWriter } from '../../host/hq-writer/index.js';
+import { generateSigningKey } from '../../contracts/index.js';
 import { ProjectionRunner, projections } from '../../projections/index.js';
 import { EnvelopeChain, appendChainBatch } from '../support/envelope-chain.js';
 import { cardIssued, cardPrimaryIssued, purseLoaded, pursePaid, storeRegistered, userRegistered } from '../support/host-events.js';
@@ -37,7 +39,8 @@ describe('query API over real SQLite read models', () => {
     await runner.waitForPosition((await store.headPosition())!);
     nats = await startNatsServer({ dataDir: join(dir, 'nats') });
     nc = await connect({ servers: nats.url });
-    api = await buildApi({ store, runner, nc });
+    const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+    api = await buildApi({ store, runner, nc, access: headOfficeAccess(dir, writer) });
   });
   afterAll(async () => {
     await api.close();
@@ -48,8 +51,8 @@ describe('query API over real SQLite read models', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const get = async (url: string) => {
-    const response = await api.inject({ method: 'GET', url });
+  const get = async (url: string, role: Role = 'auditor') => {
+    const response = await api.inject({ method: 'GET', url, headers: { authorization: `Bearer ${await tokenFor(dir, role)}` } });
     return { status: response.statusCode, body: response.json() as Record<string, any> };
   };
 
@@ -67,11 +70,23 @@ describe('query API over real SQLite read models', () => {
     expect(body.cards[0].usage).toMatchObject({ count: 2, loadedTotal: 10_000, paidTotal: 5_500, lastBalance: 7_500 });
   });
 
-  it('GET /v1/cards/:cardId returns issuance and usage', async () => {
+  it('GET /v1/cards/:cardId returns issuance and usage; the bank account only to roles that see personal data', async () => {
     const { status, body } = await get('/v1/cards/c1');
     expect(status).toBe(200);
-    expect(body).toMatchObject({ cardId: 'c1', userId: 'u1', expiry: '2030-12-31', issuance: { storeId: 'A', terminalId: 'pos-1' } });
+    expect(body).toMatchObject({
+      cardId: 'c1',
+      userId: 'u1',
+      bankId: '00011231234567',
+      expiry: '2030-12-31',
+      issuance: { storeId: 'A', terminalId: 'pos-1' },
+    });
     expect(body.usage.lastUsedAt).toMatch(ISO_UTC);
+    expect(body.blacklisted).toBe(false);
+    expect(body).not.toHaveProperty('withheld');
+    const viewed = await get('/v1/cards/c1', 'viewer');
+    expect(viewed.status).toBe(200);
+    expect(viewed.body).toMatchObject({ cardId: 'c1', userId: 'u1', usage: body.usage, withheld: ['bankId'] });
+    expect(viewed.body).not.toHaveProperty('bankId');
   });
 
   it('GET /v1/cards/:cardId/events pages decoded events with ISO times', async () => {
@@ -160,6 +175,39 @@ describe('query API over real SQLite read models', () => {
     );
     const limit = doc.paths['/v1/cards/{cardId}/events'].get.parameters.find((p: { name: string }) => p.name === 'limit');
     expect(limit).toMatchObject({ in: 'query', schema: { maximum: 500 } });
+  });
+
+  it('a personal-data read whose access record cannot be written is not served: 503, nothing shown', async () => {
+    // Head office's writer on its own connection to the event store, which then goes away.
+    const second = SqliteEventStore.open(join(dir, 'events.db'));
+    const writer = await HqWriter.open({ store: second, signingKey: generateSigningKey() });
+    await second.close();
+    const broken = await buildApi({ store, runner, access: headOfficeAccess(dir, writer) });
+    try {
+      const response = await broken.inject({
+        method: 'GET',
+        url: '/v1/users/u1',
+        headers: { authorization: `Bearer ${await tokenFor(dir, 'clerk')}` },
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toMatchObject({
+        error: 'not_recorded',
+        message: expect.stringMatching(/^the request was not served: head office could not record it/),
+      });
+      expect(response.body).not.toContain('Name u1');
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('refuses to start with a route that names no roles in ROUTE_ACCESS', async () => {
+    const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+    const unlisted = async (app: FastifyInstance) => {
+      app.get('/v1/secrets', async () => ({ secret: 42 }));
+    };
+    await expect(buildApi({ store, runner, plugins: [unlisted], access: headOfficeAccess(dir, writer) })).rejects.toThrow(
+      'route GET /v1/secrets has no entry in ROUTE_ACCESS (host/api/access-policy.ts)',
+    );
   });
 
   it('GET /healthz turns 503 when NATS is gone', async () => {

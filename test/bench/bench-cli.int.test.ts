@@ -60,6 +60,23 @@ describe('cardsys bench', () => {
     expect(report.results.card).toMatchObject({ status: 'ok', figures: { apdusPerPay: expect.any(Number) } });
   });
 
+  it('measures API requests with token verification on and off', () => {
+    const run = bench('--json', '--only', 'api', '--events', '40');
+    expect(run.status, run.stderr).toBe(0);
+    const api = (JSON.parse(run.stdout) as BenchReport).results.api!;
+    if (api.status !== 'ok') throw new Error(`api did not run: ${JSON.stringify(api)}`);
+    const figures = api.figures as Record<
+      string,
+      { verified: { count: number; p50Ms: number }; freshToken: { p50Ms: number }; unverified: { p99Ms: number } }
+    >;
+    for (const route of ['read', 'personalRead']) {
+      expect(figures[route]!.verified.count).toBe(40);
+      for (const value of [figures[route]!.verified.p50Ms, figures[route]!.freshToken.p50Ms, figures[route]!.unverified.p99Ms])
+        expect(value).toBeGreaterThan(0);
+    }
+    expect((api.figures as { jwtVerify: { perSecond: number } }).jwtVerify.perSecond).toBeGreaterThan(0);
+  });
+
   it('prints a readable table without --json', () => {
     const run = bench('--only', 'pipeline', '--events', '100');
     expect(run.status).toBe(0);
@@ -72,7 +89,7 @@ describe('cardsys bench', () => {
     const unknown = bench('--only', 'pipeline,warp');
     expect(unknown.status).not.toBe(0);
     expect(unknown.stdout).toBe('');
-    expect(unknown.stderr).toContain('--only: unknown benchmark "warp"; choose from pipeline, card, purse, issuance, audit');
+    expect(unknown.stderr).toContain('--only: unknown benchmark "warp"; choose from pipeline, card, purse, issuance, audit, api');
     const size = bench('--events', '-5');
     expect(size.status).not.toBe(0);
     expect(size.stderr).toContain('--events: expected a whole number of events of at least 1, got "-5"');

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/index.js';
+import { tokenFor } from '../../host/api/index.js';
 
 const DEMO_TIMEOUT_MS = 240_000;
 const roots: string[] = [];
@@ -54,8 +55,8 @@ function processesUsing(folder: string): string[] {
   return found;
 }
 
-async function getJson(url: string): Promise<any> {
-  const response = await fetch(url);
+async function getJson(url: string, token: string): Promise<any> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
   expect(response.status, url).toBe(200);
   return response.json();
 }
@@ -76,24 +77,33 @@ describe('cardsys demo', () => {
       const userId = /\/v1\/users\/(\S+?),/.exec(demo.stderr())?.[1];
       expect(cardId).toBeDefined();
 
-      const card = await getJson(`${api}/v1/cards/${cardId}`);
+      // An auditor of the demo's head office, with a token from its key, as the summary says.
+      const auditor = await tokenFor(join(demo.dataDir, 'hq'), 'auditor', 'demo-test');
+      expect(demo.stderr()).toContain(`cardsys host token --data ${demo.dataDir} --role auditor`);
+      expect((await fetch(`${api}/v1/cards/${cardId}`)).status).toBe(401);
+      const card = await getJson(`${api}/v1/cards/${cardId}`, auditor);
       expect(card).toMatchObject({
         cardId,
         userId,
         issuance: { storeId: 'A' },
         usage: { loadCount: 1, loadedTotal: 10_000, payCount: 3, paidTotal: 7_500, lastBalance: 2_500, lastStoreId: 'A' },
       });
-      const user = await getJson(`${api}/v1/users/${userId}`);
+      const user = await getJson(`${api}/v1/users/${userId}`, auditor);
       expect(user).toMatchObject({ homeStoreId: 'A', cards: [{ cardId }] });
-      const sync = await getJson(`${api}/v1/stores/A/sync`);
+      const sync = await getJson(`${api}/v1/stores/A/sync`, auditor);
       expect(sync.eventsBehind).toBe(0);
       expect(sync.lastSeqReceived).toBeGreaterThanOrEqual(4);
       // The offline pays reached head office after the link came back.
-      const events = (await getJson(`${api}/v1/cards/${cardId}/events`)).events as Array<{ type: string }>;
+      const events = (await getJson(`${api}/v1/cards/${cardId}/events`, auditor)).events as Array<{ type: string }>;
       expect(events.filter((event) => event.type === 'PursePaid')).toHaveLength(3);
       expect((await fetch(`${api}/docs/json`)).status).toBe(200);
       expect(demo.stderr()).toMatch(/head office's sync view shows store A behind\n.*\n.*→ 2 events behind/i);
       expect(demo.stderr()).toMatch(/cardsys audit replay.*\n\s+\d+ events verified: no findings/);
+      expect(demo.stderr()).toMatch(/demo-clerk \(clerk\): POST \/v1\/users\/:userId\/cards/);
+      const log = await getJson(`${api}/v1/access-log?subject=demo-test`, auditor);
+      expect(log.entries.map((entry: { route: string }) => entry.route)).toEqual(
+        expect.arrayContaining(['/v1/users/:userId', '/v1/cards/:cardId/events']),
+      );
 
       expect(processesUsing(demo.dataDir).length).toBeGreaterThan(0);
       demo.child.kill('SIGINT');
@@ -128,7 +138,9 @@ describe('cardsys demo', () => {
     try {
       const demo = startDemo(`127.0.0.1:${port}`);
       expect(await demo.exited).toBe(1);
-      expect(demo.stderr()).toContain('demo stopped: step "Start head office: ingest, SQLite event store, read models, query API" failed');
+      expect(demo.stderr()).toContain(
+        'demo stopped: step "Start head office: ingest, SQLite event store, read models, query API, and its issuance station',
+      );
       expect(demo.stderr()).toContain(`read ${join(demo.dataDir, 'logs', 'host.log')}`);
       expect(readFileSync(join(demo.dataDir, 'logs', 'host.log'), 'utf8')).toContain(`cannot serve the API on 127.0.0.1:${port}`);
       expect(processesUsing(demo.dataDir)).toEqual([]);

@@ -10,6 +10,7 @@ import { generateSigningKey } from '../../contracts/index.js';
 import { registerStore } from '../../host/hq-writer/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { tokenFor } from '../../host/api/index.js';
 import { EnvelopeChain } from '../support/envelope-chain.js';
 import { cardIssued, purseLoaded, pursePaid } from '../support/host-events.js';
 
@@ -32,7 +33,9 @@ describe('host process: store events through NATS into the event store, read mod
   });
 
   const getJson = async (path: string) => {
-    const response = await fetch(`${host.url}${path}`);
+    const response = await fetch(`${host.url}${path}`, {
+      headers: { authorization: `Bearer ${await tokenFor(join(dir, 'hq'), 'auditor')}` },
+    });
     return { status: response.status, body: (await response.json()) as Record<string, any> };
   };
 
@@ -60,7 +63,7 @@ describe('host process: store events through NATS into the event store, read mod
     const card = (await getJson('/v1/cards/c9')).body;
     expect(card.usage).toMatchObject({ loadedTotal: 10_000, paidTotal: 2_500, lastBalance: 7_500, count: 2 });
     // The purse ledger's verdict is on the card too: these test movements carry no valid card MAC.
-    expect(card.blacklisted).toBeNull();
+    expect(card.blacklisted).toBe(false);
     expect(card.alerts.map((alert: { kind: string }) => alert.kind)).toContain('mac_invalid');
     const events = (await getJson('/v1/cards/c9/events')).body.events as Array<{ type: string; origin: string; originSeq: number }>;
     expect(events.map((e) => `${e.origin}#${e.originSeq} ${e.type}`)).toEqual(['S1#1 CardIssued', 'S1#2 PurseLoaded', 'S1#3 PursePaid']);

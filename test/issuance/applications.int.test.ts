@@ -27,14 +27,16 @@ const application = {
   homeStoreId: 'A',
 };
 
-const post = (body: unknown) => api.app.inject({ method: 'POST', url: '/v1/applications', payload: body as object });
+const post = (body: unknown) =>
+  api.app.inject({ method: 'POST', url: '/v1/applications', payload: body as object, headers: api.as('clerk') });
+let writer: HqWriter;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cardsys-applications-'));
   store = SqliteEventStore.open(join(dir, 'events.db'));
-  const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+  writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
   const office = await IssuanceOffice.open({ store, writer });
-  api = await headOfficeApi(dir, store, () => [applicationRoutes({ office })]);
+  api = await headOfficeApi({ dir, store, writer, routes: () => [applicationRoutes({ office })] });
 });
 
 afterAll(async () => {
@@ -50,7 +52,7 @@ describe('POST /v1/applications', () => {
     const body = response.json();
     expect(body).toMatchObject({ bankId: '00012345678901', userId: expect.any(String), applicationId: expect.any(String) });
     const records = await store.readStream(originStreamName(HQ_ORIGIN));
-    const envelope = decodeEnvelope(records[0]!.data);
+    const envelope = decodeEnvelope(records.find((record) => record.type === 'UserRegistered')!.data);
     expect(envelope.eventId).toBe(body.eventId);
     expect(decodeEvent(envelope.eventType, envelope.payload)).toMatchObject({
       type: 'UserRegistered',
@@ -60,9 +62,14 @@ describe('POST /v1/applications', () => {
 
   it('409 for a second application on the same bank account, also after a restart of head office', async () => {
     expect((await post(application)).statusCode).toBe(409);
-    const restarted = await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) });
-    const again = await headOfficeApi(join(dir, 'restarted'), store, () => [applicationRoutes({ office: restarted })]);
-    const response = await again.app.inject({ method: 'POST', url: '/v1/applications', payload: application });
+    const restarted = await IssuanceOffice.open({ store, writer });
+    const again = await headOfficeApi({
+      dir: join(dir, 'restarted'),
+      store,
+      writer,
+      routes: () => [applicationRoutes({ office: restarted })],
+    });
+    const response = await again.app.inject({ method: 'POST', url: '/v1/applications', payload: application, headers: again.as('clerk') });
     await again.close();
     expect(response.statusCode).toBe(409);
     expect(response.json()).toEqual({
@@ -97,7 +104,7 @@ describe('POST /v1/applications', () => {
       method: 'POST',
       url: '/v1/applications',
       payload: '"hello"',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...api.as('clerk') },
     });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toBe('bad_request');
@@ -106,7 +113,7 @@ describe('POST /v1/applications', () => {
   it('the registered user is in the user DB: GET /v1/users/:userId', async () => {
     const created = await post({ ...application, bank: { ...application.bank, accountNumber: '1234567' } });
     await api.caughtUp();
-    const response = await api.app.inject({ method: 'GET', url: `/v1/users/${created.json().userId}` });
+    const response = await api.app.inject({ method: 'GET', url: `/v1/users/${created.json().userId}`, headers: api.as('clerk') });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({
       personal: { name: 'Hanako Yamada' },

@@ -11,6 +11,7 @@ import { generateIssuerMasterKeys } from '../../card/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
+import { tokenFor } from '../../host/api/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 
@@ -78,7 +79,7 @@ describe('issuance in the head office process', () => {
   it("an application of a user of store B reaches store A's sealed snapshot once the card is issued", async () => {
     const response = await fetch(`${host.url}/v1/applications`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor(join(root, 'hq'), 'clerk')}` },
       body: JSON.stringify({
         personal: { name: 'Saburo Ito', address: '2-2 Chuo, Sendai', birthDate: '1992-02-02' },
         bank: { bankCode: '0007', branchCode: '007', accountNumber: '0000777' },
@@ -104,8 +105,8 @@ describe('issuance in the head office process', () => {
   });
 
   it('400 naming the field and 409 come from the running API', async () => {
-    const post = (body: object) =>
-      fetch(`${host.url}/v1/applications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor(join(root, 'hq'), 'clerk')}` };
+    const post = (body: object) => fetch(`${host.url}/v1/applications`, { method: 'POST', headers, body: JSON.stringify(body) });
     const bad = await post({
       personal: { name: 'X', address: 'Y', birthDate: '2000-01-01' },
       bank: { bankCode: '7', branchCode: '007', accountNumber: '0000777' },

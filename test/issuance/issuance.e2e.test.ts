@@ -19,6 +19,7 @@ import { SqliteEventStore } from '../../eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from '../../host/hq-writer/index.js';
 import { startIngest, type Ingest } from '../../host/ingest/index.js';
 import { headOfficeIssuance } from '../../host/issuance/index.js';
+import { virtualCardStripeWriter } from '../../host/primary-issuance/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedHeadOffice, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { startLinkProxy, type LinkProxy } from '../../infra/index.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
@@ -67,6 +68,7 @@ async function apply(accountNumber: string, homeStoreId: string): Promise<string
   const response = await api.app.inject({
     method: 'POST',
     url: '/v1/applications',
+    headers: api.as('clerk'),
     payload: {
       personal: {
         name: `Customer ${accountNumber}`,
@@ -89,7 +91,8 @@ async function primaryIssue(userId: string): Promise<string> {
   const response = await api.app.inject({
     method: 'POST',
     url: `/v1/users/${userId}/cards`,
-    payload: { reader: rig.slot.readerName, pin: '1234', stripe: card.stateFile },
+    payload: { pin: '1234' },
+    headers: api.as('clerk'),
   });
   expect(response.statusCode).toBe(201);
   return response.json().cardId;
@@ -122,18 +125,28 @@ beforeAll(async () => {
   await writer.append([...headOffice.events, ...stores.A.events, ...stores.B.events].map((event) => ({ event, streamId: 'stores' })));
   ingest = await startIngest({ nc: hqNc, store: eventStore, storeKeys: storeKeyDirectory(eventStore), logger: quiet });
   rig = await openPcscRig(master.transport);
-  api = await headOfficeApi(hqDataDir, eventStore, (runner) => [
-    headOfficeIssuance({
-      store: eventStore,
-      nc: hqNc,
-      hqWriter: writer,
-      readModels: runner.db,
-      sealingKey: headOffice.sealingKey.privateKey,
-      issuerKeys: master,
-      cardReader: async () => card.transport,
-      logger: quiet,
-    }),
-  ]);
+  api = await headOfficeApi({
+    dir: hqDataDir,
+    store: eventStore,
+    writer,
+    routes: (runner) => [
+      headOfficeIssuance({
+        store: eventStore,
+        nc: hqNc,
+        hqWriter: writer,
+        readModels: runner.db,
+        sealingKey: headOffice.sealingKey.privateKey,
+        issuerKeys: master,
+        // Head office's station: the test slot and the stripe of whichever virtual card is in it.
+        station: {
+          readerName: rig.slot.readerName,
+          card: async () => card.transport,
+          writeStripe: (stripe) => virtualCardStripeWriter(card.stateFile)(stripe),
+        },
+        logger: quiet,
+      }),
+    ],
+  });
 
   // Store A: its WAN link to the broker can be cut.
   link = await startLinkProxy({ port: server.port });
@@ -201,7 +214,7 @@ describe('card issuance end to end', () => {
 
     // Head office's user DB shows the card as issued: store, time, expiry.
     await api.caughtUp();
-    const view = (await api.app.inject({ method: 'GET', url: `/v1/cards/${cardId}` })).json();
+    const view = (await api.app.inject({ method: 'GET', url: `/v1/cards/${cardId}`, headers: api.as('clerk') })).json();
     expect(view).toMatchObject({
       cardId,
       userId,
@@ -210,7 +223,7 @@ describe('card issuance end to end', () => {
       issuance: { storeId: 'A', terminalId: TERMINAL, recordMatchesUser: true },
     });
     expect(Date.parse(view.issuance.issuedAt)).toBeGreaterThan(Date.parse(view.primaryIssuedAt) - 1);
-    const user = (await api.app.inject({ method: 'GET', url: `/v1/users/${userId}` })).json();
+    const user = (await api.app.inject({ method: 'GET', url: `/v1/users/${userId}`, headers: api.as('clerk') })).json();
     expect(user.cards).toMatchObject([{ issuance: { storeId: 'A' } }]);
 
     // Issued: the card leaves store A's copy of the issuance info.

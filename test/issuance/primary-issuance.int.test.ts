@@ -1,7 +1,7 @@
 // Primary issuance at head office on a virtual card through the real pcscd + vpcd: the chip is
 // initialised, the stripe written, CardPrimaryIssued recorded in the hq stream.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { ChipTerminal, VirtualStripeReader } from '../../reader/index.js';
 import { IssuanceOffice, applicationRoutes } from '../../host/applications/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
 import { HqWriter } from '../../host/hq-writer/index.js';
-import { primaryIssuanceRoutes, writeVirtualCardStripe } from '../../host/primary-issuance/index.js';
+import { primaryIssuanceRoutes, virtualCardStripeWriter } from '../../host/primary-issuance/index.js';
 import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
 import { headOfficeApi, type HeadOfficeApi } from './support.js';
 import { originStreamName, domainEventsOf } from '../../eventstore/index.js';
@@ -32,22 +32,30 @@ beforeAll(async () => {
   rig = await openPcscRig(master.transport);
   card = await rig.newCard();
   store = SqliteEventStore.open(join(dir, 'events.db'));
-  const office = await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) });
-  api = await headOfficeApi(dir, store, () => [
-    applicationRoutes({ office }),
-    primaryIssuanceRoutes({
-      office,
-      issuerKeys: master,
-      cardReader: async (readerName) => {
-        if (readerName !== rig.slot.readerName) throw new Error(`unexpected reader ${readerName}`);
-        return card.transport;
-      },
-      stripeWriter: writeVirtualCardStripe,
-    }),
-  ]);
+  const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+  const office = await IssuanceOffice.open({ store, writer });
+  api = await headOfficeApi({
+    dir,
+    store,
+    writer,
+    routes: () => [
+      applicationRoutes({ office }),
+      primaryIssuanceRoutes({
+        office,
+        issuerKeys: master,
+        // Head office's station: the test slot's reader and the stripe of whichever virtual card is in it.
+        station: {
+          readerName: rig.slot.readerName,
+          card: async () => card.transport,
+          writeStripe: (stripe) => virtualCardStripeWriter(card.stateFile)(stripe),
+        },
+      }),
+    ],
+  });
   const applied = await api.app.inject({
     method: 'POST',
     url: '/v1/applications',
+    headers: api.as('clerk'),
     payload: {
       personal: { name: 'Taro Suzuki', address: '4-5-6 Umeda, Osaka', birthDate: '1975-12-31' },
       bank: { bankCode: '0009', branchCode: '123', accountNumber: '7654321' },
@@ -69,7 +77,8 @@ describe('primary issuance at head office', () => {
     const response = await api.app.inject({
       method: 'POST',
       url: `/v1/users/${userId}/cards`,
-      payload: { reader: rig.slot.readerName, pin: '4321', stripe: card.stateFile },
+      payload: { pin: '4321' },
+      headers: api.as('clerk'),
     });
     expect(response.statusCode).toBe(201);
     const issued = response.json();
@@ -99,16 +108,12 @@ describe('primary issuance at head office', () => {
     ]);
 
     await api.caughtUp();
-    const view = await api.app.inject({ method: 'GET', url: `/v1/cards/${issued.cardId}` });
+    const view = await api.app.inject({ method: 'GET', url: `/v1/cards/${issued.cardId}`, headers: api.as('clerk') });
     expect(view.json()).toMatchObject({ cardId: issued.cardId, userId, bankId: '00091237654321', expiry: issued.expiry, issuance: null });
   });
 
   it('a card that is not blank is not issued again, and nothing is recorded', async () => {
-    const response = await api.app.inject({
-      method: 'POST',
-      url: `/v1/users/${userId}/cards`,
-      payload: { reader: rig.slot.readerName, stripe: card.stateFile },
-    });
+    const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: {}, headers: api.as('clerk') });
     expect(response.statusCode).toBe(409);
     expect(response.json()).toMatchObject({ error: 'card_not_issued' });
     expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toHaveLength(1);
@@ -119,28 +124,48 @@ describe('primary issuance at head office', () => {
     // Asynchronously: the API answering the command runs in this process.
     const run = (args: string[]) =>
       new Promise<{ status: number | null; stdout: string }>((resolve) => {
+        const token = api.as('clerk').authorization.replace('Bearer ', '');
         execFile(
           process.execPath,
-          ['bin/cardsys.js', 'host', 'issue-card', '--http', address.replace('http://', ''), '--json', ...args],
+          ['bin/cardsys.js', 'host', 'issue-card', '--http', address.replace('http://', ''), '--json', '--token', token, ...args],
           (error, stdout) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout }),
         );
       });
     card = await rig.newCard();
-    const issued = await run(['--user', userId, '--reader', rig.slot.readerName, '--stripe', card.stateFile]);
+    const issued = await run(['--user', userId]);
     expect(issued.status).toBe(0);
     expect(JSON.parse(issued.stdout)).toMatchObject({ ok: true, status: 201, userId, pin: expect.stringMatching(/^\d{4}$/) });
     expect(card.state().lifecycle).toBe('primary-issued');
-    const refused = await run(['--user', 'nobody', '--reader', rig.slot.readerName]);
+    const refused = await run(['--user', 'nobody']);
     expect(refused.status).toBe(2);
     expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, status: 404, error: 'not_found' });
   });
 
-  it('404 for an unknown user, 400 without a reader', async () => {
+  it('404 for an unknown user; a body naming a reader or a stripe file is refused, and nothing is written', async () => {
     expect(
-      (await api.app.inject({ method: 'POST', url: '/v1/users/nobody/cards', payload: { reader: rig.slot.readerName } })).statusCode,
+      (await api.app.inject({ method: 'POST', url: '/v1/users/nobody/cards', payload: {}, headers: api.as('clerk') })).statusCode,
     ).toBe(404);
-    const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: {} });
-    expect(response.statusCode).toBe(400);
-    expect(response.json()).toMatchObject({ field: 'reader' });
+    card = await rig.newCard();
+    const before = await store.readStream(originStreamName(HQ_ORIGIN));
+    for (const [field, value] of [
+      ['stripe', join(dir, 'elsewhere.json')],
+      ['reader', 'Virtual PCD 00 01'],
+    ] as const) {
+      const response = await api.app.inject({
+        method: 'POST',
+        url: `/v1/users/${userId}/cards`,
+        payload: { [field]: value },
+        headers: api.as('clerk'),
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({
+        error: 'bad_request',
+        field,
+        message: expect.stringContaining("head office's configuration"),
+      });
+    }
+    expect(await store.readStream(originStreamName(HQ_ORIGIN))).toHaveLength(before.length);
+    expect(existsSync(join(dir, 'elsewhere.json.track2'))).toBe(false);
+    expect(card.state().lifecycle).not.toBe('primary-issued');
   });
 });

@@ -158,8 +158,16 @@ describe('provisionHeadOffice', () => {
         },
       },
     ]);
-    for (const secret of [first.files.signingKey, first.files.sealingKey, first.files.natsCreds, first.files.auditorCreds])
+    for (const secret of [
+      first.files.signingKey,
+      first.files.sealingKey,
+      first.files.apiTokenKey,
+      first.files.natsCreds,
+      first.files.auditorCreds,
+    ])
       expect(mode(secret)).toBe(0o600);
+    expect(second.apiTokenKey.keyId).toBe(first.apiTokenKey.keyId);
+    expect(first.apiTokenKey.keyId).not.toBe(first.signingKey.keyId);
   });
 });
 
