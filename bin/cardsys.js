@@ -4,25 +4,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SHIPPED_FOLDERS } from '../infra/source-folders.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiledMain = join(root, 'dist', 'cli', 'main.js');
-const SOURCE_FOLDERS = [
-  'contracts',
-  'domain',
-  'card',
-  'eventstore',
-  'reader',
-  'edge',
-  'host',
-  'projections',
-  'audit',
-  'demo',
-  'infra',
-  'cli',
-  'bench',
-  'testkit',
-];
 
 function newestSourceMs(dir) {
   let newest = 0;
@@ -37,7 +22,7 @@ function newestSourceMs(dir) {
 
 const builtMs = existsSync(compiledMain) ? statSync(compiledMain).mtimeMs : 0;
 const fresh =
-  builtMs > 0 && SOURCE_FOLDERS.every((folder) => !existsSync(join(root, folder)) || newestSourceMs(join(root, folder)) <= builtMs);
+  builtMs > 0 && SHIPPED_FOLDERS.every((folder) => !existsSync(join(root, folder)) || newestSourceMs(join(root, folder)) <= builtMs);
 if (fresh) {
   await import(compiledMain);
 } else {

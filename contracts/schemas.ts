@@ -12,3 +12,19 @@ export const Yen = z
   .int('amount must be whole yen')
   .positive('amount must be positive')
   .max(10_000_000, 'amount must be at most 10,000,000 yen');
+
+/** A page size in a query string: 1 to `max`, `fallback` when absent. */
+export const PageLimit = (max: number, fallback: number) =>
+  z.coerce
+    .number()
+    .int('limit must be a whole number')
+    .min(1, `limit must be 1-${max}`)
+    .max(max, `limit must be 1-${max}`)
+    .default(fallback);
+
+/** Where a page of events starts: the position after which to read, from a previous page. */
+export const AfterPosition = z
+  .string()
+  .regex(/^\d{1,20}$/, 'after must be a position (a whole number) from a previous page')
+  .transform((text) => BigInt(text))
+  .optional();

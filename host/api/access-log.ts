@@ -7,6 +7,7 @@ import type { HqWriter } from '../hq-writer/index.js';
 import { AccessLogReader, type ProjectionRunner } from '../../projections/index.js';
 import type { AccessRecorder } from './access-control.js';
 import { useZodValidation } from './http-errors.js';
+import { AfterPosition, PageLimit } from '../../contracts/index.js';
 
 /** The aggregate head office's access records belong to. */
 const ACCESS_LOG_STREAM = 'api-access';
@@ -47,17 +48,8 @@ const AccessLogQuery = z.object({
   from: Instant('from'),
   to: Instant('to'),
   subject: z.string().min(1, 'subject must not be empty').max(200, 'subject must be at most 200 characters').optional(),
-  after: z
-    .string()
-    .regex(/^\d{1,20}$/, 'after must be a position (a whole number) from a previous page')
-    .transform((text) => BigInt(text))
-    .optional(),
-  limit: z.coerce
-    .number()
-    .int('limit must be a whole number')
-    .min(1, 'limit must be 1-1000')
-    .max(1000, 'limit must be 1-1000')
-    .default(100),
+  after: AfterPosition,
+  limit: PageLimit(1000, 100),
 });
 
 /** How long the access log waits for its read model to reach what the event store holds now. */

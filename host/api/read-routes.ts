@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { StoreId } from '../../contracts/index.js';
+import { AfterPosition, PageLimit, StoreId } from '../../contracts/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { ReadModelQueries } from '../../projections/index.js';
 import { NotFoundError, useZodValidation } from './http-errors.js';
@@ -20,17 +20,8 @@ const UserParams = z.object({ userId: Id('user id') });
 const CardParams = z.object({ cardId: Id('card id') });
 const StoreParams = z.object({ storeId: StoreId });
 const CardEventsQuery = z.object({
-  after: z
-    .string()
-    .regex(/^\d{1,20}$/, 'after must be an event position (a whole number) from a previous page')
-    .transform((text) => BigInt(text))
-    .optional(),
-  limit: z.coerce
-    .number()
-    .int('limit must be a whole number')
-    .min(1, 'limit must be at least 1')
-    .max(500, 'limit must be at most 500')
-    .default(50),
+  after: AfterPosition,
+  limit: PageLimit(500, 50),
 });
 
 /** The fields of a card's view that are personal data (the bank account): withheld from roles that do not see personal data. */

@@ -9,6 +9,7 @@ import type { PurseLedgerReader } from '../../projections/index.js';
 import { NotFoundError, strictBody, useZodValidation } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
 import { bankIdDigits } from '../../card/index.js';
+import { PageLimit } from '../../contracts/index.js';
 
 export interface PurseRoutesOptions {
   centre: InquiryCentre;
@@ -26,12 +27,7 @@ const ReasonBody = strictBody(
 const AlertQuery = z.object({
   cardId: CardParams.shape.cardId.optional(),
   after: z.coerce.number().int('after must be an alert id').min(0, 'after must be an alert id').default(0),
-  limit: z.coerce
-    .number()
-    .int('limit must be a whole number')
-    .min(1, 'limit must be 1-1000')
-    .max(1000, 'limit must be 1-1000')
-    .default(100),
+  limit: PageLimit(1000, 100),
 });
 
 const AccountBody = strictBody(
