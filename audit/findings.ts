@@ -7,6 +7,8 @@ export const CHECKS = {
   decode: 'decode',
   /** An envelope filed under another origin's stream. */
   origin: 'origin',
+  /** An event of a type its origin may not write (a store writing head office's facts). */
+  eventWriter: 'event.writer',
   /** A sequence number missing from an origin's chain. */
   sequenceGap: 'sequence.gap',
   /** A sequence number stored out of order. */

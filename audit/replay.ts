@@ -1,7 +1,7 @@
 // Replay and verify: reads every record once, hashes each envelope once, verifies each signed head
 // once, decodes only the payloads the purse checks need, and reports what failed.
 import { hash as digest } from 'node:crypto';
-import { decodeEvent, HQ_ORIGIN, pb, type ChainHead } from '../contracts/index.js';
+import { decodeEvent, HQ_ORIGIN, isEventType, mayWrite, pb, type ChainHead } from '../contracts/index.js';
 import { readEnvelope, type EnvelopeView } from './envelope-view.js';
 import type { IssuerMasterKeys } from '../card/index.js';
 import { ChainAuditor, type ChainSummary, type ChainedEvent } from './chain-check.js';
@@ -104,6 +104,15 @@ export async function replayAndVerify(options: ReplayOptions): Promise<ReplayRes
           if (head) chains.head(origin, head, record.position);
         } else {
           events += 1;
+          if (isEventType(record.type) && !mayWrite(origin, record.type)) {
+            report({
+              check: CHECKS.eventWriter,
+              store: origin,
+              eventId: record.id,
+              position: String(record.position),
+              message: `a ${record.type} in the stream of ${origin === HQ_ORIGIN ? 'head office' : `store ${origin}`}, which may not write that event type`,
+            });
+          }
           chains.event(origin, chainedEvent(record, origin, chains, report));
         }
       }

@@ -1,5 +1,6 @@
 import './protobuf-numbers.js';
 import { cardsys } from './generated/cardsys.js';
+import { HQ_ORIGIN } from './subjects.js';
 
 /** The generated protobuf messages of package cardsys.v1. */
 export const pb = cardsys.v1;
@@ -37,9 +38,45 @@ const eventMessages = {
   LoadAuthorisationReversed: pb.LoadAuthorisationReversed,
   PurseCreditStarted: pb.PurseCreditStarted,
   ApiAccessRecorded: pb.ApiAccessRecorded,
+  StoreBatchRefused: pb.StoreBatchRefused,
 } as const;
 
 export type EventType = keyof typeof eventMessages;
+
+/**
+ * Who may write each event type: a store (its own purse movements and issuances at its counter)
+ * or head office alone (registrations, bank accounts, authorisations, the blacklist, keys,
+ * evidence). Ingest refuses a store's batch carrying a head-office type, the decoder of stored
+ * records passes over an event outside its origin's types, and the audit reports one.
+ */
+export const EVENT_WRITER = {
+  UserRegistered: 'hq',
+  CardPrimaryIssued: 'hq',
+  CardIssued: 'store',
+  CardIssueRejected: 'store',
+  PurseLoaded: 'store',
+  PursePaid: 'store',
+  PurseOperationDeclined: 'store',
+  CardBlacklisted: 'hq',
+  CardReinstated: 'hq',
+  BankAccountOpened: 'hq',
+  BankAccountDebited: 'hq',
+  StoreRegistered: 'hq',
+  StoreKeyRegistered: 'hq',
+  LoadAuthorised: 'hq',
+  LoadAuthorisationHandedOver: 'hq',
+  LoadAuthorisationCompleted: 'hq',
+  LoadAuthorisationReversed: 'hq',
+  PurseCreditStarted: 'store',
+  ApiAccessRecorded: 'hq',
+  StoreBatchRefused: 'hq',
+} as const satisfies Record<EventType, 'store' | 'hq'>;
+
+/** Whether `origin` (a store id, or "hq" for head office) may write events of this type. */
+export function mayWrite(origin: string, type: string): boolean {
+  if (!isEventType(type)) return false;
+  return EVENT_WRITER[type] === (origin === HQ_ORIGIN ? 'hq' : 'store');
+}
 type MessageOf<K extends EventType> = InstanceType<(typeof eventMessages)[K]>;
 /** Input shape of an event's data: every field optional, as protobuf encodes defaults away. */
 export type EventData<K extends EventType> = Parameters<(typeof eventMessages)[K]['encode']>[0];

@@ -5,13 +5,14 @@ import {
   decodeEvent,
   decodeOrThrow,
   isEventType,
+  mayWrite,
   pb,
   type ChainHeadReceived,
   type DomainEvent,
   type EventEnvelope,
 } from '../contracts/index.js';
 import type { StoredRecord } from './event-store.js';
-import { CHAIN_HEAD_RECORD_TYPE } from './stream-layout.js';
+import { CHAIN_HEAD_RECORD_TYPE, originOfStream } from './stream-layout.js';
 
 /** Where a record sits in the host event store. */
 export interface RecordPlace {
@@ -53,6 +54,10 @@ export function decodeRecord(record: StoredRecord): HostEvent | undefined {
 
 function decodeDomainRecord(record: StoredRecord): FedEvent | undefined {
   if (!isEventType(record.type)) return undefined;
+  // An event outside its origin's types (a store writing head office's facts) is nobody's fact:
+  // ingest refuses such batches, and the audit reports any that are stored.
+  const origin = originOfStream(record.streamId);
+  if (origin !== undefined && !mayWrite(origin, record.type)) return undefined;
   const where = whereOf(record);
   const envelope = decodeOrThrow(`envelope of ${where}`, () => decodeEnvelope(record.data));
   const event = decodeOrThrow(`${record.type} ${where}`, () => decodeEvent(envelope.eventType, envelope.payload));

@@ -6,7 +6,7 @@ import type { SigningKey } from '../contracts/index.js';
 import { buildApi, type CardView, headOfficeAccess, type ApiAccessConfig } from './api/index.js';
 import { EsdbEventStore, PostgresEventStore, SqliteEventStore, withoutPassword, type EventStore } from '../eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
-import { ensureEventsStream, startIngest, type Ingest } from './ingest/index.js';
+import { ensureEventsStream, recordRefusals, startIngest, type Ingest } from './ingest/index.js';
 import {
   provisionHeadOffice,
   provisionedStores,
@@ -126,7 +126,13 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     });
     cleanup.push(() => runner.close());
     runner.start();
-    const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger });
+    const ingest = await startIngest({
+      nc,
+      store,
+      storeKeys: storeKeyDirectory(store),
+      logger,
+      onRefusal: recordRefusals(hqWriter, logger),
+    });
     cleanup.push(() => ingest.stop());
     const parts: HostParts = { store, nc, hqWriter, runner, logger };
     const issuance = headOfficeIssuance({

@@ -47,6 +47,8 @@ export interface StoreSyncView {
   eventsBehind: number;
   batchesReceived: number;
   lastContactAt: string | null;
+  /** The last batch head office refused, while the store has not got past it. */
+  refusal: { range: string; reason: string; eventType: string | null; resendFrom: number; at: string | null } | null;
 }
 
 interface CardRow {
@@ -117,6 +119,11 @@ interface StoreSyncRow {
   local_head_seq: number;
   batches_received: number;
   last_contact_at_ms: number | null;
+  refused_range: string | null;
+  refused_reason: string | null;
+  refused_event_type: string | null;
+  refused_resend_from: number | null;
+  refused_at_ms: number | null;
 }
 
 const storeSyncView = (row: StoreSyncRow): StoreSyncView => ({
@@ -128,6 +135,16 @@ const storeSyncView = (row: StoreSyncRow): StoreSyncView => ({
   eventsBehind: Math.max(0, row.local_head_seq - row.last_seq_received),
   batchesReceived: row.batches_received,
   lastContactAt: iso(row.last_contact_at_ms),
+  refusal:
+    row.refused_reason === null
+      ? null
+      : {
+          range: row.refused_range ?? '',
+          reason: row.refused_reason,
+          eventType: row.refused_event_type,
+          resendFrom: row.refused_resend_from ?? 0,
+          at: iso(row.refused_at_ms),
+        },
 });
 
 /** Read-only queries over the user DB and store sync status. */

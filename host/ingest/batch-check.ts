@@ -1,6 +1,6 @@
 // The checks a store's batch must pass before any of it reaches the host event store.
 import type { KeyObject } from 'node:crypto';
-import { decodeEnvelope, type ChainHead, type EventBatch, type EventEnvelope } from '../../contracts/index.js';
+import { decodeEnvelope, mayWrite, type ChainHead, type EventBatch, type EventEnvelope } from '../../contracts/index.js';
 import { hashEnvelope, verifyHead } from '../../contracts/index.js';
 import { equalBytes } from '../../card/index.js';
 
@@ -20,7 +20,7 @@ export type BatchVerdict =
   | { kind: 'accept'; fresh: CheckedEnvelope[]; head: ChainHead; range: string }
   /** Everything in it is stored already. */
   | { kind: 'duplicate'; range: string }
-  | { kind: 'refuse'; reason: string; range: string };
+  | { kind: 'refuse'; reason: string; range: string; eventType?: string };
 
 export async function checkBatch(
   storeId: string,
@@ -29,7 +29,12 @@ export async function checkBatch(
   storeKeys: StoreKeys,
 ): Promise<BatchVerdict> {
   let range = 'empty';
-  const refuse = (reason: string): BatchVerdict => ({ kind: 'refuse', reason, range });
+  const refuse = (reason: string, eventType?: string): BatchVerdict => ({
+    kind: 'refuse',
+    reason,
+    range,
+    ...(eventType ? { eventType } : {}),
+  });
   if (batch.storeId !== storeId) return refuse(`batch names store "${batch.storeId}" but came on the subject of store "${storeId}"`);
   if (batch.events.length === 0) return refuse('batch holds no events');
 
@@ -43,6 +48,12 @@ export async function checkBatch(
     }
     const previous = checked.at(-1);
     if (envelope.storeId !== storeId) return refuse(`event ${index + 1} of the batch belongs to store "${envelope.storeId}"`);
+    if (!mayWrite(storeId, envelope.eventType)) {
+      return refuse(
+        `sequence ${envelope.storeSeq} is a ${envelope.eventType || '(no type)'}: a store may not write that event type`,
+        envelope.eventType,
+      );
+    }
     if (previous && envelope.storeSeq !== previous.envelope.storeSeq + 1) {
       return refuse(`sequence ${envelope.storeSeq} follows ${previous.envelope.storeSeq} inside the batch`);
     }

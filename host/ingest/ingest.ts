@@ -20,8 +20,18 @@ export interface IngestOptions {
   consumerName?: string;
   /** How long JetStream waits for an ack before redelivering a message. */
   ackWaitMs?: number;
+  /** Told of every refused batch, e.g. to record it where the store's sync view shows it. */
+  onRefusal?: (refusal: BatchRefusal) => void;
   /** Most JetStream messages folded into one round of event-store appends. */
   maxMessagesPerRound?: number;
+}
+
+export interface BatchRefusal {
+  storeId: string;
+  range: string;
+  resendFrom: number;
+  reason: string;
+  eventType?: string;
 }
 
 export interface Ingest {
@@ -135,6 +145,13 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
           `ingest: refused batch ${verdict.range} of store ${storeId} (message ${msg.seq}): ${verdict.reason}; asking for resend from ${resendFrom}`,
         );
         round.refusal = { resendFrom, reason: verdict.reason };
+        options.onRefusal?.({
+          storeId,
+          range: verdict.range,
+          resendFrom,
+          reason: verdict.reason,
+          ...(verdict.eventType ? { eventType: verdict.eventType } : {}),
+        });
       } else if (verdict.kind === 'accept') {
         for (const item of verdict.fresh)
           round.records.push({ id: item.envelope.eventId, type: item.envelope.eventType, data: item.bytes });

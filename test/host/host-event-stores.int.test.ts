@@ -15,6 +15,7 @@ import { EnvelopeChain } from '../support/envelope-chain.js';
 import { cardIssued, purseLoaded, pursePaid } from '../support/host-events.js';
 import { postgresForTests, SKIP_ENV } from '../support/postgres.js';
 import { chainHeadRecord, CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
+import { tokenFor } from '../../host/api/tokens.js';
 
 // Head office on each event store it can run on, with a real nats-server: store events reach the
 // read models, and no store can stop head office's own writer by squatting its record ids.
@@ -49,7 +50,10 @@ function headOfficeOn(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    const getJson = async (path: string) => (await (await fetch(`${host.url}${path}`)).json()) as Record<string, any>;
+    const getJson = async (path: string) => {
+      const authorization = `Bearer ${await tokenFor(join(dir, 'hq'), 'auditor')}`;
+      return (await (await fetch(`${host.url}${path}`, { headers: { authorization } })).json()) as Record<string, any>;
+    };
     const lastSeqReceived = async (storeId: string) => (await getJson(`/v1/stores/${storeId}/sync`)).lastSeqReceived;
 
     it("ingests a store's batches into the event store and the read models", async () => {
