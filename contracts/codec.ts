@@ -49,7 +49,7 @@ export type EventType = keyof typeof eventMessages;
  * evidence). Ingest refuses a store's batch carrying a head-office type, the decoder of stored
  * records passes over an event outside its origin's types, and the audit reports one.
  */
-export const EVENT_WRITER = {
+const EVENT_WRITER = {
   UserRegistered: 'hq',
   CardPrimaryIssued: 'hq',
   CardIssued: 'store',

@@ -5,8 +5,8 @@ import { connectReconnecting } from '../infra/nats/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { buildApi, type CardView, headOfficeAccess, type ApiAccessConfig } from './api/index.js';
 import { EsdbEventStore, PostgresEventStore, SqliteEventStore, withoutPassword, type EventStore } from '../eventstore/index.js';
-import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
-import { ensureEventsStream, recordRefusals, startIngest, type Ingest } from './ingest/index.js';
+import { HqWriter, recordRefusals, storeKeyDirectory } from './hq-writer/index.js';
+import { ensureEventsStream, startIngest, type Ingest } from './ingest/index.js';
 import {
   provisionHeadOffice,
   provisionedStores,
