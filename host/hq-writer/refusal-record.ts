@@ -2,8 +2,8 @@
 // view shows them. A store re-sends a refused batch until it is mended, so each distinct refusal
 // is recorded once, not at every redelivery.
 import type { Logger } from '../../infra/index.js';
-import type { HqWriter } from './index.js';
-import type { BatchRefusal } from '../ingest/ingest.js';
+import type { HqWriter } from './hq-writer.js';
+import type { BatchRefusal } from '../ingest/index.js';
 
 export function recordRefusals(writer: HqWriter, logger: Logger): (refusal: BatchRefusal) => void {
   const lastRecorded = new Map<string, string>();

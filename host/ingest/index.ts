@@ -1,4 +1,3 @@
 // Host ingest of the stores' replicated events, and how origin chains sit in the event store.
 export { startIngest, ensureEventsStream, DUPLICATE_WINDOW_MS, type Ingest, type IngestOptions, type BatchRefusal } from './ingest.js';
 export type { BatchVerdict, StoreKeys } from './batch-check.js';
-export { recordRefusals } from '../hq-writer/refusal-record.js';
