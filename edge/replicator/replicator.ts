@@ -9,6 +9,7 @@ import { hashEnvelope, signHead, type SigningKey } from '../../contracts/index.j
 import type { EventLog } from '../log/index.js';
 import { ReplicationCursor } from './replication-cursor.js';
 import type { Logger } from '../../infra/index.js';
+import { toHex } from '../../card/index.js';
 
 export interface ReplicatorOptions {
   log: EventLog;
@@ -41,6 +42,8 @@ export interface ReplicationProgress {
 interface InFlightBatch {
   first: number;
   last: number;
+  /** Hash of the batch's last event, which its signed head covers. */
+  headHash: Uint8Array;
 }
 
 const DEFAULTS = {
@@ -184,12 +187,9 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
       const unsent = this.options.log.headSeq - this.nextSeq + 1;
       if (this.inFlight.length > 0 && unsent < this.settings.maxBatchEvents) return;
       const entries = this.options.log.read(this.nextSeq, this.settings.maxBatchEvents, this.settings.maxBatchBytes);
-      const batch = { first: entries[0]!.seq, last: entries.at(-1)!.seq };
-      const head = signHead(this.options.signingKey, {
-        storeId: this.storeId,
-        storeSeq: batch.last,
-        hash: hashEnvelope(entries.at(-1)!.bytes),
-      });
+      const headHash = hashEnvelope(entries.at(-1)!.bytes);
+      const batch = { first: entries[0]!.seq, last: entries.at(-1)!.seq, headHash };
+      const head = signHead(this.options.signingKey, { storeId: this.storeId, storeSeq: batch.last, hash: headHash });
       const data = encodeBatch({
         storeId: this.storeId,
         events: entries.map((entry) => entry.bytes),
@@ -208,8 +208,14 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     }
   }
 
+  /**
+   * The batch's Nats-Msg-Id. JetStream's duplicate window is one for the whole events stream, so
+   * the id carries the hash of the batch's last event: no other store can publish it first and have
+   * this batch dropped as a duplicate (it cannot know the hash), and a `duplicate` answer means these
+   * very bytes are in the stream already.
+   */
   private messageId(batch: InFlightBatch): string {
-    const id = `${this.storeId}:${batch.first}-${batch.last}`;
+    const id = `${this.storeId}:${batch.first}-${batch.last}:${toHex(batch.headHash.subarray(0, 16))}`;
     return this.sendRound === 0 ? id : `${id}:r${this.sendRound}`;
   }
 
