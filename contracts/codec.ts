@@ -31,6 +31,7 @@ const eventMessages = {
   BankAccountDebited: pb.BankAccountDebited,
   StoreRegistered: pb.StoreRegistered,
   StoreKeyRegistered: pb.StoreKeyRegistered,
+  HeadOfficeWriterStarted: pb.HeadOfficeWriterStarted,
   LoadAuthorised: pb.LoadAuthorised,
   LoadAuthorisationHandedOver: pb.LoadAuthorisationHandedOver,
   LoadAuthorisationCompleted: pb.LoadAuthorisationCompleted,

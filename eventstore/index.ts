@@ -13,5 +13,5 @@ export {
   type OriginTail,
 } from './stream-layout.js';
 export { decodeRecord, domainEventsOf, type FedEvent, type HostEvent, type RecordPlace } from './records.js';
-export { PostgresEventStore, DEFAULT_POSTGRES_SCHEMA, type PostgresEventStoreOptions } from './postgres-event-store.js';
+export { PostgresEventStore, DEFAULT_POSTGRES_SCHEMA, postgresTarget, type PostgresEventStoreOptions, type PostgresTarget } from './postgres-event-store.js';
 export { withoutPassword } from './server-url.js';

@@ -57,17 +57,26 @@ const toRecord = (row: EventRow): StoredRecord => ({
   position: BigInt(row.position),
 });
 
-/** The URL's `schema` parameter, and the URL without it for node-postgres. */
-function splitSchema(url: string): { connectionString: string; schema: string | undefined } {
+/** Where a head office's PostgreSQL data lives: the server (the URL without `schema`) and the schema. */
+export interface PostgresTarget {
+  connectionString: string;
+  schema: string;
+}
+
+/** The URL's `schema` parameter (else `schema`, else `cardsys`), checked, and the URL without it for node-postgres. */
+export function postgresTarget(url: string, schema?: string): PostgresTarget {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new Error(`bad PostgreSQL URL "${withoutPassword(url)}": expected postgres://user[:password]@host[:port]/database[?schema=name]`);
   }
-  const schema = parsed.searchParams.get('schema') ?? undefined;
+  const chosen = schema ?? parsed.searchParams.get('schema') ?? DEFAULT_POSTGRES_SCHEMA;
+  if (!SCHEMA_NAME.test(chosen)) {
+    throw new Error(`PostgreSQL schema name "${chosen}" must be lower-case letters, digits and _ (at most 56), not starting with a digit`);
+  }
   parsed.searchParams.delete('schema');
-  return { connectionString: parsed.toString(), schema };
+  return { connectionString: parsed.toString(), schema: chosen };
 }
 
 /**
@@ -108,11 +117,7 @@ export class PostgresEventStore implements EventStore {
 
   /** Connects and creates the schema and table if missing; the URL may name the schema (`?schema=name`). */
   static async connect(url: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
-    const { connectionString, schema: urlSchema } = splitSchema(url);
-    const schema = options.schema ?? urlSchema ?? DEFAULT_POSTGRES_SCHEMA;
-    if (!SCHEMA_NAME.test(schema)) {
-      throw new Error(`PostgreSQL schema name "${schema}" must be lower-case letters, digits and _ (at most 56), not starting with a digit`);
-    }
+    const { connectionString, schema } = postgresTarget(url, options.schema);
     const logger = options.logger ?? console;
     const pool = new pg.Pool({ connectionString, max: 4, application_name: 'cardsys-host' });
     pool.on('error', (error) => logger.warn(`PostgreSQL event store: an idle connection failed: ${error.message}`));

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
@@ -5,9 +6,10 @@ import { connectReconnecting } from '../infra/nats/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { buildApi, type CardView } from './api/index.js';
 import { EsdbEventStore, PostgresEventStore, SqliteEventStore, withoutPassword, type EventStore } from '../eventstore/index.js';
-import { HqWriter, storeKeyDirectory } from './hq-writer/index.js';
-import { ensureEventsStream, startIngest, type Ingest } from './ingest/index.js';
-import { provisionHeadOffice, provisionedStores, storeRegistrationEvents } from './provisioning/index.js';
+import type { HqWriter } from './hq-writer/index.js';
+import { ensureEventsStream } from './ingest/index.js';
+import { headOfficeRoles, Leadership, PostgresWriterLease, soleInstanceLease, type Role, type WriterLease } from './leadership/index.js';
+import { provisionHeadOffice } from './provisioning/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import type { KeyObject } from 'node:crypto';
 import type { IssuerMasterKeys } from '../card/index.js';
@@ -26,7 +28,8 @@ export type EventStoreChoice = 'sqlite' | { postgresUrl: string } | { esdbUrl: s
 export interface HostParts {
   store: EventStore;
   nc: NatsConnection;
-  hqWriter: HqWriter;
+  /** Head office's writer while this instance leads; throws NotWriterError (503) on a follower. */
+  readonly hqWriter: HqWriter;
   runner: ProjectionRunner;
   logger: Logger;
 }
@@ -50,7 +53,8 @@ export interface HostOptions {
 }
 
 export interface HostNode extends HostParts {
-  ingest: Ingest;
+  /** Leader (holds the writer lease) or follower; with SQLite always the leader. */
+  readonly role: Role;
   api: FastifyInstance;
   /** Base URL of the query API, e.g. http://127.0.0.1:8080. */
   url: string;
@@ -68,6 +72,11 @@ export async function openEventStore(dataDir: string, choice: EventStoreChoice =
   if (choice === 'sqlite') return SqliteEventStore.open(join(dataDir, EVENTS_FILE));
   if ('postgresUrl' in choice) return PostgresEventStore.connect(choice.postgresUrl, { logger });
   return EsdbEventStore.connect(choice.esdbUrl);
+}
+
+/** PostgreSQL lets several instances share head office's events, one writing at a time; elsewhere this instance is the only one. */
+function openWriterLease(choice: EventStoreChoice = 'sqlite', logger: Logger): Promise<WriterLease> | WriterLease {
+  return typeof choice === 'object' && 'postgresUrl' in choice ? PostgresWriterLease.connect(choice.postgresUrl, { logger }) : soleInstanceLease();
 }
 
 /** The event store as messages name it: the SQLite file, or the server URL without its password. */
@@ -98,24 +107,49 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     cleanup.push(() => nc.drain());
     await ensureEventsStream(nc);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
-    const hqWriter = await HqWriter.open({ store, signingKey });
-    await registerProvisionedStores(store, hqWriter, options.dataDir, logger);
     const issuerKeys = options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys;
-    const purse = headOfficePurse({ issuerKeys });
     const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: headOfficeProjections(issuerKeys), logger });
     cleanup.push(() => runner.close());
     runner.start();
-    const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger });
-    cleanup.push(() => ingest.stop());
-    const parts: HostParts = { store, nc, hqWriter, runner, logger };
+    const purse = headOfficePurse({ issuerKeys });
     const issuance = headOfficeIssuance({
-      ...parts,
+      store,
+      nc,
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
       issuerKeys,
+      logger,
     });
+    // The single-writer parts run where the lease is held; see host/leadership.
+    const lease = await openWriterLease(options.eventStore, logger);
+    cleanup.push(() => lease.close());
+    const roles = headOfficeRoles({ store, nc, signingKey, dataDir: options.dataDir, purse, issuance, shared: lease.shared, logger });
+    const leadership = new Leadership({ lease, logger, ...roles });
+    cleanup.push(() => leadership.stop());
+    const parts: HostParts = {
+      store,
+      nc,
+      get hqWriter() {
+        return leadership.leader().hqWriter;
+      },
+      runner,
+      logger,
+    };
     const cardViews: CardView[] = [];
-    const api = await buildApi({ store, runner, nc, natsLink: link, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
+    const api = await buildApi({
+      store,
+      runner,
+      nc,
+      natsLink: link,
+      cardViews,
+      writeGuard: () => void leadership.leader(),
+      leadership: () => leadership.status(),
+      plugins: [
+        issuance.routes(() => leadership.leader().office),
+        purse.routes({ centre: () => leadership.reads().centre, readModels: runner.db, cardViews }),
+        ...(options.routes?.(parts) ?? []),
+      ],
+    });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);
@@ -123,23 +157,25 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : options.http.port;
     const url = `http://${options.http.host.includes(':') ? `[${options.http.host}]` : options.http.host}:${port}`;
-    return { ...parts, ingest, api, url, docsUrl: `${url}/docs`, stop: stopAll };
+    await leadership.start({ instance: `${hostname()}:${process.pid}`, apiUrl: url });
+    return {
+      store,
+      nc,
+      runner,
+      logger,
+      get hqWriter() {
+        return parts.hqWriter;
+      },
+      get role() {
+        return leadership.currentRole;
+      },
+      api,
+      url,
+      docsUrl: `${url}/docs`,
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;
-  }
-}
-
-/**
- * Stores provisioned in head office's folder whose keys the hq stream does not hold yet get their
- * StoreRegistered and StoreKeyRegistered appended, so that ingest knows their signing keys and the
- * issuance snapshots their neighbours and sealing keys.
- */
-async function registerProvisionedStores(store: EventStore, hqWriter: HqWriter, dataDir: string, logger: Logger): Promise<void> {
-  const registered = storeKeyDirectory(store);
-  for (const record of provisionedStores(dataDir)) {
-    if (await registered.publicKey(record.storeId, record.signingKeyId)) continue;
-    await hqWriter.append(storeRegistrationEvents(record).map((event) => ({ event, streamId: `store-${record.storeId}` })));
-    logger.info(`registered provisioned store ${record.storeId} (key ${record.signingKeyId})`);
   }
 }

@@ -10,6 +10,8 @@ export interface HealthOptions {
   /** Head office's NATS connection; absent when the API runs without one (reported, not failed). */
   nc?: NatsConnection;
   natsLink?: LinkWatch;
+  /** This instance's role and the lease holder, shown as they are (a follower is healthy). */
+  leadership?: () => object;
 }
 
 const NATS_PING_MS = 1000;
@@ -34,7 +36,7 @@ async function natsHealth(nc: NatsConnection | undefined, link: LinkWatch | unde
 /** GET /healthz: 200 when the event store answers, NATS answers and projections run; 503 otherwise. */
 export function healthRoute(options: HealthOptions): FastifyPluginAsync {
   return async (app) => {
-    app.get('/healthz', { schema: { summary: 'Event store, NATS and projection lag (events not yet in the read models)', tags: ['health'] } }, async (_request, reply) => {
+    app.get('/healthz', { schema: { summary: 'Role (leader or follower) and lease holder, event store, NATS and projection lag (events not yet in the read models)', tags: ['health'] } }, async (_request, reply) => {
       let eventStore: { ok: boolean; headPosition: string | null; detail?: string };
       let head: bigint | undefined;
       try {
@@ -55,7 +57,7 @@ export function healthRoute(options: HealthOptions): FastifyPluginAsync {
       };
       const nats = await natsHealth(options.nc, options.natsLink);
       const ok = eventStore.ok && nats.ok && projections.ok;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', eventStore, nats, projections });
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', ...options.leadership?.(), eventStore, nats, projections });
     });
   };
 }

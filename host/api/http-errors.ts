@@ -2,7 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 
 // One shape for every refusal of the query API: 400 { error, field, message } naming the field,
-// 404 { error: "not_found", message }, 500 { error: "internal", message }.
+// 404 { error: "not_found", message }, 503 { error, message, leader? } for what another instance
+// must do, 500 { error: "internal", message }.
 
 /** Thrown by a handler for an id that names nothing; answered with 404. */
 export class NotFoundError extends Error {
@@ -58,6 +59,11 @@ export function installErrorShapes(app: FastifyInstance): void {
       const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
       const field = missing ?? first?.instancePath?.replace(/^\//, '').replaceAll('/', '.') ?? error.validationContext ?? '';
       return reply.code(400).send({ error: 'bad_request', field, message: `${field ? `${field}: ` : ''}${first?.message ?? error.message}` });
+    }
+    if (error.statusCode === 503) {
+      // Not here, but perhaps elsewhere: a follower names the instance that holds the writer.
+      const leader = (error as { leader?: string }).leader;
+      return reply.code(503).header('retry-after', '1').send({ error: error.code ?? 'unavailable', message: error.message, ...(leader ? { leader } : {}) });
     }
     if (error.statusCode && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: 'bad_request', field: '', message: error.message });

@@ -3,24 +3,52 @@
 import type { KeyObject } from 'node:crypto';
 import { HQ_ORIGIN, StoreId, decodeEnvelope, decodeEvent, type EventEnvelope } from '../../contracts/index.js';
 import { keyIdOf, publicKeyFromRaw, rawPublicKey, sealEnvelope, signHead, type EventInput, type SealedEnvelope, type SigningKey } from '../../contracts/index.js';
-import type { EventStore } from '../../eventstore/index.js';
+import { WrongExpectedRevisionError, type EventStore } from '../../eventstore/index.js';
 import type { StoreKeys } from '../ingest/index.js';
 import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from '../../eventstore/index.js';
 
 const HQ_STREAM = originStreamName(HQ_ORIGIN);
 
+/**
+ * A write reached a head-office instance that does not hold the writer (a follower, or a writer that
+ * stepped down): the API answers 503, naming the leader where it is known.
+ */
+export class NotWriterError extends Error {
+  override name = 'NotWriterError';
+  readonly statusCode = 503;
+  readonly code = 'not_leader';
+  constructor(
+    message: string,
+    /** The API address of the instance that holds the writer, when known. */
+    readonly leader?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface HqWriterOptions {
+  store: EventStore;
+  signingKey: SigningKey;
+  /**
+   * For a head office that shares its event store with another instance: another writer's append
+   * to `hq` (a WrongExpectedRevisionError) ends this writer. It is told once, and refuses every
+   * later append. Without it the writer takes up the chain where it then stands.
+   */
+  fenced?: (error: WrongExpectedRevisionError) => void;
+}
+
 export class HqWriter {
   private queue: Promise<unknown> = Promise.resolve();
+  private fencedBy: WrongExpectedRevisionError | undefined;
 
   private constructor(
-    private readonly store: EventStore,
-    private readonly signingKey: SigningKey,
+    private readonly options: HqWriterOptions,
     private tail: OriginTail,
   ) {}
 
   /** Picks up the `hq` chain where the event store has it. */
-  static async open(options: { store: EventStore; signingKey: SigningKey }): Promise<HqWriter> {
-    return new HqWriter(options.store, options.signingKey, await readOriginTail(options.store, HQ_ORIGIN));
+  static async open(options: HqWriterOptions): Promise<HqWriter> {
+    return new HqWriter(options, await readOriginTail(options.store, HQ_ORIGIN));
   }
 
   /** Sequence of head office's last stored event. */
@@ -36,6 +64,7 @@ export class HqWriter {
   }
 
   private async appendNow(inputs: EventInput[]): Promise<SealedEnvelope[]> {
+    if (this.fencedBy) throw new NotWriterError(`head office's writer stepped down: another instance wrote to hq (${this.fencedBy.message})`);
     if (inputs.length === 0) return [];
     const sealed: SealedEnvelope[] = [];
     let { lastSeq, lastHash } = this.tail;
@@ -44,15 +73,20 @@ export class HqWriter {
       lastHash = next.hash;
       sealed.push(next);
     }
-    const head = signHead(this.signingKey, { storeId: HQ_ORIGIN, storeSeq: lastSeq, hash: lastHash });
+    const head = signHead(this.options.signingKey, { storeId: HQ_ORIGIN, storeSeq: lastSeq, hash: lastHash });
     const records = sealed.map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
     records.push(chainHeadRecord(head, lastSeq));
     try {
-      const result = await this.store.appendToStream(HQ_STREAM, records, this.tail.revision);
+      const result = await this.options.store.appendToStream(HQ_STREAM, records, this.tail.revision);
       this.tail = { lastSeq, lastHash, revision: result.nextExpectedRevision };
     } catch (error) {
+      if (error instanceof WrongExpectedRevisionError && this.options.fenced) {
+        this.fencedBy = error;
+        this.options.fenced(error);
+        throw error;
+      }
       // Someone else wrote to `hq`: take up the chain where it now stands before the next append.
-      this.tail = await readOriginTail(this.store, HQ_ORIGIN);
+      this.tail = await readOriginTail(this.options.store, HQ_ORIGIN);
       throw error;
     }
     return sealed;

@@ -1,2 +1,2 @@
 // Head office's own event writer and the store key directory built from its events.
-export { HqWriter, registerStore, storeKeyDirectory } from './hq-writer.js';
+export { HqWriter, NotWriterError, registerStore, storeKeyDirectory, type HqWriterOptions } from './hq-writer.js';

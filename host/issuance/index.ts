@@ -3,4 +3,4 @@
 // them with the application and primary issuance routes.
 export { startSnapshotPublisher,  type SnapshotPublisher, type SnapshotPublisherOptions, type PublishFigures } from './snapshot-publisher.js';
 export { startLookupResponder, type LookupResponderOptions } from './lookup-responder.js';
-export { headOfficeIssuance, type HeadOfficeIssuanceOptions } from './wiring.js';
+export { headOfficeIssuance, type HeadOfficeIssuance, type HeadOfficeIssuanceOptions } from './wiring.js';

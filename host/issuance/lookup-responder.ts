@@ -19,6 +19,9 @@ export interface LookupResponderOptions {
   logger?: Logger;
 }
 
+/** Every head-office instance answers lookups from its own read models; the queue group gives each lookup to one. */
+const LOOKUP_QUEUE = 'cardsys-hq-lookup';
+
 export function startLookupResponder(options: LookupResponderOptions): { stop(): Promise<void> } {
   const logger = options.logger ?? console;
   options.readModels.exec(ISSUANCE_SNAPSHOT_SCHEMA);
@@ -50,6 +53,7 @@ export function startLookupResponder(options: LookupResponderOptions): { stop():
   };
 
   const subscription: Subscription = options.nc.subscribe(subjects.lookup('*'), {
+    queue: LOOKUP_QUEUE,
     callback: (error, msg) => {
       if (error) return logger.error(`issuance lookups: ${error.message}`);
       try {

@@ -1,5 +1,6 @@
-// Composition root of issuance at head office, as one API plugin: the application and primary issuance routes, the
-// snapshot publisher and the lookup responder, started with the API and stopped when it closes.
+// Composition root of issuance at head office: the application and primary issuance routes and the lookup
+// responder, started with the API and stopped when it closes, and the writer's side (issuance office, snapshot
+// publisher) that runs on the instance holding the writer.
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
@@ -17,7 +18,6 @@ import type { Logger } from '../../infra/index.js';
 export interface HeadOfficeIssuanceOptions {
   store: EventStore;
   nc: NatsConnection;
-  hqWriter: HqWriter;
   /** The read-model database the issuance snapshot projection keeps (the runner's). */
   readModels: Database.Database;
   /** Head office's X25519 private key: lookups are sealed to it. */
@@ -28,6 +28,16 @@ export interface HeadOfficeIssuanceOptions {
   /** Head office's stripe encoder; the virtual card's stripe file by default. */
   stripeWriter?: PrimaryIssuanceOptions['stripeWriter'];
   logger?: Logger;
+}
+
+export interface HeadOfficeIssuance {
+  /**
+   * The application and primary issuance routes, and the lookup responder (it only reads the read
+   * models, so every instance answers: one of them per lookup), for as long as the API runs.
+   */
+  routes(office: () => IssuanceOffice): FastifyPluginAsync;
+  /** The writer's side: the issuance office on `hq`, and the snapshot publisher (one per head office). */
+  startWriter(hqWriter: HqWriter): Promise<{ office: IssuanceOffice; stop(): Promise<void> }>;
 }
 
 /** A PC/SC reader of head office by name: waits briefly for the card and connects to it. */
@@ -50,25 +60,32 @@ function pcscCardReader(): { cardReader: PrimaryIssuanceOptions['cardReader']; c
   };
 }
 
-export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): FastifyPluginAsync {
-  return async (app) => {
-    const office = await IssuanceOffice.open({ store: options.store, writer: options.hqWriter });
-    const pcsc = options.cardReader ? undefined : pcscCardReader();
-    const publisher = await startSnapshotPublisher({ nc: options.nc, readModels: options.readModels, ...(options.logger ? { logger: options.logger } : {}) });
-    const lookups = startLookupResponder({ nc: options.nc, readModels: options.readModels, sealingKey: options.sealingKey, ...(options.logger ? { logger: options.logger } : {}) });
-    app.addHook('onClose', async () => {
-      await lookups.stop();
-      await publisher.stop();
-      pcsc?.close();
-    });
-    await app.register(applicationRoutes({ office }));
-    await app.register(
-      primaryIssuanceRoutes({
-        office,
-        issuerKeys: options.issuerKeys,
-        cardReader: options.cardReader ?? pcsc!.cardReader,
-        stripeWriter: options.stripeWriter ?? writeVirtualCardStripe,
-      }),
-    );
+export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): HeadOfficeIssuance {
+  const logger = options.logger ? { logger: options.logger } : {};
+  return {
+    routes(office) {
+      return async (app) => {
+        const pcsc = options.cardReader ? undefined : pcscCardReader();
+        const lookups = startLookupResponder({ nc: options.nc, readModels: options.readModels, sealingKey: options.sealingKey, ...logger });
+        app.addHook('onClose', async () => {
+          await lookups.stop();
+          pcsc?.close();
+        });
+        await app.register(applicationRoutes({ office }));
+        await app.register(
+          primaryIssuanceRoutes({
+            office,
+            issuerKeys: options.issuerKeys,
+            cardReader: options.cardReader ?? pcsc!.cardReader,
+            stripeWriter: options.stripeWriter ?? writeVirtualCardStripe,
+          }),
+        );
+      };
+    },
+    async startWriter(hqWriter) {
+      const office = await IssuanceOffice.open({ store: options.store, writer: hqWriter });
+      const publisher = await startSnapshotPublisher({ nc: options.nc, readModels: options.readModels, ...logger });
+      return { office, stop: () => publisher.stop() };
+    },
   };
 }

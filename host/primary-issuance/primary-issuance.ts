@@ -14,7 +14,8 @@ export interface StripeData {
 }
 
 export interface PrimaryIssuanceOptions {
-  office: IssuanceOffice;
+  /** The writer's issuance office; throws NotWriterError where this instance does not hold the writer. */
+  office: () => IssuanceOffice;
   issuerKeys: IssuerMasterKeys;
   /** The card in one of head office's readers, by reader name. */
   cardReader: (readerName: string) => Promise<CardTransport>;
@@ -52,7 +53,7 @@ export async function issuePrimaryCard(options: PrimaryIssuanceOptions, request:
   const pin = request.pin ?? newPin();
   if (!/^\d{4,8}$/.test(pin)) throw new Error('PIN must be 4 to 8 digits');
   const issuedAt = (options.now ?? (() => new Date()))();
-  const card = await options.office.issuePrimaryCard(
+  const card = await options.office().issuePrimaryCard(
     { userId: request.userId, cardId: newCardId(), issuedAt, keyVersion: options.issuerKeys.keyVersion },
     async (planned) => {
       const bankId = parseBankId(planned.bankId);

@@ -27,7 +27,7 @@ import {
   type InquiryState,
 } from '../../domain/index.js';
 import type { EventStore, Subscription } from '../../eventstore/index.js';
-import type { HqWriter } from '../hq-writer/index.js';
+import { NotWriterError, type HqWriter } from '../hq-writer/index.js';
 
 import { AuthoriseRequest, PendingRequest } from './requests.js';
 import { domainEventsOf } from '../../eventstore/index.js';
@@ -36,7 +36,11 @@ import type { Logger } from '../../infra/index.js';
 export interface InquiryCentreOptions {
   nc: NatsConnection;
   store: EventStore;
-  writer: HqWriter;
+  /**
+   * Head office's writer. Without one the centre only follows the event store (a follower
+   * instance's view of balances and the blacklist): it answers no store and decides nothing.
+   */
+  writer?: HqWriter;
   issuerKeys: IssuerMasterKeys;
   logger?: Logger;
   /** How long a store has to credit the card after the authorisation. */
@@ -79,6 +83,7 @@ export class InquiryCentre {
   static async start(options: InquiryCentreOptions): Promise<InquiryCentre> {
     const centre = new InquiryCentre(options);
     await centre.catchUp();
+    if (!options.writer) return centre;
     centre.listen();
     const every = options.sweepEveryMs ?? 5_000;
     if (every > 0) centre.sweepTimer = setInterval(() => void centre.sweep().catch((e: Error) => centre.logger.error(`inquiry: sweep failed: ${e.message}`)), every);
@@ -171,7 +176,7 @@ export class InquiryCentre {
       }
     }
     // Recording a completion is a decision of its own: it waits its turn after the fold.
-    for (const completion of completions) void this.complete(completion);
+    if (this.options.writer) for (const completion of completions) void this.complete(completion);
   }
 
   private complete(completion: { authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }): Promise<void> {
@@ -339,6 +344,7 @@ export class InquiryCentre {
 
   private async appendAndFold(events: NewDomainEvent[], streamId: string): Promise<void> {
     if (events.length === 0) return;
+    if (!this.options.writer) throw new NotWriterError('this head-office instance follows: it takes no decisions');
     const sealed = await this.options.writer.append(events.map((event) => ({ event, streamId })));
     for (const { envelope } of sealed) {
       if (this.foldedHq.add(envelope.storeSeq)) this.evolve(decodeEvent(envelope.eventType, envelope.payload), envelope.occurredAtMs);

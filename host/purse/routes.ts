@@ -10,7 +10,8 @@ import type { InquiryCentre } from './inquiry-centre.js';
 import { bankIdDigits } from '../../card/index.js';
 
 export interface PurseRoutesOptions {
-  centre: InquiryCentre;
+  /** The inquiry centre this instance runs now: the writer's, or a follower's that only reads. */
+  centre: () => InquiryCentre;
   ledger: PurseLedgerReader;
 }
 
@@ -52,7 +53,7 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       const body = ReasonBody.safeParse(request.body ?? {});
       if (!body.success) return sendBadRequest(reply, body.error);
       try {
-        const { version } = await centre.changeBlacklist(kind, params.data.cardId, body.data.reason);
+        const { version } = await centre().changeBlacklist(kind, params.data.cardId, body.data.reason);
         return reply.code(kind === 'blacklist' ? 201 : 200).send({ cardId: params.data.cardId, blacklisted: kind === 'blacklist', reason: body.data.reason, version });
       } catch (error) {
         return sendConflict(reply, error);
@@ -73,7 +74,7 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
         if (!body.success) return sendBadRequest(reply, body.error);
         const bankId = bankIdDigits(body.data);
         try {
-          await centre.openAccount(bankId, body.data.balance);
+          await centre().openAccount(bankId, body.data.balance);
         } catch (error) {
           return sendConflict(reply, error);
         }
@@ -108,7 +109,7 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       async (request, reply) => {
         const params = CardParams.safeParse(request.params);
         if (!params.success) return sendBadRequest(reply, params.error);
-        const view = purseViewOf(centre, ledger, params.data.cardId);
+        const view = purseViewOf(centre(), ledger, params.data.cardId);
         if (!view) return reply.code(404).send({ error: 'not_found', message: `head office has seen no purse activity or blacklisting for card ${params.data.cardId}` });
         return view;
       },

@@ -28,7 +28,7 @@ beforeAll(async () => {
   store = SqliteEventStore.open(join(dir, 'events.db'));
   const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
   const office = await IssuanceOffice.open({ store, writer });
-  api = await headOfficeApi(dir, store, () => [applicationRoutes({ office })]);
+  api = await headOfficeApi(dir, store, () => [applicationRoutes({ office: () => office })]);
 });
 
 afterAll(async () => {
@@ -52,7 +52,7 @@ describe('POST /v1/applications', () => {
   it('409 for a second application on the same bank account, also after a restart of head office', async () => {
     expect((await post(application)).statusCode).toBe(409);
     const restarted = await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) });
-    const again = await headOfficeApi(join(dir, 'restarted'), store, () => [applicationRoutes({ office: restarted })]);
+    const again = await headOfficeApi(join(dir, 'restarted'), store, () => [applicationRoutes({ office: () => restarted })]);
     const response = await again.app.inject({ method: 'POST', url: '/v1/applications', payload: application });
     await again.close();
     expect(response.statusCode).toBe(409);

@@ -106,18 +106,24 @@ beforeAll(async () => {
   await writer.append([...headOffice.events, ...stores.A.events, ...stores.B.events].map((event) => ({ event, streamId: 'stores' })));
   ingest = await startIngest({ nc: hqNc, store: eventStore, storeKeys: storeKeyDirectory(eventStore), logger: quiet });
   rig = await openPcscRig(master.transport);
-  api = await headOfficeApi(hqDataDir, eventStore, (runner) => [
-    headOfficeIssuance({
+  api = await headOfficeApi(hqDataDir, eventStore, (runner) => {
+    const issuance = headOfficeIssuance({
       store: eventStore,
       nc: hqNc,
-      hqWriter: writer,
       readModels: runner.db,
       sealingKey: headOffice.sealingKey.privateKey,
       issuerKeys: master,
       cardReader: async () => card.transport,
       logger: quiet,
-    }),
-  ]);
+    });
+    return [
+      async (app) => {
+        const writerSide = await issuance.startWriter(writer);
+        app.addHook('onClose', () => writerSide.stop());
+        await app.register(issuance.routes(() => writerSide.office));
+      },
+    ];
+  });
 
   // Store A: its WAN link to the broker can be cut.
   link = await startLinkProxy({ port: server.port });

@@ -34,9 +34,9 @@ beforeAll(async () => {
   store = SqliteEventStore.open(join(dir, 'events.db'));
   const office = await IssuanceOffice.open({ store, writer: await HqWriter.open({ store, signingKey: generateSigningKey() }) });
   api = await headOfficeApi(dir, store, () => [
-    applicationRoutes({ office }),
+    applicationRoutes({ office: () => office }),
     primaryIssuanceRoutes({
-      office,
+      office: () => office,
       issuerKeys: master,
       cardReader: async (readerName) => {
         if (readerName !== rig.slot.readerName) throw new Error(`unexpected reader ${readerName}`);

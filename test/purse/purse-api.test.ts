@@ -11,7 +11,7 @@ describe('blacklist and alert routes', () => {
   beforeAll(async () => {
     ({ world, store } = await startOneStoreWorld());
     api = Fastify();
-    await api.register(purseRoutes({ centre: world.centre, ledger: world.ledger }));
+    await api.register(purseRoutes({ centre: () => world.centre, ledger: world.ledger }));
   });
   afterAll(async () => {
     await api?.close();
