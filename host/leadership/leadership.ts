@@ -62,6 +62,8 @@ export class Leadership<Leader extends Parts, Follower extends Parts> {
     else {
       this.knownHolder = await this.options.lease.holder();
       await this.startFollowing();
+      const holder = this.knownHolder;
+      this.options.logger.info(`leadership: this instance follows; the writer is ${holder ? `${holder.instance} at ${holder.apiUrl} (term ${holder.term})` : 'starting'}`);
     }
     this.loop = this.watch();
   }
@@ -89,7 +91,7 @@ export class Leadership<Leader extends Parts, Follower extends Parts> {
   private notWriter(): NotWriterError {
     const holder = this.knownHolder;
     if (this.role === 'starting') return new NotWriterError('head office is starting: retry in a moment');
-    if (!holder || holder.instance === this.me?.instance) {
+    if (!holder || holder.apiUrl === this.me?.apiUrl) {
       return new NotWriterError('no head-office instance holds the writer lease right now (a takeover takes a few seconds): retry');
     }
     return new NotWriterError(

@@ -43,7 +43,7 @@ export class PostgresWriterLease implements WriterLease {
   readonly shared = true;
   /** The session that tries for the lock and, once it has it, holds it. */
   private session: pg.Client | undefined;
-  private held: { lose(reason: string): void } | undefined;
+  private held: { lose(reason: string): Promise<void> } | undefined;
   private readonly lock: ReturnType<typeof lockKey>;
   private readonly table: string;
   private closed = false;
@@ -109,7 +109,7 @@ export class PostgresWriterLease implements WriterLease {
     const client = new pg.Client({ connectionString: this.target.connectionString, application_name: 'cardsys-host-lease' });
     const ended = (error?: Error) => {
       if (this.session === client) this.session = undefined;
-      this.held?.lose(error ? `the lease's PostgreSQL session failed: ${error.message}` : "the lease's PostgreSQL session ended");
+      void this.held?.lose(error ? `the lease's PostgreSQL session failed: ${error.message}` : "the lease's PostgreSQL session ended");
     };
     client.on('error', ended);
     client.on('end', () => ended());
@@ -150,7 +150,7 @@ export class PostgresWriterLease implements WriterLease {
     const heartbeat = setInterval(() => {
       const silentMs = Date.now() - lastAnswer;
       // Stop acting before the server may hand the lease to another instance.
-      if (silentMs > this.timeoutMs - this.heartbeatMs) return lose(`PostgreSQL has not answered the lease's pings for ${silentMs} ms`);
+      if (silentMs > this.timeoutMs - this.heartbeatMs) return void lose(`PostgreSQL has not answered the lease's pings for ${silentMs} ms`);
       if (pinging) return;
       pinging = true;
       client.query('SELECT 1').then(
@@ -158,27 +158,20 @@ export class PostgresWriterLease implements WriterLease {
           lastAnswer = Date.now();
           pinging = false;
         },
-        (error: Error) => lose(`the lease's ping failed: ${error.message}`),
+        (error: Error) => void lose(`the lease's ping failed: ${error.message}`),
       );
     }, this.heartbeatMs);
     heartbeat.unref();
-    const lose = (reason: string) => {
+    const lose = async (reason: string) => {
       if (this.held !== state) return;
       this.held = undefined;
       clearInterval(heartbeat);
-      void this.endSession(client);
       resolveLost(reason);
+      await this.endSession(client);
     };
     const state = { lose };
     this.held = state;
-    return {
-      holder,
-      lost,
-      release: async () => {
-        if (this.held !== state) return;
-        lose('given up');
-      },
-    };
+    return { holder, lost, release: () => lose('given up') };
   }
 
   private async endSession(client: pg.Client): Promise<void> {
@@ -200,7 +193,7 @@ export class PostgresWriterLease implements WriterLease {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.held?.lose('closed');
+    await this.held?.lose('closed');
     if (this.session) await this.endSession(this.session);
     await this.pool.end().catch((error: Error) => this.logger.warn(`writer lease: while closing: ${error.message}`));
   }
