@@ -30,6 +30,12 @@ export interface PostgresEventStoreOptions {
 
 export const DEFAULT_POSTGRES_SCHEMA = 'cardsys';
 const DEFAULT_POLL_MS = 1000;
+/**
+ * An append is a few statements sent back to back. A process stopped in the middle of one (paused,
+ * cut off) would hold the append lock, and so stop every other process's appends, until it came
+ * back: the server ends such a session after this long, rolling the append back.
+ */
+const IDLE_IN_APPEND_MS = 2000;
 /** How long a lost LISTEN connection waits before connecting again (the poll covers the gap). */
 const LISTEN_RETRY_MS = 2000;
 const UNIQUE_VIOLATION = '23505';
@@ -119,7 +125,7 @@ export class PostgresEventStore implements EventStore {
   static async connect(url: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
     const { connectionString, schema } = postgresTarget(url, options.schema);
     const logger = options.logger ?? console;
-    const pool = new pg.Pool({ connectionString, max: 4, application_name: 'cardsys-host' });
+    const pool = new pg.Pool({ connectionString, max: 4, application_name: 'cardsys-host', idle_in_transaction_session_timeout: IDLE_IN_APPEND_MS });
     pool.on('error', (error) => logger.warn(`PostgreSQL event store: an idle connection failed: ${error.message}`));
     const lockKey = BigInt.asIntN(64, createHash('sha256').update(`cardsys events ${schema}`).digest().readBigUInt64BE()).toString();
     const store = new PostgresEventStore(pool, connectionString, schema, lockKey, options.pollMs ?? DEFAULT_POLL_MS, logger, withoutPassword(url));
