@@ -2,7 +2,8 @@
 // store and has confirmed them back (StoreAck), beside raw JetStream async publish of the same
 // envelope bytes, one message each, and a raw insert of the same rows into SQLite for reference,
 // and into PostgreSQL (PG_URL, a fresh schema dropped afterwards) beside it.
-// Each edge runs in its own worker thread; head office (ingest and its SQLite store) in this one.
+// Each edge runs in its own worker thread; head office (ingest and its event store: SQLite, or with
+// `eventStore: 'postgres'` PostgreSQL at PG_URL in a fresh schema) in this one.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -30,13 +31,20 @@ export interface PipelineBenchOptions {
   publishWindow?: number;
   /** Raw publish runs; the fastest is the baseline, so a busy moment cannot flatter the ratio. */
   rawRuns?: number;
+  /** Head office's event store in the pipeline run: SQLite (default) or PostgreSQL at PG_URL. */
+  eventStore?: PipelineEventStore;
   progress?: (message: string) => void;
 }
+
+export const PIPELINE_EVENT_STORES = ['sqlite', 'postgres'] as const;
+export type PipelineEventStore = (typeof PIPELINE_EVENT_STORES)[number];
 
 export interface PipelineFigures {
   stores: number;
   eventsPerStore: number;
   events: number;
+  /** The host event store the pipeline ran on. */
+  eventStore: string;
   /** Appended at the edges → committed in the host event store and confirmed back to every edge. */
   committed: { seconds: number; eventsPerSecond: number };
   /** The same envelope bytes, one JetStream message each with a msgID, every ack awaited: the fastest of the runs. */
@@ -64,6 +72,7 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 
 export async function benchPipeline(options: PipelineBenchOptions = {}): Promise<PipelineFigures> {
   const { eventsPerStore, stores, appendChunk, publishWindow, rawRuns } = { ...DEFAULTS, ...definedOnly(options) };
+  const onPostgres = options.eventStore === 'postgres';
   const progress = options.progress ?? (() => undefined);
   const quiet = { info: () => undefined, warn: progress, error: progress };
   const dir = mkdtempSync(join(tmpdir(), 'cardsys-bench-pipeline-'));
@@ -73,8 +82,10 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const nc = await connect({ servers: nats.url });
     cleanups.unshift(() => nc.close());
     await ensureEventsStream(nc);
-    const store = SqliteEventStore.open(join(dir, 'host', 'events.db'));
+    const pipelineSchema = `cardsys_bench_${randomBytes(6).toString('hex')}`;
+    const store: EventStore = onPostgres ? await PostgresEventStore.connect(PG_URL, { schema: pipelineSchema }) : SqliteEventStore.open(join(dir, 'host', 'events.db'));
     cleanups.unshift(() => store.close());
+    if (onPostgres) cleanups.push(() => dropSchema(pipelineSchema));
     const hq = await HqWriter.open({ store, signingKey: generateSigningKey() });
     const edges = Array.from({ length: stores }, (_, i) => {
       const storeId = `bench${i + 1}`;
@@ -122,6 +133,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       stores,
       eventsPerStore,
       events: total,
+      eventStore: onPostgres ? `PostgreSQL ${withoutPassword(PG_URL)}` : 'SQLite',
       committed,
       rawJetStream,
       ratio: Math.round((committed.eventsPerSecond / rawJetStream.messagesPerSecond) * 100) / 100,
@@ -294,14 +306,18 @@ async function rawPostgresInsert(
     const rowsPerSecond = perSecond(rows, ms);
     return { url, seconds: seconds(ms), rowsPerSecond, rowsPerAppend: RAW_ROWS_PER_APPEND, ratioToSqlite: Math.round((rowsPerSecond / sqliteRowsPerSecond) * 100) / 100 };
   } finally {
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+    await dropSchema(schema);
   }
 }
 
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+}
+
 /** The figure counts only if head office really holds every event of every store. */
-async function assertAllStored(store: SqliteEventStore, storeIds: string[], eventsPerStore: number): Promise<void> {
+async function assertAllStored(store: EventStore, storeIds: string[], eventsPerStore: number): Promise<void> {
   for (const storeId of storeIds) {
     const { lastSeq } = await readOriginTail(store, storeId);
     if (lastSeq !== eventsPerStore) throw new Error(`pipeline: head office holds store ${storeId} up to ${lastSeq}, not ${eventsPerStore}`);

@@ -57,6 +57,19 @@ describe('cardsys bench', () => {
     expect(run.stdout).toMatch(/^ {2}ratio +[\d.]+$/m);
   });
 
+  it('--pipeline-event-store postgres runs the pipeline with head office committing to PostgreSQL', () => {
+    const run = bench('--json', '--only', 'pipeline', '--events', '200', '--pipeline-event-store', 'postgres');
+    const report = JSON.parse(run.stdout) as BenchReport;
+    const pipeline = report.results.pipeline!;
+    if (pipeline.status !== 'ok' && process.env[SKIP_ENV] === '1') return console.warn(`pipeline on PostgreSQL not checked (${SKIP_ENV}=1): ${JSON.stringify(pipeline)}`);
+    if (pipeline.status !== 'ok') throw new Error(`pipeline on PostgreSQL did not run: ${JSON.stringify(pipeline)}`);
+    expect(run.status).toBe(0);
+    const figures = pipeline.figures as { eventStore: string; events: number; committed: { eventsPerSecond: number } };
+    expect(figures.eventStore).toMatch(/^PostgreSQL postgres:\/\//);
+    expect(figures.events).toBe(400);
+    expect(figures.committed.eventsPerSecond).toBeGreaterThan(0);
+  });
+
   it('refuses unknown benchmarks and bad sizes with a message naming the option', () => {
     const unknown = bench('--only', 'pipeline,warp');
     expect(unknown.status).not.toBe(0);
@@ -65,6 +78,9 @@ describe('cardsys bench', () => {
     const size = bench('--events', '-5');
     expect(size.status).not.toBe(0);
     expect(size.stderr).toContain('--events: expected a whole number of events of at least 1, got "-5"');
+    const store = bench('--only', 'pipeline', '--pipeline-event-store', 'mysql');
+    expect(store.status).not.toBe(0);
+    expect(store.stderr).toContain('--pipeline-event-store: expected sqlite or postgres');
   });
 
   it('shows absent and failed benchmarks in the table', () => {
