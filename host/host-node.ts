@@ -40,6 +40,8 @@ export interface HostOptions {
   natsUrl: string;
   natsOptions?: Partial<ConnectionOptions>;
   http: { host: string; port: number };
+  /** Where clients reach this instance's API, as a follower names the leader in its refusals; default: the http address. */
+  advertiseUrl?: string;
   eventStore?: EventStoreChoice;
   /** Key that signs head office's chain heads; default: head office's provisioned key in dataDir (made on first run). */
   signingKey?: SigningKey;
@@ -157,7 +159,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : options.http.port;
     const url = `http://${options.http.host.includes(':') ? `[${options.http.host}]` : options.http.host}:${port}`;
-    await leadership.start({ instance: `${hostname()}:${process.pid}`, apiUrl: url });
+    await leadership.start({ instance: `${hostname()}:${process.pid}`, apiUrl: options.advertiseUrl ?? url });
     return {
       store,
       nc,

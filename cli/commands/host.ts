@@ -6,7 +6,7 @@ import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
 
-type HostCliOptions = NatsCliOptions & DataCliOptions & EventStoreCliOptions & { http: string };
+type HostCliOptions = NatsCliOptions & DataCliOptions & EventStoreCliOptions & { http: string; advertise?: string };
 
 /** Parses "host:port" (IPv6 hosts in brackets); the message names the option. */
 export function parseHttpAddress(text: string): { host: string; port: number } {
@@ -16,17 +16,31 @@ export function parseHttpAddress(text: string): { host: string; port: number } {
   return { host: (match[1] ?? match[2])!, port };
 }
 
+function parseAdvertiseUrl(text: string): string {
+  if (!/^https?:\/\/[^/\s]+$/.test(text)) throw new Error(`--advertise: expected http(s)://host[:port] such as http://hq1.example:8080, got "${text}"`);
+  return text;
+}
+
 /** `cardsys host`: runs head office (other `host …` subcommands hang off the same command). */
 export function registerHostCommand(program: Command): void {
   const host = program.commands.find((command) => command.name() === 'host') ?? program.command('host');
   withEventStoreOptions(withDataOption(withNatsOptions(host)))
     .description('run head office: ingest of store events, the host event store, read models and the query API')
     .addOption(new Option('--http <host:port>', 'where the query API listens').default('127.0.0.1:8080'))
+    .addOption(
+      new Option('--advertise <url>', "the API's address for clients, as the other instances name this one when it writes (default: the --http address)").env(
+        'CARDSYS_ADVERTISE_URL',
+      ),
+    )
     .addHelpText(
       'after',
       '\nHead office keeps its files in <data>/hq/ (events.db with --event-store sqlite, readmodels.db, keys/).\n' +
         'NATS credentials: --creds, or <data>/hq/keys/hq.nk when provisioned.\n' +
-        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).',
+        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).\n' +
+        'Two or more instances may share one PostgreSQL schema and one NATS, each with its own --data (a copy of\n' +
+        "<data>/hq/keys and <data>/hq/directory): all serve the API and the read models; the one holding the writer\n" +
+        'lease writes (ingest, inquiry centre, issuance, snapshots), the others answer writes with 503 naming it and\n' +
+        'take over within seconds when it stops. /healthz shows the role and the lease holder.',
     )
     .action(async (options: HostCliOptions) => {
       const http = parseHttpAddress(options.http);
@@ -38,8 +52,9 @@ export function registerHostCommand(program: Command): void {
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
       const eventStore = eventStoreChoice(options);
-      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: natsConnectOptions(creds), http, eventStore });
-      say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}`);
+      const advertiseUrl = options.advertise === undefined ? undefined : parseAdvertiseUrl(options.advertise);
+      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: natsConnectOptions(creds), http, eventStore, ...(advertiseUrl ? { advertiseUrl } : {}) });
+      say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`);
       say(`query API: ${node.url}  (OpenAPI docs: ${node.docsUrl}, health: ${node.url}/healthz)`);
       say(`stopping on ${await stopRequested}`);
       await node.stop();

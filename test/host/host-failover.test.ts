@@ -37,8 +37,9 @@ class HostProcess {
     dataDir: string,
     natsUrl: string,
     eventStore: string,
+    extraArgs: string[] = [],
   ) {
-    this.child = spawn(process.execPath, ['bin/cardsys.js', 'host', '--nats', natsUrl, '--data', dataDir, '--http', '127.0.0.1:0', '--event-store', eventStore], {
+    this.child = spawn(process.execPath, ['bin/cardsys.js', 'host', '--nats', natsUrl, '--data', dataDir, '--http', '127.0.0.1:0', '--event-store', eventStore, ...extraArgs], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child.stderr!.on('data', (chunk: Buffer) => (this.log += chunk.toString()));
@@ -101,8 +102,8 @@ if ('unavailable' in postgres) {
     const firstAnswers = new Map<string, AuthorisationAnswer>();
     const takeovers: number[] = [];
 
-    const instance = async (name: string) => {
-      const host = new HostProcess(name, join(root, name), nats.url, eventStoreUrl);
+    const instance = async (name: string, extraArgs: string[] = []) => {
+      const host = new HostProcess(name, join(root, name), nats.url, eventStoreUrl, extraArgs);
       hosts.push(host);
       return host.started();
     };
@@ -259,7 +260,9 @@ if ('unavailable' in postgres) {
 
     it('a writer paused past its lease (SIGSTOP), loads in flight, is replaced; woken (SIGCONT) it appends nothing and steps down', async () => {
       const b = hosts[1]!;
-      const c = await instance('c');
+      // This one tells the others where clients reach it (a machine behind a load balancer, say).
+      const advertised = 'http://hq-c.example:8080';
+      const c = await instance('c', ['--advertise', advertised]);
       await expect.poll(async () => (await c.health()).role, { timeout: 20_000 }).toBe('follower');
       const before = await hqEvents();
 
@@ -278,12 +281,14 @@ if ('unavailable' in postgres) {
       b.signal('SIGCONT');
       await expect.poll(async () => (await b.health()).role, { timeout: 20_000 }).toBe('follower');
       expect(b.log).toMatch(/stepping down from the writer \(term 2\)/);
-      await expect.poll(async () => (await b.health()).lease?.holder, { timeout: 10_000 }).toMatchObject({ apiUrl: c.url, term: 3 });
+      await expect.poll(async () => (await b.health()).lease?.holder, { timeout: 10_000 }).toMatchObject({ apiUrl: advertised, term: 3 });
 
       // After the new term's opening only the new writer's decisions; each load once, the first answer again.
       const after = (await hqEvents()).slice(before.length);
       const opening = after.findIndex(({ event }) => event.type === 'HeadOfficeWriterStarted');
-      expect(after[opening]?.event).toMatchObject({ data: { term: 3, apiUrl: c.url } });
+      expect(after[opening]?.event).toMatchObject({ data: { term: 3, apiUrl: advertised } });
+      const refused = await fetch(`${b.url}/v1/cards/d000000000000010/blacklist`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"lost"}' });
+      expect({ status: refused.status, body: await refused.json() }).toMatchObject({ status: 503, body: { leader: advertised } });
       expect(after.slice(opening + 1).every(({ event }) => event.type === 'BankAccountDebited' || event.type === 'LoadAuthorised')).toBe(true);
       const loaded = await authorisationIdsOf('LoadAuthorised');
       for (let i = 0; i < 8; i++) {
