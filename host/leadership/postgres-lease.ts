@@ -115,7 +115,10 @@ export class PostgresWriterLease implements WriterLease {
     client.on('end', () => ended());
     await client.connect();
     // The server ends this session (freeing the lock) once the holder has been silent this long.
-    await client.query(`SET idle_session_timeout = ${this.timeoutMs}`);
+    await client.query(`SET idle_session_timeout = ${this.timeoutMs}`).catch(async (error: Error) => {
+      await client.end().catch(() => undefined);
+      throw new Error(`the writer lease needs PostgreSQL 14 or later (idle_session_timeout): ${error.message}`);
+    });
     this.session = client;
     return client;
   }

@@ -131,7 +131,8 @@ if ('unavailable' in postgres) {
       events = await PostgresEventStore.connect(eventStoreUrl);
     });
     afterAll(async () => {
-      if (process.env.DEBUG_FAILOVER) for (const host of hosts) console.log(`--- ${host.name}\n${host.log}`);
+      // CARDSYS_TEST_ECHO_LOG=1 prints what each head-office process said.
+      if (process.env.CARDSYS_TEST_ECHO_LOG === '1') for (const host of hosts) console.log(`--- ${host.name}\n${host.log}`);
       for (const host of hosts) {
         host.signal('SIGCONT');
         host.signal('SIGKILL');
