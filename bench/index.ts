@@ -7,7 +7,13 @@ import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchPipeline, type PipelineEventStore } from './pipeline.js';
 
-export { benchPipeline, PIPELINE_EVENT_STORES, type PipelineBenchOptions, type PipelineEventStore, type PipelineFigures } from './pipeline.js';
+export {
+  benchPipeline,
+  PIPELINE_EVENT_STORES,
+  type PipelineBenchOptions,
+  type PipelineEventStore,
+  type PipelineFigures,
+} from './pipeline.js';
 
 /** What every bench function is given. */
 export interface BenchContext {
@@ -55,7 +61,9 @@ const moduleUrl = (name: BenchName) => new URL(`./${name}.ts`, import.meta.url);
 
 /** A module's bench function; undefined when its file does not exist. Throws when it exists but is unusable. */
 async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
-  if (name === 'pipeline') return (context) => benchPipeline({ eventsPerStore: context.events, eventStore: context.pipelineEventStore, progress: context.progress });
+  if (name === 'pipeline')
+    return (context) =>
+      benchPipeline({ eventsPerStore: context.events, eventStore: context.pipelineEventStore, progress: context.progress });
   const url = moduleUrl(name);
   if (!existsSync(fileURLToPath(url))) return undefined;
   let module: Record<string, unknown>;
@@ -90,7 +98,9 @@ function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' |
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', (error) => resolve({ status: 'failed', seconds: elapsed(), error: `cannot run the ${name} benchmark: ${error.message}` }));
+    child.on('error', (error) =>
+      resolve({ status: 'failed', seconds: elapsed(), error: `cannot run the ${name} benchmark: ${error.message}` }),
+    );
     child.on('close', (code, signal) => {
       const outcome = (() => {
         try {
@@ -99,7 +109,13 @@ function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' |
           return undefined;
         }
       })();
-      resolve(outcome ?? { status: 'failed', seconds: elapsed(), error: `the ${name} benchmark process ended (${signal ?? `exit code ${code}`}) without a report` });
+      resolve(
+        outcome ?? {
+          status: 'failed',
+          seconds: elapsed(),
+          error: `the ${name} benchmark process ended (${signal ?? `exit code ${code}`}) without a report`,
+        },
+      );
     });
   });
 }
@@ -109,7 +125,12 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
   const selected = options.only ?? [...BENCH_NAMES];
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
-    machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform}-${process.arch}` },
+    machine: {
+      node: process.version,
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      platform: `${process.platform}-${process.arch}`,
+    },
     results: {},
     ok: true,
   };

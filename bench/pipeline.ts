@@ -14,7 +14,14 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { generateSigningKey } from '../contracts/index.js';
 import { startNatsServer } from '../infra/nats/index.js';
-import { originStreamName, PostgresEventStore, readOriginTail, SqliteEventStore, withoutPassword, type EventStore } from '../eventstore/index.js';
+import {
+  originStreamName,
+  PostgresEventStore,
+  readOriginTail,
+  SqliteEventStore,
+  withoutPassword,
+  type EventStore,
+} from '../eventstore/index.js';
 import { DUPLICATE_WINDOW_MS, ensureEventsStream, startIngest } from '../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
 import { edgeLogDir, EventLog, type LogEntry } from '../edge/index.js';
@@ -83,13 +90,18 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     cleanups.unshift(() => nc.close());
     await ensureEventsStream(nc);
     const pipelineSchema = `cardsys_bench_${randomBytes(6).toString('hex')}`;
-    const store: EventStore = onPostgres ? await PostgresEventStore.connect(PG_URL, { schema: pipelineSchema }) : SqliteEventStore.open(join(dir, 'host', 'events.db'));
+    const store: EventStore = onPostgres
+      ? await PostgresEventStore.connect(PG_URL, { schema: pipelineSchema })
+      : SqliteEventStore.open(join(dir, 'host', 'events.db'));
     cleanups.unshift(() => store.close());
     if (onPostgres) cleanups.push(() => dropSchema(pipelineSchema));
     const hq = await HqWriter.open({ store, signingKey: generateSigningKey() });
     const edges = Array.from({ length: stores }, (_, i) => {
       const storeId = `bench${i + 1}`;
-      return new EdgeWorker({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, events: eventsPerStore, appendChunk }, progress);
+      return new EdgeWorker(
+        { storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, events: eventsPerStore, appendChunk },
+        progress,
+      );
     });
     cleanups.unshift(async () => Promise.all(edges.map((edge) => edge.terminate())));
     for (const edge of edges) {
@@ -101,7 +113,9 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     await Promise.all(edges.map((edge) => edge.send({ kind: 'start' }).next('ready')));
 
     const total = eventsPerStore * stores;
-    progress(`pipeline: ${stores} stores append ${eventsPerStore.toLocaleString('en')} events each; timing until head office confirms them all`);
+    progress(
+      `pipeline: ${stores} stores append ${eventsPerStore.toLocaleString('en')} events each; timing until head office confirms them all`,
+    );
     const report = setInterval(() => {
       const confirmed = edges.reduce((sum, edge) => sum + edge.confirmedSeq, 0);
       progress(`pipeline: ${confirmed.toLocaleString('en')} of ${total.toLocaleString('en')} events confirmed`);
@@ -112,11 +126,16 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     clearInterval(report);
     progress(`pipeline: all ${total.toLocaleString('en')} events committed at head office and confirmed in ${seconds(pipelineMs)} s`);
     await Promise.all(edges.map((edge) => edge.send({ kind: 'stop' }).next('stopped')));
-    await assertAllStored(store, edges.map((edge) => edge.storeId), eventsPerStore);
+    await assertAllStored(
+      store,
+      edges.map((edge) => edge.storeId),
+      eventsPerStore,
+    );
 
     const logs = await Promise.all(edges.map((edge) => readWholeLog(edge.data, quiet)));
     const rawRunsMs: number[] = [];
-    for (let run = 1; run <= rawRuns; run++) rawRunsMs.push(await rawJetStreamPublish(nc, `BENCH_RAW_${run}`, logs, publishWindow, progress));
+    for (let run = 1; run <= rawRuns; run++)
+      rawRunsMs.push(await rawJetStreamPublish(nc, `BENCH_RAW_${run}`, logs, publishWindow, progress));
     const rawJetStreamMs = Math.min(...rawRunsMs);
     const sqlite = SqliteEventStore.open(join(dir, 'raw', 'events.db'));
     const rawSqliteMs = await rawInsert('SQLite', sqlite, logs, progress);
@@ -228,7 +247,12 @@ async function rawJetStreamPublish(
   progress: (message: string) => void,
 ): Promise<number> {
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], storage: StorageType.File, duplicate_window: nanos(DUPLICATE_WINDOW_MS) });
+  await jsm.streams.add({
+    name: stream,
+    subjects: [`${stream}.>`],
+    storage: StorageType.File,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  });
   const js = jetstream(nc);
   const total = logs.reduce((sum, log) => sum + log.entries.length, 0);
   progress(`raw JetStream: publishing the same ${total.toLocaleString('en')} envelopes one message each`);
@@ -264,18 +288,26 @@ async function rawJetStreamPublish(
   if (failure) throw new Error(`raw JetStream publish failed: ${(failure as Error).message}`);
   const elapsed = performance.now() - started;
   const info = await jsm.streams.info(stream);
-  if (info.state.messages !== total) throw new Error(`raw JetStream: stream holds ${info.state.messages} messages, ${total} were published`);
+  if (info.state.messages !== total)
+    throw new Error(`raw JetStream: stream holds ${info.state.messages} messages, ${total} were published`);
   return elapsed;
 }
 
 /** Inserts the same records into a fresh host event store, one stream per store, and closes it. */
-async function rawInsert(name: string, store: EventStore, logs: Array<{ storeId: string; entries: LogEntry[] }>, progress: (message: string) => void): Promise<number> {
+async function rawInsert(
+  name: string,
+  store: EventStore,
+  logs: Array<{ storeId: string; entries: LogEntry[] }>,
+  progress: (message: string) => void,
+): Promise<number> {
   try {
     progress(`raw ${name}: inserting the same rows in appends of ${RAW_ROWS_PER_APPEND}`);
     const started = performance.now();
     for (const { storeId, entries } of logs) {
       for (let i = 0; i < entries.length; i += RAW_ROWS_PER_APPEND) {
-        const records = entries.slice(i, i + RAW_ROWS_PER_APPEND).map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
+        const records = entries
+          .slice(i, i + RAW_ROWS_PER_APPEND)
+          .map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
         await store.appendToStream(originStreamName(storeId), records);
       }
     }
@@ -304,7 +336,13 @@ async function rawPostgresInsert(
     const ms = await rawInsert('PostgreSQL', store, logs, progress);
     const rows = logs.reduce((sum, log) => sum + log.entries.length, 0);
     const rowsPerSecond = perSecond(rows, ms);
-    return { url, seconds: seconds(ms), rowsPerSecond, rowsPerAppend: RAW_ROWS_PER_APPEND, ratioToSqlite: Math.round((rowsPerSecond / sqliteRowsPerSecond) * 100) / 100 };
+    return {
+      url,
+      seconds: seconds(ms),
+      rowsPerSecond,
+      rowsPerAppend: RAW_ROWS_PER_APPEND,
+      ratioToSqlite: Math.round((rowsPerSecond / sqliteRowsPerSecond) * 100) / 100,
+    };
   } finally {
     await dropSchema(schema);
   }

@@ -78,9 +78,7 @@ export function decodeOrThrow<T>(what: string, decode: () => T): T {
   }
 }
 
-export const decodeEnvelope = (bytes: Uint8Array): EventEnvelope =>
-  decodeOrThrow('EventEnvelope', () => pb.EventEnvelope.decode(bytes));
-export const encodeEnvelope = (envelope: cardsys.v1.EventEnvelope.$Properties): Uint8Array =>
-  pb.EventEnvelope.encode(envelope).finish();
+export const decodeEnvelope = (bytes: Uint8Array): EventEnvelope => decodeOrThrow('EventEnvelope', () => pb.EventEnvelope.decode(bytes));
+export const encodeEnvelope = (envelope: cardsys.v1.EventEnvelope.$Properties): Uint8Array => pb.EventEnvelope.encode(envelope).finish();
 export const decodeBatch = (bytes: Uint8Array): EventBatch => decodeOrThrow('EventBatch', () => pb.EventBatch.decode(bytes));
 export const encodeBatch = (batch: cardsys.v1.EventBatch.$Properties): Uint8Array => pb.EventBatch.encode(batch).finish();

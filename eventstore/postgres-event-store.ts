@@ -125,10 +125,23 @@ export class PostgresEventStore implements EventStore {
   static async connect(url: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
     const { connectionString, schema } = postgresTarget(url, options.schema);
     const logger = options.logger ?? console;
-    const pool = new pg.Pool({ connectionString, max: 4, application_name: 'cardsys-host', idle_in_transaction_session_timeout: IDLE_IN_APPEND_MS });
+    const pool = new pg.Pool({
+      connectionString,
+      max: 4,
+      application_name: 'cardsys-host',
+      idle_in_transaction_session_timeout: IDLE_IN_APPEND_MS,
+    });
     pool.on('error', (error) => logger.warn(`PostgreSQL event store: an idle connection failed: ${error.message}`));
     const lockKey = BigInt.asIntN(64, createHash('sha256').update(`cardsys events ${schema}`).digest().readBigUInt64BE()).toString();
-    const store = new PostgresEventStore(pool, connectionString, schema, lockKey, options.pollMs ?? DEFAULT_POLL_MS, logger, withoutPassword(url));
+    const store = new PostgresEventStore(
+      pool,
+      connectionString,
+      schema,
+      lockKey,
+      options.pollMs ?? DEFAULT_POLL_MS,
+      logger,
+      withoutPassword(url),
+    );
     try {
       await store.createSchema();
     } catch (error) {
@@ -284,7 +297,10 @@ export class PostgresEventStore implements EventStore {
           return records;
         } catch (error) {
           if (this.closed) return undefined;
-          if (!failing) this.logger.warn(`PostgreSQL event store: subscription cannot read (retrying every ${this.pollMs} ms): ${(error as Error).message}`);
+          if (!failing)
+            this.logger.warn(
+              `PostgreSQL event store: subscription cannot read (retrying every ${this.pollMs} ms): ${(error as Error).message}`,
+            );
           failing = true;
           return [];
         }
@@ -307,7 +323,9 @@ export class PostgresEventStore implements EventStore {
       this.listener = undefined;
       void client.end().catch(() => undefined);
       if (this.closed) return;
-      this.logger.warn(`PostgreSQL event store: listening connection lost (${error?.message ?? 'closed'}); polling every ${this.pollMs} ms until it is back`);
+      this.logger.warn(
+        `PostgreSQL event store: listening connection lost (${error?.message ?? 'closed'}); polling every ${this.pollMs} ms until it is back`,
+      );
       this.listenRetry = setTimeout(() => this.listen(), LISTEN_RETRY_MS);
       this.listenRetry.unref();
     };

@@ -70,7 +70,11 @@ const stderrLogger: Logger = {
   error: (message: unknown) => process.stderr.write(`host: error: ${String(message)}\n`),
 };
 
-export async function openEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite', logger: Logger = stderrLogger): Promise<EventStore> {
+export async function openEventStore(
+  dataDir: string,
+  choice: EventStoreChoice = 'sqlite',
+  logger: Logger = stderrLogger,
+): Promise<EventStore> {
   if (choice === 'sqlite') return SqliteEventStore.open(join(dataDir, EVENTS_FILE));
   if ('postgresUrl' in choice) return PostgresEventStore.connect(choice.postgresUrl, { logger });
   return EsdbEventStore.connect(choice.esdbUrl);
@@ -78,7 +82,9 @@ export async function openEventStore(dataDir: string, choice: EventStoreChoice =
 
 /** PostgreSQL lets several instances share head office's events, one writing at a time; elsewhere this instance is the only one. */
 function openWriterLease(choice: EventStoreChoice = 'sqlite', logger: Logger): Promise<WriterLease> | WriterLease {
-  return typeof choice === 'object' && 'postgresUrl' in choice ? PostgresWriterLease.connect(choice.postgresUrl, { logger }) : soleInstanceLease();
+  return typeof choice === 'object' && 'postgresUrl' in choice
+    ? PostgresWriterLease.connect(choice.postgresUrl, { logger })
+    : soleInstanceLease();
 }
 
 /** The event store as messages name it: the SQLite file, or the server URL without its password. */
@@ -101,16 +107,23 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
   try {
     const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
-    const { nc, link } = await connectReconnecting({ name: 'cardsys-host', ...options.natsOptions, servers: options.natsUrl }, 'host', logger).catch(
-      (error: Error) => {
-        throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
-      },
-    );
+    const { nc, link } = await connectReconnecting(
+      { name: 'cardsys-host', ...options.natsOptions, servers: options.natsUrl },
+      'host',
+      logger,
+    ).catch((error: Error) => {
+      throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
+    });
     cleanup.push(() => nc.drain());
     await ensureEventsStream(nc);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
     const issuerKeys = options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys;
-    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: headOfficeProjections(issuerKeys), logger });
+    const runner = ProjectionRunner.open({
+      file: join(options.dataDir, READ_MODELS_FILE),
+      store,
+      projections: headOfficeProjections(issuerKeys),
+      logger,
+    });
     cleanup.push(() => runner.close());
     runner.start();
     const purse = headOfficePurse({ issuerKeys });

@@ -16,7 +16,10 @@ const BenchCliOptions = z.object({
         .filter((name) => name.length > 0);
       const unknown = names.filter((name) => !isBenchName(name));
       if (names.length === 0 || unknown.length > 0) {
-        context.addIssue({ code: 'custom', message: `--only: unknown benchmark ${unknown.map((name) => `"${name}"`).join(', ') || '(none given)'}; choose from ${BENCH_NAMES.join(', ')}` });
+        context.addIssue({
+          code: 'custom',
+          message: `--only: unknown benchmark ${unknown.map((name) => `"${name}"`).join(', ') || '(none given)'}; choose from ${BENCH_NAMES.join(', ')}`,
+        });
         return z.NEVER;
       }
       return [...new Set(names)] as BenchName[];
@@ -33,7 +36,9 @@ const BenchCliOptions = z.object({
       }
       return events;
     }),
-  pipelineEventStore: z.enum(PIPELINE_EVENT_STORES, { error: `--pipeline-event-store: expected ${PIPELINE_EVENT_STORES.join(' or ')}` }).optional(),
+  pipelineEventStore: z
+    .enum(PIPELINE_EVENT_STORES, { error: `--pipeline-event-store: expected ${PIPELINE_EVENT_STORES.join(' or ')}` })
+    .optional(),
 });
 
 /** `cardsys bench`: every figure of the system from one run. */
@@ -44,7 +49,10 @@ export function registerBenchCommands(program: Command): void {
     .option('--json', 'one JSON object on stdout, progress on stderr')
     .option('--only <names>', `comma-separated benchmarks to run: ${BENCH_NAMES.join(', ')} (default: every one present)`)
     .option('--events <n>', 'events each store appends in the pipeline benchmark (default 50000)')
-    .option('--pipeline-event-store <sqlite|postgres>', "head office's event store in the pipeline benchmark: sqlite (default) or PostgreSQL at PG_URL")
+    .option(
+      '--pipeline-event-store <sqlite|postgres>',
+      "head office's event store in the pipeline benchmark: sqlite (default) or PostgreSQL at PG_URL",
+    )
     .addHelpText(
       'after',
       '\nThe pipeline figure: events appended at two store edges until head office has committed them to its\n' +

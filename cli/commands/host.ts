@@ -17,7 +17,8 @@ export function parseHttpAddress(text: string): { host: string; port: number } {
 }
 
 function parseAdvertiseUrl(text: string): string {
-  if (!/^https?:\/\/[^/\s]+$/.test(text)) throw new Error(`--advertise: expected http(s)://host[:port] such as http://hq1.example:8080, got "${text}"`);
+  if (!/^https?:\/\/[^/\s]+$/.test(text))
+    throw new Error(`--advertise: expected http(s)://host[:port] such as http://hq1.example:8080, got "${text}"`);
   return text;
 }
 
@@ -28,9 +29,10 @@ export function registerHostCommand(program: Command): void {
     .description('run head office: ingest of store events, the host event store, read models and the query API')
     .addOption(new Option('--http <host:port>', 'where the query API listens').default('127.0.0.1:8080'))
     .addOption(
-      new Option('--advertise <url>', "the API's address for clients, as the other instances name this one when it writes (default: the --http address)").env(
-        'CARDSYS_ADVERTISE_URL',
-      ),
+      new Option(
+        '--advertise <url>',
+        "the API's address for clients, as the other instances name this one when it writes (default: the --http address)",
+      ).env('CARDSYS_ADVERTISE_URL'),
     )
     .addHelpText(
       'after',
@@ -38,7 +40,7 @@ export function registerHostCommand(program: Command): void {
         'NATS credentials: --creds, or <data>/hq/keys/hq.nk when provisioned.\n' +
         'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).\n' +
         'Two or more instances may share one PostgreSQL schema and one NATS, each with its own --data (a copy of\n' +
-        "<data>/hq/keys and <data>/hq/directory): all serve the API and the read models; the one holding the writer\n" +
+        '<data>/hq/keys and <data>/hq/directory): all serve the API and the read models; the one holding the writer\n' +
         'lease writes (ingest, inquiry centre, issuance, snapshots), the others answer writes with 503 naming it and\n' +
         'take over within seconds when it stops. /healthz shows the role and the lease holder.',
     )
@@ -53,8 +55,17 @@ export function registerHostCommand(program: Command): void {
       });
       const eventStore = eventStoreChoice(options);
       const advertiseUrl = options.advertise === undefined ? undefined : parseAdvertiseUrl(options.advertise);
-      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: natsConnectOptions(creds), http, eventStore, ...(advertiseUrl ? { advertiseUrl } : {}) });
-      say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`);
+      const node = await startHost({
+        dataDir,
+        natsUrl: options.nats,
+        natsOptions: natsConnectOptions(creds),
+        http,
+        eventStore,
+        ...(advertiseUrl ? { advertiseUrl } : {}),
+      });
+      say(
+        `head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`,
+      );
       say(`query API: ${node.url}  (OpenAPI docs: ${node.docsUrl}, health: ${node.url}/healthz)`);
       say(`stopping on ${await stopRequested}`);
       await node.stop();

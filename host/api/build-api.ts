@@ -46,7 +46,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }
   await app.register(swagger, {
     openapi: {
-      info: { title: 'cardsys head office API', version: '1', description: 'User DB, card history and store sync status. Times are ISO 8601 UTC; money is whole yen.' },
+      info: {
+        title: 'cardsys head office API',
+        version: '1',
+        description: 'User DB, card history and store sync status. Times are ISO 8601 UTC; money is whole yen.',
+      },
     },
     transform: ({ schema, url }) => ({
       url,
@@ -55,7 +59,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(readRoutes({ queries: new ReadModelQueries(deps.runner.db), store: deps.store, cardViews: deps.cardViews ?? [] }));
-  await app.register(healthRoute({ store: deps.store, runner: deps.runner, nc: deps.nc, natsLink: deps.natsLink, leadership: deps.leadership }));
+  await app.register(
+    healthRoute({ store: deps.store, runner: deps.runner, nc: deps.nc, natsLink: deps.natsLink, leadership: deps.leadership }),
+  );
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

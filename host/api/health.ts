@@ -16,7 +16,10 @@ export interface HealthOptions {
 
 const NATS_PING_MS = 1000;
 
-async function natsHealth(nc: NatsConnection | undefined, link: LinkWatch | undefined): Promise<{ ok: boolean; detail: string; reconnects?: number }> {
+async function natsHealth(
+  nc: NatsConnection | undefined,
+  link: LinkWatch | undefined,
+): Promise<{ ok: boolean; detail: string; reconnects?: number }> {
   if (!nc) return { ok: true, detail: 'not used by this process' };
   if (nc.isClosed()) return { ok: false, detail: 'connection closed' };
   const reconnects = link ? { reconnects: link.reconnects } : {};
@@ -36,28 +39,39 @@ async function natsHealth(nc: NatsConnection | undefined, link: LinkWatch | unde
 /** GET /healthz: 200 when the event store answers, NATS answers and projections run; 503 otherwise. */
 export function healthRoute(options: HealthOptions): FastifyPluginAsync {
   return async (app) => {
-    app.get('/healthz', { schema: { summary: 'Role (leader or follower) and lease holder, event store, NATS and projection lag (events not yet in the read models)', tags: ['health'] } }, async (_request, reply) => {
-      let eventStore: { ok: boolean; headPosition: string | null; detail?: string };
-      let head: bigint | undefined;
-      try {
-        head = await options.store.headPosition();
-        eventStore = { ok: true, headPosition: head?.toString() ?? null };
-      } catch (error) {
-        eventStore = { ok: false, headPosition: null, detail: (error as Error).message };
-      }
-      const status = options.runner.status();
-      const checkpoint = status.checkpoint ?? 0n;
-      const projections = {
-        ok: status.running,
-        running: status.running,
-        checkpoint: status.checkpoint?.toString() ?? null,
-        // Positions between the checkpoint and the head: events for SQLite, log bytes for EventStoreDB.
-        lag: head !== undefined && head > checkpoint ? (head - checkpoint).toString() : '0',
-        ...(status.error ? { error: status.error } : {}),
-      };
-      const nats = await natsHealth(options.nc, options.natsLink);
-      const ok = eventStore.ok && nats.ok && projections.ok;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', ...options.leadership?.(), eventStore, nats, projections });
-    });
+    app.get(
+      '/healthz',
+      {
+        schema: {
+          summary: 'Role (leader or follower) and lease holder, event store, NATS and projection lag (events not yet in the read models)',
+          tags: ['health'],
+        },
+      },
+      async (_request, reply) => {
+        let eventStore: { ok: boolean; headPosition: string | null; detail?: string };
+        let head: bigint | undefined;
+        try {
+          head = await options.store.headPosition();
+          eventStore = { ok: true, headPosition: head?.toString() ?? null };
+        } catch (error) {
+          eventStore = { ok: false, headPosition: null, detail: (error as Error).message };
+        }
+        const status = options.runner.status();
+        const checkpoint = status.checkpoint ?? 0n;
+        const projections = {
+          ok: status.running,
+          running: status.running,
+          checkpoint: status.checkpoint?.toString() ?? null,
+          // Positions between the checkpoint and the head: events for SQLite, log bytes for EventStoreDB.
+          lag: head !== undefined && head > checkpoint ? (head - checkpoint).toString() : '0',
+          ...(status.error ? { error: status.error } : {}),
+        };
+        const nats = await natsHealth(options.nc, options.natsLink);
+        const ok = eventStore.ok && nats.ok && projections.ok;
+        return reply
+          .code(ok ? 200 : 503)
+          .send({ status: ok ? 'ok' : 'degraded', ...options.leadership?.(), eventStore, nats, projections });
+      },
+    );
   };
 }

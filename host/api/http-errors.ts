@@ -58,12 +58,17 @@ export function installErrorShapes(app: FastifyInstance): void {
       const first = error.validation[0];
       const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
       const field = missing ?? first?.instancePath?.replace(/^\//, '').replaceAll('/', '.') ?? error.validationContext ?? '';
-      return reply.code(400).send({ error: 'bad_request', field, message: `${field ? `${field}: ` : ''}${first?.message ?? error.message}` });
+      return reply
+        .code(400)
+        .send({ error: 'bad_request', field, message: `${field ? `${field}: ` : ''}${first?.message ?? error.message}` });
     }
     if (error.statusCode === 503) {
       // Not here, but perhaps elsewhere: a follower names the instance that holds the writer.
       const leader = (error as { leader?: string }).leader;
-      return reply.code(503).header('retry-after', '1').send({ error: error.code ?? 'unavailable', message: error.message, ...(leader ? { leader } : {}) });
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: error.code ?? 'unavailable', message: error.message, ...(leader ? { leader } : {}) });
     }
     if (error.statusCode && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: 'bad_request', field: '', message: error.message });
@@ -71,5 +76,7 @@ export function installErrorShapes(app: FastifyInstance): void {
     request.log.error(error);
     return reply.code(500).send({ error: 'internal', message: error.message });
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }),
+  );
 }

@@ -34,7 +34,12 @@ export function applicationRoutes(options: ApplicationRoutesOptions): FastifyPlu
           return reply.code(201).send(user);
         } catch (error) {
           if (error instanceof DuplicateApplicationError) {
-            return reply.code(409).send({ error: 'duplicate_application', message: `bank account ${error.bankId} already has a registered user; one application per account` });
+            return reply
+              .code(409)
+              .send({
+                error: 'duplicate_application',
+                message: `bank account ${error.bankId} already has a registered user; one application per account`,
+              });
           }
           throw error;
         }

@@ -2,7 +2,16 @@
 // appends with the expected revision, one append at a time.
 import type { KeyObject } from 'node:crypto';
 import { HQ_ORIGIN, StoreId, decodeEnvelope, decodeEvent, type EventEnvelope } from '../../contracts/index.js';
-import { keyIdOf, publicKeyFromRaw, rawPublicKey, sealEnvelope, signHead, type EventInput, type SealedEnvelope, type SigningKey } from '../../contracts/index.js';
+import {
+  keyIdOf,
+  publicKeyFromRaw,
+  rawPublicKey,
+  sealEnvelope,
+  signHead,
+  type EventInput,
+  type SealedEnvelope,
+  type SigningKey,
+} from '../../contracts/index.js';
 import { WrongExpectedRevisionError, type EventStore } from '../../eventstore/index.js';
 import type { StoreKeys } from '../ingest/index.js';
 import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from '../../eventstore/index.js';
@@ -64,7 +73,8 @@ export class HqWriter {
   }
 
   private async appendNow(inputs: EventInput[]): Promise<SealedEnvelope[]> {
-    if (this.fencedBy) throw new NotWriterError(`head office's writer stepped down: another instance wrote to hq (${this.fencedBy.message})`);
+    if (this.fencedBy)
+      throw new NotWriterError(`head office's writer stepped down: another instance wrote to hq (${this.fencedBy.message})`);
     if (inputs.length === 0) return [];
     const sealed: SealedEnvelope[] = [];
     let { lastSeq, lastHash } = this.tail;
@@ -102,7 +112,10 @@ export async function registerStore(
   const publicKey = registration.publicKey instanceof Uint8Array ? registration.publicKey : rawPublicKey(registration.publicKey);
   const streamId = `store-${storeId}`;
   return writer.append([
-    { streamId, event: { type: 'StoreRegistered', data: { storeId, name: registration.name, nearbyStoreIds: registration.nearbyStoreIds ?? [] } } },
+    {
+      streamId,
+      event: { type: 'StoreRegistered', data: { storeId, name: registration.name, nearbyStoreIds: registration.nearbyStoreIds ?? [] } },
+    },
     { streamId, event: { type: 'StoreKeyRegistered', data: { storeId, keyId: keyIdOf(publicKey), publicKey } } },
   ]);
 }

@@ -43,7 +43,8 @@ export function startLookupResponder(options: LookupResponderOptions): { stop():
     } catch (error) {
       return refuse(msg, storeId, `unreadable lookup: ${(error as Error).message}`);
     }
-    if (request.storeId !== storeId) return refuse(msg, storeId, `lookup names store ${request.storeId} but came on store ${storeId}'s subject`);
+    if (request.storeId !== storeId)
+      return refuse(msg, storeId, `lookup names store ${request.storeId} but came on store ${storeId}'s subject`);
     const store = reader.store(storeId);
     if (!store) return refuse(msg, storeId, `store ${storeId} is not registered or has no sealing key`);
     const entry = reader.pendingEntry(request.bankId);

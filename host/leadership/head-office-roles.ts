@@ -65,7 +65,8 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
     async lead(holder: LeaseHolder, fenced: (reason: string) => void): Promise<WriterRole> {
       const stops: Array<() => Promise<unknown>> = [];
       const stop = async () => {
-        for (const part of stops.splice(0).reverse()) await part().catch((error: Error) => logger.warn(`while stopping the writer's parts: ${error.message}`));
+        for (const part of stops.splice(0).reverse())
+          await part().catch((error: Error) => logger.warn(`while stopping the writer's parts: ${error.message}`));
       };
       try {
         if (deps.shared) await startTerm(store, deps.signingKey, holder);

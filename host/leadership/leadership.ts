@@ -63,7 +63,9 @@ export class Leadership<Leader extends Parts, Follower extends Parts> {
       this.knownHolder = await this.options.lease.holder();
       await this.startFollowing();
       const holder = this.knownHolder;
-      this.options.logger.info(`leadership: this instance follows; the writer is ${holder ? `${holder.instance} at ${holder.apiUrl} (term ${holder.term})` : 'starting'}`);
+      this.options.logger.info(
+        `leadership: this instance follows; the writer is ${holder ? `${holder.instance} at ${holder.apiUrl} (term ${holder.term})` : 'starting'}`,
+      );
     }
     this.loop = this.watch();
   }
@@ -155,10 +157,14 @@ export class Leadership<Leader extends Parts, Follower extends Parts> {
     this.role = 'follower';
     this.leaderParts = undefined;
     this.knownHolder = undefined;
-    await parts?.stop().catch((error: Error) => this.options.logger.warn(`leadership: while stopping the writer's parts: ${error.message}`));
+    await parts
+      ?.stop()
+      .catch((error: Error) => this.options.logger.warn(`leadership: while stopping the writer's parts: ${error.message}`));
     await this.held?.release();
     this.held = undefined;
-    await this.startFollowing().catch((error: Error) => this.options.logger.error(`leadership: cannot start following yet: ${error.message}`));
+    await this.startFollowing().catch((error: Error) =>
+      this.options.logger.error(`leadership: cannot start following yet: ${error.message}`),
+    );
   }
 
   private async startFollowing(): Promise<void> {
@@ -169,7 +175,9 @@ export class Leadership<Leader extends Parts, Follower extends Parts> {
 
   private pause(ms: number): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
-    return Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), this.stopping.promise]).finally(() => clearTimeout(timer));
+    return Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), this.stopping.promise]).finally(() =>
+      clearTimeout(timer),
+    );
   }
 
   async stop(): Promise<void> {

@@ -68,7 +68,8 @@ export class PostgresWriterLease implements WriterLease {
     pool.on('error', (error) => logger.warn(`writer lease: an idle connection failed: ${error.message}`));
     const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (timeoutMs < 2 * heartbeatMs) throw new Error(`writer lease: timeout ${timeoutMs} ms must be at least two heartbeats (${heartbeatMs} ms each)`);
+    if (timeoutMs < 2 * heartbeatMs)
+      throw new Error(`writer lease: timeout ${timeoutMs} ms must be at least two heartbeats (${heartbeatMs} ms each)`);
     const lease = new PostgresWriterLease(target, pool, heartbeatMs, timeoutMs, logger);
     try {
       await lease.createTable();
@@ -153,7 +154,8 @@ export class PostgresWriterLease implements WriterLease {
     const heartbeat = setInterval(() => {
       const silentMs = Date.now() - lastAnswer;
       // Stop acting before the server may hand the lease to another instance.
-      if (silentMs > this.timeoutMs - this.heartbeatMs) return void lose(`PostgreSQL has not answered the lease's pings for ${silentMs} ms`);
+      if (silentMs > this.timeoutMs - this.heartbeatMs)
+        return void lose(`PostgreSQL has not answered the lease's pings for ${silentMs} ms`);
       if (pinging) return;
       pinging = true;
       client.query('SELECT 1').then(

@@ -45,7 +45,8 @@ function newPin(): string {
  * which the request names.
  */
 export async function writeVirtualCardStripe(readerName: string, stripe: StripeData, stateFile: string | undefined): Promise<void> {
-  if (!stateFile) throw new StripeDataError(`no stripe encoder at reader "${readerName}": name the virtual card's state file to write its stripe`);
+  if (!stateFile)
+    throw new StripeDataError(`no stripe encoder at reader "${readerName}": name the virtual card's state file to write its stripe`);
   writeVirtualStripe(stateFile, { bankId: stripe.bankId, expiry: stripe.expiry, serviceCode: DEFAULT_SERVICE_CODE, discretionary: '' });
 }
 
@@ -53,16 +54,21 @@ export async function issuePrimaryCard(options: PrimaryIssuanceOptions, request:
   const pin = request.pin ?? newPin();
   if (!/^\d{4,8}$/.test(pin)) throw new Error('PIN must be 4 to 8 digits');
   const issuedAt = (options.now ?? (() => new Date()))();
-  const card = await options.office().issuePrimaryCard(
-    { userId: request.userId, cardId: newCardId(), issuedAt, keyVersion: options.issuerKeys.keyVersion },
-    async (planned) => {
-      const bankId = parseBankId(planned.bankId);
-      const expiry = planned.expiry.slice(0, 7);
-      // The stripe first: it can be written again, a chip is initialised once.
-      await options.stripeWriter(request.readerName, { bankId, expiry }, request.stripeTarget);
-      const terminal = new ChipTerminal(await options.cardReader(request.readerName), { keys: options.issuerKeys, terminalName: 'hq-issuer' });
-      await terminal.initialise(options.issuerKeys, { cardId: planned.cardId, expiry, pin, bankId });
-    },
-  );
+  const card = await options
+    .office()
+    .issuePrimaryCard(
+      { userId: request.userId, cardId: newCardId(), issuedAt, keyVersion: options.issuerKeys.keyVersion },
+      async (planned) => {
+        const bankId = parseBankId(planned.bankId);
+        const expiry = planned.expiry.slice(0, 7);
+        // The stripe first: it can be written again, a chip is initialised once.
+        await options.stripeWriter(request.readerName, { bankId, expiry }, request.stripeTarget);
+        const terminal = new ChipTerminal(await options.cardReader(request.readerName), {
+          keys: options.issuerKeys,
+          terminalName: 'hq-issuer',
+        });
+        await terminal.initialise(options.issuerKeys, { cardId: planned.cardId, expiry, pin, bankId });
+      },
+    );
   return { ...card, pin };
 }

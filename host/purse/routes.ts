@@ -17,13 +17,20 @@ export interface PurseRoutesOptions {
 
 const CardParams = z.object({ cardId: z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits') });
 const ReasonBody = z.object(
-  { reason: z.string({ error: 'reason is required' }).trim().min(1, 'reason is required').max(200, 'reason must be at most 200 characters') },
+  {
+    reason: z.string({ error: 'reason is required' }).trim().min(1, 'reason is required').max(200, 'reason must be at most 200 characters'),
+  },
   { error: 'body must be a JSON object with a reason' },
 );
 const AlertQuery = z.object({
   cardId: CardParams.shape.cardId.optional(),
   after: z.coerce.number().int('after must be an alert id').min(0, 'after must be an alert id').default(0),
-  limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be 1-1000').max(1000, 'limit must be 1-1000').default(100),
+  limit: z.coerce
+    .number()
+    .int('limit must be a whole number')
+    .min(1, 'limit must be 1-1000')
+    .max(1000, 'limit must be 1-1000')
+    .default(100),
 });
 
 const AccountBody = z.object(
@@ -31,7 +38,11 @@ const AccountBody = z.object(
     bankCode: ApplicationInput.shape.bank.shape.bankCode,
     branchCode: ApplicationInput.shape.bank.shape.branchCode,
     accountNumber: ApplicationInput.shape.bank.shape.accountNumber,
-    balance: z.number({ error: 'balance is required' }).int('balance must be whole yen').min(0, 'balance must not be negative').max(1_000_000_000_000, 'balance is too large'),
+    balance: z
+      .number({ error: 'balance is required' })
+      .int('balance must be whole yen')
+      .min(0, 'balance must not be negative')
+      .max(1_000_000_000_000, 'balance is too large'),
   },
   { error: 'body must be a JSON object with bankCode, branchCode, accountNumber and balance' },
 );
@@ -40,7 +51,8 @@ const CONFLICT: Record<string, number> = { already_blacklisted: 409, not_blackli
 
 /** Answers a refusal that means "already so" with 409 and its reason; anything else goes on up. */
 function sendConflict(reply: FastifyReply, error: unknown) {
-  if (error instanceof DomainRefusal && CONFLICT[error.code]) return reply.code(CONFLICT[error.code]!).send({ error: error.code, message: error.message });
+  if (error instanceof DomainRefusal && CONFLICT[error.code])
+    return reply.code(CONFLICT[error.code]!).send({ error: error.code, message: error.message });
   throw error;
 }
 
@@ -54,7 +66,9 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       if (!body.success) return sendBadRequest(reply, body.error);
       try {
         const { version } = await centre().changeBlacklist(kind, params.data.cardId, body.data.reason);
-        return reply.code(kind === 'blacklist' ? 201 : 200).send({ cardId: params.data.cardId, blacklisted: kind === 'blacklist', reason: body.data.reason, version });
+        return reply
+          .code(kind === 'blacklist' ? 201 : 200)
+          .send({ cardId: params.data.cardId, blacklisted: kind === 'blacklist', reason: body.data.reason, version });
       } catch (error) {
         return sendConflict(reply, error);
       }
@@ -65,7 +79,8 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       {
         schema: {
           summary: "The bank's account feed: a customer account the inquiry centre may debit for loads",
-          description: 'Body: { bankCode (4 digits), branchCode (3), accountNumber (7), balance (yen) }. 201; 409 when the account is already open.',
+          description:
+            'Body: { bankCode (4 digits), branchCode (3), accountNumber (7), balance (yen) }. 201; 409 when the account is already open.',
           tags: ['purse'],
         },
       },
@@ -84,18 +99,36 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
 
     app.post(
       '/v1/cards/:cardId/blacklist',
-      { schema: { summary: 'Blacklist a card (lost, stolen, misused); every store refuses it within seconds', description: 'Body: { reason }. 201; 409 when already blacklisted.', tags: ['purse'] } },
+      {
+        schema: {
+          summary: 'Blacklist a card (lost, stolen, misused); every store refuses it within seconds',
+          description: 'Body: { reason }. 201; 409 when already blacklisted.',
+          tags: ['purse'],
+        },
+      },
       change('blacklist'),
     );
     app.delete(
       '/v1/cards/:cardId/blacklist',
-      { schema: { summary: 'Reinstate a blacklisted card', description: 'Body: { reason }. 200; 409 when the card is not blacklisted.', tags: ['purse'] } },
+      {
+        schema: {
+          summary: 'Reinstate a blacklisted card',
+          description: 'Body: { reason }. 200; 409 when the card is not blacklisted.',
+          tags: ['purse'],
+        },
+      },
       change('reinstate'),
     );
 
     app.get(
       '/v1/alerts',
-      { schema: { summary: 'Purse divergences head office found (counter gap or repeat, balance, card MAC, load without debit)', description: 'Query: cardId?, after? (alert id), limit? (1-1000).', tags: ['purse'] } },
+      {
+        schema: {
+          summary: 'Purse divergences head office found (counter gap or repeat, balance, card MAC, load without debit)',
+          description: 'Query: cardId?, after? (alert id), limit? (1-1000).',
+          tags: ['purse'],
+        },
+      },
       async (request, reply) => {
         const query = AlertQuery.safeParse(request.query ?? {});
         if (!query.success) return sendBadRequest(reply, query.error);
@@ -110,7 +143,10 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
         const params = CardParams.safeParse(request.params);
         if (!params.success) return sendBadRequest(reply, params.error);
         const view = purseViewOf(centre(), ledger, params.data.cardId);
-        if (!view) return reply.code(404).send({ error: 'not_found', message: `head office has seen no purse activity or blacklisting for card ${params.data.cardId}` });
+        if (!view)
+          return reply
+            .code(404)
+            .send({ error: 'not_found', message: `head office has seen no purse activity or blacklisting for card ${params.data.cardId}` });
         return view;
       },
     );

@@ -20,10 +20,18 @@ export interface HeadOfficePurse {
   routes(parts: { centre: () => InquiryCentre; readModels: Database.Database; cardViews?: CardView[] }): FastifyPluginAsync;
 }
 
-export function headOfficePurse(options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>): HeadOfficePurse {
+export function headOfficePurse(
+  options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>,
+): HeadOfficePurse {
   return {
     startCentre(parts) {
-      return InquiryCentre.start({ ...options, nc: parts.nc, store: parts.store, ...(parts.hqWriter ? { writer: parts.hqWriter } : {}), logger: parts.logger });
+      return InquiryCentre.start({
+        ...options,
+        nc: parts.nc,
+        store: parts.store,
+        ...(parts.hqWriter ? { writer: parts.hqWriter } : {}),
+        logger: parts.logger,
+      });
     },
     routes(parts) {
       return async (app) => {

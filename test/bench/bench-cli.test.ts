@@ -22,14 +22,25 @@ describe('cardsys bench', () => {
     const pipeline = report.results.pipeline!;
     if (pipeline.status !== 'ok') throw new Error(`pipeline did not run: ${JSON.stringify(pipeline)}`);
     expect(pipeline.figures).toMatchObject({ stores: 2, eventsPerStore: 300, events: 600 });
-    const figures = pipeline.figures as { committed: { eventsPerSecond: number }; rawJetStream: { messagesPerSecond: number }; ratio: number; rawSqlite: { rowsPerSecond: number } };
-    for (const rate of [figures.committed.eventsPerSecond, figures.rawJetStream.messagesPerSecond, figures.rawSqlite.rowsPerSecond, figures.ratio]) {
+    const figures = pipeline.figures as {
+      committed: { eventsPerSecond: number };
+      rawJetStream: { messagesPerSecond: number };
+      ratio: number;
+      rawSqlite: { rowsPerSecond: number };
+    };
+    for (const rate of [
+      figures.committed.eventsPerSecond,
+      figures.rawJetStream.messagesPerSecond,
+      figures.rawSqlite.rowsPerSecond,
+      figures.ratio,
+    ]) {
       expect(Number.isFinite(rate) && rate > 0).toBe(true);
     }
     expect((pipeline.figures as { rawJetStream: { runsMessagesPerSecond: number[] } }).rawJetStream.runsMessagesPerSecond).toHaveLength(2);
     expect(figures.ratio).toBeCloseTo(figures.committed.eventsPerSecond / figures.rawJetStream.messagesPerSecond, 1);
     // The PostgreSQL figure beside SQLite's: the test machine has the server `make deps` starts.
-    const postgres = (pipeline.figures as { rawPostgres: { rowsPerSecond: number; ratioToSqlite: number } | { unavailable: string } }).rawPostgres;
+    const postgres = (pipeline.figures as { rawPostgres: { rowsPerSecond: number; ratioToSqlite: number } | { unavailable: string } })
+      .rawPostgres;
     if ('unavailable' in postgres) {
       if (process.env[SKIP_ENV] !== '1') throw new Error(`raw PostgreSQL figure not measured: ${postgres.unavailable}`);
       console.warn(`raw PostgreSQL figure not checked (${SKIP_ENV}=1): ${postgres.unavailable}`);
@@ -61,7 +72,8 @@ describe('cardsys bench', () => {
     const run = bench('--json', '--only', 'pipeline', '--events', '200', '--pipeline-event-store', 'postgres');
     const report = JSON.parse(run.stdout) as BenchReport;
     const pipeline = report.results.pipeline!;
-    if (pipeline.status !== 'ok' && process.env[SKIP_ENV] === '1') return console.warn(`pipeline on PostgreSQL not checked (${SKIP_ENV}=1): ${JSON.stringify(pipeline)}`);
+    if (pipeline.status !== 'ok' && process.env[SKIP_ENV] === '1')
+      return console.warn(`pipeline on PostgreSQL not checked (${SKIP_ENV}=1): ${JSON.stringify(pipeline)}`);
     if (pipeline.status !== 'ok') throw new Error(`pipeline on PostgreSQL did not run: ${JSON.stringify(pipeline)}`);
     expect(run.status).toBe(0);
     const figures = pipeline.figures as { eventStore: string; events: number; committed: { eventsPerSecond: number } };
@@ -98,6 +110,8 @@ describe('cardsys bench', () => {
     expect(formatReport(report)).toContain('audit: FAILED after 1.5 s: no space left');
     expect(formatReport(report)).toMatch(/^ {2}pay\.p50Ms +1\.25$/m);
     expect(formatReport(report)).toMatch(/^ {2}mode +pcsc$/m);
-    expect(formatReport({ ...report, results: { pipeline: { status: 'ok', seconds: 1, figures: { runs: [18670, 14555] } } } })).toMatch(/^ {2}runs +18,670, 14,555$/m);
+    expect(formatReport({ ...report, results: { pipeline: { status: 'ok', seconds: 1, figures: { runs: [18670, 14555] } } } })).toMatch(
+      /^ {2}runs +18,670, 14,555$/m,
+    );
   });
 });

@@ -39,9 +39,13 @@ class HostProcess {
     eventStore: string,
     extraArgs: string[] = [],
   ) {
-    this.child = spawn(process.execPath, ['bin/cardsys.js', 'host', '--nats', natsUrl, '--data', dataDir, '--http', '127.0.0.1:0', '--event-store', eventStore, ...extraArgs], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    this.child = spawn(
+      process.execPath,
+      ['bin/cardsys.js', 'host', '--nats', natsUrl, '--data', dataDir, '--http', '127.0.0.1:0', '--event-store', eventStore, ...extraArgs],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     this.child.stderr!.on('data', (chunk: Buffer) => (this.log += chunk.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', resolve));
   }
@@ -147,7 +151,11 @@ if ('unavailable' in postgres) {
     });
 
     const authoriseRequest = (authorizationId: string, cardId: string) =>
-      pb.InquiryRequest.encode({ storeId: STORE, terminalId: 'pos-1', authorise: { authorizationId, cardId, bankId: BANK_ID, amount: LOAD, cardCounter: 0 } }).finish();
+      pb.InquiryRequest.encode({
+        storeId: STORE,
+        terminalId: 'pos-1',
+        authorise: { authorizationId, cardId, bankId: BANK_ID, amount: LOAD, cardCounter: 0 },
+      }).finish();
 
     /** Asks for a load authorisation as the store's edge does, again and again with the same id until head office answers. */
     const authorise = async (authorizationId: string, cardId: string): Promise<AuthorisationAnswer> => {
@@ -155,7 +163,12 @@ if ('unavailable' in postgres) {
       for (;;) {
         try {
           const reply = pb.InquiryReply.decode((await storeNc.request(subjects.inquiry(STORE), request, { timeout: 1500 })).data);
-          if (reply.ok) return { mac: Buffer.from(reply.authorisation!.mac!).toString('hex'), deadlineMs: Number(reply.authorisation!.deadlineMs), accountBalance: Number(reply.accountBalance) };
+          if (reply.ok)
+            return {
+              mac: Buffer.from(reply.authorisation!.mac!).toString('hex'),
+              deadlineMs: Number(reply.authorisation!.deadlineMs),
+              accountBalance: Number(reply.accountBalance),
+            };
           // Head office could not answer (its writer stepping down): the edge asks again.
           expect(reply.code).toBe('error');
         } catch (error) {
@@ -191,7 +204,11 @@ if ('unavailable' in postgres) {
       expect(health.lease?.holder).toMatchObject({ apiUrl: a.url, term: 1 });
 
       const post = (host: HostProcess) =>
-        fetch(`${host.url}/v1/bank-accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ACCOUNT) });
+        fetch(`${host.url}/v1/bank-accounts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(ACCOUNT),
+        });
       const refused = await post(b);
       expect(refused.status).toBe(503);
       const body = (await refused.json()) as { error: string; message: string; leader: string };
@@ -199,7 +216,9 @@ if ('unavailable' in postgres) {
       expect(body.message).toContain(a.url);
       expect((await post(a)).status).toBe(201);
       // The follower's read models follow the shared event store.
-      await expect.poll(async () => (await (await fetch(`${b.url}/v1/stores`)).json()) as unknown, { timeout: 10_000 }).toMatchObject({ stores: [{ storeId: STORE }] });
+      await expect
+        .poll(async () => (await (await fetch(`${b.url}/v1/stores`)).json()) as unknown, { timeout: 10_000 })
+        .toMatchObject({ stores: [{ storeId: STORE }] });
     });
 
     it('kill -9 of the writer while the store replicates and asks for loads: the follower takes over within 10 s, nothing lost or doubled', async () => {
@@ -234,7 +253,9 @@ if ('unavailable' in postgres) {
       // Every event of the store's log is in the event store once, in order.
       const total = batches * perBatch;
       await expect
-        .poll(async () => (await (await fetch(`${b.url}/v1/stores/${STORE}/sync`)).json()) as { lastSeqReceived: number }, { timeout: 40_000 })
+        .poll(async () => (await (await fetch(`${b.url}/v1/stores/${STORE}/sync`)).json()) as { lastSeqReceived: number }, {
+          timeout: 40_000,
+        })
         .toMatchObject({ lastSeqReceived: total });
       const stored = (await events.readStream(`store-${STORE}`)).filter((record) => record.type !== CHAIN_HEAD_RECORD_TYPE);
       expect(stored.map((record) => decodeEnvelope(record.data).storeSeq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
@@ -272,7 +293,9 @@ if ('unavailable' in postgres) {
       b.signal('SIGSTOP');
       const pausedAt = Date.now();
       // Asked once and never again, this request reaches only the paused writer (it waits in its socket).
-      await expect(storeNc.request(subjects.inquiry(STORE), authoriseRequest('b0000000000000ff', 'd0000000000000ff'), { timeout: 1000 })).rejects.toThrow();
+      await expect(
+        storeNc.request(subjects.inquiry(STORE), authoriseRequest('b0000000000000ff', 'd0000000000000ff'), { timeout: 1000 }),
+      ).rejects.toThrow();
       const takeoverMs = await c.leadsWithin(pausedAt);
       takeovers.push(takeoverMs);
       console.log(`failover after SIGSTOP: the follower led ${takeoverMs} ms after the pause`);
@@ -288,15 +311,24 @@ if ('unavailable' in postgres) {
       const after = (await hqEvents()).slice(before.length);
       const opening = after.findIndex(({ event }) => event.type === 'HeadOfficeWriterStarted');
       expect(after[opening]?.event).toMatchObject({ data: { term: 3, apiUrl: advertised } });
-      const refused = await fetch(`${b.url}/v1/cards/d000000000000010/blacklist`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"lost"}' });
+      const refused = await fetch(`${b.url}/v1/cards/d000000000000010/blacklist`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"reason":"lost"}',
+      });
       expect({ status: refused.status, body: await refused.json() }).toMatchObject({ status: 503, body: { leader: advertised } });
-      expect(after.slice(opening + 1).every(({ event }) => event.type === 'BankAccountDebited' || event.type === 'LoadAuthorised')).toBe(true);
+      expect(after.slice(opening + 1).every(({ event }) => event.type === 'BankAccountDebited' || event.type === 'LoadAuthorised')).toBe(
+        true,
+      );
       const loaded = await authorisationIdsOf('LoadAuthorised');
       for (let i = 0; i < 8; i++) {
         const id = `b00000000000001${i}`;
         expect(loaded.filter((found) => found === id)).toHaveLength(1);
         const again = await authorise(id, `d00000000000001${i}`);
-        expect({ mac: again.mac, deadlineMs: again.deadlineMs }).toEqual({ mac: firstAnswers.get(id)!.mac, deadlineMs: firstAnswers.get(id)!.deadlineMs });
+        expect({ mac: again.mac, deadlineMs: again.deadlineMs }).toEqual({
+          mac: firstAnswers.get(id)!.mac,
+          deadlineMs: firstAnswers.get(id)!.deadlineMs,
+        });
       }
       // The request only the paused writer had was decided by nobody (the edge would ask again).
       expect(loaded).not.toContain('b0000000000000ff');

@@ -64,7 +64,9 @@ if ('unavailable' in postgres) {
       const held = (await first.tryAcquire(me('a')))!;
       const client = new pg.Client({ connectionString: postgres.url });
       await client.connect();
-      await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cardsys-host-lease' AND pid IN (SELECT pid FROM "${schema}".writer_lease)`);
+      await client.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cardsys-host-lease' AND pid IN (SELECT pid FROM "${schema}".writer_lease)`,
+      );
       await client.end();
       expect(await held.lost).toMatch(/session (failed|ended)/);
       expect((await second.tryAcquire(me('b')))?.holder.term).toBe(2);
@@ -87,7 +89,7 @@ if ('unavailable' in postgres) {
   });
 
   describe('leadership on the lease', () => {
-    it("a writer that another writer got ahead of is refused by expected revision, steps down, and leaves the lease to the other", async () => {
+    it('a writer that another writer got ahead of is refused by expected revision, steps down, and leaves the lease to the other', async () => {
       const schema = postgres.freshSchema();
       const store = await PostgresEventStore.connect(urlOf(schema));
       opened.push(store);
@@ -115,12 +117,22 @@ if ('unavailable' in postgres) {
       expect([a.currentRole, b.currentRole]).toEqual(['leader', 'follower']);
       expect(() => b.leader()).toThrow(NotWriterError);
       const staleWriter = a.leader().hqWriter;
-      await staleWriter.append([{ streamId: 'hq-writer', event: { type: 'HeadOfficeWriterStarted', data: { instance: 'test:a', apiUrl: me('a').apiUrl, term: 1 } } }]);
+      await staleWriter.append([
+        {
+          streamId: 'hq-writer',
+          event: { type: 'HeadOfficeWriterStarted', data: { instance: 'test:a', apiUrl: me('a').apiUrl, term: 1 } },
+        },
+      ]);
 
       // Another writer appends to hq while a still believes it writes (as after a pause past its lease).
       const intruder = await HqWriter.open({ store, signingKey });
-      await intruder.append([{ streamId: 'hq-writer', event: { type: 'HeadOfficeWriterStarted', data: { instance: 'test:x', apiUrl: 'http://x', term: 9 } } }]);
-      const decision = { streamId: 'account-1', event: { type: 'BankAccountOpened' as const, data: { bankId: '00010010000001', balance: 1 } } };
+      await intruder.append([
+        { streamId: 'hq-writer', event: { type: 'HeadOfficeWriterStarted', data: { instance: 'test:x', apiUrl: 'http://x', term: 9 } } },
+      ]);
+      const decision = {
+        streamId: 'account-1',
+        event: { type: 'BankAccountOpened' as const, data: { bankId: '00010010000001', balance: 1 } },
+      };
       await expect(staleWriter.append([decision])).rejects.toBeInstanceOf(WrongExpectedRevisionError);
       // Not tried again: the writer refuses from now on, and the instance steps down.
       await expect(staleWriter.append([decision])).rejects.toBeInstanceOf(NotWriterError);

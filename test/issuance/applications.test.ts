@@ -16,7 +16,13 @@ let store: SqliteEventStore;
 let api: HeadOfficeApi;
 
 const application = {
-  personal: { name: 'Hanako Yamada', address: '1-2-3 Shibuya, Tokyo', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'ACME' },
+  personal: {
+    name: 'Hanako Yamada',
+    address: '1-2-3 Shibuya, Tokyo',
+    birthDate: '1990-04-01',
+    occupation: 'engineer',
+    affiliation: 'ACME',
+  },
   bank: { bankName: 'Example Bank', bankCode: '0001', branchCode: '234', accountNumber: '5678901' },
   homeStoreId: 'A',
 };
@@ -46,7 +52,10 @@ describe('POST /v1/applications', () => {
     const records = await store.readStream(originStreamName(HQ_ORIGIN));
     const envelope = decodeEnvelope(records[0]!.data);
     expect(envelope.eventId).toBe(body.eventId);
-    expect(decodeEvent(envelope.eventType, envelope.payload)).toMatchObject({ type: 'UserRegistered', data: { userId: body.userId, homeStoreId: 'A', personal: { name: 'Hanako Yamada' } } });
+    expect(decodeEvent(envelope.eventType, envelope.payload)).toMatchObject({
+      type: 'UserRegistered',
+      data: { userId: body.userId, homeStoreId: 'A', personal: { name: 'Hanako Yamada' } },
+    });
   });
 
   it('409 for a second application on the same bank account, also after a restart of head office', async () => {
@@ -56,7 +65,10 @@ describe('POST /v1/applications', () => {
     const response = await again.app.inject({ method: 'POST', url: '/v1/applications', payload: application });
     await again.close();
     expect(response.statusCode).toBe(409);
-    expect(response.json()).toEqual({ error: 'duplicate_application', message: 'bank account 00012345678901 already has a registered user; one application per account' });
+    expect(response.json()).toEqual({
+      error: 'duplicate_application',
+      message: 'bank account 00012345678901 already has a registered user; one application per account',
+    });
   });
 
   it('two applications for one account at the same moment: exactly one passes', async () => {
@@ -81,7 +93,12 @@ describe('POST /v1/applications', () => {
   });
 
   it('400 for a body that is not an object', async () => {
-    const response = await api.app.inject({ method: 'POST', url: '/v1/applications', payload: '"hello"', headers: { 'content-type': 'application/json' } });
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      payload: '"hello"',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toBe('bad_request');
   });
@@ -91,7 +108,12 @@ describe('POST /v1/applications', () => {
     await api.caughtUp();
     const response = await api.app.inject({ method: 'GET', url: `/v1/users/${created.json().userId}` });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({ personal: { name: 'Hanako Yamada' }, bank: { accountNumber: '1234567' }, homeStoreId: 'A', cards: [] });
+    expect(response.json()).toMatchObject({
+      personal: { name: 'Hanako Yamada' },
+      bank: { accountNumber: '1234567' },
+      homeStoreId: 'A',
+      cards: [],
+    });
   });
 
   it('the application route is in the OpenAPI document', async () => {

@@ -66,10 +66,20 @@ afterAll(async () => {
 
 describe('primary issuance at head office', () => {
   it("initialises the blank card in head office's reader, writes its stripe and records CardPrimaryIssued", async () => {
-    const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, pin: '4321', stripe: card.stateFile } });
+    const response = await api.app.inject({
+      method: 'POST',
+      url: `/v1/users/${userId}/cards`,
+      payload: { reader: rig.slot.readerName, pin: '4321', stripe: card.stateFile },
+    });
     expect(response.statusCode).toBe(201);
     const issued = response.json();
-    expect(issued).toMatchObject({ userId, bankId: '00091237654321', keyVersion: 1, pin: '4321', cardId: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(issued).toMatchObject({
+      userId,
+      bankId: '00091237654321',
+      keyVersion: 1,
+      pin: '4321',
+      cardId: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
 
     expect(card.state().lifecycle).toBe('primary-issued');
     const terminal = new ChipTerminal(card.transport, { keys: terminalKeysOf(master), terminalName: 'check' });
@@ -80,8 +90,13 @@ describe('primary issuance at head office', () => {
     await terminal.authenticate();
     expect(await terminal.readBankId()).toEqual(parseBankId('00091237654321'));
 
-    expect(await new VirtualStripeReader(card.stateFile).read()).toMatchObject({ bankId: parseBankId('00091237654321'), expiry: issued.expiry.slice(0, 7) });
-    expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toMatchObject([{ data: { cardId: issued.cardId, userId, expiry: issued.expiry } }]);
+    expect(await new VirtualStripeReader(card.stateFile).read()).toMatchObject({
+      bankId: parseBankId('00091237654321'),
+      expiry: issued.expiry.slice(0, 7),
+    });
+    expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toMatchObject([
+      { data: { cardId: issued.cardId, userId, expiry: issued.expiry } },
+    ]);
 
     await api.caughtUp();
     const view = await api.app.inject({ method: 'GET', url: `/v1/cards/${issued.cardId}` });
@@ -89,7 +104,11 @@ describe('primary issuance at head office', () => {
   });
 
   it('a card that is not blank is not issued again, and nothing is recorded', async () => {
-    const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, stripe: card.stateFile } });
+    const response = await api.app.inject({
+      method: 'POST',
+      url: `/v1/users/${userId}/cards`,
+      payload: { reader: rig.slot.readerName, stripe: card.stateFile },
+    });
     expect(response.statusCode).toBe(409);
     expect(response.json()).toMatchObject({ error: 'card_not_issued' });
     expect((await hqEvents()).filter((event) => event.type === 'CardPrimaryIssued')).toHaveLength(1);
@@ -100,8 +119,10 @@ describe('primary issuance at head office', () => {
     // Asynchronously: the API answering the command runs in this process.
     const run = (args: string[]) =>
       new Promise<{ status: number | null; stdout: string }>((resolve) => {
-        execFile(process.execPath, ['bin/cardsys.js', 'host', 'issue-card', '--http', address.replace('http://', ''), '--json', ...args], (error, stdout) =>
-          resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout }),
+        execFile(
+          process.execPath,
+          ['bin/cardsys.js', 'host', 'issue-card', '--http', address.replace('http://', ''), '--json', ...args],
+          (error, stdout) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout }),
         );
       });
     card = await rig.newCard();
@@ -115,7 +136,9 @@ describe('primary issuance at head office', () => {
   });
 
   it('404 for an unknown user, 400 without a reader', async () => {
-    expect((await api.app.inject({ method: 'POST', url: '/v1/users/nobody/cards', payload: { reader: rig.slot.readerName } })).statusCode).toBe(404);
+    expect(
+      (await api.app.inject({ method: 'POST', url: '/v1/users/nobody/cards', payload: { reader: rig.slot.readerName } })).statusCode,
+    ).toBe(404);
     const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: {} });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ field: 'reader' });

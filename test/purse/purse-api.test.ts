@@ -39,7 +39,9 @@ describe('blacklist and alert routes', () => {
 
     const reinstated = await api.inject({ method: 'DELETE', url: `/v1/cards/${cardId}/blacklist`, payload: { reason: 'found' } });
     expect(reinstated.statusCode).toBe(200);
-    expect((await api.inject({ method: 'DELETE', url: `/v1/cards/${cardId}/blacklist`, payload: { reason: 'found' } })).statusCode).toBe(409);
+    expect((await api.inject({ method: 'DELETE', url: `/v1/cards/${cardId}/blacklist`, payload: { reason: 'found' } })).statusCode).toBe(
+      409,
+    );
     await until(() => store.purse.blacklist.find(cardId) === undefined, 'the store to hear of the reinstatement');
   });
 
@@ -63,7 +65,13 @@ describe('blacklist and alert routes', () => {
     store.readers.set('pos-1', card);
     await store.command({ load: { amount: 1_000, pin: '1234' } });
     await store.edge.log.append([
-      { event: { type: 'PursePaid', data: { cardId, amount: 5, newBalance: 995, cardCounter: 2, cardMac: new Uint8Array(8), storeId: 's1', terminalId: 'pos-1' } }, streamId: `card-${cardId}` },
+      {
+        event: {
+          type: 'PursePaid',
+          data: { cardId, amount: 5, newBalance: 995, cardCounter: 2, cardMac: new Uint8Array(8), storeId: 's1', terminalId: 'pos-1' },
+        },
+        streamId: `card-${cardId}`,
+      },
     ]);
     await store.replicated();
     await world.catchUpLedger();
@@ -74,7 +82,12 @@ describe('blacklist and alert routes', () => {
     expect((await api.inject({ method: 'GET', url: '/v1/alerts?limit=0' })).json()).toMatchObject({ field: 'limit' });
 
     const purse = await api.inject({ method: 'GET', url: `/v1/cards/${cardId}/purse` });
-    expect(purse.json()).toMatchObject({ cardId, purse: { balance: 1_000, counter: 1, alerts: 1 }, blacklisted: null, alerts: [{ kind: 'mac_invalid' }] });
+    expect(purse.json()).toMatchObject({
+      cardId,
+      purse: { balance: 1_000, counter: 1, alerts: 1 },
+      blacklisted: null,
+      alerts: [{ kind: 'mac_invalid' }],
+    });
     expect(purse.json().purse.lastUse).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect((await api.inject({ method: 'GET', url: '/v1/cards/00000000000000ff/purse' })).statusCode).toBe(404);
   });
