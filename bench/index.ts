@@ -5,10 +5,16 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { benchPipeline } from './pipeline.js';
 import { CARDSYS_BIN, siblingModule } from '../infra/index.js';
+import { benchPipeline, type PipelineEventStore } from './pipeline.js';
 
-export { benchPipeline, type PipelineBenchOptions, type PipelineFigures } from './pipeline.js';
+export {
+  benchPipeline,
+  PIPELINE_EVENT_STORES,
+  type PipelineBenchOptions,
+  type PipelineEventStore,
+  type PipelineFigures,
+} from './pipeline.js';
 
 /** What every bench function is given. */
 export interface BenchContext {
@@ -16,6 +22,8 @@ export interface BenchContext {
   progress: (message: string) => void;
   /** Events per store for the pipeline; undefined leaves each module its own default size. */
   events?: number;
+  /** Head office's event store in the pipeline run (default SQLite). */
+  pipelineEventStore?: PipelineEventStore;
 }
 
 export type Figures = object;
@@ -46,6 +54,7 @@ export interface RunBenchesOptions {
   /** Benchmarks to run; all that exist when omitted. A named one that does not exist is a failure. */
   only?: BenchName[];
   events?: number;
+  pipelineEventStore?: PipelineEventStore;
   progress?: (message: string) => void;
 }
 
@@ -53,7 +62,13 @@ const moduleUrl = (name: BenchName) => siblingModule(name, import.meta.url);
 
 /** A module's bench function; undefined when its file does not exist. Throws when it exists but is unusable. */
 async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
-  if (name === 'pipeline') return (context) => benchPipeline({ eventsPerStore: context.events, progress: context.progress });
+  if (name === 'pipeline')
+    return (context) =>
+      benchPipeline({
+        eventsPerStore: context.events,
+        eventStore: context.pipelineEventStore,
+        progress: context.progress,
+      });
   const url = moduleUrl(name);
   if (!existsSync(fileURLToPath(url))) return undefined;
   let module: Record<string, unknown>;
@@ -72,16 +87,30 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
  * Runs one benchmark in a child `cardsys bench --only <name> --json`: each gets a fresh process, so
  * no benchmark measures in the wake of another's threads, heap or native add-ons.
  */
-function runInChild(name: BenchName, events: number | undefined): Promise<BenchOutcome> {
+function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' | 'pipelineEventStore'>): Promise<BenchOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started) / 1000;
-  const args = [CARDSYS_BIN, 'bench', '--json', '--only', name, ...(events === undefined ? [] : ['--events', String(events)])];
+  const args = [
+    CARDSYS_BIN,
+    'bench',
+    '--json',
+    '--only',
+    name,
+    ...(options.events === undefined ? [] : ['--events', String(options.events)]),
+    ...(options.pipelineEventStore === undefined ? [] : ['--pipeline-event-store', options.pipelineEventStore]),
+  ];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.on('error', (error) =>
-      resolve({ status: 'failed', seconds: elapsed(), error: `cannot run the ${name} benchmark: ${error.message}` }),
+      resolve({
+        status: 'failed',
+        seconds: elapsed(),
+        error: `cannot run the ${name} benchmark: ${error.message}`,
+      }),
     );
     child.on('close', (code, signal) => {
       const outcome = (() => {
@@ -118,7 +147,7 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
   };
   if (selected.length > 1) {
     for (const name of selected) {
-      const outcome = await runInChild(name, options.events);
+      const outcome = await runInChild(name, options);
       report.results[name] = outcome;
       if (outcome.status === 'failed' || (outcome.status === 'absent' && options.only)) report.ok = false;
     }
@@ -130,7 +159,11 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
     const fail = (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
       report.ok = false;
-      report.results[name] = { status: 'failed', seconds: elapsed(), error: message };
+      report.results[name] = {
+        status: 'failed',
+        seconds: elapsed(),
+        error: message,
+      };
       progress(`${name}: FAILED: ${message}`);
     };
     let bench: BenchFunction | undefined;
@@ -153,6 +186,7 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
       const figures = await bench({
         progress: (message) => progress(`  ${message}`),
         ...(options.events === undefined ? {} : { events: options.events }),
+        ...(options.pipelineEventStore === undefined ? {} : { pipelineEventStore: options.pipelineEventStore }),
       });
       report.results[name] = { status: 'ok', seconds: elapsed(), figures };
       progress(`${name}: done in ${elapsed()} s`);
@@ -197,4 +231,5 @@ function formatValue(value: unknown): string {
   if (Array.isArray(value)) return value.map(formatValue).join(', ');
   return JSON.stringify(value);
 }
-export { writeSignedHistory, type SignedHistory } from './audit-history.js';
+
+export { type SignedHistory, writeSignedHistory } from './audit-history.js';

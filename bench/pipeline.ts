@@ -2,31 +2,33 @@
 // store and has confirmed them back (StoreAck), beside raw JetStream async publish of the same
 // envelope bytes, one message each, and a raw insert of the same rows into SQLite for reference,
 // and into PostgreSQL (PG_URL, a fresh schema dropped afterwards) beside it.
-// Each edge runs in its own worker thread; head office (ingest and its SQLite store) in this one.
+// Each edge runs in its own worker thread; head office (ingest and its event store: SQLite, or with
+// `eventStore: 'postgres'` PostgreSQL at PG_URL in a fresh schema) in this one.
+
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { Worker } from 'node:worker_threads';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { randomBytes } from 'node:crypto';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import pg from 'pg';
 import { generateSigningKey } from '../contracts/index.js';
-import { startNatsServer } from '../infra/nats/index.js';
+import { EventLog, edgeLogDir, type LogEntry } from '../edge/index.js';
 import {
+  type EventStore,
   originStreamName,
   PostgresEventStore,
   readOriginTail,
   SqliteEventStore,
   withoutPassword,
-  type EventStore,
 } from '../eventstore/index.js';
-import { DUPLICATE_WINDOW_MS, ensureEventsStream, startIngest } from '../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
-import { edgeLogDir, EventLog, type LogEntry } from '../edge/index.js';
-import type { EdgeWorkerCommand, EdgeWorkerData, EdgeWorkerMessage } from './pipeline-edge.js';
+import { DUPLICATE_WINDOW_MS, ensureEventsStream, startIngest } from '../host/ingest/index.js';
 import type { Logger } from '../infra/index.js';
 import { siblingModule, workerSource } from '../infra/index.js';
+import { startNatsServer } from '../infra/nats/index.js';
+import type { EdgeWorkerCommand, EdgeWorkerData, EdgeWorkerMessage } from './pipeline-edge.js';
 
 export interface PipelineBenchOptions {
   /** Events each store appends. */
@@ -38,17 +40,28 @@ export interface PipelineBenchOptions {
   publishWindow?: number;
   /** Raw publish runs; the fastest is the baseline, so a busy moment cannot flatter the ratio. */
   rawRuns?: number;
+  /** Head office's event store in the pipeline run: SQLite (default) or PostgreSQL at PG_URL. */
+  eventStore?: PipelineEventStore;
   progress?: (message: string) => void;
 }
+
+export const PIPELINE_EVENT_STORES = ['sqlite', 'postgres'] as const;
+export type PipelineEventStore = (typeof PIPELINE_EVENT_STORES)[number];
 
 export interface PipelineFigures {
   stores: number;
   eventsPerStore: number;
   events: number;
+  /** The host event store the pipeline ran on. */
+  eventStore: string;
   /** Appended at the edges → committed in the host event store and confirmed back to every edge. */
   committed: { seconds: number; eventsPerSecond: number };
   /** The same envelope bytes, one JetStream message each with a msgID, every ack awaited: the fastest of the runs. */
-  rawJetStream: { seconds: number; messagesPerSecond: number; runsMessagesPerSecond: number[] };
+  rawJetStream: {
+    seconds: number;
+    messagesPerSecond: number;
+    runsMessagesPerSecond: number[];
+  };
   /** committed.eventsPerSecond / rawJetStream.messagesPerSecond (goal ≥ 1). */
   ratio: number;
   /** The same rows inserted into a fresh host event store file, in appends of `rowsPerAppend`. */
@@ -63,7 +76,13 @@ interface RawInsertFigures {
   rowsPerAppend: number;
 }
 
-const DEFAULTS = { eventsPerStore: 50_000, stores: 2, appendChunk: 500, publishWindow: 2000, rawRuns: 2 };
+const DEFAULTS = {
+  eventsPerStore: 50_000,
+  stores: 2,
+  appendChunk: 500,
+  publishWindow: 2000,
+  rawRuns: 2,
+};
 const RAW_ROWS_PER_APPEND = 4000;
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -71,7 +90,11 @@ const perSecond = (count: number, ms: number) => Math.round((count * 1000) / ms)
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
 export async function benchPipeline(options: PipelineBenchOptions = {}): Promise<PipelineFigures> {
-  const { eventsPerStore, stores, appendChunk, publishWindow, rawRuns } = { ...DEFAULTS, ...definedOnly(options) };
+  const { eventsPerStore, stores, appendChunk, publishWindow, rawRuns } = {
+    ...DEFAULTS,
+    ...definedOnly(options),
+  };
+  const onPostgres = options.eventStore === 'postgres';
   const progress = options.progress ?? (() => undefined);
   const quiet = { info: () => undefined, warn: progress, error: progress };
   const dir = mkdtempSync(join(tmpdir(), 'cardsys-bench-pipeline-'));
@@ -81,22 +104,41 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const nc = await connect({ servers: nats.url });
     cleanups.unshift(() => nc.close());
     await ensureEventsStream(nc);
-    const store = SqliteEventStore.open(join(dir, 'host', 'events.db'));
+    const pipelineSchema = `cardsys_bench_${randomBytes(6).toString('hex')}`;
+    const store: EventStore = onPostgres
+      ? await PostgresEventStore.connect(PG_URL, { schema: pipelineSchema })
+      : SqliteEventStore.open(join(dir, 'host', 'events.db'));
     cleanups.unshift(() => store.close());
+    if (onPostgres) cleanups.push(() => dropSchema(pipelineSchema));
     const hq = await HqWriter.open({ store, signingKey: generateSigningKey() });
     const edges = Array.from({ length: stores }, (_, i) => {
       const storeId = `bench${i + 1}`;
       return new EdgeWorker(
-        { storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, events: eventsPerStore, appendChunk },
+        {
+          storeId,
+          dataDir: join(dir, 'stores', storeId),
+          natsUrl: nats.url,
+          events: eventsPerStore,
+          appendChunk,
+        },
         progress,
       );
     });
     cleanups.unshift(async () => Promise.all(edges.map((edge) => edge.terminate())));
     for (const edge of edges) {
       const { publicKey } = await edge.next('key');
-      await registerStore(hq, { storeId: edge.storeId, name: `Bench store ${edge.storeId}`, publicKey });
+      await registerStore(hq, {
+        storeId: edge.storeId,
+        name: `Bench store ${edge.storeId}`,
+        publicKey,
+      });
     }
-    const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger: quiet });
+    const ingest = await startIngest({
+      nc,
+      store,
+      storeKeys: storeKeyDirectory(store),
+      logger: quiet,
+    });
     cleanups.unshift(() => ingest.stop());
     await Promise.all(edges.map((edge) => edge.send({ kind: 'start' }).next('ready')));
 
@@ -127,10 +169,17 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const rawJetStreamMs = Math.min(...rawRunsMs);
     const sqlite = SqliteEventStore.open(join(dir, 'raw', 'events.db'));
     const rawSqliteMs = await rawInsert('SQLite', sqlite, logs, progress);
-    const rawSqlite = { seconds: seconds(rawSqliteMs), rowsPerSecond: perSecond(total, rawSqliteMs), rowsPerAppend: RAW_ROWS_PER_APPEND };
+    const rawSqlite = {
+      seconds: seconds(rawSqliteMs),
+      rowsPerSecond: perSecond(total, rawSqliteMs),
+      rowsPerAppend: RAW_ROWS_PER_APPEND,
+    };
     const rawPostgres = await rawPostgresInsert(logs, rawSqlite.rowsPerSecond, progress);
 
-    const committed = { seconds: seconds(pipelineMs), eventsPerSecond: perSecond(total, pipelineMs) };
+    const committed = {
+      seconds: seconds(pipelineMs),
+      eventsPerSecond: perSecond(total, pipelineMs),
+    };
     const rawJetStream = {
       seconds: seconds(rawJetStreamMs),
       messagesPerSecond: perSecond(total, rawJetStreamMs),
@@ -140,6 +189,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       stores,
       eventsPerStore,
       events: total,
+      eventStore: onPostgres ? `PostgreSQL ${withoutPassword(PG_URL)}` : 'SQLite',
       committed,
       rawJetStream,
       ratio: Math.round((committed.eventsPerSecond / rawJetStream.messagesPerSecond) * 100) / 100,
@@ -214,7 +264,12 @@ class EdgeWorker {
 
 /** Every event of a stopped edge's log, as the raw runs publish and insert them. */
 async function readWholeLog(data: EdgeWorkerData, logger: Logger): Promise<{ storeId: string; entries: LogEntry[] }> {
-  const log = await EventLog.open({ dir: edgeLogDir(data.dataDir), storeId: data.storeId, readOnly: true, logger });
+  const log = await EventLog.open({
+    dir: edgeLogDir(data.dataDir),
+    storeId: data.storeId,
+    readOnly: true,
+    logger,
+  });
   try {
     return { storeId: data.storeId, entries: log.read(1, data.events) };
   } finally {
@@ -252,17 +307,21 @@ async function rawJetStreamPublish(
       const entry = entries[i];
       if (!entry) continue;
       outstanding++;
-      const ack = js.publish(`${stream}.${storeId}`, entry.bytes, { msgID: `${storeId}:${entry.seq}` }).then(
-        () => {
-          outstanding--;
-          roomFreed?.();
-        },
-        (error: Error) => {
-          failure ??= error;
-          outstanding--;
-          roomFreed?.();
-        },
-      );
+      const ack = js
+        .publish(`${stream}.${storeId}`, entry.bytes, {
+          msgID: `${storeId}:${entry.seq}`,
+        })
+        .then(
+          () => {
+            outstanding--;
+            roomFreed?.();
+          },
+          (error: Error) => {
+            failure ??= error;
+            outstanding--;
+            roomFreed?.();
+          },
+        );
       acked.push(ack);
       while (outstanding >= window) await new Promise<void>((resolve) => (roomFreed = resolve));
       if (failure) throw new Error(`raw JetStream publish failed: ${failure.message}`);
@@ -289,9 +348,11 @@ async function rawInsert(
     const started = performance.now();
     for (const { storeId, entries } of logs) {
       for (let i = 0; i < entries.length; i += RAW_ROWS_PER_APPEND) {
-        const records = entries
-          .slice(i, i + RAW_ROWS_PER_APPEND)
-          .map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
+        const records = entries.slice(i, i + RAW_ROWS_PER_APPEND).map(({ envelope, bytes }) => ({
+          id: envelope.eventId,
+          type: envelope.eventType,
+          data: bytes,
+        }));
         await store.appendToStream(originStreamName(storeId), records);
       }
     }
@@ -328,14 +389,18 @@ async function rawPostgresInsert(
       ratioToSqlite: Math.round((rowsPerSecond / sqliteRowsPerSecond) * 100) / 100,
     };
   } finally {
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+    await dropSchema(schema);
   }
 }
 
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+}
+
 /** The figure counts only if head office really holds every event of every store. */
-async function assertAllStored(store: SqliteEventStore, storeIds: string[], eventsPerStore: number): Promise<void> {
+async function assertAllStored(store: EventStore, storeIds: string[], eventsPerStore: number): Promise<void> {
   for (const storeId of storeIds) {
     const { lastSeq } = await readOriginTail(store, storeId);
     if (lastSeq !== eventsPerStore) throw new Error(`pipeline: head office holds store ${storeId} up to ${lastSeq}, not ${eventsPerStore}`);

@@ -7,7 +7,9 @@ export const pb = cardsys.v1;
 export type { cardsys };
 
 /** The data fields of a generated message class: no methods, no unknown-field bookkeeping. */
-export type Fields<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K extends '$unknowns' ? never : K]: T[K] };
+export type Fields<T> = {
+  [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K extends '$unknowns' ? never : K]: T[K];
+};
 
 export type EventEnvelope = Fields<cardsys.v1.EventEnvelope>;
 export type ChainHead = Fields<cardsys.v1.ChainHead>;
@@ -32,6 +34,7 @@ const eventMessages = {
   BankAccountDebited: pb.BankAccountDebited,
   StoreRegistered: pb.StoreRegistered,
   StoreKeyRegistered: pb.StoreKeyRegistered,
+  HeadOfficeWriterStarted: pb.HeadOfficeWriterStarted,
   LoadAuthorised: pb.LoadAuthorised,
   LoadAuthorisationHandedOver: pb.LoadAuthorisationHandedOver,
   LoadAuthorisationCompleted: pb.LoadAuthorisationCompleted,
@@ -70,6 +73,7 @@ const EVENT_WRITER = {
   PurseCreditStarted: 'store',
   ApiAccessRecorded: 'hq',
   StoreBatchRefused: 'hq',
+  HeadOfficeWriterStarted: 'hq',
 } as const satisfies Record<EventType, 'store' | 'hq'>;
 
 /** Whether `origin` (a store id, or "hq" for head office) may write events of this type. */
@@ -82,9 +86,13 @@ type MessageOf<K extends EventType> = InstanceType<(typeof eventMessages)[K]>;
 export type EventData<K extends EventType> = Parameters<(typeof eventMessages)[K]['encode']>[0];
 
 /** A decoded domain event: its type name and its fields. */
-export type DomainEvent = { [K in EventType]: { type: K; data: Fields<MessageOf<K>> } }[EventType];
+export type DomainEvent = {
+  [K in EventType]: { type: K; data: Fields<MessageOf<K>> };
+}[EventType];
 /** A domain event about to be encoded. */
-export type NewDomainEvent = { [K in EventType]: { type: K; data: EventData<K> } }[EventType];
+export type NewDomainEvent = {
+  [K in EventType]: { type: K; data: EventData<K> };
+}[EventType];
 
 /** Raised for bytes or names that do not follow the contracts; the message says what is wrong. */
 export class ContractError extends Error {
@@ -96,14 +104,19 @@ export function isEventType(name: string): name is EventType {
 }
 
 export function encodeEvent(event: NewDomainEvent): Uint8Array {
-  const message = eventMessages[event.type] as { encode(data: unknown): { finish(): Uint8Array } };
+  const message = eventMessages[event.type] as {
+    encode(data: unknown): { finish(): Uint8Array };
+  };
   return message.encode(event.data).finish();
 }
 
 export function decodeEvent(type: string, payload: Uint8Array): DomainEvent {
   if (!isEventType(type)) throw new ContractError(`unknown event type "${type}"`);
   const message = eventMessages[type] as { decode(bytes: Uint8Array): unknown };
-  return { type, data: decodeOrThrow(`${type} payload`, () => message.decode(payload)) } as DomainEvent;
+  return {
+    type,
+    data: decodeOrThrow(`${type} payload`, () => message.decode(payload)),
+  } as DomainEvent;
 }
 
 /** Runs a protobuf decode and turns its failure into a ContractError naming what was decoded. */

@@ -1,16 +1,28 @@
 // The host event store: the interface every adapter implements, the adapters, how origins' chains
 // are laid out in streams, and the one decoder of stored records.
-export * from './event-store.js';
-export { SqliteEventStore } from './sqlite-event-store.js';
+
 export { EsdbEventStore } from './esdb-event-store.js';
+export * from './event-store.js';
+export {
+  PostgresEventStore,
+  type PostgresEventStoreOptions,
+  type PostgresTarget,
+  postgresTarget,
+} from './postgres-event-store.js';
+export {
+  decodeRecord,
+  domainEventsOf,
+  type FedEvent,
+  type HostEvent,
+  type RecordPlace,
+} from './records.js';
+export { withoutPassword } from './server-url.js';
+export { SqliteEventStore } from './sqlite-event-store.js';
 export {
   CHAIN_HEAD_RECORD_TYPE,
   chainHeadRecord,
+  type OriginTail,
   originOfStream,
   originStreamName,
   readOriginTail,
-  type OriginTail,
 } from './stream-layout.js';
-export { decodeRecord, domainEventsOf, type FedEvent, type HostEvent, type RecordPlace } from './records.js';
-export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres-event-store.js';
-export { withoutPassword } from './server-url.js';

@@ -3,10 +3,10 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../infra/index.js';
+import { AppendSignal, startCatchUpSubscription } from './catch-up-subscription.js';
 import {
-  DuplicateEventError,
-  WrongExpectedRevisionError,
   type AppendResult,
+  DuplicateEventError,
   type EventStore,
   type ExpectedRevision,
   type NewRecord,
@@ -15,8 +15,8 @@ import {
   type StoredRecord,
   type SubscribeOptions,
   type Subscription,
+  WrongExpectedRevisionError,
 } from './event-store.js';
-import { AppendSignal, startCatchUpSubscription } from './catch-up-subscription.js';
 import { withoutPassword } from './server-url.js';
 
 export interface PostgresEventStoreOptions {
@@ -30,6 +30,12 @@ export interface PostgresEventStoreOptions {
 
 const DEFAULT_POSTGRES_SCHEMA = 'cardsys';
 const DEFAULT_POLL_MS = 1000;
+/**
+ * An append is a few statements sent back to back. A process stopped in the middle of one (paused,
+ * cut off) would hold the append lock, and so stop every other process's appends, until it came
+ * back: the server ends such a session after this long, rolling the append back.
+ */
+const IDLE_IN_APPEND_MS = 2000;
 /** How long a lost LISTEN connection waits before connecting again (the poll covers the gap). */
 const LISTEN_RETRY_MS = 2000;
 const UNIQUE_VIOLATION = '23505';
@@ -57,17 +63,26 @@ const toRecord = (row: EventRow): StoredRecord => ({
   position: BigInt(row.position),
 });
 
-/** The URL's `schema` parameter, and the URL without it for node-postgres. */
-function splitSchema(url: string): { connectionString: string; schema: string | undefined } {
+/** Where a head office's PostgreSQL data lives: the server (the URL without `schema`) and the schema. */
+export interface PostgresTarget {
+  connectionString: string;
+  schema: string;
+}
+
+/** The URL's `schema` parameter (else `schema`, else `cardsys`), checked, and the URL without it for node-postgres. */
+export function postgresTarget(url: string, schema?: string): PostgresTarget {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new Error(`bad PostgreSQL URL "${withoutPassword(url)}": expected postgres://user[:password]@host[:port]/database[?schema=name]`);
   }
-  const schema = parsed.searchParams.get('schema') ?? undefined;
+  const chosen = schema ?? parsed.searchParams.get('schema') ?? DEFAULT_POSTGRES_SCHEMA;
+  if (!SCHEMA_NAME.test(chosen)) {
+    throw new Error(`PostgreSQL schema name "${chosen}" must be lower-case letters, digits and _ (at most 56), not starting with a digit`);
+  }
   parsed.searchParams.delete('schema');
-  return { connectionString: parsed.toString(), schema };
+  return { connectionString: parsed.toString(), schema: chosen };
 }
 
 /**
@@ -108,15 +123,14 @@ export class PostgresEventStore implements EventStore {
 
   /** Connects and creates the schema and table if missing; the URL may name the schema (`?schema=name`). */
   static async connect(url: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
-    const { connectionString, schema: urlSchema } = splitSchema(url);
-    const schema = options.schema ?? urlSchema ?? DEFAULT_POSTGRES_SCHEMA;
-    if (!SCHEMA_NAME.test(schema)) {
-      throw new Error(
-        `PostgreSQL schema name "${schema}" must be lower-case letters, digits and _ (at most 56), not starting with a digit`,
-      );
-    }
+    const { connectionString, schema } = postgresTarget(url, options.schema);
     const logger = options.logger ?? console;
-    const pool = new pg.Pool({ connectionString, max: 4, application_name: 'cardsys-host' });
+    const pool = new pg.Pool({
+      connectionString,
+      max: 4,
+      application_name: 'cardsys-host',
+      idle_in_transaction_session_timeout: IDLE_IN_APPEND_MS,
+    });
     pool.on('error', (error) => logger.warn(`PostgreSQL event store: an idle connection failed: ${error.message}`));
     const lockKey = BigInt.asIntN(64, createHash('sha256').update(`cardsys events ${schema}`).digest().readBigUInt64BE()).toString();
     const store = new PostgresEventStore(
@@ -213,7 +227,10 @@ export class PostgresEventStore implements EventStore {
             SELECT (SELECT max(position) FROM appended) AS last, pg_notify($6, '')`,
           values: [streamId, actual ?? -1n, records.map((r) => r.id), records.map((r) => r.type), records.map((r) => r.data), this.channel],
         });
-        return { nextExpectedRevision: (actual ?? -1n) + BigInt(records.length), lastPosition: BigInt(rows[0]!.last) };
+        return {
+          nextExpectedRevision: (actual ?? -1n) + BigInt(records.length),
+          lastPosition: BigInt(rows[0]!.last),
+        };
       });
     } catch (error) {
       const failure = error as { code?: string; constraint?: string };
@@ -302,7 +319,10 @@ export class PostgresEventStore implements EventStore {
   /** One connection per store object LISTENs for other processes' appends, reconnecting when lost. */
   private listen(): void {
     if (this.listener || this.closed) return;
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'cardsys-host-listen' });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: 'cardsys-host-listen',
+    });
     this.listener = client;
     const lost = (error?: Error) => {
       if (this.listener !== client) return;

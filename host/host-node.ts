@@ -1,26 +1,22 @@
-import { join } from 'node:path';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
-import { connectReconnecting } from '../infra/nats/index.js';
-import type { SigningKey } from '../contracts/index.js';
-import { buildApi, type CardView, headOfficeAccess, type ApiAccessConfig } from './api/index.js';
-import { EsdbEventStore, PostgresEventStore, SqliteEventStore, withoutPassword, type EventStore } from '../eventstore/index.js';
-import { HqWriter, recordRefusals, storeKeyDirectory } from './hq-writer/index.js';
-import { ensureEventsStream, startIngest, type Ingest } from './ingest/index.js';
-import {
-  provisionHeadOffice,
-  provisionedStores,
-  storeRegistrationEvents,
-  issuerKeysFile,
-  loadOrCreateIssuerKeys,
-} from './provisioning/index.js';
-import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import type { KeyObject } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { IssuerMasterKeys } from '../card/index.js';
-import { headOfficeIssuance } from './issuance/index.js';
-import type { IssuanceStation } from './primary-issuance/index.js';
-import { headOfficePurse } from './purse/index.js';
+import type { SigningKey } from '../contracts/index.js';
+import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
 import type { Logger } from '../infra/index.js';
+import { connectReconnecting } from '../infra/nats/index.js';
+import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
+import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
+import type { HqWriter } from './hq-writer/index.js';
+import { ensureEventsStream } from './ingest/index.js';
+import { headOfficeIssuance } from './issuance/index.js';
+import { headOfficeRoles, Leadership, PostgresWriterLease, type Role, soleInstanceLease, type WriterLease } from './leadership/index.js';
+import type { IssuanceStation } from './primary-issuance/index.js';
+import { issuerKeysFile, loadOrCreateIssuerKeys, provisionHeadOffice } from './provisioning/index.js';
+import { headOfficePurse } from './purse/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
@@ -32,7 +28,8 @@ export type EventStoreChoice = 'sqlite' | { postgresUrl: string } | { esdbUrl: s
 export interface HostParts {
   store: EventStore;
   nc: NatsConnection;
-  hqWriter: HqWriter;
+  /** Head office's writer while this instance leads; throws NotWriterError (503) on a follower. */
+  readonly hqWriter: HqWriter;
   runner: ProjectionRunner;
   logger: Logger;
 }
@@ -43,6 +40,8 @@ export interface HostOptions {
   natsUrl: string;
   natsOptions?: Partial<ConnectionOptions>;
   http: { host: string; port: number };
+  /** Where clients reach this instance's API, as a follower names the leader in its refusals; default: the http address. */
+  advertiseUrl?: string;
   eventStore?: EventStoreChoice;
   /** Key that signs head office's chain heads; default: head office's provisioned key in dataDir (made on first run). */
   signingKey?: SigningKey;
@@ -52,15 +51,16 @@ export interface HostOptions {
   issuerKeys?: IssuerMasterKeys;
   /** Head office's X25519 private key that stores seal lookups to; default: head office's provisioned key. */
   sealingKey?: KeyObject;
+  logger?: Logger;
   /** Which tokens the API accepts (head office's own unless an OIDC issuer is named) and its write rate limit. */
   api?: ApiAccessConfig;
   /** The reader and stripe encoder primary issuance uses; without it POST /v1/users/:userId/cards answers 503. */
   issuanceStation?: IssuanceStation;
-  logger?: Logger;
 }
 
 export interface HostNode extends HostParts {
-  ingest: Ingest;
+  /** Leader (holds the writer lease) or follower; with SQLite always the leader. */
+  readonly role: Role;
   api: FastifyInstance;
   /** Base URL of the query API, e.g. http://127.0.0.1:8080. */
   url: string;
@@ -84,6 +84,13 @@ export async function openEventStore(
   return EsdbEventStore.connect(choice.esdbUrl);
 }
 
+/** PostgreSQL lets several instances share head office's events, one writing at a time; elsewhere this instance is the only one. */
+function openWriterLease(choice: EventStoreChoice = 'sqlite', logger: Logger): Promise<WriterLease> | WriterLease {
+  return typeof choice === 'object' && 'postgresUrl' in choice
+    ? PostgresWriterLease.connect(choice.postgresUrl, { logger })
+    : soleInstanceLease();
+}
+
 /** The event store as messages name it: the SQLite file, or the server URL without its password. */
 export function describeEventStore(dataDir: string, choice: EventStoreChoice = 'sqlite'): string {
   if (choice === 'sqlite') return `SQLite ${join(dataDir, EVENTS_FILE)}`;
@@ -105,7 +112,11 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
     const { nc, link } = await connectReconnecting(
-      { name: 'cardsys-host', ...options.natsOptions, servers: options.natsUrl },
+      {
+        name: 'cardsys-host',
+        ...options.natsOptions,
+        servers: options.natsUrl,
+      },
       'host',
       logger,
     ).catch((error: Error) => {
@@ -114,10 +125,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     cleanup.push(() => nc.drain());
     await ensureEventsStream(nc);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
-    const hqWriter = await HqWriter.open({ store, signingKey });
-    await registerProvisionedStores(store, hqWriter, options.dataDir, logger);
     const issuerKeys = options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys;
-    const purse = headOfficePurse({ issuerKeys });
     const runner = ProjectionRunner.open({
       file: join(options.dataDir, READ_MODELS_FILE),
       store,
@@ -126,22 +134,40 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     });
     cleanup.push(() => runner.close());
     runner.start();
-    const ingest = await startIngest({
-      nc,
-      store,
-      storeKeys: storeKeyDirectory(store),
-      logger,
-      onRefusal: recordRefusals(hqWriter, logger),
-    });
-    cleanup.push(() => ingest.stop());
-    const parts: HostParts = { store, nc, hqWriter, runner, logger };
+    const purse = headOfficePurse({ issuerKeys });
     const issuance = headOfficeIssuance({
-      ...parts,
+      store,
+      nc,
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
       issuerKeys,
       ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
+      logger,
     });
+    // The single-writer parts run where the lease is held; see host/leadership.
+    const lease = await openWriterLease(options.eventStore, logger);
+    cleanup.push(() => lease.close());
+    const roles = headOfficeRoles({
+      store,
+      nc,
+      signingKey,
+      dataDir: options.dataDir,
+      purse,
+      issuance,
+      shared: lease.shared,
+      logger,
+    });
+    const leadership = new Leadership({ lease, logger, ...roles });
+    cleanup.push(() => leadership.stop());
+    const parts: HostParts = {
+      store,
+      nc,
+      get hqWriter() {
+        return leadership.leader().hqWriter;
+      },
+      runner,
+      logger,
+    };
     const cardViews: CardView[] = [];
     const api = await buildApi({
       store,
@@ -149,8 +175,18 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       nc,
       natsLink: link,
       cardViews,
-      access: headOfficeAccess(options.dataDir, hqWriter, options.api),
-      plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])],
+      access: headOfficeAccess(options.dataDir, () => leadership.leader().hqWriter, options.api),
+      writeGuard: () => void leadership.leader(),
+      leadership: () => leadership.status(),
+      plugins: [
+        issuance.routes(() => leadership.leader().office),
+        purse.routes({
+          centre: () => leadership.reads().centre,
+          readModels: runner.db,
+          cardViews,
+        }),
+        ...(options.routes?.(parts) ?? []),
+      ],
     });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
@@ -159,23 +195,28 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : options.http.port;
     const url = `http://${options.http.host.includes(':') ? `[${options.http.host}]` : options.http.host}:${port}`;
-    return { ...parts, ingest, api, url, docsUrl: `${url}/docs`, stop: stopAll };
+    await leadership.start({
+      instance: `${hostname()}:${process.pid}`,
+      apiUrl: options.advertiseUrl ?? url,
+    });
+    return {
+      store,
+      nc,
+      runner,
+      logger,
+      get hqWriter() {
+        return parts.hqWriter;
+      },
+      get role() {
+        return leadership.currentRole;
+      },
+      api,
+      url,
+      docsUrl: `${url}/docs`,
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;
-  }
-}
-
-/**
- * Stores provisioned in head office's folder whose keys the hq stream does not hold yet get their
- * StoreRegistered and StoreKeyRegistered appended, so that ingest knows their signing keys and the
- * issuance snapshots their neighbours and sealing keys.
- */
-async function registerProvisionedStores(store: EventStore, hqWriter: HqWriter, dataDir: string, logger: Logger): Promise<void> {
-  const registered = storeKeyDirectory(store);
-  for (const record of provisionedStores(dataDir)) {
-    if (await registered.publicKey(record.storeId, record.signingKeyId)) continue;
-    await hqWriter.append(storeRegistrationEvents(record).map((event) => ({ event, streamId: `store-${record.storeId}` })));
-    logger.info(`registered provisioned store ${record.storeId} (key ${record.signingKeyId})`);
   }
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { BENCH_NAMES, formatReport, isBenchName, runBenches, type BenchName } from '../../bench/index.js';
+import { BENCH_NAMES, type BenchName, formatReport, isBenchName, PIPELINE_EVENT_STORES, runBenches } from '../../bench/index.js';
 import { say } from '../options.js';
 
 const BenchCliOptions = z.object({
@@ -31,11 +31,19 @@ const BenchCliOptions = z.object({
       if (text === undefined) return undefined;
       const events = Number(text);
       if (!/^\d+$/.test(text) || !Number.isSafeInteger(events) || events < 1) {
-        context.addIssue({ code: 'custom', message: `--events: expected a whole number of events of at least 1, got "${text}"` });
+        context.addIssue({
+          code: 'custom',
+          message: `--events: expected a whole number of events of at least 1, got "${text}"`,
+        });
         return z.NEVER;
       }
       return events;
     }),
+  pipelineEventStore: z
+    .enum(PIPELINE_EVENT_STORES, {
+      error: `--pipeline-event-store: expected ${PIPELINE_EVENT_STORES.join(' or ')}`,
+    })
+    .optional(),
 });
 
 /** `cardsys bench`: every figure of the system from one run. */
@@ -46,11 +54,17 @@ export function registerBenchCommands(program: Command): void {
     .option('--json', 'one JSON object on stdout, progress on stderr')
     .option('--only <names>', `comma-separated benchmarks to run: ${BENCH_NAMES.join(', ')} (default: every one present)`)
     .option('--events <n>', 'events each store appends in the pipeline benchmark (default 50000)')
+    .option(
+      '--pipeline-event-store <sqlite|postgres>',
+      "head office's event store in the pipeline benchmark: sqlite (default) or PostgreSQL at PG_URL",
+    )
     .addHelpText(
       'after',
       '\nThe pipeline figure: events appended at two store edges until head office has committed them to its\n' +
         'event store and confirmed them back, beside raw JetStream async publish of the same envelopes one\n' +
-        'message each, and their ratio. Exit code is non-zero when a benchmark fails.',
+        'message each, and their ratio. With --pipeline-event-store postgres head office commits to PostgreSQL\n' +
+        '(PG_URL, default postgres://postgres@127.0.0.1:5432/test, a fresh schema dropped afterwards).\n' +
+        'Exit code is non-zero when a benchmark fails.',
     )
     .action(async (raw: unknown) => {
       const parsed = BenchCliOptions.safeParse(raw);

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { type ApiAccessConfig, DEFAULT_WRITE_RATE_LIMIT, parseWriteRateLimit } from '../../host/api/index.js';
 import { describeEventStore, startHost } from '../../host/index.js';
-import { natsConnectOptions } from '../../infra/nats/index.js';
-import { DEFAULT_WRITE_RATE_LIMIT, parseWriteRateLimit, type ApiAccessConfig } from '../../host/api/index.js';
 import { pcscIssuanceStation } from '../../host/issuance/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
-import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
-import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
+import { natsConnectOptions } from '../../infra/nats/index.js';
+import { type DataCliOptions, type NatsCliOptions, say, withDataOption, withNatsOptions } from '../options.js';
+import { type EventStoreCliOptions, eventStoreChoice, hqDataDir, withEventStoreOptions } from './host-options.js';
 
 interface ApiCliOptions {
   oidcIssuer?: string;
@@ -18,12 +18,20 @@ interface ApiCliOptions {
   issuanceStripe?: string;
 }
 
-type HostCliOptions = NatsCliOptions & DataCliOptions & EventStoreCliOptions & ApiCliOptions & { http: string };
+type HostCliOptions = NatsCliOptions & DataCliOptions & EventStoreCliOptions & ApiCliOptions & { http: string; advertise?: string };
 
 /** Which tokens the API accepts: all three OIDC options, or none of them (head office's own tokens). */
 function apiAccessConfig(options: ApiCliOptions): ApiAccessConfig {
-  const oidc = { issuer: options.oidcIssuer, jwksUrl: options.oidcJwks, audience: options.oidcAudience };
-  const given = Object.entries({ '--oidc-issuer': oidc.issuer, '--oidc-jwks': oidc.jwksUrl, '--oidc-audience': oidc.audience });
+  const oidc = {
+    issuer: options.oidcIssuer,
+    jwksUrl: options.oidcJwks,
+    audience: options.oidcAudience,
+  };
+  const given = Object.entries({
+    '--oidc-issuer': oidc.issuer,
+    '--oidc-jwks': oidc.jwksUrl,
+    '--oidc-audience': oidc.audience,
+  });
   const missing = given.filter(([, value]) => !value).map(([name]) => name);
   if (missing.length > 0 && missing.length < given.length)
     throw new Error(`an OIDC issuer needs --oidc-issuer, --oidc-jwks and --oidc-audience; missing ${missing.join(', ')}`);
@@ -31,7 +39,12 @@ function apiAccessConfig(options: ApiCliOptions): ApiAccessConfig {
   if (missing.length > 0) return { writeRateLimit };
   return {
     writeRateLimit,
-    oidc: { issuer: oidc.issuer!, jwksUrl: oidc.jwksUrl!, audience: oidc.audience!, rolesClaim: options.oidcRolesClaim },
+    oidc: {
+      issuer: oidc.issuer!,
+      jwksUrl: oidc.jwksUrl!,
+      audience: oidc.audience!,
+      rolesClaim: options.oidcRolesClaim,
+    },
   };
 }
 
@@ -48,6 +61,12 @@ export function parseHttpAddress(text: string): { host: string; port: number } {
   const port = match ? Number(match[3]) : NaN;
   if (!match || port > 65535) throw new Error(`--http: expected <host:port> such as 127.0.0.1:8080, got "${text}"`);
   return { host: (match[1] ?? match[2])!, port };
+}
+
+function parseAdvertiseUrl(text: string): string {
+  if (!/^https?:\/\/[^/\s]+$/.test(text))
+    throw new Error(`--advertise: expected http(s)://host[:port] such as http://hq1.example:8080, got "${text}"`);
+  return text;
 }
 
 /** `cardsys host`: runs head office (other `host …` subcommands hang off the same command). */
@@ -67,12 +86,22 @@ export function registerHostCommand(program: Command): void {
     )
     .option('--issuance-reader <name>', 'the PC/SC reader primary issuance initialises blank cards in, e.g. "Virtual PCD 00 00"')
     .option('--issuance-stripe <encoder>', "the stripe encoder beside it: vcard:<card state file> (a virtual card's stripe)")
+    .addOption(
+      new Option(
+        '--advertise <url>',
+        "the API's address for clients, as the other instances name this one when it writes (default: the --http address)",
+      ).env('CARDSYS_ADVERTISE_URL'),
+    )
     .addHelpText(
       'after',
       '\nHead office keeps its files in <data>/hq/ (events.db with --event-store sqlite, readmodels.db, keys/).\n' +
         'NATS credentials: --creds, or <data>/hq/keys/hq.nk when provisioned.\n' +
-        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).' +
-        'API tokens: every route but /healthz and /docs needs "Authorization: Bearer <token>"; without --oidc-* options the\n' +
+        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).\n' +
+        'Two or more instances may share one PostgreSQL schema and one NATS, each with its own --data (a copy of\n' +
+        '<data>/hq/keys and <data>/hq/directory): all serve the API and the read models; the one holding the writer\n' +
+        'lease writes (ingest, inquiry centre, issuance, snapshots), the others answer writes with 503 naming it and\n' +
+        'take over within seconds when it stops. /healthz shows the role and the lease holder.' +
+        '\nAPI tokens: every route but /healthz and /docs needs "Authorization: Bearer <token>"; without --oidc-* options the\n' +
         "tokens are head office's own (cardsys host token --role <role> --subject <name>).",
     )
     .action(async (options: HostCliOptions) => {
@@ -87,6 +116,7 @@ export function registerHostCommand(program: Command): void {
       const api = apiAccessConfig(options);
       const station = issuanceStation(options);
       const eventStore = eventStoreChoice(options);
+      const advertiseUrl = options.advertise === undefined ? undefined : parseAdvertiseUrl(options.advertise);
       const node = await startHost({
         dataDir,
         natsUrl: options.nats,
@@ -95,8 +125,11 @@ export function registerHostCommand(program: Command): void {
         eventStore,
         api,
         ...(station ? { issuanceStation: station } : {}),
+        ...(advertiseUrl ? { advertiseUrl } : {}),
       });
-      say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}`);
+      say(
+        `head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`,
+      );
       say(`query API: ${node.url}  (OpenAPI docs: ${node.docsUrl}, health: ${node.url}/healthz)`);
       say(
         api.oidc

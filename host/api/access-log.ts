@@ -2,20 +2,22 @@
 // office's own chain through its writer, listed by GET /v1/access-log from the access-log read model.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { AfterPosition, PageLimit } from '../../contracts/index.js';
 import type { EventStore } from '../../eventstore/index.js';
-import type { HqWriter } from '../hq-writer/index.js';
 import { AccessLogReader, type ProjectionRunner } from '../../projections/index.js';
+import type { HqWriter } from '../hq-writer/index.js';
 import type { AccessRecorder } from './access-control.js';
 import { useZodValidation } from './http-errors.js';
-import { AfterPosition, PageLimit } from '../../contracts/index.js';
 
 /** The aggregate head office's access records belong to. */
 const ACCESS_LOG_STREAM = 'api-access';
 
 /** Records each entry in `hq`, signed and chained like every other head-office event. */
-export function hqAccessRecorder(writer: HqWriter): AccessRecorder {
+export function hqAccessRecorder(writer: HqWriter | (() => HqWriter)): AccessRecorder {
+  // A getter when this instance may lose the writer (a follower has none: recording throws, the request gets 503).
+  const current = typeof writer === 'function' ? writer : () => writer;
   return async (entry) => {
-    await writer.append([
+    await current().append([
       {
         streamId: ACCESS_LOG_STREAM,
         event: {
@@ -40,7 +42,10 @@ export function hqAccessRecorder(writer: HqWriter): AccessRecorder {
 
 const Instant = (what: string) =>
   z.iso
-    .datetime({ offset: true, error: `${what} must be an ISO 8601 time such as 2025-04-01T00:00:00Z` })
+    .datetime({
+      offset: true,
+      error: `${what} must be an ISO 8601 time such as 2025-04-01T00:00:00Z`,
+    })
     .transform((text) => Date.parse(text))
     .optional();
 
@@ -92,7 +97,10 @@ export function accessLogRoutes(options: { store: EventStore; runner: Projection
           after: query.after,
           limit: query.limit,
         });
-        return { entries, next: entries.length === query.limit ? entries.at(-1)!.position : null };
+        return {
+          entries,
+          next: entries.length === query.limit ? entries.at(-1)!.position : null,
+        };
       },
     );
   };

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { LinkWatch } from '../../infra/nats/index.js';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import type { EventStore } from '../../eventstore/index.js';
-import { ReadModelQueries, type ProjectionRunner } from '../../projections/index.js';
-import { installErrorShapes } from './http-errors.js';
-import { healthRoute } from './health.js';
-import { readRoutes } from './read-routes.js';
-import { installAccessControl, type AccessControlOptions } from './access-control.js';
+import type { LinkWatch } from '../../infra/nats/index.js';
+import { type ProjectionRunner, ReadModelQueries } from '../../projections/index.js';
+import { type AccessControlOptions, installAccessControl } from './access-control.js';
 import { accessLogRoutes } from './access-log.js';
+import { healthRoute } from './health.js';
+import { installErrorShapes } from './http-errors.js';
 import { documentRoute, securitySchemes } from './openapi.js';
+import { readRoutes } from './read-routes.js';
 
 export interface ApiDeps {
   store: EventStore;
@@ -26,7 +26,13 @@ export interface ApiDeps {
   logger?: FastifyServerOptions['logger'];
   /** Who may call what (ROUTE_ACCESS): how callers are authenticated, where their writes and personal-data reads are recorded. */
   access: AccessControlOptions;
+  /** Called before every request that may write (any method but GET, HEAD, OPTIONS): throws to refuse it (503 on a follower). */
+  writeGuard?: () => void;
+  /** What /healthz tells of this instance's part in a head office of several: its role and the lease holder. */
+  leadership?: () => object;
 }
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A feature's part of a card's view (e.g. the purse as head office last saw it); undefined adds nothing. */
 export type CardView = (cardId: string) => Record<string, unknown> | undefined;
@@ -37,9 +43,18 @@ export type CardView = (cardId: string) => Record<string, unknown> | undefined;
  * Returns the instance unstarted: call `listen()` or `inject()`.
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false, genReqId: () => randomUUID() });
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    genReqId: () => randomUUID(),
+  });
   installErrorShapes(app);
   await installAccessControl(app, deps.access);
+  const { writeGuard } = deps;
+  if (writeGuard) {
+    app.addHook('onRequest', async (request) => {
+      if (!READ_METHODS.has(request.method)) writeGuard();
+    });
+  }
   await app.register(swagger, {
     openapi: {
       info: {
@@ -55,8 +70,22 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(readRoutes({ queries: new ReadModelQueries(deps.runner.db), store: deps.store, cardViews: deps.cardViews ?? [] }));
-  await app.register(healthRoute({ store: deps.store, runner: deps.runner, nc: deps.nc, natsLink: deps.natsLink }));
+  await app.register(
+    readRoutes({
+      queries: new ReadModelQueries(deps.runner.db),
+      store: deps.store,
+      cardViews: deps.cardViews ?? [],
+    }),
+  );
+  await app.register(
+    healthRoute({
+      store: deps.store,
+      runner: deps.runner,
+      nc: deps.nc,
+      natsLink: deps.natsLink,
+      leadership: deps.leadership,
+    }),
+  );
   await app.register(accessLogRoutes({ store: deps.store, runner: deps.runner }));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

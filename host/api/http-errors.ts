@@ -2,8 +2,6 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 
 // One shape for every refusal of the query API: 400 { error, field, message } naming the field,
-// 404 { error: "not_found", message }, 500 { error: "internal", message }; 401, 403, 429 and 503
-// are { error, message, ... } with what is missing named in further fields.
 
 /** Thrown by a handler for an id that names nothing; answered with 404. */
 export class NotFoundError extends Error {
@@ -34,7 +32,11 @@ function badRequestBody(error: z.ZodError, where = ''): BadRequestBody {
   // A field the schema does not accept is named itself, under the object that carried it.
   const path = issue?.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : (issue?.path ?? []);
   const field = path.length > 0 ? path.join('.') : where;
-  return { error: 'bad_request', field, message: `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid request'}` };
+  return {
+    error: 'bad_request',
+    field,
+    message: `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid request'}`,
+  };
 }
 
 function sendBadRequest(reply: FastifyReply, error: z.ZodError, where = ''): FastifyReply {
@@ -84,9 +86,23 @@ export function installErrorShapes(app: FastifyInstance): void {
       const first = error.validation[0];
       const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
       const field = missing ?? first?.instancePath?.replace(/^\//, '').replaceAll('/', '.') ?? error.validationContext ?? '';
+      return reply.code(400).send({
+        error: 'bad_request',
+        field,
+        message: `${field ? `${field}: ` : ''}${first?.message ?? error.message}`,
+      });
+    }
+    if (error.statusCode === 503) {
+      // Not here, but perhaps elsewhere: a follower names the instance that holds the writer.
+      const leader = (error as { leader?: string }).leader;
       return reply
-        .code(400)
-        .send({ error: 'bad_request', field, message: `${field ? `${field}: ` : ''}${first?.message ?? error.message}` });
+        .code(503)
+        .header('retry-after', '1')
+        .send({
+          error: error.code ?? 'unavailable',
+          message: error.message,
+          ...(leader ? { leader } : {}),
+        });
     }
     if (error.statusCode && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: 'bad_request', field: '', message: error.message });
@@ -95,6 +111,9 @@ export function installErrorShapes(app: FastifyInstance): void {
     return reply.code(500).send({ error: 'internal', message: error.message });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }),
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${request.url}`,
+    }),
   );
 }

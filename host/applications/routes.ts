@@ -8,7 +8,8 @@ import { useZodValidation } from '../api/index.js';
 import type { IssuanceOffice } from './issuance-office.js';
 
 export interface ApplicationRoutesOptions {
-  office: IssuanceOffice;
+  /** The writer's issuance office; throws NotWriterError where this instance does not hold the writer. */
+  office: () => IssuanceOffice;
   newId?: () => string;
 }
 
@@ -34,7 +35,10 @@ export function applicationRoutes(options: ApplicationRoutesOptions): FastifyPlu
       async (request, reply) => {
         const input = request.body as z.output<typeof ApplicationInput>;
         try {
-          const user = await options.office.submitApplication(input, { userId: newId(), applicationId: newId() });
+          const user = await options.office().submitApplication(input, {
+            userId: newId(),
+            applicationId: newId(),
+          });
           return reply.code(201).send(user);
         } catch (error) {
           if (error instanceof DuplicateApplicationError) {

@@ -1,35 +1,73 @@
 // Head office's own events: one writer holds the `hq` chain, signs its head on every append and
 // appends with the expected revision, one append at a time.
 import type { KeyObject } from 'node:crypto';
-import { HQ_ORIGIN, StoreId, decodeEnvelope, decodeEvent, type EventEnvelope } from '../../contracts/index.js';
 import {
+  decodeEnvelope,
+  decodeEvent,
+  type EventEnvelope,
+  type EventInput,
+  HQ_ORIGIN,
   keyIdOf,
   publicKeyFromRaw,
   rawPublicKey,
-  sealEnvelope,
-  signHead,
-  type EventInput,
   type SealedEnvelope,
   type SigningKey,
+  StoreId,
+  sealEnvelope,
+  signHead,
 } from '../../contracts/index.js';
-import type { EventStore } from '../../eventstore/index.js';
+import {
+  chainHeadRecord,
+  type EventStore,
+  type OriginTail,
+  originStreamName,
+  readOriginTail,
+  WrongExpectedRevisionError,
+} from '../../eventstore/index.js';
 import type { StoreKeys } from '../ingest/index.js';
-import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from '../../eventstore/index.js';
 
 const HQ_STREAM = originStreamName(HQ_ORIGIN);
 
+/**
+ * A write reached a head-office instance that does not hold the writer (a follower, or a writer that
+ * stepped down): the API answers 503, naming the leader where it is known.
+ */
+export class NotWriterError extends Error {
+  override name = 'NotWriterError';
+  readonly statusCode = 503;
+  readonly code = 'not_leader';
+  constructor(
+    message: string,
+    /** The API address of the instance that holds the writer, when known. */
+    readonly leader?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface HqWriterOptions {
+  store: EventStore;
+  signingKey: SigningKey;
+  /**
+   * For a head office that shares its event store with another instance: another writer's append
+   * to `hq` (a WrongExpectedRevisionError) ends this writer. It is told once, and refuses every
+   * later append. Without it the writer takes up the chain where it then stands.
+   */
+  fenced?: (error: WrongExpectedRevisionError) => void;
+}
+
 export class HqWriter {
   private queue: Promise<unknown> = Promise.resolve();
+  private fencedBy: WrongExpectedRevisionError | undefined;
 
   private constructor(
-    private readonly store: EventStore,
-    private readonly signingKey: SigningKey,
+    private readonly options: HqWriterOptions,
     private tail: OriginTail,
   ) {}
 
   /** Picks up the `hq` chain where the event store has it. */
-  static async open(options: { store: EventStore; signingKey: SigningKey }): Promise<HqWriter> {
-    return new HqWriter(options.store, options.signingKey, await readOriginTail(options.store, HQ_ORIGIN));
+  static async open(options: HqWriterOptions): Promise<HqWriter> {
+    return new HqWriter(options, await readOriginTail(options.store, HQ_ORIGIN));
   }
 
   /** Sequence of head office's last stored event. */
@@ -45,6 +83,8 @@ export class HqWriter {
   }
 
   private async appendNow(inputs: EventInput[]): Promise<SealedEnvelope[]> {
+    if (this.fencedBy)
+      throw new NotWriterError(`head office's writer stepped down: another instance wrote to hq (${this.fencedBy.message})`);
     if (inputs.length === 0) return [];
     const sealed: SealedEnvelope[] = [];
     let { lastSeq, lastHash } = this.tail;
@@ -53,15 +93,28 @@ export class HqWriter {
       lastHash = next.hash;
       sealed.push(next);
     }
-    const head = signHead(this.signingKey, { storeId: HQ_ORIGIN, storeSeq: lastSeq, hash: lastHash });
-    const records = sealed.map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
+    const head = signHead(this.options.signingKey, {
+      storeId: HQ_ORIGIN,
+      storeSeq: lastSeq,
+      hash: lastHash,
+    });
+    const records = sealed.map(({ envelope, bytes }) => ({
+      id: envelope.eventId,
+      type: envelope.eventType,
+      data: bytes,
+    }));
     records.push(chainHeadRecord(head, lastSeq));
     try {
-      const result = await this.store.appendToStream(HQ_STREAM, records, this.tail.revision);
+      const result = await this.options.store.appendToStream(HQ_STREAM, records, this.tail.revision);
       this.tail = { lastSeq, lastHash, revision: result.nextExpectedRevision };
     } catch (error) {
+      if (error instanceof WrongExpectedRevisionError && this.options.fenced) {
+        this.fencedBy = error;
+        this.options.fenced(error);
+        throw error;
+      }
       // Someone else wrote to `hq`: take up the chain where it now stands before the next append.
-      this.tail = await readOriginTail(this.store, HQ_ORIGIN);
+      this.tail = await readOriginTail(this.options.store, HQ_ORIGIN);
       throw error;
     }
     return sealed;
@@ -71,7 +124,12 @@ export class HqWriter {
 /** Registers a store and its chain-signing key with head office. */
 export async function registerStore(
   writer: HqWriter,
-  registration: { storeId: string; name: string; nearbyStoreIds?: string[]; publicKey: KeyObject | Uint8Array },
+  registration: {
+    storeId: string;
+    name: string;
+    nearbyStoreIds?: string[];
+    publicKey: KeyObject | Uint8Array;
+  },
 ): Promise<SealedEnvelope[]> {
   const storeId = StoreId.parse(registration.storeId);
   const publicKey = registration.publicKey instanceof Uint8Array ? registration.publicKey : rawPublicKey(registration.publicKey);
@@ -79,9 +137,22 @@ export async function registerStore(
   return writer.append([
     {
       streamId,
-      event: { type: 'StoreRegistered', data: { storeId, name: registration.name, nearbyStoreIds: registration.nearbyStoreIds ?? [] } },
+      event: {
+        type: 'StoreRegistered',
+        data: {
+          storeId,
+          name: registration.name,
+          nearbyStoreIds: registration.nearbyStoreIds ?? [],
+        },
+      },
     },
-    { streamId, event: { type: 'StoreKeyRegistered', data: { storeId, keyId: keyIdOf(publicKey), publicKey } } },
+    {
+      streamId,
+      event: {
+        type: 'StoreKeyRegistered',
+        data: { storeId, keyId: keyIdOf(publicKey), publicKey },
+      },
+    },
   ]);
 }
 
@@ -93,7 +164,10 @@ export function storeKeyDirectory(store: EventStore): StoreKeys {
 
   const readNew = async () => {
     for (;;) {
-      const records = await store.readStream(HQ_STREAM, { fromRevision: nextRevision, maxCount: 1000 });
+      const records = await store.readStream(HQ_STREAM, {
+        fromRevision: nextRevision,
+        maxCount: 1000,
+      });
       for (const record of records) {
         nextRevision = record.revision + 1n;
         if (record.type !== 'StoreKeyRegistered') continue;

@@ -1,11 +1,20 @@
 // Issuance at head office: the issuance info for stores (sealed snapshots and changes into each
 // store's snapshot stream, answers to on-demand lookups), and the composition root that starts
 // them with the application and primary issuance routes.
+
 export {
-  startSnapshotPublisher,
+  type LookupResponderOptions,
+  startLookupResponder,
+} from './lookup-responder.js';
+export {
+  type PublishFigures,
   type SnapshotPublisher,
   type SnapshotPublisherOptions,
-  type PublishFigures,
+  startSnapshotPublisher,
 } from './snapshot-publisher.js';
-export { startLookupResponder, type LookupResponderOptions } from './lookup-responder.js';
-export { headOfficeIssuance, pcscIssuanceStation, type HeadOfficeIssuanceOptions } from './wiring.js';
+export {
+  type HeadOfficeIssuance,
+  type HeadOfficeIssuanceOptions,
+  headOfficeIssuance,
+  pcscIssuanceStation,
+} from './wiring.js';

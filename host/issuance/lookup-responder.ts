@@ -2,14 +2,20 @@
 // office on cardsys.hq.lookup.<storeId>. The question is sealed to head office's key, the answer to
 // the asking store's key; the store is known from the subject, which only its credentials may use.
 import type { KeyObject } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { pb, subjects } from '../../contracts/index.js';
-import { createOpener, seal, sealingPublicKeyFromRaw } from '../../contracts/index.js';
-import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/index.js';
-
-import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext } from '../../contracts/index.js';
+import type Database from 'better-sqlite3';
+import {
+  createOpener,
+  LOOKUP_ERROR_HEADER,
+  lookupReplySealContext,
+  lookupRequestSealContext,
+  pb,
+  seal,
+  sealingPublicKeyFromRaw,
+  subjects,
+} from '../../contracts/index.js';
 import type { Logger } from '../../infra/index.js';
+import { ISSUANCE_SNAPSHOT_SCHEMA, IssuanceSnapshotReader } from '../../projections/index.js';
 
 export interface LookupResponderOptions {
   nc: NatsConnection;
@@ -19,7 +25,12 @@ export interface LookupResponderOptions {
   logger?: Logger;
 }
 
-export function startLookupResponder(options: LookupResponderOptions): { stop(): Promise<void> } {
+/** Every head-office instance answers lookups from its own read models; the queue group gives each lookup to one. */
+const LOOKUP_QUEUE = 'cardsys-hq-lookup';
+
+export function startLookupResponder(options: LookupResponderOptions): {
+  stop(): Promise<void>;
+} {
   const logger = options.logger ?? console;
   options.readModels.exec(ISSUANCE_SNAPSHOT_SCHEMA);
   const reader = new IssuanceSnapshotReader(options.readModels);
@@ -51,6 +62,7 @@ export function startLookupResponder(options: LookupResponderOptions): { stop():
   };
 
   const subscription: Subscription = options.nc.subscribe(subjects.lookup('*'), {
+    queue: LOOKUP_QUEUE,
     callback: (error, msg) => {
       if (error) return logger.error(`issuance lookups: ${error.message}`);
       try {

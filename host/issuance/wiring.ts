@@ -1,23 +1,23 @@
-// Composition root of issuance at head office, as one API plugin: the application and primary issuance routes, the
-// snapshot publisher and the lookup responder, started with the API and stopped when it closes.
+// Composition root of issuance at head office: the application and primary issuance routes and the lookup
+// responder, started with the API and stopped when it closes, and the writer's side (issuance office, snapshot
+// publisher) that runs on the instance holding the writer.
 import type { KeyObject } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import { PcscReaders, type PcscCard } from '../../reader/index.js';
-import { IssuanceOffice, applicationRoutes } from '../applications/index.js';
 import type { EventStore } from '../../eventstore/index.js';
+import type { Logger } from '../../infra/index.js';
+import { type PcscCard, PcscReaders } from '../../reader/index.js';
+import { applicationRoutes, IssuanceOffice } from '../applications/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
-import { primaryIssuanceRoutes, stripeWriterOf, type IssuanceStation } from '../primary-issuance/index.js';
+import { type IssuanceStation, primaryIssuanceRoutes, stripeWriterOf } from '../primary-issuance/index.js';
 import { startLookupResponder } from './lookup-responder.js';
 import { startSnapshotPublisher } from './snapshot-publisher.js';
-import type { Logger } from '../../infra/index.js';
 
 export interface HeadOfficeIssuanceOptions {
   store: EventStore;
   nc: NatsConnection;
-  hqWriter: HqWriter;
   /** The read-model database the issuance snapshot projection keeps (the runner's). */
   readModels: Database.Database;
   /** Head office's X25519 private key: lookups are sealed to it. */
@@ -26,6 +26,16 @@ export interface HeadOfficeIssuanceOptions {
   /** Head office's issuance station (see pcscIssuanceStation); primary issuance is refused without one. */
   station?: IssuanceStation;
   logger?: Logger;
+}
+
+export interface HeadOfficeIssuance {
+  /**
+   * The application and primary issuance routes, and the lookup responder (it only reads the read
+   * models, so every instance answers: one of them per lookup), for as long as the API runs.
+   */
+  routes(office: () => IssuanceOffice): FastifyPluginAsync;
+  /** The writer's side: the issuance office on `hq`, and the snapshot publisher (one per head office). */
+  startWriter(hqWriter: HqWriter): Promise<{ office: IssuanceOffice; stop(): Promise<void> }>;
 }
 
 /**
@@ -54,28 +64,42 @@ export function pcscIssuanceStation(readerName: string, stripe: string): Issuanc
   };
 }
 
-export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): FastifyPluginAsync {
-  return async (app) => {
-    const office = await IssuanceOffice.open({ store: options.store, writer: options.hqWriter });
-    const publisher = await startSnapshotPublisher({
-      nc: options.nc,
-      readModels: options.readModels,
-      ...(options.logger ? { logger: options.logger } : {}),
-    });
-    const lookups = startLookupResponder({
-      nc: options.nc,
-      readModels: options.readModels,
-      sealingKey: options.sealingKey,
-      ...(options.logger ? { logger: options.logger } : {}),
-    });
-    app.addHook('onClose', async () => {
-      await lookups.stop();
-      await publisher.stop();
-      options.station?.close?.();
-    });
-    await app.register(applicationRoutes({ office }));
-    await app.register(
-      primaryIssuanceRoutes({ office, issuerKeys: options.issuerKeys, ...(options.station ? { station: options.station } : {}) }),
-    );
+export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): HeadOfficeIssuance {
+  const logger = options.logger ? { logger: options.logger } : {};
+  return {
+    routes(office) {
+      return async (app) => {
+        const lookups = startLookupResponder({
+          nc: options.nc,
+          readModels: options.readModels,
+          sealingKey: options.sealingKey,
+          ...logger,
+        });
+        app.addHook('onClose', async () => {
+          await lookups.stop();
+          options.station?.close?.();
+        });
+        await app.register(applicationRoutes({ office }));
+        await app.register(
+          primaryIssuanceRoutes({
+            office,
+            issuerKeys: options.issuerKeys,
+            ...(options.station ? { station: options.station } : {}),
+          }),
+        );
+      };
+    },
+    async startWriter(hqWriter) {
+      const office = await IssuanceOffice.open({
+        store: options.store,
+        writer: hqWriter,
+      });
+      const publisher = await startSnapshotPublisher({
+        nc: options.nc,
+        readModels: options.readModels,
+        ...logger,
+      });
+      return { office, stop: () => publisher.stop() };
+    },
   };
 }

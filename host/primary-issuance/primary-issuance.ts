@@ -2,8 +2,8 @@
 // diversified keys, PIN, authentication code and bank ID on the chip, the bank ID on its magnetic
 // stripe, and the user DB learns of it through CardPrimaryIssued.
 import { randomInt } from 'node:crypto';
-import { newCardId, parseBankId, type BankId, type IssuerMasterKeys } from '../../card/index.js';
-import { ChipTerminal, type CardTransport, DEFAULT_SERVICE_CODE, writeVirtualStripe } from '../../reader/index.js';
+import { type BankId, type IssuerMasterKeys, newCardId, parseBankId } from '../../card/index.js';
+import { type CardTransport, ChipTerminal, DEFAULT_SERVICE_CODE, writeVirtualStripe } from '../../reader/index.js';
 import type { IssuanceOffice, PrimaryIssuedCard } from '../applications/index.js';
 
 /** What head office writes to a card's magnetic stripe. */
@@ -27,7 +27,8 @@ export interface IssuanceStation {
 }
 
 export interface PrimaryIssuanceOptions {
-  office: IssuanceOffice;
+  /** The writer's issuance office; throws NotWriterError where this instance does not hold the writer. */
+  office: () => IssuanceOffice;
   issuerKeys: IssuerMasterKeys;
   /** Without a station, primary issuance is refused (IssuanceNotConfiguredError). */
   station?: IssuanceStation;
@@ -61,7 +62,12 @@ function newPin(): string {
 /** The stripe encoder of a virtual card: its stripe is the track 2 line kept beside its state file. */
 export function virtualCardStripeWriter(stateFile: string): IssuanceStation['writeStripe'] {
   return async (stripe) => {
-    writeVirtualStripe(stateFile, { bankId: stripe.bankId, expiry: stripe.expiry, serviceCode: DEFAULT_SERVICE_CODE, discretionary: '' });
+    writeVirtualStripe(stateFile, {
+      bankId: stripe.bankId,
+      expiry: stripe.expiry,
+      serviceCode: DEFAULT_SERVICE_CODE,
+      discretionary: '',
+    });
   };
 }
 
@@ -77,15 +83,28 @@ export async function issuePrimaryCard(options: PrimaryIssuanceOptions, request:
   const pin = request.pin ?? newPin();
   if (!/^\d{4,8}$/.test(pin)) throw new Error('PIN must be 4 to 8 digits');
   const issuedAt = (options.now ?? (() => new Date()))();
-  const card = await options.office.issuePrimaryCard(
-    { userId: request.userId, cardId: newCardId(), issuedAt, keyVersion: options.issuerKeys.keyVersion },
+  const card = await options.office().issuePrimaryCard(
+    {
+      userId: request.userId,
+      cardId: newCardId(),
+      issuedAt,
+      keyVersion: options.issuerKeys.keyVersion,
+    },
     async (planned) => {
       const bankId = parseBankId(planned.bankId);
       const expiry = planned.expiry.slice(0, 7);
       // The stripe first: it can be written again, a chip is initialised once.
       await station.writeStripe({ bankId, expiry });
-      const terminal = new ChipTerminal(await station.card(), { keys: options.issuerKeys, terminalName: 'hq-issuer' });
-      await terminal.initialise(options.issuerKeys, { cardId: planned.cardId, expiry, pin, bankId });
+      const terminal = new ChipTerminal(await station.card(), {
+        keys: options.issuerKeys,
+        terminalName: 'hq-issuer',
+      });
+      await terminal.initialise(options.issuerKeys, {
+        cardId: planned.cardId,
+        expiry,
+        pin,
+        bankId,
+      });
     },
   );
   return { ...card, pin };

@@ -7,46 +7,49 @@
 // at once (the subscription passes over them later), so the next decision sees them.
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { ZodError } from 'zod';
-import {
-  ContractError,
-  HQ_ORIGIN,
-  decodeEvent,
-  decodeOrThrow,
-  pb,
-  subjects,
-  type cardsys,
-  type DomainEvent,
-  type NewDomainEvent,
-} from '../../contracts/index.js';
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
+  ContractError,
+  type cardsys,
+  type DomainEvent,
+  decodeEvent,
+  decodeOrThrow,
+  HQ_ORIGIN,
+  type NewDomainEvent,
+  pb,
+  subjects,
+} from '../../contracts/index.js';
+import {
+  type Authorisation,
+  type BlacklistEntry,
+  type BlacklistState,
   DomainRefusal,
   decideBlacklist,
   decideInquiry,
   evolveBlacklist,
   evolveInquiry,
+  type InquiryCommand,
+  type InquiryState,
   initialBlacklistState,
   initialInquiryState,
   openAuthorisationsOf,
   settleAtInsertion,
   timeoutReversible,
-  type Authorisation,
-  type BlacklistEntry,
-  type BlacklistState,
-  type InquiryCommand,
-  type InquiryState,
 } from '../../domain/index.js';
 import type { EventStore, Subscription } from '../../eventstore/index.js';
-import type { HqWriter } from '../hq-writer/index.js';
-
-import { AuthoriseRequest, PendingRequest } from './requests.js';
 import { domainEventsOf } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
+import { type HqWriter, NotWriterError } from '../hq-writer/index.js';
+import { AuthoriseRequest, PendingRequest } from './requests.js';
 
 export interface InquiryCentreOptions {
   nc: NatsConnection;
   store: EventStore;
-  writer: HqWriter;
+  /**
+   * Head office's writer. Without one the centre only follows the event store (a follower
+   * instance's view of balances and the blacklist): it answers no store and decides nothing.
+   */
+  writer?: HqWriter;
   issuerKeys: IssuerMasterKeys;
   logger?: Logger;
   /** How long a store has to credit the card after the authorisation. */
@@ -89,6 +92,7 @@ export class InquiryCentre {
   static async start(options: InquiryCentreOptions): Promise<InquiryCentre> {
     const centre = new InquiryCentre(options);
     await centre.catchUp();
+    if (!options.writer) return centre;
     centre.listen();
     const every = options.sweepEveryMs ?? 5_000;
     if (every > 0)
@@ -156,7 +160,11 @@ export class InquiryCentre {
       for (const authorisation of [...this.state.authorisations.values()]) {
         if (!timeoutReversible(authorisation, now, this.marginMs, (storeId) => this.storeLogReached.get(storeId))) continue;
         await this.appendDecision(
-          { kind: 'reverse', authorizationId: authorisation.authorizationId, reason: 'timeout' },
+          {
+            kind: 'reverse',
+            authorizationId: authorisation.authorizationId,
+            reason: 'timeout',
+          },
           STREAM_OF_ACCOUNT(authorisation.bankId),
         );
         this.logger.info(
@@ -171,7 +179,10 @@ export class InquiryCentre {
   private async catchUp(): Promise<void> {
     let last: bigint | undefined;
     for (;;) {
-      const records = await this.options.store.readAll({ after: last, maxCount: 5_000 });
+      const records = await this.options.store.readAll({
+        after: last,
+        maxCount: 5_000,
+      });
       if (records.length === 0) break;
       this.fold(records);
       last = records[records.length - 1]!.position;
@@ -184,7 +195,12 @@ export class InquiryCentre {
   }
 
   private fold(records: Parameters<typeof domainEventsOf>[0]): void {
-    const completions: Array<{ authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }> = [];
+    const completions: Array<{
+      authorizationId: string;
+      storeId: string;
+      cardCounter: number;
+      recovered: boolean;
+    }> = [];
     for (const { envelope, event } of domainEventsOf(records)) {
       if (envelope.storeId === HQ_ORIGIN && !this.foldedHq.add(envelope.storeSeq)) continue;
       this.evolve(event, envelope.occurredAtMs);
@@ -201,7 +217,7 @@ export class InquiryCentre {
       }
     }
     // Recording a completion is a decision of its own: it waits its turn after the fold.
-    for (const completion of completions) void this.complete(completion);
+    if (this.options.writer) for (const completion of completions) void this.complete(completion);
   }
 
   private complete(completion: { authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }): Promise<void> {
@@ -233,10 +249,18 @@ export class InquiryCentre {
       else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
       else if (error instanceof ZodError) {
         const issue = error.issues[0];
-        reply = { ok: false, code: 'bad_request', message: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}` };
+        reply = {
+          ok: false,
+          code: 'bad_request',
+          message: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
+        };
       } else {
         this.logger.error(`inquiry: request on ${msg.subject} failed: ${(error as Error).stack ?? String(error)}`);
-        reply = { ok: false, code: 'error', message: `head office could not answer: ${(error as Error).message}` };
+        reply = {
+          ok: false,
+          code: 'error',
+          message: `head office could not answer: ${(error as Error).message}`,
+        };
       }
     }
     msg.respond(pb.InquiryReply.encode(reply).finish());
@@ -263,7 +287,14 @@ export class InquiryCentre {
   private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
     return this.exclusive(async () => {
       await this.appendDecision(
-        { kind: 'authorise', ...request, storeId, terminalId, nowMs: this.now(), validForMs: this.validForMs },
+        {
+          kind: 'authorise',
+          ...request,
+          storeId,
+          terminalId,
+          nowMs: this.now(),
+          validForMs: this.validForMs,
+        },
         STREAM_OF_ACCOUNT(request.bankId),
       );
       const authorisation = this.state.authorisations.get(request.authorizationId)!;
@@ -281,16 +312,29 @@ export class InquiryCentre {
   }
 
   private async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
-    const none: Reply = { ok: true, code: 'none', message: 'no open authorisation for this card' };
+    const none: Reply = {
+      ok: true,
+      code: 'none',
+      message: 'no open authorisation for this card',
+    };
     // The answer at almost every insertion, given without waiting for decisions in progress.
     if (openAuthorisationsOf(this.state, request.cardId).length === 0) return none;
     return this.exclusive(async () => {
       const open = openAuthorisationsOf(this.state, request.cardId);
       if (open.length === 0) return none;
-      if (!request.logRead) return { ok: true, code: 'log_needed', message: `${open.length} open authorisation(s): send the chip's log` };
+      if (!request.logRead)
+        return {
+          ok: true,
+          code: 'log_needed',
+          message: `${open.length} open authorisation(s): send the chip's log`,
+        };
       const chip = {
         cardCounter: request.cardCounter,
-        credits: request.credits.map((c) => ({ cardCounter: c.cardCounter, amount: c.amount, terminalId: c.terminalId })),
+        credits: request.credits.map((c) => ({
+          cardCounter: c.cardCounter,
+          amount: c.amount,
+          terminalId: c.terminalId,
+        })),
         logCoversFromCounter: request.logCoversFromCounter,
       };
       const pending: cardsys.v1.PendingLoad.$Properties[] = [];
@@ -310,34 +354,65 @@ export class InquiryCentre {
               },
               STREAM_OF_ACCOUNT(authorisation.bankId),
             );
-            pending.push({ authorisation: terms, action: 'record', found: { ...found, authorizationId: authorisation.authorizationId } });
+            pending.push({
+              authorisation: terms,
+              action: 'record',
+              found: {
+                ...found,
+                authorizationId: authorisation.authorizationId,
+              },
+            });
             break;
           }
           case 'credit':
             if (!request.canCredit) {
-              pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'open' });
+              pending.push({
+                authorisation: { ...terms, mac: new Uint8Array(0) },
+                action: 'open',
+              });
               break;
             }
             await this.appendDecision(
-              { kind: 'hand_over', authorizationId: authorisation.authorizationId, storeId, terminalId, nowMs: this.now() },
+              {
+                kind: 'hand_over',
+                authorizationId: authorisation.authorizationId,
+                storeId,
+                terminalId,
+                nowMs: this.now(),
+              },
               STREAM_OF_ACCOUNT(authorisation.bankId),
             );
             pending.push({ authorisation: terms, action: 'credit' });
             break;
           case 'reverse':
             await this.appendDecision(
-              { kind: 'reverse', authorizationId: authorisation.authorizationId, reason: settlement.reason },
+              {
+                kind: 'reverse',
+                authorizationId: authorisation.authorizationId,
+                reason: settlement.reason,
+              },
               STREAM_OF_ACCOUNT(authorisation.bankId),
             );
-            pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'reversed' });
+            pending.push({
+              authorisation: { ...terms, mac: new Uint8Array(0) },
+              action: 'reversed',
+            });
             break;
           case 'open':
             this.logger.warn(`inquiry: authorisation ${authorisation.authorizationId} stays open: ${settlement.why}`);
-            pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'open' });
+            pending.push({
+              authorisation: { ...terms, mac: new Uint8Array(0) },
+              action: 'open',
+            });
             break;
         }
       }
-      return { ok: true, code: 'settled', message: `${pending.length} authorisation(s) settled`, pending };
+      return {
+        ok: true,
+        code: 'settled',
+        message: `${pending.length} authorisation(s) settled`,
+        pending,
+      };
     });
   }
 
@@ -364,7 +439,11 @@ export class InquiryCentre {
           ? { version, unchanged: true }
           : {
               version,
-              entries: [...this.blacklistState.entries.values()].map((e) => ({ cardId: e.cardId, reason: e.reason, sinceMs: e.sinceMs })),
+              entries: [...this.blacklistState.entries.values()].map((e) => ({
+                cardId: e.cardId,
+                reason: e.reason,
+                sinceMs: e.sinceMs,
+              })),
             };
     } catch (error) {
       this.logger.warn(`inquiry: blacklist sync on ${msg.subject} refused: ${(error as Error).message}`);
@@ -397,6 +476,7 @@ export class InquiryCentre {
 
   private async appendAndFold(events: NewDomainEvent[], streamId: string): Promise<void> {
     if (events.length === 0) return;
+    if (!this.options.writer) throw new NotWriterError('this head-office instance follows: it takes no decisions');
     const sealed = await this.options.writer.append(events.map((event) => ({ event, streamId })));
     for (const { envelope } of sealed) {
       if (this.foldedHq.add(envelope.storeSeq)) this.evolve(decodeEvent(envelope.eventType, envelope.payload), envelope.occurredAtMs);

@@ -1,23 +1,29 @@
 // Blacklist, bank account and purse alert routes: POST/DELETE /v1/cards/:cardId/blacklist, the bank's
 // account feed (POST /v1/bank-accounts, GET /v1/bank-accounts/:bankId), GET /v1/alerts and the card's
 // purse as head office last saw it, GET /v1/cards/:cardId/purse.
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+
 import type {} from '@fastify/swagger';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { bankIdDigits } from '../../card/index.js';
+import { PageLimit } from '../../contracts/index.js';
 import { ApplicationInput, DomainRefusal } from '../../domain/index.js';
 import type { PurseLedgerReader } from '../../projections/index.js';
 import { NotFoundError, strictBody, useZodValidation } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
-import { bankIdDigits } from '../../card/index.js';
-import { PageLimit } from '../../contracts/index.js';
 
 export interface PurseRoutesOptions {
-  centre: InquiryCentre;
+  /** The inquiry centre this instance runs now: the writer's, or a follower's that only reads. */
+  centre: () => InquiryCentre;
   ledger: PurseLedgerReader;
 }
 
-const CardParams = z.object({ cardId: z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits') });
-const BankParams = z.object({ bankId: z.string().regex(/^\d{14}$/, 'bank id must be 14 digits: bank code, branch code, account number') });
+const CardParams = z.object({
+  cardId: z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits'),
+});
+const BankParams = z.object({
+  bankId: z.string().regex(/^\d{14}$/, 'bank id must be 14 digits: bank code, branch code, account number'),
+});
 const ReasonBody = strictBody(
   {
     reason: z.string({ error: 'reason is required' }).trim().min(1, 'reason is required').max(200, 'reason must be at most 200 characters'),
@@ -44,7 +50,11 @@ const AccountBody = strictBody(
   'bankCode, branchCode, accountNumber and balance',
 );
 
-const CONFLICT: Record<string, number> = { already_blacklisted: 409, not_blacklisted: 409, account_exists: 409 };
+const CONFLICT: Record<string, number> = {
+  already_blacklisted: 409,
+  not_blacklisted: 409,
+  account_exists: 409,
+};
 
 /** Answers a refusal that means "already so" with 409 and its reason; anything else goes on up. */
 function sendConflict(reply: FastifyReply, error: unknown) {
@@ -61,8 +71,13 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       const { cardId } = request.params as z.output<typeof CardParams>;
       const { reason } = request.body as z.output<typeof ReasonBody>;
       try {
-        const { version } = await centre.changeBlacklist(kind, cardId, reason);
-        return reply.code(kind === 'blacklist' ? 201 : 200).send({ cardId, blacklisted: kind === 'blacklist', reason, version });
+        const { version } = await centre().changeBlacklist(kind, cardId, reason);
+        return reply.code(kind === 'blacklist' ? 201 : 200).send({
+          cardId,
+          blacklisted: kind === 'blacklist',
+          reason,
+          version,
+        });
       } catch (error) {
         return sendConflict(reply, error);
       }
@@ -77,13 +92,18 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
           tags: ['purse'],
           body: AccountBody,
         },
-        config: { responses: { 201: '{ bankId, balance }: the account is open', 409: 'account_exists: the account is already open' } },
+        config: {
+          responses: {
+            201: '{ bankId, balance }: the account is open',
+            409: 'account_exists: the account is already open',
+          },
+        },
       },
       async (request, reply) => {
         const body = request.body as z.output<typeof AccountBody>;
         const bankId = bankIdDigits(body);
         try {
-          await centre.openAccount(bankId, body.balance);
+          await centre().openAccount(bankId, body.balance);
         } catch (error) {
           return sendConflict(reply, error);
         }
@@ -99,17 +119,26 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
           tags: ['purse'],
           params: BankParams,
         },
-        config: { responses: { 200: '{ bankId, balance }', 404: 'not_found: no such account' } },
+        config: {
+          responses: {
+            200: '{ bankId, balance }',
+            404: 'not_found: no such account',
+          },
+        },
       },
       async (request) => {
         const { bankId } = request.params as z.output<typeof BankParams>;
-        const balance = centre.accountBalance(bankId);
+        const balance = centre().accountBalance(bankId);
         if (balance === undefined) throw new NotFoundError(`no bank account ${bankId}`);
         return { bankId, balance };
       },
     );
 
-    const blacklistSchema = { tags: ['purse'], params: CardParams, body: ReasonBody };
+    const blacklistSchema = {
+      tags: ['purse'],
+      params: CardParams,
+      body: ReasonBody,
+    };
     app.post(
       '/v1/cards/:cardId/blacklist',
       {
@@ -118,15 +147,29 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
           summary: 'Blacklist a card (lost, stolen, misused); every store refuses it within seconds',
           description: 'Body: { reason }.',
         },
-        config: { responses: { 201: '{ cardId, blacklisted: true, reason, version }', 409: 'already_blacklisted' } },
+        config: {
+          responses: {
+            201: '{ cardId, blacklisted: true, reason, version }',
+            409: 'already_blacklisted',
+          },
+        },
       },
       change('blacklist'),
     );
     app.delete(
       '/v1/cards/:cardId/blacklist',
       {
-        schema: { ...blacklistSchema, summary: 'Reinstate a blacklisted card', description: 'Body: { reason }.' },
-        config: { responses: { 200: '{ cardId, blacklisted: false, reason, version }', 409: 'not_blacklisted' } },
+        schema: {
+          ...blacklistSchema,
+          summary: 'Reinstate a blacklisted card',
+          description: 'Body: { reason }.',
+        },
+        config: {
+          responses: {
+            200: '{ cardId, blacklisted: false, reason, version }',
+            409: 'not_blacklisted',
+          },
+        },
       },
       change('reinstate'),
     );
@@ -144,7 +187,13 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       },
       async (request) => {
         const query = request.query as z.output<typeof AlertQuery>;
-        return { alerts: ledger.alerts({ cardId: query.cardId, afterId: query.after, limit: query.limit }) };
+        return {
+          alerts: ledger.alerts({
+            cardId: query.cardId,
+            afterId: query.after,
+            limit: query.limit,
+          }),
+        };
       },
     );
 
@@ -165,7 +214,7 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       },
       async (request) => {
         const { cardId } = request.params as z.output<typeof CardParams>;
-        const view = purseViewOf(centre, ledger, cardId);
+        const view = purseViewOf(centre(), ledger, cardId);
         if (!view) throw new NotFoundError(`head office has seen no purse activity or blacklisting for card ${cardId}`);
         return view;
       },

@@ -1,49 +1,45 @@
-// Composition root of the purse at head office for the host process: the ledger projection for the
-// runner, and a route plugin that runs the inquiry centre for as long as the API runs.
+// Composition root of the purse at head office for the host process: the inquiry centre (the
+// writer's, or a follower's that only reads) and the route plugin that serves whichever runs now.
+
+import type { NatsConnection } from '@nats-io/transport-node';
 import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import { PurseLedgerReader } from '../../projections/index.js';
 import type { EventStore } from '../../eventstore/index.js';
+import type { Logger } from '../../infra/index.js';
+import { PurseLedgerReader } from '../../projections/index.js';
+import type { CardView } from '../api/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
-
 import { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
 import { purseRoutes, purseViewOf } from './routes.js';
-import type { CardView } from '../api/index.js';
-import type { Logger } from '../../infra/index.js';
 
 export interface HeadOfficePurse {
-  /** Blacklist and alert routes; registering them starts the inquiry centre, closing the API stops it. */
-  routes(parts: {
-    store: EventStore;
-    nc: NatsConnection;
-    hqWriter: HqWriter;
-    logger: Logger;
-    readModels: Database.Database;
-    cardViews?: CardView[];
-  }): FastifyPluginAsync;
+  /** The inquiry centre: with head office's writer it answers stores and decides; without one it only follows. */
+  startCentre(parts: { store: EventStore; nc: NatsConnection; hqWriter?: HqWriter; logger: Logger }): Promise<InquiryCentre>;
+  /** Blacklist, account and alert routes on the centre this instance runs now; the card view gains the purse. */
+  routes(parts: { centre: () => InquiryCentre; readModels: Database.Database; cardViews?: CardView[] }): FastifyPluginAsync;
 }
 
 export function headOfficePurse(
   options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>,
 ): HeadOfficePurse {
   return {
+    startCentre(parts) {
+      return InquiryCentre.start({
+        ...options,
+        nc: parts.nc,
+        store: parts.store,
+        ...(parts.hqWriter ? { writer: parts.hqWriter } : {}),
+        logger: parts.logger,
+      });
+    },
     routes(parts) {
       return async (app) => {
-        const centre = await InquiryCentre.start({
-          ...options,
-          nc: parts.nc,
-          store: parts.store,
-          writer: parts.hqWriter,
-          logger: parts.logger,
-        });
-        app.addHook('onClose', () => centre.stop());
         const ledger = new PurseLedgerReader(parts.readModels);
-        await app.register(purseRoutes({ centre, ledger }));
+        await app.register(purseRoutes({ centre: parts.centre, ledger }));
         // GET /v1/cards/:cardId shows the balance head office last saw, blacklisting and alerts too.
         parts.cardViews?.push((cardId) => {
-          const view = purseViewOf(centre, ledger, cardId);
+          const view = purseViewOf(parts.centre(), ledger, cardId);
           return (
             view && {
               purse: view.purse,

@@ -36,7 +36,7 @@ beforeAll(async () => {
   store = SqliteEventStore.open(join(dir, 'events.db'));
   writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
   const office = await IssuanceOffice.open({ store, writer });
-  api = await headOfficeApi({ dir, store, writer, routes: () => [applicationRoutes({ office })] });
+  api = await headOfficeApi({ dir, store, writer, routes: () => [applicationRoutes({ office: () => office })] });
 });
 
 afterAll(async () => {
@@ -67,7 +67,7 @@ describe('POST /v1/applications', () => {
       dir: join(dir, 'restarted'),
       store,
       writer,
-      routes: () => [applicationRoutes({ office: restarted })],
+      routes: () => [applicationRoutes({ office: () => restarted })],
     });
     const response = await again.app.inject({ method: 'POST', url: '/v1/applications', payload: application, headers: again.as('clerk') });
     await again.close();

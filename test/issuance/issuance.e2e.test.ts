@@ -4,31 +4,32 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { generateIssuerMasterKeys, newBlankCard, terminalKeysOf, type CardState } from '../../card/index.js';
-import { loadSigningKey } from '../../contracts/index.js';
-import { pb, subjects, type PosReply } from '../../contracts/index.js';
-import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contracts/index.js';
-import { ChipTerminal, InProcessCard, VirtualStripeReader } from '../../reader/index.js';
-import { startEdge, type EdgeNode } from '../../edge/index.js';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CardState, generateIssuerMasterKeys, newBlankCard, terminalKeysOf } from '../../card/index.js';
+import { loadSealingKey, loadSealingPublicKey, loadSigningKey, openSealed, type PosReply, pb, subjects } from '../../contracts/index.js';
+import { type EdgeNode, startEdge } from '../../edge/index.js';
 import { issuedRecordSealContext, type StoreIssuance } from '../../edge/issuance/index.js';
-import { decodePosReply, sendPosCommand, type PosServer } from '../../edge/pos/index.js';
-import { SqliteEventStore } from '../../eventstore/index.js';
+import { decodePosReply, type PosServer, sendPosCommand } from '../../edge/pos/index.js';
+import { domainEventsOf, originStreamName, SqliteEventStore } from '../../eventstore/index.js';
 import { HqWriter, storeKeyDirectory } from '../../host/hq-writer/index.js';
-import { startIngest, type Ingest } from '../../host/ingest/index.js';
+import { type Ingest, startIngest } from '../../host/ingest/index.js';
 import { headOfficeIssuance } from '../../host/issuance/index.js';
 import { virtualCardStripeWriter } from '../../host/primary-issuance/index.js';
-import { provisionHeadOffice, provisionStore, type ProvisionedHeadOffice, type ProvisionedStore } from '../../host/provisioning/index.js';
-import { startLinkProxy, type LinkProxy } from '../../infra/index.js';
-import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { type ProvisionedHeadOffice, type ProvisionedStore, provisionHeadOffice, provisionStore } from '../../host/provisioning/index.js';
+import { type LinkProxy, startLinkProxy } from '../../infra/index.js';
+import { type NatsServer, natsConnectOptions, startNatsServer } from '../../infra/nats/index.js';
+import { ChipTerminal, InProcessCard, VirtualStripeReader } from '../../reader/index.js';
 import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
-import { headOfficeApi, type HeadOfficeApi } from './support.js';
-import { originStreamName, domainEventsOf } from '../../eventstore/index.js';
+import { type HeadOfficeApi, headOfficeApi } from './support.js';
 
 const master = generateIssuerMasterKeys(1);
-const quiet = { info() {}, warn() {}, error: (message: unknown) => console.error(message) };
+const quiet = {
+  info() {},
+  warn() {},
+  error: (message: unknown) => console.error(message),
+};
 const TERMINAL = 'pos-1';
 
 let root: string;
@@ -77,7 +78,12 @@ async function apply(accountNumber: string, homeStoreId: string): Promise<string
         occupation: 'teacher',
         affiliation: 'City School',
       },
-      bank: { bankName: 'Example Bank', bankCode: '0005', branchCode: '321', accountNumber },
+      bank: {
+        bankName: 'Example Bank',
+        bankCode: '0005',
+        branchCode: '321',
+        accountNumber,
+      },
       homeStoreId,
     },
   });
@@ -102,7 +108,12 @@ async function primaryIssue(userId: string): Promise<string> {
 const issueAtPos = (): Promise<PosReply> =>
   sendPosCommand(
     posNc,
-    { commandId: `issue-${++commands}`, storeId: 'A', terminalId: TERMINAL, issue: {} },
+    {
+      commandId: `issue-${++commands}`,
+      storeId: 'A',
+      terminalId: TERMINAL,
+      issue: {},
+    },
     { timeoutMs: 20_000, attempts: 1 },
   );
 
@@ -117,23 +128,36 @@ beforeAll(async () => {
     A: provisionStore({ hqDataDir, storeId: 'A', name: 'Store A' }),
     B: provisionStore({ hqDataDir, storeId: 'B', name: 'Store B' }),
   };
-  server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8') });
-  hqNc = await connect({ servers: server.url, ...natsConnectOptions(headOffice.files.natsCreds) });
+  server = await startNatsServer({
+    dataDir: join(root, 'nats'),
+    extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8'),
+  });
+  hqNc = await connect({
+    servers: server.url,
+    ...natsConnectOptions(headOffice.files.natsCreds),
+  });
 
   eventStore = SqliteEventStore.open(join(hqDataDir, 'events.db'));
-  const writer = await HqWriter.open({ store: eventStore, signingKey: headOffice.signingKey });
+  const writer = await HqWriter.open({
+    store: eventStore,
+    signingKey: headOffice.signingKey,
+  });
   await writer.append([...headOffice.events, ...stores.A.events, ...stores.B.events].map((event) => ({ event, streamId: 'stores' })));
-  ingest = await startIngest({ nc: hqNc, store: eventStore, storeKeys: storeKeyDirectory(eventStore), logger: quiet });
+  ingest = await startIngest({
+    nc: hqNc,
+    store: eventStore,
+    storeKeys: storeKeyDirectory(eventStore),
+    logger: quiet,
+  });
   rig = await openPcscRig(master.transport);
   api = await headOfficeApi({
     dir: hqDataDir,
     store: eventStore,
     writer,
-    routes: (runner) => [
-      headOfficeIssuance({
+    routes: (runner) => {
+      const issuance = headOfficeIssuance({
         store: eventStore,
         nc: hqNc,
-        hqWriter: writer,
         readModels: runner.db,
         sealingKey: headOffice.sealingKey.privateKey,
         issuerKeys: master,
@@ -144,8 +168,15 @@ beforeAll(async () => {
           writeStripe: (stripe) => virtualCardStripeWriter(card.stateFile)(stripe),
         },
         logger: quiet,
-      }),
-    ],
+      });
+      return [
+        async (app) => {
+          const writerSide = await issuance.startWriter(writer);
+          app.addHook('onClose', () => writerSide.stop());
+          await app.register(issuance.routes(() => writerSide.office));
+        },
+      ];
+    },
   });
 
   // Store A: its WAN link to the broker can be cut.
@@ -155,7 +186,10 @@ beforeAll(async () => {
     storeId: 'A',
     dataDir: join(root, 'stores', 'A'),
     natsUrl: link.url,
-    natsOptions: { ...natsConnectOptions(bundle.natsCreds), reconnectTimeWait: 100 },
+    natsOptions: {
+      ...natsConnectOptions(bundle.natsCreds),
+      reconnectTimeWait: 100,
+    },
     signingKey: loadSigningKey(bundle.signingKey),
     logger: quiet,
     replication: { stallMs: 1000 },
@@ -173,7 +207,10 @@ beforeAll(async () => {
   pos = edge.pos!;
   issuance = edge.issuance!;
   await edge.nats;
-  posNc = await connect({ servers: server.url, ...natsConnectOptions(bundle.posCreds) });
+  posNc = await connect({
+    servers: server.url,
+    ...natsConnectOptions(bundle.posCreds),
+  });
 });
 
 afterAll(async () => {
@@ -200,21 +237,48 @@ describe('card issuance end to end', () => {
     expect(issuance.info.cache.find('00053211000001')?.cards).toEqual([{ cardId, expiry: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) }]);
 
     const reply = await issueAtPos();
-    expect(reply).toMatchObject({ ok: true, code: 'issued', message: 'card issued', cardId });
+    expect(reply).toMatchObject({
+      ok: true,
+      code: 'issued',
+      message: 'card issued',
+      cardId,
+    });
 
-    const terminal = new ChipTerminal(card.transport, { keys: terminalKeysOf(master), terminalName: 'check' });
+    const terminal = new ChipTerminal(card.transport, {
+      keys: terminalKeysOf(master),
+      terminalName: 'check',
+    });
     await terminal.select();
     expect((await terminal.readInfo()).lifecycle).toBe('secondary-issued');
     await terminal.authenticate();
-    expect((await terminal.readPersonalData()).personal).toMatchObject({ name: 'Customer 1000001', occupation: 'teacher' });
+    expect((await terminal.readPersonalData()).personal).toMatchObject({
+      name: 'Customer 1000001',
+      occupation: 'teacher',
+    });
 
     await replicated();
     const issued = (await storeEvents('A')).filter((event) => event.type === 'CardIssued');
-    expect(issued).toMatchObject([{ data: { cardId, userId, storeId: 'A', terminalId: TERMINAL, bankId: '00053211000001' } }]);
+    expect(issued).toMatchObject([
+      {
+        data: {
+          cardId,
+          userId,
+          storeId: 'A',
+          terminalId: TERMINAL,
+          bankId: '00053211000001',
+        },
+      },
+    ]);
 
     // Head office's user DB shows the card as issued: store, time, expiry.
     await api.caughtUp();
-    const view = (await api.app.inject({ method: 'GET', url: `/v1/cards/${cardId}`, headers: api.as('clerk') })).json();
+    const view = (
+      await api.app.inject({
+        method: 'GET',
+        url: `/v1/cards/${cardId}`,
+        headers: api.as('clerk'),
+      })
+    ).json();
     expect(view).toMatchObject({
       cardId,
       userId,
@@ -223,7 +287,13 @@ describe('card issuance end to end', () => {
       issuance: { storeId: 'A', terminalId: TERMINAL, recordMatchesUser: true },
     });
     expect(Date.parse(view.issuance.issuedAt)).toBeGreaterThan(Date.parse(view.primaryIssuedAt) - 1);
-    const user = (await api.app.inject({ method: 'GET', url: `/v1/users/${userId}`, headers: api.as('clerk') })).json();
+    const user = (
+      await api.app.inject({
+        method: 'GET',
+        url: `/v1/users/${userId}`,
+        headers: api.as('clerk'),
+      })
+    ).json();
     expect(user.cards).toMatchObject([{ issuance: { storeId: 'A' } }]);
 
     // Issued: the card leaves store A's copy of the issuance info.
@@ -250,7 +320,12 @@ describe('card issuance end to end', () => {
     const cardB = await primaryIssue(userB);
     expect(issuance.info.cache.find('00053212000002')).toBeUndefined();
     const reply = await issueAtPos();
-    expect(reply).toMatchObject({ ok: true, code: 'issued', cardId: cardB, message: 'card issued (issuance data from head office)' });
+    expect(reply).toMatchObject({
+      ok: true,
+      code: 'issued',
+      cardId: cardB,
+      message: 'card issued (issuance data from head office)',
+    });
     expect(card.state().lifecycle).toBe('secondary-issued');
   });
 
@@ -261,9 +336,18 @@ describe('card issuance end to end', () => {
     link.cut();
     try {
       // The POS terminal sits in the store: its command reaches the edge in process.
-      const bytes = pb.PosCommand.encode({ commandId: `issue-${++commands}`, storeId: 'A', terminalId: TERMINAL, issue: {} }).finish();
+      const bytes = pb.PosCommand.encode({
+        commandId: `issue-${++commands}`,
+        storeId: 'A',
+        terminalId: TERMINAL,
+        issue: {},
+      }).finish();
       const reply = decodePosReply(await pos.handle(bytes));
-      expect(reply).toMatchObject({ ok: false, code: 'no_issuance_data', message: 'no issuance data for this card' });
+      expect(reply).toMatchObject({
+        ok: false,
+        code: 'no_issuance_data',
+        message: 'no issuance data for this card',
+      });
     } finally {
       link.restore();
     }
@@ -278,7 +362,10 @@ describe('card issuance end to end', () => {
   it('a forged card (authentication code not made by head office): "this card cannot be used", CardIssueRejected recorded', async () => {
     const forger = generateIssuerMasterKeys(1);
     const chip = new InProcessCard(newBlankCard(forger.transport));
-    await new ChipTerminal(chip, { keys: forger, terminalName: 'forger' }).initialise(forger, {
+    await new ChipTerminal(chip, {
+      keys: forger,
+      terminalName: 'forger',
+    }).initialise(forger, {
       cardId: 'badc0ffee0ddf00d',
       expiry: '2031-12',
       pin: '0000',
@@ -286,7 +373,11 @@ describe('card issuance end to end', () => {
     });
     card = await rig.newCard(chip.state as CardState);
     const reply = await issueAtPos();
-    expect(reply).toMatchObject({ ok: false, code: 'card_unusable', message: 'this card cannot be used' });
+    expect(reply).toMatchObject({
+      ok: false,
+      code: 'card_unusable',
+      message: 'this card cannot be used',
+    });
     expect(card.state().lifecycle).toBe('primary-issued');
     await replicated();
     expect((await storeEvents('A')).at(-1)).toMatchObject({
@@ -296,7 +387,10 @@ describe('card issuance end to end', () => {
   });
 
   it("store A's credentials cannot publish on store B's event subject", async () => {
-    const edgeA = await connect({ servers: server.url, ...natsConnectOptions(stores.A.bundle.natsCreds) });
+    const edgeA = await connect({
+      servers: server.url,
+      ...natsConnectOptions(stores.A.bundle.natsCreds),
+    });
     try {
       await expect(jetstream(edgeA).publish(subjects.events('B'), new Uint8Array([1]))).rejects.toThrow(
         'Permissions Violation for Publish to "cardsys.events.B"',
@@ -314,6 +408,10 @@ describe('card issuance end to end', () => {
     const event = (await storeEvents('A')).find((e) => e.type === 'CardIssued' && e.data.cardId === cardId);
     if (event?.type !== 'CardIssued') throw new Error('unreachable');
     const record = pb.IssuanceEntry.decode(openSealed(headOffice.sealingKey.privateKey, issuedRecordSealContext, event.data.writtenSealed));
-    expect(record).toMatchObject({ userId, bankId: '00053211000001', personal: { name: 'Customer 1000001' } });
+    expect(record).toMatchObject({
+      userId,
+      bankId: '00053211000001',
+      personal: { name: 'Customer 1000001' },
+    });
   });
 });

@@ -39,9 +39,9 @@ beforeAll(async () => {
     store,
     writer,
     routes: () => [
-      applicationRoutes({ office }),
+      applicationRoutes({ office: () => office }),
       primaryIssuanceRoutes({
-        office,
+        office: () => office,
         issuerKeys: master,
         // Head office's station: the test slot's reader and the stripe of whichever virtual card is in it.
         station: {

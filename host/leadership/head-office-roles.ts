@@ -1,0 +1,152 @@
+// What each role of a head-office instance runs.
+//
+// The leader (one at a time): head office's writer of the `hq` stream, and every part that writes
+// or must not run twice: the inquiry centre (its decisions append to `hq`; the blacklist feed is
+// published after them), the issuance office (applications, primary issuance), the ingest of
+// stores' batches (two consumers of the one durable consumer would split a store's batches between
+// them and make each other's appends fail on expected revision), the snapshot publisher (each
+// instance numbers its read-model changes in its own feed: two would keep replacing each other's
+// snapshots), and the registration of provisioned stores.
+//
+// Both roles: the API's reads and the read models (each instance its own file, fed from the shared
+// event store), and the issuance lookup responder (it only reads; a queue group gives each lookup
+// to one instance). A follower also runs an inquiry centre that only follows the event store, for
+// the blacklist and purse views of its API.
+//
+// A new leader appends HeadOfficeWriterStarted to `hq` before anything else, and only then reads
+// head office's state from the event store: a former leader that still believes it leads has its
+// next append to `hq` refused by expected revision (and steps down), and nothing it appended
+// before is missed.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { SigningKey } from '../../contracts/index.js';
+import { type EventStore, WrongExpectedRevisionError } from '../../eventstore/index.js';
+import type { Logger } from '../../infra/index.js';
+import type { IssuanceOffice } from '../applications/index.js';
+import { HqWriter, recordRefusals, storeKeyDirectory } from '../hq-writer/index.js';
+import { startIngest } from '../ingest/index.js';
+import type { HeadOfficeIssuance } from '../issuance/index.js';
+import { provisionedStores, storeRegistrationEvents } from '../provisioning/index.js';
+import type { HeadOfficePurse, InquiryCentre } from '../purse/index.js';
+import type { LeaseHolder } from './lease.js';
+
+export interface WriterRole {
+  hqWriter: HqWriter;
+  office: IssuanceOffice;
+  centre: InquiryCentre;
+  stop(): Promise<void>;
+}
+
+export interface FollowerRole {
+  /** Follows the event store only: balances and the blacklist for the API's views. */
+  centre: InquiryCentre;
+  stop(): Promise<void>;
+}
+
+export interface HeadOfficeRoleDeps {
+  store: EventStore;
+  nc: NatsConnection;
+  signingKey: SigningKey;
+  /** Head office's folder: the provisioned stores it registers. */
+  dataDir: string;
+  purse: HeadOfficePurse;
+  issuance: HeadOfficeIssuance;
+  /** Whether other instances share the event store (each writer term then opens with HeadOfficeWriterStarted). */
+  shared: boolean;
+  logger: Logger;
+}
+
+const HQ_WRITER_STREAM = 'hq-writer';
+/** A former writer may slip in appends until it sees its lease gone: the term's first append tries again this often. */
+const TERM_START_ATTEMPTS = 5;
+
+export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
+  const { store, nc, logger } = deps;
+  return {
+    async lead(holder: LeaseHolder, fenced: (reason: string) => void): Promise<WriterRole> {
+      const stops: Array<() => Promise<unknown>> = [];
+      const stop = async () => {
+        for (const part of stops.splice(0).reverse())
+          await part().catch((error: Error) => logger.warn(`while stopping the writer's parts: ${error.message}`));
+      };
+      try {
+        if (deps.shared) await startTerm(store, deps.signingKey, holder);
+        const hqWriter = await HqWriter.open({
+          store,
+          signingKey: deps.signingKey,
+          fenced: (error) => {
+            logger.error(`hq writer: another head-office instance wrote to hq first (${error.message}); this instance no longer writes`);
+            fenced(`another instance appended to hq (${error.message})`);
+          },
+        });
+        await registerProvisionedStores(store, hqWriter, deps.dataDir, logger);
+        const issuance = await deps.issuance.startWriter(hqWriter);
+        stops.push(() => issuance.stop());
+        const centre = await deps.purse.startCentre({
+          store,
+          nc,
+          hqWriter,
+          logger,
+        });
+        stops.push(() => centre.stop());
+        const ingest = await startIngest({
+          nc,
+          store,
+          storeKeys: storeKeyDirectory(store),
+          logger,
+          onRefusal: recordRefusals(hqWriter, logger),
+        });
+        stops.push(() => ingest.stop());
+        return { hqWriter, office: issuance.office, centre, stop };
+      } catch (error) {
+        await stop();
+        throw error;
+      }
+    },
+
+    async follow(): Promise<FollowerRole> {
+      const centre = await deps.purse.startCentre({ store, nc, logger });
+      return { centre, stop: () => centre.stop() };
+    },
+  };
+}
+
+/** Records the term in `hq`; a writer of an earlier term that appended meanwhile only makes it try again. */
+async function startTerm(store: EventStore, signingKey: SigningKey, holder: LeaseHolder): Promise<void> {
+  const writer = await HqWriter.open({ store, signingKey });
+  const event = {
+    type: 'HeadOfficeWriterStarted' as const,
+    data: {
+      instance: holder.instance,
+      apiUrl: holder.apiUrl,
+      term: holder.term,
+    },
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await writer.append([{ event, streamId: HQ_WRITER_STREAM }]);
+      return;
+    } catch (error) {
+      // The writer has taken up the chain where it now stands: the next attempt appends after it.
+      if (!(error instanceof WrongExpectedRevisionError) || attempt === TERM_START_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * Stores provisioned in head office's folder whose keys the hq stream does not hold yet get their
+ * StoreRegistered and StoreKeyRegistered appended, so that ingest knows their signing keys and the
+ * issuance snapshots their neighbours and sealing keys.
+ */
+async function registerProvisionedStores(store: EventStore, hqWriter: HqWriter, dataDir: string, logger: Logger): Promise<void> {
+  const registered = storeKeyDirectory(store);
+  for (const record of provisionedStores(dataDir)) {
+    if (await registered.publicKey(record.storeId, record.signingKeyId)) continue;
+    await hqWriter.append(
+      storeRegistrationEvents(record).map((event) => ({
+        event,
+        streamId: `store-${record.storeId}`,
+      })),
+    );
+    logger.info(`registered provisioned store ${record.storeId} (key ${record.signingKeyId})`);
+  }
+}
