@@ -3,6 +3,8 @@
 /** JetStream stream that holds every store's replicated event batches. */
 export const EVENTS_STREAM = 'CARDSYS_EVENTS';
 export const HQ_ORIGIN = 'hq';
+/** Head office's durable consumer of EVENTS_STREAM. */
+export const INGEST_CONSUMER = 'cardsys-ingest';
 
 export const subjects = {
   /** Edge → JetStream: EventBatch messages of one store. */
@@ -22,6 +24,9 @@ export const subjects = {
   blacklistSyncAll: 'cardsys.hq.blacklist.*',
   /** Host → every store: BlacklistChange as it happens. */
   blacklistChanges: 'cardsys.blacklist.changes',
+  /** Every request a store makes of head office (sync, lookup, auth, blacklist): `cardsys.hq.<kind>.<storeId>`. */
+  hqRequests: (storeId: string) => `cardsys.hq.*.${storeId}`,
+  hqRequestsAll: 'cardsys.hq.*.*',
   /** Per-store request inbox prefix, so one store cannot read another's replies. */
   inbox: (storeId: string) => `_INBOX_${storeId}`,
 } as const;

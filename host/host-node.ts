@@ -13,16 +13,22 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import { headOfficeIssuance } from './issuance-publisher/index.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
 import { headOfficePurse } from './inquiry/index.js';
+import { HEAD_OFFICE_PARTS, RefusedRequests, type HeadOfficePart } from '../infra/nats/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
 
 export type EventStoreChoice = 'sqlite' | { esdbUrl: string };
 
+/** One NATS connection per part of head office, each as its own principal (infra/nats/auth.ts). */
+export type HeadOfficeConnections = Record<HeadOfficePart, NatsConnection>;
+
 /** What head office's parts are made of, for route plugins that need them. */
 export interface HostParts {
   store: EventStore;
-  nc: NatsConnection;
+  nats: HeadOfficeConnections;
+  /** Requests every responder refused to answer (a reply subject not the asker's), per service. */
+  refused: RefusedRequests;
   hqWriter: HqWriter;
   runner: ProjectionRunner;
   logger: Logger;
@@ -32,7 +38,8 @@ export interface HostOptions {
   /** Head office's own folder (the CLI uses <data>/hq): event store, read models, keys. */
   dataDir: string;
   natsUrl: string;
-  natsOptions?: Partial<ConnectionOptions>;
+  /** Credentials and TLS of each part's connection; the same for every part when one object. */
+  natsOptions?: Partial<ConnectionOptions> | ((part: HeadOfficePart) => Partial<ConnectionOptions>);
   http: { host: string; port: number };
   eventStore?: EventStoreChoice;
   /** Key that signs head office's chain heads; default: head office's provisioned key in dataDir (made on first run). */
@@ -78,11 +85,9 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
   try {
     const store = await openEventStore(options.dataDir, options.eventStore);
     cleanup.push(() => store.close());
-    const nc = await connect({ servers: options.natsUrl, name: 'cardsys-host', ...options.natsOptions }).catch((error: Error) => {
-      throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
-    });
-    cleanup.push(() => nc.drain());
-    await ensureEventsStream(nc);
+    const nats = await connectParts(options);
+    cleanup.push(() => Promise.all(Object.values(nats).map((nc) => nc.drain())));
+    await ensureEventsStream(nats.ingest);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
     const hqWriter = await HqWriter.open({ store, signingKey });
     await registerProvisionedStores(store, hqWriter, options.dataDir, logger);
@@ -91,9 +96,10 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: headOfficeProjections(issuerKeys), logger });
     cleanup.push(() => runner.close());
     runner.start();
-    const ingest = await startIngest({ nc, store, storeKeys: storeKeyDirectory(store), logger });
+    const refused = new RefusedRequests();
+    const ingest = await startIngest({ nc: nats.ingest, responder: nats.responder, refused, store, storeKeys: storeKeyDirectory(store), logger });
     cleanup.push(() => ingest.stop());
-    const parts: HostParts = { store, nc, hqWriter, runner, logger };
+    const parts: HostParts = { store, nats, refused, hqWriter, runner, logger };
     const issuance = headOfficeIssuance({
       ...parts,
       readModels: runner.db,
@@ -101,7 +107,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       issuerKeys,
     });
     const cardViews: CardView[] = [];
-    const api = await buildApi({ store, runner, nc, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
+    const api = await buildApi({ store, runner, nc: nats.api, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);
@@ -114,6 +120,21 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     await stopAll();
     throw error;
   }
+}
+
+/** Connects every part of head office; a part that cannot connect closes the others again. */
+async function connectParts(options: HostOptions): Promise<HeadOfficeConnections> {
+  const optionsOf = (part: HeadOfficePart) => (typeof options.natsOptions === 'function' ? options.natsOptions(part) : options.natsOptions);
+  const attempts = await Promise.allSettled(
+    HEAD_OFFICE_PARTS.map((part) => connect({ servers: options.natsUrl, name: `cardsys-host-${part}`, ...optionsOf(part) }).then((nc) => [part, nc] as const)),
+  );
+  const failed = attempts.find((attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected');
+  const connected = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+  if (failed) {
+    await Promise.all(connected.map(([, nc]) => nc.close()));
+    throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${(failed.reason as Error).message}`);
+  }
+  return Object.fromEntries(connected) as HeadOfficeConnections;
 }
 
 /**

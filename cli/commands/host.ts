@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { startHost } from '../../host/index.js';
-import { natsConnectOptions } from '../../infra/nats/credentials.js';
-import { headOfficeFiles } from '../../host/provisioning/index.js';
+import { headOfficeNatsOptions } from '../../host/provisioning/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
 
@@ -24,18 +22,22 @@ export function registerHostCommand(program: Command): void {
     .addOption(new Option('--http <host:port>', 'where the query API listens').default('127.0.0.1:8080'))
     .addHelpText(
       'after',
-      '\nHead office keeps its files in <data>/hq/ (events.db, readmodels.db, keys/).\nNATS credentials: --creds, or <data>/hq/keys/hq.nk when provisioned.',
+      [
+        '',
+        'Head office keeps its files in <data>/hq/ (events.db, readmodels.db, keys/).',
+        'Each part (ingest, responder, writer, snapshots, api) connects to NATS as its own principal with',
+        '<data>/hq/keys/nats-<part>.nk when provisioned (--creds: one file for every part instead), over TLS',
+        'verified with <data>/hq/tls/ca.pem when present (or --tls-ca).',
+      ].join('\n'),
     )
     .action(async (options: HostCliOptions) => {
       const http = parseHttpAddress(options.http);
       const dataDir = hqDataDir(options.data);
-      const provisionedCreds = headOfficeFiles(dataDir).natsCreds;
-      const creds = options.creds ?? (existsSync(provisionedCreds) ? provisionedCreds : undefined);
       const stopRequested = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: natsConnectOptions(creds), http, eventStore: eventStoreChoice(options) });
+      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: headOfficeNatsOptions(dataDir, { creds: options.creds, tlsCa: options.tlsCa }), http, eventStore: eventStoreChoice(options) });
       say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${options.eventStore === 'sqlite' ? 'SQLite' : options.esdb}`);
       say(`query API: ${node.url}  (OpenAPI docs: ${node.docsUrl}, health: ${node.url}/healthz)`);
       say(`stopping on ${await stopRequested}`);

@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { RefusedRequests } from '../../infra/nats/responder.js';
 import type { IssuerMasterKeys } from '../../card/index.js';
 import { PurseLedgerReader } from '../../projections/purse-ledger.js';
 import type { EventStore } from '../eventstore/index.js';
@@ -14,14 +15,31 @@ import type { CardView } from '../api/index.js';
 
 export interface HeadOfficePurse {
   /** Blacklist and alert routes; registering them starts the inquiry centre, closing the API stops it. */
-  routes(parts: { store: EventStore; nc: NatsConnection; hqWriter: HqWriter; logger: Logger; readModels: Database.Database; cardViews?: CardView[] }): FastifyPluginAsync;
+  routes(parts: {
+    store: EventStore;
+    /** The responders' connection answers stores; the writer's publishes blacklist changes. */
+    nats: { responder: NatsConnection; writer: NatsConnection };
+    refused?: RefusedRequests;
+    hqWriter: HqWriter;
+    logger: Logger;
+    readModels: Database.Database;
+    cardViews?: CardView[];
+  }): FastifyPluginAsync;
 }
 
 export function headOfficePurse(options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>): HeadOfficePurse {
   return {
     routes(parts) {
       return async (app) => {
-        const centre = await InquiryCentre.start({ ...options, nc: parts.nc, store: parts.store, writer: parts.hqWriter, logger: parts.logger });
+        const centre = await InquiryCentre.start({
+          ...options,
+          nc: parts.nats.responder,
+          publisher: parts.nats.writer,
+          ...(parts.refused ? { refused: parts.refused } : {}),
+          store: parts.store,
+          writer: parts.hqWriter,
+          logger: parts.logger,
+        });
         app.addHook('onClose', () => centre.stop());
         const ledger = new PurseLedgerReader(parts.readModels);
         await app.register(purseRoutes({ centre, ledger }));

@@ -29,11 +29,17 @@ import {
 import type { EventStore, Subscription } from '../eventstore/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import type { Logger } from '../ingest/index.js';
+import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/responder.js';
 import { domainEventsOf } from './event-feed.js';
 import { AuthoriseRequest, PendingRequest } from './requests.js';
 
 export interface InquiryCentreOptions {
+  /** Answers stores' inquiry and blacklist requests. */
   nc: NatsConnection;
+  /** Publishes blacklist changes; `nc` when omitted. */
+  publisher?: NatsConnection;
+  /** Where refused requests are counted. */
+  refused?: RefusedRequests;
   store: EventStore;
   writer: HqWriter;
   issuerKeys: IssuerMasterKeys;
@@ -122,7 +128,7 @@ export class InquiryCentre {
       const events = decideBlacklist({ kind, cardId, reason, nowMs: this.now() }, this.blacklistState);
       await this.appendAndFold(events, STREAM_OF_CARD(cardId));
       const change = { version: this.blacklistState.version, cardId, blacklisted: kind === 'blacklist', reason: reason.trim(), atMs: this.now() };
-      this.options.nc.publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
+      (this.options.publisher ?? this.options.nc).publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
       return { version: this.blacklistState.version };
     });
   }
@@ -183,16 +189,17 @@ export class InquiryCentre {
 
   private listen(): void {
     const { nc } = this.options;
+    const common = { askerOf: storeAskingOn, logger: this.logger, ...(this.options.refused ? { refused: this.options.refused } : {}) };
     this.natsSubscriptions.push(
-      nc.subscribe(subjects.inquiryAll, { callback: (error, msg) => (error ? this.logger.error(`inquiry: ${error.message}`) : void this.answerInquiry(msg)) }),
-      nc.subscribe(subjects.blacklistSyncAll, { callback: (error, msg) => (error ? this.logger.error(`inquiry: ${error.message}`) : this.answerBlacklistSync(msg)) }),
+      serveRequests(nc, { ...common, service: 'inquiry', subject: subjects.inquiryAll, answer: (msg, asker) => this.answerInquiry(msg, asker.storeId) }),
+      serveRequests(nc, { ...common, service: 'blacklist sync', subject: subjects.blacklistSyncAll, answer: (msg) => this.answerBlacklistSync(msg) }),
     );
   }
 
-  private async answerInquiry(msg: Msg): Promise<void> {
+  private async answerInquiry(msg: Msg, storeId: string): Promise<Uint8Array> {
     let reply: Reply;
     try {
-      reply = await this.inquire(msg.subject.slice(msg.subject.lastIndexOf('.') + 1), msg.data);
+      reply = await this.inquire(storeId, msg.data);
     } catch (error) {
       if (error instanceof DomainRefusal) reply = { ok: false, code: error.code, message: error.message };
       else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
@@ -204,7 +211,7 @@ export class InquiryCentre {
         reply = { ok: false, code: 'error', message: `head office could not answer: ${(error as Error).message}` };
       }
     }
-    msg.respond(pb.InquiryReply.encode(reply).finish());
+    return pb.InquiryReply.encode(reply).finish();
   }
 
   /** One InquiryRequest from a store (the subject names the store; the request must agree). */
@@ -298,7 +305,7 @@ export class InquiryCentre {
     });
   }
 
-  private answerBlacklistSync(msg: Msg): void {
+  private answerBlacklistSync(msg: Msg): Uint8Array {
     let reply: cardsys.v1.BlacklistSyncReply.$Properties;
     try {
       const request = decodeOrThrow('BlacklistSyncRequest', () => pb.BlacklistSyncRequest.decode(msg.data));
@@ -311,7 +318,7 @@ export class InquiryCentre {
       this.logger.warn(`inquiry: blacklist sync on ${msg.subject} refused: ${(error as Error).message}`);
       reply = { version: 0, unchanged: true };
     }
-    msg.respond(pb.BlacklistSyncReply.encode(reply).finish());
+    return pb.BlacklistSyncReply.encode(reply).finish();
   }
 
   /** The terms a store receives, with the credit MAC only the credit master can make. */

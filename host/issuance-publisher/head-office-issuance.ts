@@ -4,6 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { RefusedRequests } from '../../infra/nats/responder.js';
 import type { IssuerMasterKeys } from '../../card/index.js';
 import { PcscReaders, type PcscCard } from '../../edge/card-reader/index.js';
 import { IssuanceOffice, applicationRoutes } from '../applications/index.js';
@@ -15,7 +16,9 @@ import { startSnapshotPublisher, type Logger } from './snapshot-publisher.js';
 
 export interface HeadOfficeIssuanceOptions {
   store: EventStore;
-  nc: NatsConnection;
+  /** The snapshot publisher's connection and the lookup responder's, each its own principal. */
+  nats: { snapshots: NatsConnection; responder: NatsConnection };
+  refused?: RefusedRequests;
   hqWriter: HqWriter;
   /** The read-model database the issuance snapshot projection keeps (the runner's). */
   readModels: Database.Database;
@@ -53,8 +56,15 @@ export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): FastifyP
   return async (app) => {
     const office = await IssuanceOffice.open({ store: options.store, writer: options.hqWriter });
     const pcsc = options.cardReader ? undefined : pcscCardReader();
-    const publisher = await startSnapshotPublisher({ nc: options.nc, readModels: options.readModels, ...(options.logger ? { logger: options.logger } : {}) });
-    const lookups = startLookupResponder({ nc: options.nc, readModels: options.readModels, sealingKey: options.sealingKey, ...(options.logger ? { logger: options.logger } : {}) });
+    const logger = options.logger ? { logger: options.logger } : {};
+    const publisher = await startSnapshotPublisher({ nc: options.nats.snapshots, readModels: options.readModels, ...logger });
+    const lookups = startLookupResponder({
+      nc: options.nats.responder,
+      readModels: options.readModels,
+      sealingKey: options.sealingKey,
+      ...logger,
+      ...(options.refused ? { refused: options.refused } : {}),
+    });
     app.addHook('onClose', async () => {
       await lookups.stop();
       await publisher.stop();

@@ -1,3 +1,4 @@
-// Store provisioning: keys, NATS credentials and the server's authorization block, made at head office.
+// Store provisioning: keys, NATS credentials, TLS certificates and the hub's accounts, made at head office.
 export * from './layout.js';
 export * from './provision.js';
+export * from './nats-setup.js';

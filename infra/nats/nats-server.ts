@@ -13,9 +13,14 @@ export interface NatsServerOptions {
   extraConfig?: string;
   /** Where the server's log goes; defaults to <dataDir>/nats-server.log. */
   logFile?: string;
+  /**
+   * The whole configuration for the chosen port (e.g. a generated hub or store broker
+   * configuration), instead of the default listen address, JetStream and `extraConfig`.
+   */
+  config?: (port: number) => string;
 }
 
-/** A real nats-server process with JetStream, for tests, the demo and benchmarks. */
+/** A real nats-server process (with JetStream unless `config` says otherwise), for tests and benchmarks. */
 export interface NatsServer {
   readonly url: string;
   readonly port: number;
@@ -37,11 +42,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   const configFile = join(options.dataDir, 'nats-server.conf');
   writeFileSync(
     configFile,
-    [
-      `listen: "127.0.0.1:${port}"`,
-      `jetstream { store_dir: ${JSON.stringify(join(options.dataDir, 'jetstream'))} }`,
-      options.extraConfig ?? '',
-    ].join('\n'),
+    options.config
+      ? options.config(port)
+      : [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${JSON.stringify(join(options.dataDir, 'jetstream'))} }`, options.extraConfig ?? ''].join('\n'),
   );
   const logFile = options.logFile ?? join(options.dataDir, 'nats-server.log');
   let child: ChildProcess | undefined;

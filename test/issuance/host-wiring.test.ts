@@ -11,8 +11,8 @@ import { generateIssuerMasterKeys } from '../../card/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/sealed.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
 import { startHost, type HostNode } from '../../host/host-node.js';
-import { provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
-import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { headOfficeFiles, provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
+import { natsConnectOptions, startNatsServer, type HeadOfficePart, type NatsServer } from '../../infra/nats/index.js';
 
 const quiet = { info() {}, warn() {}, error: (message: unknown) => console.error(message) };
 let root: string;
@@ -41,7 +41,7 @@ beforeAll(async () => {
   host = await startHost({
     dataDir: hqDataDir,
     natsUrl: server.url,
-    natsOptions: natsConnectOptions(headOffice.files.natsCreds),
+    natsOptions: (part) => natsConnectOptions(headOffice.files.natsCreds[part]),
     http: { host: '127.0.0.1', port: 0 },
     issuerKeys: generateIssuerMasterKeys(1),
     logger: quiet,
@@ -103,7 +103,15 @@ describe('issuance in the head office process', () => {
   });
 
   it('a restarted head office registers nobody twice', async () => {
-    const options = { dataDir: join(root, 'hq'), natsUrl: server.url, natsOptions: natsConnectOptions(join(root, 'hq', 'keys', 'hq.nk')), http: { host: '127.0.0.1', port: 0 }, issuerKeys: generateIssuerMasterKeys(1), logger: quiet };
+    const files = headOfficeFiles(join(root, 'hq'));
+    const options = {
+      dataDir: join(root, 'hq'),
+      natsUrl: server.url,
+      natsOptions: (part: HeadOfficePart) => natsConnectOptions(files.natsCreds[part]),
+      http: { host: '127.0.0.1', port: 0 },
+      issuerKeys: generateIssuerMasterKeys(1),
+      logger: quiet,
+    };
     await host.stop();
     host = await startHost(options);
     expect((await host.store.readStream('hq')).filter((record) => record.type === 'StoreRegistered')).toHaveLength(2);

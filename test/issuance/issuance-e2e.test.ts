@@ -26,6 +26,7 @@ import { startLinkProxy, type LinkProxy } from '../../infra/net/link-proxy.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { openPcscRig, type PcscRig, type SlotCard } from '../support/pcsc.js';
 import { headOfficeApi, type HeadOfficeApi } from './support.js';
+import { connectHeadOffice } from '../support/head-office-nats.js';
 
 const master = generateIssuerMasterKeys(1);
 const quiet = { info() {}, warn() {}, error: (message: unknown) => console.error(message) };
@@ -35,7 +36,7 @@ let root: string;
 let server: NatsServer;
 let headOffice: ProvisionedHeadOffice;
 let stores: Record<'A' | 'B', ProvisionedStore>;
-let hqNc: NatsConnection;
+let hq: Awaited<ReturnType<typeof connectHeadOffice>>;
 let posNc: NatsConnection;
 let eventStore: SqliteEventStore;
 let ingest: Ingest;
@@ -100,17 +101,17 @@ beforeAll(async () => {
     B: provisionStore({ hqDataDir, storeId: 'B', name: 'Store B' }),
   };
   server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8') });
-  hqNc = await connect({ servers: server.url, ...natsConnectOptions(headOffice.files.natsCreds) });
+  hq = await connectHeadOffice(server.url, hqDataDir);
 
   eventStore = SqliteEventStore.open(join(hqDataDir, 'events.db'));
   const writer = await HqWriter.open({ store: eventStore, signingKey: headOffice.signingKey });
   await writer.append([...headOffice.events, ...stores.A.events, ...stores.B.events].map((event) => ({ event, streamId: 'stores' })));
-  ingest = await startIngest({ nc: hqNc, store: eventStore, storeKeys: storeKeyDirectory(eventStore), logger: quiet });
+  ingest = await startIngest({ nc: hq.nats.ingest, responder: hq.nats.responder, store: eventStore, storeKeys: storeKeyDirectory(eventStore), logger: quiet });
   rig = await openPcscRig(master.transport);
   api = await headOfficeApi(hqDataDir, eventStore, (runner) => [
     headOfficeIssuance({
       store: eventStore,
-      nc: hqNc,
+      nats: hq.nats,
       hqWriter: writer,
       readModels: runner.db,
       sealingKey: headOffice.sealingKey.privateKey,
@@ -150,7 +151,7 @@ afterAll(async () => {
   await posNc?.close();
   await ingest?.stop();
   await api?.close();
-  await hqNc?.close();
+  await hq?.close();
   await rig?.close();
   await eventStore?.close();
   await server?.stop();
