@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { freePort } from '../free-port.js';
 
 export interface NatsServerOptions {
-  /** Directory for JetStream data and the generated config; kept across restarts. */
+  /** Directory for JetStream data, the generated config and the log; kept across restarts. */
   dataDir: string;
   /** Port to listen on; a free one when omitted. */
   port?: number;
@@ -14,13 +14,14 @@ export interface NatsServerOptions {
   /** Where the server's log goes; defaults to <dataDir>/nats-server.log. */
   logFile?: string;
   /**
-   * The whole configuration for the chosen port (e.g. a generated hub or store broker
-   * configuration), instead of the default listen address, JetStream and `extraConfig`.
+   * A configuration file to run as it is (a generated hub or store broker configuration), instead
+   * of one written with the default listen address, JetStream and `extraConfig`; it must listen on
+   * 127.0.0.1:`port`.
    */
-  config?: (port: number) => string;
+  configFile?: string;
 }
 
-/** A real nats-server process (with JetStream unless `config` says otherwise), for tests and benchmarks. */
+/** A real nats-server process, for tests and benchmarks: JetStream on its own, or as its configuration file says. */
 export interface NatsServer {
   readonly url: string;
   readonly port: number;
@@ -37,15 +38,16 @@ export function natsServerBinary(): string {
 }
 
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
+  if (options.configFile && options.port === undefined) throw new Error('startNatsServer: a configFile needs the port it listens on');
   const port = options.port ?? (await freePort());
   mkdirSync(options.dataDir, { recursive: true });
-  const configFile = join(options.dataDir, 'nats-server.conf');
-  writeFileSync(
-    configFile,
-    options.config
-      ? options.config(port)
-      : [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${JSON.stringify(join(options.dataDir, 'jetstream'))} }`, options.extraConfig ?? ''].join('\n'),
-  );
+  const configFile = options.configFile ?? join(options.dataDir, 'nats-server.conf');
+  if (!options.configFile) {
+    writeFileSync(
+      configFile,
+      [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${JSON.stringify(join(options.dataDir, 'jetstream'))} }`, options.extraConfig ?? ''].join('\n'),
+    );
+  }
   const logFile = options.logFile ?? join(options.dataDir, 'nats-server.log');
   let child: ChildProcess | undefined;
 

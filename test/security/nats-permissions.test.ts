@@ -239,6 +239,51 @@ describe('POS credentials', () => {
   });
 });
 
+describe("head office's parts", () => {
+  const partCreds = () => headOfficeFiles(join(root, 'hq')).natsCreds;
+  const refusedPublish = async (nc: NatsConnection, subject: string) => {
+    const refused = permissionViolation(nc, subject);
+    nc.publish(subject, new Uint8Array(0));
+    return (await refused).operation;
+  };
+
+  it('the responders may publish nothing but server-made replies: no JetStream API, no acks, no blacklist', async () => {
+    const responder = await connectWith(partCreds().responder);
+    for (const subject of [`$JS.API.STREAM.DELETE.${EVENTS_STREAM}`, '$JS.API.INFO', subjects.ack('A'), subjects.blacklistChanges, subjects.events('A'), `${subjects.inbox('A')}.x`]) {
+      expect(await refusedPublish(responder, subject), subject).toBe('publish');
+    }
+    expect(await trySubscribe(responder, subjects.hqRequestsAll)).toBe('allowed');
+    expect(await trySubscribe(responder, subjects.eventsAll)).toBe(`Permissions Violation for Subscription to "${subjects.eventsAll}"`);
+  });
+
+  it('the ingest keeps its own consumer and publishes acks, but cannot delete or purge streams nor publish the blacklist', async () => {
+    const ingest = await connectWith(partCreds().ingest);
+    const jsm = await jetstreamManager(ingest);
+    await expect(jsm.streams.delete(EVENTS_STREAM)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${EVENTS_STREAM}"`);
+    await expect(jsm.streams.purge(snapshotStream('B'))).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE');
+    await expect(jsm.consumers.add(EVENTS_STREAM, { durable_name: 'other', filter_subject: subjects.eventsAll })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER');
+    expect(await refusedPublish(ingest, subjects.blacklistChanges)).toBe('publish');
+  });
+
+  it("the snapshot publisher keeps the snapshot streams but cannot touch the events stream", async () => {
+    const snapshots = await connectWith(partCreds().snapshots);
+    const jsm = await jetstreamManager(snapshots);
+    expect((await jsm.streams.info(snapshotStream('B'))).config.name).toBe(snapshotStream('B'));
+    await expect(jsm.streams.info(EVENTS_STREAM)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.INFO.${EVENTS_STREAM}"`);
+    await expect(jsm.streams.purge(EVENTS_STREAM)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.PURGE.${EVENTS_STREAM}"`);
+    await expect(jsm.streams.getMessage(EVENTS_STREAM, { seq: 1 })).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.MSG.GET.${EVENTS_STREAM}"`);
+    expect(await refusedPublish(snapshots, subjects.events('A'))).toBe('publish');
+  });
+
+  it('the writer publishes blacklist changes only, and the API connection nothing', async () => {
+    const writer = await connectWith(partCreds().writer);
+    expect(await refusedPublish(writer, subjects.ack('A'))).toBe('publish');
+    const api = await connectWith(partCreds().api);
+    expect(await refusedPublish(api, subjects.blacklistChanges)).toBe('publish');
+    expect(await trySubscribe(api, '>')).toBe('Permissions Violation for Subscription to ">"');
+  });
+});
+
 describe('auditor credentials', () => {
   it('read stored batches but cannot publish or create consumers', async () => {
     const auditor = await connectWith(headOfficeFiles(join(root, 'hq')).auditorCreds);
