@@ -15,6 +15,8 @@ export interface BenchContext {
   progress: (message: string) => void;
   /** Events per store for the pipeline; undefined leaves each module its own default size. */
   events?: number;
+  /** The pipeline's NATS links over TLS, as deployed. */
+  tls?: boolean;
 }
 
 export type Figures = object;
@@ -45,6 +47,7 @@ export interface RunBenchesOptions {
   /** Benchmarks to run; all that exist when omitted. A named one that does not exist is a failure. */
   only?: BenchName[];
   events?: number;
+  tls?: boolean;
   progress?: (message: string) => void;
 }
 
@@ -52,7 +55,7 @@ const moduleUrl = (name: BenchName) => new URL(`./${name}.ts`, import.meta.url);
 
 /** A module's bench function; undefined when its file does not exist. Throws when it exists but is unusable. */
 async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
-  if (name === 'pipeline') return (context) => benchPipeline({ eventsPerStore: context.events, progress: context.progress });
+  if (name === 'pipeline') return (context) => benchPipeline({ eventsPerStore: context.events, tls: context.tls, progress: context.progress });
   const url = moduleUrl(name);
   if (!existsSync(fileURLToPath(url))) return undefined;
   let module: Record<string, unknown>;
@@ -71,10 +74,10 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
  * Runs one benchmark in a child `cardsys bench --only <name> --json`: each gets a fresh process, so
  * no benchmark measures in the wake of another's threads, heap or native add-ons.
  */
-function runInChild(name: BenchName, events: number | undefined): Promise<BenchOutcome> {
+function runInChild(name: BenchName, events: number | undefined, tls: boolean | undefined): Promise<BenchOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started) / 1000;
-  const args = [fileURLToPath(new URL('../bin/cardsys.js', import.meta.url)), 'bench', '--json', '--only', name, ...(events === undefined ? [] : ['--events', String(events)])];
+  const args = [fileURLToPath(new URL('../bin/cardsys.js', import.meta.url)), 'bench', '--json', '--only', name, ...(events === undefined ? [] : ['--events', String(events)]), ...(tls ? ['--tls'] : [])];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
@@ -104,7 +107,7 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
   };
   if (selected.length > 1) {
     for (const name of selected) {
-      const outcome = await runInChild(name, options.events);
+      const outcome = await runInChild(name, options.events, options.tls);
       report.results[name] = outcome;
       if (outcome.status === 'failed' || (outcome.status === 'absent' && options.only)) report.ok = false;
     }
@@ -136,7 +139,11 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
     }
     progress(`${name}: running`);
     try {
-      const figures = await bench({ progress: (message) => progress(`  ${message}`), ...(options.events === undefined ? {} : { events: options.events }) });
+      const figures = await bench({
+        progress: (message) => progress(`  ${message}`),
+        ...(options.events === undefined ? {} : { events: options.events }),
+        ...(options.tls ? { tls: true } : {}),
+      });
       report.results[name] = { status: 'ok', seconds: elapsed(), figures };
       progress(`${name}: done in ${elapsed()} s`);
     } catch (error) {

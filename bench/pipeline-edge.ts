@@ -3,11 +3,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { generateSigningKey, rawPublicKey, type EventInput } from '../contracts/chain.js';
 import { startEdge } from '../edge/index.js';
+import { natsTlsOptions } from '../infra/nats/tls.js';
 
 export interface EdgeWorkerData {
   storeId: string;
   dataDir: string;
   natsUrl: string;
+  /** CA to verify the server's TLS certificate with, when the links are TLS. */
+  tlsCa?: string;
   events: number;
   /** Events per EventLog.append call. */
   appendChunk: number;
@@ -49,7 +52,14 @@ async function runEdgeWorker(port: NonNullable<typeof parentPort>, data: EdgeWor
   const signingKey = generateSigningKey();
   send({ kind: 'key', publicKey: rawPublicKey(signingKey.publicKey) });
   await next('start');
-  const edge = await startEdge({ storeId: data.storeId, dataDir: data.dataDir, natsUrl: data.natsUrl, signingKey, logger: { info: () => undefined, warn: say, error: say } });
+  const edge = await startEdge({
+    storeId: data.storeId,
+    dataDir: data.dataDir,
+    natsUrl: data.natsUrl,
+    natsOptions: natsTlsOptions(data.tlsCa),
+    signingKey,
+    logger: { info: () => undefined, warn: say, error: say },
+  });
   if (!(await edge.nats)) throw new Error(`edge worker ${data.storeId}: no NATS connection`);
   send({ kind: 'ready' });
 

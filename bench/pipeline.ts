@@ -10,6 +10,7 @@ import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { generateSigningKey } from '../contracts/chain.js';
 import { startNatsServer } from '../infra/nats/nats-server.js';
+import { ensureCertificateAuthority, issueCertificate, LOCAL_HOSTS, natsTlsOptions } from '../infra/nats/tls.js';
 import { SqliteEventStore } from '../host/eventstore/index.js';
 import { DUPLICATE_WINDOW_MS, ensureEventsStream, originStreamName, readOriginTail, startIngest } from '../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
@@ -26,10 +27,14 @@ export interface PipelineBenchOptions {
   publishWindow?: number;
   /** Raw publish runs; the fastest is the baseline, so a busy moment cannot flatter the ratio. */
   rawRuns?: number;
+  /** Every NATS link (edges, head office, the raw baseline) over TLS with a private CA, as deployed. */
+  tls?: boolean;
   progress?: (message: string) => void;
 }
 
 export interface PipelineFigures {
+  /** Whether the NATS links ran over TLS. */
+  tls: boolean;
   stores: number;
   eventsPerStore: number;
   events: number;
@@ -54,10 +59,12 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
   const progress = options.progress ?? (() => undefined);
   const quiet = { info: () => undefined, warn: progress, error: progress };
   const dir = mkdtempSync(join(tmpdir(), 'cardsys-bench-pipeline-'));
-  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  const tls = options.tls ? benchTls(join(dir, 'tls')) : undefined;
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats'), ...(tls ? { extraConfig: tls.serverConfig } : {}) });
+  const clientTls = natsTlsOptions(tls?.ca);
   const cleanups: Array<() => Promise<unknown>> = [async () => nats.stop()];
   try {
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect({ servers: nats.url, ...clientTls });
     cleanups.unshift(() => nc.close());
     await ensureEventsStream(nc);
     const store = SqliteEventStore.open(join(dir, 'host', 'events.db'));
@@ -65,7 +72,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const hq = await HqWriter.open({ store, signingKey: generateSigningKey() });
     const edges = Array.from({ length: stores }, (_, i) => {
       const storeId = `bench${i + 1}`;
-      return new EdgeWorker({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, events: eventsPerStore, appendChunk }, progress);
+      return new EdgeWorker({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, ...(tls ? { tlsCa: tls.ca } : {}), events: eventsPerStore, appendChunk }, progress);
     });
     cleanups.unshift(async () => Promise.all(edges.map((edge) => edge.terminate())));
     for (const edge of edges) {
@@ -103,6 +110,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       runsMessagesPerSecond: rawRunsMs.map((ms) => perSecond(total, ms)),
     };
     return {
+      tls: tls !== undefined,
       stores,
       eventsPerStore,
       events: total,
@@ -115,6 +123,15 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A private CA and a server certificate for 127.0.0.1, and the server's `tls` block using them. */
+function benchTls(dir: string): { ca: string; serverConfig: string } {
+  const ca = { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') };
+  const server = { cert: join(dir, 'server.pem'), key: join(dir, 'server-key.pem') };
+  ensureCertificateAuthority(ca, 'cardsys bench CA');
+  issueCertificate(ca, server, { commonName: 'bench server', hosts: LOCAL_HOSTS });
+  return { ca: ca.cert, serverConfig: `tls { cert_file: ${JSON.stringify(server.cert)}, key_file: ${JSON.stringify(server.key)}, timeout: 5 }` };
 }
 
 /** Drives one store's edge in its worker thread (see pipeline-edge.ts). */

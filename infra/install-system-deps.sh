@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cardsys needs when they are missing: nats-server for the broker,
 # pcscd + vsmartcard-vpcd for the PC/SC stack with a virtual reader, libpcsclite-dev for the
-# native pcsclite build, opensc for an independent PC/SC client.
+# native pcsclite build, opensc for an independent PC/SC client, openssl to make the TLS certificates
+# of head office's private CA.
 set -euo pipefail
 
 need=()
@@ -11,6 +12,7 @@ command -v pcscd >/dev/null 2>&1 || need+=(pcscd)
 [ -f /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || need+=(vsmartcard-vpcd)
 command -v opensc-tool >/dev/null 2>&1 || need+=(opensc)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

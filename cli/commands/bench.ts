@@ -5,6 +5,7 @@ import { say } from '../options.js';
 
 const BenchCliOptions = z.object({
   json: z.boolean().default(false),
+  tls: z.boolean().default(false),
   only: z
     .string()
     .optional()
@@ -43,6 +44,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--json', 'one JSON object on stdout, progress on stderr')
     .option('--only <names>', `comma-separated benchmarks to run: ${BENCH_NAMES.join(', ')} (default: every one present)`)
     .option('--events <n>', 'events each store appends in the pipeline benchmark (default 50000)')
+    .option('--tls', "the pipeline benchmark's NATS links (edges, head office, the raw baseline) over TLS, as deployed")
     .addHelpText(
       'after',
       '\nThe pipeline figure: events appended at two store edges until head office has committed them to its\n' +

@@ -5,7 +5,7 @@
 // Head office runs as several principals, one per part, each allowed only what that part does: the
 // ingest reads its consumer and publishes acks, the responders answer stores' requests and may
 // publish nothing but service replies, the writer publishes blacklist changes, the snapshot
-// publisher keeps the snapshot streams, the API only connects. No store may create JetStream
+// publisher keeps the snapshot streams (in an account of their own), the API only connects. No store may create JetStream
 // consumers: a consumer's delivery subject is chosen in the request body, which subject
 // permissions cannot check, so stores read their snapshot stream only by direct get, whose API
 // subject names the stream.
@@ -23,8 +23,6 @@ export type Principal =
 
 export interface NatsPermissions {
   publish: string[];
-  /** Taken out of `publish` (nats-server applies deny after allow). */
-  publishDeny?: string[];
   subscribe: string[];
 }
 
@@ -36,6 +34,8 @@ export interface NatsUser {
 
 /** Head office's account on the hub; no store id can be "hq", so no store's account can be it. */
 export const HQ_ACCOUNT = HQ_ORIGIN;
+/** Head office's account holding the stores' snapshot streams (":" is no store id's character). */
+export const SNAPSHOTS_ACCOUNT = `${HQ_ORIGIN}:snapshots`;
 
 /**
  * Where nats-server puts the reply subject of a request that crossed into another account through
@@ -44,9 +44,10 @@ export const HQ_ACCOUNT = HQ_ORIGIN;
  */
 export const SERVICE_REPLY_PREFIX = '_R_';
 
-/** The account a principal's users belong to on the hub: head office's, or the store's own. */
+/** The account a principal's users belong to on the hub: one of head office's, or the store's own. */
 export function accountOf(principal: Principal): string {
-  return principal.role === 'store' || principal.role === 'pos' ? principal.storeId : HQ_ACCOUNT;
+  if (principal.role === 'store' || principal.role === 'pos') return principal.storeId;
+  return principal.role === 'hq' && principal.part === 'snapshots' ? SNAPSHOTS_ACCOUNT : HQ_ACCOUNT;
 }
 
 export function principalName(principal: Principal): string {
@@ -123,14 +124,9 @@ function headOfficePermissions(principal: Extract<Principal, { role: 'hq' }>): N
     case 'writer':
       return { publish: [subjects.blacklistChanges], subscribe: [inbox(principal)] };
     case 'snapshots':
+      // Its account holds the snapshot streams and nothing else (the events stream is in another).
       return {
-        publish: [
-          snapshotSubject('*'),
-          jsApi('INFO'),
-          ...['INFO', 'CREATE', 'MSG.GET', 'PURGE'].map((operation) => jsApi(`STREAM.${operation}.*`)),
-        ],
-        // The snapshot streams are named per store; the wildcards above must not reach the events stream.
-        publishDeny: [jsApi(`STREAM.*.${EVENTS_STREAM}`), jsApi(`STREAM.MSG.GET.${EVENTS_STREAM}`)],
+        publish: [snapshotSubject('*'), jsApi('INFO'), ...['INFO', 'CREATE', 'MSG.GET', 'PURGE'].map((operation) => jsApi(`STREAM.${operation}.*`))],
         subscribe: [inbox(principal)],
       };
     case 'api':
@@ -164,7 +160,7 @@ export function permissionsOf(principal: Principal): NatsPermissions {
 export const quote = (text: string) => JSON.stringify(text);
 export const list = (items: string[]) => `[${items.map(quote).join(', ')}]`;
 /** nats-server reads an empty allow list as "no restriction": nothing allowed is a deny of everything. */
-const rule = (allow: string[], deny: string[] = []) => (allow.length === 0 ? `{ deny: ${list(['>'])} }` : `{ allow: ${list(allow)}${deny.length ? `, deny: ${list(deny)}` : ''} }`);
+const rule = (allow: string[]) => (allow.length === 0 ? `{ deny: ${list(['>'])} }` : `{ allow: ${list(allow)} }`);
 
 /** The entries of a `users = [...]` list (indented by `indent`) admitting exactly these users. */
 export function natsUserEntries(users: NatsUser[], indent: string): string[] {
@@ -177,7 +173,7 @@ export function natsUserEntries(users: NatsUser[], indent: string): string[] {
     return [
       `${indent}# ${principalName(principal)}`,
       `${indent}{ nkey: ${quote(publicKey)}, permissions: {`,
-      `${indent}  publish: ${rule(permissions.publish, permissions.publishDeny)}`,
+      `${indent}  publish: ${rule(permissions.publish)}`,
       `${indent}  subscribe: ${rule(permissions.subscribe)}`,
       `${indent}} }`,
     ];

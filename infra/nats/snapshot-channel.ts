@@ -1,15 +1,20 @@
-// How head office's issuance snapshots reach a store: one JetStream stream per store,
-// CARDSYS_SNAPSHOT_<id>, on the single subject cardsys.snapshot.<id>, every message sealed to that
-// store's key. Head office publishes full generations and changes into it and may purge what a newer
-// full generation supersedes. The store reads it only by direct get (its account imports the direct
-// gets of its own stream and nothing else) and may subscribe to the subject to learn that something
-// new arrived.
+// How head office's issuance snapshots reach a store: one JetStream stream per store in head
+// office's snapshot account (see accounts.ts), named by the store id, on the single subject
+// cardsys.snapshot.<id>, every message sealed to that store's key. Head office publishes full
+// generations and changes into it and may purge what a newer full generation supersedes. The store
+// reads it only by direct get (its account imports the direct gets of its own stream and nothing
+// else) and may subscribe to the subject to learn that something new arrived.
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
 import { RequestError } from '@nats-io/transport-node';
 
 export const snapshotSubject = (storeId: string) => `cardsys.snapshot.${storeId}`;
-export const snapshotStream = (storeId: string) => `CARDSYS_SNAPSHOT_${storeId}`;
+/**
+ * The stream's name is the store id itself: the direct-get subject `$JS.API.DIRECT.GET.<stream>`
+ * then carries the store id as a token, which nats-server checks against the importing account.
+ * The snapshot account holds these streams and nothing else.
+ */
+export const snapshotStream = (storeId: string) => storeId;
 
 /** Head office: creates the store's snapshot stream, or leaves the existing one as it is. */
 export async function ensureSnapshotStream(jsm: JetStreamManager, storeId: string): Promise<void> {
