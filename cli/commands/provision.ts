@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { headOfficeFiles, provisionStore, writeHubNatsConfig } from '../../host/provisioning/index.js';
+import { LOCAL_HOSTS } from '../../infra/nats/tls.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 
 /** Head office's folder and a store's folder under the shared --data root. */
@@ -27,7 +28,7 @@ export function registerProvisionCommands(program: Command): void {
       .requiredOption('--store <id>', 'store id: 1-32 letters, digits, "-" or "_"')
       .requiredOption('--name <name>', "the store's name")
       .addOption(new Option('--nearby <ids>', 'comma-separated ids of nearby stores whose users this store may also issue cards to').default(''))
-      .addOption(new Option('--broker-host <names>', "comma-separated names and addresses of the store's broker on the shop LAN, for its TLS certificate").default('localhost,127.0.0.1,::1')),
+      .addOption(new Option('--broker-host <names>', "comma-separated names and addresses of the store's broker on the shop LAN, for its TLS certificate").default(LOCAL_HOSTS.join(','))),
   ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string }) => {
     const provisioned = provisionStore({
       hqDataDir: hqDir(options.data),
