@@ -55,7 +55,8 @@ const moduleUrl = (name: BenchName) => new URL(`./${name}.ts`, import.meta.url);
 
 /** A module's bench function; undefined when its file does not exist. Throws when it exists but is unusable. */
 async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
-  if (name === 'pipeline') return (context) => benchPipeline({ eventsPerStore: context.events, tls: context.tls, progress: context.progress });
+  if (name === 'pipeline')
+    return (context) => benchPipeline({ eventsPerStore: context.events, tls: context.tls, progress: context.progress });
   const url = moduleUrl(name);
   if (!existsSync(fileURLToPath(url))) return undefined;
   let module: Record<string, unknown>;
@@ -77,12 +78,22 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
 function runInChild(name: BenchName, events: number | undefined, tls: boolean | undefined): Promise<BenchOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started) / 1000;
-  const args = [fileURLToPath(new URL('../bin/cardsys.js', import.meta.url)), 'bench', '--json', '--only', name, ...(events === undefined ? [] : ['--events', String(events)]), ...(tls ? ['--tls'] : [])];
+  const args = [
+    fileURLToPath(new URL('../bin/cardsys.js', import.meta.url)),
+    'bench',
+    '--json',
+    '--only',
+    name,
+    ...(events === undefined ? [] : ['--events', String(events)]),
+    ...(tls ? ['--tls'] : []),
+  ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', (error) => resolve({ status: 'failed', seconds: elapsed(), error: `cannot run the ${name} benchmark: ${error.message}` }));
+    child.on('error', (error) =>
+      resolve({ status: 'failed', seconds: elapsed(), error: `cannot run the ${name} benchmark: ${error.message}` }),
+    );
     child.on('close', (code, signal) => {
       const outcome = (() => {
         try {
@@ -91,7 +102,13 @@ function runInChild(name: BenchName, events: number | undefined, tls: boolean | 
           return undefined;
         }
       })();
-      resolve(outcome ?? { status: 'failed', seconds: elapsed(), error: `the ${name} benchmark process ended (${signal ?? `exit code ${code}`}) without a report` });
+      resolve(
+        outcome ?? {
+          status: 'failed',
+          seconds: elapsed(),
+          error: `the ${name} benchmark process ended (${signal ?? `exit code ${code}`}) without a report`,
+        },
+      );
     });
   });
 }
@@ -101,7 +118,12 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
   const selected = options.only ?? [...BENCH_NAMES];
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
-    machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform}-${process.arch}` },
+    machine: {
+      node: process.version,
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      platform: `${process.platform}-${process.arch}`,
+    },
     results: {},
     ok: true,
   };

@@ -37,12 +37,27 @@ function userEvents(n: number): NewDomainEvent[] {
       data: {
         userId: `user-${n}`,
         applicationId: `app-${n}`,
-        personal: { name: `Customer ${n} Yamada`, address: `${n} Sakura-dori, Chiyoda-ku, Tokyo`, birthDate: '1985-06-15', occupation: 'office worker', affiliation: 'Example Corp.' },
+        personal: {
+          name: `Customer ${n} Yamada`,
+          address: `${n} Sakura-dori, Chiyoda-ku, Tokyo`,
+          birthDate: '1985-06-15',
+          occupation: 'office worker',
+          affiliation: 'Example Corp.',
+        },
         bank: { bankName: 'Example Bank', bankCode: '0001', branchCode: '234', accountNumber: account },
         homeStoreId: 'A',
       },
     },
-    { type: 'CardPrimaryIssued', data: { cardId: n.toString(16).padStart(16, '0'), userId: `user-${n}`, bankId: `0001234${account}`, expiry: '2031-11-30', keyVersion: 1 } },
+    {
+      type: 'CardPrimaryIssued',
+      data: {
+        cardId: n.toString(16).padStart(16, '0'),
+        userId: `user-${n}`,
+        bankId: `0001234${account}`,
+        expiry: '2031-11-30',
+        keyVersion: 1,
+      },
+    },
   ];
 }
 
@@ -63,7 +78,9 @@ export async function benchIssuanceSnapshot(options: IssuanceBenchOptions = {}) 
   const edge = await connect({ servers: server.url, ...natsConnectOptions(store.bundle.natsCreds) });
   try {
     readModels.exec(ISSUANCE_SNAPSHOT_SCHEMA);
-    const events = [...store.events, ...Array.from({ length: users }, (_, i) => userEvents(i + 1)).flat()].map((event) => decodeEvent(event.type, encodeEvent(event)));
+    const events = [...store.events, ...Array.from({ length: users }, (_, i) => userEvents(i + 1)).flat()].map((event) =>
+      decodeEvent(event.type, encodeEvent(event)),
+    );
     progress(`projecting ${events.length} events (${users} users with a card)`);
     let start = performance.now();
     readModels.transaction(() => {
@@ -110,7 +127,12 @@ export async function benchIssuanceSnapshot(options: IssuanceBenchOptions = {}) 
       projectEventsMs: projectMs,
       buildMs,
       entryBytes,
-      sealAndPublish: { ms: publishMs, messages: published.messages, sealedBytes: published.bytes, usersPerSecond: Math.round(users / (publishMs / 1000)) },
+      sealAndPublish: {
+        ms: publishMs,
+        messages: published.messages,
+        sealedBytes: published.bytes,
+        usersPerSecond: Math.round(users / (publishMs / 1000)),
+      },
       applyAtEdge: { ms: applyMs, usersPerSecond: Math.round(users / (applyMs / 1000)), edgeDbBytes: statSync(join(root, 'edge.db')).size },
       lookupInCopyMicroseconds: lookupUs,
     };
@@ -128,7 +150,12 @@ function latency(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
   const round = (value: number) => Math.round(value * 100) / 100;
-  return { count: sorted.length, p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), meanMs: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)) };
+  return {
+    count: sorted.length,
+    p50Ms: round(at(0.5)),
+    p99Ms: round(at(0.99)),
+    meanMs: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+  };
 }
 
 /**
@@ -171,12 +198,23 @@ export async function benchPosIssuance(options: { issuances?: number; progress?:
     pos.listen((await edge.nats)!);
     const cardId = '00000000000000aa';
     const chip = new InProcessCard(newBlankCard(master.transport));
-    await new ChipTerminal(chip, { keys: master, terminalName: 'hq-issuer' }).initialise(master, { cardId, expiry: '2031-11', pin: '1234', bankId: parseBankId(bankId) });
+    await new ChipTerminal(chip, { keys: master, terminalName: 'hq-issuer' }).initialise(master, {
+      cardId,
+      expiry: '2031-11',
+      pin: '1234',
+      bankId: parseBankId(bankId),
+    });
     const primaryIssued = chip.state;
     issuance.info.cache.add({
       bankId,
       userId: 'user-1',
-      personal: { name: 'Customer 1 Yamada', address: '1 Sakura-dori, Chiyoda-ku, Tokyo', birthDate: '1985-06-15', occupation: 'office worker', affiliation: 'Example Corp.' },
+      personal: {
+        name: 'Customer 1 Yamada',
+        address: '1 Sakura-dori, Chiyoda-ku, Tokyo',
+        birthDate: '1985-06-15',
+        occupation: 'office worker',
+        affiliation: 'Example Corp.',
+      },
       bank: { bankName: 'Example Bank', bankCode: '0001', branchCode: '234', accountNumber: '0000001' },
       homeStoreId: 'A',
       cards: [{ cardId, expiry: '2031-11-30' }],
@@ -186,10 +224,19 @@ export async function benchPosIssuance(options: { issuances?: number; progress?:
     progress(`${issuances} secondary issuances through pcscd + vpcd`);
     for (let i = 0; i <= issuances; i++) {
       card = await rig.newCard(primaryIssued);
-      writeVirtualStripe(card.stateFile, { bankId: parseBankId(bankId), expiry: '2031-11', serviceCode: DEFAULT_SERVICE_CODE, discretionary: '' });
+      writeVirtualStripe(card.stateFile, {
+        bankId: parseBankId(bankId),
+        expiry: '2031-11',
+        serviceCode: DEFAULT_SERVICE_CODE,
+        discretionary: '',
+      });
       const before = card.card.apduCount;
       const started = performance.now();
-      const reply = await sendPosCommand(posNc, { commandId: `bench-issue-${i}`, storeId: 'A', terminalId: 'pos-1', issue: {} }, { attempts: 1, timeoutMs: 20_000 });
+      const reply = await sendPosCommand(
+        posNc,
+        { commandId: `bench-issue-${i}`, storeId: 'A', terminalId: 'pos-1', issue: {} },
+        { attempts: 1, timeoutMs: 20_000 },
+      );
       const elapsed = performance.now() - started;
       if (!reply.ok || reply.code !== 'issued') throw new Error(`issuance ${i} failed: ${reply.code}: ${reply.message}`);
       // The first one warms up connections and code paths.

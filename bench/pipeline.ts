@@ -72,7 +72,17 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const hq = await HqWriter.open({ store, signingKey: generateSigningKey() });
     const edges = Array.from({ length: stores }, (_, i) => {
       const storeId = `bench${i + 1}`;
-      return new EdgeWorker({ storeId, dataDir: join(dir, 'stores', storeId), natsUrl: nats.url, ...(tls ? { tlsCa: tls.ca } : {}), events: eventsPerStore, appendChunk }, progress);
+      return new EdgeWorker(
+        {
+          storeId,
+          dataDir: join(dir, 'stores', storeId),
+          natsUrl: nats.url,
+          ...(tls ? { tlsCa: tls.ca } : {}),
+          events: eventsPerStore,
+          appendChunk,
+        },
+        progress,
+      );
     });
     cleanups.unshift(async () => Promise.all(edges.map((edge) => edge.terminate())));
     for (const edge of edges) {
@@ -84,7 +94,9 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     await Promise.all(edges.map((edge) => edge.send({ kind: 'start' }).next('ready')));
 
     const total = eventsPerStore * stores;
-    progress(`pipeline: ${stores} stores append ${eventsPerStore.toLocaleString('en')} events each; timing until head office confirms them all`);
+    progress(
+      `pipeline: ${stores} stores append ${eventsPerStore.toLocaleString('en')} events each; timing until head office confirms them all`,
+    );
     const report = setInterval(() => {
       const confirmed = edges.reduce((sum, edge) => sum + edge.confirmedSeq, 0);
       progress(`pipeline: ${confirmed.toLocaleString('en')} of ${total.toLocaleString('en')} events confirmed`);
@@ -95,11 +107,16 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     clearInterval(report);
     progress(`pipeline: all ${total.toLocaleString('en')} events committed at head office and confirmed in ${seconds(pipelineMs)} s`);
     await Promise.all(edges.map((edge) => edge.send({ kind: 'stop' }).next('stopped')));
-    await assertAllStored(store, edges.map((edge) => edge.storeId), eventsPerStore);
+    await assertAllStored(
+      store,
+      edges.map((edge) => edge.storeId),
+      eventsPerStore,
+    );
 
     const logs = await Promise.all(edges.map((edge) => readWholeLog(edge.data, quiet)));
     const rawRunsMs: number[] = [];
-    for (let run = 1; run <= rawRuns; run++) rawRunsMs.push(await rawJetStreamPublish(nc, `BENCH_RAW_${run}`, logs, publishWindow, progress));
+    for (let run = 1; run <= rawRuns; run++)
+      rawRunsMs.push(await rawJetStreamPublish(nc, `BENCH_RAW_${run}`, logs, publishWindow, progress));
     const rawJetStreamMs = Math.min(...rawRunsMs);
     const rawSqliteMs = await rawSqliteInsert(join(dir, 'raw', 'events.db'), logs, progress);
 
@@ -131,7 +148,10 @@ function benchTls(dir: string): { ca: string; serverConfig: string } {
   const server = { cert: join(dir, 'server.pem'), key: join(dir, 'server-key.pem') };
   ensureCertificateAuthority(ca, 'cardsys bench CA');
   issueCertificate(ca, server, { commonName: 'bench server', hosts: LOCAL_HOSTS });
-  return { ca: ca.cert, serverConfig: `tls { cert_file: ${JSON.stringify(server.cert)}, key_file: ${JSON.stringify(server.key)}, timeout: 5 }` };
+  return {
+    ca: ca.cert,
+    serverConfig: `tls { cert_file: ${JSON.stringify(server.cert)}, key_file: ${JSON.stringify(server.key)}, timeout: 5 }`,
+  };
 }
 
 /** Drives one store's edge in its worker thread (see pipeline-edge.ts). */
@@ -216,7 +236,12 @@ async function rawJetStreamPublish(
   progress: (message: string) => void,
 ): Promise<number> {
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], storage: StorageType.File, duplicate_window: nanos(DUPLICATE_WINDOW_MS) });
+  await jsm.streams.add({
+    name: stream,
+    subjects: [`${stream}.>`],
+    storage: StorageType.File,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  });
   const js = jetstream(nc);
   const total = logs.reduce((sum, log) => sum + log.entries.length, 0);
   progress(`raw JetStream: publishing the same ${total.toLocaleString('en')} envelopes one message each`);
@@ -252,19 +277,26 @@ async function rawJetStreamPublish(
   if (failure) throw new Error(`raw JetStream publish failed: ${(failure as Error).message}`);
   const elapsed = performance.now() - started;
   const info = await jsm.streams.info(stream);
-  if (info.state.messages !== total) throw new Error(`raw JetStream: stream holds ${info.state.messages} messages, ${total} were published`);
+  if (info.state.messages !== total)
+    throw new Error(`raw JetStream: stream holds ${info.state.messages} messages, ${total} were published`);
   return elapsed;
 }
 
 /** Inserts the same records into a fresh host event store file, one stream per store. */
-async function rawSqliteInsert(file: string, logs: Array<{ storeId: string; entries: LogEntry[] }>, progress: (message: string) => void): Promise<number> {
+async function rawSqliteInsert(
+  file: string,
+  logs: Array<{ storeId: string; entries: LogEntry[] }>,
+  progress: (message: string) => void,
+): Promise<number> {
   const store = SqliteEventStore.open(file);
   try {
     progress(`raw SQLite: inserting the same rows in appends of ${RAW_SQLITE_ROWS_PER_APPEND}`);
     const started = performance.now();
     for (const { storeId, entries } of logs) {
       for (let i = 0; i < entries.length; i += RAW_SQLITE_ROWS_PER_APPEND) {
-        const records = entries.slice(i, i + RAW_SQLITE_ROWS_PER_APPEND).map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
+        const records = entries
+          .slice(i, i + RAW_SQLITE_ROWS_PER_APPEND)
+          .map(({ envelope, bytes }) => ({ id: envelope.eventId, type: envelope.eventType, data: bytes }));
         await store.appendToStream(originStreamName(storeId), records);
       }
     }

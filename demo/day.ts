@@ -118,7 +118,14 @@ interface CardView {
   userId: string;
   primaryIssuedAt: string | null;
   issuance: { storeId: string; terminalId: string; issuedAt: string | null } | null;
-  usage: { loadCount: number; loadedTotal: number; payCount: number; paidTotal: number; lastBalance: number | null; lastStoreId: string | null };
+  usage: {
+    loadCount: number;
+    loadedTotal: number;
+    payCount: number;
+    paidTotal: number;
+    lastBalance: number | null;
+    lastStoreId: string | null;
+  };
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
@@ -155,7 +162,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const cardsys = (name: string, args: string[]) => group.runCardsys(name, args);
     const checked = async (name: string, args: string[]) => {
       const result = await cardsys(name, args);
-      if (result.code !== 0) throw new StepFailure(`cardsys ${args.slice(0, 3).join(' ')} exited with code ${result.code}`, group.logFileOf(name));
+      if (result.code !== 0)
+        throw new StepFailure(`cardsys ${args.slice(0, 3).join(' ')} exited with code ${result.code}`, group.logFileOf(name));
       return result.stdout;
     };
 
@@ -175,7 +183,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       group.logFileOf('provision'),
       async () => {
         for (const store of STORES) {
-          await checked('provision', ['host', 'provision-store', '--data', dataDir, '--store', store.id, '--name', store.name, '--nearby', store.nearby]);
+          await checked('provision', [
+            'host',
+            'provision-store',
+            '--data',
+            dataDir,
+            '--store',
+            store.id,
+            '--name',
+            store.name,
+            '--nearby',
+            store.nearby,
+          ]);
         }
       },
       () => [`head office: ${hqDir}`, ...STORES.map((store) => `store ${store.id}: ${storeDir(store.id)} (near ${store.nearby})`)],
@@ -189,7 +208,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         // A leaf adds the address the hub advertises to the ones it dials, which would bypass the
         // store's WAN link: advertise one where nothing listens, so only the link gets a store through.
         await checked('nats-config', [
-          'host', 'nats-config', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--leaf-listen', `127.0.0.1:${leafPort}`, '--leaf-advertise', `127.0.0.1:${deadEndPort}`,
+          'host',
+          'nats-config',
+          '--data',
+          dataDir,
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--leaf-listen',
+          `127.0.0.1:${leafPort}`,
+          '--leaf-advertise',
+          `127.0.0.1:${deadEndPort}`,
         ]);
         const hubBroker = await startBroker(group, 'nats-hub', headOfficeFiles(hqDir).natsServerConfig, port);
         for (const store of STORES) {
@@ -197,15 +225,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           links.set(store.id, link);
           const brokerPort = await freePort();
           await checked(`broker-config-${store.id}`, [
-            'edge', 'broker-config', '--data', dataDir, '--store', store.id, '--listen', `127.0.0.1:${brokerPort}`, '--hub', `tls://127.0.0.1:${link.port}`,
+            'edge',
+            'broker-config',
+            '--data',
+            dataDir,
+            '--store',
+            store.id,
+            '--listen',
+            `127.0.0.1:${brokerPort}`,
+            '--hub',
+            `tls://127.0.0.1:${link.port}`,
           ]);
-          brokers.set(store.id, await startBroker(group, `nats-store-${store.id}`, storeBundleFiles(storeDir(store.id)).brokerConfig, brokerPort));
+          brokers.set(
+            store.id,
+            await startBroker(group, `nats-store-${store.id}`, storeBundleFiles(storeDir(store.id)).brokerConfig, brokerPort),
+          );
         }
         return hubBroker;
       },
       (hubBroker) => [
         `hub ${hubBroker.url} (TLS, CA ${headOfficeFiles(hqDir).tlsCa.cert})`,
-        ...STORES.map((store) => `store ${store.id}: broker ${brokers.get(store.id)!.url} (TLS), WAN link through ${links.get(store.id)!.url}, leaf login: its certificate`),
+        ...STORES.map(
+          (store) =>
+            `store ${store.id}: broker ${brokers.get(store.id)!.url} (TLS), WAN link through ${links.get(store.id)!.url}, leaf login: its certificate`,
+        ),
       ],
     );
 
@@ -236,7 +279,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         for (const store of STORES) {
           // Store A's POS terminal has the card reader and reads the virtual card's stripe.
           const counter = store.id === 'A' ? ['--reader', slotA.readerName, '--stripe', `vcard:${cardFile}`] : [];
-          const edge = group.startCardsys(`edge-${store.id}`, ['edge', '--store', store.id, '--data', dataDir, '--nats', brokers.get(store.id)!.url, ...counter]);
+          const edge = group.startCardsys(`edge-${store.id}`, [
+            'edge',
+            '--store',
+            store.id,
+            '--data',
+            dataDir,
+            '--nats',
+            brokers.get(store.id)!.url,
+            ...counter,
+          ]);
           await edge.waitForOutput(new RegExp(`edge ${store.id}: log head`), 60_000);
         }
         await until(async () => {
@@ -271,7 +323,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       group.logFileOf('host'),
       async () => {
         const registered = await api.call<{ userId: string; bankId: string }>('POST', '/v1/applications', {
-          personal: { name: 'Hanako Yamada', address: '1-2-3 Tenjin, Chuo-ku, Fukuoka', birthDate: '1990-04-01', occupation: 'engineer', affiliation: 'Example Co.' },
+          personal: {
+            name: 'Hanako Yamada',
+            address: '1-2-3 Tenjin, Chuo-ku, Fukuoka',
+            birthDate: '1990-04-01',
+            occupation: 'engineer',
+            affiliation: 'Example Co.',
+          },
           bank: CUSTOMER_BANK,
           homeStoreId: 'A',
         });
@@ -285,7 +343,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       group.logFileOf('issue-card'),
       async () => {
         const printed = await checked('issue-card', [
-          'host', 'issue-card', '--http', new URL(headOffice.url).host, '--user', user.userId, '--reader', hqSlot.readerName, '--pin', PIN, '--stripe', cardFile, '--json',
+          'host',
+          'issue-card',
+          '--http',
+          new URL(headOffice.url).host,
+          '--user',
+          user.userId,
+          '--reader',
+          hqSlot.readerName,
+          '--pin',
+          PIN,
+          '--stripe',
+          cardFile,
+          '--json',
         ]);
         const primary = JSON.parse(printed) as { cardId: string; expiry: string };
         const view = await until(() => api.find<CardView>(`/v1/cards/${primary.cardId}`), "the card in head office's user DB");
@@ -300,7 +370,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const pos = async (kind: string, extra: string[] = []): Promise<Reply> => {
       const name = 'pos-A';
       const bundle = storeBundleFiles(storeDir('A'));
-      const result = await cardsys(name, ['pos', kind, '--store', 'A', '--nats', brokers.get('A')!.url, '--creds', bundle.posCreds, '--tls-ca', bundle.tlsCa, '--json', ...extra]);
+      const result = await cardsys(name, [
+        'pos',
+        kind,
+        '--store',
+        'A',
+        '--nats',
+        brokers.get('A')!.url,
+        '--creds',
+        bundle.posCreds,
+        '--tls-ca',
+        bundle.tlsCa,
+        '--json',
+        ...extra,
+      ]);
       let reply: Reply;
       try {
         reply = JSON.parse(result.stdout) as Reply;
@@ -312,14 +395,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     };
     const said = (reply: Reply) => `POS: ${reply.message}`;
 
-    await narrator.step("The customer takes the card to store A: it moves to store A's reader", group.logFileOf('vcard-A'), () => startCard(slotA, 'A'), () => `card in "${slotA.readerName}"`);
+    await narrator.step(
+      "The customer takes the card to store A: it moves to store A's reader",
+      group.logFileOf('vcard-A'),
+      () => startCard(slotA, 'A'),
+      () => `card in "${slotA.readerName}"`,
+    );
 
     /** Head office's view of the card once it shows what the store did. */
     const cardAtHeadOffice = (what: string, shows: (view: CardView) => boolean) =>
-      until(async () => {
-        const view = await api.find<CardView>(`/v1/cards/${issued.cardId}`);
-        return view && shows(view) ? view : undefined;
-      }, `head office's view of card ${issued.cardId} to show ${what}`, 60_000);
+      until(
+        async () => {
+          const view = await api.find<CardView>(`/v1/cards/${issued.cardId}`);
+          return view && shows(view) ? view : undefined;
+        },
+        `head office's view of card ${issued.cardId} to show ${what}`,
+        60_000,
+      );
     const usageLine = (view: CardView) =>
       `head office: ${view.usage.loadCount} load(s) ${yen(view.usage.loadedTotal)}, ${view.usage.payCount} pay(s) ${yen(view.usage.paidTotal)}, ` +
       `chip balance last seen ${view.usage.lastBalance === null ? 'never' : yen(view.usage.lastBalance)}`;
@@ -332,7 +424,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const view = await cardAtHeadOffice('the issuance at store A', (card) => card.issuance?.storeId === 'A');
         return { reply, view };
       },
-      ({ reply, view }) => [said(reply), `head office: issued at store ${view.issuance!.storeId}, terminal ${view.issuance!.terminalId}, ${view.issuance!.issuedAt}`],
+      ({ reply, view }) => [
+        said(reply),
+        `head office: issued at store ${view.issuance!.storeId}, terminal ${view.issuance!.terminalId}, ${view.issuance!.issuedAt}`,
+      ],
     );
     const loaded = await narrator.step(
       `Load ${yen(LOAD)} with the PIN (cardsys pos load): head office authorises and debits the account`,
@@ -362,14 +457,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     };
     const caughtUp = async (what: string) => {
       const { headSeq } = await edgeStatus();
-      return until(async () => {
-        const sync = await api.find<StoreSync>('/v1/stores/A/sync');
-        return sync && sync.lastSeqReceived >= headSeq ? { sync, headSeq } : undefined;
-      }, what, 60_000);
+      return until(
+        async () => {
+          const sync = await api.find<StoreSync>('/v1/stores/A/sync');
+          return sync && sync.lastSeqReceived >= headSeq ? { sync, headSeq } : undefined;
+        },
+        what,
+        60_000,
+      );
     };
 
     await narrator.step(
-      "Store A goes offline (its WAN link is cut); pays go on at the counter",
+      'Store A goes offline (its WAN link is cut); pays go on at the counter',
       group.logFileOf('edge-A'),
       async () => {
         await caughtUp("store A's events at head office before the cut");
@@ -387,7 +486,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       async () => {
         const local = await edgeStatus();
         const sync = (await api.find<StoreSync>('/v1/stores/A/sync'))!;
-        if (sync.lastSeqReceived >= local.headSeq) throw new StepFailure(`head office already has event ${sync.lastSeqReceived} of store A although its link is cut`);
+        if (sync.lastSeqReceived >= local.headSeq)
+          throw new StepFailure(`head office already has event ${sync.lastSeqReceived} of store A although its link is cut`);
         return { local, sync };
       },
       ({ local, sync }) => [
@@ -403,7 +503,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         links.get('A')!.restore();
         return caughtUp('store A to catch up');
       },
-      ({ sync, headSeq }) => `GET /v1/stores/A/sync: last event received #${sync.lastSeqReceived} of #${headSeq}, ${sync.eventsBehind} behind`,
+      ({ sync, headSeq }) =>
+        `GET /v1/stores/A/sync: last event received #${sync.lastSeqReceived} of #${headSeq}, ${sync.eventsBehind} behind`,
     );
 
     const finalView = await narrator.step(
@@ -436,7 +537,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         } catch {
           throw new StepFailure(`cardsys audit replay printed no report (exit code ${result.code})`, group.logFileOf('audit'));
         }
-        if (!report.ok) throw new StepFailure(`the audit found ${report.findings.length} problem(s): ${JSON.stringify(report.findings)}`, group.logFileOf('audit'));
+        if (!report.ok)
+          throw new StepFailure(
+            `the audit found ${report.findings.length} problem(s): ${JSON.stringify(report.findings)}`,
+            group.logFileOf('audit'),
+          );
         return report;
       },
       (report) => `${report.events} events verified: no findings`,

@@ -93,11 +93,23 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     await registerProvisionedStores(store, hqWriter, options.dataDir, logger);
     const issuerKeys = options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys;
     const purse = headOfficePurse({ issuerKeys });
-    const runner = ProjectionRunner.open({ file: join(options.dataDir, READ_MODELS_FILE), store, projections: headOfficeProjections(issuerKeys), logger });
+    const runner = ProjectionRunner.open({
+      file: join(options.dataDir, READ_MODELS_FILE),
+      store,
+      projections: headOfficeProjections(issuerKeys),
+      logger,
+    });
     cleanup.push(() => runner.close());
     runner.start();
     const refused = new RefusedRequests();
-    const ingest = await startIngest({ nc: nats.ingest, responder: nats.responder, refused, store, storeKeys: storeKeyDirectory(store), logger });
+    const ingest = await startIngest({
+      nc: nats.ingest,
+      responder: nats.responder,
+      refused,
+      store,
+      storeKeys: storeKeyDirectory(store),
+      logger,
+    });
     cleanup.push(() => ingest.stop());
     const parts: HostParts = { store, nats, refused, hqWriter, runner, logger };
     const issuance = headOfficeIssuance({
@@ -107,7 +119,13 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       issuerKeys,
     });
     const cardViews: CardView[] = [];
-    const api = await buildApi({ store, runner, nc: nats.api, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
+    const api = await buildApi({
+      store,
+      runner,
+      nc: nats.api,
+      cardViews,
+      plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])],
+    });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);
@@ -126,7 +144,9 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
 async function connectParts(options: HostOptions): Promise<HeadOfficeConnections> {
   const optionsOf = (part: HeadOfficePart) => (typeof options.natsOptions === 'function' ? options.natsOptions(part) : options.natsOptions);
   const attempts = await Promise.allSettled(
-    HEAD_OFFICE_PARTS.map((part) => connect({ servers: options.natsUrl, name: `cardsys-host-${part}`, ...optionsOf(part) }).then((nc) => [part, nc] as const)),
+    HEAD_OFFICE_PARTS.map((part) =>
+      connect({ servers: options.natsUrl, name: `cardsys-host-${part}`, ...optionsOf(part) }).then((nc) => [part, nc] as const),
+    ),
   );
   const failed = attempts.find((attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected');
   const connected = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));

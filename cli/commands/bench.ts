@@ -17,7 +17,10 @@ const BenchCliOptions = z.object({
         .filter((name) => name.length > 0);
       const unknown = names.filter((name) => !isBenchName(name));
       if (names.length === 0 || unknown.length > 0) {
-        context.addIssue({ code: 'custom', message: `--only: unknown benchmark ${unknown.map((name) => `"${name}"`).join(', ') || '(none given)'}; choose from ${BENCH_NAMES.join(', ')}` });
+        context.addIssue({
+          code: 'custom',
+          message: `--only: unknown benchmark ${unknown.map((name) => `"${name}"`).join(', ') || '(none given)'}; choose from ${BENCH_NAMES.join(', ')}`,
+        });
         return z.NEVER;
       }
       return [...new Set(names)] as BenchName[];

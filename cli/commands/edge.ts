@@ -6,7 +6,16 @@ import { loadOrCreateSigningKey, publicKeyFileOf } from '../../contracts/chain.j
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/sealed.js';
 import { terminalKeysFromJson } from '../../card/index.js';
 import { storeBundleFiles, storeNatsOptions, writeStoreBrokerConfig } from '../../host/provisioning/index.js';
-import { edgeDbFile, edgeLogDir, EventLog, openEdgeDb, ReplicationCursor, startEdge, type CounterOptions, type EdgeOptions } from '../../edge/index.js';
+import {
+  edgeDbFile,
+  edgeLogDir,
+  EventLog,
+  openEdgeDb,
+  ReplicationCursor,
+  startEdge,
+  type CounterOptions,
+  type EdgeOptions,
+} from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders } from '../../edge/card-reader/index.js';
 import { KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../edge/stripe/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
@@ -32,8 +41,15 @@ export function registerEdgeCommands(program: Command): void {
         .command('edge')
         .description("run a store's node: its durable event log and the replicator that carries it to head office")
         .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
-        .option('--reader <[terminal=]name...>', `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL}" when not named); with it the node serves POS commands`)
-        .option('--stripe <source>', 'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"', 'chip'),
+        .option(
+          '--reader <[terminal=]name...>',
+          `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL}" when not named); with it the node serves POS commands`,
+        )
+        .option(
+          '--stripe <source>',
+          'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"',
+          'chip',
+        ),
     ),
   )
     .addHelpText(
@@ -56,7 +72,9 @@ export function registerEdgeCommands(program: Command): void {
       const dataDir = storeDir(options.data, storeId);
       const keyFile = join(dataDir, 'signing-key.pem');
       const { key, created } = loadOrCreateSigningKey(keyFile);
-      say(`${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`);
+      say(
+        `${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`,
+      );
       const readers = options.reader?.length ? PcscReaders.open() : undefined;
       const node = await startEdge({
         storeId,
@@ -81,14 +99,22 @@ export function registerEdgeCommands(program: Command): void {
   withDataOption(
     edge
       .command('broker-config')
-      .description("write the configuration of the store's own nats-server (shop LAN): TLS, its edge and POS users, a TLS leaf link to the hub")
+      .description(
+        "write the configuration of the store's own nats-server (shop LAN): TLS, its edge and POS users, a TLS leaf link to the hub",
+      )
       .requiredOption('--store <id>', 'store id')
       .requiredOption('--hub <url...>', "the hub's leaf URL(s), e.g. tls://hq.example:7422")
-      .addOption(new Option('--listen <host:port>', 'address the broker listens on for the edge and POS terminals').default('127.0.0.1:4222'))
+      .addOption(
+        new Option('--listen <host:port>', 'address the broker listens on for the edge and POS terminals').default('127.0.0.1:4222'),
+      )
       .option('--out <file>', 'where to write it (default <data>/stores/<id>/nats-broker.conf)'),
   ).action((options: DataCliOptions & { store: string; hub: string[]; listen: string; out?: string }) => {
     const storeId = parseStoreId(options.store);
-    const file = writeStoreBrokerConfig(storeDir(options.data, storeId), { listen: options.listen, hubLeafUrls: options.hub, ...(options.out ? { out: options.out } : {}) });
+    const file = writeStoreBrokerConfig(storeDir(options.data, storeId), {
+      listen: options.listen,
+      hubLeafUrls: options.hub,
+      ...(options.out ? { out: options.out } : {}),
+    });
     say(`wrote ${resolve(file)}; run: nats-server -c ${resolve(file)}`);
   });
 
@@ -131,7 +157,10 @@ function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliO
     keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
     cardReader: pcscTerminalReaders(readers, (terminalId) => {
       const name = readerOf.get(terminalId);
-      if (!name) throw new Error(`terminal ${terminalId} has no card reader at this store (readers: ${[...readerOf].map(([t, r]) => `${t}=${r}`).join(', ')})`);
+      if (!name)
+        throw new Error(
+          `terminal ${terminalId} has no card reader at this store (readers: ${[...readerOf].map(([t, r]) => `${t}=${r}`).join(', ')})`,
+        );
       return name;
     }),
   };
@@ -139,7 +168,10 @@ function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliO
   if (stripe) counter.stripeReader = async () => (await stripe.read({ timeoutMs: 30_000 })).bankId;
   return {
     counter,
-    issuance: { sealingKey: loadSealingKey(bundle.sealingKey).privateKey, hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey) },
+    issuance: {
+      sealingKey: loadSealingKey(bundle.sealingKey).privateKey,
+      hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey),
+    },
   };
 }
 

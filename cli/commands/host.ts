@@ -37,8 +37,16 @@ export function registerHostCommand(program: Command): void {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      const node = await startHost({ dataDir, natsUrl: options.nats, natsOptions: headOfficeNatsOptions(dataDir, { creds: options.creds, tlsCa: options.tlsCa }), http, eventStore: eventStoreChoice(options) });
-      say(`head office running: data in ${dataDir}, NATS ${options.nats}, event store ${options.eventStore === 'sqlite' ? 'SQLite' : options.esdb}`);
+      const node = await startHost({
+        dataDir,
+        natsUrl: options.nats,
+        natsOptions: headOfficeNatsOptions(dataDir, { creds: options.creds, tlsCa: options.tlsCa }),
+        http,
+        eventStore: eventStoreChoice(options),
+      });
+      say(
+        `head office running: data in ${dataDir}, NATS ${options.nats}, event store ${options.eventStore === 'sqlite' ? 'SQLite' : options.esdb}`,
+      );
       say(`query API: ${node.url}  (OpenAPI docs: ${node.docsUrl}, health: ${node.url}/healthz)`);
       say(`stopping on ${await stopRequested}`);
       await node.stop();

@@ -38,7 +38,11 @@ async function run(options: PosCliOptions, kind: Parameters<typeof sendPosComman
   });
   let reply: PosReply;
   try {
-    reply = await sendPosCommand(nc, { ...kind, commandId, storeId: common.store, terminalId: common.terminal }, { timeoutMs: common.timeout });
+    reply = await sendPosCommand(
+      nc,
+      { ...kind, commandId, storeId: common.store, terminalId: common.terminal },
+      { timeoutMs: common.timeout },
+    );
   } catch (error) {
     if (!common.json) throw error;
     process.stdout.write(`${JSON.stringify({ commandId, ok: false, code: 'no_answer', message: (error as Error).message })}\n`);
@@ -48,7 +52,8 @@ async function run(options: PosCliOptions, kind: Parameters<typeof sendPosComman
     await nc.close();
   }
   // Defaults included and yen as numbers, not the strings protobuf's JSON form uses for 64-bit fields.
-  if (common.json) process.stdout.write(`${JSON.stringify(pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }))}\n`);
+  if (common.json)
+    process.stdout.write(`${JSON.stringify(pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }))}\n`);
   else say(`${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`);
   if (!reply.ok) process.exitCode = 2;
 }
@@ -74,15 +79,21 @@ export function registerPosCommands(program: Command): void {
   common(pos.command('load').description('load the purse: online authorisation by head office, debiting the bank account'))
     .requiredOption('--amount <yen>', 'amount in whole yen')
     .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
-    .action(async (options: PosCliOptions) => run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }));
+    .action(async (options: PosCliOptions) =>
+      run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }),
+    );
 
   common(pos.command('pay').description('pay from the purse, within the chip balance (works with head office unreachable)'))
     .requiredOption('--amount <yen>', 'amount in whole yen')
     .action(async (options: PosCliOptions) => run(options, { pay: { amount: parse(Amount, options.amount, 'amount') } }));
 
-  common(pos.command('read').description("read the card's balance and validity"))
-    .action(async (options: PosCliOptions) => run(options, { read: {} }));
+  common(pos.command('read').description("read the card's balance and validity")).action(async (options: PosCliOptions) =>
+    run(options, { read: {} }),
+  );
 
-  common(pos.command('issue').description('secondary issuance: write the customer\'s data to the card in the reader, from the issuance info head office sent'))
-    .action(async (options: PosCliOptions) => run(options, { issue: {} }));
+  common(
+    pos
+      .command('issue')
+      .description("secondary issuance: write the customer's data to the card in the reader, from the issuance info head office sent"),
+  ).action(async (options: PosCliOptions) => run(options, { issue: {} }));
 }

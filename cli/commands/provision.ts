@@ -27,8 +27,15 @@ export function registerProvisionCommands(program: Command): void {
       )
       .requiredOption('--store <id>', 'store id: 1-32 letters, digits, "-" or "_"')
       .requiredOption('--name <name>', "the store's name")
-      .addOption(new Option('--nearby <ids>', 'comma-separated ids of nearby stores whose users this store may also issue cards to').default(''))
-      .addOption(new Option('--broker-host <names>', "comma-separated names and addresses of the store's broker on the shop LAN, for its TLS certificate").default(LOCAL_HOSTS.join(','))),
+      .addOption(
+        new Option('--nearby <ids>', 'comma-separated ids of nearby stores whose users this store may also issue cards to').default(''),
+      )
+      .addOption(
+        new Option(
+          '--broker-host <names>',
+          "comma-separated names and addresses of the store's broker on the shop LAN, for its TLS certificate",
+        ).default(LOCAL_HOSTS.join(',')),
+      ),
   ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string }) => {
     const provisioned = provisionStore({
       hqDataDir: hqDir(options.data),
@@ -49,11 +56,18 @@ export function registerProvisionCommands(program: Command): void {
   withDataOption(
     host
       .command('nats-config')
-      .description("write the hub's nats-server configuration: JetStream in head office's account, one account per provisioned store, TLS, leaf logins by certificate")
+      .description(
+        "write the hub's nats-server configuration: JetStream in head office's account, one account per provisioned store, TLS, leaf logins by certificate",
+      )
       .addOption(new Option('--listen <host:port>', 'address nats-server listens on for clients').default('127.0.0.1:4222'))
       .option('--leaf-listen <host:port>', "address the stores' brokers connect to (leaf nodes); none when omitted")
       .option('--leaf-advertise <host:port>', 'leaf address the hub tells brokers about (default: what they dialled)')
-      .addOption(new Option('--tls-host <names>', "more comma-separated names and addresses clients reach the hub by, for its TLS certificate").default(''))
+      .addOption(
+        new Option(
+          '--tls-host <names>',
+          'more comma-separated names and addresses clients reach the hub by, for its TLS certificate',
+        ).default(''),
+      )
       .option('--out <file>', 'where to write it (default <data>/hq/nats-server.conf)'),
   ).action((options: DataCliOptions & { listen: string; leafListen?: string; leafAdvertise?: string; tlsHost: string; out?: string }) => {
     const written = writeHubNatsConfig(hqDir(options.data), {
@@ -65,7 +79,9 @@ export function registerProvisionCommands(program: Command): void {
       ...(options.out ? { out: options.out } : {}),
     });
     const files = headOfficeFiles(hqDir(options.data));
-    say(`wrote ${resolve(written.file)} (${written.stores} store accounts, ${written.users} users); run: nats-server -c ${resolve(written.file)}`);
+    say(
+      `wrote ${resolve(written.file)} (${written.stores} store accounts, ${written.users} users); run: nats-server -c ${resolve(written.file)}`,
+    );
     if (written.certificateIssued) say(`issued the hub's TLS certificate ${resolve(files.hubTls.cert)}`);
     say(`head office's parts connect with --data ${resolve(options.data)} (keys/nats-<part>.nk, CA ${resolve(files.tlsCa.cert)})`);
     say(`the auditor connects with --creds ${resolve(files.auditorCreds)} --tls-ca ${resolve(files.tlsCa.cert)}`);

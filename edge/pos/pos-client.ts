@@ -12,7 +12,11 @@ export interface SendOptions {
   attempts?: number;
 }
 
-export async function sendPosCommand(nc: NatsConnection, command: cardsys.v1.PosCommand.$Properties, options: SendOptions = {}): Promise<PosReply> {
+export async function sendPosCommand(
+  nc: NatsConnection,
+  command: cardsys.v1.PosCommand.$Properties,
+  options: SendOptions = {},
+): Promise<PosReply> {
   const bytes = pb.PosCommand.encode(command).finish();
   const attempts = options.attempts ?? 3;
   let lastError: Error | undefined;

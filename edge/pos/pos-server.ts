@@ -91,7 +91,11 @@ export class PosServer {
     const earlier = this.results.find(commandId);
     if (earlier) {
       if (earlier.requestDigest !== digest) {
-        return encodeReply(commandId, { ok: false, code: 'command_id_reused', message: `command id ${commandId} was already used for a different command` });
+        return encodeReply(commandId, {
+          ok: false,
+          code: 'command_id_reused',
+          message: `command id ${commandId} was already used for a different command`,
+        });
       }
       if (earlier.reply) return earlier.reply;
       return encodeReply(commandId, {
@@ -112,7 +116,8 @@ export class PosServer {
 
   private checkCommand(command: cardsys.v1.PosCommand): string | undefined {
     if (!command.commandId || command.commandId.length > MAX_ID) return `command_id must be 1-${MAX_ID} characters`;
-    if (command.storeId !== this.options.storeId) return `command is for store "${command.storeId}", this is store "${this.options.storeId}"`;
+    if (command.storeId !== this.options.storeId)
+      return `command is for store "${command.storeId}", this is store "${this.options.storeId}"`;
     if (!command.terminalId || command.terminalId.length > MAX_ID) return `terminal_id must be 1-${MAX_ID} characters`;
     if (!command.kind) return 'command has no kind (issue, load, pay or read)';
     return undefined;
@@ -121,13 +126,16 @@ export class PosServer {
   private async run(command: cardsys.v1.PosCommand, digest: string): Promise<Uint8Array> {
     const kind = command.kind as PosCommandKind;
     const handler = this.handlers.get(kind);
-    if (!handler) return encodeReply(command.commandId, { ok: false, code: 'unsupported', message: `this store does not handle "${kind}" commands` });
+    if (!handler)
+      return encodeReply(command.commandId, { ok: false, code: 'unsupported', message: `this store does not handle "${kind}" commands` });
     this.results.start(command.commandId, kind, digest);
     let outcome: PosOutcome;
     try {
       outcome = await handler({ commandId: command.commandId, storeId: command.storeId, terminalId: command.terminalId, command });
     } catch (error) {
-      this.logger.error(`pos ${this.options.storeId}: ${kind} command ${command.commandId} failed: ${(error as Error).stack ?? String(error)}`);
+      this.logger.error(
+        `pos ${this.options.storeId}: ${kind} command ${command.commandId} failed: ${(error as Error).stack ?? String(error)}`,
+      );
       outcome = { ok: false, code: 'error', message: `the store's node could not complete the command: ${(error as Error).message}` };
     }
     const reply = encodeReply(command.commandId, outcome);

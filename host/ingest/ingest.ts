@@ -4,7 +4,16 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
-import { decodeBatch, EVENTS_STREAM, INGEST_CONSUMER, isValidStoreId, pb, subjects, type EventBatch, type StoreAck } from '../../contracts/index.js';
+import {
+  decodeBatch,
+  EVENTS_STREAM,
+  INGEST_CONSUMER,
+  isValidStoreId,
+  pb,
+  subjects,
+  type EventBatch,
+  type StoreAck,
+} from '../../contracts/index.js';
 import type { EventStore, NewRecord } from '../eventstore/event-store.js';
 import { checkBatch, type StoreKeys } from './batch-check.js';
 import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from './origin-stream.js';
@@ -79,7 +88,10 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
   try {
     await jsm.consumers.add(EVENTS_STREAM, consumerConfig);
   } catch {
-    await jsm.consumers.update(EVENTS_STREAM, consumerName, { ack_wait: consumerConfig.ack_wait, max_ack_pending: consumerConfig.max_ack_pending });
+    await jsm.consumers.update(EVENTS_STREAM, consumerName, {
+      ack_wait: consumerConfig.ack_wait,
+      max_ack_pending: consumerConfig.max_ack_pending,
+    });
   }
 
   /** What the event store holds per store, loaded on first use. */
@@ -132,10 +144,13 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
       const verdict = await checkBatch(storeId, batch, round.tail, storeKeys);
       if (verdict.kind === 'refuse') {
         const resendFrom = round.tail.lastSeq + 1;
-        logger.error(`ingest: refused batch ${verdict.range} of store ${storeId} (message ${msg.seq}): ${verdict.reason}; asking for resend from ${resendFrom}`);
+        logger.error(
+          `ingest: refused batch ${verdict.range} of store ${storeId} (message ${msg.seq}): ${verdict.reason}; asking for resend from ${resendFrom}`,
+        );
         round.refusal = { resendFrom, reason: verdict.reason };
       } else if (verdict.kind === 'accept') {
-        for (const item of verdict.fresh) round.records.push({ id: item.envelope.eventId, type: item.envelope.eventType, data: item.bytes });
+        for (const item of verdict.fresh)
+          round.records.push({ id: item.envelope.eventId, type: item.envelope.eventType, data: item.bytes });
         round.records.push(chainHeadRecord(verdict.head, Number(batch.localHeadSeq)));
         const last = verdict.fresh.at(-1)!;
         round.tail.lastSeq = last.envelope.storeSeq;
@@ -151,7 +166,9 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
             committed.set(storeId, Promise.resolve({ ...round.tail, revision: result.nextExpectedRevision }));
           } catch (error) {
             committed.delete(storeId);
-            logger.error(`ingest: appending to ${originStreamName(storeId)} failed, messages go back for redelivery: ${(error as Error).message}`);
+            logger.error(
+              `ingest: appending to ${originStreamName(storeId)} failed, messages go back for redelivery: ${(error as Error).message}`,
+            );
             for (const msg of round.messages) msg.nak(500);
             return;
           }

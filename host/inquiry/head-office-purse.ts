@@ -27,7 +27,9 @@ export interface HeadOfficePurse {
   }): FastifyPluginAsync;
 }
 
-export function headOfficePurse(options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>): HeadOfficePurse {
+export function headOfficePurse(
+  options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>,
+): HeadOfficePurse {
   return {
     routes(parts) {
       return async (app) => {

@@ -7,7 +7,17 @@
 // at once (the subscription passes over them later), so the next decision sees them.
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { ZodError } from 'zod';
-import { ContractError, HQ_ORIGIN, decodeEvent, decodeOrThrow, pb, subjects, type cardsys, type DomainEvent, type NewDomainEvent } from '../../contracts/index.js';
+import {
+  ContractError,
+  HQ_ORIGIN,
+  decodeEvent,
+  decodeOrThrow,
+  pb,
+  subjects,
+  type cardsys,
+  type DomainEvent,
+  type NewDomainEvent,
+} from '../../contracts/index.js';
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
   DomainRefusal,
@@ -86,7 +96,11 @@ export class InquiryCentre {
     await centre.catchUp();
     centre.listen();
     const every = options.sweepEveryMs ?? 5_000;
-    if (every > 0) centre.sweepTimer = setInterval(() => void centre.sweep().catch((e: Error) => centre.logger.error(`inquiry: sweep failed: ${e.message}`)), every);
+    if (every > 0)
+      centre.sweepTimer = setInterval(
+        () => void centre.sweep().catch((e: Error) => centre.logger.error(`inquiry: sweep failed: ${e.message}`)),
+        every,
+      );
     return centre;
   }
 
@@ -127,7 +141,13 @@ export class InquiryCentre {
     return this.exclusive(async () => {
       const events = decideBlacklist({ kind, cardId, reason, nowMs: this.now() }, this.blacklistState);
       await this.appendAndFold(events, STREAM_OF_CARD(cardId));
-      const change = { version: this.blacklistState.version, cardId, blacklisted: kind === 'blacklist', reason: reason.trim(), atMs: this.now() };
+      const change = {
+        version: this.blacklistState.version,
+        cardId,
+        blacklisted: kind === 'blacklist',
+        reason: reason.trim(),
+        atMs: this.now(),
+      };
       (this.options.publisher ?? this.options.nc).publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
       return { version: this.blacklistState.version };
     });
@@ -140,8 +160,13 @@ export class InquiryCentre {
       let reversed = 0;
       for (const authorisation of [...this.state.authorisations.values()]) {
         if (!timeoutReversible(authorisation, now, this.marginMs, (storeId) => this.storeLogReached.get(storeId))) continue;
-        await this.appendDecision({ kind: 'reverse', authorizationId: authorisation.authorizationId, reason: 'timeout' }, STREAM_OF_ACCOUNT(authorisation.bankId));
-        this.logger.info(`inquiry: authorisation ${authorisation.authorizationId} reversed after its deadline; ${authorisation.amount} yen back to ${authorisation.bankId}`);
+        await this.appendDecision(
+          { kind: 'reverse', authorizationId: authorisation.authorizationId, reason: 'timeout' },
+          STREAM_OF_ACCOUNT(authorisation.bankId),
+        );
+        this.logger.info(
+          `inquiry: authorisation ${authorisation.authorizationId} reversed after its deadline; ${authorisation.amount} yen back to ${authorisation.bankId}`,
+        );
         reversed++;
       }
       return reversed;
@@ -171,7 +196,12 @@ export class InquiryCentre {
       if (envelope.storeId !== HQ_ORIGIN) {
         this.storeLogReached.set(envelope.storeId, Math.max(this.storeLogReached.get(envelope.storeId) ?? 0, envelope.occurredAtMs));
         if (event.type === 'PurseLoaded' && this.state.authorisations.get(event.data.authorizationId)?.status === 'open') {
-          completions.push({ authorizationId: event.data.authorizationId, storeId: envelope.storeId, cardCounter: event.data.cardCounter, recovered: event.data.recovered });
+          completions.push({
+            authorizationId: event.data.authorizationId,
+            storeId: envelope.storeId,
+            cardCounter: event.data.cardCounter,
+            recovered: event.data.recovered,
+          });
         }
       }
     }
@@ -191,8 +221,18 @@ export class InquiryCentre {
     const { nc } = this.options;
     const common = { askerOf: storeAskingOn, logger: this.logger, ...(this.options.refused ? { refused: this.options.refused } : {}) };
     this.natsSubscriptions.push(
-      serveRequests(nc, { ...common, service: 'inquiry', subject: subjects.inquiryAll, answer: (msg, asker) => this.answerInquiry(msg, asker.storeId) }),
-      serveRequests(nc, { ...common, service: 'blacklist sync', subject: subjects.blacklistSyncAll, answer: (msg) => this.answerBlacklistSync(msg) }),
+      serveRequests(nc, {
+        ...common,
+        service: 'inquiry',
+        subject: subjects.inquiryAll,
+        answer: (msg, asker) => this.answerInquiry(msg, asker.storeId),
+      }),
+      serveRequests(nc, {
+        ...common,
+        service: 'blacklist sync',
+        subject: subjects.blacklistSyncAll,
+        answer: (msg) => this.answerBlacklistSync(msg),
+      }),
     );
   }
 
@@ -217,7 +257,8 @@ export class InquiryCentre {
   /** One InquiryRequest from a store (the subject names the store; the request must agree). */
   async inquire(subjectStoreId: string, bytes: Uint8Array): Promise<Reply> {
     const request = decodeOrThrow('InquiryRequest', () => pb.InquiryRequest.decode(bytes));
-    if (request.storeId !== subjectStoreId) throw new DomainRefusal('bad_request', `request names store "${request.storeId}" on store ${subjectStoreId}'s subject`);
+    if (request.storeId !== subjectStoreId)
+      throw new DomainRefusal('bad_request', `request names store "${request.storeId}" on store ${subjectStoreId}'s subject`);
     if (!request.terminalId) throw new DomainRefusal('bad_request', 'terminal_id is required');
     switch (request.kind) {
       case 'authorise':
@@ -233,7 +274,10 @@ export class InquiryCentre {
 
   private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
     return this.exclusive(async () => {
-      await this.appendDecision({ kind: 'authorise', ...request, storeId, terminalId, nowMs: this.now(), validForMs: this.validForMs }, STREAM_OF_ACCOUNT(request.bankId));
+      await this.appendDecision(
+        { kind: 'authorise', ...request, storeId, terminalId, nowMs: this.now(), validForMs: this.validForMs },
+        STREAM_OF_ACCOUNT(request.bankId),
+      );
       const authorisation = this.state.authorisations.get(request.authorizationId)!;
       if (authorisation.status !== 'open') {
         throw new DomainRefusal('not_open', `authorisation ${request.authorizationId} is ${authorisation.status}`);
@@ -269,7 +313,13 @@ export class InquiryCentre {
           case 'record': {
             const found = request.credits.find((c) => c.cardCounter === settlement.credit.cardCounter)!;
             await this.appendDecision(
-              { kind: 'complete', authorizationId: authorisation.authorizationId, storeId, cardCounter: found.cardCounter, recovered: true },
+              {
+                kind: 'complete',
+                authorizationId: authorisation.authorizationId,
+                storeId,
+                cardCounter: found.cardCounter,
+                recovered: true,
+              },
               STREAM_OF_ACCOUNT(authorisation.bankId),
             );
             pending.push({ authorisation: terms, action: 'record', found: { ...found, authorizationId: authorisation.authorizationId } });
@@ -280,11 +330,17 @@ export class InquiryCentre {
               pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'open' });
               break;
             }
-            await this.appendDecision({ kind: 'hand_over', authorizationId: authorisation.authorizationId, storeId, terminalId, nowMs: this.now() }, STREAM_OF_ACCOUNT(authorisation.bankId));
+            await this.appendDecision(
+              { kind: 'hand_over', authorizationId: authorisation.authorizationId, storeId, terminalId, nowMs: this.now() },
+              STREAM_OF_ACCOUNT(authorisation.bankId),
+            );
             pending.push({ authorisation: terms, action: 'credit' });
             break;
           case 'reverse':
-            await this.appendDecision({ kind: 'reverse', authorizationId: authorisation.authorizationId, reason: settlement.reason }, STREAM_OF_ACCOUNT(authorisation.bankId));
+            await this.appendDecision(
+              { kind: 'reverse', authorizationId: authorisation.authorizationId, reason: settlement.reason },
+              STREAM_OF_ACCOUNT(authorisation.bankId),
+            );
             pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'reversed' });
             break;
           case 'open':
@@ -301,7 +357,12 @@ export class InquiryCentre {
     return this.exclusive(async () => {
       const authorisation = this.state.authorisations.get(authorizationId);
       await this.appendDecision({ kind: 'release', authorizationId, storeId }, STREAM_OF_ACCOUNT(authorisation?.bankId ?? ''));
-      return { ok: true, code: 'released', message: `authorisation ${authorizationId} given back`, accountBalance: this.state.accounts.get(authorisation!.bankId)?.balance ?? 0 };
+      return {
+        ok: true,
+        code: 'released',
+        message: `authorisation ${authorizationId} given back`,
+        accountBalance: this.state.accounts.get(authorisation!.bankId)?.balance ?? 0,
+      };
     });
   }
 
@@ -313,7 +374,10 @@ export class InquiryCentre {
       reply =
         request.knownVersion === version
           ? { version, unchanged: true }
-          : { version, entries: [...this.blacklistState.entries.values()].map((e) => ({ cardId: e.cardId, reason: e.reason, sinceMs: e.sinceMs })) };
+          : {
+              version,
+              entries: [...this.blacklistState.entries.values()].map((e) => ({ cardId: e.cardId, reason: e.reason, sinceMs: e.sinceMs })),
+            };
     } catch (error) {
       this.logger.warn(`inquiry: blacklist sync on ${msg.subject} refused: ${(error as Error).message}`);
       reply = { version: 0, unchanged: true };
@@ -362,7 +426,6 @@ export class InquiryCentre {
     return run;
   }
 }
-
 
 /** A set of sequence numbers kept small: everything up to the first gap is one number. */
 class FoldedSequences {

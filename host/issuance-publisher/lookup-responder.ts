@@ -45,7 +45,8 @@ export function startLookupResponder(options: LookupResponderOptions): { stop():
       } catch (error) {
         return refuse(storeId, `unreadable lookup: ${(error as Error).message}`);
       }
-      if (request.storeId !== storeId) return refuse(storeId, `lookup names store ${request.storeId} but came on store ${storeId}'s subject`);
+      if (request.storeId !== storeId)
+        return refuse(storeId, `lookup names store ${request.storeId} but came on store ${storeId}'s subject`);
       const store = reader.store(storeId);
       if (!store) return refuse(storeId, `store ${storeId} is not registered or has no sealing key`);
       const entry = reader.pendingEntry(request.bankId);

@@ -32,7 +32,10 @@ export function headOfficeFiles(hqDataDir: string): HeadOfficeFiles {
   return {
     signingKey: join(hqDataDir, 'keys', 'signing-key.pem'),
     sealingKey: join(hqDataDir, 'keys', 'sealing-key.pem'),
-    natsCreds: Object.fromEntries(HEAD_OFFICE_PARTS.map((part) => [part, join(hqDataDir, 'keys', `nats-${part}.nk`)])) as Record<HeadOfficePart, string>,
+    natsCreds: Object.fromEntries(HEAD_OFFICE_PARTS.map((part) => [part, join(hqDataDir, 'keys', `nats-${part}.nk`)])) as Record<
+      HeadOfficePart,
+      string
+    >,
     auditorCreds: join(hqDataDir, 'keys', 'auditor.nk'),
     record: join(hqDataDir, 'directory', 'hq.public.json'),
     directory: join(hqDataDir, 'directory', 'stores'),

@@ -9,7 +9,14 @@ import { natsConnectOptions } from '../../infra/nats/credentials.js';
 import { hubNatsConfig, includeLine, storeBrokerNatsConfig } from '../../infra/nats/server-config.js';
 import { ensureCertificate, LOCAL_HOSTS, natsTlsOptions } from '../../infra/nats/tls.js';
 import { headOfficeFiles, storeBundleFiles } from './layout.js';
-import { provisionedNatsUsers, provisionedStores, provisionHeadOffice, ProvisioningError, writeNatsAuthConfig, type StoreRecord } from './provision.js';
+import {
+  provisionedNatsUsers,
+  provisionedStores,
+  provisionHeadOffice,
+  ProvisioningError,
+  writeNatsAuthConfig,
+  type StoreRecord,
+} from './provision.js';
 
 /** The host part of "host:port" ("[v6]:port" too). */
 export function hostOfAddress(address: string): string {
@@ -50,7 +57,9 @@ export interface WrittenHubConfig {
 export function writeHubNatsConfig(hqDataDir: string, options: HubNatsConfigOptions): WrittenHubConfig {
   const headOffice = provisionHeadOffice({ hqDataDir });
   const files = headOffice.files;
-  const named = [options.listen, options.leafListen, options.leafAdvertise].filter((address): address is string => address !== undefined).map(hostOfAddress);
+  const named = [options.listen, options.leafListen, options.leafAdvertise]
+    .filter((address): address is string => address !== undefined)
+    .map(hostOfAddress);
   const hosts = [...new Set([...LOCAL_HOSTS, ...named, ...(options.tlsHosts ?? [])].filter((host) => !WILDCARD_HOSTS.has(host)))];
   const certificate = ensureCertificate(files.tlsCa, files.hubTls, { commonName: 'cardsys hub', hosts });
   writeNatsAuthConfig(hqDataDir);
@@ -62,14 +71,23 @@ export function writeHubNatsConfig(hqDataDir: string, options: HubNatsConfigOpti
     tls: files.hubTls,
     ...(options.leafListen
       ? {
-          leaf: { listen: options.leafListen, ...(options.leafAdvertise ? { advertise: options.leafAdvertise } : {}), tls: { ...files.hubTls, ca: files.tlsCa.cert } },
+          leaf: {
+            listen: options.leafListen,
+            ...(options.leafAdvertise ? { advertise: options.leafAdvertise } : {}),
+            tls: { ...files.hubTls, ca: files.tlsCa.cert },
+          },
           leafAuthorization: includeLine(file, files.natsLeafAuthConfig),
         }
       : {}),
     accounts: includeLine(file, files.natsAuthConfig),
   });
   writeFileSync(file, config, { mode: 0o600 });
-  return { file, users: provisionedNatsUsers(hqDataDir).length, stores: provisionedStores(hqDataDir).length, certificateIssued: certificate.created };
+  return {
+    file,
+    users: provisionedNatsUsers(hqDataDir).length,
+    stores: provisionedStores(hqDataDir).length,
+    certificateIssued: certificate.created,
+  };
 }
 
 /** The store's public record from its bundle (written at provisioning). */
@@ -78,7 +96,9 @@ export function bundleStoreRecord(bundleDir: string): StoreRecord {
   try {
     return (JSON.parse(readFileSync(file, 'utf8')) as { store: StoreRecord }).store;
   } catch (error) {
-    throw new ProvisioningError(`cannot read the store's record ${file}: ${(error as Error).message} (is ${bundleDir} a provisioned store bundle?)`);
+    throw new ProvisioningError(
+      `cannot read the store's record ${file}: ${(error as Error).message} (is ${bundleDir} a provisioned store bundle?)`,
+    );
   }
 }
 
@@ -96,7 +116,8 @@ export interface StoreBrokerConfigOptions {
 export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerConfigOptions): string {
   const bundle = storeBundleFiles(bundleDir);
   for (const needed of [bundle.tls.cert, bundle.tls.key, bundle.tlsCa]) {
-    if (!existsSync(needed)) throw new ProvisioningError(`${needed} is missing: provision the store again with "cardsys host provision-store"`);
+    if (!existsSync(needed))
+      throw new ProvisioningError(`${needed} is missing: provision the store again with "cardsys host provision-store"`);
   }
   const record = bundleStoreRecord(bundleDir);
   const file = options.out ?? bundle.brokerConfig;
@@ -125,7 +146,10 @@ export interface NatsClientChoice {
 const existing = (file: string) => (existsSync(file) ? file : undefined);
 
 /** How each of head office's parts connects: its own provisioned credentials, and the CA when provisioned. */
-export function headOfficeNatsOptions(hqDataDir: string, choice: NatsClientChoice = {}): (part: HeadOfficePart) => Partial<ConnectionOptions> {
+export function headOfficeNatsOptions(
+  hqDataDir: string,
+  choice: NatsClientChoice = {},
+): (part: HeadOfficePart) => Partial<ConnectionOptions> {
   const files = headOfficeFiles(hqDataDir);
   const tls = natsTlsOptions(choice.tlsCa ?? existing(files.tlsCa.cert));
   return (part) => ({ ...natsConnectOptions(choice.creds ?? existing(files.natsCreds[part])), ...tls });

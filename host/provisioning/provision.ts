@@ -5,7 +5,13 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { dirname, join } from 'node:path';
 import { HQ_ORIGIN, StoreId, type NewDomainEvent } from '../../contracts/index.js';
 import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/chain.js';
-import { generateSealingKey, loadOrCreateSealingKey, rawSealingPublicKey, saveSealingKey, type SealingKeyPair } from '../../contracts/sealed.js';
+import {
+  generateSealingKey,
+  loadOrCreateSealingKey,
+  rawSealingPublicKey,
+  saveSealingKey,
+  type SealingKeyPair,
+} from '../../contracts/sealed.js';
 import { HEAD_OFFICE_PARTS, type HeadOfficePart, type NatsUser } from '../../infra/nats/auth.js';
 import { leafIdentityOf, natsAccountsConfig, natsLeafAuthorizationConfig } from '../../infra/nats/accounts.js';
 import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/credentials.js';
@@ -92,10 +98,18 @@ function readJson<T>(file: string): T {
 
 const fromBase64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'));
 
-function storeKeyRegistered(origin: string, keys: { signingKeyId: string; signingPublicKey: string; sealingPublicKey: string }): NewDomainEvent {
+function storeKeyRegistered(
+  origin: string,
+  keys: { signingKeyId: string; signingPublicKey: string; sealingPublicKey: string },
+): NewDomainEvent {
   return {
     type: 'StoreKeyRegistered',
-    data: { storeId: origin, keyId: keys.signingKeyId, publicKey: fromBase64(keys.signingPublicKey), sealingPublicKey: fromBase64(keys.sealingPublicKey) },
+    data: {
+      storeId: origin,
+      keyId: keys.signingKeyId,
+      publicKey: fromBase64(keys.signingPublicKey),
+      sealingPublicKey: fromBase64(keys.sealingPublicKey),
+    },
   };
 }
 
@@ -120,10 +134,14 @@ export function provisionHeadOffice(options: { hqDataDir: string }): Provisioned
     signingPublicKey: base64(rawPublicKey(signing.key.publicKey)),
     sealingKeyId: sealing.key.keyId,
     sealingPublicKey: base64(rawSealingPublicKey(sealing.key.publicKey)),
-    natsPublicKeys: Object.fromEntries(parts.map(({ part, credentials }) => [part, credentials.publicKey])) as Record<HeadOfficePart, string>,
+    natsPublicKeys: Object.fromEntries(parts.map(({ part, credentials }) => [part, credentials.publicKey])) as Record<
+      HeadOfficePart,
+      string
+    >,
     auditorNatsPublicKey: auditor.credentials.publicKey,
   };
-  const created = signing.created || sealing.created || parts.some((part) => part.created) || auditor.created || ca.created || !existsSync(files.record);
+  const created =
+    signing.created || sealing.created || parts.some((part) => part.created) || auditor.created || ca.created || !existsSync(files.record);
   if (created) {
     writeJson(files.record, record);
     writeNatsAuthConfig(options.hqDataDir);
@@ -140,7 +158,8 @@ function parseStoreId(what: string, id: string): string {
 function checkedOptions(options: ProvisionStoreOptions): { storeId: string; name: string; nearbyStoreIds: string[] } {
   const storeId = parseStoreId('store id', options.storeId);
   const name = options.name.trim();
-  if (name.length === 0 || name.length > 200) throw new ProvisioningError(`store name must be 1-200 characters, got ${JSON.stringify(options.name)}`);
+  if (name.length === 0 || name.length > 200)
+    throw new ProvisioningError(`store name must be 1-200 characters, got ${JSON.stringify(options.name)}`);
   const nearbyStoreIds = (options.nearbyStoreIds ?? []).map((id) => parseStoreId('nearby store id', id));
   if (nearbyStoreIds.includes(storeId)) throw new ProvisioningError(`store ${storeId} cannot be its own nearby store`);
   const duplicate = nearbyStoreIds.find((id, index) => nearbyStoreIds.indexOf(id) !== index);
@@ -161,7 +180,9 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
   }
   const bundleDir = options.bundleDir ?? join(options.hqDataDir, 'bundles', storeId);
   const bundle = storeBundleFiles(bundleDir);
-  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys, bundle.tls.key].filter((file) => existsSync(file));
+  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys, bundle.tls.key].filter(
+    (file) => existsSync(file),
+  );
   if (occupied.length > 0) {
     throw new ProvisioningError(`the bundle folder ${bundleDir} already holds keys (${occupied.join(', ')}); choose an empty folder`);
   }
@@ -230,7 +251,10 @@ export function provisionedNatsUsers(hqDataDir: string): NatsUser[] {
   const recordFile = headOfficeFiles(hqDataDir).record;
   if (!existsSync(recordFile)) throw new ProvisioningError(`head office is not provisioned yet in ${hqDataDir} (no ${recordFile})`);
   const hq = readJson<HeadOfficeRecord>(recordFile);
-  if (!hq.natsPublicKeys) throw new ProvisioningError(`${recordFile} predates head office's per-part NATS credentials; run "cardsys host nats-config" to renew it`);
+  if (!hq.natsPublicKeys)
+    throw new ProvisioningError(
+      `${recordFile} predates head office's per-part NATS credentials; run "cardsys host nats-config" to renew it`,
+    );
   return [
     ...HEAD_OFFICE_PARTS.map((part): NatsUser => ({ principal: { role: 'hq', part }, publicKey: hq.natsPublicKeys[part] })),
     { principal: { role: 'auditor' }, publicKey: hq.auditorNatsPublicKey },

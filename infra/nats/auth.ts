@@ -109,7 +109,13 @@ function storePermissions(storeId: string): NatsPermissions {
       jsApi(`DIRECT.GET.${stream}.>`),
       inbox({ role: 'pos', storeId }),
     ],
-    subscribe: [subjects.ack(storeId), subjects.pos(storeId), subjects.blacklistChanges, snapshotSubject(storeId), inbox({ role: 'store', storeId })],
+    subscribe: [
+      subjects.ack(storeId),
+      subjects.pos(storeId),
+      subjects.blacklistChanges,
+      snapshotSubject(storeId),
+      inbox({ role: 'store', storeId }),
+    ],
   };
 }
 
@@ -126,7 +132,11 @@ function headOfficePermissions(principal: Extract<Principal, { role: 'hq' }>): N
     case 'snapshots':
       // Its account holds the snapshot streams and nothing else (the events stream is in another).
       return {
-        publish: [snapshotSubject('*'), jsApi('INFO'), ...['INFO', 'CREATE', 'MSG.GET', 'PURGE'].map((operation) => jsApi(`STREAM.${operation}.*`))],
+        publish: [
+          snapshotSubject('*'),
+          jsApi('INFO'),
+          ...['INFO', 'CREATE', 'MSG.GET', 'PURGE'].map((operation) => jsApi(`STREAM.${operation}.*`)),
+        ],
         subscribe: [inbox(principal)],
       };
     case 'api':

@@ -45,7 +45,11 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   if (!options.configFile) {
     writeFileSync(
       configFile,
-      [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${JSON.stringify(join(options.dataDir, 'jetstream'))} }`, options.extraConfig ?? ''].join('\n'),
+      [
+        `listen: "127.0.0.1:${port}"`,
+        `jetstream { store_dir: ${JSON.stringify(join(options.dataDir, 'jetstream'))} }`,
+        options.extraConfig ?? '',
+      ].join('\n'),
     );
   }
   const logFile = options.logFile ?? join(options.dataDir, 'nats-server.log');
@@ -62,7 +66,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       const proc = spawn(natsServerBinary(), ['-c', configFile, '-l', logFile], { stdio: 'ignore' });
       child = proc;
       const failed = new Promise<never>((_, reject) => {
-        proc.once('error', (error) => reject(new Error(`cannot start nats-server (${natsServerBinary()}): ${error.message}; run "make deps" to install it`)));
+        proc.once('error', (error) =>
+          reject(new Error(`cannot start nats-server (${natsServerBinary()}): ${error.message}; run "make deps" to install it`)),
+        );
         proc.once('exit', (code) => reject(new Error(`nats-server exited with code ${code}; see ${logFile}`)));
       });
       await Promise.race([waitForPort(port, 10_000), failed]);

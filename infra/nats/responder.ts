@@ -29,8 +29,10 @@ export function replyRefusal(msg: Pick<Msg, 'reply' | 'headers'>, asker: Princip
     } catch {
       return `its ${REQUEST_INFO_HEADER} header cannot be read`;
     }
-    if (account !== accountOf(asker)) return `it came from account "${String(account)}", not from ${principalName(asker)}'s account "${accountOf(asker)}"`;
-    if (!reply.startsWith(`${SERVICE_REPLY_PREFIX}.`)) return `its reply subject "${reply}" is not one nats-server made for a request from another account`;
+    if (account !== accountOf(asker))
+      return `it came from account "${String(account)}", not from ${principalName(asker)}'s account "${accountOf(asker)}"`;
+    if (!reply.startsWith(`${SERVICE_REPLY_PREFIX}.`))
+      return `its reply subject "${reply}" is not one nats-server made for a request from another account`;
     return undefined;
   }
   const prefix = `${inboxPrefixOf(asker)}.`;
@@ -101,7 +103,9 @@ export function serveRequests<Asker extends Principal>(nc: NatsConnection, optio
     ...(options.queue ? { queue: options.queue } : {}),
     callback: (error, msg) => {
       if (error) return logger.error(`${service}: subscription to ${options.subject} failed: ${error.message}`);
-      handle(msg).catch((failure: Error) => logger.error(`${service}: request on ${msg.subject} failed: ${failure.stack ?? failure.message}`));
+      handle(msg).catch((failure: Error) =>
+        logger.error(`${service}: request on ${msg.subject} failed: ${failure.stack ?? failure.message}`),
+      );
     },
   });
 }

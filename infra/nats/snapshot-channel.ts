@@ -47,7 +47,7 @@ export interface StoredSnapshotMessage {
 const READ_WINDOW = 256;
 
 /** The stream does not exist (yet): nothing published for the store. */
-const isAbsent = (error: Error) => error instanceof RequestError ? error.isNoResponders() : /stream not found/i.test(error.message);
+const isAbsent = (error: Error) => (error instanceof RequestError ? error.isNoResponders() : /stream not found/i.test(error.message));
 
 /**
  * Edge: every message of the store's snapshot stream after `afterSeq`, in order, up to the last one
@@ -55,7 +55,11 @@ const isAbsent = (error: Error) => error instanceof RequestError ? error.isNoRes
  * sequence in between), which is all a store's account imports; `jsm` may be made with
  * `{ checkAPI: false }`, as a store may not call `$JS.API.INFO`.
  */
-export async function* readSnapshotMessages(jsm: JetStreamManager, storeId: string, afterSeq: number): AsyncGenerator<StoredSnapshotMessage> {
+export async function* readSnapshotMessages(
+  jsm: JetStreamManager,
+  storeId: string,
+  afterSeq: number,
+): AsyncGenerator<StoredSnapshotMessage> {
   const stream = snapshotStream(storeId);
   const subject = snapshotSubject(storeId);
   const get = (query: Parameters<JetStreamManager['direct']['getMessage']>[1]) => jsm.direct.getMessage(stream, query);

@@ -56,8 +56,21 @@ export function ensureCertificateAuthority(files: CertificateFiles, name = 'card
   if (existsSync(files.cert) && existsSync(files.key)) return { created: false };
   prepare(files);
   openssl([
-    'req', '-x509', ...EC_KEY, '-keyout', files.key, '-out', files.cert, '-days', String(CA_DAYS), '-subj', `/O=cardsys/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    ...EC_KEY,
+    '-keyout',
+    files.key,
+    '-out',
+    files.cert,
+    '-days',
+    String(CA_DAYS),
+    '-subj',
+    `/O=cardsys/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   chmodSync(files.key, 0o600);
   return { created: true };
@@ -70,7 +83,8 @@ const altNames = (subject: CertificateSubject) => [
 
 /** Issues a certificate signed by the CA into `out` (key 0600), replacing what was there. */
 export function issueCertificate(ca: CertificateFiles, out: CertificateFiles, subject: CertificateSubject): void {
-  if (!/^[A-Za-z0-9 ._:-]{1,64}$/.test(subject.commonName)) throw new Error(`certificate common name "${subject.commonName}" has characters a certificate subject cannot carry here`);
+  if (!/^[A-Za-z0-9 ._:-]{1,64}$/.test(subject.commonName))
+    throw new Error(`certificate common name "${subject.commonName}" has characters a certificate subject cannot carry here`);
   const names = altNames(subject);
   if (names.length === 0) throw new Error(`certificate ${subject.commonName}: give at least one host or URI`);
   prepare(out);
@@ -91,7 +105,24 @@ export function issueCertificate(ca: CertificateFiles, out: CertificateFiles, su
     openssl(['req', '-new', ...EC_KEY, '-keyout', out.key, '-out', request, '-subj', `/O=cardsys/CN=${subject.commonName}`]);
     chmodSync(out.key, 0o600);
     const serial = `0x${(randomBytes(16)[0]! & 0x7f).toString(16).padStart(2, '0')}${randomBytes(15).toString('hex')}`;
-    openssl(['x509', '-req', '-in', request, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial, '-days', String(CERT_DAYS), '-extfile', extensions, '-out', out.cert]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      request,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-set_serial',
+      serial,
+      '-days',
+      String(CERT_DAYS),
+      '-extfile',
+      extensions,
+      '-out',
+      out.cert,
+    ]);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -102,9 +133,18 @@ export function certificateCovers(ca: CertificateFiles, certFile: string, subjec
   if (!existsSync(certFile)) return false;
   const cert = new X509Certificate(readFileSync(certFile));
   if (!cert.checkIssued(new X509Certificate(readFileSync(ca.cert)))) return false;
-  const uris = new Set((cert.subjectAltName ?? '').split(', ').filter((name) => name.startsWith('URI:')).map((name) => name.slice('URI:'.length)));
+  const uris = new Set(
+    (cert.subjectAltName ?? '')
+      .split(', ')
+      .filter((name) => name.startsWith('URI:'))
+      .map((name) => name.slice('URI:'.length)),
+  );
   const covers = (host: string) => (isIP(host) ? cert.checkIP(host) : cert.checkHost(host, { wildcards: false })) !== undefined;
-  return subject.hosts.every(covers) && (subject.uris ?? []).every((uri) => uris.has(uri)) && new Date(cert.validTo).getTime() > Date.now() + 30 * 86_400_000;
+  return (
+    subject.hosts.every(covers) &&
+    (subject.uris ?? []).every((uri) => uris.has(uri)) &&
+    new Date(cert.validTo).getTime() > Date.now() + 30 * 86_400_000
+  );
 }
 
 /** Issues the certificate unless one that covers the subject is already there; returns whether it issued one. */

@@ -21,8 +21,18 @@ describe('cardsys bench', () => {
     const pipeline = report.results.pipeline!;
     if (pipeline.status !== 'ok') throw new Error(`pipeline did not run: ${JSON.stringify(pipeline)}`);
     expect(pipeline.figures).toMatchObject({ stores: 2, eventsPerStore: 300, events: 600 });
-    const figures = pipeline.figures as { committed: { eventsPerSecond: number }; rawJetStream: { messagesPerSecond: number }; ratio: number; rawSqlite: { rowsPerSecond: number } };
-    for (const rate of [figures.committed.eventsPerSecond, figures.rawJetStream.messagesPerSecond, figures.rawSqlite.rowsPerSecond, figures.ratio]) {
+    const figures = pipeline.figures as {
+      committed: { eventsPerSecond: number };
+      rawJetStream: { messagesPerSecond: number };
+      ratio: number;
+      rawSqlite: { rowsPerSecond: number };
+    };
+    for (const rate of [
+      figures.committed.eventsPerSecond,
+      figures.rawJetStream.messagesPerSecond,
+      figures.rawSqlite.rowsPerSecond,
+      figures.ratio,
+    ]) {
       expect(Number.isFinite(rate) && rate > 0).toBe(true);
     }
     expect((pipeline.figures as { rawJetStream: { runsMessagesPerSecond: number[] } }).rawJetStream.runsMessagesPerSecond).toHaveLength(2);
@@ -79,6 +89,8 @@ describe('cardsys bench', () => {
     expect(formatReport(report)).toContain('audit: FAILED after 1.5 s: no space left');
     expect(formatReport(report)).toMatch(/^ {2}pay\.p50Ms +1\.25$/m);
     expect(formatReport(report)).toMatch(/^ {2}mode +pcsc$/m);
-    expect(formatReport({ ...report, results: { pipeline: { status: 'ok', seconds: 1, figures: { runs: [18670, 14555] } } } })).toMatch(/^ {2}runs +18,670, 14,555$/m);
+    expect(formatReport({ ...report, results: { pipeline: { status: 'ok', seconds: 1, figures: { runs: [18670, 14555] } } } })).toMatch(
+      /^ {2}runs +18,670, 14,555$/m,
+    );
   });
 });

@@ -88,17 +88,36 @@ describe('issuance in the head office process', () => {
     expect(response.status).toBe(201);
     const { userId, bankId } = (await response.json()) as { userId: string; bankId: string };
     // Primary issuance without a reader: head office's writer records the card as the route would.
-    await host.hqWriter.append([{ event: { type: 'CardPrimaryIssued', data: { cardId: '00000000000000c1', userId, bankId, expiry: '2031-11-30', keyVersion: 1 } }, streamId: 'card-00000000000000c1' }]);
+    await host.hqWriter.append([
+      {
+        event: { type: 'CardPrimaryIssued', data: { cardId: '00000000000000c1', userId, bankId, expiry: '2031-11-30', keyVersion: 1 } },
+        streamId: 'card-00000000000000c1',
+      },
+    ]);
     await until(() => info.cache.find(bankId) !== undefined, "the user in store A's copy");
-    expect(info.cache.find(bankId)).toMatchObject({ userId, homeStoreId: 'B', personal: { name: 'Saburo Ito' }, cards: [{ cardId: '00000000000000c1' }] });
+    expect(info.cache.find(bankId)).toMatchObject({
+      userId,
+      homeStoreId: 'B',
+      personal: { name: 'Saburo Ito' },
+      cards: [{ cardId: '00000000000000c1' }],
+    });
   });
 
   it('400 naming the field and 409 come from the running API', async () => {
-    const post = (body: object) => fetch(`${host.url}/v1/applications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const bad = await post({ personal: { name: 'X', address: 'Y', birthDate: '2000-01-01' }, bank: { bankCode: '7', branchCode: '007', accountNumber: '0000777' }, homeStoreId: 'B' });
+    const post = (body: object) =>
+      fetch(`${host.url}/v1/applications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const bad = await post({
+      personal: { name: 'X', address: 'Y', birthDate: '2000-01-01' },
+      bank: { bankCode: '7', branchCode: '007', accountNumber: '0000777' },
+      homeStoreId: 'B',
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'bad_request', field: 'bank.bankCode' });
-    const duplicate = await post({ personal: { name: 'X', address: 'Y', birthDate: '2000-01-01' }, bank: { bankCode: '0007', branchCode: '007', accountNumber: '0000777' }, homeStoreId: 'B' });
+    const duplicate = await post({
+      personal: { name: 'X', address: 'Y', birthDate: '2000-01-01' },
+      bank: { bankCode: '0007', branchCode: '007', accountNumber: '0000777' },
+      homeStoreId: 'B',
+    });
     expect(duplicate.status).toBe(409);
   });
 

@@ -70,7 +70,13 @@ async function apply(accountNumber: string, homeStoreId: string): Promise<string
     method: 'POST',
     url: '/v1/applications',
     payload: {
-      personal: { name: `Customer ${accountNumber}`, address: '7-8-9 Tenjin, Fukuoka', birthDate: '1988-08-08', occupation: 'teacher', affiliation: 'City School' },
+      personal: {
+        name: `Customer ${accountNumber}`,
+        address: '7-8-9 Tenjin, Fukuoka',
+        birthDate: '1988-08-08',
+        occupation: 'teacher',
+        affiliation: 'City School',
+      },
       bank: { bankName: 'Example Bank', bankCode: '0005', branchCode: '321', accountNumber },
       homeStoreId,
     },
@@ -82,15 +88,25 @@ async function apply(accountNumber: string, homeStoreId: string): Promise<string
 /** Head office issues a new blank card in the reader to the user; returns its card id. */
 async function primaryIssue(userId: string): Promise<string> {
   card = await rig.newCard();
-  const response = await api.app.inject({ method: 'POST', url: `/v1/users/${userId}/cards`, payload: { reader: rig.slot.readerName, pin: '1234', stripe: card.stateFile } });
+  const response = await api.app.inject({
+    method: 'POST',
+    url: `/v1/users/${userId}/cards`,
+    payload: { reader: rig.slot.readerName, pin: '1234', stripe: card.stateFile },
+  });
   expect(response.statusCode).toBe(201);
   return response.json().cardId;
 }
 
 /** The POS terminal's `issue` command over NATS, with the POS credentials of store A. */
-const issueAtPos = (): Promise<PosReply> => sendPosCommand(posNc, { commandId: `issue-${++commands}`, storeId: 'A', terminalId: TERMINAL, issue: {} }, { timeoutMs: 20_000, attempts: 1 });
+const issueAtPos = (): Promise<PosReply> =>
+  sendPosCommand(
+    posNc,
+    { commandId: `issue-${++commands}`, storeId: 'A', terminalId: TERMINAL, issue: {} },
+    { timeoutMs: 20_000, attempts: 1 },
+  );
 
-const storeEvents = async (storeId: string) => domainEventsOf(await eventStore.readStream(originStreamName(storeId))).map((fed) => fed.event);
+const storeEvents = async (storeId: string) =>
+  domainEventsOf(await eventStore.readStream(originStreamName(storeId))).map((fed) => fed.event);
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'cardsys-issuance-e2e-'));
@@ -106,7 +122,13 @@ beforeAll(async () => {
   eventStore = SqliteEventStore.open(join(hqDataDir, 'events.db'));
   const writer = await HqWriter.open({ store: eventStore, signingKey: headOffice.signingKey });
   await writer.append([...headOffice.events, ...stores.A.events, ...stores.B.events].map((event) => ({ event, streamId: 'stores' })));
-  ingest = await startIngest({ nc: hq.nats.ingest, responder: hq.nats.responder, store: eventStore, storeKeys: storeKeyDirectory(eventStore), logger: quiet });
+  ingest = await startIngest({
+    nc: hq.nats.ingest,
+    responder: hq.nats.responder,
+    store: eventStore,
+    storeKeys: storeKeyDirectory(eventStore),
+    logger: quiet,
+  });
   rig = await openPcscRig(master.transport);
   api = await headOfficeApi(hqDataDir, eventStore, (runner) => [
     headOfficeIssuance({
@@ -137,7 +159,11 @@ beforeAll(async () => {
       cardReader: () => card.transport,
       stripeReader: async () => (await new VirtualStripeReader(card.stateFile).read()).bankId,
     },
-    issuance: { sealingKey: loadSealingKey(bundle.sealingKey).privateKey, hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey), lookupTimeoutMs: 1500 },
+    issuance: {
+      sealingKey: loadSealingKey(bundle.sealingKey).privateKey,
+      hqSealingPublicKey: loadSealingPublicKey(bundle.hqSealingPublicKey),
+      lookupTimeoutMs: 1500,
+    },
   });
   pos = edge.pos!;
   issuance = edge.issuance!;
@@ -184,7 +210,13 @@ describe('card issuance end to end', () => {
     // Head office's user DB shows the card as issued: store, time, expiry.
     await api.caughtUp();
     const view = (await api.app.inject({ method: 'GET', url: `/v1/cards/${cardId}` })).json();
-    expect(view).toMatchObject({ cardId, userId, bankId: '00053211000001', expiry: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), issuance: { storeId: 'A', terminalId: TERMINAL, recordMatchesUser: true } });
+    expect(view).toMatchObject({
+      cardId,
+      userId,
+      bankId: '00053211000001',
+      expiry: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+      issuance: { storeId: 'A', terminalId: TERMINAL, recordMatchesUser: true },
+    });
     expect(Date.parse(view.issuance.issuedAt)).toBeGreaterThan(Date.parse(view.primaryIssuedAt) - 1);
     const user = (await api.app.inject({ method: 'GET', url: `/v1/users/${userId}` })).json();
     expect(user.cards).toMatchObject([{ issuance: { storeId: 'A' } }]);
@@ -196,13 +228,19 @@ describe('card issuance end to end', () => {
   it('the same card again: already issued, straight to purse operations, not re-personalised', async () => {
     const before = readFileSync(card.stateFile, 'utf8');
     const reply = await issueAtPos();
-    expect(reply).toMatchObject({ ok: true, code: 'already_issued', message: 'this card is already issued; go on to purse operations', cardId, balance: 0 });
+    expect(reply).toMatchObject({
+      ok: true,
+      code: 'already_issued',
+      message: 'this card is already issued; go on to purse operations',
+      cardId,
+      balance: 0,
+    });
     expect(readFileSync(card.stateFile, 'utf8')).toBe(before);
     await replicated();
     expect((await storeEvents('A')).filter((event) => event.type === 'CardIssued')).toHaveLength(1);
   });
 
-  it("a user of store B only, card inserted at store A: head office is asked on demand", async () => {
+  it('a user of store B only, card inserted at store A: head office is asked on demand', async () => {
     const userB = await apply('2000002', 'B');
     const cardB = await primaryIssue(userB);
     expect(issuance.info.cache.find('00053212000002')).toBeUndefined();
@@ -226,7 +264,10 @@ describe('card issuance end to end', () => {
     }
     expect(readFileSync(card.stateFile, 'utf8')).toBe(before);
     await replicated();
-    expect((await storeEvents('A')).at(-1)).toMatchObject({ type: 'CardIssueRejected', data: { reason: 'no_issuance_data', bankId: '00053213000003' } });
+    expect((await storeEvents('A')).at(-1)).toMatchObject({
+      type: 'CardIssueRejected',
+      data: { reason: 'no_issuance_data', bankId: '00053213000003' },
+    });
   });
 
   it('a forged card (authentication code not made by head office): "this card cannot be used", CardIssueRejected recorded', async () => {
@@ -243,20 +284,28 @@ describe('card issuance end to end', () => {
     expect(reply).toMatchObject({ ok: false, code: 'card_unusable', message: 'this card cannot be used' });
     expect(card.state().lifecycle).toBe('primary-issued');
     await replicated();
-    expect((await storeEvents('A')).at(-1)).toMatchObject({ type: 'CardIssueRejected', data: { cardId: 'badc0ffee0ddf00d', reason: 'invalid_auth_code' } });
+    expect((await storeEvents('A')).at(-1)).toMatchObject({
+      type: 'CardIssueRejected',
+      data: { cardId: 'badc0ffee0ddf00d', reason: 'invalid_auth_code' },
+    });
   });
 
   it("store A's credentials cannot publish on store B's event subject", async () => {
     const edgeA = await connect({ servers: server.url, ...natsConnectOptions(stores.A.bundle.natsCreds) });
     try {
-      await expect(jetstream(edgeA).publish(subjects.events('B'), new Uint8Array([1]))).rejects.toThrow('Permissions Violation for Publish to "cardsys.events.B"');
+      await expect(jetstream(edgeA).publish(subjects.events('B'), new Uint8Array([1]))).rejects.toThrow(
+        'Permissions Violation for Publish to "cardsys.events.B"',
+      );
     } finally {
       await edgeA.close();
     }
   });
 
   it('head office keeps the issued card: store, expiry and the sealed record of what was written', async () => {
-    await until(async () => (await storeEvents('A')).some((event) => event.type === 'CardIssued' && event.data.cardId === cardId), 'CardIssued at head office');
+    await until(
+      async () => (await storeEvents('A')).some((event) => event.type === 'CardIssued' && event.data.cardId === cardId),
+      'CardIssued at head office',
+    );
     const event = (await storeEvents('A')).find((e) => e.type === 'CardIssued' && e.data.cardId === cardId);
     if (event?.type !== 'CardIssued') throw new Error('unreachable');
     const record = pb.IssuanceEntry.decode(openSealed(headOffice.sealingKey.privateKey, issuedRecordSealContext, event.data.writtenSealed));

@@ -93,8 +93,18 @@ beforeAll(async () => {
   project(user(1, 'A'), user(2, 'A'), user(3, 'A'), user(4, 'B'), user(5, 'B'), user(6, 'C'), user(7, 'A'));
   project(...[1, 2, 3, 4, 5, 6].map(card));
 
-  publisher = await startSnapshotPublisher({ nc: await connectAs(headOffice.files.natsCreds.snapshots), readModels, follow: false, logger: quiet });
-  responder = startLookupResponder({ nc: await connectAs(headOffice.files.natsCreds.responder), readModels, sealingKey: headOffice.sealingKey.privateKey, logger: quiet });
+  publisher = await startSnapshotPublisher({
+    nc: await connectAs(headOffice.files.natsCreds.snapshots),
+    readModels,
+    follow: false,
+    logger: quiet,
+  });
+  responder = startLookupResponder({
+    nc: await connectAs(headOffice.files.natsCreds.responder),
+    readModels,
+    sealingKey: headOffice.sealingKey.privateKey,
+    logger: quiet,
+  });
 
   edgeDb = new Database(join(root, 'edge-A.db'));
   info = new IssuanceInfo({
@@ -129,7 +139,10 @@ describe('issuance snapshots', () => {
     expect(info.cache.find(bankId(6))).toBeUndefined();
     expect(info.cache.find(bankId(7))).toBeUndefined();
     expect(info.cache.size()).toBe(5);
-    expect(info.cache.find(bankId(1))).toMatchObject({ personal: { name: 'Customer Number 1' }, cards: [{ cardId: 'card-1', expiry: '2031-11-30' }] });
+    expect(info.cache.find(bankId(1))).toMatchObject({
+      personal: { name: 'Customer Number 1' },
+      cards: [{ cardId: 'card-1', expiry: '2031-11-30' }],
+    });
   });
 
   it('later changes arrive incrementally: a new card joins, an issued card leaves', async () => {
@@ -199,7 +212,14 @@ describe('issuance snapshots', () => {
 
   it('after many changes head office replaces them in the stream with a new whole snapshot', async () => {
     const hq = await connectAs(headOfficeFiles(hqDataDir).natsCreds.snapshots);
-    const compacting = await startSnapshotPublisher({ nc: hq, readModels, follow: false, logger: quiet, compactAfterMessages: 2, changesPerMessage: 1 });
+    const compacting = await startSnapshotPublisher({
+      nc: hq,
+      readModels,
+      follow: false,
+      logger: quiet,
+      compactAfterMessages: 2,
+      changesPerMessage: 1,
+    });
     try {
       project(user(20, 'A'), card(20), user(21, 'A'), card(21), user(22, 'A'), card(22));
       const figures = await compacting.publishPending();

@@ -43,7 +43,15 @@ describe('purse subjects under store permissions', () => {
     const hq = headOfficeFiles(hqDataDir).natsCreds;
     store = SqliteEventStore.open(join(root, 'events.db'));
     const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
-    centre = await InquiryCentre.start({ nc: await connectWith(hq.responder), publisher: await connectWith(hq.writer), store, writer, issuerKeys: generateIssuerMasterKeys(1), logger: quiet, sweepEveryMs: 0 });
+    centre = await InquiryCentre.start({
+      nc: await connectWith(hq.responder),
+      publisher: await connectWith(hq.writer),
+      store,
+      writer,
+      issuerKeys: generateIssuerMasterKeys(1),
+      logger: quiet,
+      sweepEveryMs: 0,
+    });
   });
   afterAll(async () => {
     await centre?.stop();
@@ -57,7 +65,10 @@ describe('purse subjects under store permissions', () => {
     const edgeA = await connectWith(credsA);
     const link = new HeadOfficeLink('A');
     link.attach(edgeA);
-    expect(await link.inquire('pos-1', { pending: { cardId: '00000000000000a1', cardCounter: 0 } })).toMatchObject({ ok: true, code: 'none' });
+    expect(await link.inquire('pos-1', { pending: { cardId: '00000000000000a1', cardCounter: 0 } })).toMatchObject({
+      ok: true,
+      code: 'none',
+    });
 
     const db = new Database(join(root, 'edge-a.db'));
     const blacklist = new BlacklistCache(db, 'A', quiet);
@@ -70,13 +81,30 @@ describe('purse subjects under store permissions', () => {
 
   it('head office answers malformed or invalid requests with bad_request naming the problem', async () => {
     const edgeA = await connectWith(credsA);
-    const ask = async (bytes: Uint8Array) => pb.InquiryReply.decode((await edgeA.request(subjects.inquiry('A'), bytes, { timeout: 2_000 })).data);
-    expect(await ask(Uint8Array.of(0xff, 0xff, 0xff))).toMatchObject({ ok: false, code: 'bad_request', message: expect.stringMatching(/malformed InquiryRequest/) });
-    const badCard = pb.InquiryRequest.encode({ storeId: 'A', terminalId: 't', authorise: { authorizationId: '00000000000000a1', cardId: 'nope', bankId: '00012340000001', amount: 100, cardCounter: 0 } }).finish();
-    expect(await ask(badCard)).toMatchObject({ ok: false, code: 'bad_request', message: 'cardId: card_id must be 16 lowercase hex digits' });
+    const ask = async (bytes: Uint8Array) =>
+      pb.InquiryReply.decode((await edgeA.request(subjects.inquiry('A'), bytes, { timeout: 2_000 })).data);
+    expect(await ask(Uint8Array.of(0xff, 0xff, 0xff))).toMatchObject({
+      ok: false,
+      code: 'bad_request',
+      message: expect.stringMatching(/malformed InquiryRequest/),
+    });
+    const badCard = pb.InquiryRequest.encode({
+      storeId: 'A',
+      terminalId: 't',
+      authorise: { authorizationId: '00000000000000a1', cardId: 'nope', bankId: '00012340000001', amount: 100, cardCounter: 0 },
+    }).finish();
+    expect(await ask(badCard)).toMatchObject({
+      ok: false,
+      code: 'bad_request',
+      message: 'cardId: card_id must be 16 lowercase hex digits',
+    });
     const otherStore = pb.InquiryRequest.encode({ storeId: 'B', terminalId: 't', pending: { cardId: '00000000000000a1' } }).finish();
     expect(await ask(otherStore)).toMatchObject({ ok: false, code: 'bad_request' });
-    const unknownAccount = pb.InquiryRequest.encode({ storeId: 'A', terminalId: 't', authorise: { authorizationId: '00000000000000a1', cardId: '00000000000000a1', bankId: '00012340000001', amount: 100, cardCounter: 0 } }).finish();
+    const unknownAccount = pb.InquiryRequest.encode({
+      storeId: 'A',
+      terminalId: 't',
+      authorise: { authorizationId: '00000000000000a1', cardId: '00000000000000a1', bankId: '00012340000001', amount: 100, cardCounter: 0 },
+    }).finish();
     expect(await ask(unknownAccount)).toMatchObject({ ok: false, code: 'unknown_account' });
   });
 
@@ -84,11 +112,17 @@ describe('purse subjects under store permissions', () => {
     const edgeA = await connectWith(credsA);
     const violations: PermissionViolationError[] = [];
     void (async () => {
-      for await (const status of edgeA.status()) if (status.type === 'error' && status.error instanceof PermissionViolationError) violations.push(status.error);
+      for await (const status of edgeA.status())
+        if (status.type === 'error' && status.error instanceof PermissionViolationError) violations.push(status.error);
     })();
-    edgeA.publish(subjects.blacklistChanges, pb.BlacklistChange.encode({ version: 99, cardId: '00000000000000b2', blacklisted: false }).finish());
+    edgeA.publish(
+      subjects.blacklistChanges,
+      pb.BlacklistChange.encode({ version: 99, cardId: '00000000000000b2', blacklisted: false }).finish(),
+    );
     await expect(edgeA.request(subjects.inquiry('B'), new Uint8Array(0), { timeout: 1_000 })).rejects.toThrow();
     await until(() => violations.length >= 2, 'both refusals');
-    expect(violations.map((v) => `${v.operation} ${v.subject}`)).toEqual(expect.arrayContaining([`publish ${subjects.blacklistChanges}`, `publish ${subjects.inquiry('B')}`]));
+    expect(violations.map((v) => `${v.operation} ${v.subject}`)).toEqual(
+      expect.arrayContaining([`publish ${subjects.blacklistChanges}`, `publish ${subjects.inquiry('B')}`]),
+    );
   });
 });

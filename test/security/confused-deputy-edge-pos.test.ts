@@ -86,13 +86,19 @@ describe('confused deputy at the edge through a POS terminal', () => {
 
     expect(edgeA.pos!.refused.total).toBe(HOSTILE_REPLIES.length);
     for (const reply of HOSTILE_REPLIES) {
-      expect(edgeLog.lines).toContain(`pos A: request on cardsys.pos.A refused, not answered: its reply subject "${reply}" lies outside pos A's inbox _INBOX.pos.A.>`);
+      expect(edgeLog.lines).toContain(
+        `pos A: request on cardsys.pos.A refused, not answered: its reply subject "${reply}" lies outside pos A's inbox _INBOX.pos.A.>`,
+      );
     }
     expect(seen.map((msg) => msg.subject)).toEqual([]);
     expect((await eventsJsm.streams.info(EVENTS_STREAM)).state.messages).toBe(storedBefore);
 
     // A command asked properly is answered.
-    const reply = await sendPosCommand(pos, { commandId: 'proper-1', storeId: 'A', terminalId: 'pos-1', read: {} }, { attempts: 1, timeoutMs: 5000 });
+    const reply = await sendPosCommand(
+      pos,
+      { commandId: 'proper-1', storeId: 'A', terminalId: 'pos-1', read: {} },
+      { attempts: 1, timeoutMs: 5000 },
+    );
     expect(reply.commandId).toBe('proper-1');
   });
 
@@ -107,7 +113,10 @@ describe('confused deputy at the edge through a POS terminal', () => {
         if (status.type === 'error' && status.error instanceof PermissionViolationError) violations.push(status.error.subject);
       }
     })();
-    careless.subscribe(subjects.pos('A'), { queue: 'careless', callback: (_error, msg) => void msg.respond(new TextEncoder().encode('whatever you say')) });
+    careless.subscribe(subjects.pos('A'), {
+      queue: 'careless',
+      callback: (_error, msg) => void msg.respond(new TextEncoder().encode('whatever you say')),
+    });
     await careless.flush();
     const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'pos'));
     for (const reply of [subjects.ack('B'), subjects.blacklistChanges]) pos.publish(subjects.pos('A'), readCommand(100), { reply });

@@ -38,7 +38,10 @@ const HOSTILE_REPLIES = [
 const REQUESTS_OF_A = [
   { subject: subjects.sync('A'), body: new Uint8Array(0) },
   { subject: lookupSubject('A'), body: encoder.encode('not sealed') },
-  { subject: subjects.inquiry('A'), body: pb.InquiryRequest.encode({ storeId: 'A', terminalId: 'pos-1', pending: { cardId: '00000000000000a1', cardCounter: 0 } }).finish() },
+  {
+    subject: subjects.inquiry('A'),
+    body: pb.InquiryRequest.encode({ storeId: 'A', terminalId: 'pos-1', pending: { cardId: '00000000000000a1', cardCounter: 0 } }).finish(),
+  },
   { subject: subjects.blacklistSync('A'), body: pb.BlacklistSyncRequest.encode({ storeId: 'A', knownVersion: 0 }).finish() },
 ];
 
@@ -126,9 +129,11 @@ describe('confused deputy at head office, on the hub as provisioned (one account
     expect(deployment.host.refused.total).toBe(0);
   });
 
-  it('head office goes on: its writer appends, the ingest takes store A\'s next events', async () => {
+  it("head office goes on: its writer appends, the ingest takes store A's next events", async () => {
     const before = (await deployment.host.store.readStream(HQ_ORIGIN)).length;
-    await deployment.host.hqWriter.append([{ event: { type: 'StoreRegistered', data: { storeId: 'C', name: 'Store C', nearbyStoreIds: [] } }, streamId: 'store-C' }]);
+    await deployment.host.hqWriter.append([
+      { event: { type: 'StoreRegistered', data: { storeId: 'C', name: 'Store C', nearbyStoreIds: [] } }, streamId: 'store-C' },
+    ]);
     expect((await deployment.host.store.readStream(HQ_ORIGIN)).length).toBeGreaterThan(before);
     await edgeA.log.append([purchase(2), purchase(3)]);
     await edgeA.replicator.whenConfirmed(3);
@@ -147,7 +152,13 @@ describe("confused deputy at head office with the server's fence taken away (one
     provisionStore({ hqDataDir, storeId: 'A', name: 'Store A', bundleDir: join(root, 'stores', 'A') });
     provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'stores', 'B') });
     server = await startNatsServer({ dataDir: join(root, 'nats') });
-    host = await startHost({ dataDir: hqDataDir, natsUrl: server.url, http: { host: '127.0.0.1', port: 0 }, issuerKeys: generateIssuerMasterKeys(1), logger: log.logger });
+    host = await startHost({
+      dataDir: hqDataDir,
+      natsUrl: server.url,
+      http: { host: '127.0.0.1', port: 0 },
+      issuerKeys: generateIssuerMasterKeys(1),
+      logger: log.logger,
+    });
   }, 60_000);
   afterAll(async () => {
     await host?.stop();
@@ -155,7 +166,7 @@ describe("confused deputy at head office with the server's fence taken away (one
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('the responders refuse every reply subject outside store A\'s inbox, log it naming the subject, and count it', async () => {
+  it("the responders refuse every reply subject outside store A's inbox, log it naming the subject, and count it", async () => {
     const jsm = await jetstreamManager(host.nats.ingest);
     const before = await jetStreamState(jsm);
     const attacker = await connect({ servers: server.url, inboxPrefix: subjects.inbox('A') });
@@ -167,7 +178,13 @@ describe("confused deputy at head office with the server's fence taken away (one
       expect(seen).toEqual([]);
       expect(host.refused.total).toBe(sent);
       for (const reply of HOSTILE_REPLIES) {
-        expect(log.lines.some((line) => line.includes(`request on ${lookupSubject('A')} refused, not answered: its reply subject "${reply}" lies outside store A's inbox _INBOX_A.>`))).toBe(true);
+        expect(
+          log.lines.some((line) =>
+            line.includes(
+              `request on ${lookupSubject('A')} refused, not answered: its reply subject "${reply}" lies outside store A's inbox _INBOX_A.>`,
+            ),
+          ),
+        ).toBe(true);
       }
       // The same requests asked properly are answered.
       const answer = await attacker.request(subjects.sync('A'), new Uint8Array(0), { timeout: 5000 });

@@ -102,7 +102,12 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
    * Starts nats-server on `config` and waits until its leaf link to the hub carries a request of the
    * store's to head office (nats-server logs a leaf connection before its TLS handshake is done).
    */
-  const startLeafServer = async (storeId: string, name: string, config: (dir: string, port: number) => string, client: Partial<ConnectionOptions>): Promise<Broker> => {
+  const startLeafServer = async (
+    storeId: string,
+    name: string,
+    config: (dir: string, port: number) => string,
+    client: Partial<ConnectionOptions>,
+  ): Promise<Broker> => {
     const dir = join(root, 'nats', name);
     const brokerPort = await freePort();
     const server = await startNatsServer({ dataDir: dir, port: brokerPort, configFile: config(dir, brokerPort) });
@@ -111,7 +116,10 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
     try {
       const deadline = Date.now() + 15_000;
       for (;;) {
-        const answered = await probe.request(subjects.sync(storeId), new Uint8Array(0), { timeout: 500 }).then(() => true, () => false);
+        const answered = await probe.request(subjects.sync(storeId), new Uint8Array(0), { timeout: 500 }).then(
+          () => true,
+          () => false,
+        );
         if (answered) break;
         if (Date.now() > deadline) throw new Error(`store ${storeId}'s ${name} did not reach head office through its leaf link`);
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -142,26 +150,35 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
         storeId,
         `broker-${storeId}`,
         (dir, brokerPort) =>
-          writeStoreBrokerConfig(bundleDir(storeId), { listen: `127.0.0.1:${brokerPort}`, hubLeafUrls: [`tls://127.0.0.1:${leafPort}`], out: join(dir, 'broker.conf') }),
+          writeStoreBrokerConfig(bundleDir(storeId), {
+            listen: `127.0.0.1:${brokerPort}`,
+            hubLeafUrls: [`tls://127.0.0.1:${leafPort}`],
+            out: join(dir, 'broker.conf'),
+          }),
         storeNatsOptions(bundleDir(storeId), 'store'),
       ),
     startRogueBroker: (storeId) =>
-      startLeafServer(storeId, `rogue-${storeId}`, (dir, brokerPort) => {
-        const bundle = storeBundleFiles(bundleDir(storeId));
-        const tls = `cert_file: ${JSON.stringify(bundle.tls.cert)}, key_file: ${JSON.stringify(bundle.tls.key)}, ca_file: ${JSON.stringify(bundle.tlsCa)}`;
-        const file = join(dir, 'rogue.conf');
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(
-          file,
-          [
-            `listen: "127.0.0.1:${brokerPort}"`,
-            'default_js_domain: { "$G": "" }',
-            `leafnodes { reconnect: 1, remotes = [ { urls: ["tls://127.0.0.1:${leafPort}"], tls: { ${tls} } } ] }`,
-            '',
-          ].join('\n'),
-        );
-        return file;
-      }, {}),
+      startLeafServer(
+        storeId,
+        `rogue-${storeId}`,
+        (dir, brokerPort) => {
+          const bundle = storeBundleFiles(bundleDir(storeId));
+          const tls = `cert_file: ${JSON.stringify(bundle.tls.cert)}, key_file: ${JSON.stringify(bundle.tls.key)}, ca_file: ${JSON.stringify(bundle.tlsCa)}`;
+          const file = join(dir, 'rogue.conf');
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(
+            file,
+            [
+              `listen: "127.0.0.1:${brokerPort}"`,
+              'default_js_domain: { "$G": "" }',
+              `leafnodes { reconnect: 1, remotes = [ { urls: ["tls://127.0.0.1:${leafPort}"], tls: { ${tls} } } ] }`,
+              '',
+            ].join('\n'),
+          );
+          return file;
+        },
+        {},
+      ),
     close: cleanUp,
   };
 }

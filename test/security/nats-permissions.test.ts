@@ -59,7 +59,13 @@ async function trySubscribe(nc: NatsConnection, subject: string): Promise<string
   const subscription = nc.subscribe(subject);
   const refused = subscription.closed.then((error) => (error instanceof PermissionViolationError ? error.message : `closed: ${error}`));
   await nc.flush();
-  const outcome = await Promise.race([refused, nc.flush().then(() => nc.flush()).then(() => 'allowed')]);
+  const outcome = await Promise.race([
+    refused,
+    nc
+      .flush()
+      .then(() => nc.flush())
+      .then(() => 'allowed'),
+  ]);
   subscription.unsubscribe();
   return outcome;
 }
@@ -89,7 +95,11 @@ beforeAll(async () => {
   for (const [storeId, store] of Object.entries(stores)) {
     await ensureSnapshotStream(snapshotsJsm, storeId);
     const sealingKey = sealingPublicKeyFromRaw(new Uint8Array(Buffer.from(store.record.sealingPublicKey, 'base64')));
-    const blob = seal(sealingKey, { purpose: 'issuance-snapshot', recipient: storeId }, snapshotUpdate(storeId, [`${storeId}-0001`, `${storeId}-0002`]));
+    const blob = seal(
+      sealingKey,
+      { purpose: 'issuance-snapshot', recipient: storeId },
+      snapshotUpdate(storeId, [`${storeId}-0001`, `${storeId}-0002`]),
+    );
     await jetstream(hqSnapshots).publish(snapshotSubject(storeId), blob);
   }
 });
@@ -130,7 +140,9 @@ describe('store credentials', () => {
     for await (const message of readSnapshotMessages(jsm, 'A', 0)) messages.push(message);
     expect(messages.map((message) => message.seq)).toEqual([1]);
     const key = loadSealingKey(stores.A.bundle.sealingKey);
-    const update = pb.IssuanceSnapshotUpdate.decode(openSealed(key.privateKey, { purpose: 'issuance-snapshot', recipient: 'A' }, messages[0]!.data));
+    const update = pb.IssuanceSnapshotUpdate.decode(
+      openSealed(key.privateKey, { purpose: 'issuance-snapshot', recipient: 'A' }, messages[0]!.data),
+    );
     expect(update.upserts.map((entry) => entry.bankId)).toEqual(['A-0001', 'A-0002']);
   });
 
@@ -138,10 +150,16 @@ describe('store credentials', () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
     const jsm = await jetstreamManager(edgeA, { checkAPI: false });
     const stream = snapshotStream('B');
-    await expect(jsm.direct.getMessage(stream, { seq: 1 })).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.DIRECT.GET.${stream}"`);
-    await expect(jsm.direct.getMessage(stream, { last_by_subj: snapshotSubject('B') })).rejects.toThrow('Permissions Violation for Publish');
+    await expect(jsm.direct.getMessage(stream, { seq: 1 })).rejects.toThrow(
+      `Permissions Violation for Publish to "$JS.API.DIRECT.GET.${stream}"`,
+    );
+    await expect(jsm.direct.getMessage(stream, { last_by_subj: snapshotSubject('B') })).rejects.toThrow(
+      'Permissions Violation for Publish',
+    );
     await expect(jsm.streams.info(stream)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.INFO.${stream}"`);
-    await expect(jsm.consumers.add(stream, { filter_subject: snapshotSubject('B') })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE');
+    await expect(jsm.consumers.add(stream, { filter_subject: snapshotSubject('B') })).rejects.toThrow(
+      'Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE',
+    );
     expect(await trySubscribe(edgeA, snapshotSubject('B'))).toBe(`Permissions Violation for Subscription to "${snapshotSubject('B')}"`);
   });
 
@@ -155,7 +173,15 @@ describe('store credentials', () => {
 
   it("cannot listen to anything of store B's", async () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
-    for (const subject of [subjects.ack('B'), subjects.pos('B'), subjects.events('B'), subjects.eventsAll, `${subjects.inbox('B')}.>`, '_INBOX.pos.B.>', '>']) {
+    for (const subject of [
+      subjects.ack('B'),
+      subjects.pos('B'),
+      subjects.events('B'),
+      subjects.eventsAll,
+      `${subjects.inbox('B')}.>`,
+      '_INBOX.pos.B.>',
+      '>',
+    ]) {
       expect(await trySubscribe(edgeA, subject), subject).toBe(`Permissions Violation for Subscription to "${subject}"`);
     }
     for (const subject of [subjects.ack('A'), subjects.pos('A'), snapshotSubject('A'), subjects.blacklistChanges]) {
@@ -175,9 +201,13 @@ describe('store credentials', () => {
   it("a sealed snapshot blob taken from the broker does not open with another store's key", async () => {
     const taken = await snapshotsJsm.streams.getMessage(snapshotStream('B'), { seq: 1 });
     const keyA = loadSealingKey(stores.A.bundle.sealingKey);
-    expect(() => openSealed(keyA.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).toThrow(/sealed to key .*not to this key/);
+    expect(() => openSealed(keyA.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).toThrow(
+      /sealed to key .*not to this key/,
+    );
     const keyB = loadSealingKey(stores.B.bundle.sealingKey);
-    expect(pb.IssuanceSnapshotUpdate.decode(openSealed(keyB.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).storeId).toBe('B');
+    expect(
+      pb.IssuanceSnapshotUpdate.decode(openSealed(keyB.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).storeId,
+    ).toBe('B');
   });
 });
 
@@ -249,7 +279,14 @@ describe("head office's parts", () => {
 
   it('the responders may publish nothing but server-made replies: no JetStream API, no acks, no blacklist', async () => {
     const responder = await connectWith(partCreds().responder);
-    for (const subject of [`$JS.API.STREAM.DELETE.${EVENTS_STREAM}`, '$JS.API.INFO', subjects.ack('A'), subjects.blacklistChanges, subjects.events('A'), `${subjects.inbox('A')}.x`]) {
+    for (const subject of [
+      `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
+      '$JS.API.INFO',
+      subjects.ack('A'),
+      subjects.blacklistChanges,
+      subjects.events('A'),
+      `${subjects.inbox('A')}.x`,
+    ]) {
       expect(await refusedPublish(responder, subject), subject).toBe('publish');
     }
     expect(await trySubscribe(responder, subjects.hqRequestsAll)).toBe('allowed');
@@ -259,19 +296,25 @@ describe("head office's parts", () => {
   it('the ingest keeps its own consumer and publishes acks, but cannot delete or purge streams nor publish the blacklist', async () => {
     const ingest = await connectWith(partCreds().ingest);
     const jsm = await jetstreamManager(ingest);
-    await expect(jsm.streams.delete(EVENTS_STREAM)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${EVENTS_STREAM}"`);
+    await expect(jsm.streams.delete(EVENTS_STREAM)).rejects.toThrow(
+      `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${EVENTS_STREAM}"`,
+    );
     await expect(jsm.streams.purge(snapshotStream('B'))).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE');
-    await expect(jsm.consumers.add(EVENTS_STREAM, { durable_name: 'other', filter_subject: subjects.eventsAll })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER');
+    await expect(jsm.consumers.add(EVENTS_STREAM, { durable_name: 'other', filter_subject: subjects.eventsAll })).rejects.toThrow(
+      'Permissions Violation for Publish to "$JS.API.CONSUMER',
+    );
     expect(await refusedPublish(ingest, subjects.blacklistChanges)).toBe('publish');
   });
 
-  it("the snapshot publisher keeps the snapshot streams, in an account where the events stream does not exist", async () => {
+  it('the snapshot publisher keeps the snapshot streams, in an account where the events stream does not exist', async () => {
     const snapshots = await connectWith(partCreds().snapshots);
     const jsm = await jetstreamManager(snapshots);
     expect((await jsm.streams.info(snapshotStream('B'))).config.name).toBe(snapshotStream('B'));
     await expect(jsm.streams.info(EVENTS_STREAM)).rejects.toThrow('stream not found');
     await expect(jsm.streams.purge(EVENTS_STREAM)).rejects.toThrow('stream not found');
-    await expect(jsm.streams.delete(snapshotStream('B'))).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${snapshotStream('B')}"`);
+    await expect(jsm.streams.delete(snapshotStream('B'))).rejects.toThrow(
+      `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${snapshotStream('B')}"`,
+    );
     expect(await refusedPublish(snapshots, subjects.events('A'))).toBe('publish');
   });
 
@@ -290,7 +333,9 @@ describe('auditor credentials', () => {
     const jsm = await jetstreamManager(auditor, { checkAPI: false });
     const first = await jsm.streams.getMessage(EVENTS_STREAM, { seq: 1 });
     expect(first?.subject).toBe(subjects.events('A'));
-    await expect(jetstream(auditor).publish(subjects.events('A'), encoder.encode('x'))).rejects.toThrow('Permissions Violation for Publish to "cardsys.events.A"');
+    await expect(jetstream(auditor).publish(subjects.events('A'), encoder.encode('x'))).rejects.toThrow(
+      'Permissions Violation for Publish to "cardsys.events.A"',
+    );
     await expect(jsm.consumers.add(EVENTS_STREAM, {})).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE');
     await expect(jsm.streams.purge(EVENTS_STREAM)).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE');
   });
@@ -299,8 +344,8 @@ describe('auditor credentials', () => {
 describe('connections without valid credentials', () => {
   it('are refused: none at all, or an nkey the server does not know', async () => {
     await expect(connect({ servers: server.url, reconnect: false })).rejects.toThrow('Authorization Violation');
-    await expect(connect({ servers: server.url, reconnect: false, authenticator: nkeyAuthenticator(createUser().getSeed()) })).rejects.toThrow(
-      'Authorization Violation',
-    );
+    await expect(
+      connect({ servers: server.url, reconnect: false, authenticator: nkeyAuthenticator(createUser().getSeed()) }),
+    ).rejects.toThrow('Authorization Violation');
   });
 });

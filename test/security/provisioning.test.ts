@@ -4,8 +4,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf, loadPublicKey, loadSigningKey, rawPublicKey } from '../../contracts/chain.js';
-import { loadSealingKey, loadSealingPublicKey, openSealed, rawSealingPublicKey, seal, sealingPublicKeyFromRaw } from '../../contracts/sealed.js';
-import { headOfficeFiles, provisionHeadOffice, provisionStore, ProvisioningError, type ProvisionedStore } from '../../host/provisioning/index.js';
+import {
+  loadSealingKey,
+  loadSealingPublicKey,
+  openSealed,
+  rawSealingPublicKey,
+  seal,
+  sealingPublicKeyFromRaw,
+} from '../../contracts/sealed.js';
+import {
+  headOfficeFiles,
+  provisionHeadOffice,
+  provisionStore,
+  ProvisioningError,
+  type ProvisionedStore,
+} from '../../host/provisioning/index.js';
 import { natsConnectOptions, natsServerBinary, readCredentialsFile } from '../../infra/nats/index.js';
 
 let root: string;
@@ -14,7 +27,9 @@ let storeA: ProvisionedStore;
 
 const mode = (file: string) => statSync(file).mode & 0o777;
 const filesUnder = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]));
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'cardsys-provisioning-'));
@@ -29,13 +44,27 @@ afterAll(() => {
 describe('provisionStore', () => {
   it('writes the bundle with every secret readable by its owner only', () => {
     const { bundle } = storeA;
-    for (const secret of [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys, bundle.tls.key]) expect(mode(secret), secret).toBe(0o600);
+    for (const secret of [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys, bundle.tls.key])
+      expect(mode(secret), secret).toBe(0o600);
     // A store's terminals get what they need to talk to cards, never the keys that mint or vouch for money.
-    expect(Object.keys(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))).sort()).toEqual(['authCode', 'data', 'keyVersion', 'terminal']);
+    expect(Object.keys(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))).sort()).toEqual([
+      'authCode',
+      'data',
+      'keyVersion',
+      'terminal',
+    ]);
     expect(loadSigningKey(bundle.signingKey).keyId).toBe(storeA.record.signingKeyId);
     expect(loadSealingKey(bundle.sealingKey).keyId).toBe(storeA.record.sealingKeyId);
-    expect(readCredentialsFile(bundle.natsCreds)).toMatchObject({ principal: 'store A', inboxPrefix: '_INBOX_A', publicKey: storeA.record.natsPublicKey });
-    expect(readCredentialsFile(bundle.posCreds)).toMatchObject({ principal: 'pos A', inboxPrefix: '_INBOX.pos.A', publicKey: storeA.record.posNatsPublicKey });
+    expect(readCredentialsFile(bundle.natsCreds)).toMatchObject({
+      principal: 'store A',
+      inboxPrefix: '_INBOX_A',
+      publicKey: storeA.record.natsPublicKey,
+    });
+    expect(readCredentialsFile(bundle.posCreds)).toMatchObject({
+      principal: 'pos A',
+      inboxPrefix: '_INBOX.pos.A',
+      publicKey: storeA.record.posNatsPublicKey,
+    });
   });
 
   it('returns StoreRegistered and StoreKeyRegistered with the public halves', () => {
@@ -56,7 +85,9 @@ describe('provisionStore', () => {
   });
 
   it("keeps only public halves at head office, and the store's key opens what head office seals to the record", () => {
-    const directoryText = filesUnder(join(hqDataDir, 'directory')).map((file) => readFileSync(file, 'utf8')).join('\n');
+    const directoryText = filesUnder(join(hqDataDir, 'directory'))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('\n');
     expect(directoryText).not.toMatch(/PRIVATE KEY|\bSU[A-Z2-7]{56}\b/);
     expect(directoryText).toContain(storeA.record.sealingPublicKey);
     const recipient = sealingPublicKeyFromRaw(new Uint8Array(Buffer.from(storeA.record.sealingPublicKey, 'base64')));
@@ -78,7 +109,12 @@ describe('provisionStore', () => {
     expect(before).toContain(storeA.record.natsPublicKey);
     const storeB = provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'bundle-B') });
     const after = readFileSync(storeB.natsAuthConfigFile, 'utf8');
-    for (const key of [storeA.record.natsPublicKey, storeA.record.posNatsPublicKey, storeB.record.natsPublicKey, storeB.record.posNatsPublicKey]) {
+    for (const key of [
+      storeA.record.natsPublicKey,
+      storeA.record.posNatsPublicKey,
+      storeB.record.natsPublicKey,
+      storeB.record.posNatsPublicKey,
+    ]) {
       expect(after).toContain(`nkey: "${key}"`);
     }
     // Head office's five parts, the auditor, and each store's edge and POS terminals, each store in its own account.
@@ -125,7 +161,13 @@ describe('provisionHeadOffice', () => {
         },
       },
     ]);
-    const secrets = [first.files.signingKey, first.files.sealingKey, ...Object.values(first.files.natsCreds), first.files.auditorCreds, first.files.tlsCa.key];
+    const secrets = [
+      first.files.signingKey,
+      first.files.sealingKey,
+      ...Object.values(first.files.natsCreds),
+      first.files.auditorCreds,
+      first.files.tlsCa.key,
+    ];
     for (const secret of secrets) expect(mode(secret), secret).toBe(0o600);
     // Each part of head office is its own NATS principal.
     expect(new Set(Object.values(first.record.natsPublicKeys)).size).toBe(5);
@@ -146,7 +188,9 @@ describe('credential files', () => {
     mkdirSync(dir, { recursive: true });
     expect(() => readCredentialsFile(join(dir, 'absent.nk'))).toThrow(/cannot read NATS credentials file .*absent\.nk: ENOENT/);
     writeFileSync(join(dir, 'empty.nk'), '# nothing here\n');
-    expect(() => readCredentialsFile(join(dir, 'empty.nk'))).toThrow(/empty\.nk is not a cardsys NATS credentials file: expected one nkey user seed line/);
+    expect(() => readCredentialsFile(join(dir, 'empty.nk'))).toThrow(
+      /empty\.nk is not a cardsys NATS credentials file: expected one nkey user seed line/,
+    );
     const seedLine = readFileSync(storeA.bundle.natsCreds, 'utf8').match(/^SU[A-Z2-7]+$/m)![0];
     const damaged = seedLine.slice(0, 20) + (seedLine[20] === 'A' ? 'B' : 'A') + seedLine.slice(21);
     writeFileSync(join(dir, 'damaged.nk'), `${damaged}\n`);
@@ -155,7 +199,8 @@ describe('credential files', () => {
 });
 
 describe('cardsys host provision-store / nats-config', () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, [join(process.cwd(), 'bin', 'cardsys.js'), ...args], { cwd: root, encoding: 'utf8' });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [join(process.cwd(), 'bin', 'cardsys.js'), ...args], { cwd: root, encoding: 'utf8' });
 
   it('provision a store into <data>/stores/<id> and write a configuration nats-server accepts', () => {
     const provisioned = cli('host', 'provision-store', '--store', 'S1', '--name', 'Shop 1', '--nearby', 'S2, S3', '--data', 'data');

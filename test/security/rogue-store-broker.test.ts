@@ -25,9 +25,10 @@ const FAKE_CARD = '00000000000000f1';
 const decoder = new TextDecoder();
 
 /** Whether a subject belongs to store A (its id as a token, or one of its inboxes). */
-const ofStoreA = (subject: string) => subject.split('.').includes('A') || subject.startsWith('_INBOX_A.') || subject.startsWith('_INBOX.pos.A.');
+const ofStoreA = (subject: string) =>
+  subject.split('.').includes('A') || subject.startsWith('_INBOX_A.') || subject.startsWith('_INBOX.pos.A.');
 
-describe('a rogue broker joined with store B\'s leaf login', () => {
+describe("a rogue broker joined with store B's leaf login", () => {
   let deployment: Deployment;
   let brokerA: Broker;
   let rogue: Broker;
@@ -68,7 +69,11 @@ describe('a rogue broker joined with store B\'s leaf login', () => {
 
   it("receives nothing of store A's: POS commands with the PIN, events, acks, authorisation requests and their answers", async () => {
     const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'pos'));
-    const loaded = await sendPosCommand(pos, { commandId: 'load-1', storeId: 'A', terminalId: 'pos-1', load: { amount: 10_000, pin: PIN } }, { attempts: 1, timeoutMs: 5000 });
+    const loaded = await sendPosCommand(
+      pos,
+      { commandId: 'load-1', storeId: 'A', terminalId: 'pos-1', load: { amount: 10_000, pin: PIN } },
+      { attempts: 1, timeoutMs: 5000 },
+    );
     expect(loaded.commandId).toBe('load-1');
     await edgeA.log.append([purchase(1), purchase(2)]);
     await edgeA.replicator.whenConfirmed(2);
@@ -86,16 +91,33 @@ describe('a rogue broker joined with store B\'s leaf login', () => {
     const storedBefore = (await eventsJsm.streams.info(EVENTS_STREAM)).state.messages;
     const edgeSide = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'store'));
     const reachedA: Msg[] = [];
-    for (const subject of [subjects.blacklistChanges, subjects.ack('A'), snapshotSubject('A')]) edgeSide.subscribe(subject, { callback: (_error, msg) => void reachedA.push(msg) });
+    for (const subject of [subjects.blacklistChanges, subjects.ack('A'), snapshotSubject('A')])
+      edgeSide.subscribe(subject, { callback: (_error, msg) => void reachedA.push(msg) });
     await edgeSide.flush();
 
-    const change = pb.BlacklistChange.encode({ version: 1, cardId: FAKE_CARD, blacklisted: true, reason: 'forged by the rogue', atMs: Date.now() }).finish();
+    const change = pb.BlacklistChange.encode({
+      version: 1,
+      cardId: FAKE_CARD,
+      blacklisted: true,
+      reason: 'forged by the rogue',
+      atMs: Date.now(),
+    }).finish();
     rogueClient.publish(subjects.blacklistChanges, change);
     rogueClient.publish(subjects.ack('A'), pb.StoreAck.encode({ storeId: 'A', confirmedSeq: 1_000_000 }).finish());
     rogueClient.publish(subjects.events('A'), new TextEncoder().encode('forged batch'));
     rogueClient.publish(snapshotSubject('A'), new TextEncoder().encode('forged snapshot'));
-    const unanswered = (subject: string) => rogueClient.request(subject, new Uint8Array(0), { timeout: 1500 }).then(() => 'answered', () => 'unanswered');
-    const asked = [subjects.inquiry('A'), lookupSubject('A'), subjects.pos('A'), `$JS.API.DIRECT.GET.${snapshotStream('A')}`, `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`];
+    const unanswered = (subject: string) =>
+      rogueClient.request(subject, new Uint8Array(0), { timeout: 1500 }).then(
+        () => 'answered',
+        () => 'unanswered',
+      );
+    const asked = [
+      subjects.inquiry('A'),
+      lookupSubject('A'),
+      subjects.pos('A'),
+      `$JS.API.DIRECT.GET.${snapshotStream('A')}`,
+      `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
+    ];
     expect(await Promise.all(asked.map(unanswered))).toEqual(asked.map(() => 'unanswered'));
 
     expect(reachedA.map((msg) => msg.subject)).toEqual([]);
@@ -106,7 +128,11 @@ describe('a rogue broker joined with store B\'s leaf login', () => {
     expect(deployment.host.refused.total).toBe(0);
     // Head office's blacklist, as it tells store A, is unchanged.
     const storeA = await deployment.connectToHub('A', 'store');
-    const sync = await storeA.request(subjects.blacklistSync('A'), pb.BlacklistSyncRequest.encode({ storeId: 'A', knownVersion: 0 }).finish(), { timeout: 5000 });
+    const sync = await storeA.request(
+      subjects.blacklistSync('A'),
+      pb.BlacklistSyncRequest.encode({ storeId: 'A', knownVersion: 0 }).finish(),
+      { timeout: 5000 },
+    );
     expect(pb.BlacklistSyncReply.decode(sync.data)).toMatchObject({ version: 0, unchanged: true });
   });
 });

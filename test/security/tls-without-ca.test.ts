@@ -9,12 +9,19 @@ import { connect } from '@nats-io/transport-node';
 import { subjects } from '../../contracts/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { freePort } from '../../infra/free-port.js';
-import { ensureCertificateAuthority, issueCertificate, leafIdentityOf, LOCAL_HOSTS, natsConnectOptions, startNatsServer } from '../../infra/nats/index.js';
+import {
+  ensureCertificateAuthority,
+  issueCertificate,
+  leafIdentityOf,
+  LOCAL_HOSTS,
+  natsConnectOptions,
+  startNatsServer,
+} from '../../infra/nats/index.js';
 import { startDeployment, type Broker, type Deployment } from './deployment.js';
 
 const UNTRUSTED = /unable to verify the first certificate|self[- ]signed certificate|unable to get local issuer certificate/;
 
-describe('TLS with head office\'s private CA', () => {
+describe("TLS with head office's private CA", () => {
   let deployment: Deployment;
   let brokerA: Broker;
 
@@ -41,12 +48,14 @@ describe('TLS with head office\'s private CA', () => {
     await expect(connect({ servers: brokerA.url, reconnect: false, ...credentials })).rejects.toThrow(UNTRUSTED);
     const otherCa = { cert: join(deployment.root, 'other-ca', 'ca.pem'), key: join(deployment.root, 'other-ca', 'ca-key.pem') };
     ensureCertificateAuthority(otherCa, 'some other CA');
-    await expect(connect({ servers: brokerA.url, reconnect: false, ...credentials, tls: { caFile: otherCa.cert } })).rejects.toThrow(UNTRUSTED);
+    await expect(connect({ servers: brokerA.url, reconnect: false, ...credentials, tls: { caFile: otherCa.cert } })).rejects.toThrow(
+      UNTRUSTED,
+    );
     const verified = await connect({ servers: brokerA.url, reconnect: false, ...credentials, tls: { caFile: bundle.tlsCa } });
     await verified.close();
   });
 
-  it("a broker whose certificate comes from another CA, though it names store A, or that has none, never joins the hub", async () => {
+  it('a broker whose certificate comes from another CA, though it names store A, or that has none, never joins the hub', async () => {
     const bundle = deployment.bundle('A');
     const otherCa = { cert: join(deployment.root, 'forger', 'ca.pem'), key: join(deployment.root, 'forger', 'ca-key.pem') };
     ensureCertificateAuthority(otherCa, 'forger');
@@ -82,7 +91,9 @@ describe('TLS with head office\'s private CA', () => {
     };
     const hubLog = () => readFileSync(join(deployment.root, 'nats', 'hub', 'nats-server.log'), 'utf8');
     const before = hubLog().length;
-    expect(await tryToJoin('forged', `cert_file: ${JSON.stringify(forged.cert)}, key_file: ${JSON.stringify(forged.key)}, `)).toMatch(/no responders/);
+    expect(await tryToJoin('forged', `cert_file: ${JSON.stringify(forged.cert)}, key_file: ${JSON.stringify(forged.key)}, `)).toMatch(
+      /no responders/,
+    );
     expect(await tryToJoin('no-cert', '')).toMatch(/no responders/);
     expect(hubLog().slice(before)).toMatch(/TLS leafnode handshake error/);
   }, 30_000);

@@ -11,7 +11,9 @@ export async function connectHeadOffice(
 ): Promise<{ nats: HeadOfficeConnections; close(): Promise<void> }> {
   const files = headOfficeFiles(hqDataDir);
   const connected = await Promise.all(
-    HEAD_OFFICE_PARTS.map(async (part) => [part, await connect({ servers: url, ...natsConnectOptions(files.natsCreds[part]), ...extra })] as const),
+    HEAD_OFFICE_PARTS.map(
+      async (part) => [part, await connect({ servers: url, ...natsConnectOptions(files.natsCreds[part]), ...extra })] as const,
+    ),
   );
   const nats = Object.fromEntries(connected) as HeadOfficeConnections;
   return { nats, close: async () => void (await Promise.all(Object.values(nats).map((nc) => nc.close()))) };
