@@ -17,7 +17,7 @@ import { issuerKeysFile, loadOrCreateIssuerKeys, provisionHeadOffice, provisionS
 import { type NatsServer, natsConnectOptions, startNatsServer } from '../../infra/nats/index.js';
 import { capturingLogger, purchase } from '../../testkit/backbone.js';
 import { postgresForTests, SKIP_ENV } from '../support/postgres.js';
-import { tokenFor } from '../../host/api/tokens.js';
+import { tokenFor } from '../../host/api/index.js';
 
 const postgres = await postgresForTests();
 const TAKEOVER_LIMIT_MS = 10_000;
