@@ -24,6 +24,8 @@ export interface BenchContext {
   events?: number;
   /** Head office's event store in the pipeline run (default SQLite). */
   pipelineEventStore?: PipelineEventStore;
+  /** The pipeline's NATS links over TLS, as deployed. */
+  tls?: boolean;
 }
 
 export type Figures = object;
@@ -55,6 +57,7 @@ export interface RunBenchesOptions {
   only?: BenchName[];
   events?: number;
   pipelineEventStore?: PipelineEventStore;
+  tls?: boolean;
   progress?: (message: string) => void;
 }
 
@@ -67,6 +70,7 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
       benchPipeline({
         eventsPerStore: context.events,
         eventStore: context.pipelineEventStore,
+        tls: context.tls,
         progress: context.progress,
       });
   const url = moduleUrl(name);
@@ -87,7 +91,7 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
  * Runs one benchmark in a child `cardsys bench --only <name> --json`: each gets a fresh process, so
  * no benchmark measures in the wake of another's threads, heap or native add-ons.
  */
-function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' | 'pipelineEventStore'>): Promise<BenchOutcome> {
+function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' | 'pipelineEventStore' | 'tls'>): Promise<BenchOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started) / 1000;
   const args = [
@@ -98,6 +102,7 @@ function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' |
     name,
     ...(options.events === undefined ? [] : ['--events', String(options.events)]),
     ...(options.pipelineEventStore === undefined ? [] : ['--pipeline-event-store', options.pipelineEventStore]),
+    ...(options.tls ? ['--tls'] : []),
   ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
@@ -187,6 +192,7 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
         progress: (message) => progress(`  ${message}`),
         ...(options.events === undefined ? {} : { events: options.events }),
         ...(options.pipelineEventStore === undefined ? {} : { pipelineEventStore: options.pipelineEventStore }),
+        ...(options.tls ? { tls: true } : {}),
       });
       report.results[name] = { status: 'ok', seconds: elapsed(), figures };
       progress(`${name}: done in ${elapsed()} s`);

@@ -74,7 +74,7 @@ export async function benchIssuanceSnapshot(options: IssuanceBenchOptions = {}) 
   readModels.pragma('journal_mode = WAL');
   const edgeDb = new Database(join(root, 'edge.db'));
   edgeDb.pragma('journal_mode = WAL');
-  const hq = await connect({ servers: server.url, ...natsConnectOptions(headOffice.files.natsCreds) });
+  const hq = await connect({ servers: server.url, ...natsConnectOptions(headOffice.files.natsCreds.snapshots) });
   const edge = await connect({ servers: server.url, ...natsConnectOptions(store.bundle.natsCreds) });
   try {
     readModels.exec(ISSUANCE_SNAPSHOT_SCHEMA);

@@ -3,11 +3,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { generateSigningKey, rawPublicKey, type EventInput } from '../contracts/index.js';
 import { startEdge } from '../edge/index.js';
+import { natsTlsOptions } from '../infra/nats/index.js';
 
 export interface EdgeWorkerData {
   storeId: string;
   dataDir: string;
   natsUrl: string;
+  /** CA to verify the server's TLS certificate with, when the links are TLS. */
+  tlsCa?: string;
   events: number;
   /** Events per EventLog.append call. */
   appendChunk: number;
@@ -53,6 +56,7 @@ async function runEdgeWorker(port: NonNullable<typeof parentPort>, data: EdgeWor
     storeId: data.storeId,
     dataDir: data.dataDir,
     natsUrl: data.natsUrl,
+    natsOptions: natsTlsOptions(data.tlsCa),
     signingKey,
     logger: { info: () => undefined, warn: say, error: say },
   });

@@ -23,6 +23,7 @@ import {
   SqliteEventStore,
   withoutPassword,
 } from '../eventstore/index.js';
+import { ensureCertificateAuthority, issueCertificate, LOCAL_HOSTS, natsTlsOptions } from '../infra/nats/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../host/hq-writer/index.js';
 import { DUPLICATE_WINDOW_MS, ensureEventsStream, startIngest } from '../host/ingest/index.js';
 import type { Logger } from '../infra/index.js';
@@ -42,6 +43,8 @@ export interface PipelineBenchOptions {
   rawRuns?: number;
   /** Head office's event store in the pipeline run: SQLite (default) or PostgreSQL at PG_URL. */
   eventStore?: PipelineEventStore;
+  /** Every NATS link (edges, head office, the raw baseline) over TLS with a private CA, as deployed. */
+  tls?: boolean;
   progress?: (message: string) => void;
 }
 
@@ -49,6 +52,8 @@ export const PIPELINE_EVENT_STORES = ['sqlite', 'postgres'] as const;
 export type PipelineEventStore = (typeof PIPELINE_EVENT_STORES)[number];
 
 export interface PipelineFigures {
+  /** Whether the NATS links ran over TLS. */
+  tls: boolean;
   stores: number;
   eventsPerStore: number;
   events: number;
@@ -98,10 +103,12 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
   const progress = options.progress ?? (() => undefined);
   const quiet = { info: () => undefined, warn: progress, error: progress };
   const dir = mkdtempSync(join(tmpdir(), 'cardsys-bench-pipeline-'));
-  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  const tls = options.tls ? benchTls(join(dir, 'tls')) : undefined;
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats'), ...(tls ? { extraConfig: tls.serverConfig } : {}) });
+  const clientTls = natsTlsOptions(tls?.ca);
   const cleanups: Array<() => Promise<unknown>> = [async () => nats.stop()];
   try {
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect({ servers: nats.url, ...clientTls });
     cleanups.unshift(() => nc.close());
     await ensureEventsStream(nc);
     const pipelineSchema = `cardsys_bench_${randomBytes(6).toString('hex')}`;
@@ -118,6 +125,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
           storeId,
           dataDir: join(dir, 'stores', storeId),
           natsUrl: nats.url,
+          ...(tls ? { tlsCa: tls.ca } : {}),
           events: eventsPerStore,
           appendChunk,
         },
@@ -186,6 +194,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       runsMessagesPerSecond: rawRunsMs.map((ms) => perSecond(total, ms)),
     };
     return {
+      tls: tls !== undefined,
       stores,
       eventsPerStore,
       events: total,
@@ -200,6 +209,18 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A private CA and a server certificate for 127.0.0.1, and the server's `tls` block using them. */
+function benchTls(dir: string): { ca: string; serverConfig: string } {
+  const ca = { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') };
+  const server = { cert: join(dir, 'server.pem'), key: join(dir, 'server-key.pem') };
+  ensureCertificateAuthority(ca, 'cardsys bench CA');
+  issueCertificate(ca, server, { commonName: 'bench server', hosts: LOCAL_HOSTS });
+  return {
+    ca: ca.cert,
+    serverConfig: `tls { cert_file: ${JSON.stringify(server.cert)}, key_file: ${JSON.stringify(server.key)}, timeout: 5 }`,
+  };
 }
 
 /** Drives one store's edge in its worker thread (see pipeline-edge.ts). */

@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 export interface NatsCliOptions {
   nats: string;
   creds?: string;
+  tlsCa?: string;
 }
 
 export interface DataCliOptions {
@@ -14,7 +15,8 @@ export interface DataCliOptions {
 export function withNatsOptions(command: Command): Command {
   return command
     .addOption(new Option('--nats <url>', 'NATS server URL').env('NATS_URL').default('nats://127.0.0.1:4222'))
-    .addOption(new Option('--creds <file>', 'NATS credentials file, where the server requires them').env('NATS_CREDS'));
+    .addOption(new Option('--creds <file>', 'NATS credentials file, where the server requires them').env('NATS_CREDS'))
+    .addOption(new Option('--tls-ca <file>', "CA certificate to verify the NATS server's TLS certificate with").env('NATS_TLS_CA'));
 }
 
 export function withDataOption(command: Command): Command {

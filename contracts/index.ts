@@ -40,3 +40,4 @@ export {
   SealedDataError,
 } from './sealed.js';
 export { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from './issuance-channel.js';
+export type { KeyPair } from './key-pairs.js';

@@ -3,9 +3,16 @@
 
 /** JetStream stream that holds every store's replicated event batches. */
 export const EVENTS_STREAM = 'CARDSYS_EVENTS';
-/** JetStream stream of one store's sealed issuance snapshot, on the single subject `subjects.snapshot(id)`. */
-export const snapshotStream = (storeId: string) => `CARDSYS_SNAPSHOT_${storeId}`;
+/**
+ * JetStream stream of one store's sealed issuance snapshot, on the single subject `subjects.snapshot(id)`.
+ * Its name is the store id itself: the direct-get subject `$JS.API.DIRECT.GET.<stream>` then carries
+ * the store id as a token, which nats-server checks against the importing account. The snapshot
+ * account holds these streams and nothing else.
+ */
+export const snapshotStream = (storeId: string) => storeId;
 export const HQ_ORIGIN = 'hq';
+/** Head office's durable consumer of EVENTS_STREAM. */
+export const INGEST_CONSUMER = 'cardsys-ingest';
 
 export const subjects = {
   /** Edge → JetStream: EventBatch messages of one store. */
@@ -29,6 +36,9 @@ export const subjects = {
   lookup: (storeId: string) => `cardsys.hq.lookup.${storeId}`,
   /** Host → JetStream: the store's issuance snapshot generations and changes, sealed to its key. */
   snapshot: (storeId: string) => `cardsys.snapshot.${storeId}`,
+  /** Every request a store makes of head office (sync, lookup, auth, blacklist): `cardsys.hq.<kind>.<storeId>`. */
+  hqRequests: (storeId: string) => `cardsys.hq.*.${storeId}`,
+  hqRequestsAll: 'cardsys.hq.*.*',
   /** Per-store request inbox prefix, so one store cannot read another's replies. */
   inbox: (storeId: string) => `_INBOX_${storeId}`,
 } as const;

@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path';
 import { freePort } from '../infra/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { ensurePcscd, leaseVpcdSlot, type SlotLease } from '../infra/pcsc/index.js';
-import { provisionedNatsUsers, storeBundleFiles, issuerKeysFile } from '../host/provisioning/index.js';
+import { storeBundleFiles, issuerKeysFile, headOfficeFiles } from '../host/provisioning/index.js';
 import { tokenFor, type Role } from '../host/api/index.js';
-import { leafLogin, startHub, startStoreBroker, type RunningBroker } from './brokers.js';
+import { type RunningBroker, startBroker } from './brokers.js';
 import { DemoStepError, Narrator, StepFailure } from './narrator.js';
 import { ProcessGroup, type ChildProcessError, type RunningChild } from './processes.js';
 
@@ -189,7 +189,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     );
 
     await narrator.step(
-      'Provision head office and stores A and B (B near A): keys and NATS credentials',
+      "Provision head office and stores A and B (B near A): keys, NATS credentials, TLS certificates from head office's CA",
       group.logFileOf('provision'),
       async () => {
         for (const store of STORES) {
@@ -210,43 +210,55 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       () => [`head office: ${hqDir}`, ...STORES.map((store) => `store ${store.id}: ${storeDir(store.id)} (near ${store.nearby})`)],
     );
 
-    const logins = new Map(STORES.map((store) => [store.id, leafLogin(store.id)] as const));
     const hub = await narrator.step(
-      "Start NATS: head office's hub with JetStream, and each store's broker joined to it over the store's own WAN link",
+      "Start NATS over TLS: head office's hub (JetStream, one account per store), and each store's broker joined to it over the store's own WAN link",
       group.logFileOf('nats-hub'),
       async () => {
-        const users = provisionedNatsUsers(hqDir);
         const [port, leafPort, deadEndPort] = [await freePort(), await freePort(), await freePort()];
-        const hubBroker = await startHub(group, {
-          dir: join(dataDir, 'nats', 'hub'),
-          port,
-          leafPort,
-          deadEndPort,
-          users,
-          leafLogins: [...logins.values()],
-        });
+        // A leaf adds the address the hub advertises to the ones it dials, which would bypass the
+        // store's WAN link: advertise one where nothing listens, so only the link gets a store through.
+        await checked('nats-config', [
+          'host',
+          'nats-config',
+          '--data',
+          dataDir,
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--leaf-listen',
+          `127.0.0.1:${leafPort}`,
+          '--leaf-advertise',
+          `127.0.0.1:${deadEndPort}`,
+        ]);
+        const hubBroker = await startBroker(group, 'nats-hub', headOfficeFiles(hqDir).natsServerConfig, port);
         for (const store of STORES) {
           const link = await startLinkProxy({ port: leafPort });
           links.set(store.id, link);
-          const storeUsers = users.filter(
-            ({ principal }) => (principal.role === 'store' || principal.role === 'pos') && principal.storeId === store.id,
+          const brokerPort = await freePort();
+          await checked(`broker-config-${store.id}`, [
+            'edge',
+            'broker-config',
+            '--data',
+            dataDir,
+            '--store',
+            store.id,
+            '--listen',
+            `127.0.0.1:${brokerPort}`,
+            '--hub',
+            `tls://127.0.0.1:${link.port}`,
+          ]);
+          brokers.set(
+            store.id,
+            await startBroker(group, `nats-store-${store.id}`, storeBundleFiles(storeDir(store.id)).brokerConfig, brokerPort),
           );
-          const broker = await startStoreBroker(group, {
-            dir: join(dataDir, 'nats', `store-${store.id}`),
-            storeId: store.id,
-            port: await freePort(),
-            hubLeafHost: '127.0.0.1',
-            hubLeafPort: link.port,
-            login: logins.get(store.id)!,
-            users: storeUsers,
-          });
-          brokers.set(store.id, broker);
         }
         return hubBroker;
       },
       (hubBroker) => [
-        `hub ${hubBroker.url}`,
-        ...STORES.map((store) => `store ${store.id}: broker ${brokers.get(store.id)!.url}, WAN link through ${links.get(store.id)!.url}`),
+        `hub ${hubBroker.url} (TLS, CA ${headOfficeFiles(hqDir).tlsCa.cert})`,
+        ...STORES.map(
+          (store) =>
+            `store ${store.id}: broker ${brokers.get(store.id)!.url} (TLS), WAN link through ${links.get(store.id)!.url}, leaf login: its certificate`,
+        ),
       ],
     );
 
@@ -381,6 +393,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     const pos = async (kind: string, extra: string[] = []): Promise<Reply> => {
       const name = 'pos-A';
+      const bundle = storeBundleFiles(storeDir('A'));
       const result = await cardsys(name, [
         'pos',
         kind,
@@ -389,7 +402,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         '--nats',
         brokers.get('A')!.url,
         '--creds',
-        storeBundleFiles(storeDir('A')).posCreds,
+        bundle.posCreds,
+        '--tls-ca',
+        bundle.tlsCa,
         '--json',
         ...extra,
       ]);

@@ -7,7 +7,14 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
 import type { Logger } from '../infra/index.js';
-import { connectReconnecting } from '../infra/nats/index.js';
+import {
+  connectReconnecting,
+  HEAD_OFFICE_PARTS,
+  RefusedRequests,
+  type HeadOfficePart,
+  type LinkWatch,
+  type ReconnectingConnection,
+} from '../infra/nats/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
 import type { HqWriter } from './hq-writer/index.js';
@@ -24,10 +31,15 @@ export const EVENTS_FILE = 'events.db';
 /** SQLite in the data directory, PostgreSQL (the URL may name the schema: `?schema=name`), or EventStoreDB. */
 export type EventStoreChoice = 'sqlite' | { postgresUrl: string } | { esdbUrl: string };
 
+/** One NATS connection per part of head office, each as its own principal (infra/nats/auth.ts). */
+export type HeadOfficeConnections = Record<HeadOfficePart, NatsConnection>;
+
 /** What head office's parts are made of, for route plugins that need them. */
 export interface HostParts {
   store: EventStore;
-  nc: NatsConnection;
+  nats: HeadOfficeConnections;
+  /** Requests every responder refused to answer (a reply subject not the asker's), per service. */
+  refused: RefusedRequests;
   /** Head office's writer while this instance leads; throws NotWriterError (503) on a follower. */
   readonly hqWriter: HqWriter;
   runner: ProjectionRunner;
@@ -38,7 +50,8 @@ export interface HostOptions {
   /** Head office's own folder (the CLI uses <data>/hq): event store, read models, keys. */
   dataDir: string;
   natsUrl: string;
-  natsOptions?: Partial<ConnectionOptions>;
+  /** Credentials and TLS of each part's connection; the same for every part when one object. */
+  natsOptions?: Partial<ConnectionOptions> | ((part: HeadOfficePart) => Partial<ConnectionOptions>);
   http: { host: string; port: number };
   /** Where clients reach this instance's API, as a follower names the leader in its refusals; default: the http address. */
   advertiseUrl?: string;
@@ -111,19 +124,9 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
   try {
     const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
-    const { nc, link } = await connectReconnecting(
-      {
-        name: 'cardsys-host',
-        ...options.natsOptions,
-        servers: options.natsUrl,
-      },
-      'host',
-      logger,
-    ).catch((error: Error) => {
-      throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${error.message}`);
-    });
-    cleanup.push(() => nc.drain());
-    await ensureEventsStream(nc);
+    const { nats, link } = await connectParts(options, logger);
+    cleanup.push(() => Promise.all(Object.values(nats).map((nc) => nc.drain())));
+    await ensureEventsStream(nats.ingest);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
     const issuerKeys = options.issuerKeys ?? loadOrCreateIssuerKeys(issuerKeysFile(options.dataDir)).keys;
     const runner = ProjectionRunner.open({
@@ -135,9 +138,11 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     cleanup.push(() => runner.close());
     runner.start();
     const purse = headOfficePurse({ issuerKeys });
+    const refused = new RefusedRequests();
     const issuance = headOfficeIssuance({
       store,
-      nc,
+      nats,
+      refused,
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
       issuerKeys,
@@ -149,7 +154,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     cleanup.push(() => lease.close());
     const roles = headOfficeRoles({
       store,
-      nc,
+      nats,
+      refused,
       signingKey,
       dataDir: options.dataDir,
       purse,
@@ -161,7 +167,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     cleanup.push(() => leadership.stop());
     const parts: HostParts = {
       store,
-      nc,
+      nats,
+      refused,
       get hqWriter() {
         return leadership.leader().hqWriter;
       },
@@ -172,7 +179,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const api = await buildApi({
       store,
       runner,
-      nc,
+      nc: nats.api,
       natsLink: link,
       cardViews,
       access: headOfficeAccess(options.dataDir, () => leadership.leader().hqWriter, options.api),
@@ -201,7 +208,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     });
     return {
       store,
-      nc,
+      nats,
+      refused,
       runner,
       logger,
       get hqWriter() {
@@ -219,4 +227,28 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * Connects every part of head office, each its own principal and reconnecting forever; a part that
+ * cannot connect at first closes the others again. Health follows the API part's connection.
+ */
+async function connectParts(options: HostOptions, logger: Logger): Promise<{ nats: HeadOfficeConnections; link: LinkWatch }> {
+  const optionsOf = (part: HeadOfficePart) => (typeof options.natsOptions === 'function' ? options.natsOptions(part) : options.natsOptions);
+  const attempts = await Promise.allSettled(
+    HEAD_OFFICE_PARTS.map((part) =>
+      connectReconnecting({ name: `cardsys-host-${part}`, ...optionsOf(part), servers: options.natsUrl }, `host ${part}`, logger).then(
+        (connection) => [part, connection] as const,
+      ),
+    ),
+  );
+  const failed = attempts.find((attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected');
+  const connected = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+  if (failed) {
+    await Promise.all(connected.map(([, { nc }]) => nc.close()));
+    throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${(failed.reason as Error).message}`);
+  }
+  const byPart = Object.fromEntries(connected) as Record<HeadOfficePart, ReconnectingConnection>;
+  const nats = Object.fromEntries(connected.map(([part, { nc }]) => [part, nc])) as HeadOfficeConnections;
+  return { nats, link: byPart.api.link };
 }

@@ -11,3 +11,4 @@ export {
 } from './host-node.js';
 export type { ApiDeps } from './api/index.js';
 export * from '../eventstore/index.js';
+export type { HeadOfficeConnections } from './host-node.js';

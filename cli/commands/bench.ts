@@ -5,6 +5,7 @@ import { say } from '../options.js';
 
 const BenchCliOptions = z.object({
   json: z.boolean().default(false),
+  tls: z.boolean().default(false),
   only: z
     .string()
     .optional()
@@ -58,6 +59,7 @@ export function registerBenchCommands(program: Command): void {
       '--pipeline-event-store <sqlite|postgres>',
       "head office's event store in the pipeline benchmark: sqlite (default) or PostgreSQL at PG_URL",
     )
+    .option('--tls', "the pipeline benchmark's NATS links (edges, head office, the raw baseline) over TLS, as deployed")
     .addHelpText(
       'after',
       '\nThe pipeline figure: events appended at two store edges until head office has committed them to its\n' +

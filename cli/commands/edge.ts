@@ -1,12 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Command } from 'commander';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import { StoreId } from '../../contracts/index.js';
 import { loadOrCreateSigningKey, publicKeyFileOf } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
-import { natsConnectOptions } from '../../infra/nats/index.js';
-import { storeBundleFiles } from '../../host/provisioning/index.js';
+import { storeBundleFiles, storeNatsOptions, writeStoreBrokerConfig } from '../../host/provisioning/index.js';
 import {
   edgeDbFile,
   edgeLogDir,
@@ -58,7 +57,8 @@ export function registerEdgeCommands(program: Command): void {
         '',
         'The store keeps its files in <data>/stores/<id>/ (the bundle head office provisioned: keys and credentials);',
         'its Ed25519 signing key is made there on first run when not provisioned.',
-        'NATS credentials: --creds, or <data>/stores/<id>/store.nk when provisioned.',
+        'NATS credentials: --creds, or <data>/stores/<id>/store.nk when provisioned; TLS verified with --tls-ca,',
+        'or <data>/stores/<id>/ca.pem when provisioned.',
         'Example: cardsys edge --store A --reader "Virtual PCD 00 02" --stripe vcard:./card.json',
       ].join('\n'),
     )
@@ -74,14 +74,12 @@ export function registerEdgeCommands(program: Command): void {
       say(
         `${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`,
       );
-      const provisionedCreds = join(dataDir, 'store.nk');
-      const creds = options.creds ?? (existsSync(provisionedCreds) ? provisionedCreds : undefined);
       const readers = options.reader?.length ? PcscReaders.open() : undefined;
       const node = await startEdge({
         storeId,
         dataDir,
         natsUrl: options.nats,
-        natsOptions: natsConnectOptions(creds),
+        natsOptions: storeNatsOptions(dataDir, 'store', { creds: options.creds, tlsCa: options.tlsCa }),
         signingKey: key,
         ...(readers ? counterOptions(dataDir, readers, options) : {}),
       });
@@ -96,6 +94,28 @@ export function registerEdgeCommands(program: Command): void {
       await node.stop();
       readers?.close();
     });
+
+  withDataOption(
+    edge
+      .command('broker-config')
+      .description(
+        "write the configuration of the store's own nats-server (shop LAN): TLS, its edge and POS users, a TLS leaf link to the hub",
+      )
+      .requiredOption('--store <id>', 'store id')
+      .requiredOption('--hub <url...>', "the hub's leaf URL(s), e.g. tls://hq.example:7422")
+      .addOption(
+        new Option('--listen <host:port>', 'address the broker listens on for the edge and POS terminals').default('127.0.0.1:4222'),
+      )
+      .option('--out <file>', 'where to write it (default <data>/stores/<id>/nats-broker.conf)'),
+  ).action((options: DataCliOptions & { store: string; hub: string[]; listen: string; out?: string }) => {
+    const storeId = parseStoreId(options.store);
+    const file = writeStoreBrokerConfig(storeDir(options.data, storeId), {
+      listen: options.listen,
+      hubLeafUrls: options.hub,
+      ...(options.out ? { out: options.out } : {}),
+    });
+    say(`wrote ${resolve(file)}; run: nats-server -c ${resolve(file)}`);
+  });
 
   withDataOption(
     edge

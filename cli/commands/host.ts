@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { type ApiAccessConfig, DEFAULT_WRITE_RATE_LIMIT, parseWriteRateLimit } from '../../host/api/index.js';
 import { describeEventStore, startHost } from '../../host/index.js';
 import { pcscIssuanceStation } from '../../host/issuance/index.js';
-import { headOfficeFiles } from '../../host/provisioning/index.js';
-import { natsConnectOptions } from '../../infra/nats/index.js';
+import { headOfficeNatsOptions } from '../../host/provisioning/index.js';
 import { type DataCliOptions, type NatsCliOptions, say, withDataOption, withNatsOptions } from '../options.js';
 import { type EventStoreCliOptions, eventStoreChoice, hqDataDir, withEventStoreOptions } from './host-options.js';
 
@@ -94,21 +92,24 @@ export function registerHostCommand(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nHead office keeps its files in <data>/hq/ (events.db with --event-store sqlite, readmodels.db, keys/).\n' +
-        'NATS credentials: --creds, or <data>/hq/keys/hq.nk when provisioned.\n' +
-        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).\n' +
-        'Two or more instances may share one PostgreSQL schema and one NATS, each with its own --data (a copy of\n' +
-        '<data>/hq/keys and <data>/hq/directory): all serve the API and the read models; the one holding the writer\n' +
-        'lease writes (ingest, inquiry centre, issuance, snapshots), the others answer writes with 503 naming it and\n' +
-        'take over within seconds when it stops. /healthz shows the role and the lease holder.' +
-        '\nAPI tokens: every route but /healthz and /docs needs "Authorization: Bearer <token>"; without --oidc-* options the\n' +
+      [
+        '',
+        'Head office keeps its files in <data>/hq/ (events.db, readmodels.db, keys/).',
+        'Each part (ingest, responder, writer, snapshots, api) connects to NATS as its own principal with',
+        '<data>/hq/keys/nats-<part>.nk when provisioned (--creds: one file for every part instead), over TLS',
+        'verified with <data>/hq/tls/ca.pem when present (or --tls-ca).',
+        'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).',
+        'Two or more instances may share one PostgreSQL schema and one NATS, each with its own --data (a copy of',
+        '<data>/hq/keys and <data>/hq/directory): all serve the API and the read models; the one holding the writer',
+        'lease writes (ingest, inquiry centre, issuance, snapshots), the others answer writes with 503 naming it and',
+        'take over within seconds when it stops. /healthz shows the role and the lease holder.',
+        'API tokens: every route but /healthz and /docs needs "Authorization: Bearer <token>"; without --oidc-* options the',
         "tokens are head office's own (cardsys host token --role <role> --subject <name>).",
+      ].join('\n'),
     )
     .action(async (options: HostCliOptions) => {
       const http = parseHttpAddress(options.http);
       const dataDir = hqDataDir(options.data);
-      const provisionedCreds = headOfficeFiles(dataDir).natsCreds;
-      const creds = options.creds ?? (existsSync(provisionedCreds) ? provisionedCreds : undefined);
       const stopRequested = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -120,7 +121,7 @@ export function registerHostCommand(program: Command): void {
       const node = await startHost({
         dataDir,
         natsUrl: options.nats,
-        natsOptions: natsConnectOptions(creds),
+        natsOptions: headOfficeNatsOptions(dataDir, { creds: options.creds, tlsCa: options.tlsCa }),
         http,
         eventStore,
         api,

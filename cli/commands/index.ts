@@ -76,3 +76,4 @@ export async function registerCommands(program: Command, args: readonly string[]
   for (const load of wanted.load) (await load())(program);
   program.commands.find((command) => command.name() === wanted.name)?.summary(wanted.summary);
 }
+export { auditDefaults } from './audit.js';

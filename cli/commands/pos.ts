@@ -4,8 +4,9 @@ import { connect } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { StoreId, Yen, pb, type cardsys, type PosReply } from '../../contracts/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
-import { natsConnectOptions } from '../../infra/nats/index.js';
-import { say, withNatsOptions, type NatsCliOptions } from '../options.js';
+import { say, withNatsOptions, type NatsCliOptions, withDataOption, type DataCliOptions } from '../options.js';
+import { join } from 'node:path';
+import { storeNatsOptions } from '../../host/provisioning/index.js';
 
 const Common = z.object({
   store: StoreId,
@@ -17,7 +18,7 @@ const Common = z.object({
 const Amount = z.coerce.number().pipe(Yen);
 const Pin = z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits');
 
-type PosCliOptions = NatsCliOptions & Record<string, unknown>;
+type PosCliOptions = NatsCliOptions & DataCliOptions & Record<string, unknown>;
 
 /** Parses options; the first problem names the option it is about (`option` for a single value). */
 function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, option?: string): z.infer<T> {
@@ -31,11 +32,10 @@ function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, option?: string)
 async function run(options: PosCliOptions, kind: Parameters<typeof sendPosCommand>[1]): Promise<void> {
   const common = parse(Common, options);
   const commandId = common.commandId ?? randomUUID();
-  const nc = await connect({ servers: options.nats, ...natsConnectOptions(options.creds), name: `cardsys-pos-${common.store}` }).catch(
-    (error: Error) => {
-      throw new Error(`cannot reach NATS at ${options.nats}: ${error.message}`);
-    },
-  );
+  const natsOptions = storeNatsOptions(join(options.data, 'stores', common.store), 'pos', { creds: options.creds, tlsCa: options.tlsCa });
+  const nc = await connect({ servers: options.nats, ...natsOptions, name: `cardsys-pos-${common.store}` }).catch((error: Error) => {
+    throw new Error(`cannot reach NATS at ${options.nats}: ${error.message}`);
+  });
   let reply: PosReply;
   try {
     reply = await sendPosCommand(
@@ -65,10 +65,11 @@ export function registerPosCommands(program: Command): void {
     .description("a POS terminal: send a command to the store's edge and print its answer")
     .addHelpText(
       'after',
-      '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stderr. A retry with the same --command-id gets the first result.',
+      '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stderr. A retry with the same --command-id gets the first result.\n' +
+        'NATS credentials: --creds, or <data>/stores/<id>/pos.nk when provisioned; TLS verified with --tls-ca, or <data>/stores/<id>/ca.pem.',
     );
   const common = (command: Command) =>
-    withNatsOptions(command)
+    withDataOption(withNatsOptions(command))
       .requiredOption('--store <id>', "the store whose edge runs the terminal's card reader")
       .option('--terminal <id>', 'this terminal (its card reader at the store)', 'pos-1')
       .option('--command-id <id>', 'idempotency key; a fresh UUID when omitted')

@@ -1,8 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { natsServerConfig } from '../../infra/nats/index.js';
-import { provisionHeadOffice, provisionedNatsUsers, provisionStore } from '../../host/provisioning/index.js';
+
+import { provisionStore, headOfficeFiles, writeHubNatsConfig } from '../../host/provisioning/index.js';
+import { LOCAL_HOSTS } from '../../infra/nats/index.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 
 /** Head office's folder and a store's folder under the shared --data root. */
@@ -23,46 +23,68 @@ export function registerProvisionCommands(program: Command): void {
     host
       .command('provision-store')
       .description(
-        "make a store's keys (Ed25519 signing, X25519 sealing) and NATS credentials (edge and POS terminals) into " +
-          '<data>/stores/<id>/, keep their public halves in <data>/hq/directory/, and regenerate the NATS authorization block',
+        "make a store's keys (Ed25519 signing, X25519 sealing), NATS credentials (edge and POS terminals) and TLS certificate into " +
+          "<data>/stores/<id>/, keep their public halves in <data>/hq/directory/, and regenerate the hub's accounts and leaf logins",
       )
       .requiredOption('--store <id>', 'store id: 1-32 letters, digits, "-" or "_"')
       .requiredOption('--name <name>', "the store's name")
       .addOption(
         new Option('--nearby <ids>', 'comma-separated ids of nearby stores whose users this store may also issue cards to').default(''),
+      )
+      .addOption(
+        new Option(
+          '--broker-host <names>',
+          "comma-separated names and addresses of the store's broker on the shop LAN, for its TLS certificate",
+        ).default(LOCAL_HOSTS.join(',')),
       ),
-  ).action((options: DataCliOptions & { store: string; name: string; nearby: string }) => {
+  ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string }) => {
     const provisioned = provisionStore({
       hqDataDir: hqDir(options.data),
       storeId: options.store,
       name: options.name,
       nearbyStoreIds: listOf(options.nearby),
       bundleDir: storeDir(options.data, options.store),
+      brokerHosts: listOf(options.brokerHost),
     });
     say(`store ${provisioned.record.storeId} provisioned; its bundle (secrets, keep it at the store): ${resolve(provisioned.bundleDir)}`);
     say(`  signing key ${provisioned.record.signingKeyId}: ${provisioned.bundle.signingKey}`);
     say(`  sealing key ${provisioned.record.sealingKeyId}: ${provisioned.bundle.sealingKey}`);
     say(`  NATS credentials: edge ${provisioned.bundle.natsCreds}, POS terminals ${provisioned.bundle.posCreds}`);
-    say(`NATS authorization block regenerated: ${provisioned.natsAuthConfigFile} (reload nats-server to admit the store)`);
+    say(`  TLS: certificate ${provisioned.bundle.tls.cert} (broker and leaf login), CA ${provisioned.bundle.tlsCa}`);
+    say(`hub accounts regenerated: ${provisioned.natsAuthConfigFile} (reload the hub's nats-server to admit the store)`);
   });
 
   withDataOption(
     host
       .command('nats-config')
       .description(
-        'write a nats-server configuration (listen address, JetStream, every provisioned principal with its subject permissions)',
+        "write the hub's nats-server configuration: JetStream in head office's account, one account per provisioned store, TLS, leaf logins by certificate",
       )
-      .addOption(new Option('--listen <host:port>', 'address nats-server listens on').default('127.0.0.1:4222'))
+      .addOption(new Option('--listen <host:port>', 'address nats-server listens on for clients').default('127.0.0.1:4222'))
+      .option('--leaf-listen <host:port>', "address the stores' brokers connect to (leaf nodes); none when omitted")
+      .option('--leaf-advertise <host:port>', 'leaf address the hub tells brokers about (default: what they dialled)')
+      .addOption(
+        new Option(
+          '--tls-host <names>',
+          'more comma-separated names and addresses clients reach the hub by, for its TLS certificate',
+        ).default(''),
+      )
       .option('--out <file>', 'where to write it (default <data>/hq/nats-server.conf)'),
-  ).action((options: DataCliOptions & { listen: string; out?: string }) => {
-    const headOffice = provisionHeadOffice({ hqDataDir: hqDir(options.data) });
-    const file = options.out ?? join(hqDir(options.data), 'nats-server.conf');
-    const users = provisionedNatsUsers(hqDir(options.data));
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, natsServerConfig({ listen: options.listen, jetstreamDir: resolve(options.data, 'nats', 'jetstream'), users }));
-    say(`wrote ${resolve(file)} (${users.length} users); run: nats-server -c ${resolve(file)}`);
+  ).action((options: DataCliOptions & { listen: string; leafListen?: string; leafAdvertise?: string; tlsHost: string; out?: string }) => {
+    const written = writeHubNatsConfig(hqDir(options.data), {
+      listen: options.listen,
+      ...(options.leafListen ? { leafListen: options.leafListen } : {}),
+      ...(options.leafAdvertise ? { leafAdvertise: options.leafAdvertise } : {}),
+      jetstreamDir: resolve(options.data, 'nats', 'jetstream'),
+      tlsHosts: listOf(options.tlsHost),
+      ...(options.out ? { out: options.out } : {}),
+    });
+    const files = headOfficeFiles(hqDir(options.data));
     say(
-      `head office connects with --creds ${resolve(headOffice.files.natsCreds)}, the auditor with --creds ${resolve(headOffice.files.auditorCreds)}`,
+      `wrote ${resolve(written.file)} (${written.stores} store accounts, ${written.users} users); run: nats-server -c ${resolve(written.file)}`,
     );
+    if (written.certificateIssued) say(`issued the hub's TLS certificate ${resolve(files.hubTls.cert)}`);
+    say(`head office's parts connect with --data ${resolve(options.data)} (keys/nats-<part>.nk, CA ${resolve(files.tlsCa.cert)})`);
+    say(`the auditor connects with --creds ${resolve(files.auditorCreds)} --tls-ca ${resolve(files.tlsCa.cert)}`);
   });
 }

@@ -6,6 +6,7 @@ import { decodeOrThrow, pb, subjects, type cardsys, type PosReply } from '../../
 
 import { CommandResults, requestDigest } from './command-results.js';
 import type { Logger } from '../../infra/index.js';
+import { RefusedRequests, serveRequests } from '../../infra/nats/index.js';
 
 export type PosCommandKind = NonNullable<cardsys.v1.PosCommand['kind']>;
 
@@ -36,6 +37,8 @@ export class PosServer {
   private readonly results: CommandResults;
   private readonly logger: Logger;
   private subscription: Subscription | undefined;
+  /** Commands refused because their reply subject lay outside the store's POS inbox. */
+  readonly refused = new RefusedRequests();
 
   constructor(private readonly options: PosServerOptions) {
     this.results = new CommandResults(options.db);
@@ -48,16 +51,19 @@ export class PosServer {
     this.handlers.set(kind, handler);
   }
 
-  /** Answers cardsys.pos.<storeId> requests on this connection. */
+  /**
+   * Answers cardsys.pos.<storeId> requests on this connection, each only inside the store's POS
+   * inbox: a terminal cannot make the edge publish on a subject of its choosing.
+   */
   listen(nc: NatsConnection): void {
-    this.subscription = nc.subscribe(subjects.pos(this.options.storeId), {
-      callback: (error, message) => {
-        if (error) {
-          this.logger.error(`pos ${this.options.storeId}: subscription failed: ${error.message}`);
-          return;
-        }
-        void this.handle(message.data).then((reply) => message.respond(reply));
-      },
+    const terminals = { role: 'pos', storeId: this.options.storeId } as const;
+    this.subscription = serveRequests(nc, {
+      service: `pos ${this.options.storeId}`,
+      subject: subjects.pos(this.options.storeId),
+      askerOf: () => terminals,
+      answer: (message) => this.handle(message.data),
+      logger: this.logger,
+      refused: this.refused,
     });
   }
 

@@ -2,7 +2,7 @@
 // office's keys folder signs short-lived JWTs that name a subject and its roles.
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { KeyPair } from '../../contracts/key-pairs.js';
+import type { KeyPair } from '../../contracts/index.js';
 import { loadOrCreateApiTokenKey } from '../provisioning/index.js';
 import { isRole, ROLES, type Role } from './access-policy.js';
 

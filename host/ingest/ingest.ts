@@ -4,15 +4,30 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
-import { decodeBatch, EVENTS_STREAM, isValidStoreId, pb, subjects, type EventBatch, type StoreAck } from '../../contracts/index.js';
+import {
+  decodeBatch,
+  EVENTS_STREAM,
+  isValidStoreId,
+  pb,
+  subjects,
+  type EventBatch,
+  type StoreAck,
+  INGEST_CONSUMER,
+} from '../../contracts/index.js';
 import type { EventStore, NewRecord } from '../../eventstore/index.js';
 import { checkBatch, type StoreKeys } from './batch-check.js';
 
 import type { Logger } from '../../infra/index.js';
 import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from '../../eventstore/index.js';
+import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
 
 export interface IngestOptions {
+  /** Reads the consumer and publishes acks. */
   nc: NatsConnection;
+  /** Answers stores' sync requests; `nc` when omitted. */
+  responder?: NatsConnection;
+  /** Where refused sync requests are counted. */
+  refused?: RefusedRequests;
   store: EventStore;
   storeKeys: StoreKeys;
   logger?: Logger;
@@ -67,7 +82,7 @@ interface StoreRound {
 export async function startIngest(options: IngestOptions): Promise<Ingest> {
   const { nc, store, storeKeys } = options;
   const logger = options.logger ?? console;
-  const consumerName = options.consumerName ?? 'cardsys-ingest';
+  const consumerName = options.consumerName ?? INGEST_CONSUMER;
   const maxPerRound = options.maxMessagesPerRound ?? 64;
   await ensureEventsStream(nc);
   const jsm = await jetstreamManager(nc);
@@ -102,17 +117,14 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
 
   const publishAck = (ack: StoreAck) => nc.publish(subjects.ack(ack.storeId), pb.StoreAck.encode(ack).finish());
 
-  const syncSubscription: Subscription = nc.subscribe(subjects.sync('*'), {
+  const syncSubscription: Subscription = serveRequests(options.responder ?? nc, {
+    service: 'ingest sync',
+    subject: subjects.sync('*'),
     queue: consumerName,
-    callback: (error, msg) => {
-      if (error) return logger.error(`ingest: sync subscription failed: ${error.message}`);
-      const storeId = msg.subject.slice(subjects.sync('').length);
-      if (!isValidStoreId(storeId)) return logger.warn(`ingest: sync request for invalid store id "${storeId}" ignored`);
-      tailOf(storeId).then(
-        (tail) => msg.respond(pb.StoreAck.encode({ storeId, confirmedSeq: tail.lastSeq }).finish()),
-        (failure: Error) => logger.error(`ingest: cannot answer sync of store ${storeId}: ${failure.message}`),
-      );
-    },
+    askerOf: storeAskingOn,
+    answer: async (_msg, { storeId }) => pb.StoreAck.encode({ storeId, confirmedSeq: (await tailOf(storeId)).lastSeq }).finish(),
+    logger,
+    ...(options.refused ? { refused: options.refused } : {}),
   });
 
   async function processRound(messages: JsMsg[]): Promise<void> {

@@ -1,8 +1,9 @@
 // On-demand lookups: a store whose copy of the issuance info lacks a card's bank ID asks head
 // office on cardsys.hq.lookup.<storeId>. The question is sealed to head office's key, the answer to
-// the asking store's key; the store is known from the subject, which only its credentials may use.
+// the asking store's key; the store is known from the subject, which only its account imports, and
+// the answer goes to that store only (serveRequests).
 import type { KeyObject } from 'node:crypto';
-import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type Database from 'better-sqlite3';
 import {
   createOpener,
@@ -17,12 +18,15 @@ import {
 import type { Logger } from '../../infra/index.js';
 import { ISSUANCE_SNAPSHOT_SCHEMA, IssuanceSnapshotReader } from '../../projections/index.js';
 
+import { serveRequests, storeAskingOn, type Answer, type RefusedRequests } from '../../infra/nats/index.js';
+
 export interface LookupResponderOptions {
   nc: NatsConnection;
   readModels: Database.Database;
   /** Head office's X25519 private key, which lookups are sealed to. */
   sealingKey: KeyObject;
   logger?: Logger;
+  refused?: RefusedRequests;
 }
 
 /** Every head-office instance answers lookups from its own read models; the queue group gives each lookup to one. */
@@ -36,41 +40,36 @@ export function startLookupResponder(options: LookupResponderOptions): {
   const reader = new IssuanceSnapshotReader(options.readModels);
   const opener = createOpener(options.sealingKey, lookupRequestSealContext);
 
-  const refuse = (msg: Msg, storeId: string, reason: string) => {
+  const refuse = (storeId: string, reason: string): Answer => {
     logger.warn(`issuance lookup from store ${storeId} refused: ${reason}`);
     const h = headers();
     h.set(LOOKUP_ERROR_HEADER, reason);
-    msg.respond(new Uint8Array(0), { headers: h });
+    return { data: new Uint8Array(0), headers: h };
   };
 
-  const answer = (msg: Msg) => {
-    const storeId = msg.subject.slice(subjects.lookup('').length);
-    let request: ReturnType<typeof pb.IssuanceLookupRequest.decode>;
-    try {
-      request = pb.IssuanceLookupRequest.decode(opener.open(msg.data));
-    } catch (error) {
-      return refuse(msg, storeId, `unreadable lookup: ${(error as Error).message}`);
-    }
-    if (request.storeId !== storeId)
-      return refuse(msg, storeId, `lookup names store ${request.storeId} but came on store ${storeId}'s subject`);
-    const store = reader.store(storeId);
-    if (!store) return refuse(msg, storeId, `store ${storeId} is not registered or has no sealing key`);
-    const entry = reader.pendingEntry(request.bankId);
-    const found = entry !== undefined && (entry.cards ?? []).some((card) => card.cardId === request.cardId);
-    const reply = pb.IssuanceLookupReply.encode(found ? { found, entry } : { found: false }).finish();
-    msg.respond(seal(sealingPublicKeyFromRaw(store.sealingKey), lookupReplySealContext(storeId), reply));
-  };
-
-  const subscription: Subscription = options.nc.subscribe(subjects.lookup('*'), {
+  const subscription: Subscription = serveRequests(options.nc, {
+    service: 'issuance lookup',
+    subject: subjects.lookup('*'),
     queue: LOOKUP_QUEUE,
-    callback: (error, msg) => {
-      if (error) return logger.error(`issuance lookups: ${error.message}`);
+    askerOf: storeAskingOn,
+    answer: (msg, { storeId }) => {
+      let request: ReturnType<typeof pb.IssuanceLookupRequest.decode>;
       try {
-        answer(msg);
-      } catch (failure) {
-        logger.error(`issuance lookup on ${msg.subject} failed: ${(failure as Error).message}`);
+        request = pb.IssuanceLookupRequest.decode(opener.open(msg.data));
+      } catch (error) {
+        return refuse(storeId, `unreadable lookup: ${(error as Error).message}`);
       }
+      if (request.storeId !== storeId)
+        return refuse(storeId, `lookup names store ${request.storeId} but came on store ${storeId}'s subject`);
+      const store = reader.store(storeId);
+      if (!store) return refuse(storeId, `store ${storeId} is not registered or has no sealing key`);
+      const entry = reader.pendingEntry(request.bankId);
+      const found = entry !== undefined && (entry.cards ?? []).some((card) => card.cardId === request.cardId);
+      const reply = pb.IssuanceLookupReply.encode(found ? { found, entry } : { found: false }).finish();
+      return seal(sealingPublicKeyFromRaw(store.sealingKey), lookupReplySealContext(storeId), reply);
     },
+    logger,
+    ...(options.refused ? { refused: options.refused } : {}),
   });
 
   return {

@@ -3,6 +3,7 @@
 // publisher) that runs on the instance holding the writer.
 import type { KeyObject } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { RefusedRequests } from '../../infra/nats/index.js';
 import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
 import type { IssuerMasterKeys } from '../../card/index.js';
@@ -17,7 +18,10 @@ import { startSnapshotPublisher } from './snapshot-publisher.js';
 
 export interface HeadOfficeIssuanceOptions {
   store: EventStore;
-  nc: NatsConnection;
+  /** The snapshot publisher's connection and the lookup responder's, each its own principal. */
+  nats: { snapshots: NatsConnection; responder: NatsConnection };
+  /** Where the lookup responder counts the requests it refused (a reply subject not the asker's). */
+  refused?: RefusedRequests;
   /** The read-model database the issuance snapshot projection keeps (the runner's). */
   readModels: Database.Database;
   /** Head office's X25519 private key: lookups are sealed to it. */
@@ -70,10 +74,11 @@ export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): HeadOffi
     routes(office) {
       return async (app) => {
         const lookups = startLookupResponder({
-          nc: options.nc,
+          nc: options.nats.responder,
           readModels: options.readModels,
           sealingKey: options.sealingKey,
           ...logger,
+          ...(options.refused ? { refused: options.refused } : {}),
         });
         app.addHook('onClose', async () => {
           await lookups.stop();
@@ -95,7 +100,7 @@ export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): HeadOffi
         writer: hqWriter,
       });
       const publisher = await startSnapshotPublisher({
-        nc: options.nc,
+        nc: options.nats.snapshots,
         readModels: options.readModels,
         ...logger,
       });

@@ -18,6 +18,7 @@
 // next append to `hq` refused by expected revision (and steps down), and nothing it appended
 // before is missed.
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { HeadOfficePart, RefusedRequests } from '../../infra/nats/index.js';
 import type { SigningKey } from '../../contracts/index.js';
 import { type EventStore, WrongExpectedRevisionError } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
@@ -44,7 +45,10 @@ export interface FollowerRole {
 
 export interface HeadOfficeRoleDeps {
   store: EventStore;
-  nc: NatsConnection;
+  /** One connection per part of head office, each its own NATS principal. */
+  nats: Record<HeadOfficePart, NatsConnection>;
+  /** Where every responder counts the requests it refused (a reply subject not the asker's). */
+  refused: RefusedRequests;
   signingKey: SigningKey;
   /** Head office's folder: the provisioned stores it registers. */
   dataDir: string;
@@ -60,7 +64,7 @@ const HQ_WRITER_STREAM = 'hq-writer';
 const TERM_START_ATTEMPTS = 5;
 
 export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
-  const { store, nc, logger } = deps;
+  const { store, nats, refused, logger } = deps;
   return {
     async lead(holder: LeaseHolder, fenced: (reason: string) => void): Promise<WriterRole> {
       const stops: Array<() => Promise<unknown>> = [];
@@ -83,13 +87,16 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
         stops.push(() => issuance.stop());
         const centre = await deps.purse.startCentre({
           store,
-          nc,
+          nats,
+          refused,
           hqWriter,
           logger,
         });
         stops.push(() => centre.stop());
         const ingest = await startIngest({
-          nc,
+          nc: nats.ingest,
+          responder: nats.responder,
+          refused,
           store,
           storeKeys: storeKeyDirectory(store),
           logger,
@@ -104,7 +111,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
     },
 
     async follow(): Promise<FollowerRole> {
-      const centre = await deps.purse.startCentre({ store, nc, logger });
+      const centre = await deps.purse.startCentre({ store, nats, refused, logger });
       return { centre, stop: () => centre.stop() };
     },
   };

@@ -1,7 +1,7 @@
 // POST /v1/users/:userId/cards: primary issuance on the card in head office's issuance station.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { CardIdTakenError, UnknownUserError } from '../../domain/issuance.js';
+import { CardIdTakenError, UnknownUserError } from '../../domain/index.js';
 import { CardReaderError } from '../../reader/index.js';
 import { StripeDataError } from '../../reader/index.js';
 import { NotFoundError, strictBody, useZodValidation } from '../api/index.js';

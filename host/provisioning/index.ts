@@ -1,4 +1,5 @@
-// Store provisioning: keys, NATS credentials and the server's authorization block, made at head office.
+// Store provisioning: keys, NATS credentials, TLS certificates and the hub's accounts, made at head office.
 export * from './layout.js';
 export * from './provision.js';
 export { issuerKeysFile, loadIssuerKeys, loadOrCreateIssuerKeys } from './issuer-keys.js';
+export * from './nats-setup.js';

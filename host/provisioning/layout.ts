@@ -2,22 +2,32 @@
 // only the public halves of every store in `directory/`; a store's bundle holds that store's
 // secrets and is handed over to the store (the edge reads it from its data folder).
 import { join } from 'node:path';
+import { HEAD_OFFICE_PARTS, type HeadOfficePart } from '../../infra/nats/index.js';
+import type { CertificateFiles } from '../../infra/nats/index.js';
 
 export interface HeadOfficeFiles {
   signingKey: string;
   sealingKey: string;
   /** Ed25519 key that signs the API's bearer tokens (`cardsys host token`) when no OIDC issuer is configured. */
   apiTokenKey: string;
-  /** NATS credentials of the head office process. */
-  natsCreds: string;
+  /** NATS credentials of each part of head office, each its own principal. */
+  natsCreds: Record<HeadOfficePart, string>;
   /** NATS credentials of the read-only auditor. */
   auditorCreds: string;
   /** Public halves of head office's keys. */
   record: string;
   /** Public record of each provisioned store: `<directory>/<storeId>.json`. */
   directory: string;
-  /** The generated nats-server `authorization` block. */
+  /** The hub's generated `accounts` block (one account per store), included by its configuration. */
   natsAuthConfig: string;
+  /** The hub's generated leaf-node `authorization` block (each store's certificate → its account). */
+  natsLeafAuthConfig: string;
+  /** The hub's nats-server configuration (`cardsys host nats-config`). */
+  natsServerConfig: string;
+  /** Head office's private CA: it signs the hub's and every store's TLS certificate. */
+  tlsCa: CertificateFiles;
+  /** The hub's TLS certificate. */
+  hubTls: CertificateFiles;
 }
 
 export function headOfficeFiles(hqDataDir: string): HeadOfficeFiles {
@@ -25,11 +35,18 @@ export function headOfficeFiles(hqDataDir: string): HeadOfficeFiles {
     signingKey: join(hqDataDir, 'keys', 'signing-key.pem'),
     sealingKey: join(hqDataDir, 'keys', 'sealing-key.pem'),
     apiTokenKey: join(hqDataDir, 'keys', 'api-token-key.pem'),
-    natsCreds: join(hqDataDir, 'keys', 'hq.nk'),
+    natsCreds: Object.fromEntries(HEAD_OFFICE_PARTS.map((part) => [part, join(hqDataDir, 'keys', `nats-${part}.nk`)])) as Record<
+      HeadOfficePart,
+      string
+    >,
     auditorCreds: join(hqDataDir, 'keys', 'auditor.nk'),
     record: join(hqDataDir, 'directory', 'hq.public.json'),
     directory: join(hqDataDir, 'directory', 'stores'),
     natsAuthConfig: join(hqDataDir, 'nats-auth.conf'),
+    natsLeafAuthConfig: join(hqDataDir, 'nats-leaf-auth.conf'),
+    natsServerConfig: join(hqDataDir, 'nats-server.conf'),
+    tlsCa: { cert: join(hqDataDir, 'tls', 'ca.pem'), key: join(hqDataDir, 'keys', 'tls-ca-key.pem') },
+    hubTls: { cert: join(hqDataDir, 'tls', 'hub.pem'), key: join(hqDataDir, 'keys', 'hub-tls-key.pem') },
   };
 }
 
@@ -50,6 +67,12 @@ export interface StoreBundleFiles {
   record: string;
   /** The store terminals' master keys (JSON): what its card terminals derive per-card keys from. */
   terminalKeys: string;
+  /** Head office's CA certificate: the store's clients verify its broker and the hub with it. */
+  tlsCa: string;
+  /** The store's TLS certificate: its broker's on the shop LAN, and its leaf login at the hub. */
+  tls: CertificateFiles;
+  /** The store broker's nats-server configuration (`cardsys edge broker-config`). */
+  brokerConfig: string;
 }
 
 export function storeBundleFiles(bundleDir: string): StoreBundleFiles {
@@ -62,5 +85,8 @@ export function storeBundleFiles(bundleDir: string): StoreBundleFiles {
     hqSigningPublicKey: join(bundleDir, 'hq-signing-key.pub.pem'),
     record: join(bundleDir, 'store.json'),
     terminalKeys: join(bundleDir, 'terminal-keys.json'),
+    tlsCa: join(bundleDir, 'ca.pem'),
+    tls: { cert: join(bundleDir, 'tls-cert.pem'), key: join(bundleDir, 'tls-key.pem') },
+    brokerConfig: join(bundleDir, 'nats-broker.conf'),
   };
 }

@@ -1,32 +1,25 @@
-// Store provisioning at head office: make a store's keys and NATS credentials into a bundle for the
-// store, keep their public halves in head office's directory, and regenerate the NATS server's
-// authorization block from every principal provisioned so far.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Store provisioning at head office: make a store's keys, NATS credentials and TLS certificate into a
+// bundle for the store, keep their public halves in head office's directory, and regenerate the
+// hub's accounts (one per store) and leaf logins from every principal provisioned so far.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HQ_ORIGIN, StoreId, type NewDomainEvent } from '../../contracts/index.js';
+import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/index.js';
 import {
-  generateSigningKey,
-  loadOrCreateSigningKey,
-  rawPublicKey,
-  saveSigningKey,
-  type SigningKey,
   generateSealingKey,
   loadOrCreateSealingKey,
   rawSealingPublicKey,
   saveSealingKey,
   type SealingKeyPair,
 } from '../../contracts/index.js';
-import {
-  natsAuthorizationConfig,
-  type NatsUser,
-  createCredentials,
-  loadOrCreateCredentialsFile,
-  writeCredentialsFile,
-} from '../../infra/nats/index.js';
-import { keyPairsOf, type KeyPair } from '../../contracts/key-pairs.js';
+import { HEAD_OFFICE_PARTS, type HeadOfficePart, type NatsUser } from '../../infra/nats/index.js';
+import { leafIdentityOf, natsAccountsConfig, natsLeafAuthorizationConfig } from '../../infra/nats/index.js';
+import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/index.js';
+import { ensureCertificateAuthority, issueCertificate, LOCAL_HOSTS } from '../../infra/nats/index.js';
 import { keysToJson, terminalKeysOf } from '../../card/index.js';
 import { headOfficeFiles, storeBundleFiles, type HeadOfficeFiles, type StoreBundleFiles } from './layout.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './issuer-keys.js';
+import { keyPairsOf, type KeyPair } from '../../contracts/key-pairs.js';
 
 /** Public halves of head office's keys (raw keys in base64). */
 export interface HeadOfficeRecord {
@@ -34,7 +27,8 @@ export interface HeadOfficeRecord {
   signingPublicKey: string;
   sealingKeyId: string;
   sealingPublicKey: string;
-  natsPublicKey: string;
+  /** Each part of head office is its own NATS principal. */
+  natsPublicKeys: Record<HeadOfficePart, string>;
   auditorNatsPublicKey: string;
 }
 
@@ -72,6 +66,8 @@ export interface ProvisionStoreOptions {
   nearbyStoreIds?: string[];
   /** Where the store's bundle goes; `<hqDataDir>/bundles/<storeId>` when omitted. */
   bundleDir?: string;
+  /** Names and addresses the store's clients reach its broker by (its TLS certificate); this machine's when omitted. */
+  brokerHosts?: string[];
 }
 
 export interface ProvisionedStore {
@@ -80,7 +76,7 @@ export interface ProvisionedStore {
   bundle: StoreBundleFiles;
   /** StoreRegistered and StoreKeyRegistered, for head office's event log. */
   events: NewDomainEvent[];
-  /** The regenerated authorization block, now admitting the store and its POS terminals. */
+  /** The regenerated accounts block of the hub, now with the store's account. */
   natsAuthConfigFile: string;
 }
 
@@ -135,23 +131,34 @@ export function loadOrCreateApiTokenKey(hqDataDir: string): { key: KeyPair; crea
   return apiTokenKeys.loadOrCreate(headOfficeFiles(hqDataDir).apiTokenKey);
 }
 
-/** Head office's own keys and NATS credentials, made on first use; idempotent. */
+/** Head office's own keys, NATS credentials of each of its parts and its TLS CA, made on first use; idempotent. */
 export function provisionHeadOffice(options: { hqDataDir: string }): ProvisionedHeadOffice {
   const files = headOfficeFiles(options.hqDataDir);
   const signing = loadOrCreateSigningKey(files.signingKey);
   const sealing = loadOrCreateSealingKey(files.sealingKey);
   const apiToken = loadOrCreateApiTokenKey(options.hqDataDir);
-  const nats = loadOrCreateCredentialsFile(files.natsCreds, { role: 'hq' });
+  const parts = HEAD_OFFICE_PARTS.map((part) => ({ part, ...loadOrCreateCredentialsFile(files.natsCreds[part], { role: 'hq', part }) }));
   const auditor = loadOrCreateCredentialsFile(files.auditorCreds, { role: 'auditor' });
+  const ca = ensureCertificateAuthority(files.tlsCa);
   const record: HeadOfficeRecord = {
     signingKeyId: signing.key.keyId,
     signingPublicKey: base64(rawPublicKey(signing.key.publicKey)),
     sealingKeyId: sealing.key.keyId,
     sealingPublicKey: base64(rawSealingPublicKey(sealing.key.publicKey)),
-    natsPublicKey: nats.credentials.publicKey,
+    natsPublicKeys: Object.fromEntries(parts.map(({ part, credentials }) => [part, credentials.publicKey])) as Record<
+      HeadOfficePart,
+      string
+    >,
     auditorNatsPublicKey: auditor.credentials.publicKey,
   };
-  const created = signing.created || sealing.created || apiToken.created || nats.created || auditor.created || !existsSync(files.record);
+  const created =
+    signing.created ||
+    sealing.created ||
+    apiToken.created ||
+    parts.some((part) => part.created) ||
+    auditor.created ||
+    ca.created ||
+    !existsSync(files.record);
   if (created) {
     writeJson(files.record, record);
     writeNatsAuthConfig(options.hqDataDir);
@@ -198,8 +205,8 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
   }
   const bundleDir = options.bundleDir ?? join(options.hqDataDir, 'bundles', storeId);
   const bundle = storeBundleFiles(bundleDir);
-  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys].filter((file) =>
-    existsSync(file),
+  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys, bundle.tls.key].filter(
+    (file) => existsSync(file),
   );
   if (occupied.length > 0) {
     throw new ProvisioningError(`the bundle folder ${bundleDir} already holds keys (${occupied.join(', ')}); choose an empty folder`);
@@ -219,6 +226,14 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
   // Terminal keys let the store's terminals talk to cards; the credit key stays at head office.
   const issuerKeys = loadOrCreateIssuerKeys(issuerKeysFile(options.hqDataDir)).keys;
   writeFileSync(bundle.terminalKeys, `${JSON.stringify(keysToJson(terminalKeysOf(issuerKeys)), null, 2)}\n`, { mode: 0o600 });
+  // One certificate: the broker's on the shop LAN, and (by the URI it carries) its leaf login at the hub.
+  issueCertificate(headOffice.files.tlsCa, bundle.tls, {
+    commonName: `store ${storeId}`,
+    hosts: options.brokerHosts?.length ? options.brokerHosts : LOCAL_HOSTS,
+    uris: [leafIdentityOf(storeId)],
+    clientAuth: true,
+  });
+  copyFileSync(headOffice.files.tlsCa.cert, bundle.tlsCa);
 
   const record: StoreRecord = {
     storeId,
@@ -256,13 +271,17 @@ export function provisionedStores(hqDataDir: string): StoreRecord[] {
     .map((file) => readJson<StoreRecord>(join(directory, file)));
 }
 
-/** The NATS users of every provisioned principal: head office, auditor, each store and its POS terminals. */
+/** The NATS users of every provisioned principal: head office's parts, auditor, each store and its POS terminals. */
 export function provisionedNatsUsers(hqDataDir: string): NatsUser[] {
   const recordFile = headOfficeFiles(hqDataDir).record;
   if (!existsSync(recordFile)) throw new ProvisioningError(`head office is not provisioned yet in ${hqDataDir} (no ${recordFile})`);
   const hq = readJson<HeadOfficeRecord>(recordFile);
+  if (!hq.natsPublicKeys)
+    throw new ProvisioningError(
+      `${recordFile} predates head office's per-part NATS credentials; run "cardsys host nats-config" to renew it`,
+    );
   return [
-    { principal: { role: 'hq' }, publicKey: hq.natsPublicKey },
+    ...HEAD_OFFICE_PARTS.map((part): NatsUser => ({ principal: { role: 'hq', part }, publicKey: hq.natsPublicKeys[part] })),
     { principal: { role: 'auditor' }, publicKey: hq.auditorNatsPublicKey },
     ...provisionedStores(hqDataDir).flatMap((store): NatsUser[] => [
       { principal: { role: 'store', storeId: store.storeId }, publicKey: store.natsPublicKey },
@@ -271,10 +290,14 @@ export function provisionedNatsUsers(hqDataDir: string): NatsUser[] {
   ];
 }
 
-/** Regenerates `<hqDataDir>/nats-auth.conf` from every provisioned principal; returns its path. */
-function writeNatsAuthConfig(hqDataDir: string): string {
-  const file = headOfficeFiles(hqDataDir).natsAuthConfig;
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, natsAuthorizationConfig(provisionedNatsUsers(hqDataDir)));
-  return file;
+/**
+ * Regenerates the hub's accounts (`<hqDataDir>/nats-auth.conf`) and leaf logins
+ * (`nats-leaf-auth.conf`) from every provisioned principal; returns the accounts file's path.
+ */
+export function writeNatsAuthConfig(hqDataDir: string): string {
+  const files = headOfficeFiles(hqDataDir);
+  mkdirSync(dirname(files.natsAuthConfig), { recursive: true });
+  writeFileSync(files.natsAuthConfig, natsAccountsConfig(provisionedNatsUsers(hqDataDir)));
+  writeFileSync(files.natsLeafAuthConfig, natsLeafAuthorizationConfig(provisionedStores(hqDataDir).map((store) => store.storeId)));
+  return files.natsAuthConfig;
 }

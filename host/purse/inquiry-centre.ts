@@ -7,18 +7,18 @@
 // at once (the subscription passes over them later), so the next decision sees them.
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { ZodError } from 'zod';
-import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
   ContractError,
-  type cardsys,
-  type DomainEvent,
+  HQ_ORIGIN,
   decodeEvent,
   decodeOrThrow,
-  HQ_ORIGIN,
-  type NewDomainEvent,
   pb,
   subjects,
+  type cardsys,
+  type DomainEvent,
+  type NewDomainEvent,
 } from '../../contracts/index.js';
+import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
   type BlacklistEntry,
@@ -36,14 +36,19 @@ import {
   settleAtInsertion,
   timeoutReversible,
 } from '../../domain/index.js';
-import type { EventStore, Subscription } from '../../eventstore/index.js';
-import { domainEventsOf } from '../../eventstore/index.js';
+import { type EventStore, type Subscription, domainEventsOf } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import { type HqWriter, NotWriterError } from '../hq-writer/index.js';
+import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
 import { AuthoriseRequest, PendingRequest } from './requests.js';
 
 export interface InquiryCentreOptions {
+  /** Answers stores' inquiry and blacklist requests. */
   nc: NatsConnection;
+  /** Publishes blacklist changes; `nc` when omitted. */
+  publisher?: NatsConnection;
+  /** Where refused requests are counted. */
+  refused?: RefusedRequests;
   store: EventStore;
   /**
    * Head office's writer. Without one the centre only follows the event store (a follower
@@ -147,7 +152,7 @@ export class InquiryCentre {
         reason: reason.trim(),
         atMs: this.now(),
       };
-      this.options.nc.publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
+      (this.options.publisher ?? this.options.nc).publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
       return { version: this.blacklistState.version };
     });
   }
@@ -160,11 +165,7 @@ export class InquiryCentre {
       for (const authorisation of [...this.state.authorisations.values()]) {
         if (!timeoutReversible(authorisation, now, this.marginMs, (storeId) => this.storeLogReached.get(storeId))) continue;
         await this.appendDecision(
-          {
-            kind: 'reverse',
-            authorizationId: authorisation.authorizationId,
-            reason: 'timeout',
-          },
+          { kind: 'reverse', authorizationId: authorisation.authorizationId, reason: 'timeout' },
           STREAM_OF_ACCOUNT(authorisation.bankId),
         );
         this.logger.info(
@@ -230,20 +231,27 @@ export class InquiryCentre {
 
   private listen(): void {
     const { nc } = this.options;
+    const common = { askerOf: storeAskingOn, logger: this.logger, ...(this.options.refused ? { refused: this.options.refused } : {}) };
     this.natsSubscriptions.push(
-      nc.subscribe(subjects.inquiryAll, {
-        callback: (error, msg) => (error ? this.logger.error(`inquiry: ${error.message}`) : void this.answerInquiry(msg)),
+      serveRequests(nc, {
+        ...common,
+        service: 'inquiry',
+        subject: subjects.inquiryAll,
+        answer: (msg, asker) => this.answerInquiry(msg, asker.storeId),
       }),
-      nc.subscribe(subjects.blacklistSyncAll, {
-        callback: (error, msg) => (error ? this.logger.error(`inquiry: ${error.message}`) : this.answerBlacklistSync(msg)),
+      serveRequests(nc, {
+        ...common,
+        service: 'blacklist sync',
+        subject: subjects.blacklistSyncAll,
+        answer: (msg) => this.answerBlacklistSync(msg),
       }),
     );
   }
 
-  private async answerInquiry(msg: Msg): Promise<void> {
+  private async answerInquiry(msg: Msg, storeId: string): Promise<Uint8Array> {
     let reply: Reply;
     try {
-      reply = await this.inquire(msg.subject.slice(msg.subject.lastIndexOf('.') + 1), msg.data);
+      reply = await this.inquire(storeId, msg.data);
     } catch (error) {
       if (error instanceof DomainRefusal) reply = { ok: false, code: error.code, message: error.message };
       else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
@@ -263,7 +271,7 @@ export class InquiryCentre {
         };
       }
     }
-    msg.respond(pb.InquiryReply.encode(reply).finish());
+    return pb.InquiryReply.encode(reply).finish();
   }
 
   /** One InquiryRequest from a store (the subject names the store; the request must agree). */
@@ -287,14 +295,7 @@ export class InquiryCentre {
   private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
     return this.exclusive(async () => {
       await this.appendDecision(
-        {
-          kind: 'authorise',
-          ...request,
-          storeId,
-          terminalId,
-          nowMs: this.now(),
-          validForMs: this.validForMs,
-        },
+        { kind: 'authorise', ...request, storeId, terminalId, nowMs: this.now(), validForMs: this.validForMs },
         STREAM_OF_ACCOUNT(request.bankId),
       );
       const authorisation = this.state.authorisations.get(request.authorizationId)!;
@@ -373,30 +374,17 @@ export class InquiryCentre {
               break;
             }
             await this.appendDecision(
-              {
-                kind: 'hand_over',
-                authorizationId: authorisation.authorizationId,
-                storeId,
-                terminalId,
-                nowMs: this.now(),
-              },
+              { kind: 'hand_over', authorizationId: authorisation.authorizationId, storeId, terminalId, nowMs: this.now() },
               STREAM_OF_ACCOUNT(authorisation.bankId),
             );
             pending.push({ authorisation: terms, action: 'credit' });
             break;
           case 'reverse':
             await this.appendDecision(
-              {
-                kind: 'reverse',
-                authorizationId: authorisation.authorizationId,
-                reason: settlement.reason,
-              },
+              { kind: 'reverse', authorizationId: authorisation.authorizationId, reason: settlement.reason },
               STREAM_OF_ACCOUNT(authorisation.bankId),
             );
-            pending.push({
-              authorisation: { ...terms, mac: new Uint8Array(0) },
-              action: 'reversed',
-            });
+            pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'reversed' });
             break;
           case 'open':
             this.logger.warn(`inquiry: authorisation ${authorisation.authorizationId} stays open: ${settlement.why}`);
@@ -429,7 +417,7 @@ export class InquiryCentre {
     });
   }
 
-  private answerBlacklistSync(msg: Msg): void {
+  private answerBlacklistSync(msg: Msg): Uint8Array {
     let reply: cardsys.v1.BlacklistSyncReply.$Properties;
     try {
       const request = decodeOrThrow('BlacklistSyncRequest', () => pb.BlacklistSyncRequest.decode(msg.data));
@@ -439,17 +427,13 @@ export class InquiryCentre {
           ? { version, unchanged: true }
           : {
               version,
-              entries: [...this.blacklistState.entries.values()].map((e) => ({
-                cardId: e.cardId,
-                reason: e.reason,
-                sinceMs: e.sinceMs,
-              })),
+              entries: [...this.blacklistState.entries.values()].map((e) => ({ cardId: e.cardId, reason: e.reason, sinceMs: e.sinceMs })),
             };
     } catch (error) {
       this.logger.warn(`inquiry: blacklist sync on ${msg.subject} refused: ${(error as Error).message}`);
       reply = { version: 0, unchanged: true };
     }
-    msg.respond(pb.BlacklistSyncReply.encode(reply).finish());
+    return pb.BlacklistSyncReply.encode(reply).finish();
   }
 
   /** The terms a store receives, with the credit MAC only the credit master can make. */

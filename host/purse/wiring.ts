@@ -2,6 +2,7 @@
 // writer's, or a follower's that only reads) and the route plugin that serves whichever runs now.
 
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { RefusedRequests } from '../../infra/nats/index.js';
 import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
 import type { IssuerMasterKeys } from '../../card/index.js';
@@ -15,7 +16,14 @@ import { purseRoutes, purseViewOf } from './routes.js';
 
 export interface HeadOfficePurse {
   /** The inquiry centre: with head office's writer it answers stores and decides; without one it only follows. */
-  startCentre(parts: { store: EventStore; nc: NatsConnection; hqWriter?: HqWriter; logger: Logger }): Promise<InquiryCentre>;
+  startCentre(parts: {
+    store: EventStore;
+    /** The responders' connection answers stores; the writer's publishes blacklist changes. */
+    nats: { responder: NatsConnection; writer: NatsConnection };
+    refused?: RefusedRequests;
+    hqWriter?: HqWriter;
+    logger: Logger;
+  }): Promise<InquiryCentre>;
   /** Blacklist, account and alert routes on the centre this instance runs now; the card view gains the purse. */
   routes(parts: { centre: () => InquiryCentre; readModels: Database.Database; cardViews?: CardView[] }): FastifyPluginAsync;
 }
@@ -27,7 +35,9 @@ export function headOfficePurse(
     startCentre(parts) {
       return InquiryCentre.start({
         ...options,
-        nc: parts.nc,
+        nc: parts.nats.responder,
+        publisher: parts.nats.writer,
+        ...(parts.refused ? { refused: parts.refused } : {}),
         store: parts.store,
         ...(parts.hqWriter ? { writer: parts.hqWriter } : {}),
         logger: parts.logger,

@@ -1,17 +1,28 @@
-// Who may do what on the NATS server. Every principal is an nkey user of nats-server's
-// `authorization { users = [...] }` block, with subject permissions that keep each store to the
-// subjects carrying its own id. No store may create JetStream consumers: a consumer's delivery
-// subject is chosen in the request body, which subject permissions cannot check, so stores read
-// their snapshot stream only by direct get, whose API subject names the stream.
-import { EVENTS_STREAM, snapshotStream, subjects } from '../../contracts/index.js';
+// Who may do what on NATS. Every principal is an nkey user with subject permissions; on head
+// office's hub each store is an account of its own (see accounts.ts), so these permissions are the
+// second fence inside an account, the first being what the account imports at all.
+//
+// Head office runs as several principals, one per part, each allowed only what that part does: the
+// ingest reads its consumer and publishes acks, the responders answer stores' requests and may
+// publish nothing but service replies, the writer publishes blacklist changes, the snapshot
+// publisher keeps the snapshot streams (in an account of their own), the API only connects. No store may create JetStream
+// consumers: a consumer's delivery subject is chosen in the request body, which subject
+// permissions cannot check, so stores read their snapshot stream only by direct get, whose API
+// subject names the stream.
+import { EVENTS_STREAM, HQ_ORIGIN, INGEST_CONSUMER, snapshotStream, subjects } from '../../contracts/index.js';
 
-export type Principal = { role: 'hq' } | { role: 'store'; storeId: string } | { role: 'pos'; storeId: string } | { role: 'auditor' };
+export const HEAD_OFFICE_PARTS = ['ingest', 'responder', 'writer', 'snapshots', 'api'] as const;
+export type HeadOfficePart = (typeof HEAD_OFFICE_PARTS)[number];
+
+export type Principal =
+  | { role: 'hq'; part: HeadOfficePart }
+  | { role: 'store'; storeId: string }
+  | { role: 'pos'; storeId: string }
+  | { role: 'auditor' };
 
 export interface NatsPermissions {
   publish: string[];
   subscribe: string[];
-  /** May publish one reply to the reply subject of each request it received. */
-  allowResponses: boolean;
 }
 
 /** A principal and the public nkey (U...) it authenticates with. */
@@ -20,8 +31,34 @@ export interface NatsUser {
   publicKey: string;
 }
 
+/** Head office's account on the hub; no store id can be "hq", so no store's account can be it. */
+export const HQ_ACCOUNT = HQ_ORIGIN;
+/** Head office's account holding the stores' snapshot streams (":" is no store id's character). */
+export const SNAPSHOTS_ACCOUNT = `${HQ_ORIGIN}:snapshots`;
+
+/**
+ * Where nats-server puts the reply subject of a request that crossed into another account through
+ * a service import: it makes a fresh `_R_.<token>` and routes whatever is published there back to
+ * the requester's own reply subject, in the requester's account, once.
+ */
+export const SERVICE_REPLY_PREFIX = '_R_';
+
+/** The account a principal's users belong to on the hub: one of head office's, or the store's own. */
+export function accountOf(principal: Principal): string {
+  if (principal.role === 'store' || principal.role === 'pos') return principal.storeId;
+  return principal.role === 'hq' && principal.part === 'snapshots' ? SNAPSHOTS_ACCOUNT : HQ_ACCOUNT;
+}
+
 export function principalName(principal: Principal): string {
-  return principal.role === 'store' || principal.role === 'pos' ? `${principal.role} ${principal.storeId}` : principal.role;
+  switch (principal.role) {
+    case 'store':
+    case 'pos':
+      return `${principal.role} ${principal.storeId}`;
+    case 'hq':
+      return `hq ${principal.part}`;
+    case 'auditor':
+      return 'auditor';
+  }
 }
 
 /**
@@ -29,7 +66,7 @@ export function principalName(principal: Principal): string {
  * `_INBOX_<id>`; the others live under `_INBOX.`, which no store id can reach, so that a store
  * named like another principal cannot read its replies.
  */
-export function inboxPrefixOf(principal: Principal): string | undefined {
+export function inboxPrefixOf(principal: Principal): string {
   switch (principal.role) {
     case 'store':
       return subjects.inbox(principal.storeId);
@@ -38,38 +75,82 @@ export function inboxPrefixOf(principal: Principal): string | undefined {
     case 'auditor':
       return '_INBOX.auditor';
     case 'hq':
-      return undefined;
+      return `_INBOX.hq.${principal.part}`;
   }
 }
 
 const jsApi = (operation: string) => `$JS.API.${operation}`;
+const inbox = (principal: Principal) => `${inboxPrefixOf(principal)}.>`;
+
+/** The JetStream API subjects of one durable pull consumer that its owner reads and keeps. */
+function consumerApi(stream: string, consumer: string): string[] {
+  return [
+    jsApi('INFO'),
+    jsApi(`STREAM.INFO.${stream}`),
+    jsApi(`STREAM.CREATE.${stream}`),
+    jsApi(`CONSUMER.CREATE.${stream}.${consumer}`),
+    jsApi(`CONSUMER.CREATE.${stream}.${consumer}.>`),
+    jsApi(`CONSUMER.DURABLE.CREATE.${stream}.${consumer}`),
+    jsApi(`CONSUMER.INFO.${stream}.${consumer}`),
+    jsApi(`CONSUMER.MSG.NEXT.${stream}.${consumer}`),
+    `$JS.ACK.${stream}.${consumer}.>`,
+  ];
+}
+
+/** What a store's edge may do; its POS terminals' replies go to their own inbox, nowhere else. */
+function storePermissions(storeId: string): NatsPermissions {
+  const stream = snapshotStream(storeId);
+  return {
+    publish: [
+      subjects.events(storeId),
+      subjects.hqRequests(storeId),
+      jsApi(`DIRECT.GET.${stream}`),
+      jsApi(`DIRECT.GET.${stream}.>`),
+      inbox({ role: 'pos', storeId }),
+    ],
+    subscribe: [
+      subjects.ack(storeId),
+      subjects.pos(storeId),
+      subjects.blacklistChanges,
+      subjects.snapshot(storeId),
+      inbox({ role: 'store', storeId }),
+    ],
+  };
+}
+
+function headOfficePermissions(principal: Extract<Principal, { role: 'hq' }>): NatsPermissions {
+  switch (principal.part) {
+    case 'ingest':
+      return { publish: [...consumerApi(EVENTS_STREAM, INGEST_CONSUMER), subjects.ack('*')], subscribe: [inbox(principal)] };
+    case 'responder':
+      // Stores' requests reach head office's account through service imports, so every reply goes
+      // to a subject the server made and routes back to the asker: nothing else may be published.
+      return { publish: [`${SERVICE_REPLY_PREFIX}.>`], subscribe: [subjects.hqRequestsAll, inbox(principal)] };
+    case 'writer':
+      return { publish: [subjects.blacklistChanges], subscribe: [inbox(principal)] };
+    case 'snapshots':
+      // Its account holds the snapshot streams and nothing else (the events stream is in another).
+      return {
+        publish: [
+          subjects.snapshot('*'),
+          jsApi('INFO'),
+          ...['INFO', 'CREATE', 'MSG.GET', 'PURGE'].map((operation) => jsApi(`STREAM.${operation}.*`)),
+        ],
+        subscribe: [inbox(principal)],
+      };
+    case 'api':
+      return { publish: [], subscribe: [] };
+  }
+}
 
 function permissionsOf(principal: Principal): NatsPermissions {
   switch (principal.role) {
     case 'hq':
-      return { publish: ['>'], subscribe: ['>'], allowResponses: false };
-    case 'store': {
-      const id = principal.storeId;
-      const stream = snapshotStream(id);
-      return {
-        publish: [
-          subjects.events(id),
-          `cardsys.hq.*.${id}`,
-          jsApi(`STREAM.INFO.${stream}`),
-          jsApi(`DIRECT.GET.${stream}`),
-          jsApi(`DIRECT.GET.${stream}.>`),
-        ],
-        subscribe: [subjects.ack(id), subjects.pos(id), 'cardsys.blacklist.>', subjects.snapshot(id), `${subjects.inbox(id)}.>`],
-        // Replies to its POS terminals go to their inboxes, known only from each request.
-        allowResponses: true,
-      };
-    }
+      return headOfficePermissions(principal);
+    case 'store':
+      return storePermissions(principal.storeId);
     case 'pos':
-      return {
-        publish: [subjects.pos(principal.storeId)],
-        subscribe: [`${inboxPrefixOf(principal)}.>`],
-        allowResponses: false,
-      };
+      return { publish: [subjects.pos(principal.storeId)], subscribe: [inbox(principal)] };
     case 'auditor':
       // Read-only: the stream's messages by sequence and live batches, never a consumer (a pull on
       // head office's durable consumer would take its messages).
@@ -80,40 +161,35 @@ function permissionsOf(principal: Principal): NatsPermissions {
           jsApi(`DIRECT.GET.${EVENTS_STREAM}`),
           jsApi(`DIRECT.GET.${EVENTS_STREAM}.>`),
         ],
-        subscribe: [subjects.eventsAll, 'cardsys.ack.>', `${inboxPrefixOf(principal)}.>`],
-        allowResponses: false,
+        subscribe: [subjects.eventsAll, subjects.ack('*'), inbox(principal)],
       };
   }
 }
 
-const quote = (text: string) => JSON.stringify(text);
+export const quote = (text: string) => JSON.stringify(text);
 const list = (items: string[]) => `[${items.map(quote).join(', ')}]`;
+/** nats-server reads an empty allow list as "no restriction": nothing allowed is a deny of everything. */
+const rule = (allow: string[]) => (allow.length === 0 ? `{ deny: ${list(['>'])} }` : `{ allow: ${list(allow)} }`);
 
-/** The `authorization` block for nats-server (2.9+) that admits exactly these users. */
-export function natsAuthorizationConfig(users: NatsUser[]): string {
+/** The entries of a `users = [...]` list (indented by `indent`) admitting exactly these users. */
+export function natsUserEntries(users: NatsUser[], indent: string): string[] {
   const seen = new Set<string>();
-  const entries = users.map(({ principal, publicKey }) => {
+  return users.flatMap(({ principal, publicKey }) => {
     if (!/^U[A-Z2-7]{55}$/.test(publicKey)) throw new Error(`${principalName(principal)}: "${publicKey}" is not an nkey user public key`);
     if (seen.has(publicKey)) throw new Error(`${principalName(principal)}: nkey ${publicKey} is already used by another principal`);
     seen.add(publicKey);
     const permissions = permissionsOf(principal);
     return [
-      `    # ${principalName(principal)}`,
-      `    { nkey: ${quote(publicKey)}, permissions: {`,
-      `      publish: { allow: ${list(permissions.publish)} }`,
-      `      subscribe: { allow: ${list(permissions.subscribe)} }`,
-      ...(permissions.allowResponses ? ['      allow_responses: true'] : []),
-      '    } }',
-    ].join('\n');
+      `${indent}# ${principalName(principal)}`,
+      `${indent}{ nkey: ${quote(publicKey)}, permissions: {`,
+      `${indent}  publish: ${rule(permissions.publish)}`,
+      `${indent}  subscribe: ${rule(permissions.subscribe)}`,
+      `${indent}} }`,
+    ];
   });
-  return ['authorization {', '  users = [', ...entries, '  ]', '}', ''].join('\n');
 }
 
-/** A complete nats-server configuration for a deployment: listen address, JetStream and users. */
-export function natsServerConfig(options: { listen: string; jetstreamDir: string; users: NatsUser[] }): string {
-  return [
-    `listen: ${quote(options.listen)}`,
-    `jetstream { store_dir: ${quote(options.jetstreamDir)} }`,
-    natsAuthorizationConfig(options.users),
-  ].join('\n');
+/** An `authorization` block admitting these users into one account (a store's own broker). */
+export function natsAuthorizationConfig(users: NatsUser[]): string {
+  return ['authorization {', '  users = [', ...natsUserEntries(users, '    '), '  ]', '}', ''].join('\n');
 }

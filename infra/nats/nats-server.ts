@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { freePort } from '../free-port.js';
 
 export interface NatsServerOptions {
-  /** Directory for JetStream data and the generated config; kept across restarts. */
+  /** Directory for JetStream data, the generated config and the log; kept across restarts. */
   dataDir: string;
   /** Port to listen on; a free one when omitted. */
   port?: number;
@@ -13,9 +13,15 @@ export interface NatsServerOptions {
   extraConfig?: string;
   /** Where the server's log goes; defaults to <dataDir>/nats-server.log. */
   logFile?: string;
+  /**
+   * A configuration file to run as it is (a generated hub or store broker configuration), instead
+   * of one written with the default listen address, JetStream and `extraConfig`; it must listen on
+   * 127.0.0.1:`port`.
+   */
+  configFile?: string;
 }
 
-/** A real nats-server process with JetStream, for tests, the demo and benchmarks. */
+/** A real nats-server process, for tests and benchmarks: JetStream on its own, or as its configuration file says. */
 export interface NatsServer {
   readonly url: string;
   readonly port: number;
@@ -32,17 +38,20 @@ export function natsServerBinary(): string {
 }
 
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
+  if (options.configFile && options.port === undefined) throw new Error('startNatsServer: a configFile needs the port it listens on');
   const port = options.port ?? (await freePort());
   mkdirSync(options.dataDir, { recursive: true });
-  const configFile = join(options.dataDir, 'nats-server.conf');
-  writeFileSync(
-    configFile,
-    [
-      `listen: "127.0.0.1:${port}"`,
-      `jetstream { store_dir: ${JSON.stringify(join(options.dataDir, 'jetstream'))} }`,
-      options.extraConfig ?? '',
-    ].join('\n'),
-  );
+  const configFile = options.configFile ?? join(options.dataDir, 'nats-server.conf');
+  if (!options.configFile) {
+    writeFileSync(
+      configFile,
+      [
+        `listen: "127.0.0.1:${port}"`,
+        `jetstream { store_dir: ${JSON.stringify(join(options.dataDir, 'jetstream'))} }`,
+        options.extraConfig ?? '',
+      ].join('\n'),
+    );
+  }
   const logFile = options.logFile ?? join(options.dataDir, 'nats-server.log');
   let child: ChildProcess | undefined;
 

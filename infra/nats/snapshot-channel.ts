@@ -1,10 +1,12 @@
-// How head office's issuance snapshots reach a store: one JetStream stream per store,
-// CARDSYS_SNAPSHOT_<id>, on the single subject cardsys.snapshot.<id>, every message sealed to that
-// store's key. Head office publishes full generations and changes into it and may purge what a newer
-// full generation supersedes. The store reads it only by direct get (its permissions name its own
-// stream and nothing else) and may subscribe to the subject to learn that something new arrived.
+// How head office's issuance snapshots reach a store: one JetStream stream per store in head
+// office's snapshot account (see accounts.ts), named by the store id, on the single subject
+// cardsys.snapshot.<id>, every message sealed to that store's key. Head office publishes full
+// generations and changes into it and may purge what a newer full generation supersedes. The store
+// reads it only by direct get (its account imports the direct gets of its own stream and nothing
+// else) and may subscribe to the subject to learn that something new arrived.
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
+import { RequestError } from '@nats-io/transport-node';
 import { snapshotStream, subjects } from '../../contracts/index.js';
 
 /** Head office: creates the store's snapshot stream, or leaves the existing one as it is. */
@@ -37,10 +39,14 @@ export interface StoredSnapshotMessage {
 /** Direct gets kept in flight while catching up; each is one small request. */
 const READ_WINDOW = 256;
 
+/** The stream does not exist (yet): nothing published for the store. */
+const isAbsent = (error: Error) => (error instanceof RequestError ? error.isNoResponders() : /stream not found/i.test(error.message));
+
 /**
  * Edge: every message of the store's snapshot stream after `afterSeq`, in order, up to the last one
- * stored when the read reaches it. `jsm` may be made with `{ checkAPI: false }`: a store may not
- * call `$JS.API.INFO`.
+ * stored when the read reaches it. Direct gets only (by subject for the last and the next message, by
+ * sequence in between), which is all a store's account imports; `jsm` may be made with
+ * `{ checkAPI: false }`, as a store may not call `$JS.API.INFO`.
  */
 export async function* readSnapshotMessages(
   jsm: JetStreamManager,
@@ -48,14 +54,26 @@ export async function* readSnapshotMessages(
   afterSeq: number,
 ): AsyncGenerator<StoredSnapshotMessage> {
   const stream = snapshotStream(storeId);
+  const subject = subjects.snapshot(storeId);
+  const get = (query: Parameters<JetStreamManager['direct']['getMessage']>[1]) => jsm.direct.getMessage(stream, query);
   let next = afterSeq + 1;
   for (;;) {
-    const { state } = await jsm.streams.info(stream);
-    next = Math.max(next, state.first_seq);
-    if (next > state.last_seq) return;
-    while (next <= state.last_seq) {
-      const count = Math.min(READ_WINDOW, state.last_seq - next + 1);
-      const batch = await Promise.all(Array.from({ length: count }, (_, i) => jsm.direct.getMessage(stream, { seq: next + i })));
+    let last;
+    try {
+      last = await get({ last_by_subj: subject });
+    } catch (error) {
+      if (isAbsent(error as Error)) return;
+      throw error;
+    }
+    if (!last || last.seq < next) return;
+    // Head office purges what a new full generation supersedes: the next message may lie further on.
+    const first = await get({ seq: next, next_by_subj: subject });
+    if (!first) return;
+    yield { seq: first.seq, data: first.data };
+    next = first.seq + 1;
+    while (next <= last.seq) {
+      const count = Math.min(READ_WINDOW, last.seq - next + 1);
+      const batch = await Promise.all(Array.from({ length: count }, (_, i) => get({ seq: next + i })));
       for (const message of batch) if (message) yield { seq: message.seq, data: message.data };
       next += count;
     }

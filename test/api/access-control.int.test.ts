@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIssuerMasterKeys } from '../../card/index.js';
-import { generateSigningKey } from '../../contracts/chain.js';
+import { generateSigningKey } from '../../contracts/index.js';
 import { decodeEnvelope, decodeEvent } from '../../contracts/index.js';
 import { API_TOKEN_AUDIENCE, API_TOKEN_ISSUER, mintApiToken, ROLES, ROUTE_ACCESS, tokenFor, type Role } from '../../host/api/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import { loadOrCreateApiTokenKey } from '../../host/provisioning/index.js';
-import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
+import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'cardsys.js');
 const quiet = { info() {}, warn() {}, error: (message: unknown) => console.error(message) };

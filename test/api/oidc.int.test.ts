@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIssuerMasterKeys } from '../../card/index.js';
-import { generateSigningKey } from '../../contracts/chain.js';
+import { generateSigningKey } from '../../contracts/index.js';
 import { buildApi, headOfficeAccess, tokenFor } from '../../host/api/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
 import { HqWriter } from '../../host/hq-writer/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
-import { freePort } from '../../infra/free-port.js';
-import { startNatsServer, type NatsServer } from '../../infra/nats/nats-server.js';
+import { freePort } from '../../infra/index.js';
+import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { ProjectionRunner, projections } from '../../projections/index.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'cardsys.js');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { generateSigningKey } from '../../contracts/index.js';
-import { auditDefaults } from '../../cli/commands/audit.js';
+import { auditDefaults } from '../../cli/commands/index.js';
 import type { Finding, ReplayResult, VerifiedEvent } from '../../audit/index.js';
 import { makePipelineHistory, type PipelineHistory } from './pipeline-history.js';
 import {

@@ -23,7 +23,7 @@ import { SqliteEventStore } from '../../eventstore/index.js';
 import { ensureEventsStream, startIngest } from '../../host/ingest/index.js';
 import { HqWriter, registerStore, storeKeyDirectory } from '../../host/hq-writer/index.js';
 import { startEdge, type EdgeNode } from '../../edge/index.js';
-import { auditDefaults } from '../../cli/commands/audit.js';
+import { auditDefaults } from '../../cli/commands/index.js';
 import { headOfficeProjections, ProjectionRunner } from '../../projections/index.js';
 
 export interface PipelineHistory {

@@ -12,7 +12,7 @@ import {
   type NewDomainEvent,
 } from '../../contracts/index.js';
 import { GENESIS_HASH, signHead, type SigningKey } from '../../contracts/index.js';
-import { auditDefaults } from '../../cli/commands/audit.js';
+import { auditDefaults } from '../../cli/commands/index.js';
 import { CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
 
 export interface StoredEvent {

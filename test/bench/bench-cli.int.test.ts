@@ -50,6 +50,13 @@ describe('cardsys bench', () => {
     }
   });
 
+  it('--tls runs the pipeline with every NATS link over TLS, and says so in the figures', () => {
+    const run = bench('--json', '--only', 'pipeline', '--events', '100', '--tls');
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout) as BenchReport;
+    expect(report.results.pipeline).toMatchObject({ status: 'ok', figures: { tls: true, events: 200 } });
+  });
+
   it('runs several benchmarks each in its own process and gathers their figures in one report', () => {
     const run = bench('--json', '--only', 'pipeline,card', '--events', '100');
     expect(run.status).toBe(0);

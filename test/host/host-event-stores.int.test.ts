@@ -15,7 +15,7 @@ import { EnvelopeChain } from '../support/envelope-chain.js';
 import { cardIssued, purseLoaded, pursePaid } from '../support/host-events.js';
 import { postgresForTests, SKIP_ENV } from '../support/postgres.js';
 import { chainHeadRecord, CHAIN_HEAD_RECORD_TYPE } from '../../eventstore/index.js';
-import { tokenFor } from '../../host/api/tokens.js';
+import { tokenFor } from '../../host/api/index.js';
 
 // Head office on each event store it can run on, with a real nats-server: store events reach the
 // read models, and no store can stop head office's own writer by squatting its record ids.

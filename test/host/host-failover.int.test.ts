@@ -5,7 +5,7 @@
 // twice, and a stalled writer that wakes appends nothing and steps down.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -13,11 +13,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEnvelope, decodeEvent, loadSigningKey, pb, subjects } from '../../contracts/index.js';
 import { type EdgeNode, startEdge } from '../../edge/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, PostgresEventStore, type StoredRecord } from '../../eventstore/index.js';
-import { issuerKeysFile, loadOrCreateIssuerKeys, provisionHeadOffice, provisionStore } from '../../host/provisioning/index.js';
-import { type NatsServer, natsConnectOptions, startNatsServer } from '../../infra/nats/index.js';
+import {
+  issuerKeysFile,
+  loadOrCreateIssuerKeys,
+  provisionHeadOffice,
+  provisionStore,
+  storeNatsOptions,
+  writeHubNatsConfig,
+} from '../../host/provisioning/index.js';
+import { freePort } from '../../infra/index.js';
+import { type NatsServer, startNatsServer } from '../../infra/nats/index.js';
 import { capturingLogger, purchase } from '../../testkit/backbone.js';
 import { postgresForTests, SKIP_ENV } from '../support/postgres.js';
-import { tokenFor } from '../../host/api/tokens.js';
+import { tokenFor } from '../../host/api/index.js';
 
 const postgres = await postgresForTests();
 const TAKEOVER_LIMIT_MS = 10_000;
@@ -141,16 +149,21 @@ if ('unavailable' in postgres) {
         bundleDir: join(root, 'store'),
       });
       for (const other of ['b', 'c']) {
-        for (const folder of ['keys', 'directory'])
+        for (const folder of ['keys', 'directory', 'tls'])
           cpSync(join(hqA, folder), join(root, other, 'hq', folder), {
             recursive: true,
           });
       }
-      nats = await startNatsServer({
-        dataDir: join(root, 'nats'),
-        extraConfig: readFileSync(store.natsAuthConfigFile, 'utf8'),
+      // The hub as `cardsys host nats-config` writes it: TLS with head office's CA, one account per store.
+      const port = await freePort();
+      const hubDir = join(root, 'nats');
+      const { file } = writeHubNatsConfig(hqA, {
+        listen: `127.0.0.1:${port}`,
+        jetstreamDir: join(hubDir, 'jetstream'),
+        out: join(hubDir, 'nats-server.conf'),
       });
-      const storeNats = natsConnectOptions(store.bundle.natsCreds);
+      nats = await startNatsServer({ dataDir: hubDir, port, configFile: file });
+      const storeNats = storeNatsOptions(join(root, 'store'), 'store');
       edge = await startEdge({
         storeId: STORE,
         dataDir: join(root, 'store', 'data'),

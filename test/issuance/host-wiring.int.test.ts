@@ -12,8 +12,8 @@ import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import { tokenFor } from '../../host/api/index.js';
-import { provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
-import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { provisionHeadOffice, provisionStore, type ProvisionedStore, headOfficeFiles } from '../../host/provisioning/index.js';
+import { natsConnectOptions, startNatsServer, type NatsServer, type HeadOfficePart } from '../../infra/nats/index.js';
 
 const quiet = { info() {}, warn() {}, error: (message: unknown) => console.error(message) };
 let root: string;
@@ -42,7 +42,7 @@ beforeAll(async () => {
   host = await startHost({
     dataDir: hqDataDir,
     natsUrl: server.url,
-    natsOptions: natsConnectOptions(headOffice.files.natsCreds),
+    natsOptions: (part) => natsConnectOptions(headOffice.files.natsCreds[part]),
     http: { host: '127.0.0.1', port: 0 },
     issuerKeys: generateIssuerMasterKeys(1),
     logger: quiet,
@@ -123,10 +123,11 @@ describe('issuance in the head office process', () => {
   });
 
   it('a restarted head office registers nobody twice', async () => {
+    const files = headOfficeFiles(join(root, 'hq'));
     const options = {
       dataDir: join(root, 'hq'),
       natsUrl: server.url,
-      natsOptions: natsConnectOptions(join(root, 'hq', 'keys', 'hq.nk')),
+      natsOptions: (part: HeadOfficePart) => natsConnectOptions(files.natsCreds[part]),
       http: { host: '127.0.0.1', port: 0 },
       issuerKeys: generateIssuerMasterKeys(1),
       logger: quiet,

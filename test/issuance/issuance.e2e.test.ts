@@ -23,6 +23,7 @@ import { type NatsServer, natsConnectOptions, startNatsServer } from '../../infr
 import { ChipTerminal, InProcessCard, VirtualStripeReader } from '../../reader/index.js';
 import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
 import { type HeadOfficeApi, headOfficeApi } from './support.js';
+import { connectHeadOffice } from '../support/head-office-nats.js';
 
 const master = generateIssuerMasterKeys(1);
 const quiet = {
@@ -36,7 +37,7 @@ let root: string;
 let server: NatsServer;
 let headOffice: ProvisionedHeadOffice;
 let stores: Record<'A' | 'B', ProvisionedStore>;
-let hqNc: NatsConnection;
+let hq: Awaited<ReturnType<typeof connectHeadOffice>>;
 let posNc: NatsConnection;
 let eventStore: SqliteEventStore;
 let ingest: Ingest;
@@ -128,14 +129,8 @@ beforeAll(async () => {
     A: provisionStore({ hqDataDir, storeId: 'A', name: 'Store A' }),
     B: provisionStore({ hqDataDir, storeId: 'B', name: 'Store B' }),
   };
-  server = await startNatsServer({
-    dataDir: join(root, 'nats'),
-    extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8'),
-  });
-  hqNc = await connect({
-    servers: server.url,
-    ...natsConnectOptions(headOffice.files.natsCreds),
-  });
+  server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8') });
+  hq = await connectHeadOffice(server.url, hqDataDir);
 
   eventStore = SqliteEventStore.open(join(hqDataDir, 'events.db'));
   const writer = await HqWriter.open({
@@ -144,7 +139,8 @@ beforeAll(async () => {
   });
   await writer.append([...headOffice.events, ...stores.A.events, ...stores.B.events].map((event) => ({ event, streamId: 'stores' })));
   ingest = await startIngest({
-    nc: hqNc,
+    nc: hq.nats.ingest,
+    responder: hq.nats.responder,
     store: eventStore,
     storeKeys: storeKeyDirectory(eventStore),
     logger: quiet,
@@ -157,7 +153,7 @@ beforeAll(async () => {
     routes: (runner) => {
       const issuance = headOfficeIssuance({
         store: eventStore,
-        nc: hqNc,
+        nats: hq.nats,
         readModels: runner.db,
         sealingKey: headOffice.sealingKey.privateKey,
         issuerKeys: master,
@@ -219,7 +215,7 @@ afterAll(async () => {
   await posNc?.close();
   await ingest?.stop();
   await api?.close();
-  await hqNc?.close();
+  await hq?.close();
   await rig?.close();
   await eventStore?.close();
   await server?.stop();

@@ -14,7 +14,7 @@ import { snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
 import { IssuanceCache } from '../../edge/issuance/index.js';
 import { startLookupResponder, startSnapshotPublisher, type SnapshotPublisher } from '../../host/issuance/index.js';
-import { provisionHeadOffice, provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
+import { provisionHeadOffice, provisionStore, type ProvisionedStore, headOfficeFiles } from '../../host/provisioning/index.js';
 import { natsConnectOptions, readSnapshotMessages, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { applyIssuanceEvent, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/index.js';
 
@@ -93,9 +93,18 @@ beforeAll(async () => {
   project(user(1, 'A'), user(2, 'A'), user(3, 'A'), user(4, 'B'), user(5, 'B'), user(6, 'C'), user(7, 'A'));
   project(...[1, 2, 3, 4, 5, 6].map(card));
 
-  const hq = await connectAs(headOffice.files.natsCreds);
-  publisher = await startSnapshotPublisher({ nc: hq, readModels, follow: false, logger: quiet });
-  responder = startLookupResponder({ nc: hq, readModels, sealingKey: headOffice.sealingKey.privateKey, logger: quiet });
+  publisher = await startSnapshotPublisher({
+    nc: await connectAs(headOffice.files.natsCreds.snapshots),
+    readModels,
+    follow: false,
+    logger: quiet,
+  });
+  responder = startLookupResponder({
+    nc: await connectAs(headOffice.files.natsCreds.responder),
+    readModels,
+    sealingKey: headOffice.sealingKey.privateKey,
+    logger: quiet,
+  });
 
   edgeDb = new Database(join(root, 'edge-A.db'));
   info = new IssuanceInfo({
@@ -153,7 +162,7 @@ describe('issuance snapshots', () => {
     expect(info.cache.find(bankId(6))?.userId).toBe('user-6');
     expect(info.cache.size()).toBe(6);
     // The superseded generation is gone from the broker.
-    const hq = await connectAs(join(hqDataDir, 'keys', 'hq.nk'));
+    const hq = await connectAs(headOfficeFiles(hqDataDir).natsCreds.snapshots);
     const state = (await (await jetstreamManager(hq)).streams.info(snapshotStream('A'))).state;
     expect(state.messages).toBe(1);
   });
@@ -161,7 +170,7 @@ describe('issuance snapshots', () => {
   it('re-reading the stream changes nothing; a restarted publisher resumes where the stream stands', async () => {
     const before = info.cache.state();
     expect(await info.sync()).toBe(0);
-    const hq = await connectAs(join(hqDataDir, 'keys', 'hq.nk'));
+    const hq = await connectAs(headOfficeFiles(hqDataDir).natsCreds.snapshots);
     const again = await startSnapshotPublisher({ nc: hq, readModels, follow: false, logger: quiet });
     try {
       expect(await again.publishPending()).toMatchObject({ messages: 0, fullSnapshots: 0 });
@@ -202,7 +211,7 @@ describe('issuance snapshots', () => {
   });
 
   it('after many changes head office replaces them in the stream with a new whole snapshot', async () => {
-    const hq = await connectAs(join(hqDataDir, 'keys', 'hq.nk'));
+    const hq = await connectAs(headOfficeFiles(hqDataDir).natsCreds.snapshots);
     const compacting = await startSnapshotPublisher({
       nc: hq,
       readModels,

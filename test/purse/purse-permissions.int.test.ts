@@ -40,10 +40,18 @@ describe('purse subjects under store permissions', () => {
     credsA = provisionStore({ hqDataDir, storeId: 'A', name: 'Store A', bundleDir: join(root, 'stores', 'A') }).bundle.natsCreds;
     const b = provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'stores', 'B') });
     server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(b.natsAuthConfigFile, 'utf8') });
-    const hq = await connectWith(headOfficeFiles(hqDataDir).natsCreds);
+    const hq = headOfficeFiles(hqDataDir).natsCreds;
     store = SqliteEventStore.open(join(root, 'events.db'));
     const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
-    centre = await InquiryCentre.start({ nc: hq, store, writer, issuerKeys: generateIssuerMasterKeys(1), logger: quiet, sweepEveryMs: 0 });
+    centre = await InquiryCentre.start({
+      nc: await connectWith(hq.responder),
+      publisher: await connectWith(hq.writer),
+      store,
+      writer,
+      issuerKeys: generateIssuerMasterKeys(1),
+      logger: quiet,
+      sweepEveryMs: 0,
+    });
   });
   afterAll(async () => {
     await centre?.stop();

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, subjects, type SigningKey } from '../../contracts/index.js';
 import { eventStoreSource, KeyRing, replayAndVerify } from '../../audit/index.js';
 import { originStreamName } from '../../eventstore/index.js';
-import { tokenFor } from '../../host/api/tokens.js';
+import { tokenFor } from '../../host/api/index.js';
 import { registerStore } from '../../host/hq-writer/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';

@@ -1,5 +1,5 @@
-// Real nats-server 2.9 with the authorization block generated from provisioned principals: each
-// store reaches its own subjects and nothing of another store's.
+// Real nats-server 2.9 with the accounts generated from provisioned principals: each store reaches
+// its own subjects and nothing of another store's, and each part of head office only its own.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +23,11 @@ const encoder = new TextEncoder();
 let root: string;
 let server: NatsServer;
 let stores: Record<'A' | 'B', ProvisionedStore>;
+/** Head office's ingest (events stream, acks) and snapshot publisher (snapshot streams). */
 let hq: NatsConnection;
 let hqJsm: JetStreamManager;
+let hqSnapshots: NatsConnection;
+let snapshotsJsm: JetStreamManager;
 const open: NatsConnection[] = [];
 
 async function connectWith(credsFile: string): Promise<NatsConnection> {
@@ -82,18 +85,20 @@ beforeAll(async () => {
     B: provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'stores', 'B') }),
   };
   server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8') });
-  hq = await connectWith(headOfficeFiles(hqDataDir).natsCreds);
+  hq = await connectWith(headOfficeFiles(hqDataDir).natsCreds.ingest);
   hqJsm = await jetstreamManager(hq);
   await hqJsm.streams.add({ name: EVENTS_STREAM, subjects: [subjects.eventsAll] });
+  hqSnapshots = await connectWith(headOfficeFiles(hqDataDir).natsCreds.snapshots);
+  snapshotsJsm = await jetstreamManager(hqSnapshots);
   for (const [storeId, store] of Object.entries(stores)) {
-    await ensureSnapshotStream(hqJsm, storeId);
+    await ensureSnapshotStream(snapshotsJsm, storeId);
     const sealingKey = sealingPublicKeyFromRaw(new Uint8Array(Buffer.from(store.record.sealingPublicKey, 'base64')));
     const blob = seal(
       sealingKey,
       { purpose: 'issuance-snapshot', recipient: storeId },
       snapshotUpdate(storeId, [`${storeId}-0001`, `${storeId}-0002`]),
     );
-    await jetstream(hq).publish(subjects.snapshot(storeId), blob);
+    await jetstream(hqSnapshots).publish(subjects.snapshot(storeId), blob);
   }
 });
 
@@ -177,7 +182,7 @@ describe('store credentials', () => {
     ]) {
       expect(await trySubscribe(edgeA, subject), subject).toBe(`Permissions Violation for Subscription to "${subject}"`);
     }
-    for (const subject of [subjects.ack('A'), subjects.pos('A'), subjects.snapshot('A'), 'cardsys.blacklist.>']) {
+    for (const subject of [subjects.ack('A'), subjects.pos('A'), subjects.snapshot('A'), subjects.blacklistChanges]) {
       expect(await trySubscribe(edgeA, subject), subject).toBe('allowed');
     }
   });
@@ -192,7 +197,7 @@ describe('store credentials', () => {
   });
 
   it("a sealed snapshot blob taken from the broker does not open with another store's key", async () => {
-    const taken = await hqJsm.direct.getMessage(snapshotStream('B'), { seq: 1 });
+    const taken = await snapshotsJsm.streams.getMessage(snapshotStream('B'), { seq: 1 });
     const keyA = loadSealingKey(stores.A.bundle.sealingKey);
     expect(() => openSealed(keyA.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).toThrow(
       /sealed to key .*not to this key/,
@@ -206,8 +211,8 @@ describe('store credentials', () => {
 
 describe('snapshot channel', () => {
   it('catches up past its read window, resumes from a cursor and skips what head office purged', async () => {
-    const js = jetstream(hq);
-    const first = (await hqJsm.streams.info(snapshotStream('A'))).state.last_seq + 1;
+    const js = jetstream(hqSnapshots);
+    const first = (await snapshotsJsm.streams.info(snapshotStream('A'))).state.last_seq + 1;
     for (let i = 0; i < 600; i++) await js.publish(subjects.snapshot('A'), encoder.encode(`change ${first + i}`));
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
     const jsm = await jetstreamManager(edgeA, { checkAPI: false });
@@ -221,7 +226,7 @@ describe('snapshot channel', () => {
     };
     expect(await read(first - 1)).toEqual(Array.from({ length: 600 }, (_, i) => first + i));
     expect(await read(first + 598)).toEqual([first + 599]);
-    await hqJsm.streams.purge(snapshotStream('A'), { seq: first + 500 });
+    await snapshotsJsm.streams.purge(snapshotStream('A'), { seq: first + 500 });
     expect(await read(first + 10)).toEqual(Array.from({ length: 100 }, (_, i) => first + 500 + i));
   });
 });
@@ -259,6 +264,64 @@ describe('POS credentials', () => {
     await refused;
     await edgeB.flush();
     expect(reachedB).toBe(0);
+  });
+});
+
+describe("head office's parts", () => {
+  const partCreds = () => headOfficeFiles(join(root, 'hq')).natsCreds;
+  const refusedPublish = async (nc: NatsConnection, subject: string) => {
+    const refused = permissionViolation(nc, subject);
+    nc.publish(subject, new Uint8Array(0));
+    return (await refused).operation;
+  };
+
+  it('the responders may publish nothing but server-made replies: no JetStream API, no acks, no blacklist', async () => {
+    const responder = await connectWith(partCreds().responder);
+    for (const subject of [
+      `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
+      '$JS.API.INFO',
+      subjects.ack('A'),
+      subjects.blacklistChanges,
+      subjects.events('A'),
+      `${subjects.inbox('A')}.x`,
+    ]) {
+      expect(await refusedPublish(responder, subject), subject).toBe('publish');
+    }
+    expect(await trySubscribe(responder, subjects.hqRequestsAll)).toBe('allowed');
+    expect(await trySubscribe(responder, subjects.eventsAll)).toBe(`Permissions Violation for Subscription to "${subjects.eventsAll}"`);
+  });
+
+  it('the ingest keeps its own consumer and publishes acks, but cannot delete or purge streams nor publish the blacklist', async () => {
+    const ingest = await connectWith(partCreds().ingest);
+    const jsm = await jetstreamManager(ingest);
+    await expect(jsm.streams.delete(EVENTS_STREAM)).rejects.toThrow(
+      `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${EVENTS_STREAM}"`,
+    );
+    await expect(jsm.streams.purge(snapshotStream('B'))).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE');
+    await expect(jsm.consumers.add(EVENTS_STREAM, { durable_name: 'other', filter_subject: subjects.eventsAll })).rejects.toThrow(
+      'Permissions Violation for Publish to "$JS.API.CONSUMER',
+    );
+    expect(await refusedPublish(ingest, subjects.blacklistChanges)).toBe('publish');
+  });
+
+  it('the snapshot publisher keeps the snapshot streams, in an account where the events stream does not exist', async () => {
+    const snapshots = await connectWith(partCreds().snapshots);
+    const jsm = await jetstreamManager(snapshots);
+    expect((await jsm.streams.info(snapshotStream('B'))).config.name).toBe(snapshotStream('B'));
+    await expect(jsm.streams.info(EVENTS_STREAM)).rejects.toThrow('stream not found');
+    await expect(jsm.streams.purge(EVENTS_STREAM)).rejects.toThrow('stream not found');
+    await expect(jsm.streams.delete(snapshotStream('B'))).rejects.toThrow(
+      `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${snapshotStream('B')}"`,
+    );
+    expect(await refusedPublish(snapshots, subjects.events('A'))).toBe('publish');
+  });
+
+  it('the writer publishes blacklist changes only, and the API connection nothing', async () => {
+    const writer = await connectWith(partCreds().writer);
+    expect(await refusedPublish(writer, subjects.ack('A'))).toBe('publish');
+    const api = await connectWith(partCreds().api);
+    expect(await refusedPublish(api, subjects.blacklistChanges)).toBe('publish');
+    expect(await trySubscribe(api, '>')).toBe('Permissions Violation for Subscription to ">"');
   });
 });
 

@@ -44,7 +44,7 @@ afterAll(() => {
 describe('provisionStore', () => {
   it('writes the bundle with every secret readable by its owner only', () => {
     const { bundle } = storeA;
-    for (const secret of [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys])
+    for (const secret of [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys, bundle.tls.key])
       expect(mode(secret), secret).toBe(0o600);
     // A store's terminals get what they need to talk to cards, never the keys that mint or vouch for money.
     expect(Object.keys(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))).sort()).toEqual([
@@ -117,7 +117,10 @@ describe('provisionStore', () => {
     ]) {
       expect(after).toContain(`nkey: "${key}"`);
     }
-    expect(after.match(/nkey: "U/g)).toHaveLength(6);
+    // Head office's five parts, the auditor, and each store's edge and POS terminals, each store in its own account.
+    expect(after.match(/nkey: "U/g)).toHaveLength(10);
+    expect(after).toMatch(/"A": \{/);
+    expect(after).toMatch(/"B": \{/);
   });
 
   it('never replaces a provisioned store, nor writes into a folder that holds keys', () => {
@@ -158,14 +161,17 @@ describe('provisionHeadOffice', () => {
         },
       },
     ]);
-    for (const secret of [
+    const secrets = [
       first.files.signingKey,
       first.files.sealingKey,
       first.files.apiTokenKey,
-      first.files.natsCreds,
+      ...Object.values(first.files.natsCreds),
       first.files.auditorCreds,
-    ])
-      expect(mode(secret)).toBe(0o600);
+      first.files.tlsCa.key,
+    ];
+    for (const secret of secrets) expect(mode(secret), secret).toBe(0o600);
+    // Each part of head office is its own NATS principal.
+    expect(new Set(Object.values(first.record.natsPublicKeys)).size).toBe(5);
     expect(second.apiTokenKey.keyId).toBe(first.apiTokenKey.keyId);
     expect(first.apiTokenKey.keyId).not.toBe(first.signingKey.keyId);
   });
@@ -177,7 +183,7 @@ describe('credential files', () => {
     expect(options.inboxPrefix).toBe('_INBOX_A');
     expect(typeof options.authenticator).toBe('function');
     expect(natsConnectOptions(undefined)).toEqual({});
-    expect(natsConnectOptions(headOfficeFiles(hqDataDir).natsCreds).inboxPrefix).toBeUndefined();
+    expect(natsConnectOptions(headOfficeFiles(hqDataDir).natsCreds.responder).inboxPrefix).toBe('_INBOX.hq.responder');
   });
 
   it('refuse a missing file, a file without a seed and a damaged seed, naming the file', () => {
@@ -214,7 +220,9 @@ describe('cardsys host provision-store / nats-config', () => {
     const configured = cli('host', 'nats-config', '--data', 'data', '--listen', '127.0.0.1:14222');
     expect(configured.status).toBe(0);
     const configFile = join(root, 'data', 'hq', 'nats-server.conf');
-    expect(readFileSync(configFile, 'utf8')).toContain(`nkey: "${record.natsPublicKey}"`);
+    // The store's account, included from the file provisioning regenerates.
+    expect(readFileSync(configFile, 'utf8')).toContain('include "nats-auth.conf"');
+    expect(readFileSync(join(root, 'data', 'hq', 'nats-auth.conf'), 'utf8')).toContain(`nkey: "${record.natsPublicKey}"`);
     expect(() => execFileSync(natsServerBinary(), ['-t', '-c', configFile], { stdio: 'pipe' })).not.toThrow();
   });
 

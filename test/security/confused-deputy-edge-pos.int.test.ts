@@ -1,0 +1,128 @@
+// Confused deputy at the edge: a POS terminal of store A sends its edge a command whose reply
+// subject is another store's or head office's subject (B's acks and events, the blacklist, B's
+// authorisation requests, A's own events or head office requests), hoping the edge answers there with
+// its rights. With nothing but store A's POS credentials, on store A's broker joined to the hub: the
+// edge refuses, logs and counts each one, and nothing arrives anywhere. Even an edge that did answer
+// could not: its credentials publish replies only into the store's POS inbox.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { PermissionViolationError, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { terminalKeysFromJson } from '../../card/index.js';
+import { loadSigningKey } from '../../contracts/index.js';
+import { EVENTS_STREAM, pb, subjects } from '../../contracts/index.js';
+import { startEdge, type EdgeNode } from '../../edge/index.js';
+import { sendPosCommand } from '../../edge/pos/index.js';
+import { storeNatsOptions } from '../../host/provisioning/index.js';
+import { capturingLogger } from '../../testkit/backbone.js';
+import { startDeployment, type Broker, type Deployment } from './deployment.js';
+
+const HOSTILE_REPLIES = [
+  subjects.ack('B'),
+  subjects.events('B'),
+  subjects.blacklistChanges,
+  subjects.inquiry('B'),
+  subjects.events('A'),
+  subjects.inquiry('A'),
+  '$JS.API.STREAM.DELETE.CARDSYS_EVENTS',
+];
+
+const readCommand = (n: number) => pb.PosCommand.encode({ commandId: `attack-${n}`, storeId: 'A', terminalId: 'pos-1', read: {} }).finish();
+
+function listen(nc: NatsConnection, watched: string[]): Msg[] {
+  const seen: Msg[] = [];
+  for (const subject of watched) nc.subscribe(subject, { callback: (_error, msg) => void seen.push(msg) });
+  return seen;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 700));
+
+describe('confused deputy at the edge through a POS terminal', () => {
+  let deployment: Deployment;
+  let brokerA: Broker;
+  let edgeA: EdgeNode;
+  const edgeLog = capturingLogger();
+
+  beforeAll(async () => {
+    deployment = await startDeployment(['A', 'B']);
+    brokerA = await deployment.startBroker('A');
+    const bundle = deployment.bundle('A');
+    edgeA = await startEdge({
+      storeId: 'A',
+      dataDir: join(deployment.root, 'edge-A'),
+      natsUrl: brokerA.url,
+      natsOptions: storeNatsOptions(deployment.bundleDir('A'), 'store'),
+      signingKey: loadSigningKey(bundle.signingKey),
+      logger: edgeLog.logger,
+      counter: {
+        keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
+        cardReader: () => {
+          throw new Error('no card in the reader');
+        },
+      },
+    });
+    await edgeA.nats;
+  }, 60_000);
+  afterAll(async () => {
+    await edgeA?.stop();
+    await deployment?.close();
+  });
+
+  it("refuses every reply subject outside the POS inbox: nothing reaches store B's or head office's subjects", async () => {
+    const storeB = await deployment.connectToHub('B', 'store');
+    const auditor = await deployment.connectAuditor();
+    const seen = [...listen(storeB, [subjects.ack('B'), subjects.blacklistChanges]), ...listen(auditor, [subjects.eventsAll])];
+    const ownEdge = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'store'));
+    seen.push(...listen(ownEdge, [subjects.blacklistChanges]));
+    await Promise.all([storeB.flush(), auditor.flush(), ownEdge.flush()]);
+    const eventsJsm = await jetstreamManager(auditor, { checkAPI: false });
+    const storedBefore = (await eventsJsm.streams.info(EVENTS_STREAM)).state.messages;
+
+    const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'pos'));
+    for (const [n, reply] of HOSTILE_REPLIES.entries()) pos.publish(subjects.pos('A'), readCommand(n), { reply });
+    await pos.flush();
+    await settle();
+
+    expect(edgeA.pos!.refused.total).toBe(HOSTILE_REPLIES.length);
+    for (const reply of HOSTILE_REPLIES) {
+      expect(edgeLog.lines).toContain(
+        `pos A: request on cardsys.pos.A refused, not answered: its reply subject "${reply}" lies outside pos A's inbox _INBOX.pos.A.>`,
+      );
+    }
+    expect(seen.map((msg) => msg.subject)).toEqual([]);
+    expect((await eventsJsm.streams.info(EVENTS_STREAM)).state.messages).toBe(storedBefore);
+
+    // A command asked properly is answered.
+    const reply = await sendPosCommand(
+      pos,
+      { commandId: 'proper-1', storeId: 'A', terminalId: 'pos-1', read: {} },
+      { attempts: 1, timeoutMs: 5000 },
+    );
+    expect(reply.commandId).toBe('proper-1');
+  });
+
+  it("an edge that answered anyway could not: store A's edge credentials publish replies only into the POS inbox", async () => {
+    const storeB = await deployment.connectToHub('B', 'store');
+    const seen = listen(storeB, [subjects.ack('B'), subjects.blacklistChanges]);
+    await storeB.flush();
+    const careless = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'store'));
+    const violations: string[] = [];
+    void (async () => {
+      for await (const status of careless.status()) {
+        if (status.type === 'error' && status.error instanceof PermissionViolationError) violations.push(status.error.subject);
+      }
+    })();
+    careless.subscribe(subjects.pos('A'), {
+      queue: 'careless',
+      callback: (_error, msg) => void msg.respond(new TextEncoder().encode('whatever you say')),
+    });
+    await careless.flush();
+    const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'pos'));
+    for (const reply of [subjects.ack('B'), subjects.blacklistChanges]) pos.publish(subjects.pos('A'), readCommand(100), { reply });
+    await pos.flush();
+    await settle();
+    expect(violations).toEqual(expect.arrayContaining([subjects.ack('B'), subjects.blacklistChanges]));
+    expect(seen).toEqual([]);
+  });
+});

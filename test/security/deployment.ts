@@ -1,0 +1,184 @@
+// A deployment as provisioning makes it, for attacks with real credentials: head office's hub
+// (the configuration `cardsys host nats-config` writes: TLS, JetStream in head office's account, one
+// account per store, a leaf port where brokers log in with their certificates), head office itself
+// with each part on its own credentials, and stores' brokers (`cardsys edge broker-config`) joined
+// over TLS leaf links.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { generateIssuerMasterKeys } from '../../card/index.js';
+import { subjects } from '../../contracts/index.js';
+import { startHost, type HostNode } from '../../host/index.js';
+import {
+  headOfficeFiles,
+  headOfficeNatsOptions,
+  provisionStore,
+  storeBundleFiles,
+  storeNatsOptions,
+  writeHubNatsConfig,
+  writeStoreBrokerConfig,
+  type StoreBundleFiles,
+} from '../../host/provisioning/index.js';
+import { freePort } from '../../infra/index.js';
+import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { capturingLogger } from '../../testkit/backbone.js';
+
+export interface Broker {
+  server: NatsServer;
+  url: string;
+  logFile: string;
+}
+
+export interface Deployment {
+  root: string;
+  hqDataDir: string;
+  hub: NatsServer;
+  /** The hub's leaf port (TLS, a store certificate required). */
+  leafPort: number;
+  host: HostNode;
+  /** Everything head office logged. */
+  log: ReturnType<typeof capturingLogger>;
+  bundle(storeId: string): StoreBundleFiles;
+  bundleDir(storeId: string): string;
+  /** A connection made here and closed with the deployment. */
+  connect(url: string, options: Partial<ConnectionOptions>): Promise<NatsConnection>;
+  /** The store's edge or POS terminals on the hub, with their own credentials and the CA. */
+  connectToHub(storeId: string, who: 'store' | 'pos'): Promise<NatsConnection>;
+  /** The auditor on the hub (reads the events stream, hears acks). */
+  connectAuditor(): Promise<NatsConnection>;
+  /** The store's broker as `cardsys edge broker-config` writes it, once its leaf link to the hub is up. */
+  startBroker(storeId: string): Promise<Broker>;
+  /** A nats-server run by whoever holds the store's bundle, configured as they like (here: anyone may connect and do anything). */
+  startRogueBroker(storeId: string): Promise<Broker>;
+  close(): Promise<void>;
+}
+
+export async function startDeployment(storeIds: string[]): Promise<Deployment> {
+  const root = mkdtempSync(join(tmpdir(), 'cardsys-deployment-'));
+  const hqDataDir = join(root, 'hq');
+  const bundleDir = (storeId: string) => join(root, 'stores', storeId);
+  for (const storeId of storeIds) provisionStore({ hqDataDir, storeId, name: `Store ${storeId}`, bundleDir: bundleDir(storeId) });
+  const [port, leafPort] = [await freePort(), await freePort()];
+  const hubDir = join(root, 'nats', 'hub');
+  const { file } = writeHubNatsConfig(hqDataDir, {
+    listen: `127.0.0.1:${port}`,
+    leafListen: `127.0.0.1:${leafPort}`,
+    jetstreamDir: join(hubDir, 'jetstream'),
+    out: join(hubDir, 'nats-server.conf'),
+  });
+  const hub = await startNatsServer({ dataDir: hubDir, port, configFile: file });
+  const servers: NatsServer[] = [hub];
+  const connections: NatsConnection[] = [];
+  const log = capturingLogger();
+  let host: HostNode | undefined;
+  const cleanUp = async () => {
+    await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+    await host?.stop();
+    for (const server of servers.reverse()) await server.stop();
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    host = await startHost({
+      dataDir: hqDataDir,
+      natsUrl: hub.url,
+      natsOptions: headOfficeNatsOptions(hqDataDir),
+      http: { host: '127.0.0.1', port: 0 },
+      issuerKeys: generateIssuerMasterKeys(1),
+      logger: log.logger,
+    });
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+
+  const track = async (url: string, options: Partial<ConnectionOptions>) => {
+    const nc = await connect({ servers: url, reconnect: false, ...options });
+    connections.push(nc);
+    return nc;
+  };
+
+  /**
+   * Starts nats-server on `config` and waits until its leaf link to the hub carries a request of the
+   * store's to head office (nats-server logs a leaf connection before its TLS handshake is done).
+   */
+  const startLeafServer = async (
+    storeId: string,
+    name: string,
+    config: (dir: string, port: number) => string,
+    client: Partial<ConnectionOptions>,
+  ): Promise<Broker> => {
+    const dir = join(root, 'nats', name);
+    const brokerPort = await freePort();
+    const server = await startNatsServer({ dataDir: dir, port: brokerPort, configFile: config(dir, brokerPort) });
+    servers.push(server);
+    const probe = await connect({ servers: server.url, reconnect: false, ...client });
+    try {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const answered = await probe.request(subjects.sync(storeId), new Uint8Array(0), { timeout: 500 }).then(
+          () => true,
+          () => false,
+        );
+        if (answered) break;
+        if (Date.now() > deadline) throw new Error(`store ${storeId}'s ${name} did not reach head office through its leaf link`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await probe.close();
+    }
+    return { server, url: server.url, logFile: join(dir, 'nats-server.log') };
+  };
+
+  return {
+    root,
+    hqDataDir,
+    hub,
+    leafPort,
+    host,
+    log,
+    bundle: (storeId) => storeBundleFiles(bundleDir(storeId)),
+    bundleDir,
+    connect: track,
+    connectToHub: (storeId, who) => track(hub.url, storeNatsOptions(bundleDir(storeId), who)),
+    connectAuditor: () => {
+      const files = headOfficeFiles(hqDataDir);
+      return track(hub.url, { ...natsConnectOptions(files.auditorCreds), tls: { caFile: files.tlsCa.cert } });
+    },
+    startBroker: (storeId) =>
+      startLeafServer(
+        storeId,
+        `broker-${storeId}`,
+        (dir, brokerPort) =>
+          writeStoreBrokerConfig(bundleDir(storeId), {
+            listen: `127.0.0.1:${brokerPort}`,
+            hubLeafUrls: [`tls://127.0.0.1:${leafPort}`],
+            out: join(dir, 'broker.conf'),
+          }),
+        storeNatsOptions(bundleDir(storeId), 'store'),
+      ),
+    startRogueBroker: (storeId) =>
+      startLeafServer(
+        storeId,
+        `rogue-${storeId}`,
+        (dir, brokerPort) => {
+          const bundle = storeBundleFiles(bundleDir(storeId));
+          const tls = `cert_file: ${JSON.stringify(bundle.tls.cert)}, key_file: ${JSON.stringify(bundle.tls.key)}, ca_file: ${JSON.stringify(bundle.tlsCa)}`;
+          const file = join(dir, 'rogue.conf');
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(
+            file,
+            [
+              `listen: "127.0.0.1:${brokerPort}"`,
+              'default_js_domain: { "$G": "" }',
+              `leafnodes { reconnect: 1, remotes = [ { urls: ["tls://127.0.0.1:${leafPort}"], tls: { ${tls} } } ] }`,
+              '',
+            ].join('\n'),
+          );
+          return file;
+        },
+        {},
+      ),
+    close: cleanUp,
+  };
+}
