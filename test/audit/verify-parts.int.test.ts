@@ -161,7 +161,10 @@ describe('replay on a signed history written straight into the event store', () 
     for (const key of [first, second, generateSigningKey()]) {
       const sealed = sealEnvelope('r1', ++seq, hash, {
         streamId: 'x',
-        event: { type: 'PurseOperationDeclined', data: { cardId: 'c', operation: 'pay', amount: 1, reason: 'insufficient_balance', storeId: 'r1' } },
+        event: {
+          type: 'PurseOperationDeclined',
+          data: { cardId: 'c', operation: 'pay', amount: 1, reason: 'insufficient_balance', storeId: 'r1' },
+        },
       });
       hash = sealed.hash;
       await store.appendToStream('store-r1', [
