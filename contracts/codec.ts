@@ -36,6 +36,8 @@ const eventMessages = {
   LoadAuthorisationCompleted: pb.LoadAuthorisationCompleted,
   LoadAuthorisationReversed: pb.LoadAuthorisationReversed,
   PurseCreditStarted: pb.PurseCreditStarted,
+  LoadOverdue: pb.LoadOverdue,
+  StoreDayClosed: pb.StoreDayClosed,
 } as const;
 
 export type EventType = keyof typeof eventMessages;

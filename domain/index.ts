@@ -7,4 +7,8 @@ export * from './load-authorisation.js';
 export * from './purse-ledger.js';
 export * from './blacklist.js';
 export * from './pay-recovery.js';
+export * from './books.js';
+export * from './store-clearing.js';
+export * from './load-reconciliation.js';
+export * from './alerts.js';
 export { ISSUANCE_MESSAGES, cardIssueRejected, cardIssued, judgeChip, judgeIssuanceEntry, judgeStripe, monthEnd, writtenRecordBytes, writtenRecordDigest, type CardRefusal, type ChipFacts, type ChipIssuanceState, primaryIssuanceDecider, type IssuePrimaryCard, type PrimaryIssuanceState, CardIdTakenError, UnknownUserError, cardExpiry } from './issuance.js';
