@@ -1,15 +1,19 @@
 // Head office's purse ledger: per card the shadow balance, load and pay counts and totals, last use
-// and the card counter seen; per bank account its balance; and alerts wherever a card's history
-// diverges (domain applyMovement decides what counts as divergence, the same rules the auditor
-// replays). Every card MAC is verified with the issuer master keys.
+// and the card counter seen; per bank account its balance; per load its track (load reconciliation,
+// projections/load-tracking.ts); and alerts wherever a card's history diverges (domain
+// applyMovement decides what counts as divergence, the same rules the auditor replays) or a load
+// is stuck. Every card MAC is verified with the issuer master keys.
 import type Database from 'better-sqlite3';
-import { terminalIdBytes, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
+import type { IssuerMasterKeys } from '../card/index.js';
 import type { EventEnvelope } from '../contracts/index.js';
 import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../domain/index.js';
 import type { Projection } from './projection.js';
 import type { HostEvent } from '../eventstore/index.js';
+import { cardMacValid } from './card-mac.js';
+import { debitFactsOf, LOAD_TRACKING_SCHEMA, trackLoads } from './load-tracking.js';
+import { insertAlert, PURSE_ALERTS_SCHEMA, queryAlerts, type AlertFilter, type PurseAlertView } from './purse-alerts.js';
 
-const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_debits', 'purse_accounts', 'purse_alerts'] as const;
+const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_loads', 'purse_accounts', 'purse_alerts'] as const;
 
 const PURSE_LEDGER_SCHEMA = `
 CREATE TABLE IF NOT EXISTS purse_cards (
@@ -31,30 +35,10 @@ CREATE TABLE IF NOT EXISTS purse_loaded_authorisations (
   card_id TEXT NOT NULL,
   counter INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS purse_debits (
-  authorization_id TEXT PRIMARY KEY,
-  card_id TEXT NOT NULL,
-  bank_id TEXT NOT NULL,
-  amount INTEGER NOT NULL,
-  reversed INTEGER NOT NULL DEFAULT 0
-);
 CREATE TABLE IF NOT EXISTS purse_accounts (
   bank_id TEXT PRIMARY KEY,
   balance INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS purse_alerts (
-  alert_id INTEGER PRIMARY KEY AUTOINCREMENT,
-  card_id TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  message TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  store_id TEXT NOT NULL,
-  store_seq INTEGER NOT NULL,
-  raised_at_ms INTEGER NOT NULL,
-  -- A gap whose movements all arrived later.
-  resolved INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS purse_alerts_by_card ON purse_alerts (card_id, alert_id);
 `;
 
 interface CardRow {
@@ -79,10 +63,11 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 2,
-    schema: PURSE_LEDGER_SCHEMA,
+    version: 3,
+    schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
+      trackLoads(db, event);
       switch (event.type) {
         case 'CardPrimaryIssued':
           db.prepare('INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)').run(event.data.cardId);
@@ -91,17 +76,8 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
           db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.balance);
           break;
         case 'BankAccountDebited':
-          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.newBalance);
-          db.prepare('INSERT OR IGNORE INTO purse_debits (authorization_id, card_id, bank_id, amount) VALUES (?, ?, ?, ?)').run(
-            event.data.authorizationId,
-            event.data.cardId,
-            event.data.bankId,
-            event.data.amount,
-          );
-          break;
         case 'LoadAuthorisationReversed':
           db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.newBalance);
-          db.prepare('UPDATE purse_debits SET reversed = 1 WHERE authorization_id = ?').run(event.data.authorizationId);
           break;
         case 'PurseLoaded':
         case 'PursePaid': {
@@ -113,7 +89,7 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
             amount: data.amount,
             newBalance: data.newBalance,
             counter: data.cardCounter,
-            macValid: macValid(options.issuerKeys, load ? 'credit' : 'debit', data),
+            macValid: cardMacValid(options.issuerKeys, load ? 'credit' : 'debit', data),
             atMs: event.envelope.occurredAtMs,
             storeId: event.envelope.storeId,
             authorizationId: load ? event.data.authorizationId : undefined,
@@ -128,43 +104,12 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   };
 }
 
-function macValid(
-  keys: IssuerMasterKeys,
-  operation: 'credit' | 'debit',
-  data: { cardId: string; cardCounter: number; amount: number; newBalance: number; terminalId: string; cardMac: Uint8Array },
-): boolean {
-  try {
-    return verifyCardMac(keys, {
-      operation,
-      cardId: data.cardId,
-      counter: data.cardCounter,
-      amount: data.amount,
-      newBalance: data.newBalance,
-      terminalId: toHex(terminalIdBytes(data.terminalId)),
-      mac: toHex(data.cardMac),
-    });
-  } catch {
-    // A card id or MAC that is not even well-formed fails like a wrong MAC.
-    return false;
-  }
-}
-
 function applyToCard(db: Database.Database, movement: PurseMovement, envelope: EventEnvelope): void {
   const row = db.prepare<[string], CardRow>('SELECT * FROM purse_cards WHERE card_id = ?').get(movement.cardId);
   const before = row ? ledgerOf(db, row) : anchorAt(movement);
-  const debit =
-    movement.authorizationId === undefined
-      ? undefined
-      : db
-          .prepare<[string], { card_id: string; amount: number; reversed: number }>('SELECT card_id, amount, reversed FROM purse_debits WHERE authorization_id = ?')
-          .get(movement.authorizationId);
-  const step = applyMovement(before, movement, debit && { cardId: debit.card_id, amount: debit.amount, reversed: debit.reversed === 1 });
-  const insertAlert = db.prepare(
-    'INSERT INTO purse_alerts (card_id, kind, message, event_id, store_id, store_seq, raised_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
-  for (const divergence of step.divergences) {
-    insertAlert.run(movement.cardId, divergence.kind, divergence.message, envelope.eventId, envelope.storeId, envelope.storeSeq, envelope.occurredAtMs);
-  }
+  const debit = movement.authorizationId === undefined ? undefined : debitFactsOf(db, movement.authorizationId);
+  const step = applyMovement(before, movement, debit);
+  for (const divergence of step.divergences) insertAlert(db, { cardId: movement.cardId, kind: divergence.kind, message: divergence.message }, envelope);
   if (!step.applied && step.divergences.length === 0) return;
   const card = step.applied ? step.card : before;
   db.prepare(
@@ -233,20 +178,6 @@ export interface PurseCardView {
   alerts: number;
 }
 
-export interface PurseAlertView {
-  alertId: number;
-  cardId: string;
-  kind: string;
-  message: string;
-  eventId: string;
-  storeId: string;
-  storeSeq: number;
-  /** When the diverging movement happened. */
-  raisedAt: string;
-  /** A counter gap whose missing movements all arrived later (a store that was offline). */
-  resolved: boolean;
-}
-
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** Queries over the ledger for the API and tests. */
@@ -273,25 +204,7 @@ export class PurseLedgerReader {
     return this.db.prepare<[string], { balance: number }>('SELECT balance FROM purse_accounts WHERE bank_id = ?').get(bankId)?.balance;
   }
 
-  alerts(filter: { cardId?: string; afterId?: number; limit?: number } = {}): PurseAlertView[] {
-    const rows = this.db
-      .prepare<
-        [string | null, string | null, number, number],
-        { alert_id: number; card_id: string; kind: string; message: string; event_id: string; store_id: string; store_seq: number; raised_at_ms: number; resolved: number }
-      >(
-        'SELECT * FROM purse_alerts WHERE (? IS NULL OR card_id = ?) AND alert_id > ? ORDER BY alert_id LIMIT ?',
-      )
-      .all(filter.cardId ?? null, filter.cardId ?? null, filter.afterId ?? 0, filter.limit ?? 100);
-    return rows.map((r) => ({
-      alertId: r.alert_id,
-      cardId: r.card_id,
-      kind: r.kind,
-      message: r.message,
-      eventId: r.event_id,
-      storeId: r.store_id,
-      storeSeq: r.store_seq,
-      raisedAt: new Date(r.raised_at_ms).toISOString(),
-      resolved: r.resolved === 1,
-    }));
+  alerts(filter: AlertFilter = {}): PurseAlertView[] {
+    return queryAlerts(this.db, filter);
   }
 }

@@ -31,7 +31,6 @@ function other(at: string): StoreEventFact {
   seq += 1;
   return { type: 'store_event', storeSeq: seq, occurredAtMs: jst(at) };
 }
-const day30 = businessDayBounds('2025-03-30', JAPAN_BUSINESS_DAY);
 const day31 = businessDayBounds('2025-03-31', JAPAN_BUSINESS_DAY);
 
 interface StatementFields {

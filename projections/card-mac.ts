@@ -1,0 +1,31 @@
+// The card MAC check every read model over purse movements applies: head office believes the chip's
+// MAC, not the store's word.
+import { terminalIdBytes, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
+
+export interface MacedMovement {
+  cardId: string;
+  cardCounter: number;
+  amount: number;
+  newBalance: number;
+  /** The terminal as the store names it, or the 16 hex digits the chip logs. */
+  terminalId: string;
+  cardMac: Uint8Array;
+}
+
+/** True when the card's transaction MAC over the movement verifies with the card's key. */
+export function cardMacValid(keys: IssuerMasterKeys, operation: 'credit' | 'debit', movement: MacedMovement): boolean {
+  try {
+    return verifyCardMac(keys, {
+      operation,
+      cardId: movement.cardId,
+      counter: movement.cardCounter,
+      amount: movement.amount,
+      newBalance: movement.newBalance,
+      terminalId: toHex(terminalIdBytes(movement.terminalId)),
+      mac: toHex(movement.cardMac),
+    });
+  } catch {
+    // A card id or MAC that is not even well-formed fails like a wrong MAC.
+    return false;
+  }
+}
