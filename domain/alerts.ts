@@ -20,6 +20,7 @@ const SEVERITY: Readonly<Record<AlertKind, AlertSeverity>> = {
 
 /** Higher is more urgent. */
 export const SEVERITY_RANK: Readonly<Record<AlertSeverity, number>> = { critical: 3, high: 2, warning: 1 };
+export const ALERT_SEVERITIES = Object.keys(SEVERITY_RANK) as [AlertSeverity, ...AlertSeverity[]];
 
 export function alertSeverity(kind: AlertKind): AlertSeverity {
   return SEVERITY[kind];

@@ -3,13 +3,15 @@
 // state's deadline raises an alert at once, rather than being found by a review years later
 // ("account debited, card not loaded"). Pure: head office's ledger keeps the tracks, a timer asks
 // here which loads are overdue.
-import { HQ_ORIGIN, type DomainEvent, type NewDomainEvent } from '../contracts/index.js';
+import { HQ_ORIGIN, type DomainEvent, type EventData } from '../contracts/index.js';
 
 /** Where a load stands, furthest first: reversed and confirmed are final. */
 export type LoadState = 'authorised' | 'debited' | 'credit_started' | 'credited' | 'confirmed' | 'reversed';
 
 export const LOAD_STATES: readonly LoadState[] = ['authorised', 'debited', 'credit_started', 'credited', 'confirmed', 'reversed'];
 const FINAL: ReadonlySet<LoadState> = new Set(['confirmed', 'reversed']);
+/** The states a load is still on its way in. */
+export const OPEN_LOAD_STATES: readonly LoadState[] = LOAD_STATES.filter((state) => !FINAL.has(state));
 
 export interface LoadTrack {
   authorizationId: string;
@@ -175,9 +177,11 @@ export interface CheckLoads {
   deadlines: LoadDeadlines;
 }
 
+export type LoadOverdueEvent = { type: 'LoadOverdue'; data: EventData<'LoadOverdue'> };
+
 /** One LoadOverdue per load past its state's deadline, once per state. */
-export function decideOverdueLoads(command: CheckLoads, tracks: Iterable<LoadTrack>): NewDomainEvent[] {
-  const events: NewDomainEvent[] = [];
+export function decideOverdueLoads(command: CheckLoads, tracks: Iterable<LoadTrack>): LoadOverdueEvent[] {
+  const events: LoadOverdueEvent[] = [];
   for (const track of tracks) {
     if (FINAL.has(track.state) || track.alertedState === track.state) continue;
     const overdueAt = overdueAtMs(track, command.deadlines);

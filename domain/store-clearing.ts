@@ -3,7 +3,7 @@
 // store's log is in order, so everything it recorded before then is at head office); a movement
 // that still turns up for a closed day (a store clock set back, say) is booked on the store's next
 // statement as a late entry, and a closed statement never changes.
-import type { NewDomainEvent } from '../contracts/index.js';
+import type { EventData } from '../contracts/index.js';
 import type { ClearingSide } from './books.js';
 
 /** Business days in a time zone with a fixed offset (Japan has no daylight saving) and a cut-off hour. */
@@ -129,7 +129,10 @@ export interface CloseDays {
  * late entries; when only such movements wait, the last day the store has passed gets a statement
  * of its own for them.
  */
-export function decideDayClosings(command: CloseDays, state: StoreClearing): NewDomainEvent[] {
+/** A statement as decided. */
+export type StoreDayClosedEvent = { type: 'StoreDayClosed'; data: EventData<'StoreDayClosed'> };
+
+export function decideDayClosings(command: CloseDays, state: StoreClearing): StoreDayClosedEvent[] {
   if (state.reachedAtMs === undefined) return [];
   const lastClosable = previousDay(businessDayOf(state.reachedAtMs, command.rule));
   const frontier = state.lastClosed?.closesAtMs ?? Number.NEGATIVE_INFINITY;
@@ -139,7 +142,7 @@ export function decideDayClosings(command: CloseDays, state: StoreClearing): New
   const lateWaiting = waiting.some((entry) => entry.occurredAtMs < frontier);
   if (days.length === 0 && lateWaiting && state.lastClosed && lastClosable > state.lastClosed.businessDay) days = [lastClosable];
 
-  const events: NewDomainEvent[] = [];
+  const events: StoreDayClosedEvent[] = [];
   let left = waiting;
   for (const businessDay of days) {
     const closing: ClosingScope = { coversToStoreSeq: state.reachedSeq, ...businessDayBounds(businessDay, command.rule) };

@@ -14,6 +14,7 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import { headOfficeIssuance } from './issuance/index.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './primary-issuance/index.js';
 import { headOfficePurse } from './purse/index.js';
+import { headOfficeBooks, type BooksOptions } from './books/index.js';
 import type { Logger } from '../infra/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
@@ -46,6 +47,8 @@ export interface HostOptions {
   issuerKeys?: IssuerMasterKeys;
   /** Head office's X25519 private key that stores seal lookups to; default: head office's provisioned key. */
   sealingKey?: KeyObject;
+  /** Store clearing's business day, load deadlines and how often the books' checks run. */
+  books?: BooksOptions;
   logger?: Logger;
 }
 
@@ -115,7 +118,15 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       issuerKeys,
     });
     const cardViews: CardView[] = [];
-    const api = await buildApi({ store, runner, nc, natsLink: link, cardViews, plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), ...(options.routes?.(parts) ?? [])] });
+    const books = headOfficeBooks(options.books);
+    const api = await buildApi({
+      store,
+      runner,
+      nc,
+      natsLink: link,
+      cardViews,
+      plugins: [issuance, purse.routes({ ...parts, readModels: runner.db, cardViews }), books.routes(parts), ...(options.routes?.(parts) ?? [])],
+    });
     cleanup.push(() => api.close());
     await api.listen({ host: options.http.host, port: options.http.port }).catch((error: Error) => {
       throw new Error(`cannot serve the API on ${options.http.host}:${options.http.port}: ${error.message}`);

@@ -3,7 +3,7 @@
 // LoadOverdue raises in purse_alerts, resolved once the load moves on. The rules are the domain's
 // (domain/load-reconciliation.ts); head office's load watch reads the open tracks from here.
 import type Database from 'better-sqlite3';
-import { advanceLoad, learntAt, loadAlertOpen, loadEventOf, loadOverdueAlert, type DebitFacts, type LoadState, type LoadTrack } from '../domain/index.js';
+import { advanceLoad, learntAt, OPEN_LOAD_STATES, loadAlertOpen, loadEventOf, loadOverdueAlert, type DebitFacts, type LoadState, type LoadTrack } from '../domain/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, originOfStream, type HostEvent } from '../eventstore/index.js';
 import { insertAlert, resolveAlert } from './purse-alerts.js';
 import { prepared } from './statements.js';
@@ -177,17 +177,18 @@ export class LoadTracks {
   constructor(private readonly db: Database.Database) {}
 
   /** Loads in one state (or all), by authorisation id, paged with `after`. */
-  list(filter: { state?: LoadState; after?: string; limit?: number } = {}): LoadView[] {
+  list(filter: { state?: LoadState; overdue?: boolean; after?: string; limit?: number } = {}): LoadView[] {
     const rows = prepared(
       this.db,
-      `SELECT * FROM purse_loads WHERE (@state IS NULL OR state = @state) AND authorization_id > @after ORDER BY authorization_id LIMIT @limit`,
-    ).all({ state: filter.state ?? null, after: filter.after ?? '', limit: filter.limit ?? 100 }) as LoadRow[];
+      `SELECT * FROM purse_loads WHERE (@state IS NULL OR state = @state) AND (@overdue IS NULL OR (alerted_state IS state) = @overdue)
+       AND authorization_id > @after ORDER BY authorization_id LIMIT @limit`,
+    ).all({ state: filter.state ?? null, overdue: filter.overdue === undefined ? null : Number(filter.overdue), after: filter.after ?? '', limit: filter.limit ?? 100 }) as LoadRow[];
     return rows.map(viewOf);
   }
 
   /** Every load not yet confirmed or reversed. */
   open(): LoadTrack[] {
-    const rows = prepared(this.db, "SELECT * FROM purse_loads WHERE state NOT IN ('confirmed', 'reversed')").all() as LoadRow[];
+    const rows = prepared(this.db, `SELECT * FROM purse_loads WHERE state IN (${OPEN_LOAD_STATES.map((state) => `'${state}'`).join(', ')})`).all() as LoadRow[];
     return rows.map(trackOf);
   }
 }

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type {} from '@fastify/swagger';
 import { z } from 'zod';
-import { ApplicationInput, DomainRefusal } from '../../domain/index.js';
+import { ALERT_SEVERITIES, ApplicationInput, DomainRefusal } from '../../domain/index.js';
 import type { PurseLedgerReader } from '../../projections/index.js';
 import { sendBadRequest } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
@@ -21,6 +21,8 @@ const ReasonBody = z.object(
 );
 const AlertQuery = z.object({
   cardId: CardParams.shape.cardId.optional(),
+  severity: z.enum(ALERT_SEVERITIES, { error: `severity must be one of ${ALERT_SEVERITIES.join(', ')}` }).optional(),
+  order: z.enum(['id', 'severity'], { error: 'order must be id or severity' }).default('id'),
   after: z.coerce.number().int('after must be an alert id').min(0, 'after must be an alert id').default(0),
   limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be 1-1000').max(1000, 'limit must be 1-1000').default(100),
 });
@@ -94,11 +96,20 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
 
     app.get(
       '/v1/alerts',
-      { schema: { summary: 'Purse divergences head office found (counter gap or repeat, balance, card MAC, load without debit)', description: 'Query: cardId?, after? (alert id), limit? (1-1000).', tags: ['purse'] } },
+      {
+        schema: {
+          summary: 'Purse alerts: divergences head office found (counter gap or repeat, balance, card MAC, load without debit) and loads stuck past their deadline',
+          description:
+            'Query: cardId?, severity? (critical, high, warning), order? (id: oldest first, for paging with after; severity: open alerts first, most severe first — ' +
+            'an account debited and the card not credited is critical), after? (alert id), limit? (1-1000).',
+          tags: ['purse'],
+        },
+      },
       async (request, reply) => {
         const query = AlertQuery.safeParse(request.query ?? {});
         if (!query.success) return sendBadRequest(reply, query.error);
-        return { alerts: ledger.alerts({ cardId: query.data.cardId, afterId: query.data.after, limit: query.data.limit }) };
+        const { cardId, severity, order, after, limit } = query.data;
+        return { alerts: ledger.alerts({ cardId, severity, order, afterId: after, limit }) };
       },
     );
 
