@@ -190,7 +190,21 @@ function bookStatement(db: Database.Database, event: Extract<HostEvent, { type: 
        pays_count, pays_total, refunds_count, refunds_total, owed, event_id)
      VALUES (@storeId, @businessDay, @opensAtMs, @closesAtMs, @closedAtMs, @coversToStoreSeq, @storeReachedAtMs, @paysCount, @paysTotal, @refundsCount,
        @refundsTotal, @owed, @eventId)`,
-  ).run({ ...closed, closedAtMs: event.envelope.occurredAtMs, eventId: event.envelope.eventId, lateEntries: undefined });
+  ).run({
+    storeId: closed.storeId,
+    businessDay: closed.businessDay,
+    opensAtMs: closed.opensAtMs,
+    closesAtMs: closed.closesAtMs,
+    closedAtMs: event.envelope.occurredAtMs,
+    coversToStoreSeq: closed.coversToStoreSeq,
+    storeReachedAtMs: closed.storeReachedAtMs,
+    paysCount: closed.paysCount,
+    paysTotal: closed.paysTotal,
+    refundsCount: closed.refundsCount,
+    refundsTotal: closed.refundsTotal,
+    owed: closed.owed,
+    eventId: event.envelope.eventId,
+  });
   // A second statement for the same day is not booked, and books nothing.
   if (inserted.changes === 0) return;
   const covered = unsettledEntries(db, closed.storeId, closed.coversToStoreSeq).filter((entry) => coveredBy(entry, closed));

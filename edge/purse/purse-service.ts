@@ -39,7 +39,6 @@ export interface PurseServiceOptions extends CounterOptions {
   link: HeadOfficeLink;
   blacklist: BlacklistCache;
   logger?: Logger;
-  now?: () => Date;
   /** A credit is not started closer than this to its authorisation's deadline. */
   creditSafetyMs?: number;
 }
