@@ -63,11 +63,13 @@ type LoadEvent = Extract<DomainEvent, { type: keyof typeof LOAD_EVENT_ORIGIN }>;
 
 /**
  * The load an event is about, when it is about one and comes from the origin that may say so (a
- * store cannot debit accounts or close loads; head office does not credit cards).
+ * store cannot debit accounts or close loads; head office does not credit cards). A card credit
+ * counts only when its card MAC verifies: the chip's word, not the store's.
  */
-export function loadEventOf(event: DomainEvent, origin: string): LoadEvent | undefined {
+export function loadEventOf(event: DomainEvent, origin: string, creditMacValid: boolean): LoadEvent | undefined {
   const from = (LOAD_EVENT_ORIGIN as Record<string, 'hq' | 'store'>)[event.type];
   if (!from || (from === 'hq') !== (origin === HQ_ORIGIN)) return undefined;
+  if (event.type === 'PurseLoaded' && !creditMacValid) return undefined;
   return event as LoadEvent;
 }
 
@@ -204,8 +206,8 @@ export function decideOverdueLoads(command: CheckLoads, tracks: Iterable<LoadTra
   return events;
 }
 
-/** What head office holds of the loads: its events and the chain heads that tell when it learnt them. */
-export type LoadFact = { type: 'event'; event: DomainEvent; origin: string } | { type: 'head'; origin: string; receivedAtMs: number };
+/** What head office holds of the loads: its events (a card credit with the verdict on its MAC) and the chain heads that tell when it learnt them. */
+export type LoadFact = { type: 'event'; event: DomainEvent; origin: string; creditMacValid?: boolean } | { type: 'head'; origin: string; receivedAtMs: number };
 
 /** Load reconciliation as a decider over those facts: given them, when checked at an instant, then the overdue alerts. */
 export const loadReconciliationDecider = {
@@ -216,7 +218,7 @@ export const loadReconciliationDecider = {
       for (const [id, track] of next) next.set(id, learntAt(track, fact.origin, fact.receivedAtMs));
       return next;
     }
-    const event = loadEventOf(fact.event, fact.origin);
+    const event = loadEventOf(fact.event, fact.origin, fact.creditMacValid ?? false);
     if (event) next.set(event.data.authorizationId, advanceLoad(next.get(event.data.authorizationId), event, fact.origin));
     return next;
   },

@@ -105,8 +105,11 @@ function saveTrack(db: Database.Database, track: LoadTrack, alertId: number | nu
 const rowOf = (db: Database.Database, authorizationId: string) =>
   prepared(db, 'SELECT * FROM purse_loads WHERE authorization_id = ?').get(authorizationId) as LoadRow | undefined;
 
-/** Follows a load event, or stamps when head office learnt of the loads a chain head covers. */
-export function trackLoads(db: Database.Database, event: HostEvent): void {
+/**
+ * Follows a load event, or stamps when head office learnt of the loads a chain head covers.
+ * `creditMacValid`: for a PurseLoaded, the card MAC over the credit verifies.
+ */
+export function trackLoads(db: Database.Database, event: HostEvent, creditMacValid: boolean): void {
   if (event.type === CHAIN_HEAD_RECORD_TYPE) {
     const origin = originOfStream(event.streamId);
     if (origin === undefined) return;
@@ -115,7 +118,7 @@ export function trackLoads(db: Database.Database, event: HostEvent): void {
     return;
   }
   const origin = event.envelope.storeId;
-  const loadEvent = loadEventOf(event, origin);
+  const loadEvent = loadEventOf(event, origin, creditMacValid);
   if (!loadEvent) return;
   const row = rowOf(db, loadEvent.data.authorizationId);
   const before = row && trackOf(row);

@@ -67,7 +67,8 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
     schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
-      trackLoads(db, event);
+      const macValid = (event.type === 'PurseLoaded' || event.type === 'PursePaid') && cardMacValid(options.issuerKeys, event.type === 'PurseLoaded' ? 'credit' : 'debit', event.data);
+      trackLoads(db, event, macValid);
       switch (event.type) {
         case 'CardPrimaryIssued':
           db.prepare('INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)').run(event.data.cardId);
@@ -89,7 +90,7 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
             amount: data.amount,
             newBalance: data.newBalance,
             counter: data.cardCounter,
-            macValid: cardMacValid(options.issuerKeys, load ? 'credit' : 'debit', data),
+            macValid,
             atMs: event.envelope.occurredAtMs,
             storeId: event.envelope.storeId,
             authorizationId: load ? event.data.authorizationId : undefined,

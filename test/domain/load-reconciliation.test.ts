@@ -10,7 +10,7 @@ const DEADLINE = T0 + 30_000;
 const GRACE = DEFAULT_LOAD_DEADLINES;
 
 const hq = (event: NewDomainEvent): LoadFact => ({ type: 'event', event: event as DomainEvent, origin: 'hq' });
-const fromStore = (event: NewDomainEvent): LoadFact => ({ type: 'event', event: event as DomainEvent, origin: 's1' });
+const fromStore = (event: NewDomainEvent, creditMacValid = true): LoadFact => ({ type: 'event', event: event as DomainEvent, origin: 's1', creditMacValid });
 const head = (origin: string, receivedAtMs: number): LoadFact => ({ type: 'head', origin, receivedAtMs });
 
 const debited = hq({ type: 'BankAccountDebited', data: { bankId: BANK, authorizationId: 'auth-1', amount: 5_000, newBalance: 15_000, cardId: 'card-1' } });
@@ -23,10 +23,11 @@ const creditStartedEvent: NewDomainEvent = {
   data: { cardId: 'card-1', authorizationId: 'auth-1', amount: 5_000, cardCounter: 0, storeId: 's1', terminalId: 'pos-1' },
 };
 const creditStarted = fromStore(creditStartedEvent);
-const loaded = fromStore({
+const loadedEvent: NewDomainEvent = {
   type: 'PurseLoaded',
   data: { cardId: 'card-1', amount: 5_000, newBalance: 5_000, cardCounter: 1, authorizationId: 'auth-1', cardMac: new Uint8Array(8), storeId: 's1', terminalId: 'pos-1' },
-});
+};
+const loaded = fromStore(loadedEvent);
 const completed = hq({ type: 'LoadAuthorisationCompleted', data: { authorizationId: 'auth-1', cardId: 'card-1', storeId: 's1', cardCounter: 1 } });
 
 const overdueData = (state: string, stateSinceMs: number, overdueAtMs: number) => ({
@@ -84,6 +85,11 @@ describe('load reconciliation', () => {
     spec.given([...debitedOnly, creditStarted, loaded, head('s1', T0 + 1_000), completed, head('hq', T0 + 1_100)]).when(check(late)).then([]);
     const reversed = hq({ type: 'LoadAuthorisationReversed', data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 5_000, newBalance: 20_000, reason: 'timeout' } });
     spec.given([...debitedOnly, reversed, head('hq', DEADLINE + 1)]).when(check(late)).then([]);
+  });
+
+  it("a card credit whose card MAC fails does not count: the stuck debit stays overdue", () => {
+    const forgedCredit = fromStore(loadedEvent, false);
+    spec.given([...debitedOnly, forgedCredit, head('s1', T0 + 1)]).when(check(DEADLINE + GRACE.debitGraceMs)).then([overdue('debited', T0, DEADLINE + GRACE.debitGraceMs)]);
   });
 
   it("takes head office's load events only from head office, and the card's credit only from a store", () => {
