@@ -158,7 +158,7 @@ export interface LoadDeadlines {
 export const DEFAULT_LOAD_DEADLINES: LoadDeadlines = { debitGraceMs: 60_000, creditGraceMs: 60_000, confirmGraceMs: 60_000 };
 
 /** The instant past which the load's state counts as stuck; undefined while final or not yet known. */
-export function overdueAtMs(track: LoadTrack, deadlines: LoadDeadlines): number | undefined {
+function overdueAtMs(track: LoadTrack, deadlines: LoadDeadlines): number | undefined {
   switch (track.state) {
     case 'authorised':
     case 'debited':

@@ -33,7 +33,7 @@ export function businessDayBounds(day: string, rule: BusinessDayRule): { opensAt
 }
 
 /** The day before a YYYY-MM-DD day. */
-export function previousDay(day: string): string {
+function previousDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) - DAY_MS).toISOString().slice(0, 10);
 }
 
@@ -61,7 +61,7 @@ export interface StoreClearing {
   unsettled: ClearingEntry[];
 }
 
-export const newStoreClearing = (storeId: string): StoreClearing => ({ storeId, reachedSeq: 0, reachedAtMs: undefined, lastClosed: undefined, unsettled: [] });
+const newStoreClearing = (storeId: string): StoreClearing => ({ storeId, reachedSeq: 0, reachedAtMs: undefined, lastClosed: undefined, unsettled: [] });
 
 /** The part of a StoreDayClosed that says which movements it covers. */
 export interface ClosingScope {
@@ -76,7 +76,7 @@ export function coveredBy(entry: Pick<ClearingEntry, 'storeSeq' | 'occurredAtMs'
 }
 
 /** A covered movement from before the day it is booked on belongs to an earlier day, closed already. */
-export function isLateOn(entry: Pick<ClearingEntry, 'occurredAtMs'>, closing: ClosingScope): boolean {
+function isLateOn(entry: Pick<ClearingEntry, 'occurredAtMs'>, closing: ClosingScope): boolean {
   return entry.occurredAtMs < closing.opensAtMs;
 }
 
@@ -90,7 +90,7 @@ export function reachAfter(state: Pick<StoreClearing, 'reachedSeq' | 'reachedAtM
   return { reachedSeq: Math.max(state.reachedSeq, storeSeq), reachedAtMs: Math.max(state.reachedAtMs ?? occurredAtMs, occurredAtMs) };
 }
 
-export function evolveStoreClearing(state: StoreClearing, fact: ClearingFact): StoreClearing {
+function evolveStoreClearing(state: StoreClearing, fact: ClearingFact): StoreClearing {
   if (fact.type === 'store_event') {
     return { ...state, ...reachAfter(state, fact.storeSeq, fact.occurredAtMs), unsettled: fact.entry ? [...state.unsettled, fact.entry] : state.unsettled };
   }

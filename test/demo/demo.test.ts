@@ -92,6 +92,9 @@ describe('cardsys demo', () => {
       expect((await fetch(`${api}/docs/json`)).status).toBe(200);
       expect(demo.stderr()).toMatch(/head office's sync view shows store A behind\n.*\n.*→ 2 events behind/i);
       expect(demo.stderr()).toMatch(/cardsys audit replay.*\n\s+\d+ events verified: no findings/);
+      // The day ends with store A's statement and the float: ¥10,000 loaded, ¥7,500 paid at store A.
+      expect(demo.stderr()).toMatch(/GET \/v1\/stores\/A\/settlements: since the start, 3 pays ¥7,500: head office owes store A ¥7,500/);
+      expect(demo.stderr()).toMatch(/GET \/v1\/float: ¥2,500 on 1 card\(s\) as of \S+ by when it happened, ¥2,500 by when head office knew it/);
 
       expect(processesUsing(demo.dataDir).length).toBeGreaterThan(0);
       demo.child.kill('SIGINT');
