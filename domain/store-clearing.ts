@@ -118,6 +118,15 @@ export function statementTotals(entries: readonly ClearingEntry[], closing: Clos
   return totals;
 }
 
+/**
+ * Whether a store may have a day to close, from two figures head office keeps per store: its log
+ * has reached a later business day than its earliest movement on no statement. Cheap, so that the
+ * day closing of many stores decides in full (decideDayClosings) only for these.
+ */
+export function closingMayBeDue(store: { reachedAtMs: number; earliestUnsettledMs: number }, rule: BusinessDayRule): boolean {
+  return businessDayOf(store.reachedAtMs, rule) > businessDayOf(store.earliestUnsettledMs, rule);
+}
+
 export interface CloseDays {
   kind: 'close_days';
   rule: BusinessDayRule;

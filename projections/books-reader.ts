@@ -191,10 +191,14 @@ export class BooksReader {
     };
   }
 
-  /** Stores with pays or refunds on no statement yet. */
-  storesWithUnsettled(): string[] {
-    const rows = prepared(this.db, 'SELECT DISTINCT store_id FROM book_movements WHERE clearing IS NOT NULL AND statement_day IS NULL').all() as { store_id: string }[];
-    return rows.map((row) => row.store_id);
+  /** Stores with pays or refunds on no statement yet: how far each store's log has reached, and its earliest such movement. */
+  storesWithUnsettled(): Array<{ storeId: string; reachedAtMs: number; earliestUnsettledMs: number }> {
+    const rows = prepared(this.db, 'SELECT store_id, reached_at_ms, earliest_unsettled_ms FROM book_stores WHERE earliest_unsettled_ms IS NOT NULL').all() as Array<{
+      store_id: string;
+      reached_at_ms: number;
+      earliest_unsettled_ms: number;
+    }>;
+    return rows.map((row) => ({ storeId: row.store_id, reachedAtMs: row.reached_at_ms, earliestUnsettledMs: row.earliest_unsettled_ms }));
   }
 
   /** The store's movements since its last statement, as the next statements will count them. */

@@ -48,7 +48,10 @@ CREATE TABLE IF NOT EXISTS book_stores (
   reached_seq INTEGER NOT NULL DEFAULT 0,
   reached_at_ms INTEGER,
   last_closed_day TEXT,
-  last_closes_at_ms INTEGER
+  last_closes_at_ms INTEGER,
+  -- The earliest occurred-at of the store's movements on no statement yet, so that day closing
+  -- looks only at stores that may have a day to close.
+  earliest_unsettled_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS book_statements (
   store_id TEXT NOT NULL,
@@ -106,7 +109,7 @@ export function booksProjection(options: { issuerKeys: IssuerMasterKeys }): Proj
       const rule = MOVEMENT_RULES[movement.kind];
       // The first movement at a card counter is the chip's; a repeat (recorded again when found on
       // the chip, or replayed) is not booked twice.
-      prepared(
+      const booked = prepared(
         db,
         `INSERT OR IGNORE INTO book_movements (card_id, card_counter, kind, amount, float_effect, balance_after, store_id, store_seq, terminal_id, card_mac,
            event_id, occurred_at_ms, clearing)
@@ -121,6 +124,12 @@ export function booksProjection(options: { issuerKeys: IssuerMasterKeys }): Proj
         occurredAtMs: event.envelope.occurredAtMs,
         clearing: rule.clearing ?? null,
       });
+      if (booked.changes > 0 && rule.clearing) {
+        prepared(db, 'UPDATE book_stores SET earliest_unsettled_ms = MIN(COALESCE(earliest_unsettled_ms, @at), @at) WHERE store_id = @storeId').run({
+          storeId: origin,
+          at: event.envelope.occurredAtMs,
+        });
+      }
     },
   };
 }
@@ -228,5 +237,10 @@ function bookStatement(db: Database.Database, event: Extract<HostEvent, { type: 
       closed.businessDay,
     );
   }
-  prepared(db, 'UPDATE book_stores SET last_closed_day = ?, last_closes_at_ms = ? WHERE store_id = ?').run(closed.businessDay, closed.closesAtMs, closed.storeId);
+  prepared(
+    db,
+    `UPDATE book_stores SET last_closed_day = @businessDay, last_closes_at_ms = @closesAtMs,
+       earliest_unsettled_ms = (SELECT MIN(occurred_at_ms) FROM book_movements WHERE store_id = @storeId AND clearing IS NOT NULL AND statement_day IS NULL)
+     WHERE store_id = @storeId`,
+  ).run({ businessDay: closed.businessDay, closesAtMs: closed.closesAtMs, storeId: closed.storeId });
 }

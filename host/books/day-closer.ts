@@ -1,6 +1,6 @@
 // Store clearing at head office: closes each store's business days once the store's replicated log
 // has passed their cut-off, appending one StoreDayClosed (the day's settlement statement) per day.
-import { decideDayClosings, type BusinessDayRule } from '../../domain/index.js';
+import { closingMayBeDue, decideDayClosings, type BusinessDayRule } from '../../domain/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import { BooksReader, type ProjectionRunner } from '../../projections/index.js';
@@ -20,7 +20,7 @@ export interface DayCloserOptions {
 /** The aggregate a store's statements belong to. */
 const settlementStream = (storeId: string) => `settlement-${storeId}`;
 
-/** One round of day closing over every store with movements on no statement; resolves with the statements made. */
+/** One round of day closing over the stores that may have a day to close; resolves with the statements made. */
 export async function closeStoreDays(options: DayCloserOptions): Promise<number> {
   const { store, runner, writer, rule, logger } = options;
   const timeoutMs = options.catchUpTimeoutMs ?? 5_000;
@@ -31,7 +31,9 @@ export async function closeStoreDays(options: DayCloserOptions): Promise<number>
   }
   const books = new BooksReader(runner.db);
   let made = 0;
-  for (const storeId of books.storesWithUnsettled()) {
+  for (const candidate of books.storesWithUnsettled()) {
+    if (!closingMayBeDue(candidate, rule)) continue;
+    const { storeId } = candidate;
     const statements = decideDayClosings({ kind: 'close_days', rule }, books.storeClearing(storeId));
     if (statements.length === 0) continue;
     await writer.append(statements.map((event) => ({ event, streamId: settlementStream(storeId) })));

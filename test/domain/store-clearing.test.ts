@@ -4,6 +4,7 @@ import {
   JAPAN_BUSINESS_DAY,
   businessDayBounds,
   businessDayOf,
+  closingMayBeDue,
   storeClearingDecider,
   type ClearingEntry,
   type ClearingFact,
@@ -80,6 +81,11 @@ describe('business days in Japan time', () => {
 });
 
 describe('closing a store day', () => {
+  it('looks closer only at a store whose log reached a later business day than its earliest movement on no statement', () => {
+    expect(closingMayBeDue({ earliestUnsettledMs: jst('2025-03-30T10:00:00'), reachedAtMs: jst('2025-03-30T23:59:59') }, JAPAN_BUSINESS_DAY)).toBe(false);
+    expect(closingMayBeDue({ earliestUnsettledMs: jst('2025-03-30T10:00:00'), reachedAtMs: jst('2025-03-31T00:00:00') }, JAPAN_BUSINESS_DAY)).toBe(true);
+  });
+
   it('stays open while the store has not replicated past the cut-off', () => {
     spec.given([pay('2025-03-30T10:00:00', 500), other('2025-03-30T23:59:00')]).when(close).then([]);
   });
