@@ -12,8 +12,26 @@ export interface MacedMovement {
   cardMac: Uint8Array;
 }
 
+/** Verdicts remembered per set of issuer keys: every read model over purse movements checks the same MACs. */
+const verdicts = new WeakMap<IssuerMasterKeys, Map<string, boolean>>();
+/** More than a runner's batch, so each projection of a batch finds the verdicts the first one reached. */
+const VERDICTS_KEPT = 4_096;
+
 /** True when the card's transaction MAC over the movement verifies with the card's key. */
 export function cardMacValid(keys: IssuerMasterKeys, operation: 'credit' | 'debit', movement: MacedMovement): boolean {
+  let known = verdicts.get(keys);
+  if (!known) verdicts.set(keys, (known = new Map()));
+  const key = `${operation}:${movement.cardId}:${movement.cardCounter}:${movement.amount}:${movement.newBalance}:${movement.terminalId}:${toHex(movement.cardMac)}`;
+  let verdict = known.get(key);
+  if (verdict === undefined) {
+    verdict = verify(keys, operation, movement);
+    if (known.size >= VERDICTS_KEPT) known.delete(known.keys().next().value!);
+    known.set(key, verdict);
+  }
+  return verdict;
+}
+
+function verify(keys: IssuerMasterKeys, operation: 'credit' | 'debit', movement: MacedMovement): boolean {
   try {
     return verifyCardMac(keys, {
       operation,

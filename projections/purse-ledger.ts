@@ -10,6 +10,7 @@ import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } fro
 import type { Projection } from './projection.js';
 import type { HostEvent } from '../eventstore/index.js';
 import { cardMacValid } from './card-mac.js';
+import { prepared } from './statements.js';
 import { debitFactsOf, LOAD_TRACKING_SCHEMA, trackLoads } from './load-tracking.js';
 import { insertAlert, PURSE_ALERTS_SCHEMA, queryAlerts, type AlertFilter, type PurseAlertView } from './purse-alerts.js';
 
@@ -71,14 +72,14 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
       trackLoads(db, event, macValid);
       switch (event.type) {
         case 'CardPrimaryIssued':
-          db.prepare('INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)').run(event.data.cardId);
+          prepared(db, 'INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)').run(event.data.cardId);
           break;
         case 'BankAccountOpened':
-          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.balance);
+          prepared(db, 'INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.balance);
           break;
         case 'BankAccountDebited':
         case 'LoadAuthorisationReversed':
-          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.newBalance);
+          prepared(db, 'INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.newBalance);
           break;
         case 'PurseLoaded':
         case 'PursePaid': {
@@ -106,14 +107,15 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
 }
 
 function applyToCard(db: Database.Database, movement: PurseMovement, envelope: EventEnvelope): void {
-  const row = db.prepare<[string], CardRow>('SELECT * FROM purse_cards WHERE card_id = ?').get(movement.cardId);
+  const row = prepared(db, 'SELECT * FROM purse_cards WHERE card_id = ?').get(movement.cardId) as CardRow | undefined;
   const before = row ? ledgerOf(db, row) : anchorAt(movement);
   const debit = movement.authorizationId === undefined ? undefined : debitFactsOf(db, movement.authorizationId);
   const step = applyMovement(before, movement, debit);
   for (const divergence of step.divergences) insertAlert(db, { cardId: movement.cardId, kind: divergence.kind, message: divergence.message }, envelope);
   if (!step.applied && step.divergences.length === 0) return;
   const card = step.applied ? step.card : before;
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total, last_use_ms, last_store_id, alerts, missing_counters)
      VALUES (@cardId, @balance, @counter, @loads, @loadedTotal, @pays, @paidTotal, @lastUseMs, @lastStoreId, @alerts, @missingCounters)
      ON CONFLICT (card_id) DO UPDATE SET balance = excluded.balance, counter = excluded.counter, loads = excluded.loads,
@@ -133,10 +135,10 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
     missingCounters: JSON.stringify([...card.missingCounters]),
   });
   if (step.late && card.missingCounters.size === 0) {
-    db.prepare("UPDATE purse_alerts SET resolved = 1 WHERE card_id = ? AND kind = 'counter_gap' AND resolved = 0").run(card.cardId);
+    prepared(db, "UPDATE purse_alerts SET resolved = 1 WHERE card_id = ? AND kind = 'counter_gap' AND resolved = 0").run(card.cardId);
   }
   if (step.applied && movement.authorizationId !== undefined) {
-    db.prepare('INSERT OR REPLACE INTO purse_loaded_authorisations (authorization_id, card_id, counter) VALUES (?, ?, ?)').run(
+    prepared(db, 'INSERT OR REPLACE INTO purse_loaded_authorisations (authorization_id, card_id, counter) VALUES (?, ?, ?)').run(
       movement.authorizationId,
       movement.cardId,
       movement.counter,
@@ -151,7 +153,7 @@ function anchorAt(movement: PurseMovement): CardLedger {
 }
 
 function ledgerOf(db: Database.Database, row: CardRow): CardLedger {
-  const loaded = db.prepare<[string], { authorization_id: string; counter: number }>('SELECT authorization_id, counter FROM purse_loaded_authorisations WHERE card_id = ?').all(row.card_id);
+  const loaded = prepared(db, 'SELECT authorization_id, counter FROM purse_loaded_authorisations WHERE card_id = ?').all(row.card_id) as Array<{ authorization_id: string; counter: number }>;
   return {
     cardId: row.card_id,
     balance: row.balance,
@@ -186,7 +188,7 @@ export class PurseLedgerReader {
   constructor(private readonly db: Database.Database) {}
 
   card(cardId: string): PurseCardView | undefined {
-    const row = this.db.prepare<[string], CardRow>('SELECT * FROM purse_cards WHERE card_id = ?').get(cardId);
+    const row = prepared(this.db, 'SELECT * FROM purse_cards WHERE card_id = ?').get(cardId) as CardRow | undefined;
     return (
       row && {
         cardId: row.card_id,
@@ -202,7 +204,7 @@ export class PurseLedgerReader {
   }
 
   accountBalance(bankId: string): number | undefined {
-    return this.db.prepare<[string], { balance: number }>('SELECT balance FROM purse_accounts WHERE bank_id = ?').get(bankId)?.balance;
+    return (prepared(this.db, 'SELECT balance FROM purse_accounts WHERE bank_id = ?').get(bankId) as { balance: number } | undefined)?.balance;
   }
 
   alerts(filter: AlertFilter = {}): PurseAlertView[] {
