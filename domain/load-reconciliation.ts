@@ -113,11 +113,13 @@ export function advanceLoad(before: LoadTrack | undefined, event: LoadEvent, ori
       break;
     case 'PurseCreditStarted':
       track.creditStarted = true;
-      if (!track.storeId) Object.assign(track, { storeId: event.data.storeId, terminalId: event.data.terminalId, amount: event.data.amount });
+      if (!track.storeId)
+        Object.assign(track, { storeId: event.data.storeId, terminalId: event.data.terminalId, amount: event.data.amount });
       break;
     case 'PurseLoaded':
       track.credited = true;
-      if (!track.storeId) Object.assign(track, { storeId: event.data.storeId, terminalId: event.data.terminalId, amount: event.data.amount });
+      if (!track.storeId)
+        Object.assign(track, { storeId: event.data.storeId, terminalId: event.data.terminalId, amount: event.data.amount });
       break;
     case 'LoadAuthorisationCompleted':
       track.completed = true;
@@ -207,7 +209,9 @@ export function decideOverdueLoads(command: CheckLoads, tracks: Iterable<LoadTra
 }
 
 /** What head office holds of the loads: its events (a card credit with the verdict on its MAC) and the chain heads that tell when it learnt them. */
-export type LoadFact = { type: 'event'; event: DomainEvent; origin: string; creditMacValid?: boolean } | { type: 'head'; origin: string; receivedAtMs: number };
+export type LoadFact =
+  | { type: 'event'; event: DomainEvent; origin: string; creditMacValid?: boolean }
+  | { type: 'head'; origin: string; receivedAtMs: number };
 
 /** Load reconciliation as a decider over those facts: given them, when checked at an instant, then the overdue alerts. */
 export const loadReconciliationDecider = {
@@ -231,14 +235,23 @@ export type LoadAlertKind = 'debited_not_credited' | 'load_unconfirmed';
 const STATE_WORDS: Record<LoadState, string> = {
   authorised: 'authorised, the account not debited',
   debited: 'the account debited and no credit of the card heard of (the store offline, or the card pulled before the credit)',
-  credit_started: 'the account debited and the card credit started but not recorded (the card pulled during the credit, or the store offline)',
+  credit_started:
+    'the account debited and the card credit started but not recorded (the card pulled during the credit, or the store offline)',
   credited: 'the card credited and head office has not confirmed the load',
   confirmed: 'confirmed',
   reversed: 'reversed',
 };
 
 /** The alert a LoadOverdue raises: its kind and what it says. */
-export function loadOverdueAlert(overdue: { authorizationId: string; amount: number; bankId: string; cardId: string; state: string; storeId: string; overdueAtMs: number }): {
+export function loadOverdueAlert(overdue: {
+  authorizationId: string;
+  amount: number;
+  bankId: string;
+  cardId: string;
+  state: string;
+  storeId: string;
+  overdueAtMs: number;
+}): {
   kind: LoadAlertKind;
   message: string;
 } {

@@ -61,7 +61,13 @@ export interface StoreClearing {
   unsettled: ClearingEntry[];
 }
 
-const newStoreClearing = (storeId: string): StoreClearing => ({ storeId, reachedSeq: 0, reachedAtMs: undefined, lastClosed: undefined, unsettled: [] });
+const newStoreClearing = (storeId: string): StoreClearing => ({
+  storeId,
+  reachedSeq: 0,
+  reachedAtMs: undefined,
+  lastClosed: undefined,
+  unsettled: [],
+});
 
 /** The part of a StoreDayClosed that says which movements it covers. */
 export interface ClosingScope {
@@ -86,13 +92,21 @@ export type ClearingFact =
   | { type: 'day_closed'; closed: ClosingScope & { businessDay: string } };
 
 /** How far head office has the store's log: its highest sequence and the latest instant it has passed. */
-export function reachAfter(state: Pick<StoreClearing, 'reachedSeq' | 'reachedAtMs'>, storeSeq: number, occurredAtMs: number): Pick<StoreClearing, 'reachedSeq' | 'reachedAtMs'> {
+export function reachAfter(
+  state: Pick<StoreClearing, 'reachedSeq' | 'reachedAtMs'>,
+  storeSeq: number,
+  occurredAtMs: number,
+): Pick<StoreClearing, 'reachedSeq' | 'reachedAtMs'> {
   return { reachedSeq: Math.max(state.reachedSeq, storeSeq), reachedAtMs: Math.max(state.reachedAtMs ?? occurredAtMs, occurredAtMs) };
 }
 
 function evolveStoreClearing(state: StoreClearing, fact: ClearingFact): StoreClearing {
   if (fact.type === 'store_event') {
-    return { ...state, ...reachAfter(state, fact.storeSeq, fact.occurredAtMs), unsettled: fact.entry ? [...state.unsettled, fact.entry] : state.unsettled };
+    return {
+      ...state,
+      ...reachAfter(state, fact.storeSeq, fact.occurredAtMs),
+      unsettled: fact.entry ? [...state.unsettled, fact.entry] : state.unsettled,
+    };
   }
   return {
     ...state,
@@ -132,21 +146,23 @@ export interface CloseDays {
   rule: BusinessDayRule;
 }
 
+/** A statement as decided. */
+export type StoreDayClosedEvent = { type: 'StoreDayClosed'; data: EventData<'StoreDayClosed'> };
+
 /**
  * The statements a store is due, oldest first: one per business day that holds movements and whose
  * cut-off the store's log has passed. Movements of days already closed go on the next statement as
  * late entries; when only such movements wait, the last day the store has passed gets a statement
  * of its own for them.
  */
-/** A statement as decided. */
-export type StoreDayClosedEvent = { type: 'StoreDayClosed'; data: EventData<'StoreDayClosed'> };
-
 export function decideDayClosings(command: CloseDays, state: StoreClearing): StoreDayClosedEvent[] {
   if (state.reachedAtMs === undefined) return [];
   const lastClosable = previousDay(businessDayOf(state.reachedAtMs, command.rule));
   const frontier = state.lastClosed?.closesAtMs ?? Number.NEGATIVE_INFINITY;
   const waiting = state.unsettled.filter((entry) => entry.storeSeq <= state.reachedSeq);
-  const onTimeDays = new Set(waiting.filter((entry) => entry.occurredAtMs >= frontier).map((entry) => businessDayOf(entry.occurredAtMs, command.rule)));
+  const onTimeDays = new Set(
+    waiting.filter((entry) => entry.occurredAtMs >= frontier).map((entry) => businessDayOf(entry.occurredAtMs, command.rule)),
+  );
   let days = [...onTimeDays].filter((day) => day <= lastClosable).sort();
   const lateWaiting = waiting.some((entry) => entry.occurredAtMs < frontier);
   if (days.length === 0 && lateWaiting && state.lastClosed && lastClosable > state.lastClosed.businessDay) days = [lastClosable];

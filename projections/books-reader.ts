@@ -153,7 +153,10 @@ export class BooksReader {
       `SELECT * FROM book_statements WHERE store_id = @storeId AND (@from IS NULL OR business_day >= @from) AND (@to IS NULL OR business_day <= @to)
        ORDER BY business_day`,
     ).all({ storeId, from: range.from ?? null, to: range.to ?? null }) as StatementRow[];
-    const lateOf = prepared(this.db, 'SELECT * FROM book_statement_late WHERE store_id = ? AND business_day = ? ORDER BY occurred_at_ms, event_id');
+    const lateOf = prepared(
+      this.db,
+      'SELECT * FROM book_statement_late WHERE store_id = ? AND business_day = ? ORDER BY occurred_at_ms, event_id',
+    );
     return rows.map((row) => {
       const late = (lateOf.all(storeId, row.business_day) as LateRow[]).map(lateView);
       return {
@@ -186,14 +189,20 @@ export class BooksReader {
       storeId,
       reachedSeq,
       reachedAtMs: row?.reached_at_ms ?? undefined,
-      lastClosed: row?.last_closed_day && row.last_closes_at_ms !== null ? { businessDay: row.last_closed_day, closesAtMs: row.last_closes_at_ms } : undefined,
+      lastClosed:
+        row?.last_closed_day && row.last_closes_at_ms !== null
+          ? { businessDay: row.last_closed_day, closesAtMs: row.last_closes_at_ms }
+          : undefined,
       unsettled: unsettledEntries(this.db, storeId, reachedSeq),
     };
   }
 
   /** Stores with pays or refunds on no statement yet: how far each store's log has reached, and its earliest such movement. */
   storesWithUnsettled(): Array<{ storeId: string; reachedAtMs: number; earliestUnsettledMs: number }> {
-    const rows = prepared(this.db, 'SELECT store_id, reached_at_ms, earliest_unsettled_ms FROM book_stores WHERE earliest_unsettled_ms IS NOT NULL').all() as Array<{
+    const rows = prepared(
+      this.db,
+      'SELECT store_id, reached_at_ms, earliest_unsettled_ms FROM book_stores WHERE earliest_unsettled_ms IS NOT NULL',
+    ).all() as Array<{
       store_id: string;
       reached_at_ms: number;
       earliest_unsettled_ms: number;
@@ -205,7 +214,11 @@ export class BooksReader {
   openDay(storeId: string): OpenDayView {
     const clearing = this.storeClearing(storeId);
     const since = clearing.lastClosed?.closesAtMs;
-    const totals = statementTotals(clearing.unsettled, { coversToStoreSeq: clearing.reachedSeq, opensAtMs: since ?? Number.NEGATIVE_INFINITY, closesAtMs: Number.POSITIVE_INFINITY });
+    const totals = statementTotals(clearing.unsettled, {
+      coversToStoreSeq: clearing.reachedSeq,
+      opensAtMs: since ?? Number.NEGATIVE_INFINITY,
+      closesAtMs: Number.POSITIVE_INFINITY,
+    });
     return {
       since: since === undefined ? null : iso(since),
       storeReachedAt: clearing.reachedAtMs === undefined ? null : iso(clearing.reachedAtMs),
@@ -239,13 +252,20 @@ export class BooksReader {
          COALESCE(SUM(CASE WHEN known_at_ms <= @asOf THEN float_effect END), 0) AS by_knowledge
        FROM book_movements WHERE (@cardId IS NULL OR card_id = @cardId) AND card_id > @after
        GROUP BY card_id ORDER BY card_id LIMIT @limit`,
-    ).all({ asOf: asOfMs, cardId: page.cardId ?? null, after: page.after ?? '', limit: page.limit ?? 100 }) as { card_id: string; by_event: number; by_knowledge: number }[];
+    ).all({ asOf: asOfMs, cardId: page.cardId ?? null, after: page.after ?? '', limit: page.limit ?? 100 }) as {
+      card_id: string;
+      by_event: number;
+      by_knowledge: number;
+    }[];
     return rows.map((row) => ({ cardId: row.card_id, byEventTime: row.by_event, byKnowledgeTime: row.by_knowledge }));
   }
 
   /** Stores whose log head office has not yet seen pass the instant: the figure by event time may still change for them. */
   storesNotYetPast(asOfMs: number): string[] {
-    const rows = prepared(this.db, 'SELECT store_id FROM book_stores WHERE reached_at_ms IS NULL OR reached_at_ms <= ? ORDER BY store_id').all(asOfMs) as {
+    const rows = prepared(
+      this.db,
+      'SELECT store_id FROM book_stores WHERE reached_at_ms IS NULL OR reached_at_ms <= ? ORDER BY store_id',
+    ).all(asOfMs) as {
       store_id: string;
     }[];
     return rows.map((row) => row.store_id);

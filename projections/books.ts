@@ -98,7 +98,10 @@ export function booksProjection(options: { issuerKeys: IssuerMasterKeys }): Proj
       const origin = event.envelope.storeId;
       if (origin === HQ_ORIGIN) {
         if (event.type === 'StoreRegistered') {
-          prepared(db, 'INSERT INTO book_stores (store_id, name) VALUES (?, ?) ON CONFLICT (store_id) DO UPDATE SET name = excluded.name').run(event.data.storeId, event.data.name);
+          prepared(
+            db,
+            'INSERT INTO book_stores (store_id, name) VALUES (?, ?) ON CONFLICT (store_id) DO UPDATE SET name = excluded.name',
+          ).run(event.data.storeId, event.data.name);
         } else if (event.type === 'StoreDayClosed') bookStatement(db, event);
         return;
       }
@@ -125,7 +128,10 @@ export function booksProjection(options: { issuerKeys: IssuerMasterKeys }): Proj
         clearing: rule.clearing ?? null,
       });
       if (booked.changes > 0 && rule.clearing) {
-        prepared(db, 'UPDATE book_stores SET earliest_unsettled_ms = MIN(COALESCE(earliest_unsettled_ms, @at), @at) WHERE store_id = @storeId').run({
+        prepared(
+          db,
+          'UPDATE book_stores SET earliest_unsettled_ms = MIN(COALESCE(earliest_unsettled_ms, @at), @at) WHERE store_id = @storeId',
+        ).run({
           storeId: origin,
           at: event.envelope.occurredAtMs,
         });
@@ -225,7 +231,17 @@ function bookStatement(db: Database.Database, event: Extract<HostEvent, { type: 
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   for (const late of closed.lateEntries) {
-    insertLate.run(closed.storeId, closed.businessDay, late.eventId, late.kind, late.cardId, late.cardCounter, late.amount, late.occurredAtMs, late.businessDay);
+    insertLate.run(
+      closed.storeId,
+      closed.businessDay,
+      late.eventId,
+      late.kind,
+      late.cardId,
+      late.cardCounter,
+      late.amount,
+      late.occurredAtMs,
+      late.businessDay,
+    );
   }
   const totals = statementTotals(covered, closed);
   const stated = [closed.paysCount, closed.paysTotal, closed.refundsCount, closed.refundsTotal, closed.lateEntries.length, closed.owed];

@@ -3,7 +3,17 @@
 // LoadOverdue raises in purse_alerts, resolved once the load moves on. The rules are the domain's
 // (domain/load-reconciliation.ts); head office's load watch reads the open tracks from here.
 import type Database from 'better-sqlite3';
-import { advanceLoad, learntAt, OPEN_LOAD_STATES, loadAlertOpen, loadEventOf, loadOverdueAlert, type DebitFacts, type LoadState, type LoadTrack } from '../domain/index.js';
+import {
+  advanceLoad,
+  learntAt,
+  OPEN_LOAD_STATES,
+  loadAlertOpen,
+  loadEventOf,
+  loadOverdueAlert,
+  type DebitFacts,
+  type LoadState,
+  type LoadTrack,
+} from '../domain/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, originOfStream, type HostEvent } from '../eventstore/index.js';
 import { insertAlert, resolveAlert } from './purse-alerts.js';
 import { prepared } from './statements.js';
@@ -129,7 +139,13 @@ export function trackLoads(db: Database.Database, event: HostEvent, creditMacVal
     // An alert raised for a state the load has left already is kept in the history, resolved.
     alertId = insertAlert(
       db,
-      { cardId: loadEvent.data.cardId, kind: alert.kind, message: alert.message, authorizationId: loadEvent.data.authorizationId, resolved: !loadAlertOpen(after) },
+      {
+        cardId: loadEvent.data.cardId,
+        kind: alert.kind,
+        message: alert.message,
+        authorizationId: loadEvent.data.authorizationId,
+        resolved: !loadAlertOpen(after),
+      },
       { eventId: event.envelope.eventId, storeId: origin, storeSeq: event.envelope.storeSeq, occurredAtMs: event.envelope.occurredAtMs },
     );
   } else if (before && loadAlertOpen(before) && !loadAlertOpen(after) && alertId !== null) {
@@ -185,13 +201,21 @@ export class LoadTracks {
       this.db,
       `SELECT * FROM purse_loads WHERE (@state IS NULL OR state = @state) AND (@overdue IS NULL OR (alerted_state IS state) = @overdue)
        AND authorization_id > @after ORDER BY authorization_id LIMIT @limit`,
-    ).all({ state: filter.state ?? null, overdue: filter.overdue === undefined ? null : Number(filter.overdue), after: filter.after ?? '', limit: filter.limit ?? 100 }) as LoadRow[];
+    ).all({
+      state: filter.state ?? null,
+      overdue: filter.overdue === undefined ? null : Number(filter.overdue),
+      after: filter.after ?? '',
+      limit: filter.limit ?? 100,
+    }) as LoadRow[];
     return rows.map(viewOf);
   }
 
   /** Every load not yet confirmed or reversed. */
   open(): LoadTrack[] {
-    const rows = prepared(this.db, `SELECT * FROM purse_loads WHERE state IN (${OPEN_LOAD_STATES.map((state) => `'${state}'`).join(', ')})`).all() as LoadRow[];
+    const rows = prepared(
+      this.db,
+      `SELECT * FROM purse_loads WHERE state IN (${OPEN_LOAD_STATES.map((state) => `'${state}'`).join(', ')})`,
+    ).all() as LoadRow[];
     return rows.map(trackOf);
   }
 }

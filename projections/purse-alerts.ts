@@ -40,7 +40,18 @@ export function insertAlert(
     db,
     `INSERT INTO purse_alerts (card_id, kind, severity, message, event_id, store_id, store_seq, raised_at_ms, authorization_id, resolved)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(alert.cardId, alert.kind, alertSeverity(alert.kind), alert.message, by.eventId, by.storeId, by.storeSeq, by.occurredAtMs, alert.authorizationId ?? null, alert.resolved ? 1 : 0);
+  ).run(
+    alert.cardId,
+    alert.kind,
+    alertSeverity(alert.kind),
+    alert.message,
+    by.eventId,
+    by.storeId,
+    by.storeSeq,
+    by.occurredAtMs,
+    alert.authorizationId ?? null,
+    alert.resolved ? 1 : 0,
+  );
   return Number(result.lastInsertRowid);
 }
 
@@ -99,7 +110,12 @@ export function queryAlerts(db: Database.Database, filter: AlertFilter = {}): Pu
     db,
     `SELECT * FROM purse_alerts WHERE (@cardId IS NULL OR card_id = @cardId) AND (@severity IS NULL OR severity = @severity) AND alert_id > @after
      ORDER BY ${order} LIMIT @limit`,
-  ).all({ cardId: filter.cardId ?? null, severity: filter.severity ?? null, after: filter.afterId ?? 0, limit: filter.limit ?? 100 }) as AlertRow[];
+  ).all({
+    cardId: filter.cardId ?? null,
+    severity: filter.severity ?? null,
+    after: filter.afterId ?? 0,
+    limit: filter.limit ?? 100,
+  }) as AlertRow[];
   return rows.map((r) => ({
     alertId: r.alert_id,
     cardId: r.card_id,

@@ -37,9 +37,11 @@ export async function closeStoreDays(options: DayCloserOptions): Promise<number>
     const statements = decideDayClosings({ kind: 'close_days', rule }, books.storeClearing(storeId));
     if (statements.length === 0) continue;
     await writer.append(statements.map((event) => ({ event, streamId: settlementStream(storeId) })));
-    for (const { data } of statements) logger.info(`books: store ${storeId}, business day ${data.businessDay} closed: head office owes ${data.owed} yen`);
+    for (const { data } of statements)
+      logger.info(`books: store ${storeId}, business day ${data.businessDay} closed: head office owes ${data.owed} yen`);
     made += statements.length;
   }
-  if (made > 0 && !(await readModelsCaughtUp(store, runner, timeoutMs))) logger.warn('books: statements made but not yet in the read models');
+  if (made > 0 && !(await readModelsCaughtUp(store, runner, timeoutMs)))
+    logger.warn('books: statements made but not yet in the read models');
   return made;
 }

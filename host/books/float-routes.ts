@@ -29,9 +29,16 @@ export function floatRoutes(options: FloatRoutesOptions): FastifyPluginAsync {
     .optional()
     .transform((text, context) => {
       if (text === undefined) return now();
-      const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? endOfLocalDay(text, utcOffsetMinutes) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : Number.NaN;
+      const ms = /^\d{4}-\d{2}-\d{2}$/.test(text)
+        ? endOfLocalDay(text, utcOffsetMinutes)
+        : /^\d{4}-\d{2}-\d{2}T/.test(text)
+          ? Date.parse(text)
+          : Number.NaN;
       if (Number.isNaN(ms)) {
-        context.addIssue({ code: 'custom', message: 'asOf must be an ISO 8601 instant (2026-03-31T15:00:00Z) or a date (YYYY-MM-DD: its end, Japan time)' });
+        context.addIssue({
+          code: 'custom',
+          message: 'asOf must be an ISO 8601 instant (2026-03-31T15:00:00Z) or a date (YYYY-MM-DD: its end, Japan time)',
+        });
         return z.NEVER;
       }
       return ms;
@@ -41,10 +48,21 @@ export function floatRoutes(options: FloatRoutesOptions): FastifyPluginAsync {
   const CardsQuery = z.object({
     asOf: AsOf,
     after: CardId.optional(),
-    limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be 1-10000').max(10_000, 'limit must be 1-10000').default(1_000),
+    limit: z.coerce
+      .number()
+      .int('limit must be a whole number')
+      .min(1, 'limit must be 1-10000')
+      .max(10_000, 'limit must be 1-10000')
+      .default(1_000),
     format: ReportFormat,
   });
-  const BaseDatesQuery = z.object({ year: z.coerce.number({ error: 'year is required' }).int('year must be a whole number').min(2000, 'year must be 2000-2999').max(2999, 'year must be 2000-2999') });
+  const BaseDatesQuery = z.object({
+    year: z.coerce
+      .number({ error: 'year is required' })
+      .int('year must be a whole number')
+      .min(2000, 'year must be 2000-2999')
+      .max(2999, 'year must be 2000-2999'),
+  });
 
   const storesNotYetPast = (asOfMs: number) => {
     const stores = books.storesNotYetPast(asOfMs);
@@ -59,7 +77,8 @@ export function floatRoutes(options: FloatRoutesOptions): FastifyPluginAsync {
       '/v1/float',
       {
         schema: {
-          summary: 'Value held on cards (loads − pays + refunds − unloads) as of an instant: by when it happened, and by when head office knew it',
+          summary:
+            'Value held on cards (loads − pays + refunds − unloads) as of an instant: by when it happened, and by when head office knew it',
           description:
             `Roles: ${BOOKS_ROUTE_ROLES['GET /v1/float'].join(', ')}. asOf: an ISO 8601 instant, or a date (its end, Japan time); default now. ` +
             'Stores report late when offline: `storesNotYetPast` names stores whose log head office has not seen pass asOf (the figure by event time may still change for them). ' +
@@ -72,10 +91,21 @@ export function floatRoutes(options: FloatRoutesOptions): FastifyPluginAsync {
         const { asOf, cardId } = request.query as z.output<typeof FloatQuery>;
         if (cardId) {
           const [card] = books.floatOfCards(asOf, { cardId, limit: 1 });
-          return { asOf: new Date(asOf).toISOString(), cardId, byEventTime: card?.byEventTime ?? 0, byKnowledgeTime: card?.byKnowledgeTime ?? 0 };
+          return {
+            asOf: new Date(asOf).toISOString(),
+            cardId,
+            byEventTime: card?.byEventTime ?? 0,
+            byKnowledgeTime: card?.byKnowledgeTime ?? 0,
+          };
         }
         const { byEventTime, byKnowledgeTime } = books.float(asOf);
-        return { asOf: new Date(asOf).toISOString(), byEventTime, byKnowledgeTime, difference: byEventTime.total - byKnowledgeTime.total, storesNotYetPast: storesNotYetPast(asOf) };
+        return {
+          asOf: new Date(asOf).toISOString(),
+          byEventTime,
+          byKnowledgeTime,
+          difference: byEventTime.total - byKnowledgeTime.total,
+          storesNotYetPast: storesNotYetPast(asOf),
+        };
       },
     );
 
@@ -93,7 +123,12 @@ export function floatRoutes(options: FloatRoutesOptions): FastifyPluginAsync {
         const { asOf, after, limit, format } = request.query as z.output<typeof CardsQuery>;
         const cards = books.floatOfCards(asOf, { after, limit });
         if (wantsCsv(request, format)) {
-          return sendCsv(reply, `float-${new Date(asOf).toISOString()}.csv`, ['card_id', 'by_event_time', 'by_knowledge_time'], cards.map((c) => [c.cardId, c.byEventTime, c.byKnowledgeTime]));
+          return sendCsv(
+            reply,
+            `float-${new Date(asOf).toISOString()}.csv`,
+            ['card_id', 'by_event_time', 'by_knowledge_time'],
+            cards.map((c) => [c.cardId, c.byEventTime, c.byKnowledgeTime]),
+          );
         }
         return { asOf: new Date(asOf).toISOString(), cards, next: cards.length === limit ? (cards.at(-1)?.cardId ?? null) : null };
       },
@@ -103,7 +138,8 @@ export function floatRoutes(options: FloatRoutesOptions): FastifyPluginAsync {
       '/v1/float/base-dates',
       {
         schema: {
-          summary: "Payment Services Act base dates (31 March, 30 September): the unused balance, whether it exceeds ¥10,000,000 and the deposit it requires",
+          summary:
+            'Payment Services Act base dates (31 March, 30 September): the unused balance, whether it exceeds ¥10,000,000 and the deposit it requires',
           description:
             `Roles: ${BOOKS_ROUTE_ROLES['GET /v1/float/base-dates'].join(', ')}. Each base date is taken at its end, Japan time. ` +
             'Above the threshold at least half the unused balance must be deposited. Both figures are given: by event time (what was on the cards) ' +

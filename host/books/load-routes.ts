@@ -9,9 +9,17 @@ import { BOOKS_ROUTE_ROLES } from './roles.js';
 
 const LoadsQuery = z.object({
   state: z.enum(LOAD_STATES as [LoadState, ...LoadState[]], { error: `state must be one of ${LOAD_STATES.join(', ')}` }).optional(),
-  overdue: z.enum(['true', 'false'], { error: 'overdue must be true or false' }).transform((text) => text === 'true').optional(),
+  overdue: z
+    .enum(['true', 'false'], { error: 'overdue must be true or false' })
+    .transform((text) => text === 'true')
+    .optional(),
   after: z.string().max(64, 'after must be an authorisation id from a previous page').optional(),
-  limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be 1-1000').max(1000, 'limit must be 1-1000').default(100),
+  limit: z.coerce
+    .number()
+    .int('limit must be a whole number')
+    .min(1, 'limit must be 1-1000')
+    .max(1000, 'limit must be 1-1000')
+    .default(100),
 });
 
 export function loadRoutes(loads: LoadTracks): FastifyPluginAsync {

@@ -27,10 +27,14 @@ export async function checkLoads(options: LoadWatchOptions): Promise<number> {
     logger.warn('books: read models are behind the event store; loads are checked at the next round');
     return 0;
   }
-  const overdue = decideOverdueLoads({ kind: 'check_loads', nowMs: options.now(), deadlines: options.deadlines }, new LoadTracks(runner.db).open());
+  const overdue = decideOverdueLoads(
+    { kind: 'check_loads', nowMs: options.now(), deadlines: options.deadlines },
+    new LoadTracks(runner.db).open(),
+  );
   if (overdue.length === 0) return 0;
   await writer.append(overdue.map((event) => ({ event, streamId: `card-${event.data.cardId}` })));
-  for (const { data } of overdue) logger.warn(`books: load ${data.authorizationId} of card ${data.cardId} at store ${data.storeId} overdue in state ${data.state}`);
+  for (const { data } of overdue)
+    logger.warn(`books: load ${data.authorizationId} of card ${data.cardId} at store ${data.storeId} overdue in state ${data.state}`);
   await readModelsCaughtUp(store, runner, timeoutMs);
   return overdue.length;
 }

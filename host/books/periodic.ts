@@ -17,7 +17,10 @@ export function startPeriodicCheck(name: string, everyMs: number, check: () => P
     running = run.catch(() => undefined);
     return run;
   };
-  const timer = everyMs > 0 ? setInterval(() => void runNow().catch((error: Error) => logger.error(`${name} failed: ${error.message}`)), everyMs) : undefined;
+  const timer =
+    everyMs > 0
+      ? setInterval(() => void runNow().catch((error: Error) => logger.error(`${name} failed: ${error.message}`)), everyMs)
+      : undefined;
   timer?.unref();
   return {
     async stop() {

@@ -8,13 +8,28 @@ import { NotFoundError, useZodValidation } from '../api/index.js';
 import { ReportFormat, sendCsv, wantsCsv } from './csv.js';
 import { BOOKS_ROUTE_ROLES } from './roles.js';
 
-const Day = (what: string) => z.string().regex(/^\d{4}-\d{2}-\d{2}$/, `${what} must be a date, YYYY-MM-DD`).optional();
+const Day = (what: string) =>
+  z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, `${what} must be a date, YYYY-MM-DD`)
+    .optional();
 const StoreParams = z.object({ storeId: StoreId });
 const SettlementQuery = z.object({ from: Day('from'), to: Day('to'), format: ReportFormat });
 
 const CSV_HEADER = [
-  'store_id', 'business_day', 'opens_at', 'closes_at', 'closed_at', 'pays_count', 'pays_total', 'refunds_count', 'refunds_total',
-  'late_count', 'late_total', 'owed', 'notes',
+  'store_id',
+  'business_day',
+  'opens_at',
+  'closes_at',
+  'closed_at',
+  'pays_count',
+  'pays_total',
+  'refunds_count',
+  'refunds_total',
+  'late_count',
+  'late_total',
+  'owed',
+  'notes',
 ] as const;
 
 export function settlementRoutes(books: BooksReader): FastifyPluginAsync {
@@ -45,8 +60,19 @@ export function settlementRoutes(books: BooksReader): FastifyPluginAsync {
             `settlements-${storeId}.csv`,
             CSV_HEADER,
             statements.map((s) => [
-              s.storeId, s.businessDay, s.opensAt, s.closesAt, s.closedAt, s.pays.count, s.pays.total, s.refunds.count, s.refunds.total,
-              s.late.length, s.late.reduce((sum, entry) => sum + (entry.kind === 'refund' ? -entry.amount : entry.amount), 0), s.owed, s.notes.join('; '),
+              s.storeId,
+              s.businessDay,
+              s.opensAt,
+              s.closesAt,
+              s.closedAt,
+              s.pays.count,
+              s.pays.total,
+              s.refunds.count,
+              s.refunds.total,
+              s.late.length,
+              s.late.reduce((sum, entry) => sum + (entry.kind === 'refund' ? -entry.amount : entry.amount), 0),
+              s.owed,
+              s.notes.join('; '),
             ]),
           );
         }

@@ -11,7 +11,18 @@ import { BOOKS_ROUTE_ROLES } from './roles.js';
 const CardParams = z.object({ cardId: z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits') });
 const StatementQuery = z.object({ format: ReportFormat });
 
-const CSV_HEADER = ['card_counter', 'occurred_at', 'kind', 'amount', 'balance_after', 'store_id', 'terminal_id', 'chip_terminal_id', 'card_mac', 'event_id'] as const;
+const CSV_HEADER = [
+  'card_counter',
+  'occurred_at',
+  'kind',
+  'amount',
+  'balance_after',
+  'store_id',
+  'terminal_id',
+  'chip_terminal_id',
+  'card_mac',
+  'event_id',
+] as const;
 
 export function statementRoutes(books: BooksReader): FastifyPluginAsync {
   return async (app) => {
@@ -39,7 +50,18 @@ export function statementRoutes(books: BooksReader): FastifyPluginAsync {
             reply,
             `statement-${cardId}.csv`,
             CSV_HEADER,
-            entries.map((e) => [e.cardCounter, e.occurredAt, e.kind, e.amount, e.balanceAfter, e.storeId, e.terminalId, e.chipTerminalId, e.cardMac, e.eventId]),
+            entries.map((e) => [
+              e.cardCounter,
+              e.occurredAt,
+              e.kind,
+              e.amount,
+              e.balanceAfter,
+              e.storeId,
+              e.terminalId,
+              e.chipTerminalId,
+              e.cardMac,
+              e.eventId,
+            ]),
           );
         }
         const held = new Set(entries.map((entry) => entry.cardCounter));

@@ -43,8 +43,18 @@ export function headOfficeBooks(options: BooksOptions = {}) {
       return async (app) => {
         const { store, runner, hqWriter: writer, logger } = parts;
         const checks = [
-          startPeriodicCheck('books: closing store days', options.closeDaysEveryMs ?? 30_000, () => closeStoreDays({ store, runner, writer, rule, logger }), logger),
-          startPeriodicCheck('books: checking loads', options.checkLoadsEveryMs ?? 10_000, () => checkLoads({ store, runner, writer, deadlines, logger, now }), logger),
+          startPeriodicCheck(
+            'books: closing store days',
+            options.closeDaysEveryMs ?? 30_000,
+            () => closeStoreDays({ store, runner, writer, rule, logger }),
+            logger,
+          ),
+          startPeriodicCheck(
+            'books: checking loads',
+            options.checkLoadsEveryMs ?? 10_000,
+            () => checkLoads({ store, runner, writer, deadlines, logger, now }),
+            logger,
+          ),
         ];
         app.addHook('onClose', async () => {
           for (const check of checks) await check.stop();

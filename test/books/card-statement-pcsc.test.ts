@@ -32,7 +32,7 @@ describe("a card's statement matches the chip's usage log (through pcscd + vpcd)
     await world?.close();
   });
 
-  it("every movement with its date, store, amount, balance after and card MAC; the entries the chip still holds read the same there", async () => {
+  it('every movement with its date, store, amount, balance after and card MAC; the entries the chip still holds read the same there', async () => {
     const issued = await issueCard(world, { opening: 50_000 });
     const card = await rig.newCard(issued.card.state);
     store.readers.set('pos-1', card.transport);
@@ -66,7 +66,13 @@ describe("a card's statement matches the chip's usage log (through pcscd + vpcd)
     for (const record of chipLog) {
       const entry = statement.entries.find((e) => e.cardCounter === record.counter);
       expect(entry, `statement entry for chip counter ${record.counter}`).toBeDefined();
-      expect({ kind: entry!.kind, amount: entry!.amount, balanceAfter: entry!.balanceAfter, terminal: entry!.chipTerminalId, mac: entry!.cardMac }).toEqual({
+      expect({
+        kind: entry!.kind,
+        amount: entry!.amount,
+        balanceAfter: entry!.balanceAfter,
+        terminal: entry!.chipTerminalId,
+        mac: entry!.cardMac,
+      }).toEqual({
         kind: record.operation === 'credit' ? 'load' : 'pay',
         amount: record.amount,
         balanceAfter: record.balanceAfter,
@@ -84,7 +90,20 @@ describe("a card's statement matches the chip's usage log (through pcscd + vpcd)
     expect(lines[0]).toBe('card_counter,occurred_at,kind,amount,balance_after,store_id,terminal_id,chip_terminal_id,card_mac,event_id');
     expect(lines).toHaveLength(movements + 1);
     const last = statement.entries.at(-1)!;
-    expect(lines.at(-1)).toBe([last.cardCounter, last.occurredAt, last.kind, last.amount, last.balanceAfter, 's1', 'pos-1', last.chipTerminalId, last.cardMac, last.eventId].join(','));
+    expect(lines.at(-1)).toBe(
+      [
+        last.cardCounter,
+        last.occurredAt,
+        last.kind,
+        last.amount,
+        last.balanceAfter,
+        's1',
+        'pos-1',
+        last.chipTerminalId,
+        last.cardMac,
+        last.eventId,
+      ].join(','),
+    );
 
     await world.runner.rebuild();
     expect(await world.get<Statement>(`/v1/cards/${issued.cardId}/statement`)).toEqual(statement);

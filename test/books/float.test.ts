@@ -58,13 +58,21 @@ describe('the float by event time and by knowledge time, through the real pipeli
 
     // Before store s2 reports, head office knows nothing of its pays: both figures are the loads.
     const before = await world.get<FloatReport>(`/v1/float?asOf=${baseDate}`);
-    expect(before).toMatchObject({ asOf: baseDate, byEventTime: { total: 18_000, cards: 2 }, byKnowledgeTime: { total: 18_000, cards: 2 }, difference: 0 });
+    expect(before).toMatchObject({
+      asOf: baseDate,
+      byEventTime: { total: 18_000, cards: 2 },
+      byKnowledgeTime: { total: 18_000, cards: 2 },
+      difference: 0,
+    });
     expect(before.storesNotYetPast.storeIds).toContain('s2');
 
     offline.link.restore();
     await offline.replicated();
     await world.catchUpLedger();
-    await until(async () => (await world.get<FloatReport>(`/v1/float?asOf=${baseDate}`)).byEventTime.total === 16_500, "the offline store's pays in the books");
+    await until(
+      async () => (await world.get<FloatReport>(`/v1/float?asOf=${baseDate}`)).byEventTime.total === 16_500,
+      "the offline store's pays in the books",
+    );
 
     // As of the base date: what was on the cards then, and what head office knew then.
     const after = await world.get<FloatReport>(`/v1/float?asOf=${baseDate}`);
@@ -73,21 +81,31 @@ describe('the float by event time and by knowledge time, through the real pipeli
     const now = await world.get<FloatReport>('/v1/float');
     expect(now).toMatchObject({ byEventTime: { total: 16_500, cards: 2 }, byKnowledgeTime: { total: 16_500, cards: 2 }, difference: 0 });
 
-    const perCard = await world.get<{ cards: Array<{ cardId: string; byEventTime: number; byKnowledgeTime: number }> }>(`/v1/float/cards?asOf=${baseDate}`);
+    const perCard = await world.get<{ cards: Array<{ cardId: string; byEventTime: number; byKnowledgeTime: number }> }>(
+      `/v1/float/cards?asOf=${baseDate}`,
+    );
     expect(perCard.cards).toEqual(
       expect.arrayContaining([
         { cardId: a.cardId, byEventTime: 10_000, byKnowledgeTime: 10_000 },
         { cardId: b.cardId, byEventTime: 6_500, byKnowledgeTime: 8_000 },
       ]),
     );
-    expect(await world.get(`/v1/float?asOf=${baseDate}&cardId=${b.cardId}`)).toMatchObject({ cardId: b.cardId, byEventTime: 6_500, byKnowledgeTime: 8_000 });
+    expect(await world.get(`/v1/float?asOf=${baseDate}&cardId=${b.cardId}`)).toMatchObject({
+      cardId: b.cardId,
+      byEventTime: 6_500,
+      byKnowledgeTime: 8_000,
+    });
     const csv = await world.api.inject({ method: 'GET', url: `/v1/float/cards?asOf=${baseDate}`, headers: { accept: 'text/csv' } });
     expect(csv.body.split('\r\n')).toEqual(
       expect.arrayContaining(['card_id,by_event_time,by_knowledge_time', `${a.cardId},10000,10000`, `${b.cardId},6500,8000`]),
     );
 
     const later = new Date().toISOString();
-    const rebuilt = async () => [await world.get(`/v1/float?asOf=${baseDate}`), await world.get(`/v1/float?asOf=${later}`), await world.get(`/v1/float/cards?asOf=${baseDate}`)];
+    const rebuilt = async () => [
+      await world.get(`/v1/float?asOf=${baseDate}`),
+      await world.get(`/v1/float?asOf=${later}`),
+      await world.get(`/v1/float/cards?asOf=${baseDate}`),
+    ];
     const live = await rebuilt();
     await world.runner.rebuild();
     expect(await rebuilt()).toEqual(live);
@@ -101,11 +119,32 @@ describe('the float by event time and by knowledge time, through the real pipeli
 });
 
 /** A card movement as the chip makes it, MACed with the card's transaction key. */
-function chipMovement(master: IssuerMasterKeys, m: { kind: 'load' | 'pay'; cardId: string; counter: number; amount: number; newBalance: number; storeId: string }): NewDomainEvent {
+function chipMovement(
+  master: IssuerMasterKeys,
+  m: { kind: 'load' | 'pay'; cardId: string; counter: number; amount: number; newBalance: number; storeId: string },
+): NewDomainEvent {
   const card = cardIdBytes(m.cardId);
-  const cardMac = transactionMac(deriveCardKey(master.transaction, card, 'transaction'), m.kind === 'load' ? 'credit' : 'debit', card, m.counter, m.amount, m.newBalance, terminalIdOf('pos-1'));
-  const fields = { cardId: m.cardId, amount: m.amount, newBalance: m.newBalance, cardCounter: m.counter, cardMac, storeId: m.storeId, terminalId: 'pos-1' };
-  return m.kind === 'load' ? { type: 'PurseLoaded', data: { ...fields, authorizationId: `auth-${m.cardId}-${m.counter}` } } : { type: 'PursePaid', data: fields };
+  const cardMac = transactionMac(
+    deriveCardKey(master.transaction, card, 'transaction'),
+    m.kind === 'load' ? 'credit' : 'debit',
+    card,
+    m.counter,
+    m.amount,
+    m.newBalance,
+    terminalIdOf('pos-1'),
+  );
+  const fields = {
+    cardId: m.cardId,
+    amount: m.amount,
+    newBalance: m.newBalance,
+    cardCounter: m.counter,
+    cardMac,
+    storeId: m.storeId,
+    terminalId: 'pos-1',
+  };
+  return m.kind === 'load'
+    ? { type: 'PurseLoaded', data: { ...fields, authorizationId: `auth-${m.cardId}-${m.counter}` } }
+    : { type: 'PursePaid', data: fields };
 }
 
 const jst = (local: string) => new Date(`${local}+09:00`);
@@ -126,7 +165,11 @@ describe('the Payment Services Act base dates', () => {
   async function batch(storeId: 's1' | 's2', events: Array<[NewDomainEvent, Date]>, receivedAt: Date) {
     const chain = chains[storeId];
     const records = events.map(([event, at]) => chain.next(event, { occurredAt: at }).record);
-    await store.appendToStream(`store-${storeId}`, [...records, chain.chainHeadRecord({ receivedAt })], (await store.streamRevision(`store-${storeId}`)) ?? 'no_stream');
+    await store.appendToStream(
+      `store-${storeId}`,
+      [...records, chain.chainHeadRecord({ receivedAt })],
+      (await store.streamRevision(`store-${storeId}`)) ?? 'no_stream',
+    );
   }
 
   /** Head office's read models (every one it keeps) and the books' routes over them. */
@@ -135,7 +178,11 @@ describe('the Payment Services Act base dates', () => {
     runner.start();
     const hqWriter = await HqWriter.open({ store, signingKey: generateSigningKey() });
     const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-    api = await buildApi({ store, runner, plugins: [headOfficeBooks({ closeDaysEveryMs: 0, checkLoadsEveryMs: 0 }).routes({ store, hqWriter, runner, logger })] });
+    api = await buildApi({
+      store,
+      runner,
+      plugins: [headOfficeBooks({ closeDaysEveryMs: 0, checkLoadsEveryMs: 0 }).routes({ store, hqWriter, runner, logger })],
+    });
     await runner.waitForPosition((await store.headPosition())!);
   }
 
@@ -149,7 +196,14 @@ describe('the Payment Services Act base dates', () => {
     // Store s2 is offline on the base date: a pay of ¥1 at noon on 31 March reaches head office on 1 April.
     const payY = chipMovement(master, { kind: 'pay', cardId: Y, counter: 2, amount: 1, newBalance: 1_000_000, storeId: 's2' });
     const payY2 = chipMovement(master, { kind: 'pay', cardId: Y, counter: 3, amount: 1_000, newBalance: 999_000, storeId: 's2' });
-    await batch('s2', [[payY, jst('2025-03-31T12:00:00')], [payY2, jst('2025-04-01T09:00:00')]], jst('2025-04-01T09:05:00'));
+    await batch(
+      's2',
+      [
+        [payY, jst('2025-03-31T12:00:00')],
+        [payY2, jst('2025-04-01T09:00:00')],
+      ],
+      jst('2025-04-01T09:05:00'),
+    );
     const payX = chipMovement(master, { kind: 'pay', cardId: X, counter: 2, amount: 500_000, newBalance: 8_500_000, storeId: 's1' });
     await batch('s1', [[payX, jst('2025-04-02T10:00:00')]], jst('2025-04-02T10:00:01'));
     await openReadModels();
@@ -183,8 +237,15 @@ describe('the Payment Services Act base dates', () => {
     });
     // A date is read as its end in Japan time.
     const byDate = (await api.inject({ method: 'GET', url: '/v1/float?asOf=2025-03-31' })).json();
-    expect(byDate).toMatchObject({ asOf: '2025-03-31T14:59:59.999Z', byEventTime: { total: 10_000_000 }, byKnowledgeTime: { total: 10_000_001 } });
-    expect((await api.inject({ method: 'GET', url: '/v1/float/base-dates' })).json()).toMatchObject({ error: 'bad_request', field: 'year' });
+    expect(byDate).toMatchObject({
+      asOf: '2025-03-31T14:59:59.999Z',
+      byEventTime: { total: 10_000_000 },
+      byKnowledgeTime: { total: 10_000_001 },
+    });
+    expect((await api.inject({ method: 'GET', url: '/v1/float/base-dates' })).json()).toMatchObject({
+      error: 'bad_request',
+      field: 'year',
+    });
   });
 
   it('the report after `cardsys projections rebuild` equals the live one', async () => {
@@ -192,7 +253,9 @@ describe('the Payment Services Act base dates', () => {
     const statement = (await api.inject({ method: 'GET', url: `/v1/cards/${Y}/statement` })).json();
     await api.close();
     await runner.close();
-    const rebuild = spawnSync(process.execPath, ['bin/cardsys.js', 'projections', 'rebuild', '--data', join(dir, 'data')], { encoding: 'utf8' });
+    const rebuild = spawnSync(process.execPath, ['bin/cardsys.js', 'projections', 'rebuild', '--data', join(dir, 'data')], {
+      encoding: 'utf8',
+    });
     expect(rebuild.status).toBe(0);
     expect(rebuild.stderr).toMatch(/events replayed into .*purse-ledger, books in/);
     await openReadModels();

@@ -41,7 +41,18 @@ describe('continuous load reconciliation', () => {
     expect(await store.command({ load: { amount: 2_000, pin: '1234' } })).toMatchObject({ ok: true });
     await store.edge.log.append([
       {
-        event: { type: 'PursePaid', data: { cardId: good.cardId, amount: 5, newBalance: 1_995, cardCounter: 2, cardMac: new Uint8Array(8), storeId: 's1', terminalId: 'pos-1' } },
+        event: {
+          type: 'PursePaid',
+          data: {
+            cardId: good.cardId,
+            amount: 5,
+            newBalance: 1_995,
+            cardCounter: 2,
+            cardMac: new Uint8Array(8),
+            storeId: 's1',
+            terminalId: 'pos-1',
+          },
+        },
         streamId: `card-${good.cardId}`,
       },
     ]);
@@ -66,11 +77,22 @@ describe('continuous load reconciliation', () => {
     expect(['debited', 'credit_started']).toContain(debitedLoad!.state);
     const deadline = Date.parse(debitedLoad!.deadline!);
 
-    await until(async () => (await alerts()).some((alert) => alert.authorizationId === authorizationId), 'the stuck load to raise its alert', WITHIN_MS + VALID_FOR_MS);
+    await until(
+      async () => (await alerts()).some((alert) => alert.authorizationId === authorizationId),
+      'the stuck load to raise its alert',
+      WITHIN_MS + VALID_FOR_MS,
+    );
     const seenAfterDeadlineMs = Date.now() - deadline;
     expect(seenAfterDeadlineMs).toBeLessThan(WITHIN_MS);
     const [first, ...rest] = await alerts('?order=severity');
-    expect(first).toMatchObject({ authorizationId, cardId: stuck.cardId, kind: 'debited_not_credited', severity: 'critical', storeId: 'hq', resolved: false });
+    expect(first).toMatchObject({
+      authorizationId,
+      cardId: stuck.cardId,
+      kind: 'debited_not_credited',
+      severity: 'critical',
+      storeId: 'hq',
+      resolved: false,
+    });
     expect(first!.message).toContain('the account debited');
     // Raised once the deadline and its grace had passed, not before.
     expect(Date.parse(first!.raisedAt)).toBeGreaterThanOrEqual(deadline + GRACE_MS);
@@ -78,7 +100,9 @@ describe('continuous load reconciliation', () => {
     expect((await alerts('?severity=critical')).map((alert) => alert.authorizationId)).toEqual([authorizationId]);
     const overdue = await loads('?overdue=true');
     expect(overdue.map((load) => load.authorizationId)).toEqual([authorizationId]);
-    expect(await loads(`?state=${overdue[0]!.state}`)).toEqual(expect.arrayContaining([expect.objectContaining({ authorizationId, overdue: true })]));
+    expect(await loads(`?state=${overdue[0]!.state}`)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ authorizationId, overdue: true })]),
+    );
 
     // The store comes back and the card is inserted again, past the deadline: the money goes back to the account.
     store.link.restore();
@@ -87,8 +111,14 @@ describe('continuous load reconciliation', () => {
     stuck.card.insert();
     expect(await store.command({ read: {} })).toMatchObject({ ok: true, balance: 0 });
     expect(world.centre.authorisation(authorizationId!)).toMatchObject({ status: 'reversed', reversalReason: 'expired_at_card' });
-    await until(async () => (await loads('?state=reversed')).some((load) => load.authorizationId === authorizationId), 'the load to show reversed');
-    await until(async () => (await alerts()).filter((alert) => alert.authorizationId === authorizationId).every((alert) => alert.resolved), 'its alerts to be resolved');
+    await until(
+      async () => (await loads('?state=reversed')).some((load) => load.authorizationId === authorizationId),
+      'the load to show reversed',
+    );
+    await until(
+      async () => (await alerts()).filter((alert) => alert.authorizationId === authorizationId).every((alert) => alert.resolved),
+      'its alerts to be resolved',
+    );
     expect(await loads('?overdue=true')).toEqual([]);
     // The load that went through never raised one.
     expect((await alerts()).filter((alert) => alert.cardId === good.cardId).map((alert) => alert.kind)).toEqual(['mac_invalid']);

@@ -26,7 +26,10 @@ describe('store clearing: settlement statements per business day', () => {
     store.edge.log
       .read(1, store.edge.log.headSeq)
       .filter((entry) => entry.envelope.eventType === 'PursePaid')
-      .map((entry) => ({ atMs: entry.envelope.occurredAtMs, amount: (decodeEvent('PursePaid', entry.envelope.payload).data as { amount: number }).amount }));
+      .map((entry) => ({
+        atMs: entry.envelope.occurredAtMs,
+        amount: (decodeEvent('PursePaid', entry.envelope.payload).data as { amount: number }).amount,
+      }));
   const pay = async (amount: number) => expect(await store.command({ pay: { amount } })).toMatchObject({ ok: true });
   const atHeadOffice = async () => {
     await store.replicated();
@@ -99,7 +102,9 @@ describe('store clearing: settlement statements per business day', () => {
     expect(second.late).toMatchObject([{ kind: 'pay', amount: 700, businessDay: '2025-03-30', cardId: issued.cardId }]);
     expect(second.late[0]!.occurredAt).toMatch(/^2025-03-30T14:59:0\d\.\d{3}Z$/);
     expect(second.notes).toHaveLength(1);
-    expect(second.notes[0]).toMatch(/^late pay of ¥700 \(card [0-9a-f]{16}, counter \d+\) made 2025-03-30T14:59:\d\d\.\d{3}Z on business day 2025-03-30, which was closed/);
+    expect(second.notes[0]).toMatch(
+      /^late pay of ¥700 \(card [0-9a-f]{16}, counter \d+\) made 2025-03-30T14:59:\d\d\.\d{3}Z on business day 2025-03-30, which was closed/,
+    );
     expect(view.owedTotal).toBe(3_000);
     expect(view.open).toMatchObject({ pays: { count: 1, total: 50 }, lateWaiting: 0 });
   });
@@ -111,7 +116,9 @@ describe('store clearing: settlement statements per business day', () => {
     expect(byFormat.headers['content-disposition']).toBe('attachment; filename="settlements-s1.csv"');
     expect(byAccept.body).toBe(byFormat.body);
     const lines = byFormat.body.split('\r\n');
-    expect(lines[0]).toBe('store_id,business_day,opens_at,closes_at,closed_at,pays_count,pays_total,refunds_count,refunds_total,late_count,late_total,owed,notes');
+    expect(lines[0]).toBe(
+      'store_id,business_day,opens_at,closes_at,closed_at,pays_count,pays_total,refunds_count,refunds_total,late_count,late_total,owed,notes',
+    );
     expect(lines[1]).toMatch(/^s1,2025-03-30,2025-03-29T15:00:00\.000Z,2025-03-30T15:00:00\.000Z,[^,]+,2,2000,0,0,0,0,2000,$/);
     // The note holds commas, so it is quoted.
     expect(lines[2]).toMatch(/^s1,2025-03-31,.*,1,300,0,0,1,700,1000,"late pay of ¥700 .*: booked on this statement"$/);
@@ -119,7 +126,10 @@ describe('store clearing: settlement statements per business day', () => {
     expect(lines[3]).toBe('');
     const range = await world.get<Settlements>('/v1/stores/s1/settlements?from=2025-03-31&to=2025-03-31');
     expect(range.statements.map((s) => s.businessDay)).toEqual(['2025-03-31']);
-    expect((await world.api.inject({ method: 'GET', url: '/v1/stores/s1/settlements?from=31.3.2025' })).json()).toMatchObject({ error: 'bad_request', field: 'from' });
+    expect((await world.api.inject({ method: 'GET', url: '/v1/stores/s1/settlements?from=31.3.2025' })).json()).toMatchObject({
+      error: 'bad_request',
+      field: 'from',
+    });
     expect((await world.api.inject({ method: 'GET', url: '/v1/stores/nope/settlements' })).statusCode).toBe(404);
   });
 

@@ -18,15 +18,47 @@ describe("the issuer's books", () => {
   });
 
   it('the float is loads − pays + refunds − unloads; a store is owed its pays less its refunds', () => {
-    expect(Object.fromEntries(Object.entries(MOVEMENT_RULES).map(([kind, rule]) => [kind, rule.floatSign]))).toEqual({ load: 1, pay: -1, refund: 1, unload: -1 });
-    expect(Object.fromEntries(Object.entries(MOVEMENT_RULES).map(([kind, rule]) => [kind, rule.clearing ?? null]))).toEqual({ load: null, pay: 'pay', refund: 'refund', unload: null });
+    expect(Object.fromEntries(Object.entries(MOVEMENT_RULES).map(([kind, rule]) => [kind, rule.floatSign]))).toEqual({
+      load: 1,
+      pay: -1,
+      refund: 1,
+      unload: -1,
+    });
+    expect(Object.fromEntries(Object.entries(MOVEMENT_RULES).map(([kind, rule]) => [kind, rule.clearing ?? null]))).toEqual({
+      load: null,
+      pay: 'pay',
+      refund: 'refund',
+      unload: null,
+    });
   });
 
   it('loads and pays are the movements booked today; other events move no value', () => {
     const mac = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
-    const loaded = read({ type: 'PurseLoaded', data: { cardId: 'c', amount: 10, newBalance: 10, cardCounter: 1, authorizationId: 'a', cardMac: mac, storeId: 's', terminalId: 'pos-1' } });
-    const paid = read({ type: 'PursePaid', data: { cardId: 'c', amount: 4, newBalance: 6, cardCounter: 2, cardMac: mac, storeId: 's', terminalId: 'pos-1' } });
-    expect(bookedMovementOf(loaded)).toMatchObject({ kind: 'load', chipOperation: 'credit', amount: 10, newBalance: 10, cardCounter: 1, terminalId: 'pos-1' });
+    const loaded = read({
+      type: 'PurseLoaded',
+      data: {
+        cardId: 'c',
+        amount: 10,
+        newBalance: 10,
+        cardCounter: 1,
+        authorizationId: 'a',
+        cardMac: mac,
+        storeId: 's',
+        terminalId: 'pos-1',
+      },
+    });
+    const paid = read({
+      type: 'PursePaid',
+      data: { cardId: 'c', amount: 4, newBalance: 6, cardCounter: 2, cardMac: mac, storeId: 's', terminalId: 'pos-1' },
+    });
+    expect(bookedMovementOf(loaded)).toMatchObject({
+      kind: 'load',
+      chipOperation: 'credit',
+      amount: 10,
+      newBalance: 10,
+      cardCounter: 1,
+      terminalId: 'pos-1',
+    });
     expect(bookedMovementOf(paid)).toMatchObject({ kind: 'pay', chipOperation: 'debit', amount: 4, newBalance: 6, cardCounter: 2 });
     expect(bookedMovementOf(read({ type: 'CardBlacklisted', data: { cardId: 'c', reason: 'lost' } }))).toBeUndefined();
   });
