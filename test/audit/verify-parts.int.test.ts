@@ -161,7 +161,8 @@ describe('replay on a signed history written straight into the event store', () 
     for (const key of [first, second, generateSigningKey()]) {
       const sealed = sealEnvelope('r1', ++seq, hash, {
         streamId: 'x',
-        event: { type: 'CardBlacklisted', data: { cardId: 'c', reason: 'lost' } },
+        // An event a store may write (a store writing head office's CardBlacklisted is a finding of its own).
+        event: { type: 'CardIssueRejected', data: { cardId: 'c', storeId: 'r1', terminalId: 'pos-1', reason: 'invalid_auth_code' } },
       });
       hash = sealed.hash;
       await store.appendToStream('store-r1', [
