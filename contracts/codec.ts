@@ -42,6 +42,8 @@ const eventMessages = {
   PurseCreditStarted: pb.PurseCreditStarted,
   ApiAccessRecorded: pb.ApiAccessRecorded,
   StoreBatchRefused: pb.StoreBatchRefused,
+  LoadOverdue: pb.LoadOverdue,
+  StoreDayClosed: pb.StoreDayClosed,
 } as const;
 
 export type EventType = keyof typeof eventMessages;
@@ -49,7 +51,7 @@ export type EventType = keyof typeof eventMessages;
 /**
  * Who may write each event type: a store (its own purse movements and issuances at its counter)
  * or head office alone (registrations, bank accounts, authorisations, the blacklist, keys,
- * evidence). Ingest refuses a store's batch carrying a head-office type, the decoder of stored
+ * evidence, the books' settlement statements and overdue loads). Ingest refuses a store's batch carrying a head-office type, the decoder of stored
  * records passes over an event outside its origin's types, and the audit reports one.
  */
 const EVENT_WRITER = {
@@ -74,6 +76,8 @@ const EVENT_WRITER = {
   ApiAccessRecorded: 'hq',
   StoreBatchRefused: 'hq',
   HeadOfficeWriterStarted: 'hq',
+  LoadOverdue: 'hq',
+  StoreDayClosed: 'hq',
 } as const satisfies Record<EventType, 'store' | 'hq'>;
 
 /** Whether `origin` (a store id, or "hq" for head office) may write events of this type. */

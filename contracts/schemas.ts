@@ -6,6 +6,9 @@ export const StoreId = z
   .regex(/^[A-Za-z0-9_-]{1,32}$/, 'store id must be 1-32 letters, digits, "-" or "_"')
   .refine((id) => id !== 'hq', 'store id "hq" is reserved for head office');
 
+/** A card id as API paths and queries carry it: 16 lowercase hex digits. */
+export const CardId = z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits');
+
 /** Amounts of money are whole yen. */
 export const Yen = z
   .number()

@@ -123,6 +123,18 @@ interface StoreSync {
   lastContactAt: string | null;
 }
 
+interface Settlements {
+  statements: Array<{ businessDay: string; pays: { count: number; total: number }; owed: number; notes: string[] }>;
+  owedTotal: number;
+  open: { since: string | null; pays: { count: number; total: number }; owedSoFar: number };
+}
+
+interface FloatReport {
+  asOf: string;
+  byEventTime: { total: number; cards: number };
+  byKnowledgeTime: { total: number; cards: number };
+}
+
 interface CardView {
   cardId: string;
   userId: string;
@@ -590,6 +602,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         return report;
       },
       (report) => `${report.events} events verified: no findings`,
+    );
+
+    await narrator.step(
+      "An operator reads head office's books: store A's settlement statement and the float (value held on cards)",
+      group.logFileOf('host'),
+      async () => {
+        const paidTotal = PAY + OFFLINE_PAYS.reduce((sum, amount) => sum + amount, 0);
+        const settlements = await until(async () => {
+          const found = await api.call<Settlements>('operator', 'GET', '/v1/stores/A/settlements');
+          const pays = found.open.pays.total + found.statements.reduce((sum, s) => sum + s.pays.total, 0);
+          return pays === paidTotal ? found : undefined;
+        }, "store A's pays in head office's books");
+        const float = await api.call<FloatReport>('operator', 'GET', '/v1/float');
+        if (float.byEventTime.total !== LOAD - paidTotal)
+          throw new StepFailure(`the float is ${float.byEventTime.total} yen, expected ${LOAD - paidTotal}`);
+        return { settlements, float };
+      },
+      ({ settlements, float }) => [
+        ...settlements.statements.map(
+          (s) =>
+            `GET /v1/stores/A/settlements: business day ${s.businessDay} closed: ${s.pays.count} pays ${yen(s.pays.total)}, head office owes ${yen(s.owed)}`,
+        ),
+        `GET /v1/stores/A/settlements: since ${settlements.open.since ?? 'the start'}, ${settlements.open.pays.count} pays ${yen(settlements.open.pays.total)}: ` +
+          `head office owes store A ${yen(settlements.open.owedSoFar)} once the business day closes (cut-off 00:00 JST)`,
+        `GET /v1/float: ${yen(float.byEventTime.total)} on ${float.byEventTime.cards} card(s) as of ${float.asOf} by when it happened, ` +
+          `${yen(float.byKnowledgeTime.total)} by when head office knew it`,
+      ],
     );
 
     const summary: DemoSummary = {

@@ -7,6 +7,10 @@ export * from './load-authorisation.js';
 export * from './purse-ledger.js';
 export * from './blacklist.js';
 export * from './pay-recovery.js';
+export * from './books.js';
+export * from './store-clearing.js';
+export * from './load-reconciliation.js';
+export * from './alerts.js';
 export {
   ISSUANCE_MESSAGES,
   cardIssueRejected,

@@ -17,6 +17,7 @@ import {
 } from '../infra/nats/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
+import { type BooksOptions, headOfficeBooks } from './books/index.js';
 import type { HqWriter } from './hq-writer/index.js';
 import { ensureEventsStream } from './ingest/index.js';
 import { headOfficeIssuance } from './issuance/index.js';
@@ -64,6 +65,8 @@ export interface HostOptions {
   issuerKeys?: IssuerMasterKeys;
   /** Head office's X25519 private key that stores seal lookups to; default: head office's provisioned key. */
   sealingKey?: KeyObject;
+  /** Store clearing's business day, load deadlines and how often the books' checks run. */
+  books?: BooksOptions;
   logger?: Logger;
   /** Which tokens the API accepts (head office's own unless an OIDC issuer is named) and its write rate limit. */
   api?: ApiAccessConfig;
@@ -139,6 +142,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     runner.start();
     const purse = headOfficePurse({ issuerKeys });
     const refused = new RefusedRequests();
+    const books = headOfficeBooks({ ...options.books, store, runner, logger });
     const issuance = headOfficeIssuance({
       store,
       nats,
@@ -160,6 +164,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       dataDir: options.dataDir,
       purse,
       issuance,
+      books,
       shared: lease.shared,
       logger,
     });
@@ -192,6 +197,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
           readModels: runner.db,
           cardViews,
         }),
+        books.routes(),
         ...(options.routes?.(parts) ?? []),
       ],
     });

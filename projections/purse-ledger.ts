@@ -1,15 +1,20 @@
 // Head office's purse ledger: per card the shadow balance, load and pay counts and totals, last use
-// and the card counter seen; per bank account its balance; and alerts wherever a card's history
-// diverges (domain applyMovement decides what counts as divergence, the same rules the auditor
-// replays). Every card MAC is verified with the issuer master keys.
+// and the card counter seen; per bank account its balance; per load its track (load reconciliation,
+// projections/load-tracking.ts); and alerts wherever a card's history diverges (domain
+// applyMovement decides what counts as divergence, the same rules the auditor replays) or a load
+// is stuck. Every card MAC is verified with the issuer master keys.
 import type Database from 'better-sqlite3';
-import { terminalIdBytes, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
+import type { IssuerMasterKeys } from '../card/index.js';
 import type { EventEnvelope } from '../contracts/index.js';
 import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../domain/index.js';
 import type { Projection } from './projection.js';
 import type { HostEvent } from '../eventstore/index.js';
+import { cardMacValid } from './card-mac.js';
+import { prepared } from './statements.js';
+import { debitFactsOf, LOAD_TRACKING_SCHEMA, trackLoads } from './load-tracking.js';
+import { insertAlert, PURSE_ALERTS_SCHEMA, queryAlerts, type AlertFilter, type PurseAlertView } from './purse-alerts.js';
 
-const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_debits', 'purse_accounts', 'purse_alerts'] as const;
+const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_loads', 'purse_accounts', 'purse_alerts'] as const;
 
 const PURSE_LEDGER_SCHEMA = `
 CREATE TABLE IF NOT EXISTS purse_cards (
@@ -31,30 +36,10 @@ CREATE TABLE IF NOT EXISTS purse_loaded_authorisations (
   card_id TEXT NOT NULL,
   counter INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS purse_debits (
-  authorization_id TEXT PRIMARY KEY,
-  card_id TEXT NOT NULL,
-  bank_id TEXT NOT NULL,
-  amount INTEGER NOT NULL,
-  reversed INTEGER NOT NULL DEFAULT 0
-);
 CREATE TABLE IF NOT EXISTS purse_accounts (
   bank_id TEXT PRIMARY KEY,
   balance INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS purse_alerts (
-  alert_id INTEGER PRIMARY KEY AUTOINCREMENT,
-  card_id TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  message TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  store_id TEXT NOT NULL,
-  store_seq INTEGER NOT NULL,
-  raised_at_ms INTEGER NOT NULL,
-  -- A gap whose movements all arrived later.
-  resolved INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS purse_alerts_by_card ON purse_alerts (card_id, alert_id);
 `;
 
 interface CardRow {
@@ -79,37 +64,30 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 2,
-    schema: PURSE_LEDGER_SCHEMA,
+    version: 3,
+    schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
+      const macValid =
+        (event.type === 'PurseLoaded' || event.type === 'PursePaid') &&
+        cardMacValid(options.issuerKeys, event.type === 'PurseLoaded' ? 'credit' : 'debit', event.data);
+      trackLoads(db, event, macValid);
       switch (event.type) {
         case 'CardPrimaryIssued':
-          db.prepare(
+          prepared(
+            db,
             'INSERT OR IGNORE INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total) VALUES (?, 0, 0, 0, 0, 0, 0)',
           ).run(event.data.cardId);
           break;
         case 'BankAccountOpened':
-          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.balance);
+          prepared(db, 'INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.balance);
           break;
         case 'BankAccountDebited':
-          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(
-            event.data.bankId,
-            event.data.newBalance,
-          );
-          db.prepare('INSERT OR IGNORE INTO purse_debits (authorization_id, card_id, bank_id, amount) VALUES (?, ?, ?, ?)').run(
-            event.data.authorizationId,
-            event.data.cardId,
-            event.data.bankId,
-            event.data.amount,
-          );
-          break;
         case 'LoadAuthorisationReversed':
-          db.prepare('INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(
+          prepared(db, 'INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(
             event.data.bankId,
             event.data.newBalance,
           );
-          db.prepare('UPDATE purse_debits SET reversed = 1 WHERE authorization_id = ?').run(event.data.authorizationId);
           break;
         case 'PurseLoaded':
         case 'PursePaid': {
@@ -121,7 +99,7 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
             amount: data.amount,
             newBalance: data.newBalance,
             counter: data.cardCounter,
-            macValid: macValid(options.issuerKeys, load ? 'credit' : 'debit', data),
+            macValid,
             atMs: event.envelope.occurredAtMs,
             storeId: event.envelope.storeId,
             authorizationId: load ? event.data.authorizationId : undefined,
@@ -136,56 +114,17 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   };
 }
 
-function macValid(
-  keys: IssuerMasterKeys,
-  operation: 'credit' | 'debit',
-  data: { cardId: string; cardCounter: number; amount: number; newBalance: number; terminalId: string; cardMac: Uint8Array },
-): boolean {
-  try {
-    return verifyCardMac(keys, {
-      operation,
-      cardId: data.cardId,
-      counter: data.cardCounter,
-      amount: data.amount,
-      newBalance: data.newBalance,
-      terminalId: toHex(terminalIdBytes(data.terminalId)),
-      mac: toHex(data.cardMac),
-    });
-  } catch {
-    // A card id or MAC that is not even well-formed fails like a wrong MAC.
-    return false;
-  }
-}
-
 function applyToCard(db: Database.Database, movement: PurseMovement, envelope: EventEnvelope): void {
-  const row = db.prepare<[string], CardRow>('SELECT * FROM purse_cards WHERE card_id = ?').get(movement.cardId);
+  const row = prepared(db, 'SELECT * FROM purse_cards WHERE card_id = ?').get(movement.cardId) as CardRow | undefined;
   const before = row ? ledgerOf(db, row) : anchorAt(movement);
-  const debit =
-    movement.authorizationId === undefined
-      ? undefined
-      : db
-          .prepare<[string], { card_id: string; amount: number; reversed: number }>(
-            'SELECT card_id, amount, reversed FROM purse_debits WHERE authorization_id = ?',
-          )
-          .get(movement.authorizationId);
-  const step = applyMovement(before, movement, debit && { cardId: debit.card_id, amount: debit.amount, reversed: debit.reversed === 1 });
-  const insertAlert = db.prepare(
-    'INSERT INTO purse_alerts (card_id, kind, message, event_id, store_id, store_seq, raised_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
-  for (const divergence of step.divergences) {
-    insertAlert.run(
-      movement.cardId,
-      divergence.kind,
-      divergence.message,
-      envelope.eventId,
-      envelope.storeId,
-      envelope.storeSeq,
-      envelope.occurredAtMs,
-    );
-  }
+  const debit = movement.authorizationId === undefined ? undefined : debitFactsOf(db, movement.authorizationId);
+  const step = applyMovement(before, movement, debit);
+  for (const divergence of step.divergences)
+    insertAlert(db, { cardId: movement.cardId, kind: divergence.kind, message: divergence.message }, envelope);
   if (!step.applied && step.divergences.length === 0) return;
   const card = step.applied ? step.card : before;
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total, last_use_ms, last_store_id, alerts, missing_counters)
      VALUES (@cardId, @balance, @counter, @loads, @loadedTotal, @pays, @paidTotal, @lastUseMs, @lastStoreId, @alerts, @missingCounters)
      ON CONFLICT (card_id) DO UPDATE SET balance = excluded.balance, counter = excluded.counter, loads = excluded.loads,
@@ -205,10 +144,10 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
     missingCounters: JSON.stringify([...card.missingCounters]),
   });
   if (step.late && card.missingCounters.size === 0) {
-    db.prepare("UPDATE purse_alerts SET resolved = 1 WHERE card_id = ? AND kind = 'counter_gap' AND resolved = 0").run(card.cardId);
+    prepared(db, "UPDATE purse_alerts SET resolved = 1 WHERE card_id = ? AND kind = 'counter_gap' AND resolved = 0").run(card.cardId);
   }
   if (step.applied && movement.authorizationId !== undefined) {
-    db.prepare('INSERT OR REPLACE INTO purse_loaded_authorisations (authorization_id, card_id, counter) VALUES (?, ?, ?)').run(
+    prepared(db, 'INSERT OR REPLACE INTO purse_loaded_authorisations (authorization_id, card_id, counter) VALUES (?, ?, ?)').run(
       movement.authorizationId,
       movement.cardId,
       movement.counter,
@@ -223,11 +162,9 @@ function anchorAt(movement: PurseMovement): CardLedger {
 }
 
 function ledgerOf(db: Database.Database, row: CardRow): CardLedger {
-  const loaded = db
-    .prepare<[string], { authorization_id: string; counter: number }>(
-      'SELECT authorization_id, counter FROM purse_loaded_authorisations WHERE card_id = ?',
-    )
-    .all(row.card_id);
+  const loaded = prepared(db, 'SELECT authorization_id, counter FROM purse_loaded_authorisations WHERE card_id = ?').all(
+    row.card_id,
+  ) as Array<{ authorization_id: string; counter: number }>;
   return {
     cardId: row.card_id,
     balance: row.balance,
@@ -255,20 +192,6 @@ export interface PurseCardView {
   alerts: number;
 }
 
-export interface PurseAlertView {
-  alertId: number;
-  cardId: string;
-  kind: string;
-  message: string;
-  eventId: string;
-  storeId: string;
-  storeSeq: number;
-  /** When the diverging movement happened. */
-  raisedAt: string;
-  /** A counter gap whose missing movements all arrived later (a store that was offline). */
-  resolved: boolean;
-}
-
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** Queries over the ledger for the API and tests. */
@@ -276,7 +199,7 @@ export class PurseLedgerReader {
   constructor(private readonly db: Database.Database) {}
 
   card(cardId: string): PurseCardView | undefined {
-    const row = this.db.prepare<[string], CardRow>('SELECT * FROM purse_cards WHERE card_id = ?').get(cardId);
+    const row = prepared(this.db, 'SELECT * FROM purse_cards WHERE card_id = ?').get(cardId) as CardRow | undefined;
     return (
       row && {
         cardId: row.card_id,
@@ -292,36 +215,11 @@ export class PurseLedgerReader {
   }
 
   accountBalance(bankId: string): number | undefined {
-    return this.db.prepare<[string], { balance: number }>('SELECT balance FROM purse_accounts WHERE bank_id = ?').get(bankId)?.balance;
+    return (prepared(this.db, 'SELECT balance FROM purse_accounts WHERE bank_id = ?').get(bankId) as { balance: number } | undefined)
+      ?.balance;
   }
 
-  alerts(filter: { cardId?: string; afterId?: number; limit?: number } = {}): PurseAlertView[] {
-    const rows = this.db
-      .prepare<
-        [string | null, string | null, number, number],
-        {
-          alert_id: number;
-          card_id: string;
-          kind: string;
-          message: string;
-          event_id: string;
-          store_id: string;
-          store_seq: number;
-          raised_at_ms: number;
-          resolved: number;
-        }
-      >('SELECT * FROM purse_alerts WHERE (? IS NULL OR card_id = ?) AND alert_id > ? ORDER BY alert_id LIMIT ?')
-      .all(filter.cardId ?? null, filter.cardId ?? null, filter.afterId ?? 0, filter.limit ?? 100);
-    return rows.map((r) => ({
-      alertId: r.alert_id,
-      cardId: r.card_id,
-      kind: r.kind,
-      message: r.message,
-      eventId: r.event_id,
-      storeId: r.store_id,
-      storeSeq: r.store_seq,
-      raisedAt: new Date(r.raised_at_ms).toISOString(),
-      resolved: r.resolved === 1,
-    }));
+  alerts(filter: AlertFilter = {}): PurseAlertView[] {
+    return queryAlerts(this.db, filter);
   }
 }

@@ -3,6 +3,7 @@
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { Projection } from './projection.js';
 import { accessLogProjection } from './access-log.js';
+import { booksProjection } from './books.js';
 import { issuanceSnapshotProjection } from './issuance-snapshot.js';
 import { purseLedgerProjection } from './purse-ledger.js';
 import { storeSyncProjection } from './store-sync.js';
@@ -12,11 +13,12 @@ import { userDbProjection } from './user-db.js';
 export const projections: readonly Projection[] = [userDbProjection, storeSyncProjection, issuanceSnapshotProjection, accessLogProjection];
 
 /**
- * Every read model head office keeps. The purse ledger checks card MACs, so it needs the issuer
- * keys; without them it is left out. A new projection is one more entry here.
+ * Every read model head office keeps. The purse ledger (with load reconciliation) and the books
+ * (float, store clearing, card statements) check card MACs, so they need the issuer keys; without
+ * them they are left out. A new projection is one more entry here.
  */
 export function headOfficeProjections(issuerKeys: IssuerMasterKeys | undefined): Projection[] {
-  return issuerKeys ? [...projections, purseLedgerProjection({ issuerKeys })] : [...projections];
+  return issuerKeys ? [...projections, purseLedgerProjection({ issuerKeys }), booksProjection({ issuerKeys })] : [...projections];
 }
 
 /** The read-model file inside head office's data directory. */

@@ -19,40 +19,59 @@ export interface Then<State> {
   thenThrows(matcher: ErrorMatcher): void;
 }
 
+/** A decider folded from facts richer than domain events, e.g. events with where and when they reached head office. */
+export interface FactDecider<Command, State, Fact> {
+  initialState(): State;
+  evolve(state: State, fact: Fact): State;
+  decide(command: Command, state: State): NewDomainEvent[];
+}
+
+function specify<Command, State, Given>(
+  decider: FactDecider<Command, State, Given>,
+  given: Given[],
+  produced: (event: DomainEvent) => Given,
+) {
+  return {
+    when(command: Command): Then<State> {
+      const state = given.reduce((s, fact) => decider.evolve(s, fact), decider.initialState());
+      const run = () => decider.decide(command, state);
+      return {
+        // biome-ignore lint/suspicious/noThenProperty: given / when / then is the specification's vocabulary
+        then(expected) {
+          const events = run().map(normaliseEvent);
+          assert.deepStrictEqual(events, expected.map(normaliseEvent));
+          return events.map(produced).reduce((s, fact) => decider.evolve(s, fact), state);
+        },
+        thenThrows(matcher) {
+          let caught: unknown;
+          try {
+            run();
+          } catch (error) {
+            caught = error;
+          }
+          assert.ok(caught instanceof Error, 'the decision should have been refused');
+          const error = caught;
+          if (typeof matcher === 'object')
+            assert.equal((error as Error & { code?: string }).code, matcher.code, `unexpected refusal: ${error.message}`);
+          else if (matcher.prototype instanceof Error || matcher === Error)
+            assert.ok(error instanceof matcher, `unexpected refusal: ${error.name}: ${error.message}`);
+          else assert.ok((matcher as (error: Error) => boolean)(error), `unexpected refusal: ${error.message}`);
+        },
+      };
+    },
+  };
+}
+
 export const DeciderSpecification = {
   for<Command, State>(decider: Decider<Command, State>) {
     return {
-      given(events: NewDomainEvent[] = []) {
-        return {
-          when(command: Command): Then<State> {
-            const state = events.map(normaliseEvent).reduce((s, e) => decider.evolve(s, e), decider.initialState());
-            const run = () => decider.decide(command, state);
-            return {
-              // biome-ignore lint/suspicious/noThenProperty: given / when / then is the specification's vocabulary
-              then(expected) {
-                const produced = run();
-                assert.deepStrictEqual(produced.map(normaliseEvent), expected.map(normaliseEvent));
-                return produced.map(normaliseEvent).reduce((s, e) => decider.evolve(s, e), state);
-              },
-              thenThrows(matcher) {
-                let caught: unknown;
-                try {
-                  run();
-                } catch (error) {
-                  caught = error;
-                }
-                assert.ok(caught instanceof Error, 'the decision should have been refused');
-                const error = caught;
-                if (typeof matcher === 'object')
-                  assert.equal((error as Error & { code?: string }).code, matcher.code, `unexpected refusal: ${error.message}`);
-                else if (matcher.prototype instanceof Error || matcher === Error)
-                  assert.ok(error instanceof matcher, `unexpected refusal: ${error.name}: ${error.message}`);
-                else assert.ok((matcher as (error: Error) => boolean)(error), `unexpected refusal: ${error.message}`);
-              },
-            };
-          },
-        };
-      },
+      given: (events: NewDomainEvent[] = []) => specify(decider, events.map(normaliseEvent), (event) => event),
+    };
+  },
+  /** Given facts (as the decider folds them), when a command, then events; `asFact` folds the decided events too. */
+  forFacts<Command, State, Fact>(decider: FactDecider<Command, State, Fact>, asFact: (event: DomainEvent) => Fact) {
+    return {
+      given: (facts: Fact[] = []) => specify(decider, facts, asFact),
     };
   },
 };

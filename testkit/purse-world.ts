@@ -10,7 +10,7 @@ import { startEdge, type EdgeNode } from '../edge/index.js';
 import { decodePosReply, type PosServer } from '../edge/pos/index.js';
 import type { PurseAtStore } from '../edge/purse/index.js';
 import { InquiryCentre } from '../host/purse/index.js';
-import { ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
+import { ProjectionRunner, READ_MODELS_FILE, type Projection } from '../projections/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../projections/index.js';
 import { capturingLogger, startBackbone, type Backbone } from './backbone.js';
@@ -40,10 +40,13 @@ export interface PurseWorld {
   backbone: Backbone;
   master: IssuerMasterKeys;
   centre: InquiryCentre;
+  /** Keeps the read models (the purse ledger, or the projections asked for) up to date from the host event store. */
+  runner: ProjectionRunner;
   ledgerDb: Database.Database;
   ledger: PurseLedgerReader;
   log: ReturnType<typeof capturingLogger>;
-  startStore(storeId: string): Promise<Store>;
+  /** Starts a store's edge with a counter; `now` is the store's clock (default the system clock). */
+  startStore(storeId: string, options?: { now?: () => Date }): Promise<Store>;
   /** Waits until the ledger (kept by the projection runner) has every event now in the host event store. */
   catchUpLedger(): Promise<void>;
   close(): Promise<void>;
@@ -56,6 +59,8 @@ export interface PurseWorldOptions {
   marginMs?: number;
   /** Stores connect to nats-server directly rather than through a link that can be cut (benchmarks). */
   directLinks?: boolean;
+  /** The read models to keep (they must include the purse ledger); default the purse ledger alone. */
+  projections?: (issuerKeys: IssuerMasterKeys) => Projection[];
 }
 
 export async function startPurseWorld(storeIds: string[], options: PurseWorldOptions = {}): Promise<PurseWorld> {
@@ -76,7 +81,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
   const runner = ProjectionRunner.open({
     file: join(backbone.dir, 'host', READ_MODELS_FILE),
     store: backbone.store,
-    projections: [purseLedgerProjection({ issuerKeys: master })],
+    projections: options.projections?.(master) ?? [purseLedgerProjection({ issuerKeys: master })],
     logger: log.logger,
   });
   runner.start();
@@ -87,10 +92,11 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     backbone,
     master,
     centre,
+    runner,
     ledgerDb,
     ledger: new PurseLedgerReader(ledgerDb),
     log,
-    async startStore(storeId) {
+    async startStore(storeId, storeOptions = {}) {
       const link = await startLinkProxy({ port: backbone.nats.port });
       const readers = new Map<string, CardTransport>();
       const open = () =>
@@ -104,6 +110,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
           replication: { stallMs: 1000 },
           counter: {
             keys: terminalKeysOf(master),
+            now: storeOptions.now,
             cardReader: (terminalId) => {
               const reader = readers.get(terminalId);
               if (!reader) throw new Error(`no reader at terminal ${terminalId}`);

@@ -5,6 +5,7 @@ import { pcscIssuanceStation } from '../../host/issuance/index.js';
 import { headOfficeNatsOptions } from '../../host/provisioning/index.js';
 import { type DataCliOptions, type NatsCliOptions, say, withDataOption, withNatsOptions } from '../options.js';
 import { type EventStoreCliOptions, eventStoreChoice, hqDataDir, withEventStoreOptions } from './host-options.js';
+import { JAPAN_BUSINESS_DAY } from '../../domain/index.js';
 
 interface ApiCliOptions {
   oidcIssuer?: string;
@@ -16,7 +17,10 @@ interface ApiCliOptions {
   issuanceStripe?: string;
 }
 
-type HostCliOptions = NatsCliOptions & DataCliOptions & EventStoreCliOptions & ApiCliOptions & { http: string; advertise?: string };
+type HostCliOptions = NatsCliOptions &
+  DataCliOptions &
+  EventStoreCliOptions &
+  ApiCliOptions & { http: string; advertise?: string; businessDayCutoff: string };
 
 /** Which tokens the API accepts: all three OIDC options, or none of them (head office's own tokens). */
 function apiAccessConfig(options: ApiCliOptions): ApiAccessConfig {
@@ -67,6 +71,13 @@ function parseAdvertiseUrl(text: string): string {
   return text;
 }
 
+/** Parses the cut-off hour of store clearing's business day; the message names the option. */
+function parseCutoffHour(text: string): number {
+  const hour = /^\d{1,2}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(hour >= 0 && hour <= 23)) throw new Error(`--business-day-cutoff: expected an hour 0-23 (Japan time), got "${text}"`);
+  return hour;
+}
+
 /** `cardsys host`: runs head office (other `host …` subcommands hang off the same command). */
 export function registerHostCommand(program: Command): void {
   const host = program.commands.find((command) => command.name() === 'host') ?? program.command('host');
@@ -90,6 +101,9 @@ export function registerHostCommand(program: Command): void {
         "the API's address for clients, as the other instances name this one when it writes (default: the --http address)",
       ).env('CARDSYS_ADVERTISE_URL'),
     )
+    .addOption(
+      new Option('--business-day-cutoff <hour>', "hour (Japan time, 0-23) at which a store's business day ends for clearing").default('0'),
+    )
     .addHelpText(
       'after',
       [
@@ -109,6 +123,7 @@ export function registerHostCommand(program: Command): void {
     )
     .action(async (options: HostCliOptions) => {
       const http = parseHttpAddress(options.http);
+      const businessDay = { ...JAPAN_BUSINESS_DAY, cutoffHour: parseCutoffHour(options.businessDayCutoff) };
       const dataDir = hqDataDir(options.data);
       const stopRequested = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
@@ -127,6 +142,7 @@ export function registerHostCommand(program: Command): void {
         api,
         ...(station ? { issuanceStation: station } : {}),
         ...(advertiseUrl ? { advertiseUrl } : {}),
+        books: { businessDay },
       });
       say(
         `head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`,

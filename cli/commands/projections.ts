@@ -17,7 +17,7 @@ export function registerProjectionsCommands(program: Command): void {
       const dataDir = hqDataDir(options.data);
       const store = await openEventStore(dataDir, eventStoreChoice(options));
       const keysFile = issuerKeysFile(dataDir);
-      if (!existsSync(keysFile)) say(`no issuer keys at ${keysFile}: the purse ledger is not rebuilt`);
+      if (!existsSync(keysFile)) say(`no issuer keys at ${keysFile}: the purse ledger and the books are not rebuilt`);
       const projections = headOfficeProjections(existsSync(keysFile) ? loadIssuerKeys(keysFile) : undefined);
       let runner: ProjectionRunner;
       try {

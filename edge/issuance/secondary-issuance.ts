@@ -35,7 +35,6 @@ export interface SecondaryIssuanceOptions extends CounterOptions {
   /** Head office's X25519 public key: the written record is sealed to it. */
   hqSealingPublicKey: KeyObject;
   logger?: Logger;
-  now?: () => Date;
 }
 
 const CHIP_STATES: Record<CardInfo['lifecycle'], ChipIssuanceState> = {

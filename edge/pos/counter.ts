@@ -7,6 +7,8 @@ export interface CounterOptions {
   cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
   /** The bank ID from a terminal's magnetic stripe reader; the chip's bank file when absent. */
   stripeReader?: (terminalId: string) => Promise<BankId>;
+  /** The store's clock: it stamps the store's events and the chip's log; default the system clock. */
+  now?: () => Date;
 }
 
 /** The chip terminal over the card in a POS terminal's reader. */

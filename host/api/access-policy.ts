@@ -12,7 +12,7 @@ export const isRole = (name: string): name is Role => (ROLES as readonly string[
 /** What each role is for, as the OpenAPI document and `cardsys host token --help` say it. */
 export const ROLE_DUTIES: Record<Role, string> = {
   clerk: 'applications and primary issuance; sees personal data',
-  operator: 'blacklist, alerts, stores; personal data withheld',
+  operator: 'blacklist, alerts, stores, the books (settlements, float, loads); personal data withheld',
   'bank-feed': "the bank's account feed: opens accounts and reads their balances",
   auditor: 'reads everything: personal data, card events and the access log',
   viewer: 'reads without personal data',
@@ -38,6 +38,8 @@ export interface RouteAccess {
 const PUBLIC: RouteAccess = { roles: 'public' };
 /** Every role that reads head office's views (the bank's feed reads only its accounts). */
 const READERS: readonly Role[] = ['clerk', 'operator', 'auditor', 'viewer'];
+/** Operators run head office's books (store clearing, the float, loads); auditors read them. */
+const BOOKKEEPERS: readonly Role[] = ['operator', 'auditor'];
 const accountIds = (body: { bankCode: string; branchCode: string; accountNumber: string }) => ({ bankId: bankIdDigits(body) });
 
 /** Route ("METHOD /path" as the route declares it) → who may call it. A route missing here is refused at start. */
@@ -57,6 +59,13 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /v1/bank-accounts': { roles: ['bank-feed'], writes: true, bodyIds: accountIds },
   'GET /v1/bank-accounts/:bankId': { roles: ['bank-feed', 'auditor'] },
   'GET /v1/access-log': { roles: ['auditor'] },
+  'GET /v1/stores/:storeId/settlements': { roles: BOOKKEEPERS },
+  'GET /v1/float': { roles: BOOKKEEPERS },
+  'GET /v1/float/cards': { roles: BOOKKEEPERS },
+  'GET /v1/float/base-dates': { roles: BOOKKEEPERS },
+  // A customer's movements (when and at which store they paid): a clerk prints it for the customer.
+  'GET /v1/cards/:cardId/statement': { roles: PERSONAL_DATA_ROLES, personal: true },
+  'GET /v1/loads': { roles: BOOKKEEPERS },
 };
 
 /** The OpenAPI document and its UI (`/docs`, `/docs/json`, …) are public. */

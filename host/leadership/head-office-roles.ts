@@ -6,10 +6,11 @@
 // stores' batches (two consumers of the one durable consumer would split a store's batches between
 // them and make each other's appends fail on expected revision), the snapshot publisher (each
 // instance numbers its read-model changes in its own feed: two would keep replacing each other's
-// snapshots), and the registration of provisioned stores.
+// snapshots), the books' checks (store day closing and overdue loads append StoreDayClosed and
+// LoadOverdue to `hq`), and the registration of provisioned stores.
 //
 // Both roles: the API's reads and the read models (each instance its own file, fed from the shared
-// event store), and the issuance lookup responder (it only reads; a queue group gives each lookup
+// event store; the books' reports read them), and the issuance lookup responder (it only reads; a queue group gives each lookup
 // to one instance). A follower also runs an inquiry centre that only follows the event store, for
 // the blacklist and purse views of its API.
 //
@@ -23,6 +24,7 @@ import type { SigningKey } from '../../contracts/index.js';
 import { type EventStore, WrongExpectedRevisionError } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { IssuanceOffice } from '../applications/index.js';
+import type { HeadOfficeBooks } from '../books/index.js';
 import { HqWriter, recordRefusals, storeKeyDirectory } from '../hq-writer/index.js';
 import { startIngest } from '../ingest/index.js';
 import type { HeadOfficeIssuance } from '../issuance/index.js';
@@ -54,6 +56,7 @@ export interface HeadOfficeRoleDeps {
   dataDir: string;
   purse: HeadOfficePurse;
   issuance: HeadOfficeIssuance;
+  books: HeadOfficeBooks;
   /** Whether other instances share the event store (each writer term then opens with HeadOfficeWriterStarted). */
   shared: boolean;
   logger: Logger;
@@ -103,6 +106,8 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           onRefusal: recordRefusals(hqWriter, logger),
         });
         stops.push(() => ingest.stop());
+        const checks = deps.books.startChecks(hqWriter);
+        stops.push(() => checks.stop());
         return { hqWriter, office: issuance.office, centre, stop };
       } catch (error) {
         await stop();

@@ -6,8 +6,8 @@ import type {} from '@fastify/swagger';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { bankIdDigits } from '../../card/index.js';
-import { PageLimit } from '../../contracts/index.js';
-import { ApplicationInput, DomainRefusal } from '../../domain/index.js';
+import { CardId, PageLimit } from '../../contracts/index.js';
+import { ALERT_SEVERITIES, ApplicationInput, DomainRefusal } from '../../domain/index.js';
 import type { PurseLedgerReader } from '../../projections/index.js';
 import { NotFoundError, strictBody, useZodValidation } from '../api/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
@@ -18,9 +18,7 @@ export interface PurseRoutesOptions {
   ledger: PurseLedgerReader;
 }
 
-const CardParams = z.object({
-  cardId: z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits'),
-});
+const CardParams = z.object({ cardId: CardId });
 const BankParams = z.object({
   bankId: z.string().regex(/^\d{14}$/, 'bank id must be 14 digits: bank code, branch code, account number'),
 });
@@ -31,7 +29,9 @@ const ReasonBody = strictBody(
   'a reason',
 );
 const AlertQuery = z.object({
-  cardId: CardParams.shape.cardId.optional(),
+  cardId: CardId.optional(),
+  severity: z.enum(ALERT_SEVERITIES, { error: `severity must be one of ${ALERT_SEVERITIES.join(', ')}` }).optional(),
+  order: z.enum(['id', 'severity'], { error: 'order must be id or severity' }).default('id'),
   after: z.coerce.number().int('after must be an alert id').min(0, 'after must be an alert id').default(0),
   limit: PageLimit(1000, 100),
 });
@@ -178,22 +178,19 @@ export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
       '/v1/alerts',
       {
         schema: {
-          summary: 'Purse divergences head office found (counter gap or repeat, balance, card MAC, load without debit)',
-          description: 'Query: cardId?, after? (alert id), limit? (1-1000).',
+          summary:
+            'Purse alerts: divergences head office found (counter gap or repeat, balance, card MAC, load without debit) and loads stuck past their deadline',
+          description:
+            'Query: cardId?, severity? (critical, high, warning), order? (id: oldest first, for paging with after; severity: open alerts first, most severe first — ' +
+            'an account debited and the card not credited is critical), after? (alert id), limit? (1-1000).',
           tags: ['purse'],
           querystring: AlertQuery,
         },
         config: { responses: { 200: '{ alerts }' } },
       },
       async (request) => {
-        const query = request.query as z.output<typeof AlertQuery>;
-        return {
-          alerts: ledger.alerts({
-            cardId: query.cardId,
-            afterId: query.after,
-            limit: query.limit,
-          }),
-        };
+        const { cardId, severity, order, after, limit } = request.query as z.output<typeof AlertQuery>;
+        return { alerts: ledger.alerts({ cardId, severity, order, afterId: after, limit }) };
       },
     );
 

@@ -38,6 +38,12 @@ const EXPECTED: Record<string, { roles: Role[] | 'public'; writes?: true; person
   'POST /v1/bank-accounts': { roles: ['bank-feed'], writes: true },
   'GET /v1/bank-accounts/:bankId': { roles: ['bank-feed', 'auditor'] },
   'GET /v1/access-log': { roles: ['auditor'] },
+  'GET /v1/stores/:storeId/settlements': { roles: ['operator', 'auditor'] },
+  'GET /v1/float': { roles: ['operator', 'auditor'] },
+  'GET /v1/float/cards': { roles: ['operator', 'auditor'] },
+  'GET /v1/float/base-dates': { roles: ['operator', 'auditor'] },
+  'GET /v1/cards/:cardId/statement': { roles: ['clerk', 'auditor'], personal: true },
+  'GET /v1/loads': { roles: ['operator', 'auditor'] },
 };
 const guarded = Object.entries(EXPECTED).filter(([, rule]) => rule.roles !== 'public') as Array<
   [string, { roles: Role[]; writes?: true; personal?: true }]
@@ -74,6 +80,13 @@ const probes: Record<string, () => { path: string; body?: unknown; ok: number }>
   }),
   'GET /v1/bank-accounts/:bankId': () => ({ path: '/v1/bank-accounts/00030030000000', ok: 200 }),
   'GET /v1/access-log': () => ({ path: '/v1/access-log', ok: 200 }),
+  'GET /v1/stores/:storeId/settlements': () => ({ path: '/v1/stores/A/settlements', ok: 200 }),
+  'GET /v1/float': () => ({ path: '/v1/float', ok: 200 }),
+  'GET /v1/float/cards': () => ({ path: '/v1/float/cards', ok: 200 }),
+  'GET /v1/float/base-dates': () => ({ path: '/v1/float/base-dates?year=2025', ok: 200 }),
+  // The card has no purse movement here (a store writes those): the allowed caller is told so; statements are tested in test/books.
+  'GET /v1/cards/:cardId/statement': () => ({ path: `/v1/cards/${CARD}/statement`, ok: 404 }),
+  'GET /v1/loads': () => ({ path: '/v1/loads', ok: 200 }),
 };
 
 let root: string;

@@ -104,6 +104,11 @@ describe('cardsys demo', () => {
       expect(log.entries.map((entry: { route: string }) => entry.route)).toEqual(
         expect.arrayContaining(['/v1/users/:userId', '/v1/cards/:cardId/events']),
       );
+      // The day ends with store A's statement and the float: ¥10,000 loaded, ¥7,500 paid at store A.
+      expect(demo.stderr()).toMatch(/GET \/v1\/stores\/A\/settlements: since the start, 3 pays ¥7,500: head office owes store A ¥7,500/);
+      expect(demo.stderr()).toMatch(
+        /GET \/v1\/float: ¥2,500 on 1 card\(s\) as of \S+ by when it happened, ¥2,500 by when head office knew it/,
+      );
 
       expect(processesUsing(demo.dataDir).length).toBeGreaterThan(0);
       demo.child.kill('SIGINT');

@@ -290,6 +290,12 @@ if ('unavailable' in postgres) {
           },
         )
         .toMatchObject({ stores: [{ storeId: STORE }] });
+      // The books' reports only read: the follower serves them from its own read models too.
+      const float = await fetch(`${b.url}/v1/float`, {
+        headers: { authorization: `Bearer ${await tokenFor(join(root, 'a', 'hq'), 'operator')}` },
+      });
+      expect(float.status).toBe(200);
+      expect(await float.json()).toMatchObject({ byEventTime: { total: 0 }, byKnowledgeTime: { total: 0 } });
     });
 
     it('kill -9 of the writer while the store replicates and asks for loads: the follower takes over within 10 s, nothing lost or doubled', async () => {

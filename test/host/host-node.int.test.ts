@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { generateSigningKey } from '../../contracts/index.js';
 import { registerStore } from '../../host/hq-writer/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
-import { tokenFor } from '../../host/api/index.js';
+import { ROUTE_ACCESS, tokenFor } from '../../host/api/index.js';
 import { EnvelopeChain } from '../support/envelope-chain.js';
 import { cardIssued, purseLoaded, pursePaid } from '../support/host-events.js';
 
@@ -69,12 +69,19 @@ describe('host process: store events through NATS into the event store, read mod
     expect(events.map((e) => `${e.origin}#${e.originSeq} ${e.type}`)).toEqual(['S1#1 CardIssued', 'S1#2 PurseLoaded', 'S1#3 PursePaid']);
     const health = await getJson('/healthz');
     expect(health).toMatchObject({ status: 200, body: { status: 'ok', projections: { lag: '0' } } });
+    // The books: movements without a valid card MAC are no movements of value, on no statement and in no float.
+    expect(await getJson('/v1/stores/S1/settlements')).toMatchObject({
+      status: 200,
+      body: { storeId: 'S1', statements: [], open: { pays: { count: 0 } } },
+    });
+    expect(await getJson('/v1/float')).toMatchObject({ status: 200, body: { byEventTime: { total: 0 }, byKnowledgeTime: { total: 0 } } });
+    expect(await getJson('/v1/loads')).toMatchObject({ status: 200, body: { loads: [] } });
   });
 
   it('cardsys host prints where the API and its docs are, and stops on SIGTERM', async () => {
     const child = spawn(
       process.execPath,
-      ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), '--http', '127.0.0.1:0'],
+      ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), '--http', '127.0.0.1:0', '--business-day-cutoff', '4'],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -85,10 +92,42 @@ describe('host process: store events through NATS into the event store, read mod
       .poll(() => stderr, { timeout: 20_000 })
       .toMatch(/query API: http:\/\/127\.0\.0\.1:\d+ +\(OpenAPI docs: http:\/\/127\.0\.0\.1:\d+\/docs/);
     const docsUrl = /OpenAPI docs: (\S+),/.exec(stderr)![1]!;
-    expect((await fetch(`${docsUrl}/json`)).status).toBe(200);
+    const docs = (await (await fetch(`${docsUrl}/json`)).json()) as {
+      paths: Record<string, Record<string, { tags?: string[]; 'x-roles'?: string[] }>>;
+    };
+    // Every books route is in the docs, and has the roles the route → roles table (ROUTE_ACCESS) gives it.
+    const booksRoutes = Object.entries(docs.paths).flatMap(([path, operations]) =>
+      Object.entries(operations)
+        .filter(([, operation]) => operation.tags?.includes('books'))
+        .map(([method, operation]) => ({
+          route: `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`,
+          roles: operation['x-roles'],
+        })),
+    );
+    expect(booksRoutes.map(({ route }) => route).sort()).toEqual(
+      [
+        'GET /v1/stores/:storeId/settlements',
+        'GET /v1/float',
+        'GET /v1/float/cards',
+        'GET /v1/float/base-dates',
+        'GET /v1/cards/:cardId/statement',
+        'GET /v1/loads',
+      ].sort(),
+    );
+    for (const { route, roles } of booksRoutes) expect(roles, route).toEqual(ROUTE_ACCESS[route]?.roles);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).toContain('stopping on SIGTERM');
+  });
+
+  it('cardsys host refuses a business-day cut-off that is not an hour', () => {
+    const run = spawnSync(
+      process.execPath,
+      ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), '--business-day-cutoff', '24'],
+      { encoding: 'utf8' },
+    );
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('--business-day-cutoff: expected an hour 0-23 (Japan time), got "24"');
   });
 });

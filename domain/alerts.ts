@@ -1,0 +1,27 @@
+// How urgent each alert head office raises is, so operators see first what loses customers money.
+import type { LoadAlertKind } from './load-reconciliation.js';
+import type { DivergenceKind } from './purse-ledger.js';
+
+export type AlertKind = DivergenceKind | LoadAlertKind;
+export type AlertSeverity = 'critical' | 'high' | 'warning';
+
+const SEVERITY: Readonly<Record<AlertKind, AlertSeverity>> = {
+  // A customer's account debited and the card not credited: the case operators look at first.
+  debited_not_credited: 'critical',
+  mac_invalid: 'high',
+  counter_repeat: 'high',
+  balance_mismatch: 'high',
+  load_without_debit: 'high',
+  load_debit_mismatch: 'high',
+  load_after_reversal: 'high',
+  counter_gap: 'warning',
+  load_unconfirmed: 'warning',
+};
+
+/** Higher is more urgent. */
+export const SEVERITY_RANK: Readonly<Record<AlertSeverity, number>> = { critical: 3, high: 2, warning: 1 };
+export const ALERT_SEVERITIES = Object.keys(SEVERITY_RANK) as [AlertSeverity, ...AlertSeverity[]];
+
+export function alertSeverity(kind: AlertKind): AlertSeverity {
+  return SEVERITY[kind];
+}

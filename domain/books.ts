@@ -1,0 +1,96 @@
+// Head office's books over purse movements: which events move value on a card, how each counts in
+// the float (the issuer's liability for value held on cards) and in store clearing, and the
+// deposit duty of Japan's Payment Services Act. Pure: the read models and the reports apply these.
+import type { DomainEvent } from '../contracts/index.js';
+
+/** Every kind of movement of value on a card that head office books. */
+export type MovementKind = 'load' | 'pay' | 'refund' | 'unload';
+
+/** The side of a store's statement a movement counts on: the store is owed for pays and owes for refunds. */
+export type ClearingSide = 'pay' | 'refund';
+
+interface MovementRule {
+  /** +1 when the movement adds value to the card (and so to the issuer's liability), −1 when it takes value off. */
+  floatSign: 1 | -1;
+  /** Where it counts on the statement of the store that made it; loads and unloads go through the bank account, not the store. */
+  clearing: ClearingSide | undefined;
+}
+
+/** The float is loads − pays + refunds − unloads; a store is owed its pays less its refunds. */
+export const MOVEMENT_RULES: Readonly<Record<MovementKind, MovementRule>> = {
+  load: { floatSign: 1, clearing: undefined },
+  pay: { floatSign: -1, clearing: 'pay' },
+  refund: { floatSign: 1, clearing: 'refund' },
+  unload: { floatSign: -1, clearing: undefined },
+};
+
+/** A movement as the chip MACed it. */
+export interface BookedMovement {
+  kind: MovementKind;
+  /** Which of the chip's transaction MACs proves it. */
+  chipOperation: 'credit' | 'debit';
+  cardId: string;
+  amount: number;
+  /** The chip's balance after the movement. */
+  newBalance: number;
+  /** The chip's transaction counter after the movement: (card, counter) names the movement. */
+  cardCounter: number;
+  /** The POS terminal as the store names it; the chip logs and MACs the first 8 bytes of its SHA-256. */
+  terminalId: string;
+  cardMac: Uint8Array;
+}
+
+/**
+ * The one place that says which events are movements of value on a card. A refund onto the card
+ * (PurseRefunded, kind "refund", a chip credit) and an unload to the bank account (PurseUnloaded,
+ * kind "unload", a chip debit) are added here when those events exist; the float, the store
+ * statements and the card statements then count them by MOVEMENT_RULES.
+ */
+export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined {
+  switch (event.type) {
+    case 'PurseLoaded':
+      return { kind: 'load', chipOperation: 'credit', ...movementFields(event.data) };
+    case 'PursePaid':
+      return { kind: 'pay', chipOperation: 'debit', ...movementFields(event.data) };
+    default:
+      return undefined;
+  }
+}
+
+function movementFields(data: {
+  cardId: string;
+  amount: number;
+  newBalance: number;
+  cardCounter: number;
+  terminalId: string;
+  cardMac: Uint8Array;
+}) {
+  return {
+    cardId: data.cardId,
+    amount: data.amount,
+    newBalance: data.newBalance,
+    cardCounter: data.cardCounter,
+    terminalId: data.terminalId,
+    cardMac: data.cardMac,
+  };
+}
+
+/** Japan's Payment Services Act: above this unused balance on a base date, the issuer must deposit. */
+export const DEPOSIT_THRESHOLD_YEN = 10_000_000;
+
+export interface DepositDuty {
+  /** The unused balance is above ¥10,000,000. */
+  exceedsThreshold: boolean;
+  /** At least half the unused balance (rounded up to the yen) when above the threshold, else 0. */
+  requiredDeposit: number;
+}
+
+export function depositDuty(unusedBalance: number): DepositDuty {
+  const exceedsThreshold = unusedBalance > DEPOSIT_THRESHOLD_YEN;
+  return { exceedsThreshold, requiredDeposit: exceedsThreshold ? Math.ceil(unusedBalance / 2) : 0 };
+}
+
+/** The Act's base dates in a year (YYYY-MM-DD): 31 March and 30 September. */
+export function depositBaseDates(year: number): [string, string] {
+  return [`${year}-03-31`, `${year}-09-30`];
+}

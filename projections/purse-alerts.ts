@@ -1,0 +1,132 @@
+// The purse alerts head office raises, in one table with one numbering: divergences of a card's
+// history (the purse ledger) and loads stuck past their deadline (load reconciliation).
+import type Database from 'better-sqlite3';
+import { alertSeverity, SEVERITY_RANK, type AlertKind, type AlertSeverity } from '../domain/index.js';
+import { prepared } from './statements.js';
+
+export const PURSE_ALERTS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS purse_alerts (
+  alert_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  card_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  message TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  store_id TEXT NOT NULL,
+  store_seq INTEGER NOT NULL,
+  raised_at_ms INTEGER NOT NULL,
+  -- The load an overdue-load alert is about.
+  authorization_id TEXT,
+  -- A gap whose movements all arrived later, or a load that moved on.
+  resolved INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS purse_alerts_by_card ON purse_alerts (card_id, alert_id);
+`;
+
+/** The event that raised an alert: its id and place in its origin's chain, and when it happened. */
+export interface RaisingEvent {
+  eventId: string;
+  storeId: string;
+  storeSeq: number;
+  occurredAtMs: number;
+}
+
+export function insertAlert(
+  db: Database.Database,
+  alert: { cardId: string; kind: AlertKind; message: string; authorizationId?: string; resolved?: boolean },
+  by: RaisingEvent,
+): number {
+  const result = prepared(
+    db,
+    `INSERT INTO purse_alerts (card_id, kind, severity, message, event_id, store_id, store_seq, raised_at_ms, authorization_id, resolved)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    alert.cardId,
+    alert.kind,
+    alertSeverity(alert.kind),
+    alert.message,
+    by.eventId,
+    by.storeId,
+    by.storeSeq,
+    by.occurredAtMs,
+    alert.authorizationId ?? null,
+    alert.resolved ? 1 : 0,
+  );
+  return Number(result.lastInsertRowid);
+}
+
+export function resolveAlert(db: Database.Database, alertId: number): void {
+  prepared(db, 'UPDATE purse_alerts SET resolved = 1 WHERE alert_id = ?').run(alertId);
+}
+
+export interface PurseAlertView {
+  alertId: number;
+  cardId: string;
+  kind: string;
+  /** critical (an account debited and the card not credited), high (a forged, replayed or unmatched movement), warning. */
+  severity: AlertSeverity;
+  message: string;
+  eventId: string;
+  storeId: string;
+  storeSeq: number;
+  /** When the event that raised it happened. */
+  raisedAt: string;
+  /** The load, for an alert about a load. */
+  authorizationId: string | null;
+  /** A counter gap whose missing movements all arrived later (a store that was offline), or a stuck load that moved on. */
+  resolved: boolean;
+}
+
+export interface AlertFilter {
+  cardId?: string;
+  afterId?: number;
+  limit?: number;
+  severity?: AlertSeverity;
+  /** "id" (default): oldest first, for paging with afterId; "severity": open ones first, most severe first. */
+  order?: 'id' | 'severity';
+}
+
+const SEVERITY_ORDER = `CASE severity ${Object.entries(SEVERITY_RANK)
+  .map(([severity, rank]) => `WHEN '${severity}' THEN ${rank}`)
+  .join(' ')} ELSE 0 END`;
+
+interface AlertRow {
+  alert_id: number;
+  card_id: string;
+  kind: string;
+  severity: AlertSeverity;
+  message: string;
+  event_id: string;
+  store_id: string;
+  store_seq: number;
+  raised_at_ms: number;
+  authorization_id: string | null;
+  resolved: number;
+}
+
+export function queryAlerts(db: Database.Database, filter: AlertFilter = {}): PurseAlertView[] {
+  const order = filter.order === 'severity' ? `resolved, ${SEVERITY_ORDER} DESC, alert_id` : 'alert_id';
+  const rows = prepared(
+    db,
+    `SELECT * FROM purse_alerts WHERE (@cardId IS NULL OR card_id = @cardId) AND (@severity IS NULL OR severity = @severity) AND alert_id > @after
+     ORDER BY ${order} LIMIT @limit`,
+  ).all({
+    cardId: filter.cardId ?? null,
+    severity: filter.severity ?? null,
+    after: filter.afterId ?? 0,
+    limit: filter.limit ?? 100,
+  }) as AlertRow[];
+  return rows.map((r) => ({
+    alertId: r.alert_id,
+    cardId: r.card_id,
+    kind: r.kind,
+    severity: r.severity,
+    message: r.message,
+    eventId: r.event_id,
+    storeId: r.store_id,
+    storeSeq: r.store_seq,
+    raisedAt: new Date(r.raised_at_ms).toISOString(),
+    authorizationId: r.authorization_id,
+    resolved: r.resolved === 1,
+  }));
+}
