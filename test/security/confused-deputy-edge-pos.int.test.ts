@@ -1,18 +1,8 @@
-// Confused deputy at the edge: a POS terminal of store A sends its edge a command whose reply
-// subject is another store's or head office's subject (B's acks and events, the blacklist, B's
-// authorisation requests, A's own events or head office requests), hoping the edge answers there with
-// its rights. With nothing but store A's POS credentials, on store A's broker joined to the hub: the
-// edge refuses, logs and counts each one, and nothing arrives anywhere. Even an edge that did answer
-// could not: its credentials publish replies only into the store's POS inbox.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { PermissionViolationError, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { terminalKeysFromJson } from '../../card/index.js';
-import { loadSigningKey } from '../../contracts/index.js';
 import { EVENTS_STREAM, pb, subjects } from '../../contracts/index.js';
-import { startEdge, type EdgeNode } from '../../edge/index.js';
+import type { EdgeNode } from '../../edge/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
 import { storeNatsOptions } from '../../host/provisioning/index.js';
 import { capturingLogger } from '../../testkit/backbone.js';
@@ -47,25 +37,9 @@ describe('confused deputy at the edge through a POS terminal', () => {
   beforeAll(async () => {
     deployment = await startDeployment(['A', 'B']);
     brokerA = await deployment.startBroker('A');
-    const bundle = deployment.bundle('A');
-    edgeA = await startEdge({
-      storeId: 'A',
-      dataDir: join(deployment.root, 'edge-A'),
-      natsUrl: brokerA.url,
-      natsOptions: storeNatsOptions(deployment.bundleDir('A'), 'store'),
-      signingKey: loadSigningKey(bundle.signingKey),
-      logger: edgeLog.logger,
-      counter: {
-        keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
-        cardReader: () => {
-          throw new Error('no card in the reader');
-        },
-      },
-    });
-    await edgeA.nats;
+    edgeA = await deployment.startEdge('A', brokerA.url, edgeLog.logger);
   }, 60_000);
   afterAll(async () => {
-    await edgeA?.stop();
     await deployment?.close();
   });
 

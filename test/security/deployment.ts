@@ -3,12 +3,13 @@
 // account per store, a leaf port where brokers log in with their certificates), head office itself
 // with each part on its own credentials, and stores' brokers (`cardsys edge broker-config`) joined
 // over TLS leaf links.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
-import { generateIssuerMasterKeys } from '../../card/index.js';
-import { subjects } from '../../contracts/index.js';
+import { generateIssuerMasterKeys, terminalKeysFromJson } from '../../card/index.js';
+import { loadSigningKey, subjects } from '../../contracts/index.js';
+import { startEdge, type EdgeNode } from '../../edge/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import {
   headOfficeFiles,
@@ -20,7 +21,7 @@ import {
   writeStoreBrokerConfig,
   type StoreBundleFiles,
 } from '../../host/provisioning/index.js';
-import { freePort } from '../../infra/index.js';
+import { freePort, type Logger } from '../../infra/index.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { capturingLogger } from '../../testkit/backbone.js';
 
@@ -51,6 +52,8 @@ export interface Deployment {
   startBroker(storeId: string): Promise<Broker>;
   /** A nats-server run by whoever holds the store's bundle, configured as they like (here: anyone may connect and do anything). */
   startRogueBroker(storeId: string): Promise<Broker>;
+  /** The store's edge on `brokerUrl` with its own credentials and a counter whose reader holds no card; stopped with the deployment. */
+  startEdge(storeId: string, brokerUrl: string, logger: Logger): Promise<EdgeNode>;
   close(): Promise<void>;
 }
 
@@ -72,8 +75,10 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
   const connections: NatsConnection[] = [];
   const log = capturingLogger();
   let host: HostNode | undefined;
+  const edges: EdgeNode[] = [];
   const cleanUp = async () => {
     await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+    for (const edge of edges) await edge.stop();
     await host?.stop();
     for (const server of servers.reverse()) await server.stop();
     rmSync(root, { recursive: true, force: true });
@@ -179,6 +184,26 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
         },
         {},
       ),
+    async startEdge(storeId, brokerUrl, logger) {
+      const bundle = storeBundleFiles(bundleDir(storeId));
+      const edge = await startEdge({
+        storeId,
+        dataDir: join(root, `edge-${storeId}`),
+        natsUrl: brokerUrl,
+        natsOptions: storeNatsOptions(bundleDir(storeId), 'store'),
+        signingKey: loadSigningKey(bundle.signingKey),
+        logger,
+        counter: {
+          keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
+          cardReader: () => {
+            throw new Error('no card in the reader');
+          },
+        },
+      });
+      edges.push(edge);
+      await edge.nats;
+      return edge;
+    },
     close: cleanUp,
   };
 }

@@ -1,19 +1,10 @@
-// A rogue broker: a nats-server run by whoever holds store B's bundle, joined to the hub with store
-// B's leaf login (its certificate), letting anyone connect to it and do anything. It listens to
-// everything and publishes head office's and store A's subjects. Store A meanwhile works through its
-// own broker: POS commands (a load with its PIN), events replicated, an authorisation asked. The
-// rogue receives nothing of store A's, and nothing it publishes reaches store A or head office: its
-// leaf connection is bound to store B's account, which imports only B's own subjects.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { terminalKeysFromJson } from '../../card/index.js';
-import { loadSigningKey, snapshotStream, subjects } from '../../contracts/index.js';
+import { snapshotStream, subjects } from '../../contracts/index.js';
 import { EVENTS_STREAM, pb } from '../../contracts/index.js';
 
-import { startEdge, type EdgeNode } from '../../edge/index.js';
+import type { EdgeNode } from '../../edge/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
 import { storeNatsOptions } from '../../host/provisioning/index.js';
 
@@ -44,26 +35,10 @@ describe("a rogue broker joined with store B's leaf login", () => {
     rogueClient = await connect({ servers: rogue.url, reconnect: false });
     rogueClient.subscribe('>', { callback: (_error, msg) => void rogueSaw.push(msg) });
     await rogueClient.flush();
-    const bundle = deployment.bundle('A');
-    edgeA = await startEdge({
-      storeId: 'A',
-      dataDir: join(deployment.root, 'edge-A'),
-      natsUrl: brokerA.url,
-      natsOptions: storeNatsOptions(deployment.bundleDir('A'), 'store'),
-      signingKey: loadSigningKey(bundle.signingKey),
-      logger: edgeLog.logger,
-      counter: {
-        keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
-        cardReader: () => {
-          throw new Error('no card in the reader');
-        },
-      },
-    });
-    await edgeA.nats;
+    edgeA = await deployment.startEdge('A', brokerA.url, edgeLog.logger);
   }, 60_000);
   afterAll(async () => {
     await rogueClient?.close();
-    await edgeA?.stop();
     await deployment?.close();
   });
 
