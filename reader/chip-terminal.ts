@@ -139,7 +139,7 @@ export class ChipTerminal {
   }
 
   async readInfo(): Promise<CardInfo> {
-    const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, 0x01, true);
+    const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, 0x01);
     if (response.length !== C.SYSTEM_INFO_LENGTH)
       throw new CardResponseError(`GET DATA: expected ${C.SYSTEM_INFO_LENGTH} bytes, got ${response.length}`);
     const lifecycle = LIFECYCLES[response[8]!];
@@ -172,9 +172,15 @@ export class ChipTerminal {
     await this.mutualAuthenticate(C.KEY_REF.TERMINAL, deriveCardKey(this.options.keys.terminal, fromHex(info.cardId), 'terminal'));
   }
 
+  /** True while a secure-messaging session with the card's terminal key is open. */
+  get authenticated(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** GET BALANCE under the terminal session (the chip shows its purse to no one else). */
   async readBalance(): Promise<BalanceReading> {
     const info = this.info ?? (await this.readInfo());
-    const record = await this.plain('GET BALANCE', C.INS.GET_BALANCE, 0x00, 0x00, true);
+    const record = await this.secured('GET BALANCE', C.INS.GET_BALANCE, 0x00, 0x00, new Uint8Array(0));
     if (record.length !== C.BALANCE_RECORD_LENGTH)
       throw new CardResponseError(`GET BALANCE: expected ${C.BALANCE_RECORD_LENGTH} bytes, got ${record.length}`);
     const view = new DataView(record.buffer, record.byteOffset, record.length);
@@ -187,19 +193,24 @@ export class ChipTerminal {
 
   /**
    * The card checks a terminal makes before any purse operation: application present, issued,
-   * authentic (authentication code), not expired, purse not tampered with. The blacklist is the
-   * edge's own check.
+   * authentic (authentication code, then mutual authentication), not expired, purse not tampered
+   * with. The chip shows its balance only under a terminal session, so a card whose authentication
+   * code fails is not authenticated and its balance stays unread. Leaves the session open. The
+   * blacklist is the edge's own check.
    */
   async checkValidity(now: Date = new Date()): Promise<ValidityVerdict> {
     await this.select();
     const info = await this.readInfo();
     const problems: string[] = [];
+    let genuine = false;
     if (info.lifecycle === 'blank') problems.push('card is blank (not issued)');
     else {
-      if (!this.verifyAuthCode(info)) problems.push('authentication code is invalid');
+      genuine = this.verifyAuthCode(info);
+      if (!genuine) problems.push('authentication code is invalid');
       if (isExpiredOn(info.expiry, isoDay(now))) problems.push(`card expired at the end of ${info.expiry}`);
     }
-    const balance = info.lifecycle === 'blank' ? undefined : await this.readBalance();
+    if (genuine) await this.authenticate();
+    const balance = genuine ? await this.readBalance() : undefined;
     if (balance?.tampered) problems.push('balance record fails its data MAC (tampered)');
     return { usable: problems.length === 0, problems, info, balance };
   }
@@ -338,8 +349,8 @@ export class ChipTerminal {
     this.session = deriveSessionKeys(key, rndTerminal, rndCard);
   }
 
-  private async plain(command: string, ins: number, p1: number, p2: number, withLe: boolean): Promise<Uint8Array> {
-    const response = await this.transmit(buildCommandApdu({ cla: C.CLA_PROPRIETARY, ins, p1, p2, ...(withLe ? { le: 256 } : {}) }));
+  private async plain(command: string, ins: number, p1: number, p2: number): Promise<Uint8Array> {
+    const response = await this.transmit(buildCommandApdu({ cla: C.CLA_PROPRIETARY, ins, p1, p2, le: 256 }));
     expectOk(command, response);
     return response.data;
   }
