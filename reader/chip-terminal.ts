@@ -6,10 +6,10 @@ import {
   chipCommands as C,
   computeAuthCode,
   concat,
-  decodeTlv,
   deriveCardKey,
+  decodePersonalRecord,
   deriveSessionKeys,
-  encodeTlv,
+  encodePersonalRecord,
   equalBytes,
   expiryDigits,
   expiryFromDigits,
@@ -29,6 +29,7 @@ import {
   type BankId,
   type IssuerMasterKeys,
   type Lifecycle,
+  type PersonalFields,
   type PrimaryIssuance,
   type PurseOperation,
   type PurseReceipt,
@@ -59,14 +60,7 @@ export interface BalanceReading {
   readonly tampered: boolean;
 }
 
-export interface PersonalData {
-  readonly name: string;
-  readonly address: string;
-  /** "YYYY-MM-DD". */
-  readonly birthDate: string;
-  readonly occupation: string;
-  readonly affiliation: string;
-}
+export type PersonalData = PersonalFields;
 
 export interface LogRecord {
   readonly operation: PurseOperation;
@@ -95,13 +89,6 @@ export interface ChipTerminalOptions {
 }
 
 const LIFECYCLES: Lifecycle[] = ['blank', 'primary-issued', 'secondary-issued'];
-const PERSONAL_FIELDS: ReadonlyArray<readonly [keyof PersonalData, number]> = [
-  ['name', C.PERSONAL_TAG.NAME],
-  ['address', C.PERSONAL_TAG.ADDRESS],
-  ['birthDate', C.PERSONAL_TAG.BIRTH_DATE],
-  ['occupation', C.PERSONAL_TAG.OCCUPATION],
-  ['affiliation', C.PERSONAL_TAG.AFFILIATION],
-];
 
 /**
  * A terminal's view of the purse application on one inserted card, over any transport (PC/SC or in
@@ -220,19 +207,14 @@ export class ChipTerminal {
     return parseBankId(digits);
   }
 
-  /** Secondary issuance: writes the personal record (with the bank ID as a cross-check) under secure messaging. */
+  /**
+   * Secondary issuance: writes the personal record (with the bank ID as a cross-check) under secure
+   * messaging. Data the chip cannot hold raise PersonalRecordTooLongError before anything is sent.
+   */
   async personalise(personal: PersonalData, bankId: BankId): Promise<void> {
     if (personal.name.length === 0) throw new Error('personal data: name must not be empty');
-    const encoder = new TextEncoder();
-    const entries = PERSONAL_FIELDS.map(([field, tag]) => {
-      const value = encoder.encode(personal[field]);
-      if (value.length > 255) throw new Error(`personal data: ${field} is longer than 255 bytes of UTF-8`);
-      return [tag, value] as const;
-    });
-    const record = encodeTlv([...entries, [C.PERSONAL_TAG.BANK_ID, encoder.encode(bankIdDigits(bankId))]]);
+    const record = encodePersonalRecord(personal, bankIdDigits(bankId));
     const chunks = Math.max(1, Math.ceil(record.length / C.PERSONALISE_CHUNK));
-    if (record.length > C.MAX_PERSONAL_RECORD)
-      throw new Error(`personal data too long: ${record.length} bytes, at most ${C.MAX_PERSONAL_RECORD}`);
     for (let chunk = 0; chunk < chunks; chunk++) {
       const p1 = chunk | (chunk === chunks - 1 ? C.LAST_CHUNK : 0);
       await this.secured(
@@ -247,12 +229,9 @@ export class ChipTerminal {
   }
 
   async readPersonalData(): Promise<{ personal: PersonalData; bankId: BankId }> {
-    const fields = decodeTlv(await this.readFile(C.FILE.PERSONAL));
-    if (!fields) throw new CardResponseError('personal record is not well-formed TLV');
-    const decoder = new TextDecoder();
-    const text = (tag: number) => decoder.decode(fields.get(tag) ?? new Uint8Array(0));
-    const personal = Object.fromEntries(PERSONAL_FIELDS.map(([field, tag]) => [field, text(tag)])) as unknown as PersonalData;
-    return { personal, bankId: parseBankId(text(C.PERSONAL_TAG.BANK_ID)) };
+    const record = decodePersonalRecord(await this.readFile(C.FILE.PERSONAL));
+    if (!record) throw new CardResponseError('personal record is not well-formed TLV');
+    return { personal: record.fields, bankId: parseBankId(record.bankIdDigits) };
   }
 
   /** VERIFY PIN under secure messaging; wrong PIN → CardStatusError 63Cx (tries left) or 6983 (blocked). */
