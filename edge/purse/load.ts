@@ -12,7 +12,7 @@ import { logCoversFrom, Refused, type ChipCredit, type InsertedCard, type LoadTe
 export async function load(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
   const amount = counter.amountOf(request.command.load?.amount);
   const pin = request.command.load?.pin ?? '';
-  if (!/^\d{4,8}$/.test(pin)) throw new Refused({ ok: false, code: 'bad_request', message: 'PIN must be 4 to 8 digits' });
+  if (!/^\d{4,8}$/.test(pin)) throw Refused.because('bad_request', 'PIN must be 4 to 8 digits');
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
@@ -69,11 +69,7 @@ async function credit(
   const cardId = card.info.cardId;
   if (counter.now().getTime() >= terms.deadlineMs - (counter.options.creditSafetyMs ?? 2_000)) {
     await release(counter, request, terms.authorizationId);
-    throw new Refused({
-      ok: false,
-      code: 'authorisation_expired',
-      message: 'head office answered too late to credit the card; the account is credited back',
-    });
+    throw Refused.because('authorisation_expired', 'head office answered too late to credit the card; the account is credited back');
   }
   await counter.record(request, cardId, {
     type: 'PurseCreditStarted',
@@ -98,13 +94,11 @@ async function credit(
     // The card refused: nothing was credited, so head office may give the money back now.
     if (error instanceof CardStatusError) await release(counter, request, terms.authorizationId);
     else if (error instanceof CardRemovedError) {
-      throw new Refused({
-        ok: false,
-        code: 'card_removed',
-        message:
-          "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
+      throw Refused.because(
+        'card_removed',
+        "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
         cardId,
-      });
+      );
     }
     throw error;
   }
@@ -218,12 +212,7 @@ async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosR
   if (!counter.options.stripeReader) return onChip;
   const onStripe = bankIdDigits(await counter.options.stripeReader(request.terminalId));
   if (onStripe !== onChip) {
-    throw new Refused({
-      ok: false,
-      code: 'card_unusable',
-      message: 'the magnetic stripe and the chip name different bank accounts',
-      cardId: card.info.cardId,
-    });
+    throw Refused.because('card_unusable', 'the magnetic stripe and the chip name different bank accounts', card.info.cardId);
   }
   return onStripe;
 }
