@@ -37,6 +37,8 @@ export interface IngestOptions {
   ackWaitMs?: number;
   /** Told of every refused batch, e.g. to record it where the store's sync view shows it. */
   onRefusal?: (refusal: BatchRefusal) => void;
+  /** Told each time a store is heard from (a sync request, a batch): what the console's liveness shows. */
+  onContact?: (storeId: string) => void;
   /** Most JetStream messages folded into one round of event-store appends. */
   maxMessagesPerRound?: number;
 }
@@ -122,7 +124,10 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     subject: subjects.sync('*'),
     queue: consumerName,
     askerOf: storeAskingOn,
-    answer: async (_msg, { storeId }) => pb.StoreAck.encode({ storeId, confirmedSeq: (await tailOf(storeId)).lastSeq }).finish(),
+    answer: async (_msg, { storeId }) => {
+      options.onContact?.(storeId);
+      return pb.StoreAck.encode({ storeId, confirmedSeq: (await tailOf(storeId)).lastSeq }).finish();
+    },
     logger,
     ...(options.refused ? { refused: options.refused } : {}),
   });
@@ -150,6 +155,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         rounds.set(storeId, round);
       }
       round.messages.push(msg);
+      options.onContact?.(storeId);
       const verdict = await checkBatch(storeId, batch, round.tail, storeKeys);
       if (verdict.kind === 'refuse') {
         const resendFrom = round.tail.lastSeq + 1;

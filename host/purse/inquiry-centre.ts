@@ -57,6 +57,8 @@ export interface InquiryCentreOptions {
   writer?: HqWriter;
   issuerKeys: IssuerMasterKeys;
   logger?: Logger;
+  /** Told of each blacklist sync answered: the store and the version it was sent. */
+  onBlacklistSync?: (storeId: string, version: number) => void;
   /** How long a store has to credit the card after the authorisation. */
   validForMs?: number;
   /** Added to a deadline before head office acts on it alone (clock skew, credits in flight). */
@@ -243,7 +245,7 @@ export class InquiryCentre {
         ...common,
         service: 'blacklist sync',
         subject: subjects.blacklistSyncAll,
-        answer: (msg) => this.answerBlacklistSync(msg),
+        answer: (msg, asker) => this.answerBlacklistSync(msg, asker.storeId),
       }),
     );
   }
@@ -417,7 +419,7 @@ export class InquiryCentre {
     });
   }
 
-  private answerBlacklistSync(msg: Msg): Uint8Array {
+  private answerBlacklistSync(msg: Msg, storeId: string): Uint8Array {
     let reply: cardsys.v1.BlacklistSyncReply.$Properties;
     try {
       const request = decodeOrThrow('BlacklistSyncRequest', () => pb.BlacklistSyncRequest.decode(msg.data));
@@ -429,6 +431,7 @@ export class InquiryCentre {
               version,
               entries: [...this.blacklistState.entries.values()].map((e) => ({ cardId: e.cardId, reason: e.reason, sinceMs: e.sinceMs })),
             };
+      this.options.onBlacklistSync?.(storeId, version);
     } catch (error) {
       this.logger.warn(`inquiry: blacklist sync on ${msg.subject} refused: ${(error as Error).message}`);
       reply = { version: 0, unchanged: true };
