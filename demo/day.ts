@@ -201,7 +201,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     );
 
     await narrator.step(
-      "Provision head office and stores A and B (B near A): keys, NATS credentials, TLS certificates from head office's CA",
+      "Provision head office and stores A and B (B near A): keys, NATS credentials (each POS terminal its own), TLS certificates from head office's CA",
       group.logFileOf('provision'),
       async () => {
         for (const store of STORES) {
@@ -216,6 +216,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
             store.name,
             '--nearby',
             store.nearby,
+            '--terminals',
+            'pos-1,pos-2',
           ]);
         }
       },
@@ -405,18 +407,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     const pos = async (kind: string, extra: string[] = []): Promise<Reply> => {
       const name = 'pos-A';
-      const bundle = storeBundleFiles(storeDir('A'));
+      // The terminal's own credentials and PIN key, found from --data, --store and --terminal.
       const result = await cardsys(name, [
         'pos',
         kind,
         '--store',
         'A',
+        '--terminal',
+        'pos-1',
+        '--data',
+        dataDir,
         '--nats',
         brokers.get('A')!.url,
-        '--creds',
-        bundle.posCreds,
-        '--tls-ca',
-        bundle.tlsCa,
         '--json',
         ...extra,
       ]);

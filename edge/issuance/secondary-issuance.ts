@@ -66,8 +66,8 @@ export class SecondaryIssuance {
   }
 
   private async flow(request: PosRequest): Promise<PosOutcome> {
-    const context = { storeId: this.options.storeId, terminalId: request.terminalId };
-    const terminal = await openChipTerminal(this.options, request.terminalId);
+    const context = { storeId: this.options.storeId, terminalId: request.terminalName };
+    const terminal = await openChipTerminal(this.options, request);
     await terminal.select();
     const info = await terminal.readInfo();
     const chip: ChipFacts = {
@@ -138,7 +138,7 @@ export class SecondaryIssuance {
     bankId: string,
     reason: CardRefusal | 'no_issuance_data',
   ): Promise<PosOutcome> {
-    const event = cardIssueRejected(chip.cardId, bankId, reason, { storeId: this.options.storeId, terminalId: request.terminalId });
+    const event = cardIssueRejected(chip.cardId, bankId, reason, { storeId: this.options.storeId, terminalId: request.terminalName });
     const [entry] = await this.record(request, chip.cardId, event);
     const code = reason === 'no_issuance_data' ? 'no_issuance_data' : 'card_unusable';
     return { ok: false, code, message: event.data.message ?? '', cardId: chip.cardId, eventId: entry!.envelope.eventId };
