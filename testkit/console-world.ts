@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIssuerMasterKeys, newBlankCard, terminalKeysOf } from '../card/index.js';
-import { generateSigningKey, pb, type cardsys, type PosReply } from '../contracts/index.js';
+import { DEFAULT_TERMINAL_ID, generatePinKey, generateSigningKey, terminalPinKey, type PosReply } from '../contracts/index.js';
 import { type EdgeNode, startEdge } from '../edge/index.js';
-import { decodePosReply } from '../edge/pos/index.js';
+import { decodePosReply, encodePosCommand, type PosCommandInput } from '../edge/pos/index.js';
 import { tokenFor, type Role } from '../host/api/index.js';
 import { registerStore } from '../host/hq-writer/index.js';
 import { type HostNode, startHost } from '../host/index.js';
@@ -16,7 +16,6 @@ import { type NatsServer, startNatsServer } from '../infra/nats/index.js';
 import { InProcessCard } from '../reader/index.js';
 import { capturingLogger } from './backbone.js';
 
-const TERMINAL = 'pos-1';
 const PIN = '1234';
 
 export interface ConsoleStore {
@@ -24,7 +23,7 @@ export interface ConsoleStore {
   edge: EdgeNode;
   link: LinkProxy;
   /** A POS command at the store's terminal pos-1 (in process: works while the store is cut off). */
-  command(kind: Pick<cardsys.v1.PosCommand.$Properties, 'load' | 'pay' | 'read'>): Promise<PosReply>;
+  command(kind: Pick<PosCommandInput, 'load' | 'pay' | 'read'>): Promise<PosReply>;
 }
 
 export interface ConsoleWorld {
@@ -95,6 +94,7 @@ export async function startConsoleWorld(storeIds: readonly string[], options: Co
     const stores = new Map<string, ConsoleStore>();
     for (const storeId of storeIds) {
       const key = generateSigningKey();
+      const pinMasterKey = generatePinKey();
       await registerStore(host.hqWriter, { storeId, name: `Store ${storeId}`, publicKey: key.publicKey });
       const link = await startLinkProxy({ port: nats.port });
       stops.push(() => link.close());
@@ -108,6 +108,7 @@ export async function startConsoleWorld(storeIds: readonly string[], options: Co
         replication: { stallMs: 1000, heartbeatMs: 250 },
         counter: {
           keys: terminalKeysOf(master),
+          pinMasterKey,
           cardReader: () => card,
         },
       });
@@ -119,13 +120,9 @@ export async function startConsoleWorld(storeIds: readonly string[], options: Co
         edge,
         link,
         async command(kind) {
-          const bytes = pb.PosCommand.encode({
-            commandId: `console-${storeId}-${++commands}`,
-            storeId,
-            terminalId: TERMINAL,
-            ...kind,
-          }).finish();
-          return decodePosReply(await edge.pos!.handle(bytes));
+          const terminal = { storeId, terminalId: DEFAULT_TERMINAL_ID, pinKey: terminalPinKey(pinMasterKey, storeId, DEFAULT_TERMINAL_ID) };
+          const bytes = encodePosCommand(terminal, { commandId: `console-${storeId}-${++commands}`, ...kind });
+          return decodePosReply(await edge.pos!.handle(bytes, DEFAULT_TERMINAL_ID));
         },
       });
     }
