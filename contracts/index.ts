@@ -7,3 +7,13 @@ export * from './chain.js';
 export * from './sealed.js';
 export { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from './issuance-channel.js';
 export type { KeyPair } from './key-pairs.js';
+export {
+  decryptPinBlock,
+  encryptPinBlock,
+  generatePinKey,
+  loadPinKey,
+  PinBlockError,
+  savePinKey,
+  terminalPinKey,
+  type PinBinding,
+} from './pin-block.js';

@@ -12,7 +12,15 @@ import type { HostEvent } from '../eventstore/index.js';
 import { cardMacValid } from './card-mac.js';
 import { prepared } from './statements.js';
 import { debitFactsOf, LOAD_TRACKING_SCHEMA, trackLoads } from './load-tracking.js';
-import { insertAlert, PURSE_ALERTS_SCHEMA, queryAlerts, type AlertFilter, type PurseAlertView } from './purse-alerts.js';
+import {
+  insertAlert,
+  openAlertCounts,
+  resolveAlertWithNote,
+  PURSE_ALERTS_SCHEMA,
+  queryAlerts,
+  type AlertFilter,
+  type PurseAlertView,
+} from './purse-alerts.js';
 
 const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_loads', 'purse_accounts', 'purse_alerts'] as const;
 
@@ -64,7 +72,7 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 3,
+    version: 4,
     schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
@@ -95,6 +103,15 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
           applyToCard(db, movement, event.envelope);
           break;
         }
+        case 'AlertResolved':
+          resolveAlertWithNote(db, {
+            alertId: event.data.alertId,
+            raisedByEventId: event.data.raisedByEventId,
+            note: event.data.note,
+            resolvedBy: event.data.resolvedBy,
+            atMs: event.envelope.occurredAtMs,
+          });
+          break;
         default:
           break;
       }
@@ -204,5 +221,9 @@ export class PurseLedgerReader {
 
   alerts(filter: AlertFilter = {}): PurseAlertView[] {
     return queryAlerts(this.db, filter);
+  }
+
+  openAlertCounts() {
+    return openAlertCounts(this.db);
   }
 }
