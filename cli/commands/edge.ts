@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { StoreId } from '../../contracts/index.js';
+import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId } from '../../contracts/index.js';
 import { loadOrCreateSigningKey, publicKeyFileOf } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
@@ -17,11 +17,9 @@ import {
   type EdgeOptions,
 } from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
-import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
+import { say, stopSignal, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 
 type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string };
-
-const DEFAULT_TERMINAL = 'pos-1';
 
 const storeDir = (data: string, storeId: string) => join(data, 'stores', storeId);
 
@@ -42,7 +40,7 @@ export function registerEdgeCommands(program: Command): void {
         .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
         .option(
           '--reader <[terminal=]name...>',
-          `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL}" when not named); with it the node serves POS commands`,
+          `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL_ID}" when not named); with it the node serves POS commands`,
         )
         .option(
           '--stripe <source>',
@@ -64,10 +62,7 @@ export function registerEdgeCommands(program: Command): void {
     )
     .action(async (options: EdgeCliOptions) => {
       const storeId = parseStoreId(options.store);
-      const stopRequested = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      const stopRequested = stopSignal();
       const dataDir = storeDir(options.data, storeId);
       const keyFile = join(dataDir, 'signing-key.pem');
       const { key, created } = loadOrCreateSigningKey(keyFile);
@@ -148,12 +143,13 @@ function readConfirmed(dataDir: string): number {
 /** The counter of a provisioned store: terminal keys and issuance keys from its bundle, readers from the options. */
 function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliOptions): Pick<EdgeOptions, 'counter' | 'issuance'> {
   const bundle = storeBundleFiles(dataDir);
-  for (const file of [bundle.terminalKeys, bundle.sealingKey, bundle.hqSealingPublicKey]) {
+  for (const file of [bundle.terminalKeys, bundle.pinMasterKey, bundle.sealingKey, bundle.hqSealingPublicKey]) {
     if (!existsSync(file)) throw new Error(`--reader needs a provisioned store: ${file} is missing (run "cardsys host provision-store")`);
   }
   const readerOf = terminalReaders(options.reader ?? []);
   const counter: CounterOptions = {
     keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
+    pinMasterKey: loadPinKey(bundle.pinMasterKey),
     cardReader: pcscTerminalReaders(readers, (terminalId) => {
       const name = readerOf.get(terminalId);
       if (!name)
@@ -177,8 +173,10 @@ function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliO
 function terminalReaders(specs: string[]): Map<string, string> {
   const readers = new Map<string, string>();
   for (const spec of specs) {
-    const match = /^([A-Za-z0-9_.-]{1,128})=(.+)$/.exec(spec);
-    const [terminal, reader] = match ? [match[1]!, match[2]!] : [DEFAULT_TERMINAL, spec];
+    const match = /^([^=]+)=(.+)$/.exec(spec);
+    const [terminal, reader] = match ? [match[1]!, match[2]!] : [DEFAULT_TERMINAL_ID, spec];
+    const parsed = TerminalId.safeParse(terminal);
+    if (!parsed.success) throw new Error(`--reader ${spec}: ${parsed.error.issues[0]?.message ?? 'invalid terminal id'}`);
     if (readers.has(terminal)) throw new Error(`--reader: terminal ${terminal} is given two readers`);
     readers.set(terminal, reader);
   }

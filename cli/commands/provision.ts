@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 
-import { provisionStore, headOfficeFiles, writeHubNatsConfig } from '../../host/provisioning/index.js';
+import { DEFAULT_TERMINAL_ID } from '../../contracts/index.js';
+import { provisionStore, provisionTerminal, headOfficeFiles, writeHubNatsConfig } from '../../host/provisioning/index.js';
 import { LOCAL_HOSTS } from '../../infra/nats/index.js';
 import { say, withDataOption, type DataCliOptions } from '../options.js';
 
@@ -23,7 +24,7 @@ export function registerProvisionCommands(program: Command): void {
     host
       .command('provision-store')
       .description(
-        "make a store's keys (Ed25519 signing, X25519 sealing), NATS credentials (edge and POS terminals) and TLS certificate into " +
+        "make a store's keys (Ed25519 signing, X25519 sealing, PIN master), NATS credentials (edge, and each POS terminal its own) and TLS certificate into " +
           "<data>/stores/<id>/, keep their public halves in <data>/hq/directory/, and regenerate the hub's accounts and leaf logins",
       )
       .requiredOption('--store <id>', 'store id: 1-32 letters, digits, "-" or "_"')
@@ -36,8 +37,14 @@ export function registerProvisionCommands(program: Command): void {
           '--broker-host <names>',
           "comma-separated names and addresses of the store's broker on the shop LAN, for its TLS certificate",
         ).default(LOCAL_HOSTS.join(',')),
+      )
+      .addOption(
+        new Option(
+          '--terminals <ids>',
+          "comma-separated ids of the store's POS terminals, each with its own NATS credentials and PIN key",
+        ).default(DEFAULT_TERMINAL_ID),
       ),
-  ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string }) => {
+  ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string; terminals: string }) => {
     const provisioned = provisionStore({
       hqDataDir: hqDir(options.data),
       storeId: options.store,
@@ -45,13 +52,39 @@ export function registerProvisionCommands(program: Command): void {
       nearbyStoreIds: listOf(options.nearby),
       bundleDir: storeDir(options.data, options.store),
       brokerHosts: listOf(options.brokerHost),
+      terminals: listOf(options.terminals),
     });
     say(`store ${provisioned.record.storeId} provisioned; its bundle (secrets, keep it at the store): ${resolve(provisioned.bundleDir)}`);
     say(`  signing key ${provisioned.record.signingKeyId}: ${provisioned.bundle.signingKey}`);
     say(`  sealing key ${provisioned.record.sealingKeyId}: ${provisioned.bundle.sealingKey}`);
-    say(`  NATS credentials: edge ${provisioned.bundle.natsCreds}, POS terminals ${provisioned.bundle.posCreds}`);
+    say(`  NATS credentials of the edge: ${provisioned.bundle.natsCreds}; PIN master key (edge only): ${provisioned.bundle.pinMasterKey}`);
+    for (const terminal of provisioned.record.terminals)
+      say(
+        `  terminal ${terminal.terminalId} (credentials and PIN key, for that terminal): ${provisioned.bundle.terminal(terminal.terminalId).dir}`,
+      );
     say(`  TLS: certificate ${provisioned.bundle.tls.cert} (broker and leaf login), CA ${provisioned.bundle.tlsCa}`);
     say(`hub accounts regenerated: ${provisioned.natsAuthConfigFile} (reload the hub's nats-server to admit the store)`);
+  });
+
+  withDataOption(
+    host
+      .command('provision-terminal')
+      .description(
+        'add a POS terminal to a provisioned store: its own NATS credentials (it may publish only on cardsys.pos.<store>.<terminal>) and ' +
+          "PIN key in <data>/stores/<store>/terminals/<terminal>/, and regenerate the hub's accounts",
+      )
+      .requiredOption('--store <id>', 'the provisioned store')
+      .requiredOption('--terminal <id>', 'terminal id: 1-32 letters, digits, "-" or "_"'),
+  ).action((options: DataCliOptions & { store: string; terminal: string }) => {
+    const provisioned = provisionTerminal({
+      hqDataDir: hqDir(options.data),
+      storeId: options.store,
+      terminalId: options.terminal,
+      bundleDir: storeDir(options.data, options.store),
+    });
+    say(`terminal ${provisioned.record.terminalId} of store ${options.store} provisioned: ${resolve(provisioned.files.dir)}`);
+    say(`hub accounts regenerated: ${provisioned.natsAuthConfigFile} (reload the hub's nats-server to admit the terminal)`);
+    say(`a store broker admits it once its configuration is written again (cardsys edge broker-config) and reloaded`);
   });
 
   withDataOption(

@@ -83,7 +83,7 @@ export class SecondaryIssuance {
   }
 
   private async flow(request: PosRequest): Promise<PosOutcome> {
-    const terminal = await openChipTerminal(this.options, request.terminalId);
+    const terminal = await openChipTerminal(this.options, request);
     await terminal.select();
     const info = await terminal.readInfo();
     const chip: ChipFacts = {
@@ -169,18 +169,21 @@ export class SecondaryIssuance {
       digest: writtenRecordDigest(written),
       sealedForHeadOffice: seal(this.options.hqSealingPublicKey, issuedRecordSealContext, written),
     };
-    const context = { storeId: this.options.storeId, terminalId: request.terminalId };
-    const [entry] = await this.record(request, chip.cardId, cardIssued(chip, record, sealed, context, recovered));
+    const [entry] = await this.record(request, chip.cardId, cardIssued(chip, record, sealed, this.context(request), recovered));
     this.sent.recorded(chip.cardId);
     return { ok: true, code: 'issued', message, cardId: chip.cardId, eventId: entry!.envelope.eventId };
   }
 
   private async reject(request: PosRequest, chip: ChipFacts, bankId: string, reason: IssueRejection, detail?: string): Promise<PosOutcome> {
-    const context = { storeId: this.options.storeId, terminalId: request.terminalId };
-    const event = cardIssueRejected(chip.cardId, bankId, reason, context, detail);
+    const event = cardIssueRejected(chip.cardId, bankId, reason, this.context(request), detail);
     const [entry] = await this.record(request, chip.cardId, event);
     const code = rejectionCode(reason);
     return { ok: false, code, message: event.data.message ?? '', cardId: chip.cardId, eventId: entry!.envelope.eventId };
+  }
+
+  /** Where the event happened: the store, and the terminal by its name (store/terminal). */
+  private context(request: PosRequest) {
+    return { storeId: this.options.storeId, terminalId: request.terminalName };
   }
 
   private record(request: PosRequest, cardId: string, event: NewDomainEvent) {

@@ -4,21 +4,20 @@
 import { bankIdDigits, fromHex, newAuthorisationId, toHex } from '../../card/index.js';
 import { decideLoad, yen } from '../../domain/index.js';
 import { CardRemovedError, CardStatusError } from '../../reader/index.js';
-import type { PosOutcome, PosRequest } from '../pos/index.js';
+import { PinBlockError } from '../../contracts/index.js';
+import { pinOf, type PosOutcome, type PosRequest } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
 import { logCoversFrom, Refused, type ChipCredit, type InsertedCard, type LoadTerms, type PurseCounter } from './purse-counter.js';
 
 export async function load(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
   const amount = counter.amountOf(request.command.load?.amount);
-  const pin = request.command.load?.pin ?? '';
-  if (!/^\d{4,8}$/.test(pin)) throw new Refused({ ok: false, code: 'bad_request', message: 'PIN must be 4 to 8 digits' });
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
   await counter.authenticate(card);
   try {
-    await card.terminal.verifyPin(pin);
+    await card.terminal.verifyPin(openPinBlock(counter, request));
   } catch (error) {
     const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
     if (tries === undefined) throw error;
@@ -34,7 +33,7 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
   if (!decision.ok) return counter.decline(request, cardId, 'load', amount, decision, balance.balance);
 
   const reply = await counter.options.link.inquire(
-    request.terminalId,
+    request.terminalName,
     { authorise: { authorizationId: newAuthorisationId(), cardId, bankId, amount, cardCounter: balance.counter } },
     { attempts: 2 },
   );
@@ -69,11 +68,7 @@ async function credit(
   const cardId = card.info.cardId;
   if (counter.now().getTime() >= terms.deadlineMs - (counter.options.creditSafetyMs ?? 2_000)) {
     await release(counter, request, terms.authorizationId);
-    throw new Refused({
-      ok: false,
-      code: 'authorisation_expired',
-      message: 'head office answered too late to credit the card; the account is credited back',
-    });
+    throw Refused.because('authorisation_expired', 'head office answered too late to credit the card; the account is credited back');
   }
   await counter.record(request, cardId, {
     type: 'PurseCreditStarted',
@@ -83,7 +78,7 @@ async function credit(
       amount: terms.amount,
       cardCounter: terms.cardCounter,
       storeId: counter.storeId,
-      terminalId: request.terminalId,
+      terminalId: request.terminalName,
     },
   });
   let receipt;
@@ -98,13 +93,11 @@ async function credit(
     // The card refused: nothing was credited, so head office may give the money back now.
     if (error instanceof CardStatusError) await release(counter, request, terms.authorizationId);
     else if (error instanceof CardRemovedError) {
-      throw new Refused({
-        ok: false,
-        code: 'card_removed',
-        message:
-          "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
+      throw Refused.because(
+        'card_removed',
+        "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
         cardId,
-      });
+      );
     }
     throw error;
   }
@@ -118,7 +111,7 @@ async function credit(
       authorizationId: terms.authorizationId,
       cardMac: fromHex(receipt.mac),
       storeId: counter.storeId,
-      terminalId: request.terminalId,
+      terminalId: request.terminalName,
     },
   });
   counter.loads.remember(terms.authorizationId);
@@ -141,12 +134,12 @@ export async function settleOpenLoads(
   if (!link.online) return [];
   const cardId = card.info.cardId;
   try {
-    const probe = await link.inquire(request.terminalId, { pending: { cardId, cardCounter: card.balance.counter } });
+    const probe = await link.inquire(request.terminalName, { pending: { cardId, cardCounter: card.balance.counter } });
     if (probe.code !== 'log_needed') return [];
     await counter.authenticate(card);
     const log = await card.terminal.readLog();
     const balance = await card.terminal.readBalance();
-    const reply = await link.inquire(request.terminalId, {
+    const reply = await link.inquire(request.terminalName, {
       pending: {
         cardId,
         cardCounter: balance.counter,
@@ -204,7 +197,7 @@ export async function settleOpenLoads(
 
 async function release(counter: PurseCounter, request: PosRequest, authorizationId: string): Promise<void> {
   try {
-    await counter.options.link.inquire(request.terminalId, { release: { authorizationId, reason: 'credit not made' } });
+    await counter.options.link.inquire(request.terminalName, { release: { authorizationId, reason: 'credit not made' } });
   } catch (error) {
     counter.logger.warn(
       `purse: could not release authorisation ${authorizationId} (head office reverses it after its deadline): ${(error as Error).message}`,
@@ -218,12 +211,19 @@ async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosR
   if (!counter.options.stripeReader) return onChip;
   const onStripe = bankIdDigits(await counter.options.stripeReader(request.terminalId));
   if (onStripe !== onChip) {
-    throw new Refused({
-      ok: false,
-      code: 'card_unusable',
-      message: 'the magnetic stripe and the chip name different bank accounts',
-      cardId: card.info.cardId,
-    });
+    throw Refused.because('card_unusable', 'the magnetic stripe and the chip name different bank accounts', card.info.cardId);
   }
   return onStripe;
+}
+
+/** The load's PIN, opened from its PIN block only to be presented to the card. */
+function openPinBlock(counter: PurseCounter, request: PosRequest): string {
+  try {
+    const pin = pinOf(counter.options, request);
+    if (!/^\d{4,8}$/.test(pin)) throw new PinBlockError('PIN must be 4 to 8 digits');
+    return pin;
+  } catch (error) {
+    if (error instanceof PinBlockError) throw Refused.because('bad_request', `PIN block: ${error.message}`);
+    throw error;
+  }
 }

@@ -26,12 +26,11 @@ export async function pay(counter: PurseCounter, request: PosRequest): Promise<P
     // The card refused: nothing was debited.
     if (error instanceof CardStatusError) counter.pays.forget(sent);
     else if (error instanceof CardRemovedError) {
-      throw new Refused({
-        ok: false,
-        code: 'card_removed',
-        message: 'card removed during the pay: insert it again; if the card took the pay, it is recorded then',
-        cardId: card.info.cardId,
-      });
+      throw Refused.because(
+        'card_removed',
+        'card removed during the pay: insert it again; if the card took the pay, it is recorded then',
+        card.info.cardId,
+      );
     }
     throw error;
   }
@@ -44,7 +43,7 @@ export async function pay(counter: PurseCounter, request: PosRequest): Promise<P
       cardCounter: receipt.counter,
       cardMac: fromHex(receipt.mac),
       storeId: counter.storeId,
-      terminalId: request.terminalId,
+      terminalId: request.terminalName,
     },
   });
   counter.pays.recorded(receipt.cardId, receipt.counter);

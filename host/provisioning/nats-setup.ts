@@ -14,6 +14,7 @@ import {
   provisionedStores,
   provisionHeadOffice,
   ProvisioningError,
+  storeNatsUsers,
   writeNatsAuthConfig,
   type StoreRecord,
 } from './provision.js';
@@ -127,10 +128,7 @@ export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerCo
     tls: { ...bundle.tls, ca: bundle.tlsCa },
     hubLeafUrls: options.hubLeafUrls,
     ...(options.reconnectSeconds !== undefined ? { reconnectSeconds: options.reconnectSeconds } : {}),
-    users: [
-      { principal: { role: 'store', storeId: record.storeId }, publicKey: record.natsPublicKey },
-      { principal: { role: 'pos', storeId: record.storeId }, publicKey: record.posNatsPublicKey },
-    ],
+    users: storeNatsUsers(record),
   });
   writeFileSync(file, config, { mode: 0o600 });
   return file;
@@ -155,9 +153,12 @@ export function headOfficeNatsOptions(
   return (part) => ({ ...natsConnectOptions(choice.creds ?? existing(files.natsCreds[part])), ...tls });
 }
 
+/** Who of a store connects: its edge, or one of its POS terminals. */
+export type StoreClient = 'store' | { terminal: string };
+
 /** How a store's edge (or one of its POS terminals) connects: the bundle's credentials and CA, when there. */
-export function storeNatsOptions(bundleDir: string, who: 'store' | 'pos', choice: NatsClientChoice = {}): Partial<ConnectionOptions> {
+export function storeNatsOptions(bundleDir: string, who: StoreClient, choice: NatsClientChoice = {}): Partial<ConnectionOptions> {
   const bundle = storeBundleFiles(bundleDir);
-  const creds = choice.creds ?? existing(who === 'store' ? bundle.natsCreds : bundle.posCreds);
+  const creds = choice.creds ?? existing(who === 'store' ? bundle.natsCreds : bundle.terminal(who.terminal).natsCreds);
   return { ...natsConnectOptions(creds), ...natsTlsOptions(choice.tlsCa ?? existing(bundle.tlsCa)) };
 }

@@ -3,8 +3,8 @@
 // power by the test), POS terminals on their store's broker, and virtual cards behind pcscd + vpcd.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { bankId, newBlankCard, newCardId, type IssuerMasterKeys } from '../../card/index.js';
-import type { cardsys, PosReply } from '../../contracts/index.js';
-import { sendPosCommand } from '../../edge/pos/index.js';
+import { loadPinKey, type PosReply } from '../../contracts/index.js';
+import { sendPosCommand, type PosCommandInput, type PosTerminal } from '../../edge/pos/index.js';
 import { domainEventsOf, originStreamName } from '../../eventstore/index.js';
 import { tokenFor, type Role } from '../../host/api/index.js';
 import { issuerKeysFile, loadIssuerKeys, storeNatsOptions } from '../../host/provisioning/index.js';
@@ -13,13 +13,15 @@ import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig
 import { startDeployment, type Broker, type Deployment } from '../security/deployment.js';
 import { startEdgeProcess, type EdgeProcess } from './edge-process.js';
 
-type CommandKind = Pick<cardsys.v1.PosCommand.$Properties, 'issue' | 'load' | 'pay' | 'read'>;
+type CommandKind = Omit<PosCommandInput, 'commandId'>;
+
+const TERMINAL = 'pos-1';
 
 export interface CounterDeployment {
   deployment: Deployment;
   issuer: IssuerMasterKeys;
   rig: PcscRig;
-  /** A POS command at the store's terminal pos-1, through the store's broker. */
+  /** A POS command at the store's terminal pos-1, on its own credentials, through the store's broker. */
   command(storeId: string, kind: CommandKind, options?: { commandId?: string; timeoutMs?: number }): Promise<PosReply>;
   /**
    * Starts the store's edge process on the test slot's reader (`powerCut`: under the power-cut shim).
@@ -44,10 +46,12 @@ export async function startCounterDeployment(storeIds: string[]): Promise<Counte
   const rig = await openPcscRig(issuer.transport);
   const brokers = new Map<string, Broker>();
   const pos = new Map<string, NatsConnection>();
+  const terminals = new Map<string, PosTerminal>();
   for (const storeId of storeIds) {
     const broker = await deployment.startBroker(storeId);
     brokers.set(storeId, broker);
-    pos.set(storeId, await deployment.connect(broker.url, storeNatsOptions(deployment.bundleDir(storeId), 'pos')));
+    pos.set(storeId, await deployment.connect(broker.url, storeNatsOptions(deployment.bundleDir(storeId), { terminal: TERMINAL })));
+    terminals.set(storeId, { storeId, terminalId: TERMINAL, pinKey: loadPinKey(deployment.bundle(storeId).terminal(TERMINAL).pinKey) });
   }
   const edges = new Set<EdgeProcess>();
   const tokens = new Map<Role, string>();
@@ -56,7 +60,8 @@ export async function startCounterDeployment(storeIds: string[]): Promise<Counte
   const command: CounterDeployment['command'] = (storeId, kind, options = {}) =>
     sendPosCommand(
       pos.get(storeId)!,
-      { commandId: options.commandId ?? `cmd-${++commands}`, storeId, terminalId: 'pos-1', ...kind },
+      terminals.get(storeId)!,
+      { commandId: options.commandId ?? `cmd-${++commands}`, ...kind },
       { timeoutMs: options.timeoutMs ?? 20_000, attempts: 1 },
     );
 
@@ -87,7 +92,8 @@ export async function startCounterDeployment(storeIds: string[]): Promise<Counte
         answers: () =>
           sendPosCommand(
             pos.get(storeId)!,
-            { commandId: `probe-${++commands}`, storeId, terminalId: 'pos-1' },
+            terminals.get(storeId)!,
+            { commandId: `probe-${++commands}` },
             { timeoutMs: 1000, attempts: 1 },
           ).then(
             () => true,
