@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
-import { connectReconnecting } from '../infra/nats/index.js';
+import { connectReconnecting, type LinkWatch } from '../infra/nats/index.js';
 import { isValidStoreId, subjects } from '../contracts/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EventLog } from './log/index.js';
@@ -14,6 +14,7 @@ import { PosServer, type CounterOptions } from './pos/index.js';
 import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
 import { startPurse, type PurseAtStore } from './purse/index.js';
 import type { Logger } from '../infra/index.js';
+import type { EdgeMetrics } from './metrics.js';
 
 export interface EdgeOptions {
   storeId: string;
@@ -29,6 +30,8 @@ export interface EdgeOptions {
   counter?: CounterOptions;
   /** With `counter`: the keys of the issuance info, and the node handles `issue` (secondary issuance). */
   issuance?: { sealingKey: KeyObject; hqSealingPublicKey: KeyObject; lookupTimeoutMs?: number };
+  /** Where the node counts what it does (served by `cardsys edge --metrics`). */
+  metrics?: EdgeMetrics;
 }
 
 export interface EdgeNode {
@@ -73,11 +76,13 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
   const replicator = new Replicator({ ...options.replication, log, db, signingKey: options.signingKey, logger });
 
   let stopped = false;
+  let natsLink: LinkWatch | undefined;
+  options.metrics?.follow({ unconfirmed: () => replicator.progress().unconfirmed, reconnects: () => natsLink?.reconnects ?? 0 });
   let wakeFromWait: () => void = () => {};
   const nats = (async (): Promise<NatsConnection | undefined> => {
     for (let attempt = 0; !stopped; attempt++) {
       try {
-        const { nc } = await connectReconnecting(
+        const { nc, link } = await connectReconnecting(
           {
             ...options.natsOptions,
             servers: options.natsUrl,
@@ -92,6 +97,7 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
           return undefined;
         }
         replicator.start(nc);
+        natsLink = link;
         return nc;
       } catch (error) {
         if (attempt === 0)
@@ -110,7 +116,10 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     return undefined;
   })();
 
-  const pos = options.counter ? new PosServer({ storeId: options.storeId, db, logger }) : undefined;
+  const metrics = options.metrics;
+  const pos = options.counter
+    ? new PosServer({ storeId: options.storeId, db, logger, ...(metrics ? { onAnswered: metrics.answered.bind(metrics) } : {}) })
+    : undefined;
   const issuance =
     pos && options.counter && options.issuance
       ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, ...options.issuance, logger })

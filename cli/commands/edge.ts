@@ -7,6 +7,7 @@ import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
 import { storeBundleFiles, storeNatsOptions, writeStoreBrokerConfig } from '../../host/provisioning/index.js';
 import {
+  EdgeMetrics,
   edgeDbFile,
   edgeLogDir,
   EventLog,
@@ -18,8 +19,10 @@ import {
 } from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
 import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
+import { serveMetrics } from '../../infra/index.js';
+import { parseHttpAddress } from './host.js';
 
-type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string };
+type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string; metrics?: string };
 
 const storeDir = (data: string, storeId: string) => join(data, 'stores', storeId);
 
@@ -46,7 +49,8 @@ export function registerEdgeCommands(program: Command): void {
           '--stripe <source>',
           'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"',
           'chip',
-        ),
+        )
+        .option('--metrics <host:port>', "serve the edge's metrics in Prometheus's format at http://<host:port>/metrics"),
     ),
   )
     .addHelpText(
@@ -72,7 +76,9 @@ export function registerEdgeCommands(program: Command): void {
       say(
         `${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`,
       );
+      const metricsAddress = options.metrics === undefined ? undefined : parseHttpAddress(options.metrics, '--metrics');
       const readers = options.reader?.length ? PcscReaders.open() : undefined;
+      const metrics = metricsAddress ? new EdgeMetrics() : undefined;
       const node = await startEdge({
         storeId,
         dataDir,
@@ -80,7 +86,10 @@ export function registerEdgeCommands(program: Command): void {
         natsOptions: storeNatsOptions(dataDir, 'store', { creds: options.creds, tlsCa: options.tlsCa }),
         signingKey: key,
         ...(readers ? counterOptions(dataDir, readers, options) : {}),
+        ...(metrics ? { metrics } : {}),
       });
+      const metricsServer = metrics && metricsAddress ? await serveMetrics(metrics.registry, metricsAddress) : undefined;
+      if (metricsServer) say(`edge ${storeId}: metrics at http://${options.metrics}/metrics`);
       say(`edge ${storeId}: log head ${node.log.headSeq}, data in ${dataDir}, NATS ${options.nats}`);
       if (node.pos) say(`edge ${storeId}: serving POS commands on ${options.reader?.join(', ')}`);
       let last = '';
@@ -89,6 +98,7 @@ export function registerEdgeCommands(program: Command): void {
         if (line !== last) say((last = line));
       });
       await stopRequested;
+      metricsServer?.close();
       await node.stop();
       readers?.close();
     });

@@ -58,10 +58,10 @@ function issuanceStation(options: ApiCliOptions) {
 }
 
 /** Parses "host:port" (IPv6 hosts in brackets); the message names the option. */
-export function parseHttpAddress(text: string): { host: string; port: number } {
+export function parseHttpAddress(text: string, option = '--http'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new Error(`--http: expected <host:port> such as 127.0.0.1:8080, got "${text}"`);
+  if (!match || port > 65535) throw new Error(`${option}: expected <host:port> such as 127.0.0.1:8080, got "${text}"`);
   return { host: (match[1] ?? match[2])!, port };
 }
 
