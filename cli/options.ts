@@ -24,6 +24,14 @@ export function withDataOption(command: Command): Command {
 }
 
 /** Human messages go to stderr, so that --json output on stdout stays one clean object. */
+/** Settles with the signal's name on the first Ctrl-C or SIGTERM: a long-running command stops then. */
+export function stopSignal(): Promise<string> {
+  return new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
 export function say(message: string): void {
   process.stderr.write(`${message}\n`);
 }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DemoStepError, runDemo } from '../../demo/index.js';
-import { say } from '../options.js';
+import { say, stopSignal } from '../options.js';
 import { parseHttpAddress } from './host.js';
 
 interface DemoCliOptions {
@@ -29,12 +29,8 @@ export function registerDemoCommand(program: Command): void {
     )
     .action(async (options: DemoCliOptions) => {
       parseHttpAddress(options.http);
-      const stopSignal = new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
       try {
-        await runDemo({ dataDir: options.data, http: options.http, keepRunning: options.keepRunning ?? false, stopSignal });
+        await runDemo({ dataDir: options.data, http: options.http, keepRunning: options.keepRunning ?? false, stopSignal: stopSignal() });
         say('\ndemo finished: every process stopped');
       } catch (error) {
         if (!(error instanceof DemoStepError)) throw error;

@@ -18,7 +18,7 @@ import {
   type EdgeOptions,
 } from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
-import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
+import { say, stopSignal, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 import { serveMetrics } from '../../infra/index.js';
 import { parseHttpAddress } from './host.js';
 
@@ -66,10 +66,7 @@ export function registerEdgeCommands(program: Command): void {
     )
     .action(async (options: EdgeCliOptions) => {
       const storeId = parseStoreId(options.store);
-      const stopRequested = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      const stopRequested = stopSignal();
       const dataDir = storeDir(options.data, storeId);
       const keyFile = join(dataDir, 'signing-key.pem');
       const { key, created } = loadOrCreateSigningKey(keyFile);
