@@ -4,16 +4,16 @@ import { connect } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { StoreId, Yen, pb, type cardsys, type PosReply } from '../../contracts/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
-import { say, withNatsOptions, type NatsCliOptions, withDataOption, type DataCliOptions } from '../options.js';
+import { withNatsOptions, type NatsCliOptions, withDataOption, type DataCliOptions } from '../options.js';
+import { answer } from '../output.js';
 import { join } from 'node:path';
-import { storeNatsOptions } from '../../host/provisioning/index.js';
+import { storeClientSettings } from '../../host/provisioning/index.js';
 
 const Common = z.object({
   store: StoreId,
   terminal: z.string().min(1, 'terminal id must not be empty').max(128, 'terminal id must be at most 128 characters').default('pos-1'),
   commandId: z.string().min(1).max(128).optional(),
   timeout: z.coerce.number().int('timeout must be whole milliseconds').min(100, 'timeout must be at least 100 ms').default(10_000),
-  json: z.boolean().default(false),
 });
 const Amount = z.coerce.number().pipe(Yen);
 const Pin = z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits');
@@ -32,9 +32,9 @@ function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, option?: string)
 async function run(options: PosCliOptions, kind: Parameters<typeof sendPosCommand>[1]): Promise<void> {
   const common = parse(Common, options);
   const commandId = common.commandId ?? randomUUID();
-  const natsOptions = storeNatsOptions(join(options.data, 'stores', common.store), 'pos', { creds: options.creds, tlsCa: options.tlsCa });
-  const nc = await connect({ servers: options.nats, ...natsOptions, name: `cardsys-pos-${common.store}` }).catch((error: Error) => {
-    throw new Error(`cannot reach NATS at ${options.nats}: ${error.message}`);
+  const settings = storeClientSettings(join(options.data, 'stores', common.store), common.store, 'pos', options);
+  const nc = await connect({ servers: settings.url, ...settings.options, name: `cardsys-pos-${common.store}` }).catch((error: Error) => {
+    throw new Error(settings.explain(error));
   });
   let reply: PosReply;
   try {
@@ -44,18 +44,17 @@ async function run(options: PosCliOptions, kind: Parameters<typeof sendPosComman
       { timeoutMs: common.timeout },
     );
   } catch (error) {
-    if (!common.json) throw error;
-    process.stdout.write(`${JSON.stringify({ commandId, ok: false, code: 'no_answer', message: (error as Error).message })}\n`);
-    process.exitCode = 1;
+    answer({ commandId, ok: false, code: 'no_answer', message: (error as Error).message }, `no answer: ${(error as Error).message}`, 1);
     return;
   } finally {
     await nc.close();
   }
   // Defaults included and yen as numbers, not the strings protobuf's JSON form uses for 64-bit fields.
-  if (common.json)
-    process.stdout.write(`${JSON.stringify(pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }))}\n`);
-  else say(`${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`);
-  if (!reply.ok) process.exitCode = 2;
+  answer(
+    pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }),
+    `${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`,
+    reply.ok ? 0 : 2,
+  );
 }
 
 /** `cardsys pos load|pay|read`: a POS terminal's commands to its store's edge. */
@@ -65,8 +64,9 @@ export function registerPosCommands(program: Command): void {
     .description("a POS terminal: send a command to the store's edge and print its answer")
     .addHelpText(
       'after',
-      '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stderr. A retry with the same --command-id gets the first result.\n' +
-        'NATS credentials: --creds, or <data>/stores/<id>/pos.nk when provisioned; TLS verified with --tls-ca, or <data>/stores/<id>/ca.pem.',
+      '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
+        "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
+        '<data>/stores/<id>/pos.nk; TLS verified with --tls-ca, or <data>/stores/<id>/ca.pem (copied from provisioning).',
     );
   const common = (command: Command) =>
     withDataOption(withNatsOptions(command))

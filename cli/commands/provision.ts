@@ -1,9 +1,10 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 
-import { provisionStore, headOfficeFiles, writeHubNatsConfig } from '../../host/provisioning/index.js';
+import { provisionStore, headOfficeFiles, reloadHub, writeHubNatsConfig } from '../../host/provisioning/index.js';
 import { LOCAL_HOSTS } from '../../infra/nats/index.js';
-import { say, withDataOption, type DataCliOptions } from '../options.js';
+import { withDataOption, type DataCliOptions } from '../options.js';
+import { answer } from '../output.js';
 
 /** Head office's folder and a store's folder under the shared --data root. */
 const hqDir = (data: string) => join(data, 'hq');
@@ -36,8 +37,18 @@ export function registerProvisionCommands(program: Command): void {
           '--broker-host <names>',
           "comma-separated names and addresses of the store's broker on the shop LAN, for its TLS certificate",
         ).default(LOCAL_HOSTS.join(',')),
+      )
+      .option('--broker-url <url>', "where the store's edge and POS terminals reach its broker (default nats://<first --broker-host>:4222)")
+      .addHelpText(
+        'after',
+        [
+          '',
+          "The hub's accounts and leaf logins are files its configuration includes; when the hub runs on this machine",
+          '(its process id in <data>/hq/nats-server.pid) it is told to reload them at once, otherwise the command to',
+          'run there is printed. A running `cardsys host` registers the store within seconds, without a restart.',
+        ].join('\n'),
       ),
-  ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string }) => {
+  ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string; brokerUrl?: string }) => {
     const provisioned = provisionStore({
       hqDataDir: hqDir(options.data),
       storeId: options.store,
@@ -45,13 +56,37 @@ export function registerProvisionCommands(program: Command): void {
       nearbyStoreIds: listOf(options.nearby),
       bundleDir: storeDir(options.data, options.store),
       brokerHosts: listOf(options.brokerHost),
+      ...(options.brokerUrl ? { brokerUrl: options.brokerUrl } : {}),
     });
-    say(`store ${provisioned.record.storeId} provisioned; its bundle (secrets, keep it at the store): ${resolve(provisioned.bundleDir)}`);
-    say(`  signing key ${provisioned.record.signingKeyId}: ${provisioned.bundle.signingKey}`);
-    say(`  sealing key ${provisioned.record.sealingKeyId}: ${provisioned.bundle.sealingKey}`);
-    say(`  NATS credentials: edge ${provisioned.bundle.natsCreds}, POS terminals ${provisioned.bundle.posCreds}`);
-    say(`  TLS: certificate ${provisioned.bundle.tls.cert} (broker and leaf login), CA ${provisioned.bundle.tlsCa}`);
-    say(`hub accounts regenerated: ${provisioned.natsAuthConfigFile} (reload the hub's nats-server to admit the store)`);
+    const hub = reloadHub(hqDir(options.data));
+    const bundle = provisioned.bundle;
+    const bundleDir = resolve(provisioned.bundleDir);
+    answer(
+      {
+        storeId: provisioned.record.storeId,
+        bundleDir,
+        signingKeyId: provisioned.record.signingKeyId,
+        sealingKeyId: provisioned.record.sealingKeyId,
+        edgeCreds: resolve(bundle.natsCreds),
+        posCreds: resolve(bundle.posCreds),
+        tlsCa: resolve(bundle.tlsCa),
+        brokerAddress: resolve(bundle.brokerAddress),
+        hubAccounts: resolve(provisioned.natsAuthConfigFile),
+        hub,
+      },
+      [
+        `store ${provisioned.record.storeId} provisioned; its bundle (secrets, keep it at the store): ${bundleDir}`,
+        `  signing key ${provisioned.record.signingKeyId}: ${resolve(bundle.signingKey)}`,
+        `  sealing key ${provisioned.record.sealingKeyId}: ${resolve(bundle.sealingKey)}`,
+        `  NATS credentials: edge ${resolve(bundle.natsCreds)}, POS terminals ${resolve(bundle.posCreds)}`,
+        `  TLS: certificate ${resolve(bundle.tls.cert)} (broker and leaf login), CA ${resolve(bundle.tlsCa)}`,
+        `  the store's broker, as its edge and terminals reach it: ${resolve(bundle.brokerAddress)}`,
+        `hub accounts regenerated: ${resolve(provisioned.natsAuthConfigFile)}`,
+        hub.reloaded
+          ? `  the hub (nats-server, process ${hub.pid}) reloaded them: store ${provisioned.record.storeId} is admitted`
+          : `  reload the hub to admit the store, where it runs: ${hub.command} (${hub.reason})`,
+      ],
+    );
   });
 
   withDataOption(
@@ -80,11 +115,21 @@ export function registerProvisionCommands(program: Command): void {
       ...(options.out ? { out: options.out } : {}),
     });
     const files = headOfficeFiles(hqDir(options.data));
-    say(
-      `wrote ${resolve(written.file)} (${written.stores} store accounts, ${written.users} users); run: nats-server -c ${resolve(written.file)}`,
+    answer(
+      {
+        file: resolve(written.file),
+        stores: written.stores,
+        users: written.users,
+        certificateIssued: written.certificateIssued,
+        hubAddress: resolve(files.hubAddress),
+        pidFile: resolve(files.hubPidFile),
+      },
+      [
+        `wrote ${resolve(written.file)} (${written.stores} store accounts, ${written.users} users); run: nats-server -c ${resolve(written.file)}`,
+        ...(written.certificateIssued ? [`issued the hub's TLS certificate ${resolve(files.hubTls.cert)}`] : []),
+        `head office's parts connect with --data ${resolve(options.data)} (keys/nats-<part>.nk, CA ${resolve(files.tlsCa.cert)}, hub address ${resolve(files.hubAddress)})`,
+        `the auditor connects with --creds ${resolve(files.auditorCreds)} --tls-ca ${resolve(files.tlsCa.cert)}`,
+      ],
     );
-    if (written.certificateIssued) say(`issued the hub's TLS certificate ${resolve(files.hubTls.cert)}`);
-    say(`head office's parts connect with --data ${resolve(options.data)} (keys/nats-<part>.nk, CA ${resolve(files.tlsCa.cert)})`);
-    say(`the auditor connects with --creds ${resolve(files.auditorCreds)} --tls-ca ${resolve(files.tlsCa.cert)}`);
   });
 }

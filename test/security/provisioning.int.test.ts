@@ -207,7 +207,7 @@ describe('cardsys host provision-store / nats-config', () => {
 
   it('provision a store into <data>/stores/<id> and write a configuration nats-server accepts', () => {
     const provisioned = cli('host', 'provision-store', '--store', 'S1', '--name', 'Shop 1', '--nearby', 'S2, S3', '--data', 'data');
-    expect(provisioned.stderr).toContain('store S1 provisioned');
+    expect(provisioned.stdout).toContain('store S1 provisioned');
     expect(provisioned.status).toBe(0);
     expect(mode(join(root, 'data', 'stores', 'S1', 'store.nk'))).toBe(0o600);
     const record = JSON.parse(readFileSync(join(root, 'data', 'hq', 'directory', 'stores', 'S1.json'), 'utf8'));
