@@ -34,7 +34,7 @@ export interface CardFigures {
   apdusPerPrimaryIssuance: number;
   /** Edge side: validity checks + mutual authentication + DEBIT, through pcscd + vpcd, quickack link. */
   pay: Latency;
-  /** One GET BALANCE APDU round trip, quickack link. */
+  /** One plain APDU round trip (GET DATA), quickack link. */
   apdu: Latency;
   /** The same pay with the card on 127.0.0.1 (no quickack route). */
   payWithoutQuickAck: Latency;
@@ -81,7 +81,6 @@ export async function benchCard(options: CardBenchOptions = {}): Promise<CardFig
     const issuance = new ChipTerminal(link, { keys: storeKeys, terminalName: 'store-1/pos-1' });
     const verdict = await issuance.checkValidity();
     if (!verdict.usable) throw new Error(`freshly issued card is not usable: ${verdict.problems.join(', ')}`);
-    await issuance.authenticate();
     await issuance.personalise(
       { name: '山田 太郎', address: '東京都千代田区丸の内1-1-1', birthDate: '1980-04-01', occupation: 'engineer', affiliation: 'cardsys' },
       bankId('0001', '234', '5678901'),
@@ -90,7 +89,6 @@ export async function benchCard(options: CardBenchOptions = {}): Promise<CardFig
 
     const loader = new ChipTerminal(link, { keys: storeKeys, terminalName: 'store-1/load-1' });
     await loader.checkValidity();
-    await loader.authenticate();
     await loader.verifyPin('1234');
     const { counter } = await loader.readBalance();
     const amount = 1_000_000;
@@ -110,7 +108,6 @@ export async function benchCard(options: CardBenchOptions = {}): Promise<CardFig
         const started = performance.now();
         const check = await pos.checkValidity();
         if (!check.usable) throw new Error(`card became unusable: ${check.problems.join(', ')}`);
-        await pos.authenticate();
         await pos.debit({ amount: 1 });
         samples.push(performance.now() - started);
         apdus = pos.apduCount;
@@ -120,11 +117,11 @@ export async function benchCard(options: CardBenchOptions = {}): Promise<CardFig
 
     progress(`${pays} pays over the quickack link`);
     const fast = await timePays(pays);
-    const getBalance = buildCommandApdu({ cla: 0x80, ins: C.INS.GET_BALANCE, p1: 0, p2: 0, le: 256 });
+    const getData = buildCommandApdu({ cla: 0x80, ins: C.INS.GET_DATA, p1: 0, p2: 1, le: 256 });
     const apduSamples: number[] = [];
     for (let i = 0; i < pays; i++) {
       const started = performance.now();
-      await link.transmit(getBalance);
+      await link.transmit(getData);
       apduSamples.push(performance.now() - started);
     }
 

@@ -85,7 +85,6 @@ export async function benchPurse(context: { progress?: (message: string) => void
         await timed(async () => {
           const chip = terminal();
           await chip.checkValidity();
-          await chip.authenticate();
           await chip.debit({ amount: 100 });
         }),
       );
@@ -96,7 +95,6 @@ export async function benchPurse(context: { progress?: (message: string) => void
         await timed(async () => {
           const chip = terminal();
           const verdict = await chip.checkValidity();
-          await chip.authenticate();
           await chip.verifyPin('1234');
           await chip.readBankId();
           const { counter } = await chip.readBalance();

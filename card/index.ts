@@ -67,5 +67,11 @@ export {
   SM_CLA_BIT,
   type SessionKeys,
 } from './application/secure-messaging.js';
-export { decodeTlv, encodeTlv } from './application/tlv.js';
+export {
+  decodePersonalRecord,
+  encodePersonalRecord,
+  personalRecordProblem,
+  type PersonalFields,
+  type PersonalRecordProblem,
+} from './application/personal-record.js';
 export { bankId, bankIdDigits, parseBankId, type BankId } from './bank-id.js';

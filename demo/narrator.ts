@@ -41,18 +41,16 @@ export class Narrator {
   }
 
   /**
-   * Runs one step: prints its title, then what it returns (its outcome), or turns any error into
-   * a DemoStepError naming the step and the log to read (`logFile` unless the error names one).
+   * Runs one step: prints its title, then the lines it returns (its outcome), or turns any error
+   * into a DemoStepError naming the step and the log to read (`logFile` unless the error names one).
    */
-  async step<T>(title: string, logFile: string | undefined, run: () => Promise<T>, outcome?: (result: T) => string | string[]): Promise<T> {
+  async step(title: string, logFile: string | undefined, run: () => Promise<string | string[]>): Promise<void> {
     say(`\n[${++this.count}/${this.total}] ${title}`);
     const aborted = new Promise<never>((_, reject) => (this.abort = reject));
     if (this.pending) this.abort!(this.pending);
     try {
-      const result = await Promise.race([run(), aborted]);
-      const lines = outcome?.(result) ?? [];
+      const lines = await Promise.race([run(), aborted]);
       for (const line of Array.isArray(lines) ? lines : [lines]) say(`      ${line}`);
-      return result;
     } catch (error) {
       const failure = error as Error;
       const named = failure instanceof ChildProcessError || failure instanceof StepFailure ? failure.logFile : undefined;

@@ -4,19 +4,22 @@ import { z } from 'zod';
 import type { DomainEvent, EventData } from '../contracts/index.js';
 import { StoreId } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
-import { bankIdDigits } from '../card/index.js';
+import { bankIdDigits, personalRecordProblem } from '../card/index.js';
 
 const digits = (count: number, field: string) =>
   z.string({ error: `${field} is required` }).regex(new RegExp(`^\\d{${count}}$`), `${field} must be exactly ${count} digits`);
 
-const requiredText = (field: string, max: number) =>
+// Fields written to the chip are limited there, in UTF-8 bytes (personalRecordProblem), not here in characters.
+const requiredText = (field: string) =>
   z
     .string({ error: `${field} is required` })
     .trim()
-    .min(1, `${field} is required`)
-    .max(max, `${field} must be at most ${max} characters`);
+    .min(1, `${field} is required`);
 
-const optionalText = (field: string, max: number) => z.string().trim().max(max, `${field} must be at most ${max} characters`).default('');
+const optionalText = (field: string, max?: number) => {
+  const text = z.string().trim();
+  return (max === undefined ? text : text.max(max, `${field} must be at most ${max} characters`)).default('');
+};
 
 /** A calendar date YYYY-MM-DD that exists, not in the future. */
 const BirthDate = z
@@ -33,16 +36,22 @@ const BirthDate = z
 
 /** The body of an application: personal data, bank data and the store the customer will use. */
 export const ApplicationInput = z.object({
-  personal: z.object(
-    {
-      name: requiredText('name', 200),
-      address: requiredText('address', 400),
-      birthDate: BirthDate,
-      occupation: optionalText('occupation', 100),
-      affiliation: optionalText('affiliation', 200),
-    },
-    { error: 'personal data is required' },
-  ),
+  personal: z
+    .object(
+      {
+        name: requiredText('name'),
+        address: requiredText('address'),
+        birthDate: BirthDate,
+        occupation: optionalText('occupation'),
+        affiliation: optionalText('affiliation'),
+      },
+      { error: 'personal data is required' },
+    )
+    // What the card cannot hold is refused now, not at the store's counter.
+    .superRefine((personal, context) => {
+      const problem = personalRecordProblem(personal);
+      if (problem) context.addIssue({ code: 'custom', message: problem.message, path: problem.field === 'record' ? [] : [problem.field] });
+    }),
   bank: z.object(
     {
       bankName: optionalText('bank name', 100),

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { pb, type cardsys, type DomainEvent, type EventData } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
 import { isExpiredOn, isoDay } from './purse.js';
-import { bankIdDigits } from '../card/index.js';
+import { bankIdDigits, personalRecordProblem } from '../card/index.js';
 
 type Entry = cardsys.v1.IssuanceEntry.$Properties;
 
@@ -112,11 +112,28 @@ export const ISSUANCE_MESSAGES = {
   card_unusable: 'this card cannot be used',
   already_issued: 'this card is already issued; go on to purse operations',
   no_issuance_data: 'no issuance data for this card',
+  cannot_hold: "this card cannot hold the customer's data",
   issued: 'card issued',
 } as const;
 
+const CARD_REFUSALS = ['invalid_auth_code', 'not_primary_issued', 'expired', 'stripe_mismatch'] as const;
+
 /** Why a card is refused before anything is looked up. */
-export type CardRefusal = 'invalid_auth_code' | 'not_primary_issued' | 'expired' | 'stripe_mismatch';
+export type CardRefusal = (typeof CARD_REFUSALS)[number];
+
+/**
+ * Why the customer's data are not written: over the chip's limits (found before anything is sent to
+ * the card), or refused by the chip itself (its status word says why).
+ */
+export type RecordRefusal = 'personal_data_too_long' | 'record_refused_by_card';
+
+/** Every reason a CardIssueRejected may carry. */
+export type IssueRejection = CardRefusal | RecordRefusal | 'no_issuance_data';
+
+/** The POS reply's code for a rejection: every card refusal is "card_unusable", the others name themselves. */
+export function rejectionCode(reason: IssueRejection): string {
+  return (CARD_REFUSALS as readonly string[]).includes(reason) ? 'card_unusable' : reason;
+}
 
 export type ChipVerdict =
   | { outcome: 'card_unusable'; reason: CardRefusal; message: string }
@@ -165,15 +182,21 @@ export function writtenRecordDigest(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
-export type LookupVerdict = { outcome: 'no_issuance_data'; message: string } | { outcome: 'personalise'; record: PersonalisationRecord };
+export type LookupVerdict =
+  | { outcome: 'no_issuance_data'; message: string }
+  | { outcome: 'personal_data_too_long'; message: string; detail: string }
+  | { outcome: 'personalise'; record: PersonalisationRecord };
 
 /**
  * Step 3: the issuance entry found for the stripe's bank ID (store copy, then head office). No
- * entry, or an entry that does not list this card, means no data for this card.
+ * entry, or an entry that does not list this card, means no data for this card. Data the chip
+ * cannot hold (registered before head office checked them against the chip's limits) are not sent.
  */
 export function judgeIssuanceEntry(chip: ChipFacts, entry: Entry | undefined): LookupVerdict {
   const listsCard = entry?.cards?.some((card) => card.cardId === chip.cardId) ?? false;
   if (!entry || !listsCard || !entry.userId) return { outcome: 'no_issuance_data', message: ISSUANCE_MESSAGES.no_issuance_data };
+  const problem = personalRecordProblem(entry.personal ?? {});
+  if (problem) return { outcome: 'personal_data_too_long', message: ISSUANCE_MESSAGES.cannot_hold, detail: problem.message };
   return { outcome: 'personalise', record: { userId: entry.userId, personal: entry.personal ?? {}, bank: entry.bank ?? {} } };
 }
 
@@ -204,13 +227,22 @@ export function cardIssued(
   };
 }
 
+/** The counter's message for a rejection; `detail` says what the chip could not hold or answered. */
+function rejectionMessage(reason: IssueRejection, detail: string | undefined): string {
+  if (reason === 'no_issuance_data') return ISSUANCE_MESSAGES.no_issuance_data;
+  if (reason === 'personal_data_too_long' || reason === 'record_refused_by_card')
+    return detail ? `${ISSUANCE_MESSAGES.cannot_hold}: ${detail}` : ISSUANCE_MESSAGES.cannot_hold;
+  return ISSUANCE_MESSAGES.card_unusable;
+}
+
 export function cardIssueRejected(
   cardId: string,
   bankId: string,
-  reason: CardRefusal | 'no_issuance_data',
+  reason: IssueRejection,
   context: IssuanceContext,
+  detail?: string,
 ): { type: 'CardIssueRejected'; data: EventData<'CardIssueRejected'> } {
-  const message = reason === 'no_issuance_data' ? ISSUANCE_MESSAGES.no_issuance_data : ISSUANCE_MESSAGES.card_unusable;
+  const message = rejectionMessage(reason, detail);
   return {
     type: 'CardIssueRejected',
     data: { cardId, bankId, storeId: context.storeId, terminalId: context.terminalId, reason, message },

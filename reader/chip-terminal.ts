@@ -6,10 +6,10 @@ import {
   chipCommands as C,
   computeAuthCode,
   concat,
-  decodeTlv,
   deriveCardKey,
+  decodePersonalRecord,
   deriveSessionKeys,
-  encodeTlv,
+  encodePersonalRecord,
   equalBytes,
   expiryDigits,
   expiryFromDigits,
@@ -29,6 +29,7 @@ import {
   type BankId,
   type IssuerMasterKeys,
   type Lifecycle,
+  type PersonalFields,
   type PrimaryIssuance,
   type PurseOperation,
   type PurseReceipt,
@@ -59,14 +60,7 @@ export interface BalanceReading {
   readonly tampered: boolean;
 }
 
-export interface PersonalData {
-  readonly name: string;
-  readonly address: string;
-  /** "YYYY-MM-DD". */
-  readonly birthDate: string;
-  readonly occupation: string;
-  readonly affiliation: string;
-}
+export type PersonalData = PersonalFields;
 
 export interface LogRecord {
   readonly operation: PurseOperation;
@@ -95,13 +89,6 @@ export interface ChipTerminalOptions {
 }
 
 const LIFECYCLES: Lifecycle[] = ['blank', 'primary-issued', 'secondary-issued'];
-const PERSONAL_FIELDS: ReadonlyArray<readonly [keyof PersonalData, number]> = [
-  ['name', C.PERSONAL_TAG.NAME],
-  ['address', C.PERSONAL_TAG.ADDRESS],
-  ['birthDate', C.PERSONAL_TAG.BIRTH_DATE],
-  ['occupation', C.PERSONAL_TAG.OCCUPATION],
-  ['affiliation', C.PERSONAL_TAG.AFFILIATION],
-];
 
 /**
  * A terminal's view of the purse application on one inserted card, over any transport (PC/SC or in
@@ -139,7 +126,7 @@ export class ChipTerminal {
   }
 
   async readInfo(): Promise<CardInfo> {
-    const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, 0x01, true);
+    const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, 0x01);
     if (response.length !== C.SYSTEM_INFO_LENGTH)
       throw new CardResponseError(`GET DATA: expected ${C.SYSTEM_INFO_LENGTH} bytes, got ${response.length}`);
     const lifecycle = LIFECYCLES[response[8]!];
@@ -172,9 +159,15 @@ export class ChipTerminal {
     await this.mutualAuthenticate(C.KEY_REF.TERMINAL, deriveCardKey(this.options.keys.terminal, fromHex(info.cardId), 'terminal'));
   }
 
+  /** True while a secure-messaging session with the card's terminal key is open. */
+  get authenticated(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** GET BALANCE under the terminal session (the chip shows its purse to no one else). */
   async readBalance(): Promise<BalanceReading> {
     const info = this.info ?? (await this.readInfo());
-    const record = await this.plain('GET BALANCE', C.INS.GET_BALANCE, 0x00, 0x00, true);
+    const record = await this.secured('GET BALANCE', C.INS.GET_BALANCE, 0x00, 0x00, new Uint8Array(0));
     if (record.length !== C.BALANCE_RECORD_LENGTH)
       throw new CardResponseError(`GET BALANCE: expected ${C.BALANCE_RECORD_LENGTH} bytes, got ${record.length}`);
     const view = new DataView(record.buffer, record.byteOffset, record.length);
@@ -187,19 +180,24 @@ export class ChipTerminal {
 
   /**
    * The card checks a terminal makes before any purse operation: application present, issued,
-   * authentic (authentication code), not expired, purse not tampered with. The blacklist is the
-   * edge's own check.
+   * authentic (authentication code, then mutual authentication), not expired, purse not tampered
+   * with. The chip shows its balance only under a terminal session, so a card whose authentication
+   * code fails is not authenticated and its balance stays unread. Leaves the session open. The
+   * blacklist is the edge's own check.
    */
   async checkValidity(now: Date = new Date()): Promise<ValidityVerdict> {
     await this.select();
     const info = await this.readInfo();
     const problems: string[] = [];
+    let genuine = false;
     if (info.lifecycle === 'blank') problems.push('card is blank (not issued)');
     else {
-      if (!this.verifyAuthCode(info)) problems.push('authentication code is invalid');
+      genuine = this.verifyAuthCode(info);
+      if (!genuine) problems.push('authentication code is invalid');
       if (isExpiredOn(info.expiry, isoDay(now))) problems.push(`card expired at the end of ${info.expiry}`);
     }
-    const balance = info.lifecycle === 'blank' ? undefined : await this.readBalance();
+    if (genuine) await this.authenticate();
+    const balance = genuine ? await this.readBalance() : undefined;
     if (balance?.tampered) problems.push('balance record fails its data MAC (tampered)');
     return { usable: problems.length === 0, problems, info, balance };
   }
@@ -209,19 +207,14 @@ export class ChipTerminal {
     return parseBankId(digits);
   }
 
-  /** Secondary issuance: writes the personal record (with the bank ID as a cross-check) under secure messaging. */
+  /**
+   * Secondary issuance: writes the personal record (with the bank ID as a cross-check) under secure
+   * messaging. Data the chip cannot hold raise PersonalRecordTooLongError before anything is sent.
+   */
   async personalise(personal: PersonalData, bankId: BankId): Promise<void> {
     if (personal.name.length === 0) throw new Error('personal data: name must not be empty');
-    const encoder = new TextEncoder();
-    const entries = PERSONAL_FIELDS.map(([field, tag]) => {
-      const value = encoder.encode(personal[field]);
-      if (value.length > 255) throw new Error(`personal data: ${field} is longer than 255 bytes of UTF-8`);
-      return [tag, value] as const;
-    });
-    const record = encodeTlv([...entries, [C.PERSONAL_TAG.BANK_ID, encoder.encode(bankIdDigits(bankId))]]);
+    const record = encodePersonalRecord(personal, bankIdDigits(bankId));
     const chunks = Math.max(1, Math.ceil(record.length / C.PERSONALISE_CHUNK));
-    if (record.length > C.MAX_PERSONAL_RECORD)
-      throw new Error(`personal data too long: ${record.length} bytes, at most ${C.MAX_PERSONAL_RECORD}`);
     for (let chunk = 0; chunk < chunks; chunk++) {
       const p1 = chunk | (chunk === chunks - 1 ? C.LAST_CHUNK : 0);
       await this.secured(
@@ -236,12 +229,9 @@ export class ChipTerminal {
   }
 
   async readPersonalData(): Promise<{ personal: PersonalData; bankId: BankId }> {
-    const fields = decodeTlv(await this.readFile(C.FILE.PERSONAL));
-    if (!fields) throw new CardResponseError('personal record is not well-formed TLV');
-    const decoder = new TextDecoder();
-    const text = (tag: number) => decoder.decode(fields.get(tag) ?? new Uint8Array(0));
-    const personal = Object.fromEntries(PERSONAL_FIELDS.map(([field, tag]) => [field, text(tag)])) as unknown as PersonalData;
-    return { personal, bankId: parseBankId(text(C.PERSONAL_TAG.BANK_ID)) };
+    const record = decodePersonalRecord(await this.readFile(C.FILE.PERSONAL));
+    if (!record) throw new CardResponseError('personal record is not well-formed TLV');
+    return { personal: record.fields, bankId: parseBankId(record.bankIdDigits) };
   }
 
   /** VERIFY PIN under secure messaging; wrong PIN → CardStatusError 63Cx (tries left) or 6983 (blocked). */
@@ -338,8 +328,8 @@ export class ChipTerminal {
     this.session = deriveSessionKeys(key, rndTerminal, rndCard);
   }
 
-  private async plain(command: string, ins: number, p1: number, p2: number, withLe: boolean): Promise<Uint8Array> {
-    const response = await this.transmit(buildCommandApdu({ cla: C.CLA_PROPRIETARY, ins, p1, p2, ...(withLe ? { le: 256 } : {}) }));
+  private async plain(command: string, ins: number, p1: number, p2: number): Promise<Uint8Array> {
+    const response = await this.transmit(buildCommandApdu({ cla: C.CLA_PROPRIETARY, ins, p1, p2, le: 256 }));
     expectOk(command, response);
     return response.data;
   }

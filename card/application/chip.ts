@@ -294,9 +294,10 @@ function initialise({ state, session, data }: Context): Outcome {
   };
 }
 
-function getBalance({ state, apdu }: Context): Outcome {
+/** Terminal session only: the balance, counter and usage are the holder's, never a third party's to read. */
+function getBalance({ state, apdu, data }: Context): Outcome {
   if (apdu.p1 !== 0x00 || apdu.p2 !== 0x00) return status(SW.WRONG_P1P2);
-  if (apdu.data.length !== 0) return status(SW.WRONG_LENGTH);
+  if (data.length !== 0) return status(SW.WRONG_LENGTH);
   const issued = issuedOrNull(state);
   if (!issued) return status(SW.CONDITIONS_NOT_SATISFIED);
   // Returned exactly as stored, so the terminal can check the data MAC itself.
@@ -469,7 +470,7 @@ const COMMANDS = new Map<number, Command>([
   [INS.GET_DATA, { access: 'plain', handle: systemInfo }],
   [INS.GET_CHALLENGE, { access: 'clear', handle: getChallenge }],
   [INS.MUTUAL_AUTHENTICATE, { access: 'clear', handle: mutualAuthenticate }],
-  [INS.GET_BALANCE, { access: 'plain', handle: getBalance }],
+  [INS.GET_BALANCE, { access: 'terminal', handle: getBalance }],
   [INS.INITIALISE, { access: 'transport', handle: initialise }],
   [INS.READ_DATA, { access: 'terminal', handle: readData }],
   [INS.READ_RECORD, { access: 'terminal', handle: readRecord }],

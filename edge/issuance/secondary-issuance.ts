@@ -12,10 +12,11 @@ import {
   judgeChip,
   judgeIssuanceEntry,
   judgeStripe,
+  rejectionCode,
   monthEnd,
   writtenRecordBytes,
   writtenRecordDigest,
-  type CardRefusal,
+  type IssueRejection,
   type ChipFacts,
   type ChipIssuanceState,
 } from '../../domain/index.js';
@@ -96,19 +97,26 @@ export class SecondaryIssuance {
     if (!lookup.found) this.logger.warn(`store ${this.options.storeId}: no issuance data for card ${chip.cardId}: ${lookup.detail}`);
     const decision = judgeIssuanceEntry(chip, lookup.found ? lookup.entry : undefined);
     if (decision.outcome === 'no_issuance_data') return this.reject(request, chip, bankId, 'no_issuance_data');
+    if (decision.outcome === 'personal_data_too_long') return this.reject(request, chip, bankId, decision.outcome, decision.detail);
 
     // 4. Personal and bank data to the chip under secure messaging.
     const { record } = decision;
-    await terminal.personalise(
-      {
-        name: record.personal.name ?? '',
-        address: record.personal.address ?? '',
-        birthDate: record.personal.birthDate ?? '',
-        occupation: record.personal.occupation ?? '',
-        affiliation: record.personal.affiliation ?? '',
-      },
-      parseBankId(bankId),
-    );
+    try {
+      await terminal.personalise(
+        {
+          name: record.personal.name ?? '',
+          address: record.personal.address ?? '',
+          birthDate: record.personal.birthDate ?? '',
+          occupation: record.personal.occupation ?? '',
+          affiliation: record.personal.affiliation ?? '',
+        },
+        parseBankId(bankId),
+      );
+    } catch (error) {
+      // The chip refused the record with a status word: nothing was written, and the reason is recorded.
+      if (error instanceof CardStatusError) return this.reject(request, chip, bankId, 'record_refused_by_card', error.message);
+      throw error;
+    }
 
     // 5. What was written, minus secrets, in the local log; the record itself only sealed to head office.
     const written = writtenRecordBytes(bankId, record);
@@ -132,15 +140,11 @@ export class SecondaryIssuance {
     };
   }
 
-  private async reject(
-    request: PosRequest,
-    chip: ChipFacts,
-    bankId: string,
-    reason: CardRefusal | 'no_issuance_data',
-  ): Promise<PosOutcome> {
-    const event = cardIssueRejected(chip.cardId, bankId, reason, { storeId: this.options.storeId, terminalId: request.terminalId });
+  private async reject(request: PosRequest, chip: ChipFacts, bankId: string, reason: IssueRejection, detail?: string): Promise<PosOutcome> {
+    const context = { storeId: this.options.storeId, terminalId: request.terminalId };
+    const event = cardIssueRejected(chip.cardId, bankId, reason, context, detail);
     const [entry] = await this.record(request, chip.cardId, event);
-    const code = reason === 'no_issuance_data' ? 'no_issuance_data' : 'card_unusable';
+    const code = rejectionCode(reason);
     return { ok: false, code, message: event.data.message ?? '', cardId: chip.cardId, eventId: entry!.envelope.eventId };
   }
 

@@ -12,20 +12,23 @@ export async function insertCard(counter: PurseCounter, request: PosRequest): Pr
   const terminal = await openChipTerminal(counter.options, request.terminalId);
   const verdict = await terminal.checkValidity(counter.now());
   const info = verdict.info;
-  if (info.lifecycle === 'blank' || !verdict.balance)
+  if (info.lifecycle === 'blank')
     throw new Refused({ ok: false, code: 'card_unusable', message: 'this card cannot be used: it is not issued' });
   const listed = counter.options.blacklist.find(info.cardId);
+  // No balance: the authentication code failed, so the card was not authenticated and shows none.
+  const balance = verdict.balance ?? { balance: 0, counter: 0, tampered: false };
   const facts: CardFacts = {
     cardId: info.cardId,
     authCodeValid: terminal.verifyAuthCode(info),
-    dataMacValid: !verdict.balance.tampered,
+    dataMacValid: !balance.tampered,
     expiry: info.expiry,
-    balance: verdict.balance.balance,
+    balance: balance.balance,
     blacklisted: listed !== undefined,
     blacklistReason: listed?.reason,
   };
-  const card: InsertedCard = { terminal, info, balance: verdict.balance, facts, authenticated: false, notes: [] };
-  card.notes = await recordLostPays(counter, card, request);
+  // checkValidity left the terminal session open (it read the balance under it).
+  const card: InsertedCard = { terminal, info, balance, facts, authenticated: terminal.authenticated, notes: [] };
+  if (verdict.balance) card.notes = await recordLostPays(counter, card, request);
   return card;
 }
 

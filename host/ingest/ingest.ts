@@ -1,25 +1,15 @@
 // Host ingest: takes the stores' batches from JetStream, checks them, appends them to the host
 // event store with expected revisions, and only then confirms to each store (StoreAck) and acks
 // the JetStream messages.
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
-import {
-  decodeBatch,
-  EVENTS_STREAM,
-  isValidStoreId,
-  pb,
-  subjects,
-  type EventBatch,
-  type StoreAck,
-  INGEST_CONSUMER,
-} from '../../contracts/index.js';
-import type { EventStore, NewRecord } from '../../eventstore/index.js';
-import { checkBatch, type StoreKeys } from './batch-check.js';
-
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JsMsg } from '@nats-io/jetstream';
+import { EVENTS_STREAM, pb, subjects, INGEST_CONSUMER } from '../../contracts/index.js';
+import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
-import { chainHeadRecord, originStreamName, readOriginTail, type OriginTail } from '../../eventstore/index.js';
 import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
+import type { StoreKeys } from './batch-check.js';
+import { type BatchRefusal, checkRound, CommittedTails, commitRound, type RoundParts } from './round.js';
 
 export interface IngestOptions {
   /** Reads the consumer and publishes acks. */
@@ -39,14 +29,6 @@ export interface IngestOptions {
   onRefusal?: (refusal: BatchRefusal) => void;
   /** Most JetStream messages folded into one round of event-store appends. */
   maxMessagesPerRound?: number;
-}
-
-export interface BatchRefusal {
-  storeId: string;
-  range: string;
-  resendFrom: number;
-  reason: string;
-  eventType?: string;
 }
 
 export interface Ingest {
@@ -71,134 +53,50 @@ export async function ensureEventsStream(nc: NatsConnection): Promise<void> {
   }
 }
 
-/** Per-store work within one round. */
-interface StoreRound {
-  tail: OriginTail;
-  records: NewRecord[];
-  messages: JsMsg[];
-  refusal?: { resendFrom: number; reason: string };
-}
-
-export async function startIngest(options: IngestOptions): Promise<Ingest> {
-  const { nc, store, storeKeys } = options;
-  const logger = options.logger ?? console;
-  const consumerName = options.consumerName ?? INGEST_CONSUMER;
-  const maxPerRound = options.maxMessagesPerRound ?? 64;
-  await ensureEventsStream(nc);
+/** Creates the durable consumer, or updates the settings a running one may change. */
+async function ensureIngestConsumer(nc: NatsConnection, consumerName: string, ackWaitMs: number): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  const consumerConfig = {
+  const config = {
     durable_name: consumerName,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(options.ackWaitMs ?? 10_000),
+    ack_wait: nanos(ackWaitMs),
     max_ack_pending: 1024,
     filter_subject: subjects.eventsAll,
   };
   try {
-    await jsm.consumers.add(EVENTS_STREAM, consumerConfig);
+    await jsm.consumers.add(EVENTS_STREAM, config);
   } catch {
-    await jsm.consumers.update(EVENTS_STREAM, consumerName, {
-      ack_wait: consumerConfig.ack_wait,
-      max_ack_pending: consumerConfig.max_ack_pending,
-    });
+    await jsm.consumers.update(EVENTS_STREAM, consumerName, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
   }
+}
 
-  /** What the event store holds per store, loaded on first use. */
-  const committed = new Map<string, Promise<OriginTail>>();
-  const tailOf = (storeId: string): Promise<OriginTail> => {
-    let tail = committed.get(storeId);
-    if (!tail) {
-      tail = readOriginTail(store, storeId);
-      committed.set(storeId, tail);
-      tail.catch(() => committed.delete(storeId));
-    }
-    return tail;
-  };
-
-  const publishAck = (ack: StoreAck) => nc.publish(subjects.ack(ack.storeId), pb.StoreAck.encode(ack).finish());
-
-  const syncSubscription: Subscription = serveRequests(options.responder ?? nc, {
+/** Answers each store's "where does head office stand?" from the committed tails. */
+function serveSync(options: IngestOptions, tails: CommittedTails, consumerName: string, logger: Logger) {
+  return serveRequests(options.responder ?? options.nc, {
     service: 'ingest sync',
     subject: subjects.sync('*'),
     queue: consumerName,
     askerOf: storeAskingOn,
-    answer: async (_msg, { storeId }) => pb.StoreAck.encode({ storeId, confirmedSeq: (await tailOf(storeId)).lastSeq }).finish(),
+    answer: async (_msg, { storeId }) => pb.StoreAck.encode({ storeId, confirmedSeq: (await tails.of(storeId)).lastSeq }).finish(),
     logger,
     ...(options.refused ? { refused: options.refused } : {}),
   });
+}
 
-  async function processRound(messages: JsMsg[]): Promise<void> {
-    const rounds = new Map<string, StoreRound>();
-    for (const msg of messages) {
-      const storeId = msg.subject.slice(subjects.events('').length);
-      if (!isValidStoreId(storeId)) {
-        logger.error(`ingest: refused message ${msg.seq} on ${msg.subject}: invalid store id`);
-        msg.term('invalid store id');
-        continue;
-      }
-      let batch: EventBatch;
-      try {
-        batch = decodeBatch(msg.data);
-      } catch (error) {
-        logger.error(`ingest: refused message ${msg.seq} on ${msg.subject}: ${(error as Error).message}`);
-        msg.term('malformed EventBatch');
-        continue;
-      }
-      let round = rounds.get(storeId);
-      if (!round) {
-        round = { tail: { ...(await tailOf(storeId)) }, records: [], messages: [] };
-        rounds.set(storeId, round);
-      }
-      round.messages.push(msg);
-      const verdict = await checkBatch(storeId, batch, round.tail, storeKeys);
-      if (verdict.kind === 'refuse') {
-        const resendFrom = round.tail.lastSeq + 1;
-        logger.error(
-          `ingest: refused batch ${verdict.range} of store ${storeId} (message ${msg.seq}): ${verdict.reason}; asking for resend from ${resendFrom}`,
-        );
-        round.refusal = { resendFrom, reason: verdict.reason };
-        options.onRefusal?.({
-          storeId,
-          range: verdict.range,
-          resendFrom,
-          reason: verdict.reason,
-          ...(verdict.eventType ? { eventType: verdict.eventType } : {}),
-        });
-      } else if (verdict.kind === 'accept') {
-        for (const item of verdict.fresh)
-          round.records.push({ id: item.envelope.eventId, type: item.envelope.eventType, data: item.bytes });
-        round.records.push(chainHeadRecord(verdict.head, Number(batch.localHeadSeq)));
-        const last = verdict.fresh.at(-1)!;
-        round.tail.lastSeq = last.envelope.storeSeq;
-        round.tail.lastHash = last.hash;
-      }
-    }
-
-    await Promise.all(
-      [...rounds].map(async ([storeId, round]) => {
-        if (round.records.length > 0) {
-          try {
-            const result = await store.appendToStream(originStreamName(storeId), round.records, round.tail.revision);
-            committed.set(storeId, Promise.resolve({ ...round.tail, revision: result.nextExpectedRevision }));
-          } catch (error) {
-            committed.delete(storeId);
-            logger.error(
-              `ingest: appending to ${originStreamName(storeId)} failed, messages go back for redelivery: ${(error as Error).message}`,
-            );
-            for (const msg of round.messages) msg.nak(500);
-            return;
-          }
-        }
-        const refusal = round.refusal && round.refusal.resendFrom > round.tail.lastSeq ? round.refusal : undefined;
-        publishAck({ storeId, confirmedSeq: round.tail.lastSeq, resendFrom: refusal?.resendFrom ?? 0, reason: refusal?.reason ?? '' });
-        for (const msg of round.messages) msg.ack();
-      }),
-    );
-  }
-
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get(EVENTS_STREAM, consumerName);
-  const delivered: ConsumerMessages = await consumer.consume({ max_messages: 512 });
+/**
+ * Takes delivered messages in rounds of at most `maxPerRound`, one round at a time; a round that
+ * fails goes back for redelivery.
+ */
+async function consumeInRounds(
+  nc: NatsConnection,
+  consumerName: string,
+  maxPerRound: number,
+  logger: Logger,
+  processRound: (messages: JsMsg[]) => Promise<void>,
+): Promise<{ stop(): Promise<void> }> {
+  const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM, consumerName);
+  const delivered = await consumer.consume({ max_messages: 512 });
   const queue: JsMsg[] = [];
   let wake: (() => void) | undefined;
   let ended = false;
@@ -228,14 +126,41 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     }
   })();
 
-  logger.info(`ingest: consuming ${EVENTS_STREAM} as ${consumerName}`);
   return {
     async stop() {
-      syncSubscription.unsubscribe();
       await delivered.close();
       ended = true;
       wake?.();
       await loop;
+    },
+  };
+}
+
+export async function startIngest(options: IngestOptions): Promise<Ingest> {
+  const { nc, store } = options;
+  const logger = options.logger ?? console;
+  const consumerName = options.consumerName ?? INGEST_CONSUMER;
+  await ensureEventsStream(nc);
+  await ensureIngestConsumer(nc, consumerName, options.ackWaitMs ?? 10_000);
+
+  const tails = new CommittedTails(store);
+  const parts: RoundParts = {
+    store,
+    tails,
+    storeKeys: options.storeKeys,
+    logger,
+    publishAck: (ack) => nc.publish(subjects.ack(ack.storeId), pb.StoreAck.encode(ack).finish()),
+    onRefusal: options.onRefusal,
+  };
+  const sync = serveSync(options, tails, consumerName, logger);
+  const consuming = await consumeInRounds(nc, consumerName, options.maxMessagesPerRound ?? 64, logger, async (messages) =>
+    commitRound(await checkRound(messages, parts), parts),
+  );
+  logger.info(`ingest: consuming ${EVENTS_STREAM} as ${consumerName}`);
+  return {
+    async stop() {
+      sync.unsubscribe();
+      await consuming.stop();
     },
   };
 }

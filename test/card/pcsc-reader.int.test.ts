@@ -26,6 +26,33 @@ describe('the card reader port on pcscd + vpcd', () => {
     expect(stdout).toMatch(/SW1=0x90, SW2=0x00/);
   });
 
+  it('keeps the purse from an independent PC/SC client: opensc-tool gets 6982 for GET BALANCE and the usage log', async () => {
+    const card = await rig.newCard();
+    await primaryIssue(card.transport);
+    await load(storeTerminal(card.transport), 1000);
+    await card.disconnect();
+    const select = apduHex(buildCommandApdu({ cla: 0x00, ins: C.INS.SELECT, p1: 0x04, p2: 0x00, data: C.AID }));
+    const plain = (ins: number, p1: number, p2: number) => apduHex(buildCommandApdu({ cla: 0x80, ins, p1, p2, le: 256 }));
+    const secured = (ins: number, p1: number) => apduHex(buildCommandApdu({ cla: 0x84, ins, p1, p2: 0, data: new Uint8Array(8), le: 256 }));
+    const asked = [
+      plain(C.INS.GET_BALANCE, 0, 0),
+      plain(C.INS.READ_RECORD, 1, 0),
+      secured(C.INS.GET_BALANCE, 0),
+      secured(C.INS.READ_RECORD, 1),
+      plain(C.INS.GET_DATA, 0, 1),
+    ];
+    const { stdout } = await run('opensc-tool', ['-r', rig.slot.readerName, '-s', select, ...asked.flatMap((apdu) => ['-s', apdu])]);
+    const statuses = [...stdout.matchAll(/SW1=0x([0-9a-f]{2}), SW2=0x([0-9a-f]{2})/gi)].map((m) => `${m[1]}${m[2]}`.toLowerCase());
+    // SELECT and the system information answer anyone; the balance and the usage log answer no one without a session.
+    expect(statuses).toEqual(['9000', '6982', '6982', '6982', '6982', '9000']);
+    expect(stdout).not.toMatch(/03 e8/i);
+    await card.connect();
+    const store = storeTerminal(card.transport);
+    const verdict = await store.checkValidity();
+    expect(verdict.balance).toEqual({ balance: 1000, counter: 1, tampered: false });
+    expect((await store.readLog()).map((entry) => entry.amount)).toEqual([1000]);
+  });
+
   it('follows 61xx and 6Cxx through pcscd', async () => {
     const card = await rig.newCard();
     await primaryIssue(card.transport);

@@ -87,6 +87,7 @@ describe('secure messaging on the chip', () => {
     altered[6]! ^= 0x01;
     expect(Buffer.from(await card.transmit(altered)).toString('hex')).toBe('6988');
     await store.select();
+    await store.authenticate();
     expect((await store.readBalance()).balance).toBe(900);
   });
 

@@ -41,7 +41,6 @@ export function definePurseSuite(transportName: string, freshCard: () => Promise
 
       const verdict = await store.checkValidity(new Date('2026-11-24T00:00:00Z'));
       expect(verdict).toMatchObject({ usable: true, problems: [], info: { cardId, lifecycle: 'primary-issued', expiry: '2030-12' } });
-      await store.authenticate();
       expect(await store.readBankId()).toEqual(BANK);
       await store.personalise(PERSONAL, BANK);
       expect(await store.readPersonalData()).toEqual({ personal: PERSONAL, bankId: BANK });
@@ -80,7 +79,7 @@ export function definePurseSuite(transportName: string, freshCard: () => Promise
         le: 16,
       });
       expect((await store.transmit(shortAuthenticate)).sw).toBe(0x6700);
-      const truncated = Uint8Array.of(0x80, C.INS.GET_BALANCE, 0x00, 0x00, 0x05, 0x01);
+      const truncated = Uint8Array.of(0x80, C.INS.GET_DATA, 0x00, 0x01, 0x05, 0x01);
       expect((await store.transmit(truncated)).sw).toBe(0x6700);
     });
 
@@ -95,6 +94,22 @@ export function definePurseSuite(transportName: string, freshCard: () => Promise
       await store.authenticate();
       // A credit needs the PIN verified in this session as well.
       await expectStatus(store.credit({ amount: 1000, authorisationId: newAuthorisationId(), authorisationMac: '00'.repeat(8) }), 0x6982);
+    });
+
+    it('shows the balance and the usage log only under a terminal session', async () => {
+      const rig = await freshCard();
+      await primaryIssue(rig.transport);
+      const store = storeTerminal(rig.transport);
+      await load(store, 2500);
+      await store.select();
+      const plainBalance = buildCommandApdu({ cla: 0x80, ins: C.INS.GET_BALANCE, p1: 0, p2: 0, le: 256 });
+      const plainLog = buildCommandApdu({ cla: 0x80, ins: C.INS.READ_RECORD, p1: 1, p2: 0, le: 256 });
+      for (const apdu of [plainBalance, plainLog]) expect(await store.transmit(apdu)).toEqual({ data: new Uint8Array(0), sw: 0x6982 });
+      await expectStatus(store.readBalance(), 0x6982);
+      await store.authenticate();
+      expect(await store.readBalance()).toEqual({ balance: 2500, counter: 1, tampered: false });
+      // Under a session the plain command is still refused: the answer would leave the card unprotected.
+      expect((await store.transmit(plainBalance)).sw).toBe(0x6982);
     });
 
     it('counts wrong PINs down with 63Cx and blocks with 6983 after three', async () => {
@@ -149,8 +164,8 @@ export function definePurseSuite(transportName: string, freshCard: () => Promise
       await rig.reinsert();
       const after = storeTerminal(rig.transport);
       await after.select();
-      expect(await after.readBalance()).toEqual({ balance: 5000, counter: 1, tampered: false });
       await after.authenticate();
+      expect(await after.readBalance()).toEqual({ balance: 5000, counter: 1, tampered: false });
       expect((await after.readLog()).map((entry) => entry.operation)).toEqual(['credit']);
     });
 

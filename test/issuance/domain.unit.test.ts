@@ -61,6 +61,22 @@ describe('application input', () => {
     expect(issue.message).toContain(message);
   });
 
+  it('measures the fields the card holds in UTF-8 bytes: 255 a field, 1024 the record', () => {
+    const parse = (personal: object) => ApplicationInput.safeParse({ ...application, personal: { ...application.personal, ...personal } });
+    // 100 kanji are 300 bytes: the card's one-byte TLV length cannot hold them.
+    const kanji = parse({ name: '山'.repeat(100) });
+    expect(kanji.error!.issues[0]).toMatchObject({
+      path: ['personal', 'name'],
+      message: 'name is 300 bytes in UTF-8; the card holds at most 255 bytes a field',
+    });
+    expect(parse({ name: '山'.repeat(85) }).success).toBe(true);
+    expect(parse({ address: 'a'.repeat(255) }).success).toBe(true);
+    expect(parse({ affiliation: 'é'.repeat(128) }).error!.issues[0]!.path).toEqual(['personal', 'affiliation']);
+    // Each field fits, together they do not: the record is named.
+    const full = parse({ name: 'n'.repeat(255), address: 'a'.repeat(255), occupation: 'o'.repeat(255), affiliation: 'f'.repeat(255) });
+    expect(full.error!.issues[0]).toMatchObject({ path: ['personal'], message: expect.stringContaining('at most 1024 bytes') });
+  });
+
   it('refuses a missing name', () => {
     const { name: _name, ...personal } = application.personal;
     const result = ApplicationInput.safeParse({ ...application, personal });

@@ -114,6 +114,14 @@ describe('issuance in the head office process', () => {
     });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'bad_request', field: 'bank.bankCode' });
+    // Over HTTP as well: a name the card cannot hold (100 kanji, 300 bytes of UTF-8) is named.
+    const kanji = await post({
+      personal: { name: '山'.repeat(100), address: 'Y', birthDate: '2000-01-01' },
+      bank: { bankCode: '0008', branchCode: '008', accountNumber: '0000888' },
+      homeStoreId: 'B',
+    });
+    expect(kanji.status).toBe(400);
+    expect(await kanji.json()).toMatchObject({ error: 'bad_request', field: 'personal.name', message: expect.stringContaining('255 bytes') });
     const duplicate = await post({
       personal: { name: 'X', address: 'Y', birthDate: '2000-01-01' },
       bank: { bankCode: '0007', branchCode: '007', accountNumber: '0000777' },

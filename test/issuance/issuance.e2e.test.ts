@@ -16,6 +16,7 @@ import { domainEventsOf, originStreamName, SqliteEventStore } from '../../events
 import { HqWriter, storeKeyDirectory } from '../../host/hq-writer/index.js';
 import { type Ingest, startIngest } from '../../host/ingest/index.js';
 import { headOfficeIssuance } from '../../host/issuance/index.js';
+import type { IssuanceOffice } from '../../host/applications/index.js';
 import { virtualCardStripeWriter } from '../../host/primary-issuance/index.js';
 import { type ProvisionedHeadOffice, type ProvisionedStore, provisionHeadOffice, provisionStore } from '../../host/provisioning/index.js';
 import { type LinkProxy, startLinkProxy } from '../../infra/index.js';
@@ -48,6 +49,8 @@ let link: LinkProxy;
 let edge: EdgeNode;
 let pos: PosServer;
 let issuance: StoreIssuance;
+/** Head office's issuance office, behind the API's checks (for history from before a check existed). */
+let office: () => IssuanceOffice;
 let commands = 0;
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
@@ -168,6 +171,7 @@ beforeAll(async () => {
       return [
         async (app) => {
           const writerSide = await issuance.startWriter(writer);
+          office = () => writerSide.office;
           app.addHook('onClose', () => writerSide.stop());
           await app.register(issuance.routes(() => writerSide.office));
         },
@@ -408,6 +412,47 @@ describe('card issuance end to end', () => {
       userId,
       bankId: '00053211000001',
       personal: { name: 'Customer 1000001' },
+    });
+  });
+});
+
+describe('inputs the card can hold', () => {
+  const kanjiName = '山'.repeat(100);
+  const personal = { name: kanjiName, address: '1-1 Marunouchi, Tokyo', birthDate: '1975-05-05', occupation: '', affiliation: '' };
+  const bank = { bankName: 'Example Bank', bankCode: '0005', branchCode: '321' };
+
+  it('a 100-kanji name is refused at application: 400 naming personal.name, nobody registered', async () => {
+    const before = (await eventStore.readStream(originStreamName('hq'))).length;
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: api.as('clerk'),
+      payload: { personal, bank: { ...bank, accountNumber: '4000004' }, homeStoreId: 'A' },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: 'bad_request',
+      field: 'personal.name',
+      message: 'personal.name: name is 300 bytes in UTF-8; the card holds at most 255 bytes a field',
+    });
+    const hqRecords = await eventStore.readStream(originStreamName('hq'));
+    expect(hqRecords.slice(before).map((record) => record.type)).not.toContain('UserRegistered');
+  });
+
+  it('data registered before the check reach a store: CardIssueRejected naming the field, the card untouched', async () => {
+    const ids = { userId: 'user-before-limits', applicationId: 'application-before-limits' };
+    await office().submitApplication({ personal, bank: { ...bank, accountNumber: '5000005' }, homeStoreId: 'A' }, ids);
+    const longCard = await primaryIssue(ids.userId);
+    await until(() => inCopy('00053215000005').includes(longCard), "the card in store A's copy");
+    const before = readFileSync(card.stateFile, 'utf8');
+    const reply = await issueAtPos();
+    const message = "this card cannot hold the customer's data: name is 300 bytes in UTF-8; the card holds at most 255 bytes a field";
+    expect(reply).toMatchObject({ ok: false, code: 'personal_data_too_long', message, cardId: longCard });
+    expect(readFileSync(card.stateFile, 'utf8')).toBe(before);
+    await replicated();
+    expect((await storeEvents('A')).at(-1)).toMatchObject({
+      type: 'CardIssueRejected',
+      data: { cardId: longCard, reason: 'personal_data_too_long', message, bankId: '00053215000005' },
     });
   });
 });

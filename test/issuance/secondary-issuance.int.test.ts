@@ -16,7 +16,7 @@ import {
 } from '../../card/index.js';
 import { decodeEvent, pb } from '../../contracts/index.js';
 import { generateSealingKey, openSealed, type SealingKeyPair } from '../../contracts/index.js';
-import { ChipTerminal, InProcessCard } from '../../reader/index.js';
+import { ChipTerminal, InProcessCard, type CardTransport } from '../../reader/index.js';
 import { IssuanceInfo, SecondaryIssuance, issuedRecordSealContext } from '../../edge/issuance/index.js';
 import { EventLog } from '../../edge/log/index.js';
 import type { PosRequest } from '../../edge/pos/index.js';
@@ -50,12 +50,12 @@ const request = (commandId: string): PosRequest => ({
   command: pb.PosCommand.create({ commandId, storeId: 'A', terminalId: 'pos-1', issue: {} }),
 });
 
-const service = (keys = terminalKeysOf(master)) =>
+const service = (keys = terminalKeysOf(master), reader: () => CardTransport = () => card) =>
   new SecondaryIssuance({
     storeId: 'A',
     log,
     keys,
-    cardReader: () => card,
+    cardReader: reader,
     stripeReader: async () => parseBankId(stripe),
     info,
     hqSealingPublicKey: hq.publicKey,
@@ -176,6 +176,35 @@ describe('secondary issuance flow', () => {
     info.cache.add(entry('ffffffffffffffff'));
     expect(await service().issue(request('c1'))).toMatchObject({ ok: false, code: 'no_issuance_data' });
     expect(card.state.lifecycle).toBe('primary-issued');
+  });
+
+  it('data the card cannot hold: CardIssueRejected naming the field, nothing sent to the card', async () => {
+    // A user registered before head office checked applications against the chip's limits.
+    info.cache.add({ ...entry(), personal: { ...entry().personal, name: '山'.repeat(100) } });
+    const before = structuredClone(card.state);
+    const reply = await service().issue(request('c1'));
+    const message = "this card cannot hold the customer's data: name is 300 bytes in UTF-8; the card holds at most 255 bytes a field";
+    expect(reply).toMatchObject({ ok: false, code: 'personal_data_too_long', message, cardId: CARD_ID });
+    expect(card.state).toEqual(before);
+    expect(loggedEvents()).toMatchObject([
+      { type: 'CardIssueRejected', data: { reason: 'personal_data_too_long', message, bankId: BANK_ID } },
+    ]);
+  });
+
+  it('a card that refuses the record with a status word: CardIssueRejected with that status, not a card error', async () => {
+    info.cache.add(entry());
+    // A chip that holds less than the specification's 1024 bytes answers PERSONALISE with 6700.
+    const smallCard = {
+      transmit: async (apdu: Uint8Array) => (apdu[1] === chipCommands.INS.PERSONALISE ? Uint8Array.of(0x67, 0x00) : card.transmit(apdu)),
+    };
+    const reply = await service(terminalKeysOf(master), () => smallCard).issue(request('c1'));
+    expect(reply).toMatchObject({
+      ok: false,
+      code: 'record_refused_by_card',
+      message: expect.stringMatching(/^this card cannot hold the customer's data: PERSONALISE: card answered 6700/),
+    });
+    expect(card.state.lifecycle).toBe('primary-issued');
+    expect(loggedEvents()).toMatchObject([{ type: 'CardIssueRejected', data: { reason: 'record_refused_by_card', cardId: CARD_ID } }]);
   });
 
   it('card pulled during personalisation: nothing recorded, the card is still waiting for issuance', async () => {

@@ -1,0 +1,74 @@
+// Head office's API as the demo's callers use it, and the shapes of the answers the day reads.
+import type { Role } from '../host/api/index.js';
+import { StepFailure } from './narrator.js';
+
+/** Head office's API as the bank's feed, a clerk, an operator or an auditor calls it: each with its own token. */
+export class HeadOfficeApi {
+  constructor(
+    readonly url: string,
+    private readonly logFile: string,
+    private readonly tokens: ReadonlyMap<Role, string>,
+  ) {}
+
+  token(role: Role): string {
+    const token = this.tokens.get(role);
+    if (!token) throw new Error(`the demo holds no ${role} token`);
+    return token;
+  }
+
+  async call<T>(role: Role, method: string, path: string, body?: unknown, expected = [200, 201]): Promise<T> {
+    let response: Response;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token(role)}` };
+    try {
+      response = await fetch(`${this.url}${path}`, {
+        method,
+        ...(body === undefined ? { headers } : { headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new StepFailure(`head office's API at ${this.url} cannot be reached: ${(error as Error).message}`, this.logFile);
+    }
+    const text = await response.text();
+    if (!expected.includes(response.status)) throw new StepFailure(`${method} ${path} answered ${response.status}: ${text}`, this.logFile);
+    return JSON.parse(text) as T;
+  }
+
+  /** The resource, or undefined while head office answers 404. */
+  async find<T>(role: Role, path: string): Promise<T | undefined> {
+    const found = await this.call<T | { error: string }>(role, 'GET', path, undefined, [200, 404]);
+    return (found as { error?: string }).error === 'not_found' ? undefined : (found as T);
+  }
+}
+
+export interface StoreSync {
+  lastSeqReceived: number;
+  localHeadSeq: number;
+  eventsBehind: number;
+  lastContactAt: string | null;
+}
+
+export interface Settlements {
+  statements: Array<{ businessDay: string; pays: { count: number; total: number }; owed: number; notes: string[] }>;
+  owedTotal: number;
+  open: { since: string | null; pays: { count: number; total: number }; owedSoFar: number };
+}
+
+export interface FloatReport {
+  asOf: string;
+  byEventTime: { total: number; cards: number };
+  byKnowledgeTime: { total: number; cards: number };
+}
+
+export interface CardView {
+  cardId: string;
+  userId: string;
+  primaryIssuedAt: string | null;
+  issuance: { storeId: string; terminalId: string; issuedAt: string | null } | null;
+  usage: {
+    loadCount: number;
+    loadedTotal: number;
+    payCount: number;
+    paidTotal: number;
+    lastBalance: number | null;
+    lastStoreId: string | null;
+  };
+}

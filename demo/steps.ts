@@ -1,0 +1,447 @@
+// The day at the counter, step by step: each step has a title, the log to read when it fails, and
+// what it does, returning the lines that tell how it went.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, startLinkProxy } from '../infra/index.js';
+import { ensurePcscd, leaseVpcdSlot } from '../infra/pcsc/index.js';
+import { headOfficeFiles, issuerKeysFile, storeBundleFiles } from '../host/provisioning/index.js';
+import { tokenFor, type Role } from '../host/api/index.js';
+import { startBroker } from './brokers.js';
+import { type Day, type Reply, said, until, usageLine, yen } from './context.js';
+import { type CardView, type FloatReport, HeadOfficeApi, type Settlements, type StoreSync } from './head-office-api.js';
+import { StepFailure } from './narrator.js';
+
+export interface DayStep {
+  title: string;
+  /** The process whose log tells why the step failed, unless the failure names one. */
+  log?: string;
+  /** Does the step; the lines that tell its outcome. */
+  run(day: Day): Promise<string | string[]>;
+}
+
+const STORES = [
+  { id: 'A', name: 'Store A', nearby: 'B' },
+  { id: 'B', name: 'Store B', nearby: 'A' },
+] as const;
+const PIN = '1234';
+const CUSTOMER_BANK = { bankName: 'Example Bank', bankCode: '0005', branchCode: '123', accountNumber: '4567890' };
+const OPENING_BALANCE = 50_000;
+const LOAD = 10_000;
+const PAY = 5_500;
+const OFFLINE_PAYS = [1_200, 800];
+const PAID_TOTAL = PAY + OFFLINE_PAYS.reduce((sum, amount) => sum + amount, 0);
+/** The API's callers in the day: the bank's account feed, the clerk, the operator and the auditor. */
+const DEMO_ROLES: readonly Role[] = ['bank-feed', 'clerk', 'operator', 'auditor'];
+
+const readers: DayStep = {
+  title: 'pcscd with the virtual card readers (vpcd): a reader at head office and one at store A',
+  async run(day) {
+    await ensurePcscd();
+    for (let i = 0; i < 2; i++) day.leases.push(await leaseVpcdSlot(30_000));
+    day.slots = { hq: day.leases[0]!.slot, storeA: day.leases[1]!.slot };
+    return [`head office's reader: "${day.slots.hq.readerName}"`, `store A's reader:      "${day.slots.storeA.readerName}"`];
+  },
+};
+
+const provision: DayStep = {
+  title: "Provision head office and stores A and B (B near A): keys, NATS credentials, TLS certificates from head office's CA",
+  log: 'provision',
+  async run(day) {
+    for (const store of STORES) {
+      await day.checked('provision', [
+        'host',
+        'provision-store',
+        '--data',
+        day.dataDir,
+        '--store',
+        store.id,
+        '--name',
+        store.name,
+        '--nearby',
+        store.nearby,
+      ]);
+    }
+    return [`head office: ${day.hqDir}`, ...STORES.map((store) => `store ${store.id}: ${day.storeDir(store.id)} (near ${store.nearby})`)];
+  },
+};
+
+const nats: DayStep = {
+  title:
+    "Start NATS over TLS: head office's hub (JetStream, one account per store), and each store's broker joined to it over the store's own WAN link",
+  log: 'nats-hub',
+  async run(day) {
+    const [port, leafPort, deadEndPort] = [await freePort(), await freePort(), await freePort()];
+    // A leaf adds the address the hub advertises to the ones it dials, which would bypass the
+    // store's WAN link: advertise one where nothing listens, so only the link gets a store through.
+    await day.checked('nats-config', [
+      'host',
+      'nats-config',
+      '--data',
+      day.dataDir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--leaf-listen',
+      `127.0.0.1:${leafPort}`,
+      '--leaf-advertise',
+      `127.0.0.1:${deadEndPort}`,
+    ]);
+    day.hub = await startBroker(day.group, 'nats-hub', headOfficeFiles(day.hqDir).natsServerConfig, port);
+    for (const store of STORES) {
+      const link = await startLinkProxy({ port: leafPort });
+      day.links.set(store.id, link);
+      const brokerPort = await freePort();
+      await day.checked(`broker-config-${store.id}`, [
+        'edge',
+        'broker-config',
+        '--data',
+        day.dataDir,
+        '--store',
+        store.id,
+        '--listen',
+        `127.0.0.1:${brokerPort}`,
+        '--hub',
+        `tls://127.0.0.1:${link.port}`,
+      ]);
+      day.brokers.set(
+        store.id,
+        await startBroker(day.group, `nats-store-${store.id}`, storeBundleFiles(day.storeDir(store.id)).brokerConfig, brokerPort),
+      );
+    }
+    return [
+      `hub ${day.hub.url} (TLS, CA ${headOfficeFiles(day.hqDir).tlsCa.cert})`,
+      ...STORES.map(
+        (store) =>
+          `store ${store.id}: broker ${day.brokers.get(store.id)!.url} (TLS), WAN link through ${day.links.get(store.id)!.url}, leaf login: its certificate`,
+      ),
+    ];
+  },
+};
+
+const headOffice: DayStep = {
+  title:
+    "Start head office: ingest, SQLite event store, read models, query API, and its issuance station (head office's reader and stripe encoder)",
+  log: 'host',
+  async run(day) {
+    const station = ['--issuance-reader', day.slots.hq.readerName, '--issuance-stripe', `vcard:${day.cardFile}`];
+    const host = day.group.startCardsys('host', ['host', '--data', day.dataDir, '--nats', day.hub.url, '--http', day.http, ...station]);
+    const match = await host.waitForOutput(/query API: (\S+)\s+\(OpenAPI docs: (\S+?),/, 60_000);
+    // Each caller of the API gets its own token from head office's token key.
+    const tokens = new Map<Role, string>();
+    for (const role of DEMO_ROLES) tokens.set(role, await tokenFor(day.hqDir, role, `demo-${role}`));
+    day.headOffice = { url: match[1]!, docsUrl: match[2]!, api: new HeadOfficeApi(match[1]!, host.logFile, tokens) };
+    return [
+      `query API: ${day.headOffice.url}`,
+      `OpenAPI:   ${day.headOffice.docsUrl}`,
+      `tokens for ${DEMO_ROLES.join(', ')}: cardsys host token --data ${day.dataDir} --role <role> --subject demo-<role>`,
+    ];
+  },
+};
+
+const bankAccount: DayStep = {
+  title: "The customer's bank account holds funds: the bank's account feed to head office's inquiry centre (POST /v1/bank-accounts)",
+  log: 'host',
+  async run(day) {
+    const { bankCode, branchCode, accountNumber } = CUSTOMER_BANK;
+    const account = await day.api.call<{ bankId: string }>('bank-feed', 'POST', '/v1/bank-accounts', {
+      bankCode,
+      branchCode,
+      accountNumber,
+      balance: OPENING_BALANCE,
+    });
+    return `account ${account.bankId} at ${CUSTOMER_BANK.bankName}: ${yen(OPENING_BALANCE)}`;
+  },
+};
+
+const edges: DayStep = {
+  title: 'Start the edges of stores A and B, each on its store broker',
+  async run(day) {
+    for (const store of STORES) {
+      // Store A's POS terminal has the card reader and reads the virtual card's stripe.
+      const counter = store.id === 'A' ? ['--reader', day.slots.storeA.readerName, '--stripe', `vcard:${day.cardFile}`] : [];
+      const edge = day.group.startCardsys(`edge-${store.id}`, [
+        'edge',
+        '--store',
+        store.id,
+        '--data',
+        day.dataDir,
+        '--nats',
+        day.brokers.get(store.id)!.url,
+        ...counter,
+      ]);
+      await edge.waitForOutput(new RegExp(`edge ${store.id}: log head`), 60_000);
+    }
+    await until(async () => {
+      const stores = await day.api.call<{ stores: Array<{ storeId: string }> }>('operator', 'GET', '/v1/stores');
+      return STORES.every((store) => stores.stores.some((known) => known.storeId === store.id)) || undefined;
+    }, 'head office to know stores A and B');
+    return [
+      ...STORES.map((store) => `edge ${store.id}: data in ${day.storeDir(store.id)}, log ${day.logOf(`edge-${store.id}`)}`),
+      `store A's POS terminal pos-1: reader "${day.slots.storeA.readerName}", stripe reader on the virtual card`,
+    ];
+  },
+};
+
+const blankCard: DayStep = {
+  title: "A blank card from the factory goes into head office's reader",
+  log: 'vcard-hq',
+  async run(day) {
+    mkdirSync(join(day.dataDir, 'cards'), { recursive: true });
+    await day.checked('vcard-hq', ['vcard', 'new', '--state', day.cardFile, '--issuer-keys', issuerKeysFile(day.hqDir)]);
+    await day.startCard(day.slots.hq, 'hq');
+    return `virtual card ${day.cardFile} in "${day.slots.hq.readerName}"`;
+  },
+};
+
+const application: DayStep = {
+  title: 'The customer applies (POST /v1/applications) with that bank account',
+  log: 'host',
+  async run(day) {
+    day.user = await day.api.call<{ userId: string; bankId: string }>('clerk', 'POST', '/v1/applications', {
+      personal: {
+        name: 'Hanako Yamada',
+        address: '1-2-3 Tenjin, Chuo-ku, Fukuoka',
+        birthDate: '1990-04-01',
+        occupation: 'engineer',
+        affiliation: 'Example Co.',
+      },
+      bank: CUSTOMER_BANK,
+      homeStoreId: 'A',
+    });
+    return `user ${day.user.userId}, bank ID ${day.user.bankId}, home store A`;
+  },
+};
+
+const primaryIssuance: DayStep = {
+  title: 'Head office issues the card (cardsys host issue-card): stripe, chip keys, PIN, authentication code',
+  log: 'issue-card',
+  async run(day) {
+    const printed = await day.checked('issue-card', [
+      'host',
+      'issue-card',
+      '--http',
+      new URL(day.headOffice.url).host,
+      '--token',
+      day.api.token('clerk'),
+      '--user',
+      day.user.userId,
+      '--pin',
+      PIN,
+      '--json',
+    ]);
+    const primary = JSON.parse(printed) as { cardId: string; expiry: string };
+    const view = await until(() => day.api.find<CardView>('clerk', `/v1/cards/${primary.cardId}`), "the card in head office's user DB");
+    day.issued = { ...primary, view };
+    return [
+      `card ${primary.cardId}, valid until ${primary.expiry}, PIN ${PIN} (by PIN mailer)`,
+      `head office: card of user ${view.userId}, primary issued ${view.primaryIssuedAt}, not yet issued at a store`,
+    ];
+  },
+};
+
+const toStoreA: DayStep = {
+  title: "The customer takes the card to store A: it moves to store A's reader",
+  log: 'vcard-A',
+  async run(day) {
+    await day.startCard(day.slots.storeA, 'A');
+    return `card in "${day.slots.storeA.readerName}"`;
+  },
+};
+
+const secondaryIssuance: DayStep = {
+  title: 'Secondary issuance at store A (cardsys pos issue): personal data written to the chip',
+  log: 'edge-A',
+  async run(day) {
+    const reply = await day.pos('issue');
+    const view = await day.cardAtHeadOffice('the issuance at store A', (card) => card.issuance?.storeId === 'A');
+    return [
+      said(reply),
+      `head office: issued at store ${view.issuance!.storeId}, terminal ${view.issuance!.terminalId}, ${view.issuance!.issuedAt}`,
+    ];
+  },
+};
+
+const load: DayStep = {
+  title: `Load ${yen(LOAD)} with the PIN (cardsys pos load): head office authorises and debits the account`,
+  log: 'edge-A',
+  async run(day) {
+    const reply = await day.pos('load', ['--amount', String(LOAD), '--pin', PIN]);
+    day.loadedBalance = reply.balance;
+    return [said(reply), usageLine(await day.cardAtHeadOffice('the load', (card) => card.usage.loadCount === 1))];
+  },
+};
+
+const pay: DayStep = {
+  title: `Pay ${yen(PAY)} (cardsys pos pay)`,
+  log: 'edge-A',
+  async run(day) {
+    const reply = await day.pos('pay', ['--amount', String(PAY)]);
+    const view = await day.cardAtHeadOffice('the pay', (card) => card.usage.payCount === 1);
+    if (day.loadedBalance !== LOAD || reply.balance !== LOAD - PAY) {
+      throw new StepFailure(`the chip balance went ${day.loadedBalance} → ${reply.balance}, expected ${LOAD} → ${LOAD - PAY}`);
+    }
+    return [said(reply), usageLine(view)];
+  },
+};
+
+const offline: DayStep = {
+  title: 'Store A goes offline (its WAN link is cut); pays go on at the counter',
+  log: 'edge-A',
+  async run(day) {
+    await day.caughtUp("store A's events at head office before the cut");
+    day.links.get('A')!.cut();
+    const replies: Reply[] = [];
+    for (const amount of OFFLINE_PAYS) replies.push(await day.pos('pay', ['--amount', String(amount)]));
+    return ['link cut', ...replies.map(said)];
+  },
+};
+
+const behind: DayStep = {
+  title: "Head office's sync view shows store A behind",
+  log: 'host',
+  async run(day) {
+    const local = await day.edgeStatus();
+    const sync = (await day.api.find<StoreSync>('operator', '/v1/stores/A/sync'))!;
+    if (sync.lastSeqReceived >= local.headSeq)
+      throw new StepFailure(`head office already has event ${sync.lastSeqReceived} of store A although its link is cut`);
+    return [
+      `store A's log: up to event #${local.headSeq}, ${local.unconfirmed} not yet confirmed by head office`,
+      `GET /v1/stores/A/sync: last event received #${sync.lastSeqReceived}, last contact ${sync.lastContactAt ?? 'never'} → ${local.headSeq - sync.lastSeqReceived} events behind`,
+    ];
+  },
+};
+
+const backOnline: DayStep = {
+  title: "Store A's link comes back; it catches up",
+  log: 'edge-A',
+  async run(day) {
+    day.links.get('A')!.restore();
+    const { sync, headSeq } = await day.caughtUp('store A to catch up');
+    return `GET /v1/stores/A/sync: last event received #${sync.lastSeqReceived} of #${headSeq}, ${sync.eventsBehind} behind`;
+  },
+};
+
+const cardMatchesChip: DayStep = {
+  title: "Head office's card view matches the chip (cardsys pos read)",
+  log: 'host',
+  async run(day) {
+    const chip = await day.pos('read');
+    const expected = {
+      loadCount: 1,
+      loadedTotal: LOAD,
+      payCount: 1 + OFFLINE_PAYS.length,
+      paidTotal: PAID_TOTAL,
+      lastBalance: chip.balance,
+    };
+    const view = await day.cardAtHeadOffice(JSON.stringify(expected), ({ usage }) =>
+      Object.entries(expected).every(([key, value]) => usage[key as keyof typeof usage] === value),
+    );
+    day.finalChipBalance = chip.balance;
+    return [
+      `chip: ${yen(chip.balance)}`,
+      `GET /v1/cards/${day.issued.cardId}: issued at store ${view.issuance?.storeId}; ${view.usage.loadCount} load of ${yen(view.usage.loadedTotal)}, ` +
+        `${view.usage.payCount} pays of ${yen(view.usage.paidTotal)} in all, balance ${yen(view.usage.lastBalance ?? 0)}`,
+    ];
+  },
+};
+
+const accessLog: DayStep = {
+  title: "The auditor reads the API's access log (GET /v1/access-log): every write and personal-data read, in head office's chain",
+  log: 'host',
+  async run(day) {
+    const log = await day.api.call<{ entries: Array<{ subject: string; role: string; method: string; route: string }> }>(
+      'auditor',
+      'GET',
+      '/v1/access-log?limit=1000',
+    );
+    if (log.entries.length === 0)
+      throw new StepFailure('the access log is empty although the day wrote through the API', day.logOf('host'));
+    return [
+      `${log.entries.length} entries`,
+      ...[...new Set(log.entries.map((entry) => `${entry.subject} (${entry.role}): ${entry.method} ${entry.route}`))].map(
+        (line) => `  ${line}`,
+      ),
+    ];
+  },
+};
+
+const auditReplay: DayStep = {
+  title: "An auditor replays head office's history (cardsys audit replay): chains, signatures, card MACs, balances, read models",
+  log: 'audit',
+  async run(day) {
+    const result = await day.cardsys('audit', ['audit', 'replay', '--data', day.dataDir, '--json']);
+    let report: { ok: boolean; events: number; findings: unknown[] };
+    try {
+      report = JSON.parse(result.stdout) as typeof report;
+    } catch {
+      throw new StepFailure(`cardsys audit replay printed no report (exit code ${result.code})`, day.logOf('audit'));
+    }
+    if (!report.ok)
+      throw new StepFailure(`the audit found ${report.findings.length} problem(s): ${JSON.stringify(report.findings)}`, day.logOf('audit'));
+    return `${report.events} events verified: no findings`;
+  },
+};
+
+const books: DayStep = {
+  title: "An operator reads head office's books: store A's settlement statement and the float (value held on cards)",
+  log: 'host',
+  async run(day) {
+    const settlements = await until(async () => {
+      const found = await day.api.call<Settlements>('operator', 'GET', '/v1/stores/A/settlements');
+      const pays = found.open.pays.total + found.statements.reduce((sum, s) => sum + s.pays.total, 0);
+      return pays === PAID_TOTAL ? found : undefined;
+    }, "store A's pays in head office's books");
+    const float = await day.api.call<FloatReport>('operator', 'GET', '/v1/float');
+    if (float.byEventTime.total !== LOAD - PAID_TOTAL)
+      throw new StepFailure(`the float is ${float.byEventTime.total} yen, expected ${LOAD - PAID_TOTAL}`);
+    return [
+      ...settlements.statements.map(
+        (s) =>
+          `GET /v1/stores/A/settlements: business day ${s.businessDay} closed: ${s.pays.count} pays ${yen(s.pays.total)}, head office owes ${yen(s.owed)}`,
+      ),
+      `GET /v1/stores/A/settlements: since ${settlements.open.since ?? 'the start'}, ${settlements.open.pays.count} pays ${yen(settlements.open.pays.total)}: ` +
+        `head office owes store A ${yen(settlements.open.owedSoFar)} once the business day closes (cut-off 00:00 JST)`,
+      `GET /v1/float: ${yen(float.byEventTime.total)} on ${float.byEventTime.cards} card(s) as of ${float.asOf} by when it happened, ` +
+        `${yen(float.byKnowledgeTime.total)} by when head office knew it`,
+    ];
+  },
+};
+
+const summary: DayStep = {
+  title: 'Summary',
+  async run(day) {
+    const { apiUrl, cardId, userId, docsUrl, dataDir, logDir } = day.summary;
+    return [
+      `query API ${apiUrl} (try ${apiUrl}/v1/cards/${cardId}, ${apiUrl}/v1/users/${userId}, ${apiUrl}/v1/stores)`,
+      `every route but /healthz and /docs needs a token: TOKEN=$(cardsys host token --data ${dataDir} --role auditor --subject <you>)`,
+      `  curl -H "Authorization: Bearer $TOKEN" ${apiUrl}/v1/cards/${cardId}`,
+      `OpenAPI docs ${docsUrl} (JSON at ${docsUrl}/json)`,
+      `data in ${dataDir}, each process's log in ${logDir}`,
+      day.keepRunning ? 'everything stays up: press Ctrl-C to stop' : 'stopping every process',
+    ];
+  },
+};
+
+/** The day, in order. */
+export const DAY: readonly DayStep[] = [
+  readers,
+  provision,
+  nats,
+  headOffice,
+  bankAccount,
+  edges,
+  blankCard,
+  application,
+  primaryIssuance,
+  toStoreA,
+  secondaryIssuance,
+  load,
+  pay,
+  offline,
+  behind,
+  backOnline,
+  cardMatchesChip,
+  accessLog,
+  auditReplay,
+  books,
+  summary,
+];

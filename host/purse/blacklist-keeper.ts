@@ -1,0 +1,70 @@
+// The blacklist at head office: blacklisting and reinstating cards (appended to `hq`, each change
+// published to every store at once), and the whole list for a store that asks.
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { decodeOrThrow, pb, subjects, type cardsys } from '../../contracts/index.js';
+import { type BlacklistEntry, type BlacklistState, decideBlacklist, evolveBlacklist, initialBlacklistState } from '../../domain/index.js';
+import type { Logger } from '../../infra/index.js';
+import type { HeadOfficeFacts } from './head-office-facts.js';
+
+const STREAM_OF_CARD = (cardId: string) => `card-${cardId}`;
+
+export class BlacklistKeeper {
+  private readonly state: BlacklistState = initialBlacklistState();
+
+  constructor(
+    private readonly facts: HeadOfficeFacts,
+    private readonly options: {
+      /** Publishes each change on `cardsys.blacklist.changes`. */
+      publisher: NatsConnection;
+      logger: Logger;
+      now: () => number;
+    },
+  ) {
+    facts.feed((event, envelope) => evolveBlacklist(this.state, event, envelope.occurredAtMs));
+  }
+
+  get version(): number {
+    return this.state.version;
+  }
+
+  entry(cardId: string): BlacklistEntry | undefined {
+    return this.state.entries.get(cardId);
+  }
+
+  /** Blacklists or reinstates a card, and tells every store at once. Refusals are DomainRefusal. */
+  change(kind: 'blacklist' | 'reinstate', cardId: string, reason: string): Promise<{ version: number }> {
+    return this.facts.exclusive(async () => {
+      const events = decideBlacklist({ kind, cardId, reason, nowMs: this.options.now() }, this.state);
+      await this.facts.appendAndFold(events, STREAM_OF_CARD(cardId));
+      const change = {
+        version: this.state.version,
+        cardId,
+        blacklisted: kind === 'blacklist',
+        reason: reason.trim(),
+        atMs: this.options.now(),
+      };
+      this.options.publisher.publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
+      return { version: this.state.version };
+    });
+  }
+
+  /** Answers one request on `cardsys.hq.blacklist.<storeId>`: unchanged, or the whole list. */
+  answer(msg: Msg): Uint8Array {
+    let reply: cardsys.v1.BlacklistSyncReply.$Properties;
+    try {
+      const request = decodeOrThrow('BlacklistSyncRequest', () => pb.BlacklistSyncRequest.decode(msg.data));
+      const version = this.state.version;
+      reply =
+        request.knownVersion === version
+          ? { version, unchanged: true }
+          : {
+              version,
+              entries: [...this.state.entries.values()].map((e) => ({ cardId: e.cardId, reason: e.reason, sinceMs: e.sinceMs })),
+            };
+    } catch (error) {
+      this.options.logger.warn(`inquiry: blacklist sync on ${msg.subject} refused: ${(error as Error).message}`);
+      reply = { version: 0, unchanged: true };
+    }
+    return pb.BlacklistSyncReply.encode(reply).finish();
+  }
+}

@@ -1,0 +1,286 @@
+// Load authorisation at head office: answers stores' authorisation requests (debiting the bank
+// account and returning the credit MAC), settles open authorisations when their card turns up,
+// records completions the stores' logs show, and reverses authorisations when that is safe.
+import type { Msg } from '@nats-io/transport-node';
+import { ZodError } from 'zod';
+import { ContractError, HQ_ORIGIN, decodeOrThrow, pb, type cardsys, type DomainEvent, type EventEnvelope } from '../../contracts/index.js';
+import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
+import {
+  type Authorisation,
+  DomainRefusal,
+  decideInquiry,
+  evolveInquiry,
+  type InquiryCommand,
+  type InquiryState,
+  initialInquiryState,
+  openAuthorisationsOf,
+  settleAtInsertion,
+  timeoutReversible,
+} from '../../domain/index.js';
+import type { Logger } from '../../infra/index.js';
+import type { HeadOfficeFacts } from './head-office-facts.js';
+import { AuthoriseRequest, PendingRequest } from './requests.js';
+
+type Reply = cardsys.v1.InquiryReply.$Properties;
+
+interface Completion {
+  authorizationId: string;
+  storeId: string;
+  cardCounter: number;
+  recovered: boolean;
+}
+
+const STREAM_OF_ACCOUNT = (bankId: string) => `account-${bankId}`;
+
+export class LoadAuthorisations {
+  private readonly state: InquiryState = initialInquiryState();
+  /** Per store: the latest occurred-at of its events in the host event store. */
+  private readonly storeLogReached = new Map<string, number>();
+
+  constructor(
+    private readonly facts: HeadOfficeFacts,
+    private readonly options: {
+      issuerKeys: IssuerMasterKeys;
+      logger: Logger;
+      /** How long a store has to credit the card after the authorisation. */
+      validForMs: number;
+      /** Added to a deadline before head office acts on it alone (clock skew, credits in flight). */
+      marginMs: number;
+      now: () => number;
+    },
+  ) {
+    facts.feed((event, envelope) => this.evolve(event, envelope));
+  }
+
+  /** A copy of one authorisation as head office holds it. */
+  authorisation(authorizationId: string): Authorisation | undefined {
+    const found = this.state.authorisations.get(authorizationId);
+    return found && { ...found, holders: [...found.holders] };
+  }
+
+  accountBalance(bankId: string): number | undefined {
+    return this.state.accounts.get(bankId)?.balance;
+  }
+
+  /** Opens a bank account with an opening balance (the bank's side, for set-up and demos). */
+  openAccount(bankId: string, balance: number): Promise<void> {
+    return this.facts.exclusive(() => this.appendDecision({ kind: 'open_account', bankId, balance }, bankId));
+  }
+
+  /** Reverses every open authorisation that a timeout alone may reverse; returns how many. */
+  sweep(): Promise<number> {
+    return this.facts.exclusive(async () => {
+      const now = this.options.now();
+      let reversed = 0;
+      for (const authorisation of [...this.state.authorisations.values()]) {
+        if (!timeoutReversible(authorisation, now, this.options.marginMs, (storeId) => this.storeLogReached.get(storeId))) continue;
+        await this.appendDecision(
+          { kind: 'reverse', authorizationId: authorisation.authorizationId, reason: 'timeout' },
+          authorisation.bankId,
+        );
+        this.options.logger.info(
+          `inquiry: authorisation ${authorisation.authorizationId} reversed after its deadline; ${authorisation.amount} yen back to ${authorisation.bankId}`,
+        );
+        reversed++;
+      }
+      return reversed;
+    });
+  }
+
+  /** Answers one request on `cardsys.hq.auth.<storeId>`: refusals and bad requests are replies too. */
+  async answer(msg: Msg, storeId: string): Promise<Uint8Array> {
+    let reply: Reply;
+    try {
+      reply = await this.inquire(storeId, msg.data);
+    } catch (error) {
+      if (error instanceof DomainRefusal) reply = { ok: false, code: error.code, message: error.message };
+      else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
+      else if (error instanceof ZodError) {
+        const issue = error.issues[0];
+        reply = {
+          ok: false,
+          code: 'bad_request',
+          message: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
+        };
+      } else {
+        this.options.logger.error(`inquiry: request on ${msg.subject} failed: ${(error as Error).stack ?? String(error)}`);
+        reply = {
+          ok: false,
+          code: 'error',
+          message: `head office could not answer: ${(error as Error).message}`,
+        };
+      }
+    }
+    return pb.InquiryReply.encode(reply).finish();
+  }
+
+  /** One InquiryRequest from a store (the subject names the store; the request must agree). */
+  async inquire(subjectStoreId: string, bytes: Uint8Array): Promise<Reply> {
+    const request = decodeOrThrow('InquiryRequest', () => pb.InquiryRequest.decode(bytes));
+    if (request.storeId !== subjectStoreId)
+      throw new DomainRefusal('bad_request', `request names store "${request.storeId}" on store ${subjectStoreId}'s subject`);
+    if (!request.terminalId) throw new DomainRefusal('bad_request', 'terminal_id is required');
+    switch (request.kind) {
+      case 'authorise':
+        return this.authorise(request.storeId, request.terminalId, AuthoriseRequest.parse(request.authorise));
+      case 'pending':
+        return this.settle(request.storeId, request.terminalId, PendingRequest.parse(request.pending));
+      case 'release':
+        return this.release(request.storeId, request.release?.authorizationId ?? '');
+      default:
+        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending or release)');
+    }
+  }
+
+  private evolve(event: DomainEvent, envelope: EventEnvelope): void {
+    evolveInquiry(this.state, event);
+    if (envelope.storeId === HQ_ORIGIN) return;
+    const { storeId, occurredAtMs } = envelope;
+    this.storeLogReached.set(storeId, Math.max(this.storeLogReached.get(storeId) ?? 0, occurredAtMs));
+    // Recording a completion is a decision of its own: it waits its turn after the fold.
+    if (
+      this.facts.decides &&
+      event.type === 'PurseLoaded' &&
+      this.state.authorisations.get(event.data.authorizationId)?.status === 'open'
+    ) {
+      const { authorizationId, cardCounter, recovered } = event.data;
+      void this.complete({ authorizationId, storeId, cardCounter, recovered });
+    }
+  }
+
+  private complete(completion: Completion): Promise<void> {
+    return this.facts
+      .exclusive(async () => {
+        const authorisation = this.state.authorisations.get(completion.authorizationId);
+        if (!authorisation) return;
+        await this.appendDecision({ kind: 'complete', ...completion }, authorisation.bankId);
+      })
+      .catch((error: Error) =>
+        this.options.logger.error(`inquiry: cannot record completion of ${completion.authorizationId}: ${error.message}`),
+      );
+  }
+
+  private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
+    return this.facts.exclusive(async () => {
+      await this.appendDecision(
+        { kind: 'authorise', ...request, storeId, terminalId, nowMs: this.options.now(), validForMs: this.options.validForMs },
+        request.bankId,
+      );
+      const authorisation = this.state.authorisations.get(request.authorizationId)!;
+      if (authorisation.status !== 'open') {
+        throw new DomainRefusal('not_open', `authorisation ${request.authorizationId} is ${authorisation.status}`);
+      }
+      return {
+        ok: true,
+        code: 'authorised',
+        message: `${request.amount} yen authorised`,
+        authorisation: this.terms(authorisation),
+        accountBalance: this.state.accounts.get(request.bankId)?.balance ?? 0,
+      };
+    });
+  }
+
+  private async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
+    const none: Reply = {
+      ok: true,
+      code: 'none',
+      message: 'no open authorisation for this card',
+    };
+    // The answer at almost every insertion, given without waiting for decisions in progress.
+    if (openAuthorisationsOf(this.state, request.cardId).length === 0) return none;
+    return this.facts.exclusive(async () => {
+      const open = openAuthorisationsOf(this.state, request.cardId);
+      if (open.length === 0) return none;
+      if (!request.logRead)
+        return {
+          ok: true,
+          code: 'log_needed',
+          message: `${open.length} open authorisation(s): send the chip's log`,
+        };
+      const chip = {
+        cardCounter: request.cardCounter,
+        credits: request.credits.map((c) => ({
+          cardCounter: c.cardCounter,
+          amount: c.amount,
+          terminalId: c.terminalId,
+        })),
+        logCoversFromCounter: request.logCoversFromCounter,
+      };
+      const pending: cardsys.v1.PendingLoad.$Properties[] = [];
+      for (const authorisation of open) {
+        const settlement = settleAtInsertion(authorisation, chip, this.options.now(), this.options.marginMs);
+        const terms = this.terms(authorisation);
+        const { authorizationId, bankId } = authorisation;
+        switch (settlement.action) {
+          case 'record': {
+            const found = request.credits.find((c) => c.cardCounter === settlement.credit.cardCounter)!;
+            await this.appendDecision(
+              { kind: 'complete', authorizationId, storeId, cardCounter: found.cardCounter, recovered: true },
+              bankId,
+            );
+            pending.push({ authorisation: terms, action: 'record', found: { ...found, authorizationId } });
+            break;
+          }
+          case 'credit':
+            if (!request.canCredit) {
+              pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'open' });
+              break;
+            }
+            await this.appendDecision({ kind: 'hand_over', authorizationId, storeId, terminalId, nowMs: this.options.now() }, bankId);
+            pending.push({ authorisation: terms, action: 'credit' });
+            break;
+          case 'reverse':
+            await this.appendDecision({ kind: 'reverse', authorizationId, reason: settlement.reason }, bankId);
+            pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'reversed' });
+            break;
+          case 'open':
+            this.options.logger.warn(`inquiry: authorisation ${authorizationId} stays open: ${settlement.why}`);
+            pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'open' });
+            break;
+        }
+      }
+      return {
+        ok: true,
+        code: 'settled',
+        message: `${pending.length} authorisation(s) settled`,
+        pending,
+      };
+    });
+  }
+
+  private release(storeId: string, authorizationId: string): Promise<Reply> {
+    return this.facts.exclusive(async () => {
+      const authorisation = this.state.authorisations.get(authorizationId);
+      await this.appendDecision({ kind: 'release', authorizationId, storeId }, authorisation?.bankId ?? '');
+      return {
+        ok: true,
+        code: 'released',
+        message: `authorisation ${authorizationId} given back`,
+        accountBalance: this.state.accounts.get(authorisation!.bankId)?.balance ?? 0,
+      };
+    });
+  }
+
+  /** The terms a store receives, with the credit MAC only the credit master can make. */
+  private terms(authorisation: Authorisation): cardsys.v1.LoadAuthorisation.$Properties {
+    const mac = authoriseCredit(this.options.issuerKeys, {
+      cardId: authorisation.cardId,
+      cardCounter: authorisation.cardCounter,
+      amount: authorisation.amount,
+      authorisationId: authorisation.authorizationId,
+    });
+    return {
+      authorizationId: authorisation.authorizationId,
+      cardId: authorisation.cardId,
+      amount: authorisation.amount,
+      cardCounter: authorisation.cardCounter,
+      mac: Buffer.from(mac, 'hex'),
+      deadlineMs: authorisation.deadlineMs,
+    };
+  }
+
+  /** Decides on the current state and appends the outcome to the account's stream. */
+  private appendDecision(command: InquiryCommand, bankId: string): Promise<void> {
+    return this.facts.appendAndFold(decideInquiry(command, this.state), STREAM_OF_ACCOUNT(bankId));
+  }
+}
