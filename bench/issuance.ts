@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, type NewDomainEvent } from '../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../contracts/index.js';
 import { generateIssuerMasterKeys, newBlankCard, parseBankId, terminalKeysOf } from '../card/index.js';
-import { loadSigningKey } from '../contracts/index.js';
+import { loadPinKey, loadSigningKey } from '../contracts/index.js';
 import { ChipTerminal, InProcessCard, DEFAULT_SERVICE_CODE, VirtualStripeReader, writeVirtualStripe } from '../reader/index.js';
 import { startEdge } from '../edge/index.js';
 import { IssuanceInfo, startStoreIssuance } from '../edge/issuance/index.js';
@@ -175,13 +175,14 @@ export async function benchPosIssuance(options: { issuances?: number; progress?:
   const bankId = '00012340000001';
   const issuance = startStoreIssuance(edge, pos, {
     keys: terminalKeysOf(master),
+    pinMasterKey: loadPinKey(store.bundle.pinMasterKey),
     cardReader: () => card!.transport,
     stripeReader: async () => (await new VirtualStripeReader(card!.stateFile).read()).bankId,
     sealingKey: loadSealingKey(store.bundle.sealingKey).privateKey,
     hqSealingPublicKey: loadSealingPublicKey(store.bundle.hqSealingPublicKey),
     logger: quiet,
   });
-  const posNc = await connect({ servers: server.url, ...natsConnectOptions(store.bundle.posCreds) });
+  const posNc = await connect({ servers: server.url, ...natsConnectOptions(store.bundle.terminal('pos-1').natsCreds) });
   try {
     pos.listen((await edge.nats)!);
     const cardId = '00000000000000aa';
@@ -222,7 +223,8 @@ export async function benchPosIssuance(options: { issuances?: number; progress?:
       const started = performance.now();
       const reply = await sendPosCommand(
         posNc,
-        { commandId: `bench-issue-${i}`, storeId: 'A', terminalId: 'pos-1', issue: {} },
+        { storeId: 'A', terminalId: 'pos-1' },
+        { commandId: `bench-issue-${i}`, issue: {} },
         { attempts: 1, timeoutMs: 20_000 },
       );
       const elapsed = performance.now() - started;

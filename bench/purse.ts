@@ -6,7 +6,8 @@
 // pays are measured once more with replication paused: the edge alone, as when a store is offline.
 import { authoriseCredit, newAuthorisationId, terminalKeysOf } from '../card/index.js';
 import { ChipTerminal, type CardTransport } from '../reader/index.js';
-import { sendPosCommand } from '../edge/pos/index.js';
+import { terminalPinKey } from '../contracts/index.js';
+import { sendPosCommand, type PosCommandInput } from '../edge/pos/index.js';
 import { pcscdStatus } from '../infra/pcsc/index.js';
 import { openPcscRig } from '../testkit/pcsc-rig.js';
 import { issueCard, startPurseWorld } from '../testkit/purse-world.js';
@@ -57,8 +58,9 @@ export async function benchPurse(context: { progress?: (message: string) => void
     const reader = counting(card.transport);
     store.readers.set('pos-1', reader);
     let n = 0;
-    const pos = (kind: Parameters<typeof sendPosCommand>[1]) =>
-      sendPosCommand(nc, { ...kind, commandId: `bench-${++n}`, storeId: 'bench', terminalId: 'pos-1' }, { attempts: 1 }).then((reply) => {
+    const posTerminal = { storeId: 'bench', terminalId: 'pos-1', pinKey: terminalPinKey(store.pinMasterKey, 'bench', 'pos-1') };
+    const pos = (kind: Omit<PosCommandInput, 'commandId'>) =>
+      sendPosCommand(nc, posTerminal, { ...kind, commandId: `bench-${++n}` }, { attempts: 1 }).then((reply) => {
         if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
       });
 

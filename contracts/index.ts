@@ -41,3 +41,13 @@ export {
 } from './sealed.js';
 export { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from './issuance-channel.js';
 export type { KeyPair } from './key-pairs.js';
+export {
+  decryptPinBlock,
+  encryptPinBlock,
+  generatePinKey,
+  loadPinKey,
+  PinBlockError,
+  savePinKey,
+  terminalPinKey,
+  type PinBinding,
+} from './pin-block.js';

@@ -6,6 +6,17 @@ export const StoreId = z
   .regex(/^[A-Za-z0-9_-]{1,32}$/, 'store id must be 1-32 letters, digits, "-" or "_"')
   .refine((id) => id !== 'hq', 'store id "hq" is reserved for head office');
 
+/** A POS terminal's id within its store: 1-32 letters, digits, '-' and '_' (a NATS subject token). */
+export const TerminalId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'terminal id must be 1-32 letters, digits, "-" or "_"');
+/** The terminal a store has when none is named. */
+export const DEFAULT_TERMINAL_ID = 'pos-1';
+
+/**
+ * The name a card records (as the first 8 bytes of its SHA-256) and MACs for a terminal, and the
+ * terminal id events carry: it names the store and the terminal, so no two stores' terminals share one.
+ */
+export const storeTerminalName = (storeId: string, terminalId: string) => `${storeId}/${terminalId}`;
+
 /** A card id as API paths and queries carry it: 16 lowercase hex digits. */
 export const CardId = z.string().regex(/^[0-9a-f]{16}$/, 'card id must be 16 lowercase hex digits');
 

@@ -22,8 +22,13 @@ export const subjects = {
   ack: (storeId: string) => `cardsys.ack.${storeId}`,
   /** Edge → host request: where does head office stand on my events? Reply: StoreAck. */
   sync: (storeId: string) => `cardsys.hq.sync.${storeId}`,
-  /** POS terminal → edge request: PosCommand. Reply: PosReply. */
-  pos: (storeId: string) => `cardsys.pos.${storeId}`,
+  /**
+   * POS terminal → edge request: PosCommand. Reply: PosReply. Each terminal publishes only on its
+   * own subject, so the edge knows the terminal from the subject, never from the command.
+   */
+  pos: (storeId: string, terminalId: string) => `cardsys.pos.${storeId}.${terminalId}`,
+  /** Every terminal's subject of one store: what its edge listens on. */
+  posAll: (storeId: string) => `cardsys.pos.${storeId}.*`,
   /** Edge → head office's inquiry centre: InquiryRequest (load authorisations). Reply: InquiryReply. */
   inquiry: (storeId: string) => `cardsys.hq.auth.${storeId}`,
   inquiryAll: 'cardsys.hq.auth.*',
@@ -48,4 +53,16 @@ const STORE_ID = /^[A-Za-z0-9_-]{1,32}$/;
 /** Store ids become NATS subject tokens and file names: keep them to a safe alphabet. */
 export function isValidStoreId(id: string): boolean {
   return STORE_ID.test(id) && id !== HQ_ORIGIN;
+}
+
+/** Terminal ids are subject tokens and file names too, in the same alphabet. */
+export function isValidTerminalId(id: string): boolean {
+  return STORE_ID.test(id);
+}
+
+/** The terminal a POS subject (`subjects.pos`) names, or undefined when it names none. */
+export function terminalOfPosSubject(storeId: string, subject: string): string | undefined {
+  const prefix = subjects.pos(storeId, '');
+  const terminalId = subject.startsWith(prefix) ? subject.slice(prefix.length) : '';
+  return isValidTerminalId(terminalId) ? terminalId : undefined;
 }

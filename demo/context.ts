@@ -3,7 +3,6 @@
 import { join, resolve } from 'node:path';
 import type { LinkProxy } from '../infra/index.js';
 import type { SlotLease } from '../infra/pcsc/index.js';
-import { storeBundleFiles } from '../host/provisioning/index.js';
 import type { RunningBroker } from './brokers.js';
 import type { CardView, HeadOfficeApi, StoreSync } from './head-office-api.js';
 import { StepFailure } from './narrator.js';
@@ -122,18 +121,18 @@ export class Day {
   /** One command at store A's POS terminal; a refusal fails the step. */
   async pos(kind: string, extra: string[] = []): Promise<Reply> {
     const name = 'pos-A';
-    const bundle = storeBundleFiles(this.storeDir('A'));
+    // The terminal's own credentials, PIN key and CA, found from --data, --store and --terminal.
     const result = await this.cardsys(name, [
       'pos',
       kind,
       '--store',
       'A',
+      '--terminal',
+      'pos-1',
+      '--data',
+      this.dataDir,
       '--nats',
       this.brokers.get('A')!.url,
-      '--creds',
-      bundle.posCreds,
-      '--tls-ca',
-      bundle.tlsCa,
       '--json',
       ...extra,
     ]);

@@ -44,7 +44,8 @@ const readers: DayStep = {
 };
 
 const provision: DayStep = {
-  title: "Provision head office and stores A and B (B near A): keys, NATS credentials, TLS certificates from head office's CA",
+  title:
+    "Provision head office and stores A and B (B near A): keys, NATS credentials (each POS terminal its own), TLS certificates from head office's CA",
   log: 'provision',
   async run(day) {
     for (const store of STORES) {
@@ -59,6 +60,8 @@ const provision: DayStep = {
         store.name,
         '--nearby',
         store.nearby,
+        '--terminals',
+        'pos-1,pos-2',
       ]);
     }
     return [`head office: ${day.hqDir}`, ...STORES.map((store) => `store ${store.id}: ${day.storeDir(store.id)} (near ${store.nearby})`)];

@@ -4,18 +4,16 @@
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { bankId, bankIdDigits, generateIssuerMasterKeys, newBlankCard, terminalKeysOf, type IssuerMasterKeys } from '../card/index.js';
-import { pb, type cardsys, type PosReply } from '../contracts/index.js';
+import { DEFAULT_TERMINAL_ID, generatePinKey, terminalPinKey, type PosReply } from '../contracts/index.js';
 import { CardRemovedError, ChipTerminal, InProcessCard, type CardTransport } from '../reader/index.js';
 import { startEdge, type EdgeNode } from '../edge/index.js';
-import { decodePosReply, type PosServer } from '../edge/pos/index.js';
+import { decodePosReply, encodePosCommand, type PosCommandInput, type PosServer } from '../edge/pos/index.js';
 import type { PurseAtStore } from '../edge/purse/index.js';
 import { InquiryCentre } from '../host/purse/index.js';
 import { ProjectionRunner, READ_MODELS_FILE, type Projection } from '../projections/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../projections/index.js';
 import { capturingLogger, startBackbone, type Backbone } from './backbone.js';
-
-const TERMINAL = 'pos-1';
 
 export interface Store {
   storeId: string;
@@ -25,11 +23,10 @@ export interface Store {
   link: LinkProxy;
   /** The card currently in each terminal's reader. */
   readers: Map<string, CardTransport>;
-  /** Sends a POS command to the edge in process (works while the store is cut off). */
-  command(
-    kind: Pick<cardsys.v1.PosCommand.$Properties, 'load' | 'pay' | 'read'>,
-    options?: { commandId?: string; terminalId?: string },
-  ): Promise<PosReply>;
+  /** The store's PIN master key: its terminals' PIN keys derive from it. */
+  pinMasterKey: Uint8Array;
+  /** Sends a POS command to the edge in process, as from the terminal (works while the store is cut off). */
+  command(kind: Pick<PosCommandInput, 'load' | 'pay' | 'read'>, options?: { commandId?: string; terminalId?: string }): Promise<PosReply>;
   /** Waits until head office holds every event the store has logged. */
   replicated(): Promise<void>;
   /** Stops the edge and starts it again on the same log and edge.db, then waits for NATS. */
@@ -99,6 +96,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     async startStore(storeId, storeOptions = {}) {
       const link = await startLinkProxy({ port: backbone.nats.port });
       const readers = new Map<string, CardTransport>();
+      const pinMasterKey = generatePinKey();
       const open = () =>
         startEdge({
           storeId,
@@ -110,6 +108,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
           replication: { stallMs: 1000 },
           counter: {
             keys: terminalKeysOf(master),
+            pinMasterKey,
             now: storeOptions.now,
             cardReader: (terminalId) => {
               const reader = readers.get(terminalId);
@@ -126,14 +125,12 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
         purse: edge.purse!,
         link,
         readers,
+        pinMasterKey,
         async command(kind, commandOptions = {}) {
-          const bytes = pb.PosCommand.encode({
-            commandId: commandOptions.commandId ?? `cmd-${++commandCounter}`,
-            storeId,
-            terminalId: commandOptions.terminalId ?? TERMINAL,
-            ...kind,
-          }).finish();
-          return decodePosReply(await store.pos.handle(bytes));
+          const terminalId = commandOptions.terminalId ?? DEFAULT_TERMINAL_ID;
+          const terminal = { storeId, terminalId, pinKey: terminalPinKey(pinMasterKey, storeId, terminalId) };
+          const bytes = encodePosCommand(terminal, { commandId: commandOptions.commandId ?? `cmd-${++commandCounter}`, ...kind });
+          return decodePosReply(await store.pos.handle(bytes, terminalId));
         },
         async replicated() {
           await store.edge.replicator.whenConfirmed(store.edge.log.headSeq);

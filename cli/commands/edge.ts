@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { StoreId } from '../../contracts/index.js';
+import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId } from '../../contracts/index.js';
 import { loadOrCreateSigningKey, publicKeyFileOf } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
@@ -22,8 +22,6 @@ import { answer, say } from '../output.js';
 
 type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string };
 
-const DEFAULT_TERMINAL = 'pos-1';
-
 const storeDir = (data: string, storeId: string) => join(data, 'stores', storeId);
 
 function parseStoreId(id: string | undefined): string {
@@ -43,7 +41,7 @@ export function registerEdgeCommands(program: Command): void {
         .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
         .option(
           '--reader <[terminal=]name...>',
-          `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL}" when not named); with it the node serves POS commands`,
+          `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL_ID}" when not named); with it the node serves POS commands`,
         )
         .option(
           '--stripe <source>',
@@ -153,12 +151,13 @@ function readConfirmed(dataDir: string): number {
 /** The counter of a provisioned store: terminal keys and issuance keys from its bundle, readers from the options. */
 function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliOptions): Pick<EdgeOptions, 'counter' | 'issuance'> {
   const bundle = storeBundleFiles(dataDir);
-  for (const file of [bundle.terminalKeys, bundle.sealingKey, bundle.hqSealingPublicKey]) {
+  for (const file of [bundle.terminalKeys, bundle.pinMasterKey, bundle.sealingKey, bundle.hqSealingPublicKey]) {
     if (!existsSync(file)) throw new Error(`--reader needs a provisioned store: ${file} is missing (run "cardsys host provision-store")`);
   }
   const readerOf = terminalReaders(options.reader ?? []);
   const counter: CounterOptions = {
     keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
+    pinMasterKey: loadPinKey(bundle.pinMasterKey),
     cardReader: pcscTerminalReaders(readers, (terminalId) => {
       const name = readerOf.get(terminalId);
       if (!name)
@@ -182,8 +181,10 @@ function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliO
 function terminalReaders(specs: string[]): Map<string, string> {
   const readers = new Map<string, string>();
   for (const spec of specs) {
-    const match = /^([A-Za-z0-9_.-]{1,128})=(.+)$/.exec(spec);
-    const [terminal, reader] = match ? [match[1]!, match[2]!] : [DEFAULT_TERMINAL, spec];
+    const match = /^([^=]+)=(.+)$/.exec(spec);
+    const [terminal, reader] = match ? [match[1]!, match[2]!] : [DEFAULT_TERMINAL_ID, spec];
+    const parsed = TerminalId.safeParse(terminal);
+    if (!parsed.success) throw new Error(`--reader ${spec}: ${parsed.error.issues[0]?.message ?? 'invalid terminal id'}`);
     if (readers.has(terminal)) throw new Error(`--reader: terminal ${terminal} is given two readers`);
     readers.set(terminal, reader);
   }

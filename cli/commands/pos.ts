@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { connect } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { StoreId, Yen, pb, type cardsys, type PosReply } from '../../contracts/index.js';
-import { sendPosCommand } from '../../edge/pos/index.js';
+import { existsSync } from 'node:fs';
+import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId, Yen, pb, type cardsys, type PosReply } from '../../contracts/index.js';
+import { sendPosCommand, type PosCommandInput } from '../../edge/pos/index.js';
 import { withNatsOptions, type NatsCliOptions, withDataOption, type DataCliOptions } from '../options.js';
 import { answer } from '../output.js';
 import { join } from 'node:path';
-import { storeClientSettings } from '../../host/provisioning/index.js';
+import { storeBundleFiles, storeClientSettings } from '../../host/provisioning/index.js';
 
 const Common = z.object({
   store: StoreId,
-  terminal: z.string().min(1, 'terminal id must not be empty').max(128, 'terminal id must be at most 128 characters').default('pos-1'),
+  terminal: TerminalId.default(DEFAULT_TERMINAL_ID),
+  pinKey: z.string().optional(),
   commandId: z.string().min(1).max(128).optional(),
   timeout: z.coerce.number().int('timeout must be whole milliseconds').min(100, 'timeout must be at least 100 ms').default(10_000),
 });
@@ -29,20 +31,36 @@ function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, option?: string)
   throw new Error(option ? `--${option}: ${issue?.message}` : (issue?.message ?? 'invalid options'));
 }
 
-async function run(options: PosCliOptions, kind: Parameters<typeof sendPosCommand>[1]): Promise<void> {
+type Kind = Omit<PosCommandInput, 'commandId'>;
+
+/** The terminal's PIN key: --pin-key, or the provisioned terminal's (<data>/stores/<id>/terminals/<terminal>/pin-key). */
+function pinKeyOf(bundleDir: string, terminalId: string, file: string | undefined): Uint8Array {
+  const pinKeyFile = file ?? storeBundleFiles(bundleDir).terminal(terminalId).pinKey;
+  if (!existsSync(pinKeyFile))
+    throw new Error(
+      `--pin-key: terminal ${terminalId} has no PIN key at ${pinKeyFile} (provision it: cardsys host provision-terminal --store <id> --terminal ${terminalId})`,
+    );
+  return loadPinKey(pinKeyFile);
+}
+
+async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   const common = parse(Common, options);
   const commandId = common.commandId ?? randomUUID();
-  const settings = storeClientSettings(join(options.data, 'stores', common.store), common.store, 'pos', options);
-  const nc = await connect({ servers: settings.url, ...settings.options, name: `cardsys-pos-${common.store}` }).catch((error: Error) => {
-    throw new Error(settings.explain(error));
-  });
+  const bundleDir = join(options.data, 'stores', common.store);
+  const terminal = {
+    storeId: common.store,
+    terminalId: common.terminal,
+    ...(kind.load ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
+  };
+  const settings = storeClientSettings(bundleDir, common.store, { terminal: common.terminal }, options);
+  const nc = await connect({ servers: settings.url, ...settings.options, name: `cardsys-pos-${common.store}-${common.terminal}` }).catch(
+    (error: Error) => {
+      throw new Error(settings.explain(error));
+    },
+  );
   let reply: PosReply;
   try {
-    reply = await sendPosCommand(
-      nc,
-      { ...kind, commandId, storeId: common.store, terminalId: common.terminal },
-      { timeoutMs: common.timeout },
-    );
+    reply = await sendPosCommand(nc, terminal, { ...kind, commandId }, { timeoutMs: common.timeout });
   } catch (error) {
     answer({ commandId, ok: false, code: 'no_answer', message: (error as Error).message }, `no answer: ${(error as Error).message}`, 1);
     return;
@@ -66,12 +84,14 @@ export function registerPosCommands(program: Command): void {
       'after',
       '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
         "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
-        '<data>/stores/<id>/pos.nk; TLS verified with --tls-ca, or <data>/stores/<id>/ca.pem (copied from provisioning).',
+        "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
+        "<data>/stores/<id>/ca.pem (copied from provisioning). A load sends the PIN as a PIN block under the terminal's PIN key\n" +
+        '(--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); the PIN never leaves the terminal in clear.',
     );
   const common = (command: Command) =>
     withDataOption(withNatsOptions(command))
       .requiredOption('--store <id>', "the store whose edge runs the terminal's card reader")
-      .option('--terminal <id>', 'this terminal (its card reader at the store)', 'pos-1')
+      .option('--terminal <id>', 'this terminal (its card reader at the store, its credentials)', DEFAULT_TERMINAL_ID)
       .option('--command-id <id>', 'idempotency key; a fresh UUID when omitted')
       .option('--timeout <ms>', 'how long to wait for each attempt', '10000')
       .option('--json', 'one JSON object (the PosReply) on stdout');
@@ -79,6 +99,7 @@ export function registerPosCommands(program: Command): void {
   common(pos.command('load').description('load the purse: online authorisation by head office, debiting the bank account'))
     .requiredOption('--amount <yen>', 'amount in whole yen')
     .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
     .action(async (options: PosCliOptions) =>
       run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }),
     );

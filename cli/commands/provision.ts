@@ -1,7 +1,15 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 
-import { provisionStore, headOfficeFiles, reloadHub, writeHubNatsConfig } from '../../host/provisioning/index.js';
+import { DEFAULT_TERMINAL_ID } from '../../contracts/index.js';
+import {
+  provisionStore,
+  provisionTerminal,
+  headOfficeFiles,
+  reloadHub,
+  writeHubNatsConfig,
+  type HubReload,
+} from '../../host/provisioning/index.js';
 import { LOCAL_HOSTS } from '../../infra/nats/index.js';
 import { withDataOption, type DataCliOptions } from '../options.js';
 import { answer } from '../output.js';
@@ -16,6 +24,16 @@ const listOf = (text: string) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
 
+/** What became of the hub's accounts: reloaded here, or the command to run where the hub runs. */
+function hubLines(accountsFile: string, hub: HubReload, admitted: string): string[] {
+  return [
+    `hub accounts regenerated: ${resolve(accountsFile)}`,
+    hub.reloaded
+      ? `  the hub (nats-server, process ${hub.pid}) reloaded them: ${admitted} is admitted`
+      : `  reload the hub to admit ${admitted}, where it runs: ${hub.command} (${hub.reason})`,
+  ];
+}
+
 /** `cardsys host provision-store` and `cardsys host nats-config`, added to the `host` command. */
 export function registerProvisionCommands(program: Command): void {
   const host = program.commands.find((command) => command.name() === 'host') ?? program.command('host').description('head office');
@@ -24,7 +42,7 @@ export function registerProvisionCommands(program: Command): void {
     host
       .command('provision-store')
       .description(
-        "make a store's keys (Ed25519 signing, X25519 sealing), NATS credentials (edge and POS terminals) and TLS certificate into " +
+        "make a store's keys (Ed25519 signing, X25519 sealing, PIN master), NATS credentials (edge, and each POS terminal its own) and TLS certificate into " +
           "<data>/stores/<id>/, keep their public halves in <data>/hq/directory/, and regenerate the hub's accounts and leaf logins",
       )
       .requiredOption('--store <id>', 'store id: 1-32 letters, digits, "-" or "_"')
@@ -38,6 +56,12 @@ export function registerProvisionCommands(program: Command): void {
           "comma-separated names and addresses of the store's broker on the shop LAN, for its TLS certificate",
         ).default(LOCAL_HOSTS.join(',')),
       )
+      .addOption(
+        new Option(
+          '--terminals <ids>',
+          "comma-separated ids of the store's POS terminals, each with its own NATS credentials and PIN key",
+        ).default(DEFAULT_TERMINAL_ID),
+      )
       .option('--broker-url <url>', "where the store's edge and POS terminals reach its broker (default nats://<first --broker-host>:4222)")
       .addHelpText(
         'after',
@@ -48,43 +72,86 @@ export function registerProvisionCommands(program: Command): void {
           'run there is printed. A running `cardsys host` registers the store within seconds, without a restart.',
         ].join('\n'),
       ),
-  ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string; brokerUrl?: string }) => {
-    const provisioned = provisionStore({
+  ).action(
+    (
+      options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string; terminals: string; brokerUrl?: string },
+    ) => {
+      const provisioned = provisionStore({
+        hqDataDir: hqDir(options.data),
+        storeId: options.store,
+        name: options.name,
+        nearbyStoreIds: listOf(options.nearby),
+        bundleDir: storeDir(options.data, options.store),
+        brokerHosts: listOf(options.brokerHost),
+        terminals: listOf(options.terminals),
+        ...(options.brokerUrl ? { brokerUrl: options.brokerUrl } : {}),
+      });
+      const hub = reloadHub(hqDir(options.data));
+      const bundle = provisioned.bundle;
+      const bundleDir = resolve(provisioned.bundleDir);
+      answer(
+        {
+          storeId: provisioned.record.storeId,
+          bundleDir,
+          signingKeyId: provisioned.record.signingKeyId,
+          sealingKeyId: provisioned.record.sealingKeyId,
+          edgeCreds: resolve(bundle.natsCreds),
+          pinMasterKey: resolve(bundle.pinMasterKey),
+          terminals: provisioned.record.terminals.map((terminal) => ({
+            terminalId: terminal.terminalId,
+            dir: resolve(bundle.terminal(terminal.terminalId).dir),
+          })),
+          tlsCa: resolve(bundle.tlsCa),
+          brokerAddress: resolve(bundle.brokerAddress),
+          hubAccounts: resolve(provisioned.natsAuthConfigFile),
+          hub,
+        },
+        [
+          `store ${provisioned.record.storeId} provisioned; its bundle (secrets, keep it at the store): ${bundleDir}`,
+          `  signing key ${provisioned.record.signingKeyId}: ${resolve(bundle.signingKey)}`,
+          `  sealing key ${provisioned.record.sealingKeyId}: ${resolve(bundle.sealingKey)}`,
+          `  NATS credentials of the edge: ${resolve(bundle.natsCreds)}; PIN master key (edge only): ${resolve(bundle.pinMasterKey)}`,
+          ...provisioned.record.terminals.map(
+            (terminal) =>
+              `  terminal ${terminal.terminalId} (credentials and PIN key, for that terminal): ${resolve(bundle.terminal(terminal.terminalId).dir)}`,
+          ),
+          `  TLS: certificate ${resolve(bundle.tls.cert)} (broker and leaf login), CA ${resolve(bundle.tlsCa)}`,
+          `  the store's broker, as its edge and terminals reach it: ${resolve(bundle.brokerAddress)}`,
+          ...hubLines(provisioned.natsAuthConfigFile, hub, `store ${provisioned.record.storeId}`),
+        ],
+      );
+    },
+  );
+
+  withDataOption(
+    host
+      .command('provision-terminal')
+      .description(
+        'add a POS terminal to a provisioned store: its own NATS credentials (it may publish only on cardsys.pos.<store>.<terminal>) and ' +
+          "PIN key in <data>/stores/<store>/terminals/<terminal>/, and regenerate the hub's accounts",
+      )
+      .requiredOption('--store <id>', 'the provisioned store')
+      .requiredOption('--terminal <id>', 'terminal id: 1-32 letters, digits, "-" or "_"'),
+  ).action((options: DataCliOptions & { store: string; terminal: string }) => {
+    const provisioned = provisionTerminal({
       hqDataDir: hqDir(options.data),
       storeId: options.store,
-      name: options.name,
-      nearbyStoreIds: listOf(options.nearby),
+      terminalId: options.terminal,
       bundleDir: storeDir(options.data, options.store),
-      brokerHosts: listOf(options.brokerHost),
-      ...(options.brokerUrl ? { brokerUrl: options.brokerUrl } : {}),
     });
     const hub = reloadHub(hqDir(options.data));
-    const bundle = provisioned.bundle;
-    const bundleDir = resolve(provisioned.bundleDir);
     answer(
       {
-        storeId: provisioned.record.storeId,
-        bundleDir,
-        signingKeyId: provisioned.record.signingKeyId,
-        sealingKeyId: provisioned.record.sealingKeyId,
-        edgeCreds: resolve(bundle.natsCreds),
-        posCreds: resolve(bundle.posCreds),
-        tlsCa: resolve(bundle.tlsCa),
-        brokerAddress: resolve(bundle.brokerAddress),
+        storeId: options.store,
+        terminalId: provisioned.record.terminalId,
+        dir: resolve(provisioned.files.dir),
         hubAccounts: resolve(provisioned.natsAuthConfigFile),
         hub,
       },
       [
-        `store ${provisioned.record.storeId} provisioned; its bundle (secrets, keep it at the store): ${bundleDir}`,
-        `  signing key ${provisioned.record.signingKeyId}: ${resolve(bundle.signingKey)}`,
-        `  sealing key ${provisioned.record.sealingKeyId}: ${resolve(bundle.sealingKey)}`,
-        `  NATS credentials: edge ${resolve(bundle.natsCreds)}, POS terminals ${resolve(bundle.posCreds)}`,
-        `  TLS: certificate ${resolve(bundle.tls.cert)} (broker and leaf login), CA ${resolve(bundle.tlsCa)}`,
-        `  the store's broker, as its edge and terminals reach it: ${resolve(bundle.brokerAddress)}`,
-        `hub accounts regenerated: ${resolve(provisioned.natsAuthConfigFile)}`,
-        hub.reloaded
-          ? `  the hub (nats-server, process ${hub.pid}) reloaded them: store ${provisioned.record.storeId} is admitted`
-          : `  reload the hub to admit the store, where it runs: ${hub.command} (${hub.reason})`,
+        `terminal ${provisioned.record.terminalId} of store ${options.store} provisioned: ${resolve(provisioned.files.dir)}`,
+        ...hubLines(provisioned.natsAuthConfigFile, hub, `terminal ${provisioned.record.terminalId}`),
+        'a store broker admits it once its configuration is written again (cardsys edge broker-config) and reloaded',
       ],
     );
   });

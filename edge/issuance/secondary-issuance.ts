@@ -67,8 +67,8 @@ export class SecondaryIssuance {
   }
 
   private async flow(request: PosRequest): Promise<PosOutcome> {
-    const context = { storeId: this.options.storeId, terminalId: request.terminalId };
-    const terminal = await openChipTerminal(this.options, request.terminalId);
+    const context = { storeId: this.options.storeId, terminalId: request.terminalName };
+    const terminal = await openChipTerminal(this.options, request);
     await terminal.select();
     const info = await terminal.readInfo();
     const chip: ChipFacts = {
@@ -141,7 +141,7 @@ export class SecondaryIssuance {
   }
 
   private async reject(request: PosRequest, chip: ChipFacts, bankId: string, reason: IssueRejection, detail?: string): Promise<PosOutcome> {
-    const context = { storeId: this.options.storeId, terminalId: request.terminalId };
+    const context = { storeId: this.options.storeId, terminalId: request.terminalName };
     const event = cardIssueRejected(chip.cardId, bankId, reason, context, detail);
     const [entry] = await this.record(request, chip.cardId, event);
     const code = rejectionCode(reason);

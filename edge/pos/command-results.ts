@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import { pb, type cardsys } from '../../contracts/index.js';
 
 /**
  * Results of POS commands in edge.db, so a terminal that retries gets the first result. A command
@@ -44,7 +45,17 @@ export class CommandResults {
   }
 }
 
-/** What identifies a command's content, to tell a retry from a different command reusing an id. */
-export function requestDigest(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/**
+ * What identifies a command's content, to tell a retry from a different command reusing an id: the
+ * terminal it came from and the command's fields but the PIN block (random on every encryption, and
+ * secret: edge.db keeps nothing derived from the PIN).
+ */
+export function commandDigest(command: cardsys.v1.PosCommand, terminalId: string): string {
+  const { load } = command;
+  const fields = pb.PosCommand.encode({
+    ...command,
+    terminalId,
+    ...(load ? { load: { amount: load.amount } } : {}),
+  }).finish();
+  return createHash('sha256').update(fields).digest('hex');
 }

@@ -1,8 +1,9 @@
-// The POS terminal's side: send a command to the store's edge and wait for its reply, retrying
-// with the same command id after a timeout (the edge answers a retry with the first result). The
-// reply is asked for inside the store's POS inbox, the only place the edge answers.
+// The POS terminal's side: send a command to the store's edge on the terminal's own subject and wait
+// for its reply, retrying with the same command id after a timeout (the edge answers a retry with
+// the first result). The reply is asked for inside the terminal's own inbox, the only place the
+// edge answers it; a load's PIN leaves the terminal only as a PIN block under its PIN key.
 import { createInbox, type NatsConnection } from '@nats-io/transport-node';
-import { decodeOrThrow, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
+import { decodeOrThrow, encryptPinBlock, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
 import { inboxPrefixOf } from '../../infra/nats/index.js';
 
 export interface SendOptions {
@@ -12,25 +13,60 @@ export interface SendOptions {
   attempts?: number;
 }
 
+/** Who sends: one terminal of one store, with its PIN key when it sends loads. */
+export interface PosTerminal {
+  storeId: string;
+  terminalId: string;
+  pinKey?: Uint8Array;
+}
+
+/** A command as the terminal has it: a load's PIN still in clear, in memory only. */
+export interface PosCommandInput {
+  commandId: string;
+  issue?: Record<string, never>;
+  read?: Record<string, never>;
+  pay?: { amount: number };
+  load?: { amount: number; pin: string };
+}
+
+/** The PosCommand on the wire: the PIN encrypted into a PIN block bound to this terminal and command. */
+export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput): Uint8Array {
+  const { load, ...rest } = input;
+  const command: cardsys.v1.PosCommand.$Properties = { ...rest, storeId: terminal.storeId };
+  if (load) {
+    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a load`);
+    const binding = { storeId: terminal.storeId, terminalId: terminal.terminalId, commandId: input.commandId };
+    command.load = { amount: load.amount, pinBlock: encryptPinBlock(terminal.pinKey, load.pin, binding) };
+  }
+  return pb.PosCommand.encode(command).finish();
+}
+
 export async function sendPosCommand(
   nc: NatsConnection,
-  command: cardsys.v1.PosCommand.$Properties,
+  terminal: PosTerminal,
+  input: PosCommandInput,
   options: SendOptions = {},
 ): Promise<PosReply> {
-  const bytes = pb.PosCommand.encode(command).finish();
+  const bytes = encodePosCommand(terminal, input);
   const attempts = options.attempts ?? 3;
+  const inboxPrefix = inboxPrefixOf({ role: 'pos', storeId: terminal.storeId, terminalId: terminal.terminalId });
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      const storeId = command.storeId ?? '';
-      const reply = createInbox(inboxPrefixOf({ role: 'pos', storeId }));
-      const message = await nc.request(subjects.pos(storeId), bytes, { timeout: options.timeoutMs ?? 10_000, noMux: true, reply });
+      const reply = createInbox(inboxPrefix);
+      const message = await nc.request(subjects.pos(terminal.storeId, terminal.terminalId), bytes, {
+        timeout: options.timeoutMs ?? 10_000,
+        noMux: true,
+        reply,
+      });
       return decodePosReply(message.data);
     } catch (error) {
       lastError = error as Error;
     }
   }
-  throw new Error(`no answer from store ${command.storeId} after ${attempts} attempt(s): ${lastError?.message ?? 'unknown error'}`);
+  throw new Error(
+    `no answer from store ${terminal.storeId} to terminal ${terminal.terminalId} after ${attempts} attempt(s): ${lastError?.message ?? 'unknown error'}`,
+  );
 }
 
 export function decodePosReply(bytes: Uint8Array): PosReply {

@@ -1,10 +1,19 @@
 // The edge's POS command handler: decodes PosCommand, runs each command id at most once, and hands
-// the command to the handler that a feature registered for its kind.
+// the command to the handler that a feature registered for its kind. The terminal is the one whose
+// subject the command came on (only its credentials may publish there), never what the command says.
 import type { Database } from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decodeOrThrow, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
-
-import { CommandResults, requestDigest } from './command-results.js';
+import {
+  decodeOrThrow,
+  pb,
+  storeTerminalName,
+  subjects,
+  terminalOfPosSubject,
+  type cardsys,
+  type PosReply,
+} from '../../contracts/index.js';
+import { isValidTerminalId } from '../../contracts/index.js';
+import { CommandResults, commandDigest } from './command-results.js';
 import type { Logger } from '../../infra/index.js';
 import { RefusedRequests, serveRequests } from '../../infra/nats/index.js';
 
@@ -14,7 +23,10 @@ export type PosCommandKind = NonNullable<cardsys.v1.PosCommand['kind']>;
 export interface PosRequest {
   commandId: string;
   storeId: string;
+  /** The terminal the command came from (its subject): whose card reader it drives. */
   terminalId: string;
+  /** The store and terminal as the card records them and events carry them (`storeTerminalName`). */
+  terminalName: string;
   command: cardsys.v1.PosCommand;
 }
 
@@ -37,7 +49,7 @@ export class PosServer {
   private readonly results: CommandResults;
   private readonly logger: Logger;
   private subscription: Subscription | undefined;
-  /** Commands refused because their reply subject lay outside the store's POS inbox. */
+  /** Commands refused because their reply subject lay outside the asking terminal's inbox. */
   readonly refused = new RefusedRequests();
 
   constructor(private readonly options: PosServerOptions) {
@@ -52,16 +64,19 @@ export class PosServer {
   }
 
   /**
-   * Answers cardsys.pos.<storeId> requests on this connection, each only inside the store's POS
-   * inbox: a terminal cannot make the edge publish on a subject of its choosing.
+   * Answers cardsys.pos.<storeId>.<terminalId> requests on this connection, each only inside that
+   * terminal's own inbox: a terminal cannot make the edge publish on a subject of its choosing.
    */
   listen(nc: NatsConnection): void {
-    const terminals = { role: 'pos', storeId: this.options.storeId } as const;
+    const storeId = this.options.storeId;
     this.subscription = serveRequests(nc, {
-      service: `pos ${this.options.storeId}`,
-      subject: subjects.pos(this.options.storeId),
-      askerOf: () => terminals,
-      answer: (message) => this.handle(message.data),
+      service: `pos ${storeId}`,
+      subject: subjects.posAll(storeId),
+      askerOf: (message) => {
+        const terminalId = terminalOfPosSubject(storeId, message.subject);
+        return terminalId === undefined ? undefined : ({ role: 'pos', storeId, terminalId } as const);
+      },
+      answer: (message, terminal) => this.handle(message.data, terminal.terminalId),
       logger: this.logger,
       refused: this.refused,
     });
@@ -73,22 +88,26 @@ export class PosServer {
     await Promise.allSettled([...this.running.values()]);
   }
 
-  /** One encoded PosCommand in, one encoded PosReply out. Never throws. */
-  async handle(bytes: Uint8Array): Promise<Uint8Array> {
+  /** One encoded PosCommand from `terminalId` in, one encoded PosReply out. Never throws. */
+  async handle(bytes: Uint8Array, terminalId: string): Promise<Uint8Array> {
     let command: cardsys.v1.PosCommand;
     try {
       command = decodeOrThrow('PosCommand', () => pb.PosCommand.decode(bytes));
     } catch (error) {
       return encodeReply('', { ok: false, code: 'bad_request', message: (error as Error).message });
     }
-    const problem = this.checkCommand(command);
+    const problem = this.checkCommand(command, terminalId);
     if (problem) return encodeReply(command.commandId, { ok: false, code: 'bad_request', message: problem });
+    if (command.terminalId && command.terminalId !== terminalId)
+      this.logger.warn(
+        `pos ${this.options.storeId}: command ${command.commandId} from terminal ${terminalId} names terminal "${command.terminalId}"; it runs on ${terminalId}, the terminal it came from`,
+      );
 
     const commandId = command.commandId;
     const inFlight = this.running.get(commandId);
     if (inFlight !== undefined) return inFlight;
 
-    const digest = requestDigest(bytes);
+    const digest = commandDigest(command, terminalId);
     const earlier = this.results.find(commandId);
     if (earlier) {
       if (earlier.requestDigest !== digest) {
@@ -106,7 +125,7 @@ export class PosServer {
       });
     }
 
-    const run = this.run(command, digest);
+    const run = this.run(command, terminalId, digest);
     this.running.set(commandId, run);
     try {
       return await run;
@@ -115,16 +134,17 @@ export class PosServer {
     }
   }
 
-  private checkCommand(command: cardsys.v1.PosCommand): string | undefined {
+  private checkCommand(command: cardsys.v1.PosCommand, terminalId: string): string | undefined {
     if (!command.commandId || command.commandId.length > MAX_ID) return `command_id must be 1-${MAX_ID} characters`;
     if (command.storeId !== this.options.storeId)
       return `command is for store "${command.storeId}", this is store "${this.options.storeId}"`;
-    if (!command.terminalId || command.terminalId.length > MAX_ID) return `terminal_id must be 1-${MAX_ID} characters`;
+    if (!isValidTerminalId(terminalId)) return `"${terminalId}" is not a terminal id`;
     if (!command.kind) return 'command has no kind (issue, load, pay or read)';
+    if (command.load?.pin) return 'a PIN in clear is refused: the terminal sends it as a PIN block';
     return undefined;
   }
 
-  private async run(command: cardsys.v1.PosCommand, digest: string): Promise<Uint8Array> {
+  private async run(command: cardsys.v1.PosCommand, terminalId: string, digest: string): Promise<Uint8Array> {
     const kind = command.kind as PosCommandKind;
     const handler = this.handlers.get(kind);
     if (!handler)
@@ -132,7 +152,13 @@ export class PosServer {
     this.results.start(command.commandId, kind, digest);
     let outcome: PosOutcome;
     try {
-      outcome = await handler({ commandId: command.commandId, storeId: command.storeId, terminalId: command.terminalId, command });
+      outcome = await handler({
+        commandId: command.commandId,
+        storeId: command.storeId,
+        terminalId,
+        terminalName: storeTerminalName(command.storeId, terminalId),
+        command,
+      });
     } catch (error) {
       this.logger.error(
         `pos ${this.options.storeId}: ${kind} command ${command.commandId} failed: ${(error as Error).stack ?? String(error)}`,

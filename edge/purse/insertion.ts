@@ -9,7 +9,7 @@ import { logCoversFrom, Refused, type InsertedCard, type PurseCounter } from './
 
 /** Opens the card in the terminal's reader and runs the checks every purse operation needs. */
 export async function insertCard(counter: PurseCounter, request: PosRequest): Promise<InsertedCard> {
-  const terminal = await openChipTerminal(counter.options, request.terminalId);
+  const terminal = await openChipTerminal(counter.options, request);
   const verdict = await terminal.checkValidity(counter.now());
   const info = verdict.info;
   if (info.lifecycle === 'blank')

@@ -4,21 +4,20 @@
 import { bankIdDigits, fromHex, newAuthorisationId, toHex } from '../../card/index.js';
 import { decideLoad, yen } from '../../domain/index.js';
 import { CardRemovedError, CardStatusError } from '../../reader/index.js';
-import type { PosOutcome, PosRequest } from '../pos/index.js';
+import { PinBlockError } from '../../contracts/index.js';
+import { pinOf, type PosOutcome, type PosRequest } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
 import { logCoversFrom, Refused, type ChipCredit, type InsertedCard, type LoadTerms, type PurseCounter } from './purse-counter.js';
 
 export async function load(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
   const amount = counter.amountOf(request.command.load?.amount);
-  const pin = request.command.load?.pin ?? '';
-  if (!/^\d{4,8}$/.test(pin)) throw new Refused({ ok: false, code: 'bad_request', message: 'PIN must be 4 to 8 digits' });
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
   await counter.authenticate(card);
   try {
-    await card.terminal.verifyPin(pin);
+    await card.terminal.verifyPin(openPinBlock(counter, request));
   } catch (error) {
     const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
     if (tries === undefined) throw error;
@@ -34,7 +33,7 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
   if (!decision.ok) return counter.decline(request, cardId, 'load', amount, decision, balance.balance);
 
   const reply = await counter.options.link.inquire(
-    request.terminalId,
+    request.terminalName,
     { authorise: { authorizationId: newAuthorisationId(), cardId, bankId, amount, cardCounter: balance.counter } },
     { attempts: 2 },
   );
@@ -83,7 +82,7 @@ async function credit(
       amount: terms.amount,
       cardCounter: terms.cardCounter,
       storeId: counter.storeId,
-      terminalId: request.terminalId,
+      terminalId: request.terminalName,
     },
   });
   let receipt;
@@ -118,7 +117,7 @@ async function credit(
       authorizationId: terms.authorizationId,
       cardMac: fromHex(receipt.mac),
       storeId: counter.storeId,
-      terminalId: request.terminalId,
+      terminalId: request.terminalName,
     },
   });
   counter.loads.remember(terms.authorizationId);
@@ -141,12 +140,12 @@ export async function settleOpenLoads(
   if (!link.online) return [];
   const cardId = card.info.cardId;
   try {
-    const probe = await link.inquire(request.terminalId, { pending: { cardId, cardCounter: card.balance.counter } });
+    const probe = await link.inquire(request.terminalName, { pending: { cardId, cardCounter: card.balance.counter } });
     if (probe.code !== 'log_needed') return [];
     await counter.authenticate(card);
     const log = await card.terminal.readLog();
     const balance = await card.terminal.readBalance();
-    const reply = await link.inquire(request.terminalId, {
+    const reply = await link.inquire(request.terminalName, {
       pending: {
         cardId,
         cardCounter: balance.counter,
@@ -204,7 +203,7 @@ export async function settleOpenLoads(
 
 async function release(counter: PurseCounter, request: PosRequest, authorizationId: string): Promise<void> {
   try {
-    await counter.options.link.inquire(request.terminalId, { release: { authorizationId, reason: 'credit not made' } });
+    await counter.options.link.inquire(request.terminalName, { release: { authorizationId, reason: 'credit not made' } });
   } catch (error) {
     counter.logger.warn(
       `purse: could not release authorisation ${authorizationId} (head office reverses it after its deadline): ${(error as Error).message}`,
@@ -226,4 +225,16 @@ async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosR
     });
   }
   return onStripe;
+}
+
+/** The load's PIN, opened from its PIN block only to be presented to the card. */
+function openPinBlock(counter: PurseCounter, request: PosRequest): string {
+  try {
+    const pin = pinOf(counter.options, request);
+    if (!/^\d{4,8}$/.test(pin)) throw new PinBlockError('PIN must be 4 to 8 digits');
+    return pin;
+  } catch (error) {
+    if (error instanceof PinBlockError) throw new Refused({ ok: false, code: 'bad_request', message: `PIN block: ${error.message}` });
+    throw error;
+  }
 }

@@ -44,7 +44,7 @@ export async function pay(counter: PurseCounter, request: PosRequest): Promise<P
       cardCounter: receipt.counter,
       cardMac: fromHex(receipt.mac),
       storeId: counter.storeId,
-      terminalId: request.terminalId,
+      terminalId: request.terminalName,
     },
   });
   counter.pays.recorded(receipt.cardId, receipt.counter);

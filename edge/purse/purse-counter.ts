@@ -98,7 +98,7 @@ export class PurseCounter {
   ): Promise<PosOutcome> {
     const [entry] = await this.record(request, cardId, {
       type: 'PurseOperationDeclined',
-      data: { cardId, operation, amount, reason: refusal.code, balance, storeId: this.storeId, terminalId: request.terminalId },
+      data: { cardId, operation, amount, reason: refusal.code, balance, storeId: this.storeId, terminalId: request.terminalName },
     });
     return { ok: false, code: refusal.code, message: refusal.message, cardId, balance, eventId: entry!.envelope.eventId };
   }

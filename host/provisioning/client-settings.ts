@@ -120,7 +120,10 @@ function provisionedFile(flag: string | undefined, flagName: string, file: strin
   return undefined;
 }
 
-const whoOf = (storeId: string, who: 'store' | 'pos') => `store ${storeId}'s ${who === 'store' ? 'edge' : 'POS terminals'}`;
+/** Who of a store connects: its edge, or one of its POS terminals. */
+export type StoreClient = 'store' | { terminal: string };
+
+const whoOf = (storeId: string, who: StoreClient) => `store ${storeId}'s ${who === 'store' ? 'edge' : `terminal ${who.terminal}`}`;
 
 /** The store's public record from its bundle, when the bundle holds one. */
 export function bundleRecord(bundleDir: string): StoreRecord | undefined {
@@ -134,15 +137,15 @@ export function bundleRecord(bundleDir: string): StoreRecord | undefined {
 }
 
 /**
- * How a store's edge (`store`) or one of its POS terminals (`pos`) connects: --nats, else the
+ * How a store's edge (`store`) or one of its POS terminals connects: --nats, else the
  * broker address provisioning recorded in the bundle; --creds and --tls-ca, else the bundle's. In a
  * provisioned bundle (store.json present) a missing credentials file or CA is an error naming it.
  */
-export function storeClientSettings(bundleDir: string, storeId: string, who: 'store' | 'pos', flags: NatsFlags): StoreClientSettings {
+export function storeClientSettings(bundleDir: string, storeId: string, who: StoreClient, flags: NatsFlags): StoreClientSettings {
   const bundle = storeBundleFiles(bundleDir);
   const provisioned = existsSync(bundle.record);
   const whose = whoOf(storeId, who);
-  const credsFile = who === 'store' ? bundle.natsCreds : bundle.posCreds;
+  const credsFile = who === 'store' ? bundle.natsCreds : bundle.terminal(who.terminal).natsCreds;
   const creds = provisionedFile(flags.creds, '--creds', credsFile, provisioned, whose);
   const tlsCa = provisionedFile(flags.tlsCa, '--tls-ca', bundle.tlsCa, provisioned, whose);
   const { url, urlFrom } = urlOf(flags, bundle.brokerAddress);
@@ -166,7 +169,7 @@ export function storeClientSettings(bundleDir: string, storeId: string, who: 'st
 }
 
 /**
- * The edge's credentials must be the store's edge's: the POS terminals' (or another store's) would
+ * The edge's credentials must be the store's edge's: a POS terminal's (or another store's) would
  * be refused everything the edge does, and the edge would run on, logging permission errors.
  */
 export function checkEdgeCredentials(bundleDir: string, storeId: string, creds: FoundFile | undefined): void {
@@ -174,8 +177,10 @@ export function checkEdgeCredentials(bundleDir: string, storeId: string, creds: 
   if (!record || !creds) return;
   const publicKey = readCredentialsFile(creds.file).publicKey;
   if (publicKey === record.natsPublicKey) return;
-  const whose =
-    publicKey === record.posNatsPublicKey ? `store ${storeId}'s POS terminals'` : `not store ${storeId}'s edge's (nor its terminals')`;
+  const terminal = (record.terminals ?? []).find((t) => t.natsPublicKey === publicKey);
+  const whose = terminal
+    ? `store ${storeId}'s terminal ${terminal.terminalId}'s`
+    : `not store ${storeId}'s edge's (nor one of its terminals')`;
   throw new ProvisioningError(
     `the NATS credentials ${creds.file} (${creds.from === 'provisioned' ? 'found in --data' : 'given by --creds, NATS_CREDS or --config'}) are ${whose}: ` +
       `store ${storeId}'s edge logs in as ${record.natsPublicKey} with ${resolve(storeBundleFiles(bundleDir).natsCreds)}`,

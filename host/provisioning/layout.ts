@@ -64,8 +64,10 @@ export interface StoreBundleFiles {
   sealingKey: string;
   /** NATS credentials of the edge node. */
   natsCreds: string;
-  /** NATS credentials shared by the store's POS terminals. */
-  posCreds: string;
+  /** The store's PIN master key: the edge derives each terminal's PIN key from it to open PIN blocks. */
+  pinMasterKey: string;
+  /** Each POS terminal's own files (`terminals/<terminalId>/`), handed to that terminal. */
+  terminal(terminalId: string): TerminalFiles;
   /** Head office's X25519 public key: what the store seals issuance records and lookups to. */
   hqSealingPublicKey: string;
   /** Head office's Ed25519 public key, to check head office's signatures. */
@@ -89,7 +91,8 @@ export function storeBundleFiles(bundleDir: string): StoreBundleFiles {
     signingKey: join(bundleDir, 'signing-key.pem'),
     sealingKey: join(bundleDir, 'sealing-key.pem'),
     natsCreds: join(bundleDir, 'store.nk'),
-    posCreds: join(bundleDir, 'pos.nk'),
+    pinMasterKey: join(bundleDir, 'pin-master-key'),
+    terminal: (terminalId) => terminalFiles(join(bundleDir, 'terminals', terminalId)),
     hqSealingPublicKey: join(bundleDir, 'hq-sealing-key.pub.pem'),
     hqSigningPublicKey: join(bundleDir, 'hq-signing-key.pub.pem'),
     record: join(bundleDir, 'store.json'),
@@ -109,4 +112,17 @@ export interface RecordedAddress {
 export function writeRecordedAddress(file: string, address: RecordedAddress): void {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(address, null, 2)}\n`);
+}
+
+/** What one POS terminal holds: its NATS credentials and its PIN key. */
+export interface TerminalFiles {
+  dir: string;
+  /** NATS credentials of this terminal alone: it may publish only on its own POS subject. */
+  natsCreds: string;
+  /** The AES-128 key the terminal encrypts PIN blocks with (derived from the store's PIN master key). */
+  pinKey: string;
+}
+
+function terminalFiles(dir: string): TerminalFiles {
+  return { dir, natsCreds: join(dir, 'nats.nk'), pinKey: join(dir, 'pin-key') };
 }

@@ -8,8 +8,22 @@ import type { HeadOfficePart } from '../../infra/nats/index.js';
 import { hubNatsConfig, includeLine, storeBrokerNatsConfig } from '../../infra/nats/index.js';
 import { ensureCertificate, LOCAL_HOSTS } from '../../infra/nats/index.js';
 import { headOfficeFiles, storeBundleFiles, writeRecordedAddress } from './layout.js';
-import { provisionedNatsUsers, provisionedStores, provisionHeadOffice, ProvisioningError, writeNatsAuthConfig } from './provision.js';
-import { bundleRecord, clientUrlOf, headOfficeClientSettings, storeClientSettings, type NatsFlags } from './client-settings.js';
+import {
+  provisionedNatsUsers,
+  provisionedStores,
+  provisionHeadOffice,
+  ProvisioningError,
+  storeNatsUsers,
+  writeNatsAuthConfig,
+} from './provision.js';
+import {
+  bundleRecord,
+  clientUrlOf,
+  headOfficeClientSettings,
+  storeClientSettings,
+  type NatsFlags,
+  type StoreClient,
+} from './client-settings.js';
 
 /** The host part of "host:port" ("[v6]:port" too). */
 function hostOfAddress(address: string): string {
@@ -112,10 +126,7 @@ export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerCo
     tls: { ...bundle.tls, ca: bundle.tlsCa },
     hubLeafUrls: options.hubLeafUrls,
     ...(options.reconnectSeconds !== undefined ? { reconnectSeconds: options.reconnectSeconds } : {}),
-    users: [
-      { principal: { role: 'store', storeId: record.storeId }, publicKey: record.natsPublicKey },
-      { principal: { role: 'pos', storeId: record.storeId }, publicKey: record.posNatsPublicKey },
-    ],
+    users: storeNatsUsers(record),
   });
   writeFileSync(file, config, { mode: 0o600 });
   return file;
@@ -127,7 +138,7 @@ export function headOfficeNatsOptions(hqDataDir: string, choice: NatsFlags = {})
 }
 
 /** How a store's edge (or one of its POS terminals) connects: the bundle's credentials and CA, when there. */
-export function storeNatsOptions(bundleDir: string, who: 'store' | 'pos', choice: NatsFlags = {}): Partial<ConnectionOptions> {
+export function storeNatsOptions(bundleDir: string, who: StoreClient, choice: NatsFlags = {}): Partial<ConnectionOptions> {
   return storeClientSettings(bundleDir, basename(bundleDir), who, choice).options;
 }
 

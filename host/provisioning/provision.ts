@@ -3,7 +3,8 @@
 // hub's accounts (one per store) and leaf logins from every principal provisioned so far.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { HQ_ORIGIN, StoreId, type NewDomainEvent } from '../../contracts/index.js';
+import { DEFAULT_TERMINAL_ID, HQ_ORIGIN, StoreId, TerminalId, type NewDomainEvent } from '../../contracts/index.js';
+import { generatePinKey, loadPinKey, savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/index.js';
 import {
   generateSealingKey,
@@ -17,7 +18,14 @@ import { leafIdentityOf, natsAccountsConfig, natsLeafAuthorizationConfig } from 
 import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/index.js';
 import { ensureCertificateAuthority, issueCertificate, LOCAL_HOSTS } from '../../infra/nats/index.js';
 import { keysToJson, terminalKeysOf } from '../../card/index.js';
-import { headOfficeFiles, storeBundleFiles, writeRecordedAddress, type HeadOfficeFiles, type StoreBundleFiles } from './layout.js';
+import {
+  headOfficeFiles,
+  storeBundleFiles,
+  writeRecordedAddress,
+  type HeadOfficeFiles,
+  type StoreBundleFiles,
+  type TerminalFiles,
+} from './layout.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './issuer-keys.js';
 import { keyPairsOf, type KeyPair } from '../../contracts/key-pairs.js';
 
@@ -42,7 +50,15 @@ export interface StoreRecord {
   sealingKeyId: string;
   sealingPublicKey: string;
   natsPublicKey: string;
-  posNatsPublicKey: string;
+  /** The store's POS terminals, each its own NATS principal. */
+  terminals: TerminalRecord[];
+  provisionedAt: string;
+}
+
+/** What head office keeps about one POS terminal of a store. */
+export interface TerminalRecord {
+  terminalId: string;
+  natsPublicKey: string;
   provisionedAt: string;
 }
 
@@ -70,6 +86,8 @@ export interface ProvisionStoreOptions {
   brokerHosts?: string[];
   /** Where the store's edge and POS terminals reach its broker, recorded in the bundle; `nats://<first broker host>:4222` when omitted. */
   brokerUrl?: string;
+  /** The store's POS terminals, each with its own credentials and PIN key; `pos-1` when omitted. */
+  terminals?: string[];
 }
 
 export interface ProvisionedStore {
@@ -182,6 +200,19 @@ function parseStoreId(what: string, id: string): string {
   return parsed.data;
 }
 
+function parseTerminalId(id: string): string {
+  const parsed = TerminalId.safeParse(id);
+  if (!parsed.success) throw new ProvisioningError(`terminal id "${id}": ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  return parsed.data;
+}
+
+function checkedTerminals(ids: string[] | undefined): string[] {
+  const terminals = (ids?.length ? ids : [DEFAULT_TERMINAL_ID]).map(parseTerminalId);
+  const duplicate = terminals.find((id, index) => terminals.indexOf(id) !== index);
+  if (duplicate) throw new ProvisioningError(`terminal ${duplicate} is listed twice`);
+  return terminals;
+}
+
 function checkedOptions(options: ProvisionStoreOptions): { storeId: string; name: string; nearbyStoreIds: string[] } {
   const storeId = parseStoreId('store id', options.storeId);
   const name = options.name.trim();
@@ -201,15 +232,22 @@ function storeRecordFile(hqDataDir: string, storeId: string): string {
 /** Makes a new store's bundle and registers its public halves; refuses a store already provisioned. */
 export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore {
   const { storeId, name, nearbyStoreIds } = checkedOptions(options);
+  const terminalIds = checkedTerminals(options.terminals);
   const recordFile = storeRecordFile(options.hqDataDir, storeId);
   if (existsSync(recordFile)) {
     throw new ProvisioningError(`store ${storeId} is already provisioned (${recordFile}); its keys are never replaced`);
   }
   const bundleDir = options.bundleDir ?? join(options.hqDataDir, 'bundles', storeId);
   const bundle = storeBundleFiles(bundleDir);
-  const occupied = [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys, bundle.tls.key].filter(
-    (file) => existsSync(file),
-  );
+  const occupied = [
+    bundle.signingKey,
+    bundle.sealingKey,
+    bundle.natsCreds,
+    bundle.pinMasterKey,
+    bundle.terminalKeys,
+    bundle.tls.key,
+    ...terminalIds.map((id) => bundle.terminal(id).dir),
+  ].filter((file) => existsSync(file));
   if (occupied.length > 0) {
     throw new ProvisioningError(`the bundle folder ${bundleDir} already holds keys (${occupied.join(', ')}); choose an empty folder`);
   }
@@ -218,11 +256,12 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
   const signingKey = generateSigningKey();
   const sealingKey = generateSealingKey();
   const natsCreds = createCredentials({ role: 'store', storeId });
-  const posCreds = createCredentials({ role: 'pos', storeId });
   saveSigningKey(signingKey, bundle.signingKey);
   saveSealingKey(sealingKey, bundle.sealingKey);
   writeCredentialsFile(bundle.natsCreds, natsCreds);
-  writeCredentialsFile(bundle.posCreds, posCreds);
+  const pinMasterKey = generatePinKey();
+  savePinKey(pinMasterKey, bundle.pinMasterKey);
+  const terminals = terminalIds.map((terminalId) => makeTerminal(bundle, storeId, terminalId, pinMasterKey));
   writeFileSync(bundle.hqSealingPublicKey, headOffice.sealingKey.publicKey.export({ format: 'pem', type: 'spki' }));
   writeFileSync(bundle.hqSigningPublicKey, headOffice.signingKey.publicKey.export({ format: 'pem', type: 'spki' }));
   // Terminal keys let the store's terminals talk to cards; the credit key stays at head office.
@@ -250,7 +289,7 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
     sealingKeyId: sealingKey.keyId,
     sealingPublicKey: base64(rawSealingPublicKey(sealingKey.publicKey)),
     natsPublicKey: natsCreds.publicKey,
-    posNatsPublicKey: posCreds.publicKey,
+    terminals,
     provisionedAt: new Date().toISOString(),
   };
   writeJson(bundle.record, { store: record, headOffice: headOffice.record });
@@ -265,6 +304,63 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
     events: storeRegistrationEvents(record),
     natsAuthConfigFile,
   };
+}
+
+/** A terminal's NATS credentials and PIN key (derived from the store's PIN master key) in the store's bundle. */
+function makeTerminal(bundle: StoreBundleFiles, storeId: string, terminalId: string, pinMasterKey: Uint8Array): TerminalRecord {
+  const files = bundle.terminal(terminalId);
+  const credentials = createCredentials({ role: 'pos', storeId, terminalId });
+  writeCredentialsFile(files.natsCreds, credentials);
+  savePinKey(terminalPinKey(pinMasterKey, storeId, terminalId), files.pinKey);
+  return { terminalId, natsPublicKey: credentials.publicKey, provisionedAt: new Date().toISOString() };
+}
+
+export interface ProvisionTerminalOptions {
+  hqDataDir: string;
+  storeId: string;
+  terminalId: string;
+  /** The store's bundle; `<hqDataDir>/bundles/<storeId>` when omitted. */
+  bundleDir?: string;
+}
+
+export interface ProvisionedTerminal {
+  record: TerminalRecord;
+  files: TerminalFiles;
+  natsAuthConfigFile: string;
+}
+
+/**
+ * Adds a POS terminal to a provisioned store: its own NATS credentials and PIN key in the store's
+ * bundle, its public key in head office's directory; refuses a terminal already provisioned.
+ */
+export function provisionTerminal(options: ProvisionTerminalOptions): ProvisionedTerminal {
+  const storeId = parseStoreId('store id', options.storeId);
+  const terminalId = parseTerminalId(options.terminalId);
+  const recordFile = storeRecordFile(options.hqDataDir, storeId);
+  if (!existsSync(recordFile)) throw new ProvisioningError(`store ${storeId} is not provisioned (no ${recordFile})`);
+  const record = readJson<StoreRecord>(recordFile);
+  const terminals = terminalsOf(record);
+  if (terminals.some((terminal) => terminal.terminalId === terminalId))
+    throw new ProvisioningError(`terminal ${terminalId} of store ${storeId} is already provisioned; its keys are never replaced`);
+  const bundleDir = options.bundleDir ?? join(options.hqDataDir, 'bundles', storeId);
+  const bundle = storeBundleFiles(bundleDir);
+  if (!existsSync(bundle.record))
+    throw new ProvisioningError(`${bundleDir} is not store ${storeId}'s bundle (no ${bundle.record}); name it with the bundle folder`);
+  const files = bundle.terminal(terminalId);
+  if (existsSync(files.dir)) throw new ProvisioningError(`${files.dir} already exists; remove it or choose another terminal id`);
+  // A store provisioned before terminals had PIN keys gets its PIN master key now.
+  if (!existsSync(bundle.pinMasterKey)) savePinKey(generatePinKey(), bundle.pinMasterKey);
+  const terminal = makeTerminal(bundle, storeId, terminalId, loadPinKey(bundle.pinMasterKey));
+  const updated: StoreRecord = { ...record, terminals: [...terminals, terminal] };
+  const bundleRecord = readJson<{ store: StoreRecord; headOffice: HeadOfficeRecord }>(bundle.record);
+  writeJson(bundle.record, { ...bundleRecord, store: updated });
+  writeJson(recordFile, updated);
+  return { record: terminal, files, natsAuthConfigFile: writeNatsAuthConfig(options.hqDataDir) };
+}
+
+/** A store's terminals; none in a record written before terminals had identities of their own. */
+function terminalsOf(record: StoreRecord): TerminalRecord[] {
+  return record.terminals ?? [];
 }
 
 /** Every provisioned store's public record, by store id. */
@@ -289,10 +385,20 @@ export function provisionedNatsUsers(hqDataDir: string): NatsUser[] {
   return [
     ...HEAD_OFFICE_PARTS.map((part): NatsUser => ({ principal: { role: 'hq', part }, publicKey: hq.natsPublicKeys[part] })),
     { principal: { role: 'auditor' }, publicKey: hq.auditorNatsPublicKey },
-    ...provisionedStores(hqDataDir).flatMap((store): NatsUser[] => [
-      { principal: { role: 'store', storeId: store.storeId }, publicKey: store.natsPublicKey },
-      { principal: { role: 'pos', storeId: store.storeId }, publicKey: store.posNatsPublicKey },
-    ]),
+    ...provisionedStores(hqDataDir).flatMap(storeNatsUsers),
+  ];
+}
+
+/** A store's edge and each of its POS terminals, as NATS users. */
+export function storeNatsUsers(store: StoreRecord): NatsUser[] {
+  return [
+    { principal: { role: 'store', storeId: store.storeId }, publicKey: store.natsPublicKey },
+    ...terminalsOf(store).map(
+      (terminal): NatsUser => ({
+        principal: { role: 'pos', storeId: store.storeId, terminalId: terminal.terminalId },
+        publicKey: terminal.natsPublicKey,
+      }),
+    ),
   ];
 }
 

@@ -17,7 +17,7 @@ export type HeadOfficePart = (typeof HEAD_OFFICE_PARTS)[number];
 export type Principal =
   | { role: 'hq'; part: HeadOfficePart }
   | { role: 'store'; storeId: string }
-  | { role: 'pos'; storeId: string }
+  | { role: 'pos'; storeId: string; terminalId: string }
   | { role: 'auditor' };
 
 export interface NatsPermissions {
@@ -52,8 +52,9 @@ export function accountOf(principal: Principal): string {
 export function principalName(principal: Principal): string {
   switch (principal.role) {
     case 'store':
+      return `store ${principal.storeId}`;
     case 'pos':
-      return `${principal.role} ${principal.storeId}`;
+      return `pos ${principal.storeId}/${principal.terminalId}`;
     case 'hq':
       return `hq ${principal.part}`;
     case 'auditor':
@@ -61,17 +62,20 @@ export function principalName(principal: Principal): string {
   }
 }
 
+/** Under which every POS terminal of the store has its own inbox: where the store's edge may answer. */
+const posInboxesOf = (storeId: string) => `_INBOX.pos.${storeId}`;
+
 /**
  * The reply-inbox prefix a principal's connections must use (`inboxPrefix`). Stores use
  * `_INBOX_<id>`; the others live under `_INBOX.`, which no store id can reach, so that a store
- * named like another principal cannot read its replies.
+ * named like another principal cannot read its replies. Each POS terminal has its own.
  */
 export function inboxPrefixOf(principal: Principal): string {
   switch (principal.role) {
     case 'store':
       return subjects.inbox(principal.storeId);
     case 'pos':
-      return `_INBOX.pos.${principal.storeId}`;
+      return `${posInboxesOf(principal.storeId)}.${principal.terminalId}`;
     case 'auditor':
       return '_INBOX.auditor';
     case 'hq':
@@ -97,7 +101,7 @@ function consumerApi(stream: string, consumer: string): string[] {
   ];
 }
 
-/** What a store's edge may do; its POS terminals' replies go to their own inbox, nowhere else. */
+/** What a store's edge may do; its POS terminals' replies go to their own inboxes, nowhere else. */
 function storePermissions(storeId: string): NatsPermissions {
   const stream = snapshotStream(storeId);
   return {
@@ -106,11 +110,11 @@ function storePermissions(storeId: string): NatsPermissions {
       subjects.hqRequests(storeId),
       jsApi(`DIRECT.GET.${stream}`),
       jsApi(`DIRECT.GET.${stream}.>`),
-      inbox({ role: 'pos', storeId }),
+      `${posInboxesOf(storeId)}.>`,
     ],
     subscribe: [
       subjects.ack(storeId),
-      subjects.pos(storeId),
+      subjects.posAll(storeId),
       subjects.blacklistChanges,
       subjects.snapshot(storeId),
       inbox({ role: 'store', storeId }),
@@ -150,7 +154,8 @@ function permissionsOf(principal: Principal): NatsPermissions {
     case 'store':
       return storePermissions(principal.storeId);
     case 'pos':
-      return { publish: [subjects.pos(principal.storeId)], subscribe: [inbox(principal)] };
+      // Its own subject only: the edge takes the terminal from it.
+      return { publish: [subjects.pos(principal.storeId, principal.terminalId)], subscribe: [inbox(principal)] };
     case 'auditor':
       // Read-only: the stream's messages by sequence and live batches, never a consumer (a pull on
       // head office's durable consumer would take its messages).

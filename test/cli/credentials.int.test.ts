@@ -48,7 +48,7 @@ describe('credentials, keys and addresses from --data; one process per data fold
     expect(caOnly.json()).toEqual({
       ok: false,
       error: expect.stringContaining(
-        `no credentials were given; pass --creds <file> or provide ${resolve(empty, 'stores', 'A', 'pos.nk')}`,
+        `no credentials were given; pass --creds <file> or provide ${resolve(empty, 'stores', 'A', 'terminals', 'pos-1', 'nats.nk')}`,
       ),
     });
 
@@ -65,21 +65,21 @@ describe('credentials, keys and addresses from --data; one process per data fold
   it('a provisioned bundle missing a file is refused naming the file, before anything connects', () => {
     const partial = join(root, 'partial');
     cpSync(join(store, 'stores', 'A'), join(partial, 'stores', 'A'), { recursive: true });
-    rmSync(join(partial, 'stores', 'A', 'pos.nk'));
+    rmSync(join(partial, 'stores', 'A', 'terminals', 'pos-1', 'nats.nk'));
     const run = cardsys(['pos', 'pay', '--store', 'A', '--amount', '100', '--data', partial, '--nats', hub.url, '--json']);
     expect(run.code).toBe(1);
     expect(run.json()).toEqual({
       ok: false,
-      error: `store A's POS terminals needs ${resolve(partial, 'stores', 'A', 'pos.nk')}, which is missing: copy it from head office's provisioning, or pass --creds <file>`,
+      error: `store A's terminal pos-1 needs ${resolve(partial, 'stores', 'A', 'terminals', 'pos-1', 'nats.nk')}, which is missing: copy it from head office's provisioning, or pass --creds <file>`,
     });
   });
 
-  it("an edge refuses credentials that are not its own: the POS terminals' from NATS_CREDS", () => {
+  it("an edge refuses credentials that are not its own: a POS terminal's from NATS_CREDS", () => {
     const run = cardsys(['edge', '--store', 'A', '--data', store, '--nats', hub.url], {
-      env: { NATS_CREDS: join(store, 'stores', 'A', 'pos.nk') },
+      env: { NATS_CREDS: join(store, 'stores', 'A', 'terminals', 'pos-1', 'nats.nk') },
     });
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`are store A's POS terminals': store A's edge logs in as`);
+    expect(run.stderr).toContain(`are store A's terminal pos-1's: store A's edge logs in as`);
     expect(run.stderr).not.toContain('serving POS commands');
   });
 

@@ -52,7 +52,7 @@ describe('cardsys --json', () => {
     expect(json.json()).toMatchObject({
       ok: true,
       storeId: 'A',
-      posCreds: join(data, 'stores', 'A', 'pos.nk'),
+      terminals: [{ terminalId: 'pos-1', dir: join(data, 'stores', 'A', 'terminals', 'pos-1') }],
       hub: { reloaded: false, command: `nats-server --signal reload=${join(data, 'hq', 'nats-server.pid')}` },
     });
     const human = cardsys(['host', 'provision-store', '--data', data, '--store', 'B', '--name', 'Store B']);

@@ -121,7 +121,11 @@ describe('issuance in the head office process', () => {
       homeStoreId: 'B',
     });
     expect(kanji.status).toBe(400);
-    expect(await kanji.json()).toMatchObject({ error: 'bad_request', field: 'personal.name', message: expect.stringContaining('255 bytes') });
+    expect(await kanji.json()).toMatchObject({
+      error: 'bad_request',
+      field: 'personal.name',
+      message: expect.stringContaining('255 bytes'),
+    });
     const duplicate = await post({
       personal: { name: 'X', address: 'Y', birthDate: '2000-01-01' },
       bank: { bankCode: '0007', branchCode: '007', accountNumber: '0000777' },

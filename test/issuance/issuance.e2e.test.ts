@@ -8,7 +8,16 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CardState, generateIssuerMasterKeys, newBlankCard, terminalKeysOf } from '../../card/index.js';
-import { loadSealingKey, loadSealingPublicKey, loadSigningKey, openSealed, type PosReply, pb, subjects } from '../../contracts/index.js';
+import {
+  loadPinKey,
+  loadSealingKey,
+  loadSealingPublicKey,
+  loadSigningKey,
+  openSealed,
+  type PosReply,
+  pb,
+  subjects,
+} from '../../contracts/index.js';
 import { type EdgeNode, startEdge } from '../../edge/index.js';
 import { issuedRecordSealContext, type StoreIssuance } from '../../edge/issuance/index.js';
 import { decodePosReply, type PosServer, sendPosCommand } from '../../edge/pos/index.js';
@@ -112,12 +121,8 @@ async function primaryIssue(userId: string): Promise<string> {
 const issueAtPos = (): Promise<PosReply> =>
   sendPosCommand(
     posNc,
-    {
-      commandId: `issue-${++commands}`,
-      storeId: 'A',
-      terminalId: TERMINAL,
-      issue: {},
-    },
+    { storeId: 'A', terminalId: TERMINAL },
+    { commandId: `issue-${++commands}`, issue: {} },
     { timeoutMs: 20_000, attempts: 1 },
   );
 
@@ -195,6 +200,7 @@ beforeAll(async () => {
     replication: { stallMs: 1000 },
     counter: {
       keys: terminalKeysOf(master),
+      pinMasterKey: loadPinKey(bundle.pinMasterKey),
       cardReader: () => card.transport,
       stripeReader: async () => (await new VirtualStripeReader(card.stateFile).read()).bankId,
     },
@@ -209,7 +215,7 @@ beforeAll(async () => {
   await edge.nats;
   posNc = await connect({
     servers: server.url,
-    ...natsConnectOptions(bundle.posCreds),
+    ...natsConnectOptions(bundle.terminal(TERMINAL).natsCreds),
   });
 });
 
@@ -264,7 +270,7 @@ describe('card issuance end to end', () => {
           cardId,
           userId,
           storeId: 'A',
-          terminalId: TERMINAL,
+          terminalId: `A/${TERMINAL}`,
           bankId: '00053211000001',
         },
       },
@@ -284,7 +290,7 @@ describe('card issuance end to end', () => {
       userId,
       bankId: '00053211000001',
       expiry: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
-      issuance: { storeId: 'A', terminalId: TERMINAL, recordMatchesUser: true },
+      issuance: { storeId: 'A', terminalId: `A/${TERMINAL}`, recordMatchesUser: true },
     });
     expect(Date.parse(view.issuance.issuedAt)).toBeGreaterThan(Date.parse(view.primaryIssuedAt) - 1);
     const user = (
@@ -336,13 +342,8 @@ describe('card issuance end to end', () => {
     link.cut();
     try {
       // The POS terminal sits in the store: its command reaches the edge in process.
-      const bytes = pb.PosCommand.encode({
-        commandId: `issue-${++commands}`,
-        storeId: 'A',
-        terminalId: TERMINAL,
-        issue: {},
-      }).finish();
-      const reply = decodePosReply(await pos.handle(bytes));
+      const bytes = pb.PosCommand.encode({ commandId: `issue-${++commands}`, storeId: 'A', issue: {} }).finish();
+      const reply = decodePosReply(await pos.handle(bytes, TERMINAL));
       expect(reply).toMatchObject({
         ok: false,
         code: 'no_issuance_data',

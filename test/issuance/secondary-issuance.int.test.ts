@@ -14,7 +14,7 @@ import {
   terminalKeysOf,
   type IssuerMasterKeys,
 } from '../../card/index.js';
-import { decodeEvent, pb } from '../../contracts/index.js';
+import { decodeEvent, generatePinKey, pb } from '../../contracts/index.js';
 import { generateSealingKey, openSealed, type SealingKeyPair } from '../../contracts/index.js';
 import { ChipTerminal, InProcessCard, type CardTransport } from '../../reader/index.js';
 import { IssuanceInfo, SecondaryIssuance, issuedRecordSealContext } from '../../edge/issuance/index.js';
@@ -47,7 +47,8 @@ const request = (commandId: string): PosRequest => ({
   commandId,
   storeId: 'A',
   terminalId: 'pos-1',
-  command: pb.PosCommand.create({ commandId, storeId: 'A', terminalId: 'pos-1', issue: {} }),
+  terminalName: 'A/pos-1',
+  command: pb.PosCommand.create({ commandId, storeId: 'A', issue: {} }),
 });
 
 const service = (keys = terminalKeysOf(master), reader: () => CardTransport = () => card) =>
@@ -55,6 +56,7 @@ const service = (keys = terminalKeysOf(master), reader: () => CardTransport = ()
     storeId: 'A',
     log,
     keys,
+    pinMasterKey: generatePinKey(),
     cardReader: reader,
     stripeReader: async () => parseBankId(stripe),
     info,
@@ -113,7 +115,7 @@ describe('secondary issuance flow', () => {
     const [event] = loggedEvents();
     expect(event).toMatchObject({
       type: 'CardIssued',
-      data: { cardId: CARD_ID, userId: 'user-1', bankId: BANK_ID, storeId: 'A', terminalId: 'pos-1', expiry: '2031-11-30' },
+      data: { cardId: CARD_ID, userId: 'user-1', bankId: BANK_ID, storeId: 'A', terminalId: 'A/pos-1', expiry: '2031-11-30' },
     });
     if (event?.type !== 'CardIssued') throw new Error('unreachable');
     // Personal data is only in the sealed record, which opens with head office's key.

@@ -1,6 +1,10 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { chipPurse, issueCard, startOneStoreWorld, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 const CLI = fileURLToPath(new URL('../../bin/cardsys.js', import.meta.url));
@@ -16,19 +20,39 @@ function cardsys(args: string[]): Promise<{ code: number; stdout: string; stderr
 describe('cardsys pos', () => {
   let world: PurseWorld;
   let store: Store;
+  let dir: string;
+  let pinKeyFile: string;
 
   beforeAll(async () => {
     ({ world, store } = await startOneStoreWorld());
+    dir = mkdtempSync(join(tmpdir(), 'cardsys-pos-cli-'));
+    pinKeyFile = join(dir, 'pin-key');
+    savePinKey(terminalPinKey(store.pinMasterKey, 's1', 'pos-1'), pinKeyFile);
   });
   afterAll(async () => {
     await world?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('load, pay and read print one JSON object and exit 0; a refusal exits non-zero with its reason', async () => {
     const { card, cardId } = await issueCard(world);
     store.readers.set('pos-1', card);
     const nats = world.backbone.nats.url;
-    const load = await cardsys(['pos', 'load', '--store', 's1', '--amount', '3000', '--pin', '1234', '--nats', nats, '--json']);
+    const load = await cardsys([
+      'pos',
+      'load',
+      '--store',
+      's1',
+      '--amount',
+      '3000',
+      '--pin',
+      '1234',
+      '--pin-key',
+      pinKeyFile,
+      '--nats',
+      nats,
+      '--json',
+    ]);
     expect(load.code).toBe(0);
     expect(JSON.parse(load.stdout)).toMatchObject({ ok: true, code: 'loaded', balance: 3_000, cardId });
 
@@ -70,5 +94,13 @@ describe('cardsys pos', () => {
     expect(result.stderr).toContain('--amount: amount must be whole yen');
     const help = await cardsys(['pos', 'load', '--help']);
     expect(help.stdout).toContain('--pin <pin>');
+    expect(help.stdout).toContain('--pin-key <file>');
+    const terminal = await cardsys(['pos', 'pay', '--store', 's1', '--terminal', 'pos 1', '--amount', '1']);
+    expect(terminal.stderr).toContain('--terminal: terminal id must be 1-32 letters, digits, "-" or "_"');
+    const noKey = await cardsys(['pos', 'load', '--store', 's1', '--amount', '1', '--pin', '1234', '--data', dir]);
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toContain(
+      `--pin-key: terminal pos-1 has no PIN key at ${join(dir, 'stores', 's1', 'terminals', 'pos-1', 'pin-key')}`,
+    );
   });
 });

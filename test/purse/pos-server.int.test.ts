@@ -43,13 +43,14 @@ describe('POS command handler over NATS', () => {
     });
     pos.listen(nc);
     await nc.flush();
-    const command = { commandId: 'cmd-1', storeId: 's1', terminalId: 'pos-1', pay: { amount: 5_500 } };
+    const terminal = { storeId: 's1', terminalId: 'pos-1' };
+    const command = { commandId: 'cmd-1', pay: { amount: 5_500 } };
     // Two retries arrive while the first is still running, one after it finished.
-    const first = sendPosCommand(nc, command, { attempts: 1 });
-    const second = sendPosCommand(nc, command, { attempts: 1 });
+    const first = sendPosCommand(nc, terminal, command, { attempts: 1 });
+    const second = sendPosCommand(nc, terminal, command, { attempts: 1 });
     await new Promise((r) => setTimeout(r, 100));
     release();
-    const replies = [await first, await second, await sendPosCommand(nc, command, { attempts: 1 })];
+    const replies = [await first, await second, await sendPosCommand(nc, terminal, command, { attempts: 1 })];
     expect(debits).toBe(1);
     for (const reply of replies) expect(reply).toMatchObject({ commandId: 'cmd-1', ok: true, code: 'paid', balance: 7_500 });
     await pos.stop();
@@ -58,20 +59,35 @@ describe('POS command handler over NATS', () => {
   it('refuses a command id reused for another command, a command for another store, and malformed bytes', async () => {
     const { pos } = edge('s2');
     pos.register('pay', async () => ({ ok: true, code: 'paid', message: 'paid' }));
+    pos.register('load', async () => ({ ok: true, code: 'loaded', message: 'loaded' }));
     const encode = (c: object) => pb.PosCommand.encode(c).finish();
-    await pos.handle(encode({ commandId: 'c', storeId: 's2', terminalId: 't', pay: { amount: 1 } }));
-    const reused = decodePosReply(await pos.handle(encode({ commandId: 'c', storeId: 's2', terminalId: 't', pay: { amount: 2 } })));
-    expect(reused).toMatchObject({ ok: false, code: 'command_id_reused' });
-    const elsewhere = decodePosReply(await pos.handle(encode({ commandId: 'd', storeId: 's9', terminalId: 't', pay: { amount: 1 } })));
+    const handle = async (c: object, terminalId = 't') => decodePosReply(await pos.handle(encode(c), terminalId));
+    await handle({ commandId: 'c', storeId: 's2', pay: { amount: 1 } });
+    expect(await handle({ commandId: 'c', storeId: 's2', pay: { amount: 2 } })).toMatchObject({ ok: false, code: 'command_id_reused' });
+    // The same command from another terminal is another command.
+    expect(await handle({ commandId: 'c', storeId: 's2', pay: { amount: 1 } }, 'u')).toMatchObject({
+      ok: false,
+      code: 'command_id_reused',
+    });
+    const elsewhere = await handle({ commandId: 'd', storeId: 's9', pay: { amount: 1 } });
     expect(elsewhere).toMatchObject({ ok: false, code: 'bad_request' });
     expect(elsewhere.message).toContain('s9');
-    const noKind = decodePosReply(await pos.handle(encode({ commandId: 'e', storeId: 's2', terminalId: 't' })));
-    expect(noKind).toMatchObject({ ok: false, code: 'bad_request' });
-    const garbage = decodePosReply(await pos.handle(Uint8Array.of(0xff, 0xff, 0xff)));
+    expect(await handle({ commandId: 'e', storeId: 's2' })).toMatchObject({ ok: false, code: 'bad_request' });
+    const garbage = decodePosReply(await pos.handle(Uint8Array.of(0xff, 0xff, 0xff), 't'));
     expect(garbage).toMatchObject({ ok: false, code: 'bad_request' });
     expect(garbage.message).toMatch(/malformed PosCommand/);
-    const unsupported = decodePosReply(await pos.handle(encode({ commandId: 'f', storeId: 's2', terminalId: 't', issue: {} })));
-    expect(unsupported).toMatchObject({ ok: false, code: 'unsupported' });
+    expect(await handle({ commandId: 'f', storeId: 's2', issue: {} })).toMatchObject({ ok: false, code: 'unsupported' });
+    // A PIN in clear is refused before anything runs, and leaves no record: the id is still free.
+    const clear = await handle({ commandId: 'g', storeId: 's2', load: { amount: 1, pin: '1234' } });
+    expect(clear).toMatchObject({
+      ok: false,
+      code: 'bad_request',
+      message: 'a PIN in clear is refused: the terminal sends it as a PIN block',
+    });
+    expect(await handle({ commandId: 'g', storeId: 's2', load: { amount: 1, pinBlock: new Uint8Array(16) } })).toMatchObject({
+      ok: true,
+      code: 'loaded',
+    });
   });
 
   it('never runs again a command cut short by a stop of the node, and keeps finished results across restarts', async () => {
@@ -81,9 +97,9 @@ describe('POS command handler over NATS', () => {
       if (request.commandId === 'cut') return new Promise(() => {}); // the node dies during this one
       return { ok: true, code: 'paid', message: 'paid', balance: 42 };
     });
-    const encode = (id: string) => pb.PosCommand.encode({ commandId: id, storeId: 's3', terminalId: 't', pay: { amount: 1 } }).finish();
-    await first.pos.handle(encode('done'));
-    void first.pos.handle(encode('cut'));
+    const encode = (id: string) => pb.PosCommand.encode({ commandId: id, storeId: 's3', pay: { amount: 1 } }).finish();
+    await first.pos.handle(encode('done'), 't');
+    void first.pos.handle(encode('cut'), 't');
     first.db.close();
 
     const second = edge('s3', file);
@@ -92,15 +108,15 @@ describe('POS command handler over NATS', () => {
       runs += 1;
       return { ok: true, code: 'paid', message: 'paid' };
     });
-    expect(decodePosReply(await second.pos.handle(encode('cut')))).toMatchObject({ ok: false, code: 'interrupted' });
-    expect(decodePosReply(await second.pos.handle(encode('done')))).toMatchObject({ ok: true, balance: 42 });
+    expect(decodePosReply(await second.pos.handle(encode('cut'), 't'))).toMatchObject({ ok: false, code: 'interrupted' });
+    expect(decodePosReply(await second.pos.handle(encode('done'), 't'))).toMatchObject({ ok: true, balance: 42 });
     expect(runs).toBe(0);
   });
 
   it('a terminal gets a clear error when no edge answers', async () => {
     await expect(
-      sendPosCommand(nc, { commandId: 'x', storeId: 'nobody', terminalId: 't', read: {} }, { attempts: 2, timeoutMs: 200 }),
-    ).rejects.toThrow(/no answer from store nobody after 2 attempt/);
-    expect(subjects.pos('nobody')).toBe('cardsys.pos.nobody');
+      sendPosCommand(nc, { storeId: 'nobody', terminalId: 't' }, { commandId: 'x', read: {} }, { attempts: 2, timeoutMs: 200 }),
+    ).rejects.toThrow(/no answer from store nobody to terminal t after 2 attempt/);
+    expect(subjects.pos('nobody', 't')).toBe('cardsys.pos.nobody.t');
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { terminalIdOf, toHex } from '../../card/index.js';
 import { decodeEvent } from '../../contracts/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
 import { BlacklistCache } from '../../edge/purse/index.js';
@@ -49,6 +50,33 @@ describe('purse: load with online authorisation, pay, blacklist, idempotent comm
     const ids = loads.map((e) => (decodeEvent('PurseLoaded', e.envelope.payload).data as { authorizationId: string }).authorizationId);
     expect(ids).toHaveLength(2);
     await until(() => ids.every((id) => world.centre.authorisation(id)?.status === 'completed'), 'head office to record the completions');
+  });
+
+  it('each terminal names itself to the card by store and terminal: the chip logs and MACs it, the events carry it, head office verifies it', async () => {
+    const { card, cardId } = await issueCard(world);
+    store.readers.set('pos-2', card);
+    expect(await store.command({ load: { amount: 2_000, pin: '1234' } }, { terminalId: 'pos-2' })).toMatchObject({
+      ok: true,
+      code: 'loaded',
+    });
+    expect(await store.command({ pay: { amount: 500 } }, { terminalId: 'pos-2' })).toMatchObject({
+      ok: true,
+      code: 'paid',
+      balance: 1_500,
+    });
+    const named = toHex(terminalIdOf('s1/pos-2'));
+    expect(card.state.issued!.log.map((entry) => toHex(entry.terminalId))).toEqual([named, named]);
+    const moved = store.edge.log
+      .read(1, store.edge.log.headSeq)
+      .filter(
+        (e) =>
+          e.envelope.streamId === `card-${cardId}` && ['PurseCreditStarted', 'PurseLoaded', 'PursePaid'].includes(e.envelope.eventType),
+      )
+      .map((e) => (decodeEvent(e.envelope.eventType as 'PursePaid', e.envelope.payload).data as { terminalId: string }).terminalId);
+    expect(moved).toEqual(['s1/pos-2', 's1/pos-2', 's1/pos-2']);
+    await store.replicated();
+    await world.catchUpLedger();
+    expect(world.ledger.card(cardId)).toMatchObject({ balance: 1_500, loads: { count: 1 }, pays: { count: 1 }, alerts: 0 });
   });
 
   it('a pay beyond the balance is declined with the balance shown; nothing changes on the chip', async () => {
@@ -135,9 +163,10 @@ describe('purse: load with online authorisation, pay, blacklist, idempotent comm
     store.readers.set('pos-1', card);
     await store.command({ load: { amount: 3_000, pin: '1234' } });
     const nc = (await store.edge.nats)!;
-    const command = { commandId: 'pay-once', storeId: 's1', terminalId: 'pos-1', pay: { amount: 1_000 } };
-    const replies = await Promise.all([sendPosCommand(nc, command), sendPosCommand(nc, command)]);
-    replies.push(await sendPosCommand(nc, command));
+    const terminal = { storeId: 's1', terminalId: 'pos-1' };
+    const command = { commandId: 'pay-once', pay: { amount: 1_000 } };
+    const replies = await Promise.all([sendPosCommand(nc, terminal, command), sendPosCommand(nc, terminal, command)]);
+    replies.push(await sendPosCommand(nc, terminal, command));
     for (const reply of replies) expect(reply).toMatchObject({ ok: true, code: 'paid', balance: 2_000, eventId: replies[0]!.eventId });
     expect(chipPurse(card).balance).toBe(2_000);
     const paid = store.edge.log.read(1, store.edge.log.headSeq).filter((e) => e.envelope.commandId === 'pay-once');

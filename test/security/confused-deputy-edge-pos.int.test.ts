@@ -16,9 +16,12 @@ const HOSTILE_REPLIES = [
   subjects.events('A'),
   subjects.inquiry('A'),
   '$JS.API.STREAM.DELETE.CARDSYS_EVENTS',
+  // Another terminal's inbox: terminal pos-1 cannot have the edge answer pos-2.
+  '_INBOX.pos.A.pos-2.stolen',
 ];
 
-const readCommand = (n: number) => pb.PosCommand.encode({ commandId: `attack-${n}`, storeId: 'A', terminalId: 'pos-1', read: {} }).finish();
+const readCommand = (n: number) => pb.PosCommand.encode({ commandId: `attack-${n}`, storeId: 'A', read: {} }).finish();
+const POS_1 = subjects.pos('A', 'pos-1');
 
 function listen(nc: NatsConnection, watched: string[]): Msg[] {
   const seen: Msg[] = [];
@@ -53,24 +56,29 @@ describe('confused deputy at the edge through a POS terminal', () => {
     const eventsJsm = await jetstreamManager(auditor, { checkAPI: false });
     const storedBefore = (await eventsJsm.streams.info(EVENTS_STREAM)).state.messages;
 
-    const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'pos'));
-    for (const [n, reply] of HOSTILE_REPLIES.entries()) pos.publish(subjects.pos('A'), readCommand(n), { reply });
+    const pos2 = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), { terminal: 'pos-2' }));
+    const pos2Saw: Msg[] = listen(pos2, ['_INBOX.pos.A.pos-2.>']);
+    await pos2.flush();
+    const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), { terminal: 'pos-1' }));
+    for (const [n, reply] of HOSTILE_REPLIES.entries()) pos.publish(POS_1, readCommand(n), { reply });
     await pos.flush();
     await settle();
 
     expect(edgeA.pos!.refused.total).toBe(HOSTILE_REPLIES.length);
     for (const reply of HOSTILE_REPLIES) {
       expect(edgeLog.lines).toContain(
-        `pos A: request on cardsys.pos.A refused, not answered: its reply subject "${reply}" lies outside pos A's inbox _INBOX.pos.A.>`,
+        `pos A: request on cardsys.pos.A.pos-1 refused, not answered: its reply subject "${reply}" lies outside pos A/pos-1's inbox _INBOX.pos.A.pos-1.>`,
       );
     }
     expect(seen.map((msg) => msg.subject)).toEqual([]);
+    expect(pos2Saw.map((msg) => msg.subject)).toEqual([]);
     expect((await eventsJsm.streams.info(EVENTS_STREAM)).state.messages).toBe(storedBefore);
 
     // A command asked properly is answered.
     const reply = await sendPosCommand(
       pos,
-      { commandId: 'proper-1', storeId: 'A', terminalId: 'pos-1', read: {} },
+      { storeId: 'A', terminalId: 'pos-1' },
+      { commandId: 'proper-1', read: {} },
       { attempts: 1, timeoutMs: 5000 },
     );
     expect(reply.commandId).toBe('proper-1');
@@ -87,13 +95,13 @@ describe('confused deputy at the edge through a POS terminal', () => {
         if (status.type === 'error' && status.error instanceof PermissionViolationError) violations.push(status.error.subject);
       }
     })();
-    careless.subscribe(subjects.pos('A'), {
+    careless.subscribe(subjects.posAll('A'), {
       queue: 'careless',
       callback: (_error, msg) => void msg.respond(new TextEncoder().encode('whatever you say')),
     });
     await careless.flush();
-    const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'pos'));
-    for (const reply of [subjects.ack('B'), subjects.blacklistChanges]) pos.publish(subjects.pos('A'), readCommand(100), { reply });
+    const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), { terminal: 'pos-1' }));
+    for (const reply of [subjects.ack('B'), subjects.blacklistChanges]) pos.publish(POS_1, readCommand(100), { reply });
     await pos.flush();
     await settle();
     expect(violations).toEqual(expect.arrayContaining([subjects.ack('B'), subjects.blacklistChanges]));

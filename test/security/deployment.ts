@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { generateIssuerMasterKeys, terminalKeysFromJson } from '../../card/index.js';
-import { loadSigningKey, subjects } from '../../contracts/index.js';
-import { startEdge, type EdgeNode } from '../../edge/index.js';
+import { loadPinKey, loadSigningKey, subjects } from '../../contracts/index.js';
+import { startEdge, type CounterOptions, type EdgeNode } from '../../edge/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import {
   headOfficeFiles,
@@ -20,10 +20,14 @@ import {
   writeHubNatsConfig,
   writeStoreBrokerConfig,
   type StoreBundleFiles,
+  type StoreClient,
 } from '../../host/provisioning/index.js';
 import { freePort, type Logger } from '../../infra/index.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { capturingLogger } from '../../testkit/backbone.js';
+
+/** Every store's POS terminals. */
+const TERMINALS = ['pos-1', 'pos-2'];
 
 export interface Broker {
   server: NatsServer;
@@ -44,16 +48,19 @@ export interface Deployment {
   bundleDir(storeId: string): string;
   /** A connection made here and closed with the deployment. */
   connect(url: string, options: Partial<ConnectionOptions>): Promise<NatsConnection>;
-  /** The store's edge or POS terminals on the hub, with their own credentials and the CA. */
-  connectToHub(storeId: string, who: 'store' | 'pos'): Promise<NatsConnection>;
+  /** The store's edge or one of its POS terminals on the hub, with their own credentials and the CA. */
+  connectToHub(storeId: string, who: StoreClient): Promise<NatsConnection>;
   /** The auditor on the hub (reads the events stream, hears acks). */
   connectAuditor(): Promise<NatsConnection>;
   /** The store's broker as `cardsys edge broker-config` writes it, once its leaf link to the hub is up. */
   startBroker(storeId: string): Promise<Broker>;
   /** A nats-server run by whoever holds the store's bundle, configured as they like (here: anyone may connect and do anything). */
   startRogueBroker(storeId: string): Promise<Broker>;
-  /** The store's edge on `brokerUrl` with its own credentials and a counter whose reader holds no card; stopped with the deployment. */
-  startEdge(storeId: string, brokerUrl: string, logger: Logger): Promise<EdgeNode>;
+  /**
+   * The store's edge on `brokerUrl` with its own credentials and a counter whose readers hold no card
+   * (or the readers given); stopped with the deployment.
+   */
+  startEdge(storeId: string, brokerUrl: string, logger: Logger, cardReader?: CounterOptions['cardReader']): Promise<EdgeNode>;
   close(): Promise<void>;
 }
 
@@ -61,7 +68,8 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
   const root = mkdtempSync(join(tmpdir(), 'cardsys-deployment-'));
   const hqDataDir = join(root, 'hq');
   const bundleDir = (storeId: string) => join(root, 'stores', storeId);
-  for (const storeId of storeIds) provisionStore({ hqDataDir, storeId, name: `Store ${storeId}`, bundleDir: bundleDir(storeId) });
+  for (const storeId of storeIds)
+    provisionStore({ hqDataDir, storeId, name: `Store ${storeId}`, bundleDir: bundleDir(storeId), terminals: TERMINALS });
   const [port, leafPort] = [await freePort(), await freePort()];
   const hubDir = join(root, 'nats', 'hub');
   const { file } = writeHubNatsConfig(hqDataDir, {
@@ -184,7 +192,7 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
         },
         {},
       ),
-    async startEdge(storeId, brokerUrl, logger) {
+    async startEdge(storeId, brokerUrl, logger, cardReader) {
       const bundle = storeBundleFiles(bundleDir(storeId));
       const edge = await startEdge({
         storeId,
@@ -195,9 +203,12 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
         logger,
         counter: {
           keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
-          cardReader: () => {
-            throw new Error('no card in the reader');
-          },
+          pinMasterKey: loadPinKey(bundle.pinMasterKey),
+          cardReader:
+            cardReader ??
+            (() => {
+              throw new Error('no card in the reader');
+            }),
         },
       });
       edges.push(edge);

@@ -11,6 +11,7 @@ import { EVENTS_STREAM, pb, subjects, snapshotStream } from '../../contracts/ind
 import { loadSealingKey, openSealed, seal, sealingPublicKeyFromRaw } from '../../contracts/index.js';
 import { provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
+import { permissionViolation } from '../support/nats-permissions.js';
 import {
   ensureSnapshotStream,
   natsConnectOptions,
@@ -34,22 +35,6 @@ async function connectWith(credsFile: string): Promise<NatsConnection> {
   const nc = await connect({ servers: server.url, ...natsConnectOptions(credsFile) });
   open.push(nc);
   return nc;
-}
-
-/** The next permission violation the server reports on this connection for the subject. */
-function permissionViolation(nc: NatsConnection, subject: string): Promise<PermissionViolationError> {
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => reject(new Error(`no permission violation for ${subject} reported`)), 10_000);
-    void (async () => {
-      for await (const status of nc.status()) {
-        if (status.type === 'error' && status.error instanceof PermissionViolationError && status.error.subject === subject) {
-          clearTimeout(guard);
-          resolve(status.error);
-          return;
-        }
-      }
-    })();
-  });
 }
 
 /** Subscribes and returns how the server answered: the violation that closed it, or "allowed". */
@@ -81,7 +66,14 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'cardsys-security-'));
   const hqDataDir = join(root, 'hq');
   stores = {
-    A: provisionStore({ hqDataDir, storeId: 'A', name: 'Store A', nearbyStoreIds: ['B'], bundleDir: join(root, 'stores', 'A') }),
+    A: provisionStore({
+      hqDataDir,
+      storeId: 'A',
+      name: 'Store A',
+      nearbyStoreIds: ['B'],
+      bundleDir: join(root, 'stores', 'A'),
+      terminals: ['pos-1', 'pos-2'],
+    }),
     B: provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'stores', 'B') }),
   };
   server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(stores.B.natsAuthConfigFile, 'utf8') });
@@ -173,7 +165,8 @@ describe('store credentials', () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
     for (const subject of [
       subjects.ack('B'),
-      subjects.pos('B'),
+      subjects.pos('B', 'pos-1'),
+      subjects.posAll('B'),
       subjects.events('B'),
       subjects.eventsAll,
       `${subjects.inbox('B')}.>`,
@@ -182,7 +175,7 @@ describe('store credentials', () => {
     ]) {
       expect(await trySubscribe(edgeA, subject), subject).toBe(`Permissions Violation for Subscription to "${subject}"`);
     }
-    for (const subject of [subjects.ack('A'), subjects.pos('A'), subjects.snapshot('A'), subjects.blacklistChanges]) {
+    for (const subject of [subjects.ack('A'), subjects.posAll('A'), subjects.snapshot('A'), subjects.blacklistChanges]) {
       expect(await trySubscribe(edgeA, subject), subject).toBe('allowed');
     }
   });
@@ -232,33 +225,52 @@ describe('snapshot channel', () => {
 });
 
 describe('POS credentials', () => {
+  const terminalCreds = (storeId: 'A' | 'B', terminalId: string) => stores[storeId].bundle.terminal(terminalId).natsCreds;
+
   it("reach their own store's edge, which may answer them", async () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
-    edgeA.subscribe(subjects.pos('A'), {
+    edgeA.subscribe(subjects.posAll('A'), {
       callback: (_, message) => {
-        message.respond(encoder.encode(`edge A got ${message.string()}`));
+        message.respond(encoder.encode(`edge A got ${message.string()} on ${message.subject}`));
       },
     });
     await edgeA.flush();
-    const pos = await connectWith(stores.A.bundle.posCreds);
-    const reply = await pos.request(subjects.pos('A'), encoder.encode('pay 500'), { timeout: 5000 });
-    expect(reply.string()).toBe('edge A got pay 500');
+    for (const terminalId of ['pos-1', 'pos-2']) {
+      const pos = await connectWith(terminalCreds('A', terminalId));
+      const reply = await pos.request(subjects.pos('A', terminalId), encoder.encode('pay 500'), { timeout: 5000 });
+      expect(reply.string()).toBe(`edge A got pay 500 on cardsys.pos.A.${terminalId}`);
+    }
+  });
+
+  it("terminal 1 cannot publish on terminal 2's subject nor read terminal 2's replies", async () => {
+    const edgeA = await connectWith(stores.A.bundle.natsCreds);
+    const reached: string[] = [];
+    edgeA.subscribe(subjects.posAll('A'), { callback: (_, message) => void reached.push(message.subject) });
+    await edgeA.flush();
+    const pos1 = await connectWith(terminalCreds('A', 'pos-1'));
+    await expect(pos1.request(subjects.pos('A', 'pos-2'), encoder.encode('pay 500'), { timeout: 5000 })).rejects.toThrow(
+      'Permissions Violation for Publish to "cardsys.pos.A.pos-2"',
+    );
+    for (const subject of ['_INBOX.pos.A.pos-2.>', '_INBOX.pos.A.>', subjects.pos('A', 'pos-2')])
+      expect(await trySubscribe(pos1, subject), subject).toBe(`Permissions Violation for Subscription to "${subject}"`);
+    await edgeA.flush();
+    expect(reached).toEqual([]);
   });
 
   it("cannot talk to store B's edge nor pose as an edge", async () => {
     const edgeB = await connectWith(stores.B.bundle.natsCreds);
     let reachedB = 0;
-    edgeB.subscribe(subjects.pos('B'), {
+    edgeB.subscribe(subjects.posAll('B'), {
       callback: () => {
         reachedB++;
       },
     });
     await edgeB.flush();
-    const pos = await connectWith(stores.A.bundle.posCreds);
-    await expect(pos.request(subjects.pos('B'), encoder.encode('pay 500'), { timeout: 5000 })).rejects.toThrow(
-      'Permissions Violation for Publish to "cardsys.pos.B"',
+    const pos = await connectWith(terminalCreds('A', 'pos-1'));
+    await expect(pos.request(subjects.pos('B', 'pos-1'), encoder.encode('pay 500'), { timeout: 5000 })).rejects.toThrow(
+      'Permissions Violation for Publish to "cardsys.pos.B.pos-1"',
     );
-    expect(await trySubscribe(pos, subjects.pos('A'))).toBe('Permissions Violation for Subscription to "cardsys.pos.A"');
+    expect(await trySubscribe(pos, subjects.posAll('A'))).toBe('Permissions Violation for Subscription to "cardsys.pos.A.*"');
     const refused = permissionViolation(pos, subjects.events('A'));
     pos.publish(subjects.events('A'), encoder.encode('forged'));
     await refused;

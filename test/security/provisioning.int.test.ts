@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyIdOf, loadPublicKey, loadSigningKey, rawPublicKey } from '../../contracts/index.js';
+import { keyIdOf, loadPinKey, loadPublicKey, loadSigningKey, rawPublicKey, terminalPinKey } from '../../contracts/index.js';
 import {
   loadSealingKey,
   loadSealingPublicKey,
@@ -16,6 +16,7 @@ import {
   headOfficeFiles,
   provisionHeadOffice,
   provisionStore,
+  provisionTerminal,
   ProvisioningError,
   type ProvisionedStore,
 } from '../../host/provisioning/index.js';
@@ -44,7 +45,17 @@ afterAll(() => {
 describe('provisionStore', () => {
   it('writes the bundle with every secret readable by its owner only', () => {
     const { bundle } = storeA;
-    for (const secret of [bundle.signingKey, bundle.sealingKey, bundle.natsCreds, bundle.posCreds, bundle.terminalKeys, bundle.tls.key])
+    const terminal = bundle.terminal('pos-1');
+    for (const secret of [
+      bundle.signingKey,
+      bundle.sealingKey,
+      bundle.natsCreds,
+      bundle.pinMasterKey,
+      terminal.natsCreds,
+      terminal.pinKey,
+      bundle.terminalKeys,
+      bundle.tls.key,
+    ])
       expect(mode(secret), secret).toBe(0o600);
     // A store's terminals get what they need to talk to cards, never the keys that mint or vouch for money.
     expect(Object.keys(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))).sort()).toEqual([
@@ -60,11 +71,34 @@ describe('provisionStore', () => {
       inboxPrefix: '_INBOX_A',
       publicKey: storeA.record.natsPublicKey,
     });
-    expect(readCredentialsFile(bundle.posCreds)).toMatchObject({
-      principal: 'pos A',
-      inboxPrefix: '_INBOX.pos.A',
-      publicKey: storeA.record.posNatsPublicKey,
+    // One terminal when none is named: pos-1, its own principal and inbox, its PIN key derived from the store's PIN master key.
+    expect(storeA.record.terminals.map((t) => t.terminalId)).toEqual(['pos-1']);
+    expect(readCredentialsFile(terminal.natsCreds)).toMatchObject({
+      principal: 'pos A/pos-1',
+      inboxPrefix: '_INBOX.pos.A.pos-1',
+      publicKey: storeA.record.terminals[0]!.natsPublicKey,
     });
+    expect(loadPinKey(terminal.pinKey)).toEqual(terminalPinKey(loadPinKey(bundle.pinMasterKey), 'A', 'pos-1'));
+  });
+
+  it('adds a terminal to a provisioned store with its own credentials and PIN key, and never replaces one', () => {
+    const added = provisionTerminal({ hqDataDir, storeId: 'A', terminalId: 'pos-7', bundleDir: join(root, 'bundle-A') });
+    const files = storeA.bundle.terminal('pos-7');
+    expect(added.files).toEqual(files);
+    expect(readCredentialsFile(files.natsCreds)).toMatchObject({ principal: 'pos A/pos-7', inboxPrefix: '_INBOX.pos.A.pos-7' });
+    expect(loadPinKey(files.pinKey)).toEqual(terminalPinKey(loadPinKey(storeA.bundle.pinMasterKey), 'A', 'pos-7'));
+    expect(loadPinKey(files.pinKey)).not.toEqual(loadPinKey(storeA.bundle.terminal('pos-1').pinKey));
+    const record = JSON.parse(readFileSync(join(hqDataDir, 'directory', 'stores', 'A.json'), 'utf8'));
+    expect(record.terminals.map((t: { terminalId: string }) => t.terminalId)).toEqual(['pos-1', 'pos-7']);
+    expect(JSON.parse(readFileSync(storeA.bundle.record, 'utf8')).store.terminals).toEqual(record.terminals);
+    expect(readFileSync(added.natsAuthConfigFile, 'utf8')).toContain(`nkey: "${added.record.natsPublicKey}"`);
+    expect(() => provisionTerminal({ hqDataDir, storeId: 'A', terminalId: 'pos-7', bundleDir: join(root, 'bundle-A') })).toThrow(
+      'terminal pos-7 of store A is already provisioned; its keys are never replaced',
+    );
+    expect(() => provisionTerminal({ hqDataDir, storeId: 'Q', terminalId: 'pos-1' })).toThrow(/store Q is not provisioned/);
+    expect(() => provisionTerminal({ hqDataDir, storeId: 'A', terminalId: 'pos.1', bundleDir: join(root, 'bundle-A') })).toThrow(
+      'terminal id "pos.1": terminal id must be 1-32 letters, digits, "-" or "_"',
+    );
   });
 
   it('returns StoreRegistered and StoreKeyRegistered with the public halves', () => {
@@ -109,16 +143,12 @@ describe('provisionStore', () => {
     expect(before).toContain(storeA.record.natsPublicKey);
     const storeB = provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'bundle-B') });
     const after = readFileSync(storeB.natsAuthConfigFile, 'utf8');
-    for (const key of [
-      storeA.record.natsPublicKey,
-      storeA.record.posNatsPublicKey,
-      storeB.record.natsPublicKey,
-      storeB.record.posNatsPublicKey,
-    ]) {
+    const terminalKeys = (store: ProvisionedStore) => store.record.terminals.map((terminal) => terminal.natsPublicKey);
+    for (const key of [storeA.record.natsPublicKey, ...terminalKeys(storeA), storeB.record.natsPublicKey, ...terminalKeys(storeB)]) {
       expect(after).toContain(`nkey: "${key}"`);
     }
-    // Head office's five parts, the auditor, and each store's edge and POS terminals, each store in its own account.
-    expect(after.match(/nkey: "U/g)).toHaveLength(10);
+    // Head office's five parts, the auditor, and each store's edge and POS terminals (A: pos-1 and pos-7, B: pos-1), each store in its own account.
+    expect(after.match(/nkey: "U/g)).toHaveLength(11);
     expect(after).toMatch(/"A": \{/);
     expect(after).toMatch(/"B": \{/);
   });
@@ -141,6 +171,10 @@ describe('provisionStore', () => {
     expect(attempt({ nearbyStoreIds: ['N'] })).toThrow('store N cannot be its own nearby store');
     expect(attempt({ nearbyStoreIds: ['B', 'B'] })).toThrow('nearby store B is listed twice');
     expect(attempt({ name: '  ' })).toThrow(ProvisioningError);
+    const withTerminals = (terminals: string[]) => () =>
+      provisionStore({ hqDataDir, storeId: 'N', name: 'N', bundleDir: join(root, 'bad'), terminals });
+    expect(withTerminals(['pos-1', 'pos 2'])).toThrow('terminal id "pos 2": terminal id must be 1-32 letters, digits, "-" or "_"');
+    expect(withTerminals(['pos-1', 'pos-1'])).toThrow('terminal pos-1 is listed twice');
   });
 });
 
@@ -212,6 +246,19 @@ describe('cardsys host provision-store / nats-config', () => {
     expect(mode(join(root, 'data', 'stores', 'S1', 'store.nk'))).toBe(0o600);
     const record = JSON.parse(readFileSync(join(root, 'data', 'hq', 'directory', 'stores', 'S1.json'), 'utf8'));
     expect(record).toMatchObject({ storeId: 'S1', name: 'Shop 1', nearbyStoreIds: ['S2', 'S3'] });
+    expect(record.terminals.map((t: { terminalId: string }) => t.terminalId)).toEqual(['pos-1']);
+
+    const terminals = cli('host', 'provision-store', '--store', 'S2', '--name', 'Shop 2', '--terminals', 'pos-1,pos-2', '--data', 'data');
+    expect(terminals.status).toBe(0);
+    for (const terminalId of ['pos-1', 'pos-2'])
+      expect(mode(join(root, 'data', 'stores', 'S2', 'terminals', terminalId, 'nats.nk')), terminalId).toBe(0o600);
+    const added = cli('host', 'provision-terminal', '--store', 'S2', '--terminal', 'pos-3', '--data', 'data');
+    expect(added.stdout).toContain('terminal pos-3 of store S2 provisioned');
+    expect(added.status).toBe(0);
+    expect(mode(join(root, 'data', 'stores', 'S2', 'terminals', 'pos-3', 'pin-key'))).toBe(0o600);
+    const twice = cli('host', 'provision-terminal', '--store', 'S2', '--terminal', 'pos-3', '--data', 'data');
+    expect(twice.status).toBe(1);
+    expect(twice.stderr).toContain('cardsys: terminal pos-3 of store S2 is already provisioned');
 
     const again = cli('host', 'provision-store', '--store', 'S1', '--name', 'Shop 1', '--data', 'data');
     expect(again.status).toBe(1);
@@ -228,6 +275,8 @@ describe('cardsys host provision-store / nats-config', () => {
 
   it('explain themselves with --help', () => {
     expect(cli('host', 'provision-store', '--help').stdout).toContain('--nearby <ids>');
+    expect(cli('host', 'provision-store', '--help').stdout).toContain('--terminals <ids>');
+    expect(cli('host', 'provision-terminal', '--help').stdout).toContain('--terminal <id>');
     expect(cli('host', 'nats-config', '--help').stdout).toContain('--listen <host:port>');
   });
 });

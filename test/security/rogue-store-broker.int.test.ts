@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { snapshotStream, subjects } from '../../contracts/index.js';
-import { EVENTS_STREAM, pb } from '../../contracts/index.js';
+import { EVENTS_STREAM, loadPinKey, pb } from '../../contracts/index.js';
 
 import type { EdgeNode } from '../../edge/index.js';
 import { sendPosCommand } from '../../edge/pos/index.js';
@@ -43,10 +43,12 @@ describe("a rogue broker joined with store B's leaf login", () => {
   });
 
   it("receives nothing of store A's: POS commands with the PIN, events, acks, authorisation requests and their answers", async () => {
-    const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), 'pos'));
+    const pos = await deployment.connect(brokerA.url, storeNatsOptions(deployment.bundleDir('A'), { terminal: 'pos-1' }));
+    const terminal = { storeId: 'A', terminalId: 'pos-1', pinKey: loadPinKey(deployment.bundle('A').terminal('pos-1').pinKey) };
     const loaded = await sendPosCommand(
       pos,
-      { commandId: 'load-1', storeId: 'A', terminalId: 'pos-1', load: { amount: 10_000, pin: PIN } },
+      terminal,
+      { commandId: 'load-1', load: { amount: 10_000, pin: PIN } },
       { attempts: 1, timeoutMs: 5000 },
     );
     expect(loaded.commandId).toBe('load-1');
@@ -89,7 +91,7 @@ describe("a rogue broker joined with store B's leaf login", () => {
     const asked = [
       subjects.inquiry('A'),
       subjects.lookup('A'),
-      subjects.pos('A'),
+      subjects.pos('A', 'pos-1'),
       `$JS.API.DIRECT.GET.${snapshotStream('A')}`,
       `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
     ];

@@ -44,7 +44,7 @@ describe("TLS with head office's private CA", () => {
 
   it("a store's broker refuses its POS terminal without the CA, and one that trusts another CA", async () => {
     const bundle = deployment.bundle('A');
-    const credentials = natsConnectOptions(bundle.posCreds);
+    const credentials = natsConnectOptions(bundle.terminal('pos-1').natsCreds);
     await expect(connect({ servers: brokerA.url, reconnect: false, ...credentials })).rejects.toThrow(UNTRUSTED);
     const otherCa = { cert: join(deployment.root, 'other-ca', 'ca.pem'), key: join(deployment.root, 'other-ca', 'ca-key.pem') };
     ensureCertificateAuthority(otherCa, 'some other CA');
