@@ -48,3 +48,11 @@ export function withEveryCommandOptions(program: Command): void {
     withEveryCommandOptions(command);
   }
 }
+
+/** Settles with the signal's name on the first Ctrl-C or SIGTERM: a long-running command stops then. */
+export function stopSignal(): Promise<string> {
+  return new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}

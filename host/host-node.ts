@@ -26,6 +26,9 @@ import { headOfficeRoles, Leadership, PostgresWriterLease, type Role, soleInstan
 import type { IssuanceStation } from './primary-issuance/index.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys, provisionHeadOffice } from './provisioning/index.js';
 import { headOfficePurse } from './purse/index.js';
+import { consolePage, consoleRoutes, StoreContacts } from './console/index.js';
+import { CONSOLE_BUILD_DIR } from '../infra/index.js';
+import { JAPAN_BUSINESS_DAY } from '../domain/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
@@ -75,6 +78,8 @@ export interface HostOptions {
   api?: ApiAccessConfig;
   /** The reader and stripe encoder primary issuance uses; without it POST /v1/users/:userId/cards answers 503. */
   issuanceStation?: IssuanceStation;
+  /** Silence after which the console shows a store offline (edges send a heartbeat every 2 s by default). */
+  storeOfflineAfterMs?: number;
 }
 
 export interface HostNode extends HostParts {
@@ -160,6 +165,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
       logger,
     });
+    const contacts = new StoreContacts(options.storeOfflineAfterMs);
     // The single-writer parts run where the lease is held; see host/leadership.
     const lease = await openWriterLease(options.eventStore, logger);
     cleanup.push(() => lease.close());
@@ -172,6 +178,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       purse,
       issuance,
       books,
+      contacts,
       shared: lease.shared,
       logger,
     });
@@ -205,6 +212,15 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
           cardViews,
         }),
         books.routes(),
+        consoleRoutes({
+          readModels: runner.db,
+          store,
+          contacts,
+          businessDay: options.books?.businessDay ?? JAPAN_BUSINESS_DAY,
+          blacklistVersion: () => leadership.reads().centre.blacklistVersion,
+          hqWriter: () => leadership.leader().hqWriter,
+        }),
+        consolePage(CONSOLE_BUILD_DIR),
         ...(options.routes?.(parts) ?? []),
       ],
     });

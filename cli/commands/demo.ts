@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DemoStepError, runDemo } from '../../demo/index.js';
+import { stopSignal } from '../options.js';
 import { answer, say } from '../output.js';
 import { parseHttpAddress } from './host.js';
 
@@ -29,12 +30,13 @@ export function registerDemoCommand(program: Command): void {
     )
     .action(async (options: DemoCliOptions) => {
       parseHttpAddress(options.http);
-      const stopSignal = new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
       try {
-        const summary = await runDemo({ dataDir: options.data, http: options.http, keepRunning: options.keepRunning ?? false, stopSignal });
+        const summary = await runDemo({
+          dataDir: options.data,
+          http: options.http,
+          keepRunning: options.keepRunning ?? false,
+          stopSignal: stopSignal(),
+        });
         say('\ndemo finished: every process stopped');
         answer(summary);
       } catch (error) {

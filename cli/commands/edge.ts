@@ -17,7 +17,7 @@ import {
   type EdgeOptions,
 } from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
-import { withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
+import { stopSignal, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
 import { answer, say } from '../output.js';
 
 type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string };
@@ -65,10 +65,7 @@ export function registerEdgeCommands(program: Command): void {
     )
     .action(async (options: EdgeCliOptions) => {
       const storeId = parseStoreId(options.store);
-      const stopRequested = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      const stopRequested = stopSignal();
       const dataDir = storeDir(options.data, storeId);
       const nats = storeClientSettings(dataDir, storeId, 'store', options);
       checkEdgeCredentials(dataDir, storeId, nats.creds);

@@ -4,7 +4,7 @@ import { type ApiAccessConfig, DEFAULT_WRITE_RATE_LIMIT, parseWriteRateLimit } f
 import { describeEventStore, startHost } from '../../host/index.js';
 import { pcscIssuanceStation } from '../../host/issuance/index.js';
 import { headOfficeClientSettings } from '../../host/provisioning/index.js';
-import { type DataCliOptions, type NatsCliOptions, withDataOption, withNatsOptions } from '../options.js';
+import { type DataCliOptions, type NatsCliOptions, stopSignal, withDataOption, withNatsOptions } from '../options.js';
 import { answer, say } from '../output.js';
 import { type EventStoreCliOptions, eventStoreChoice, hqDataDir, withEventStoreOptions } from './host-options.js';
 import { JAPAN_BUSINESS_DAY } from '../../domain/index.js';
@@ -131,10 +131,7 @@ export function registerHostCommand(program: Command): void {
       const http = parseHttpAddress(options.http);
       const businessDay = { ...JAPAN_BUSINESS_DAY, cutoffHour: parseCutoffHour(options.businessDayCutoff) };
       const dataDir = hqDataDir(options.data);
-      const stopRequested = new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
+      const stopRequested = stopSignal();
       const api = apiAccessConfig(options);
       const station = issuanceStation(options);
       const eventStore = eventStoreChoice(options);

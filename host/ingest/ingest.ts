@@ -27,6 +27,8 @@ export interface IngestOptions {
   ackWaitMs?: number;
   /** Told of every refused batch, e.g. to record it where the store's sync view shows it. */
   onRefusal?: (refusal: BatchRefusal) => void;
+  /** Told each time a store is heard from (a sync request, a batch): what the console's liveness shows. */
+  onContact?: (storeId: string) => void;
   /** Most JetStream messages folded into one round of event-store appends. */
   maxMessagesPerRound?: number;
 }
@@ -78,7 +80,10 @@ function serveSync(options: IngestOptions, tails: CommittedTails, consumerName: 
     subject: subjects.sync('*'),
     queue: consumerName,
     askerOf: storeAskingOn,
-    answer: async (_msg, { storeId }) => pb.StoreAck.encode({ storeId, confirmedSeq: (await tails.of(storeId)).lastSeq }).finish(),
+    answer: async (_msg, { storeId }) => {
+      options.onContact?.(storeId);
+      return pb.StoreAck.encode({ storeId, confirmedSeq: (await tails.of(storeId)).lastSeq }).finish();
+    },
     logger,
     ...(options.refused ? { refused: options.refused } : {}),
   });
@@ -153,9 +158,10 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     onRefusal: options.onRefusal,
   };
   const sync = serveSync(options, tails, consumerName, logger);
-  const consuming = await consumeInRounds(nc, consumerName, options.maxMessagesPerRound ?? 64, logger, async (messages) =>
-    commitRound(await checkRound(messages, parts), parts),
-  );
+  const consuming = await consumeInRounds(nc, consumerName, options.maxMessagesPerRound ?? 64, logger, async (messages) => {
+    for (const msg of messages) options.onContact?.(msg.subject.slice(subjects.events('').length));
+    return commitRound(await checkRound(messages, parts), parts);
+  });
   logger.info(`ingest: consuming ${EVENTS_STREAM} as ${consumerName}`);
   return {
     async stop() {

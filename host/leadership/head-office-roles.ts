@@ -31,6 +31,7 @@ import type { HeadOfficeIssuance } from '../issuance/index.js';
 import { provisionedStores, storeRegistrationEvents } from '../provisioning/index.js';
 import type { HeadOfficePurse, InquiryCentre } from '../purse/index.js';
 import type { LeaseHolder } from './lease.js';
+import type { StoreContacts } from '../console/index.js';
 
 export interface WriterRole {
   hqWriter: HqWriter;
@@ -57,6 +58,8 @@ export interface HeadOfficeRoleDeps {
   purse: HeadOfficePurse;
   issuance: HeadOfficeIssuance;
   books: HeadOfficeBooks;
+  /** What head office hears of each store, for the console (the leader answers the stores). */
+  contacts?: StoreContacts;
   /** Whether other instances share the event store (each writer term then opens with HeadOfficeWriterStarted). */
   shared: boolean;
   logger: Logger;
@@ -93,6 +96,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           nats,
           refused,
           hqWriter,
+          ...(deps.contacts ? { onBlacklistSync: deps.contacts.blacklistSent.bind(deps.contacts) } : {}),
           logger,
         });
         stops.push(() => centre.stop());
@@ -104,6 +108,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           storeKeys: storeKeyDirectory(store),
           logger,
           onRefusal: recordRefusals(hqWriter, logger),
+          ...(deps.contacts ? { onContact: deps.contacts.heard.bind(deps.contacts) } : {}),
         });
         stops.push(() => ingest.stop());
         const checks = deps.books.startChecks(hqWriter);
