@@ -1,12 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
-import type { Logger } from '../infra/index.js';
+import { acquireFileLock, type Logger } from '../infra/index.js';
 import { connectReconnecting, HEAD_OFFICE_PARTS, RefusedRequests, type HeadOfficePart, type LinkWatch } from '../infra/nats/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
@@ -50,6 +51,8 @@ export interface HostOptions {
   natsUrl: string;
   /** Credentials and TLS of each part's connection; the same for every part when one object. */
   natsOptions?: Partial<ConnectionOptions> | ((part: HeadOfficePart) => Partial<ConnectionOptions>);
+  /** What a failed first connection is reported as: which flag or file would fix it. */
+  explainNatsError?: (error: Error) => string;
   http: { host: string; port: number };
   /** Where clients reach this instance's API, as a follower names the leader in its refusals; default: the http address. */
   advertiseUrl?: string;
@@ -124,6 +127,10 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     for (const stop of cleanup.reverse().splice(0)) await stop().catch((error: Error) => logger.warn(`while stopping: ${error.message}`));
   };
   try {
+    // Two head offices on one folder would share keys, read models and the SQLite event store.
+    mkdirSync(options.dataDir, { recursive: true });
+    const lock = acquireFileLock(join(options.dataDir, 'host.lock'), `head office's data folder ${options.dataDir}`);
+    cleanup.push(async () => lock.release());
     const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
     const { nats, links } = await connectParts(options, logger);
@@ -269,7 +276,8 @@ async function connectParts(
   const connected = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
   if (failed) {
     await Promise.all(connected.map(([, { nc }]) => nc.close()));
-    throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${(failed.reason as Error).message}`);
+    const reason = failed.reason as Error;
+    throw new Error(options.explainNatsError?.(reason) ?? `cannot connect to NATS at ${options.natsUrl}: ${reason.message}`);
   }
   const nats = Object.fromEntries(connected.map(([part, { nc }]) => [part, nc])) as HeadOfficeConnections;
   return { nats, links: Object.fromEntries(connected.map(([part, { link }]) => [part, link])) as Record<HeadOfficePart, LinkWatch> };
