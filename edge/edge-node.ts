@@ -13,7 +13,7 @@ import type { KeyObject } from 'node:crypto';
 import { PosServer, type CounterOptions } from './pos/index.js';
 import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
 import { startPurse, type PurseAtStore } from './purse/index.js';
-import type { Logger } from '../infra/index.js';
+import { acquireFileLock, type Logger } from '../infra/index.js';
 
 export interface EdgeOptions {
   storeId: string;
@@ -22,6 +22,8 @@ export interface EdgeOptions {
   natsUrl: string;
   /** Extra connection options, e.g. an authenticator for the store's credentials. */
   natsOptions?: Partial<ConnectionOptions>;
+  /** What the log says when NATS cannot be reached at first: which flag or file would fix it. */
+  explainNatsError?: (error: Error) => string;
   signingKey: SigningKey;
   logger?: Logger;
   replication?: Omit<ReplicatorOptions, 'log' | 'db' | 'signingKey' | 'logger'>;
@@ -68,8 +70,17 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     throw new Error(`invalid store id "${options.storeId}": use 1-32 letters, digits, "-" or "_" (not "hq")`);
   const logger = options.logger ?? console;
   mkdirSync(options.dataDir, { recursive: true });
-  const log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger });
-  const db = openEdgeDb(options.dataDir);
+  // Two edges on one folder would append to one log and answer the same terminals.
+  const lock = acquireFileLock(join(options.dataDir, 'edge.lock'), `store ${options.storeId}'s data folder ${options.dataDir}`);
+  let log: EventLog;
+  let db: Database.Database;
+  try {
+    log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger });
+    db = openEdgeDb(options.dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const replicator = new Replicator({ ...options.replication, log, db, signingKey: options.signingKey, logger });
 
   let stopped = false;
@@ -96,7 +107,7 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
       } catch (error) {
         if (attempt === 0)
           logger.warn(
-            `edge ${options.storeId}: cannot reach NATS at ${options.natsUrl} (${(error as Error).message}); working offline and retrying`,
+            `edge ${options.storeId}: ${options.explainNatsError?.(error as Error) ?? `cannot reach NATS at ${options.natsUrl} (${(error as Error).message})`}; working offline and retrying`,
           );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt));
@@ -139,6 +150,7 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
       await nc?.close();
       await log.close();
       db.close();
+      lock.release();
     },
   };
 }

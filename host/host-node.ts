@@ -1,12 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
-import type { Logger } from '../infra/index.js';
+import { acquireFileLock, type Logger } from '../infra/index.js';
 import {
   connectReconnecting,
   HEAD_OFFICE_PARTS,
@@ -56,6 +57,8 @@ export interface HostOptions {
   natsUrl: string;
   /** Credentials and TLS of each part's connection; the same for every part when one object. */
   natsOptions?: Partial<ConnectionOptions> | ((part: HeadOfficePart) => Partial<ConnectionOptions>);
+  /** What a failed first connection is reported as: which flag or file would fix it. */
+  explainNatsError?: (error: Error) => string;
   http: { host: string; port: number };
   /** Where clients reach this instance's API, as a follower names the leader in its refusals; default: the http address. */
   advertiseUrl?: string;
@@ -130,6 +133,10 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     for (const stop of cleanup.reverse().splice(0)) await stop().catch((error: Error) => logger.warn(`while stopping: ${error.message}`));
   };
   try {
+    // Two head offices on one folder would share keys, read models and the SQLite event store.
+    mkdirSync(options.dataDir, { recursive: true });
+    const lock = acquireFileLock(join(options.dataDir, 'host.lock'), `head office's data folder ${options.dataDir}`);
+    cleanup.push(async () => lock.release());
     const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
     const { nats, link } = await connectParts(options, logger);
@@ -268,7 +275,8 @@ async function connectParts(options: HostOptions, logger: Logger): Promise<{ nat
   const connected = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
   if (failed) {
     await Promise.all(connected.map(([, { nc }]) => nc.close()));
-    throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${(failed.reason as Error).message}`);
+    const reason = failed.reason as Error;
+    throw new Error(options.explainNatsError?.(reason) ?? `cannot connect to NATS at ${options.natsUrl}: ${reason.message}`);
   }
   const byPart = Object.fromEntries(connected) as Record<HeadOfficePart, ReconnectingConnection>;
   const nats = Object.fromEntries(connected.map(([part, { nc }]) => [part, nc])) as HeadOfficeConnections;

@@ -40,7 +40,7 @@ describe('cardsys edge', () => {
       await log.close();
       const status = spawnSync(process.execPath, [cli, 'edge', 'status', '--store', 's1', '--data', data, '--json'], { encoding: 'utf8' });
       expect(status.status).toBe(0);
-      expect(JSON.parse(status.stdout)).toEqual({ storeId: 's1', headSeq: 3, confirmedSeq: 0, unconfirmed: 3 });
+      expect(JSON.parse(status.stdout)).toEqual({ ok: true, storeId: 's1', headSeq: 3, confirmedSeq: 0, unconfirmed: 3 });
 
       const bad = spawnSync(process.execPath, [cli, 'edge', 'status', '--store', 'no such', '--data', data], { encoding: 'utf8' });
       expect(bad.status).not.toBe(0);
