@@ -43,6 +43,7 @@ const eventMessages = {
   ApiAccessRecorded: pb.ApiAccessRecorded,
   StoreBatchRefused: pb.StoreBatchRefused,
   LoadOverdue: pb.LoadOverdue,
+  StoreClaimRefused: pb.StoreClaimRefused,
   StoreDayClosed: pb.StoreDayClosed,
   AlertResolved: pb.AlertResolved,
 } as const;
@@ -78,6 +79,7 @@ const EVENT_WRITER = {
   StoreBatchRefused: 'hq',
   HeadOfficeWriterStarted: 'hq',
   LoadOverdue: 'hq',
+  StoreClaimRefused: 'hq',
   StoreDayClosed: 'hq',
   AlertResolved: 'hq',
 } as const satisfies Record<EventType, 'store' | 'hq'>;

@@ -2,7 +2,10 @@
 import type { LoadAlertKind } from './load-reconciliation.js';
 import type { DivergenceKind } from './purse-ledger.js';
 
-export type AlertKind = DivergenceKind | LoadAlertKind;
+/** A store said of a chip what its verified records do not bear out (StoreClaimRefused). */
+export type ClaimAlertKind = 'store_claim_refused';
+
+export type AlertKind = DivergenceKind | LoadAlertKind | ClaimAlertKind;
 export type AlertSeverity = 'critical' | 'high' | 'warning';
 
 const SEVERITY: Readonly<Record<AlertKind, AlertSeverity>> = {
@@ -14,6 +17,7 @@ const SEVERITY: Readonly<Record<AlertKind, AlertSeverity>> = {
   load_without_debit: 'high',
   load_debit_mismatch: 'high',
   load_after_reversal: 'high',
+  store_claim_refused: 'high',
   counter_gap: 'warning',
   load_unconfirmed: 'warning',
 };

@@ -6,6 +6,12 @@
 // while its counter is still c, and a credit moves the counter to c + 1. Stores record
 // PurseCreditStarted before they send the credit, so a store log that goes past the deadline without
 // one proves the credit never happened there.
+//
+// Head office believes the chip, not the store: what a store reports of a chip counts only as far
+// as the chip's own records (card MACs under K_txn, which no store holds) bear it out. Once a store
+// recorded sending the credit, its word that the chip did not take it returns no money; a record
+// of the chip at counter c + 1 that is not the credit does, and so does another store's reading.
+import { toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
 import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
 
@@ -46,12 +52,43 @@ export interface InquiryState {
   openByCard: Map<string, Set<string>>;
 }
 
-/** What the chip shows at an insertion. */
-export interface ChipView {
+/** One record of a chip's usage log, with the card's MAC over it. */
+export interface ChipRecord {
+  operation: 'credit' | 'debit';
+  amount: number;
+  /** The counter this operation got. */
   cardCounter: number;
-  credits: Array<{ cardCounter: number; amount: number; terminalId: Uint8Array }>;
-  /** Lowest counter the chip's usage log still covers. */
+  newBalance: number;
+  terminalId: Uint8Array;
+  cardMac: Uint8Array;
+}
+
+/** What a store read of the chip at an insertion. */
+export interface ChipView {
+  /** The store that read it (and so reports it). */
+  storeId: string;
+  /** The counter as the store reports it (no MAC covers it). */
+  cardCounter: number;
+  /** The usage log's records, each card MAC verified (a log with one that fails is refused whole). */
+  records: ChipRecord[];
+  /** Lowest counter the chip's usage log still covers, as the store reports it. */
   logCoversFromCounter: number;
+}
+
+/** The records whose card MAC is not the one the card makes with its transaction key: a forged log. */
+export function forgedRecords(keys: IssuerMasterKeys, cardId: string, records: ChipRecord[]): ChipRecord[] {
+  return records.filter(
+    (record) =>
+      !verifyCardMac(keys, {
+        operation: record.operation,
+        cardId,
+        counter: record.cardCounter,
+        amount: record.amount,
+        newBalance: record.newBalance,
+        terminalId: toHex(record.terminalId),
+        mac: toHex(record.cardMac),
+      }),
+  );
 }
 
 export type InquiryCommand =
@@ -69,7 +106,7 @@ export type InquiryCommand =
       validForMs: number;
     }
   | { kind: 'complete'; authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }
-  | { kind: 'release'; authorizationId: string; storeId: string }
+  | { kind: 'release'; authorizationId: string; storeId: string; chip?: ChipView | undefined }
   | { kind: 'hand_over'; authorizationId: string; storeId: string; terminalId: string; nowMs: number }
   | { kind: 'reverse'; authorizationId: string; reason: ReversalReason };
 
@@ -190,7 +227,15 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
           `store ${command.storeId} cannot release authorisation ${command.authorizationId}: another store holds it too`,
         );
       }
-      return reversal(authorisation, state, 'released');
+      if (!authorisation.creditStarted) return reversal(authorisation, state, 'released');
+      // The store sent the credit: only the chip can say it did not take it.
+      const taken = chipTook(authorisation, command.chip);
+      if (taken === 'not_taken') return reversal(authorisation, state, 'released');
+      const reason =
+        taken === 'taken'
+          ? `store ${command.storeId} says the card did not take the credit of authorisation ${authorisation.authorizationId}, but the chip's log shows it at counter ${authorisation.cardCounter + 1}`
+          : `store ${command.storeId} asks to release authorisation ${authorisation.authorizationId} after recording that it sent the credit, and the chip's log does not show counter ${authorisation.cardCounter + 1} without it`;
+      return [claimRefused(authorisation, command.storeId, 'release_after_credit', reason)];
     }
     case 'hand_over': {
       const authorisation = known(state, command.authorizationId);
@@ -236,7 +281,9 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
     return [];
   }
   const issuedFor = state.cardAccounts.get(command.cardId);
-  if (issuedFor !== undefined && issuedFor !== command.bankId) {
+  // Fails closed: a card head office never issued is loaded from no account.
+  if (issuedFor === undefined) throw new DomainRefusal('unknown_card', `head office never issued card ${command.cardId}`);
+  if (issuedFor !== command.bankId) {
     throw new DomainRefusal('card_mismatch', `card ${command.cardId} was issued for another bank account than ${command.bankId}`);
   }
   const account = state.accounts.get(command.bankId);
@@ -303,32 +350,73 @@ function reversal(authorisation: Authorisation, state: InquiryState, reason: Rev
   ];
 }
 
+/**
+ * What the chip's verified records say of the authorisation's credit: 'taken' (a credit of its
+ * amount at c + 1; head office never has two open at one counter), 'not_taken' (another record at
+ * c + 1: the counter went on without it), 'unknown' (no record at c + 1).
+ */
+function chipTook(authorisation: Authorisation, chip: ChipView | undefined): 'taken' | 'not_taken' | 'unknown' {
+  const atCredit = chip?.records.find((record) => record.cardCounter === authorisation.cardCounter + 1);
+  if (!atCredit) return 'unknown';
+  return atCredit.operation === 'credit' && atCredit.amount === authorisation.amount ? 'taken' : 'not_taken';
+}
+
+/** Head office's refusal of a store's claim about a chip: recorded, and raised as an alert naming the store. */
+export function claimRefused(
+  authorisation: Pick<Authorisation, 'authorizationId' | 'cardId'> | { authorizationId: ''; cardId: string },
+  storeId: string,
+  claim: 'forged_log' | 'card_moved_on' | 'release_after_credit',
+  reason: string,
+): NewDomainEvent {
+  return {
+    type: 'StoreClaimRefused',
+    data: { storeId, cardId: authorisation.cardId, authorizationId: authorisation.authorizationId, claim, reason },
+  };
+}
+
 /** What to do with an open authorisation when its card is inserted and its chip read. */
 export type Settlement =
-  | { action: 'record'; credit: ChipView['credits'][number] }
+  | { action: 'record'; credit: ChipRecord }
   | { action: 'credit' }
   | { action: 'reverse'; reason: 'card_moved_on' | 'expired_at_card' }
+  | { action: 'refuse'; why: string }
   | { action: 'open'; why: string };
 
 /**
- * The chip is the witness: a credit at counter c + 1 is this authorisation (head office never has
- * two open at one counter); a chip past c without it, or still at c after the deadline and the
- * margin, can no longer take it; a chip at c before the deadline can take it now.
+ * The chip is the witness, through its verified records: a credit of the amount at counter c + 1
+ * is this authorisation; another record at c + 1 proves the counter went on without it. Without a
+ * record at c + 1: a chip at c before the deadline can take it now; after the deadline and the
+ * margin, a chip at c can no longer take it — believed from any store when no credit was sent, and
+ * from a store that does not hold the authorisation when one was (the holder's word is no evidence
+ * against its own credit). A store that says the chip moved past c while its log covers c + 1
+ * without a record there says what no chip shows: refused.
  */
 export function settleAtInsertion(authorisation: Authorisation, chip: ChipView, nowMs: number, marginMs: number): Settlement {
   const creditCounter = authorisation.cardCounter + 1;
-  const credit = chip.credits.find((c) => c.cardCounter === creditCounter);
-  if (credit) {
-    if (credit.amount === authorisation.amount) return { action: 'record', credit };
-    return { action: 'open', why: `the chip's credit at counter ${creditCounter} is ${credit.amount} yen, not ${authorisation.amount}` };
+  const atCredit = chip.records.find((record) => record.cardCounter === creditCounter);
+  if (atCredit) {
+    if (atCredit.operation === 'debit') return { action: 'reverse', reason: 'card_moved_on' };
+    if (atCredit.amount === authorisation.amount) return { action: 'record', credit: atCredit };
+    return { action: 'open', why: `the chip's credit at counter ${creditCounter} is ${atCredit.amount} yen, not ${authorisation.amount}` };
   }
   if (chip.cardCounter === authorisation.cardCounter) {
     if (nowMs < authorisation.deadlineMs) return { action: 'credit' };
-    if (nowMs > authorisation.deadlineMs + marginMs) return { action: 'reverse', reason: 'expired_at_card' };
-    return { action: 'open', why: 'the deadline has just passed; waiting for the margin' };
+    if (nowMs <= authorisation.deadlineMs + marginMs)
+      return { action: 'open', why: 'the deadline has just passed; waiting for the margin' };
+    const holder = authorisation.holders.some((h) => h.storeId === chip.storeId);
+    if (!authorisation.creditStarted || !holder) return { action: 'reverse', reason: 'expired_at_card' };
+    return {
+      action: 'open',
+      why: `store ${chip.storeId} sent the credit: its reading of the chip at counter ${authorisation.cardCounter} is no evidence; waiting for the chip's record at counter ${creditCounter} or another store's reading`,
+    };
   }
   if (chip.cardCounter > authorisation.cardCounter) {
-    if (chip.logCoversFromCounter <= creditCounter) return { action: 'reverse', reason: 'card_moved_on' };
+    if (chip.logCoversFromCounter <= creditCounter) {
+      return {
+        action: 'refuse',
+        why: `store ${chip.storeId} says the card moved past counter ${authorisation.cardCounter}, but sends no record of the chip at counter ${creditCounter} that its log covers`,
+      };
+    }
     return { action: 'open', why: `the chip's log no longer reaches counter ${creditCounter}` };
   }
   return { action: 'open', why: `the chip's counter ${chip.cardCounter} is below the authorisation's ${authorisation.cardCounter}` };

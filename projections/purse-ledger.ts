@@ -72,7 +72,7 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 4,
+    version: 5,
     schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
@@ -103,6 +103,19 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
           applyToCard(db, movement, event.envelope);
           break;
         }
+        case 'StoreClaimRefused':
+          // Head office's refusal of what a store said of a chip: an alert that names the store.
+          insertAlert(
+            db,
+            {
+              cardId: event.data.cardId,
+              kind: 'store_claim_refused',
+              message: event.data.reason,
+              ...(event.data.authorizationId ? { authorizationId: event.data.authorizationId } : {}),
+            },
+            event.envelope,
+          );
+          break;
         case 'AlertResolved':
           resolveAlertWithNote(db, {
             alertId: event.data.alertId,

@@ -14,6 +14,7 @@ import { ProjectionRunner, READ_MODELS_FILE, type Projection } from '../projecti
 import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../projections/index.js';
 import { capturingLogger, startBackbone, type Backbone } from './backbone.js';
+import { monthEnd } from '../domain/index.js';
 
 export interface Store {
   storeId: string;
@@ -186,8 +187,16 @@ export async function issueCard(
   const account = bankId('0001', '234', String(1_000_000 + n).padStart(7, '0'));
   const card = new InProcessCard(newBlankCard(world.master.transport));
   const terminal = new ChipTerminal(card, { keys: world.master, terminalName: 'hq-issuance' });
-  await terminal.initialise(world.master, { cardId, expiry: options.expiry ?? '2030-12', pin: options.pin ?? '1234', bankId: account });
+  const expiry = options.expiry ?? '2030-12';
+  await terminal.initialise(world.master, { cardId, expiry, pin: options.pin ?? '1234', bankId: account });
   const digits = bankIdDigits(account);
+  // Head office records the card it issued (the inquiry centre loads no card it never issued).
+  await world.backbone.hq.append([
+    {
+      event: { type: 'CardPrimaryIssued', data: { cardId, userId: `user-${n}`, bankId: digits, expiry: monthEnd(expiry), keyVersion: 1 } },
+      streamId: `card-${cardId}`,
+    },
+  ]);
   if (options.account !== false) await world.centre.openAccount(digits, options.opening ?? 100_000);
   return { cardId, bankId: digits, card };
 }

@@ -3,3 +3,4 @@ export { BlacklistCache, type BlacklistedCard } from './blacklist-cache.js';
 export { HeadOfficeLink } from './head-office-link.js';
 export type { PurseServiceOptions } from './purse-counter.js';
 export { startPurse, type PurseAtStore, type StartPurseOptions } from './start-purse.js';
+export { chipLogMessage } from './load.js';

@@ -6,6 +6,8 @@ import { decideLoad, yen } from '../../domain/index.js';
 import { CardRemovedError, CardStatusError } from '../../reader/index.js';
 import { PinBlockError } from '../../contracts/index.js';
 import { pinOf, type PosOutcome, type PosRequest } from '../pos/index.js';
+import type { cardsys, Fields } from '../../contracts/index.js';
+import type { LogRecord } from '../../reader/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
 import { logCoversFrom, Refused, type ChipCredit, type InsertedCard, type LoadTerms, type PurseCounter } from './purse-counter.js';
@@ -90,9 +92,12 @@ async function credit(
       at: counter.now(),
     });
   } catch (error) {
-    // The card refused: nothing was credited, so head office may give the money back now.
-    if (error instanceof CardStatusError) await release(counter, request, terms.authorizationId);
-    else if (error instanceof CardRemovedError) {
+    // The card refused: nothing was credited. Head office gives the money back once the chip's own
+    // log shows it (the store's word is not enough after PurseCreditStarted): the log goes along.
+    if (error instanceof CardStatusError) {
+      const chip = await chipLogOf(counter, card).catch(() => undefined);
+      await release(counter, request, terms.authorizationId, chip);
+    } else if (error instanceof CardRemovedError) {
       throw Refused.because(
         'card_removed',
         "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
@@ -136,27 +141,8 @@ export async function settleOpenLoads(
   try {
     const probe = await link.inquire(request.terminalName, { pending: { cardId, cardCounter: card.balance.counter } });
     if (probe.code !== 'log_needed') return [];
-    await counter.authenticate(card);
-    const log = await card.terminal.readLog();
-    const balance = await card.terminal.readBalance();
     const reply = await link.inquire(request.terminalName, {
-      pending: {
-        cardId,
-        cardCounter: balance.counter,
-        logRead: true,
-        canCredit,
-        logCoversFromCounter: logCoversFrom(log),
-        credits: log
-          .filter((r) => r.operation === 'credit')
-          .map((r) => ({
-            amount: r.amount,
-            cardCounter: r.counter,
-            newBalance: r.balanceAfter,
-            cardMac: fromHex(r.mac),
-            atMs: r.time.getTime(),
-            terminalId: fromHex(r.terminalId),
-          })),
-      },
+      pending: { cardId, logRead: true, canCredit, ...(await chipLogOf(counter, card)) },
     });
     const notes: string[] = [];
     for (const pending of reply.pending) {
@@ -195,9 +181,42 @@ export async function settleOpenLoads(
   }
 }
 
-async function release(counter: PurseCounter, request: PosRequest, authorizationId: string): Promise<void> {
+/** The chip's counter and usage log, every record with its card MAC, as head office takes them. */
+async function chipLogOf(counter: PurseCounter, card: InsertedCard): Promise<Fields<cardsys.v1.ChipLog>> {
+  await counter.authenticate(card);
+  const log = await card.terminal.readLog();
+  return chipLogMessage((await card.terminal.readBalance()).counter, log);
+}
+
+/** A chip's counter and usage log (newest first, as the chip reads it out) as the ChipLog message. */
+export function chipLogMessage(cardCounter: number, log: LogRecord[]): Fields<cardsys.v1.ChipLog> {
+  const record = (r: LogRecord) => ({
+    amount: r.amount,
+    cardCounter: r.counter,
+    newBalance: r.balanceAfter,
+    cardMac: fromHex(r.mac),
+    atMs: r.time.getTime(),
+    terminalId: fromHex(r.terminalId),
+  });
+  return {
+    cardCounter,
+    logCoversFromCounter: logCoversFrom(log),
+    credits: log.filter((r) => r.operation === 'credit').map((r) => ({ ...record(r), authorizationId: '' })),
+    debits: log.filter((r) => r.operation === 'debit').map(record),
+  };
+}
+
+async function release(
+  counter: PurseCounter,
+  request: PosRequest,
+  authorizationId: string,
+  chip?: Fields<cardsys.v1.ChipLog>,
+): Promise<void> {
   try {
-    await counter.options.link.inquire(request.terminalName, { release: { authorizationId, reason: 'credit not made' } });
+    const reply = await counter.options.link.inquire(request.terminalName, {
+      release: { authorizationId, reason: 'credit not made', ...(chip ? { chip } : {}) },
+    });
+    if (!reply.ok) counter.logger.warn(`purse: head office keeps authorisation ${authorizationId} open: ${reply.message}`);
   } catch (error) {
     counter.logger.warn(
       `purse: could not release authorisation ${authorizationId} (head office reverses it after its deadline): ${(error as Error).message}`,

@@ -18,6 +18,8 @@ export class HeadOfficeFacts {
   private readonly folders: FactFolder[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private subscription: Subscription | undefined;
+  /** The global position of the last record folded from the event store. */
+  private folded: bigint | undefined;
 
   constructor(
     private readonly options: {
@@ -51,6 +53,14 @@ export class HeadOfficeFacts {
     this.subscription.done.catch((error: Error) => this.options.logger.error(`inquiry: event subscription ended: ${error.message}`));
   }
 
+  /** Resolves once the fold has reached the event store's head as it is now (or after `timeoutMs`). */
+  async caughtUp(timeoutMs = 2_000): Promise<void> {
+    const head = await this.options.store.headPosition();
+    for (const deadline = Date.now() + timeoutMs; head !== undefined && (this.folded ?? -1n) < head && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   async stop(): Promise<void> {
     await this.queue.catch(() => undefined);
     await this.subscription?.stop();
@@ -74,6 +84,8 @@ export class HeadOfficeFacts {
   }
 
   private fold(records: Parameters<typeof domainEventsOf>[0]): void {
+    const last = records.at(-1);
+    if (last) this.folded = last.position;
     for (const { envelope, event } of domainEventsOf(records)) {
       if (envelope.storeId === HQ_ORIGIN && !this.foldedHq.add(envelope.storeSeq)) continue;
       this.evolve(event, envelope);

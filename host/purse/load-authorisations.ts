@@ -3,7 +3,16 @@
 // records completions the stores' logs show, and reverses authorisations when that is safe.
 import type { Msg } from '@nats-io/transport-node';
 import { ZodError } from 'zod';
-import { ContractError, HQ_ORIGIN, decodeOrThrow, pb, type cardsys, type DomainEvent, type EventEnvelope } from '../../contracts/index.js';
+import {
+  ContractError,
+  HQ_ORIGIN,
+  decodeOrThrow,
+  pb,
+  type cardsys,
+  type DomainEvent,
+  type EventEnvelope,
+  type NewDomainEvent,
+} from '../../contracts/index.js';
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
@@ -14,12 +23,15 @@ import {
   type InquiryState,
   initialInquiryState,
   openAuthorisationsOf,
+  claimRefused,
+  forgedRecords,
+  type ChipView,
   settleAtInsertion,
   timeoutReversible,
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
-import { AuthoriseRequest, PendingRequest } from './requests.js';
+import { AuthoriseRequest, PendingRequest, ReleaseRequest, chipViewOf } from './requests.js';
 
 type Reply = cardsys.v1.InquiryReply.$Properties;
 
@@ -126,7 +138,7 @@ export class LoadAuthorisations {
       case 'pending':
         return this.settle(request.storeId, request.terminalId, PendingRequest.parse(request.pending));
       case 'release':
-        return this.release(request.storeId, request.release?.authorizationId ?? '');
+        return this.release(request.storeId, ReleaseRequest.parse(request.release));
       default:
         throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending or release)');
     }
@@ -162,6 +174,8 @@ export class LoadAuthorisations {
 
   private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
     return this.facts.exclusive(async () => {
+      // A card issued a moment ago may not be folded yet: read to the store's head before refusing it as unknown.
+      if (!this.state.cardAccounts.has(request.cardId)) await this.facts.caughtUp();
       await this.appendDecision(
         { kind: 'authorise', ...request, storeId, terminalId, nowMs: this.options.now(), validForMs: this.options.validForMs },
         request.bankId,
@@ -197,15 +211,9 @@ export class LoadAuthorisations {
           code: 'log_needed',
           message: `${open.length} open authorisation(s): send the chip's log`,
         };
-      const chip = {
-        cardCounter: request.cardCounter,
-        credits: request.credits.map((c) => ({
-          cardCounter: c.cardCounter,
-          amount: c.amount,
-          terminalId: c.terminalId,
-        })),
-        logCoversFromCounter: request.logCoversFromCounter,
-      };
+      const chip = chipViewOf(storeId, request);
+      const forged = await this.refuseForged(chip, request.cardId, open[0]!.bankId);
+      if (forged) return forged;
       const pending: cardsys.v1.PendingLoad.$Properties[] = [];
       for (const authorisation of open) {
         const settlement = settleAtInsertion(authorisation, chip, this.options.now(), this.options.marginMs);
@@ -233,6 +241,10 @@ export class LoadAuthorisations {
             await this.appendDecision({ kind: 'reverse', authorizationId, reason: settlement.reason }, bankId);
             pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'reversed' });
             break;
+          case 'refuse':
+            await this.refuseClaim(claimRefused(authorisation, storeId, 'card_moved_on', settlement.why), bankId);
+            pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'open' });
+            break;
           case 'open':
             this.options.logger.warn(`inquiry: authorisation ${authorizationId} stays open: ${settlement.why}`);
             pending.push({ authorisation: { ...terms, mac: new Uint8Array(0) }, action: 'open' });
@@ -248,17 +260,49 @@ export class LoadAuthorisations {
     });
   }
 
-  private release(storeId: string, authorizationId: string): Promise<Reply> {
+  private release(storeId: string, request: ReleaseRequest): Promise<Reply> {
+    const { authorizationId } = request;
     return this.facts.exclusive(async () => {
       const authorisation = this.state.authorisations.get(authorizationId);
-      await this.appendDecision({ kind: 'release', authorizationId, storeId }, authorisation?.bankId ?? '');
+      const bankId = authorisation?.bankId ?? '';
+      const chip = request.chip ? chipViewOf(storeId, request.chip) : undefined;
+      if (chip && authorisation) {
+        const forged = await this.refuseForged(chip, authorisation.cardId, bankId);
+        if (forged) return forged;
+      }
+      const events = decideInquiry({ kind: 'release', authorizationId, storeId, chip }, this.state);
+      const refused = events.find((event) => event.type === 'StoreClaimRefused');
+      if (refused) {
+        await this.refuseClaim(refused, bankId);
+        return { ok: false, code: 'release_refused', message: refused.data.reason };
+      }
+      await this.facts.appendAndFold(events, STREAM_OF_ACCOUNT(bankId));
       return {
         ok: true,
         code: 'released',
         message: `authorisation ${authorizationId} given back`,
-        accountBalance: this.state.accounts.get(authorisation!.bankId)?.balance ?? 0,
+        accountBalance: this.state.accounts.get(bankId)?.balance ?? 0,
       };
     });
+  }
+
+  /**
+   * A chip log with a record whose card MAC fails is a forged log (or a forged card): nothing in it
+   * is acted on, the refusal is recorded and alerted, and the store is told.
+   */
+  private async refuseForged(chip: ChipView, cardId: string, bankId: string): Promise<Reply | undefined> {
+    const forged = forgedRecords(this.options.issuerKeys, cardId, chip.records);
+    if (forged.length === 0) return undefined;
+    const counters = forged.map((record) => record.cardCounter).join(', ');
+    const reason = `store ${chip.storeId} sent a usage log of card ${cardId} whose card MAC fails at counter(s) ${counters}`;
+    await this.refuseClaim(claimRefused({ authorizationId: '', cardId }, chip.storeId, 'forged_log', reason), bankId);
+    return { ok: false, code: 'forged_log', message: `${reason}: nothing was settled` };
+  }
+
+  /** Records head office's refusal of a store's claim (the purse ledger raises it as an alert naming the store). */
+  private async refuseClaim(event: NewDomainEvent, bankId: string): Promise<void> {
+    this.options.logger.warn(`inquiry: claim refused: ${(event.data as { reason: string }).reason}`);
+    await this.facts.appendAndFold([event], STREAM_OF_ACCOUNT(bankId));
   }
 
   /** The terms a store receives, with the credit MAC only the credit master can make. */

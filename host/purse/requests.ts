@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Yen } from '../../contracts/index.js';
+import type { ChipView } from '../../domain/index.js';
 
 const hex16 = (field: string) =>
   z.string({ error: `${field} is required` }).regex(/^[0-9a-f]{16}$/, `${field} must be 16 lowercase hex digits`);
@@ -18,27 +19,64 @@ export const AuthoriseRequest = z.object(
 );
 export type AuthoriseRequest = z.infer<typeof AuthoriseRequest>;
 
+/** One record of the chip's usage log (ChipCredit or ChipDebit). */
+const LogRecord = z.object({
+  amount: z.number().int().min(0),
+  cardCounter: counter,
+  newBalance: z.number().int().min(0),
+  cardMac: z.instanceof(Uint8Array),
+  atMs: z.number().int(),
+  terminalId: z.instanceof(Uint8Array),
+});
+type LogRecord = z.infer<typeof LogRecord>;
+
+/** What a store read of the chip: its counter and usage log (the fields PendingLoadsRequest and ChipLog share). */
+const ChipLog = {
+  cardCounter: counter,
+  credits: z.array(LogRecord).default([]),
+  debits: z.array(LogRecord).default([]),
+  logCoversFromCounter: counter.default(0),
+};
+
 /** PendingLoadsRequest as the inquiry centre accepts it. */
 export const PendingRequest = z.object(
   {
     cardId: hex16('card_id'),
-    cardCounter: counter,
-    credits: z
-      .array(
-        z.object({
-          amount: z.number().int().min(0),
-          cardCounter: counter,
-          newBalance: z.number().int().min(0),
-          cardMac: z.instanceof(Uint8Array),
-          atMs: z.number().int(),
-          terminalId: z.instanceof(Uint8Array),
-        }),
-      )
-      .default([]),
-    logCoversFromCounter: counter.default(0),
+    ...ChipLog,
     logRead: z.boolean().default(false),
     canCredit: z.boolean().default(false),
   },
   { error: 'pending request is empty' },
 );
 export type PendingRequest = z.infer<typeof PendingRequest>;
+
+/** ReleaseLoadRequest as the inquiry centre accepts it: the chip's log once the store sent the credit. */
+export const ReleaseRequest = z.object(
+  {
+    authorizationId: z.string(),
+    chip: z.object(ChipLog).optional().nullable(),
+  },
+  { error: 'release request is empty' },
+);
+export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
+
+/** The chip as a store reports it, its log's records in one list (their MACs still to be verified). */
+export function chipViewOf(
+  storeId: string,
+  log: { cardCounter: number; credits: LogRecord[]; debits: LogRecord[]; logCoversFromCounter: number },
+): ChipView {
+  const record = (operation: 'credit' | 'debit') => (r: LogRecord) => ({
+    operation,
+    amount: r.amount,
+    cardCounter: r.cardCounter,
+    newBalance: r.newBalance,
+    terminalId: r.terminalId,
+    cardMac: r.cardMac,
+  });
+  return {
+    storeId,
+    cardCounter: log.cardCounter,
+    records: [...log.credits.map(record('credit')), ...log.debits.map(record('debit'))],
+    logCoversFromCounter: log.logCoversFromCounter,
+  };
+}

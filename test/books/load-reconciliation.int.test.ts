@@ -14,11 +14,12 @@ const WITHIN_MS = 60_000;
 describe('continuous load reconciliation', () => {
   let world: BooksWorld;
   let store: Store;
+  let other: Store;
   const alerts = async (query = '') => (await world.get<{ alerts: PurseAlertView[] }>('operator', `/v1/alerts${query}`)).alerts;
   const loads = async (query = '') => (await world.get<{ loads: LoadView[] }>('operator', `/v1/loads${query}`)).loads;
 
   beforeAll(async () => {
-    world = await startBooksWorld(['s1'], {
+    world = await startBooksWorld(['s1', 's2'], {
       validForMs: VALID_FOR_MS,
       marginMs: 500,
       books: {
@@ -28,7 +29,8 @@ describe('continuous load reconciliation', () => {
       },
     });
     store = await world.startStore('s1');
-    await store.edge.nats;
+    other = await world.startStore('s2');
+    await Promise.all([store.edge.nats, other.edge.nats]);
   });
   afterAll(async () => {
     await world?.close();
@@ -104,13 +106,21 @@ describe('continuous load reconciliation', () => {
       expect.arrayContaining([expect.objectContaining({ authorizationId, overdue: true })]),
     );
 
-    // The store comes back and the card is inserted again, past the deadline: the money goes back to the account.
+    // The store comes back and the card is inserted there again, past the deadline. That store sent
+    // the credit, so its reading of the chip still at the counter is no evidence against its own
+    // credit (it could have made it and keep quiet): the load stays open, the money held.
     store.link.restore();
     await until(() => store.purse.link.online, 'the store to be online again');
     await store.replicated();
     stuck.card.insert();
     expect(await store.command({ read: {} })).toMatchObject({ ok: true, balance: 0 });
+    expect(world.centre.authorisation(authorizationId!)).toMatchObject({ status: 'open' });
+    expect(world.centre.accountBalance(stuck.bankId)).toBe(15_000);
+    // The card read at another store, which holds no authorisation for it, past the deadline: the money goes back to the account.
+    other.readers.set('pos-1', stuck.card);
+    expect(await other.command({ read: {} })).toMatchObject({ ok: true, balance: 0 });
     expect(world.centre.authorisation(authorizationId!)).toMatchObject({ status: 'reversed', reversalReason: 'expired_at_card' });
+    expect(world.centre.accountBalance(stuck.bankId)).toBe(20_000);
     await until(
       async () => (await loads('?state=reversed')).some((load) => load.authorizationId === authorizationId),
       'the load to show reversed',

@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { cardIdBytes, deriveCardKey, generateIssuerMasterKeys, transactionMac } from '../../card/index.js';
 import type { NewDomainEvent } from '../../contracts/index.js';
-import { inquiryDecider, settleAtInsertion, timeoutReversible, type Authorisation } from '../../domain/index.js';
+import { forgedRecords, inquiryDecider, settleAtInsertion, timeoutReversible, type Authorisation } from '../../domain/index.js';
 import { DeciderSpecification } from '../../testkit/decider-specification.js';
 
 const spec = DeciderSpecification.for(inquiryDecider);
 const BANK = '00012345678901';
 const NOW = 1_700_000_000_000;
-const opened: NewDomainEvent = { type: 'BankAccountOpened', data: { bankId: BANK, balance: 50_000 } };
+const account: NewDomainEvent = { type: 'BankAccountOpened', data: { bankId: BANK, balance: 50_000 } };
+const cardIssued: NewDomainEvent = {
+  type: 'CardPrimaryIssued',
+  data: { cardId: 'card-1', userId: 'u', bankId: BANK, expiry: '2030-12-31', keyVersion: 1 },
+};
+// The account open and the card issued by head office for it.
+const opened = [account, cardIssued];
 const authorise = {
   kind: 'authorise',
   authorizationId: 'auth-1',
@@ -39,27 +46,34 @@ const authorised: NewDomainEvent = {
 
 describe('load authorisation at head office', () => {
   it('debits the account and authorises the credit at the chip counter, with a deadline', () => {
-    const state = spec.given([opened]).when(authorise).then([debited, authorised]);
+    const state = spec.given(opened).when(authorise).then([debited, authorised]);
     expect(state.accounts.get(BANK)?.balance).toBe(40_000);
   });
 
   it('is idempotent by authorisation id: asking again debits nothing more', () => {
-    spec.given([opened, debited, authorised]).when(authorise).then([]);
+    spec
+      .given([...opened, debited, authorised])
+      .when(authorise)
+      .then([]);
   });
 
   it('refuses the same authorisation id with other terms', () => {
     spec
-      .given([opened, debited, authorised])
+      .given([...opened, debited, authorised])
       .when({ ...authorise, amount: 9_000 })
       .thenThrows({ code: 'authorisation_conflict' });
   });
 
   it('refuses when the account holds less than the amount, and for an unknown account', () => {
     spec
-      .given([opened])
+      .given(opened)
       .when({ ...authorise, amount: 50_001 })
       .thenThrows({ code: 'insufficient_funds' });
-    spec.given([]).when(authorise).thenThrows({ code: 'unknown_account' });
+    spec.given([cardIssued]).when(authorise).thenThrows({ code: 'unknown_account' });
+  });
+
+  it('fails closed for a card head office never issued: no account is debited for it', () => {
+    spec.given([account]).when(authorise).thenThrows({ code: 'unknown_card' });
   });
 
   it('refuses a card issued for another account', () => {
@@ -67,12 +81,12 @@ describe('load authorisation at head office', () => {
       type: 'CardPrimaryIssued',
       data: { cardId: 'card-1', userId: 'u', bankId: '99990000000000', expiry: '2030-12' },
     };
-    spec.given([opened, issued]).when(authorise).thenThrows({ code: 'card_mismatch' });
+    spec.given([account, issued]).when(authorise).thenThrows({ code: 'card_mismatch' });
   });
 
   it('refuses a second open authorisation for the same card at the same counter', () => {
     spec
-      .given([opened, debited, authorised])
+      .given([...opened, debited, authorised])
       .when({ ...authorise, authorizationId: 'auth-2' })
       .thenThrows({ code: 'card_busy' });
   });
@@ -83,13 +97,22 @@ describe('load authorisation at head office', () => {
       type: 'LoadAuthorisationCompleted',
       data: { authorizationId: 'auth-1', cardId: 'card-1', storeId: 's1', cardCounter: 5 },
     };
-    spec.given([opened, debited, authorised]).when(complete).then([completed]);
-    spec.given([opened, debited, authorised, completed]).when(complete).then([]);
+    spec
+      .given([...opened, debited, authorised])
+      .when(complete)
+      .then([completed]);
+    spec
+      .given([...opened, debited, authorised, completed])
+      .when(complete)
+      .then([]);
     const reversed: NewDomainEvent = {
       type: 'LoadAuthorisationReversed',
       data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, newBalance: 50_000, reason: 'released' },
     };
-    spec.given([opened, debited, authorised, reversed]).when(complete).thenThrows({ code: 'already_reversed' });
+    spec
+      .given([...opened, debited, authorised, reversed])
+      .when(complete)
+      .thenThrows({ code: 'already_reversed' });
   });
 
   it('a release by the only holder credits the account back; by another store it is refused', () => {
@@ -98,13 +121,13 @@ describe('load authorisation at head office', () => {
       data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, newBalance: 50_000, reason: 'released' },
     };
     const state = spec
-      .given([opened, debited, authorised])
+      .given([...opened, debited, authorised])
       .when({ kind: 'release', authorizationId: 'auth-1', storeId: 's1' })
       .then([reversed]);
     expect(state.accounts.get(BANK)?.balance).toBe(50_000);
     expect(state.authorisations.get('auth-1')?.status).toBe('reversed');
     spec
-      .given([opened, debited, authorised])
+      .given([...opened, debited, authorised])
       .when({ kind: 'release', authorizationId: 'auth-1', storeId: 's2' })
       .thenThrows({ code: 'not_holder' });
   });
@@ -112,16 +135,68 @@ describe('load authorisation at head office', () => {
   it('hands an open authorisation over before its deadline only', () => {
     const handOver = { kind: 'hand_over', authorizationId: 'auth-1', storeId: 's2', terminalId: 't9', nowMs: NOW + 1_000 } as const;
     const state = spec
-      .given([opened, debited, authorised])
+      .given([...opened, debited, authorised])
       .when(handOver)
       .then([
         { type: 'LoadAuthorisationHandedOver', data: { authorizationId: 'auth-1', cardId: 'card-1', storeId: 's2', terminalId: 't9' } },
       ]);
     expect(state.authorisations.get('auth-1')?.holders.map((h) => h.storeId)).toEqual(['s1', 's2']);
     spec
-      .given([opened, debited, authorised])
+      .given([...opened, debited, authorised])
       .when({ ...handOver, nowMs: NOW + 30_000 })
       .thenThrows({ code: 'not_open' });
+  });
+});
+
+describe('releases after the store sent the credit', () => {
+  const creditStarted: NewDomainEvent = {
+    type: 'PurseCreditStarted',
+    data: { cardId: 'card-1', authorizationId: 'auth-1', amount: 10_000, cardCounter: 4, storeId: 's1', terminalId: 't1' },
+  };
+  const record = (operation: 'credit' | 'debit', amount: number) => ({
+    operation,
+    amount,
+    cardCounter: 5,
+    newBalance: 1,
+    terminalId: new Uint8Array(8),
+    cardMac: new Uint8Array(8),
+  });
+  const chip = (records: ReturnType<typeof record>[]) => ({ storeId: 's1', cardCounter: 5, records, logCoversFromCounter: 1 });
+  const release = { kind: 'release', authorizationId: 'auth-1', storeId: 's1' } as const;
+
+  const refused = (reason: string): NewDomainEvent => ({
+    type: 'StoreClaimRefused',
+    data: { storeId: 's1', cardId: 'card-1', authorizationId: 'auth-1', claim: 'release_after_credit', reason },
+  });
+
+  it("are refused on the store's word, and when the chip shows the credit: a refusal naming the store, nothing reversed", () => {
+    const state = spec
+      .given([...opened, debited, authorised, creditStarted])
+      .when(release)
+      .then([
+        refused(
+          "store s1 asks to release authorisation auth-1 after recording that it sent the credit, and the chip's log does not show counter 5 without it",
+        ),
+      ]);
+    expect(state.authorisations.get('auth-1')?.status).toBe('open');
+    expect(state.accounts.get(BANK)?.balance).toBe(40_000);
+    spec
+      .given([...opened, debited, authorised, creditStarted])
+      .when({ ...release, chip: chip([record('credit', 10_000)]) })
+      .then([refused("store s1 says the card did not take the credit of authorisation auth-1, but the chip's log shows it at counter 5")]);
+  });
+
+  it("reverse when the chip's log shows the counter went on without the credit", () => {
+    const state = spec
+      .given([...opened, debited, authorised, creditStarted])
+      .when({ ...release, chip: chip([record('debit', 300)]) })
+      .then([
+        {
+          type: 'LoadAuthorisationReversed',
+          data: { authorizationId: 'auth-1', cardId: 'card-1', bankId: BANK, amount: 10_000, newBalance: 50_000, reason: 'released' },
+        },
+      ]);
+    expect(state.accounts.get(BANK)?.balance).toBe(50_000);
   });
 });
 
@@ -137,36 +212,64 @@ describe('settling an authorisation when its card turns up', () => {
     status: 'open',
     creditStarted: true,
   };
-  const credit = { cardCounter: 5, amount: 10_000, terminalId: new Uint8Array(8) };
+  const credit = {
+    operation: 'credit' as const,
+    cardCounter: 5,
+    amount: 10_000,
+    newBalance: 10_000,
+    terminalId: new Uint8Array(8),
+    cardMac: new Uint8Array(8),
+  };
+  const debit = { ...credit, operation: 'debit' as const, amount: 300 };
   const margin = 60_000;
+  const read = (cardCounter: number, records: (typeof credit | typeof debit)[] = [], logCoversFromCounter = 1, storeId = 's1') => ({
+    storeId,
+    cardCounter,
+    records,
+    logCoversFromCounter,
+  });
+  const afterMargin = NOW + 30_000 + margin + 1;
 
   it('a credit at the next counter on the chip is this authorisation: record it', () => {
-    expect(settleAtInsertion(auth, { cardCounter: 7, credits: [credit], logCoversFromCounter: 1 }, NOW + 999_999, margin)).toEqual({
-      action: 'record',
-      credit,
-    });
+    expect(settleAtInsertion(auth, read(7, [credit]), NOW + 999_999, margin)).toEqual({ action: 'record', credit });
   });
   it('a credit of another amount at that counter is not taken for it', () => {
-    expect(
-      settleAtInsertion(auth, { cardCounter: 5, credits: [{ ...credit, amount: 1 }], logCoversFromCounter: 1 }, NOW, margin).action,
-    ).toBe('open');
+    expect(settleAtInsertion(auth, read(5, [{ ...credit, amount: 1 }]), NOW, margin).action).toBe('open');
   });
   it('chip still at the counter before the deadline: credit now', () => {
-    expect(settleAtInsertion(auth, { cardCounter: 4, credits: [], logCoversFromCounter: 1 }, NOW + 1_000, margin).action).toBe('credit');
+    expect(settleAtInsertion(auth, read(4), NOW + 1_000, margin).action).toBe('credit');
   });
-  it('chip still at the counter after deadline and margin: reverse; within the margin: wait', () => {
-    expect(settleAtInsertion(auth, { cardCounter: 4, credits: [], logCoversFromCounter: 1 }, NOW + 30_000 + margin + 1, margin)).toEqual({
+  it('chip still at the counter after deadline and margin: reverse on the word of a store that did not send the credit; within the margin: wait', () => {
+    expect(settleAtInsertion(auth, read(4, [], 1, 's2'), afterMargin, margin)).toEqual({ action: 'reverse', reason: 'expired_at_card' });
+    expect(settleAtInsertion({ ...auth, creditStarted: false }, read(4), afterMargin, margin)).toEqual({
       action: 'reverse',
       reason: 'expired_at_card',
     });
-    expect(settleAtInsertion(auth, { cardCounter: 4, credits: [], logCoversFromCounter: 1 }, NOW + 30_001, margin).action).toBe('open');
+    expect(settleAtInsertion(auth, read(4, [], 1, 's2'), NOW + 30_001, margin).action).toBe('open');
   });
-  it('chip moved past the counter without the credit: reverse, unless its log no longer reaches that far', () => {
-    expect(settleAtInsertion(auth, { cardCounter: 6, credits: [], logCoversFromCounter: 1 }, NOW, margin)).toEqual({
-      action: 'reverse',
-      reason: 'card_moved_on',
+  it('the store that sent the credit cannot get the money back by saying the chip is still at the counter', () => {
+    expect(settleAtInsertion(auth, read(4), afterMargin, margin)).toMatchObject({
+      action: 'open',
+      why: expect.stringContaining('store s1 sent the credit'),
     });
-    expect(settleAtInsertion(auth, { cardCounter: 20, credits: [], logCoversFromCounter: 11 }, NOW, margin).action).toBe('open');
+  });
+  it("chip moved past the counter: reverse on the chip's record at the next counter, refuse without one the log should hold", () => {
+    expect(settleAtInsertion(auth, read(6, [debit]), NOW, margin)).toEqual({ action: 'reverse', reason: 'card_moved_on' });
+    expect(settleAtInsertion(auth, read(6), NOW, margin)).toEqual({
+      action: 'refuse',
+      why: 'store s1 says the card moved past counter 4, but sends no record of the chip at counter 5 that its log covers',
+    });
+    expect(settleAtInsertion(auth, read(20, [], 11), NOW, margin).action).toBe('open');
+  });
+  it("head office finds a forged log by the card's MAC", () => {
+    const master = generateIssuerMasterKeys(1);
+    const cardId = '0102030405060708';
+    const terminalId = new Uint8Array(8).fill(7);
+    const key = deriveCardKey(master.transaction, cardIdBytes(cardId), 'transaction');
+    const mac = transactionMac(key, 'debit', cardIdBytes(cardId), 5, 300, 9_700, terminalId);
+    const genuine = { ...debit, newBalance: 9_700, terminalId, cardMac: mac };
+    expect(forgedRecords(master, cardId, [genuine])).toEqual([]);
+    expect(forgedRecords(master, cardId, [genuine, { ...genuine, amount: 301 }, { ...credit, terminalId }])).toHaveLength(2);
   });
 
   it('a timeout reverses only when no credit was started and every holder log is past deadline + margin', () => {

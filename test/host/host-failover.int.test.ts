@@ -14,6 +14,7 @@ import { decodeEnvelope, decodeEvent, loadSigningKey, pb, subjects } from '../..
 import { type EdgeNode, startEdge } from '../../edge/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, PostgresEventStore, type StoredRecord } from '../../eventstore/index.js';
 import {
+  headOfficeFiles,
   issuerKeysFile,
   loadOrCreateIssuerKeys,
   provisionHeadOffice,
@@ -26,6 +27,7 @@ import { type NatsServer, startNatsServer } from '../../infra/nats/index.js';
 import { capturingLogger, purchase } from '../../testkit/backbone.js';
 import { postgresForTests, SKIP_ENV } from '../support/postgres.js';
 import { tokenFor } from '../../host/api/index.js';
+import { HqWriter } from '../../host/hq-writer/index.js';
 
 const postgres = await postgresForTests();
 const TAKEOVER_LIMIT_MS = 10_000;
@@ -174,6 +176,22 @@ if ('unavailable' in postgres) {
       });
       storeNc = await connect({ servers: nats.url, ...storeNats });
       events = await PostgresEventStore.connect(eventStoreUrl);
+      // The cards the store loads, issued by head office for the account (no card head office never issued is loaded).
+      const issuing = await HqWriter.open({ store: events, signingKey: loadSigningKey(headOfficeFiles(hqA).signingKey) });
+      const cards = [
+        ...Array.from({ length: 24 }, (_, i) => `c0000000000000${(i + 1).toString(16).padStart(2, '0')}`),
+        ...Array.from({ length: 8 }, (_, i) => `d00000000000001${i}`),
+        'd0000000000000ff',
+      ];
+      await issuing.append(
+        cards.map((cardId) => ({
+          event: {
+            type: 'CardPrimaryIssued',
+            data: { cardId, userId: `user-${cardId}`, bankId: BANK_ID, expiry: '2031-12-31', keyVersion: 1 },
+          },
+          streamId: `card-${cardId}`,
+        })),
+      );
     });
     afterAll(async () => {
       // CARDSYS_TEST_ECHO_LOG=1 prints what each head-office process said.

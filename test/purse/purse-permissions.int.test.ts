@@ -100,12 +100,13 @@ describe('purse subjects under store permissions', () => {
     });
     const otherStore = pb.InquiryRequest.encode({ storeId: 'B', terminalId: 't', pending: { cardId: '00000000000000a1' } }).finish();
     expect(await ask(otherStore)).toMatchObject({ ok: false, code: 'bad_request' });
-    const unknownAccount = pb.InquiryRequest.encode({
+    // A card head office never issued is refused before any account is looked at (fails closed).
+    const unknownCard = pb.InquiryRequest.encode({
       storeId: 'A',
       terminalId: 't',
       authorise: { authorizationId: '00000000000000a1', cardId: '00000000000000a1', bankId: '00012340000001', amount: 100, cardCounter: 0 },
     }).finish();
-    expect(await ask(unknownAccount)).toMatchObject({ ok: false, code: 'unknown_account' });
+    expect(await ask(unknownCard)).toMatchObject({ ok: false, code: 'unknown_card' });
   });
 
   it('a store cannot publish blacklist changes nor ask on behalf of another store', async () => {
