@@ -8,7 +8,14 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
 import { acquireFileLock, childLogger, type Logger } from '../infra/index.js';
-import { connectReconnecting, HEAD_OFFICE_PARTS, RefusedRequests, type HeadOfficePart, type LinkWatch } from '../infra/nats/index.js';
+import {
+  connectReconnecting,
+  HEAD_OFFICE_PARTS,
+  isUnreachable,
+  RefusedRequests,
+  type HeadOfficePart,
+  type LinkWatch,
+} from '../infra/nats/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
 import { type BooksOptions, headOfficeBooks } from './books/index.js';
@@ -53,6 +60,8 @@ export interface HostOptions {
   natsOptions?: Partial<ConnectionOptions> | ((part: HeadOfficePart) => Partial<ConnectionOptions>);
   /** What a failed first connection is reported as: which flag or file would fix it. */
   explainNatsError?: (error: Error) => string;
+  /** How long to keep trying the first connection while NATS cannot be reached (a hub starting beside it); default 0. */
+  natsStartupWaitMs?: number;
   http: { host: string; port: number };
   /** Where clients reach this instance's API, as a follower names the leader in its refusals; default: the http address. */
   advertiseUrl?: string;
@@ -258,6 +267,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
   }
 }
 
+const STARTUP_RETRY_MS = 500;
+
 /**
  * Connects every part of head office, each its own principal and reconnecting forever; a part that
  * cannot connect at first closes the others again. Health follows the API part's connection.
@@ -265,6 +276,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
 async function connectParts(
   options: HostOptions,
   logger: Logger,
+  waiting = false,
 ): Promise<{ nats: HeadOfficeConnections; links: Record<HeadOfficePart, LinkWatch> }> {
   const optionsOf = (part: HeadOfficePart) => (typeof options.natsOptions === 'function' ? options.natsOptions(part) : options.natsOptions);
   const attempts = await Promise.allSettled(
@@ -279,6 +291,14 @@ async function connectParts(
   if (failed) {
     await Promise.all(connected.map(([, { nc }]) => nc.close()));
     const reason = failed.reason as Error;
+    const waitMs = options.natsStartupWaitMs ?? 0;
+    // Only an unreachable server is waited for: a refused login or certificate will not mend itself.
+    if (waitMs > 0 && isUnreachable(reason)) {
+      if (!waiting)
+        logger.warn(`NATS at ${options.natsUrl} cannot be reached yet (${reason.message}); trying for ${Math.round(waitMs / 1000)} s`);
+      await new Promise((settle) => setTimeout(settle, STARTUP_RETRY_MS));
+      return connectParts({ ...options, natsStartupWaitMs: waitMs - STARTUP_RETRY_MS }, logger, true);
+    }
     throw new Error(options.explainNatsError?.(reason) ?? `cannot connect to NATS at ${options.natsUrl}: ${reason.message}`);
   }
   const nats = Object.fromEntries(connected.map(([part, { nc }]) => [part, nc])) as HeadOfficeConnections;

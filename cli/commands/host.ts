@@ -32,7 +32,7 @@ type HostCliOptions = NatsCliOptions &
   DataCliOptions &
   LogCliOptions &
   EventStoreCliOptions &
-  ApiCliOptions & { http: string; advertise?: string; businessDayCutoff: string };
+  ApiCliOptions & { http: string; advertise?: string; businessDayCutoff: string; natsWait: string };
 
 /** Which tokens the API accepts: all three OIDC options, or none of them (head office's own tokens). */
 function apiAccessConfig(options: ApiCliOptions): ApiAccessConfig {
@@ -83,6 +83,12 @@ function parseAdvertiseUrl(text: string): string {
   return text;
 }
 
+function parseSeconds(option: string, text: string): number {
+  const seconds = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(seconds)) throw new Error(`${option}: expected whole seconds, got "${text}"`);
+  return seconds;
+}
+
 /** Parses the cut-off hour of store clearing's business day; the message names the option. */
 function parseCutoffHour(text: string): number {
   const hour = /^\d{1,2}$/.test(text) ? Number(text) : Number.NaN;
@@ -112,6 +118,12 @@ export function registerHostCommand(program: Command): void {
         '--advertise <url>',
         "the API's address for clients, as the other instances name this one when it writes (default: the --http address)",
       ).env('CARDSYS_ADVERTISE_URL'),
+    )
+    .addOption(
+      new Option(
+        '--nats-wait <seconds>',
+        'how long to keep trying at start while NATS cannot be reached (a hub starting beside it)',
+      ).default('30'),
     )
     .addOption(
       new Option('--business-day-cutoff <hour>', "hour (Japan time, 0-23) at which a store's business day ends for clearing").default('0'),
@@ -153,6 +165,7 @@ export function registerHostCommand(program: Command): void {
         natsUrl: nats.url,
         natsOptions: nats.options,
         explainNatsError: nats.explain,
+        natsStartupWaitMs: parseSeconds('--nats-wait', options.natsWait) * 1000,
         http,
         eventStore,
         api,

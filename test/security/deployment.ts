@@ -170,7 +170,7 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
             listen: `127.0.0.1:${brokerPort}`,
             hubLeafUrls: [`tls://127.0.0.1:${leafPort}`],
             out: join(dir, 'broker.conf'),
-          }),
+          }).file,
         storeNatsOptions(bundleDir(storeId), 'store'),
       ),
     startRogueBroker: (storeId) =>
