@@ -113,7 +113,12 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
   const pos = options.counter ? new PosServer({ storeId: options.storeId, db, logger }) : undefined;
   const issuance =
     pos && options.counter && options.issuance
-      ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, ...options.issuance, logger })
+      ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, {
+          ...options.counter,
+          ...options.issuance,
+          signingKey: options.signingKey,
+          logger,
+        })
       : undefined;
   const purse =
     pos && options.counter ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger }) : undefined;

@@ -61,7 +61,7 @@ export class InquiryCentre {
         marginMs: options.marginMs ?? 5 * 60_000,
         now,
       }),
-      new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, logger, now }),
+      new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, signingKey: options.writer?.signingKey, logger, now }),
     );
     await facts.catchUp();
     if (!options.writer) return centre;

@@ -14,7 +14,7 @@ import {
   terminalKeysOf,
   type IssuerMasterKeys,
 } from '../../card/index.js';
-import { decodeEvent, generatePinKey, pb } from '../../contracts/index.js';
+import { decodeEvent, generatePinKey, generateSigningKey, pb } from '../../contracts/index.js';
 import { generateSealingKey, openSealed, type SealingKeyPair } from '../../contracts/index.js';
 import { ChipTerminal, InProcessCard, type CardTransport } from '../../reader/index.js';
 import { IssuanceInfo, SecondaryIssuance, issuedRecordSealContext } from '../../edge/issuance/index.js';
@@ -28,6 +28,8 @@ const CARD_ID = '0102030405060708';
 let dir: string;
 let master: IssuerMasterKeys;
 let hq: SealingKeyPair;
+/** Head office's signing key, as the store knows it. */
+const hqSigning = generateSigningKey();
 let log: EventLog;
 let db: Database.Database;
 let info: IssuanceInfo;
@@ -61,6 +63,7 @@ const service = (keys = terminalKeysOf(master), reader: () => CardTransport = ()
     stripeReader: async () => parseBankId(stripe),
     info,
     hqSealingPublicKey: hq.publicKey,
+    hqSigningPublicKey: hqSigning.publicKey,
     logger: quiet,
     now: () => new Date('2026-11-24T10:00:00Z'),
   });
@@ -79,6 +82,8 @@ beforeEach(async () => {
     db,
     sealingKey: generateSealingKey().privateKey,
     hqSealingPublicKey: hq.publicKey,
+    hqSigningPublicKey: hqSigning.publicKey,
+    signingKey: generateSigningKey(),
     logger: quiet,
   });
   card = new InProcessCard(newBlankCard(master.transport));
