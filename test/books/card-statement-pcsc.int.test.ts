@@ -52,7 +52,7 @@ describe("a card's statement matches the chip's usage log (through pcscd + vpcd)
     let balance = 0;
     for (const entry of statement.entries) {
       balance += entry.kind === 'load' ? entry.amount : -entry.amount;
-      expect(entry).toMatchObject({ balanceAfter: balance, storeId: 's1', terminalId: 'pos-1' });
+      expect(entry).toMatchObject({ balanceAfter: balance, storeId: 's1', terminalId: 's1/pos-1' });
       expect(entry.knownAt).not.toBeNull();
     }
     expect(statement.balance).toBe(balance);
