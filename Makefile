@@ -17,9 +17,12 @@ $(NPM_STAMP): package.json package-lock.json
 
 gen: $(GENERATED)
 
-# Compiles the sources to dist/, which bin/cardsys.js runs (incremental: quick when little changed).
+# Compiles the sources to dist/, which bin/cardsys.js runs (incremental: quick when little changed),
+# and builds head office's console into dist/console (type-checked first), which `cardsys host` serves.
 build: $(NPM_STAMP) $(GENERATED)
 	npx tsc -p tsconfig.build.json
+	npx tsc -p console --noEmit
+	npx vite build --config console/vite.config.ts
 
 $(GENERATED): $(PROTOS) $(NPM_STAMP)
 	@mkdir -p contracts/generated
@@ -37,6 +40,7 @@ proto-baseline: $(NPM_STAMP)
 
 typecheck: deps
 	npx tsc --noEmit
+	npx tsc -p console --noEmit
 
 # Lint and format check (Biome), the architecture's import rules, and no unused exports (knip).
 lint: deps

@@ -13,6 +13,7 @@ import {
   type DebitFacts,
   type DivergenceKind,
   type PurseMovement,
+  purseMovementOf,
 } from '../domain/index.js';
 import { CardMacs } from './card-macs.js';
 import type { ChainedEvent } from './chain-check.js';
@@ -120,36 +121,13 @@ export class PurseAuditor {
     }
     const atMs = envelope.occurredAtMs;
     switch (decoded.type) {
-      case 'PurseLoaded': {
-        const { cardId, amount, newBalance, cardCounter, authorizationId, cardMac, terminalId, storeId } = decoded.data;
-        this.loads += 1;
-        const movement: PurseMovement = {
-          kind: 'load',
-          cardId,
-          amount,
-          newBalance,
-          counter: cardCounter,
-          macValid: true,
-          atMs,
-          storeId: storeId || event.origin,
-          authorizationId,
-        };
-        this.movement({ movement, where: event }, cardMac, terminalId);
-        return;
-      }
+      case 'PurseLoaded':
       case 'PursePaid': {
-        const { cardId, amount, newBalance, cardCounter, cardMac, terminalId, storeId } = decoded.data;
-        this.pays += 1;
-        const movement: PurseMovement = {
-          kind: 'pay',
-          cardId,
-          amount,
-          newBalance,
-          counter: cardCounter,
-          macValid: true,
-          atMs,
-          storeId: storeId || event.origin,
-        };
+        const { cardMac, terminalId, storeId } = decoded.data;
+        if (decoded.type === 'PurseLoaded') this.loads += 1;
+        else this.pays += 1;
+        // `movement` puts the verdict on the card MAC in.
+        const movement = purseMovementOf(decoded, { atMs, storeId: storeId || event.origin, macValid: true });
         this.movement({ movement, where: event }, cardMac, terminalId);
         return;
       }

@@ -13,7 +13,7 @@ export function hashEnvelope(bytes: Uint8Array): Uint8Array {
 }
 
 /** The bytes an origin signs: its ChainHead encoded with an empty signature. */
-export function headSigningBytes(head: ChainHead): Uint8Array {
+function headSigningBytes(head: ChainHead): Uint8Array {
   return pb.ChainHead.encode({ ...head, signature: new Uint8Array(0) }).finish();
 }
 

@@ -44,6 +44,7 @@ const eventMessages = {
   StoreBatchRefused: pb.StoreBatchRefused,
   LoadOverdue: pb.LoadOverdue,
   StoreDayClosed: pb.StoreDayClosed,
+  AlertResolved: pb.AlertResolved,
 } as const;
 
 export type EventType = keyof typeof eventMessages;
@@ -78,6 +79,7 @@ const EVENT_WRITER = {
   HeadOfficeWriterStarted: 'hq',
   LoadOverdue: 'hq',
   StoreDayClosed: 'hq',
+  AlertResolved: 'hq',
 } as const satisfies Record<EventType, 'store' | 'hq'>;
 
 /** Whether `origin` (a store id, or "hq" for head office) may write events of this type. */

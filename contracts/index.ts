@@ -3,43 +3,8 @@
 export * from './codec.js';
 export * from './subjects.js';
 export * from './schemas.js';
-export {
-  verifyHead,
-  GENESIS_HASH,
-  keyIdOf,
-  publicKeyFromRaw,
-  generateSigningKey,
-  rawPublicKey,
-  sealEnvelope,
-  signHead,
-  type EventInput,
-  type SigningKey,
-  loadSigningKey,
-  loadPublicKey,
-  loadOrCreateSigningKey,
-  publicKeyFileOf,
-  hashEnvelope,
-  type SealedEnvelope,
-  saveSigningKey,
-} from './chain.js';
-export {
-  loadSealingKey,
-  loadSealingPublicKey,
-  createOpener,
-  type Opener,
-  seal,
-  sealingPublicKeyFromRaw,
-  createSealer,
-  type Sealer,
-  generateSealingKey,
-  loadOrCreateSealingKey,
-  rawSealingPublicKey,
-  saveSealingKey,
-  type SealingKeyPair,
-  openSealed,
-  SealedDataError,
-  type SealContext,
-} from './sealed.js';
+export * from './chain.js';
+export * from './sealed.js';
 export { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from './issuance-channel.js';
 export type { KeyPair } from './key-pairs.js';
 export {

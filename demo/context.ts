@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import type { LinkProxy } from '../infra/index.js';
 import type { SlotLease } from '../infra/pcsc/index.js';
 import type { RunningBroker } from './brokers.js';
-import type { CardView, HeadOfficeApi, StoreSync } from './head-office-api.js';
+import type { CardView, StoreSyncView } from '../projections/index.js';
+import type { HeadOfficeApi } from './head-office-api.js';
 import { StepFailure } from './narrator.js';
 import type { ProcessGroup, RunningChild } from './processes.js';
 
@@ -165,11 +166,11 @@ export class Day {
   }
 
   /** Waits until head office has every event store A has logged. */
-  async caughtUp(what: string): Promise<{ sync: StoreSync; headSeq: number }> {
+  async caughtUp(what: string): Promise<{ sync: StoreSyncView; headSeq: number }> {
     const { headSeq } = await this.edgeStatus();
     return until(
       async () => {
-        const sync = await this.api.find<StoreSync>('operator', '/v1/stores/A/sync');
+        const sync = await this.api.find<StoreSyncView>('operator', '/v1/stores/A/sync');
         return sync && sync.lastSeqReceived >= headSeq ? { sync, headSeq } : undefined;
       },
       what,

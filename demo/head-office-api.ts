@@ -1,5 +1,6 @@
 // Head office's API as the demo's callers use it, and the shapes of the answers the day reads.
 import type { Role } from '../host/api/index.js';
+import type { FloatFigure, OpenDayView, StatementView } from '../projections/index.js';
 import { StepFailure } from './narrator.js';
 
 /** Head office's API as the bank's feed, a clerk, an operator or an auditor calls it: each with its own token. */
@@ -39,36 +40,16 @@ export class HeadOfficeApi {
   }
 }
 
-export interface StoreSync {
-  lastSeqReceived: number;
-  localHeadSeq: number;
-  eventsBehind: number;
-  lastContactAt: string | null;
-}
-
+/** GET /v1/stores/:storeId/settlements. */
 export interface Settlements {
-  statements: Array<{ businessDay: string; pays: { count: number; total: number }; owed: number; notes: string[] }>;
+  statements: StatementView[];
   owedTotal: number;
-  open: { since: string | null; pays: { count: number; total: number }; owedSoFar: number };
+  open: OpenDayView;
 }
 
+/** GET /v1/float. */
 export interface FloatReport {
   asOf: string;
-  byEventTime: { total: number; cards: number };
-  byKnowledgeTime: { total: number; cards: number };
-}
-
-export interface CardView {
-  cardId: string;
-  userId: string;
-  primaryIssuedAt: string | null;
-  issuance: { storeId: string; terminalId: string; issuedAt: string | null } | null;
-  usage: {
-    loadCount: number;
-    loadedTotal: number;
-    payCount: number;
-    paidTotal: number;
-    lastBalance: number | null;
-    lastStoreId: string | null;
-  };
+  byEventTime: FloatFigure;
+  byKnowledgeTime: FloatFigure;
 }

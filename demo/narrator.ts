@@ -1,6 +1,6 @@
 // The demo's voice on stderr: numbered steps, their outcomes, and a failure that names the step
 // and the log file to read.
-import { say } from '../cli/options.js';
+import { say } from '../cli/output.js';
 import { ChildProcessError } from './processes.js';
 
 export class DemoStepError extends Error {

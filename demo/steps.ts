@@ -8,7 +8,8 @@ import { headOfficeFiles, issuerKeysFile, storeBundleFiles } from '../host/provi
 import { tokenFor, type Role } from '../host/api/index.js';
 import { startBroker } from './brokers.js';
 import { type Day, type Reply, said, until, usageLine, yen } from './context.js';
-import { type CardView, type FloatReport, HeadOfficeApi, type Settlements, type StoreSync } from './head-office-api.js';
+import type { CardView, StoreSyncView } from '../projections/index.js';
+import { type FloatReport, HeadOfficeApi, type Settlements } from './head-office-api.js';
 import { StepFailure } from './narrator.js';
 
 export interface DayStep {
@@ -303,7 +304,7 @@ const behind: DayStep = {
   log: 'host',
   async run(day) {
     const local = await day.edgeStatus();
-    const sync = (await day.api.find<StoreSync>('operator', '/v1/stores/A/sync'))!;
+    const sync = (await day.api.find<StoreSyncView>('operator', '/v1/stores/A/sync'))!;
     if (sync.lastSeqReceived >= local.headSeq)
       throw new StepFailure(`head office already has event ${sync.lastSeqReceived} of store A although its link is cut`);
     return [

@@ -57,22 +57,10 @@ export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined
   }
 }
 
-function movementFields(data: {
-  cardId: string;
-  amount: number;
-  newBalance: number;
-  cardCounter: number;
-  terminalId: string;
-  cardMac: Uint8Array;
-}) {
-  return {
-    cardId: data.cardId,
-    amount: data.amount,
-    newBalance: data.newBalance,
-    cardCounter: data.cardCounter,
-    terminalId: data.terminalId,
-    cardMac: data.cardMac,
-  };
+type MovementFields = Omit<BookedMovement, 'kind' | 'chipOperation'>;
+
+function movementFields({ cardId, amount, newBalance, cardCounter, terminalId, cardMac }: MovementFields): MovementFields {
+  return { cardId, amount, newBalance, cardCounter, terminalId, cardMac };
 }
 
 /** Japan's Payment Services Act: above this unused balance on a base date, the issuer must deposit. */

@@ -11,25 +11,4 @@ export * from './books.js';
 export * from './store-clearing.js';
 export * from './load-reconciliation.js';
 export * from './alerts.js';
-export {
-  ISSUANCE_MESSAGES,
-  cardIssueRejected,
-  cardIssued,
-  judgeChip,
-  judgeIssuanceEntry,
-  judgeStripe,
-  rejectionCode,
-  monthEnd,
-  writtenRecordBytes,
-  writtenRecordDigest,
-  type CardRefusal,
-  type IssueRejection,
-  type ChipFacts,
-  type ChipIssuanceState,
-  primaryIssuanceDecider,
-  type IssuePrimaryCard,
-  type PrimaryIssuanceState,
-  CardIdTakenError,
-  UnknownUserError,
-  cardExpiry,
-} from './issuance.js';
+export * from './issuance.js';

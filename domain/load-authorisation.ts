@@ -174,9 +174,7 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
         {
           type: 'LoadAuthorisationCompleted',
           data: {
-            authorizationId: authorisation.authorizationId,
-            cardId: authorisation.cardId,
-            storeId: command.storeId,
+            ...atStore(authorisation, command.storeId),
             cardCounter: command.cardCounter,
             recovered: command.recovered,
           },
@@ -204,9 +202,7 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
         {
           type: 'LoadAuthorisationHandedOver',
           data: {
-            authorizationId: authorisation.authorizationId,
-            cardId: authorisation.cardId,
-            storeId: command.storeId,
+            ...atStore(authorisation, command.storeId),
             terminalId: command.terminalId,
           },
         },
@@ -219,6 +215,13 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
     }
   }
 }
+
+/** The authorisation an event speaks of, and the store it happens at. */
+const atStore = (authorisation: Authorisation, storeId: string) => ({
+  authorizationId: authorisation.authorizationId,
+  cardId: authorisation.cardId,
+  storeId,
+});
 
 function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>, state: InquiryState): NewDomainEvent[] {
   const earlier = state.authorisations.get(command.authorizationId);

@@ -13,7 +13,8 @@ const FINAL: ReadonlySet<LoadState> = new Set(['confirmed', 'reversed']);
 /** The states a load is still on its way in. */
 export const OPEN_LOAD_STATES: readonly LoadState[] = LOAD_STATES.filter((state) => !FINAL.has(state));
 
-export interface LoadTrack {
+/** Which load: its authorisation, card, account and amount, and where it was asked for. */
+export interface LoadParties {
   authorizationId: string;
   cardId: string;
   bankId: string;
@@ -21,6 +22,9 @@ export interface LoadTrack {
   /** The store that asked for the authorisation, and its terminal. */
   storeId: string;
   terminalId: string;
+}
+
+export interface LoadTrack extends LoadParties {
   /** No edge credits the card after this (from LoadAuthorised). */
   deadlineMs: number | undefined;
   authorised: boolean;

@@ -1,6 +1,7 @@
 // Head office's shadow of every purse, and the checks that tell a genuine history from a cloned,
 // replayed, forged or lost one. Pure, so the live ledger and the auditor's replay apply exactly the
 // same rules.
+import type { DomainEvent } from '../contracts/index.js';
 
 /** Head office's view of one card's purse. */
 export interface CardLedger {
@@ -35,6 +36,22 @@ export interface PurseMovement {
   storeId: string;
   /** Loads only. */
   authorizationId?: string;
+}
+
+/** A store's load or pay, the event the ledger applies as a movement. */
+export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' }>;
+
+/**
+ * The movement a PurseLoaded or PursePaid makes: the one mapping the live ledger and the
+ * auditor's replay share. `at` says when it happened, at which store it counts, and whether its
+ * card MAC verified.
+ */
+export function purseMovementOf(event: PurseMovementEvent, at: { atMs: number; storeId: string; macValid: boolean }): PurseMovement {
+  const { cardId, amount, newBalance, cardCounter } = event.data;
+  const common = { cardId, amount, newBalance, counter: cardCounter, ...at };
+  return event.type === 'PurseLoaded'
+    ? { kind: 'load', ...common, authorizationId: event.data.authorizationId }
+    : { kind: 'pay', ...common };
 }
 
 /** What head office knows of the account debit behind a load. */

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
-import { connectReconnecting } from '../infra/nats/index.js';
+import { connectReconnecting, type LinkWatch } from '../infra/nats/index.js';
 import { isValidStoreId, subjects } from '../contracts/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EventLog } from './log/index.js';
@@ -13,7 +13,8 @@ import type { KeyObject } from 'node:crypto';
 import { PosServer, type CounterOptions } from './pos/index.js';
 import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
 import { startPurse, type PurseAtStore } from './purse/index.js';
-import type { Logger } from '../infra/index.js';
+import { acquireFileLock, type Logger } from '../infra/index.js';
+import type { EdgeMetrics } from './metrics.js';
 
 export interface EdgeOptions {
   storeId: string;
@@ -22,6 +23,8 @@ export interface EdgeOptions {
   natsUrl: string;
   /** Extra connection options, e.g. an authenticator for the store's credentials. */
   natsOptions?: Partial<ConnectionOptions>;
+  /** What the log says when NATS cannot be reached at first: which flag or file would fix it. */
+  explainNatsError?: (error: Error) => string;
   signingKey: SigningKey;
   logger?: Logger;
   replication?: Omit<ReplicatorOptions, 'log' | 'db' | 'signingKey' | 'logger'>;
@@ -29,6 +32,8 @@ export interface EdgeOptions {
   counter?: CounterOptions;
   /** With `counter`: the keys of the issuance info, and the node handles `issue` (secondary issuance). */
   issuance?: { sealingKey: KeyObject; hqSealingPublicKey: KeyObject; lookupTimeoutMs?: number };
+  /** Where the node counts what it does (served by `cardsys edge --metrics`). */
+  metrics?: EdgeMetrics;
 }
 
 export interface EdgeNode {
@@ -68,16 +73,27 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     throw new Error(`invalid store id "${options.storeId}": use 1-32 letters, digits, "-" or "_" (not "hq")`);
   const logger = options.logger ?? console;
   mkdirSync(options.dataDir, { recursive: true });
-  const log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger });
-  const db = openEdgeDb(options.dataDir);
+  // Two edges on one folder would append to one log and answer the same terminals.
+  const lock = acquireFileLock(join(options.dataDir, 'edge.lock'), `store ${options.storeId}'s data folder ${options.dataDir}`);
+  let log: EventLog;
+  let db: Database.Database;
+  try {
+    log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger });
+    db = openEdgeDb(options.dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const replicator = new Replicator({ ...options.replication, log, db, signingKey: options.signingKey, logger });
 
   let stopped = false;
+  let natsLink: LinkWatch | undefined;
+  options.metrics?.follow({ unconfirmed: () => replicator.progress().unconfirmed, reconnects: () => natsLink?.reconnects ?? 0 });
   let wakeFromWait: () => void = () => {};
   const nats = (async (): Promise<NatsConnection | undefined> => {
     for (let attempt = 0; !stopped; attempt++) {
       try {
-        const { nc } = await connectReconnecting(
+        const { nc, link } = await connectReconnecting(
           {
             ...options.natsOptions,
             servers: options.natsUrl,
@@ -92,11 +108,12 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
           return undefined;
         }
         replicator.start(nc);
+        natsLink = link;
         return nc;
       } catch (error) {
         if (attempt === 0)
           logger.warn(
-            `edge ${options.storeId}: cannot reach NATS at ${options.natsUrl} (${(error as Error).message}); working offline and retrying`,
+            `edge ${options.storeId}: ${options.explainNatsError?.(error as Error) ?? `cannot reach NATS at ${options.natsUrl} (${(error as Error).message})`}; working offline and retrying`,
           );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt));
@@ -110,7 +127,10 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     return undefined;
   })();
 
-  const pos = options.counter ? new PosServer({ storeId: options.storeId, db, logger }) : undefined;
+  const metrics = options.metrics;
+  const pos = options.counter
+    ? new PosServer({ storeId: options.storeId, db, logger, ...(metrics ? { onAnswered: metrics.answered.bind(metrics) } : {}) })
+    : undefined;
   const issuance =
     pos && options.counter && options.issuance
       ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, {
@@ -144,6 +164,7 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
       await nc?.close();
       await log.close();
       db.close();
+      lock.release();
     },
   };
 }

@@ -14,26 +14,15 @@ import {
   type AppendExpectedRevision,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import {
-  DuplicateEventError,
-  WrongExpectedRevisionError,
-  type AppendResult,
-  type EventStore,
-  type ExpectedRevision,
-  type NewRecord,
-  type ReadAllOptions,
-  type ReadStreamOptions,
-  type StoredRecord,
-  type SubscribeOptions,
-  type Subscription,
-} from './event-store.js';
+import { DuplicateEventError, WrongExpectedRevisionError, type EventStore } from './event-store.js';
+import type * as port from './event-store.js';
 
 const DEFAULT_BATCH_SIZE = 500;
 const READ_CHUNK = 1000;
 
 const isSystem = (event: { type: string; streamId: string }) => event.type.startsWith('$') || event.streamId.startsWith('$');
 
-function toRecord(resolved: ResolvedEvent | AllStreamResolvedEvent): StoredRecord | undefined {
+function toRecord(resolved: ResolvedEvent | AllStreamResolvedEvent): port.StoredRecord | undefined {
   const event = resolved.event;
   if (!event || isSystem(event)) return undefined;
   const position = event.position?.commit ?? resolved.commitPosition;
@@ -42,7 +31,7 @@ function toRecord(resolved: ResolvedEvent | AllStreamResolvedEvent): StoredRecor
   return { id: event.id, type: event.type, data, streamId: event.streamId, revision: event.revision, position };
 }
 
-const toEsdbExpected = (expected: ExpectedRevision): AppendExpectedRevision =>
+const toEsdbExpected = (expected: port.ExpectedRevision): AppendExpectedRevision =>
   expected === 'any' ? ANY : expected === 'no_stream' ? NO_STREAM : expected;
 
 /**
@@ -55,7 +44,7 @@ const toEsdbExpected = (expected: ExpectedRevision): AppendExpectedRevision =>
  * sequence check are what keep it out.
  */
 export class EsdbEventStore implements EventStore {
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new Set<port.Subscription>();
 
   private constructor(
     private readonly client: EventStoreDBClient,
@@ -80,7 +69,7 @@ export class EsdbEventStore implements EventStore {
     return store;
   }
 
-  async appendToStream(streamId: string, records: NewRecord[], expected: ExpectedRevision = 'any'): Promise<AppendResult> {
+  async appendToStream(streamId: string, records: port.NewRecord[], expected: port.ExpectedRevision = 'any'): Promise<port.AppendResult> {
     if (records.length === 0) throw new Error(`append to stream ${streamId}: no events given`);
     const ids = new Set<string>();
     for (const record of records) {
@@ -104,7 +93,7 @@ export class EsdbEventStore implements EventStore {
     }
   }
 
-  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredRecord[]> {
+  async readStream(streamId: string, options: port.ReadStreamOptions = {}): Promise<port.StoredRecord[]> {
     return this.collectStream(streamId, {
       fromRevision: options.fromRevision ?? START,
       direction: FORWARDS,
@@ -117,8 +106,8 @@ export class EsdbEventStore implements EventStore {
     return last?.revision;
   }
 
-  private async collectStream(streamId: string, options: Parameters<EventStoreDBClient['readStream']>[1]): Promise<StoredRecord[]> {
-    const records: StoredRecord[] = [];
+  private async collectStream(streamId: string, options: Parameters<EventStoreDBClient['readStream']>[1]): Promise<port.StoredRecord[]> {
+    const records: port.StoredRecord[] = [];
     try {
       for await (const resolved of this.client.readStream(streamId, options)) {
         const record = toRecord(resolved);
@@ -131,9 +120,9 @@ export class EsdbEventStore implements EventStore {
     return records;
   }
 
-  async readAll(options: ReadAllOptions = {}): Promise<StoredRecord[]> {
+  async readAll(options: port.ReadAllOptions = {}): Promise<port.StoredRecord[]> {
     const wanted = options.maxCount ?? Number.MAX_SAFE_INTEGER;
-    const records: StoredRecord[] = [];
+    const records: port.StoredRecord[] = [];
     let from = options.after;
     // System events are filtered out here, so read in chunks until enough user events are found.
     for (;;) {
@@ -175,13 +164,13 @@ export class EsdbEventStore implements EventStore {
     }
   }
 
-  subscribeToAll(options: SubscribeOptions): Subscription {
+  subscribeToAll(options: port.SubscribeOptions): port.Subscription {
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     const source = this.client.subscribeToAll({
       fromPosition: options.after === undefined ? START : { commit: options.after, prepare: options.after },
       filter: excludeSystemEvents(),
     });
-    const buffer: StoredRecord[] = [];
+    const buffer: port.StoredRecord[] = [];
     let draining: Promise<void> | undefined;
     let finish!: (error?: unknown) => void;
     const done = new Promise<void>((resolve, reject) => {
@@ -217,7 +206,7 @@ export class EsdbEventStore implements EventStore {
     });
     source.on('error', (error: Error) => end(error));
     source.on('end', () => end());
-    const subscription: Subscription = {
+    const subscription: port.Subscription = {
       done,
       async stop() {
         end();

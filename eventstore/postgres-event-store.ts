@@ -4,19 +4,8 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../infra/index.js';
 import { AppendSignal, startCatchUpSubscription } from './catch-up-subscription.js';
-import {
-  type AppendResult,
-  DuplicateEventError,
-  type EventStore,
-  type ExpectedRevision,
-  type NewRecord,
-  type ReadAllOptions,
-  type ReadStreamOptions,
-  type StoredRecord,
-  type SubscribeOptions,
-  type Subscription,
-  WrongExpectedRevisionError,
-} from './event-store.js';
+import { DuplicateEventError, WrongExpectedRevisionError, type EventStore } from './event-store.js';
+import type * as port from './event-store.js';
 import { withoutPassword } from './server-url.js';
 
 export interface PostgresEventStoreOptions {
@@ -54,7 +43,7 @@ interface EventRow {
 
 const COLUMNS = 'position, stream_id, revision, event_id, type, data';
 
-const toRecord = (row: EventRow): StoredRecord => ({
+const toRecord = (row: EventRow): port.StoredRecord => ({
   id: row.event_id,
   type: row.type,
   data: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength),
@@ -101,7 +90,7 @@ export function postgresTarget(url: string, schema?: string): PostgresTarget {
  */
 export class PostgresEventStore implements EventStore {
   private readonly appended = new AppendSignal();
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new Set<port.Subscription>();
   private listener: pg.Client | undefined;
   private listenRetry: NodeJS.Timeout | undefined;
   private closed = false;
@@ -199,7 +188,7 @@ export class PostgresEventStore implements EventStore {
     return rows[0]!.revision === null ? undefined : BigInt(rows[0]!.revision);
   }
 
-  async appendToStream(streamId: string, records: NewRecord[], expected: ExpectedRevision = 'any'): Promise<AppendResult> {
+  async appendToStream(streamId: string, records: port.NewRecord[], expected: port.ExpectedRevision = 'any'): Promise<port.AppendResult> {
     this.assertOpen();
     if (records.length === 0) throw new Error(`append to stream ${streamId}: no events given`);
     const ids = new Set<string>();
@@ -207,7 +196,7 @@ export class PostgresEventStore implements EventStore {
       if (ids.has(record.id)) throw new DuplicateEventError(streamId, record.id);
       ids.add(record.id);
     }
-    let result: AppendResult;
+    let result: port.AppendResult;
     try {
       result = await this.transaction(async (client) => {
         const actual = await this.lastRevision(client, streamId);
@@ -252,7 +241,7 @@ export class PostgresEventStore implements EventStore {
     return rows[0]?.event_id ?? ids.join(', ');
   }
 
-  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredRecord[]> {
+  async readStream(streamId: string, options: port.ReadStreamOptions = {}): Promise<port.StoredRecord[]> {
     this.assertOpen();
     const { rows } = await this.pool.query<EventRow>({
       name: `${this.schema}-read-stream`,
@@ -267,7 +256,7 @@ export class PostgresEventStore implements EventStore {
     return this.lastRevision(this.pool, streamId);
   }
 
-  async readAll(options: ReadAllOptions = {}): Promise<StoredRecord[]> {
+  async readAll(options: port.ReadAllOptions = {}): Promise<port.StoredRecord[]> {
     this.assertOpen();
     const { rows } = await this.pool.query<EventRow>({
       name: `${this.schema}-read-all`,
@@ -283,7 +272,7 @@ export class PostgresEventStore implements EventStore {
     return rows[0]!.position === null ? undefined : BigInt(rows[0]!.position);
   }
 
-  subscribeToAll(options: SubscribeOptions): Subscription {
+  subscribeToAll(options: port.SubscribeOptions): port.Subscription {
     this.assertOpen();
     this.listen();
     // A read that fails (the server restarting, a dropped connection) is retried at the next

@@ -1,19 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  DuplicateEventError,
-  WrongExpectedRevisionError,
-  type AppendResult,
-  type EventStore,
-  type ExpectedRevision,
-  type NewRecord,
-  type ReadAllOptions,
-  type ReadStreamOptions,
-  type StoredRecord,
-  type SubscribeOptions,
-  type Subscription,
-} from './event-store.js';
+import { DuplicateEventError, WrongExpectedRevisionError, type EventStore } from './event-store.js';
+import type * as port from './event-store.js';
 import { AppendSignal, startCatchUpSubscription } from './catch-up-subscription.js';
 
 /** The events table; event ids are unique within their stream only. */
@@ -67,7 +56,7 @@ interface EventRow {
 /** How often a subscription looks for events appended by other processes to the same file. */
 const FOREIGN_APPEND_POLL_MS = 100;
 
-const toRecord = (row: EventRow): StoredRecord => ({
+const toRecord = (row: EventRow): port.StoredRecord => ({
   id: row.event_id,
   type: row.type,
   data: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength),
@@ -79,7 +68,7 @@ const toRecord = (row: EventRow): StoredRecord => ({
 /** The embedded host event store: one SQLite file, every event in one table in global order. */
 export class SqliteEventStore implements EventStore {
   private readonly appended = new AppendSignal();
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new Set<port.Subscription>();
   private closed = false;
 
   private constructor(
@@ -128,10 +117,10 @@ export class SqliteEventStore implements EventStore {
     return row.revision ?? undefined;
   }
 
-  async appendToStream(streamId: string, records: NewRecord[], expected: ExpectedRevision = 'any'): Promise<AppendResult> {
+  async appendToStream(streamId: string, records: port.NewRecord[], expected: port.ExpectedRevision = 'any'): Promise<port.AppendResult> {
     if (records.length === 0) throw new Error(`append to stream ${streamId}: no events given`);
     const insert = this.statement('INSERT INTO events (stream_id, revision, event_id, type, data) VALUES (?, ?, ?, ?, ?)');
-    const append = this.db.transaction((): AppendResult => {
+    const append = this.db.transaction((): port.AppendResult => {
       const actual = this.lastRevision(streamId);
       const matches = expected === 'any' || (expected === 'no_stream' ? actual === undefined : actual === expected);
       if (!matches) throw new WrongExpectedRevisionError(streamId, expected, actual);
@@ -156,7 +145,7 @@ export class SqliteEventStore implements EventStore {
     return result;
   }
 
-  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredRecord[]> {
+  async readStream(streamId: string, options: port.ReadStreamOptions = {}): Promise<port.StoredRecord[]> {
     const rows = this.statement('SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?').all(
       streamId,
       options.fromRevision ?? 0n,
@@ -169,11 +158,11 @@ export class SqliteEventStore implements EventStore {
     return this.lastRevision(streamId);
   }
 
-  async readAll(options: ReadAllOptions = {}): Promise<StoredRecord[]> {
+  async readAll(options: port.ReadAllOptions = {}): Promise<port.StoredRecord[]> {
     return this.readAllNow(options.after, options.maxCount);
   }
 
-  private readAllNow(after: bigint | undefined, maxCount: number | undefined): StoredRecord[] {
+  private readAllNow(after: bigint | undefined, maxCount: number | undefined): port.StoredRecord[] {
     const rows = this.statement('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?').all(
       after ?? 0n,
       maxCount ?? -1,
@@ -186,7 +175,7 @@ export class SqliteEventStore implements EventStore {
     return row.position ?? undefined;
   }
 
-  subscribeToAll(options: SubscribeOptions): Subscription {
+  subscribeToAll(options: port.SubscribeOptions): port.Subscription {
     this.assertOpen();
     const subscription = startCatchUpSubscription({
       ...options,

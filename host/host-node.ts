@@ -1,20 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
-import type { Logger } from '../infra/index.js';
-import {
-  connectReconnecting,
-  HEAD_OFFICE_PARTS,
-  RefusedRequests,
-  type HeadOfficePart,
-  type LinkWatch,
-  type ReconnectingConnection,
-} from '../infra/nats/index.js';
+import { acquireFileLock, type Logger } from '../infra/index.js';
+import { connectReconnecting, HEAD_OFFICE_PARTS, RefusedRequests, type HeadOfficePart, type LinkWatch } from '../infra/nats/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
 import { type BooksOptions, headOfficeBooks } from './books/index.js';
@@ -25,6 +19,10 @@ import { headOfficeRoles, Leadership, PostgresWriterLease, type Role, soleInstan
 import type { IssuanceStation } from './primary-issuance/index.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys, provisionHeadOffice } from './provisioning/index.js';
 import { headOfficePurse } from './purse/index.js';
+import { consolePage, consoleRoutes, StoreContacts } from './console/index.js';
+import { HeadOfficeMetrics } from './metrics/index.js';
+import { CONSOLE_BUILD_DIR } from '../infra/index.js';
+import { JAPAN_BUSINESS_DAY } from '../domain/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
@@ -53,6 +51,8 @@ export interface HostOptions {
   natsUrl: string;
   /** Credentials and TLS of each part's connection; the same for every part when one object. */
   natsOptions?: Partial<ConnectionOptions> | ((part: HeadOfficePart) => Partial<ConnectionOptions>);
+  /** What a failed first connection is reported as: which flag or file would fix it. */
+  explainNatsError?: (error: Error) => string;
   http: { host: string; port: number };
   /** Where clients reach this instance's API, as a follower names the leader in its refusals; default: the http address. */
   advertiseUrl?: string;
@@ -72,6 +72,8 @@ export interface HostOptions {
   api?: ApiAccessConfig;
   /** The reader and stripe encoder primary issuance uses; without it POST /v1/users/:userId/cards answers 503. */
   issuanceStation?: IssuanceStation;
+  /** Silence after which the console shows a store offline (edges send a heartbeat every 2 s by default). */
+  storeOfflineAfterMs?: number;
 }
 
 export interface HostNode extends HostParts {
@@ -125,9 +127,13 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     for (const stop of cleanup.reverse().splice(0)) await stop().catch((error: Error) => logger.warn(`while stopping: ${error.message}`));
   };
   try {
+    // Two head offices on one folder would share keys, read models and the SQLite event store.
+    mkdirSync(options.dataDir, { recursive: true });
+    const lock = acquireFileLock(join(options.dataDir, 'host.lock'), `head office's data folder ${options.dataDir}`);
+    cleanup.push(async () => lock.release());
     const store = await openEventStore(options.dataDir, options.eventStore, logger);
     cleanup.push(() => store.close());
-    const { nats, link } = await connectParts(options, logger);
+    const { nats, links } = await connectParts(options, logger);
     cleanup.push(() => Promise.all(Object.values(nats).map((nc) => nc.drain())));
     await ensureEventsStream(nats.ingest);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
@@ -154,6 +160,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
       logger,
     });
+    const contacts = new StoreContacts(options.storeOfflineAfterMs);
+    const metrics = new HeadOfficeMetrics({ store, runner, readModels: runner.db, links, contacts });
     // The single-writer parts run where the lease is held; see host/leadership.
     const lease = await openWriterLease(options.eventStore, logger);
     cleanup.push(() => lease.close());
@@ -166,6 +174,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       purse,
       issuance,
       books,
+      contacts,
+      metrics,
       shared: lease.shared,
       logger,
     });
@@ -186,7 +196,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       store,
       runner,
       nc: nats.api,
-      natsLink: link,
+      natsLink: links.api,
+      onAnswered: metrics.answered.bind(metrics),
       cardViews,
       access: headOfficeAccess(options.dataDir, () => leadership.leader().hqWriter, options.api),
       writeGuard: () => void leadership.leader(),
@@ -199,6 +210,16 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
           cardViews,
         }),
         books.routes(),
+        consoleRoutes({
+          readModels: runner.db,
+          store,
+          contacts,
+          businessDay: options.books?.businessDay ?? JAPAN_BUSINESS_DAY,
+          blacklistVersion: () => leadership.reads().centre.blacklistVersion,
+          hqWriter: () => leadership.leader().hqWriter,
+        }),
+        consolePage(CONSOLE_BUILD_DIR),
+        metrics.routes(),
         ...(options.routes?.(parts) ?? []),
       ],
     });
@@ -240,7 +261,10 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
  * Connects every part of head office, each its own principal and reconnecting forever; a part that
  * cannot connect at first closes the others again. Health follows the API part's connection.
  */
-async function connectParts(options: HostOptions, logger: Logger): Promise<{ nats: HeadOfficeConnections; link: LinkWatch }> {
+async function connectParts(
+  options: HostOptions,
+  logger: Logger,
+): Promise<{ nats: HeadOfficeConnections; links: Record<HeadOfficePart, LinkWatch> }> {
   const optionsOf = (part: HeadOfficePart) => (typeof options.natsOptions === 'function' ? options.natsOptions(part) : options.natsOptions);
   const attempts = await Promise.allSettled(
     HEAD_OFFICE_PARTS.map((part) =>
@@ -253,9 +277,9 @@ async function connectParts(options: HostOptions, logger: Logger): Promise<{ nat
   const connected = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
   if (failed) {
     await Promise.all(connected.map(([, { nc }]) => nc.close()));
-    throw new Error(`cannot connect to NATS at ${options.natsUrl}: ${(failed.reason as Error).message}`);
+    const reason = failed.reason as Error;
+    throw new Error(options.explainNatsError?.(reason) ?? `cannot connect to NATS at ${options.natsUrl}: ${reason.message}`);
   }
-  const byPart = Object.fromEntries(connected) as Record<HeadOfficePart, ReconnectingConnection>;
   const nats = Object.fromEntries(connected.map(([part, { nc }]) => [part, nc])) as HeadOfficeConnections;
-  return { nats, link: byPart.api.link };
+  return { nats, links: Object.fromEntries(connected.map(([part, { link }]) => [part, link])) as Record<HeadOfficePart, LinkWatch> };
 }

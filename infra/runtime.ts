@@ -12,6 +12,9 @@ const PROJECT_ROOT = fileURLToPath(new URL(compiled ? '../../' : '../', import.m
 /** The `cardsys` command, for parts that start it as a child process. */
 export const CARDSYS_BIN = join(PROJECT_ROOT, 'bin', 'cardsys.js');
 
+/** Where `make build` puts head office's console (the page `cardsys host` serves at /console/). */
+export const CONSOLE_BUILD_DIR = join(PROJECT_ROOT, 'dist', 'console');
+
 /** The module `name` (without extension) in the folder of `base` (an import.meta.url). */
 export function siblingModule(name: string, base: string): URL {
   return new URL(`./${name}${compiled ? '.js' : '.ts'}`, base);

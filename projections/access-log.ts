@@ -91,17 +91,12 @@ export interface AccessLogFilter {
   limit: number;
 }
 
-interface AccessRow {
+/** A row of `api_access`: the entry's own words as they are, the rest in column form. */
+interface AccessRow extends Pick<AccessLogEntry, 'subject' | 'issuer' | 'role' | 'access' | 'method' | 'route'> {
   position: bigint;
   event_id: string;
   hq_seq: bigint;
   at_ms: bigint;
-  subject: string;
-  issuer: string;
-  role: string;
-  access: string;
-  method: string;
-  route: string;
   ids: string;
   remote_address: string;
   request_id: string;

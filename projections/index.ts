@@ -23,3 +23,4 @@ export {
 } from './books-reader.js';
 export type { AlertFilter, PurseAlertView } from './purse-alerts.js';
 export { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from './issuance-snapshot.js';
+export { ActivityReader, type ActivityTotals } from './activity.js';

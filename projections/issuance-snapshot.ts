@@ -201,6 +201,21 @@ export class IssuanceSnapshotReader {
     return [...new Set([storeId, ...(nearby ? (JSON.parse(nearby) as string[]) : [])])];
   }
 
+  /** The users the store may finish cards for whose cards still await secondary issuance (its backlog). */
+  backlog(storeId: string, limit = 100): { users: number; cards: number; userIds: string[] } {
+    const homes = this.servedHomes(storeId);
+    const rows = this.db
+      .prepare(
+        `SELECT user_id, pending_cards FROM issuance_users WHERE pending_cards > 0 AND home_store_id IN (${homes.map(() => '?').join(',')}) ORDER BY user_id`,
+      )
+      .all(...homes) as Array<{ user_id: string; pending_cards: number }>;
+    return {
+      users: rows.length,
+      cards: rows.reduce((sum, row) => sum + row.pending_cards, 0),
+      userIds: rows.slice(0, limit).map((row) => row.user_id),
+    };
+  }
+
   /** Everything in the store's snapshot, read in one transaction with the feed position it reflects. */
   snapshot(storeId: string): { changeSeq: number; entries: Uint8Array[] } {
     return this.db.transaction(() => {

@@ -11,6 +11,7 @@ import {
   loadEventOf,
   loadOverdueAlert,
   type DebitFacts,
+  type LoadParties,
   type LoadState,
   type LoadTrack,
 } from '../domain/index.js';
@@ -68,13 +69,17 @@ interface LoadRow {
   alert_id: number | null;
 }
 
-const trackOf = (row: LoadRow): LoadTrack => ({
+const partiesOf = (row: LoadRow): LoadParties => ({
   authorizationId: row.authorization_id,
   cardId: row.card_id,
   bankId: row.bank_id,
   amount: row.amount,
   storeId: row.store_id,
   terminalId: row.terminal_id,
+});
+
+const trackOf = (row: LoadRow): LoadTrack => ({
+  ...partiesOf(row),
   deadlineMs: row.deadline_ms ?? undefined,
   authorised: row.authorised === 1,
   debited: row.debited === 1,
@@ -160,13 +165,7 @@ export function debitFactsOf(db: Database.Database, authorizationId: string): De
   return row && row.debited === 1 ? { cardId: row.card_id, amount: row.amount, reversed: row.reversed === 1 } : undefined;
 }
 
-export interface LoadView {
-  authorizationId: string;
-  cardId: string;
-  bankId: string;
-  amount: number;
-  storeId: string;
-  terminalId: string;
+export interface LoadView extends LoadParties {
   state: LoadState;
   /** When head office learnt the load was in this state. */
   since: string | null;
@@ -178,12 +177,7 @@ export interface LoadView {
 }
 
 const viewOf = (row: LoadRow): LoadView => ({
-  authorizationId: row.authorization_id,
-  cardId: row.card_id,
-  bankId: row.bank_id,
-  amount: row.amount,
-  storeId: row.store_id,
-  terminalId: row.terminal_id,
+  ...partiesOf(row),
   state: row.state,
   since: row.state_since_ms === null ? null : new Date(row.state_since_ms).toISOString(),
   deadline: row.deadline_ms === null ? null : new Date(row.deadline_ms).toISOString(),

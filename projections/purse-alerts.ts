@@ -17,8 +17,12 @@ CREATE TABLE IF NOT EXISTS purse_alerts (
   raised_at_ms INTEGER NOT NULL,
   -- The load an overdue-load alert is about.
   authorization_id TEXT,
-  -- A gap whose movements all arrived later, or a load that moved on.
-  resolved INTEGER NOT NULL DEFAULT 0
+  -- A gap whose movements all arrived later, or a load that moved on, or an operator's AlertResolved.
+  resolved INTEGER NOT NULL DEFAULT 0,
+  -- An operator's resolution (AlertResolved): the note, who, when.
+  resolution_note TEXT,
+  resolved_by TEXT,
+  resolved_at_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS purse_alerts_by_card ON purse_alerts (card_id, alert_id);
 `;
@@ -59,6 +63,17 @@ export function resolveAlert(db: Database.Database, alertId: number): void {
   prepared(db, 'UPDATE purse_alerts SET resolved = 1 WHERE alert_id = ?').run(alertId);
 }
 
+/** An operator closes an alert with a note (AlertResolved); only the alert its raising event names. */
+export function resolveAlertWithNote(
+  db: Database.Database,
+  resolution: { alertId: number; raisedByEventId: string; note: string; resolvedBy: string; atMs: number },
+): void {
+  prepared(
+    db,
+    'UPDATE purse_alerts SET resolved = 1, resolution_note = ?, resolved_by = ?, resolved_at_ms = ? WHERE alert_id = ? AND event_id = ?',
+  ).run(resolution.note, resolution.resolvedBy, resolution.atMs, resolution.alertId, resolution.raisedByEventId);
+}
+
 export interface PurseAlertView {
   alertId: number;
   cardId: string;
@@ -75,6 +90,8 @@ export interface PurseAlertView {
   authorizationId: string | null;
   /** A counter gap whose missing movements all arrived later (a store that was offline), or a stuck load that moved on. */
   resolved: boolean;
+  /** An operator's note closing it, when it was closed that way. */
+  resolution: { note: string; by: string; at: string } | null;
 }
 
 export interface AlertFilter {
@@ -102,6 +119,9 @@ interface AlertRow {
   raised_at_ms: number;
   authorization_id: string | null;
   resolved: number;
+  resolution_note: string | null;
+  resolved_by: string | null;
+  resolved_at_ms: number | null;
 }
 
 export function queryAlerts(db: Database.Database, filter: AlertFilter = {}): PurseAlertView[] {
@@ -128,5 +148,21 @@ export function queryAlerts(db: Database.Database, filter: AlertFilter = {}): Pu
     raisedAt: new Date(r.raised_at_ms).toISOString(),
     authorizationId: r.authorization_id,
     resolved: r.resolved === 1,
+    resolution:
+      r.resolution_note === null
+        ? null
+        : { note: r.resolution_note, by: r.resolved_by ?? '', at: new Date(r.resolved_at_ms ?? 0).toISOString() },
   }));
+}
+
+/** Open (unresolved) alerts counted by kind and severity: the console's overview and the metrics. */
+export function openAlertCounts(db: Database.Database): Array<{ kind: string; severity: AlertSeverity; count: number }> {
+  return prepared(
+    db,
+    'SELECT kind, severity, COUNT(*) AS count FROM purse_alerts WHERE resolved = 0 GROUP BY kind, severity ORDER BY kind',
+  ).all() as Array<{
+    kind: string;
+    severity: AlertSeverity;
+    count: number;
+  }>;
 }

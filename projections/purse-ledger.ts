@@ -6,13 +6,21 @@
 import type Database from 'better-sqlite3';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { EventEnvelope } from '../contracts/index.js';
-import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../domain/index.js';
+import { applyMovement, newCardLedger, purseMovementOf, type CardLedger, type PurseMovement } from '../domain/index.js';
 import type { Projection } from './projection.js';
 import type { HostEvent } from '../eventstore/index.js';
 import { cardMacValid } from './card-mac.js';
 import { prepared } from './statements.js';
 import { debitFactsOf, LOAD_TRACKING_SCHEMA, trackLoads } from './load-tracking.js';
-import { insertAlert, PURSE_ALERTS_SCHEMA, queryAlerts, type AlertFilter, type PurseAlertView } from './purse-alerts.js';
+import {
+  insertAlert,
+  openAlertCounts,
+  resolveAlertWithNote,
+  PURSE_ALERTS_SCHEMA,
+  queryAlerts,
+  type AlertFilter,
+  type PurseAlertView,
+} from './purse-alerts.js';
 
 const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_loads', 'purse_accounts', 'purse_alerts'] as const;
 
@@ -64,7 +72,7 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 3,
+    version: 4,
     schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
@@ -91,22 +99,19 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
           break;
         case 'PurseLoaded':
         case 'PursePaid': {
-          const load = event.type === 'PurseLoaded';
-          const data = event.data;
-          const movement: PurseMovement = {
-            kind: load ? 'load' : 'pay',
-            cardId: data.cardId,
-            amount: data.amount,
-            newBalance: data.newBalance,
-            counter: data.cardCounter,
-            macValid,
-            atMs: event.envelope.occurredAtMs,
-            storeId: event.envelope.storeId,
-            authorizationId: load ? event.data.authorizationId : undefined,
-          };
+          const movement = purseMovementOf(event, { atMs: event.envelope.occurredAtMs, storeId: event.envelope.storeId, macValid });
           applyToCard(db, movement, event.envelope);
           break;
         }
+        case 'AlertResolved':
+          resolveAlertWithNote(db, {
+            alertId: event.data.alertId,
+            raisedByEventId: event.data.raisedByEventId,
+            note: event.data.note,
+            resolvedBy: event.data.resolvedBy,
+            atMs: event.envelope.occurredAtMs,
+          });
+          break;
         default:
           break;
       }
@@ -131,13 +136,8 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
        loaded_total = excluded.loaded_total, pays = excluded.pays, paid_total = excluded.paid_total, last_use_ms = excluded.last_use_ms,
        last_store_id = excluded.last_store_id, alerts = excluded.alerts, missing_counters = excluded.missing_counters`,
   ).run({
-    cardId: card.cardId,
-    balance: card.balance,
-    counter: card.counter,
-    loads: card.loads,
-    loadedTotal: card.loadedTotal,
-    pays: card.pays,
-    paidTotal: card.paidTotal,
+    // The ledger's own fields bind by name; those whose column form differs follow.
+    ...card,
     lastUseMs: card.lastUseMs ?? null,
     lastStoreId: card.lastStoreId ?? null,
     alerts: (row?.alerts ?? 0) + step.divergences.length,
@@ -221,5 +221,9 @@ export class PurseLedgerReader {
 
   alerts(filter: AlertFilter = {}): PurseAlertView[] {
     return queryAlerts(this.db, filter);
+  }
+
+  openAlertCounts() {
+    return openAlertCounts(this.db);
   }
 }

@@ -191,6 +191,14 @@ export class ReadModelQueries {
     return rows.map((row) => row.position);
   }
 
+  /** The cards of a user or of a bank account (the search of head office's console). */
+  cardsOf(by: { userId: string } | { bankId: string }): CardView[] {
+    const [column, value] = 'userId' in by ? ['user_id', by.userId] : ['bank_id', by.bankId];
+    return (this.db.prepare(`${CARD_SELECT} WHERE cards.${column} = ? ORDER BY cards.card_id LIMIT 100`).all(value) as CardRow[]).map(
+      cardView,
+    );
+  }
+
   storeSync(storeId: string): StoreSyncView | undefined {
     const row = this.db.prepare('SELECT * FROM store_sync WHERE store_id = ?').get(storeId) as StoreSyncRow | undefined;
     return row && storeSyncView(row);

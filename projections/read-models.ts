@@ -3,14 +3,21 @@
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { Projection } from './projection.js';
 import { accessLogProjection } from './access-log.js';
+import { activityProjection } from './activity.js';
 import { booksProjection } from './books.js';
 import { issuanceSnapshotProjection } from './issuance-snapshot.js';
 import { purseLedgerProjection } from './purse-ledger.js';
 import { storeSyncProjection } from './store-sync.js';
 import { userDbProjection } from './user-db.js';
 
-/** The read models that need no keys: user DB, store sync status, issuance snapshots, the API's access log. */
-export const projections: readonly Projection[] = [userDbProjection, storeSyncProjection, issuanceSnapshotProjection, accessLogProjection];
+/** The read models that need no keys: user DB, store sync status, issuance snapshots, the API's access log, the console's activity. */
+export const projections: readonly Projection[] = [
+  userDbProjection,
+  storeSyncProjection,
+  issuanceSnapshotProjection,
+  accessLogProjection,
+  activityProjection,
+];
 
 /**
  * Every read model head office keeps. The purse ledger (with load reconciliation) and the books

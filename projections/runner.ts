@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { EventStore, StoredRecord, Subscription } from '../eventstore/index.js';
 import type { Projection } from './projection.js';
 import { prepared } from './statements.js';
-import { acquireFileLock, type FileLock } from './file-lock.js';
+import { acquireFileLock, type FileLock } from '../infra/index.js';
 import { decodeRecord, type HostEvent } from '../eventstore/index.js';
 
 export interface ProjectionLogger {

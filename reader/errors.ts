@@ -2,42 +2,30 @@ import { describeStatusWord, swHex } from '../card/index.js';
 
 /** Base of every error the card reader port raises. */
 export class CardReaderError extends Error {
-  override readonly name: string = 'CardReaderError';
+  // Each kind of error below is named by its class.
+  override readonly name: string = this.constructor.name;
 }
 
 /** No PC/SC reader (or pcscd itself) is available. */
-export class NoReaderError extends CardReaderError {
-  override readonly name = 'NoReaderError';
-}
+export class NoReaderError extends CardReaderError {}
 
 /** The reader is there but holds no card. */
-export class NoCardError extends CardReaderError {
-  override readonly name = 'NoCardError';
-}
+export class NoCardError extends CardReaderError {}
 
 /** The card left the reader during a command: its outcome is unknown to the terminal. */
-export class CardRemovedError extends CardReaderError {
-  override readonly name = 'CardRemovedError';
-}
+export class CardRemovedError extends CardReaderError {}
 
 /** The card does not carry this application (SELECT by AID refused) or is of another key generation. */
-export class UnknownCardError extends CardReaderError {
-  override readonly name = 'UnknownCardError';
-}
+export class UnknownCardError extends CardReaderError {}
 
 /** The reader disappeared (unplugged, pcscd stopped). */
-export class ReaderGoneError extends CardReaderError {
-  override readonly name = 'ReaderGoneError';
-}
+export class ReaderGoneError extends CardReaderError {}
 
 /** The card's answer failed its secure-messaging MAC or was malformed. */
-export class CardResponseError extends CardReaderError {
-  override readonly name = 'CardResponseError';
-}
+export class CardResponseError extends CardReaderError {}
 
 /** The card refused a command; `sw` is the ISO 7816-4 status word. */
 export class CardStatusError extends CardReaderError {
-  override readonly name = 'CardStatusError';
   constructor(
     readonly command: string,
     readonly sw: number,

@@ -19,7 +19,8 @@ import {
   type VerifiedEvent,
 } from '../../audit/index.js';
 import { headOfficeProjections, READ_MODELS_FILE } from '../../projections/index.js';
-import { say, withDataOption, type DataCliOptions } from '../options.js';
+import { withDataOption, type DataCliOptions } from '../options.js';
+import { answer, say } from '../output.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
 import { startProgress } from '../progress.js';
 
@@ -50,7 +51,7 @@ function withSourceOptions(command: Command): Command {
       '--hq-key <file>',
       "head office's public key: a PEM file, or the provisioning record hq.public.json (default <data>/hq/directory/hq.public.json)",
     )
-    .option('--json', 'one JSON object on stdout (human messages on stderr)');
+    .option('--json', 'one JSON object on stdout (failures too); progress on stderr');
 }
 
 function parsePosition(what: string, text: string | undefined): bigint | undefined {
@@ -168,59 +169,36 @@ function progressOf(label: string): { update(done: number, total: number | undef
   };
 }
 
-/**
- * With --json, a command that fails still prints one JSON object (ok false, the error) on stdout;
- * the error then goes on to the CLI's usual message on stderr and exit code.
- */
-function jsonErrors<Args extends unknown[]>(action: (...args: Args) => Promise<void>): (...args: Args) => Promise<void> {
-  return async (...args) => {
-    try {
-      await action(...args);
-    } catch (error) {
-      const options = args.find((arg): arg is { json?: boolean } => typeof arg === 'object' && arg !== null && 'json' in arg);
-      if (options?.json) process.stdout.write(`${JSON.stringify({ ok: false, error: (error as Error).message })}\n`);
-      throw error;
-    }
-  };
-}
-
-function printReplay(result: ReplayResult, source: string): void {
-  say(
+function replayLines(result: ReplayResult, source: string): string[] {
+  return [
     `replayed ${source}: ${result.events.toLocaleString('en-US')} events and ${result.heads.toLocaleString('en-US')} signed heads in ${result.seconds.toFixed(2)} s (${result.eventsPerSecond.toLocaleString('en-US')} events/s)`,
-  );
-  for (const origin of result.origins)
-    say(`  ${origin.origin}: ${origin.events} events, last seq ${origin.lastSeq}, signed up to seq ${origin.coveredSeq}`);
-  say(
+    ...result.origins.map(
+      (origin) => `  ${origin.origin}: ${origin.events} events, last seq ${origin.lastSeq}, signed up to seq ${origin.coveredSeq}`,
+    ),
     `  purse: ${result.purse.cards} cards, ${result.purse.loads} loads, ${result.purse.pays} pays, ${result.purse.debits} account debits (${result.purse.openDebits} not loaded yet)`,
-  );
-  for (const note of result.notes) say(`  note: ${note}`);
-  if (result.ok) say('no findings: every check passed');
-  else {
-    say(`${result.findings.length} finding(s):`);
-    for (const finding of result.findings) say(`  ${formatFinding(finding)}`);
-  }
+    ...result.notes.map((note) => `  note: ${note}`),
+    ...(result.ok
+      ? ['no findings: every check passed']
+      : [`${result.findings.length} finding(s):`, ...result.findings.map((finding) => `  ${formatFinding(finding)}`)]),
+  ];
 }
 
-function printVerified(result: VerifiedEvent): void {
-  const { event } = result;
-  say(`event ${event.eventId}: ${event.eventType}, ${event.origin} seq ${event.seq}, position ${event.position}, at ${event.occurredAt}`);
-  say(`  hash ${event.hash}`);
-  say(`  data ${JSON.stringify(event.data)}`);
-  say(
+function verifiedLines(result: VerifiedEvent): string[] {
+  const { event, head } = result;
+  return [
+    `event ${event.eventId}: ${event.eventType}, ${event.origin} seq ${event.seq}, position ${event.position}, at ${event.occurredAt}`,
+    `  hash ${event.hash}`,
+    `  data ${JSON.stringify(event.data)}`,
     `  previous: ${result.previous ? `seq ${result.previous.seq} (${result.previous.eventId}, ${result.previous.eventType})` : '-'} — link ${result.previousLink}`,
-  );
-  say(
     `  next: ${result.next ? `seq ${result.next.seq} (${result.next.eventId}, ${result.next.eventType})` : '-'} — link ${result.nextLink}`,
-  );
-  if (result.head) {
-    say(
-      `  signed head: seq ${result.head.seq}, key ${result.head.keyId}, position ${result.head.position}, received ${result.head.receivedAt}`,
-    );
-    say(
-      `    signature ${result.head.signatureValid ? 'verifies' : 'DOES NOT VERIFY'}; chain from the event to the head ${result.head.coversEvent ? 'verifies' : 'DOES NOT VERIFY'}`,
-    );
-  }
-  say(result.ok ? 'verified' : `NOT verified: ${result.problems.join('; ')}`);
+    ...(head
+      ? [
+          `  signed head: seq ${head.seq}, key ${head.keyId}, position ${head.position}, received ${head.receivedAt}`,
+          `    signature ${head.signatureValid ? 'verifies' : 'DOES NOT VERIFY'}; chain from the event to the head ${head.coversEvent ? 'verifies' : 'DOES NOT VERIFY'}`,
+        ]
+      : []),
+    result.ok ? 'verified' : `NOT verified: ${result.problems.join('; ')}`,
+  ];
 }
 
 export function registerAuditCommands(program: Command): void {
@@ -238,57 +216,54 @@ export function registerAuditCommands(program: Command): void {
       .option('--store <id>', 'only this store (or "hq")')
       .option('--from <position>', 'only records after this event-store position')
       .option('--to <position>', 'only records up to this position'),
-  ).action(
-    jsonErrors(async (options: SourceOptions & { out: string; store?: string; from?: string; to?: string }) => {
-      if (options.file !== undefined) throw new Error('export reads the event store; --file is for replay and verify-event');
-      const opened = await openSource(options);
-      try {
-        const storeKeys = await opened.source.registeredKeys();
-        const hqPublicKey = opened.keys.list().find((key) => key.storeId === HQ_ORIGIN)?.publicKey;
-        const progress = progressOf('exporting');
-        const total = await opened.source.total();
-        const manifest = await writeExport(
-          opened.source,
-          options.out,
-          {
-            origin: parseOrigin(options.store),
-            fromPosition: parsePosition('--from', options.from),
-            toPosition: parsePosition('--to', options.to),
-          },
-          { storeKeys, hqPublicKey },
-          (records) => progress.update(records, total),
-        );
-        progress.end();
-        const summary = {
-          ok: true,
-          file: options.out,
-          records: Number(manifest.records),
-          firstPosition: Number(manifest.firstPosition),
-          lastPosition: Number(manifest.lastPosition),
-          bodySha256: Buffer.from(manifest.bodySha256 ?? []).toString('hex'),
-          bodyBytes: Number(manifest.bodyBytes),
-          origins: manifest.origins.map((o) => ({
-            origin: o.origin,
-            events: Number(o.events),
-            heads: Number(o.heads),
-            firstSeq: Number(o.firstSeq),
-            lastSeq: Number(o.lastSeq),
-            firstPosition: Number(o.firstPosition),
-            lastPosition: Number(o.lastPosition),
-          })),
-          storeKeys: storeKeys.map((k) => ({ storeId: k.storeId, keyId: k.keyId })),
-          hqKeyId: hqPublicKey ? keyIdOf(hqPublicKey) : undefined,
-        };
-        if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        say(
-          `exported ${summary.records} records (positions ${summary.firstPosition}-${summary.lastPosition}) to ${options.out}, body SHA-256 ${summary.bodySha256}`,
-        );
-        for (const o of summary.origins) say(`  ${o.origin}: ${o.events} events (seq ${o.firstSeq}-${o.lastSeq}), ${o.heads} signed heads`);
-      } finally {
-        await opened.close();
-      }
-    }),
-  );
+  ).action(async (options: SourceOptions & { out: string; store?: string; from?: string; to?: string }) => {
+    if (options.file !== undefined) throw new Error('export reads the event store; --file is for replay and verify-event');
+    const opened = await openSource(options);
+    try {
+      const storeKeys = await opened.source.registeredKeys();
+      const hqPublicKey = opened.keys.list().find((key) => key.storeId === HQ_ORIGIN)?.publicKey;
+      const progress = progressOf('exporting');
+      const total = await opened.source.total();
+      const manifest = await writeExport(
+        opened.source,
+        options.out,
+        {
+          origin: parseOrigin(options.store),
+          fromPosition: parsePosition('--from', options.from),
+          toPosition: parsePosition('--to', options.to),
+        },
+        { storeKeys, hqPublicKey },
+        (records) => progress.update(records, total),
+      );
+      progress.end();
+      const summary = {
+        ok: true,
+        file: options.out,
+        records: Number(manifest.records),
+        firstPosition: Number(manifest.firstPosition),
+        lastPosition: Number(manifest.lastPosition),
+        bodySha256: Buffer.from(manifest.bodySha256 ?? []).toString('hex'),
+        bodyBytes: Number(manifest.bodyBytes),
+        origins: manifest.origins.map((o) => ({
+          origin: o.origin,
+          events: Number(o.events),
+          heads: Number(o.heads),
+          firstSeq: Number(o.firstSeq),
+          lastSeq: Number(o.lastSeq),
+          firstPosition: Number(o.firstPosition),
+          lastPosition: Number(o.lastPosition),
+        })),
+        storeKeys: storeKeys.map((k) => ({ storeId: k.storeId, keyId: k.keyId })),
+        hqKeyId: hqPublicKey ? keyIdOf(hqPublicKey) : undefined,
+      };
+      answer(summary, [
+        `exported ${summary.records} records (positions ${summary.firstPosition}-${summary.lastPosition}) to ${options.out}, body SHA-256 ${summary.bodySha256}`,
+        ...summary.origins.map((o) => `  ${o.origin}: ${o.events} events (seq ${o.firstSeq}-${o.lastSeq}), ${o.heads} signed heads`),
+      ]);
+    } finally {
+      await opened.close();
+    }
+  });
 
   withSourceOptions(
     audit
@@ -304,59 +279,55 @@ export function registerAuditCommands(program: Command): void {
       .option('--no-read-models', 'do not rebuild and compare the read models')
       .addOption(new Option('--batch <records>', 'records read at a time').default('10000')),
   ).action(
-    jsonErrors(
-      async (
-        options: SourceOptions & {
-          from?: string;
-          to?: string;
-          store?: string;
-          issuerKeys?: string;
-          readModels?: string | false;
-          batch: string;
-        },
-      ) => {
-        const opened = await openSource(options);
-        try {
-          const keysFile = options.issuerKeys ?? auditDefaults.issuerKeys(options.data);
-          const issuerKeys = options.issuerKeys !== undefined || existsSync(keysFile) ? loadIssuerKeys(keysFile) : undefined;
-          const progress = progressOf('replaying');
-          const result = await replayAndVerify({
-            source: opened.source,
-            keys: opened.keys,
-            issuerKeys,
-            fromGenesis: opened.fromGenesis,
-            purseInWorker: true,
-            onProgress: (done, total) => progress.update(done, total),
-            afterReplay: async () => {
-              progress.end();
-              if (options.readModels === false) return { findings: [], notes: ['read models were not compared (--no-read-models)'] };
-              if (opened.store === undefined)
-                return { findings: [], notes: ['read models were not compared: an export file has no read models beside it'] };
-              if (!options.json) say("rebuilding the read models from the events to compare them with head office's");
-              const currentFile = typeof options.readModels === 'string' ? options.readModels : auditDefaults.readModels(options.data);
-              const readModels = headOfficeProjections(issuerKeys);
-              const compared = await compareReadModels({
-                store: opened.store,
-                currentFile,
-                projections: readModels,
-                notFromEvents: NOT_FROM_EVENTS,
-              });
-              if (compared.position !== undefined)
-                compared.notes.push(
-                  `read models compared at position ${compared.position}: ${compared.tables} tables, ${compared.rows} rows`,
-                );
-              return compared;
-            },
-          });
-          result.notes.unshift(...opened.notes);
-          if (options.json) process.stdout.write(`${JSON.stringify({ source: opened.source.description, ...result })}\n`);
-          printReplay(result, opened.source.description);
-          if (!result.ok) process.exitCode = 1;
-        } finally {
-          await opened.close();
-        }
+    async (
+      options: SourceOptions & {
+        from?: string;
+        to?: string;
+        store?: string;
+        issuerKeys?: string;
+        readModels?: string | false;
+        batch: string;
       },
-    ),
+    ) => {
+      const opened = await openSource(options);
+      try {
+        const keysFile = options.issuerKeys ?? auditDefaults.issuerKeys(options.data);
+        const issuerKeys = options.issuerKeys !== undefined || existsSync(keysFile) ? loadIssuerKeys(keysFile) : undefined;
+        const progress = progressOf('replaying');
+        const result = await replayAndVerify({
+          source: opened.source,
+          keys: opened.keys,
+          issuerKeys,
+          fromGenesis: opened.fromGenesis,
+          purseInWorker: true,
+          onProgress: (done, total) => progress.update(done, total),
+          afterReplay: async () => {
+            progress.end();
+            if (options.readModels === false) return { findings: [], notes: ['read models were not compared (--no-read-models)'] };
+            if (opened.store === undefined)
+              return { findings: [], notes: ['read models were not compared: an export file has no read models beside it'] };
+            if (!options.json) say("rebuilding the read models from the events to compare them with head office's");
+            const currentFile = typeof options.readModels === 'string' ? options.readModels : auditDefaults.readModels(options.data);
+            const readModels = headOfficeProjections(issuerKeys);
+            const compared = await compareReadModels({
+              store: opened.store,
+              currentFile,
+              projections: readModels,
+              notFromEvents: NOT_FROM_EVENTS,
+            });
+            if (compared.position !== undefined)
+              compared.notes.push(
+                `read models compared at position ${compared.position}: ${compared.tables} tables, ${compared.rows} rows`,
+              );
+            return compared;
+          },
+        });
+        result.notes.unshift(...opened.notes);
+        answer({ source: opened.source.description, ...result }, replayLines(result, opened.source.description), result.ok ? 0 : 1);
+      } finally {
+        await opened.close();
+      }
+    },
   );
 
   withSourceOptions(
@@ -365,27 +336,18 @@ export function registerAuditCommands(program: Command): void {
       .description('show one event, its neighbours in its chain, and the signed head that covers it, and whether each verifies')
       .argument('<id>', 'the event id (a UUID)')
       .option('--store <id>', 'the origin whose chain holds the event (a store id or "hq"); needed when several origins hold the id'),
-  ).action(
-    jsonErrors(async (id: string, options: SourceOptions & { store?: string }) => {
-      if (!/^[0-9a-fA-F-]{8,64}$/.test(id)) throw new Error(`event id must be a UUID, got "${id}"`);
-      const origin = parseOrigin(options.store);
-      // Not narrowed to the origin: the store keys head office registered in `hq` are read too.
-      const opened = await openSource({ ...options, store: undefined });
-      try {
-        const result = await verifyEvent(opened.source, id, opened.keys, origin);
-        if (result === undefined) {
-          const problem = `no event ${id}${origin === undefined ? '' : ` of ${origin}`} in ${opened.source.description}`;
-          if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, eventId: id, problems: [problem] })}\n`);
-          say(problem);
-          process.exitCode = 1;
-          return;
-        }
-        if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        printVerified(result);
-        if (!result.ok) process.exitCode = 1;
-      } finally {
-        await opened.close();
-      }
-    }),
-  );
+  ).action(async (id: string, options: SourceOptions & { store?: string }) => {
+    if (!/^[0-9a-fA-F-]{8,64}$/.test(id)) throw new Error(`event id must be a UUID, got "${id}"`);
+    const origin = parseOrigin(options.store);
+    // Not narrowed to the origin: the store keys head office registered in `hq` are read too.
+    const opened = await openSource({ ...options, store: undefined });
+    try {
+      const result = await verifyEvent(opened.source, id, opened.keys, origin);
+      if (result === undefined)
+        throw new Error(`no event ${id}${origin === undefined ? '' : ` of ${origin}`} in ${opened.source.description}`);
+      answer(result, verifiedLines(result), result.ok ? 0 : 1);
+    } finally {
+      await opened.close();
+    }
+  });
 }

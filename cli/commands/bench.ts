@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { BENCH_NAMES, type BenchName, formatReport, isBenchName, PIPELINE_EVENT_STORES, runBenches } from '../../bench/index.js';
-import { say } from '../options.js';
+import { answer, say } from '../output.js';
 
 const BenchCliOptions = z.object({
-  json: z.boolean().default(false),
   tls: z.boolean().default(false),
   only: z
     .string()
@@ -73,8 +72,6 @@ export function registerBenchCommands(program: Command): void {
       if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => issue.message).join('; '));
       const options = parsed.data;
       const report = await runBenches({ ...options, progress: say });
-      if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-      else process.stdout.write(formatReport(report));
-      if (!report.ok) process.exitCode = 1;
+      answer(report, formatReport(report).trimEnd(), report.ok ? 0 : 1);
     });
 }

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { DemoStepError, runDemo } from '../../demo/index.js';
-import { say } from '../options.js';
+import { stopSignal } from '../options.js';
+import { answer, say } from '../output.js';
 import { parseHttpAddress } from './host.js';
 
 interface DemoCliOptions {
@@ -29,17 +30,19 @@ export function registerDemoCommand(program: Command): void {
     )
     .action(async (options: DemoCliOptions) => {
       parseHttpAddress(options.http);
-      const stopSignal = new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
       try {
-        await runDemo({ dataDir: options.data, http: options.http, keepRunning: options.keepRunning ?? false, stopSignal });
+        const summary = await runDemo({
+          dataDir: options.data,
+          http: options.http,
+          keepRunning: options.keepRunning ?? false,
+          stopSignal: stopSignal(),
+        });
         say('\ndemo finished: every process stopped');
+        answer(summary);
       } catch (error) {
         if (!(error instanceof DemoStepError)) throw error;
         say(`\ndemo stopped: ${error.message}`);
-        process.exitCode = 1;
+        answer({ error: error.message }, [], 1);
       }
     });
 }

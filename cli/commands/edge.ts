@@ -5,8 +5,9 @@ import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId } from '../../cont
 import { loadOrCreateSigningKey, loadPublicKey, publicKeyFileOf } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
-import { storeBundleFiles, storeNatsOptions, writeStoreBrokerConfig } from '../../host/provisioning/index.js';
+import { checkEdgeCredentials, storeBundleFiles, storeClientSettings, writeStoreBrokerConfig } from '../../host/provisioning/index.js';
 import {
+  EdgeMetrics,
   edgeDbFile,
   edgeLogDir,
   EventLog,
@@ -17,9 +18,12 @@ import {
   type EdgeOptions,
 } from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
-import { say, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
+import { stopSignal, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
+import { answer, say } from '../output.js';
+import { serveMetrics } from '../../infra/index.js';
+import { parseHttpAddress } from './host.js';
 
-type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string };
+type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string; metrics?: string };
 
 const storeDir = (data: string, storeId: string) => join(data, 'stores', storeId);
 
@@ -46,7 +50,8 @@ export function registerEdgeCommands(program: Command): void {
           '--stripe <source>',
           'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"',
           'chip',
-        ),
+        )
+        .option('--metrics <host:port>', "serve the edge's metrics in Prometheus's format at http://<host:port>/metrics"),
     ),
   )
     .addHelpText(
@@ -55,40 +60,49 @@ export function registerEdgeCommands(program: Command): void {
         '',
         'The store keeps its files in <data>/stores/<id>/ (the bundle head office provisioned: keys and credentials);',
         'its Ed25519 signing key is made there on first run when not provisioned.',
-        'NATS credentials: --creds, or <data>/stores/<id>/store.nk when provisioned; TLS verified with --tls-ca,',
-        'or <data>/stores/<id>/ca.pem when provisioned.',
+        "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds,",
+        'or <data>/stores/<id>/store.nk when provisioned (the edge refuses credentials that are not its own); TLS verified',
+        'with --tls-ca, or <data>/stores/<id>/ca.pem when provisioned. One edge at a time per data folder (<data>/stores/<id>/edge.lock).',
+        'With --json: one JSON object on stdout once the node runs (storeId, logHead, nats, readers).',
         'Example: cardsys edge --store A --reader "Virtual PCD 00 02" --stripe vcard:./card.json',
       ].join('\n'),
     )
     .action(async (options: EdgeCliOptions) => {
       const storeId = parseStoreId(options.store);
-      const stopRequested = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      const stopRequested = stopSignal();
       const dataDir = storeDir(options.data, storeId);
+      const nats = storeClientSettings(dataDir, storeId, 'store', options);
+      checkEdgeCredentials(dataDir, storeId, nats.creds);
       const keyFile = join(dataDir, 'signing-key.pem');
       const { key, created } = loadOrCreateSigningKey(keyFile);
       say(
         `${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`,
       );
+      const metricsAddress = options.metrics === undefined ? undefined : parseHttpAddress(options.metrics, '--metrics');
       const readers = options.reader?.length ? PcscReaders.open() : undefined;
+      const metrics = metricsAddress ? new EdgeMetrics() : undefined;
       const node = await startEdge({
         storeId,
         dataDir,
-        natsUrl: options.nats,
-        natsOptions: storeNatsOptions(dataDir, 'store', { creds: options.creds, tlsCa: options.tlsCa }),
+        natsUrl: nats.url,
+        natsOptions: nats.options,
+        explainNatsError: nats.explain,
         signingKey: key,
         ...(readers ? counterOptions(dataDir, readers, options) : {}),
+        ...(metrics ? { metrics } : {}),
       });
-      say(`edge ${storeId}: log head ${node.log.headSeq}, data in ${dataDir}, NATS ${options.nats}`);
+      const metricsServer = metrics && metricsAddress ? await serveMetrics(metrics.registry, metricsAddress) : undefined;
+      if (metricsServer) say(`edge ${storeId}: metrics at http://${options.metrics}/metrics`);
+      say(`edge ${storeId}: log head ${node.log.headSeq}, data in ${dataDir}, NATS ${nats.url}`);
       if (node.pos) say(`edge ${storeId}: serving POS commands on ${options.reader?.join(', ')}`);
+      answer({ storeId, logHead: node.log.headSeq, dataDir: resolve(dataDir), nats: nats.url, readers: options.reader ?? [] });
       let last = '';
       node.replicator.on('progress', (progress) => {
         const line = `edge ${storeId}: head ${progress.headSeq}, confirmed ${progress.confirmedSeq}, unconfirmed ${progress.unconfirmed}${progress.lastError ? ` (${progress.lastError})` : ''}`;
         if (line !== last) say((last = line));
       });
       await stopRequested;
+      metricsServer?.close();
       await node.stop();
       readers?.close();
     });
@@ -112,16 +126,15 @@ export function registerEdgeCommands(program: Command): void {
       hubLeafUrls: options.hub,
       ...(options.out ? { out: options.out } : {}),
     });
-    say(`wrote ${resolve(file)}; run: nats-server -c ${resolve(file)}`);
+    answer({ file: resolve(file) }, `wrote ${resolve(file)}; run: nats-server -c ${resolve(file)}`);
   });
 
   withDataOption(
     edge
       .command('status')
       .description("a store's log head, what head office has confirmed, and how many events wait for confirmation")
-      .requiredOption('--store <id>', 'store id')
-      .option('--json', 'one JSON object on stdout'),
-  ).action(async (options: DataCliOptions & { store: string; json?: boolean }) => {
+      .requiredOption('--store <id>', 'store id'),
+  ).action(async (options: DataCliOptions & { store: string }) => {
     const storeId = parseStoreId(options.store);
     const dataDir = storeDir(options.data, storeId);
     if (!existsSync(edgeLogDir(dataDir))) throw new Error(`no event log for store ${storeId} in ${dataDir}`);
@@ -129,8 +142,7 @@ export function registerEdgeCommands(program: Command): void {
     const confirmedSeq = existsSync(edgeDbFile(dataDir)) ? readConfirmed(dataDir) : 0;
     const status = { storeId, headSeq: log.headSeq, confirmedSeq, unconfirmed: Math.max(0, log.headSeq - confirmedSeq) };
     await log.close();
-    if (options.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-    else say(`store ${storeId}: head ${status.headSeq}, confirmed ${status.confirmedSeq}, unconfirmed ${status.unconfirmed}`);
+    answer(status, `store ${storeId}: head ${status.headSeq}, confirmed ${status.confirmedSeq}, unconfirmed ${status.unconfirmed}`);
   });
 }
 

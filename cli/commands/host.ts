@@ -1,9 +1,11 @@
+import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type ApiAccessConfig, DEFAULT_WRITE_RATE_LIMIT, parseWriteRateLimit } from '../../host/api/index.js';
 import { describeEventStore, startHost } from '../../host/index.js';
 import { pcscIssuanceStation } from '../../host/issuance/index.js';
-import { headOfficeNatsOptions } from '../../host/provisioning/index.js';
-import { type DataCliOptions, type NatsCliOptions, say, withDataOption, withNatsOptions } from '../options.js';
+import { headOfficeClientSettings } from '../../host/provisioning/index.js';
+import { type DataCliOptions, type NatsCliOptions, stopSignal, withDataOption, withNatsOptions } from '../options.js';
+import { answer, say } from '../output.js';
 import { type EventStoreCliOptions, eventStoreChoice, hqDataDir, withEventStoreOptions } from './host-options.js';
 import { JAPAN_BUSINESS_DAY } from '../../domain/index.js';
 
@@ -58,10 +60,10 @@ function issuanceStation(options: ApiCliOptions) {
 }
 
 /** Parses "host:port" (IPv6 hosts in brackets); the message names the option. */
-export function parseHttpAddress(text: string): { host: string; port: number } {
+export function parseHttpAddress(text: string, option = '--http'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new Error(`--http: expected <host:port> such as 127.0.0.1:8080, got "${text}"`);
+  if (!match || port > 65535) throw new Error(`${option}: expected <host:port> such as 127.0.0.1:8080, got "${text}"`);
   return { host: (match[1] ?? match[2])!, port };
 }
 
@@ -108,10 +110,14 @@ export function registerHostCommand(program: Command): void {
       'after',
       [
         '',
-        'Head office keeps its files in <data>/hq/ (events.db, readmodels.db, keys/).',
+        'Head office keeps its files in <data>/hq/ (events.db, readmodels.db, keys/); one head office at a time per',
+        'data folder (<data>/hq/host.lock).',
+        'NATS: --nats, or the hub\'s address "cardsys host nats-config" recorded in <data>/hq/hub.json.',
         'Each part (ingest, responder, writer, snapshots, api) connects to NATS as its own principal with',
         '<data>/hq/keys/nats-<part>.nk when provisioned (--creds: one file for every part instead), over TLS',
         'verified with <data>/hq/tls/ca.pem when present (or --tls-ca).',
+        'Stores provisioned while it runs are registered within seconds (it watches <data>/hq/directory/stores).',
+        'With --json: one JSON object on stdout once it serves (role, api, docs, openapi, nats).',
         'Head office on PostgreSQL: --event-store postgres://cardsys@db.example:5432/cardsys (or CARDSYS_EVENT_STORE).',
         'Two or more instances may share one PostgreSQL schema and one NATS, each with its own --data (a copy of',
         '<data>/hq/keys and <data>/hq/directory): all serve the API and the read models; the one holding the writer',
@@ -125,18 +131,17 @@ export function registerHostCommand(program: Command): void {
       const http = parseHttpAddress(options.http);
       const businessDay = { ...JAPAN_BUSINESS_DAY, cutoffHour: parseCutoffHour(options.businessDayCutoff) };
       const dataDir = hqDataDir(options.data);
-      const stopRequested = new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
+      const stopRequested = stopSignal();
       const api = apiAccessConfig(options);
       const station = issuanceStation(options);
       const eventStore = eventStoreChoice(options);
       const advertiseUrl = options.advertise === undefined ? undefined : parseAdvertiseUrl(options.advertise);
+      const nats = headOfficeClientSettings(dataDir, options);
       const node = await startHost({
         dataDir,
-        natsUrl: options.nats,
-        natsOptions: headOfficeNatsOptions(dataDir, { creds: options.creds, tlsCa: options.tlsCa }),
+        natsUrl: nats.url,
+        natsOptions: nats.options,
+        explainNatsError: nats.explain,
         http,
         eventStore,
         api,
@@ -145,7 +150,7 @@ export function registerHostCommand(program: Command): void {
         books: { businessDay },
       });
       say(
-        `head office running: data in ${dataDir}, NATS ${options.nats}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`,
+        `head office running: data in ${dataDir}, NATS ${nats.url}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`,
       );
       say(`query API: ${node.url}  (OpenAPI docs: ${node.docsUrl}, health: ${node.url}/healthz)`);
       say(
@@ -158,6 +163,14 @@ export function registerHostCommand(program: Command): void {
           ? `primary issuance: reader "${station.readerName}", stripe ${options.issuanceStripe}`
           : 'primary issuance: off (no --issuance-reader)',
       );
+      answer({
+        role: node.role,
+        api: node.url,
+        docs: node.docsUrl,
+        openapi: `${node.docsUrl}/json`,
+        nats: nats.url,
+        dataDir: resolve(dataDir),
+      });
       say(`stopping on ${await stopRequested}`);
       await node.stop();
     });

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { say } from '../options.js';
+import { answer } from '../output.js';
 import { parseHttpAddress } from './host.js';
 
 interface IssueCardCliOptions {
@@ -8,7 +8,6 @@ interface IssueCardCliOptions {
   pin?: string;
   token?: string;
   http: string;
-  json?: boolean;
 }
 
 const Pin = z.string().regex(/^\d{4,8}$/, '--pin: PIN must be 4 to 8 digits');
@@ -29,7 +28,6 @@ export function registerIssueCardCommand(program: Command): void {
       new Option('--token <jwt>', "a clerk's bearer token for head office's API (cardsys host token --role clerk)").env('CARDSYS_TOKEN'),
     )
     .option('--http <host:port>', "the running head office's API", '127.0.0.1:8080')
-    .option('--json', 'one JSON object on stdout')
     .addHelpText(
       'after',
       '\nNeeds `cardsys host` running with --issuance-reader and --issuance-stripe (its reader and stripe encoder).\nExit code 0 only when the card was issued.',
@@ -50,16 +48,13 @@ export function registerIssueCardCommand(program: Command): void {
       const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) }).catch((error: Error) => {
         throw new Error(`cannot reach head office at ${options.http}: ${error.message}; is \`cardsys host\` running?`);
       });
-      const answer = (await response.json().catch(() => ({ message: `HTTP ${response.status}` }))) as Record<string, unknown>;
-      if (options.json) process.stdout.write(`${JSON.stringify({ ok: response.ok, status: response.status, ...answer })}\n`);
-      if (!response.ok) {
-        if (!options.json) say(`not issued (${response.status}): ${String(answer.message)}`);
-        process.exitCode = 2;
-        return;
-      }
-      if (!options.json)
-        say(
-          `card ${String(answer.cardId)} issued to user ${String(answer.userId)}: bank id ${String(answer.bankId)}, valid until ${String(answer.expiry)}, PIN ${String(answer.pin)}`,
-        );
+      const result = (await response.json().catch(() => ({ message: `HTTP ${response.status}` }))) as Record<string, unknown>;
+      answer(
+        { ok: response.ok, status: response.status, ...result },
+        response.ok
+          ? `card ${String(result.cardId)} issued to user ${String(result.userId)}: bank id ${String(result.bankId)}, valid until ${String(result.expiry)}, PIN ${String(result.pin)}`
+          : `not issued (${response.status}): ${String(result.message)}`,
+        response.ok ? 0 : 2,
+      );
     });
 }

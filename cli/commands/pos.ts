@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { existsSync } from 'node:fs';
 import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId, Yen, pb, type cardsys, type PosReply } from '../../contracts/index.js';
 import { sendPosCommand, type PosCommandInput } from '../../edge/pos/index.js';
-import { say, withNatsOptions, type NatsCliOptions, withDataOption, type DataCliOptions } from '../options.js';
+import { withNatsOptions, type NatsCliOptions, withDataOption, type DataCliOptions } from '../options.js';
+import { answer } from '../output.js';
 import { join } from 'node:path';
-import { storeBundleFiles, storeNatsOptions } from '../../host/provisioning/index.js';
+import { storeBundleFiles, storeClientSettings } from '../../host/provisioning/index.js';
 
 const Common = z.object({
   store: StoreId,
@@ -15,7 +16,6 @@ const Common = z.object({
   pinKey: z.string().optional(),
   commandId: z.string().min(1).max(128).optional(),
   timeout: z.coerce.number().int('timeout must be whole milliseconds').min(100, 'timeout must be at least 100 ms').default(10_000),
-  json: z.boolean().default(false),
 });
 const Amount = z.coerce.number().pipe(Yen);
 const Pin = z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits');
@@ -52,28 +52,27 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
     terminalId: common.terminal,
     ...(kind.load ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
   };
-  const natsOptions = storeNatsOptions(bundleDir, { terminal: common.terminal }, { creds: options.creds, tlsCa: options.tlsCa });
-  const nc = await connect({ servers: options.nats, ...natsOptions, name: `cardsys-pos-${common.store}-${common.terminal}` }).catch(
+  const settings = storeClientSettings(bundleDir, common.store, { terminal: common.terminal }, options);
+  const nc = await connect({ servers: settings.url, ...settings.options, name: `cardsys-pos-${common.store}-${common.terminal}` }).catch(
     (error: Error) => {
-      throw new Error(`cannot reach NATS at ${options.nats}: ${error.message}`);
+      throw new Error(settings.explain(error));
     },
   );
   let reply: PosReply;
   try {
     reply = await sendPosCommand(nc, terminal, { ...kind, commandId }, { timeoutMs: common.timeout });
   } catch (error) {
-    if (!common.json) throw error;
-    process.stdout.write(`${JSON.stringify({ commandId, ok: false, code: 'no_answer', message: (error as Error).message })}\n`);
-    process.exitCode = 1;
+    answer({ commandId, ok: false, code: 'no_answer', message: (error as Error).message }, `no answer: ${(error as Error).message}`, 1);
     return;
   } finally {
     await nc.close();
   }
   // Defaults included and yen as numbers, not the strings protobuf's JSON form uses for 64-bit fields.
-  if (common.json)
-    process.stdout.write(`${JSON.stringify(pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }))}\n`);
-  else say(`${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`);
-  if (!reply.ok) process.exitCode = 2;
+  answer(
+    pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }),
+    `${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`,
+    reply.ok ? 0 : 2,
+  );
 }
 
 /** `cardsys pos load|pay|read`: a POS terminal's commands to its store's edge. */
@@ -83,10 +82,11 @@ export function registerPosCommands(program: Command): void {
     .description("a POS terminal: send a command to the store's edge and print its answer")
     .addHelpText(
       'after',
-      '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stderr. A retry with the same --command-id gets the first result.\n' +
-        "NATS credentials: --creds, or the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified\n" +
-        "with --tls-ca, or <data>/stores/<id>/ca.pem. A load sends the PIN as a PIN block under the terminal's PIN key (--pin-key, or\n" +
-        '<data>/stores/<id>/terminals/<terminal>/pin-key); the PIN never leaves the terminal in clear.',
+      '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
+        "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
+        "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
+        "<data>/stores/<id>/ca.pem (copied from provisioning). A load sends the PIN as a PIN block under the terminal's PIN key\n" +
+        '(--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); the PIN never leaves the terminal in clear.',
     );
   const common = (command: Command) =>
     withDataOption(withNatsOptions(command))

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../../projections/index.js';
 import { join } from 'node:path';
 import { startProgress } from '../progress.js';
-import { say, withDataOption, type DataCliOptions } from '../options.js';
+import { withDataOption, type DataCliOptions } from '../options.js';
+import { answer, say } from '../output.js';
 import { eventStoreChoice, hqDataDir, withEventStoreOptions, type EventStoreCliOptions } from './host-options.js';
 import { issuerKeysFile, loadIssuerKeys } from '../../host/provisioning/index.js';
 
@@ -38,9 +39,11 @@ export function registerProjectionsCommands(program: Command): void {
           progress.update(done, headPosition > 0n ? Number(position) / Number(headPosition) : 1),
         );
         const seconds = (performance.now() - start) / 1000;
+        // The summary ends the progress lines on stderr; --json answers with the same figures.
         progress.finish(
           `${events.toLocaleString('en-US')} events replayed into ${projections.map((p) => p.name).join(', ')} in ${seconds.toFixed(1)}s`,
         );
+        answer({ events, projections: projections.map((p) => p.name), seconds: Number(seconds.toFixed(3)) });
       } finally {
         await runner.close();
         await store.close();

@@ -2,9 +2,17 @@ import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { DEFAULT_TERMINAL_ID } from '../../contracts/index.js';
-import { provisionStore, provisionTerminal, headOfficeFiles, writeHubNatsConfig } from '../../host/provisioning/index.js';
+import {
+  provisionStore,
+  provisionTerminal,
+  headOfficeFiles,
+  reloadHub,
+  writeHubNatsConfig,
+  type HubReload,
+} from '../../host/provisioning/index.js';
 import { LOCAL_HOSTS } from '../../infra/nats/index.js';
-import { say, withDataOption, type DataCliOptions } from '../options.js';
+import { withDataOption, type DataCliOptions } from '../options.js';
+import { answer } from '../output.js';
 
 /** Head office's folder and a store's folder under the shared --data root. */
 const hqDir = (data: string) => join(data, 'hq');
@@ -15,6 +23,16 @@ const listOf = (text: string) =>
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
+
+/** What became of the hub's accounts: reloaded here, or the command to run where the hub runs. */
+function hubLines(accountsFile: string, hub: HubReload, admitted: string): string[] {
+  return [
+    `hub accounts regenerated: ${resolve(accountsFile)}`,
+    hub.reloaded
+      ? `  the hub (nats-server, process ${hub.pid}) reloaded them: ${admitted} is admitted`
+      : `  reload the hub to admit ${admitted}, where it runs: ${hub.command} (${hub.reason})`,
+  ];
+}
 
 /** `cardsys host provision-store` and `cardsys host nats-config`, added to the `host` command. */
 export function registerProvisionCommands(program: Command): void {
@@ -43,28 +61,67 @@ export function registerProvisionCommands(program: Command): void {
           '--terminals <ids>',
           "comma-separated ids of the store's POS terminals, each with its own NATS credentials and PIN key",
         ).default(DEFAULT_TERMINAL_ID),
+      )
+      .option('--broker-url <url>', "where the store's edge and POS terminals reach its broker (default nats://<first --broker-host>:4222)")
+      .addHelpText(
+        'after',
+        [
+          '',
+          "The hub's accounts and leaf logins are files its configuration includes; when the hub runs on this machine",
+          '(its process id in <data>/hq/nats-server.pid) it is told to reload them at once, otherwise the command to',
+          'run there is printed. A running `cardsys host` registers the store within seconds, without a restart.',
+        ].join('\n'),
       ),
-  ).action((options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string; terminals: string }) => {
-    const provisioned = provisionStore({
-      hqDataDir: hqDir(options.data),
-      storeId: options.store,
-      name: options.name,
-      nearbyStoreIds: listOf(options.nearby),
-      bundleDir: storeDir(options.data, options.store),
-      brokerHosts: listOf(options.brokerHost),
-      terminals: listOf(options.terminals),
-    });
-    say(`store ${provisioned.record.storeId} provisioned; its bundle (secrets, keep it at the store): ${resolve(provisioned.bundleDir)}`);
-    say(`  signing key ${provisioned.record.signingKeyId}: ${provisioned.bundle.signingKey}`);
-    say(`  sealing key ${provisioned.record.sealingKeyId}: ${provisioned.bundle.sealingKey}`);
-    say(`  NATS credentials of the edge: ${provisioned.bundle.natsCreds}; PIN master key (edge only): ${provisioned.bundle.pinMasterKey}`);
-    for (const terminal of provisioned.record.terminals)
-      say(
-        `  terminal ${terminal.terminalId} (credentials and PIN key, for that terminal): ${provisioned.bundle.terminal(terminal.terminalId).dir}`,
+  ).action(
+    (
+      options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string; terminals: string; brokerUrl?: string },
+    ) => {
+      const provisioned = provisionStore({
+        hqDataDir: hqDir(options.data),
+        storeId: options.store,
+        name: options.name,
+        nearbyStoreIds: listOf(options.nearby),
+        bundleDir: storeDir(options.data, options.store),
+        brokerHosts: listOf(options.brokerHost),
+        terminals: listOf(options.terminals),
+        ...(options.brokerUrl ? { brokerUrl: options.brokerUrl } : {}),
+      });
+      const hub = reloadHub(hqDir(options.data));
+      const bundle = provisioned.bundle;
+      const bundleDir = resolve(provisioned.bundleDir);
+      answer(
+        {
+          storeId: provisioned.record.storeId,
+          bundleDir,
+          signingKeyId: provisioned.record.signingKeyId,
+          sealingKeyId: provisioned.record.sealingKeyId,
+          edgeCreds: resolve(bundle.natsCreds),
+          pinMasterKey: resolve(bundle.pinMasterKey),
+          terminals: provisioned.record.terminals.map((terminal) => ({
+            terminalId: terminal.terminalId,
+            dir: resolve(bundle.terminal(terminal.terminalId).dir),
+          })),
+          tlsCa: resolve(bundle.tlsCa),
+          brokerAddress: resolve(bundle.brokerAddress),
+          hubAccounts: resolve(provisioned.natsAuthConfigFile),
+          hub,
+        },
+        [
+          `store ${provisioned.record.storeId} provisioned; its bundle (secrets, keep it at the store): ${bundleDir}`,
+          `  signing key ${provisioned.record.signingKeyId}: ${resolve(bundle.signingKey)}`,
+          `  sealing key ${provisioned.record.sealingKeyId}: ${resolve(bundle.sealingKey)}`,
+          `  NATS credentials of the edge: ${resolve(bundle.natsCreds)}; PIN master key (edge only): ${resolve(bundle.pinMasterKey)}`,
+          ...provisioned.record.terminals.map(
+            (terminal) =>
+              `  terminal ${terminal.terminalId} (credentials and PIN key, for that terminal): ${resolve(bundle.terminal(terminal.terminalId).dir)}`,
+          ),
+          `  TLS: certificate ${resolve(bundle.tls.cert)} (broker and leaf login), CA ${resolve(bundle.tlsCa)}`,
+          `  the store's broker, as its edge and terminals reach it: ${resolve(bundle.brokerAddress)}`,
+          ...hubLines(provisioned.natsAuthConfigFile, hub, `store ${provisioned.record.storeId}`),
+        ],
       );
-    say(`  TLS: certificate ${provisioned.bundle.tls.cert} (broker and leaf login), CA ${provisioned.bundle.tlsCa}`);
-    say(`hub accounts regenerated: ${provisioned.natsAuthConfigFile} (reload the hub's nats-server to admit the store)`);
-  });
+    },
+  );
 
   withDataOption(
     host
@@ -82,9 +139,21 @@ export function registerProvisionCommands(program: Command): void {
       terminalId: options.terminal,
       bundleDir: storeDir(options.data, options.store),
     });
-    say(`terminal ${provisioned.record.terminalId} of store ${options.store} provisioned: ${resolve(provisioned.files.dir)}`);
-    say(`hub accounts regenerated: ${provisioned.natsAuthConfigFile} (reload the hub's nats-server to admit the terminal)`);
-    say(`a store broker admits it once its configuration is written again (cardsys edge broker-config) and reloaded`);
+    const hub = reloadHub(hqDir(options.data));
+    answer(
+      {
+        storeId: options.store,
+        terminalId: provisioned.record.terminalId,
+        dir: resolve(provisioned.files.dir),
+        hubAccounts: resolve(provisioned.natsAuthConfigFile),
+        hub,
+      },
+      [
+        `terminal ${provisioned.record.terminalId} of store ${options.store} provisioned: ${resolve(provisioned.files.dir)}`,
+        ...hubLines(provisioned.natsAuthConfigFile, hub, `terminal ${provisioned.record.terminalId}`),
+        'a store broker admits it once its configuration is written again (cardsys edge broker-config) and reloaded',
+      ],
+    );
   });
 
   withDataOption(
@@ -113,11 +182,21 @@ export function registerProvisionCommands(program: Command): void {
       ...(options.out ? { out: options.out } : {}),
     });
     const files = headOfficeFiles(hqDir(options.data));
-    say(
-      `wrote ${resolve(written.file)} (${written.stores} store accounts, ${written.users} users); run: nats-server -c ${resolve(written.file)}`,
+    answer(
+      {
+        file: resolve(written.file),
+        stores: written.stores,
+        users: written.users,
+        certificateIssued: written.certificateIssued,
+        hubAddress: resolve(files.hubAddress),
+        pidFile: resolve(files.hubPidFile),
+      },
+      [
+        `wrote ${resolve(written.file)} (${written.stores} store accounts, ${written.users} users); run: nats-server -c ${resolve(written.file)}`,
+        ...(written.certificateIssued ? [`issued the hub's TLS certificate ${resolve(files.hubTls.cert)}`] : []),
+        `head office's parts connect with --data ${resolve(options.data)} (keys/nats-<part>.nk, CA ${resolve(files.tlsCa.cert)}, hub address ${resolve(files.hubAddress)})`,
+        `the auditor connects with --creds ${resolve(files.auditorCreds)} --tls-ca ${resolve(files.tlsCa.cert)}`,
+      ],
     );
-    if (written.certificateIssued) say(`issued the hub's TLS certificate ${resolve(files.hubTls.cert)}`);
-    say(`head office's parts connect with --data ${resolve(options.data)} (keys/nats-<part>.nk, CA ${resolve(files.tlsCa.cert)})`);
-    say(`the auditor connects with --creds ${resolve(files.auditorCreds)} --tls-ca ${resolve(files.tlsCa.cert)}`);
   });
 }

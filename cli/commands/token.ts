@@ -1,14 +1,14 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_TOKEN_TTL, mintApiToken, parseTtl, ROLE_DUTIES, ROLES } from '../../host/api/index.js';
 import { loadOrCreateApiTokenKey } from '../../host/provisioning/index.js';
-import { say, withDataOption, type DataCliOptions } from '../options.js';
+import { withDataOption, type DataCliOptions } from '../options.js';
+import { answer, say } from '../output.js';
 import { hqDataDir } from './host-options.js';
 
 interface TokenCliOptions extends DataCliOptions {
   role?: string[];
   subject: string;
   ttl: string;
-  json?: boolean;
 }
 
 const collectRoles = (value: string, previous: string[] | undefined) => [
@@ -49,11 +49,7 @@ export function registerTokenCommand(program: Command): void {
       roles: options.role ?? [],
       ttlSeconds,
     });
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(token)}\n`);
-      return;
-    }
-    process.stdout.write(`${token.token}\n`);
+    answer(token, token.token);
     say(
       `token for "${token.subject}" (${token.roles.join(', ')}), valid until ${token.expiresAt}; send it as "Authorization: Bearer <token>"`,
     );

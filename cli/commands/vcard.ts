@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { fromHex, issuerKeysFromJson, newBlankCard, parseBankId } from '../../card/index.js';
 import { CARD_LINK_HOST, loadCardState, saveCardState, VirtualCard, VPCD_BASE_PORT } from '../../card/virtual/index.js';
 import { vpcdSlot } from '../../infra/pcsc/index.js';
-import { say } from '../options.js';
+import { answer, say } from '../output.js';
 import { DEFAULT_SERVICE_CODE, writeVirtualStripe } from '../../reader/index.js';
 
 interface RunOptions {
@@ -44,7 +44,7 @@ export function registerVcardCommands(program: Command): void {
       if (existsSync(options.state) && !options.force) throw new Error(`${options.state} exists; pass --force to replace the card in it`);
       const transportKey = transportKeyFrom(options);
       saveCardState(options.state, newBlankCard(transportKey));
-      say(`blank card written to ${options.state}`);
+      answer({ state: options.state }, `blank card written to ${options.state}`);
     });
 
   vcard
@@ -61,7 +61,7 @@ export function registerVcardCommands(program: Command): void {
         serviceCode: options.serviceCode,
         discretionary: '',
       });
-      say(`track 2 written: ${line}`);
+      answer({ state: options.state, track2: line }, `track 2 written: ${line}`);
     });
 }
 

@@ -12,8 +12,7 @@ export async function insertCard(counter: PurseCounter, request: PosRequest): Pr
   const terminal = await openChipTerminal(counter.options, request);
   const verdict = await terminal.checkValidity(counter.now());
   const info = verdict.info;
-  if (info.lifecycle === 'blank')
-    throw new Refused({ ok: false, code: 'card_unusable', message: 'this card cannot be used: it is not issued' });
+  if (info.lifecycle === 'blank') throw Refused.because('card_unusable', 'this card cannot be used: it is not issued');
   const listed = counter.options.blacklist.find(info.cardId);
   // No balance: the authentication code failed, so the card was not authenticated and shows none.
   const balance = verdict.balance ?? { balance: 0, counter: 0, tampered: false };

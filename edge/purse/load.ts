@@ -68,11 +68,7 @@ async function credit(
   const cardId = card.info.cardId;
   if (counter.now().getTime() >= terms.deadlineMs - (counter.options.creditSafetyMs ?? 2_000)) {
     await release(counter, request, terms.authorizationId);
-    throw new Refused({
-      ok: false,
-      code: 'authorisation_expired',
-      message: 'head office answered too late to credit the card; the account is credited back',
-    });
+    throw Refused.because('authorisation_expired', 'head office answered too late to credit the card; the account is credited back');
   }
   await counter.record(request, cardId, {
     type: 'PurseCreditStarted',
@@ -97,13 +93,11 @@ async function credit(
     // The card refused: nothing was credited, so head office may give the money back now.
     if (error instanceof CardStatusError) await release(counter, request, terms.authorizationId);
     else if (error instanceof CardRemovedError) {
-      throw new Refused({
-        ok: false,
-        code: 'card_removed',
-        message:
-          "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
+      throw Refused.because(
+        'card_removed',
+        "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
         cardId,
-      });
+      );
     }
     throw error;
   }
@@ -217,12 +211,7 @@ async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosR
   if (!counter.options.stripeReader) return onChip;
   const onStripe = bankIdDigits(await counter.options.stripeReader(request.terminalId));
   if (onStripe !== onChip) {
-    throw new Refused({
-      ok: false,
-      code: 'card_unusable',
-      message: 'the magnetic stripe and the chip name different bank accounts',
-      cardId: card.info.cardId,
-    });
+    throw Refused.because('card_unusable', 'the magnetic stripe and the chip name different bank accounts', card.info.cardId);
   }
   return onStripe;
 }
@@ -234,7 +223,7 @@ function openPinBlock(counter: PurseCounter, request: PosRequest): string {
     if (!/^\d{4,8}$/.test(pin)) throw new PinBlockError('PIN must be 4 to 8 digits');
     return pin;
   } catch (error) {
-    if (error instanceof PinBlockError) throw new Refused({ ok: false, code: 'bad_request', message: `PIN block: ${error.message}` });
+    if (error instanceof PinBlockError) throw Refused.because('bad_request', `PIN block: ${error.message}`);
     throw error;
   }
 }

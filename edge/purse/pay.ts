@@ -26,12 +26,11 @@ export async function pay(counter: PurseCounter, request: PosRequest): Promise<P
     // The card refused: nothing was debited.
     if (error instanceof CardStatusError) counter.pays.forget(sent);
     else if (error instanceof CardRemovedError) {
-      throw new Refused({
-        ok: false,
-        code: 'card_removed',
-        message: 'card removed during the pay: insert it again; if the card took the pay, it is recorded then',
-        cardId: card.info.cardId,
-      });
+      throw Refused.because(
+        'card_removed',
+        'card removed during the pay: insert it again; if the card took the pay, it is recorded then',
+        card.info.cardId,
+      );
     }
     throw error;
   }

@@ -47,6 +47,11 @@ export class Refused extends Error {
   constructor(readonly outcome: PosOutcome) {
     super(outcome.message);
   }
+
+  /** A refusal with its code and message, naming the card once it is known. */
+  static because(code: string, message: string, cardId?: string): Refused {
+    return new Refused({ ok: false, code, message, ...(cardId === undefined ? {} : { cardId }) });
+  }
 }
 
 export class PurseCounter {
@@ -109,8 +114,7 @@ export class PurseCounter {
 
   amountOf(amount: number | null | undefined): number {
     const parsed = Yen.safeParse(amount);
-    if (!parsed.success)
-      throw new Refused({ ok: false, code: 'bad_request', message: `amount: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
+    if (!parsed.success) throw Refused.because('bad_request', `amount: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     return parsed.data;
   }
 }

@@ -27,6 +27,8 @@ export interface ReplicatorOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   publishTimeoutMs?: number;
+  /** How often to ask head office where it stands even when all is quiet (0: never): head office sees the store alive. */
+  heartbeatMs?: number;
 }
 
 export interface ReplicationProgress {
@@ -54,6 +56,7 @@ const DEFAULTS = {
   initialBackoffMs: 100,
   maxBackoffMs: 5000,
   publishTimeoutMs: 5000,
+  heartbeatMs: 2000,
 };
 
 export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }> {
@@ -78,6 +81,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
   private failures = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastProgressAt = Date.now();
   private syncing = false;
   /** StoreAcks received on the ack subject, so a sync answer can tell whether one came while it was asked. */
@@ -125,6 +129,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     });
     void this.watchConnection(nc);
     this.stallTimer = setInterval(() => this.checkStall(), Math.max(50, this.settings.stallMs / 2));
+    if (this.settings.heartbeatMs > 0) this.heartbeatTimer = setInterval(() => void this.sync(), this.settings.heartbeatMs);
     void this.sync();
     this.pump();
   }
@@ -158,6 +163,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     this.stopCommitListener();
     clearTimeout(this.backoffTimer);
     clearInterval(this.stallTimer);
+    clearInterval(this.heartbeatTimer);
     this.ackSubscription?.unsubscribe();
   }
 

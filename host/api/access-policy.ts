@@ -66,6 +66,20 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   // A customer's movements (when and at which store they paid): a clerk prints it for the customer.
   'GET /v1/cards/:cardId/statement': { roles: PERSONAL_DATA_ROLES, personal: true },
   'GET /v1/loads': { roles: BOOKKEEPERS },
+  // Head office's console: the page is public (it holds no data), what it shows needs a token.
+  'GET /': PUBLIC,
+  'GET /console': PUBLIC,
+  'GET /console/*': PUBLIC,
+  // Prometheus's scrape, like /healthz: counts and store ids, no personal data.
+  'GET /metrics': PUBLIC,
+  'GET /v1/overview': { roles: READERS },
+  'GET /v1/overview/stream': { roles: READERS },
+  'GET /v1/activity': { roles: READERS },
+  'GET /v1/stores/:storeId/activity': { roles: READERS },
+  // Search by bank id (personal data) is for clerks and auditors; recorded like any personal read.
+  'GET /v1/cards': { roles: READERS, personal: true },
+  'GET /v1/cards/:cardId/timeline': { roles: READERS },
+  'POST /v1/alerts/:alertId/resolution': { roles: ['operator'], writes: true },
 };
 
 /** The OpenAPI document and its UI (`/docs`, `/docs/json`, …) are public. */

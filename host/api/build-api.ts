@@ -28,6 +28,8 @@ export interface ApiDeps {
   access: AccessControlOptions;
   /** Called before every request that may write (any method but GET, HEAD, OPTIONS): throws to refuse it (503 on a follower). */
   writeGuard?: () => void;
+  /** Told of every answer (method, route as declared, status, seconds): the API's latency metrics. */
+  onAnswered?: (method: string, route: string, status: number, seconds: number) => void;
   /** What /healthz tells of this instance's part in a head office of several: its role and the lease holder. */
   leadership?: () => object;
 }
@@ -48,6 +50,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
   });
   installErrorShapes(app);
+  const { onAnswered } = deps;
+  if (onAnswered)
+    app.addHook('onResponse', async (request, reply) =>
+      onAnswered(request.method, request.routeOptions.url ?? 'unknown', reply.statusCode, reply.elapsedTime / 1000),
+    );
   await installAccessControl(app, deps.access);
   const { writeGuard } = deps;
   if (writeGuard) {

@@ -4,8 +4,7 @@ import { AfterPosition, PageLimit, StoreId } from '../../contracts/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { ReadModelQueries } from '../../projections/index.js';
 import { NotFoundError, useZodValidation } from './http-errors.js';
-import { eventView } from './event-view.js';
-import { decodeRecord } from '../../eventstore/index.js';
+import { cardEvents } from './card-events.js';
 
 // The head office read side: users, cards and their history, and store sync status.
 
@@ -98,17 +97,7 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
         const { after, limit } = request.query as z.output<typeof CardEventsQuery>;
         if (!queries.card(cardId) && queries.cardEventPositions(cardId, { limit: 1 }).length === 0)
           throw new NotFoundError(`no card ${cardId}`);
-        const positions = queries.cardEventPositions(cardId, { after, limit });
-        const events = [];
-        for (const position of positions) {
-          const [record] = await store.readAll({ after: position - 1n, maxCount: 1 });
-          if (!record || record.position !== position)
-            throw new Error(`event store has no event at position ${position}, which the read models index for card ${cardId}`);
-          const view = eventView(decodeRecord(record)!);
-          if (view) events.push(view);
-        }
-        const last = positions.at(-1);
-        return { cardId, events, next: positions.length === limit && last !== undefined ? last.toString() : null };
+        return { cardId, ...(await cardEvents(queries, store, cardId, { after, limit })) };
       },
     );
 

@@ -9,7 +9,7 @@ import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
 import type { StoreKeys } from './batch-check.js';
-import { type BatchRefusal, checkRound, CommittedTails, commitRound, type RoundParts } from './round.js';
+import { type BatchRefusal, checkRound, CommittedTails, commitRound, type RoundParts, type StoredBatches } from './round.js';
 
 export interface IngestOptions {
   /** Reads the consumer and publishes acks. */
@@ -27,6 +27,10 @@ export interface IngestOptions {
   ackWaitMs?: number;
   /** Told of every refused batch, e.g. to record it where the store's sync view shows it. */
   onRefusal?: (refusal: BatchRefusal) => void;
+  /** Told each time a store is heard from (a sync request, a batch): what the console's liveness shows. */
+  onContact?: (storeId: string) => void;
+  /** Told of what each store's part of a round stored and confirmed (the metrics). */
+  onStored?: (stored: StoredBatches) => void;
   /** Most JetStream messages folded into one round of event-store appends. */
   maxMessagesPerRound?: number;
 }
@@ -78,7 +82,10 @@ function serveSync(options: IngestOptions, tails: CommittedTails, consumerName: 
     subject: subjects.sync('*'),
     queue: consumerName,
     askerOf: storeAskingOn,
-    answer: async (_msg, { storeId }) => pb.StoreAck.encode({ storeId, confirmedSeq: (await tails.of(storeId)).lastSeq }).finish(),
+    answer: async (_msg, { storeId }) => {
+      options.onContact?.(storeId);
+      return pb.StoreAck.encode({ storeId, confirmedSeq: (await tails.of(storeId)).lastSeq }).finish();
+    },
     logger,
     ...(options.refused ? { refused: options.refused } : {}),
   });
@@ -151,11 +158,13 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     logger,
     publishAck: (ack) => nc.publish(subjects.ack(ack.storeId), pb.StoreAck.encode(ack).finish()),
     onRefusal: options.onRefusal,
+    onStored: options.onStored,
   };
   const sync = serveSync(options, tails, consumerName, logger);
-  const consuming = await consumeInRounds(nc, consumerName, options.maxMessagesPerRound ?? 64, logger, async (messages) =>
-    commitRound(await checkRound(messages, parts), parts),
-  );
+  const consuming = await consumeInRounds(nc, consumerName, options.maxMessagesPerRound ?? 64, logger, async (messages) => {
+    for (const msg of messages) options.onContact?.(msg.subject.slice(subjects.events('').length));
+    return commitRound(await checkRound(messages, parts), parts);
+  });
   logger.info(`ingest: consuming ${EVENTS_STREAM} as ${consumerName}`);
   return {
     async stop() {

@@ -26,11 +26,13 @@ import type { Logger } from '../../infra/index.js';
 import type { IssuanceOffice } from '../applications/index.js';
 import type { HeadOfficeBooks } from '../books/index.js';
 import { HqWriter, recordRefusals, storeKeyDirectory } from '../hq-writer/index.js';
-import { startIngest } from '../ingest/index.js';
+import { type BatchRefusal, startIngest } from '../ingest/index.js';
 import type { HeadOfficeIssuance } from '../issuance/index.js';
 import { provisionedStores, storeRegistrationEvents } from '../provisioning/index.js';
 import type { HeadOfficePurse, InquiryCentre } from '../purse/index.js';
 import type { LeaseHolder } from './lease.js';
+import type { StoreContacts } from '../console/index.js';
+import type { HeadOfficeMetrics } from '../metrics/index.js';
 
 export interface WriterRole {
   hqWriter: HqWriter;
@@ -57,6 +59,10 @@ export interface HeadOfficeRoleDeps {
   purse: HeadOfficePurse;
   issuance: HeadOfficeIssuance;
   books: HeadOfficeBooks;
+  /** What head office hears of each store, for the console (the leader answers the stores). */
+  contacts?: StoreContacts;
+  /** Where the ingest counts what it stored and refused. */
+  metrics?: HeadOfficeMetrics;
   /** Whether other instances share the event store (each writer term then opens with HeadOfficeWriterStarted). */
   shared: boolean;
   logger: Logger;
@@ -96,6 +102,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           nats,
           refused,
           hqWriter,
+          ...(deps.contacts ? { onBlacklistSync: deps.contacts.blacklistSent.bind(deps.contacts) } : {}),
           logger,
         });
         stops.push(() => centre.stop());
@@ -106,7 +113,9 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           store,
           storeKeys: storeKeyDirectory(store),
           logger,
-          onRefusal: recordRefusals(hqWriter, logger),
+          onRefusal: withMetrics(recordRefusals(hqWriter, logger), deps.metrics),
+          ...(deps.contacts ? { onContact: deps.contacts.heard.bind(deps.contacts) } : {}),
+          ...(deps.metrics ? { onStored: deps.metrics.stored.bind(deps.metrics) } : {}),
         });
         stops.push(() => ingest.stop());
         const checks = deps.books.startChecks(hqWriter);
@@ -122,6 +131,14 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
       const centre = await deps.purse.startCentre({ store, nats, refused, logger });
       return { centre, stop: () => centre.stop() };
     },
+  };
+}
+
+/** Records a refused batch, and counts it. */
+function withMetrics(record: (refusal: BatchRefusal) => void, metrics: HeadOfficeMetrics | undefined) {
+  return (refusal: BatchRefusal) => {
+    metrics?.refused(refusal);
+    record(refusal);
   };
 }
 

@@ -3,3 +3,4 @@ export * from './layout.js';
 export * from './provision.js';
 export { issuerKeysFile, loadIssuerKeys, loadOrCreateIssuerKeys } from './issuer-keys.js';
 export * from './nats-setup.js';
+export * from './client-settings.js';

@@ -1,7 +1,8 @@
 // Where provisioning keeps its files. Head office's folder holds its own secrets in `keys/` and
 // only the public halves of every store in `directory/`; a store's bundle holds that store's
 // secrets and is handed over to the store (the edge reads it from its data folder).
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { HEAD_OFFICE_PARTS, type HeadOfficePart } from '../../infra/nats/index.js';
 import type { CertificateFiles } from '../../infra/nats/index.js';
 
@@ -24,6 +25,10 @@ export interface HeadOfficeFiles {
   natsLeafAuthConfig: string;
   /** The hub's nats-server configuration (`cardsys host nats-config`). */
   natsServerConfig: string;
+  /** Where head office's parts reach the hub (`{"url": …}`, written by `cardsys host nats-config`). */
+  hubAddress: string;
+  /** The hub's process id, written by nats-server itself: what a reload is signalled to. */
+  hubPidFile: string;
   /** Head office's private CA: it signs the hub's and every store's TLS certificate. */
   tlsCa: CertificateFiles;
   /** The hub's TLS certificate. */
@@ -45,6 +50,8 @@ export function headOfficeFiles(hqDataDir: string): HeadOfficeFiles {
     natsAuthConfig: join(hqDataDir, 'nats-auth.conf'),
     natsLeafAuthConfig: join(hqDataDir, 'nats-leaf-auth.conf'),
     natsServerConfig: join(hqDataDir, 'nats-server.conf'),
+    hubAddress: join(hqDataDir, 'hub.json'),
+    hubPidFile: join(hqDataDir, 'nats-server.pid'),
     tlsCa: { cert: join(hqDataDir, 'tls', 'ca.pem'), key: join(hqDataDir, 'keys', 'tls-ca-key.pem') },
     hubTls: { cert: join(hqDataDir, 'tls', 'hub.pem'), key: join(hqDataDir, 'keys', 'hub-tls-key.pem') },
   };
@@ -75,6 +82,8 @@ export interface StoreBundleFiles {
   tls: CertificateFiles;
   /** The store broker's nats-server configuration (`cardsys edge broker-config`). */
   brokerConfig: string;
+  /** Where the store's edge and POS terminals reach its broker (`{"url": …}`, recorded at provisioning). */
+  brokerAddress: string;
 }
 
 export function storeBundleFiles(bundleDir: string): StoreBundleFiles {
@@ -91,7 +100,18 @@ export function storeBundleFiles(bundleDir: string): StoreBundleFiles {
     tlsCa: join(bundleDir, 'ca.pem'),
     tls: { cert: join(bundleDir, 'tls-cert.pem'), key: join(bundleDir, 'tls-key.pem') },
     brokerConfig: join(bundleDir, 'nats-broker.conf'),
+    brokerAddress: join(bundleDir, 'store-broker.json'),
   };
+}
+
+/** Where a server's clients find it, recorded where provisioning or `nats-config` wrote its files. */
+export interface RecordedAddress {
+  url: string;
+}
+
+export function writeRecordedAddress(file: string, address: RecordedAddress): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(address, null, 2)}\n`);
 }
 
 /** What one POS terminal holds: its NATS credentials and its PIN key. */

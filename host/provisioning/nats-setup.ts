@@ -2,13 +2,12 @@
 // certificate), a store broker's configuration from the store's bundle, and the connection options
 // (credentials and CA) each of head office's parts and each store's clients connect with.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import type { HeadOfficePart } from '../../infra/nats/index.js';
-import { natsConnectOptions } from '../../infra/nats/index.js';
 import { hubNatsConfig, includeLine, storeBrokerNatsConfig } from '../../infra/nats/index.js';
-import { ensureCertificate, LOCAL_HOSTS, natsTlsOptions } from '../../infra/nats/index.js';
-import { headOfficeFiles, storeBundleFiles } from './layout.js';
+import { ensureCertificate, LOCAL_HOSTS } from '../../infra/nats/index.js';
+import { headOfficeFiles, storeBundleFiles, writeRecordedAddress } from './layout.js';
 import {
   provisionedNatsUsers,
   provisionedStores,
@@ -16,8 +15,15 @@ import {
   ProvisioningError,
   storeNatsUsers,
   writeNatsAuthConfig,
-  type StoreRecord,
 } from './provision.js';
+import {
+  bundleRecord,
+  clientUrlOf,
+  headOfficeClientSettings,
+  storeClientSettings,
+  type NatsFlags,
+  type StoreClient,
+} from './client-settings.js';
 
 /** The host part of "host:port" ("[v6]:port" too). */
 function hostOfAddress(address: string): string {
@@ -81,26 +87,16 @@ export function writeHubNatsConfig(hqDataDir: string, options: HubNatsConfigOpti
         }
       : {}),
     accounts: includeLine(file, files.natsAuthConfig),
+    pidFile: files.hubPidFile,
   });
   writeFileSync(file, config, { mode: 0o600 });
+  writeRecordedAddress(files.hubAddress, { url: clientUrlOf(options.listen) });
   return {
     file,
     users: provisionedNatsUsers(hqDataDir).length,
     stores: provisionedStores(hqDataDir).length,
     certificateIssued: certificate.created,
   };
-}
-
-/** The store's public record from its bundle (written at provisioning). */
-function bundleStoreRecord(bundleDir: string): StoreRecord {
-  const file = storeBundleFiles(bundleDir).record;
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { store: StoreRecord }).store;
-  } catch (error) {
-    throw new ProvisioningError(
-      `cannot read the store's record ${file}: ${(error as Error).message} (is ${bundleDir} a provisioned store bundle?)`,
-    );
-  }
 }
 
 export interface StoreBrokerConfigOptions {
@@ -120,7 +116,9 @@ export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerCo
     if (!existsSync(needed))
       throw new ProvisioningError(`${needed} is missing: provision the store again with "cardsys host provision-store"`);
   }
-  const record = bundleStoreRecord(bundleDir);
+  const record = bundleRecord(bundleDir);
+  if (!record)
+    throw new ProvisioningError(`${bundle.record} is missing: is ${bundleDir} a store bundle from "cardsys host provision-store"?`);
   const file = options.out ?? bundle.brokerConfig;
   mkdirSync(dirname(file), { recursive: true });
   const config = storeBrokerNatsConfig({
@@ -134,31 +132,45 @@ export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerCo
   return file;
 }
 
-export interface NatsClientChoice {
-  /** One credentials file instead of the provisioned one(s). */
-  creds?: string;
-  /** The CA to verify the server with instead of the provisioned one. */
-  tlsCa?: string;
-}
-
-const existing = (file: string) => (existsSync(file) ? file : undefined);
-
 /** How each of head office's parts connects: its own provisioned credentials, and the CA when provisioned. */
-export function headOfficeNatsOptions(
-  hqDataDir: string,
-  choice: NatsClientChoice = {},
-): (part: HeadOfficePart) => Partial<ConnectionOptions> {
-  const files = headOfficeFiles(hqDataDir);
-  const tls = natsTlsOptions(choice.tlsCa ?? existing(files.tlsCa.cert));
-  return (part) => ({ ...natsConnectOptions(choice.creds ?? existing(files.natsCreds[part])), ...tls });
+export function headOfficeNatsOptions(hqDataDir: string, choice: NatsFlags = {}): (part: HeadOfficePart) => Partial<ConnectionOptions> {
+  return headOfficeClientSettings(hqDataDir, choice).options;
 }
-
-/** Who of a store connects: its edge, or one of its POS terminals. */
-export type StoreClient = 'store' | { terminal: string };
 
 /** How a store's edge (or one of its POS terminals) connects: the bundle's credentials and CA, when there. */
-export function storeNatsOptions(bundleDir: string, who: StoreClient, choice: NatsClientChoice = {}): Partial<ConnectionOptions> {
-  const bundle = storeBundleFiles(bundleDir);
-  const creds = choice.creds ?? existing(who === 'store' ? bundle.natsCreds : bundle.terminal(who.terminal).natsCreds);
-  return { ...natsConnectOptions(creds), ...natsTlsOptions(choice.tlsCa ?? existing(bundle.tlsCa)) };
+export function storeNatsOptions(bundleDir: string, who: StoreClient, choice: NatsFlags = {}): Partial<ConnectionOptions> {
+  return storeClientSettings(bundleDir, basename(bundleDir), who, choice).options;
+}
+
+export type HubReload =
+  | { reloaded: true; pid: number; pidFile: string }
+  | { reloaded: false; pidFile: string /** What to run where the hub runs. */; command: string; reason: string };
+
+/**
+ * Asks the hub's nats-server to reload its configuration (SIGHUP, as `nats-server --signal reload`
+ * does), so it reads the accounts and leaf logins provisioning regenerated. The hub writes its
+ * process id to `<hq>/nats-server.pid` (its configuration says so); where no live process is
+ * found there (the hub runs on another machine, or is not running), the command to run is returned.
+ */
+export function reloadHub(hqDataDir: string): HubReload {
+  const pidFile = resolve(headOfficeFiles(hqDataDir).hubPidFile);
+  const command = `nats-server --signal reload=${pidFile}`;
+  if (!existsSync(pidFile)) return { reloaded: false, pidFile, command, reason: `no hub has written ${pidFile}` };
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return { reloaded: false, pidFile, command, reason: `${pidFile} holds no process id` };
+  // A stale file may name a process id since reused by another program: never hang that one up.
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (existsSync('/proc/self') && (!existsSync(cmdline) || !readFileSync(cmdline, 'utf8').includes('nats-server')))
+    return { reloaded: false, pidFile, command, reason: `process ${pid} of ${pidFile} is not a running nats-server` };
+  try {
+    process.kill(pid, 'SIGHUP');
+    return { reloaded: true, pid, pidFile };
+  } catch (error) {
+    return {
+      reloaded: false,
+      pidFile,
+      command,
+      reason: `process ${pid} of ${pidFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    };
+  }
 }

@@ -18,7 +18,14 @@ import { leafIdentityOf, natsAccountsConfig, natsLeafAuthorizationConfig } from 
 import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/index.js';
 import { ensureCertificateAuthority, issueCertificate, LOCAL_HOSTS } from '../../infra/nats/index.js';
 import { keysToJson, terminalKeysOf } from '../../card/index.js';
-import { headOfficeFiles, storeBundleFiles, type HeadOfficeFiles, type StoreBundleFiles, type TerminalFiles } from './layout.js';
+import {
+  headOfficeFiles,
+  storeBundleFiles,
+  writeRecordedAddress,
+  type HeadOfficeFiles,
+  type StoreBundleFiles,
+  type TerminalFiles,
+} from './layout.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys } from './issuer-keys.js';
 import { keyPairsOf, type KeyPair } from '../../contracts/key-pairs.js';
 
@@ -77,6 +84,8 @@ export interface ProvisionStoreOptions {
   bundleDir?: string;
   /** Names and addresses the store's clients reach its broker by (its TLS certificate); this machine's when omitted. */
   brokerHosts?: string[];
+  /** Where the store's edge and POS terminals reach its broker, recorded in the bundle; `nats://<first broker host>:4222` when omitted. */
+  brokerUrl?: string;
   /** The store's POS terminals, each with its own credentials and PIN key; `pos-1` when omitted. */
   terminals?: string[];
 }
@@ -266,6 +275,10 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
     clientAuth: true,
   });
   copyFileSync(headOffice.files.tlsCa.cert, bundle.tlsCa);
+  const brokerHost = (options.brokerHosts?.length ? options.brokerHosts : LOCAL_HOSTS)[0]!;
+  writeRecordedAddress(bundle.brokerAddress, {
+    url: options.brokerUrl ?? `nats://${brokerHost.includes(':') ? `[${brokerHost}]` : brokerHost}:4222`,
+  });
 
   const record: StoreRecord = {
     storeId,

@@ -29,6 +29,8 @@ export interface InquiryCentreOptions {
   writer?: HqWriter;
   issuerKeys: IssuerMasterKeys;
   logger?: Logger;
+  /** Told of each blacklist sync answered: the store and the version it was sent. */
+  onBlacklistSync?: (storeId: string, version: number) => void;
   /** How long a store has to credit the card after the authorisation. */
   validForMs?: number;
   /** Added to a deadline before head office acts on it alone (clock skew, credits in flight). */
@@ -132,7 +134,11 @@ export class InquiryCentre {
         ...common,
         service: 'blacklist sync',
         subject: subjects.blacklistSyncAll,
-        answer: (msg) => this.blacklist.answer(msg),
+        answer: (msg, asker) => {
+          const reply = this.blacklist.answer(msg);
+          options.onBlacklistSync?.(asker.storeId, this.blacklist.version);
+          return reply;
+        },
       }),
     );
   }

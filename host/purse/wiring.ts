@@ -22,6 +22,7 @@ export interface HeadOfficePurse {
     nats: { responder: NatsConnection; writer: NatsConnection };
     refused?: RefusedRequests;
     hqWriter?: HqWriter;
+    onBlacklistSync?: (storeId: string, version: number) => void;
     logger: Logger;
   }): Promise<InquiryCentre>;
   /** Blacklist, account and alert routes on the centre this instance runs now; the card view gains the purse. */
@@ -40,6 +41,7 @@ export function headOfficePurse(
         ...(parts.refused ? { refused: parts.refused } : {}),
         store: parts.store,
         ...(parts.hqWriter ? { writer: parts.hqWriter } : {}),
+        ...(parts.onBlacklistSync ? { onBlacklistSync: parts.onBlacklistSync } : {}),
         logger: parts.logger,
       });
     },

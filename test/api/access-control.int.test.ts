@@ -44,6 +44,17 @@ const EXPECTED: Record<string, { roles: Role[] | 'public'; writes?: true; person
   'GET /v1/float/base-dates': { roles: ['operator', 'auditor'] },
   'GET /v1/cards/:cardId/statement': { roles: ['clerk', 'auditor'], personal: true },
   'GET /v1/loads': { roles: ['operator', 'auditor'] },
+  'GET /': { roles: 'public' },
+  'GET /console': { roles: 'public' },
+  'GET /console/*': { roles: 'public' },
+  'GET /metrics': { roles: 'public' },
+  'GET /v1/overview': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
+  'GET /v1/overview/stream': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
+  'GET /v1/activity': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
+  'GET /v1/stores/:storeId/activity': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
+  'GET /v1/cards': { roles: ['clerk', 'operator', 'auditor', 'viewer'], personal: true },
+  'GET /v1/cards/:cardId/timeline': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
+  'POST /v1/alerts/:alertId/resolution': { roles: ['operator'], writes: true },
 };
 const guarded = Object.entries(EXPECTED).filter(([, rule]) => rule.roles !== 'public') as Array<
   [string, { roles: Role[]; writes?: true; personal?: true }]
@@ -87,6 +98,14 @@ const probes: Record<string, () => { path: string; body?: unknown; ok: number }>
   // The card has no purse movement here (a store writes those): the allowed caller is told so; statements are tested in test/books.
   'GET /v1/cards/:cardId/statement': () => ({ path: `/v1/cards/${CARD}/statement`, ok: 404 }),
   'GET /v1/loads': () => ({ path: '/v1/loads', ok: 200 }),
+  'GET /v1/overview': () => ({ path: '/v1/overview', ok: 200 }),
+  'GET /v1/overview/stream': () => ({ path: '/v1/overview/stream', ok: 200 }),
+  'GET /v1/activity': () => ({ path: '/v1/activity', ok: 200 }),
+  'GET /v1/stores/:storeId/activity': () => ({ path: '/v1/stores/A/activity', ok: 200 }),
+  'GET /v1/cards': () => ({ path: `/v1/cards?userId=${userId}`, ok: 200 }),
+  'GET /v1/cards/:cardId/timeline': () => ({ path: `/v1/cards/${CARD}/timeline`, ok: 200 }),
+  // No alert is open here: the allowed caller is told so; resolving one is tested in test/console.
+  'POST /v1/alerts/:alertId/resolution': () => ({ path: '/v1/alerts/1/resolution', body: { note: 'looked into' }, ok: 404 }),
 };
 
 let root: string;
@@ -116,7 +135,17 @@ async function call(route: string, options: { path: string; body?: unknown; toke
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
   });
   answered.add(`${route} ${response.status}`);
-  return { status: response.status, body: await response.json(), headers: response.headers };
+  return { status: response.status, body: await bodyOf(response), headers: response.headers };
+}
+
+/** The JSON body, or a server-sent event stream's first event (the stream is then closed). */
+async function bodyOf(response: Response): Promise<unknown> {
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) return response.json();
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  while (!text.includes('\n\n')) text += (await reader.read()).value ?? '';
+  await reader.cancel();
+  return JSON.parse(text.slice(text.indexOf('data:') + 5, text.indexOf('\n\n')));
 }
 
 const as = (role: Role) => tokens.get(role)!;
@@ -415,13 +444,16 @@ describe('write rate limit', () => {
   });
 });
 
+/** A route's path as the OpenAPI document names it: parameters in braces, a wildcard as {*}. */
+const documented = (path: string) => path.replace(/:(\w+)/g, '{$1}').replace(/\*$/, '{*}');
+
 describe('the OpenAPI document', () => {
   it("names the bearer scheme and each route's roles, has a schema for every body, and documents every status answered in this file", async () => {
     const doc = (await (await fetch(`${host.url}/docs/json`)).json()) as any;
     expect(doc.components.securitySchemes.bearerToken).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
     for (const [route, rule] of Object.entries(EXPECTED)) {
       const [method, path] = route.split(' ');
-      const operation = doc.paths[path!.replace(/:(\w+)/g, '{$1}')][method!.toLowerCase()];
+      const operation = doc.paths[documented(path!)][method!.toLowerCase()];
       if (rule.roles === 'public') {
         expect(operation.security, route).toBeUndefined();
         continue;
@@ -440,7 +472,7 @@ describe('the OpenAPI document', () => {
     });
     const undocumented = [...answered].filter((entry) => {
       const [method, path, status] = entry.split(' ');
-      const operation = doc.paths[path!.replace(/:(\w+)/g, '{$1}')]?.[method!.toLowerCase()];
+      const operation = doc.paths[documented(path!)]?.[method!.toLowerCase()];
       return operation && !operation.responses[status!];
     });
     expect(undocumented).toEqual([]);

@@ -81,6 +81,11 @@ describe('cardsys pos', () => {
 
     const read = await cardsys(['pos', 'read', '--store', 's1', '--nats', nats, '--json']);
     expect(JSON.parse(read.stdout)).toMatchObject({ ok: true, balance: 2_500 });
+    // Without --json the answer is for the person at the counter: on stdout, nothing on stderr.
+    const human = await cardsys(['pos', 'read', '--store', 's1', '--nats', nats]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^ok \(\w+\): .*¥2,500/);
+    expect(human.stderr).toBe('');
   });
 
   it('bad options are refused naming the option', async () => {

@@ -241,7 +241,7 @@ describe('cardsys host provision-store / nats-config', () => {
 
   it('provision a store into <data>/stores/<id> and write a configuration nats-server accepts', () => {
     const provisioned = cli('host', 'provision-store', '--store', 'S1', '--name', 'Shop 1', '--nearby', 'S2, S3', '--data', 'data');
-    expect(provisioned.stderr).toContain('store S1 provisioned');
+    expect(provisioned.stdout).toContain('store S1 provisioned');
     expect(provisioned.status).toBe(0);
     expect(mode(join(root, 'data', 'stores', 'S1', 'store.nk'))).toBe(0o600);
     const record = JSON.parse(readFileSync(join(root, 'data', 'hq', 'directory', 'stores', 'S1.json'), 'utf8'));
@@ -253,7 +253,7 @@ describe('cardsys host provision-store / nats-config', () => {
     for (const terminalId of ['pos-1', 'pos-2'])
       expect(mode(join(root, 'data', 'stores', 'S2', 'terminals', terminalId, 'nats.nk')), terminalId).toBe(0o600);
     const added = cli('host', 'provision-terminal', '--store', 'S2', '--terminal', 'pos-3', '--data', 'data');
-    expect(added.stderr).toContain('terminal pos-3 of store S2 provisioned');
+    expect(added.stdout).toContain('terminal pos-3 of store S2 provisioned');
     expect(added.status).toBe(0);
     expect(mode(join(root, 'data', 'stores', 'S2', 'terminals', 'pos-3', 'pin-key'))).toBe(0o600);
     const twice = cli('host', 'provision-terminal', '--store', 'S2', '--terminal', 'pos-3', '--data', 'data');

@@ -1,3 +1,5 @@
+// One process at a time per lock file: the lock names its holder's process id, and one left by a
+// process that died is taken over.
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 
 /** Held by one process at a time; released on release() or when the holder's process is gone. */

@@ -1,0 +1,231 @@
+// `make bench`: runs every benchmark module that exists, in one run, and collects their figures.
+// Each module `bench/<name>.ts` exports an async function `bench<Name>(context)` (or `run`, or a
+// default export) that returns a plain object of figures.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { CARDSYS_BIN, siblingModule } from '../infra/index.js';
+import { benchPipeline, type PipelineEventStore } from './pipeline.js';
+
+/** What every bench function is given. */
+export interface BenchContext {
+  /** Human progress for long steps (stderr). */
+  progress: (message: string) => void;
+  /** Events per store for the pipeline; undefined leaves each module its own default size. */
+  events?: number;
+  /** Head office's event store in the pipeline run (default SQLite). */
+  pipelineEventStore?: PipelineEventStore;
+  /** The pipeline's NATS links over TLS, as deployed. */
+  tls?: boolean;
+}
+
+export type Figures = object;
+export type BenchFunction = (context: BenchContext) => Promise<Figures> | Figures;
+
+/** Every benchmark, in the order a full run takes them. */
+export const BENCH_NAMES = ['pipeline', 'card', 'purse', 'issuance', 'audit', 'api'] as const;
+export type BenchName = (typeof BENCH_NAMES)[number];
+
+export function isBenchName(name: string): name is BenchName {
+  return (BENCH_NAMES as readonly string[]).includes(name);
+}
+
+export type BenchOutcome =
+  | { status: 'ok'; seconds: number; figures: Figures }
+  | { status: 'failed'; seconds: number; error: string }
+  | { status: 'absent'; reason: string };
+
+export interface BenchReport {
+  startedAt: string;
+  machine: { node: string; cpus: number; cpuModel: string; platform: string };
+  results: Partial<Record<BenchName, BenchOutcome>>;
+  /** True when no selected benchmark failed. */
+  ok: boolean;
+}
+
+export interface RunBenchesOptions {
+  /** Benchmarks to run; all that exist when omitted. A named one that does not exist is a failure. */
+  only?: BenchName[];
+  events?: number;
+  pipelineEventStore?: PipelineEventStore;
+  tls?: boolean;
+  progress?: (message: string) => void;
+}
+
+const moduleUrl = (name: BenchName) => siblingModule(name, import.meta.url);
+
+/** A module's bench function; undefined when its file does not exist. Throws when it exists but is unusable. */
+async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
+  if (name === 'pipeline')
+    return (context) =>
+      benchPipeline({
+        eventsPerStore: context.events,
+        eventStore: context.pipelineEventStore,
+        tls: context.tls,
+        progress: context.progress,
+      });
+  const url = moduleUrl(name);
+  if (!existsSync(fileURLToPath(url))) return undefined;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(url.href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`bench/${name}.ts cannot be loaded: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const wanted = `bench${name[0]!.toUpperCase()}${name.slice(1)}`;
+  const found = [wanted, 'run', 'default'].map((key) => module[key]).find((value) => typeof value === 'function');
+  if (!found) throw new Error(`bench/${name}.ts exports no function named ${wanted}, run or default`);
+  return found as BenchFunction;
+}
+
+/**
+ * Runs one benchmark in a child `cardsys bench --only <name> --json`: each gets a fresh process, so
+ * no benchmark measures in the wake of another's threads, heap or native add-ons.
+ */
+function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' | 'pipelineEventStore' | 'tls'>): Promise<BenchOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started) / 1000;
+  const args = [
+    CARDSYS_BIN,
+    'bench',
+    '--json',
+    '--only',
+    name,
+    ...(options.events === undefined ? [] : ['--events', String(options.events)]),
+    ...(options.pipelineEventStore === undefined ? [] : ['--pipeline-event-store', options.pipelineEventStore]),
+    ...(options.tls ? ['--tls'] : []),
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.on('error', (error) =>
+      resolve({
+        status: 'failed',
+        seconds: elapsed(),
+        error: `cannot run the ${name} benchmark: ${error.message}`,
+      }),
+    );
+    child.on('close', (code, signal) => {
+      const outcome = (() => {
+        try {
+          return (JSON.parse(stdout) as BenchReport).results[name];
+        } catch {
+          return undefined;
+        }
+      })();
+      resolve(
+        outcome ?? {
+          status: 'failed',
+          seconds: elapsed(),
+          error: `the ${name} benchmark process ended (${signal ?? `exit code ${code}`}) without a report`,
+        },
+      );
+    });
+  });
+}
+
+export async function runBenches(options: RunBenchesOptions = {}): Promise<BenchReport> {
+  const progress = options.progress ?? (() => undefined);
+  const selected = options.only ?? [...BENCH_NAMES];
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    machine: {
+      node: process.version,
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      platform: `${process.platform}-${process.arch}`,
+    },
+    results: {},
+    ok: true,
+  };
+  if (selected.length > 1) {
+    for (const name of selected) {
+      const outcome = await runInChild(name, options);
+      report.results[name] = outcome;
+      if (outcome.status === 'failed' || (outcome.status === 'absent' && options.only)) report.ok = false;
+    }
+    return report;
+  }
+  for (const name of selected) {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started) / 1000;
+    const fail = (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      report.ok = false;
+      report.results[name] = {
+        status: 'failed',
+        seconds: elapsed(),
+        error: message,
+      };
+      progress(`${name}: FAILED: ${message}`);
+    };
+    let bench: BenchFunction | undefined;
+    try {
+      bench = await loadBench(name);
+    } catch (error) {
+      fail(error);
+      continue;
+    }
+    if (!bench) {
+      const reason = `bench/${name}.ts does not exist`;
+      report.results[name] = { status: 'absent', reason };
+      progress(`${name}: skipped, ${reason}`);
+      // Asked for by name: its absence is a failure, not a skip.
+      if (options.only) report.ok = false;
+      continue;
+    }
+    progress(`${name}: running`);
+    try {
+      const figures = await bench({
+        progress: (message) => progress(`  ${message}`),
+        ...(options.events === undefined ? {} : { events: options.events }),
+        ...(options.pipelineEventStore === undefined ? {} : { pipelineEventStore: options.pipelineEventStore }),
+        ...(options.tls ? { tls: true } : {}),
+      });
+      report.results[name] = { status: 'ok', seconds: elapsed(), figures };
+      progress(`${name}: done in ${elapsed()} s`);
+    } catch (error) {
+      fail(error);
+    }
+  }
+  return report;
+}
+
+/** The report as a readable table: one line per figure, nested figures under dotted names. */
+export function formatReport(report: BenchReport): string {
+  const lines = [`cardsys bench — ${report.startedAt}, Node ${report.machine.node}, ${report.machine.cpus} × ${report.machine.cpuModel}`];
+  for (const [name, outcome] of Object.entries(report.results)) {
+    lines.push('');
+    if (outcome.status === 'absent') {
+      lines.push(`${name}: skipped (${outcome.reason})`);
+      continue;
+    }
+    if (outcome.status === 'failed') {
+      lines.push(`${name}: FAILED after ${outcome.seconds} s: ${outcome.error}`);
+      continue;
+    }
+    lines.push(`${name} (${outcome.seconds} s)`);
+    const rows = flatten(outcome.figures);
+    const width = Math.max(...rows.map(([key]) => key.length));
+    for (const [key, value] of rows) lines.push(`  ${key.padEnd(width)}  ${value}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function flatten(value: unknown, prefix = ''): Array<[string, string]> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
+  }
+  return [[prefix || 'value', formatValue(value)]];
+}
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'number') return value.toLocaleString('en');
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(formatValue).join(', ');
+  return JSON.stringify(value);
+}
