@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
-import { acquireFileLock, type Logger } from '../infra/index.js';
+import { acquireFileLock, childLogger, type Logger } from '../infra/index.js';
 import { connectReconnecting, HEAD_OFFICE_PARTS, RefusedRequests, type HeadOfficePart, type LinkWatch } from '../infra/nats/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
@@ -131,9 +131,10 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     mkdirSync(options.dataDir, { recursive: true });
     const lock = acquireFileLock(join(options.dataDir, 'host.lock'), `head office's data folder ${options.dataDir}`);
     cleanup.push(async () => lock.release());
-    const store = await openEventStore(options.dataDir, options.eventStore, logger);
+    const part = (component: string) => childLogger(logger, { component });
+    const store = await openEventStore(options.dataDir, options.eventStore, part('event-store'));
     cleanup.push(() => store.close());
-    const { nats, links } = await connectParts(options, logger);
+    const { nats, links } = await connectParts(options, part('nats'));
     cleanup.push(() => Promise.all(Object.values(nats).map((nc) => nc.drain())));
     await ensureEventsStream(nats.ingest);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
@@ -142,13 +143,13 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       file: join(options.dataDir, READ_MODELS_FILE),
       store,
       projections: headOfficeProjections(issuerKeys),
-      logger,
+      logger: part('projections'),
     });
     cleanup.push(() => runner.close());
     runner.start();
     const purse = headOfficePurse({ issuerKeys });
     const refused = new RefusedRequests();
-    const books = headOfficeBooks({ ...options.books, store, runner, logger });
+    const books = headOfficeBooks({ ...options.books, store, runner, logger: part('books') });
     const issuance = headOfficeIssuance({
       store,
       nats,
@@ -158,12 +159,12 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       signingKey,
       issuerKeys,
       ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
-      logger,
+      logger: part('issuance'),
     });
     const contacts = new StoreContacts(options.storeOfflineAfterMs);
     const metrics = new HeadOfficeMetrics({ store, runner, readModels: runner.db, links, contacts });
     // The single-writer parts run where the lease is held; see host/leadership.
-    const lease = await openWriterLease(options.eventStore, logger);
+    const lease = await openWriterLease(options.eventStore, part('lease'));
     cleanup.push(() => lease.close());
     const roles = headOfficeRoles({
       store,
@@ -179,7 +180,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       shared: lease.shared,
       logger,
     });
-    const leadership = new Leadership({ lease, logger, ...roles });
+    const leadership = new Leadership({ lease, logger: part('leadership'), ...roles });
     cleanup.push(() => leadership.stop());
     const parts: HostParts = {
       store,
@@ -195,6 +196,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const api = await buildApi({
       store,
       runner,
+      logger: part('api'),
       nc: nats.api,
       natsLink: links.api,
       onAnswered: metrics.answered.bind(metrics),

@@ -101,9 +101,24 @@ export class IssuanceInfo {
 
   /** Finds the issuance entry for a card: the store's copy first, then head office. */
   async find(bankId: string, cardId: string): Promise<IssuanceLookup> {
+    return this.fromCopy(bankId, cardId) ?? this.askHeadOffice(bankId, cardId);
+  }
+
+  /**
+   * Whether the card still waits for issuance: head office first (its view follows every store's
+   * CardIssued, the copy lags behind it), the copy when head office cannot be asked.
+   */
+  async findWaiting(bankId: string, cardId: string): Promise<IssuanceLookup> {
+    const asked = await this.askHeadOffice(bankId, cardId);
+    if (asked.found || asked.reason === 'not_at_head_office') return asked;
+    return this.fromCopy(bankId, cardId) ?? asked;
+  }
+
+  private fromCopy(bankId: string, cardId: string): IssuanceLookup | undefined {
     const local = this.cache.find(bankId);
-    if (local && (local.cards ?? []).some((card) => card.cardId === cardId)) return { found: true, entry: local, source: 'snapshot' };
-    return this.askHeadOffice(bankId, cardId);
+    return local && (local.cards ?? []).some((card) => card.cardId === cardId)
+      ? { found: true, entry: local, source: 'snapshot' }
+      : undefined;
   }
 
   private async askHeadOffice(bankId: string, cardId: string): Promise<IssuanceLookup> {

@@ -22,7 +22,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { HeadOfficePart, RefusedRequests } from '../../infra/nats/index.js';
 import { HQ_ORIGIN, rawPublicKey, type SigningKey } from '../../contracts/index.js';
 import { type EventStore, WrongExpectedRevisionError } from '../../eventstore/index.js';
-import type { Logger } from '../../infra/index.js';
+import { childLogger, type Logger } from '../../infra/index.js';
 import type { IssuanceOffice } from '../applications/index.js';
 import type { HeadOfficeBooks } from '../books/index.js';
 import { HqWriter, recordRefusals, storeKeyDirectory } from '../hq-writer/index.js';
@@ -103,7 +103,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           refused,
           hqWriter,
           ...(deps.contacts ? { onBlacklistSync: deps.contacts.blacklistSent.bind(deps.contacts) } : {}),
-          logger,
+          logger: childLogger(logger, { component: 'inquiry' }),
         });
         stops.push(() => centre.stop());
         const ingest = await startIngest({
@@ -112,7 +112,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           refused,
           store,
           storeKeys: storeKeyDirectory(store),
-          logger,
+          logger: childLogger(logger, { component: 'ingest' }),
           onRefusal: withMetrics(recordRefusals(hqWriter, logger), deps.metrics),
           ...(deps.contacts ? { onContact: deps.contacts.heard.bind(deps.contacts) } : {}),
           ...(deps.metrics ? { onStored: deps.metrics.stored.bind(deps.metrics) } : {}),
@@ -128,7 +128,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
     },
 
     async follow(): Promise<FollowerRole> {
-      const centre = await deps.purse.startCentre({ store, nats, refused, logger });
+      const centre = await deps.purse.startCentre({ store, nats, refused, logger: childLogger(logger, { component: 'inquiry' }) });
       return { centre, stop: () => centre.stop() };
     },
   };

@@ -7,13 +7,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
-import { generateIssuerMasterKeys, terminalKeysFromJson } from '../../card/index.js';
+import { terminalKeysFromJson } from '../../card/index.js';
 import { loadPinKey, loadPublicKey, loadSigningKey, subjects } from '../../contracts/index.js';
 import { startEdge, type CounterOptions, type EdgeNode } from '../../edge/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import {
   headOfficeFiles,
   headOfficeNatsOptions,
+  issuerKeysFile,
+  loadIssuerKeys,
   provisionStore,
   storeBundleFiles,
   storeNatsOptions,
@@ -103,7 +105,8 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
       natsUrl: hub.url,
       natsOptions: headOfficeNatsOptions(hqDataDir),
       http: { host: '127.0.0.1', port: 0 },
-      issuerKeys: generateIssuerMasterKeys(1),
+      // The issuer keys provisioning made: the stores' terminal keys derive from them.
+      issuerKeys: loadIssuerKeys(issuerKeysFile(hqDataDir)),
       logger: log.logger,
     });
   } catch (error) {
