@@ -4,10 +4,9 @@
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { pb, subjects } from '../../contracts/index.js';
 import { createOpener, seal } from '../../contracts/index.js';
-import { readSnapshotMessages } from '../../infra/nats/index.js';
+import { readSnapshotMessages, storeSnapshotApi } from '../../infra/nats/index.js';
 import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceCache, type IssuanceEntry } from './issuance-cache.js';
 
@@ -70,7 +69,7 @@ export class IssuanceInfo {
   private async syncOnce(): Promise<number> {
     const nc = this.nc;
     if (!nc || nc.isClosed()) return 0;
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const jsm = await storeSnapshotApi(nc, this.options.storeId);
     let applied = 0;
     try {
       for await (const message of readSnapshotMessages(jsm, this.options.storeId, this.cache.state().streamSeq)) {

@@ -28,7 +28,7 @@ import type { HeadOfficeBooks } from '../books/index.js';
 import { HqWriter, recordRefusals, storeKeyDirectory } from '../hq-writer/index.js';
 import { type BatchRefusal, startIngest } from '../ingest/index.js';
 import type { HeadOfficeIssuance } from '../issuance/index.js';
-import { provisionedStores, storeRegistrationEvents } from '../provisioning/index.js';
+import { storeRegistrationEvents, watchProvisionedStores, type StoreRecord } from '../provisioning/index.js';
 import type { HeadOfficePurse, InquiryCentre } from '../purse/index.js';
 import type { LeaseHolder } from './lease.js';
 import type { StoreContacts } from '../console/index.js';
@@ -91,7 +91,13 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
             fenced(`another instance appended to hq (${error.message})`);
           },
         });
-        await registerProvisionedStores(store, hqWriter, deps.dataDir, logger);
+        // Stores provisioned before, and those provisioned while this instance leads, without a restart.
+        const provisioned = await watchProvisionedStores(
+          deps.dataDir,
+          (records) => registerStores(store, hqWriter, records, logger),
+          logger,
+        );
+        stops.push(() => provisioned.stop());
         const issuance = await deps.issuance.startWriter(hqWriter);
         stops.push(() => issuance.stop());
         const centre = await deps.purse.startCentre({
@@ -162,13 +168,13 @@ async function startTerm(store: EventStore, signingKey: SigningKey, holder: Leas
 }
 
 /**
- * Stores provisioned in head office's folder whose keys the hq stream does not hold yet get their
- * StoreRegistered and StoreKeyRegistered appended, so that ingest knows their signing keys and the
- * issuance snapshots their neighbours and sealing keys.
+ * Provisioned stores whose keys the hq stream does not hold yet get their StoreRegistered and
+ * StoreKeyRegistered appended, so that ingest knows their signing keys and the issuance snapshots
+ * their neighbours and sealing keys.
  */
-async function registerProvisionedStores(store: EventStore, hqWriter: HqWriter, dataDir: string, logger: Logger): Promise<void> {
+async function registerStores(store: EventStore, hqWriter: HqWriter, records: StoreRecord[], logger: Logger): Promise<void> {
   const registered = storeKeyDirectory(store);
-  for (const record of provisionedStores(dataDir)) {
+  for (const record of records) {
     if (await registered.publicKey(record.storeId, record.signingKeyId)) continue;
     await hqWriter.append(
       storeRegistrationEvents(record).map((event) => ({
