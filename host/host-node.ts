@@ -158,6 +158,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       refused,
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
+      signingKey,
       issuerKeys,
       ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
       logger: part('issuance'),

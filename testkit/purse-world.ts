@@ -113,6 +113,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
           counter: {
             keys: terminalKeysOf(master),
             pinMasterKey,
+            hqSigningPublicKey: backbone.hq.signingKey.publicKey,
             now: storeOptions.now,
             cardReader: (terminalId) => {
               const reader = readers.get(terminalId);

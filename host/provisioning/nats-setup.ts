@@ -83,7 +83,6 @@ export function writeHubNatsConfig(hqDataDir: string, options: HubNatsConfigOpti
             ...(options.leafAdvertise ? { advertise: options.leafAdvertise } : {}),
             tls: { ...files.hubTls, ca: files.tlsCa.cert },
           },
-          leafAuthorization: includeLine(file, files.natsLeafAuthConfig),
         }
       : {}),
     accounts: includeLine(file, files.natsAuthConfig),
@@ -146,15 +145,20 @@ export type HubReload =
   | { reloaded: true; pid: number; pidFile: string }
   | { reloaded: false; pidFile: string /** What to run where the hub runs. */; command: string; reason: string };
 
+/** Between the two reloads: the first has to be done before the second is signalled. */
+const SECOND_RELOAD_AFTER_MS = 1_000;
+
 /**
  * Asks the hub's nats-server to reload its configuration (SIGHUP, as `nats-server --signal reload`
- * does), so it reads the accounts and leaf logins provisioning regenerated. The hub writes its
- * process id to `<hq>/nats-server.pid` (its configuration says so); where no live process is
- * found there (the hub runs on another machine, or is not running), the command to run is returned.
+ * does), so it reads the accounts and leaf logins provisioning regenerated. Twice: nats-server 2.9
+ * adds an account on a reload but wires that account's imports only at the next one. The hub writes
+ * its process id to `<hq>/nats-server.pid` (its configuration says so); where no live process is
+ * found there (the hub runs on another machine, or is not running), the commands to run are returned.
  */
-export function reloadHub(hqDataDir: string): HubReload {
+export async function reloadHub(hqDataDir: string): Promise<HubReload> {
   const pidFile = resolve(headOfficeFiles(hqDataDir).hubPidFile);
-  const command = `nats-server --signal reload=${pidFile}`;
+  const once = `nats-server --signal reload=${pidFile}`;
+  const command = `${once} && sleep 1 && ${once}`;
   if (!existsSync(pidFile)) return { reloaded: false, pidFile, command, reason: `no hub has written ${pidFile}` };
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) return { reloaded: false, pidFile, command, reason: `${pidFile} holds no process id` };
@@ -163,6 +167,8 @@ export function reloadHub(hqDataDir: string): HubReload {
   if (existsSync('/proc/self') && (!existsSync(cmdline) || !readFileSync(cmdline, 'utf8').includes('nats-server')))
     return { reloaded: false, pidFile, command, reason: `process ${pid} of ${pidFile} is not a running nats-server` };
   try {
+    process.kill(pid, 'SIGHUP');
+    await new Promise((settle) => setTimeout(settle, SECOND_RELOAD_AFTER_MS));
     process.kill(pid, 'SIGHUP');
     return { reloaded: true, pid, pidFile };
   } catch (error) {

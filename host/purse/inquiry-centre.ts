@@ -66,7 +66,7 @@ export class InquiryCentre {
         limits: options.loadLimits ?? DEFAULT_LOAD_LIMITS,
         now,
       }),
-      new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, logger, now }),
+      new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, signingKey: options.writer?.signingKey, logger, now }),
     );
     await facts.catchUp();
     if (!options.writer) return centre;
