@@ -29,7 +29,7 @@ import { headOfficePurse } from './purse/index.js';
 import { consolePage, consoleRoutes, StoreContacts } from './console/index.js';
 import { HeadOfficeMetrics } from './metrics/index.js';
 import { CONSOLE_BUILD_DIR } from '../infra/index.js';
-import { JAPAN_BUSINESS_DAY } from '../domain/index.js';
+import { JAPAN_BUSINESS_DAY, type LoadLimits } from '../domain/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
@@ -76,6 +76,8 @@ export interface HostOptions {
   sealingKey?: KeyObject;
   /** Store clearing's business day, load deadlines and how often the books' checks run. */
   books?: BooksOptions;
+  /** The balance cap and per-card daily load limit load authorisation enforces; default DEFAULT_LOAD_LIMITS. */
+  loadLimits?: LoadLimits;
   logger?: Logger;
   /** Which tokens the API accepts (head office's own unless an OIDC issuer is named) and its write rate limit. */
   api?: ApiAccessConfig;
@@ -156,7 +158,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     });
     cleanup.push(() => runner.close());
     runner.start();
-    const purse = headOfficePurse({ issuerKeys });
+    const purse = headOfficePurse({ issuerKeys, ...(options.loadLimits ? { loadLimits: options.loadLimits } : {}) });
     const refused = new RefusedRequests();
     const books = headOfficeBooks({ ...options.books, store, runner, logger: part('books') });
     const issuance = headOfficeIssuance({
@@ -165,6 +167,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       refused,
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
+      signingKey,
       issuerKeys,
       ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
       logger: part('issuance'),

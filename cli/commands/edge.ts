@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId } from '../../contracts/index.js';
-import { loadOrCreateSigningKey, publicKeyFileOf } from '../../contracts/index.js';
+import { loadOrCreateSigningKey, loadPublicKey, publicKeyFileOf } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
 import { checkEdgeCredentials, storeBundleFiles, storeClientSettings } from '../../host/provisioning/index.js';
@@ -163,13 +163,14 @@ function readConfirmed(dataDir: string): number {
 /** The counter of a provisioned store: terminal keys and issuance keys from its bundle, readers from the options. */
 function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliOptions): Pick<EdgeOptions, 'counter' | 'issuance'> {
   const bundle = storeBundleFiles(dataDir);
-  for (const file of [bundle.terminalKeys, bundle.pinMasterKey, bundle.sealingKey, bundle.hqSealingPublicKey]) {
+  for (const file of [bundle.terminalKeys, bundle.pinMasterKey, bundle.sealingKey, bundle.hqSealingPublicKey, bundle.hqSigningPublicKey]) {
     if (!existsSync(file)) throw new Error(`--reader needs a provisioned store: ${file} is missing (run "cardsys host provision-store")`);
   }
   const readerOf = terminalReaders(options.reader ?? []);
   const counter: CounterOptions = {
     keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
     pinMasterKey: loadPinKey(bundle.pinMasterKey),
+    hqSigningPublicKey: loadPublicKey(bundle.hqSigningPublicKey),
     cardReader: pcscTerminalReaders(readers, (terminalId) => {
       const name = readerOf.get(terminalId);
       if (!name)
