@@ -32,7 +32,14 @@ type HostCliOptions = NatsCliOptions &
   DataCliOptions &
   LogCliOptions &
   EventStoreCliOptions &
-  ApiCliOptions & { http: string; advertise?: string; businessDayCutoff: string; balanceCap: string; dailyLoadLimit: string; natsWait: string };
+  ApiCliOptions & {
+    http: string;
+    advertise?: string;
+    businessDayCutoff: string;
+    balanceCap: string;
+    dailyLoadLimit: string;
+    natsWait: string;
+  };
 
 /** Which tokens the API accepts: all three OIDC options, or none of them (head office's own tokens). */
 function apiAccessConfig(options: ApiCliOptions): ApiAccessConfig {
