@@ -13,7 +13,7 @@ import type { KeyObject } from 'node:crypto';
 import { PosServer, type CounterOptions } from './pos/index.js';
 import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
 import { startPurse, type PurseAtStore } from './purse/index.js';
-import { acquireFileLock, type Logger } from '../infra/index.js';
+import { acquireFileLock, childLogger, type Logger } from '../infra/index.js';
 import type { EdgeMetrics } from './metrics.js';
 
 export interface EdgeOptions {
@@ -72,19 +72,20 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
   if (!isValidStoreId(options.storeId))
     throw new Error(`invalid store id "${options.storeId}": use 1-32 letters, digits, "-" or "_" (not "hq")`);
   const logger = options.logger ?? console;
+  const part = (component: string) => childLogger(logger, { component });
   mkdirSync(options.dataDir, { recursive: true });
   // Two edges on one folder would append to one log and answer the same terminals.
   const lock = acquireFileLock(join(options.dataDir, 'edge.lock'), `store ${options.storeId}'s data folder ${options.dataDir}`);
   let log: EventLog;
   let db: Database.Database;
   try {
-    log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger });
+    log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger: part('log') });
     db = openEdgeDb(options.dataDir);
   } catch (error) {
     lock.release();
     throw error;
   }
-  const replicator = new Replicator({ ...options.replication, log, db, signingKey: options.signingKey, logger });
+  const replicator = new Replicator({ ...options.replication, log, db, signingKey: options.signingKey, logger: part('replicator') });
 
   let stopped = false;
   let natsLink: LinkWatch | undefined;
@@ -129,14 +130,26 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
 
   const metrics = options.metrics;
   const pos = options.counter
-    ? new PosServer({ storeId: options.storeId, db, logger, ...(metrics ? { onAnswered: metrics.answered.bind(metrics) } : {}) })
+    ? new PosServer({
+        storeId: options.storeId,
+        db,
+        logger: part('pos'),
+        ...(metrics ? { onAnswered: metrics.answered.bind(metrics) } : {}),
+      })
     : undefined;
   const issuance =
     pos && options.counter && options.issuance
-      ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, ...options.issuance, logger })
+      ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, {
+          ...options.counter,
+          ...options.issuance,
+          signingKey: options.signingKey,
+          logger: part('issuance'),
+        })
       : undefined;
   const purse =
-    pos && options.counter ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger }) : undefined;
+    pos && options.counter
+      ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger: part('purse') })
+      : undefined;
   void nats.then((nc) => nc && pos?.listen(nc));
 
   return {

@@ -1,5 +1,5 @@
 // Small pieces every process shares: where it logs, and how it finds a free port.
-export type { Logger } from './logger.js';
+export { childLogger, createLogger, parseLogFormat, parseLogLevel, type LogSettings, type Logger } from './logger.js';
 export { freePort } from './free-port.js';
 export { startLinkProxy, type LinkProxy } from './net/link-proxy.js';
 export { CARDSYS_BIN, CONSOLE_BUILD_DIR, siblingModule, workerSource } from './runtime.js';

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId } from '../../contracts/index.js';
-import { loadOrCreateSigningKey, publicKeyFileOf } from '../../contracts/index.js';
+import { loadOrCreateSigningKey, loadPublicKey, publicKeyFileOf } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
-import { checkEdgeCredentials, storeBundleFiles, storeClientSettings, writeStoreBrokerConfig } from '../../host/provisioning/index.js';
+import { checkEdgeCredentials, storeBundleFiles, storeClientSettings } from '../../host/provisioning/index.js';
+import { type BrokerCliOptions, withBrokerOptions, writeBroker } from './broker-options.js';
 import {
   EdgeMetrics,
   edgeDbFile,
@@ -18,12 +19,23 @@ import {
   type EdgeOptions,
 } from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
-import { stopSignal, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
+import {
+  loggerOf,
+  stopSignal,
+  withDataOption,
+  withLogOptions,
+  withNatsOptions,
+  type DataCliOptions,
+  type LogCliOptions,
+  type NatsCliOptions,
+} from '../options.js';
 import { answer, say } from '../output.js';
 import { serveMetrics } from '../../infra/index.js';
 import { parseHttpAddress } from './host.js';
 
-type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string; metrics?: string };
+type EdgeCliOptions = NatsCliOptions &
+  DataCliOptions &
+  LogCliOptions & { store?: string; reader?: string[]; stripe: string; metrics?: string };
 
 const storeDir = (data: string, storeId: string) => join(data, 'stores', storeId);
 
@@ -36,22 +48,24 @@ function parseStoreId(id: string | undefined): string {
 
 /** `cardsys edge --store <id>` runs a store's node; `cardsys edge status --store <id>` reports on it. */
 export function registerEdgeCommands(program: Command): void {
-  const edge = withDataOption(
-    withNatsOptions(
-      program
-        .command('edge')
-        .description("run a store's node: its durable event log and the replicator that carries it to head office")
-        .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
-        .option(
-          '--reader <[terminal=]name...>',
-          `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL_ID}" when not named); with it the node serves POS commands`,
-        )
-        .option(
-          '--stripe <source>',
-          'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"',
-          'chip',
-        )
-        .option('--metrics <host:port>', "serve the edge's metrics in Prometheus's format at http://<host:port>/metrics"),
+  const edge = withLogOptions(
+    withDataOption(
+      withNatsOptions(
+        program
+          .command('edge')
+          .description("run a store's node: its durable event log and the replicator that carries it to head office")
+          .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
+          .option(
+            '--reader <[terminal=]name...>',
+            `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL_ID}" when not named); with it the node serves POS commands`,
+          )
+          .option(
+            '--stripe <source>',
+            'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"',
+            'chip',
+          )
+          .option('--metrics <host:port>', "serve the edge's metrics in Prometheus's format at http://<host:port>/metrics"),
+      ),
     ),
   )
     .addHelpText(
@@ -82,6 +96,7 @@ export function registerEdgeCommands(program: Command): void {
       const readers = options.reader?.length ? PcscReaders.open() : undefined;
       const metrics = metricsAddress ? new EdgeMetrics() : undefined;
       const node = await startEdge({
+        logger: loggerOf(options, 'edge').child({ store: storeId }),
         storeId,
         dataDir,
         natsUrl: nats.url,
@@ -107,26 +122,16 @@ export function registerEdgeCommands(program: Command): void {
       readers?.close();
     });
 
-  withDataOption(
+  withBrokerOptions(
     edge
       .command('broker-config')
       .description(
-        "write the configuration of the store's own nats-server (shop LAN): TLS, its edge and POS users, a TLS leaf link to the hub",
-      )
-      .requiredOption('--store <id>', 'store id')
-      .requiredOption('--hub <url...>', "the hub's leaf URL(s), e.g. tls://hq.example:7422")
-      .addOption(
-        new Option('--listen <host:port>', 'address the broker listens on for the edge and POS terminals').default('127.0.0.1:4222'),
-      )
-      .option('--out <file>', 'where to write it (default <data>/stores/<id>/nats-broker.conf)'),
-  ).action((options: DataCliOptions & { store: string; hub: string[]; listen: string; out?: string }) => {
-    const storeId = parseStoreId(options.store);
-    const file = writeStoreBrokerConfig(storeDir(options.data, storeId), {
-      listen: options.listen,
-      hubLeafUrls: options.hub,
-      ...(options.out ? { out: options.out } : {}),
-    });
-    answer({ file: resolve(file) }, `wrote ${resolve(file)}; run: nats-server -c ${resolve(file)}`);
+        "write the configuration of the store's own nats-server (shop LAN): TLS, its edge and POS users, a TLS leaf link to the hub " +
+          '(cardsys store-broker writes it and runs nats-server on it)',
+      ),
+  ).action((options: BrokerCliOptions) => {
+    const { file, listen } = writeBroker(options);
+    answer({ file, listen }, `wrote ${file} (listening on ${listen}); run: nats-server -c ${file}`);
   });
 
   withDataOption(
@@ -158,13 +163,14 @@ function readConfirmed(dataDir: string): number {
 /** The counter of a provisioned store: terminal keys and issuance keys from its bundle, readers from the options. */
 function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliOptions): Pick<EdgeOptions, 'counter' | 'issuance'> {
   const bundle = storeBundleFiles(dataDir);
-  for (const file of [bundle.terminalKeys, bundle.pinMasterKey, bundle.sealingKey, bundle.hqSealingPublicKey]) {
+  for (const file of [bundle.terminalKeys, bundle.pinMasterKey, bundle.sealingKey, bundle.hqSealingPublicKey, bundle.hqSigningPublicKey]) {
     if (!existsSync(file)) throw new Error(`--reader needs a provisioned store: ${file} is missing (run "cardsys host provision-store")`);
   }
   const readerOf = terminalReaders(options.reader ?? []);
   const counter: CounterOptions = {
     keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
     pinMasterKey: loadPinKey(bundle.pinMasterKey),
+    hqSigningPublicKey: loadPublicKey(bundle.hqSigningPublicKey),
     cardReader: pcscTerminalReaders(readers, (terminalId) => {
       const name = readerOf.get(terminalId);
       if (!name)

@@ -15,7 +15,7 @@ import {
 import { isValidTerminalId } from '../../contracts/index.js';
 import { CommandResults, commandDigest } from './command-results.js';
 import { decodePosReply } from './pos-client.js';
-import type { Logger } from '../../infra/index.js';
+import { childLogger, type Logger } from '../../infra/index.js';
 import { RefusedRequests, serveRequests } from '../../infra/nats/index.js';
 
 export type PosCommandKind = NonNullable<cardsys.v1.PosCommand['kind']>;
@@ -176,7 +176,7 @@ export class PosServer {
         command,
       });
     } catch (error) {
-      this.logger.error(
+      childLogger(this.logger, { command: command.commandId, terminal: terminalId }).error(
         `pos ${this.options.storeId}: ${kind} command ${command.commandId} failed: ${(error as Error).stack ?? String(error)}`,
       );
       outcome = { ok: false, code: 'error', message: `the store's node could not complete the command: ${(error as Error).message}` };

@@ -12,7 +12,7 @@ import {
   type NewRecord,
   type OriginTail,
 } from '../../eventstore/index.js';
-import type { Logger } from '../../infra/index.js';
+import { childLogger, type Logger } from '../../infra/index.js';
 import { checkBatch, type StoreKeys } from './batch-check.js';
 
 export interface BatchRefusal {
@@ -113,7 +113,7 @@ async function checkBatchInto(round: StoreRound, storeId: string, msg: JsMsg, ba
   const verdict = await checkBatch(storeId, batch, round.tail, parts.storeKeys);
   if (verdict.kind === 'refuse') {
     const resendFrom = round.tail.lastSeq + 1;
-    parts.logger.error(
+    childLogger(parts.logger, { store: storeId }).error(
       `ingest: refused batch ${verdict.range} of store ${storeId} (message ${msg.seq}): ${verdict.reason}; asking for resend from ${resendFrom}`,
     );
     round.refusal = { resendFrom, reason: verdict.reason };

@@ -20,15 +20,15 @@
 // before is missed.
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { HeadOfficePart, RefusedRequests } from '../../infra/nats/index.js';
-import type { SigningKey } from '../../contracts/index.js';
+import { HQ_ORIGIN, rawPublicKey, type SigningKey } from '../../contracts/index.js';
 import { type EventStore, WrongExpectedRevisionError } from '../../eventstore/index.js';
-import type { Logger } from '../../infra/index.js';
+import { childLogger, type Logger } from '../../infra/index.js';
 import type { IssuanceOffice } from '../applications/index.js';
 import type { HeadOfficeBooks } from '../books/index.js';
 import { HqWriter, recordRefusals, storeKeyDirectory } from '../hq-writer/index.js';
 import { type BatchRefusal, startIngest } from '../ingest/index.js';
 import type { HeadOfficeIssuance } from '../issuance/index.js';
-import { provisionedStores, storeRegistrationEvents } from '../provisioning/index.js';
+import { storeRegistrationEvents, watchProvisionedStores, type StoreRecord } from '../provisioning/index.js';
 import type { HeadOfficePurse, InquiryCentre } from '../purse/index.js';
 import type { LeaseHolder } from './lease.js';
 import type { StoreContacts } from '../console/index.js';
@@ -69,6 +69,8 @@ export interface HeadOfficeRoleDeps {
 }
 
 const HQ_WRITER_STREAM = 'hq-writer';
+/** The aggregate of head office's own key registrations. */
+const HQ_KEYS_STREAM = 'hq-keys';
 /** A former writer may slip in appends until it sees its lease gone: the term's first append tries again this often. */
 const TERM_START_ATTEMPTS = 5;
 
@@ -91,7 +93,14 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
             fenced(`another instance appended to hq (${error.message})`);
           },
         });
-        await registerProvisionedStores(store, hqWriter, deps.dataDir, logger);
+        await registerHeadOfficeKey(store, hqWriter, logger);
+        // Stores provisioned before, and those provisioned while this instance leads, without a restart.
+        const provisioned = await watchProvisionedStores(
+          deps.dataDir,
+          (records) => registerStores(store, hqWriter, records, logger),
+          logger,
+        );
+        stops.push(() => provisioned.stop());
         const issuance = await deps.issuance.startWriter(hqWriter);
         stops.push(() => issuance.stop());
         const centre = await deps.purse.startCentre({
@@ -100,7 +109,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           refused,
           hqWriter,
           ...(deps.contacts ? { onBlacklistSync: deps.contacts.blacklistSent.bind(deps.contacts) } : {}),
-          logger,
+          logger: childLogger(logger, { component: 'inquiry' }),
         });
         stops.push(() => centre.stop());
         const ingest = await startIngest({
@@ -109,7 +118,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           refused,
           store,
           storeKeys: storeKeyDirectory(store),
-          logger,
+          logger: childLogger(logger, { component: 'ingest' }),
           onRefusal: withMetrics(recordRefusals(hqWriter, logger), deps.metrics),
           ...(deps.contacts ? { onContact: deps.contacts.heard.bind(deps.contacts) } : {}),
           ...(deps.metrics ? { onStored: deps.metrics.stored.bind(deps.metrics) } : {}),
@@ -125,7 +134,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
     },
 
     async follow(): Promise<FollowerRole> {
-      const centre = await deps.purse.startCentre({ store, nats, refused, logger });
+      const centre = await deps.purse.startCentre({ store, nats, refused, logger: childLogger(logger, { component: 'inquiry' }) });
       return { centre, stop: () => centre.stop() };
     },
   };
@@ -162,13 +171,29 @@ async function startTerm(store: EventStore, signingKey: SigningKey, holder: Leas
 }
 
 /**
- * Stores provisioned in head office's folder whose keys the hq stream does not hold yet get their
- * StoreRegistered and StoreKeyRegistered appended, so that ingest knows their signing keys and the
- * issuance snapshots their neighbours and sealing keys.
+ * Head office's own signing key, registered in `hq` like every store's (the key its blacklist
+ * changes, lists, snapshots and lookup answers are signed with; stores get it at provisioning).
  */
-async function registerProvisionedStores(store: EventStore, hqWriter: HqWriter, dataDir: string, logger: Logger): Promise<void> {
+async function registerHeadOfficeKey(store: EventStore, hqWriter: HqWriter, logger: Logger): Promise<void> {
+  const key = hqWriter.signingKey;
+  if (await storeKeyDirectory(store).publicKey(HQ_ORIGIN, key.keyId)) return;
+  await hqWriter.append([
+    {
+      event: { type: 'StoreKeyRegistered', data: { storeId: HQ_ORIGIN, keyId: key.keyId, publicKey: rawPublicKey(key.publicKey) } },
+      streamId: HQ_KEYS_STREAM,
+    },
+  ]);
+  logger.info(`registered head office's signing key ${key.keyId}`);
+}
+
+/**
+ * Provisioned stores whose keys the hq stream does not hold yet get their StoreRegistered and
+ * StoreKeyRegistered appended, so that ingest knows their signing keys and the issuance snapshots
+ * their neighbours and sealing keys.
+ */
+async function registerStores(store: EventStore, hqWriter: HqWriter, records: StoreRecord[], logger: Logger): Promise<void> {
   const registered = storeKeyDirectory(store);
-  for (const record of provisionedStores(dataDir)) {
+  for (const record of records) {
     if (await registered.publicKey(record.storeId, record.signingKeyId)) continue;
     await hqWriter.append(
       storeRegistrationEvents(record).map((event) => ({

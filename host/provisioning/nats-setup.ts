@@ -83,7 +83,6 @@ export function writeHubNatsConfig(hqDataDir: string, options: HubNatsConfigOpti
             ...(options.leafAdvertise ? { advertise: options.leafAdvertise } : {}),
             tls: { ...files.hubTls, ca: files.tlsCa.cert },
           },
-          leafAuthorization: includeLine(file, files.natsLeafAuthConfig),
         }
       : {}),
     accounts: includeLine(file, files.natsAuthConfig),
@@ -100,8 +99,8 @@ export function writeHubNatsConfig(hqDataDir: string, options: HubNatsConfigOpti
 }
 
 export interface StoreBrokerConfigOptions {
-  /** Client port on the shop LAN, "host:port". */
-  listen: string;
+  /** Client port on the shop LAN, "host:port"; by default `brokerListenOf(bundleDir)`. */
+  listen?: string;
   /** The hub's leaf URLs, e.g. tls://hq.example:7422. */
   hubLeafUrls: string[];
   reconnectSeconds?: number;
@@ -109,8 +108,22 @@ export interface StoreBrokerConfigOptions {
   out?: string;
 }
 
-/** Writes the store broker's configuration from the store's bundle; returns its path. */
-export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerConfigOptions): string {
+/**
+ * Where the store's broker listens unless told: on the port of the address provisioning recorded for
+ * its edge and POS terminals (store-broker.json), on every interface unless that address is this
+ * machine's own (then on 127.0.0.1 only); 127.0.0.1:4222 without a record.
+ */
+export function brokerListenOf(bundleDir: string): string {
+  const file = storeBundleFiles(bundleDir).brokerAddress;
+  if (!existsSync(file)) return '127.0.0.1:4222';
+  const url = new URL((JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const local = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return `${local ? '127.0.0.1' : '0.0.0.0'}:${url.port || '4222'}`;
+}
+
+/** Writes the store broker's configuration from the store's bundle; returns its path and where it listens. */
+export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerConfigOptions): { file: string; listen: string } {
   const bundle = storeBundleFiles(bundleDir);
   for (const needed of [bundle.tls.cert, bundle.tls.key, bundle.tlsCa]) {
     if (!existsSync(needed))
@@ -121,15 +134,16 @@ export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerCo
     throw new ProvisioningError(`${bundle.record} is missing: is ${bundleDir} a store bundle from "cardsys host provision-store"?`);
   const file = options.out ?? bundle.brokerConfig;
   mkdirSync(dirname(file), { recursive: true });
+  const listen = options.listen ?? brokerListenOf(bundleDir);
   const config = storeBrokerNatsConfig({
-    listen: options.listen,
+    listen,
     tls: { ...bundle.tls, ca: bundle.tlsCa },
     hubLeafUrls: options.hubLeafUrls,
     ...(options.reconnectSeconds !== undefined ? { reconnectSeconds: options.reconnectSeconds } : {}),
     users: storeNatsUsers(record),
   });
   writeFileSync(file, config, { mode: 0o600 });
-  return file;
+  return { file, listen };
 }
 
 /** How each of head office's parts connects: its own provisioned credentials, and the CA when provisioned. */
@@ -146,15 +160,20 @@ export type HubReload =
   | { reloaded: true; pid: number; pidFile: string }
   | { reloaded: false; pidFile: string /** What to run where the hub runs. */; command: string; reason: string };
 
+/** Between the two reloads: the first has to be done before the second is signalled. */
+const SECOND_RELOAD_AFTER_MS = 1_000;
+
 /**
  * Asks the hub's nats-server to reload its configuration (SIGHUP, as `nats-server --signal reload`
- * does), so it reads the accounts and leaf logins provisioning regenerated. The hub writes its
- * process id to `<hq>/nats-server.pid` (its configuration says so); where no live process is
- * found there (the hub runs on another machine, or is not running), the command to run is returned.
+ * does), so it reads the accounts and leaf logins provisioning regenerated. Twice: nats-server 2.9
+ * adds an account on a reload but wires that account's imports only at the next one. The hub writes
+ * its process id to `<hq>/nats-server.pid` (its configuration says so); where no live process is
+ * found there (the hub runs on another machine, or is not running), the commands to run are returned.
  */
-export function reloadHub(hqDataDir: string): HubReload {
+export async function reloadHub(hqDataDir: string): Promise<HubReload> {
   const pidFile = resolve(headOfficeFiles(hqDataDir).hubPidFile);
-  const command = `nats-server --signal reload=${pidFile}`;
+  const once = `nats-server --signal reload=${pidFile}`;
+  const command = `${once} && sleep 1 && ${once}`;
   if (!existsSync(pidFile)) return { reloaded: false, pidFile, command, reason: `no hub has written ${pidFile}` };
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) return { reloaded: false, pidFile, command, reason: `${pidFile} holds no process id` };
@@ -163,6 +182,8 @@ export function reloadHub(hqDataDir: string): HubReload {
   if (existsSync('/proc/self') && (!existsSync(cmdline) || !readFileSync(cmdline, 'utf8').includes('nats-server')))
     return { reloaded: false, pidFile, command, reason: `process ${pid} of ${pidFile} is not a running nats-server` };
   try {
+    process.kill(pid, 'SIGHUP');
+    await new Promise((settle) => setTimeout(settle, SECOND_RELOAD_AFTER_MS));
     process.kill(pid, 'SIGHUP');
     return { reloaded: true, pid, pidFile };
   } catch (error) {

@@ -22,6 +22,7 @@ import {
   type InquiryCommand,
   type InquiryState,
   initialInquiryState,
+  type LoadLimits,
   openAuthorisationsOf,
   claimRefused,
   forgedRecords,
@@ -58,6 +59,8 @@ export class LoadAuthorisations {
       validForMs: number;
       /** Added to a deadline before head office acts on it alone (clock skew, credits in flight). */
       marginMs: number;
+      /** The balance cap and the daily load limit every authorisation is held to. */
+      limits: LoadLimits;
       now: () => number;
     },
   ) {
@@ -177,7 +180,15 @@ export class LoadAuthorisations {
       // A card issued a moment ago may not be folded yet: read to the store's head before refusing it as unknown.
       if (!this.state.cardAccounts.has(request.cardId)) await this.facts.caughtUp();
       await this.appendDecision(
-        { kind: 'authorise', ...request, storeId, terminalId, nowMs: this.options.now(), validForMs: this.options.validForMs },
+        {
+          kind: 'authorise',
+          ...request,
+          storeId,
+          terminalId,
+          nowMs: this.options.now(),
+          validForMs: this.options.validForMs,
+          limits: this.options.limits,
+        },
         request.bankId,
       );
       const authorisation = this.state.authorisations.get(request.authorizationId)!;
