@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { CONFIG_ENV } from './config-file.js';
+import { createLogger, parseLogFormat, parseLogLevel } from '../infra/index.js';
 
 // Options shared by every process-running command (DESIGN.md §6).
 
@@ -28,6 +29,35 @@ export function withNatsOptions(command: Command): Command {
         "CA certificate to verify the NATS server's TLS certificate with (default: the one provisioning put in --data)",
       ).env('NATS_TLS_CA'),
     );
+}
+
+export interface LogCliOptions {
+  logFormat?: string;
+  logLevel: string;
+}
+
+/** --log-format and --log-level, for the commands that run a long-lived part. */
+export function withLogOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'json (one JSON object a line) or pretty (readable); default: pretty on a terminal, json otherwise',
+      ).env('CARDSYS_LOG_FORMAT'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'least severe level logged: trace, debug, info, warn, error, fatal or silent')
+        .env('CARDSYS_LOG_LEVEL')
+        .default('info'),
+    );
+}
+
+/** The process's logger, as --log-format and --log-level ask; its lines carry `component`. */
+export function loggerOf(options: LogCliOptions, component: string) {
+  return createLogger(component, {
+    ...(options.logFormat === undefined ? {} : { format: parseLogFormat(options.logFormat) }),
+    level: parseLogLevel(options.logLevel),
+  });
 }
 
 export function withDataOption(command: Command): Command {

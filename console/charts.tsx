@@ -19,7 +19,7 @@ function Axes(props: { fromMs: number; toMs: number; max: number; unit: string }
       <line x1={PAD.left} y1={HEIGHT - PAD.bottom} x2={WIDTH - PAD.right} y2={HEIGHT - PAD.bottom} />
       <line x1={PAD.left} y1={PAD.top} x2={PAD.left} y2={HEIGHT - PAD.bottom} />
       <text x={PAD.left - 4} y={PAD.top + 4} text-anchor="end">
-        {max.toLocaleString('en-US')}
+        {max.toLocaleString('en-US', { maximumFractionDigits: 1 })}
       </text>
       <text x={PAD.left - 4} y={HEIGHT - PAD.bottom} text-anchor="end">
         0

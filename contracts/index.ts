@@ -3,6 +3,7 @@
 export * from './codec.js';
 export * from './subjects.js';
 export * from './schemas.js';
+export type * from './console-views.js';
 export * from './chain.js';
 export * from './sealed.js';
 export { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from './issuance-channel.js';

@@ -41,6 +41,14 @@ export const subjects = {
   lookup: (storeId: string) => `cardsys.hq.lookup.${storeId}`,
   /** Host → JetStream: the store's issuance snapshot generations and changes, sealed to its key. */
   snapshot: (storeId: string) => `cardsys.snapshot.${storeId}`,
+  /**
+   * The JetStream API prefix a store reads its snapshot stream under: its account imports head
+   * office's `$JS.API.DIRECT.GET.<id>[.>]` as `<prefix>.DIRECT.GET.<id>[.>]`. Off `$JS.API`, a store's
+   * broker's leaf link carries the reads without the hub mapping the store's account to its JetStream
+   * domain, a setting nats-server cannot change on reload (so a store provisioned later would wait
+   * for the hub's restart).
+   */
+  snapshotApi: (storeId: string) => `cardsys.js.${storeId}`,
   /** Every request a store makes of head office (sync, lookup, auth, blacklist): `cardsys.hq.<kind>.<storeId>`. */
   hqRequests: (storeId: string) => `cardsys.hq.*.${storeId}`,
   hqRequestsAll: 'cardsys.hq.*.*',

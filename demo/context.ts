@@ -23,6 +23,9 @@ type Slot = SlotLease['slot'];
 export interface DemoSummary {
   apiUrl: string;
   docsUrl: string;
+  /** Head office's console, and the operator's token to sign in there with. */
+  consoleUrl: string;
+  consoleToken: string;
   dataDir: string;
   logDir: string;
   userId: string;
@@ -80,6 +83,8 @@ export class Day {
     return {
       apiUrl: this.headOffice.url,
       docsUrl: this.headOffice.docsUrl,
+      consoleUrl: `${this.headOffice.url}/console/`,
+      consoleToken: this.headOffice.api.token('operator'),
       dataDir: this.dataDir,
       logDir: this.logDir,
       userId: this.user.userId,

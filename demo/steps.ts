@@ -136,6 +136,7 @@ const headOffice: DayStep = {
     return [
       `query API: ${day.headOffice.url}`,
       `OpenAPI:   ${day.headOffice.docsUrl}`,
+      `console:   ${day.headOffice.url}/console/ (watch the day there: sign in with the operator's token the summary prints)`,
       `tokens for ${DEMO_ROLES.join(', ')}: cardsys host token --data ${day.dataDir} --role <role> --subject demo-<role>`,
     ];
   },
@@ -413,8 +414,11 @@ const books: DayStep = {
 const summary: DayStep = {
   title: 'Summary',
   async run(day) {
-    const { apiUrl, cardId, userId, docsUrl, dataDir, logDir } = day.summary;
+    const { apiUrl, cardId, userId, docsUrl, consoleUrl, consoleToken, dataDir, logDir } = day.summary;
     return [
+      `head office's console ${consoleUrl}: sign in with the operator's token`,
+      `  ${consoleToken}`,
+      `  (another role's: cardsys host token --data ${dataDir} --role viewer --subject <you>)`,
       `query API ${apiUrl} (try ${apiUrl}/v1/cards/${cardId}, ${apiUrl}/v1/users/${userId}, ${apiUrl}/v1/stores)`,
       `every route but /healthz and /docs needs a token: TOKEN=$(cardsys host token --data ${dataDir} --role auditor --subject <you>)`,
       `  curl -H "Authorization: Bearer $TOKEN" ${apiUrl}/v1/cards/${cardId}`,

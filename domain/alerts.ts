@@ -1,9 +1,9 @@
 // How urgent each alert head office raises is, so operators see first what loses customers money.
+import type { AlertSeverity } from '../contracts/index.js';
 import type { LoadAlertKind } from './load-reconciliation.js';
 import type { DivergenceKind } from './purse-ledger.js';
 
 export type AlertKind = DivergenceKind | LoadAlertKind;
-export type AlertSeverity = 'critical' | 'high' | 'warning';
 
 const SEVERITY: Readonly<Record<AlertKind, AlertSeverity>> = {
   // A customer's account debited and the card not credited: the case operators look at first.

@@ -114,6 +114,7 @@ export const ISSUANCE_MESSAGES = {
   no_issuance_data: 'no issuance data for this card',
   cannot_hold: "this card cannot hold the customer's data",
   issued: 'card issued',
+  recovered: 'card issued earlier, its record lost (card pulled or node stopped): recorded now from the data on the card',
 } as const;
 
 const CARD_REFUSALS = ['invalid_auth_code', 'not_primary_issued', 'expired', 'stripe_mismatch'] as const;
@@ -193,11 +194,27 @@ export type LookupVerdict =
  * cannot hold (registered before head office checked them against the chip's limits) are not sent.
  */
 export function judgeIssuanceEntry(chip: ChipFacts, entry: Entry | undefined): LookupVerdict {
-  const listsCard = entry?.cards?.some((card) => card.cardId === chip.cardId) ?? false;
-  if (!entry || !listsCard || !entry.userId) return { outcome: 'no_issuance_data', message: ISSUANCE_MESSAGES.no_issuance_data };
+  if (!waitsForCard(chip, entry)) return { outcome: 'no_issuance_data', message: ISSUANCE_MESSAGES.no_issuance_data };
   const problem = personalRecordProblem(entry.personal ?? {});
   if (problem) return { outcome: 'personal_data_too_long', message: ISSUANCE_MESSAGES.cannot_hold, detail: problem.message };
   return { outcome: 'personalise', record: { userId: entry.userId, personal: entry.personal ?? {}, bank: entry.bank ?? {} } };
+}
+
+/** The entry lists this card, for a user: the card waits for its secondary issuance. */
+function waitsForCard(chip: ChipFacts, entry: Entry | undefined): entry is Entry & { userId: string } {
+  return !!entry?.userId && (entry.cards?.some((card) => card.cardId === chip.cardId) ?? false);
+}
+
+/**
+ * A card that answers "already issued" while head office (or the store's copy) still lists it as
+ * waiting: it was personalised and CardIssued never recorded (card pulled, node stopped after the
+ * chip's commit). The record to recover is the chip's own personal data, for the user the card was
+ * issued to; undefined when the card does not wait (its issuance is recorded).
+ */
+export function recoveredIssuance(chip: ChipFacts, entry: Entry | undefined, personalOnChip: PersonalisationRecord['personal']) {
+  if (!waitsForCard(chip, entry)) return undefined;
+  const record: PersonalisationRecord = { userId: entry.userId, personal: personalOnChip, bank: entry.bank ?? {} };
+  return record;
 }
 
 export interface IssuanceContext {
@@ -211,6 +228,7 @@ export function cardIssued(
   record: PersonalisationRecord,
   written: { digest: Uint8Array; sealedForHeadOffice: Uint8Array },
   context: IssuanceContext,
+  recovered = false,
 ): { type: 'CardIssued'; data: EventData<'CardIssued'> } {
   return {
     type: 'CardIssued',
@@ -223,6 +241,7 @@ export function cardIssued(
       expiry: chip.expiry,
       writtenDigest: written.digest,
       writtenSealed: written.sealedForHeadOffice,
+      recovered,
     },
   };
 }

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
-import { connectReconnecting } from '../infra/nats/index.js';
+import { connectReconnecting, type LinkWatch } from '../infra/nats/index.js';
 import { isValidStoreId, subjects } from '../contracts/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EventLog } from './log/index.js';
@@ -13,7 +13,8 @@ import type { KeyObject } from 'node:crypto';
 import { PosServer, type CounterOptions } from './pos/index.js';
 import { startStoreIssuance, type StoreIssuance } from './issuance/index.js';
 import { startPurse, type PurseAtStore } from './purse/index.js';
-import { acquireFileLock, type Logger } from '../infra/index.js';
+import { acquireFileLock, childLogger, type Logger } from '../infra/index.js';
+import type { EdgeMetrics } from './metrics.js';
 
 export interface EdgeOptions {
   storeId: string;
@@ -31,6 +32,8 @@ export interface EdgeOptions {
   counter?: CounterOptions;
   /** With `counter`: the keys of the issuance info, and the node handles `issue` (secondary issuance). */
   issuance?: { sealingKey: KeyObject; hqSealingPublicKey: KeyObject; lookupTimeoutMs?: number };
+  /** Where the node counts what it does (served by `cardsys edge --metrics`). */
+  metrics?: EdgeMetrics;
 }
 
 export interface EdgeNode {
@@ -69,26 +72,29 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
   if (!isValidStoreId(options.storeId))
     throw new Error(`invalid store id "${options.storeId}": use 1-32 letters, digits, "-" or "_" (not "hq")`);
   const logger = options.logger ?? console;
+  const part = (component: string) => childLogger(logger, { component });
   mkdirSync(options.dataDir, { recursive: true });
   // Two edges on one folder would append to one log and answer the same terminals.
   const lock = acquireFileLock(join(options.dataDir, 'edge.lock'), `store ${options.storeId}'s data folder ${options.dataDir}`);
   let log: EventLog;
   let db: Database.Database;
   try {
-    log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger });
+    log = await EventLog.open({ dir: edgeLogDir(options.dataDir), storeId: options.storeId, logger: part('log') });
     db = openEdgeDb(options.dataDir);
   } catch (error) {
     lock.release();
     throw error;
   }
-  const replicator = new Replicator({ ...options.replication, log, db, signingKey: options.signingKey, logger });
+  const replicator = new Replicator({ ...options.replication, log, db, signingKey: options.signingKey, logger: part('replicator') });
 
   let stopped = false;
+  let natsLink: LinkWatch | undefined;
+  options.metrics?.follow({ unconfirmed: () => replicator.progress().unconfirmed, reconnects: () => natsLink?.reconnects ?? 0 });
   let wakeFromWait: () => void = () => {};
   const nats = (async (): Promise<NatsConnection | undefined> => {
     for (let attempt = 0; !stopped; attempt++) {
       try {
-        const { nc } = await connectReconnecting(
+        const { nc, link } = await connectReconnecting(
           {
             ...options.natsOptions,
             servers: options.natsUrl,
@@ -103,6 +109,7 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
           return undefined;
         }
         replicator.start(nc);
+        natsLink = link;
         return nc;
       } catch (error) {
         if (attempt === 0)
@@ -121,13 +128,27 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
     return undefined;
   })();
 
-  const pos = options.counter ? new PosServer({ storeId: options.storeId, db, logger }) : undefined;
+  const metrics = options.metrics;
+  const pos = options.counter
+    ? new PosServer({
+        storeId: options.storeId,
+        db,
+        logger: part('pos'),
+        ...(metrics ? { onAnswered: metrics.answered.bind(metrics) } : {}),
+      })
+    : undefined;
   const issuance =
     pos && options.counter && options.issuance
-      ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, ...options.issuance, logger })
+      ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, {
+          ...options.counter,
+          ...options.issuance,
+          logger: part('issuance'),
+        })
       : undefined;
   const purse =
-    pos && options.counter ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger }) : undefined;
+    pos && options.counter
+      ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger: part('purse') })
+      : undefined;
   void nats.then((nc) => nc && pos?.listen(nc));
 
   return {

@@ -7,15 +7,8 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
-import { acquireFileLock, type Logger } from '../infra/index.js';
-import {
-  connectReconnecting,
-  HEAD_OFFICE_PARTS,
-  RefusedRequests,
-  type HeadOfficePart,
-  type LinkWatch,
-  type ReconnectingConnection,
-} from '../infra/nats/index.js';
+import { acquireFileLock, childLogger, type Logger } from '../infra/index.js';
+import { connectReconnecting, HEAD_OFFICE_PARTS, RefusedRequests, type HeadOfficePart, type LinkWatch } from '../infra/nats/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
 import { type BooksOptions, headOfficeBooks } from './books/index.js';
@@ -27,6 +20,7 @@ import type { IssuanceStation } from './primary-issuance/index.js';
 import { issuerKeysFile, loadOrCreateIssuerKeys, provisionHeadOffice } from './provisioning/index.js';
 import { headOfficePurse } from './purse/index.js';
 import { consolePage, consoleRoutes, StoreContacts } from './console/index.js';
+import { HeadOfficeMetrics } from './metrics/index.js';
 import { CONSOLE_BUILD_DIR } from '../infra/index.js';
 import { JAPAN_BUSINESS_DAY } from '../domain/index.js';
 
@@ -137,9 +131,10 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     mkdirSync(options.dataDir, { recursive: true });
     const lock = acquireFileLock(join(options.dataDir, 'host.lock'), `head office's data folder ${options.dataDir}`);
     cleanup.push(async () => lock.release());
-    const store = await openEventStore(options.dataDir, options.eventStore, logger);
+    const part = (component: string) => childLogger(logger, { component });
+    const store = await openEventStore(options.dataDir, options.eventStore, part('event-store'));
     cleanup.push(() => store.close());
-    const { nats, link } = await connectParts(options, logger);
+    const { nats, links } = await connectParts(options, part('nats'));
     cleanup.push(() => Promise.all(Object.values(nats).map((nc) => nc.drain())));
     await ensureEventsStream(nats.ingest);
     const signingKey = options.signingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).signingKey;
@@ -148,13 +143,13 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       file: join(options.dataDir, READ_MODELS_FILE),
       store,
       projections: headOfficeProjections(issuerKeys),
-      logger,
+      logger: part('projections'),
     });
     cleanup.push(() => runner.close());
     runner.start();
     const purse = headOfficePurse({ issuerKeys });
     const refused = new RefusedRequests();
-    const books = headOfficeBooks({ ...options.books, store, runner, logger });
+    const books = headOfficeBooks({ ...options.books, store, runner, logger: part('books') });
     const issuance = headOfficeIssuance({
       store,
       nats,
@@ -163,11 +158,12 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
       issuerKeys,
       ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
-      logger,
+      logger: part('issuance'),
     });
     const contacts = new StoreContacts(options.storeOfflineAfterMs);
+    const metrics = new HeadOfficeMetrics({ store, runner, readModels: runner.db, links, contacts });
     // The single-writer parts run where the lease is held; see host/leadership.
-    const lease = await openWriterLease(options.eventStore, logger);
+    const lease = await openWriterLease(options.eventStore, part('lease'));
     cleanup.push(() => lease.close());
     const roles = headOfficeRoles({
       store,
@@ -179,10 +175,11 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       issuance,
       books,
       contacts,
+      metrics,
       shared: lease.shared,
       logger,
     });
-    const leadership = new Leadership({ lease, logger, ...roles });
+    const leadership = new Leadership({ lease, logger: part('leadership'), ...roles });
     cleanup.push(() => leadership.stop());
     const parts: HostParts = {
       store,
@@ -198,8 +195,10 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     const api = await buildApi({
       store,
       runner,
+      logger: part('api'),
       nc: nats.api,
-      natsLink: link,
+      natsLink: links.api,
+      onAnswered: metrics.answered.bind(metrics),
       cardViews,
       access: headOfficeAccess(options.dataDir, () => leadership.leader().hqWriter, options.api),
       writeGuard: () => void leadership.leader(),
@@ -221,6 +220,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
           hqWriter: () => leadership.leader().hqWriter,
         }),
         consolePage(CONSOLE_BUILD_DIR),
+        metrics.routes(),
         ...(options.routes?.(parts) ?? []),
       ],
     });
@@ -262,7 +262,10 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
  * Connects every part of head office, each its own principal and reconnecting forever; a part that
  * cannot connect at first closes the others again. Health follows the API part's connection.
  */
-async function connectParts(options: HostOptions, logger: Logger): Promise<{ nats: HeadOfficeConnections; link: LinkWatch }> {
+async function connectParts(
+  options: HostOptions,
+  logger: Logger,
+): Promise<{ nats: HeadOfficeConnections; links: Record<HeadOfficePart, LinkWatch> }> {
   const optionsOf = (part: HeadOfficePart) => (typeof options.natsOptions === 'function' ? options.natsOptions(part) : options.natsOptions);
   const attempts = await Promise.allSettled(
     HEAD_OFFICE_PARTS.map((part) =>
@@ -278,7 +281,6 @@ async function connectParts(options: HostOptions, logger: Logger): Promise<{ nat
     const reason = failed.reason as Error;
     throw new Error(options.explainNatsError?.(reason) ?? `cannot connect to NATS at ${options.natsUrl}: ${reason.message}`);
   }
-  const byPart = Object.fromEntries(connected) as Record<HeadOfficePart, ReconnectingConnection>;
   const nats = Object.fromEntries(connected.map(([part, { nc }]) => [part, nc])) as HeadOfficeConnections;
-  return { nats, link: byPart.api.link };
+  return { nats, links: Object.fromEntries(connected.map(([part, { link }]) => [part, link])) as Record<HeadOfficePart, LinkWatch> };
 }

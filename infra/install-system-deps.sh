@@ -2,8 +2,8 @@
 # Installs the Debian packages cardsys needs when they are missing: nats-server for the broker,
 # pcscd + vsmartcard-vpcd for the PC/SC stack with a virtual reader, libpcsclite-dev for the
 # native pcsclite build, opensc for an independent PC/SC client, openssl to make the TLS certificates
-# of head office's private CA, chromium for the console's browser tests (Playwright drives Debian's
-# build: it cannot download its own here); and, when no PostgreSQL answers on 127.0.0.1:5432, Debian's
+# of head office's private CA, gcc for the power-cut tests' shim, chromium for the console's browser tests
+# (Playwright drives Debian's build: it cannot download its own here); and, when no PostgreSQL answers on 127.0.0.1:5432, Debian's
 # postgresql, started with trust auth for user postgres on loopback and a database "test" (what the
 # PostgreSQL event-store tests use: PG_URL's default).
 set -euo pipefail
@@ -21,6 +21,8 @@ command -v pcscd >/dev/null 2>&1 || need+=(pcscd)
 command -v opensc-tool >/dev/null 2>&1 || need+=(opensc)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# gcc and libc headers: the power-cut tests build a small LD_PRELOAD shim (test/support/fsync-shadow.c).
+{ command -v gcc >/dev/null 2>&1 && [ -f /usr/include/dlfcn.h ]; } || need+=(gcc libc6-dev)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 start_postgres=false

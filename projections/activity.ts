@@ -3,6 +3,7 @@
 // (as the stores reported them), each batch head office stored (the store's sync history, with how
 // far behind the store was and how old its newest event), and the terminals each store has used.
 import type Database from 'better-sqlite3';
+import type { ActivityTotals } from '../contracts/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, type HostEvent, originOfStream } from '../eventstore/index.js';
 import type { Projection } from './projection.js';
 import { prepared } from './statements.js';
@@ -115,13 +116,6 @@ export const activityProjection: Projection = {
 };
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-export interface ActivityTotals {
-  issuances: { count: number };
-  loads: { count: number; total: number };
-  pays: { count: number; total: number };
-  declines: { count: number };
-}
 
 /** Reads of the activity read model, shaped for the console's routes. */
 export class ActivityReader {

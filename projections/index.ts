@@ -21,6 +21,6 @@ export {
   type OpenDayView,
   type StatementView,
 } from './books-reader.js';
-export type { AlertFilter, PurseAlertView } from './purse-alerts.js';
+export type { AlertFilter } from './purse-alerts.js';
 export { applyIssuanceEvent, IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from './issuance-snapshot.js';
-export { ActivityReader, type ActivityTotals } from './activity.js';
+export { ActivityReader } from './activity.js';

@@ -1,7 +1,8 @@
 // The purse alerts head office raises, in one table with one numbering: divergences of a card's
 // history (the purse ledger) and loads stuck past their deadline (load reconciliation).
 import type Database from 'better-sqlite3';
-import { alertSeverity, SEVERITY_RANK, type AlertKind, type AlertSeverity } from '../domain/index.js';
+import type { AlertSeverity, PurseAlertView } from '../contracts/index.js';
+import { alertSeverity, SEVERITY_RANK, type AlertKind } from '../domain/index.js';
 import { prepared } from './statements.js';
 
 export const PURSE_ALERTS_SCHEMA = `
@@ -72,26 +73,6 @@ export function resolveAlertWithNote(
     db,
     'UPDATE purse_alerts SET resolved = 1, resolution_note = ?, resolved_by = ?, resolved_at_ms = ? WHERE alert_id = ? AND event_id = ?',
   ).run(resolution.note, resolution.resolvedBy, resolution.atMs, resolution.alertId, resolution.raisedByEventId);
-}
-
-export interface PurseAlertView {
-  alertId: number;
-  cardId: string;
-  kind: string;
-  /** critical (an account debited and the card not credited), high (a forged, replayed or unmatched movement), warning. */
-  severity: AlertSeverity;
-  message: string;
-  eventId: string;
-  storeId: string;
-  storeSeq: number;
-  /** When the event that raised it happened. */
-  raisedAt: string;
-  /** The load, for an alert about a load. */
-  authorizationId: string | null;
-  /** A counter gap whose missing movements all arrived later (a store that was offline), or a stuck load that moved on. */
-  resolved: boolean;
-  /** An operator's note closing it, when it was closed that way. */
-  resolution: { note: string; by: string; at: string } | null;
 }
 
 export interface AlertFilter {

@@ -12,15 +12,8 @@ import type { HostEvent } from '../eventstore/index.js';
 import { cardMacValid } from './card-mac.js';
 import { prepared } from './statements.js';
 import { debitFactsOf, LOAD_TRACKING_SCHEMA, trackLoads } from './load-tracking.js';
-import {
-  insertAlert,
-  openAlertCounts,
-  resolveAlertWithNote,
-  PURSE_ALERTS_SCHEMA,
-  queryAlerts,
-  type AlertFilter,
-  type PurseAlertView,
-} from './purse-alerts.js';
+import type { PurseAlertView } from '../contracts/index.js';
+import { insertAlert, openAlertCounts, resolveAlertWithNote, PURSE_ALERTS_SCHEMA, queryAlerts, type AlertFilter } from './purse-alerts.js';
 
 const PURSE_LEDGER_TABLES = ['purse_cards', 'purse_loaded_authorisations', 'purse_loads', 'purse_accounts', 'purse_alerts'] as const;
 

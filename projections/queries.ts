@@ -11,8 +11,11 @@ export interface CardView {
   expiry: string;
   keyVersion: number | null;
   primaryIssuedAt: string | null;
-  /** recordMatchesUser: the data the store wrote to the chip is the user's registered data (null: not checkable). */
-  issuance: { storeId: string; terminalId: string; issuedAt: string | null; recordMatchesUser: boolean | null } | null;
+  /**
+   * recordMatchesUser: the data the store wrote to the chip is the user's registered data (null: not
+   * checkable); recovered: recorded from the chip by a store that found no issuance recorded.
+   */
+  issuance: { storeId: string; terminalId: string; issuedAt: string | null; recordMatchesUser: boolean | null; recovered: boolean } | null;
   blacklisted: boolean;
   blacklistReason: string | null;
   usage: {
@@ -62,6 +65,7 @@ interface CardRow {
   issued_terminal_id: string | null;
   issued_at_ms: number | null;
   issued_record_matches: number | null;
+  issued_recovered: number | null;
   blacklisted: number;
   blacklist_reason: string | null;
   load_count: number | null;
@@ -93,6 +97,7 @@ function cardView(row: CardRow): CardView {
           terminalId: row.issued_terminal_id ?? '',
           issuedAt: iso(row.issued_at_ms),
           recordMatchesUser: row.issued_record_matches === null ? null : row.issued_record_matches === 1,
+          recovered: row.issued_recovered === 1,
         }
       : null,
     blacklisted: row.blacklisted === 1,

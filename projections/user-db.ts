@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS cards (
   issued_at_ms INTEGER,
   -- 1 when the record the store wrote to the chip is the user's registered data, 0 when not.
   issued_record_matches INTEGER,
+  -- 1 when a store found the card personalised and no issuance recorded, and recorded it from the chip.
+  issued_recovered INTEGER,
   blacklisted INTEGER NOT NULL DEFAULT 0,
   blacklist_reason TEXT
 );
@@ -78,7 +80,7 @@ function issuedRecordMatches(db: Database.Database, issued: { userId: string; ba
 
 export const userDbProjection: Projection = {
   name: 'user-db',
-  version: 2,
+  version: 3,
   schema: SCHEMA,
   tables: ['users', 'cards', 'card_usage', 'card_events'],
   apply(db: Database.Database, event) {
@@ -123,11 +125,16 @@ export const userDbProjection: Projection = {
         ).run(event.data.cardId, event.data.userId, event.data.bankId, event.data.expiry, event.data.keyVersion, occurredAt);
         return;
       case 'CardIssued':
+        // A recovered record never replaces an issuance already recorded (the issuing store's own
+        // record, replicated late, replaces a recovered one): the same card once, whatever the order.
         prepared(
           db,
-          `INSERT INTO cards (card_id, user_id, bank_id, expiry, issued_store_id, issued_terminal_id, issued_at_ms, issued_record_matches) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO cards (card_id, user_id, bank_id, expiry, issued_store_id, issued_terminal_id, issued_at_ms, issued_record_matches, issued_recovered)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (card_id) DO UPDATE SET issued_store_id = excluded.issued_store_id,
-             issued_terminal_id = excluded.issued_terminal_id, issued_at_ms = excluded.issued_at_ms, issued_record_matches = excluded.issued_record_matches`,
+             issued_terminal_id = excluded.issued_terminal_id, issued_at_ms = excluded.issued_at_ms,
+             issued_record_matches = excluded.issued_record_matches, issued_recovered = excluded.issued_recovered
+           WHERE excluded.issued_recovered = 0 OR cards.issued_at_ms IS NULL`,
         ).run(
           event.data.cardId,
           event.data.userId,
@@ -137,6 +144,7 @@ export const userDbProjection: Projection = {
           event.data.terminalId,
           occurredAt,
           issuedRecordMatches(db, event.data),
+          event.data.recovered ? 1 : 0,
         );
         return;
       case 'PurseLoaded':

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIssuerMasterKeys, newBlankCard, terminalKeysOf } from '../card/index.js';
 import { DEFAULT_TERMINAL_ID, generatePinKey, generateSigningKey, terminalPinKey, type PosReply } from '../contracts/index.js';
-import { type EdgeNode, startEdge } from '../edge/index.js';
+import { EdgeMetrics, type EdgeNode, startEdge } from '../edge/index.js';
 import { decodePosReply, encodePosCommand, type PosCommandInput } from '../edge/pos/index.js';
 import { tokenFor, type Role } from '../host/api/index.js';
 import { registerStore } from '../host/hq-writer/index.js';
@@ -21,6 +21,7 @@ const PIN = '1234';
 export interface ConsoleStore {
   storeId: string;
   edge: EdgeNode;
+  metrics: EdgeMetrics;
   link: LinkProxy;
   /** A POS command at the store's terminal pos-1 (in process: works while the store is cut off). */
   command(kind: Pick<PosCommandInput, 'load' | 'pay' | 'read'>): Promise<PosReply>;
@@ -95,6 +96,7 @@ export async function startConsoleWorld(storeIds: readonly string[], options: Co
     for (const storeId of storeIds) {
       const key = generateSigningKey();
       const pinMasterKey = generatePinKey();
+      const metrics = new EdgeMetrics();
       await registerStore(host.hqWriter, { storeId, name: `Store ${storeId}`, publicKey: key.publicKey });
       const link = await startLinkProxy({ port: nats.port });
       stops.push(() => link.close());
@@ -106,6 +108,7 @@ export async function startConsoleWorld(storeIds: readonly string[], options: Co
         signingKey: key,
         logger,
         replication: { stallMs: 1000, heartbeatMs: 250 },
+        metrics,
         counter: {
           keys: terminalKeysOf(master),
           pinMasterKey,
@@ -118,6 +121,7 @@ export async function startConsoleWorld(storeIds: readonly string[], options: Co
       stores.set(storeId, {
         storeId,
         edge,
+        metrics,
         link,
         async command(kind) {
           const terminal = { storeId, terminalId: DEFAULT_TERMINAL_ID, pinKey: terminalPinKey(pinMasterKey, storeId, DEFAULT_TERMINAL_ID) };

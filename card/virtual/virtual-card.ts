@@ -35,7 +35,7 @@ export interface VirtualCardOptions {
  * state file, written (atomically, fsync'd) before any response that follows a change leaves the
  * card: a card pulled mid-command keeps its previous state.
  *
- * Events: 'inserted', 'removed', 'apdu' (command bytes), 'error'.
+ * Events: 'inserted', 'removed', 'apdu' (command bytes), 'answer-lost' (command bytes), 'error'.
  */
 export class VirtualCard extends EventEmitter {
   private socket: Socket | undefined;
@@ -43,6 +43,7 @@ export class VirtualCard extends EventEmitter {
   private state: CardState | undefined;
   private session: ChipSession = POWER_ON_SESSION;
   private pullOnInstruction: number | undefined;
+  private loseAnswerOnInstruction: number | undefined;
   private readonly random: RandomSource;
   /** Command APDUs answered since construction. */
   apduCount = 0;
@@ -109,6 +110,15 @@ export class VirtualCard extends EventEmitter {
     this.pullOnInstruction = ins;
   }
 
+  /**
+   * The next command with this INS byte that changes the card is committed, and its answer never
+   * leaves the card (as when the card is pulled or the terminal loses power right after the chip's
+   * commit); emits 'answer-lost' with the command. The card stays silent until it is pulled.
+   */
+  loseAnswerTo(ins: number): void {
+    this.loseAnswerOnInstruction = ins;
+  }
+
   private receive(socket: Socket, chunk: Buffer): void {
     this.buffer = Buffer.concat([this.buffer, chunk]);
     while (this.buffer.length >= 2 && socket === this.socket) {
@@ -158,6 +168,11 @@ export class VirtualCard extends EventEmitter {
     this.state = step.state;
     this.session = step.session;
     this.apduCount++;
+    if (step.commit && this.loseAnswerOnInstruction === apdu[1]) {
+      this.loseAnswerOnInstruction = undefined;
+      this.emit('answer-lost', apdu);
+      return;
+    }
     this.send(socket, step.response);
   }
 

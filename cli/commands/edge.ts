@@ -7,6 +7,7 @@ import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
 import { checkEdgeCredentials, storeBundleFiles, storeClientSettings, writeStoreBrokerConfig } from '../../host/provisioning/index.js';
 import {
+  EdgeMetrics,
   edgeDbFile,
   edgeLogDir,
   EventLog,
@@ -17,10 +18,23 @@ import {
   type EdgeOptions,
 } from '../../edge/index.js';
 import { PcscReaders, pcscTerminalReaders, KeyboardWedgeStripeReader, VirtualStripeReader, type StripeReader } from '../../reader/index.js';
-import { stopSignal, withDataOption, withNatsOptions, type DataCliOptions, type NatsCliOptions } from '../options.js';
+import {
+  loggerOf,
+  stopSignal,
+  withDataOption,
+  withLogOptions,
+  withNatsOptions,
+  type DataCliOptions,
+  type LogCliOptions,
+  type NatsCliOptions,
+} from '../options.js';
 import { answer, say } from '../output.js';
+import { serveMetrics } from '../../infra/index.js';
+import { parseHttpAddress } from './host.js';
 
-type EdgeCliOptions = NatsCliOptions & DataCliOptions & { store?: string; reader?: string[]; stripe: string };
+type EdgeCliOptions = NatsCliOptions &
+  DataCliOptions &
+  LogCliOptions & { store?: string; reader?: string[]; stripe: string; metrics?: string };
 
 const storeDir = (data: string, storeId: string) => join(data, 'stores', storeId);
 
@@ -33,21 +47,24 @@ function parseStoreId(id: string | undefined): string {
 
 /** `cardsys edge --store <id>` runs a store's node; `cardsys edge status --store <id>` reports on it. */
 export function registerEdgeCommands(program: Command): void {
-  const edge = withDataOption(
-    withNatsOptions(
-      program
-        .command('edge')
-        .description("run a store's node: its durable event log and the replicator that carries it to head office")
-        .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
-        .option(
-          '--reader <[terminal=]name...>',
-          `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL_ID}" when not named); with it the node serves POS commands`,
-        )
-        .option(
-          '--stripe <source>',
-          'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"',
-          'chip',
-        ),
+  const edge = withLogOptions(
+    withDataOption(
+      withNatsOptions(
+        program
+          .command('edge')
+          .description("run a store's node: its durable event log and the replicator that carries it to head office")
+          .option('--store <id>', 'store id: 1-32 letters, digits, "-" or "_" (required)')
+          .option(
+            '--reader <[terminal=]name...>',
+            `PC/SC reader of a POS terminal (terminal "${DEFAULT_TERMINAL_ID}" when not named); with it the node serves POS commands`,
+          )
+          .option(
+            '--stripe <source>',
+            'magnetic stripe reader: "chip" (bank file on the chip), "wedge" (one swipe per line on stdin) or "vcard:<card state file>"',
+            'chip',
+          )
+          .option('--metrics <host:port>', "serve the edge's metrics in Prometheus's format at http://<host:port>/metrics"),
+      ),
     ),
   )
     .addHelpText(
@@ -74,8 +91,11 @@ export function registerEdgeCommands(program: Command): void {
       say(
         `${created ? 'made the store signing key; register its public key with head office' : 'store signing key'}: ${publicKeyFileOf(keyFile)} (key id ${key.keyId})`,
       );
+      const metricsAddress = options.metrics === undefined ? undefined : parseHttpAddress(options.metrics, '--metrics');
       const readers = options.reader?.length ? PcscReaders.open() : undefined;
+      const metrics = metricsAddress ? new EdgeMetrics() : undefined;
       const node = await startEdge({
+        logger: loggerOf(options, 'edge').child({ store: storeId }),
         storeId,
         dataDir,
         natsUrl: nats.url,
@@ -83,7 +103,10 @@ export function registerEdgeCommands(program: Command): void {
         explainNatsError: nats.explain,
         signingKey: key,
         ...(readers ? counterOptions(dataDir, readers, options) : {}),
+        ...(metrics ? { metrics } : {}),
       });
+      const metricsServer = metrics && metricsAddress ? await serveMetrics(metrics.registry, metricsAddress) : undefined;
+      if (metricsServer) say(`edge ${storeId}: metrics at http://${options.metrics}/metrics`);
       say(`edge ${storeId}: log head ${node.log.headSeq}, data in ${dataDir}, NATS ${nats.url}`);
       if (node.pos) say(`edge ${storeId}: serving POS commands on ${options.reader?.join(', ')}`);
       answer({ storeId, logHead: node.log.headSeq, dataDir: resolve(dataDir), nats: nats.url, readers: options.reader ?? [] });
@@ -93,6 +116,7 @@ export function registerEdgeCommands(program: Command): void {
         if (line !== last) say((last = line));
       });
       await stopRequested;
+      metricsServer?.close();
       await node.stop();
       readers?.close();
     });

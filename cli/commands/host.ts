@@ -4,7 +4,16 @@ import { type ApiAccessConfig, DEFAULT_WRITE_RATE_LIMIT, parseWriteRateLimit } f
 import { describeEventStore, startHost } from '../../host/index.js';
 import { pcscIssuanceStation } from '../../host/issuance/index.js';
 import { headOfficeClientSettings } from '../../host/provisioning/index.js';
-import { type DataCliOptions, type NatsCliOptions, stopSignal, withDataOption, withNatsOptions } from '../options.js';
+import {
+  type DataCliOptions,
+  type LogCliOptions,
+  loggerOf,
+  type NatsCliOptions,
+  stopSignal,
+  withDataOption,
+  withLogOptions,
+  withNatsOptions,
+} from '../options.js';
 import { answer, say } from '../output.js';
 import { type EventStoreCliOptions, eventStoreChoice, hqDataDir, withEventStoreOptions } from './host-options.js';
 import { JAPAN_BUSINESS_DAY } from '../../domain/index.js';
@@ -21,6 +30,7 @@ interface ApiCliOptions {
 
 type HostCliOptions = NatsCliOptions &
   DataCliOptions &
+  LogCliOptions &
   EventStoreCliOptions &
   ApiCliOptions & { http: string; advertise?: string; businessDayCutoff: string };
 
@@ -60,10 +70,10 @@ function issuanceStation(options: ApiCliOptions) {
 }
 
 /** Parses "host:port" (IPv6 hosts in brackets); the message names the option. */
-export function parseHttpAddress(text: string): { host: string; port: number } {
+export function parseHttpAddress(text: string, option = '--http'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new Error(`--http: expected <host:port> such as 127.0.0.1:8080, got "${text}"`);
+  if (!match || port > 65535) throw new Error(`${option}: expected <host:port> such as 127.0.0.1:8080, got "${text}"`);
   return { host: (match[1] ?? match[2])!, port };
 }
 
@@ -83,7 +93,7 @@ function parseCutoffHour(text: string): number {
 /** `cardsys host`: runs head office (other `host …` subcommands hang off the same command). */
 export function registerHostCommand(program: Command): void {
   const host = program.commands.find((command) => command.name() === 'host') ?? program.command('host');
-  withEventStoreOptions(withDataOption(withNatsOptions(host)))
+  withLogOptions(withEventStoreOptions(withDataOption(withNatsOptions(host))))
     .description('run head office: ingest of store events, the host event store, read models and the query API')
     .addOption(new Option('--http <host:port>', 'where the query API listens').default('127.0.0.1:8080'))
     .option('--oidc-issuer <url>', "accept the bearer tokens of this OIDC issuer (its `iss`) instead of head office's own")
@@ -138,6 +148,7 @@ export function registerHostCommand(program: Command): void {
       const advertiseUrl = options.advertise === undefined ? undefined : parseAdvertiseUrl(options.advertise);
       const nats = headOfficeClientSettings(dataDir, options);
       const node = await startHost({
+        logger: loggerOf(options, 'host'),
         dataDir,
         natsUrl: nats.url,
         natsOptions: nats.options,

@@ -94,7 +94,7 @@ export function registerProvisionCommands(program: Command): void {
         ].join('\n'),
       ),
   ).action(
-    (
+    async (
       options: DataCliOptions & { store: string; name: string; nearby: string; brokerHost: string; terminals: string; brokerUrl?: string },
     ) => {
       const provisioned = provisionStore({
@@ -107,7 +107,7 @@ export function registerProvisionCommands(program: Command): void {
         terminals: listOf(options.terminals),
         ...(options.brokerUrl ? { brokerUrl: options.brokerUrl } : {}),
       });
-      const hubNodes = reloadHub(hqDir(options.data));
+      const hubNodes = await reloadHub(hqDir(options.data));
       const bundle = provisioned.bundle;
       const bundleDir = resolve(provisioned.bundleDir);
       answer(
@@ -154,14 +154,14 @@ export function registerProvisionCommands(program: Command): void {
       )
       .requiredOption('--store <id>', 'the provisioned store')
       .requiredOption('--terminal <id>', 'terminal id: 1-32 letters, digits, "-" or "_"'),
-  ).action((options: DataCliOptions & { store: string; terminal: string }) => {
+  ).action(async (options: DataCliOptions & { store: string; terminal: string }) => {
     const provisioned = provisionTerminal({
       hqDataDir: hqDir(options.data),
       storeId: options.store,
       terminalId: options.terminal,
       bundleDir: storeDir(options.data, options.store),
     });
-    const hubNodes = reloadHub(hqDir(options.data));
+    const hubNodes = await reloadHub(hqDir(options.data));
     answer(
       {
         storeId: options.store,

@@ -4,10 +4,9 @@
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { pb, subjects } from '../../contracts/index.js';
 import { createOpener, seal } from '../../contracts/index.js';
-import { readSnapshotMessages } from '../../infra/nats/index.js';
+import { readSnapshotMessages, storeSnapshotApi } from '../../infra/nats/index.js';
 import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceCache, type IssuanceEntry } from './issuance-cache.js';
 
@@ -70,7 +69,7 @@ export class IssuanceInfo {
   private async syncOnce(): Promise<number> {
     const nc = this.nc;
     if (!nc || nc.isClosed()) return 0;
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const jsm = await storeSnapshotApi(nc, this.options.storeId);
     let applied = 0;
     try {
       for await (const message of readSnapshotMessages(jsm, this.options.storeId, this.cache.state().streamSeq)) {
@@ -95,9 +94,24 @@ export class IssuanceInfo {
 
   /** Finds the issuance entry for a card: the store's copy first, then head office. */
   async find(bankId: string, cardId: string): Promise<IssuanceLookup> {
+    return this.fromCopy(bankId, cardId) ?? this.askHeadOffice(bankId, cardId);
+  }
+
+  /**
+   * Whether the card still waits for issuance: head office first (its view follows every store's
+   * CardIssued, the copy lags behind it), the copy when head office cannot be asked.
+   */
+  async findWaiting(bankId: string, cardId: string): Promise<IssuanceLookup> {
+    const asked = await this.askHeadOffice(bankId, cardId);
+    if (asked.found || asked.reason === 'not_at_head_office') return asked;
+    return this.fromCopy(bankId, cardId) ?? asked;
+  }
+
+  private fromCopy(bankId: string, cardId: string): IssuanceLookup | undefined {
     const local = this.cache.find(bankId);
-    if (local && (local.cards ?? []).some((card) => card.cardId === cardId)) return { found: true, entry: local, source: 'snapshot' };
-    return this.askHeadOffice(bankId, cardId);
+    return local && (local.cards ?? []).some((card) => card.cardId === cardId)
+      ? { found: true, entry: local, source: 'snapshot' }
+      : undefined;
   }
 
   private async askHeadOffice(bankId: string, cardId: string): Promise<IssuanceLookup> {

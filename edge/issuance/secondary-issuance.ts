@@ -12,18 +12,30 @@ import {
   judgeChip,
   judgeIssuanceEntry,
   judgeStripe,
+  recoveredIssuance,
   rejectionCode,
   monthEnd,
   writtenRecordBytes,
   writtenRecordDigest,
   type IssueRejection,
+  type PersonalisationRecord,
   type ChipFacts,
   type ChipIssuanceState,
 } from '../../domain/index.js';
-import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, UnknownCardError, type CardInfo } from '../../reader/index.js';
+import {
+  CardReaderError,
+  CardRemovedError,
+  CardStatusError,
+  NoCardError,
+  UnknownCardError,
+  type CardInfo,
+  type ChipTerminal,
+} from '../../reader/index.js';
 import type { EventLog } from '../log/index.js';
 import { openChipTerminal, type CounterOptions, type PosOutcome, type PosRequest, type PosServer } from '../pos/index.js';
+import type { Database } from 'better-sqlite3';
 import type { IssuanceInfo } from './issuance-info.js';
+import { SentIssuances } from './sent-issuances.js';
 import type { Logger } from '../../infra/index.js';
 
 /** What the issued record is sealed for; head office opens it with the same context. */
@@ -32,6 +44,8 @@ export const issuedRecordSealContext = { purpose: 'issued-record', recipient: HQ
 export interface SecondaryIssuanceOptions extends CounterOptions {
   storeId: string;
   log: EventLog;
+  /** edge.db: the personalisations this store sent and recorded. */
+  db: Database;
   info: IssuanceInfo;
   /** Head office's X25519 public key: the written record is sealed to it. */
   hqSealingPublicKey: KeyObject;
@@ -47,9 +61,11 @@ const CHIP_STATES: Record<CardInfo['lifecycle'], ChipIssuanceState> = {
 export class SecondaryIssuance {
   private readonly logger: Logger;
   private readonly now: () => Date;
+  private readonly sent: SentIssuances;
 
   constructor(private readonly options: SecondaryIssuanceOptions) {
     this.logger = options.logger ?? console;
+    this.sent = new SentIssuances(options.db);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -67,7 +83,6 @@ export class SecondaryIssuance {
   }
 
   private async flow(request: PosRequest): Promise<PosOutcome> {
-    const context = { storeId: this.options.storeId, terminalId: request.terminalName };
     const terminal = await openChipTerminal(this.options, request);
     await terminal.select();
     const info = await terminal.readInfo();
@@ -84,6 +99,8 @@ export class SecondaryIssuance {
     if (verdict.outcome === 'already_issued') {
       await terminal.authenticate();
       const balance = await terminal.readBalance();
+      const recovered = this.sent.recordedHere(chip.cardId) ? undefined : await this.recoverIssuance(request, terminal, chip);
+      if (recovered) return { ...recovered, balance: balance.balance };
       return { ok: true, code: 'already_issued', message: verdict.message, cardId: chip.cardId, balance: balance.balance };
     }
 
@@ -99,8 +116,9 @@ export class SecondaryIssuance {
     if (decision.outcome === 'no_issuance_data') return this.reject(request, chip, bankId, 'no_issuance_data');
     if (decision.outcome === 'personal_data_too_long') return this.reject(request, chip, bankId, decision.outcome, decision.detail);
 
-    // 4. Personal and bank data to the chip under secure messaging.
+    // 4. Personal and bank data to the chip under secure messaging, noted first (a lost answer is found at the next insertion).
     const { record } = decision;
+    this.sent.sending(chip.cardId);
     try {
       await terminal.personalise(
         {
@@ -119,33 +137,53 @@ export class SecondaryIssuance {
     }
 
     // 5. What was written, minus secrets, in the local log; the record itself only sealed to head office.
-    const written = writtenRecordBytes(bankId, record);
-    const event = cardIssued(
-      chip,
-      record,
-      {
-        digest: writtenRecordDigest(written),
-        sealedForHeadOffice: seal(this.options.hqSealingPublicKey, issuedRecordSealContext, written),
-      },
-      context,
-    );
-    const [entry] = await this.record(request, chip.cardId, event);
     const source = lookup.found && lookup.source === 'head_office' ? ' (issuance data from head office)' : '';
-    return {
-      ok: true,
-      code: 'issued',
-      message: `${ISSUANCE_MESSAGES.issued}${source}`,
-      cardId: chip.cardId,
-      eventId: entry!.envelope.eventId,
+    return this.recordIssued(request, chip, bankId, record, `${ISSUANCE_MESSAGES.issued}${source}`, false);
+  }
+
+  /**
+   * A card already personalised that this store did not record: when head office (or, unreachable,
+   * the store's copy) still lists it as waiting, no store recorded its issuance, so CardIssued is
+   * recorded now, marked recovered, from the personal record the chip holds.
+   */
+  private async recoverIssuance(request: PosRequest, terminal: ChipTerminal, chip: ChipFacts): Promise<PosOutcome | undefined> {
+    const onChip = await terminal.readPersonalData();
+    const bankId = bankIdDigits(onChip.bankId);
+    const lookup = await this.options.info.findWaiting(bankId, chip.cardId);
+    const record = recoveredIssuance(chip, lookup.found ? lookup.entry : undefined, onChip.personal);
+    if (!record) return undefined;
+    this.logger.warn(`store ${this.options.storeId}: card ${chip.cardId} holds personal data no store recorded; recording CardIssued now`);
+    return this.recordIssued(request, chip, bankId, record, ISSUANCE_MESSAGES.recovered, true);
+  }
+
+  private async recordIssued(
+    request: PosRequest,
+    chip: ChipFacts,
+    bankId: string,
+    record: PersonalisationRecord,
+    message: string,
+    recovered: boolean,
+  ): Promise<PosOutcome> {
+    const written = writtenRecordBytes(bankId, record);
+    const sealed = {
+      digest: writtenRecordDigest(written),
+      sealedForHeadOffice: seal(this.options.hqSealingPublicKey, issuedRecordSealContext, written),
     };
+    const [entry] = await this.record(request, chip.cardId, cardIssued(chip, record, sealed, this.context(request), recovered));
+    this.sent.recorded(chip.cardId);
+    return { ok: true, code: 'issued', message, cardId: chip.cardId, eventId: entry!.envelope.eventId };
   }
 
   private async reject(request: PosRequest, chip: ChipFacts, bankId: string, reason: IssueRejection, detail?: string): Promise<PosOutcome> {
-    const context = { storeId: this.options.storeId, terminalId: request.terminalName };
-    const event = cardIssueRejected(chip.cardId, bankId, reason, context, detail);
+    const event = cardIssueRejected(chip.cardId, bankId, reason, this.context(request), detail);
     const [entry] = await this.record(request, chip.cardId, event);
     const code = rejectionCode(reason);
     return { ok: false, code, message: event.data.message ?? '', cardId: chip.cardId, eventId: entry!.envelope.eventId };
+  }
+
+  /** Where the event happened: the store, and the terminal by its name (store/terminal). */
+  private context(request: PosRequest) {
+    return { storeId: this.options.storeId, terminalId: request.terminalName };
   }
 
   private record(request: PosRequest, cardId: string, event: NewDomainEvent) {
@@ -156,7 +194,11 @@ export class SecondaryIssuance {
 /** A card or reader problem as the POS sees it; nothing was recorded. */
 function cardTrouble(error: unknown, terminalId: string): PosOutcome {
   if (error instanceof CardRemovedError)
-    return { ok: false, code: 'card_removed', message: 'card removed during issuance: nothing was recorded; insert it again' };
+    return {
+      ok: false,
+      code: 'card_removed',
+      message: 'card removed during issuance: insert it again (if the card took the data, its issuance is recorded then)',
+    };
   if (error instanceof NoCardError) return { ok: false, code: 'no_card', message: `no card in the reader of terminal ${terminalId}` };
   if (error instanceof UnknownCardError)
     return { ok: false, code: 'card_unusable', message: `${ISSUANCE_MESSAGES.card_unusable}: ${error.message}` };

@@ -43,7 +43,7 @@ export function startStoreIssuance(edge: IssuanceEdge, pos: PosServer, options: 
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.lookupTimeoutMs ? { lookupTimeoutMs: options.lookupTimeoutMs } : {}),
   });
-  const service = new SecondaryIssuance({ ...options, storeId: edge.storeId, log: edge.log, info });
+  const service = new SecondaryIssuance({ ...options, storeId: edge.storeId, log: edge.log, db: edge.db, info });
   service.register(pos);
   let stopped = false;
   void edge.nats.then((nc) => {

@@ -1,18 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import { durably } from '../log/index.js';
 import { pb, type cardsys } from '../../contracts/index.js';
 
 /**
  * Results of POS commands in edge.db, so a terminal that retries gets the first result. A command
  * is marked running before it touches the card: one found still running after a restart was cut
- * short, and is never run again.
+ * short, and is never run again. Both the mark and the result are synced to disk before the command
+ * goes on (edge.db otherwise runs with synchronous=NORMAL): a power cut loses neither, so a retry
+ * after it never runs the command a second time.
  */
 export class CommandResults {
   private readonly getStatement;
   private readonly startStatement;
   private readonly finishStatement;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS pos_commands (
       command_id TEXT PRIMARY KEY,
       kind TEXT NOT NULL,
@@ -37,11 +40,11 @@ export class CommandResults {
   }
 
   start(commandId: string, kind: string, requestDigest: string): void {
-    this.startStatement.run(commandId, kind, requestDigest, new Date().toISOString());
+    durably(this.db, () => this.startStatement.run(commandId, kind, requestDigest, new Date().toISOString()));
   }
 
   finish(commandId: string, reply: Uint8Array): void {
-    this.finishStatement.run(Buffer.from(reply), new Date().toISOString(), commandId);
+    durably(this.db, () => this.finishStatement.run(Buffer.from(reply), new Date().toISOString(), commandId));
   }
 }
 

@@ -14,7 +14,8 @@ import {
 } from '../../contracts/index.js';
 import { isValidTerminalId } from '../../contracts/index.js';
 import { CommandResults, commandDigest } from './command-results.js';
-import type { Logger } from '../../infra/index.js';
+import { decodePosReply } from './pos-client.js';
+import { childLogger, type Logger } from '../../infra/index.js';
 import { RefusedRequests, serveRequests } from '../../infra/nats/index.js';
 
 export type PosCommandKind = NonNullable<cardsys.v1.PosCommand['kind']>;
@@ -39,6 +40,8 @@ export interface PosServerOptions {
   storeId: string;
   db: Database;
   logger?: Logger;
+  /** Told of every answer: the command's kind (or "unknown"), its reply, how long it took (the edge's metrics). */
+  onAnswered?: (kind: string, reply: PosReply, seconds: number) => void;
 }
 
 const MAX_ID = 128;
@@ -90,6 +93,19 @@ export class PosServer {
 
   /** One encoded PosCommand from `terminalId` in, one encoded PosReply out. Never throws. */
   async handle(bytes: Uint8Array, terminalId: string): Promise<Uint8Array> {
+    const onAnswered = this.options.onAnswered;
+    if (!onAnswered) return this.answer(bytes, terminalId);
+    const started = performance.now();
+    const reply = await this.answer(bytes, terminalId);
+    let kind = 'unknown';
+    try {
+      kind = pb.PosCommand.decode(bytes).kind ?? 'unknown';
+    } catch {}
+    onAnswered(kind, decodePosReply(reply), (performance.now() - started) / 1000);
+    return reply;
+  }
+
+  private async answer(bytes: Uint8Array, terminalId: string): Promise<Uint8Array> {
     let command: cardsys.v1.PosCommand;
     try {
       command = decodeOrThrow('PosCommand', () => pb.PosCommand.decode(bytes));
@@ -160,7 +176,7 @@ export class PosServer {
         command,
       });
     } catch (error) {
-      this.logger.error(
+      childLogger(this.logger, { command: command.commandId, terminal: terminalId }).error(
         `pos ${this.options.storeId}: ${kind} command ${command.commandId} failed: ${(error as Error).stack ?? String(error)}`,
       );
       outcome = { ok: false, code: 'error', message: `the store's node could not complete the command: ${(error as Error).message}` };

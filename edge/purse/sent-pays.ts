@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { PaySent } from '../../domain/index.js';
+import { durably } from '../log/index.js';
 
 /**
  * Pays this store sent to a card and has not recorded yet, and per card the last counter this store
@@ -38,9 +39,9 @@ export class SentPays {
     this.lastCounter = db.prepare<[string], { last_counter: number }>('SELECT last_counter FROM purse_recorded_counters WHERE card_id = ?');
   }
 
-  /** Before the debit goes to the card. */
+  /** Before the debit goes to the card; on disk before it returns, so a power cut cannot lose it. */
   sending(pay: PaySent): void {
-    this.insert.run(pay.cardId, pay.cardCounter, pay.amount, pay.terminalId);
+    durably(this.db, () => this.insert.run(pay.cardId, pay.cardCounter, pay.amount, pay.terminalId));
   }
 
   /** The card refused the debit, or the pay was found not to be on the chip: nothing to record. */

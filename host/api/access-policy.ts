@@ -70,6 +70,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /': PUBLIC,
   'GET /console': PUBLIC,
   'GET /console/*': PUBLIC,
+  // Prometheus's scrape, like /healthz: counts and store ids, no personal data.
+  'GET /metrics': PUBLIC,
   'GET /v1/overview': { roles: READERS },
   'GET /v1/overview/stream': { roles: READERS },
   'GET /v1/activity': { roles: READERS },

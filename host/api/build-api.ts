@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { NatsConnection } from '@nats-io/transport-node';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Logger } from '../../infra/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { LinkWatch } from '../../infra/nats/index.js';
 import { type ProjectionRunner, ReadModelQueries } from '../../projections/index.js';
@@ -23,16 +24,22 @@ export interface ApiDeps {
   plugins?: FastifyPluginAsync[];
   /** What other features add to GET /v1/cards/:cardId; a plugin may add its view while it registers. */
   cardViews?: CardView[];
-  logger?: FastifyServerOptions['logger'];
+  /** Where the API logs its errors: a pino logger is fastify's own (with each request's id); otherwise none. */
+  logger?: Logger;
   /** Who may call what (ROUTE_ACCESS): how callers are authenticated, where their writes and personal-data reads are recorded. */
   access: AccessControlOptions;
   /** Called before every request that may write (any method but GET, HEAD, OPTIONS): throws to refuse it (503 on a follower). */
   writeGuard?: () => void;
+  /** Told of every answer (method, route as declared, status, seconds): the API's latency metrics. */
+  onAnswered?: (method: string, route: string, status: number, seconds: number) => void;
   /** What /healthz tells of this instance's part in a head office of several: its role and the lease holder. */
   leadership?: () => object;
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const isPino = (logger: Logger | undefined): logger is FastifyBaseLogger =>
+  typeof (logger as { child?: unknown } | undefined)?.child === 'function' && typeof (logger as { level?: unknown }).level === 'string';
 
 /** A feature's part of a card's view (e.g. the purse as head office last saw it); undefined adds nothing. */
 export type CardView = (cardId: string) => Record<string, unknown> | undefined;
@@ -44,10 +51,15 @@ export type CardView = (cardId: string) => Record<string, unknown> | undefined;
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(isPino(deps.logger) ? { loggerInstance: deps.logger, disableRequestLogging: true } : { logger: false }),
     genReqId: () => randomUUID(),
   });
   installErrorShapes(app);
+  const { onAnswered } = deps;
+  if (onAnswered)
+    app.addHook('onResponse', async (request, reply) =>
+      onAnswered(request.method, request.routeOptions.url ?? 'unknown', reply.statusCode, reply.elapsedTime / 1000),
+    );
   await installAccessControl(app, deps.access);
   const { writeGuard } = deps;
   if (writeGuard) {

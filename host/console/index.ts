@@ -3,4 +3,3 @@
 export { consolePage } from './static.js';
 export { consoleRoutes, type ConsoleRoutesOptions } from './routes.js';
 export { StoreContacts } from './store-contacts.js';
-export type { Overview, OverviewStore } from './overview.js';

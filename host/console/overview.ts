@@ -2,40 +2,9 @@
 // the business day's totals, the loads still open and the alerts not yet resolved.
 import type Database from 'better-sqlite3';
 import { type BusinessDayRule, businessDayBounds, businessDayOf } from '../../domain/index.js';
+import type { Overview, StoreState } from '../../contracts/index.js';
 import { ActivityReader, LoadTracks, PurseLedgerReader, ReadModelQueries } from '../../projections/index.js';
 import type { StoreContacts } from './store-contacts.js';
-
-export type StoreState = 'caught-up' | 'behind' | 'offline' | 'refused' | 'never-seen';
-
-export interface OverviewStore {
-  storeId: string;
-  name: string | null;
-  /** offline: head office has not heard from it for a while; behind: it said it holds events head office does not have yet. */
-  state: StoreState;
-  online: boolean;
-  lastHeardAt: string | null;
-  /** How long head office has not heard from it, when offline. */
-  silentForMs: number | null;
-  lastSeqReceived: number;
-  localHeadSeq: number;
-  eventsBehind: number;
-  lastBatchAt: string | null;
-  /** The blacklist version head office last sent it, and when. */
-  blacklistVersion: number | null;
-  blacklistSyncedAt: string | null;
-  refusal: { range: string; reason: string } | null;
-}
-
-export interface Overview {
-  at: string;
-  offlineAfterMs: number;
-  /** Head office's own blacklist version: a store holding less has not had the latest change yet. */
-  blacklistVersion: number;
-  stores: OverviewStore[];
-  today: { businessDay: string; from: string } & ReturnType<ActivityReader['totals']>;
-  openLoads: { count: number; total: number };
-  alerts: { open: number; bySeverity: Record<string, number>; byKind: Record<string, number> };
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

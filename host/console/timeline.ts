@@ -1,22 +1,5 @@
+import type { TimelineEntry } from '../../contracts/index.js';
 import type { EventView } from '../api/index.js';
-
-/** One event of a card's history as the console shows it to every role: no bank account, no personal data, no MACs. */
-export interface TimelineEntry {
-  type: string;
-  occurredAt: string;
-  /** The origin whose log holds it: a store id, or "hq". */
-  origin: string;
-  originSeq: number;
-  storeId: string | null;
-  terminalId: string | null;
-  amount: number | null;
-  balanceAfter: number | null;
-  counter: number | null;
-  reason: string | null;
-  operation: string | null;
-  recovered: boolean;
-  authorizationId: string | null;
-}
 
 const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
 const amount = (value: unknown) => (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value)) ? Number(value) : null);

@@ -16,7 +16,7 @@ import {
   type RefusedRequests,
 } from '../../infra/nats/index.js';
 import type { StoreKeys } from './batch-check.js';
-import { type BatchRefusal, checkRound, CommittedTails, commitRound, type RoundParts } from './round.js';
+import { type BatchRefusal, checkRound, CommittedTails, commitRound, type RoundParts, type StoredBatches } from './round.js';
 
 export interface IngestOptions {
   /** Reads the consumer and publishes acks. */
@@ -36,6 +36,8 @@ export interface IngestOptions {
   onRefusal?: (refusal: BatchRefusal) => void;
   /** Told each time a store is heard from (a sync request, a batch): what the console's liveness shows. */
   onContact?: (storeId: string) => void;
+  /** Told of what each store's part of a round stored and confirmed (the metrics). */
+  onStored?: (stored: StoredBatches) => void;
   /** Most JetStream messages folded into one round of event-store appends. */
   maxMessagesPerRound?: number;
 }
@@ -164,6 +166,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     logger,
     publishAck: (ack) => nc.publish(subjects.ack(ack.storeId), pb.StoreAck.encode(ack).finish()),
     onRefusal: options.onRefusal,
+    onStored: options.onStored,
   };
   const sync = serveSync(options, tails, consumerName, logger);
   const consuming = await consumeInRounds(nc, consumerName, options.maxMessagesPerRound ?? 64, logger, async (messages) => {

@@ -2,8 +2,9 @@
 // the event store holds (`checkRound`), then each store's accepted records are appended with the
 // expected revision and only then confirmed to the store and acked (`commitRound`).
 import type { JsMsg } from '@nats-io/jetstream';
-import { decodeBatch, isValidStoreId, subjects, type EventBatch, type StoreAck } from '../../contracts/index.js';
+import { decodeBatch, decodeEnvelope, isValidStoreId, subjects, type EventBatch, type StoreAck } from '../../contracts/index.js';
 import {
+  CHAIN_HEAD_RECORD_TYPE,
   chainHeadRecord,
   originStreamName,
   readOriginTail,
@@ -11,7 +12,7 @@ import {
   type NewRecord,
   type OriginTail,
 } from '../../eventstore/index.js';
-import type { Logger } from '../../infra/index.js';
+import { childLogger, type Logger } from '../../infra/index.js';
 import { checkBatch, type StoreKeys } from './batch-check.js';
 
 export interface BatchRefusal {
@@ -65,6 +66,17 @@ export interface RoundParts {
   logger: Logger;
   publishAck: (ack: StoreAck) => void;
   onRefusal?: ((refusal: BatchRefusal) => void) | undefined;
+  onStored?: ((stored: StoredBatches) => void) | undefined;
+}
+
+/** What one store's part of a round put in the event store and confirmed, for the metrics. */
+export interface StoredBatches {
+  storeId: string;
+  events: number;
+  /** When the newest of those events happened at the store. */
+  newestOccurredAtMs: number | undefined;
+  /** When each batch was published to JetStream. */
+  publishedAtMs: number[];
 }
 
 /** Decodes and checks each message in turn against its store's tail as the round has moved it. */
@@ -101,7 +113,7 @@ async function checkBatchInto(round: StoreRound, storeId: string, msg: JsMsg, ba
   const verdict = await checkBatch(storeId, batch, round.tail, parts.storeKeys);
   if (verdict.kind === 'refuse') {
     const resendFrom = round.tail.lastSeq + 1;
-    parts.logger.error(
+    childLogger(parts.logger, { store: storeId }).error(
       `ingest: refused batch ${verdict.range} of store ${storeId} (message ${msg.seq}): ${verdict.reason}; asking for resend from ${resendFrom}`,
     );
     round.refusal = { resendFrom, reason: verdict.reason };
@@ -143,4 +155,14 @@ async function commitStore(storeId: string, round: StoreRound, parts: RoundParts
   const refusal = round.refusal && round.refusal.resendFrom > round.tail.lastSeq ? round.refusal : undefined;
   parts.publishAck({ storeId, confirmedSeq: round.tail.lastSeq, resendFrom: refusal?.resendFrom ?? 0, reason: refusal?.reason ?? '' });
   for (const msg of round.messages) msg.ack();
+  if (parts.onStored) {
+    const events = round.records.filter((record) => record.type !== CHAIN_HEAD_RECORD_TYPE);
+    const newest = events.at(-1);
+    parts.onStored({
+      storeId,
+      events: events.length,
+      newestOccurredAtMs: newest ? decodeEnvelope(newest.data).occurredAtMs : undefined,
+      publishedAtMs: round.messages.map((msg) => Math.floor(msg.info.timestampNanos / 1e6)),
+    });
+  }
 }

@@ -22,16 +22,17 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { HeadOfficePart, RefusedRequests } from '../../infra/nats/index.js';
 import type { SigningKey } from '../../contracts/index.js';
 import { type EventStore, WrongExpectedRevisionError } from '../../eventstore/index.js';
-import type { Logger } from '../../infra/index.js';
+import { childLogger, type Logger } from '../../infra/index.js';
 import type { IssuanceOffice } from '../applications/index.js';
 import type { HeadOfficeBooks } from '../books/index.js';
 import { HqWriter, recordRefusals, storeKeyDirectory } from '../hq-writer/index.js';
-import { startIngest } from '../ingest/index.js';
+import { type BatchRefusal, startIngest } from '../ingest/index.js';
 import type { HeadOfficeIssuance } from '../issuance/index.js';
-import { provisionedStores, storeRegistrationEvents } from '../provisioning/index.js';
+import { storeRegistrationEvents, watchProvisionedStores, type StoreRecord } from '../provisioning/index.js';
 import type { HeadOfficePurse, InquiryCentre } from '../purse/index.js';
 import type { LeaseHolder } from './lease.js';
 import type { StoreContacts } from '../console/index.js';
+import type { HeadOfficeMetrics } from '../metrics/index.js';
 
 export interface WriterRole {
   hqWriter: HqWriter;
@@ -60,6 +61,8 @@ export interface HeadOfficeRoleDeps {
   books: HeadOfficeBooks;
   /** What head office hears of each store, for the console (the leader answers the stores). */
   contacts?: StoreContacts;
+  /** Where the ingest counts what it stored and refused. */
+  metrics?: HeadOfficeMetrics;
   /** Whether other instances share the event store (each writer term then opens with HeadOfficeWriterStarted). */
   shared: boolean;
   logger: Logger;
@@ -88,7 +91,13 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
             fenced(`another instance appended to hq (${error.message})`);
           },
         });
-        await registerProvisionedStores(store, hqWriter, deps.dataDir, logger);
+        // Stores provisioned before, and those provisioned while this instance leads, without a restart.
+        const provisioned = await watchProvisionedStores(
+          deps.dataDir,
+          (records) => registerStores(store, hqWriter, records, logger),
+          logger,
+        );
+        stops.push(() => provisioned.stop());
         const issuance = await deps.issuance.startWriter(hqWriter);
         stops.push(() => issuance.stop());
         const centre = await deps.purse.startCentre({
@@ -97,7 +106,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           refused,
           hqWriter,
           ...(deps.contacts ? { onBlacklistSync: deps.contacts.blacklistSent.bind(deps.contacts) } : {}),
-          logger,
+          logger: childLogger(logger, { component: 'inquiry' }),
         });
         stops.push(() => centre.stop());
         const ingest = await startIngest({
@@ -106,9 +115,10 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
           refused,
           store,
           storeKeys: storeKeyDirectory(store),
-          logger,
-          onRefusal: recordRefusals(hqWriter, logger),
+          logger: childLogger(logger, { component: 'ingest' }),
+          onRefusal: withMetrics(recordRefusals(hqWriter, logger), deps.metrics),
           ...(deps.contacts ? { onContact: deps.contacts.heard.bind(deps.contacts) } : {}),
+          ...(deps.metrics ? { onStored: deps.metrics.stored.bind(deps.metrics) } : {}),
         });
         stops.push(() => ingest.stop());
         const checks = deps.books.startChecks(hqWriter);
@@ -121,9 +131,17 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
     },
 
     async follow(): Promise<FollowerRole> {
-      const centre = await deps.purse.startCentre({ store, nats, refused, logger });
+      const centre = await deps.purse.startCentre({ store, nats, refused, logger: childLogger(logger, { component: 'inquiry' }) });
       return { centre, stop: () => centre.stop() };
     },
+  };
+}
+
+/** Records a refused batch, and counts it. */
+function withMetrics(record: (refusal: BatchRefusal) => void, metrics: HeadOfficeMetrics | undefined) {
+  return (refusal: BatchRefusal) => {
+    metrics?.refused(refusal);
+    record(refusal);
   };
 }
 
@@ -150,13 +168,13 @@ async function startTerm(store: EventStore, signingKey: SigningKey, holder: Leas
 }
 
 /**
- * Stores provisioned in head office's folder whose keys the hq stream does not hold yet get their
- * StoreRegistered and StoreKeyRegistered appended, so that ingest knows their signing keys and the
- * issuance snapshots their neighbours and sealing keys.
+ * Provisioned stores whose keys the hq stream does not hold yet get their StoreRegistered and
+ * StoreKeyRegistered appended, so that ingest knows their signing keys and the issuance snapshots
+ * their neighbours and sealing keys.
  */
-async function registerProvisionedStores(store: EventStore, hqWriter: HqWriter, dataDir: string, logger: Logger): Promise<void> {
+async function registerStores(store: EventStore, hqWriter: HqWriter, records: StoreRecord[], logger: Logger): Promise<void> {
   const registered = storeKeyDirectory(store);
-  for (const record of provisionedStores(dataDir)) {
+  for (const record of records) {
     if (await registered.publicKey(record.storeId, record.signingKeyId)) continue;
     await hqWriter.append(
       storeRegistrationEvents(record).map((event) => ({

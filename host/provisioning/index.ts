@@ -4,3 +4,4 @@ export * from './provision.js';
 export { issuerKeysFile, loadIssuerKeys, loadOrCreateIssuerKeys } from './issuer-keys.js';
 export * from './nats-setup.js';
 export * from './client-settings.js';
+export { watchProvisionedStores } from './store-watch.js';

@@ -19,10 +19,8 @@ export interface HeadOfficeFiles {
   record: string;
   /** Public record of each provisioned store: `<directory>/<storeId>.json`. */
   directory: string;
-  /** The hub's generated `accounts` block (one account per store), included by its configuration. */
+  /** The hub's generated `accounts` block (one account per store, with its leaf login), included by its configuration. */
   natsAuthConfig: string;
-  /** The hub's generated leaf-node `authorization` block (each store's certificate → its account). */
-  natsLeafAuthConfig: string;
   /** The hub's nats-server configuration (`cardsys host nats-config`). */
   natsServerConfig: string;
   /** Where head office's parts reach the hub (`{"url": …}`, written by `cardsys host nats-config`). */
@@ -48,7 +46,6 @@ export function headOfficeFiles(hqDataDir: string): HeadOfficeFiles {
     record: join(hqDataDir, 'directory', 'hq.public.json'),
     directory: join(hqDataDir, 'directory', 'stores'),
     natsAuthConfig: join(hqDataDir, 'nats-auth.conf'),
-    natsLeafAuthConfig: join(hqDataDir, 'nats-leaf-auth.conf'),
     natsServerConfig: join(hqDataDir, 'nats-server.conf'),
     hubAddress: join(hqDataDir, 'hub.json'),
     hubPidFile: join(hqDataDir, 'nats-server.pid'),

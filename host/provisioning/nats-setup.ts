@@ -125,7 +125,6 @@ function writeHubNodes(
               ...(node.leafAdvertise ? { advertise: node.leafAdvertise } : {}),
               tls: { ...files.hubTls, ca: files.tlsCa.cert },
             },
-            leafAuthorization: includeLine(file, files.natsLeafAuthConfig),
           }
         : {}),
       accounts: includeLine(file, files.natsAuthConfig),
@@ -211,22 +210,27 @@ export type HubReload =
   | { reloaded: true; pid: number; pidFile: string }
   | { reloaded: false; pidFile: string /** What to run where the hub runs. */; command: string; reason: string };
 
+/** Between the two reloads: the first has to be done before the second is signalled. */
+const SECOND_RELOAD_AFTER_MS = 1_000;
+
 /**
  * Asks the hub's nats-server (every node of a clustered hub) to reload its configuration (SIGHUP,
  * as `nats-server --signal reload` does), so it reads the accounts and leaf logins provisioning
- * regenerated. Each node writes its process id to `<hq>/nats-server.pid` (a cluster's node n to
- * `nats-server-<n>.pid`; their configurations say so); where no live process is found there (the
- * hub runs on another machine, or is not running), the command to run is returned.
+ * regenerated. Twice: nats-server 2.9 adds an account on a reload but wires that account's imports
+ * only at the next one. Each node writes its process id to `<hq>/nats-server.pid` (a cluster's node
+ * n to `nats-server-<n>.pid`; their configurations say so); where no live process is found there
+ * (the hub runs on another machine, or is not running), the commands to run are returned.
  */
-export function reloadHub(hqDataDir: string): HubReload[] {
+export async function reloadHub(hqDataDir: string): Promise<HubReload[]> {
   const single = resolve(headOfficeFiles(hqDataDir).hubPidFile);
   const nodes: string[] = [];
   for (let node = 1; existsSync(hubNodeFiles(hqDataDir, node).pidFile); node++) nodes.push(resolve(hubNodeFiles(hqDataDir, node).pidFile));
-  return (nodes.length > 0 && !existsSync(single) ? nodes : [single]).map(reloadNode);
+  return Promise.all((nodes.length > 0 && !existsSync(single) ? nodes : [single]).map(reloadNode));
 }
 
-function reloadNode(pidFile: string): HubReload {
-  const command = `nats-server --signal reload=${pidFile}`;
+async function reloadNode(pidFile: string): Promise<HubReload> {
+  const once = `nats-server --signal reload=${pidFile}`;
+  const command = `${once} && sleep 1 && ${once}`;
   if (!existsSync(pidFile)) return { reloaded: false, pidFile, command, reason: `no hub has written ${pidFile}` };
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) return { reloaded: false, pidFile, command, reason: `${pidFile} holds no process id` };
@@ -235,6 +239,8 @@ function reloadNode(pidFile: string): HubReload {
   if (existsSync('/proc/self') && (!existsSync(cmdline) || !readFileSync(cmdline, 'utf8').includes('nats-server')))
     return { reloaded: false, pidFile, command, reason: `process ${pid} of ${pidFile} is not a running nats-server` };
   try {
+    process.kill(pid, 'SIGHUP');
+    await new Promise((settle) => setTimeout(settle, SECOND_RELOAD_AFTER_MS));
     process.kill(pid, 'SIGHUP');
     return { reloaded: true, pid, pidFile };
   } catch (error) {

@@ -1,8 +1,8 @@
 // Store provisioning at head office: make a store's keys, NATS credentials and TLS certificate into a
 // bundle for the store, keep their public halves in head office's directory, and regenerate the
 // hub's accounts (one per store) and leaf logins from every principal provisioned so far.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { DEFAULT_TERMINAL_ID, HQ_ORIGIN, StoreId, TerminalId, type NewDomainEvent } from '../../contracts/index.js';
 import { generatePinKey, loadPinKey, savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { generateSigningKey, loadOrCreateSigningKey, rawPublicKey, saveSigningKey, type SigningKey } from '../../contracts/index.js';
@@ -14,7 +14,7 @@ import {
   type SealingKeyPair,
 } from '../../contracts/index.js';
 import { HEAD_OFFICE_PARTS, type HeadOfficePart, type NatsUser } from '../../infra/nats/index.js';
-import { leafIdentityOf, natsAccountsConfig, natsLeafAuthorizationConfig } from '../../infra/nats/index.js';
+import { leafIdentityOf, natsAccountsConfig } from '../../infra/nats/index.js';
 import { createCredentials, loadOrCreateCredentialsFile, writeCredentialsFile } from '../../infra/nats/index.js';
 import { ensureCertificateAuthority, issueCertificate, LOCAL_HOSTS } from '../../infra/nats/index.js';
 import { keysToJson, terminalKeysOf } from '../../card/index.js';
@@ -106,9 +106,12 @@ export class ProvisioningError extends Error {
 
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
+/** Written whole or not at all: a running head office watching the directory never reads half a record. */
 function writeJson(file: string, value: unknown): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+  const partial = join(dirname(file), `.${basename(file)}.partial`);
+  writeFileSync(partial, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(partial, file);
 }
 
 function readJson<T>(file: string): T {
@@ -363,12 +366,12 @@ function terminalsOf(record: StoreRecord): TerminalRecord[] {
   return record.terminals ?? [];
 }
 
-/** Every provisioned store's public record, by store id. */
-export function provisionedStores(hqDataDir: string): StoreRecord[] {
+/** Every provisioned store's public record, by store id; with `except`, only those of other stores. */
+export function provisionedStores(hqDataDir: string, except?: ReadonlySet<string>): StoreRecord[] {
   const directory = headOfficeFiles(hqDataDir).directory;
   if (!existsSync(directory)) return [];
   return readdirSync(directory)
-    .filter((file) => file.endsWith('.json'))
+    .filter((file) => file.endsWith('.json') && !file.startsWith('.') && !except?.has(file.slice(0, -'.json'.length)))
     .sort()
     .map((file) => readJson<StoreRecord>(join(directory, file)));
 }
@@ -403,13 +406,15 @@ export function storeNatsUsers(store: StoreRecord): NatsUser[] {
 }
 
 /**
- * Regenerates the hub's accounts (`<hqDataDir>/nats-auth.conf`) and leaf logins
- * (`nats-leaf-auth.conf`) from every provisioned principal; returns the accounts file's path.
+ * Regenerates the hub's accounts (`<hqDataDir>/nats-auth.conf`: every provisioned principal, each
+ * store's leaf login) in one step, so a hub reloading meanwhile reads the old file or the new one;
+ * returns its path.
  */
 export function writeNatsAuthConfig(hqDataDir: string): string {
   const files = headOfficeFiles(hqDataDir);
   mkdirSync(dirname(files.natsAuthConfig), { recursive: true });
-  writeFileSync(files.natsAuthConfig, natsAccountsConfig(provisionedNatsUsers(hqDataDir)));
-  writeFileSync(files.natsLeafAuthConfig, natsLeafAuthorizationConfig(provisionedStores(hqDataDir).map((store) => store.storeId)));
+  const partial = `${files.natsAuthConfig}.partial`;
+  writeFileSync(partial, natsAccountsConfig(provisionedNatsUsers(hqDataDir)));
+  renameSync(partial, files.natsAuthConfig);
   return files.natsAuthConfig;
 }

@@ -8,7 +8,8 @@
 //                      stream   cardsys.ack.<id>                 head office's acks
 //                      stream   cardsys.blacklist.changes        the one subject every store hears
 //   from hq:snapshots  stream   cardsys.snapshot.<id>            "something new in your snapshot stream"
-//                      service  $JS.API.DIRECT.GET.<id>[.>]      direct gets of its own stream (named <id>)
+//                      service  $JS.API.DIRECT.GET.<id>[.>]      direct gets of its own stream (named <id>), imported
+//                                                                 as cardsys.js.<id>.DIRECT.GET.<id>[.>] (subjects.snapshotApi)
 //
 // Every store-scoped export carries `account_token_position`, so nats-server itself refuses an
 // import of another store's subject (an account's name is its store id); head office's exports stay
@@ -18,9 +19,8 @@
 // into head office's account gets a reply subject made by the server, which routes the answer back
 // to the asker only.
 //
-// Per store on the hub: one account with its edge and POS users and seven imports, one leaf user and
-// one JetStream-domain entry; nothing per store in head office's accounts.
-import { randomBytes } from 'node:crypto';
+// Per store on the hub: one account with its edge and POS users and seven imports, and one leaf user;
+// nothing per store in head office's accounts, and nothing a reload of the hub cannot change.
 import { snapshotStream, subjects } from '../../contracts/index.js';
 import { accountOf, HQ_ACCOUNT, natsUserEntries, quote, SNAPSHOTS_ACCOUNT, type NatsUser } from './auth.js';
 
@@ -35,6 +35,8 @@ function storeTokenPosition(subject: StoreSubject): number {
 }
 
 interface StoreScoped {
+  /** The subject the store's account knows the import by, when not the exported one. */
+  as?: StoreSubject;
   from: typeof HQ_ACCOUNT | typeof SNAPSHOTS_ACCOUNT;
   kind: 'service' | 'stream';
   subject: StoreSubject;
@@ -47,18 +49,28 @@ const STORE_SCOPED: StoreScoped[] = [
   { from: HQ_ACCOUNT, kind: 'stream', subject: subjects.ack },
   { from: SNAPSHOTS_ACCOUNT, kind: 'stream', subject: subjects.snapshot },
   // Direct gets by sequence, and of the last or next message by subject.
-  { from: SNAPSHOTS_ACCOUNT, kind: 'service', subject: (storeId) => `$JS.API.DIRECT.GET.${snapshotStream(storeId)}` },
-  { from: SNAPSHOTS_ACCOUNT, kind: 'service', subject: (storeId) => `$JS.API.DIRECT.GET.${snapshotStream(storeId)}.>` },
+  {
+    from: SNAPSHOTS_ACCOUNT,
+    kind: 'service',
+    subject: (storeId) => `$JS.API.DIRECT.GET.${snapshotStream(storeId)}`,
+    as: (storeId) => `${subjects.snapshotApi(storeId)}.DIRECT.GET.${snapshotStream(storeId)}`,
+  },
+  {
+    from: SNAPSHOTS_ACCOUNT,
+    kind: 'service',
+    subject: (storeId) => `$JS.API.DIRECT.GET.${snapshotStream(storeId)}.>`,
+    as: (storeId) => `${subjects.snapshotApi(storeId)}.DIRECT.GET.${snapshotStream(storeId)}.>`,
+  },
 ];
 
 /** A store's leaf connection is known by this URI in its TLS certificate (see tls.ts). */
 export const leafIdentityOf = (storeId: string) => `urn:cardsys:store:${storeId}`;
 
 function storeImports(storeId: string): string[] {
-  const from = (account: string, kind: 'service' | 'stream', subject: string) =>
-    `      { ${kind}: { account: ${quote(account)}, subject: ${quote(subject)} } }`;
+  const from = (account: string, kind: 'service' | 'stream', subject: string, as?: string) =>
+    `      { ${kind}: { account: ${quote(account)}, subject: ${quote(subject)} }${as ? `, to: ${quote(as)}` : ''} }`;
   return [
-    ...STORE_SCOPED.map(({ from: account, kind, subject }) => from(account, kind, subject(storeId))),
+    ...STORE_SCOPED.map(({ from: account, kind, subject, as }) => from(account, kind, subject(storeId), as?.(storeId))),
     from(HQ_ACCOUNT, 'stream', subjects.blacklistChanges),
   ];
 }
@@ -80,14 +92,27 @@ function storeIdsOf(users: NatsUser[]): string[] {
 }
 
 /**
- * The hub's `accounts` block and its JetStream domain mapping: head office's users in its two
- * accounts, each store's edge and POS terminals in the store's own account.
+ * The hub's `accounts` block: head office's users in its two accounts, each store's edge and POS
+ * terminals in the store's own account.
  */
 export function natsAccountsConfig(users: NatsUser[]): string {
   const storeIds = storeIdsOf(users);
   const byAccount = new Map<string, NatsUser[]>();
   for (const user of users) byAccount.set(accountOf(user.principal), [...(byAccount.get(accountOf(user.principal)) ?? []), user]);
-  const usersOf = (account: string) => ['    users = [', ...natsUserEntries(byAccount.get(account) ?? [], '      '), '    ]'];
+  const usersOf = (account: string, extra: string[] = []) => [
+    '    users = [',
+    ...natsUserEntries(byAccount.get(account) ?? [], '      '),
+    ...extra,
+    '    ]',
+  ];
+  // A store's broker logs in on the leaf port with the store's certificate (verify_and_map): the URI
+  // it carries names this user, which only a leaf connection may be. Here rather than in the leaf
+  // port's own authorization block, which nats-server 2.9 cannot reload: a store provisioned later
+  // is then admitted by a reload.
+  const leafLogin = (storeId: string) => [
+    `      # store ${storeId}'s broker (its certificate)`,
+    `      { user: ${quote(leafIdentityOf(storeId))}, allowed_connection_types: ["LEAFNODE"] }`,
+  ];
   const account = (name: string, body: string[]) => [`  ${quote(name)}: {`, ...body, '  }'];
   const headOffice = (name: string) =>
     account(name, ['    jetstream: enabled', ...usersOf(name), '    exports = [', ...exportsOf(name), '    ]']);
@@ -96,24 +121,10 @@ export function natsAccountsConfig(users: NatsUser[]): string {
     'accounts {',
     ...headOffice(HQ_ACCOUNT),
     ...headOffice(SNAPSHOTS_ACCOUNT),
-    ...storeIds.flatMap((storeId) => account(storeId, [...usersOf(storeId), '    imports = [', ...storeImports(storeId), '    ]'])),
+    ...storeIds.flatMap((storeId) =>
+      account(storeId, [...usersOf(storeId, leafLogin(storeId)), '    imports = [', ...storeImports(storeId), '    ]']),
+    ),
     '}',
-    // A leaf connection into an account denies the JetStream API unless the account is mapped to
-    // the hub's (unnamed) domain; stores reach only the imports above with it.
-    `default_js_domain: { ${storeIds.map((storeId) => `${quote(storeId)}: ""`).join(', ')} }`,
     '',
   ].join('\n');
-}
-
-/**
- * The hub's leaf-node `authorization` block: each store's certificate binds its broker to the
- * store's account. With no store yet, a login nobody knows: an empty list would let nats-server fall
- * back to its client users for leaf connections.
- */
-export function natsLeafAuthorizationConfig(storeIds: string[]): string {
-  const users =
-    storeIds.length === 0
-      ? [`  user: ${quote('urn:cardsys:no-store-yet')}, password: ${quote(randomBytes(24).toString('base64url'))}`]
-      : ['  users = [', ...storeIds.map((storeId) => `    { user: ${quote(leafIdentityOf(storeId))}, account: ${quote(storeId)} }`), '  ]'];
-  return ['# Generated by cardsys from the provisioned stores; do not edit.', 'authorization {', ...users, '}', ''].join('\n');
 }

@@ -108,8 +108,8 @@ function storePermissions(storeId: string): NatsPermissions {
     publish: [
       subjects.events(storeId),
       subjects.hqRequests(storeId),
-      jsApi(`DIRECT.GET.${stream}`),
-      jsApi(`DIRECT.GET.${stream}.>`),
+      `${subjects.snapshotApi(storeId)}.DIRECT.GET.${stream}`,
+      `${subjects.snapshotApi(storeId)}.DIRECT.GET.${stream}.>`,
       `${posInboxesOf(storeId)}.>`,
     ],
     subscribe: [
@@ -186,7 +186,8 @@ export function natsUserEntries(users: NatsUser[], indent: string): string[] {
     const permissions = permissionsOf(principal);
     return [
       `${indent}# ${principalName(principal)}`,
-      `${indent}{ nkey: ${quote(publicKey)}, permissions: {`,
+      // Clients only: a leaf connection (which may present a store's certificate) never logs in as a principal.
+      `${indent}{ nkey: ${quote(publicKey)}, allowed_connection_types: ["STANDARD"], permissions: {`,
       `${indent}  publish: ${rule(permissions.publish)}`,
       `${indent}  subscribe: ${rule(permissions.subscribe)}`,
       `${indent}} }`,

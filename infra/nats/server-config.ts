@@ -39,10 +39,8 @@ export interface HubConfigOptions {
   tls: TlsKeyPair;
   /** Where stores' brokers connect; each must present a certificate from `tls.ca` naming its store. */
   leaf?: { listen: string; advertise?: string; tls: TlsPeerFiles };
-  /** `natsAccountsConfig(...)`, or an `includeLine` of the file holding it. */
+  /** `natsAccountsConfig(...)` (with each store's leaf login), or an `includeLine` of the file holding it. */
   accounts: string;
-  /** `natsLeafAuthorizationConfig(...)`, or an `includeLine` of the file holding it; with `leaf`. */
-  leafAuthorization?: string;
   /** Where nats-server writes its process id: what `nats-server --signal reload=<file>` signals. */
   pidFile?: string;
   /** This node's place in a JetStream cluster of hub nodes; a lone hub has none. */
@@ -76,10 +74,9 @@ export function hubNatsConfig(options: HubConfigOptions): string {
           'leafnodes {',
           `  listen: ${quote(leaf.listen)}`,
           ...(leaf.advertise ? [`  advertise: ${quote(leaf.advertise)}`] : []),
-          // The store's certificate is its leaf login: verified against the CA, then mapped to the
-          // store's account by the URI it carries.
+          // The store's certificate is its leaf login: verified against the CA, then mapped by the URI
+          // it carries to the store's leaf user in the accounts (natsAccountsConfig).
           `  tls { ${tlsBlock(leaf.tls, ['verify_and_map: true'])} }`,
-          indent(required(options.leafAuthorization, 'leafAuthorization'), '  '),
           '}',
         ]
       : []),
@@ -130,15 +127,3 @@ export function storeBrokerNatsConfig(options: StoreBrokerConfigOptions): string
     natsAuthorizationConfig(options.users),
   ].join('\n');
 }
-
-function required<T>(value: T | undefined, name: string): T {
-  if (value === undefined) throw new Error(`hubNatsConfig: a leaf listener needs ${name}`);
-  return value;
-}
-
-const indent = (text: string, prefix: string) =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((line) => `${prefix}${line}`)
-    .join('\n');

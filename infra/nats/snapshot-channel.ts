@@ -4,9 +4,9 @@
 // generations and changes into it and may purge what a newer full generation supersedes. The store
 // reads it only by direct get (its account imports the direct gets of its own stream and nothing
 // else) and may subscribe to the subject to learn that something new arrived.
-import type { JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
-import { RequestError } from '@nats-io/transport-node';
+import { RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { snapshotStream, subjects } from '../../contracts/index.js';
 import { ensureStream } from './jetstream-cluster.js';
 
@@ -36,10 +36,17 @@ const READ_WINDOW = 256;
 const isAbsent = (error: Error) => (error instanceof RequestError ? error.isNoResponders() : /stream not found/i.test(error.message));
 
 /**
+ * Edge: the JetStream API as its store's account imports it, direct gets of its own snapshot stream
+ * under `subjects.snapshotApi(storeId)` (a store may not call `$JS.API.INFO`, hence no API check).
+ */
+export function storeSnapshotApi(nc: NatsConnection, storeId: string): Promise<JetStreamManager> {
+  return jetstreamManager(nc, { checkAPI: false, apiPrefix: subjects.snapshotApi(storeId) });
+}
+
+/**
  * Edge: every message of the store's snapshot stream after `afterSeq`, in order, up to the last one
  * stored when the read reaches it. Direct gets only (by subject for the last and the next message, by
- * sequence in between), which is all a store's account imports; `jsm` may be made with
- * `{ checkAPI: false }`, as a store may not call `$JS.API.INFO`.
+ * sequence in between), which is all a store's account imports; `jsm` from `storeSnapshotApi`.
  */
 export async function* readSnapshotMessages(
   jsm: JetStreamManager,

@@ -47,6 +47,7 @@ const EXPECTED: Record<string, { roles: Role[] | 'public'; writes?: true; person
   'GET /': { roles: 'public' },
   'GET /console': { roles: 'public' },
   'GET /console/*': { roles: 'public' },
+  'GET /metrics': { roles: 'public' },
   'GET /v1/overview': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
   'GET /v1/overview/stream': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
   'GET /v1/activity': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },

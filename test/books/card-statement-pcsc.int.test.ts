@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOG_CAPACITY, terminalKeysOf } from '../../card/index.js';
+import { storeTerminalName } from '../../contracts/index.js';
 import type { CardStatementEntry } from '../../projections/index.js';
 import { ChipTerminal } from '../../reader/index.js';
 import { startBooksWorld, type BooksWorld } from '../../testkit/books-world.js';
@@ -52,7 +53,7 @@ describe("a card's statement matches the chip's usage log (through pcscd + vpcd)
     let balance = 0;
     for (const entry of statement.entries) {
       balance += entry.kind === 'load' ? entry.amount : -entry.amount;
-      expect(entry).toMatchObject({ balanceAfter: balance, storeId: 's1', terminalId: 'pos-1' });
+      expect(entry).toMatchObject({ balanceAfter: balance, storeId: 's1', terminalId: storeTerminalName('s1', 'pos-1') });
       expect(entry.knownAt).not.toBeNull();
     }
     expect(statement.balance).toBe(balance);
@@ -103,7 +104,7 @@ describe("a card's statement matches the chip's usage log (through pcscd + vpcd)
         last.amount,
         last.balanceAfter,
         's1',
-        'pos-1',
+        storeTerminalName('s1', 'pos-1'),
         last.chipTerminalId,
         last.cardMac,
         last.eventId,

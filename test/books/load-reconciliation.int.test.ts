@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../contracts/index.js';
-import type { LoadView, PurseAlertView } from '../../projections/index.js';
+import type { PurseAlertView } from '../../contracts/index.js';
+import type { LoadView } from '../../projections/index.js';
 import { startBooksWorld, type BooksWorld } from '../../testkit/books-world.js';
 import { issueCard, until, type Store } from '../../testkit/purse-world.js';
 import { chipCommands } from '../../card/index.js';

@@ -105,7 +105,7 @@ describe('credentials, keys and addresses from --data; one process per data fold
     // No --nats: `host nats-config` recorded the hub's address in <data>/hq/hub.json.
     const first = startCardsys(['host', '--data', hq, '--http', '127.0.0.1:0', '--json']);
     running.push(first);
-    const ready = JSON.parse((await first.waitFor(/^\{.*\}$/m, 90_000))[0]) as Record<string, unknown>;
+    const ready = await first.answer();
     expect(ready).toMatchObject({ ok: true, role: 'leader', nats: hub.url });
     const second = cardsys(['host', '--data', hq, '--http', '127.0.0.1:0', '--json']);
     expect(second.code).toBe(1);

@@ -177,6 +177,19 @@ describe("head office's console routes", () => {
     expect((await call('operator', 'POST', `/v1/alerts/${alert.alertId}/resolution`, { note: '' })).status).toBe(400);
   });
 
+  it('counts on GET /metrics what the ingest stored, the alerts open and the API answered', async () => {
+    const scraped = await (await fetch(`${host.url}/metrics`)).text();
+    expect(scraped).toMatch(/^cardsys_ingest_events_total\{store="S1"\} 3$/m);
+    expect(scraped).toMatch(/^cardsys_store_ack_latency_seconds_count 1$/m);
+    expect(scraped).toMatch(/^cardsys_ingest_lag_seconds_count 1$/m);
+    expect(scraped).toMatch(/^cardsys_projection_lag_events \d+$/m);
+    expect(scraped).toMatch(/^cardsys_open_load_authorisations 0$/m);
+    expect(scraped).toMatch(/^cardsys_alerts_open\{kind="[a-z_]+",severity="[a-z]+"\} [1-9]/m);
+    expect(scraped).toMatch(/^cardsys_nats_reconnects\{part="ingest"\} 0$/m);
+    const overviews = /^cardsys_api_request_duration_seconds_count\{method="GET",route="\/v1\/overview",status="200"\} (\d+)$/m;
+    expect(Number(overviews.exec(scraped)?.[1])).toBeGreaterThanOrEqual(2);
+  });
+
   it('finds cards by user for every role, and by bank account only for roles that see personal data', async () => {
     expect((await call('operator', 'GET', '/v1/cards?userId=u9')).body).toEqual({
       cards: [{ cardId: CARD, userId: 'u9', blacklisted: false, issuedAtStore: 'S1' }],

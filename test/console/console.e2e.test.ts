@@ -112,6 +112,10 @@ describe('head office console in a browser', () => {
     const refused = await a.command({ pay: { amount: 100 } });
     expect(refused).toMatchObject({ ok: false });
     expect(`${refused.code} ${refused.message}`).toMatch(/blacklist/i);
+    // The edge counted the pays it made and the one it refused.
+    const scraped = await a.metrics.registry.text();
+    expect(scraped).toMatch(/^cardsys_edge_pos_command_duration_seconds_count\{command="pay",outcome="ok"\} 2$/m);
+    expect(scraped).toMatch(/^cardsys_edge_pos_command_duration_seconds_count\{command="pay",outcome="blacklisted"\} 1$/m);
     await page.reload();
     await shown(() => rows(page, 'PurseOperationDeclined').count()).toBeGreaterThan(0);
     await shot('card-blacklisted');

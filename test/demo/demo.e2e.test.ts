@@ -97,6 +97,16 @@ describe('cardsys demo', () => {
       const events = (await getJson(`${api}/v1/cards/${cardId}/events`, auditor)).events as Array<{ type: string }>;
       expect(events.filter((event) => event.type === 'PursePaid')).toHaveLength(3);
       expect((await fetch(`${api}/docs/json`)).status).toBe(200);
+      // The console is up, and the token the summary prints signs in there (the page reads the API with it).
+      const consoleToken = new RegExp(`head office's console ${api}/console/: sign in with the operator's token\\n\\s+(\\S+)`).exec(
+        demo.stderr(),
+      )?.[1];
+      expect(consoleToken).toBeDefined();
+      expect((await fetch(`${api}/console/`)).headers.get('content-type')).toMatch(/^text\/html/);
+      expect((await getJson(`${api}/v1/overview`, consoleToken!)).stores.map((store: { storeId: string }) => store.storeId)).toEqual([
+        'A',
+        'B',
+      ]);
       expect(demo.stderr()).toMatch(/head office's sync view shows store A behind\n.*\n.*→ 2 events behind/i);
       expect(demo.stderr()).toMatch(/cardsys audit replay.*\n\s+\d+ events verified: no findings/);
       expect(demo.stderr()).toMatch(/demo-clerk \(clerk\): POST \/v1\/users\/:userId\/cards/);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/index.js';
 import { startNatsServer } from '../../infra/nats/index.js';
 import { EventLog } from '../../edge/index.js';
 import { purchase } from '../../testkit/backbone.js';
@@ -45,6 +46,36 @@ describe('cardsys edge', () => {
       const bad = spawnSync(process.execPath, [cli, 'edge', 'status', '--store', 'no such', '--data', data], { encoding: 'utf8' });
       expect(bad.status).not.toBe(0);
       expect(bad.stderr).toContain('--store: store id must be 1-32 letters');
+
+      // With --metrics the edge serves its metrics: the three events head office has not confirmed.
+      const port = await freePort();
+      const metered = spawn(
+        process.execPath,
+        [cli, 'edge', '--store', 's1', '--data', data, '--nats', nats.url, '--metrics', `127.0.0.1:${port}`],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let said = '';
+      await new Promise<void>((resolve, reject) => {
+        metered.once('exit', (code) => reject(new Error(`edge exited early (${code}): ${said}`)));
+        metered.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+          said += chunk;
+          if (said.includes(`metrics at http://127.0.0.1:${port}/metrics`)) resolve();
+        });
+      });
+      metered.removeAllListeners('exit');
+      const scraped = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(scraped).toMatch(/^cardsys_edge_unconfirmed_events 3$/m);
+      expect(scraped).toMatch(/^cardsys_nats_reconnects\{part="edge"\} 0$/m);
+      const stoppedMetered = new Promise<number | null>((resolve) => metered.once('exit', resolve));
+      metered.kill('SIGTERM');
+      expect(await stoppedMetered).toBe(0);
+      const badMetrics = spawnSync(process.execPath, [cli, 'edge', '--store', 's1', '--data', data, '--metrics', 'nowhere'], {
+        encoding: 'utf8',
+      });
+      expect(badMetrics.status).not.toBe(0);
+      expect(badMetrics.stderr).toContain('--metrics: expected <host:port>');
     } finally {
       await nats.stop();
     }

@@ -119,6 +119,38 @@ describe('host process: store events through NATS into the event store, read mod
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).toContain('stopping on SIGTERM');
+    // Off a terminal the parts log JSON lines through one logger: level, component, message.
+    const logged = stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; component: string; msg: string });
+    expect(logged).toContainEqual(expect.objectContaining({ level: 30, component: 'ingest', msg: expect.stringContaining('consuming') }));
+    expect([...new Set(logged.map((line) => line.component))]).toEqual(expect.arrayContaining(['ingest', 'leadership', 'api']));
+  });
+
+  it('cardsys host logs readable lines with --log-format pretty, and refuses an unknown format or level', async () => {
+    const child = spawn(
+      process.execPath,
+      ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli-pretty'), '--http', '127.0.0.1:0', '--log-format', 'pretty'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await expect.poll(() => stderr, { timeout: 20_000 }).toMatch(/INFO.*\(component: "?ingest|INFO.*ingest: consuming/s);
+    expect(stderr.split('\n').some((line) => line.startsWith('{'))).toBe(false);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    for (const [option, value, message] of [
+      ['--log-format', 'xml', '--log-format: expected json or pretty, got "xml"'],
+      ['--log-level', 'loud', '--log-level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"'],
+    ]) {
+      const run = spawnSync(process.execPath, ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), option!, value!], {
+        encoding: 'utf8',
+      });
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain(message);
+    }
   });
 
   it('cardsys host refuses a business-day cut-off that is not an hour', () => {

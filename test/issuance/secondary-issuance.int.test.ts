@@ -17,6 +17,8 @@ import {
 import { decodeEvent, generatePinKey, pb } from '../../contracts/index.js';
 import { generateSealingKey, openSealed, type SealingKeyPair } from '../../contracts/index.js';
 import { ChipTerminal, InProcessCard, type CardTransport } from '../../reader/index.js';
+import { losingAnswerTo } from '../../testkit/purse-world.js';
+import { writtenRecordDigest } from '../../domain/index.js';
 import { IssuanceInfo, SecondaryIssuance, issuedRecordSealContext } from '../../edge/issuance/index.js';
 import { EventLog } from '../../edge/log/index.js';
 import type { PosRequest } from '../../edge/pos/index.js';
@@ -55,6 +57,7 @@ const service = (keys = terminalKeysOf(master), reader: () => CardTransport = ()
   new SecondaryIssuance({
     storeId: 'A',
     log,
+    db,
     keys,
     pinMasterKey: generatePinKey(),
     cardReader: reader,
@@ -217,5 +220,55 @@ describe('secondary issuance flow', () => {
     expect(loggedEvents()).toEqual([]);
     card.insert();
     expect(card.state.lifecycle).toBe('primary-issued');
+  });
+
+  it('card pulled after the chip committed PERSONALISE: the next insertion records CardIssued (recovered) from the chip, once', async () => {
+    info.cache.add(entry());
+    const reply = await service(terminalKeysOf(master), () => losingAnswerTo(card, chipCommands.INS.PERSONALISE)).issue(request('c1'));
+    expect(reply).toMatchObject({ ok: false, code: 'card_removed' });
+    expect(card.state.lifecycle).toBe('secondary-issued');
+    expect(loggedEvents()).toEqual([]);
+
+    card.insert();
+    const again = await service().issue(request('c2'));
+    expect(again).toMatchObject({ ok: true, code: 'issued', message: expect.stringContaining('recorded now from the data on the card') });
+    const [event] = loggedEvents();
+    expect(event).toMatchObject({ type: 'CardIssued', data: { cardId: CARD_ID, userId: 'user-1', bankId: BANK_ID, recovered: true } });
+    if (event?.type !== 'CardIssued') throw new Error('unreachable');
+    const written = pb.IssuanceEntry.decode(openSealed(hq.privateKey, issuedRecordSealContext, event.data.writtenSealed));
+    expect(written.personal).toMatchObject({ name: 'Hanako Yamada', address: '1-2-3 Shibuya' });
+    expect(Buffer.from(event.data.writtenDigest)).toEqual(Buffer.from(writtenRecordDigest(pb.IssuanceEntry.encode(written).finish())));
+
+    // Recorded: the next insertion goes to purse operations and records nothing.
+    expect(await service().issue(request('c3'))).toMatchObject({ ok: true, code: 'already_issued' });
+    expect(loggedEvents()).toHaveLength(1);
+  });
+
+  it('a card issued elsewhere and recorded (no longer waiting at head office or in the copy) is not recorded again', async () => {
+    info.cache.add(entry());
+    await service().issue(request('c1'));
+    // Another store's node (its own edge.db) sees the card personalised; the copy no longer lists it.
+    const otherDb = new Database(join(dir, 'other-edge.db'));
+    const otherInfo = new IssuanceInfo({
+      storeId: 'B',
+      db: otherDb,
+      sealingKey: generateSealingKey().privateKey,
+      hqSealingPublicKey: hq.publicKey,
+      logger: quiet,
+    });
+    const other = new SecondaryIssuance({
+      storeId: 'B',
+      log,
+      db: otherDb,
+      keys: terminalKeysOf(master),
+      pinMasterKey: generatePinKey(),
+      cardReader: () => card,
+      info: otherInfo,
+      hqSealingPublicKey: hq.publicKey,
+      logger: quiet,
+    });
+    expect(await other.issue(request('c2'))).toMatchObject({ ok: true, code: 'already_issued' });
+    expect(loggedEvents().map((e) => e.type)).toEqual(['CardIssued']);
+    otherDb.close();
   });
 });

@@ -15,7 +15,7 @@ import { IssuanceInfo } from '../../edge/issuance/index.js';
 import { IssuanceCache } from '../../edge/issuance/index.js';
 import { startLookupResponder, startSnapshotPublisher, type SnapshotPublisher } from '../../host/issuance/index.js';
 import { provisionHeadOffice, provisionStore, type ProvisionedStore, headOfficeFiles } from '../../host/provisioning/index.js';
-import { natsConnectOptions, readSnapshotMessages, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
+import { natsConnectOptions, readSnapshotMessages, startNatsServer, storeSnapshotApi, type NatsServer } from '../../infra/nats/index.js';
 import { applyIssuanceEvent, ISSUANCE_SNAPSHOT_SCHEMA } from '../../projections/index.js';
 
 let root: string;
@@ -182,7 +182,7 @@ describe('issuance snapshots', () => {
 
   it('a snapshot blob from the broker opens only with the store key; the copy on disk shows no personal data', async () => {
     const edgeA = await connectAs(stores.A.bundle.natsCreds);
-    const jsm = await jetstreamManager(edgeA, { checkAPI: false });
+    const jsm = await storeSnapshotApi(edgeA, 'A');
     const [message] = await collect(readSnapshotMessages(jsm, 'A', 0));
     const keyB = loadSealingKey(stores.B.bundle.sealingKey).privateKey;
     expect(() => openSealed(keyB, snapshotSealContext('A'), message!.data)).toThrow(/not to this key/);

@@ -39,13 +39,14 @@ afterAll(() => {
 describe('user DB: issued cards', () => {
   apply({ type: 'UserRegistered', data: { userId: 'u1', applicationId: 'a1', personal, bank, homeStoreId: 'A' } });
 
-  const issued = (cardId: string, writtenPersonal: typeof personal): NewDomainEvent => ({
+  const issued = (cardId: string, writtenPersonal: typeof personal, at = { storeId: 'A', recovered: false }): NewDomainEvent => ({
     type: 'CardIssued',
     data: {
       cardId,
       userId: 'u1',
       bankId,
-      storeId: 'A',
+      storeId: at.storeId,
+      recovered: at.recovered,
       terminalId: 'pos-1',
       expiry: '2031-11-30',
       writtenDigest: writtenRecordDigest(writtenRecordBytes(bankId, { userId: 'u1', personal: writtenPersonal, bank })),
@@ -66,5 +67,19 @@ describe('user DB: issued cards', () => {
     apply({ type: 'CardPrimaryIssued', data: { cardId: 'c2', userId: 'u1', bankId, expiry: '2031-11-30', keyVersion: 1 } });
     apply(issued('c2', { ...personal, name: 'Somebody Else' }));
     expect(new ReadModelQueries(db).card('c2')?.issuance?.recordMatchesUser).toBe(false);
+  });
+
+  it("a recovered record never replaces the issuing store's; the issuing store's, replicated late, replaces a recovered one", () => {
+    const view = (cardId: string) => new ReadModelQueries(db).card(cardId)?.issuance;
+    apply({ type: 'CardPrimaryIssued', data: { cardId: 'c3', userId: 'u1', bankId, expiry: '2031-11-30', keyVersion: 1 } });
+    apply(issued('c3', personal), Date.UTC(2026, 10, 24, 9, 0));
+    apply(issued('c3', personal, { storeId: 'B', recovered: true }), Date.UTC(2026, 10, 24, 10, 0));
+    expect(view('c3')).toMatchObject({ storeId: 'A', recovered: false, issuedAt: '2026-11-24T09:00:00.000Z' });
+
+    apply({ type: 'CardPrimaryIssued', data: { cardId: 'c4', userId: 'u1', bankId, expiry: '2031-11-30', keyVersion: 1 } });
+    apply(issued('c4', personal, { storeId: 'B', recovered: true }), Date.UTC(2026, 10, 24, 10, 0));
+    expect(view('c4')).toMatchObject({ storeId: 'B', recovered: true, recordMatchesUser: true });
+    apply(issued('c4', personal), Date.UTC(2026, 10, 24, 9, 0));
+    expect(view('c4')).toMatchObject({ storeId: 'A', recovered: false });
   });
 });

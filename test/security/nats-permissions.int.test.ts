@@ -16,6 +16,7 @@ import {
   ensureSnapshotStream,
   natsConnectOptions,
   readSnapshotMessages,
+  storeSnapshotApi,
   startNatsServer,
   type NatsServer,
 } from '../../infra/nats/index.js';
@@ -125,7 +126,7 @@ describe('store credentials', () => {
 
   it('read their own sealed snapshot by direct get and open it with their own key', async () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
-    const jsm = await jetstreamManager(edgeA, { checkAPI: false });
+    const jsm = await storeSnapshotApi(edgeA, 'A');
     const messages = [];
     for await (const message of readSnapshotMessages(jsm, 'A', 0)) messages.push(message);
     expect(messages.map((message) => message.seq)).toEqual([1]);
@@ -145,6 +146,13 @@ describe('store credentials', () => {
     );
     await expect(jsm.direct.getMessage(stream, { last_by_subj: subjects.snapshot('B') })).rejects.toThrow(
       'Permissions Violation for Publish',
+    );
+    // Nor under the API prefixes a store's account imports its own stream with: A's, or B's.
+    await expect((await storeSnapshotApi(edgeA, 'A')).direct.getMessage(stream, { seq: 1 })).rejects.toThrow(
+      `Permissions Violation for Publish to "${subjects.snapshotApi('A')}.DIRECT.GET.${stream}"`,
+    );
+    await expect((await storeSnapshotApi(edgeA, 'B')).direct.getMessage(stream, { seq: 1 })).rejects.toThrow(
+      `Permissions Violation for Publish to "${subjects.snapshotApi('B')}.DIRECT.GET.${stream}"`,
     );
     await expect(jsm.streams.info(stream)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.INFO.${stream}"`);
     await expect(jsm.consumers.add(stream, { filter_subject: subjects.snapshot('B') })).rejects.toThrow(
@@ -208,7 +216,7 @@ describe('snapshot channel', () => {
     const first = (await snapshotsJsm.streams.info(snapshotStream('A'))).state.last_seq + 1;
     for (let i = 0; i < 600; i++) await js.publish(subjects.snapshot('A'), encoder.encode(`change ${first + i}`));
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
-    const jsm = await jetstreamManager(edgeA, { checkAPI: false });
+    const jsm = await storeSnapshotApi(edgeA, 'A');
     const read = async (afterSeq: number) => {
       const seqs: number[] = [];
       for await (const message of readSnapshotMessages(jsm, 'A', afterSeq)) {

@@ -52,6 +52,8 @@ export interface RunningCli {
   stderr(): string;
   /** Resolves with the first match in stdout or stderr (already printed or to come); rejects if the process ends first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** The one JSON object a long-running command started with --json prints on stdout once it serves. */
+  answer<T = Record<string, unknown>>(timeoutMs?: number): Promise<T>;
   /** The process's exit code once it ends. */
   readonly exited: Promise<number | null>;
   /** SIGTERM, and the exit code. */
@@ -78,38 +80,43 @@ export function startCardsys(args: string[], options: CliEnv = {}): RunningCli {
     for (const listener of listeners) listener();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitIn = (pattern: RegExp, timeoutMs: number, streams: Array<() => string>) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const match = streams.map((text) => pattern.exec(text())).find((found) => found !== null);
+        if (!match) return false;
+        done();
+        resolve(match);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`cardsys ${args.join(' ')} did not print ${pattern} within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        listeners.delete(listener);
+      };
+      const listener = () => void check();
+      if (check()) return;
+      listeners.add(listener);
+      void exited.then((code) => {
+        if (!listeners.has(listener) || check()) return;
+        done();
+        reject(new Error(`cardsys ${args.join(' ')} exited (${code}) before printing ${pattern}\nstdout: ${out}\nstderr: ${err}`));
+      });
+    });
   const running: RunningCli = {
     child,
     pid: child.pid!,
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitFor: (pattern, timeoutMs = 60_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const match = pattern.exec(out) ?? pattern.exec(err);
-          if (!match) return false;
-          done();
-          resolve(match);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`cardsys ${args.join(' ')} did not print ${pattern} within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          listeners.delete(listener);
-        };
-        const listener = () => void check();
-        if (check()) return;
-        listeners.add(listener);
-        void exited.then((code) => {
-          if (!listeners.has(listener) || check()) return;
-          done();
-          reject(new Error(`cardsys ${args.join(' ')} exited (${code}) before printing ${pattern}\nstdout: ${out}\nstderr: ${err}`));
-        });
-      }),
+    waitFor: (pattern, timeoutMs = 60_000) => waitIn(pattern, timeoutMs, [() => out, () => err]),
+    async answer<T>(timeoutMs = 90_000) {
+      await waitIn(/\n/, timeoutMs, [() => out]);
+      return jsonOf(out) as T;
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
