@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, type NewDomainEvent } from '../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../contracts/index.js';
 import { generateIssuerMasterKeys, newBlankCard, parseBankId, terminalKeysOf } from '../card/index.js';
-import { loadPinKey, loadSigningKey } from '../contracts/index.js';
+import { loadPinKey, loadPublicKey, loadSigningKey } from '../contracts/index.js';
 import { ChipTerminal, InProcessCard, DEFAULT_SERVICE_CODE, VirtualStripeReader, writeVirtualStripe } from '../reader/index.js';
 import { startEdge } from '../edge/index.js';
 import { IssuanceInfo, startStoreIssuance } from '../edge/issuance/index.js';
@@ -94,7 +94,7 @@ export async function benchIssuanceSnapshot(options: IssuanceBenchOptions = {}) 
     const entryBytes = built.entries.reduce((sum, entry) => sum + entry.length, 0);
 
     progress('sealing and publishing the snapshot');
-    const publisher = await startSnapshotPublisher({ nc: hq, readModels, follow: false, logger: quiet });
+    const publisher = await startSnapshotPublisher({ nc: hq, readModels, signingKey: headOffice.signingKey, follow: false, logger: quiet });
     start = performance.now();
     const published = await publisher.publishPending();
     const publishMs = ms(start);
@@ -106,6 +106,8 @@ export async function benchIssuanceSnapshot(options: IssuanceBenchOptions = {}) 
       db: edgeDb,
       sealingKey: loadSealingKey(store.bundle.sealingKey).privateKey,
       hqSealingPublicKey: loadSealingPublicKey(store.bundle.hqSealingPublicKey),
+      hqSigningPublicKey: loadPublicKey(store.bundle.hqSigningPublicKey),
+      signingKey: loadSigningKey(store.bundle.signingKey),
       logger: quiet,
     });
     info.attach(edge);
@@ -176,6 +178,8 @@ export async function benchPosIssuance(options: { issuances?: number; progress?:
   const issuance = startStoreIssuance(edge, pos, {
     keys: terminalKeysOf(master),
     pinMasterKey: loadPinKey(store.bundle.pinMasterKey),
+    hqSigningPublicKey: loadPublicKey(store.bundle.hqSigningPublicKey),
+    signingKey: loadSigningKey(store.bundle.signingKey),
     cardReader: () => card!.transport,
     stripeReader: async () => (await new VirtualStripeReader(card!.stateFile).read()).bankId,
     sealingKey: loadSealingKey(store.bundle.sealingKey).privateKey,

@@ -7,6 +7,7 @@
 import { authoriseCredit, newAuthorisationId, terminalKeysOf } from '../card/index.js';
 import { ChipTerminal, type CardTransport } from '../reader/index.js';
 import { terminalPinKey } from '../contracts/index.js';
+import { DEFAULT_LOAD_LIMITS, MAX_PURSE_BALANCE } from '../domain/index.js';
 import { sendPosCommand, type PosCommandInput } from '../edge/pos/index.js';
 import { pcscdStatus } from '../infra/pcsc/index.js';
 import { openPcscRig } from '../testkit/pcsc-rig.js';
@@ -48,7 +49,12 @@ export async function benchPurse(context: { progress?: (message: string) => void
   const pays = context.pays ?? 300;
   const loads = context.loads ?? 100;
   const progress = context.progress ?? (() => undefined);
-  const world = await startPurseWorld(['bench'], { validForMs: 60_000, directLinks: true });
+  // One card takes every load: the scheme's limits are lifted to the chip's own so they measure the path, not a decline.
+  const world = await startPurseWorld(['bench'], {
+    validForMs: 60_000,
+    directLinks: true,
+    loadLimits: { ...DEFAULT_LOAD_LIMITS, balanceCap: MAX_PURSE_BALANCE, dailyLoadLimit: MAX_PURSE_BALANCE },
+  });
   const rig = await openPcscRig(world.master.transport);
   try {
     const store = await world.startStore('bench');

@@ -9,6 +9,14 @@ export * from './sealed.js';
 export { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from './issuance-channel.js';
 export type { KeyPair } from './key-pairs.js';
 export {
+  headOfficeMessageRefusal,
+  openSignedSealed,
+  signedSealedKeyId,
+  signHeadOfficeMessage,
+  signSealed,
+  type KnownSender,
+} from './signed.js';
+export {
   decryptPinBlock,
   encryptPinBlock,
   generatePinKey,

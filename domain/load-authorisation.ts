@@ -8,6 +8,19 @@
 // one proves the credit never happened there.
 import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
+import { JAPAN_BUSINESS_DAY, businessDayOf, type BusinessDayRule } from './store-clearing.js';
+import { yen } from './purse.js';
+
+/** The scheme's limits head office enforces when it authorises a load. */
+export interface LoadLimits {
+  /** No card may hold more than this (yen) after a load. */
+  balanceCap: number;
+  /** Loads authorised for one card in one business day add up to at most this (yen). */
+  dailyLoadLimit: number;
+  businessDay: BusinessDayRule;
+}
+
+export const DEFAULT_LOAD_LIMITS: LoadLimits = { balanceCap: 50_000, dailyLoadLimit: 30_000, businessDay: JAPAN_BUSINESS_DAY };
 
 export interface Account {
   bankId: string;
@@ -29,6 +42,8 @@ export interface Authorisation {
   /** The chip counter the authorisation is bound to. */
   cardCounter: number;
   deadlineMs: number;
+  /** When head office authorised it (the deadline for authorisations recorded without it). */
+  authorisedAtMs: number;
   /** Stores that were given the authorisation MAC: the one that asked, then any it was handed over to. */
   holders: Holder[];
   status: AuthorisationStatus;
@@ -44,6 +59,10 @@ export interface InquiryState {
   authorisations: Map<string, Authorisation>;
   /** Open authorisations by card id. */
   openByCard: Map<string, Set<string>>;
+  /** Every authorisation by card id, oldest first (the daily load limit counts them). */
+  byCard: Map<string, string[]>;
+  /** The chip balance at the highest counter head office has seen a MAC'd movement of, per card. */
+  cardBalances: Map<string, { cardCounter: number; balance: number }>;
 }
 
 /** What the chip shows at an insertion. */
@@ -67,6 +86,9 @@ export type InquiryCommand =
       terminalId: string;
       nowMs: number;
       validForMs: number;
+      /** The chip's balance the store read at cardCounter (0 when it sent none). */
+      cardBalance: number;
+      limits: LoadLimits;
     }
   | { kind: 'complete'; authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }
   | { kind: 'release'; authorizationId: string; storeId: string }
@@ -80,6 +102,8 @@ export const initialInquiryState = (): InquiryState => ({
   cardAccounts: new Map(),
   authorisations: new Map(),
   openByCard: new Map(),
+  byCard: new Map(),
+  cardBalances: new Map(),
 });
 
 /** The card's authorisations still open. */
@@ -116,12 +140,21 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
         amount: event.data.amount,
         cardCounter: event.data.cardCounter,
         deadlineMs: event.data.deadlineMs,
+        authorisedAtMs: event.data.authorisedAtMs || event.data.deadlineMs,
         holders: [{ storeId: event.data.storeId, terminalId: event.data.terminalId }],
         status: 'open',
         creditStarted: false,
       });
       state.openByCard.set(event.data.cardId, (state.openByCard.get(event.data.cardId) ?? new Set()).add(event.data.authorizationId));
+      state.byCard.set(event.data.cardId, [...(state.byCard.get(event.data.cardId) ?? []), event.data.authorizationId]);
       break;
+    case 'PurseLoaded':
+    case 'PursePaid': {
+      const known = state.cardBalances.get(event.data.cardId);
+      if (!known || event.data.cardCounter >= known.cardCounter)
+        state.cardBalances.set(event.data.cardId, { cardCounter: event.data.cardCounter, balance: event.data.newBalance });
+      break;
+    }
     case 'LoadAuthorisationHandedOver':
       state.authorisations
         .get(event.data.authorizationId)
@@ -253,6 +286,7 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
       throw new DomainRefusal('card_busy', `an earlier load of card ${command.cardId} (${other.authorizationId}) is still being settled`);
     }
   }
+  checkLimits(command, state);
   return [
     {
       type: 'BankAccountDebited',
@@ -275,9 +309,41 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
         deadlineMs: command.nowMs + command.validForMs,
         storeId: command.storeId,
         terminalId: command.terminalId,
+        authorisedAtMs: command.nowMs,
       },
     },
   ];
+}
+
+/**
+ * The balance cap is checked against the higher of the chip balance the store read and head
+ * office's own view (the last MAC'd balance plus loads authorised at or after its counter, which
+ * may have reached the chip since), so a store cannot lift the cap by reporting less.
+ */
+function checkLimits(command: Extract<InquiryCommand, { kind: 'authorise' }>, state: InquiryState): void {
+  const { balanceCap, dailyLoadLimit, businessDay } = command.limits;
+  const seen = state.cardBalances.get(command.cardId) ?? { cardCounter: 0, balance: 0 };
+  const inFlight = openAuthorisationsOf(state, command.cardId)
+    .filter((a) => a.cardCounter >= seen.cardCounter)
+    .reduce((sum, a) => sum + a.amount, 0);
+  const balance = Math.max(command.cardBalance, seen.balance + inFlight);
+  if (balance + command.amount > balanceCap) {
+    throw new DomainRefusal(
+      'balance_cap',
+      `a card may hold at most ${yen(balanceCap)}: with a balance of ${yen(balance)} it can take at most ${yen(Math.max(0, balanceCap - balance))}`,
+    );
+  }
+  const today = businessDayOf(command.nowMs, businessDay);
+  const loadedToday = (state.byCard.get(command.cardId) ?? [])
+    .map((id) => state.authorisations.get(id)!)
+    .filter((a) => a.status !== 'reversed' && businessDayOf(a.authorisedAtMs, businessDay) === today)
+    .reduce((sum, a) => sum + a.amount, 0);
+  if (loadedToday + command.amount > dailyLoadLimit) {
+    throw new DomainRefusal(
+      'daily_limit',
+      `a card may be loaded with at most ${yen(dailyLoadLimit)} a day: ${yen(loadedToday)} loaded on ${today}, at most ${yen(Math.max(0, dailyLoadLimit - loadedToday))} more`,
+    );
+  }
 }
 
 function known(state: InquiryState, authorizationId: string): Authorisation {

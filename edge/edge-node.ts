@@ -142,6 +142,7 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
       ? startStoreIssuance({ storeId: options.storeId, log, db, nats }, pos, {
           ...options.counter,
           ...options.issuance,
+          signingKey: options.signingKey,
           logger: part('issuance'),
         })
       : undefined;

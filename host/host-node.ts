@@ -8,7 +8,14 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import type { SigningKey } from '../contracts/index.js';
 import { EsdbEventStore, type EventStore, PostgresEventStore, SqliteEventStore, withoutPassword } from '../eventstore/index.js';
 import { acquireFileLock, childLogger, type Logger } from '../infra/index.js';
-import { connectReconnecting, HEAD_OFFICE_PARTS, RefusedRequests, type HeadOfficePart, type LinkWatch } from '../infra/nats/index.js';
+import {
+  connectReconnecting,
+  HEAD_OFFICE_PARTS,
+  isUnreachable,
+  RefusedRequests,
+  type HeadOfficePart,
+  type LinkWatch,
+} from '../infra/nats/index.js';
 import { headOfficeProjections, ProjectionRunner, READ_MODELS_FILE } from '../projections/index.js';
 import { type ApiAccessConfig, buildApi, type CardView, headOfficeAccess } from './api/index.js';
 import { type BooksOptions, headOfficeBooks } from './books/index.js';
@@ -22,7 +29,7 @@ import { headOfficePurse } from './purse/index.js';
 import { consolePage, consoleRoutes, StoreContacts } from './console/index.js';
 import { HeadOfficeMetrics } from './metrics/index.js';
 import { CONSOLE_BUILD_DIR } from '../infra/index.js';
-import { JAPAN_BUSINESS_DAY } from '../domain/index.js';
+import { JAPAN_BUSINESS_DAY, type LoadLimits } from '../domain/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
@@ -53,6 +60,8 @@ export interface HostOptions {
   natsOptions?: Partial<ConnectionOptions> | ((part: HeadOfficePart) => Partial<ConnectionOptions>);
   /** What a failed first connection is reported as: which flag or file would fix it. */
   explainNatsError?: (error: Error) => string;
+  /** How long to keep trying the first connection while NATS cannot be reached (a hub starting beside it); default 0. */
+  natsStartupWaitMs?: number;
   http: { host: string; port: number };
   /** Where clients reach this instance's API, as a follower names the leader in its refusals; default: the http address. */
   advertiseUrl?: string;
@@ -67,6 +76,8 @@ export interface HostOptions {
   sealingKey?: KeyObject;
   /** Store clearing's business day, load deadlines and how often the books' checks run. */
   books?: BooksOptions;
+  /** The balance cap and per-card daily load limit load authorisation enforces; default DEFAULT_LOAD_LIMITS. */
+  loadLimits?: LoadLimits;
   logger?: Logger;
   /** Which tokens the API accepts (head office's own unless an OIDC issuer is named) and its write rate limit. */
   api?: ApiAccessConfig;
@@ -147,7 +158,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     });
     cleanup.push(() => runner.close());
     runner.start();
-    const purse = headOfficePurse({ issuerKeys });
+    const purse = headOfficePurse({ issuerKeys, ...(options.loadLimits ? { loadLimits: options.loadLimits } : {}) });
     const refused = new RefusedRequests();
     const books = headOfficeBooks({ ...options.books, store, runner, logger: part('books') });
     const issuance = headOfficeIssuance({
@@ -156,6 +167,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
       refused,
       readModels: runner.db,
       sealingKey: options.sealingKey ?? provisionHeadOffice({ hqDataDir: options.dataDir }).sealingKey.privateKey,
+      signingKey,
       issuerKeys,
       ...(options.issuanceStation ? { station: options.issuanceStation } : {}),
       logger: part('issuance'),
@@ -258,6 +270,8 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
   }
 }
 
+const STARTUP_RETRY_MS = 500;
+
 /**
  * Connects every part of head office, each its own principal and reconnecting forever; a part that
  * cannot connect at first closes the others again. Health follows the API part's connection.
@@ -265,6 +279,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
 async function connectParts(
   options: HostOptions,
   logger: Logger,
+  waiting = false,
 ): Promise<{ nats: HeadOfficeConnections; links: Record<HeadOfficePart, LinkWatch> }> {
   const optionsOf = (part: HeadOfficePart) => (typeof options.natsOptions === 'function' ? options.natsOptions(part) : options.natsOptions);
   const attempts = await Promise.allSettled(
@@ -279,6 +294,14 @@ async function connectParts(
   if (failed) {
     await Promise.all(connected.map(([, { nc }]) => nc.close()));
     const reason = failed.reason as Error;
+    const waitMs = options.natsStartupWaitMs ?? 0;
+    // Only an unreachable server is waited for: a refused login or certificate will not mend itself.
+    if (waitMs > 0 && isUnreachable(reason)) {
+      if (!waiting)
+        logger.warn(`NATS at ${options.natsUrl} cannot be reached yet (${reason.message}); trying for ${Math.round(waitMs / 1000)} s`);
+      await new Promise((settle) => setTimeout(settle, STARTUP_RETRY_MS));
+      return connectParts({ ...options, natsStartupWaitMs: waitMs - STARTUP_RETRY_MS }, logger, true);
+    }
     throw new Error(options.explainNatsError?.(reason) ?? `cannot connect to NATS at ${options.natsUrl}: ${reason.message}`);
   }
   const nats = Object.fromEntries(connected.map(([part, { nc }]) => [part, nc])) as HeadOfficeConnections;

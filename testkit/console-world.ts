@@ -112,6 +112,7 @@ export async function startConsoleWorld(storeIds: readonly string[], options: Co
         counter: {
           keys: terminalKeysOf(master),
           pinMasterKey,
+          hqSigningPublicKey: host.hqWriter.signingKey.publicKey,
           cardReader: () => card,
         },
       });

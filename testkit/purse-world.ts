@@ -10,6 +10,7 @@ import { startEdge, type EdgeNode } from '../edge/index.js';
 import { decodePosReply, encodePosCommand, type PosCommandInput, type PosServer } from '../edge/pos/index.js';
 import type { PurseAtStore } from '../edge/purse/index.js';
 import { InquiryCentre } from '../host/purse/index.js';
+import type { LoadLimits } from '../domain/index.js';
 import { ProjectionRunner, READ_MODELS_FILE, type Projection } from '../projections/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../projections/index.js';
@@ -54,6 +55,8 @@ let commandCounter = 0;
 export interface PurseWorldOptions {
   validForMs?: number;
   marginMs?: number;
+  /** The balance cap and daily load limit head office enforces (default DEFAULT_LOAD_LIMITS). */
+  loadLimits?: LoadLimits;
   /** Stores connect to nats-server directly rather than through a link that can be cut (benchmarks). */
   directLinks?: boolean;
   /** The read models to keep (they must include the purse ledger); default the purse ledger alone. */
@@ -73,6 +76,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     logger: log.logger,
     validForMs: options.validForMs,
     marginMs: options.marginMs,
+    loadLimits: options.loadLimits,
     sweepEveryMs: 0,
   });
   const runner = ProjectionRunner.open({
@@ -109,6 +113,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
           counter: {
             keys: terminalKeysOf(master),
             pinMasterKey,
+            hqSigningPublicKey: backbone.hq.signingKey.publicKey,
             now: storeOptions.now,
             cardReader: (terminalId) => {
               const reader = readers.get(terminalId);

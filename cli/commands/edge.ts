@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId } from '../../contracts/index.js';
-import { loadOrCreateSigningKey, publicKeyFileOf } from '../../contracts/index.js';
+import { loadOrCreateSigningKey, loadPublicKey, publicKeyFileOf } from '../../contracts/index.js';
 import { loadSealingKey, loadSealingPublicKey } from '../../contracts/index.js';
 import { terminalKeysFromJson } from '../../card/index.js';
-import { checkEdgeCredentials, storeBundleFiles, storeClientSettings, writeStoreBrokerConfig } from '../../host/provisioning/index.js';
+import { checkEdgeCredentials, storeBundleFiles, storeClientSettings } from '../../host/provisioning/index.js';
+import { type BrokerCliOptions, withBrokerOptions, writeBroker } from './broker-options.js';
 import {
   EdgeMetrics,
   edgeDbFile,
@@ -121,26 +122,16 @@ export function registerEdgeCommands(program: Command): void {
       readers?.close();
     });
 
-  withDataOption(
+  withBrokerOptions(
     edge
       .command('broker-config')
       .description(
-        "write the configuration of the store's own nats-server (shop LAN): TLS, its edge and POS users, a TLS leaf link to the hub",
-      )
-      .requiredOption('--store <id>', 'store id')
-      .requiredOption('--hub <url...>', "the hub's leaf URL(s), e.g. tls://hq.example:7422")
-      .addOption(
-        new Option('--listen <host:port>', 'address the broker listens on for the edge and POS terminals').default('127.0.0.1:4222'),
-      )
-      .option('--out <file>', 'where to write it (default <data>/stores/<id>/nats-broker.conf)'),
-  ).action((options: DataCliOptions & { store: string; hub: string[]; listen: string; out?: string }) => {
-    const storeId = parseStoreId(options.store);
-    const file = writeStoreBrokerConfig(storeDir(options.data, storeId), {
-      listen: options.listen,
-      hubLeafUrls: options.hub,
-      ...(options.out ? { out: options.out } : {}),
-    });
-    answer({ file: resolve(file) }, `wrote ${resolve(file)}; run: nats-server -c ${resolve(file)}`);
+        "write the configuration of the store's own nats-server (shop LAN): TLS, its edge and POS users, a TLS leaf link to the hub " +
+          '(cardsys store-broker writes it and runs nats-server on it)',
+      ),
+  ).action((options: BrokerCliOptions) => {
+    const { file, listen } = writeBroker(options);
+    answer({ file, listen }, `wrote ${file} (listening on ${listen}); run: nats-server -c ${file}`);
   });
 
   withDataOption(
@@ -172,13 +163,14 @@ function readConfirmed(dataDir: string): number {
 /** The counter of a provisioned store: terminal keys and issuance keys from its bundle, readers from the options. */
 function counterOptions(dataDir: string, readers: PcscReaders, options: EdgeCliOptions): Pick<EdgeOptions, 'counter' | 'issuance'> {
   const bundle = storeBundleFiles(dataDir);
-  for (const file of [bundle.terminalKeys, bundle.pinMasterKey, bundle.sealingKey, bundle.hqSealingPublicKey]) {
+  for (const file of [bundle.terminalKeys, bundle.pinMasterKey, bundle.sealingKey, bundle.hqSealingPublicKey, bundle.hqSigningPublicKey]) {
     if (!existsSync(file)) throw new Error(`--reader needs a provisioned store: ${file} is missing (run "cardsys host provision-store")`);
   }
   const readerOf = terminalReaders(options.reader ?? []);
   const counter: CounterOptions = {
     keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
     pinMasterKey: loadPinKey(bundle.pinMasterKey),
+    hqSigningPublicKey: loadPublicKey(bundle.hqSigningPublicKey),
     cardReader: pcscTerminalReaders(readers, (terminalId) => {
       const name = readerOf.get(terminalId);
       if (!name)

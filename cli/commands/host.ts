@@ -16,7 +16,7 @@ import {
 } from '../options.js';
 import { answer, say } from '../output.js';
 import { type EventStoreCliOptions, eventStoreChoice, hqDataDir, withEventStoreOptions } from './host-options.js';
-import { JAPAN_BUSINESS_DAY } from '../../domain/index.js';
+import { DEFAULT_LOAD_LIMITS, JAPAN_BUSINESS_DAY } from '../../domain/index.js';
 
 interface ApiCliOptions {
   oidcIssuer?: string;
@@ -32,7 +32,14 @@ type HostCliOptions = NatsCliOptions &
   DataCliOptions &
   LogCliOptions &
   EventStoreCliOptions &
-  ApiCliOptions & { http: string; advertise?: string; businessDayCutoff: string };
+  ApiCliOptions & {
+    http: string;
+    advertise?: string;
+    businessDayCutoff: string;
+    balanceCap: string;
+    dailyLoadLimit: string;
+    natsWait: string;
+  };
 
 /** Which tokens the API accepts: all three OIDC options, or none of them (head office's own tokens). */
 function apiAccessConfig(options: ApiCliOptions): ApiAccessConfig {
@@ -83,11 +90,24 @@ function parseAdvertiseUrl(text: string): string {
   return text;
 }
 
+function parseSeconds(option: string, text: string): number {
+  const seconds = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(seconds)) throw new Error(`${option}: expected whole seconds, got "${text}"`);
+  return seconds;
+}
+
 /** Parses the cut-off hour of store clearing's business day; the message names the option. */
 function parseCutoffHour(text: string): number {
   const hour = /^\d{1,2}$/.test(text) ? Number(text) : Number.NaN;
   if (!(hour >= 0 && hour <= 23)) throw new Error(`--business-day-cutoff: expected an hour 0-23 (Japan time), got "${text}"`);
   return hour;
+}
+
+/** Parses a yen amount of a limit option; the message names the option. */
+function parseLimitYen(text: string, option: string): number {
+  const amount = /^\d{1,9}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(amount > 0)) throw new Error(`${option}: expected a whole number of yen above 0, such as 50000, got "${text}"`);
+  return amount;
 }
 
 /** `cardsys host`: runs head office (other `host …` subcommands hang off the same command). */
@@ -114,7 +134,24 @@ export function registerHostCommand(program: Command): void {
       ).env('CARDSYS_ADVERTISE_URL'),
     )
     .addOption(
+      new Option(
+        '--nats-wait <seconds>',
+        'how long to keep trying at start while NATS cannot be reached (a hub starting beside it)',
+      ).default('30'),
+    )
+    .addOption(
       new Option('--business-day-cutoff <hour>', "hour (Japan time, 0-23) at which a store's business day ends for clearing").default('0'),
+    )
+    .addOption(
+      new Option('--balance-cap <yen>', 'most a card may hold after a load; loads over it are declined (balance_cap)').default(
+        String(DEFAULT_LOAD_LIMITS.balanceCap),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--daily-load-limit <yen>',
+        'most that may be loaded onto one card per business day (see --business-day-cutoff); more is declined (daily_limit)',
+      ).default(String(DEFAULT_LOAD_LIMITS.dailyLoadLimit)),
     )
     .addHelpText(
       'after',
@@ -140,6 +177,11 @@ export function registerHostCommand(program: Command): void {
     .action(async (options: HostCliOptions) => {
       const http = parseHttpAddress(options.http);
       const businessDay = { ...JAPAN_BUSINESS_DAY, cutoffHour: parseCutoffHour(options.businessDayCutoff) };
+      const loadLimits = {
+        balanceCap: parseLimitYen(options.balanceCap, '--balance-cap'),
+        dailyLoadLimit: parseLimitYen(options.dailyLoadLimit, '--daily-load-limit'),
+        businessDay,
+      };
       const dataDir = hqDataDir(options.data);
       const stopRequested = stopSignal();
       const api = apiAccessConfig(options);
@@ -153,12 +195,14 @@ export function registerHostCommand(program: Command): void {
         natsUrl: nats.url,
         natsOptions: nats.options,
         explainNatsError: nats.explain,
+        natsStartupWaitMs: parseSeconds('--nats-wait', options.natsWait) * 1000,
         http,
         eventStore,
         api,
         ...(station ? { issuanceStation: station } : {}),
         ...(advertiseUrl ? { advertiseUrl } : {}),
         books: { businessDay },
+        loadLimits,
       });
       say(
         `head office running: data in ${dataDir}, NATS ${nats.url}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { connect } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { isUnreachable } from '../../infra/nats/index.js';
 import { z } from 'zod';
 import { existsSync } from 'node:fs';
 import { DEFAULT_TERMINAL_ID, loadPinKey, StoreId, TerminalId, Yen, pb, type cardsys, type PosReply } from '../../contracts/index.js';
@@ -33,6 +34,8 @@ function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, option?: string)
 
 type Kind = Omit<PosCommandInput, 'commandId'>;
 
+const CONNECT_RETRY_MS = 250;
+
 /** The terminal's PIN key: --pin-key, or the provisioned terminal's (<data>/stores/<id>/terminals/<terminal>/pin-key). */
 function pinKeyOf(bundleDir: string, terminalId: string, file: string | undefined): Uint8Array {
   const pinKeyFile = file ?? storeBundleFiles(bundleDir).terminal(terminalId).pinKey;
@@ -41,6 +44,19 @@ function pinKeyOf(bundleDir: string, terminalId: string, file: string | undefine
       `--pin-key: terminal ${terminalId} has no PIN key at ${pinKeyFile} (provision it: cardsys host provision-terminal --store <id> --terminal ${terminalId})`,
     );
   return loadPinKey(pinKeyFile);
+}
+
+/** Connects, trying again for up to `timeoutMs` while the broker cannot be reached (starting, restarting). */
+async function connectWithin(options: ConnectionOptions, timeoutMs: number): Promise<NatsConnection> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await connect(options);
+    } catch (error) {
+      if (!isUnreachable(error as Error) || Date.now() + CONNECT_RETRY_MS > deadline) throw error;
+      await new Promise((settle) => setTimeout(settle, CONNECT_RETRY_MS));
+    }
+  }
 }
 
 async function run(options: PosCliOptions, kind: Kind): Promise<void> {
@@ -53,11 +69,12 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
     ...(kind.load ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
   };
   const settings = storeClientSettings(bundleDir, common.store, { terminal: common.terminal }, options);
-  const nc = await connect({ servers: settings.url, ...settings.options, name: `cardsys-pos-${common.store}-${common.terminal}` }).catch(
-    (error: Error) => {
-      throw new Error(settings.explain(error));
-    },
-  );
+  const nc = await connectWithin(
+    { servers: settings.url, ...settings.options, name: `cardsys-pos-${common.store}-${common.terminal}` },
+    common.timeout,
+  ).catch((error: Error) => {
+    throw new Error(settings.explain(error));
+  });
   let reply: PosReply;
   try {
     reply = await sendPosCommand(nc, terminal, { ...kind, commandId }, { timeoutMs: common.timeout });

@@ -29,6 +29,11 @@ const COMMANDS: TopLevelCommand[] = [
     load: [() => import('./edge.js').then((m) => m.registerEdgeCommands)],
   },
   {
+    name: 'store-broker',
+    summary: "a store's broker: its nats-server on the shop LAN, joined to head office's hub as a leaf node",
+    load: [() => import('./store-broker.js').then((m) => m.registerStoreBrokerCommand)],
+  },
+  {
     name: 'pos',
     summary: "a POS terminal's commands: issue, load, pay, read",
     load: [() => import('./pos.js').then((m) => m.registerPosCommands)],

@@ -9,7 +9,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, ty
 import type Database from 'better-sqlite3';
 import protobuf from 'protobufjs/minimal.js';
 import { decodeOrThrow, pb, type cardsys } from '../../contracts/index.js';
-import { createOpener, type Opener } from '../../contracts/index.js';
+import { createOpener, openSignedSealed, type KnownSender, type Opener, type SealContext } from '../../contracts/index.js';
 
 export type IssuanceEntry = cardsys.v1.IssuanceEntry.$Properties;
 
@@ -108,7 +108,9 @@ export class IssuanceCache {
     private readonly db: Database.Database,
     readonly storeId: string,
     sealingPrivateKey: KeyObject,
-    snapshotContext: { purpose: string; recipient: string },
+    private readonly snapshotContext: SealContext,
+    /** Head office, whose signature every snapshot message must carry. */
+    private readonly headOffice: KnownSender,
   ) {
     db.exec(SCHEMA);
     this.keys = keysFrom(sealingPrivateKey);
@@ -179,13 +181,13 @@ export class IssuanceCache {
 
   /**
    * Applies one message of the store's snapshot stream. `seq` is its stream sequence; messages at
-   * or before the cursor are skipped, so a re-read changes nothing. Throws if the blob does not
-   * open with the store's key (nothing is applied then).
+   * or before the cursor are skipped, so a re-read changes nothing. Throws if the blob is not
+   * signed by head office or does not open with the store's key (nothing is applied then).
    */
   apply(seq: number, blob: Uint8Array): ApplyOutcome {
     const state = this.state();
     if (seq <= state.streamSeq) return { kind: 'skipped', reason: `message ${seq} already applied` };
-    const { update, upserts } = splitUpdate(this.opener.open(blob));
+    const { update, upserts } = splitUpdate(openSignedSealed(this.opener, this.snapshotContext, blob, this.headOffice));
     if (update.storeId !== this.storeId) throw new Error(`snapshot message ${seq} is for store ${update.storeId}, not ${this.storeId}`);
     return this.db.transaction((): ApplyOutcome => {
       const setState = (changes: Partial<CacheState>) => {

@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { pb, subjects } from '../../contracts/index.js';
-import { createOpener, seal } from '../../contracts/index.js';
+import { createOpener, openSignedSealed, seal, signSealed, type KnownSender, type SigningKey } from '../../contracts/index.js';
 import { readSnapshotMessages, storeSnapshotApi } from '../../infra/nats/index.js';
 import { LOOKUP_ERROR_HEADER, lookupReplySealContext, lookupRequestSealContext, snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceCache, type IssuanceEntry } from './issuance-cache.js';
@@ -20,6 +20,10 @@ export interface IssuanceInfoOptions {
   sealingKey: KeyObject;
   /** Head office's X25519 public key: lookups are sealed to it. */
   hqSealingPublicKey: KeyObject;
+  /** Head office's Ed25519 public key: snapshots and lookup answers must be signed with it. */
+  hqSigningPublicKey: KeyObject;
+  /** The store's Ed25519 key: it signs the store's lookups. */
+  signingKey: SigningKey;
   logger?: Logger;
   /** How long a lookup waits for head office. */
   lookupTimeoutMs?: number;
@@ -41,10 +45,12 @@ export class IssuanceInfo {
   private syncing: Promise<number> | undefined;
   private readonly logger: Logger;
   private readonly replyOpener;
+  private readonly headOffice: KnownSender;
 
   constructor(private readonly options: IssuanceInfoOptions) {
     this.logger = options.logger ?? console;
-    this.cache = new IssuanceCache(options.db, options.storeId, options.sealingKey, snapshotSealContext(options.storeId));
+    this.headOffice = { name: 'head office', publicKey: options.hqSigningPublicKey };
+    this.cache = new IssuanceCache(options.db, options.storeId, options.sealingKey, snapshotSealContext(options.storeId), this.headOffice);
     this.replyOpener = createOpener(options.sealingKey, lookupReplySealContext(options.storeId));
   }
 
@@ -123,7 +129,11 @@ export class IssuanceInfo {
     try {
       reply = await nc.request(
         subjects.lookup(this.options.storeId),
-        seal(this.options.hqSealingPublicKey, lookupRequestSealContext, question),
+        signSealed(
+          this.options.signingKey,
+          lookupRequestSealContext,
+          seal(this.options.hqSealingPublicKey, lookupRequestSealContext, question),
+        ),
         {
           timeout: this.options.lookupTimeoutMs ?? 3000,
         },
@@ -135,7 +145,8 @@ export class IssuanceInfo {
     if (refusal) return unreachable(`head office refused the lookup: ${refusal}`);
     let answer;
     try {
-      answer = pb.IssuanceLookupReply.decode(this.replyOpener.open(reply.data));
+      const opened = openSignedSealed(this.replyOpener, lookupReplySealContext(this.options.storeId), reply.data, this.headOffice);
+      answer = pb.IssuanceLookupReply.decode(opened);
     } catch (error) {
       return unreachable(`head office's answer cannot be read: ${(error as Error).message}`);
     }

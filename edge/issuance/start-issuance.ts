@@ -1,6 +1,7 @@
 // Issuance at a store's node, composed: the encrypted issuance copy (following head office's
 // snapshot stream once NATS is reached) and the `issue` command on the POS handler.
 import type { KeyObject } from 'node:crypto';
+import type { SigningKey } from '../../contracts/index.js';
 import type Database from 'better-sqlite3';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventLog } from '../log/index.js';
@@ -23,6 +24,8 @@ export interface StoreIssuanceOptions extends CounterOptions {
   sealingKey: KeyObject;
   /** Head office's X25519 public key (bundle: hq-sealing-key.pub.pem). */
   hqSealingPublicKey: KeyObject;
+  /** The store's Ed25519 key (bundle: signing-key.pem): it signs the store's lookups. */
+  signingKey: SigningKey;
   logger?: Logger;
   lookupTimeoutMs?: number;
 }
@@ -40,6 +43,8 @@ export function startStoreIssuance(edge: IssuanceEdge, pos: PosServer, options: 
     db: edge.db,
     sealingKey: options.sealingKey,
     hqSealingPublicKey: options.hqSealingPublicKey,
+    hqSigningPublicKey: options.hqSigningPublicKey,
+    signingKey: options.signingKey,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.lookupTimeoutMs ? { lookupTimeoutMs: options.lookupTimeoutMs } : {}),
   });

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { BankId, TerminalKeys } from '../../card/index.js';
 import { decryptPinBlock, terminalPinKey } from '../../contracts/index.js';
 import { ChipTerminal, type CardTransport } from '../../reader/index.js';
@@ -8,6 +9,8 @@ export interface CounterOptions {
   keys: TerminalKeys;
   /** The store's PIN master key: each terminal's PIN key, which its PIN blocks are encrypted under, derives from it. */
   pinMasterKey: Uint8Array;
+  /** Head office's Ed25519 public key (bundle: hq-signing-key.pub.pem): blacklist changes, lists, snapshots and lookup answers must verify with it. */
+  hqSigningPublicKey: KeyObject;
   cardReader: (terminalId: string) => CardTransport | Promise<CardTransport>;
   /** The bank ID from a terminal's magnetic stripe reader; the chip's bank file when absent. */
   stripeReader?: (terminalId: string) => Promise<BankId>;

@@ -2,9 +2,12 @@
 // for its reply, retrying with the same command id after a timeout (the edge answers a retry with
 // the first result). The reply is asked for inside the terminal's own inbox, the only place the
 // edge answers it; a load's PIN leaves the terminal only as a PIN block under its PIN key.
-import { createInbox, type NatsConnection } from '@nats-io/transport-node';
+import { createInbox, RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { decodeOrThrow, encryptPinBlock, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
 import { inboxPrefixOf } from '../../infra/nats/index.js';
+
+/** While no edge listens on the terminal's subject, the command is sent again this often. */
+const NO_RESPONDERS_RETRY_MS = 250;
 
 export interface SendOptions {
   /** How long to wait for each attempt. */
@@ -50,18 +53,27 @@ export async function sendPosCommand(
   const bytes = encodePosCommand(terminal, input);
   const attempts = options.attempts ?? 3;
   const inboxPrefix = inboxPrefixOf({ role: 'pos', storeId: terminal.storeId, terminalId: terminal.terminalId });
+  const timeoutMs = options.timeoutMs ?? 10_000;
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    try {
-      const reply = createInbox(inboxPrefix);
-      const message = await nc.request(subjects.pos(terminal.storeId, terminal.terminalId), bytes, {
-        timeout: options.timeoutMs ?? 10_000,
-        noMux: true,
-        reply,
-      });
-      return decodePosReply(message.data);
-    } catch (error) {
-      lastError = error as Error;
+    const started = Date.now();
+    for (;;) {
+      try {
+        const reply = createInbox(inboxPrefix);
+        const message = await nc.request(subjects.pos(terminal.storeId, terminal.terminalId), bytes, {
+          timeout: Math.max(1, timeoutMs - (Date.now() - started)),
+          noMux: true,
+          reply,
+        });
+        return decodePosReply(message.data);
+      } catch (error) {
+        lastError = error as Error;
+        // No one listens (the edge is starting or reconnecting): the command did not arrive, so it
+        // is sent again within the same attempt's time.
+        const unheard = error instanceof RequestError && error.isNoResponders();
+        if (!unheard || Date.now() - started + NO_RESPONDERS_RETRY_MS >= timeoutMs) break;
+        await new Promise((settle) => setTimeout(settle, NO_RESPONDERS_RETRY_MS));
+      }
     }
   }
   throw new Error(

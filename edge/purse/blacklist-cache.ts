@@ -1,10 +1,12 @@
 // The store's copy of head office's blacklist, in edge.db so that a store cut off from head office
 // still refuses a card blacklisted before the cut. Changes arrive as they happen on
 // cardsys.blacklist.changes; a whole-list sync at start, on every reconnect, when a change arrives
-// out of order, and every so often catches up whatever was missed.
+// out of order, and every so often catches up whatever was missed. A change or a list is taken only
+// when head office's signature over it verifies with the key the store got at provisioning: anything
+// else is refused, logged and counted, and leaves the copy as it was.
 import type { Database } from 'better-sqlite3';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decodeOrThrow, pb, subjects } from '../../contracts/index.js';
+import { decodeOrThrow, headOfficeMessageRefusal, pb, subjects, type KnownSender } from '../../contracts/index.js';
 import type { Logger } from '../../infra/index.js';
 
 export interface BlacklistedCard {
@@ -22,10 +24,14 @@ export class BlacklistCache {
   private readonly clear;
   private subscription: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Changes and lists refused because head office's signature did not verify over them. */
+  refused = 0;
 
   constructor(
     private readonly db: Database,
     private readonly storeId: string,
+    /** Head office, with the key its changes and lists must be signed with. */
+    private readonly headOffice: KnownSender,
     private readonly logger: Logger = console,
   ) {
     db.exec(`CREATE TABLE IF NOT EXISTS blacklist (card_id TEXT PRIMARY KEY, reason TEXT NOT NULL, since_ms INTEGER NOT NULL);
@@ -79,6 +85,10 @@ export class BlacklistCache {
     const message = await nc.request(subjects.blacklistSync(this.storeId), request, { timeout: 5_000 });
     const reply = decodeOrThrow('BlacklistSyncReply', () => pb.BlacklistSyncReply.decode(message.data));
     if (reply.unchanged) return;
+    const refusal =
+      headOfficeMessageRefusal('BlacklistSyncReply', this.headOffice, reply) ??
+      (reply.version < this.version ? `it is at version ${reply.version}, older than the list held (${this.version})` : undefined);
+    if (refusal) return this.refuse(`list at version ${reply.version}`, refusal);
     this.replace(
       reply.version,
       reply.entries.map((e) => ({ cardId: e.cardId ?? '', reason: e.reason ?? '', sinceMs: e.sinceMs ?? 0 })),
@@ -96,6 +106,8 @@ export class BlacklistCache {
         if (error) return;
         try {
           const change = pb.BlacklistChange.decode(message.data);
+          const refusal = headOfficeMessageRefusal('BlacklistChange', this.headOffice, change);
+          if (refusal) return this.refuse(`change version ${change.version} (card ${change.cardId})`, refusal);
           if (!this.applyChange(change)) syncNow();
         } catch (decodeError) {
           this.logger.warn(`blacklist: malformed change ignored: ${(decodeError as Error).message}`);
@@ -106,6 +118,11 @@ export class BlacklistCache {
     this.timer = setInterval(syncNow, resyncEveryMs);
     this.timer.unref();
     syncNow();
+  }
+
+  private refuse(what: string, why: string): void {
+    this.refused++;
+    this.logger.warn(`blacklist: store ${this.storeId} refused a ${what}, not applied: ${why}`);
   }
 
   stop(): void {

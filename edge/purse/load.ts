@@ -34,7 +34,16 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
 
   const reply = await counter.options.link.inquire(
     request.terminalName,
-    { authorise: { authorizationId: newAuthorisationId(), cardId, bankId, amount, cardCounter: balance.counter } },
+    {
+      authorise: {
+        authorizationId: newAuthorisationId(),
+        cardId,
+        bankId,
+        amount,
+        cardCounter: balance.counter,
+        cardBalance: balance.balance,
+      },
+    },
     { attempts: 2 },
   );
   if (!reply.ok || !reply.authorisation) {

@@ -30,7 +30,7 @@ export function startPurse(
 ): PurseAtStore {
   const logger: Logger = options.logger ?? console;
   const link = new HeadOfficeLink(edge.storeId, options.inquiryTimeoutMs);
-  const blacklist = new BlacklistCache(edge.db, edge.storeId, logger);
+  const blacklist = new BlacklistCache(edge.db, edge.storeId, { name: 'head office', publicKey: options.hqSigningPublicKey }, logger);
   const service = new PurseService({ ...options, storeId: edge.storeId, log: edge.log, db: edge.db, link, blacklist });
   service.register(pos);
   void edge.nats.then((nc) => {

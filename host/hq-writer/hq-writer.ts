@@ -70,6 +70,11 @@ export class HqWriter {
     return new HqWriter(options, await readOriginTail(options.store, HQ_ORIGIN));
   }
 
+  /** Head office's key: it signs the `hq` chain, and every message head office sends stores (blacklist changes and lists). */
+  get signingKey(): SigningKey {
+    return this.options.signingKey;
+  }
+
   /** Sequence of head office's last stored event. */
   get headSeq(): number {
     return this.tail.lastSeq;

@@ -1,7 +1,8 @@
 // On-demand lookups: a store whose copy of the issuance info lacks a card's bank ID asks head
-// office on cardsys.hq.lookup.<storeId>. The question is sealed to head office's key, the answer to
-// the asking store's key; the store is known from the subject, which only its account imports, and
-// the answer goes to that store only (serveRequests).
+// office on cardsys.hq.lookup.<storeId>. The question is sealed to head office's key and signed by
+// the store, the answer sealed to the asking store's key and signed by head office; the store is
+// known from the subject, which only its account imports, its signature must verify with the key
+// registered for it in `hq`, and the answer goes to that store only (serveRequests).
 import type { KeyObject } from 'node:crypto';
 import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type Database from 'better-sqlite3';
@@ -11,10 +12,15 @@ import {
   lookupReplySealContext,
   lookupRequestSealContext,
   pb,
+  openSignedSealed,
   seal,
   sealingPublicKeyFromRaw,
+  signedSealedKeyId,
+  signSealed,
   subjects,
+  type SigningKey,
 } from '../../contracts/index.js';
+import type { StoreKeys } from '../ingest/index.js';
 import type { Logger } from '../../infra/index.js';
 import { ISSUANCE_SNAPSHOT_SCHEMA, IssuanceSnapshotReader } from '../../projections/index.js';
 
@@ -25,6 +31,10 @@ export interface LookupResponderOptions {
   readModels: Database.Database;
   /** Head office's X25519 private key, which lookups are sealed to. */
   sealingKey: KeyObject;
+  /** Head office's Ed25519 key, which signs every answer. */
+  signingKey: SigningKey;
+  /** Stores' signing keys as registered in `hq`: a lookup must be signed by the store that asks. */
+  storeKeys: StoreKeys;
   logger?: Logger;
   refused?: RefusedRequests;
 }
@@ -52,10 +62,15 @@ export function startLookupResponder(options: LookupResponderOptions): {
     subject: subjects.lookup('*'),
     queue: LOOKUP_QUEUE,
     askerOf: storeAskingOn,
-    answer: (msg, { storeId }) => {
+    answer: async (msg, { storeId }) => {
       let request: ReturnType<typeof pb.IssuanceLookupRequest.decode>;
       try {
-        request = pb.IssuanceLookupRequest.decode(opener.open(msg.data));
+        const keyId = signedSealedKeyId(msg.data);
+        const publicKey = await options.storeKeys.publicKey(storeId, keyId);
+        if (!publicKey) return refuse(storeId, `the lookup is signed with key ${keyId}, which is not registered for store ${storeId}`);
+        request = pb.IssuanceLookupRequest.decode(
+          openSignedSealed(opener, lookupRequestSealContext, msg.data, { name: `store ${storeId}`, publicKey }),
+        );
       } catch (error) {
         return refuse(storeId, `unreadable lookup: ${(error as Error).message}`);
       }
@@ -66,7 +81,8 @@ export function startLookupResponder(options: LookupResponderOptions): {
       const entry = reader.pendingEntry(request.bankId);
       const found = entry !== undefined && (entry.cards ?? []).some((card) => card.cardId === request.cardId);
       const reply = pb.IssuanceLookupReply.encode(found ? { found, entry } : { found: false }).finish();
-      return seal(sealingPublicKeyFromRaw(store.sealingKey), lookupReplySealContext(storeId), reply);
+      const context = lookupReplySealContext(storeId);
+      return signSealed(options.signingKey, context, seal(sealingPublicKeyFromRaw(store.sealingKey), context, reply));
     },
     logger,
     ...(options.refused ? { refused: options.refused } : {}),

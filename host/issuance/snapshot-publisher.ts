@@ -1,12 +1,13 @@
 // Head office's side of the issuance info: seals each store's snapshot and every later change to
-// that store's X25519 key and publishes them into the store's snapshot stream. Where a store
+// that store's X25519 key, signs each sealed message with head office's key, and publishes them
+// into the store's snapshot stream. Where a store
 // stands is read back from the stream itself (the headers of its last message), so the publisher
 // keeps no cursor of its own and resumes exactly after a restart.
 import type Database from 'better-sqlite3';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { pb, type cardsys, snapshotStream, subjects } from '../../contracts/index.js';
-import { createSealer, sealingPublicKeyFromRaw, type Sealer } from '../../contracts/index.js';
+import { createSealer, sealingPublicKeyFromRaw, signSealed, type Sealer, type SigningKey } from '../../contracts/index.js';
 import { ensureSnapshotStream, streamReplicas } from '../../infra/nats/index.js';
 import { snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from '../../projections/index.js';
@@ -19,6 +20,8 @@ export interface SnapshotPublisherOptions {
   nc: NatsConnection;
   /** The read-model database holding the issuance snapshot projection. */
   readModels: Database.Database;
+  /** Head office's key: every message is signed with it, and stores take no other. */
+  signingKey: SigningKey;
   logger?: Logger;
   /** How often the change feed is looked at. */
   pollMs?: number;
@@ -111,8 +114,11 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     return cursor;
   };
 
-  const sealerFor = (store: SnapshotStore): Sealer =>
-    createSealer(sealingPublicKeyFromRaw(store.sealingKey), snapshotSealContext(store.storeId));
+  const sealerFor = (store: SnapshotStore): Sealer => {
+    const context = snapshotSealContext(store.storeId);
+    const sealer = createSealer(sealingPublicKeyFromRaw(store.sealingKey), context);
+    return { seal: (plaintext) => signSealed(options.signingKey, context, sealer.seal(plaintext)) };
+  };
 
   const publishFull = async (store: SnapshotStore, previous: StoreCursor | undefined, feed: string, figures: PublishFigures) => {
     const { changeSeq, entries } = reader.snapshot(store.storeId);

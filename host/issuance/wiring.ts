@@ -11,7 +11,8 @@ import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import { type PcscCard, PcscReaders } from '../../reader/index.js';
 import { applicationRoutes, IssuanceOffice } from '../applications/index.js';
-import type { HqWriter } from '../hq-writer/index.js';
+import { storeKeyDirectory, type HqWriter } from '../hq-writer/index.js';
+import type { SigningKey } from '../../contracts/index.js';
 import { type IssuanceStation, primaryIssuanceRoutes, stripeWriterOf } from '../primary-issuance/index.js';
 import { startLookupResponder } from './lookup-responder.js';
 import { startSnapshotPublisher } from './snapshot-publisher.js';
@@ -26,6 +27,8 @@ export interface HeadOfficeIssuanceOptions {
   readModels: Database.Database;
   /** Head office's X25519 private key: lookups are sealed to it. */
   sealingKey: KeyObject;
+  /** Head office's Ed25519 key: it signs lookup answers and snapshot messages. */
+  signingKey: SigningKey;
   issuerKeys: IssuerMasterKeys;
   /** Head office's issuance station (see pcscIssuanceStation); primary issuance is refused without one. */
   station?: IssuanceStation;
@@ -77,6 +80,8 @@ export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): HeadOffi
           nc: options.nats.responder,
           readModels: options.readModels,
           sealingKey: options.sealingKey,
+          signingKey: options.signingKey,
+          storeKeys: storeKeyDirectory(options.store),
           ...logger,
           ...(options.refused ? { refused: options.refused } : {}),
         });
@@ -102,6 +107,7 @@ export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): HeadOffi
       const publisher = await startSnapshotPublisher({
         nc: options.nats.snapshots,
         readModels: options.readModels,
+        signingKey: options.signingKey,
         ...logger,
       });
       return { office, stop: () => publisher.stop() };

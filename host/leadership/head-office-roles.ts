@@ -20,7 +20,7 @@
 // before is missed.
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { HeadOfficePart, RefusedRequests } from '../../infra/nats/index.js';
-import type { SigningKey } from '../../contracts/index.js';
+import { HQ_ORIGIN, rawPublicKey, type SigningKey } from '../../contracts/index.js';
 import { type EventStore, WrongExpectedRevisionError } from '../../eventstore/index.js';
 import { childLogger, type Logger } from '../../infra/index.js';
 import type { IssuanceOffice } from '../applications/index.js';
@@ -69,6 +69,8 @@ export interface HeadOfficeRoleDeps {
 }
 
 const HQ_WRITER_STREAM = 'hq-writer';
+/** The aggregate of head office's own key registrations. */
+const HQ_KEYS_STREAM = 'hq-keys';
 /** A former writer may slip in appends until it sees its lease gone: the term's first append tries again this often. */
 const TERM_START_ATTEMPTS = 5;
 
@@ -91,6 +93,7 @@ export function headOfficeRoles(deps: HeadOfficeRoleDeps) {
             fenced(`another instance appended to hq (${error.message})`);
           },
         });
+        await registerHeadOfficeKey(store, hqWriter, logger);
         // Stores provisioned before, and those provisioned while this instance leads, without a restart.
         const provisioned = await watchProvisionedStores(
           deps.dataDir,
@@ -165,6 +168,22 @@ async function startTerm(store: EventStore, signingKey: SigningKey, holder: Leas
       if (!(error instanceof WrongExpectedRevisionError) || attempt === TERM_START_ATTEMPTS) throw error;
     }
   }
+}
+
+/**
+ * Head office's own signing key, registered in `hq` like every store's (the key its blacklist
+ * changes, lists, snapshots and lookup answers are signed with; stores get it at provisioning).
+ */
+async function registerHeadOfficeKey(store: EventStore, hqWriter: HqWriter, logger: Logger): Promise<void> {
+  const key = hqWriter.signingKey;
+  if (await storeKeyDirectory(store).publicKey(HQ_ORIGIN, key.keyId)) return;
+  await hqWriter.append([
+    {
+      event: { type: 'StoreKeyRegistered', data: { storeId: HQ_ORIGIN, keyId: key.keyId, publicKey: rawPublicKey(key.publicKey) } },
+      streamId: HQ_KEYS_STREAM,
+    },
+  ]);
+  logger.info(`registered head office's signing key ${key.keyId}`);
 }
 
 /**

@@ -2,9 +2,17 @@
 // credentials and the CA, each from a flag or from the files provisioning made, and, when they
 // are missing or refused, which flag or file the operator has to give.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { ConnectionOptions } from '@nats-io/transport-node';
-import { HEAD_OFFICE_PARTS, natsConnectOptions, natsTlsOptions, readCredentialsFile, type HeadOfficePart } from '../../infra/nats/index.js';
+import {
+  HEAD_OFFICE_PARTS,
+  isUnreachable,
+  natsConnectOptions,
+  natsTlsOptions,
+  readCredentialsFile,
+  type HeadOfficePart,
+} from '../../infra/nats/index.js';
 import { headOfficeFiles, storeBundleFiles, type RecordedAddress } from './layout.js';
 import { ProvisioningError, type StoreRecord } from './provision.js';
 
@@ -71,7 +79,6 @@ function urlOf(flags: NatsFlags, recordFile: string): { url: string; urlFrom: st
 
 const AUTHORIZATION = /authori[sz]ation|permissions? violation|user authentication/i;
 const TLS = /certificate|tls|ssl|self[- ]signed|unable to verify/i;
-const UNREACHABLE = /connection refused|ECONNREFUSED|timeout|ENOTFOUND|EHOSTUNREACH|getaddrinfo|closed/i;
 
 interface Explanation {
   url: string;
@@ -101,9 +108,22 @@ function explanation(e: Explanation): (error: Error) => string {
         ? `${at}: its TLS certificate does not verify with the CA ${e.tlsCa.file} (${e.tlsCa.from}): ${reason}`
         : `${at} needs TLS verified with head office's CA: pass --tls-ca <file> or provide ${e.caLookedFor} (${reason})`;
     }
-    if (UNREACHABLE.test(reason)) return `cannot reach ${at}: ${reason}; is the server running there?`;
+    if (isUnreachable(error) || /closed/i.test(reason)) return `cannot reach ${at}: ${reason}; is the server running there?`;
     return `cannot connect to ${at}: ${reason}`;
   };
+}
+
+/**
+ * TLS verified with the CA, and against the address dialled: nats.js names no server for an IP
+ * address, and Node then checks the certificate against "localhost" instead of that address.
+ */
+function tlsFor(url: string, caFile: string | undefined): Pick<ConnectionOptions, 'tls'> {
+  const tls = natsTlsOptions(caFile);
+  let host = '';
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {}
+  return tls.tls && isIP(host) ? { tls: { ...tls.tls, host } as NonNullable<ConnectionOptions['tls']> } : tls;
 }
 
 /** A provisioned file the flag did not replace; refused when provisioning meant it to be there. */
@@ -154,7 +174,7 @@ export function storeClientSettings(bundleDir: string, storeId: string, who: Sto
     urlFrom,
     creds,
     tlsCa,
-    options: { ...natsConnectOptions(creds?.file), ...natsTlsOptions(tlsCa?.file) },
+    options: { ...natsConnectOptions(creds?.file), ...tlsFor(url, tlsCa?.file) },
     explain: explanation({
       url,
       urlFrom,
@@ -199,7 +219,7 @@ export function headOfficeClientSettings(hqDataDir: string, flags: NatsFlags): H
     ]),
   ) as Record<HeadOfficePart, FoundFile | undefined>;
   const { url, urlFrom } = urlOf(flags, files.hubAddress);
-  const tls = natsTlsOptions(tlsCa?.file);
+  const tls = tlsFor(url, tlsCa?.file);
   return {
     url,
     urlFrom,

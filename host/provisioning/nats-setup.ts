@@ -164,8 +164,8 @@ function required(value: string | undefined, what: string): string {
 const routeUrlOf = (listen: string) => clientUrlOf(listen).replace(/^nats:/, 'tls:');
 
 export interface StoreBrokerConfigOptions {
-  /** Client port on the shop LAN, "host:port". */
-  listen: string;
+  /** Client port on the shop LAN, "host:port"; by default `brokerListenOf(bundleDir)`. */
+  listen?: string;
   /** The hub's leaf URLs, e.g. tls://hq.example:7422. */
   hubLeafUrls: string[];
   reconnectSeconds?: number;
@@ -173,8 +173,22 @@ export interface StoreBrokerConfigOptions {
   out?: string;
 }
 
-/** Writes the store broker's configuration from the store's bundle; returns its path. */
-export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerConfigOptions): string {
+/**
+ * Where the store's broker listens unless told: on the port of the address provisioning recorded for
+ * its edge and POS terminals (store-broker.json), on every interface unless that address is this
+ * machine's own (then on 127.0.0.1 only); 127.0.0.1:4222 without a record.
+ */
+export function brokerListenOf(bundleDir: string): string {
+  const file = storeBundleFiles(bundleDir).brokerAddress;
+  if (!existsSync(file)) return '127.0.0.1:4222';
+  const url = new URL((JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const local = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return `${local ? '127.0.0.1' : '0.0.0.0'}:${url.port || '4222'}`;
+}
+
+/** Writes the store broker's configuration from the store's bundle; returns its path and where it listens. */
+export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerConfigOptions): { file: string; listen: string } {
   const bundle = storeBundleFiles(bundleDir);
   for (const needed of [bundle.tls.cert, bundle.tls.key, bundle.tlsCa]) {
     if (!existsSync(needed))
@@ -185,15 +199,16 @@ export function writeStoreBrokerConfig(bundleDir: string, options: StoreBrokerCo
     throw new ProvisioningError(`${bundle.record} is missing: is ${bundleDir} a store bundle from "cardsys host provision-store"?`);
   const file = options.out ?? bundle.brokerConfig;
   mkdirSync(dirname(file), { recursive: true });
+  const listen = options.listen ?? brokerListenOf(bundleDir);
   const config = storeBrokerNatsConfig({
-    listen: options.listen,
+    listen,
     tls: { ...bundle.tls, ca: bundle.tlsCa },
     hubLeafUrls: options.hubLeafUrls,
     ...(options.reconnectSeconds !== undefined ? { reconnectSeconds: options.reconnectSeconds } : {}),
     users: storeNatsUsers(record),
   });
   writeFileSync(file, config, { mode: 0o600 });
-  return file;
+  return { file, listen };
 }
 
 /** How each of head office's parts connects: its own provisioned credentials, and the CA when provisioned. */

@@ -1,7 +1,8 @@
 // The blacklist at head office: blacklisting and reinstating cards (appended to `hq`, each change
-// published to every store at once), and the whole list for a store that asks.
+// published to every store at once), and the whole list for a store that asks. Changes and lists
+// carry head office's signature: a store acts on nothing else.
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { decodeOrThrow, pb, subjects, type cardsys } from '../../contracts/index.js';
+import { decodeOrThrow, pb, signHeadOfficeMessage, subjects, type cardsys, type SigningKey } from '../../contracts/index.js';
 import { type BlacklistEntry, type BlacklistState, decideBlacklist, evolveBlacklist, initialBlacklistState } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
@@ -16,6 +17,8 @@ export class BlacklistKeeper {
     private readonly options: {
       /** Publishes each change on `cardsys.blacklist.changes`. */
       publisher: NatsConnection;
+      /** Head office's key, which signs every change and list; none at a follower, which sends neither. */
+      signingKey: SigningKey | undefined;
       logger: Logger;
       now: () => number;
     },
@@ -36,16 +39,21 @@ export class BlacklistKeeper {
     return this.facts.exclusive(async () => {
       const events = decideBlacklist({ kind, cardId, reason, nowMs: this.options.now() }, this.state);
       await this.facts.appendAndFold(events, STREAM_OF_CARD(cardId));
-      const change = {
+      const change = this.signed('BlacklistChange', {
         version: this.state.version,
         cardId,
         blacklisted: kind === 'blacklist',
         reason: reason.trim(),
         atMs: this.options.now(),
-      };
+      });
       this.options.publisher.publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
       return { version: this.state.version };
     });
+  }
+
+  private signed<T extends object>(type: 'BlacklistChange' | 'BlacklistSyncReply', message: T): T {
+    if (!this.options.signingKey) throw new Error('this head-office instance holds no signing key: it sends stores nothing');
+    return signHeadOfficeMessage(type, this.options.signingKey, message);
   }
 
   /** Answers one request on `cardsys.hq.blacklist.<storeId>`: unchanged, or the whole list. */
@@ -57,10 +65,10 @@ export class BlacklistKeeper {
       reply =
         request.knownVersion === version
           ? { version, unchanged: true }
-          : {
+          : this.signed('BlacklistSyncReply', {
               version,
               entries: [...this.state.entries.values()].map((e) => ({ cardId: e.cardId, reason: e.reason, sinceMs: e.sinceMs })),
-            };
+            });
     } catch (error) {
       this.options.logger.warn(`inquiry: blacklist sync on ${msg.subject} refused: ${(error as Error).message}`);
       reply = { version: 0, unchanged: true };

@@ -5,7 +5,7 @@
 import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { subjects, type cardsys } from '../../contracts/index.js';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import type { Authorisation, BlacklistEntry } from '../../domain/index.js';
+import { type Authorisation, type BlacklistEntry, DEFAULT_LOAD_LIMITS, type LoadLimits } from '../../domain/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
@@ -35,6 +35,8 @@ export interface InquiryCentreOptions {
   validForMs?: number;
   /** Added to a deadline before head office acts on it alone (clock skew, credits in flight). */
   marginMs?: number;
+  /** The balance cap and the daily load limit of every load (default DEFAULT_LOAD_LIMITS). */
+  loadLimits?: LoadLimits;
   /** How often open authorisations are checked for a timeout reversal; 0 turns the timer off. */
   sweepEveryMs?: number;
   now?: () => number;
@@ -61,9 +63,10 @@ export class InquiryCentre {
         logger,
         validForMs: options.validForMs ?? 60_000,
         marginMs: options.marginMs ?? 5 * 60_000,
+        limits: options.loadLimits ?? DEFAULT_LOAD_LIMITS,
         now,
       }),
-      new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, logger, now }),
+      new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, signingKey: options.writer?.signingKey, logger, now }),
     );
     await facts.catchUp();
     if (!options.writer) return centre;

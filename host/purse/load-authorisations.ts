@@ -13,6 +13,7 @@ import {
   type InquiryCommand,
   type InquiryState,
   initialInquiryState,
+  type LoadLimits,
   openAuthorisationsOf,
   settleAtInsertion,
   timeoutReversible,
@@ -46,6 +47,8 @@ export class LoadAuthorisations {
       validForMs: number;
       /** Added to a deadline before head office acts on it alone (clock skew, credits in flight). */
       marginMs: number;
+      /** The balance cap and the daily load limit every authorisation is held to. */
+      limits: LoadLimits;
       now: () => number;
     },
   ) {
@@ -163,7 +166,15 @@ export class LoadAuthorisations {
   private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
     return this.facts.exclusive(async () => {
       await this.appendDecision(
-        { kind: 'authorise', ...request, storeId, terminalId, nowMs: this.options.now(), validForMs: this.options.validForMs },
+        {
+          kind: 'authorise',
+          ...request,
+          storeId,
+          terminalId,
+          nowMs: this.options.now(),
+          validForMs: this.options.validForMs,
+          limits: this.options.limits,
+        },
         request.bankId,
       );
       const authorisation = this.state.authorisations.get(request.authorizationId)!;

@@ -13,6 +13,7 @@ export const AuthoriseRequest = z.object(
     bankId: z.string().regex(/^\d{14}$/, 'bank_id must be 14 digits'),
     amount: Yen,
     cardCounter: counter,
+    cardBalance: z.number().int().min(0).default(0),
   },
   { error: 'authorise request is empty' },
 );

@@ -30,7 +30,7 @@ export interface HeadOfficePurse {
 }
 
 export function headOfficePurse(
-  options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs'>,
+  options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs' | 'loadLimits'>,
 ): HeadOfficePurse {
   return {
     startCentre(parts) {

@@ -81,3 +81,8 @@ export async function connectReconnecting(
   })();
   return { nc, link };
 }
+
+/** The server could not be reached at all (not running yet, wrong address): unlike a refused login, worth trying again. */
+export function isUnreachable(error: Error): boolean {
+  return /connection refused|ECONNREFUSED|timeout|ENOTFOUND|EHOSTUNREACH|getaddrinfo/i.test(error.message);
+}

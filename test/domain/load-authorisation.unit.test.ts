@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../contracts/index.js';
-import { inquiryDecider, settleAtInsertion, timeoutReversible, type Authorisation } from '../../domain/index.js';
+import { DEFAULT_LOAD_LIMITS, inquiryDecider, settleAtInsertion, timeoutReversible, type Authorisation } from '../../domain/index.js';
 import { DeciderSpecification } from '../../testkit/decider-specification.js';
 
 const spec = DeciderSpecification.for(inquiryDecider);
@@ -18,6 +18,8 @@ const authorise = {
   terminalId: 't1',
   nowMs: NOW,
   validForMs: 30_000,
+  cardBalance: 0,
+  limits: DEFAULT_LOAD_LIMITS,
 } as const;
 const debited: NewDomainEvent = {
   type: 'BankAccountDebited',
@@ -34,6 +36,7 @@ const authorised: NewDomainEvent = {
     deadlineMs: NOW + 30_000,
     storeId: 's1',
     terminalId: 't1',
+    authorisedAtMs: NOW,
   },
 };
 
@@ -133,6 +136,7 @@ describe('settling an authorisation when its card turns up', () => {
     amount: 10_000,
     cardCounter: 4,
     deadlineMs: NOW + 30_000,
+    authorisedAtMs: NOW,
     holders: [{ storeId: 's1', terminalId: 't1' }],
     status: 'open',
     creditStarted: true,
@@ -181,5 +185,91 @@ describe('settling an authorisation when its card turns up', () => {
         s === 's1' ? later : undefined,
       ),
     ).toBe(false);
+  });
+});
+
+describe('the balance cap and the daily load limit at authorisation', () => {
+  const rich: NewDomainEvent = { type: 'BankAccountOpened', data: { bankId: BANK, balance: 500_000 } };
+  const chipAt = (cardCounter: number, newBalance: number): NewDomainEvent => ({
+    type: 'PursePaid',
+    data: { cardId: 'card-1', amount: 100, newBalance, cardCounter, storeId: 's1', terminalId: 't1' },
+  });
+  const authorisedEarlier = (id: string, amount: number, cardCounter: number, atMs: number): NewDomainEvent => ({
+    type: 'LoadAuthorised',
+    data: { ...authorised.data, authorizationId: id, amount, cardCounter, authorisedAtMs: atMs, deadlineMs: atMs + 30_000 },
+  });
+  const completedEarlier = (id: string, cardCounter: number): NewDomainEvent => ({
+    type: 'LoadAuthorisationCompleted',
+    data: { authorizationId: id, cardId: 'card-1', storeId: 's1', cardCounter },
+  });
+
+  it('declines a load that would take the chip balance the store read over the cap (balance_cap)', () => {
+    spec
+      .given([rich])
+      .when({ ...authorise, cardBalance: 45_000, amount: 5_001 })
+      .thenThrows({ code: 'balance_cap' });
+    spec
+      .given([rich])
+      .when({ ...authorise, cardBalance: 45_000, amount: 5_000 })
+      .then([
+        { ...debited, data: { ...debited.data, amount: 5_000, newBalance: 495_000 } },
+        { ...authorised, data: { ...authorised.data, amount: 5_000 } },
+      ]);
+  });
+
+  it("a store reporting less than head office's shadow balance, with loads still in flight, cannot lift the cap", () => {
+    // Head office saw the chip at ¥35,000 at counter 3, then authorised ¥10,000 at counter 3 that may have reached it.
+    const inFlight = authorisedEarlier('auth-0', 10_000, 3, NOW - 1_000);
+    spec
+      .given([rich, chipAt(3, 35_000), inFlight])
+      .when({ ...authorise, cardBalance: 0, amount: 5_001 })
+      .thenThrows({ code: 'balance_cap' });
+    // Once the chip moved past that counter, its balance at the later counter already holds the load.
+    spec
+      .given([rich, chipAt(3, 35_000), inFlight, completedEarlier('auth-0', 4), chipAt(4, 45_000)])
+      .when({ ...authorise, cardBalance: 0, amount: 5_000 })
+      .then([
+        { ...debited, data: { ...debited.data, amount: 5_000, newBalance: 495_000 } },
+        { ...authorised, data: { ...authorised.data, amount: 5_000 } },
+      ]);
+  });
+
+  it("declines loads over the card's daily limit for the business day; reversed loads and yesterday's do not count (daily_limit)", () => {
+    const today = [authorisedEarlier('auth-a', 10_000, 1, NOW - 60_000), completedEarlier('auth-a', 2)];
+    const more = [authorisedEarlier('auth-b', 15_000, 2, NOW - 30_000), completedEarlier('auth-b', 3)];
+    spec
+      .given([rich, ...today, ...more])
+      .when({ ...authorise, amount: 5_001 })
+      .thenThrows({ code: 'daily_limit' });
+    spec
+      .given([rich, ...today, ...more])
+      .when({ ...authorise, amount: 5_000 })
+      .then([
+        { ...debited, data: { ...debited.data, amount: 5_000, newBalance: 495_000 } },
+        { ...authorised, data: { ...authorised.data, amount: 5_000 } },
+      ]);
+    const reversedB: NewDomainEvent = {
+      type: 'LoadAuthorisationReversed',
+      data: { authorizationId: 'auth-b', cardId: 'card-1', bankId: BANK, amount: 15_000, newBalance: 500_000, reason: 'released' },
+    };
+    spec
+      .given([rich, ...today, authorisedEarlier('auth-b', 15_000, 2, NOW - 30_000), reversedB])
+      .when({ ...authorise, amount: 20_000 })
+      .then([
+        { ...debited, data: { ...debited.data, amount: 20_000, newBalance: 480_000 } },
+        { ...authorised, data: { ...authorised.data, amount: 20_000 } },
+      ]);
+    // NOW is 07:13 JST; a day earlier is the previous business day.
+    spec
+      .given([rich, authorisedEarlier('auth-y', 30_000, 1, NOW - 86_400_000), completedEarlier('auth-y', 2)])
+      .when({ ...authorise, amount: 30_000 })
+      .then([
+        { ...debited, data: { ...debited.data, amount: 30_000, newBalance: 470_000 } },
+        { ...authorised, data: { ...authorised.data, amount: 30_000 } },
+      ]);
+    spec
+      .given([rich])
+      .when({ ...authorise, amount: 10_000, limits: { ...DEFAULT_LOAD_LIMITS, dailyLoadLimit: 9_999 } })
+      .thenThrows({ code: 'daily_limit' });
   });
 });

@@ -162,4 +162,20 @@ describe('host process: store events through NATS into the event store, read mod
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain('--business-day-cutoff: expected an hour 0-23 (Japan time), got "24"');
   });
+
+  it('cardsys host lists its load limits and refuses a limit that is not whole yen', () => {
+    const help = spawnSync(process.execPath, ['bin/cardsys.js', 'host', '--help'], { encoding: 'utf8' });
+    expect(help.stdout).toMatch(/--balance-cap <yen>[\s\S]*default: "50000"/);
+    expect(help.stdout).toMatch(/--daily-load-limit <yen>[\s\S]*default: "30000"/);
+    for (const [option, value] of [
+      ['--balance-cap', '12.5'],
+      ['--daily-load-limit', '0'],
+    ] as const) {
+      const run = spawnSync(process.execPath, ['bin/cardsys.js', 'host', '--nats', nats.url, '--data', join(dir, 'cli'), option, value], {
+        encoding: 'utf8',
+      });
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain(`${option}: expected a whole number of yen above 0, such as 50000, got "${value}"`);
+    }
+  });
 });

@@ -71,7 +71,7 @@ describe('head office on a 3-node hub cluster', () => {
     expect(opened.status).toBe(201);
     for (const storeId of ['A', 'B']) {
       const broker = await deployment.startBroker(storeId);
-      edges.set(storeId, await deployment.startEdge(storeId, broker.url, log.logger, () => card));
+      edges.set(storeId, await deployment.startEdge(storeId, broker.url, log.logger, { cardReader: () => card }));
     }
     pinKey = terminalPinKey(loadPinKey(deployment.bundle('A').pinMasterKey), 'A', TERMINAL);
   }, 120_000);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CardState, generateIssuerMasterKeys, newBlankCard, terminalKeysOf } from '../../card/index.js';
 import {
   loadPinKey,
+  loadPublicKey,
   loadSealingKey,
   loadSealingPublicKey,
   loadSigningKey,
@@ -164,6 +165,7 @@ beforeAll(async () => {
         nats: hq.nats,
         readModels: runner.db,
         sealingKey: headOffice.sealingKey.privateKey,
+        signingKey: headOffice.signingKey,
         issuerKeys: master,
         // Head office's station: the test slot and the stripe of whichever virtual card is in it.
         station: {
@@ -201,6 +203,7 @@ beforeAll(async () => {
     counter: {
       keys: terminalKeysOf(master),
       pinMasterKey: loadPinKey(bundle.pinMasterKey),
+      hqSigningPublicKey: loadPublicKey(bundle.hqSigningPublicKey),
       cardReader: () => card.transport,
       stripeReader: async () => (await new VirtualStripeReader(card.stateFile).read()).bankId,
     },

@@ -14,7 +14,7 @@ import {
   terminalKeysOf,
   type IssuerMasterKeys,
 } from '../../card/index.js';
-import { decodeEvent, generatePinKey, pb } from '../../contracts/index.js';
+import { decodeEvent, generatePinKey, generateSigningKey, pb } from '../../contracts/index.js';
 import { generateSealingKey, openSealed, type SealingKeyPair } from '../../contracts/index.js';
 import { ChipTerminal, InProcessCard, type CardTransport } from '../../reader/index.js';
 import { losingAnswerTo } from '../../testkit/purse-world.js';
@@ -30,6 +30,8 @@ const CARD_ID = '0102030405060708';
 let dir: string;
 let master: IssuerMasterKeys;
 let hq: SealingKeyPair;
+/** Head office's signing key, as the store knows it. */
+const hqSigning = generateSigningKey();
 let log: EventLog;
 let db: Database.Database;
 let info: IssuanceInfo;
@@ -64,6 +66,7 @@ const service = (keys = terminalKeysOf(master), reader: () => CardTransport = ()
     stripeReader: async () => parseBankId(stripe),
     info,
     hqSealingPublicKey: hq.publicKey,
+    hqSigningPublicKey: hqSigning.publicKey,
     logger: quiet,
     now: () => new Date('2026-11-24T10:00:00Z'),
   });
@@ -82,6 +85,8 @@ beforeEach(async () => {
     db,
     sealingKey: generateSealingKey().privateKey,
     hqSealingPublicKey: hq.publicKey,
+    hqSigningPublicKey: hqSigning.publicKey,
+    signingKey: generateSigningKey(),
     logger: quiet,
   });
   card = new InProcessCard(newBlankCard(master.transport));
@@ -254,6 +259,8 @@ describe('secondary issuance flow', () => {
       db: otherDb,
       sealingKey: generateSealingKey().privateKey,
       hqSealingPublicKey: hq.publicKey,
+      hqSigningPublicKey: hqSigning.publicKey,
+      signingKey: generateSigningKey(),
       logger: quiet,
     });
     const other = new SecondaryIssuance({
@@ -265,6 +272,7 @@ describe('secondary issuance flow', () => {
       cardReader: () => card,
       info: otherInfo,
       hqSealingPublicKey: hq.publicKey,
+      hqSigningPublicKey: hqSigning.publicKey,
       logger: quiet,
     });
     expect(await other.issue(request('c2'))).toMatchObject({ ok: true, code: 'already_issued' });

@@ -1,6 +1,7 @@
 // Issuance info from head office to stores over a real nats-server with per-store credentials:
 // the projection decides who each store may finish, the publisher seals and sends, the edge keeps
 // an encrypted copy, and a miss goes to head office on demand.
+import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,15 @@ import Database from 'better-sqlite3';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, pb, type NewDomainEvent, snapshotStream } from '../../contracts/index.js';
-import { loadSealingKey, loadSealingPublicKey, openSealed } from '../../contracts/index.js';
+import {
+  createOpener,
+  loadPublicKey,
+  loadSealingKey,
+  loadSealingPublicKey,
+  loadSigningKey,
+  openSignedSealed,
+} from '../../contracts/index.js';
+import { publicKeyFromRaw, type SigningKey } from '../../contracts/index.js';
 import { snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceInfo } from '../../edge/issuance/index.js';
 import { IssuanceCache } from '../../edge/issuance/index.js';
@@ -27,6 +36,21 @@ let publisher: SnapshotPublisher;
 let responder: { stop(): Promise<void> };
 let edgeDb: Database.Database;
 let info: IssuanceInfo;
+let hqSigningKey: SigningKey;
+/** Head office as store A knows it: the key its snapshot messages are signed with. */
+const headOffice = {
+  name: 'head office',
+  get publicKey() {
+    return hqSigningKey.publicKey;
+  },
+};
+/** The stores' signing keys as provisioning registers them in `hq`. */
+const provisionedKeys = {
+  async publicKey(storeId: string, keyId: string) {
+    const record = stores[storeId as 'A' | 'B' | 'C']?.record;
+    return record?.signingKeyId === keyId ? publicKeyFromRaw(new Uint8Array(Buffer.from(record.signingPublicKey, 'base64'))) : undefined;
+  },
+};
 const connections: NatsConnection[] = [];
 
 const collect = async <T>(items: AsyncIterable<T>): Promise<T[]> => {
@@ -93,9 +117,11 @@ beforeAll(async () => {
   project(user(1, 'A'), user(2, 'A'), user(3, 'A'), user(4, 'B'), user(5, 'B'), user(6, 'C'), user(7, 'A'));
   project(...[1, 2, 3, 4, 5, 6].map(card));
 
+  hqSigningKey = headOffice.signingKey;
   publisher = await startSnapshotPublisher({
     nc: await connectAs(headOffice.files.natsCreds.snapshots),
     readModels,
+    signingKey: hqSigningKey,
     follow: false,
     logger: quiet,
   });
@@ -103,6 +129,8 @@ beforeAll(async () => {
     nc: await connectAs(headOffice.files.natsCreds.responder),
     readModels,
     sealingKey: headOffice.sealingKey.privateKey,
+    signingKey: hqSigningKey,
+    storeKeys: provisionedKeys,
     logger: quiet,
   });
 
@@ -112,6 +140,8 @@ beforeAll(async () => {
     db: edgeDb,
     sealingKey: loadSealingKey(stores.A.bundle.sealingKey).privateKey,
     hqSealingPublicKey: loadSealingPublicKey(stores.A.bundle.hqSealingPublicKey),
+    hqSigningPublicKey: loadPublicKey(stores.A.bundle.hqSigningPublicKey),
+    signingKey: loadSigningKey(stores.A.bundle.signingKey),
     lookupTimeoutMs: 2000,
     logger: quiet,
   });
@@ -171,7 +201,7 @@ describe('issuance snapshots', () => {
     const before = info.cache.state();
     expect(await info.sync()).toBe(0);
     const hq = await connectAs(headOfficeFiles(hqDataDir).natsCreds.snapshots);
-    const again = await startSnapshotPublisher({ nc: hq, readModels, follow: false, logger: quiet });
+    const again = await startSnapshotPublisher({ nc: hq, readModels, signingKey: hqSigningKey, follow: false, logger: quiet });
     try {
       expect(await again.publishPending()).toMatchObject({ messages: 0, fullSnapshots: 0 });
     } finally {
@@ -185,9 +215,11 @@ describe('issuance snapshots', () => {
     const jsm = await storeSnapshotApi(edgeA, 'A');
     const [message] = await collect(readSnapshotMessages(jsm, 'A', 0));
     const keyB = loadSealingKey(stores.B.bundle.sealingKey).privateKey;
-    expect(() => openSealed(keyB, snapshotSealContext('A'), message!.data)).toThrow(/not to this key/);
+    const open = (key: KeyObject) =>
+      openSignedSealed(createOpener(key, snapshotSealContext('A')), snapshotSealContext('A'), message!.data, headOffice);
+    expect(() => open(keyB)).toThrow(/not to this key/);
     const keyA = loadSealingKey(stores.A.bundle.sealingKey).privateKey;
-    expect(pb.IssuanceSnapshotUpdate.decode(openSealed(keyA, snapshotSealContext('A'), message!.data)).storeId).toBe('A');
+    expect(pb.IssuanceSnapshotUpdate.decode(open(keyA)).storeId).toBe('A');
 
     edgeDb.pragma('wal_checkpoint(TRUNCATE)');
     const file = readFileSync(join(root, 'edge-A.db'));
@@ -197,12 +229,12 @@ describe('issuance snapshots', () => {
 
     // The same file read with another store's key: entries cannot be found, nor decrypted.
     const copy = new Database(join(root, 'edge-A.db'));
-    const stolen = new IssuanceCache(copy, 'A', keyB, snapshotSealContext('A'));
+    const stolen = new IssuanceCache(copy, 'A', keyB, snapshotSealContext('A'), headOffice);
     expect(stolen.size()).toBe(6);
     expect(stolen.find(bankId(1))).toBeUndefined();
     const row = edgeDb.prepare('SELECT bank_key FROM issuance_cache LIMIT 1').get() as { bank_key: Buffer };
     expect(() => {
-      const forged = new IssuanceCache(copy, 'A', keyB, snapshotSealContext('A'));
+      const forged = new IssuanceCache(copy, 'A', keyB, snapshotSealContext('A'), headOffice);
       // Point B's index at A's row: decryption still fails without A's key.
       (forged as unknown as { bankKey: () => Buffer }).bankKey = () => row.bank_key;
       forged.find('anything');
@@ -215,6 +247,7 @@ describe('issuance snapshots', () => {
     const compacting = await startSnapshotPublisher({
       nc: hq,
       readModels,
+      signingKey: hqSigningKey,
       follow: false,
       logger: quiet,
       compactAfterMessages: 2,

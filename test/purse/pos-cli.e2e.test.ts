@@ -1,21 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cardsysAsync as cardsys } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { chipPurse, issueCard, startOneStoreWorld, type PurseWorld, type Store } from '../../testkit/purse-world.js';
-
-const CLI = fileURLToPath(new URL('../../bin/cardsys.js', import.meta.url));
-
-function cardsys(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('cardsys pos', () => {
   let world: PurseWorld;

@@ -137,7 +137,8 @@ describe('purse: load with online authorisation, pay, blacklist, idempotent comm
     expect(chipPurse(card).balance).toBe(5_000);
     // The copy is in edge.db: a node opened afresh on the same file refuses the card too.
     const reopened = new Database(store.edge.db.name, { readonly: true });
-    expect(new BlacklistCache(reopened, 's1').find(cardId)).toMatchObject({ reason: 'reported stolen' });
+    const headOffice = { name: 'head office', publicKey: world.backbone.hq.signingKey.publicKey };
+    expect(new BlacklistCache(reopened, 's1', headOffice).find(cardId)).toMatchObject({ reason: 'reported stolen' });
     reopened.close();
 
     store.link.restore();

@@ -27,6 +27,7 @@ describe('purse subjects under store permissions', () => {
   let centre: InquiryCentre;
   const open: NatsConnection[] = [];
   let credsA: string;
+  let writer: HqWriter;
 
   const connectWith = async (credsFile: string) => {
     const nc = await connect({ servers: server.url, ...natsConnectOptions(credsFile) });
@@ -42,7 +43,7 @@ describe('purse subjects under store permissions', () => {
     server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(b.natsAuthConfigFile, 'utf8') });
     const hq = headOfficeFiles(hqDataDir).natsCreds;
     store = SqliteEventStore.open(join(root, 'events.db'));
-    const writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
+    writer = await HqWriter.open({ store, signingKey: generateSigningKey() });
     centre = await InquiryCentre.start({
       nc: await connectWith(hq.responder),
       publisher: await connectWith(hq.writer),
@@ -71,7 +72,7 @@ describe('purse subjects under store permissions', () => {
     });
 
     const db = new Database(join(root, 'edge-a.db'));
-    const blacklist = new BlacklistCache(db, 'A', quiet);
+    const blacklist = new BlacklistCache(db, 'A', { name: 'head office', publicKey: writer.signingKey.publicKey }, quiet);
     blacklist.follow(edgeA);
     await centre.changeBlacklist('blacklist', '00000000000000a1', 'stolen');
     await until(() => blacklist.find('00000000000000a1') !== undefined, 'the change to reach store A');

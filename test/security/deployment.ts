@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { terminalKeysFromJson, type IssuerMasterKeys } from '../../card/index.js';
-import { loadPinKey, loadSigningKey, subjects } from '../../contracts/index.js';
+import { loadPinKey, loadPublicKey, loadSigningKey, subjects } from '../../contracts/index.js';
 import { startEdge, type CounterOptions, type EdgeNode } from '../../edge/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import {
@@ -70,9 +70,15 @@ export interface Deployment {
   startRogueBroker(storeId: string): Promise<Broker>;
   /**
    * The store's edge on `brokerUrl` with its own credentials and a counter whose readers hold no card
-   * (or the readers given); stopped with the deployment.
+   * (or the readers given); stopped with the deployment. `natsOptions` replace the credentials and CA
+   * (a rogue broker asks for neither).
    */
-  startEdge(storeId: string, brokerUrl: string, logger: Logger, cardReader?: CounterOptions['cardReader']): Promise<EdgeNode>;
+  startEdge(
+    storeId: string,
+    brokerUrl: string,
+    logger: Logger,
+    options?: { cardReader?: CounterOptions['cardReader']; natsOptions?: Partial<ConnectionOptions> },
+  ): Promise<EdgeNode>;
   close(): Promise<void>;
 }
 
@@ -205,7 +211,7 @@ export async function startDeployment(storeIds: string[], options: { hubNodes?: 
             listen: `127.0.0.1:${brokerPort}`,
             hubLeafUrls: leafPorts.map((port) => `tls://127.0.0.1:${port}`),
             out: join(dir, 'broker.conf'),
-          }),
+          }).file,
         storeNatsOptions(bundleDir(storeId), 'store'),
       ),
     startRogueBroker: (storeId) =>
@@ -230,20 +236,21 @@ export async function startDeployment(storeIds: string[], options: { hubNodes?: 
         },
         {},
       ),
-    async startEdge(storeId, brokerUrl, logger, cardReader) {
+    async startEdge(storeId, brokerUrl, logger, options = {}) {
       const bundle = storeBundleFiles(bundleDir(storeId));
       const edge = await startEdge({
         storeId,
         dataDir: join(root, `edge-${storeId}`),
         natsUrl: brokerUrl,
-        natsOptions: storeNatsOptions(bundleDir(storeId), 'store'),
+        natsOptions: options.natsOptions ?? storeNatsOptions(bundleDir(storeId), 'store'),
         signingKey: loadSigningKey(bundle.signingKey),
         logger,
         counter: {
           keys: terminalKeysFromJson(JSON.parse(readFileSync(bundle.terminalKeys, 'utf8'))),
           pinMasterKey: loadPinKey(bundle.pinMasterKey),
+          hqSigningPublicKey: loadPublicKey(bundle.hqSigningPublicKey),
           cardReader:
-            cardReader ??
+            options.cardReader ??
             (() => {
               throw new Error('no card in the reader');
             }),

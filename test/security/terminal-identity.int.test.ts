@@ -26,9 +26,11 @@ describe('one identity per POS terminal', () => {
   beforeAll(async () => {
     deployment = await startDeployment(['A']);
     brokerA = await deployment.startBroker('A');
-    edgeA = await deployment.startEdge('A', brokerA.url, edgeLog.logger, (terminalId) => {
-      readersDriven.push(terminalId);
-      throw new NoCardError(`reader of ${terminalId} is empty`);
+    edgeA = await deployment.startEdge('A', brokerA.url, edgeLog.logger, {
+      cardReader: (terminalId) => {
+        readersDriven.push(terminalId);
+        throw new NoCardError(`reader of ${terminalId} is empty`);
+      },
     });
   }, 60_000);
   afterAll(async () => {

@@ -1,6 +1,6 @@
 // The cardsys command as an operator runs it: one-shot commands to completion, long-running ones
 // as child processes whose output a test waits on.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'cardsys.js');
@@ -43,6 +43,21 @@ export function cardsys(args: string[], options: CliEnv = {}): CliRun {
     timeout: 120_000,
   });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr, json: <T>() => jsonOf(run.stdout) as T };
+}
+
+/** As `cardsys`, without blocking this process: for commands answered by servers the test runs in-process. */
+export function cardsysAsync(args: string[], options: CliEnv = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: environment(options.env), cwd: options.cwd, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const code = error ? ((error as { code?: number }).code ?? 1) : 0;
+        resolve({ code, stdout, stderr, json: <T>() => jsonOf(stdout) as T });
+      },
+    );
+  });
 }
 
 export interface RunningCli {
