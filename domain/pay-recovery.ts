@@ -29,13 +29,14 @@ export interface ChipLogRecord {
   mac: string;
 }
 
-export type PayRecovery =
-  | { action: 'record'; sent: PaySent; debit: ChipLogRecord }
-  | { action: 'forget'; sent: PaySent; reason: 'recorded' | 'not_on_chip' | 'beyond_log' };
+/** What to do about one pay sent; `S` is the store's own note of it, handed back as it came. */
+export type PayRecovery<S extends PaySent = PaySent> =
+  | { action: 'record'; sent: S; debit: ChipLogRecord }
+  | { action: 'forget'; sent: S; reason: 'recorded' | 'not_on_chip' | 'beyond_log' };
 
-export interface PayRecoveryInput {
+export interface PayRecoveryInput<S extends PaySent = PaySent> {
   /** The pays this store sent to this card and did not record. */
-  sent: PaySent[];
+  sent: S[];
   /** The highest card counter among the movements this store recorded for the card (0 if none). */
   lastRecordedCounter: number;
   /** The chip's counter now. */
@@ -51,8 +52,8 @@ export interface PayRecoveryInput {
  * terminal), or forget it (recorded after all; the debit never reached the chip; the log no longer
  * reaches back to it, so nothing can be recorded with the chip's MAC).
  */
-export function recoverLostPays(input: PayRecoveryInput): PayRecovery[] {
-  return input.sent.map((sent): PayRecovery => {
+export function recoverLostPays<S extends PaySent>(input: PayRecoveryInput<S>): PayRecovery<S>[] {
+  return input.sent.map((sent): PayRecovery<S> => {
     if (sent.cardCounter <= input.lastRecordedCounter) return { action: 'forget', sent, reason: 'recorded' };
     const debit = input.log.find(
       (r) =>

@@ -28,7 +28,10 @@ export interface Store {
   /** The store's PIN master key: its terminals' PIN keys derive from it. */
   pinMasterKey: Uint8Array;
   /** Sends a POS command to the edge in process, as from the terminal (works while the store is cut off). */
-  command(kind: Pick<PosCommandInput, 'load' | 'pay' | 'read'>, options?: { commandId?: string; terminalId?: string }): Promise<PosReply>;
+  command(
+    kind: Pick<PosCommandInput, 'load' | 'pay' | 'read' | 'status'>,
+    options?: { commandId?: string; terminalId?: string },
+  ): Promise<PosReply>;
   /** Waits until head office holds every event the store has logged. */
   replicated(): Promise<void>;
   /** Stops the edge and starts it again on the same log and edge.db, then waits for NATS. */

@@ -19,6 +19,7 @@ const Common = z.object({
   timeout: z.coerce.number().int('timeout must be whole milliseconds').min(100, 'timeout must be at least 100 ms').default(10_000),
 });
 const Amount = z.coerce.number().pipe(Yen);
+const CommandId = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
 const Pin = z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits');
 
 type PosCliOptions = NatsCliOptions & DataCliOptions & Record<string, unknown>;
@@ -92,7 +93,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   );
 }
 
-/** `cardsys pos load|pay|read`: a POS terminal's commands to its store's edge. */
+/** `cardsys pos issue|load|pay|read|status`: a POS terminal's commands to its store's edge. */
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -105,11 +106,11 @@ export function registerPosCommands(program: Command): void {
         "<data>/stores/<id>/ca.pem (copied from provisioning). A load sends the PIN as a PIN block under the terminal's PIN key\n" +
         '(--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); the PIN never leaves the terminal in clear.',
     );
-  const common = (command: Command) =>
+  const common = (command: Command, commandId = '--command-id <id>') =>
     withDataOption(withNatsOptions(command))
       .requiredOption('--store <id>', "the store whose edge runs the terminal's card reader")
       .option('--terminal <id>', 'this terminal (its card reader at the store, its credentials)', DEFAULT_TERMINAL_ID)
-      .option('--command-id <id>', 'idempotency key; a fresh UUID when omitted')
+      .option(commandId, 'idempotency key; a fresh UUID when omitted')
       .option('--timeout <ms>', 'how long to wait for each attempt', '10000')
       .option('--json', 'one JSON object (the PosReply) on stdout');
 
@@ -134,4 +135,20 @@ export function registerPosCommands(program: Command): void {
       .command('issue')
       .description("secondary issuance: write the customer's data to the card in the reader, from the issuance info head office sent"),
   ).action(async (options: PosCliOptions) => run(options, { issue: {} }));
+
+  // Its own command id is always fresh: --command-id names the command asked about.
+  common(
+    pos
+      .command('status')
+      .description(
+        'what became of an earlier command of this terminal: finished (with its first reply), running, interrupted (the edge stopped ' +
+          'during it), recovered (its pay was found on the card later and recorded under its command id), or unknown',
+      ),
+    '--status-command-id <id>',
+  )
+    .requiredOption('--command-id <id>', 'the command asked about')
+    .addHelpText('after', '\nExit code 0 when the edge knows the command (whatever became of it), 2 when it does not.')
+    .action(async (options: PosCliOptions) =>
+      run({ ...options, commandId: options.statusCommandId }, { status: { commandId: parse(CommandId, options.commandId, 'command-id') } }),
+    );
 }

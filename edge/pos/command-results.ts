@@ -3,6 +3,25 @@ import type { Database } from 'better-sqlite3';
 import { durably } from '../log/index.js';
 import { pb, type cardsys } from '../../contracts/index.js';
 
+interface CommandRow {
+  kind: string;
+  request_digest: string;
+  reply: Buffer | null;
+  started_at: string;
+  finished_at: string | null;
+  terminal_id: string | null;
+}
+
+export interface StoredCommand {
+  kind: string;
+  requestDigest: string;
+  reply: Uint8Array | undefined;
+  startedAt: string;
+  finishedAt: string | undefined;
+  /** The terminal it came from; undefined for a command recorded before commands named theirs. */
+  terminalId: string | undefined;
+}
+
 /**
  * Results of POS commands in edge.db, so a terminal that retries gets the first result. A command
  * is marked running before it touches the card: one found still running after a restart was cut
@@ -22,25 +41,38 @@ export class CommandResults {
       request_digest TEXT NOT NULL,
       reply BLOB,
       started_at TEXT NOT NULL,
-      finished_at TEXT
+      finished_at TEXT,
+      terminal_id TEXT
     )`);
-    this.getStatement = db.prepare<[string], { request_digest: string; reply: Buffer | null }>(
-      'SELECT request_digest, reply FROM pos_commands WHERE command_id = ?',
+    // edge.db made before commands named their terminal: the column is added, older rows have none.
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(pos_commands)').all();
+    if (!columns.some((column) => column.name === 'terminal_id')) db.exec('ALTER TABLE pos_commands ADD COLUMN terminal_id TEXT');
+    this.getStatement = db.prepare<[string], CommandRow>(
+      'SELECT kind, request_digest, reply, started_at, finished_at, terminal_id FROM pos_commands WHERE command_id = ?',
     );
-    this.startStatement = db.prepare<[string, string, string, string]>(
-      'INSERT INTO pos_commands (command_id, kind, request_digest, started_at) VALUES (?, ?, ?, ?)',
+    this.startStatement = db.prepare<[string, string, string, string, string]>(
+      'INSERT INTO pos_commands (command_id, kind, request_digest, started_at, terminal_id) VALUES (?, ?, ?, ?, ?)',
     );
     this.finishStatement = db.prepare<[Buffer, string, string]>('UPDATE pos_commands SET reply = ?, finished_at = ? WHERE command_id = ?');
   }
 
-  /** The command as first seen: its request digest and, once finished, its encoded reply. */
-  find(commandId: string): { requestDigest: string; reply: Uint8Array | undefined } | undefined {
+  /** The command as first seen: its kind, request digest, terminal, times and, once finished, its encoded reply. */
+  find(commandId: string): StoredCommand | undefined {
     const row = this.getStatement.get(commandId);
-    return row && { requestDigest: row.request_digest, reply: row.reply ?? undefined };
+    return (
+      row && {
+        kind: row.kind,
+        requestDigest: row.request_digest,
+        reply: row.reply ?? undefined,
+        startedAt: row.started_at,
+        finishedAt: row.finished_at ?? undefined,
+        terminalId: row.terminal_id ?? undefined,
+      }
+    );
   }
 
-  start(commandId: string, kind: string, requestDigest: string): void {
-    durably(this.db, () => this.startStatement.run(commandId, kind, requestDigest, new Date().toISOString()));
+  start(commandId: string, kind: string, requestDigest: string, terminalId: string): void {
+    durably(this.db, () => this.startStatement.run(commandId, kind, requestDigest, new Date().toISOString(), terminalId));
   }
 
   finish(commandId: string, reply: Uint8Array): void {

@@ -30,6 +30,8 @@ export interface PosCommandInput {
   read?: Record<string, never>;
   pay?: { amount: number };
   load?: { amount: number; pin: string };
+  /** What became of an earlier command of this terminal. */
+  status?: { commandId: string };
 }
 
 /** The PosCommand on the wire: the PIN encrypted into a PIN block bound to this terminal and command. */

@@ -36,6 +36,15 @@ export type PosOutcome = Omit<Partial<PosReply>, 'commandId'> & { ok: boolean; c
 
 export type PosHandler = (request: PosRequest) => Promise<PosOutcome>;
 
+/** What a feature found since of a command that was interrupted (a pay recovered from the card). */
+export interface Aftermath {
+  recoveredEventId: string;
+  cardId: string;
+  cardCounter: number;
+  amount: number;
+  recoveredAt: string;
+}
+
 export interface PosServerOptions {
   storeId: string;
   db: Database;
@@ -48,6 +57,7 @@ const MAX_ID = 128;
 
 export class PosServer {
   private readonly handlers = new Map<PosCommandKind, PosHandler>();
+  private readonly aftermaths: Array<(commandId: string) => Aftermath | undefined> = [];
   private readonly running = new Map<string, Promise<Uint8Array>>();
   private readonly results: CommandResults;
   private readonly logger: Logger;
@@ -64,6 +74,11 @@ export class PosServer {
   register(kind: PosCommandKind, handler: PosHandler): void {
     if (this.handlers.has(kind)) throw new Error(`a handler for "${kind}" commands is already registered`);
     this.handlers.set(kind, handler);
+  }
+
+  /** A feature that may find, later, what an interrupted command did (the purse: a pay on the card). */
+  explainInterrupted(find: (commandId: string) => Aftermath | undefined): void {
+    this.aftermaths.push(find);
   }
 
   /**
@@ -114,6 +129,7 @@ export class PosServer {
     }
     const problem = this.checkCommand(command, terminalId);
     if (problem) return encodeReply(command.commandId, { ok: false, code: 'bad_request', message: problem });
+    if (command.status) return encodeReply(command.commandId, this.statusOf(command.status.commandId ?? '', terminalId));
     if (command.terminalId && command.terminalId !== terminalId)
       this.logger.warn(
         `pos ${this.options.storeId}: command ${command.commandId} from terminal ${terminalId} names terminal "${command.terminalId}"; it runs on ${terminalId}, the terminal it came from`,
@@ -150,12 +166,61 @@ export class PosServer {
     }
   }
 
+  /**
+   * What became of a command, told only to the terminal that sent it (a command recorded before
+   * commands named their terminal: to any of the store's).
+   */
+  private statusOf(commandId: string, terminalId: string): PosOutcome {
+    const stored = this.results.find(commandId);
+    if (!stored || (stored.terminalId !== undefined && stored.terminalId !== terminalId))
+      return {
+        ok: false,
+        code: 'unknown',
+        message: `terminal ${terminalId} sent no command ${commandId} to this store`,
+        status: { commandId, state: 'unknown' },
+      };
+    const base = { commandId, kind: stored.kind, startedAt: stored.startedAt, finishedAt: stored.finishedAt ?? '' };
+    const reply = stored.reply ? decodePosReply(stored.reply) : undefined;
+    // A pay whose card answer was lost (the card pulled, or the edge stopped) and that was found on
+    // the card later: recovered, whatever its first reply said.
+    const found = this.running.has(commandId) ? undefined : this.aftermaths.map((find) => find(commandId)).find((a) => a !== undefined);
+    if (found)
+      return {
+        ok: true,
+        code: 'recovered',
+        message: `${stored.kind} command ${commandId}${reply ? ` answered ${reply.code}, but its` : ' was interrupted; its'} pay of ¥${found.amount.toLocaleString('en-US')} was found on card ${found.cardId} (counter ${found.cardCounter}) and recorded at ${found.recoveredAt} (event ${found.recoveredEventId})`,
+        cardId: found.cardId,
+        eventId: found.recoveredEventId,
+        status: { ...base, ...found, state: 'recovered', ...(reply ? { reply } : {}) },
+      };
+    if (reply)
+      return {
+        ok: true,
+        code: 'finished',
+        message: `${stored.kind} command ${commandId} finished: ${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`,
+        status: { ...base, state: 'finished', reply },
+      };
+    if (this.running.has(commandId))
+      return {
+        ok: true,
+        code: 'running',
+        message: `${stored.kind} command ${commandId} is running`,
+        status: { ...base, state: 'running' },
+      };
+    return {
+      ok: true,
+      code: 'interrupted',
+      message: `${stored.kind} command ${commandId} was interrupted when the store's node stopped; nothing of it has been found on a card since (read the card to see its state)`,
+      status: { ...base, state: 'interrupted' },
+    };
+  }
+
   private checkCommand(command: cardsys.v1.PosCommand, terminalId: string): string | undefined {
     if (!command.commandId || command.commandId.length > MAX_ID) return `command_id must be 1-${MAX_ID} characters`;
     if (command.storeId !== this.options.storeId)
       return `command is for store "${command.storeId}", this is store "${this.options.storeId}"`;
     if (!isValidTerminalId(terminalId)) return `"${terminalId}" is not a terminal id`;
-    if (!command.kind) return 'command has no kind (issue, load, pay or read)';
+    if (!command.kind) return 'command has no kind (issue, load, pay, read or status)';
     if (command.load?.pin) return 'a PIN in clear is refused: the terminal sends it as a PIN block';
     return undefined;
   }
@@ -165,7 +230,7 @@ export class PosServer {
     const handler = this.handlers.get(kind);
     if (!handler)
       return encodeReply(command.commandId, { ok: false, code: 'unsupported', message: `this store does not handle "${kind}" commands` });
-    this.results.start(command.commandId, kind, digest);
+    this.results.start(command.commandId, kind, digest, terminalId);
     let outcome: PosOutcome;
     try {
       outcome = await handler({

@@ -55,8 +55,11 @@ async function recordLostPays(counter: PurseCounter, card: InsertedCard, request
       counter.pays.forget(step.sent);
       continue;
     }
-    const { debit } = step;
-    await counter.record(request, cardId, {
+    const { debit, sent: noted } = step;
+    // Under the command that sent the debit and its terminal's name (the chip logged and MACed that
+    // terminal's id, derived from the name), so the terminal's "interrupted" answer and this record
+    // match; a note older than that falls back to this command and the chip's terminal id.
+    const [entry] = await counter.record({ ...request, commandId: noted.commandId ?? request.commandId }, cardId, {
       type: 'PursePaid',
       data: {
         cardId,
@@ -65,12 +68,21 @@ async function recordLostPays(counter: PurseCounter, card: InsertedCard, request
         cardCounter: debit.counter,
         cardMac: fromHex(debit.mac),
         storeId: counter.storeId,
-        // The terminal that made the debit, as the chip logged it (its MAC covers this id).
-        terminalId: debit.terminalId,
+        terminalId: noted.terminalName ?? debit.terminalId,
         recovered: true,
       },
     });
-    counter.pays.recorded(cardId, debit.counter);
+    const recovered = noted.commandId
+      ? {
+          commandId: noted.commandId,
+          cardId,
+          cardCounter: debit.counter,
+          amount: debit.amount,
+          eventId: entry!.envelope.eventId,
+          recoveredAt: counter.now().toISOString(),
+        }
+      : undefined;
+    counter.pays.recorded(cardId, debit.counter, recovered);
     notes.push(`earlier pay of ${yen(debit.amount)} found on the card and recorded`);
   }
   return notes;

@@ -17,7 +17,15 @@ export async function pay(counter: PurseCounter, request: PosRequest): Promise<P
   const decision = decidePay({ ...card.facts, balance: balance.balance }, amount, counter.today());
   if (!decision.ok) return counter.decline(request, card.info.cardId, 'pay', amount, decision, balance.balance);
   await counter.authenticate(card);
-  const sent = { cardId: card.info.cardId, cardCounter: balance.counter + 1, amount, terminalId: toHex(card.terminal.terminalId) };
+  const sent = {
+    cardId: card.info.cardId,
+    cardCounter: balance.counter + 1,
+    amount,
+    terminalId: toHex(card.terminal.terminalId),
+    // Should the card's answer be lost, the pay is recorded later under this command and terminal.
+    commandId: request.commandId,
+    terminalName: request.terminalName,
+  };
   counter.pays.sending(sent);
   let receipt;
   try {

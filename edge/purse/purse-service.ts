@@ -22,6 +22,20 @@ export class PurseService {
     pos.register('pay', (request) => this.guard(request, () => pay(this.counter, request)));
     pos.register('load', (request) => this.guard(request, () => load(this.counter, request)));
     pos.register('read', (request) => this.guard(request, () => this.read(request)));
+    // A pay cut short (the edge stopped after the debit went to the card) is recorded when the card
+    // comes back: `pos status` then says so, under the pay's own command id.
+    pos.explainInterrupted((commandId) => {
+      const found = this.counter.pays.recoveredBy(commandId);
+      return (
+        found && {
+          recoveredEventId: found.eventId,
+          cardId: found.cardId,
+          cardCounter: found.cardCounter,
+          amount: found.amount,
+          recoveredAt: found.recoveredAt,
+        }
+      );
+    });
   }
 
   private async read(request: PosRequest): Promise<PosOutcome> {

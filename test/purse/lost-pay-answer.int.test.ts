@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chipCommands } from '../../card/index.js';
-import { decodeEvent, type cardsys, type Fields } from '../../contracts/index.js';
+import { chipCommands, terminalIdOf } from '../../card/index.js';
+import { decodeEvent, storeTerminalName, type cardsys, type Fields } from '../../contracts/index.js';
 import { chipPurse, issueCard, losingAnswerTo, startPurseWorld, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 type Paid = Fields<cardsys.v1.PursePaid>;
@@ -33,7 +33,7 @@ describe('card pulled after the chip committed a pay, before its answer', () => 
     expect(await s1.command({ load: { amount: 10_000, pin: '1234' } })).toMatchObject({ ok: true, balance: 10_000 });
 
     s1.readers.set('pos-1', losingAnswerTo(issued.card, chipCommands.INS.DEBIT));
-    expect(await s1.command({ pay: { amount: 1_500 } })).toMatchObject({ ok: false, code: 'card_removed' });
+    expect(await s1.command({ pay: { amount: 1_500 } }, { commandId: 'lost-pay-1' })).toMatchObject({ ok: false, code: 'card_removed' });
     expect(chipPurse(issued.card)).toEqual({ balance: 8_500, counter: 2 });
     expect(paysOf(s1, issued.cardId)).toEqual([]);
 
@@ -53,17 +53,28 @@ describe('card pulled after the chip committed a pay, before its answer', () => 
     expect(read).toMatchObject({ ok: true, balance: 7_800 });
     expect(read.message).toContain('earlier pay of ¥1,500 found on the card and recorded');
     const [found] = issued.card.state.issued!.log.filter((entry) => entry.counter === 2);
+    // Recorded as the terminal names itself, whose chip id the card logged (and MACed), under the
+    // command id of the pay that took the money, not the read's.
+    expect(Buffer.from(found!.terminalId)).toEqual(Buffer.from(terminalIdOf(storeTerminalName('s1', 'pos-1'))));
     expect(paysOf(s1, issued.cardId)).toEqual([
       expect.objectContaining({
         amount: 1_500,
         newBalance: 8_500,
         cardCounter: 2,
         storeId: 's1',
-        terminalId: Buffer.from(found!.terminalId).toString('hex'),
+        terminalId: storeTerminalName('s1', 'pos-1'),
         cardMac: found!.mac,
         recovered: true,
       }),
     ]);
+    const recorded = s1.edge.log.read(1, s1.edge.log.headSeq).filter((e) => e.envelope.eventType === 'PursePaid');
+    expect(recorded.map((e) => e.envelope.commandId)).toEqual(['lost-pay-1']);
+    expect(await s1.command({ status: { commandId: 'lost-pay-1' } })).toMatchObject({
+      ok: true,
+      code: 'recovered',
+      eventId: recorded[0]!.envelope.eventId,
+      status: { state: 'recovered', kind: 'pay', cardCounter: 2, amount: 1_500, reply: { code: 'card_removed' } },
+    });
 
     // Never twice: neither at the next insertion nor after another restart.
     expect((await s1.command({ read: {} })).message).not.toContain('found on the card');

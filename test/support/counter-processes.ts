@@ -28,6 +28,8 @@ export interface CounterDeployment {
    * Only one edge may run at a time: each keeps its connection to the card in the slot.
    */
   startEdge(storeId: string, options?: { powerCut?: boolean }): Promise<EdgeProcess>;
+  /** The store's broker, where its edge and POS terminals connect. */
+  brokerUrl(storeId: string): string;
   /** A call to head office's API with a token of the role. */
   api(role: Role, method: string, path: string, body?: object): Promise<{ status: number; json: any }>;
   /** A registered user with a bank account and a card head office initialised, in the slot (no connection kept). */
@@ -81,6 +83,7 @@ export async function startCounterDeployment(storeIds: string[]): Promise<Counte
     rig,
     command,
     api,
+    brokerUrl: (storeId) => brokers.get(storeId)!.url,
     async startEdge(storeId, options = {}) {
       const edge = await startEdgeProcess({
         dataDir: deployment.root,
