@@ -1,7 +1,10 @@
 // The edge's line to head office for the purse: inquiry centre requests, and whether the line is up
 // at all (so offline work such as a pay never waits on a timeout).
-import type { NatsConnection } from '@nats-io/transport-node';
+import { RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { decodeOrThrow, pb, subjects, type cardsys } from '../../contracts/index.js';
+
+/** How long to wait before asking again a request nobody was there to take. */
+const NO_RESPONDERS_PAUSE_MS = 100;
 
 export class HeadOfficeUnreachableError extends Error {
   override name = 'HeadOfficeUnreachableError';
@@ -49,11 +52,19 @@ export class HeadOfficeLink {
     this.upListeners.add(listener);
   }
 
+  /**
+   * One request to head office's inquiry centre, asked again up to `attempts` times when no answer
+   * comes within the timeout. A request nobody was there to take (no responders: the store's
+   * broker is joining another hub node, or head office's responder is reconnecting) is asked again
+   * at once and does not use up an attempt, within the time the attempts would take; every request
+   * is one head office answers the same however often it comes (an authorisation by its id).
+   */
   async inquire(terminalId: string, kind: InquiryKind, options: { attempts?: number } = {}): Promise<InquiryReply> {
     const bytes = pb.InquiryRequest.encode({ storeId: this.storeId, terminalId, ...kind }).finish();
     const attempts = options.attempts ?? 1;
+    const deadline = Date.now() + attempts * this.timeoutMs;
     let lastError: Error | undefined;
-    for (let attempt = 0; attempt < attempts; attempt++) {
+    for (let attempt = 0; attempt < attempts; ) {
       const nc = this.connection;
       if (!nc) throw new HeadOfficeUnreachableError('head office cannot be reached: the store is offline');
       try {
@@ -61,6 +72,12 @@ export class HeadOfficeLink {
         return decodeOrThrow('InquiryReply', () => pb.InquiryReply.decode(message.data));
       } catch (error) {
         lastError = error as Error;
+        const nobodyThere = error instanceof RequestError && error.isNoResponders();
+        if (nobodyThere && Date.now() + NO_RESPONDERS_PAUSE_MS < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, NO_RESPONDERS_PAUSE_MS));
+          continue;
+        }
+        attempt++;
       }
     }
     throw new HeadOfficeUnreachableError(`head office did not answer: ${lastError?.message ?? 'unknown error'}`);

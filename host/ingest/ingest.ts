@@ -7,7 +7,14 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, typ
 import { EVENTS_STREAM, pb, subjects, INGEST_CONSUMER } from '../../contracts/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
-import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
+import {
+  ensureStream,
+  jetstreamManagerWhenReady,
+  serveRequests,
+  storeAskingOn,
+  streamReplicas,
+  type RefusedRequests,
+} from '../../infra/nats/index.js';
 import type { StoreKeys } from './batch-check.js';
 import { type BatchRefusal, checkRound, CommittedTails, commitRound, type RoundParts, type StoredBatches } from './round.js';
 
@@ -39,22 +46,21 @@ export interface Ingest {
   stop(): Promise<void>;
 }
 
+/** How long one pull request for the stores' batches lasts before the next (the client's default is 30 s). */
+const PULL_EXPIRES_MS = 5_000;
+
 /** How long JetStream remembers a Nats-Msg-Id; older re-sends are caught by the host's own dedupe. */
 export const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
-/** Creates the CARDSYS_EVENTS stream if missing. Head office owns it; edges only publish. */
+/** Creates the CARDSYS_EVENTS stream if missing (three copies on a clustered hub). Head office owns it; edges only publish. */
 export async function ensureEventsStream(nc: NatsConnection): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  try {
-    await jsm.streams.info(EVENTS_STREAM);
-  } catch {
-    await jsm.streams.add({
-      name: EVENTS_STREAM,
-      subjects: [subjects.eventsAll],
-      storage: StorageType.File,
-      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-    });
-  }
+  await ensureStream(await jetstreamManagerWhenReady(nc), {
+    name: EVENTS_STREAM,
+    subjects: [subjects.eventsAll],
+    storage: StorageType.File,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    num_replicas: streamReplicas(nc),
+  });
 }
 
 /** Creates the durable consumer, or updates the settings a running one may change. */
@@ -103,7 +109,9 @@ async function consumeInRounds(
   processRound: (messages: JsMsg[]) => Promise<void>,
 ): Promise<{ stop(): Promise<void> }> {
   const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM, consumerName);
-  const delivered = await consumer.consume({ max_messages: 512 });
+  // Short pulls: a pull whose consumer leader went away (a hub node down, a cluster without quorum)
+  // is noticed by its missing heartbeats after about one expiry, and pulled again from the new one.
+  const delivered = await consumer.consume({ max_messages: 512, expires: PULL_EXPIRES_MS });
   const queue: JsMsg[] = [];
   let wake: (() => void) | undefined;
   let ended = false;

@@ -8,7 +8,7 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { pb, type cardsys, snapshotStream, subjects } from '../../contracts/index.js';
 import { createSealer, sealingPublicKeyFromRaw, signSealed, type Sealer, type SigningKey } from '../../contracts/index.js';
-import { ensureSnapshotStream } from '../../infra/nats/index.js';
+import { ensureSnapshotStream, streamReplicas } from '../../infra/nats/index.js';
 import { snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from '../../projections/index.js';
 
@@ -77,6 +77,7 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
   const reader = new IssuanceSnapshotReader(options.readModels);
   const js = jetstream(options.nc);
   const jsm = await jetstreamManager(options.nc);
+  const replicas = streamReplicas(options.nc);
   const cursors = new Map<string, StoreCursor | undefined>();
 
   const publish = async (store: SnapshotStore, cursor: StoreCursor, payload: Uint8Array, msgID: string, figures: PublishFigures) => {
@@ -97,7 +98,7 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
 
   const cursorOf = async (store: SnapshotStore): Promise<StoreCursor | undefined> => {
     if (cursors.has(store.storeId)) return cursors.get(store.storeId);
-    await ensureSnapshotStream(jsm, store.storeId);
+    await ensureSnapshotStream(jsm, store.storeId, replicas);
     const stream = snapshotStream(store.storeId);
     const last = await jsm.streams.getMessage(stream, { last_by_subj: subjects.snapshot(store.storeId) });
     const cursor: StoreCursor | undefined = last

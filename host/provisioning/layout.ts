@@ -101,6 +101,11 @@ export function storeBundleFiles(bundleDir: string): StoreBundleFiles {
   };
 }
 
+/** Node `node` (from 1) of a clustered hub: its configuration and the file it writes its process id to. */
+export function hubNodeFiles(hqDataDir: string, node: number): { config: string; pidFile: string } {
+  return { config: join(hqDataDir, `nats-server-${node}.conf`), pidFile: join(hqDataDir, `nats-server-${node}.pid`) };
+}
+
 /** Where a server's clients find it, recorded where provisioning or `nats-config` wrote its files. */
 export interface RecordedAddress {
   url: string;

@@ -7,7 +7,7 @@ import type { ConnectionOptions } from '@nats-io/transport-node';
 import type { HeadOfficePart } from '../../infra/nats/index.js';
 import { hubNatsConfig, includeLine, storeBrokerNatsConfig } from '../../infra/nats/index.js';
 import { ensureCertificate, LOCAL_HOSTS } from '../../infra/nats/index.js';
-import { headOfficeFiles, storeBundleFiles, writeRecordedAddress } from './layout.js';
+import { headOfficeFiles, hubNodeFiles, storeBundleFiles, writeRecordedAddress } from './layout.js';
 import {
   provisionedNatsUsers,
   provisionedStores,
@@ -34,7 +34,8 @@ function hostOfAddress(address: string): string {
 
 const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::']);
 
-export interface HubNatsConfigOptions {
+/** One hub node's addresses and files. */
+export interface HubNodeOptions {
   /** Client port, "host:port". */
   listen: string;
   /** Leaf port for the stores' brokers, "host:port"; none when omitted. */
@@ -42,19 +43,36 @@ export interface HubNatsConfigOptions {
   /** Leaf address the hub advertises to brokers (nats-server's `advertise`). */
   leafAdvertise?: string;
   jetstreamDir: string;
-  /** More names and addresses clients reach the hub by, for its certificate. */
-  tlsHosts?: string[];
-  /** Where the configuration goes; `<hqDataDir>/nats-server.conf` by default. */
+  /** Where the configuration goes; `<hqDataDir>/nats-server.conf` (a cluster's: `nats-server-<n>.conf`) by default. */
   out?: string;
 }
 
+export interface HubNatsConfigOptions extends HubNodeOptions {
+  /** More names and addresses clients reach the hub by, for its certificate. */
+  tlsHosts?: string[];
+}
+
+export interface HubClusterConfigOptions {
+  /** Every node of the JetStream cluster, each with the address the others route to it on. */
+  nodes: Array<HubNodeOptions & { routeListen: string }>;
+  /** More names and addresses clients and the other nodes reach the hub by, for its certificate. */
+  tlsHosts?: string[];
+}
+
 export interface WrittenHubConfig {
+  /** The configuration (a cluster's first node's). */
   file: string;
+  /** Every node's configuration, in node order. */
+  files: string[];
   users: number;
   stores: number;
   /** The hub's certificate was (re)issued because it was missing or did not name every host. */
   certificateIssued: boolean;
 }
+
+/** The name a JetStream cluster of hub nodes goes by, and each node's. */
+const CLUSTER_NAME = 'cardsys-hub';
+const nodeName = (node: number) => `${CLUSTER_NAME}-${node}`;
 
 /**
  * Writes the hub's configuration. Its accounts and leaf logins are included from the files that
@@ -62,41 +80,88 @@ export interface WrittenHubConfig {
  * a reload of nats-server.
  */
 export function writeHubNatsConfig(hqDataDir: string, options: HubNatsConfigOptions): WrittenHubConfig {
+  return writeHubNodes(hqDataDir, [options], options.tlsHosts);
+}
+
+/**
+ * Writes one configuration per node of a clustered hub: the same accounts, leaf logins and
+ * certificate on every node, JetStream clustered over TLS routes between them (streams then keep
+ * three replicas, see `streamReplicas`).
+ */
+export function writeHubClusterNatsConfig(hqDataDir: string, options: HubClusterConfigOptions): WrittenHubConfig {
+  if (options.nodes.length < 3)
+    throw new ProvisioningError(`a clustered hub needs 3 nodes or more (JetStream keeps a quorum of 3); got ${options.nodes.length}`);
+  return writeHubNodes(hqDataDir, options.nodes, options.tlsHosts);
+}
+
+function writeHubNodes(
+  hqDataDir: string,
+  nodes: Array<HubNodeOptions & { routeListen?: string }>,
+  tlsHosts: string[] | undefined,
+): WrittenHubConfig {
   const headOffice = provisionHeadOffice({ hqDataDir });
   const files = headOffice.files;
-  const named = [options.listen, options.leafListen, options.leafAdvertise]
+  const named = nodes
+    .flatMap((node) => [node.listen, node.leafListen, node.leafAdvertise, node.routeListen])
     .filter((address): address is string => address !== undefined)
     .map(hostOfAddress);
-  const hosts = [...new Set([...LOCAL_HOSTS, ...named, ...(options.tlsHosts ?? [])].filter((host) => !WILDCARD_HOSTS.has(host)))];
-  const certificate = ensureCertificate(files.tlsCa, files.hubTls, { commonName: 'cardsys hub', hosts });
+  const hosts = [...new Set([...LOCAL_HOSTS, ...named, ...(tlsHosts ?? [])].filter((host) => !WILDCARD_HOSTS.has(host)))];
+  const clustered = nodes.length > 1;
+  // A cluster's nodes show the hub's certificate to each other on their routes, as clients too.
+  const certificate = ensureCertificate(files.tlsCa, files.hubTls, { commonName: 'cardsys hub', hosts, clientAuth: clustered });
   writeNatsAuthConfig(hqDataDir);
-  const file = options.out ?? files.natsServerConfig;
-  mkdirSync(dirname(file), { recursive: true });
-  const config = hubNatsConfig({
-    listen: options.listen,
-    jetstreamDir: options.jetstreamDir,
-    tls: files.hubTls,
-    ...(options.leafListen
-      ? {
-          leaf: {
-            listen: options.leafListen,
-            ...(options.leafAdvertise ? { advertise: options.leafAdvertise } : {}),
-            tls: { ...files.hubTls, ca: files.tlsCa.cert },
-          },
-        }
-      : {}),
-    accounts: includeLine(file, files.natsAuthConfig),
-    pidFile: files.hubPidFile,
+  const written = nodes.map((node, index) => {
+    const own = clustered ? hubNodeFiles(hqDataDir, index + 1) : { config: files.natsServerConfig, pidFile: files.hubPidFile };
+    const file = node.out ?? own.config;
+    mkdirSync(dirname(file), { recursive: true });
+    const config = hubNatsConfig({
+      listen: node.listen,
+      jetstreamDir: node.jetstreamDir,
+      tls: files.hubTls,
+      ...(node.leafListen
+        ? {
+            leaf: {
+              listen: node.leafListen,
+              ...(node.leafAdvertise ? { advertise: node.leafAdvertise } : {}),
+              tls: { ...files.hubTls, ca: files.tlsCa.cert },
+            },
+          }
+        : {}),
+      accounts: includeLine(file, files.natsAuthConfig),
+      pidFile: own.pidFile,
+      ...(clustered
+        ? {
+            cluster: {
+              name: CLUSTER_NAME,
+              serverName: nodeName(index + 1),
+              listen: required(node.routeListen, `node ${index + 1}'s route address`),
+              routes: nodes.filter((other) => other !== node).map((other) => routeUrlOf(required(other.routeListen, 'a route address'))),
+              tls: { ...files.hubTls, ca: files.tlsCa.cert },
+            },
+          }
+        : {}),
+    });
+    writeFileSync(file, config, { mode: 0o600 });
+    return file;
   });
-  writeFileSync(file, config, { mode: 0o600 });
-  writeRecordedAddress(files.hubAddress, { url: clientUrlOf(options.listen) });
+  // Head office's parts try every node: a client that knows one only cannot start while it is down.
+  writeRecordedAddress(files.hubAddress, { url: nodes.map((node) => clientUrlOf(node.listen)).join(',') });
   return {
-    file,
+    file: written[0]!,
+    files: written,
     users: provisionedNatsUsers(hqDataDir).length,
     stores: provisionedStores(hqDataDir).length,
     certificateIssued: certificate.created,
   };
 }
+
+function required(value: string | undefined, what: string): string {
+  if (value === undefined) throw new ProvisioningError(`a clustered hub needs ${what}`);
+  return value;
+}
+
+/** The route URL of a node listening for routes on "host:port". */
+const routeUrlOf = (listen: string) => clientUrlOf(listen).replace(/^nats:/, 'tls:');
 
 export interface StoreBrokerConfigOptions {
   /** Client port on the shop LAN, "host:port"; by default `brokerListenOf(bundleDir)`. */
@@ -164,14 +229,21 @@ export type HubReload =
 const SECOND_RELOAD_AFTER_MS = 1_000;
 
 /**
- * Asks the hub's nats-server to reload its configuration (SIGHUP, as `nats-server --signal reload`
- * does), so it reads the accounts and leaf logins provisioning regenerated. Twice: nats-server 2.9
- * adds an account on a reload but wires that account's imports only at the next one. The hub writes
- * its process id to `<hq>/nats-server.pid` (its configuration says so); where no live process is
- * found there (the hub runs on another machine, or is not running), the commands to run are returned.
+ * Asks the hub's nats-server (every node of a clustered hub) to reload its configuration (SIGHUP,
+ * as `nats-server --signal reload` does), so it reads the accounts and leaf logins provisioning
+ * regenerated. Twice: nats-server 2.9 adds an account on a reload but wires that account's imports
+ * only at the next one. Each node writes its process id to `<hq>/nats-server.pid` (a cluster's node
+ * n to `nats-server-<n>.pid`; their configurations say so); where no live process is found there
+ * (the hub runs on another machine, or is not running), the commands to run are returned.
  */
-export async function reloadHub(hqDataDir: string): Promise<HubReload> {
-  const pidFile = resolve(headOfficeFiles(hqDataDir).hubPidFile);
+export async function reloadHub(hqDataDir: string): Promise<HubReload[]> {
+  const single = resolve(headOfficeFiles(hqDataDir).hubPidFile);
+  const nodes: string[] = [];
+  for (let node = 1; existsSync(hubNodeFiles(hqDataDir, node).pidFile); node++) nodes.push(resolve(hubNodeFiles(hqDataDir, node).pidFile));
+  return Promise.all((nodes.length > 0 && !existsSync(single) ? nodes : [single]).map(reloadNode));
+}
+
+async function reloadNode(pidFile: string): Promise<HubReload> {
   const once = `nats-server --signal reload=${pidFile}`;
   const command = `${once} && sleep 1 && ${once}`;
   if (!existsSync(pidFile)) return { reloaded: false, pidFile, command, reason: `no hub has written ${pidFile}` };

@@ -26,9 +26,14 @@ export interface ReconnectingConnection {
   link: LinkWatch;
 }
 
+/** The servers a `--nats` value names: one URL, or several comma-separated (the nodes of a cluster). */
+function natsServers(url: string | string[]): string[] {
+  return (Array.isArray(url) ? url : url.split(',')).map((server) => server.trim()).filter((server) => server.length > 0);
+}
+
 /**
- * Connects once (rejecting if the first attempt fails, so the caller can decide whether to wait
- * offline) and then reconnects forever with a capped exponential back-off, logging each change
+ * Connects once to any of the servers (rejecting if the first attempt fails, so the caller can
+ * decide whether to wait offline) and then reconnects forever with a capped exponential back-off, logging each change
  * of state under `component`.
  */
 export async function connectReconnecting(
@@ -39,6 +44,7 @@ export async function connectReconnecting(
   let failedAttempts = 0;
   const nc = await connect({
     ...options,
+    servers: natsServers(options.servers),
     maxReconnectAttempts: -1,
     reconnectDelayHandler: () => Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failedAttempts++, 10)),
   });

@@ -10,3 +10,4 @@ export * from './credentials.js';
 export * from './responder.js';
 export * from './snapshot-channel.js';
 export * from './connection.js';
+export * from './jetstream-cluster.js';

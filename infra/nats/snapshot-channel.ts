@@ -8,24 +8,17 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
 import { RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { snapshotStream, subjects } from '../../contracts/index.js';
+import { ensureStream } from './jetstream-cluster.js';
 
-/** Head office: creates the store's snapshot stream, or leaves the existing one as it is. */
-export async function ensureSnapshotStream(jsm: JetStreamManager, storeId: string): Promise<void> {
-  const name = snapshotStream(storeId);
-  const exists = await jsm.streams.info(name).then(
-    () => true,
-    (error: Error) => {
-      if (/stream not found/i.test(error.message)) return false;
-      throw error;
-    },
-  );
-  if (exists) return;
-  await jsm.streams.add({
-    name,
+/** Head office: creates the store's snapshot stream (with `replicas` copies), or leaves the existing one as it is. */
+export async function ensureSnapshotStream(jsm: JetStreamManager, storeId: string, replicas: number): Promise<void> {
+  await ensureStream(jsm, {
+    name: snapshotStream(storeId),
     subjects: [subjects.snapshot(storeId)],
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     allow_direct: true,
+    num_replicas: replicas,
     description: `issuance snapshot of store ${storeId}, sealed to its key`,
   });
 }

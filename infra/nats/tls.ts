@@ -23,7 +23,7 @@ export interface CertificateSubject {
   hosts: string[];
   /** URIs it carries, e.g. a store's leaf identity. */
   uris?: string[];
-  /** Also valid as a client certificate (a store broker's leaf login). */
+  /** Also valid as a client certificate (a store broker's leaf login, a hub node routing to the others). */
   clientAuth?: boolean;
 }
 
@@ -128,7 +128,10 @@ export function issueCertificate(ca: CertificateFiles, out: CertificateFiles, su
   }
 }
 
-/** Whether the certificate exists, was signed by the CA, and names every host and URI asked for. */
+/** Extended key usage: TLS client authentication. */
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+
+/** Whether the certificate exists, was signed by the CA, names every host and URI asked for, and may log in as a client where asked. */
 function certificateCovers(ca: CertificateFiles, certFile: string, subject: CertificateSubject): boolean {
   if (!existsSync(certFile)) return false;
   const cert = new X509Certificate(readFileSync(certFile));
@@ -143,6 +146,7 @@ function certificateCovers(ca: CertificateFiles, certFile: string, subject: Cert
   return (
     subject.hosts.every(covers) &&
     (subject.uris ?? []).every((uri) => uris.has(uri)) &&
+    (!subject.clientAuth || (cert.keyUsage ?? []).includes(CLIENT_AUTH_OID)) &&
     new Date(cert.validTo).getTime() > Date.now() + 30 * 86_400_000
   );
 }

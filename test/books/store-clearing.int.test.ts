@@ -42,7 +42,7 @@ describe('store clearing: settlement statements per business day', () => {
     await store.edge.nats;
     issued = await issueCard(world, { opening: 100_000 });
     store.readers.set('pos-1', issued.card);
-    expect(await store.command({ load: { amount: 50_000, pin: '1234' } })).toMatchObject({ ok: true });
+    expect(await store.command({ load: { amount: 20_000, pin: '1234' } })).toMatchObject({ ok: true });
   });
   afterAll(async () => {
     await world?.close();

@@ -1,13 +1,14 @@
-// A deployment as provisioning makes it, for attacks with real credentials: head office's hub
-// (the configuration `cardsys host nats-config` writes: TLS, JetStream in head office's account, one
-// account per store, a leaf port where brokers log in with their certificates), head office itself
-// with each part on its own credentials, and stores' brokers (`cardsys edge broker-config`) joined
-// over TLS leaf links.
+// A deployment as provisioning makes it, for attacks with real credentials and for the broker's
+// faults: head office's hub (the configuration `cardsys host nats-config` writes: TLS, JetStream in
+// head office's account, one account per store, a leaf port where brokers log in with their
+// certificates; with `hubNodes`, a JetStream cluster of that many nodes), head office itself with
+// each part on its own credentials, and stores' brokers (`cardsys edge broker-config`) joined over
+// TLS leaf links to every hub node.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
-import { terminalKeysFromJson } from '../../card/index.js';
+import { terminalKeysFromJson, type IssuerMasterKeys } from '../../card/index.js';
 import { loadPinKey, loadPublicKey, loadSigningKey, subjects } from '../../contracts/index.js';
 import { startEdge, type CounterOptions, type EdgeNode } from '../../edge/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
@@ -19,6 +20,7 @@ import {
   provisionStore,
   storeBundleFiles,
   storeNatsOptions,
+  writeHubClusterNatsConfig,
   writeHubNatsConfig,
   writeStoreBrokerConfig,
   type StoreBundleFiles,
@@ -40,10 +42,18 @@ export interface Broker {
 export interface Deployment {
   root: string;
   hqDataDir: string;
+  /** The hub, or a clustered hub's first node. */
   hub: NatsServer;
-  /** The hub's leaf port (TLS, a store certificate required). */
+  /** Every node of the hub (one unless clustered). */
+  hubs: NatsServer[];
+  /** The hub's leaf port (TLS, a store certificate required); a cluster's first node's. */
   leafPort: number;
+  /** Every hub node's leaf port: a store's broker lists them all. */
+  leafPorts: number[];
+  /** Head office's parts reach the hub on these (every node). */
+  hubUrl: string;
   host: HostNode;
+  issuerKeys: IssuerMasterKeys;
   /** Everything head office logged. */
   log: ReturnType<typeof capturingLogger>;
   bundle(storeId: string): StoreBundleFiles;
@@ -72,22 +82,44 @@ export interface Deployment {
   close(): Promise<void>;
 }
 
-export async function startDeployment(storeIds: string[]): Promise<Deployment> {
+export async function startDeployment(storeIds: string[], options: { hubNodes?: number } = {}): Promise<Deployment> {
   const root = mkdtempSync(join(tmpdir(), 'cardsys-deployment-'));
   const hqDataDir = join(root, 'hq');
   const bundleDir = (storeId: string) => join(root, 'stores', storeId);
   for (const storeId of storeIds)
     provisionStore({ hqDataDir, storeId, name: `Store ${storeId}`, bundleDir: bundleDir(storeId), terminals: TERMINALS });
-  const [port, leafPort] = [await freePort(), await freePort()];
-  const hubDir = join(root, 'nats', 'hub');
-  const { file } = writeHubNatsConfig(hqDataDir, {
-    listen: `127.0.0.1:${port}`,
-    leafListen: `127.0.0.1:${leafPort}`,
-    jetstreamDir: join(hubDir, 'jetstream'),
-    out: join(hubDir, 'nats-server.conf'),
-  });
-  const hub = await startNatsServer({ dataDir: hubDir, port, configFile: file });
-  const servers: NatsServer[] = [hub];
+  const count = options.hubNodes ?? 1;
+  const nodes: Array<{ dir: string; port: number; leafPort: number; routePort: number; out: string }> = [];
+  for (let node = 1; node <= count; node++) {
+    const dir = join(root, 'nats', count === 1 ? 'hub' : `hub-${node}`);
+    nodes.push({
+      dir,
+      port: await freePort(),
+      leafPort: await freePort(),
+      routePort: await freePort(),
+      out: join(dir, 'nats-server.conf'),
+    });
+  }
+  const nodeOptions = nodes.map((node) => ({
+    listen: `127.0.0.1:${node.port}`,
+    leafListen: `127.0.0.1:${node.leafPort}`,
+    jetstreamDir: join(node.dir, 'jetstream'),
+    out: node.out,
+  }));
+  if (count === 1) writeHubNatsConfig(hqDataDir, nodeOptions[0]!);
+  else
+    writeHubClusterNatsConfig(hqDataDir, {
+      nodes: nodeOptions.map((node, index) => ({ ...node, routeListen: `127.0.0.1:${nodes[index]!.routePort}` })),
+    });
+  // A cluster's nodes wait for each other's routes before they answer: start them together.
+  const hubs = await Promise.all(nodes.map((node) => startNatsServer({ dataDir: node.dir, port: node.port, configFile: node.out })));
+  const hub = hubs[0]!;
+  const leafPort = nodes[0]!.leafPort;
+  const leafPorts = nodes.map((node) => node.leafPort);
+  const hubUrl = hubs.map((server) => server.url).join(',');
+  // The issuer keys provisioning made the stores' terminal keys from: cards issued with them work at the stores.
+  const issuerKeys = loadIssuerKeys(issuerKeysFile(hqDataDir));
+  const servers: NatsServer[] = [...hubs];
   const connections: NatsConnection[] = [];
   const log = capturingLogger();
   let host: HostNode | undefined;
@@ -102,11 +134,10 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
   try {
     host = await startHost({
       dataDir: hqDataDir,
-      natsUrl: hub.url,
+      natsUrl: hubUrl,
       natsOptions: headOfficeNatsOptions(hqDataDir),
       http: { host: '127.0.0.1', port: 0 },
-      // The issuer keys provisioning made: the stores' terminal keys derive from them.
-      issuerKeys: loadIssuerKeys(issuerKeysFile(hqDataDir)),
+      issuerKeys,
       logger: log.logger,
     });
   } catch (error) {
@@ -156,8 +187,12 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
     root,
     hqDataDir,
     hub,
+    hubs,
     leafPort,
+    leafPorts,
+    hubUrl,
     host,
+    issuerKeys,
     log,
     bundle: (storeId) => storeBundleFiles(bundleDir(storeId)),
     bundleDir,
@@ -174,7 +209,7 @@ export async function startDeployment(storeIds: string[]): Promise<Deployment> {
         (dir, brokerPort) =>
           writeStoreBrokerConfig(bundleDir(storeId), {
             listen: `127.0.0.1:${brokerPort}`,
-            hubLeafUrls: [`tls://127.0.0.1:${leafPort}`],
+            hubLeafUrls: leafPorts.map((port) => `tls://127.0.0.1:${port}`),
             out: join(dir, 'broker.conf'),
           }).file,
         storeNatsOptions(bundleDir(storeId), 'store'),

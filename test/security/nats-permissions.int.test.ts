@@ -84,7 +84,7 @@ beforeAll(async () => {
   hqSnapshots = await connectWith(headOfficeFiles(hqDataDir).natsCreds.snapshots);
   snapshotsJsm = await jetstreamManager(hqSnapshots);
   for (const [storeId, store] of Object.entries(stores)) {
-    await ensureSnapshotStream(snapshotsJsm, storeId);
+    await ensureSnapshotStream(snapshotsJsm, storeId, 1);
     const sealingKey = sealingPublicKeyFromRaw(new Uint8Array(Buffer.from(store.record.sealingPublicKey, 'base64')));
     const blob = seal(
       sealingKey,
