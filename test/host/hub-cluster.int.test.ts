@@ -8,6 +8,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bankId, bankIdDigits, newBlankCard } from '../../card/index.js';
 import { decodeEnvelope, EVENTS_STREAM, loadPinKey, terminalPinKey, type EventEnvelope } from '../../contracts/index.js';
+import { DEFAULT_LOAD_LIMITS, MAX_PURSE_BALANCE } from '../../domain/index.js';
 import type { EdgeNode } from '../../edge/index.js';
 import { decodePosReply, encodePosCommand } from '../../edge/pos/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, originStreamName } from '../../eventstore/index.js';
@@ -27,6 +28,7 @@ const LOAD_TIMEOUT_MS = 10_000;
 const AMOUNT = 1_000;
 const OPENING = 10_000_000;
 const TERMINAL = 'pos-1';
+const CARD_ID = 'c1a57e4000000001';
 
 interface PosOutcome {
   kind: 'load' | 'pay';
@@ -48,7 +50,11 @@ describe('head office on a 3-node hub cluster', () => {
   let commands = 0;
 
   beforeAll(async () => {
-    deployment = await startDeployment(['A', 'B'], { hubNodes: 3 });
+    // The loop loads far more than a card's daily limit: the scheme's limits are lifted to the chip's own.
+    deployment = await startDeployment(['A', 'B'], {
+      hubNodes: 3,
+      loadLimits: { ...DEFAULT_LOAD_LIMITS, balanceCap: MAX_PURSE_BALANCE, dailyLoadLimit: MAX_PURSE_BALANCE },
+    });
     const nc = await deployment.connect(deployment.hubUrl, { ...headOfficeNatsOptions(deployment.hqDataDir)('ingest'), reconnect: true });
     jsm = await jetstreamManager(nc);
     // A card issued for an account at the bank, in store A's reader.
@@ -56,7 +62,7 @@ describe('head office on a 3-node hub cluster', () => {
     card = new InProcessCard(newBlankCard(master.transport));
     const bank = bankId('0001', '234', '7654321');
     await new ChipTerminal(card, { keys: master, terminalName: 'hq-issuance' }).initialise(master, {
-      cardId: 'c1a57e4000000001',
+      cardId: CARD_ID,
       expiry: '2030-12',
       pin: '1234',
       bankId: bank,
@@ -69,6 +75,16 @@ describe('head office on a 3-node hub cluster', () => {
       body: JSON.stringify({ bankCode: '0001', branchCode: '234', accountNumber: '7654321', balance: OPENING }),
     });
     expect(opened.status).toBe(201);
+    // Head office issued the card for the account (no card head office never issued is loaded).
+    await deployment.host.hqWriter.append([
+      {
+        event: {
+          type: 'CardPrimaryIssued',
+          data: { cardId: CARD_ID, userId: 'cluster-user', bankId: account, expiry: '2030-12-31', keyVersion: 1 },
+        },
+        streamId: `card-${CARD_ID}`,
+      },
+    ]);
     for (const storeId of ['A', 'B']) {
       const broker = await deployment.startBroker(storeId);
       edges.set(storeId, await deployment.startEdge(storeId, broker.url, log.logger, { cardReader: () => card }));

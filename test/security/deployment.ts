@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { terminalKeysFromJson, type IssuerMasterKeys } from '../../card/index.js';
 import { loadPinKey, loadPublicKey, loadSigningKey, subjects } from '../../contracts/index.js';
+import type { LoadLimits } from '../../domain/index.js';
 import { startEdge, type CounterOptions, type EdgeNode } from '../../edge/index.js';
 import { startHost, type HostNode } from '../../host/index.js';
 import {
@@ -82,7 +83,10 @@ export interface Deployment {
   close(): Promise<void>;
 }
 
-export async function startDeployment(storeIds: string[], options: { hubNodes?: number } = {}): Promise<Deployment> {
+export async function startDeployment(
+  storeIds: string[],
+  options: { hubNodes?: number; loadLimits?: LoadLimits } = {},
+): Promise<Deployment> {
   const root = mkdtempSync(join(tmpdir(), 'cardsys-deployment-'));
   const hqDataDir = join(root, 'hq');
   const bundleDir = (storeId: string) => join(root, 'stores', storeId);
@@ -139,6 +143,7 @@ export async function startDeployment(storeIds: string[], options: { hubNodes?: 
       http: { host: '127.0.0.1', port: 0 },
       issuerKeys,
       logger: log.logger,
+      ...(options.loadLimits ? { loadLimits: options.loadLimits } : {}),
     });
   } catch (error) {
     await cleanUp();
