@@ -1,7 +1,8 @@
 // The pipeline figure: events appended at store edges until head office has them in its host event
 // store and has confirmed them back (StoreAck), beside raw JetStream async publish of the same
-// envelope bytes, one message each, and a raw insert of the same rows into SQLite for reference,
-// and into PostgreSQL (PG_URL, a fresh schema dropped afterwards) beside it.
+// envelope bytes, one message each; the same rows appended to a host SQLite event store beside a
+// bare insert of them (sqlite-append.ts), and into PostgreSQL (PG_URL, a fresh schema dropped
+// afterwards) beside it.
 // Each edge runs in its own worker thread; head office (ingest and its event store: SQLite, or with
 // `eventStore: 'postgres'` PostgreSQL at PG_URL in a fresh schema) in this one.
 
@@ -17,6 +18,7 @@ import { generateSigningKey } from '../contracts/index.js';
 import { EventLog, edgeLogDir, type LogEntry } from '../edge/index.js';
 import {
   type EventStore,
+  type NewRecord,
   originStreamName,
   PostgresEventStore,
   readOriginTail,
@@ -29,7 +31,9 @@ import { DUPLICATE_WINDOW_MS, ensureEventsStream, startIngest } from '../host/in
 import type { Logger } from '../infra/index.js';
 import { siblingModule, workerSource } from '../infra/index.js';
 import { startNatsServer } from '../infra/nats/index.js';
+import { type Goal, goal } from './goals.js';
 import type { EdgeWorkerCommand, EdgeWorkerData, EdgeWorkerMessage } from './pipeline-edge.js';
+import { benchSqliteAppend, type SqliteAppendFigures } from './sqlite-append.js';
 
 export interface PipelineBenchOptions {
   /** Events each store appends. */
@@ -67,12 +71,12 @@ export interface PipelineFigures {
     messagesPerSecond: number;
     runsMessagesPerSecond: number[];
   };
-  /** committed.eventsPerSecond / rawJetStream.messagesPerSecond (goal ≥ 1). */
-  ratio: number;
-  /** The same rows inserted into a fresh host event store file, in appends of `rowsPerAppend`. */
-  rawSqlite: RawInsertFigures;
-  /** The same rows and appends into the PostgreSQL event store at PG_URL; ratioToSqlite = its rows per second / SQLite's. */
+  /** The same rows appended to a fresh host event store file, beside a bare insert of them. */
+  sqliteAppend: SqliteAppendFigures;
+  /** The same rows and appends into the PostgreSQL event store at PG_URL; ratioToSqlite = its rows per second / SQLite's host append. */
   rawPostgres: (RawInsertFigures & { url: string; ratioToSqlite: number }) | { unavailable: string };
+  /** committed / raw JetStream (at least 3), and host SQLite append / bare insert (at least 0.5). */
+  goals: { committedToRawJetStream: Goal; hostSqliteAppendToBareInsert: Goal };
 }
 
 interface RawInsertFigures {
@@ -175,14 +179,13 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     for (let run = 1; run <= rawRuns; run++)
       rawRunsMs.push(await rawJetStreamPublish(nc, `BENCH_RAW_${run}`, logs, publishWindow, progress));
     const rawJetStreamMs = Math.min(...rawRunsMs);
-    const sqlite = SqliteEventStore.open(join(dir, 'raw', 'events.db'));
-    const rawSqliteMs = await rawInsert('SQLite', sqlite, logs, progress);
-    const rawSqlite = {
-      seconds: seconds(rawSqliteMs),
-      rowsPerSecond: perSecond(total, rawSqliteMs),
+    const sqliteAppend = await benchSqliteAppend({
+      dir: join(dir, 'sqlite'),
+      streams: logs.map(({ storeId, entries }) => ({ streamId: originStreamName(storeId), records: entries.map(recordOf) })),
       rowsPerAppend: RAW_ROWS_PER_APPEND,
-    };
-    const rawPostgres = await rawPostgresInsert(logs, rawSqlite.rowsPerSecond, progress);
+      progress,
+    });
+    const rawPostgres = await rawPostgresInsert(logs, sqliteAppend.hostAppend.rowsPerSecond, progress);
 
     const committed = {
       seconds: seconds(pipelineMs),
@@ -201,9 +204,12 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       eventStore: onPostgres ? `PostgreSQL ${withoutPassword(PG_URL)}` : 'SQLite',
       committed,
       rawJetStream,
-      ratio: Math.round((committed.eventsPerSecond / rawJetStream.messagesPerSecond) * 100) / 100,
-      rawSqlite,
+      sqliteAppend,
       rawPostgres,
+      goals: {
+        committedToRawJetStream: goal(committed.eventsPerSecond, rawJetStream.messagesPerSecond, 3),
+        hostSqliteAppendToBareInsert: goal(sqliteAppend.hostAppend.rowsPerSecond, sqliteAppend.bareInsert.rowsPerSecond, 0.5),
+      },
     };
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
@@ -357,6 +363,9 @@ async function rawJetStreamPublish(
   return elapsed;
 }
 
+/** A log entry as the host event store holds it. */
+const recordOf = ({ envelope, bytes }: LogEntry): NewRecord => ({ id: envelope.eventId, type: envelope.eventType, data: bytes });
+
 /** Inserts the same records into a fresh host event store, one stream per store, and closes it. */
 async function rawInsert(
   name: string,
@@ -369,11 +378,7 @@ async function rawInsert(
     const started = performance.now();
     for (const { storeId, entries } of logs) {
       for (let i = 0; i < entries.length; i += RAW_ROWS_PER_APPEND) {
-        const records = entries.slice(i, i + RAW_ROWS_PER_APPEND).map(({ envelope, bytes }) => ({
-          id: envelope.eventId,
-          type: envelope.eventType,
-          data: bytes,
-        }));
+        const records = entries.slice(i, i + RAW_ROWS_PER_APPEND).map(recordOf);
         await store.appendToStream(originStreamName(storeId), records);
       }
     }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CARDSYS_BIN, siblingModule } from '../infra/index.js';
+import { goalsOf } from './goals.js';
 import { benchPipeline, type PipelineEventStore } from './pipeline.js';
 
 /** What every bench function is given. */
@@ -212,6 +213,15 @@ export function formatReport(report: BenchReport): string {
     const rows = flatten(outcome.figures);
     const width = Math.max(...rows.map(([key]) => key.length));
     for (const [key, value] of rows) lines.push(`  ${key.padEnd(width)}  ${value}`);
+  }
+  const goals = Object.entries(report.results).flatMap(([name, outcome]) =>
+    outcome.status === 'ok' ? goalsOf(outcome.figures).map(([goalName, goal]) => [`${name}.${goalName}`, goal] as const) : [],
+  );
+  if (goals.length > 0) {
+    lines.push('', 'goals (each ratio and what it is measured against come from this run)');
+    const width = Math.max(...goals.map(([name]) => name.length));
+    for (const [name, { ratio, atLeast, met }] of goals)
+      lines.push(`  ${name.padEnd(width)}  ${formatValue(ratio).padStart(6)} ≥ ${formatValue(atLeast)}  ${met ? 'met' : 'NOT MET'}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -124,12 +124,12 @@ export class SqliteEventStore implements EventStore {
       const actual = this.lastRevision(streamId);
       const matches = expected === 'any' || (expected === 'no_stream' ? actual === undefined : actual === expected);
       if (!matches) throw new WrongExpectedRevisionError(streamId, expected, actual);
-      let revision = actual ?? -1n;
-      let lastPosition = 0n;
-      for (const record of records) {
-        revision += 1n;
+      const first = actual === undefined ? 0 : Number(actual) + 1;
+      let lastInsertRowid: number | bigint = 0;
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
         try {
-          lastPosition = BigInt(insert.run(streamId, revision, record.id, record.type, record.data).lastInsertRowid);
+          lastInsertRowid = insert.run(streamId, first + i, record.id, record.type, record.data).lastInsertRowid;
         } catch (error) {
           // The UNIQUE index on (stream_id, event_id) is the permanent dedupe; the transaction rolls back whole.
           if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && /event_id/.test((error as Error).message)) {
@@ -138,7 +138,7 @@ export class SqliteEventStore implements EventStore {
           throw error;
         }
       }
-      return { nextExpectedRevision: revision, lastPosition };
+      return { nextExpectedRevision: BigInt(first + records.length - 1), lastPosition: BigInt(lastInsertRowid) };
     });
     const result = append.immediate();
     this.appended.notify();

@@ -25,19 +25,28 @@ describe('cardsys bench', () => {
     const figures = pipeline.figures as {
       committed: { eventsPerSecond: number };
       rawJetStream: { messagesPerSecond: number };
-      ratio: number;
-      rawSqlite: { rowsPerSecond: number };
+      sqliteAppend: { hostAppend: { rowsPerSecond: number }; bareInsert: { rowsPerSecond: number } };
+      goals: Record<'committedToRawJetStream' | 'hostSqliteAppendToBareInsert', { ratio: number; atLeast: number; met: boolean }>;
     };
     for (const rate of [
       figures.committed.eventsPerSecond,
       figures.rawJetStream.messagesPerSecond,
-      figures.rawSqlite.rowsPerSecond,
-      figures.ratio,
+      figures.sqliteAppend.hostAppend.rowsPerSecond,
+      figures.sqliteAppend.bareInsert.rowsPerSecond,
+      figures.goals.committedToRawJetStream.ratio,
+      figures.goals.hostSqliteAppendToBareInsert.ratio,
     ]) {
       expect(Number.isFinite(rate) && rate > 0).toBe(true);
     }
+    expect(figures.goals.committedToRawJetStream.atLeast).toBe(3);
+    expect(figures.goals.hostSqliteAppendToBareInsert).toMatchObject({
+      ratio: expect.closeTo(figures.sqliteAppend.hostAppend.rowsPerSecond / figures.sqliteAppend.bareInsert.rowsPerSecond, 2),
+      atLeast: 0.5,
+    });
     expect((pipeline.figures as { rawJetStream: { runsMessagesPerSecond: number[] } }).rawJetStream.runsMessagesPerSecond).toHaveLength(2);
-    expect(figures.ratio).toBeCloseTo(figures.committed.eventsPerSecond / figures.rawJetStream.messagesPerSecond, 1);
+    const { committedToRawJetStream } = figures.goals;
+    expect(committedToRawJetStream.ratio).toBeCloseTo(figures.committed.eventsPerSecond / figures.rawJetStream.messagesPerSecond, 2);
+    expect(committedToRawJetStream.met).toBe(committedToRawJetStream.ratio >= 3);
     // The PostgreSQL figure beside SQLite's: the test machine has the server `make deps` starts.
     const postgres = (pipeline.figures as { rawPostgres: { rowsPerSecond: number; ratioToSqlite: number } | { unavailable: string } })
       .rawPostgres;
@@ -46,7 +55,7 @@ describe('cardsys bench', () => {
       console.warn(`raw PostgreSQL figure not checked (${SKIP_ENV}=1): ${postgres.unavailable}`);
     } else {
       expect(postgres.rowsPerSecond).toBeGreaterThan(0);
-      expect(postgres.ratioToSqlite).toBeCloseTo(postgres.rowsPerSecond / figures.rawSqlite.rowsPerSecond, 1);
+      expect(postgres.ratioToSqlite).toBeCloseTo(postgres.rowsPerSecond / figures.sqliteAppend.hostAppend.rowsPerSecond, 1);
     }
   });
 
@@ -89,7 +98,9 @@ describe('cardsys bench', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^pipeline \([\d.]+ s\)$/m);
     expect(run.stdout).toMatch(/^ {2}committed\.eventsPerSecond +[\d,]+$/m);
-    expect(run.stdout).toMatch(/^ {2}ratio +[\d.]+$/m);
+    expect(run.stdout).toMatch(/^goals \(/m);
+    expect(run.stdout).toMatch(/^ {2}pipeline\.committedToRawJetStream +[\d.]+ ≥ 3 {2}(met|NOT MET)$/m);
+    expect(run.stdout).toMatch(/^ {2}pipeline\.hostSqliteAppendToBareInsert +[\d.]+ ≥ 0\.5 {2}(met|NOT MET)$/m);
   });
 
   it('refuses unknown benchmarks and bad sizes with a message naming the option', () => {
