@@ -42,7 +42,7 @@ export interface ScalingRow {
   hubStartSeconds: number;
   /** From spawning `cardsys host` to its first healthy /healthz. */
   headOfficeStartSeconds: number;
-  /** From spawning `cardsys host` until every store's sync request was answered. */
+  /** From spawning `cardsys host` (the stores connected already) until every store's sync request was answered. */
   answeringAllSeconds: number;
   /** Head office's CPU while the N stores only send heartbeats (one sync request each per 2 s), % of one core. */
   idleCpuPercent: number;
@@ -160,6 +160,14 @@ async function measureAt(stores: number, settings: typeof DEFAULTS, progress: (m
     cleanups.unshift(() => hub.stop());
     const hubStartSeconds = secondsSince(started);
 
+    // The stores are up (connected, asking for head office every heartbeat) when head office starts.
+    const simulator = await StoreSimulator.connect({
+      natsUrl: hub.url,
+      tlsCa: headOfficeFiles(hqDataDir).tlsCa.cert,
+      stores: simulated,
+    });
+    cleanups.unshift(() => simulator.close());
+
     const httpPort = await freePort();
     const logFile = join(root, 'host.log');
     started = performance.now();
@@ -168,13 +176,6 @@ async function measureAt(stores: number, settings: typeof DEFAULTS, progress: (m
     await untilHealthy(host, `http://127.0.0.1:${httpPort}/healthz`, logFile);
     const headOfficeStartSeconds = secondsSince(started);
     progress(`scaling: ${stores} stores: head office healthy after ${headOfficeStartSeconds} s`);
-
-    const simulator = await StoreSimulator.connect({
-      natsUrl: hub.url,
-      tlsCa: headOfficeFiles(hqDataDir).tlsCa.cert,
-      stores: simulated,
-    });
-    cleanups.unshift(() => simulator.close());
     await simulator.untilAllAnswered(120_000);
     const answeringAllSeconds = secondsSince(started);
 
