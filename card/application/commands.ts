@@ -22,7 +22,11 @@ export const INS = {
   INITIALISE: 0xe0,
   CREDIT: 0x52,
   DEBIT: 0x54,
+  TERMINATE: 0xe6,
 } as const;
+
+/** GET DATA P2: the system information, and the termination record a terminated card keeps. */
+export const DATA_OBJECT = { SYSTEM_INFO: 0x01, TERMINATION_RECORD: 0x02 } as const;
 
 /** MUTUAL AUTHENTICATE P2: which key the terminal proves it holds. */
 export const KEY_REF = { TRANSPORT: 0x00, TERMINAL: 0x01 } as const;
@@ -70,6 +74,10 @@ export const BALANCE_RECORD_LENGTH = 16;
 export const CREDIT_DATA_LENGTH = 32;
 /** DEBIT data: amount 4, terminal id 8, time 4. */
 export const DEBIT_DATA_LENGTH = 16;
+/** TERMINATE CARD USAGE data: head office's termination MAC 8, terminal id 8, time 4. */
+export const TERMINATE_DATA_LENGTH = 20;
+/** TERMINATE CARD USAGE response: amount unloaded 4, counter 4, card MAC 8. */
+export const TERMINATE_RESPONSE_LENGTH = 16;
 /** CREDIT/DEBIT response: new balance 4, counter 4, card MAC 8. */
 export const PURSE_RESPONSE_LENGTH = 16;
 /** READ RECORD (log) layout: operation 1, amount 4, counter 4, balance after 4, time 4, terminal id 8, MAC 8. */
