@@ -99,9 +99,9 @@ describe('TERMINATE CARD USAGE (84 E6)', () => {
     expect((await store.checkValidity()).problems).toEqual(['card is terminated (returned or replaced)']);
   });
 
-  it('keeps its unload for GET DATA 00 02, so a terminal that lost the answer can show the card MAC', async () => {
+  it('keeps its unload for GET DATA 00 03, so a terminal that lost the answer can show the card MAC', async () => {
     const { card, cardId, store } = await cardHolding(4_200);
-    const recordApdu = buildCommandApdu({ cla: 0x80, ins: C.INS.GET_DATA, p1: 0, p2: 2, le: 256 });
+    const recordApdu = buildCommandApdu({ cla: 0x80, ins: C.INS.GET_DATA, p1: 0, p2: C.DATA_OBJECT.TERMINATION_RECORD, le: 256 });
     expect((await store.transmit(recordApdu)).sw).toBe(SW.REFERENCED_DATA_NOT_FOUND);
     const receipt = await store.terminate({ terminationMac: authoriseTermination(ISSUER, { cardId, cardCounter: 1 }) });
     // Another terminal, another day: no session, only the plain GET DATA.
