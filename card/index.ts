@@ -1,7 +1,7 @@
 // The IC card's purse application and its cryptography: pure logic, no I/O. The chip side
 // (processApdu over a serialisable CardState), the key hierarchy, and head office's issuer functions.
 export { aesCmac } from './crypto/cmac.js';
-export { concat, equalBytes, fromHex, toHex, u32 } from './crypto/bytes.js';
+export { ascii, concat, equalBytes, fromHex, toHex, u32 } from './crypto/bytes.js';
 export {
   computeAuthCode,
   deriveCardKey,
@@ -19,6 +19,7 @@ export {
 } from './keys.js';
 export {
   authoriseCredit,
+  authorisePinUnblock,
   cardIdBytes,
   expiryDigits,
   expiryFromDigits,
@@ -27,6 +28,7 @@ export {
   newCardId,
   verifyCardMac,
   type CreditAuthorisationRequest,
+  type PinUnblockAuthorisationRequest,
   type PrimaryIssuance,
   type PurseReceipt,
 } from './issuer.js';

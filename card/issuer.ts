@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { bankId, bankIdDigits, type BankId } from './bank-id.js';
 import { ascii, equalBytes, fromHex, toHex } from './crypto/bytes.js';
 import { INIT_TAG } from './application/commands.js';
-import { creditAuthorisationMac, transactionMac, type PurseOperation } from './application/purse-macs.js';
+import { creditAuthorisationMac, pinUnblockMac, transactionMac, type PurseOperation } from './application/purse-macs.js';
 import { encodeTlv } from './application/tlv.js';
 import { computeAuthCode, deriveCardKey, diversifyCardKeys, type IssuerMasterKeys } from './keys.js';
 
-// What head office computes with the issuer master keys: primary issuance data, credit
-// authorisations, and the check of the MAC a card returned for a credit or debit.
+// What head office computes with the issuer master keys: primary issuance data, credit and PIN
+// unblock authorisations, and the check of the MAC a card returned for a credit or debit.
 
 /** The card's account of one credit or debit, as the terminal received it. Ids and MACs in hex. */
 export interface PurseReceipt {
@@ -42,6 +42,22 @@ export function authoriseCredit(master: IssuerMasterKeys, request: CreditAuthori
   if (authorisationId.length !== 8) throw new Error('authorisation id must be 8 bytes (16 hex digits)');
   const key = deriveCardKey(master.credit, cardId, 'credit');
   return toHex(creditAuthorisationMac(key, cardId, request.cardCounter, request.amount, authorisationId));
+}
+
+export interface PinUnblockAuthorisationRequest {
+  readonly cardId: string;
+  /** The card's PIN reset counter before the unblock (from GET DATA, PIN status). */
+  readonly pinResets: number;
+  /** 8 bytes in hex, unique per authorisation. */
+  readonly authorisationId: string;
+}
+
+/** Head office's unblock MAC (hex) for one RESET RETRY COUNTER: only the credit master can make it. */
+export function authorisePinUnblock(master: IssuerMasterKeys, request: PinUnblockAuthorisationRequest): string {
+  const cardId = cardIdBytes(request.cardId);
+  const authorisationId = fromHex(request.authorisationId, 'authorisation id');
+  if (authorisationId.length !== 8) throw new Error('authorisation id must be 8 bytes (16 hex digits)');
+  return toHex(pinUnblockMac(deriveCardKey(master.credit, cardId, 'credit'), cardId, request.pinResets, authorisationId));
 }
 
 /** True when the receipt's MAC is the one the card would have made with its transaction key. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  ascii,
   bankIdDigits,
   buildCommandApdu,
   cardCryptogram,
@@ -70,6 +71,13 @@ export interface LogRecord {
   readonly time: Date;
   readonly terminalId: string;
   readonly mac: string;
+}
+
+export interface PinStatus {
+  /** 0 when the PIN is blocked. */
+  readonly triesLeft: number;
+  /** PIN unblocks done so far: head office's unblock MAC is bound to it. */
+  readonly pinResets: number;
 }
 
 export interface ValidityVerdict {
@@ -236,8 +244,34 @@ export class ChipTerminal {
 
   /** VERIFY PIN under secure messaging; wrong PIN → CardStatusError 63Cx (tries left) or 6983 (blocked). */
   async verifyPin(pin: string): Promise<void> {
-    if (!/^\d{4,8}$/.test(pin)) throw new Error('PIN must be 4 to 8 digits');
-    await this.secured('VERIFY PIN', C.INS.VERIFY_PIN, 0x00, 0x01, new TextEncoder().encode(pin));
+    await this.secured('VERIFY PIN', C.INS.VERIFY_PIN, 0x00, C.PIN_REFERENCE, ascii(checkPin(pin)));
+  }
+
+  /** GET DATA (PIN status) under the terminal session: tries left and the PIN reset counter. */
+  async readPinStatus(): Promise<PinStatus> {
+    const status = await this.secured('GET DATA', C.INS.GET_DATA, 0x00, C.DATA_OBJECT.PIN_STATUS, new Uint8Array(0));
+    if (status.length !== C.PIN_STATUS_LENGTH)
+      throw new CardResponseError(`GET DATA (PIN status): expected ${C.PIN_STATUS_LENGTH} bytes, got ${status.length}`);
+    return { triesLeft: status[0]!, pinResets: new DataView(status.buffer, status.byteOffset, status.length).getUint32(1) };
+  }
+
+  /**
+   * RESET RETRY COUNTER with head office's unblock MAC for (card, PIN reset counter, id): the new
+   * PIN holds with three tries. The session then holds no verified PIN.
+   */
+  async unblockPin(request: { authorisationId: string; unblockMac: string; newPin: string }): Promise<void> {
+    const authorisationId = fromHex(request.authorisationId, 'authorisation id');
+    const unblockMac = fromHex(request.unblockMac, 'unblock MAC');
+    if (authorisationId.length !== 8 || unblockMac.length !== 8)
+      throw new Error('authorisation id and unblock MAC must be 8 bytes (16 hex digits) each');
+    const data = concat(authorisationId, unblockMac, pinField(request.newPin));
+    await this.secured('RESET RETRY COUNTER', C.INS.RESET_RETRY_COUNTER, 0x00, C.PIN_REFERENCE, data);
+  }
+
+  /** CHANGE REFERENCE DATA: the old PIN (a wrong one uses up a try), then the new one. The session then holds no verified PIN. */
+  async changePin(oldPin: string, newPin: string): Promise<void> {
+    const data = concat(pinField(oldPin), pinField(newPin));
+    await this.secured('CHANGE REFERENCE DATA', C.INS.CHANGE_REFERENCE_DATA, 0x00, C.PIN_REFERENCE, data);
   }
 
   /** Load: needs a verified PIN in this session and head office's authorisation MAC for (card, counter, amount, id). */
@@ -380,6 +414,18 @@ function decodeLogRecord(record: Uint8Array): LogRecord {
     terminalId: toHex(record.subarray(17, 25)),
     mac: toHex(record.subarray(25, 33)),
   };
+}
+
+function checkPin(pin: string): string {
+  if (!/^\d{4,8}$/.test(pin)) throw new Error('PIN must be 4 to 8 digits');
+  return pin;
+}
+
+/** A PIN as RESET RETRY COUNTER and CHANGE REFERENCE DATA carry it: its digits, then FF up to 8 bytes. */
+function pinField(pin: string): Uint8Array {
+  const field = new Uint8Array(C.PIN_FIELD_LENGTH).fill(C.PIN_FIELD_FILL);
+  field.set(ascii(checkPin(pin)));
+  return field;
 }
 
 function checkAmount(amount: number): number {

@@ -1,7 +1,7 @@
 import { aesCmac8 } from '../crypto/cmac.js';
 import { ascii, concat, u32 } from '../crypto/bytes.js';
 
-// The three MACs that protect the purse; the chip, store terminals and head office compute them alike.
+// The MACs that protect the purse and the PIN; the chip, store terminals and head office compute them alike.
 
 export type PurseOperation = 'credit' | 'debit';
 
@@ -48,4 +48,12 @@ export function transactionMac(
     transactionKey,
     concat(TRANSACTION_MAC_LABEL, Uint8Array.of(operationCode(operation)), cardId, u32(counter), u32(amount), u32(newBalance), terminalId),
   );
+}
+
+/**
+ * Head office's authorisation of one PIN unblock (RESET RETRY COUNTER) under K_cred, bound to the
+ * card and its PIN reset counter: good for one reset of this card only.
+ */
+export function pinUnblockMac(creditKey: Uint8Array, cardId: Uint8Array, pinResets: number, authorisationId: Uint8Array): Uint8Array {
+  return aesCmac8(creditKey, concat(ascii('cardsys/pin-unblock'), cardId, u32(pinResets), authorisationId));
 }

@@ -33,6 +33,8 @@ export interface Issued {
   readonly keys: CardKeys;
   readonly pin: string;
   readonly pinTriesLeft: number;
+  /** PIN unblocks (RESET RETRY COUNTER) done so far: head office's unblock MAC is bound to it. */
+  readonly pinResets: number;
   /** 14 digits: bank code (4), branch code (3), account number (7). */
   readonly bankId: string;
   /** The personal data record (TLV) written at secondary issuance. */
@@ -89,6 +91,7 @@ export function cardStateToJson(state: CardState): unknown {
       },
       pin: issued.pin,
       pinTriesLeft: issued.pinTriesLeft,
+      pinResets: issued.pinResets,
       bankId: issued.bankId,
       personal: issued.personal ? toHex(issued.personal) : null,
       balance: issued.balance,
@@ -129,6 +132,8 @@ export function cardStateFromJson(json: unknown): CardState {
       },
       pin: string(raw.pin, 'pin', /^\d{4,8}$/),
       pinTriesLeft: integer(raw.pinTriesLeft, 'pinTriesLeft', 0, MAX_PIN_TRIES),
+      // Cards saved before PIN unblock existed have never been unblocked.
+      pinResets: integer(raw.pinResets ?? 0, 'pinResets', 0, 0xffffffff),
       bankId: string(raw.bankId, 'bankId', /^\d{14}$/),
       personal: raw.personal === null ? undefined : bytes(raw.personal, 'personal'),
       balance: integer(raw.balance, 'balance', 0, 0xffffffff),
