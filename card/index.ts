@@ -19,6 +19,7 @@ export {
 } from './keys.js';
 export {
   authoriseCredit,
+  authoriseTermination,
   authorisePinUnblock,
   cardIdBytes,
   expiryDigits,
@@ -47,6 +48,7 @@ export * as chipCommands from './application/commands.js';
 export { processApdu, POWER_ON_SESSION, type ChipSession, type ChipStep, type RandomSource } from './application/chip.js';
 export {
   newBlankCard,
+  lifecycleOf,
   LOG_CAPACITY,
   type CardState,
   type Lifecycle,

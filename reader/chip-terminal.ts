@@ -16,6 +16,7 @@ import {
   expiryFromDigits,
   fromHex,
   initialisationData,
+  lifecycleOf,
   operationOf,
   parseBankId,
   protectCommand,
@@ -96,8 +97,6 @@ export interface ChipTerminalOptions {
   readonly random?: RandomSource;
 }
 
-const LIFECYCLES: Lifecycle[] = ['blank', 'primary-issued', 'secondary-issued'];
-
 /**
  * A terminal's view of the purse application on one inserted card, over any transport (PC/SC or in
  * process). Every method is one or a few APDUs; refusals raise CardStatusError with the status word.
@@ -134,10 +133,10 @@ export class ChipTerminal {
   }
 
   async readInfo(): Promise<CardInfo> {
-    const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, 0x01);
+    const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, C.DATA_OBJECT.SYSTEM_INFO);
     if (response.length !== C.SYSTEM_INFO_LENGTH)
       throw new CardResponseError(`GET DATA: expected ${C.SYSTEM_INFO_LENGTH} bytes, got ${response.length}`);
-    const lifecycle = LIFECYCLES[response[8]!];
+    const lifecycle = lifecycleOf(response[8]!);
     if (!lifecycle) throw new CardResponseError(`GET DATA: unknown lifecycle code ${response[8]}`);
     const storedExpiry = new TextDecoder().decode(response.subarray(10, 16));
     this.info = {
@@ -199,6 +198,7 @@ export class ChipTerminal {
     const problems: string[] = [];
     let genuine = false;
     if (info.lifecycle === 'blank') problems.push('card is blank (not issued)');
+    else if (info.lifecycle === 'terminated') problems.push('card is terminated (returned or replaced)');
     else {
       genuine = this.verifyAuthCode(info);
       if (!genuine) problems.push('authentication code is invalid');
@@ -288,6 +288,43 @@ export class ChipTerminal {
   async debit(request: { amount: number; at?: Date }): Promise<PurseReceipt> {
     const data = concat(u32(checkAmount(request.amount)), this.terminalId, u32(unixSeconds(request.at)));
     return this.purse('debit', C.INS.DEBIT, request.amount, data);
+  }
+
+  /**
+   * TERMINATE CARD USAGE under the terminal session: with head office's termination MAC for the
+   * card's current counter, the card gives up its whole balance (the receipt's amount, an unload)
+   * and refuses every later command. A terminal that lost the answer reads it back with
+   * readTerminationRecord.
+   */
+  async terminate(request: { terminationMac: string; at?: Date }): Promise<PurseReceipt> {
+    const terminationMac = fromHex(request.terminationMac, 'termination MAC');
+    if (terminationMac.length !== 8) throw new Error('termination MAC must be 8 bytes (16 hex digits)');
+    const info = this.info ?? (await this.readInfo());
+    const response = await this.secured(
+      'TERMINATE CARD USAGE',
+      C.INS.TERMINATE,
+      0x00,
+      0x00,
+      concat(terminationMac, this.terminalId, u32(unixSeconds(request.at))),
+    );
+    if (response.length !== C.TERMINATE_RESPONSE_LENGTH)
+      throw new CardResponseError(`TERMINATE CARD USAGE: expected ${C.TERMINATE_RESPONSE_LENGTH} bytes, got ${response.length}`);
+    const view = new DataView(response.buffer, response.byteOffset, response.length);
+    this.info = { ...info, lifecycle: 'terminated' };
+    return {
+      operation: 'unload',
+      cardId: info.cardId,
+      counter: view.getUint32(4),
+      amount: view.getUint32(0),
+      newBalance: 0,
+      terminalId: toHex(this.terminalId),
+      mac: toHex(response.subarray(8, 16)),
+    };
+  }
+
+  /** A terminated card's unload, as the card logged and MACed it (plain GET DATA, no session). */
+  async readTerminationRecord(): Promise<LogRecord> {
+    return decodeLogRecord(await this.plain('GET DATA', C.INS.GET_DATA, 0x00, C.DATA_OBJECT.TERMINATION_RECORD));
   }
 
   /** The card's usage log, newest first. */

@@ -19,8 +19,17 @@ import {
   PIN_REFERENCE,
   READ_BLOCK,
   RESET_RETRY_DATA_LENGTH,
+  TERMINATE_DATA_LENGTH,
 } from './commands.js';
-import { creditAuthorisationMac, operationCode, pinUnblockMac, purseDataMac, transactionMac, type PurseOperation } from './purse-macs.js';
+import {
+  creditAuthorisationMac,
+  operationCode,
+  pinUnblockMac,
+  purseDataMac,
+  terminationAuthorisationMac,
+  transactionMac,
+  type PurseOperation,
+} from './purse-macs.js';
 import {
   cardCryptogram,
   deriveSessionKeys,
@@ -144,6 +153,8 @@ function dispatch(
 
   const command = COMMANDS.get(apdu.ins);
   if (!command) return plainResponse(status(SW.INS_NOT_SUPPORTED));
+  // No command leaves the terminated state: the card still names itself, and keeps its last record.
+  if (state.lifecycle === 'terminated' && apdu.ins !== INS.GET_DATA) return plainResponse(status(SW.TERMINATED));
 
   if ((apdu.cla & SM_CLA_BIT) === 0) {
     if (command.access !== 'plain' && command.access !== 'clear') return plainResponse(status(SW.SECURITY_STATUS_NOT_SATISFIED));
@@ -211,7 +222,19 @@ function getData(context: Context): Outcome {
   if (context.apdu.p1 !== 0x00) return status(SW.WRONG_P1P2);
   if (context.apdu.p2 === DATA_OBJECT.SYSTEM_INFO) return systemInfo(context);
   if (context.apdu.p2 === DATA_OBJECT.PIN_STATUS) return pinStatus(context);
+  if (context.apdu.p2 === DATA_OBJECT.TERMINATION_RECORD) return terminationRecord(context);
   return status(SW.WRONG_P1P2);
+}
+
+/**
+ * The unload a terminated card made, as its newest log record: plain, so that a terminal that lost
+ * TERMINATE CARD USAGE's answer (card pulled) can still show head office the card's MAC over it.
+ */
+function terminationRecord({ state, data }: Context): Outcome {
+  if (data.length !== 0) return status(SW.WRONG_LENGTH);
+  const unload = state.lifecycle === 'terminated' ? state.issued?.log[0] : undefined;
+  if (!unload) return status(SW.REFERENCED_DATA_NOT_FOUND);
+  return { sw: SW.OK, data: encodeLogEntry(unload) };
 }
 
 function systemInfo({ state, data }: Context): Outcome {
@@ -476,7 +499,7 @@ interface PurseRequest {
   readonly time: number;
 }
 
-/** Checks shared by CREDIT and DEBIT: an issued card whose stored balance still matches its data MAC. */
+/** Checks shared by CREDIT, DEBIT and TERMINATE CARD USAGE: an issued card whose stored balance still matches its data MAC. */
 function purseReady(state: CardState): Issued | Outcome {
   const issued = issuedOrNull(state);
   if (!issued) return status(SW.CONDITIONS_NOT_SATISFIED);
@@ -554,6 +577,29 @@ function debit({ state, apdu, data }: Context): Outcome {
   );
 }
 
+/**
+ * TERMINATE CARD USAGE: with head office's consent for this card at its current counter, the whole
+ * balance leaves the purse (an unload, logged and MACed like a debit) and the card enters its last
+ * state, in one atomic commit. No PIN: the money can only go where head office sends it.
+ */
+function terminate({ state, apdu, data }: Context): Outcome {
+  if (apdu.p1 !== 0x00 || apdu.p2 !== 0x00) return status(SW.WRONG_P1P2);
+  if (data.length !== TERMINATE_DATA_LENGTH) return status(SW.WRONG_LENGTH);
+  const ready = purseReady(state);
+  if (!('cardId' in ready)) return ready;
+  const expected = terminationAuthorisationMac(ready.keys.credit, ready.cardId, ready.counter);
+  if (!equalBytes(data.subarray(0, 8), expected)) return status(SW.AUTHENTICATION_FAILED);
+  const amount = ready.balance;
+  const unloaded = applyPurse(state, ready, { operation: 'unload', amount, terminalId: data.slice(8, 16), time: readU32(data, 16) }, 0);
+  const after = unloaded.state!;
+  const unload = after.issued!.log[0]!;
+  return {
+    sw: SW.OK,
+    state: { ...after, lifecycle: 'terminated' },
+    data: concat(u32(amount), u32(unload.counter), unload.mac),
+  };
+}
+
 const COMMANDS = new Map<number, Command>([
   [INS.GET_DATA, { access: 'plain', handle: getData }],
   [INS.GET_CHALLENGE, { access: 'clear', handle: getChallenge }],
@@ -566,6 +612,7 @@ const COMMANDS = new Map<number, Command>([
   [INS.PERSONALISE, { access: 'terminal', handle: personalise }],
   [INS.CREDIT, { access: 'terminal', handle: credit }],
   [INS.DEBIT, { access: 'terminal', handle: debit }],
+  [INS.TERMINATE, { access: 'terminal', handle: terminate }],
   [INS.RESET_RETRY_COUNTER, { access: 'terminal', handle: resetRetryCounter }],
   [INS.CHANGE_REFERENCE_DATA, { access: 'terminal', handle: changePin }],
 ]);

@@ -68,7 +68,7 @@ describe('GET DATA, PIN status', () => {
     expect(await store.readPinStatus()).toEqual({ triesLeft: 2, pinResets: 0 });
     // In clear it is refused (6982), as the balance is; another data object is 6A86.
     expect((await store.transmit(buildCommandApdu({ cla: 0x80, ins: C.INS.GET_DATA, p1: 0, p2: 2, le: 256 }))).sw).toBe(0x6982);
-    expect((await store.transmit(buildCommandApdu({ cla: 0x80, ins: C.INS.GET_DATA, p1: 0, p2: 3, le: 256 }))).sw).toBe(0x6a86);
+    expect((await store.transmit(buildCommandApdu({ cla: 0x80, ins: C.INS.GET_DATA, p1: 0, p2: 4, le: 256 }))).sw).toBe(0x6a86);
     expect(card.state.issued?.pinTriesLeft).toBe(2);
   });
 });
