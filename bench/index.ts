@@ -21,3 +21,4 @@ export {
   type PipelineFigures,
 } from './pipeline.js';
 export { type SignedHistory, writeSignedHistory } from './audit-history.js';
+export { benchScaling, measureScaling, SCALING_STORES, type ScalingFigures, type ScalingRow } from './scaling.js';

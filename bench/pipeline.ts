@@ -305,10 +305,10 @@ async function readWholeLog(data: EdgeWorkerData, logger: Logger): Promise<{ sto
 }
 
 /** Publishes every envelope as its own JetStream message (msgID = store:seq) and waits for every ack. */
-async function rawJetStreamPublish(
+export async function rawJetStreamPublish(
   nc: NatsConnection,
   stream: string,
-  logs: Array<{ storeId: string; entries: LogEntry[] }>,
+  logs: Array<{ storeId: string; entries: Array<Pick<LogEntry, 'seq' | 'bytes'>> }>,
   window: number,
   progress: (message: string) => void,
 ): Promise<number> {
@@ -433,6 +433,6 @@ async function assertAllStored(store: EventStore, storeIds: string[], eventsPerS
   }
 }
 
-function definedOnly<T extends object>(options: T): Partial<T> {
+export function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

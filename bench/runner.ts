@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { CARDSYS_BIN, siblingModule } from '../infra/index.js';
 import { goalsOf } from './goals.js';
 import { benchPipeline, type PipelineEventStore } from './pipeline.js';
+import { benchScaling } from './scaling.js';
 
 /** What every bench function is given. */
 export interface BenchContext {
@@ -19,13 +20,15 @@ export interface BenchContext {
   pipelineEventStore?: PipelineEventStore;
   /** The pipeline's NATS links over TLS, as deployed. */
   tls?: boolean;
+  /** The numbers of stores the scaling benchmark measures at; undefined: its own list. */
+  stores?: number[];
 }
 
 export type Figures = object;
 export type BenchFunction = (context: BenchContext) => Promise<Figures> | Figures;
 
 /** Every benchmark, in the order a full run takes them. */
-export const BENCH_NAMES = ['pipeline', 'card', 'purse', 'issuance', 'audit', 'api'] as const;
+export const BENCH_NAMES = ['pipeline', 'scaling', 'card', 'purse', 'issuance', 'audit', 'api'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
 
 export function isBenchName(name: string): name is BenchName {
@@ -51,6 +54,7 @@ export interface RunBenchesOptions {
   events?: number;
   pipelineEventStore?: PipelineEventStore;
   tls?: boolean;
+  stores?: number[];
   progress?: (message: string) => void;
 }
 
@@ -66,6 +70,7 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
         tls: context.tls,
         progress: context.progress,
       });
+  if (name === 'scaling') return (context) => benchScaling({ stores: context.stores, progress: context.progress });
   const url = moduleUrl(name);
   if (!existsSync(fileURLToPath(url))) return undefined;
   let module: Record<string, unknown>;
@@ -84,7 +89,10 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
  * Runs one benchmark in a child `cardsys bench --only <name> --json`: each gets a fresh process, so
  * no benchmark measures in the wake of another's threads, heap or native add-ons.
  */
-function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' | 'pipelineEventStore' | 'tls'>): Promise<BenchOutcome> {
+function runInChild(
+  name: BenchName,
+  options: Pick<RunBenchesOptions, 'events' | 'pipelineEventStore' | 'tls' | 'stores'>,
+): Promise<BenchOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started) / 1000;
   const args = [
@@ -96,6 +104,7 @@ function runInChild(name: BenchName, options: Pick<RunBenchesOptions, 'events' |
     ...(options.events === undefined ? [] : ['--events', String(options.events)]),
     ...(options.pipelineEventStore === undefined ? [] : ['--pipeline-event-store', options.pipelineEventStore]),
     ...(options.tls ? ['--tls'] : []),
+    ...(options.stores === undefined ? [] : ['--stores', options.stores.join(',')]),
   ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
@@ -186,6 +195,7 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
         ...(options.events === undefined ? {} : { events: options.events }),
         ...(options.pipelineEventStore === undefined ? {} : { pipelineEventStore: options.pipelineEventStore }),
         ...(options.tls ? { tls: true } : {}),
+        ...(options.stores === undefined ? {} : { stores: options.stores }),
       });
       report.results[name] = { status: 'ok', seconds: elapsed(), figures };
       progress(`${name}: done in ${elapsed()} s`);
@@ -227,10 +237,32 @@ export function formatReport(report: BenchReport): string {
 }
 
 function flatten(value: unknown, prefix = ''): Array<[string, string]> {
+  if (isTable(value)) return [[prefix || 'value', formatTable(value)]];
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
   }
   return [[prefix || 'value', formatValue(value)]];
+}
+
+type Row = Record<string, unknown>;
+
+/** A list of flat records (a figure per column, e.g. one row per number of stores) prints as a table. */
+function isTable(value: unknown): value is Row[] {
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every(
+      (row) =>
+        row !== null && typeof row === 'object' && !Array.isArray(row) && Object.values(row).every((cell) => typeof cell !== 'object'),
+    )
+  );
+}
+
+function formatTable(rows: Row[]): string {
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const cells = [columns, ...rows.map((row) => columns.map((column) => (column in row ? formatValue(row[column]) : '')))];
+  const widths = columns.map((_, index) => Math.max(...cells.map((line) => line[index]!.length)));
+  return cells.map((line) => `\n    ${line.map((cell, index) => cell.padStart(widths[index]!)).join('  ')}`).join('');
 }
 
 function formatValue(value: unknown): string {

@@ -1,7 +1,7 @@
 // The IC card's purse application and its cryptography: pure logic, no I/O. The chip side
 // (processApdu over a serialisable CardState), the key hierarchy, and head office's issuer functions.
 export { aesCmac } from './crypto/cmac.js';
-export { concat, equalBytes, fromHex, toHex, u32 } from './crypto/bytes.js';
+export { ascii, concat, equalBytes, fromHex, toHex, u32 } from './crypto/bytes.js';
 export {
   computeAuthCode,
   deriveCardKey,
@@ -19,6 +19,8 @@ export {
 } from './keys.js';
 export {
   authoriseCredit,
+  authoriseTermination,
+  authorisePinUnblock,
   cardIdBytes,
   expiryDigits,
   expiryFromDigits,
@@ -27,6 +29,7 @@ export {
   newCardId,
   verifyCardMac,
   type CreditAuthorisationRequest,
+  type PinUnblockAuthorisationRequest,
   type PrimaryIssuance,
   type PurseReceipt,
 } from './issuer.js';
@@ -45,6 +48,7 @@ export * as chipCommands from './application/commands.js';
 export { processApdu, POWER_ON_SESSION, type ChipSession, type ChipStep, type RandomSource } from './application/chip.js';
 export {
   newBlankCard,
+  lifecycleOf,
   LOG_CAPACITY,
   type CardState,
   type Lifecycle,

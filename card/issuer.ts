@@ -2,12 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { bankId, bankIdDigits, type BankId } from './bank-id.js';
 import { ascii, equalBytes, fromHex, toHex } from './crypto/bytes.js';
 import { INIT_TAG } from './application/commands.js';
-import { creditAuthorisationMac, transactionMac, type PurseOperation } from './application/purse-macs.js';
+import {
+  creditAuthorisationMac,
+  pinUnblockMac,
+  terminationAuthorisationMac,
+  transactionMac,
+  type PurseOperation,
+} from './application/purse-macs.js';
 import { encodeTlv } from './application/tlv.js';
 import { computeAuthCode, deriveCardKey, diversifyCardKeys, type IssuerMasterKeys } from './keys.js';
 
-// What head office computes with the issuer master keys: primary issuance data, credit
-// authorisations, and the check of the MAC a card returned for a credit or debit.
+// What head office computes with the issuer master keys: primary issuance data, credit, PIN
+// unblock and termination authorisations, and the check of the MAC a card returned for a credit or debit.
 
 /** The card's account of one credit or debit, as the terminal received it. Ids and MACs in hex. */
 export interface PurseReceipt {
@@ -42,6 +48,31 @@ export function authoriseCredit(master: IssuerMasterKeys, request: CreditAuthori
   if (authorisationId.length !== 8) throw new Error('authorisation id must be 8 bytes (16 hex digits)');
   const key = deriveCardKey(master.credit, cardId, 'credit');
   return toHex(creditAuthorisationMac(key, cardId, request.cardCounter, request.amount, authorisationId));
+}
+
+/**
+ * Head office's consent (hex) to terminate a card at its current counter (TERMINATE CARD USAGE):
+ * the card empties its purse and takes no command again. Only the credit master can make it.
+ */
+export function authoriseTermination(master: IssuerMasterKeys, request: { cardId: string; cardCounter: number }): string {
+  const cardId = cardIdBytes(request.cardId);
+  return toHex(terminationAuthorisationMac(deriveCardKey(master.credit, cardId, 'credit'), cardId, request.cardCounter));
+}
+
+export interface PinUnblockAuthorisationRequest {
+  readonly cardId: string;
+  /** The card's PIN reset counter before the unblock (from GET DATA, PIN status). */
+  readonly pinResets: number;
+  /** 8 bytes in hex, unique per authorisation. */
+  readonly authorisationId: string;
+}
+
+/** Head office's unblock MAC (hex) for one RESET RETRY COUNTER: only the credit master can make it. */
+export function authorisePinUnblock(master: IssuerMasterKeys, request: PinUnblockAuthorisationRequest): string {
+  const cardId = cardIdBytes(request.cardId);
+  const authorisationId = fromHex(request.authorisationId, 'authorisation id');
+  if (authorisationId.length !== 8) throw new Error('authorisation id must be 8 bytes (16 hex digits)');
+  return toHex(pinUnblockMac(deriveCardKey(master.credit, cardId, 'credit'), cardId, request.pinResets, authorisationId));
 }
 
 /** True when the receipt's MAC is the one the card would have made with its transaction key. */

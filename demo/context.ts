@@ -1,9 +1,8 @@
 // What the day's steps share: the demo's folders and processes, the store brokers and WAN links,
 // head office's API, and what earlier steps found out (each step sets what later ones read).
 import { join, resolve } from 'node:path';
-import type { LinkProxy } from '../infra/index.js';
 import type { SlotLease } from '../infra/pcsc/index.js';
-import type { RunningBroker } from './brokers.js';
+import type { RunningBroker, WanLink } from './brokers.js';
 import type { CardView, StoreSyncView } from '../projections/index.js';
 import type { HeadOfficeApi } from './head-office-api.js';
 import { StepFailure } from './narrator.js';
@@ -33,6 +32,12 @@ export interface DemoSummary {
   chipBalance: number;
 }
 
+/** With `--cluster`: the hub's three nodes, and head office's two instances on this PostgreSQL event store. */
+export interface ClusterChoice {
+  /** postgres://user@host:port/database?schema=name */
+  eventStore: string;
+}
+
 export const yen = (amount: number) => `¥${amount.toLocaleString('en-US')}`;
 
 export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
@@ -51,14 +56,18 @@ export class Day {
   readonly logDir: string;
   readonly cardFile: string;
   readonly leases: SlotLease[] = [];
-  readonly links = new Map<string, LinkProxy>();
+  readonly links = new Map<string, WanLink>();
   readonly brokers = new Map<string, RunningBroker>();
   private card: RunningChild | undefined;
 
   // Set by the steps, in the day's order.
   slots!: { hq: Slot; storeA: Slot };
-  hub!: RunningBroker;
+  /** The hub's nodes: one, or a cluster's. */
+  hubNodes!: RunningBroker[];
+  /** The instance that writes (the only one unless clustered). */
   headOffice!: { url: string; docsUrl: string; api: HeadOfficeApi };
+  /** With --cluster: the instance that follows, ready to take over. */
+  secondOffice?: { url: string };
   user!: { userId: string; bankId: string };
   issued!: { cardId: string; expiry: string; view: CardView };
   loadedBalance!: number;
@@ -71,6 +80,8 @@ export class Day {
     /** Whether everything stays up after the day, until Ctrl-C. */
     readonly keepRunning: boolean,
     readonly group: ProcessGroup,
+    /** Set with --cluster. */
+    readonly cluster?: ClusterChoice,
   ) {
     this.dataDir = resolve(dataDir);
     this.hqDir = join(this.dataDir, 'hq');
@@ -91,6 +102,16 @@ export class Day {
       cardId: this.issued.cardId,
       chipBalance: this.finalChipBalance,
     };
+  }
+
+  /** What head office's parts connect to: every hub node, comma-separated. */
+  get hubUrl(): string {
+    return this.hubNodes.map((node) => node.url).join(',');
+  }
+
+  /** The `--event-store` option of the commands that open head office's event store. */
+  get eventStoreArgs(): string[] {
+    return this.cluster ? ['--event-store', this.cluster.eventStore] : [];
   }
 
   get api(): HeadOfficeApi {

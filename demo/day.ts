@@ -3,10 +3,10 @@
 // the list of steps in `steps.ts`; this runs them in order, each narrated, and stops everything.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Day, type DemoSummary } from './context.js';
+import { type ClusterChoice, Day, type DemoSummary } from './context.js';
 import { DemoStepError, Narrator } from './narrator.js';
 import { ProcessGroup, type ChildProcessError } from './processes.js';
-import { DAY } from './steps.js';
+import { dayOf } from './steps.js';
 
 export interface DemoOptions {
   /** Where everything goes; wiped first when it holds an earlier demo. */
@@ -17,6 +17,8 @@ export interface DemoOptions {
   keepRunning: boolean;
   /** Settles on Ctrl-C / SIGTERM: ends a kept-running demo, interrupts a running one. */
   stopSignal: Promise<string>;
+  /** The day on a clustered hub with two head-office instances on PostgreSQL, instead of one machine's embedded defaults. */
+  cluster?: ClusterChoice;
 }
 
 /** Marks a data folder the demo made, so that only such a folder is ever wiped. */
@@ -36,8 +38,9 @@ function prepareDataDir(dataDir: string): void {
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const dataDir = resolve(options.dataDir);
   prepareDataDir(dataDir);
-  const narrator = new Narrator(DAY.length);
-  const day = new Day(dataDir, options.http, options.keepRunning, new ProcessGroup(join(dataDir, 'logs')));
+  const steps = dayOf(options.cluster !== undefined);
+  const narrator = new Narrator(steps.length);
+  const day = new Day(dataDir, options.http, options.keepRunning, new ProcessGroup(join(dataDir, 'logs')), options.cluster);
   let finished = false;
 
   const died = new Promise<ChildProcessError>((resolve) =>
@@ -51,7 +54,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   });
 
   try {
-    for (const step of DAY) await narrator.step(step.title, step.log && day.logOf(step.log), () => step.run(day));
+    for (const step of steps) await narrator.step(step.title, step.log && day.logOf(step.log), () => step.run(day));
     finished = true;
     if (options.keepRunning) {
       const death = await Promise.race([options.stopSignal.then(() => undefined), died]);

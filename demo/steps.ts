@@ -2,11 +2,14 @@
 // what it does, returning the lines that tell how it went.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, startLinkProxy } from '../infra/index.js';
+import { EVENTS_STREAM } from '../contracts/index.js';
+import { withoutPassword } from '../eventstore/index.js';
+import { freePort } from '../infra/index.js';
 import { ensurePcscd, leaseVpcdSlot } from '../infra/pcsc/index.js';
-import { headOfficeFiles, issuerKeysFile, storeBundleFiles } from '../host/provisioning/index.js';
+import { headOfficeFiles, hubNodeFiles, issuerKeysFile, storeBundleFiles } from '../host/provisioning/index.js';
 import { tokenFor, type Role } from '../host/api/index.js';
-import { startBroker } from './brokers.js';
+import { startBroker, WanLink } from './brokers.js';
+import { eventsStreamPlacement, HUB_NODES, officeRole, prepareDemoSchema, secondOfficeData } from './cluster.js';
 import { type Day, type Reply, said, until, usageLine, yen } from './context.js';
 import type { CardView, StoreSyncView } from '../projections/index.js';
 import { type FloatReport, HeadOfficeApi, type Settlements } from './head-office-api.js';
@@ -69,75 +72,151 @@ const provision: DayStep = {
   },
 };
 
+/** Starts the hub's nodes (one, or a cluster's) and each store's broker joined to every node over its WAN link. */
+async function startNats(day: Day, nodes: number): Promise<string[]> {
+  const ports: Array<{ client: number; leaf: number; deadEnd: number; route: number }> = [];
+  for (let node = 0; node < nodes; node++)
+    ports.push({ client: await freePort(), leaf: await freePort(), deadEnd: await freePort(), route: await freePort() });
+  const addresses = (port: (node: (typeof ports)[number]) => number) => ports.map((node) => `127.0.0.1:${port(node)}`).join(',');
+  // A leaf adds the addresses the hub advertises to the ones it dials, which would bypass the
+  // store's WAN link: advertise ones where nothing listens, so only the link gets a store through.
+  await day.checked('nats-config', [
+    'host',
+    'nats-config',
+    '--data',
+    day.dataDir,
+    '--listen',
+    addresses((node) => node.client),
+    '--leaf-listen',
+    addresses((node) => node.leaf),
+    '--leaf-advertise',
+    addresses((node) => node.deadEnd),
+    ...(nodes > 1 ? ['--cluster', String(nodes), '--route-listen', addresses((node) => node.route)] : []),
+  ]);
+  // A cluster's nodes wait for each other's routes: they start together.
+  day.hubNodes = await Promise.all(
+    ports.map((node, index) =>
+      startBroker(
+        day.group,
+        index === 0 ? 'nats-hub' : `nats-hub-${index + 1}`,
+        nodes > 1 ? hubNodeFiles(day.hqDir, index + 1).config : headOfficeFiles(day.hqDir).natsServerConfig,
+        node.client,
+      ),
+    ),
+  );
+  for (const store of STORES) {
+    const link = await WanLink.to(ports.map((node) => node.leaf));
+    day.links.set(store.id, link);
+    const brokerPort = await freePort();
+    await day.checked(`broker-config-${store.id}`, [
+      'edge',
+      'broker-config',
+      '--data',
+      day.dataDir,
+      '--store',
+      store.id,
+      '--listen',
+      `127.0.0.1:${brokerPort}`,
+      '--hub',
+      ...link.hubUrls,
+    ]);
+    day.brokers.set(
+      store.id,
+      await startBroker(day.group, `nats-store-${store.id}`, storeBundleFiles(day.storeDir(store.id)).brokerConfig, brokerPort),
+    );
+  }
+  return [
+    nodes > 1
+      ? `hub: ${nodes} nodes of one JetStream cluster (TLS routes), head office's streams kept on all ${nodes}: ${day.hubUrl}`
+      : `hub ${day.hubUrl} (TLS, CA ${headOfficeFiles(day.hqDir).tlsCa.cert})`,
+    ...STORES.map(
+      (store) =>
+        `store ${store.id}: broker ${day.brokers.get(store.id)!.url} (TLS), leaf of ${nodes > 1 ? 'every hub node' : 'the hub'} through its WAN link (${day.links.get(store.id)!.hubUrls.join(', ')}), leaf login: its certificate`,
+    ),
+  ];
+}
+
 const nats: DayStep = {
   title:
     "Start NATS over TLS: head office's hub (JetStream, one account per store), and each store's broker joined to it over the store's own WAN link",
   log: 'nats-hub',
-  async run(day) {
-    const [port, leafPort, deadEndPort] = [await freePort(), await freePort(), await freePort()];
-    // A leaf adds the address the hub advertises to the ones it dials, which would bypass the
-    // store's WAN link: advertise one where nothing listens, so only the link gets a store through.
-    await day.checked('nats-config', [
-      'host',
-      'nats-config',
-      '--data',
-      day.dataDir,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--leaf-listen',
-      `127.0.0.1:${leafPort}`,
-      '--leaf-advertise',
-      `127.0.0.1:${deadEndPort}`,
-    ]);
-    day.hub = await startBroker(day.group, 'nats-hub', headOfficeFiles(day.hqDir).natsServerConfig, port);
-    for (const store of STORES) {
-      const link = await startLinkProxy({ port: leafPort });
-      day.links.set(store.id, link);
-      const brokerPort = await freePort();
-      await day.checked(`broker-config-${store.id}`, [
-        'edge',
-        'broker-config',
-        '--data',
-        day.dataDir,
-        '--store',
-        store.id,
-        '--listen',
-        `127.0.0.1:${brokerPort}`,
-        '--hub',
-        `tls://127.0.0.1:${link.port}`,
-      ]);
-      day.brokers.set(
-        store.id,
-        await startBroker(day.group, `nats-store-${store.id}`, storeBundleFiles(day.storeDir(store.id)).brokerConfig, brokerPort),
-      );
-    }
-    return [
-      `hub ${day.hub.url} (TLS, CA ${headOfficeFiles(day.hqDir).tlsCa.cert})`,
-      ...STORES.map(
-        (store) =>
-          `store ${store.id}: broker ${day.brokers.get(store.id)!.url} (TLS), WAN link through ${day.links.get(store.id)!.url}, leaf login: its certificate`,
-      ),
-    ];
-  },
+  run: (day) => startNats(day, 1),
 };
+
+const natsCluster: DayStep = {
+  title: `Start NATS over TLS: head office's hub as a ${HUB_NODES}-node JetStream cluster (one account per store), and each store's broker joined to every node over the store's own WAN link`,
+  log: 'nats-hub',
+  run: (day) => startNats(day, HUB_NODES),
+};
+
+/** Starts one head-office instance on `data`; its API's address and docs once it serves. */
+async function startOffice(day: Day, name: string, data: string, http: string, extra: string[]) {
+  const host = day.group.startCardsys(name, [
+    'host',
+    '--data',
+    data,
+    '--nats',
+    day.hubUrl,
+    '--http',
+    http,
+    ...day.eventStoreArgs,
+    ...extra,
+  ]);
+  const match = await host.waitForOutput(/query API: (\S+)\s+\(OpenAPI docs: (\S+?),/, 60_000);
+  return { url: match[1]!, docsUrl: match[2]!, logFile: host.logFile };
+}
+
+/** Head office's API for the day's callers, each with its own token from head office's token key. */
+async function useOffice(day: Day, office: { url: string; docsUrl: string; logFile: string }): Promise<string[]> {
+  const tokens = new Map<Role, string>();
+  for (const role of DEMO_ROLES) tokens.set(role, await tokenFor(day.hqDir, role, `demo-${role}`));
+  day.headOffice = { url: office.url, docsUrl: office.docsUrl, api: new HeadOfficeApi(office.url, office.logFile, tokens) };
+  return [
+    `query API: ${day.headOffice.url}`,
+    `OpenAPI:   ${day.headOffice.docsUrl}`,
+    `console:   ${day.headOffice.url}/console/ (watch the day there: sign in with the operator's token the summary prints)`,
+    `tokens for ${DEMO_ROLES.join(', ')}: cardsys host token --data ${day.dataDir} --role <role> --subject demo-<role>`,
+  ];
+}
+
+/** The station where head office initialises blank cards: its reader and stripe encoder. */
+const issuanceStation = (day: Day) => ['--issuance-reader', day.slots.hq.readerName, '--issuance-stripe', `vcard:${day.cardFile}`];
 
 const headOffice: DayStep = {
   title:
     "Start head office: ingest, SQLite event store, read models, query API, and its issuance station (head office's reader and stripe encoder)",
   log: 'host',
   async run(day) {
-    const station = ['--issuance-reader', day.slots.hq.readerName, '--issuance-stripe', `vcard:${day.cardFile}`];
-    const host = day.group.startCardsys('host', ['host', '--data', day.dataDir, '--nats', day.hub.url, '--http', day.http, ...station]);
-    const match = await host.waitForOutput(/query API: (\S+)\s+\(OpenAPI docs: (\S+?),/, 60_000);
-    // Each caller of the API gets its own token from head office's token key.
-    const tokens = new Map<Role, string>();
-    for (const role of DEMO_ROLES) tokens.set(role, await tokenFor(day.hqDir, role, `demo-${role}`));
-    day.headOffice = { url: match[1]!, docsUrl: match[2]!, api: new HeadOfficeApi(match[1]!, host.logFile, tokens) };
+    return useOffice(day, await startOffice(day, 'host', day.dataDir, day.http, issuanceStation(day)));
+  },
+};
+
+const headOffices: DayStep = {
+  title:
+    'Start head office as two instances on one PostgreSQL event store: the one holding the writer lease ingests, authorises and issues ' +
+    '(with the issuance station), the other serves reads and takes over when the writer fails',
+  log: 'host',
+  async run(day) {
+    const schema = await prepareDemoSchema(day.cluster!.eventStore);
+    const writer = await startOffice(day, 'host', day.dataDir, day.http, issuanceStation(day));
+    const led = await until(async () => {
+      const health = await officeRole(writer.url);
+      return health.role === 'leader' ? health : undefined;
+    }, 'head office 1 to take the writer lease');
+    const lines = await useOffice(day, writer);
+    const follower = await startOffice(day, 'host-2', secondOfficeData(day.dataDir, day.hqDir), `127.0.0.1:${await freePort()}`, []);
+    await until(async () => ((await officeRole(follower.url)).role === 'follower' ? true : undefined), 'head office 2 to follow');
+    day.secondOffice = { url: follower.url };
+    const placement = await until(
+      () => eventsStreamPlacement(day.hqDir, day.hubUrl).catch(() => undefined),
+      `a leader of the events stream ${EVENTS_STREAM}`,
+    );
     return [
-      `query API: ${day.headOffice.url}`,
-      `OpenAPI:   ${day.headOffice.docsUrl}`,
-      `console:   ${day.headOffice.url}/console/ (watch the day there: sign in with the operator's token the summary prints)`,
-      `tokens for ${DEMO_ROLES.join(', ')}: cardsys host token --data ${day.dataDir} --role <role> --subject demo-<role>`,
+      ...lines,
+      `event store: PostgreSQL ${withoutPassword(day.cluster!.eventStore)} (schema ${schema}), shared by both instances`,
+      `head office 1 ${writer.url}: leader (writer lease term ${led.lease?.holder?.term ?? '?'}), log ${day.logOf('host')}`,
+      `head office 2 ${follower.url}: follower (writes answered 503 naming head office 1), log ${day.logOf('host-2')}`,
+      `hub: JetStream stream ${EVENTS_STREAM} led by node ${placement.leader}, copies on ${placement.replicas.map((peer) => `${peer.name}${peer.current ? '' : ' (catching up)'}`).join(', ')}`,
     ];
   },
 };
@@ -373,7 +452,7 @@ const auditReplay: DayStep = {
   title: "An auditor replays head office's history (cardsys audit replay): chains, signatures, card MACs, balances, read models",
   log: 'audit',
   async run(day) {
-    const result = await day.cardsys('audit', ['audit', 'replay', '--data', day.dataDir, '--json']);
+    const result = await day.cardsys('audit', ['audit', 'replay', '--data', day.dataDir, ...day.eventStoreArgs, '--json']);
     let report: { ok: boolean; events: number; findings: unknown[] };
     try {
       report = JSON.parse(result.stdout) as typeof report;
@@ -423,18 +502,23 @@ const summary: DayStep = {
       `every route but /healthz and /docs needs a token: TOKEN=$(cardsys host token --data ${dataDir} --role auditor --subject <you>)`,
       `  curl -H "Authorization: Bearer $TOKEN" ${apiUrl}/v1/cards/${cardId}`,
       `OpenAPI docs ${docsUrl} (JSON at ${docsUrl}/json)`,
+      ...(day.secondOffice
+        ? [
+            `head office 2 ${day.secondOffice.url} follows: /healthz on either shows its role and the lease holder; stop head office 1 and it takes the writer lease`,
+          ]
+        : []),
       `data in ${dataDir}, each process's log in ${logDir}`,
       day.keepRunning ? 'everything stays up: press Ctrl-C to stop' : 'stopping every process',
     ];
   },
 };
 
-/** The day, in order. */
-export const DAY: readonly DayStep[] = [
+/** The day, in order: on one hub and one head office, or (`clustered`) on the cluster. */
+export const dayOf = (clustered: boolean): readonly DayStep[] => [
   readers,
   provision,
-  nats,
-  headOffice,
+  clustered ? natsCluster : nats,
+  clustered ? headOffices : headOffice,
   bankAccount,
   edges,
   blankCard,

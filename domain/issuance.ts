@@ -96,7 +96,7 @@ export const primaryIssuanceDecider: Decider<IssuePrimaryCard, PrimaryIssuanceSt
 // ---- secondary issuance (store POS) ----------------------------------------------------------
 
 /** Where a card is in its life, as its chip reports it. */
-export type ChipIssuanceState = 'blank' | 'primary_issued' | 'secondary_issued';
+export type ChipIssuanceState = 'blank' | 'primary_issued' | 'secondary_issued' | 'terminated';
 
 /** What the terminal learnt from the chip before deciding anything. */
 export interface ChipFacts {
@@ -117,7 +117,7 @@ export const ISSUANCE_MESSAGES = {
   recovered: 'card issued earlier, its record lost (card pulled or node stopped): recorded now from the data on the card',
 } as const;
 
-const CARD_REFUSALS = ['invalid_auth_code', 'not_primary_issued', 'expired', 'stripe_mismatch'] as const;
+const CARD_REFUSALS = ['invalid_auth_code', 'not_primary_issued', 'terminated', 'expired', 'stripe_mismatch'] as const;
 
 /** Why a card is refused before anything is looked up. */
 export type CardRefusal = (typeof CARD_REFUSALS)[number];
@@ -144,12 +144,14 @@ export type ChipVerdict =
 /**
  * Steps 1 and 2 of secondary issuance: an invalid authentication code makes the card unusable; a
  * card already carrying personal data goes straight to purse operations. A blank card (never
- * initialised by head office) or an expired one is unusable too.
+ * initialised by head office), a terminated one or an expired one is unusable too.
  */
 export function judgeChip(chip: ChipFacts, now: Date): ChipVerdict {
   const unusable = (reason: CardRefusal): ChipVerdict => ({ outcome: 'card_unusable', reason, message: ISSUANCE_MESSAGES.card_unusable });
   if (!chip.authCodeValid) return unusable('invalid_auth_code');
   if (chip.state === 'blank') return unusable('not_primary_issued');
+  // Handed back or replaced: the chip takes no more commands.
+  if (chip.state === 'terminated') return unusable('terminated');
   if (chip.state === 'secondary_issued') return { outcome: 'already_issued', message: ISSUANCE_MESSAGES.already_issued };
   if (isExpiredOn(chip.expiry, isoDay(now))) return unusable('expired');
   return { outcome: 'look_up' };

@@ -9,6 +9,8 @@
 // and recorded would be recorded here a second time. Beyond that, only counters past the last movement
 // this store recorded for the card are considered, so a pay recorded after all is never taken again.
 
+import type { PurseOperation } from '../card/index.js';
+
 /** A pay this store sent to a card and has not recorded yet. */
 export interface PaySent {
   cardId: string;
@@ -21,7 +23,7 @@ export interface PaySent {
 
 /** One record of the chip's usage log, as the terminal reads it. */
 export interface ChipLogRecord {
-  operation: 'credit' | 'debit';
+  operation: PurseOperation;
   amount: number;
   counter: number;
   balanceAfter: number;

@@ -13,13 +13,15 @@ export interface CardFacts {
   balance: number;
   blacklisted: boolean;
   blacklistReason?: string;
+  /** The chip is terminated (handed back or replaced): it takes no more purse operations. */
+  terminated: boolean;
 }
 
 export type PurseOperation = 'load' | 'pay';
 
 /** Why a card or an operation is refused; `code` goes into PosReply.code and PurseOperationDeclined.reason. */
 export interface Refusal {
-  code: 'card_unusable' | 'tampered' | 'expired' | 'blacklisted' | 'insufficient_balance' | 'balance_limit';
+  code: 'card_unusable' | 'card_terminated' | 'tampered' | 'expired' | 'blacklisted' | 'insufficient_balance' | 'balance_limit';
   message: string;
 }
 
@@ -41,8 +43,9 @@ export function isExpiredOn(expiry: string, today: string): boolean {
   return today.slice(0, expiry.length) > expiry;
 }
 
-/** The checks every purse operation runs first: authentication code, tamper check, expiry, blacklist. */
+/** The checks every purse operation runs first: terminated, authentication code, tamper check, expiry, blacklist. */
 export function checkCardUsable(card: CardFacts, today: string): Refusal | undefined {
+  if (card.terminated) return { code: 'card_terminated', message: 'this card cannot be used: it was handed back and terminated' };
   if (!card.authCodeValid) return { code: 'card_unusable', message: 'this card cannot be used: its authentication code is not valid' };
   if (!card.dataMacValid) return { code: 'tampered', message: 'this card cannot be used: its data fails the tamper check' };
   if (isExpiredOn(card.expiry, today)) return { code: 'expired', message: `this card expired on ${card.expiry}` };

@@ -3,4 +3,4 @@ export { EdgeMetrics } from './metrics.js';
 export { startEdge, openEdgeDb, edgeLogDir, edgeDbFile, type EdgeNode, type EdgeOptions } from './edge-node.js';
 export type { CounterOptions } from './pos/index.js';
 export { EventLog, type AppendedEntry, type LogEntry } from './log/index.js';
-export { ReplicationCursor, type ReplicationProgress } from './replicator/index.js';
+export { batchMessageId, ReplicationCursor, type ReplicationProgress } from './replicator/index.js';

@@ -53,6 +53,14 @@ interface EventRow {
   data: Buffer;
 }
 
+interface PendingAppend {
+  streamId: string;
+  records: port.NewRecord[];
+  expected: port.ExpectedRevision;
+  resolve: (result: port.AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
 /** How often a subscription looks for events appended by other processes to the same file. */
 const FOREIGN_APPEND_POLL_MS = 100;
 
@@ -117,10 +125,58 @@ export class SqliteEventStore implements EventStore {
     return row.revision ?? undefined;
   }
 
-  async appendToStream(streamId: string, records: port.NewRecord[], expected: port.ExpectedRevision = 'any'): Promise<port.AppendResult> {
-    if (records.length === 0) throw new Error(`append to stream ${streamId}: no events given`);
+  /**
+   * Appends asked for in the same turn of the event loop (the ingest's stores of one round, side by
+   * side) commit in one transaction, each in a savepoint of its own: one sync of the file for them
+   * all, where one each made the ingest's cost grow with the number of stores in a round; a refused
+   * append leaves the others as they are.
+   */
+  appendToStream(streamId: string, records: port.NewRecord[], expected: port.ExpectedRevision = 'any'): Promise<port.AppendResult> {
+    if (records.length === 0) return Promise.reject(new Error(`append to stream ${streamId}: no events given`));
+    try {
+      this.assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.pendingAppends.push({ streamId, records, expected, resolve, reject });
+      if (this.pendingAppends.length === 1) queueMicrotask(() => this.commitPendingAppends());
+    });
+  }
+
+  private pendingAppends: PendingAppend[] = [];
+
+  private commitPendingAppends(): void {
+    const appends = this.pendingAppends.splice(0);
+    const outcomes: Array<{ result: port.AppendResult } | { error: unknown }> = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const append of appends) {
+            try {
+              outcomes.push({ result: this.appendInSavepoint(append) });
+            } catch (error) {
+              outcomes.push({ error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const append of appends) append.reject(error);
+      return;
+    }
+    this.appended.notify();
+    appends.forEach((append, index) => {
+      const outcome = outcomes[index]!;
+      if ('error' in outcome) append.reject(outcome.error);
+      else append.resolve(outcome.result);
+    });
+  }
+
+  /** One append, inside the group's transaction: a nested transaction is a savepoint, rolled back alone when it throws. */
+  private appendInSavepoint({ streamId, records, expected }: PendingAppend): port.AppendResult {
     const insert = this.statement('INSERT INTO events (stream_id, revision, event_id, type, data) VALUES (?, ?, ?, ?, ?)');
-    const append = this.db.transaction((): port.AppendResult => {
+    return this.db.transaction((): port.AppendResult => {
       const actual = this.lastRevision(streamId);
       const matches = expected === 'any' || (expected === 'no_stream' ? actual === undefined : actual === expected);
       if (!matches) throw new WrongExpectedRevisionError(streamId, expected, actual);
@@ -131,7 +187,7 @@ export class SqliteEventStore implements EventStore {
         try {
           lastInsertRowid = insert.run(streamId, first + i, record.id, record.type, record.data).lastInsertRowid;
         } catch (error) {
-          // The UNIQUE index on (stream_id, event_id) is the permanent dedupe; the transaction rolls back whole.
+          // The UNIQUE index on (stream_id, event_id) is the permanent dedupe; the append rolls back whole.
           if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && /event_id/.test((error as Error).message)) {
             throw new DuplicateEventError(streamId, record.id);
           }
@@ -139,10 +195,7 @@ export class SqliteEventStore implements EventStore {
         }
       }
       return { nextExpectedRevision: BigInt(first + records.length - 1), lastPosition: BigInt(lastInsertRowid) };
-    });
-    const result = append.immediate();
-    this.appended.notify();
-    return result;
+    })();
   }
 
   async readStream(streamId: string, options: port.ReadStreamOptions = {}): Promise<port.StoredRecord[]> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  ascii,
   bankIdDigits,
   buildCommandApdu,
   cardCryptogram,
@@ -15,6 +16,7 @@ import {
   expiryFromDigits,
   fromHex,
   initialisationData,
+  lifecycleOf,
   operationOf,
   parseBankId,
   protectCommand,
@@ -72,6 +74,13 @@ export interface LogRecord {
   readonly mac: string;
 }
 
+export interface PinStatus {
+  /** 0 when the PIN is blocked. */
+  readonly triesLeft: number;
+  /** PIN unblocks done so far: head office's unblock MAC is bound to it. */
+  readonly pinResets: number;
+}
+
 export interface ValidityVerdict {
   readonly usable: boolean;
   /** Why the card cannot be used (empty when usable). */
@@ -87,8 +96,6 @@ export interface ChipTerminalOptions {
   readonly terminalName: string;
   readonly random?: RandomSource;
 }
-
-const LIFECYCLES: Lifecycle[] = ['blank', 'primary-issued', 'secondary-issued'];
 
 /**
  * A terminal's view of the purse application on one inserted card, over any transport (PC/SC or in
@@ -126,10 +133,10 @@ export class ChipTerminal {
   }
 
   async readInfo(): Promise<CardInfo> {
-    const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, 0x01);
+    const response = await this.plain('GET DATA', C.INS.GET_DATA, 0x00, C.DATA_OBJECT.SYSTEM_INFO);
     if (response.length !== C.SYSTEM_INFO_LENGTH)
       throw new CardResponseError(`GET DATA: expected ${C.SYSTEM_INFO_LENGTH} bytes, got ${response.length}`);
-    const lifecycle = LIFECYCLES[response[8]!];
+    const lifecycle = lifecycleOf(response[8]!);
     if (!lifecycle) throw new CardResponseError(`GET DATA: unknown lifecycle code ${response[8]}`);
     const storedExpiry = new TextDecoder().decode(response.subarray(10, 16));
     this.info = {
@@ -191,6 +198,7 @@ export class ChipTerminal {
     const problems: string[] = [];
     let genuine = false;
     if (info.lifecycle === 'blank') problems.push('card is blank (not issued)');
+    else if (info.lifecycle === 'terminated') problems.push('card is terminated (returned or replaced)');
     else {
       genuine = this.verifyAuthCode(info);
       if (!genuine) problems.push('authentication code is invalid');
@@ -236,8 +244,34 @@ export class ChipTerminal {
 
   /** VERIFY PIN under secure messaging; wrong PIN → CardStatusError 63Cx (tries left) or 6983 (blocked). */
   async verifyPin(pin: string): Promise<void> {
-    if (!/^\d{4,8}$/.test(pin)) throw new Error('PIN must be 4 to 8 digits');
-    await this.secured('VERIFY PIN', C.INS.VERIFY_PIN, 0x00, 0x01, new TextEncoder().encode(pin));
+    await this.secured('VERIFY PIN', C.INS.VERIFY_PIN, 0x00, C.PIN_REFERENCE, ascii(checkPin(pin)));
+  }
+
+  /** GET DATA (PIN status) under the terminal session: tries left and the PIN reset counter. */
+  async readPinStatus(): Promise<PinStatus> {
+    const status = await this.secured('GET DATA', C.INS.GET_DATA, 0x00, C.DATA_OBJECT.PIN_STATUS, new Uint8Array(0));
+    if (status.length !== C.PIN_STATUS_LENGTH)
+      throw new CardResponseError(`GET DATA (PIN status): expected ${C.PIN_STATUS_LENGTH} bytes, got ${status.length}`);
+    return { triesLeft: status[0]!, pinResets: new DataView(status.buffer, status.byteOffset, status.length).getUint32(1) };
+  }
+
+  /**
+   * RESET RETRY COUNTER with head office's unblock MAC for (card, PIN reset counter, id): the new
+   * PIN holds with three tries. The session then holds no verified PIN.
+   */
+  async unblockPin(request: { authorisationId: string; unblockMac: string; newPin: string }): Promise<void> {
+    const authorisationId = fromHex(request.authorisationId, 'authorisation id');
+    const unblockMac = fromHex(request.unblockMac, 'unblock MAC');
+    if (authorisationId.length !== 8 || unblockMac.length !== 8)
+      throw new Error('authorisation id and unblock MAC must be 8 bytes (16 hex digits) each');
+    const data = concat(authorisationId, unblockMac, pinField(request.newPin));
+    await this.secured('RESET RETRY COUNTER', C.INS.RESET_RETRY_COUNTER, 0x00, C.PIN_REFERENCE, data);
+  }
+
+  /** CHANGE REFERENCE DATA: the old PIN (a wrong one uses up a try), then the new one. The session then holds no verified PIN. */
+  async changePin(oldPin: string, newPin: string): Promise<void> {
+    const data = concat(pinField(oldPin), pinField(newPin));
+    await this.secured('CHANGE REFERENCE DATA', C.INS.CHANGE_REFERENCE_DATA, 0x00, C.PIN_REFERENCE, data);
   }
 
   /** Load: needs a verified PIN in this session and head office's authorisation MAC for (card, counter, amount, id). */
@@ -254,6 +288,43 @@ export class ChipTerminal {
   async debit(request: { amount: number; at?: Date }): Promise<PurseReceipt> {
     const data = concat(u32(checkAmount(request.amount)), this.terminalId, u32(unixSeconds(request.at)));
     return this.purse('debit', C.INS.DEBIT, request.amount, data);
+  }
+
+  /**
+   * TERMINATE CARD USAGE under the terminal session: with head office's termination MAC for the
+   * card's current counter, the card gives up its whole balance (the receipt's amount, an unload)
+   * and refuses every later command. A terminal that lost the answer reads it back with
+   * readTerminationRecord.
+   */
+  async terminate(request: { terminationMac: string; at?: Date }): Promise<PurseReceipt> {
+    const terminationMac = fromHex(request.terminationMac, 'termination MAC');
+    if (terminationMac.length !== 8) throw new Error('termination MAC must be 8 bytes (16 hex digits)');
+    const info = this.info ?? (await this.readInfo());
+    const response = await this.secured(
+      'TERMINATE CARD USAGE',
+      C.INS.TERMINATE,
+      0x00,
+      0x00,
+      concat(terminationMac, this.terminalId, u32(unixSeconds(request.at))),
+    );
+    if (response.length !== C.TERMINATE_RESPONSE_LENGTH)
+      throw new CardResponseError(`TERMINATE CARD USAGE: expected ${C.TERMINATE_RESPONSE_LENGTH} bytes, got ${response.length}`);
+    const view = new DataView(response.buffer, response.byteOffset, response.length);
+    this.info = { ...info, lifecycle: 'terminated' };
+    return {
+      operation: 'unload',
+      cardId: info.cardId,
+      counter: view.getUint32(4),
+      amount: view.getUint32(0),
+      newBalance: 0,
+      terminalId: toHex(this.terminalId),
+      mac: toHex(response.subarray(8, 16)),
+    };
+  }
+
+  /** A terminated card's unload, as the card logged and MACed it (plain GET DATA, no session). */
+  async readTerminationRecord(): Promise<LogRecord> {
+    return decodeLogRecord(await this.plain('GET DATA', C.INS.GET_DATA, 0x00, C.DATA_OBJECT.TERMINATION_RECORD));
   }
 
   /** The card's usage log, newest first. */
@@ -380,6 +451,18 @@ function decodeLogRecord(record: Uint8Array): LogRecord {
     terminalId: toHex(record.subarray(17, 25)),
     mac: toHex(record.subarray(25, 33)),
   };
+}
+
+function checkPin(pin: string): string {
+  if (!/^\d{4,8}$/.test(pin)) throw new Error('PIN must be 4 to 8 digits');
+  return pin;
+}
+
+/** A PIN as RESET RETRY COUNTER and CHANGE REFERENCE DATA carry it: its digits, then FF up to 8 bytes. */
+function pinField(pin: string): Uint8Array {
+  const field = new Uint8Array(C.PIN_FIELD_LENGTH).fill(C.PIN_FIELD_FILL);
+  field.set(ascii(checkPin(pin)));
+  return field;
 }
 
 function checkAmount(amount: number): number {

@@ -8,6 +8,7 @@ export {
   type ChipTerminalOptions,
   type LogRecord,
   type PersonalData,
+  type PinStatus,
   type ValidityVerdict,
 } from './chip-terminal.js';
 export { exchange, type CardTransport } from './transport.js';

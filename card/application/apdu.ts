@@ -64,6 +64,8 @@ export function apduHex(bytes: Uint8Array): string {
 export const SW = {
   OK: 0x9000,
   AUTHENTICATION_FAILED: 0x6300,
+  /** The application is terminated (returned or replaced): it answers only SELECT and GET DATA. */
+  TERMINATED: 0x6285,
   MEMORY_FAILURE: 0x6581,
   WRONG_LENGTH: 0x6700,
   SECURITY_STATUS_NOT_SATISFIED: 0x6982,
@@ -96,6 +98,8 @@ export function describeStatusWord(sw: number): string {
       return 'success';
     case SW.AUTHENTICATION_FAILED:
       return 'authentication failed (wrong cryptogram or authorisation MAC)';
+    case SW.TERMINATED:
+      return 'card terminated (returned or replaced): it takes no more commands';
     case SW.MEMORY_FAILURE:
       return 'purse integrity check failed on the card (data MAC mismatch)';
     case SW.WRONG_LENGTH:

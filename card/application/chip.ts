@@ -2,7 +2,9 @@ import { ascii, concat, equalBytes, readU32, u32 } from '../crypto/bytes.js';
 import { encodeResponseApdu, MalformedApduError, parseCommandApdu, SW, swTriesLeft, type CommandApdu } from './apdu.js';
 import {
   AID,
+  CHANGE_PIN_DATA_LENGTH,
   CREDIT_DATA_LENGTH,
+  DATA_OBJECT,
   DEBIT_DATA_LENGTH,
   FILE,
   INIT_TAG,
@@ -12,9 +14,22 @@ import {
   LOG_RECORD_LENGTH,
   MAX_PERSONAL_RECORD,
   PERSONAL_TAG,
+  PIN_FIELD_FILL,
+  PIN_FIELD_LENGTH,
+  PIN_REFERENCE,
   READ_BLOCK,
+  RESET_RETRY_DATA_LENGTH,
+  TERMINATE_DATA_LENGTH,
 } from './commands.js';
-import { creditAuthorisationMac, operationCode, purseDataMac, transactionMac, type PurseOperation } from './purse-macs.js';
+import {
+  creditAuthorisationMac,
+  operationCode,
+  pinUnblockMac,
+  purseDataMac,
+  terminationAuthorisationMac,
+  transactionMac,
+  type PurseOperation,
+} from './purse-macs.js';
 import {
   cardCryptogram,
   deriveSessionKeys,
@@ -138,6 +153,8 @@ function dispatch(
 
   const command = COMMANDS.get(apdu.ins);
   if (!command) return plainResponse(status(SW.INS_NOT_SUPPORTED));
+  // No command leaves the terminated state: the card still names itself, and keeps its last record.
+  if (state.lifecycle === 'terminated' && apdu.ins !== INS.GET_DATA) return plainResponse(status(SW.TERMINATED));
 
   if ((apdu.cla & SM_CLA_BIT) === 0) {
     if (command.access !== 'plain' && command.access !== 'clear') return plainResponse(status(SW.SECURITY_STATUS_NOT_SATISFIED));
@@ -200,8 +217,27 @@ function withIssued(state: CardState, issued: Issued): CardState {
   return { ...state, issued };
 }
 
-function systemInfo({ state, apdu, data }: Context): Outcome {
-  if (apdu.p1 !== 0x00 || apdu.p2 !== 0x01) return status(SW.WRONG_P1P2);
+/** GET DATA: P1 00, P2 the data object. */
+function getData(context: Context): Outcome {
+  if (context.apdu.p1 !== 0x00) return status(SW.WRONG_P1P2);
+  if (context.apdu.p2 === DATA_OBJECT.SYSTEM_INFO) return systemInfo(context);
+  if (context.apdu.p2 === DATA_OBJECT.PIN_STATUS) return pinStatus(context);
+  if (context.apdu.p2 === DATA_OBJECT.TERMINATION_RECORD) return terminationRecord(context);
+  return status(SW.WRONG_P1P2);
+}
+
+/**
+ * The unload a terminated card made, as its newest log record: plain, so that a terminal that lost
+ * TERMINATE CARD USAGE's answer (card pulled) can still show head office the card's MAC over it.
+ */
+function terminationRecord({ state, data }: Context): Outcome {
+  if (data.length !== 0) return status(SW.WRONG_LENGTH);
+  const unload = state.lifecycle === 'terminated' ? state.issued?.log[0] : undefined;
+  if (!unload) return status(SW.REFERENCED_DATA_NOT_FOUND);
+  return { sw: SW.OK, data: encodeLogEntry(unload) };
+}
+
+function systemInfo({ state, data }: Context): Outcome {
   if (data.length !== 0) return status(SW.WRONG_LENGTH);
   const issued = issuedOrNull(state);
   const info = concat(
@@ -278,6 +314,7 @@ function initialise({ state, session, data }: Context): Outcome {
     keys: { terminal, data: dataKey, credit, transaction },
     pin: pinText,
     pinTriesLeft: MAX_PIN_TRIES,
+    pinResets: 0,
     bankId: bankText,
     personal: undefined,
     balance: 0,
@@ -341,22 +378,96 @@ function encodeLogEntry(entry: LogEntry): Uint8Array {
   return record;
 }
 
-function verifyPin({ state, session, apdu, data }: Context): Outcome {
-  if (apdu.p1 !== 0x00 || apdu.p2 !== 0x01) return status(SW.WRONG_P1P2);
-  if (data.length < 4 || data.length > 8) return status(SW.WRONG_LENGTH);
+/** Like the balance, the PIN's tries left and reset counter are the holder's: shown under a terminal session only. */
+function pinStatus({ state, session, data, secured }: Context): Outcome {
+  if (!secured || session.auth?.keyRef !== KEY_REF.TERMINAL) return status(SW.SECURITY_STATUS_NOT_SATISFIED);
+  if (data.length !== 0) return status(SW.WRONG_LENGTH);
   const issued = issuedOrNull(state);
   if (!issued) return status(SW.CONDITIONS_NOT_SATISFIED);
-  if (issued.pinTriesLeft === 0) return { sw: SW.AUTH_METHOD_BLOCKED, session: { ...session, pinVerified: false } };
-  if (!equalBytes(data, ascii(issued.pin))) {
+  return { sw: SW.OK, data: concat(Uint8Array.of(issued.pinTriesLeft), u32(issued.pinResets)) };
+}
+
+/**
+ * A PIN presented to the card: a wrong one uses up a try (committed before the answer), the right
+ * one sets the tries back to 3; once blocked, every PIN is refused with 6983.
+ */
+function checkPin(state: CardState, issued: Issued, pin: Uint8Array): Outcome {
+  if (issued.pinTriesLeft === 0) return status(SW.AUTH_METHOD_BLOCKED);
+  if (!equalBytes(pin, ascii(issued.pin))) {
     const pinTriesLeft = issued.pinTriesLeft - 1;
     return {
       sw: pinTriesLeft === 0 ? SW.AUTH_METHOD_BLOCKED : swTriesLeft(pinTriesLeft),
       state: withIssued(state, { ...issued, pinTriesLeft }),
-      session: { ...session, pinVerified: false },
     };
   }
-  const next = issued.pinTriesLeft === MAX_PIN_TRIES ? state : withIssued(state, { ...issued, pinTriesLeft: MAX_PIN_TRIES });
-  return { sw: SW.OK, state: next, session: { ...session, pinVerified: true } };
+  return {
+    sw: SW.OK,
+    state: issued.pinTriesLeft === MAX_PIN_TRIES ? state : withIssued(state, { ...issued, pinTriesLeft: MAX_PIN_TRIES }),
+  };
+}
+
+function verifyPin({ state, session, apdu, data }: Context): Outcome {
+  if (apdu.p1 !== 0x00 || apdu.p2 !== PIN_REFERENCE) return status(SW.WRONG_P1P2);
+  if (data.length < 4 || data.length > 8) return status(SW.WRONG_LENGTH);
+  const issued = issuedOrNull(state);
+  if (!issued) return status(SW.CONDITIONS_NOT_SATISFIED);
+  const checked = checkPin(state, issued, data);
+  return { ...checked, session: { ...session, pinVerified: checked.sw === SW.OK } };
+}
+
+/** A PIN field of RESET RETRY COUNTER or CHANGE REFERENCE DATA: 4-8 ASCII digits, then FF; undefined when malformed. */
+function pinField(field: Uint8Array): string | undefined {
+  const fill = field.indexOf(PIN_FIELD_FILL);
+  const length = fill === -1 ? PIN_FIELD_LENGTH : fill;
+  if (field.subarray(length).some((byte) => byte !== PIN_FIELD_FILL)) return undefined;
+  const pin = new TextDecoder().decode(field.subarray(0, length));
+  return /^\d{4,8}$/.test(pin) ? pin : undefined;
+}
+
+/**
+ * RESET RETRY COUNTER: head office's unblock MAC over (card id, PIN reset counter, authorisation
+ * id) sets a new PIN and three tries. Whatever the outcome, the session holds no verified PIN: the
+ * new PIN is verified like any other before a credit.
+ */
+function resetRetryCounter({ state, session, apdu, data }: Context): Outcome {
+  if (apdu.p1 !== 0x00 || apdu.p2 !== PIN_REFERENCE) return status(SW.WRONG_P1P2);
+  if (data.length !== RESET_RETRY_DATA_LENGTH) return status(SW.WRONG_LENGTH);
+  const issued = issuedOrNull(state);
+  // The reset counter never wraps: an exhausted one takes no more unblocks.
+  if (!issued || issued.pinResets === 0xffffffff) return status(SW.CONDITIONS_NOT_SATISFIED);
+  const cleared: ChipSession = { ...session, pinVerified: false };
+  const authorisationId = data.slice(0, 8);
+  const unblockMac = data.slice(8, 16);
+  const pin = pinField(data.subarray(16, 24));
+  if (pin === undefined) return { sw: SW.WRONG_DATA, session: cleared };
+  if (issued.usedAuthorisations.some((used) => equalBytes(used, authorisationId)))
+    return { sw: SW.REFERENCE_DATA_NOT_USABLE, session: cleared };
+  if (!equalBytes(unblockMac, pinUnblockMac(issued.keys.credit, issued.cardId, issued.pinResets, authorisationId)))
+    return { sw: SW.AUTHENTICATION_FAILED, session: cleared };
+  const usedAuthorisations = [authorisationId, ...issued.usedAuthorisations].slice(0, REMEMBERED_AUTHORISATIONS);
+  return {
+    sw: SW.OK,
+    state: withIssued(state, { ...issued, pin, pinTriesLeft: MAX_PIN_TRIES, pinResets: issued.pinResets + 1, usedAuthorisations }),
+    session: cleared,
+  };
+}
+
+/**
+ * CHANGE REFERENCE DATA: the old PIN (counted like VERIFY PIN), then the new one. Whatever the
+ * outcome, the session holds no verified PIN: the one verified before may no longer be the PIN.
+ */
+function changePin({ state, session, apdu, data }: Context): Outcome {
+  if (apdu.p1 !== 0x00 || apdu.p2 !== PIN_REFERENCE) return status(SW.WRONG_P1P2);
+  if (data.length !== CHANGE_PIN_DATA_LENGTH) return status(SW.WRONG_LENGTH);
+  const issued = issuedOrNull(state);
+  if (!issued) return status(SW.CONDITIONS_NOT_SATISFIED);
+  const cleared: ChipSession = { ...session, pinVerified: false };
+  const oldPin = pinField(data.subarray(0, PIN_FIELD_LENGTH));
+  const newPin = pinField(data.subarray(PIN_FIELD_LENGTH));
+  if (oldPin === undefined || newPin === undefined) return { sw: SW.WRONG_DATA, session: cleared };
+  const checked = checkPin(state, issued, ascii(oldPin));
+  if (checked.sw !== SW.OK) return { ...checked, session: cleared };
+  return { sw: SW.OK, state: withIssued(state, { ...issued, pin: newPin, pinTriesLeft: MAX_PIN_TRIES }), session: cleared };
 }
 
 function personalise({ state, session, apdu, data }: Context): Outcome {
@@ -388,7 +499,7 @@ interface PurseRequest {
   readonly time: number;
 }
 
-/** Checks shared by CREDIT and DEBIT: an issued card whose stored balance still matches its data MAC. */
+/** Checks shared by CREDIT, DEBIT and TERMINATE CARD USAGE: an issued card whose stored balance still matches its data MAC. */
 function purseReady(state: CardState): Issued | Outcome {
   const issued = issuedOrNull(state);
   if (!issued) return status(SW.CONDITIONS_NOT_SATISFIED);
@@ -466,8 +577,31 @@ function debit({ state, apdu, data }: Context): Outcome {
   );
 }
 
+/**
+ * TERMINATE CARD USAGE: with head office's consent for this card at its current counter, the whole
+ * balance leaves the purse (an unload, logged and MACed like a debit) and the card enters its last
+ * state, in one atomic commit. No PIN: the money can only go where head office sends it.
+ */
+function terminate({ state, apdu, data }: Context): Outcome {
+  if (apdu.p1 !== 0x00 || apdu.p2 !== 0x00) return status(SW.WRONG_P1P2);
+  if (data.length !== TERMINATE_DATA_LENGTH) return status(SW.WRONG_LENGTH);
+  const ready = purseReady(state);
+  if (!('cardId' in ready)) return ready;
+  const expected = terminationAuthorisationMac(ready.keys.credit, ready.cardId, ready.counter);
+  if (!equalBytes(data.subarray(0, 8), expected)) return status(SW.AUTHENTICATION_FAILED);
+  const amount = ready.balance;
+  const unloaded = applyPurse(state, ready, { operation: 'unload', amount, terminalId: data.slice(8, 16), time: readU32(data, 16) }, 0);
+  const after = unloaded.state!;
+  const unload = after.issued!.log[0]!;
+  return {
+    sw: SW.OK,
+    state: { ...after, lifecycle: 'terminated' },
+    data: concat(u32(amount), u32(unload.counter), unload.mac),
+  };
+}
+
 const COMMANDS = new Map<number, Command>([
-  [INS.GET_DATA, { access: 'plain', handle: systemInfo }],
+  [INS.GET_DATA, { access: 'plain', handle: getData }],
   [INS.GET_CHALLENGE, { access: 'clear', handle: getChallenge }],
   [INS.MUTUAL_AUTHENTICATE, { access: 'clear', handle: mutualAuthenticate }],
   [INS.GET_BALANCE, { access: 'terminal', handle: getBalance }],
@@ -478,4 +612,7 @@ const COMMANDS = new Map<number, Command>([
   [INS.PERSONALISE, { access: 'terminal', handle: personalise }],
   [INS.CREDIT, { access: 'terminal', handle: credit }],
   [INS.DEBIT, { access: 'terminal', handle: debit }],
+  [INS.TERMINATE, { access: 'terminal', handle: terminate }],
+  [INS.RESET_RETRY_COUNTER, { access: 'terminal', handle: resetRetryCounter }],
+  [INS.CHANGE_REFERENCE_DATA, { access: 'terminal', handle: changePin }],
 ]);

@@ -22,7 +22,16 @@ export const INS = {
   INITIALISE: 0xe0,
   CREDIT: 0x52,
   DEBIT: 0x54,
+  RESET_RETRY_COUNTER: 0x2c,
+  CHANGE_REFERENCE_DATA: 0x24,
+  TERMINATE: 0xe6,
 } as const;
+
+/** GET DATA P2: which data object (P1 is 00); a terminated card keeps its termination record. */
+export const DATA_OBJECT = { SYSTEM_INFO: 0x01, PIN_STATUS: 0x02, TERMINATION_RECORD: 0x03 } as const;
+
+/** VERIFY PIN, RESET RETRY COUNTER and CHANGE REFERENCE DATA P2: the card holder's PIN. */
+export const PIN_REFERENCE = 0x01;
 
 /** MUTUAL AUTHENTICATE P2: which key the terminal proves it holds. */
 export const KEY_REF = { TRANSPORT: 0x00, TERMINAL: 0x01 } as const;
@@ -70,6 +79,19 @@ export const BALANCE_RECORD_LENGTH = 16;
 export const CREDIT_DATA_LENGTH = 32;
 /** DEBIT data: amount 4, terminal id 8, time 4. */
 export const DEBIT_DATA_LENGTH = 16;
+/** TERMINATE CARD USAGE data: head office's termination MAC 8, terminal id 8, time 4. */
+export const TERMINATE_DATA_LENGTH = 20;
+/** TERMINATE CARD USAGE response: amount unloaded 4, counter 4, card MAC 8. */
+export const TERMINATE_RESPONSE_LENGTH = 16;
+/** GET DATA PIN status layout: tries left 1, PIN reset counter 4. */
+export const PIN_STATUS_LENGTH = 5;
+/** A PIN inside RESET RETRY COUNTER and CHANGE REFERENCE DATA: its ASCII digits, then FF up to 8 bytes. */
+export const PIN_FIELD_LENGTH = 8;
+export const PIN_FIELD_FILL = 0xff;
+/** RESET RETRY COUNTER data: unblock authorisation id 8, unblock MAC 8, new PIN field 8. */
+export const RESET_RETRY_DATA_LENGTH = 24;
+/** CHANGE REFERENCE DATA data: old PIN field 8, new PIN field 8. */
+export const CHANGE_PIN_DATA_LENGTH = 16;
 /** CREDIT/DEBIT response: new balance 4, counter 4, card MAC 8. */
 export const PURSE_RESPONSE_LENGTH = 16;
 /** READ RECORD (log) layout: operation 1, amount 4, counter 4, balance after 4, time 4, terminal id 8, MAC 8. */

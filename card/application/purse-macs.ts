@@ -1,11 +1,12 @@
 import { aesCmac8 } from '../crypto/cmac.js';
 import { ascii, concat, u32 } from '../crypto/bytes.js';
 
-// The three MACs that protect the purse; the chip, store terminals and head office compute them alike.
+// The MACs that protect the purse and the PIN; the chip, store terminals and head office compute them alike.
 
-export type PurseOperation = 'credit' | 'debit';
+/** An unload empties the purse as the card is terminated: the card's last operation. */
+export type PurseOperation = 'credit' | 'debit' | 'unload';
 
-const OPERATION_CODE: Record<PurseOperation, number> = { credit: 0x01, debit: 0x02 };
+const OPERATION_CODE: Record<PurseOperation, number> = { credit: 0x01, debit: 0x02, unload: 0x03 };
 
 /** The label that opens every card transaction MAC message (and so its first AES block). */
 export const TRANSACTION_MAC_LABEL = ascii('cardsys/transaction');
@@ -15,7 +16,7 @@ export function operationCode(operation: PurseOperation): number {
 }
 
 export function operationOf(code: number): PurseOperation | undefined {
-  return code === 0x01 ? 'credit' : code === 0x02 ? 'debit' : undefined;
+  return (Object.keys(OPERATION_CODE) as PurseOperation[]).find((operation) => OPERATION_CODE[operation] === code);
 }
 
 /** Kept with the balance record under K_data: detects a balance or counter edited outside the chip. */
@@ -34,6 +35,14 @@ export function creditAuthorisationMac(
   return aesCmac8(creditKey, concat(ascii('cardsys/credit-authorisation'), cardId, u32(cardCounter), u32(amount), authorisationId));
 }
 
+/**
+ * Head office's consent to terminate the card under K_cred, bound to the card's current counter: it
+ * empties the purse at most once, and only while the card is still where head office saw it.
+ */
+export function terminationAuthorisationMac(creditKey: Uint8Array, cardId: Uint8Array, cardCounter: number): Uint8Array {
+  return aesCmac8(creditKey, concat(ascii('cardsys/termination-authorisation'), cardId, u32(cardCounter)));
+}
+
 /** The card's proof of one credit or debit under K_txn; `counter` is the transaction's own number. */
 export function transactionMac(
   transactionKey: Uint8Array,
@@ -48,4 +57,12 @@ export function transactionMac(
     transactionKey,
     concat(TRANSACTION_MAC_LABEL, Uint8Array.of(operationCode(operation)), cardId, u32(counter), u32(amount), u32(newBalance), terminalId),
   );
+}
+
+/**
+ * Head office's authorisation of one PIN unblock (RESET RETRY COUNTER) under K_cred, bound to the
+ * card and its PIN reset counter: good for one reset of this card only.
+ */
+export function pinUnblockMac(creditKey: Uint8Array, cardId: Uint8Array, pinResets: number, authorisationId: Uint8Array): Uint8Array {
+  return aesCmac8(creditKey, concat(ascii('cardsys/pin-unblock'), cardId, u32(pinResets), authorisationId));
 }

@@ -2,10 +2,23 @@ import { fromHex, toHex } from '../crypto/bytes.js';
 import type { CardKeys } from '../keys.js';
 import type { PurseOperation } from './purse-macs.js';
 
-/** Where the card is in its life: blank from the factory, initialised by head office, finished at a store. */
-export type Lifecycle = 'blank' | 'primary-issued' | 'secondary-issued';
+/**
+ * Where the card is in its life: blank from the factory, initialised by head office, finished at a
+ * store, and terminated (its purse emptied with head office's consent) when handed back or replaced.
+ */
+export type Lifecycle = 'blank' | 'primary-issued' | 'secondary-issued' | 'terminated';
 
-export const LIFECYCLE_CODE: Record<Lifecycle, number> = { blank: 0x00, 'primary-issued': 0x01, 'secondary-issued': 0x02 };
+export const LIFECYCLE_CODE: Record<Lifecycle, number> = {
+  blank: 0x00,
+  'primary-issued': 0x01,
+  'secondary-issued': 0x02,
+  terminated: 0x03,
+};
+
+/** The lifecycle a GET DATA code names (undefined for a code no cardsys card uses). */
+export function lifecycleOf(code: number): Lifecycle | undefined {
+  return (Object.keys(LIFECYCLE_CODE) as Lifecycle[]).find((lifecycle) => LIFECYCLE_CODE[lifecycle] === code);
+}
 
 export const MAX_PIN_TRIES = 3;
 export const LOG_CAPACITY = 10;
@@ -33,6 +46,8 @@ export interface Issued {
   readonly keys: CardKeys;
   readonly pin: string;
   readonly pinTriesLeft: number;
+  /** PIN unblocks (RESET RETRY COUNTER) done so far: head office's unblock MAC is bound to it. */
+  readonly pinResets: number;
   /** 14 digits: bank code (4), branch code (3), account number (7). */
   readonly bankId: string;
   /** The personal data record (TLV) written at secondary issuance. */
@@ -89,6 +104,7 @@ export function cardStateToJson(state: CardState): unknown {
       },
       pin: issued.pin,
       pinTriesLeft: issued.pinTriesLeft,
+      pinResets: issued.pinResets,
       bankId: issued.bankId,
       personal: issued.personal ? toHex(issued.personal) : null,
       balance: issued.balance,
@@ -105,10 +121,10 @@ export class CardStateFormatError extends Error {}
 export function cardStateFromJson(json: unknown): CardState {
   const root = object(json, 'card state');
   if (root.format !== 'cardsys-card/1') throw new CardStateFormatError('card state: unknown format (expected "cardsys-card/1")');
-  const lifecycle = root.lifecycle;
-  if (lifecycle !== 'blank' && lifecycle !== 'primary-issued' && lifecycle !== 'secondary-issued') {
-    throw new CardStateFormatError(`card state: unknown lifecycle ${JSON.stringify(lifecycle)}`);
+  if (typeof root.lifecycle !== 'string' || !Object.hasOwn(LIFECYCLE_CODE, root.lifecycle)) {
+    throw new CardStateFormatError(`card state: unknown lifecycle ${JSON.stringify(root.lifecycle)}`);
   }
+  const lifecycle = root.lifecycle as Lifecycle;
   const transportKey = bytes(root.transportKey, 'transportKey', 16);
   if (lifecycle === 'blank') return { lifecycle, transportKey, issued: undefined };
   const raw = object(root.issued, 'issued');
@@ -129,6 +145,8 @@ export function cardStateFromJson(json: unknown): CardState {
       },
       pin: string(raw.pin, 'pin', /^\d{4,8}$/),
       pinTriesLeft: integer(raw.pinTriesLeft, 'pinTriesLeft', 0, MAX_PIN_TRIES),
+      // Cards saved before PIN unblock existed have never been unblocked.
+      pinResets: integer(raw.pinResets ?? 0, 'pinResets', 0, 0xffffffff),
       bankId: string(raw.bankId, 'bankId', /^\d{14}$/),
       personal: raw.personal === null ? undefined : bytes(raw.personal, 'personal'),
       balance: integer(raw.balance, 'balance', 0, 0xffffffff),
@@ -137,8 +155,8 @@ export function cardStateFromJson(json: unknown): CardState {
       log: array(raw.log, 'log').map((item, i) => {
         const entry = object(item, `log[${i}]`);
         const operation = entry.operation;
-        if (operation !== 'credit' && operation !== 'debit')
-          throw new CardStateFormatError(`card state: log[${i}].operation is not credit/debit`);
+        if (operation !== 'credit' && operation !== 'debit' && operation !== 'unload')
+          throw new CardStateFormatError(`card state: log[${i}].operation is not credit/debit/unload`);
         return {
           operation,
           amount: integer(entry.amount, `log[${i}].amount`, 0, 0xffffffff),

@@ -1,6 +1,14 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { BENCH_NAMES, type BenchName, formatReport, isBenchName, PIPELINE_EVENT_STORES, runBenches } from '../../bench/index.js';
+import {
+  BENCH_NAMES,
+  type BenchName,
+  formatReport,
+  isBenchName,
+  PIPELINE_EVENT_STORES,
+  runBenches,
+  SCALING_STORES,
+} from '../../bench/index.js';
 import { answer, say } from '../output.js';
 
 const BenchCliOptions = z.object({
@@ -39,6 +47,22 @@ const BenchCliOptions = z.object({
       }
       return events;
     }),
+  stores: z
+    .string()
+    .optional()
+    .transform((text, context) => {
+      if (text === undefined) return undefined;
+      const counts = text.split(',').map((count) => count.trim());
+      const bad = counts.filter((count) => !/^\d+$/.test(count) || Number(count) < 1 || !Number.isSafeInteger(Number(count)));
+      if (bad.length > 0) {
+        context.addIssue({
+          code: 'custom',
+          message: `--stores: expected comma-separated whole numbers of stores of at least 1 such as 2,200, got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(counts.map(Number))];
+    }),
   pipelineEventStore: z
     .enum(PIPELINE_EVENT_STORES, {
       error: `--pipeline-event-store: expected ${PIPELINE_EVENT_STORES.join(' or ')}`,
@@ -59,11 +83,14 @@ export function registerBenchCommands(program: Command): void {
       "head office's event store in the pipeline benchmark: sqlite (default) or PostgreSQL at PG_URL",
     )
     .option('--tls', "the pipeline benchmark's NATS links (edges, head office, the raw baseline) over TLS, as deployed")
+    .option('--stores <counts>', `numbers of stores the scaling benchmark measures head office at (default ${SCALING_STORES.join(',')})`)
     .addHelpText(
       'after',
       '\nThe pipeline figure: events appended at two store edges until head office has committed them to its\n' +
         'event store and confirmed them back, beside raw JetStream async publish of the same envelopes one\n' +
-        'message each, and their ratio. With --pipeline-event-store postgres head office commits to PostgreSQL\n' +
+        'message each, and their ratio. The scaling table: head office (`cardsys host`, its own process) at each\n' +
+        'number of stores, the stores simulated in the bench process with their own credentials, the same events\n' +
+        'in all: committed events/s, head office CPU per event and memory, StoreAck p99, start time. With --pipeline-event-store postgres head office commits to PostgreSQL\n' +
         '(PG_URL, default postgres://postgres@127.0.0.1:5432/test, a fresh schema dropped afterwards).\n' +
         'Exit code is non-zero when a benchmark fails.',
     )

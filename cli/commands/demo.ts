@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { DemoStepError, runDemo } from '../../demo/index.js';
+import { DEMO_CLUSTER_EVENT_STORE, DemoStepError, runDemo } from '../../demo/index.js';
+import { postgresTarget } from '../../eventstore/index.js';
 import { stopSignal } from '../options.js';
 import { answer, say } from '../output.js';
 import { parseHttpAddress } from './host.js';
@@ -8,6 +9,8 @@ interface DemoCliOptions {
   data: string;
   http: string;
   keepRunning?: boolean;
+  cluster?: boolean;
+  eventStore?: string;
 }
 
 /** `cardsys demo`: a day at the counter with head office, stores A and B and a virtual card. */
@@ -23,19 +26,34 @@ export function registerDemoCommand(program: Command): void {
     )
     .addOption(new Option('--http <host:port>', "where head office's query API listens").default('127.0.0.1:8080'))
     .option('--keep-running', 'leave everything running after the walk-through, until Ctrl-C')
+    .option(
+      '--cluster',
+      "run the day on head office past one machine: the hub as a 3-node JetStream cluster, each store's broker a leaf of every node, " +
+        'and two head-office instances on one PostgreSQL event store (one writes, the other follows)',
+    )
+    .option(
+      '--event-store <postgres://…>',
+      `with --cluster: the PostgreSQL database and schema both instances share; a schema an earlier demo made is dropped first, ` +
+        `one the demo did not make is refused (default: ${DEMO_CLUSTER_EVENT_STORE})`,
+    )
     .addHelpText(
       'after',
-      '\nNeeds nats-server and pcscd with the vpcd readers (make demo installs and starts them).\n' +
+      '\nNeeds nats-server and pcscd with the vpcd readers (make demo installs and starts them); --cluster needs PostgreSQL too.\n' +
         'Each process logs to <data>/logs/<name>.log; a failing step names the log to read.',
     )
     .action(async (options: DemoCliOptions) => {
       parseHttpAddress(options.http);
+      if (options.eventStore !== undefined && !options.cluster)
+        throw new Error('--event-store goes with --cluster (the demo on one machine uses SQLite)');
+      const eventStore = options.eventStore ?? DEMO_CLUSTER_EVENT_STORE;
+      if (options.cluster) postgresTarget(eventStore);
       try {
         const summary = await runDemo({
           dataDir: options.data,
           http: options.http,
           keepRunning: options.keepRunning ?? false,
           stopSignal: stopSignal(),
+          ...(options.cluster ? { cluster: { eventStore } } : {}),
         });
         say('\ndemo finished: every process stopped');
         answer(summary);

@@ -56,6 +56,7 @@ const CHIP_STATES: Record<CardInfo['lifecycle'], ChipIssuanceState> = {
   blank: 'blank',
   'primary-issued': 'primary_issued',
   'secondary-issued': 'secondary_issued',
+  terminated: 'terminated',
 };
 
 export class SecondaryIssuance {

@@ -24,6 +24,7 @@ export async function insertCard(counter: PurseCounter, request: PosRequest): Pr
     balance: balance.balance,
     blacklisted: listed !== undefined,
     blacklistReason: listed?.reason,
+    terminated: info.lifecycle === 'terminated',
   };
   // checkValidity left the terminal session open (it read the balance under it).
   const card: InsertedCard = { terminal, info, balance, facts, authenticated: terminal.authenticated, notes: [] };

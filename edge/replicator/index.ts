@@ -1,3 +1,3 @@
 // Replication of a store's log to head office, through JetStream, confirmed end to end.
-export { Replicator, type ReplicationProgress, type ReplicatorOptions } from './replicator.js';
+export { batchMessageId, Replicator, type InFlightBatch, type ReplicationProgress, type ReplicatorOptions } from './replicator.js';
 export { ReplicationCursor } from './replication-cursor.js';

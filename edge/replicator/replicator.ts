@@ -41,7 +41,7 @@ export interface ReplicationProgress {
   lastError?: string;
 }
 
-interface InFlightBatch {
+export interface InFlightBatch {
   first: number;
   last: number;
   /** Hash of the batch's last event, which its signed head covers. */
@@ -58,6 +58,12 @@ const DEFAULTS = {
   publishTimeoutMs: 5000,
   heartbeatMs: 2000,
 };
+
+/** A batch's Nats-Msg-Id: the store, its range, the hash of its last event and, after a rewind, the send round. */
+export function batchMessageId(storeId: string, batch: InFlightBatch, sendRound = 0): string {
+  const id = `${storeId}:${batch.first}-${batch.last}:${toHex(batch.headHash.subarray(0, 16))}`;
+  return sendRound === 0 ? id : `${id}:r${sendRound}`;
+}
 
 export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }> {
   private readonly settings: typeof DEFAULTS;
@@ -221,8 +227,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
    * very bytes are in the stream already.
    */
   private messageId(batch: InFlightBatch): string {
-    const id = `${this.storeId}:${batch.first}-${batch.last}:${toHex(batch.headHash.subarray(0, 16))}`;
-    return this.sendRound === 0 ? id : `${id}:r${this.sendRound}`;
+    return batchMessageId(this.storeId, batch, this.sendRound);
   }
 
   private onPublishFailed(batch: InFlightBatch, error: Error): void {

@@ -193,14 +193,18 @@ async function registerHeadOfficeKey(store: EventStore, hqWriter: HqWriter, logg
  */
 async function registerStores(store: EventStore, hqWriter: HqWriter, records: StoreRecord[], logger: Logger): Promise<void> {
   const registered = storeKeyDirectory(store);
-  for (const record of records) {
-    if (await registered.publicKey(record.storeId, record.signingKeyId)) continue;
+  const unregistered: StoreRecord[] = [];
+  for (const record of records) if (!(await registered.publicKey(record.storeId, record.signingKeyId))) unregistered.push(record);
+  // Many stores to an append: one signed, synced append per store made head office's first start
+  // with thousands of provisioned stores take minutes.
+  for (let first = 0; first < unregistered.length; first += STORES_PER_REGISTRATION_APPEND) {
+    const chunk = unregistered.slice(first, first + STORES_PER_REGISTRATION_APPEND);
     await hqWriter.append(
-      storeRegistrationEvents(record).map((event) => ({
-        event,
-        streamId: `store-${record.storeId}`,
-      })),
+      chunk.flatMap((record) => storeRegistrationEvents(record).map((event) => ({ event, streamId: `store-${record.storeId}` }))),
     );
-    logger.info(`registered provisioned store ${record.storeId} (key ${record.signingKeyId})`);
+    for (const record of chunk) logger.info(`registered provisioned store ${record.storeId} (key ${record.signingKeyId})`);
   }
 }
+
+/** Stores registered in one append to `hq` (two events each). */
+const STORES_PER_REGISTRATION_APPEND = 500;

@@ -283,21 +283,14 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
     url: options.brokerUrl ?? `nats://${brokerHost.includes(':') ? `[${brokerHost}]` : brokerHost}:4222`,
   });
 
-  const record: StoreRecord = {
-    storeId,
-    name,
-    nearbyStoreIds,
-    signingKeyId: signingKey.keyId,
-    signingPublicKey: base64(rawPublicKey(signingKey.publicKey)),
-    sealingKeyId: sealingKey.keyId,
-    sealingPublicKey: base64(rawSealingPublicKey(sealingKey.publicKey)),
-    natsPublicKey: natsCreds.publicKey,
+  const record = storeRecordOf(
+    { storeId, name, nearbyStoreIds },
+    { signingKey, sealingKey, natsPublicKey: natsCreds.publicKey },
     terminals,
-    provisionedAt: new Date().toISOString(),
-  };
+  );
   writeJson(bundle.record, { store: record, headOffice: headOffice.record });
   // The directory record goes last: its presence is what marks the store provisioned.
-  writeJson(recordFile, record);
+  writeStoreRecord(options.hqDataDir, record);
   const natsAuthConfigFile = writeNatsAuthConfig(options.hqDataDir);
 
   return {
@@ -307,6 +300,32 @@ export function provisionStore(options: ProvisionStoreOptions): ProvisionedStore
     events: storeRegistrationEvents(record),
     natsAuthConfigFile,
   };
+}
+
+/** The public record of a store with these keys, as head office's directory keeps it. */
+export function storeRecordOf(
+  store: { storeId: string; name: string; nearbyStoreIds: string[] },
+  keys: { signingKey: SigningKey; sealingKey: SealingKeyPair; natsPublicKey: string },
+  terminals: TerminalRecord[],
+): StoreRecord {
+  return {
+    ...store,
+    signingKeyId: keys.signingKey.keyId,
+    signingPublicKey: base64(rawPublicKey(keys.signingKey.publicKey)),
+    sealingKeyId: keys.sealingKey.keyId,
+    sealingPublicKey: base64(rawSealingPublicKey(keys.sealingKey.publicKey)),
+    natsPublicKey: keys.natsPublicKey,
+    terminals,
+    provisionedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * Puts a store's record into head office's directory, which marks it provisioned (a running head
+ * office registers it). The hub admits the store once its accounts are regenerated (writeNatsAuthConfig).
+ */
+export function writeStoreRecord(hqDataDir: string, record: StoreRecord): void {
+  writeJson(storeRecordFile(hqDataDir, record.storeId), record);
 }
 
 /** A terminal's NATS credentials and PIN key (derived from the store's PIN master key) in the store's bundle. */

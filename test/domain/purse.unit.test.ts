@@ -8,6 +8,7 @@ const card: CardFacts = {
   expiry: '2030-12-31',
   balance: 13_000,
   blacklisted: false,
+  terminated: false,
 };
 const today = '2026-11-24';
 
@@ -18,6 +19,7 @@ describe('card checks before a purse operation', () => {
     [{ dataMacValid: false }, 'tampered'],
     [{ expiry: '2026-11-23' }, 'expired'],
     [{ blacklisted: true, blacklistReason: 'stolen' }, 'blacklisted'],
+    [{ terminated: true }, 'card_terminated'],
   ] as const)('%o is refused as %s', (change, code) => {
     expect(checkCardUsable({ ...card, ...change }, today)?.code).toBe(code);
     expect(decidePay({ ...card, ...change }, 1, today)).toMatchObject({ ok: false, code });

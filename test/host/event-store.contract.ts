@@ -71,6 +71,27 @@ export function eventStoreContract(subject: EventStoreUnderTest): void {
       expect(await store.streamRevision(stream('a'))).toBe(3n);
     });
 
+    it('appends asked for side by side each stand alone: a refused one leaves the others, in the order asked', async () => {
+      await store.appendToStream(stream('b'), records(1), 'no_stream');
+      const taken = record();
+      await store.appendToStream(stream('d'), [taken], 'no_stream');
+      const [a, b, c, d] = await Promise.allSettled([
+        store.appendToStream(stream('a'), records(2), 'no_stream'),
+        store.appendToStream(stream('b'), records(1), 'no_stream'),
+        store.appendToStream(stream('c'), records(3), 'no_stream'),
+        store.appendToStream(stream('d'), [record(), { ...taken }], 0n),
+      ]);
+      expect(a).toMatchObject({ status: 'fulfilled', value: { nextExpectedRevision: 1n } });
+      expect(b).toMatchObject({ status: 'rejected', reason: { name: 'WrongExpectedRevisionError' } });
+      expect(c).toMatchObject({ status: 'fulfilled', value: { nextExpectedRevision: 2n } });
+      expect(d).toMatchObject({ status: 'rejected', reason: { name: 'DuplicateEventError' } });
+      expect(await store.streamRevision(stream('b'))).toBe(0n);
+      expect(await store.streamRevision(stream('d'))).toBe(0n);
+      const [first, third] = [a, c].map((settled) => (settled as PromiseFulfilledResult<{ lastPosition: bigint }>).value.lastPosition);
+      expect(first! < third!).toBe(true);
+      expect((await store.readStream(stream('c'))).map((r) => r.revision)).toEqual([0n, 1n, 2n]);
+    });
+
     it('refuses an event id repeated within one append, and appends none of it', async () => {
       const repeated = record();
       await expect(store.appendToStream(stream('a'), [repeated, record(), repeated])).rejects.toBeInstanceOf(DuplicateEventError);

@@ -185,6 +185,7 @@ describe('secondary issuance branches', () => {
 
   it('blank or expired card → cannot be used', () => {
     expect(judgeChip({ ...chip, state: 'blank' }, now)).toMatchObject({ outcome: 'card_unusable', reason: 'not_primary_issued' });
+    expect(judgeChip({ ...chip, state: 'terminated' }, now)).toMatchObject({ outcome: 'card_unusable', reason: 'terminated' });
     expect(judgeChip({ ...chip, expiry: '2026-11-23' }, now)).toMatchObject({ outcome: 'card_unusable', reason: 'expired' });
     expect(judgeChip({ ...chip, expiry: '2026-11-24' }, now)).toEqual({ outcome: 'look_up' });
   });

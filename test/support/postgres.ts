@@ -2,14 +2,38 @@
 // (infra/install-system-deps.sh). Each test file works in a schema of its own, dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { describe, it } from 'vitest';
 
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Set to 1 to let the PostgreSQL tests skip (with the reason printed) where no server answers. */
 export const SKIP_ENV = 'CARDSYS_SKIP_POSTGRES';
 
-export type PostgresForTests =
-  | { url: string; freshSchema(): string; dropSchemas(): Promise<void> }
-  | { unavailable: string; skip: boolean };
+export interface AvailablePostgres {
+  url: string;
+  freshSchema(): string;
+  dropSchemas(): Promise<void>;
+}
+
+export type PostgresForTests = AvailablePostgres | { unavailable: string; skip: boolean };
+
+/**
+ * Describes `suite` on the server; where none answers, a test that fails naming why (or, with
+ * SKIP_ENV=1, a skipped one, the reason printed).
+ */
+export function describeOnPostgres(name: string, postgres: PostgresForTests, suite: (server: AvailablePostgres) => void): void {
+  if (!('unavailable' in postgres)) {
+    describe(name, () => suite(postgres));
+  } else if (postgres.skip) {
+    console.warn(`${name}: skipped (${SKIP_ENV}=1): ${postgres.unavailable}`);
+    describe.skip(`${name} (skipped: ${postgres.unavailable})`, () => it('needs a PostgreSQL server', () => undefined));
+  } else {
+    describe(name, () =>
+      it('needs a PostgreSQL server', () => {
+        throw new Error(postgres.unavailable);
+      }),
+    );
+  }
+}
 
 async function run(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
