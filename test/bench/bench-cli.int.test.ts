@@ -107,7 +107,7 @@ describe('cardsys bench', () => {
     const unknown = bench('--only', 'pipeline,warp');
     expect(unknown.status).not.toBe(0);
     expect(unknown.stdout).toBe('');
-    expect(unknown.stderr).toContain('--only: unknown benchmark "warp"; choose from pipeline, card, purse, issuance, audit, api');
+    expect(unknown.stderr).toContain('--only: unknown benchmark "warp"; choose from pipeline, scaling, card, purse, issuance, audit, api');
     const size = bench('--events', '-5');
     expect(size.status).not.toBe(0);
     expect(size.stderr).toContain('--events: expected a whole number of events of at least 1, got "-5"');
