@@ -9,7 +9,7 @@ import { rawPublicKey } from '../contracts/index.js';
 import { SqliteEventStore } from '../eventstore/index.js';
 import { eventStoreSource, KeyRing, replayAndVerify, formatFinding } from '../audit/index.js';
 import { writeSignedHistory } from './audit-history.js';
-import { goal } from './goals.js';
+import { ratioGoal } from './goals.js';
 
 export interface AuditBenchOptions {
   /** Store events in the history. */
@@ -115,7 +115,7 @@ export async function benchAudit(
         },
         cpuRatio: round(bestBare.cpuMicrosPerRecord / bestReplay.cpuMicrosPerRecord, 3),
         rounds,
-        goals: { replayToBareRead: goal(bestBare.seconds, bestReplay.seconds, 0.5) },
+        goals: { replayToBareRead: ratioGoal(bestBare.seconds, bestReplay.seconds, 0.5) },
       };
     } finally {
       await store.close();

@@ -1,15 +1,17 @@
-// A throughput goal: a ratio of two figures measured in the same run, beside the limit it must reach.
-// `make bench` prints every module's goals together at the end of its report.
+// A goal: a figure of this run beside the limit it must keep, e.g. a ratio of two figures measured in
+// the same run. `make bench` prints every module's goals (its figures' `goals`) together at the end.
 
 export interface Goal {
-  ratio: number;
-  atLeast: number;
+  value: number;
+  /** The limit as read, e.g. "≥ 3". */
+  limit: string;
   met: boolean;
 }
 
-export function goal(numerator: number, denominator: number, atLeast: number): Goal {
-  const ratio = Math.round((numerator / denominator) * 1000) / 1000;
-  return { ratio, atLeast, met: ratio >= atLeast };
+/** numerator / denominator, which must be at least `atLeast`. */
+export function ratioGoal(numerator: number, denominator: number, atLeast: number): Goal {
+  const value = Math.round((numerator / denominator) * 1000) / 1000;
+  return { value, limit: `≥ ${atLeast}`, met: value >= atLeast };
 }
 
 /** The goals in a module's figures (under `goals`), by name. */

@@ -31,7 +31,7 @@ import { DUPLICATE_WINDOW_MS, ensureEventsStream, startIngest } from '../host/in
 import type { Logger } from '../infra/index.js';
 import { siblingModule, workerSource } from '../infra/index.js';
 import { startNatsServer } from '../infra/nats/index.js';
-import { type Goal, goal } from './goals.js';
+import { type Goal, ratioGoal } from './goals.js';
 import type { EdgeWorkerCommand, EdgeWorkerData, EdgeWorkerMessage } from './pipeline-edge.js';
 import { benchSqliteAppend, type SqliteAppendFigures } from './sqlite-append.js';
 
@@ -207,8 +207,8 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       sqliteAppend,
       rawPostgres,
       goals: {
-        committedToRawJetStream: goal(committed.eventsPerSecond, rawJetStream.messagesPerSecond, 3),
-        hostSqliteAppendToBareInsert: goal(sqliteAppend.hostAppend.rowsPerSecond, sqliteAppend.bareInsert.rowsPerSecond, 0.5),
+        committedToRawJetStream: ratioGoal(committed.eventsPerSecond, rawJetStream.messagesPerSecond, 3),
+        hostSqliteAppendToBareInsert: ratioGoal(sqliteAppend.hostAppend.rowsPerSecond, sqliteAppend.bareInsert.rowsPerSecond, 0.5),
       },
     };
   } finally {

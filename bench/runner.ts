@@ -7,7 +7,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CARDSYS_BIN, siblingModule } from '../infra/index.js';
 import { goalsOf } from './goals.js';
-import { benchPipeline, type PipelineEventStore } from './pipeline.js';
+import { benchPipeline, type PipelineEventStore, type PipelineFigures } from './pipeline.js';
 import { benchScaling } from './scaling.js';
 
 /** What every bench function is given. */
@@ -16,8 +16,8 @@ export interface BenchContext {
   progress: (message: string) => void;
   /** Events per store for the pipeline; undefined leaves each module its own default size. */
   events?: number;
-  /** Head office's event store in the pipeline run (default SQLite). */
-  pipelineEventStore?: PipelineEventStore;
+  /** Head office's event stores the pipeline runs on, one after the other (default SQLite). */
+  pipelineEventStores?: PipelineEventStore[];
   /** The pipeline's NATS links over TLS, as deployed. */
   tls?: boolean;
   /** The numbers of stores the scaling benchmark measures at; undefined: its own list. */
@@ -52,7 +52,7 @@ export interface RunBenchesOptions {
   /** Benchmarks to run; all that exist when omitted. A named one that does not exist is a failure. */
   only?: BenchName[];
   events?: number;
-  pipelineEventStore?: PipelineEventStore;
+  pipelineEventStores?: PipelineEventStore[];
   tls?: boolean;
   stores?: number[];
   progress?: (message: string) => void;
@@ -66,7 +66,7 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
     return (context) =>
       benchPipeline({
         eventsPerStore: context.events,
-        eventStore: context.pipelineEventStore,
+        eventStore: context.pipelineEventStores?.[0],
         tls: context.tls,
         progress: context.progress,
       });
@@ -91,7 +91,7 @@ async function loadBench(name: BenchName): Promise<BenchFunction | undefined> {
  */
 function runInChild(
   name: BenchName,
-  options: Pick<RunBenchesOptions, 'events' | 'pipelineEventStore' | 'tls' | 'stores'>,
+  options: Pick<RunBenchesOptions, 'events' | 'pipelineEventStores' | 'tls' | 'stores'>,
 ): Promise<BenchOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started) / 1000;
@@ -102,7 +102,7 @@ function runInChild(
     '--only',
     name,
     ...(options.events === undefined ? [] : ['--events', String(options.events)]),
-    ...(options.pipelineEventStore === undefined ? [] : ['--pipeline-event-store', options.pipelineEventStore]),
+    ...(options.pipelineEventStores === undefined ? [] : ['--pipeline-event-store', options.pipelineEventStores.join(',')]),
     ...(options.tls ? ['--tls'] : []),
     ...(options.stores === undefined ? [] : ['--stores', options.stores.join(',')]),
   ];
@@ -138,6 +138,28 @@ function runInChild(
   });
 }
 
+/**
+ * The pipeline on each event store in turn, each in a child of its own, in this one run (on a
+ * shared machine two separate runs would each meet another moment's load), and each one's
+ * committed events/s against the first's.
+ */
+async function comparePipelines(stores: readonly PipelineEventStore[], options: RunBenchesOptions): Promise<BenchOutcome> {
+  const started = performance.now();
+  const runs: Partial<Record<PipelineEventStore, PipelineFigures>> = {};
+  for (const store of stores) {
+    options.progress?.(`pipeline on ${store}`);
+    const outcome = await runInChild('pipeline', { ...options, pipelineEventStores: [store] });
+    if (outcome.status === 'failed') return { ...outcome, error: `on ${store}: ${outcome.error}` };
+    if (outcome.status === 'absent') return outcome;
+    runs[store] = outcome.figures as PipelineFigures;
+  }
+  const first = runs[stores[0]!]!.committed.eventsPerSecond;
+  const committedAgainstFirst = Object.fromEntries(
+    stores.map((store) => [store, Math.round((runs[store]!.committed.eventsPerSecond / first) * 100) / 100]),
+  );
+  return { status: 'ok', seconds: Math.round(performance.now() - started) / 1000, figures: { runs, committedAgainstFirst } };
+}
+
 export async function runBenches(options: RunBenchesOptions = {}): Promise<BenchReport> {
   const progress = options.progress ?? (() => undefined);
   const selected = options.only ?? [...BENCH_NAMES];
@@ -152,9 +174,11 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
     results: {},
     ok: true,
   };
-  if (selected.length > 1) {
+  const comparing = (options.pipelineEventStores?.length ?? 0) > 1;
+  if (selected.length > 1 || comparing) {
     for (const name of selected) {
-      const outcome = await runInChild(name, options);
+      const outcome =
+        name === 'pipeline' && comparing ? await comparePipelines(options.pipelineEventStores!, options) : await runInChild(name, options);
       report.results[name] = outcome;
       if (outcome.status === 'failed' || (outcome.status === 'absent' && options.only)) report.ok = false;
     }
@@ -193,7 +217,7 @@ export async function runBenches(options: RunBenchesOptions = {}): Promise<Bench
       const figures = await bench({
         progress: (message) => progress(`  ${message}`),
         ...(options.events === undefined ? {} : { events: options.events }),
-        ...(options.pipelineEventStore === undefined ? {} : { pipelineEventStore: options.pipelineEventStore }),
+        ...(options.pipelineEventStores === undefined ? {} : { pipelineEventStores: options.pipelineEventStores }),
         ...(options.tls ? { tls: true } : {}),
         ...(options.stores === undefined ? {} : { stores: options.stores }),
       });
@@ -228,10 +252,10 @@ export function formatReport(report: BenchReport): string {
     outcome.status === 'ok' ? goalsOf(outcome.figures).map(([goalName, goal]) => [`${name}.${goalName}`, goal] as const) : [],
   );
   if (goals.length > 0) {
-    lines.push('', 'goals (each ratio and what it is measured against come from this run)');
+    lines.push('', 'goals (each figure, and what a ratio is measured against, from this run)');
     const width = Math.max(...goals.map(([name]) => name.length));
-    for (const [name, { ratio, atLeast, met }] of goals)
-      lines.push(`  ${name.padEnd(width)}  ${formatValue(ratio).padStart(6)} ≥ ${formatValue(atLeast)}  ${met ? 'met' : 'NOT MET'}`);
+    for (const [name, { value, limit, met }] of goals)
+      lines.push(`  ${name.padEnd(width)}  ${formatValue(value).padStart(6)} ${limit}  ${met ? 'met' : 'NOT MET'}`);
   }
   return `${lines.join('\n')}\n`;
 }

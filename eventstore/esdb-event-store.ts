@@ -16,6 +16,7 @@ import {
 } from '@eventstore/db-client';
 import { DuplicateEventError, WrongExpectedRevisionError, type EventStore } from './event-store.js';
 import type * as port from './event-store.js';
+import { withoutPassword } from './server-url.js';
 
 const DEFAULT_BATCH_SIZE = 500;
 const READ_CHUNK = 1000;
@@ -57,14 +58,14 @@ export class EsdbEventStore implements EventStore {
     try {
       client = EventStoreDBClient.connectionString(url);
     } catch (error) {
-      throw new Error(`bad EventStoreDB connection string "${url}": ${(error as Error).message}`);
+      throw new Error(`bad EventStoreDB connection string "${withoutPassword(url)}": ${(error as Error).message}`);
     }
     const store = new EsdbEventStore(client, url);
     try {
       await store.headPosition();
     } catch (error) {
       await client.dispose();
-      throw new Error(`cannot reach EventStoreDB at ${url}: ${(error as Error).message}`);
+      throw new Error(`cannot reach EventStoreDB at ${withoutPassword(url)}: ${(error as Error).message}`);
     }
     return store;
   }

@@ -6,6 +6,7 @@ import {
   formatReport,
   isBenchName,
   PIPELINE_EVENT_STORES,
+  type PipelineEventStore,
   runBenches,
   SCALING_STORES,
 } from '../../bench/index.js';
@@ -64,10 +65,21 @@ const BenchCliOptions = z.object({
       return [...new Set(counts.map(Number))];
     }),
   pipelineEventStore: z
-    .enum(PIPELINE_EVENT_STORES, {
-      error: `--pipeline-event-store: expected ${PIPELINE_EVENT_STORES.join(' or ')}`,
-    })
-    .optional(),
+    .string()
+    .optional()
+    .transform((text, context) => {
+      if (text === undefined) return undefined;
+      const chosen = text.split(',').map((store) => store.trim());
+      const known = (store: string): store is PipelineEventStore => (PIPELINE_EVENT_STORES as readonly string[]).includes(store);
+      if (!chosen.every(known)) {
+        context.addIssue({
+          code: 'custom',
+          message: `--pipeline-event-store: expected ${PIPELINE_EVENT_STORES.join(', ')} or both comma-separated, got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(chosen)];
+    }),
 });
 
 /** `cardsys bench`: every figure of the system from one run. */
@@ -79,8 +91,8 @@ export function registerBenchCommands(program: Command): void {
     .option('--only <names>', `comma-separated benchmarks to run: ${BENCH_NAMES.join(', ')} (default: every one present)`)
     .option('--events <n>', 'events each store appends in the pipeline benchmark (default 50000)')
     .option(
-      '--pipeline-event-store <sqlite|postgres>',
-      "head office's event store in the pipeline benchmark: sqlite (default) or PostgreSQL at PG_URL",
+      '--pipeline-event-store <sqlite|postgres|sqlite,postgres>',
+      "head office's event store in the pipeline benchmark: sqlite (default) or PostgreSQL at PG_URL; both comma-separated run one after the other, each in a process of its own, in one run",
     )
     .option('--tls', "the pipeline benchmark's NATS links (edges, head office, the raw baseline) over TLS, as deployed")
     .option('--stores <counts>', `numbers of stores the scaling benchmark measures head office at (default ${SCALING_STORES.join(',')})`)
@@ -91,14 +103,20 @@ export function registerBenchCommands(program: Command): void {
         'message each, and their ratio. The scaling table: head office (`cardsys host`, its own process) at each\n' +
         'number of stores, the stores simulated in the bench process with their own credentials, the same events\n' +
         'in all: committed events/s, head office CPU per event and memory, StoreAck p99, start time. With --pipeline-event-store postgres head office commits to PostgreSQL\n' +
-        '(PG_URL, default postgres://postgres@127.0.0.1:5432/test, a fresh schema dropped afterwards).\n' +
+        '(PG_URL, default postgres://postgres@127.0.0.1:5432/test, a fresh schema dropped afterwards); with sqlite,postgres the pipeline\n' +
+        "runs on each in turn and prints PostgreSQL's committed events/s against SQLite's.\n" +
         'Exit code is non-zero when a benchmark fails.',
     )
     .action(async (raw: unknown) => {
       const parsed = BenchCliOptions.safeParse(raw);
       if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => issue.message).join('; '));
       const options = parsed.data;
-      const report = await runBenches({ ...options, progress: say });
+      const { pipelineEventStore, ...rest } = options;
+      const report = await runBenches({
+        ...rest,
+        ...(pipelineEventStore === undefined ? {} : { pipelineEventStores: pipelineEventStore }),
+        progress: say,
+      });
       answer(report, formatReport(report).trimEnd(), report.ok ? 0 : 1);
     });
 }
