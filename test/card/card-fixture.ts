@@ -8,7 +8,8 @@ import {
   terminalKeysOf,
   type IssuerMasterKeys,
 } from '../../card/index.js';
-import { ChipTerminal, type CardTransport, type PersonalData } from '../../reader/index.js';
+import { expect } from 'vitest';
+import { CardStatusError, ChipTerminal, type CardTransport, type PersonalData } from '../../reader/index.js';
 
 export const ISSUER: IssuerMasterKeys = generateIssuerMasterKeys(1);
 export const STORE_KEYS = terminalKeysOf(ISSUER);
@@ -51,4 +52,14 @@ export async function load(terminal: ChipTerminal, amount: number) {
   const authorisationId = newAuthorisationId();
   const authorisationMac = authoriseCredit(ISSUER, { cardId: info.cardId, cardCounter: counter, amount, authorisationId });
   return { receipt: await terminal.credit({ amount, authorisationId, authorisationMac }), authorisationId, authorisationMac };
+}
+
+/** The status word (hex) a chip command was refused with; fails the test when it was not refused. */
+export async function statusOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(CardStatusError);
+  return (error as CardStatusError).sw.toString(16);
 }

@@ -8,20 +8,11 @@ import {
   newAuthorisationId,
   type CardState,
 } from '../../card/index.js';
-import { CardStatusError, InProcessCard } from '../../reader/index.js';
-import { blankCard, ISSUER, PIN, primaryIssue, storeTerminal } from './card-fixture.js';
+import { InProcessCard } from '../../reader/index.js';
+import { blankCard, ISSUER, PIN, primaryIssue, statusOf, storeTerminal } from './card-fixture.js';
 
 // The chip's PIN management: PIN status (GET DATA 02), RESET RETRY COUNTER with head office's
 // unblock MAC, CHANGE REFERENCE DATA with the old PIN; and that neither leaves a PIN verified.
-
-async function statusOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(CardStatusError);
-  return (error as CardStatusError).sw.toString(16);
-}
 
 /** An issued card with a store terminal holding a session on it. */
 async function openCard(state?: (issued: CardState) => CardState) {

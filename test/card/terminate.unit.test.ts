@@ -8,17 +8,8 @@ import {
   SW,
   verifyCardMac,
 } from '../../card/index.js';
-import { CardStatusError, InProcessCard } from '../../reader/index.js';
-import { blankCard, ISSUER, load, PERSONAL, BANK, primaryIssue, storeTerminal } from './card-fixture.js';
-
-async function statusOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(CardStatusError);
-  return (error as CardStatusError).sw.toString(16);
-}
+import { InProcessCard } from '../../reader/index.js';
+import { blankCard, ISSUER, load, PERSONAL, BANK, primaryIssue, statusOf, storeTerminal } from './card-fixture.js';
 
 /** An issued, personalised card holding `balance` yen, with a store terminal authenticated to it. */
 async function cardHolding(balance: number) {
