@@ -33,5 +33,6 @@ export async function openChipTerminal(
 export function pinOf(counter: CounterOptions, request: PosRequest): string {
   const key = terminalPinKey(counter.pinMasterKey, request.storeId, request.terminalId);
   const binding = { storeId: request.storeId, terminalId: request.terminalId, commandId: request.commandId };
-  return decryptPinBlock(key, request.command.load?.pinBlock ?? new Uint8Array(0), binding);
+  const pinBlock = request.command.load?.pinBlock ?? request.command.replacementCredit?.pinBlock;
+  return decryptPinBlock(key, pinBlock ?? new Uint8Array(0), binding);
 }

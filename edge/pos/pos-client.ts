@@ -30,19 +30,23 @@ export interface PosCommandInput {
   read?: Record<string, never>;
   pay?: { amount: number };
   load?: { amount: number; pin: string };
+  /** Credit a replacement card with the lost card's balance, once the customer entered the PIN. */
+  replacementCredit?: { pin: string };
   /** What became of an earlier command of this terminal. */
   status?: { commandId: string };
 }
 
 /** The PosCommand on the wire: the PIN encrypted into a PIN block bound to this terminal and command. */
 export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput): Uint8Array {
-  const { load, ...rest } = input;
+  const { load, replacementCredit, ...rest } = input;
   const command: cardsys.v1.PosCommand.$Properties = { ...rest, storeId: terminal.storeId };
-  if (load) {
-    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a load`);
+  const pinBlock = (pin: string) => {
+    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a PIN`);
     const binding = { storeId: terminal.storeId, terminalId: terminal.terminalId, commandId: input.commandId };
-    command.load = { amount: load.amount, pinBlock: encryptPinBlock(terminal.pinKey, load.pin, binding) };
-  }
+    return encryptPinBlock(terminal.pinKey, pin, binding);
+  };
+  if (load) command.load = { amount: load.amount, pinBlock: pinBlock(load.pin) };
+  if (replacementCredit) command.replacementCredit = { pinBlock: pinBlock(replacementCredit.pin) };
   return pb.PosCommand.encode(command).finish();
 }
 

@@ -7,7 +7,7 @@ import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, Unknow
 import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
-import { load, settleOpenLoads } from './load.js';
+import { load, replacementCredit, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
 import { PurseCounter, Refused, type PurseServiceOptions } from './purse-counter.js';
 
@@ -22,6 +22,7 @@ export class PurseService {
     pos.register('pay', (request) => this.guard(request, () => pay(this.counter, request)));
     pos.register('load', (request) => this.guard(request, () => load(this.counter, request)));
     pos.register('read', (request) => this.guard(request, () => this.read(request)));
+    pos.register('replacementCredit', (request) => this.guard(request, () => replacementCredit(this.counter, request)));
     // A pay cut short (the edge stopped after the debit went to the card) is recorded when the card
     // comes back: `pos status` then says so, under the pay's own command id.
     pos.explainInterrupted((commandId) => {

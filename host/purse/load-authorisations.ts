@@ -13,7 +13,7 @@ import {
   type EventEnvelope,
   type NewDomainEvent,
 } from '../../contracts/index.js';
-import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
+import { authoriseCredit, newAuthorisationId, type IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
   DomainRefusal,
@@ -25,6 +25,7 @@ import {
   type LoadLimits,
   openAuthorisationsOf,
   claimRefused,
+  REPLACEMENT_ACCOUNT,
   forgedRecords,
   type ChipView,
   settleAtInsertion,
@@ -212,19 +213,39 @@ export class LoadAuthorisations {
       message: 'no open authorisation for this card',
     };
     // The answer at almost every insertion, given without waiting for decisions in progress.
-    if (openAuthorisationsOf(this.state, request.cardId).length === 0) return none;
+    if (openAuthorisationsOf(this.state, request.cardId).length === 0 && !this.replacementDue(request.cardId)) return none;
     return this.facts.exclusive(async () => {
-      const open = openAuthorisationsOf(this.state, request.cardId);
-      if (open.length === 0) return none;
+      let open = openAuthorisationsOf(this.state, request.cardId);
+      const due = this.replacementDue(request.cardId);
+      if (open.length === 0 && !due) return none;
       if (!request.logRead)
         return {
           ok: true,
           code: 'log_needed',
-          message: `${open.length} open authorisation(s): send the chip's log`,
+          message: due
+            ? "a lost card's balance waits for this card: send the chip's log"
+            : `${open.length} open authorisation(s): send the chip's log`,
         };
       const chip = chipViewOf(storeId, request);
-      const forged = await this.refuseForged(chip, request.cardId, open[0]!.bankId);
+      const forged = await this.refuseForged(chip, request.cardId, open[0]?.bankId ?? REPLACEMENT_ACCOUNT);
       if (forged) return forged;
+      // A replacement card takes its lost card's balance where it can be credited now: bound to the chip's counter.
+      if (due && request.canCredit && !open.some((a) => a.cardCounter === chip.cardCounter)) {
+        await this.appendDecision(
+          {
+            kind: 'authorise_replacement',
+            authorizationId: newAuthorisationId(),
+            cardId: request.cardId,
+            cardCounter: chip.cardCounter,
+            storeId,
+            terminalId,
+            nowMs: this.options.now(),
+            validForMs: this.options.validForMs,
+          },
+          REPLACEMENT_ACCOUNT,
+        );
+        open = openAuthorisationsOf(this.state, request.cardId);
+      }
       const pending: cardsys.v1.PendingLoad.$Properties[] = [];
       for (const authorisation of open) {
         const settlement = settleAtInsertion(authorisation, chip, this.options.now(), this.options.marginMs);
@@ -332,6 +353,11 @@ export class LoadAuthorisations {
       mac: Buffer.from(mac, 'hex'),
       deadlineMs: authorisation.deadlineMs,
     };
+  }
+
+  /** Whether some of a lost card's balance waits to be authorised onto this (replacement) card. */
+  private replacementDue(cardId: string): boolean {
+    return (this.state.replacementDue.get(cardId) ?? 0) > 0;
   }
 
   /** Decides on the current state and appends the outcome to the account's stream. */
