@@ -1,18 +1,7 @@
 // Load authorisation at head office: answers stores' authorisation requests (debiting the bank
 // account and returning the credit MAC), settles open authorisations when their card turns up,
 // records completions the stores' logs show, and reverses authorisations when that is safe.
-import type { Msg } from '@nats-io/transport-node';
-import { ZodError } from 'zod';
-import {
-  ContractError,
-  HQ_ORIGIN,
-  decodeOrThrow,
-  pb,
-  type cardsys,
-  type DomainEvent,
-  type EventEnvelope,
-  type NewDomainEvent,
-} from '../../contracts/index.js';
+import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
@@ -32,7 +21,7 @@ import {
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
-import { AuthoriseRequest, PendingRequest, ReleaseRequest, chipViewOf } from './requests.js';
+import { type AuthoriseRequest, type PendingRequest, type ReleaseRequest, chipViewOf } from './requests.js';
 
 type Reply = cardsys.v1.InquiryReply.$Properties;
 
@@ -102,51 +91,6 @@ export class LoadAuthorisations {
     });
   }
 
-  /** Answers one request on `cardsys.hq.auth.<storeId>`: refusals and bad requests are replies too. */
-  async answer(msg: Msg, storeId: string): Promise<Uint8Array> {
-    let reply: Reply;
-    try {
-      reply = await this.inquire(storeId, msg.data);
-    } catch (error) {
-      if (error instanceof DomainRefusal) reply = { ok: false, code: error.code, message: error.message };
-      else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
-      else if (error instanceof ZodError) {
-        const issue = error.issues[0];
-        reply = {
-          ok: false,
-          code: 'bad_request',
-          message: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
-        };
-      } else {
-        this.options.logger.error(`inquiry: request on ${msg.subject} failed: ${(error as Error).stack ?? String(error)}`);
-        reply = {
-          ok: false,
-          code: 'error',
-          message: `head office could not answer: ${(error as Error).message}`,
-        };
-      }
-    }
-    return pb.InquiryReply.encode(reply).finish();
-  }
-
-  /** One InquiryRequest from a store (the subject names the store; the request must agree). */
-  async inquire(subjectStoreId: string, bytes: Uint8Array): Promise<Reply> {
-    const request = decodeOrThrow('InquiryRequest', () => pb.InquiryRequest.decode(bytes));
-    if (request.storeId !== subjectStoreId)
-      throw new DomainRefusal('bad_request', `request names store "${request.storeId}" on store ${subjectStoreId}'s subject`);
-    if (!request.terminalId) throw new DomainRefusal('bad_request', 'terminal_id is required');
-    switch (request.kind) {
-      case 'authorise':
-        return this.authorise(request.storeId, request.terminalId, AuthoriseRequest.parse(request.authorise));
-      case 'pending':
-        return this.settle(request.storeId, request.terminalId, PendingRequest.parse(request.pending));
-      case 'release':
-        return this.release(request.storeId, ReleaseRequest.parse(request.release));
-      default:
-        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending or release)');
-    }
-  }
-
   private evolve(event: DomainEvent, envelope: EventEnvelope): void {
     evolveInquiry(this.state, event);
     if (envelope.storeId === HQ_ORIGIN) return;
@@ -175,7 +119,8 @@ export class LoadAuthorisations {
       );
   }
 
-  private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
+  /** Debits the account and authorises a credit of the card at its counter (the same answer for the same id). */
+  authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
     return this.facts.exclusive(async () => {
       // A card issued a moment ago may not be folded yet: read to the store's head before refusing it as unknown.
       if (!this.state.cardAccounts.has(request.cardId)) await this.facts.caughtUp();
@@ -205,7 +150,8 @@ export class LoadAuthorisations {
     });
   }
 
-  private async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
+  /** At a card's insertion: what becomes of its open authorisations, given what the chip shows. */
+  async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
     const none: Reply = {
       ok: true,
       code: 'none',
@@ -271,7 +217,8 @@ export class LoadAuthorisations {
     });
   }
 
-  private release(storeId: string, request: ReleaseRequest): Promise<Reply> {
+  /** The store gives an authorisation back: the credit was never sent (or the chip's log shows it was not made). */
+  release(storeId: string, request: ReleaseRequest): Promise<Reply> {
     const { authorizationId } = request;
     return this.facts.exclusive(async () => {
       const authorisation = this.state.authorisations.get(authorizationId);
