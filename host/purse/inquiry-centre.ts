@@ -1,13 +1,22 @@
 // Head office's inquiry centre: load authorisation (`LoadAuthorisations`: authorise, settle,
-// release, timeout reversal), PIN unblocks (`PinUnblocks`) and the blacklist (`BlacklistKeeper`:
-// changes and their feed to stores), all folded from one reading of head office's facts
-// (`HeadOfficeFacts`: one catch-up subscription of the host event store), and the responders that
-// answer stores for them.
+// release, timeout reversal), refund authorisation (`RefundAuthorisations`), PIN unblocks
+// (`PinUnblocks`) and the blacklist (`BlacklistKeeper`: changes and their feed to stores), all
+// folded from one reading of head office's facts (`HeadOfficeFacts`: one catch-up subscription of
+// the host event store), and the responders that answer stores for them.
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { ZodError } from 'zod';
 import { ContractError, decodeOrThrow, pb, subjects, type cardsys } from '../../contracts/index.js';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import { type Authorisation, type BlacklistEntry, DEFAULT_LOAD_LIMITS, DomainRefusal, type LoadLimits } from '../../domain/index.js';
+import {
+  type Authorisation,
+  type BlacklistEntry,
+  DEFAULT_LOAD_LIMITS,
+  DEFAULT_REFUND_RULES,
+  DomainRefusal,
+  type LoadLimits,
+  type Refund,
+  type RefundRules,
+} from '../../domain/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
@@ -16,7 +25,15 @@ import { BlacklistKeeper } from './blacklist-keeper.js';
 import { HeadOfficeFacts } from './head-office-facts.js';
 import { LoadAuthorisations } from './load-authorisations.js';
 import { PinUnblocks } from './pin-unblocks.js';
-import { AuthoriseRequest, PendingRequest, PinUnblockRequest, ReleaseRequest } from './requests.js';
+import { RefundAuthorisations } from './refund-authorisations.js';
+import {
+  AuthoriseRefundRequest,
+  AuthoriseRequest,
+  PendingRequest,
+  PinUnblockRequest,
+  ReleaseRefundRequest,
+  ReleaseRequest,
+} from './requests.js';
 
 type Reply = cardsys.v1.InquiryReply.$Properties;
 
@@ -43,6 +60,8 @@ export interface InquiryCentreOptions {
   marginMs?: number;
   /** The balance cap and the daily load limit of every load (default DEFAULT_LOAD_LIMITS). */
   loadLimits?: LoadLimits;
+  /** The refund window (default DEFAULT_REFUND_RULES: the pay's business day). */
+  refundRules?: RefundRules;
   /** How often open authorisations are checked for a timeout reversal; 0 turns the timer off. */
   sweepEveryMs?: number;
   now?: () => number;
@@ -55,6 +74,7 @@ export class InquiryCentre {
   private constructor(
     private readonly facts: HeadOfficeFacts,
     private readonly loads: LoadAuthorisations,
+    private readonly refunds: RefundAuthorisations,
     private readonly pinUnblocks: PinUnblocks,
     private readonly blacklist: BlacklistKeeper,
     private readonly logger: Logger,
@@ -64,16 +84,28 @@ export class InquiryCentre {
     const logger = options.logger ?? console;
     const now = options.now ?? Date.now;
     const facts = new HeadOfficeFacts({ store: options.store, writer: options.writer, logger });
+    const validForMs = options.validForMs ?? 60_000;
+    const loads: LoadAuthorisations = new LoadAuthorisations(facts, {
+      issuerKeys: options.issuerKeys,
+      logger,
+      validForMs,
+      marginMs: options.marginMs ?? 5 * 60_000,
+      limits: options.loadLimits ?? DEFAULT_LOAD_LIMITS,
+      refunds: () => refunds,
+      now,
+    });
+    const refunds = new RefundAuthorisations(facts, {
+      issuerKeys: options.issuerKeys,
+      logger,
+      validForMs,
+      rules: options.refundRules ?? DEFAULT_REFUND_RULES,
+      openLoadsOf: (cardId) => loads.openLoadsOf(cardId),
+      now,
+    });
     const centre = new InquiryCentre(
       facts,
-      new LoadAuthorisations(facts, {
-        issuerKeys: options.issuerKeys,
-        logger,
-        validForMs: options.validForMs ?? 60_000,
-        marginMs: options.marginMs ?? 5 * 60_000,
-        limits: options.loadLimits ?? DEFAULT_LOAD_LIMITS,
-        now,
-      }),
+      loads,
+      refunds,
       new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger }),
       new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, signingKey: options.writer?.signingKey, logger, now }),
       logger,
@@ -105,6 +137,11 @@ export class InquiryCentre {
     return this.loads.accountBalance(bankId);
   }
 
+  /** A copy of one refund as head office holds it. */
+  refund(refundId: string): Refund | undefined {
+    return this.refunds.refund(refundId);
+  }
+
   /** Opens a bank account with an opening balance (the bank's side, for set-up and demos). */
   openAccount(bankId: string, balance: number): Promise<void> {
     return this.loads.openAccount(bankId, balance);
@@ -128,10 +165,14 @@ export class InquiryCentre {
         return this.loads.settle(request.storeId, request.terminalId, PendingRequest.parse(request.pending));
       case 'release':
         return this.loads.release(request.storeId, ReleaseRequest.parse(request.release));
+      case 'refund':
+        return this.refunds.authorise(request.storeId, request.terminalId, AuthoriseRefundRequest.parse(request.refund));
+      case 'refundRelease':
+        return this.refunds.release(request.storeId, ReleaseRefundRequest.parse(request.refundRelease).refundId);
       case 'pinUnblock':
         return this.pinUnblocks.authorise(request.storeId, request.terminalId, PinUnblockRequest.parse(request.pinUnblock));
       default:
-        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending, release or pin_unblock)');
+        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending, release, refund, refund_release or pin_unblock)');
     }
   }
 

@@ -2,9 +2,10 @@
 // account and returning the credit MAC), settles open authorisations when their card turns up,
 // records completions the stores' logs show, and reverses authorisations when that is safe.
 import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
-import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
+import type { IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
+  type CounterClaim,
   DomainRefusal,
   decideInquiry,
   evolveInquiry,
@@ -21,6 +22,8 @@ import {
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
+import { creditTerms } from './credit-terms.js';
+import type { RefundAuthorisations } from './refund-authorisations.js';
 import { type AuthoriseRequest, type PendingRequest, type ReleaseRequest, chipViewOf } from './requests.js';
 
 type Reply = cardsys.v1.InquiryReply.$Properties;
@@ -50,6 +53,8 @@ export class LoadAuthorisations {
       marginMs: number;
       /** The balance cap and the daily load limit every authorisation is held to. */
       limits: LoadLimits;
+      /** Refunds (a credit of the card too): their requests come on the same subject, and their open counters are busy for loads. */
+      refunds: () => RefundAuthorisations;
       now: () => number;
     },
   ) {
@@ -64,6 +69,11 @@ export class LoadAuthorisations {
 
   accountBalance(bankId: string): number | undefined {
     return this.state.accounts.get(bankId)?.balance;
+  }
+
+  /** The card's open load authorisations, as counters they hold. */
+  openLoadsOf(cardId: string): CounterClaim[] {
+    return openAuthorisationsOf(this.state, cardId).map((a) => ({ id: a.authorizationId, cardCounter: a.cardCounter }));
   }
 
   /** Opens a bank account with an opening balance (the bank's side, for set-up and demos). */
@@ -133,6 +143,7 @@ export class LoadAuthorisations {
           nowMs: this.options.now(),
           validForMs: this.options.validForMs,
           limits: this.options.limits,
+          openRefunds: this.options.refunds().openRefundsOf(request.cardId),
         },
         request.bankId,
       );
@@ -265,20 +276,7 @@ export class LoadAuthorisations {
 
   /** The terms a store receives, with the credit MAC only the credit master can make. */
   private terms(authorisation: Authorisation): cardsys.v1.LoadAuthorisation.$Properties {
-    const mac = authoriseCredit(this.options.issuerKeys, {
-      cardId: authorisation.cardId,
-      cardCounter: authorisation.cardCounter,
-      amount: authorisation.amount,
-      authorisationId: authorisation.authorizationId,
-    });
-    return {
-      authorizationId: authorisation.authorizationId,
-      cardId: authorisation.cardId,
-      amount: authorisation.amount,
-      cardCounter: authorisation.cardCounter,
-      mac: Buffer.from(mac, 'hex'),
-      deadlineMs: authorisation.deadlineMs,
-    };
+    return creditTerms(this.options.issuerKeys, { id: authorisation.authorizationId, ...authorisation });
   }
 
   /** Decides on the current state and appends the outcome to the account's stream. */
