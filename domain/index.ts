@@ -4,6 +4,7 @@ export * from './decider.js';
 export * from './application.js';
 export * from './purse.js';
 export * from './load-authorisation.js';
+export * from './refund-authorisation.js';
 export * from './purse-ledger.js';
 export * from './blacklist.js';
 export * from './pay-recovery.js';

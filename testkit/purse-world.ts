@@ -10,7 +10,7 @@ import { startEdge, type EdgeNode } from '../edge/index.js';
 import { decodePosReply, encodePosCommand, type PosCommandInput, type PosServer } from '../edge/pos/index.js';
 import type { PurseAtStore } from '../edge/purse/index.js';
 import { InquiryCentre } from '../host/purse/index.js';
-import type { LoadLimits } from '../domain/index.js';
+import type { LoadLimits, RefundRules } from '../domain/index.js';
 import { ProjectionRunner, READ_MODELS_FILE, type Projection } from '../projections/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../projections/index.js';
@@ -61,6 +61,8 @@ export interface PurseWorldOptions {
   marginMs?: number;
   /** The balance cap and daily load limit head office enforces (default DEFAULT_LOAD_LIMITS). */
   loadLimits?: LoadLimits;
+  /** The refund window head office enforces (default DEFAULT_REFUND_RULES). */
+  refundRules?: RefundRules;
   /** Stores connect to nats-server directly rather than through a link that can be cut (benchmarks). */
   directLinks?: boolean;
   /** The read models to keep (they must include the purse ledger); default the purse ledger alone. */
@@ -81,6 +83,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     validForMs: options.validForMs,
     marginMs: options.marginMs,
     loadLimits: options.loadLimits,
+    refundRules: options.refundRules,
     sweepEveryMs: 0,
   });
   const runner = ProjectionRunner.open({

@@ -1,11 +1,19 @@
 // Head office's inquiry centre: load authorisation (`LoadAuthorisations`: authorise, settle,
-// release, timeout reversal) and the blacklist (`BlacklistKeeper`: changes and their feed to
+// release, timeout reversal), refund authorisation (`RefundAuthorisations`) and the blacklist (`BlacklistKeeper`: changes and their feed to
 // stores), both folded from one reading of head office's facts (`HeadOfficeFacts`: one catch-up
 // subscription of the host event store), and the responders that answer stores for them.
 import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { subjects, type cardsys } from '../../contracts/index.js';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import { type Authorisation, type BlacklistEntry, DEFAULT_LOAD_LIMITS, type LoadLimits } from '../../domain/index.js';
+import {
+  type Authorisation,
+  type BlacklistEntry,
+  DEFAULT_LOAD_LIMITS,
+  DEFAULT_REFUND_RULES,
+  type LoadLimits,
+  type Refund,
+  type RefundRules,
+} from '../../domain/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
@@ -13,6 +21,7 @@ import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/
 import { BlacklistKeeper } from './blacklist-keeper.js';
 import { HeadOfficeFacts } from './head-office-facts.js';
 import { LoadAuthorisations } from './load-authorisations.js';
+import { RefundAuthorisations } from './refund-authorisations.js';
 
 export interface InquiryCentreOptions {
   /** Answers stores' inquiry and blacklist requests. */
@@ -37,6 +46,8 @@ export interface InquiryCentreOptions {
   marginMs?: number;
   /** The balance cap and the daily load limit of every load (default DEFAULT_LOAD_LIMITS). */
   loadLimits?: LoadLimits;
+  /** The refund window (default DEFAULT_REFUND_RULES: the pay's business day). */
+  refundRules?: RefundRules;
   /** How often open authorisations are checked for a timeout reversal; 0 turns the timer off. */
   sweepEveryMs?: number;
   now?: () => number;
@@ -49,6 +60,7 @@ export class InquiryCentre {
   private constructor(
     private readonly facts: HeadOfficeFacts,
     private readonly loads: LoadAuthorisations,
+    private readonly refunds: RefundAuthorisations,
     private readonly blacklist: BlacklistKeeper,
   ) {}
 
@@ -56,16 +68,28 @@ export class InquiryCentre {
     const logger = options.logger ?? console;
     const now = options.now ?? Date.now;
     const facts = new HeadOfficeFacts({ store: options.store, writer: options.writer, logger });
+    const validForMs = options.validForMs ?? 60_000;
+    const loads: LoadAuthorisations = new LoadAuthorisations(facts, {
+      issuerKeys: options.issuerKeys,
+      logger,
+      validForMs,
+      marginMs: options.marginMs ?? 5 * 60_000,
+      limits: options.loadLimits ?? DEFAULT_LOAD_LIMITS,
+      refunds: () => refunds,
+      now,
+    });
+    const refunds = new RefundAuthorisations(facts, {
+      issuerKeys: options.issuerKeys,
+      logger,
+      validForMs,
+      rules: options.refundRules ?? DEFAULT_REFUND_RULES,
+      openLoadsOf: (cardId) => loads.openLoadsOf(cardId),
+      now,
+    });
     const centre = new InquiryCentre(
       facts,
-      new LoadAuthorisations(facts, {
-        issuerKeys: options.issuerKeys,
-        logger,
-        validForMs: options.validForMs ?? 60_000,
-        marginMs: options.marginMs ?? 5 * 60_000,
-        limits: options.loadLimits ?? DEFAULT_LOAD_LIMITS,
-        now,
-      }),
+      loads,
+      refunds,
       new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, signingKey: options.writer?.signingKey, logger, now }),
     );
     await facts.catchUp();
@@ -93,6 +117,11 @@ export class InquiryCentre {
 
   accountBalance(bankId: string): number | undefined {
     return this.loads.accountBalance(bankId);
+  }
+
+  /** A copy of one refund as head office holds it. */
+  refund(refundId: string): Refund | undefined {
+    return this.refunds.refund(refundId);
   }
 
   /** Opens a bank account with an opening balance (the bank's side, for set-up and demos). */

@@ -13,9 +13,10 @@ import {
   type EventEnvelope,
   type NewDomainEvent,
 } from '../../contracts/index.js';
-import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
+import type { IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
+  type CounterClaim,
   DomainRefusal,
   decideInquiry,
   evolveInquiry,
@@ -32,7 +33,9 @@ import {
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
-import { AuthoriseRequest, PendingRequest, ReleaseRequest, chipViewOf } from './requests.js';
+import { creditTerms } from './credit-terms.js';
+import type { RefundAuthorisations } from './refund-authorisations.js';
+import { AuthoriseRefundRequest, AuthoriseRequest, PendingRequest, ReleaseRefundRequest, ReleaseRequest, chipViewOf } from './requests.js';
 
 type Reply = cardsys.v1.InquiryReply.$Properties;
 
@@ -61,6 +64,8 @@ export class LoadAuthorisations {
       marginMs: number;
       /** The balance cap and the daily load limit every authorisation is held to. */
       limits: LoadLimits;
+      /** Refunds (a credit of the card too): their requests come on the same subject, and their open counters are busy for loads. */
+      refunds: () => RefundAuthorisations;
       now: () => number;
     },
   ) {
@@ -75,6 +80,11 @@ export class LoadAuthorisations {
 
   accountBalance(bankId: string): number | undefined {
     return this.state.accounts.get(bankId)?.balance;
+  }
+
+  /** The card's open load authorisations, as counters they hold. */
+  openLoadsOf(cardId: string): CounterClaim[] {
+    return openAuthorisationsOf(this.state, cardId).map((a) => ({ id: a.authorizationId, cardCounter: a.cardCounter }));
   }
 
   /** Opens a bank account with an opening balance (the bank's side, for set-up and demos). */
@@ -142,8 +152,12 @@ export class LoadAuthorisations {
         return this.settle(request.storeId, request.terminalId, PendingRequest.parse(request.pending));
       case 'release':
         return this.release(request.storeId, ReleaseRequest.parse(request.release));
+      case 'refund':
+        return this.options.refunds().authorise(request.storeId, request.terminalId, AuthoriseRefundRequest.parse(request.refund));
+      case 'refundRelease':
+        return this.options.refunds().release(request.storeId, ReleaseRefundRequest.parse(request.refundRelease).refundId);
       default:
-        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending or release)');
+        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending, release, refund or refund_release)');
     }
   }
 
@@ -188,6 +202,7 @@ export class LoadAuthorisations {
           nowMs: this.options.now(),
           validForMs: this.options.validForMs,
           limits: this.options.limits,
+          openRefunds: this.options.refunds().openRefundsOf(request.cardId),
         },
         request.bankId,
       );
@@ -318,20 +333,7 @@ export class LoadAuthorisations {
 
   /** The terms a store receives, with the credit MAC only the credit master can make. */
   private terms(authorisation: Authorisation): cardsys.v1.LoadAuthorisation.$Properties {
-    const mac = authoriseCredit(this.options.issuerKeys, {
-      cardId: authorisation.cardId,
-      cardCounter: authorisation.cardCounter,
-      amount: authorisation.amount,
-      authorisationId: authorisation.authorizationId,
-    });
-    return {
-      authorizationId: authorisation.authorizationId,
-      cardId: authorisation.cardId,
-      amount: authorisation.amount,
-      cardCounter: authorisation.cardCounter,
-      mac: Buffer.from(mac, 'hex'),
-      deadlineMs: authorisation.deadlineMs,
-    };
+    return creditTerms(this.options.issuerKeys, { id: authorisation.authorizationId, ...authorisation });
   }
 
   /** Decides on the current state and appends the outcome to the account's stream. */
