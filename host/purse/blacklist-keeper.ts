@@ -13,9 +13,7 @@ import {
 } from '../../contracts/index.js';
 import { type BlacklistEntry, type BlacklistState, decideBlacklist, evolveBlacklist, initialBlacklistState } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
-import type { HeadOfficeFacts } from './head-office-facts.js';
-
-const STREAM_OF_CARD = (cardId: string) => `card-${cardId}`;
+import { cardStream, type HeadOfficeFacts } from './head-office-facts.js';
 
 export class BlacklistKeeper {
   private readonly state: BlacklistState = initialBlacklistState();
@@ -46,7 +44,7 @@ export class BlacklistKeeper {
   change(kind: 'blacklist' | 'reinstate', cardId: string, reason: string): Promise<{ version: number }> {
     return this.facts.exclusive(async () => {
       const events = decideBlacklist({ kind, cardId, reason, nowMs: this.options.now() }, this.state);
-      await this.facts.appendAndFold(events, STREAM_OF_CARD(cardId));
+      await this.facts.appendAndFold(events, cardStream(cardId));
       this.publish(cardId, kind === 'blacklist', reason);
       return { version: this.state.version };
     });
@@ -61,7 +59,7 @@ export class BlacklistKeeper {
       const events = report();
       const listed = this.state.entries.has(cardId);
       if (!listed) events.push(...decideBlacklist({ kind: 'blacklist', cardId, reason, nowMs: this.options.now() }, this.state));
-      await this.facts.appendAndFold(events, STREAM_OF_CARD(cardId));
+      await this.facts.appendAndFold(events, cardStream(cardId));
       if (!listed) this.publish(cardId, true, reason);
       return { version: this.state.version };
     });

@@ -17,9 +17,7 @@ import {
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { BlacklistKeeper } from './blacklist-keeper.js';
-import type { HeadOfficeFacts } from './head-office-facts.js';
-
-const STREAM_OF_CARD = (cardId: string) => `card-${cardId}`;
+import { cardStream, type HeadOfficeFacts } from './head-office-facts.js';
 
 /** What GET /v1/cards/:cardId/replacement shows of a lost card. */
 export interface ReplacementView {
@@ -139,7 +137,7 @@ export class CardReplacements {
   private decide(command: ReplacementCommand, oldCardId: string): Promise<void> {
     return this.facts.exclusive(async () => {
       const events = decideReplacement(command, this.state);
-      await this.facts.appendAndFold(events, STREAM_OF_CARD(oldCardId));
+      await this.facts.appendAndFold(events, cardStream(oldCardId));
       for (const { type, data } of events) {
         if (type === 'CardBalanceTransferred')
           this.options.logger.info(`replacement: ${data.amount} yen of lost card ${data.oldCardId} moved to card ${data.newCardId}`);
