@@ -93,7 +93,8 @@ export async function replacementCredit(counter: PurseCounter, request: PosReque
       cardId,
       balance,
     };
-  return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
+  const credited = balance - card.balance.balance;
+  return { ok: true, code: 'credited', message: `${yen(credited)} of the lost card credited; balance ${yen(balance)}`, cardId, balance };
 }
 
 /** Presents the holder's PIN (the load's, or the replacement credit's) to the card; a wrong or blocked PIN is declined and recorded. */
