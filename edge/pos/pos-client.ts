@@ -1,7 +1,7 @@
 // The POS terminal's side: send a command to the store's edge on the terminal's own subject and wait
 // for its reply, retrying with the same command id after a timeout (the edge answers a retry with
 // the first result). The reply is asked for inside the terminal's own inbox, the only place the
-// edge answers it; a load's PIN leaves the terminal only as a PIN block under its PIN key.
+// edge answers it; the PIN of a load or a refund leaves the terminal only as a PIN block under its PIN key.
 import { createInbox, RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { decodeOrThrow, encryptPinBlock, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
 import { inboxPrefixOf } from '../../infra/nats/index.js';
@@ -16,7 +16,7 @@ export interface SendOptions {
   attempts?: number;
 }
 
-/** Who sends: one terminal of one store, with its PIN key when it sends loads. */
+/** Who sends: one terminal of one store, with its PIN key when it sends loads or refunds. */
 export interface PosTerminal {
   storeId: string;
   terminalId: string;
@@ -30,19 +30,26 @@ export interface PosCommandInput {
   read?: Record<string, never>;
   pay?: { amount: number };
   load?: { amount: number; pin: string };
+  /** Refund a pay of this store (amount omitted: the whole pay). */
+  refund?: { payEventId: string; amount?: number; pin: string };
   /** What became of an earlier command of this terminal. */
   status?: { commandId: string };
 }
 
 /** The PosCommand on the wire: the PIN encrypted into a PIN block bound to this terminal and command. */
 export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput): Uint8Array {
-  const { load, ...rest } = input;
+  const { load, refund, ...rest } = input;
   const command: cardsys.v1.PosCommand.$Properties = { ...rest, storeId: terminal.storeId };
-  if (load) {
-    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a load`);
-    const binding = { storeId: terminal.storeId, terminalId: terminal.terminalId, commandId: input.commandId };
-    command.load = { amount: load.amount, pinBlock: encryptPinBlock(terminal.pinKey, load.pin, binding) };
-  }
+  const pinBlock = (pin: string, what: string) => {
+    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a ${what}`);
+    return encryptPinBlock(terminal.pinKey, pin, {
+      storeId: terminal.storeId,
+      terminalId: terminal.terminalId,
+      commandId: input.commandId,
+    });
+  };
+  if (load) command.load = { amount: load.amount, pinBlock: pinBlock(load.pin, 'load') };
+  if (refund) command.refund = { payEventId: refund.payEventId, amount: refund.amount ?? 0, pinBlock: pinBlock(refund.pin, 'refund') };
   return pb.PosCommand.encode(command).finish();
 }
 
