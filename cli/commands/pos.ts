@@ -22,6 +22,11 @@ const Amount = z.coerce.number().pipe(Yen);
 const CommandId = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
 const Pin = z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits');
 const PayEventId = z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters');
+const Name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const BirthDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+  .refine((day) => new Date(`${day}T00:00:00Z`).toISOString().startsWith(day), 'is not a date');
 
 type PosCliOptions = NatsCliOptions & DataCliOptions & Record<string, unknown>;
 
@@ -68,7 +73,9 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   const terminal = {
     storeId: common.store,
     terminalId: common.terminal,
-    ...(kind.load || kind.refund ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
+    ...(kind.load || kind.refund || kind.unblockPin || kind.changePin || kind.replacementCredit
+      ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) }
+      : {}),
   };
   const settings = storeClientSettings(bundleDir, common.store, { terminal: common.terminal }, options);
   const nc = await connectWithin(
@@ -98,7 +105,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   );
 }
 
-/** `cardsys pos issue|load|pay|refund|read|status`: a POS terminal's commands to its store's edge. */
+/** `cardsys pos issue|load|replacement-credit|pay|refund|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -108,8 +115,9 @@ export function registerPosCommands(program: Command): void {
       '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
         "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
         "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
-        "<data>/stores/<id>/ca.pem (copied from provisioning). A load sends the PIN as a PIN block under the terminal's PIN key\n" +
-        '(--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key), as does a refund; the PIN never leaves the terminal in clear.',
+        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, refund, replacement-credit, pin-unblock and pin-change send each PIN as a PIN block\n' +
+        "under the terminal's PIN key (--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); a PIN never leaves the\n" +
+        'terminal in clear.',
     );
   const common = (command: Command, commandId = '--command-id <id>') =>
     withDataOption(withNatsOptions(command))
@@ -125,6 +133,51 @@ export function registerPosCommands(program: Command): void {
     .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
     .action(async (options: PosCliOptions) =>
       run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }),
+    );
+
+  common(
+    pos
+      .command('replacement-credit')
+      .description(
+        "credit a replacement card with the lost card's balance: head office authorises it from the replacement account once every " +
+          'store that saw the lost card has sent its events past the report',
+      ),
+  )
+    .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nAnswers credited (with the balance), or nothing_due while head office still waits for a store.')
+    .action(async (options: PosCliOptions) => run(options, { replacementCredit: { pin: parse(Pin, options.pin, 'pin') } }));
+
+  common(
+    pos
+      .command('pin-unblock')
+      .description(
+        "unblock the card's PIN (after three wrong tries, or forgotten) and set a new one, with head office's authorisation: " +
+          "head office checks the holder's name and birth date, as the clerk read them from an identity document, against the card's registered user",
+      ),
+  )
+    .requiredOption('--name <name>', "the holder's name as on the identity document")
+    .requiredOption('--birth-date <YYYY-MM-DD>', "the holder's birth date")
+    .requiredOption('--new-pin <pin>', 'the new PIN (4-8 digits), entered by the holder')
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nRefusals: identity_mismatch, unknown_card, card_blacklisted (head office), head_office_unreachable (offline).')
+    .action(async (options: PosCliOptions) =>
+      run(options, {
+        unblockPin: {
+          name: parse(Name, options.name, 'name'),
+          birthDate: parse(BirthDate, options.birthDate, 'birth-date'),
+          newPin: parse(Pin, options.newPin, 'new-pin'),
+        },
+      }),
+    );
+
+  common(pos.command('pin-change').description("change the card's PIN: the card checks the current one first (a wrong one uses up a try)"))
+    .requiredOption('--pin <pin>', 'the current PIN (4-8 digits)')
+    .requiredOption('--new-pin <pin>', 'the new PIN (4-8 digits)')
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nRefusals: wrong_pin (tries left in the message), pin_blocked (unblock it with pin-unblock).')
+    .action(async (options: PosCliOptions) =>
+      run(options, { changePin: { pin: parse(Pin, options.pin, 'pin'), newPin: parse(Pin, options.newPin, 'new-pin') } }),
     );
 
   common(pos.command('pay').description('pay from the purse, within the chip balance (works with head office unreachable)'))

@@ -27,8 +27,9 @@ export async function openChipTerminal(
 }
 
 /**
- * The PIN of a load or a refund, opened from its PIN block with the key of the terminal it came
- * from, to be presented to the card at once and kept nowhere. PinBlockError when the block does not open.
+ * A PIN of the command (a load's, or an old or new PIN at the counter), opened from its PIN block
+ * with the key of the terminal it came from, to be presented to the card at once and kept nowhere.
+ * PinBlockError when the block does not open.
  */
 export function pinOf(counter: CounterOptions, request: PosRequest, pinBlock: Uint8Array | null | undefined): string {
   const key = terminalPinKey(counter.pinMasterKey, request.storeId, request.terminalId);

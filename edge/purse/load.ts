@@ -9,16 +9,22 @@ import type { cardsys, Fields } from '../../contracts/index.js';
 import type { LogRecord } from '../../reader/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
-import { presentPin } from './pin.js';
-import { logCoversFrom, Refused, type ChipCredit, type InsertedCard, type LoadTerms, type PurseCounter } from './purse-counter.js';
+import {
+  logCoversFrom,
+  pinRefusal,
+  Refused,
+  type ChipCredit,
+  type InsertedCard,
+  type LoadTerms,
+  type PurseCounter,
+} from './purse-counter.js';
 
 export async function load(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
   const amount = counter.amountOf(request.command.load?.amount);
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
-  await counter.authenticate(card);
-  const wrongPin = await presentPin(counter, card, request, { kind: 'load', amount, pinBlock: request.command.load?.pinBlock });
+  const wrongPin = await verifyHolderPin(counter, card, request, { operation: 'load', amount, pinBlock: request.command.load?.pinBlock });
   if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
@@ -58,6 +64,61 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
     balance: loaded.newBalance,
     eventId: loaded.eventId,
   };
+}
+
+/**
+ * A replacement card takes the balance head office moved to it from the lost card: at this
+ * insertion, with the PIN verified, head office authorises the load from the replacement account
+ * and the card is credited, as an open load is completed.
+ */
+export async function replacementCredit(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
+  const card = await insertCard(counter, request);
+  const cardId = card.info.cardId;
+  await counter.refuseUnusable(request, card, 'load', 0);
+  if (!counter.options.link.online)
+    throw Refused.because(
+      'head_office_unreachable',
+      "a lost card's balance is credited with head office reachable: try again once it is",
+      cardId,
+    );
+  const wrongPin = await verifyHolderPin(counter, card, request, {
+    operation: 'load',
+    amount: 0,
+    pinBlock: request.command.replacementCredit?.pinBlock,
+  });
+  if (wrongPin) return wrongPin;
+  const notes = await settleOpenLoads(counter, card, request, true);
+  const { balance } = await counter.balanceAfter(card, notes);
+  if (notes.length === 0)
+    return {
+      ok: false,
+      code: 'nothing_due',
+      message: `no balance of a lost card waits for this card (head office moves it once every store that saw the lost card has sent its events past the report); balance ${yen(balance)}`,
+      cardId,
+      balance,
+    };
+  return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
+}
+
+/**
+ * Presents the holder's PIN for a credit of the card (a load's, a replacement credit's or a
+ * refund's) to the card; a wrong or blocked PIN is declined and recorded.
+ */
+export async function verifyHolderPin(
+  counter: PurseCounter,
+  card: InsertedCard,
+  request: PosRequest,
+  credit: { operation: 'load' | 'refund'; amount: number; pinBlock: Uint8Array | null | undefined },
+): Promise<PosOutcome | undefined> {
+  await counter.authenticate(card);
+  try {
+    await card.terminal.verifyPin(counter.pinFrom(request, credit.pinBlock));
+    return undefined;
+  } catch (error) {
+    const refusal = pinRefusal(error);
+    if (!refusal) throw error;
+    return counter.decline(request, card.info.cardId, credit.operation, credit.amount, refusal, card.facts.balance);
+  }
 }
 
 /** Credits the card with an authorisation, recording the start before and the load after. */

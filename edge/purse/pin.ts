@@ -1,42 +1,112 @@
-// The card holder's PIN for a credit of the card (a load or a refund): opened from the command's PIN
-// block only to be presented to the card, which keeps the try count. A wrong or blocked PIN ends
-// the operation with a recorded decline.
-import { PinBlockError } from '../../contracts/index.js';
-import { CardStatusError } from '../../reader/index.js';
-import { pinOf, type PosOutcome, type PosRequest } from '../pos/index.js';
-import { Refused, type InsertedCard, type PurseCounter } from './purse-counter.js';
+// The card holder's PIN at the counter (head office's side: host/purse/pin-unblocks.ts). Unblock:
+// the chip's PIN reset counter read, head office asked with the holder's name and birth date as the
+// clerk checked them, RESET RETRY COUNTER sent with its unblock MAC and the new PIN, PinUnblocked
+// recorded. Change: CHANGE REFERENCE DATA with the old PIN (the card checks it, counting a wrong one
+// like VERIFY PIN) and the new one, PinChanged recorded. The PINs come as PIN blocks, are opened
+// only to go to the card under secure messaging, and are kept nowhere.
+import { checkCardUsable } from '../../domain/index.js';
+import { newAuthorisationId, toHex } from '../../card/index.js';
+import { CardRemovedError } from '../../reader/index.js';
+import type { PosOutcome, PosRequest } from '../pos/index.js';
+import { insertCard } from './insertion.js';
+import { pinRefusal, Refused, type InsertedCard, type PinUnblockTerms, type PurseCounter } from './purse-counter.js';
 
-/** Verifies the PIN on the card; the decline to answer with when the card refuses it. */
-export async function presentPin(
-  counter: PurseCounter,
-  card: InsertedCard,
-  request: PosRequest,
-  operation: { kind: 'load' | 'refund'; amount: number; pinBlock: Uint8Array | null | undefined },
-): Promise<PosOutcome | undefined> {
+export async function unblockPin(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
+  const asked = request.command.unblockPin!;
+  const card = await usableCard(counter, request);
+  const cardId = card.info.cardId;
+  const newPin = counter.pinFrom(request, asked.newPinBlock);
+  await counter.authenticate(card);
+  const before = await card.terminal.readPinStatus();
+  const reply = await counter.options.link.inquire(
+    request.terminalName,
+    {
+      pinUnblock: {
+        authorizationId: newAuthorisationId(),
+        cardId,
+        pinResets: before.pinResets,
+        name: asked.name,
+        birthDate: asked.birthDate,
+      },
+    },
+    { attempts: 2 },
+  );
+  const terms = reply.pinUnblock as PinUnblockTerms | null;
+  if (!reply.ok || !terms) throw Refused.because(reply.code, `head office refused the PIN unblock: ${reply.message}`, cardId);
+  await pinCommand(cardId, 'unblock', () =>
+    card.terminal.unblockPin({ authorisationId: terms.authorizationId, unblockMac: toHex(terms.mac), newPin }),
+  );
+  const [entry] = await counter.record(request, cardId, {
+    type: 'PinUnblocked',
+    data: {
+      cardId,
+      authorizationId: terms.authorizationId,
+      pinResets: before.pinResets + 1,
+      storeId: counter.storeId,
+      terminalId: request.terminalName,
+    },
+  });
+  const was = before.triesLeft === 0 ? 'was blocked' : `had ${before.triesLeft} tries left`;
+  return {
+    ok: true,
+    code: 'pin_unblocked',
+    message: `PIN unblocked (it ${was}): the new PIN holds, with 3 tries`,
+    cardId,
+    balance: card.balance.balance,
+    eventId: entry!.envelope.eventId,
+  };
+}
+
+export async function changePin(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
+  const asked = request.command.changePin!;
+  const card = await usableCard(counter, request);
+  const cardId = card.info.cardId;
+  const oldPin = counter.pinFrom(request, asked.pinBlock);
+  const newPin = counter.pinFrom(request, asked.newPinBlock);
+  await counter.authenticate(card);
   try {
-    await card.terminal.verifyPin(openPinBlock(counter, request, operation.pinBlock));
-    return undefined;
+    await pinCommand(cardId, 'change', () => card.terminal.changePin(oldPin, newPin));
   } catch (error) {
-    const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
-    if (tries === undefined) throw error;
-    const refusal =
-      tries === 0
-        ? {
-            code: 'pin_blocked',
-            message: `PIN blocked after too many wrong tries: this card can no longer be ${operation.kind === 'load' ? 'loaded' : 'refunded'}`,
-          }
-        : { code: 'wrong_pin', message: `wrong PIN: ${tries} ${tries === 1 ? 'try' : 'tries'} left` };
-    return counter.decline(request, card.info.cardId, operation.kind, operation.amount, refusal, card.facts.balance);
+    const refusal = pinRefusal(error);
+    if (!refusal) throw error;
+    throw Refused.because(refusal.code, `${refusal.message}; the PIN is unchanged`, cardId);
+  }
+  const [entry] = await counter.record(request, cardId, {
+    type: 'PinChanged',
+    data: { cardId, storeId: counter.storeId, terminalId: request.terminalName },
+  });
+  return {
+    ok: true,
+    code: 'pin_changed',
+    message: 'PIN changed: the new PIN holds from now on',
+    cardId,
+    balance: card.balance.balance,
+    eventId: entry!.envelope.eventId,
+  };
+}
+
+/**
+ * The card command that sets the PIN. A card pulled during it may have taken the new PIN or not
+ * (the chip commits before it answers), so the holder is told to try again rather than that
+ * nothing happened.
+ */
+async function pinCommand(cardId: string, operation: 'unblock' | 'change', command: () => Promise<void>): Promise<void> {
+  try {
+    await command();
+  } catch (error) {
+    if (!(error instanceof CardRemovedError)) throw error;
+    throw Refused.because(
+      'card_removed',
+      `card removed during the PIN ${operation}: the card may hold the new PIN or the one before; insert it and ${operation} the PIN again`,
+      cardId,
+    );
   }
 }
 
-function openPinBlock(counter: PurseCounter, request: PosRequest, pinBlock: Uint8Array | null | undefined): string {
-  try {
-    const pin = pinOf(counter.options, request, pinBlock);
-    if (!/^\d{4,8}$/.test(pin)) throw new PinBlockError('PIN must be 4 to 8 digits');
-    return pin;
-  } catch (error) {
-    if (error instanceof PinBlockError) throw Refused.because('bad_request', `PIN block: ${error.message}`);
-    throw error;
-  }
+/** The card in the reader, refused as for a purse operation when it may not be used (blacklisted, expired, terminated...). */
+async function usableCard(counter: PurseCounter, request: PosRequest): Promise<InsertedCard> {
+  const card = await insertCard(counter, request);
+  const refusal = checkCardUsable(card.facts, counter.today());
+  if (refusal) throw Refused.because(refusal.code, refusal.message, card.info.cardId);
+  return card;
 }

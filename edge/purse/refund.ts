@@ -9,8 +9,7 @@ import { CardRemovedError, CardStatusError } from '../../reader/index.js';
 import type { PosOutcome, PosRequest } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
-import { settleOpenLoads } from './load.js';
-import { presentPin } from './pin.js';
+import { settleOpenLoads, verifyHolderPin } from './load.js';
 import { Refused, type LoadTerms, type PurseCounter } from './purse-counter.js';
 
 /** How long a refund waits for the store's log (and so the pay) to reach head office before it asks. */
@@ -26,8 +25,7 @@ export async function refund(counter: PurseCounter, request: PosRequest): Promis
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'refund', amount);
-  await counter.authenticate(card);
-  const wrongPin = await presentPin(counter, card, request, { kind: 'refund', amount, pinBlock: asked?.pinBlock });
+  const wrongPin = await verifyHolderPin(counter, card, request, { operation: 'refund', amount, pinBlock: asked?.pinBlock });
   if (wrongPin) return wrongPin;
   const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
   await untilReplicated(counter);
