@@ -14,6 +14,8 @@ export interface CardLedger {
   loadedTotal: number;
   pays: number;
   paidTotal: number;
+  refunds: number;
+  refundedTotal: number;
   lastUseMs: number | undefined;
   lastStoreId: string | undefined;
   /** Authorisations already loaded onto the card, with the counter each got. */
@@ -22,9 +24,9 @@ export interface CardLedger {
   missingCounters: ReadonlySet<number>;
 }
 
-/** A load or pay as a store recorded it, with the verdict on its card MAC. */
+/** A load, pay or refund as a store recorded it, with the verdict on its card MAC. */
 export interface PurseMovement {
-  kind: 'load' | 'pay';
+  kind: 'load' | 'pay' | 'refund';
   cardId: string;
   amount: number;
   newBalance: number;
@@ -38,20 +40,22 @@ export interface PurseMovement {
   authorizationId?: string;
 }
 
-/** A store's load or pay, the event the ledger applies as a movement. */
-export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' }>;
+/** A store's load, pay or refund, the event the ledger applies as a movement. */
+export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' }>;
+
+/** The chip operation whose card MAC proves a movement: a debit for a pay, a credit for a load or a refund. */
+export const chipOperationOf = (kind: PurseMovement['kind']): 'credit' | 'debit' => (kind === 'pay' ? 'debit' : 'credit');
 
 /**
- * The movement a PurseLoaded or PursePaid makes: the one mapping the live ledger and the
+ * The movement a PurseLoaded, PursePaid or PurseRefunded makes: the one mapping the live ledger and the
  * auditor's replay share. `at` says when it happened, at which store it counts, and whether its
  * card MAC verified.
  */
 export function purseMovementOf(event: PurseMovementEvent, at: { atMs: number; storeId: string; macValid: boolean }): PurseMovement {
   const { cardId, amount, newBalance, cardCounter } = event.data;
   const common = { cardId, amount, newBalance, counter: cardCounter, ...at };
-  return event.type === 'PurseLoaded'
-    ? { kind: 'load', ...common, authorizationId: event.data.authorizationId }
-    : { kind: 'pay', ...common };
+  if (event.type === 'PurseLoaded') return { kind: 'load', ...common, authorizationId: event.data.authorizationId };
+  return { kind: event.type === 'PursePaid' ? 'pay' : 'refund', ...common };
 }
 
 /** What head office knows of the account debit behind a load. */
@@ -97,6 +101,8 @@ export function newCardLedger(cardId: string): CardLedger {
     loadedTotal: 0,
     pays: 0,
     paidTotal: 0,
+    refunds: 0,
+    refundedTotal: 0,
     lastUseMs: undefined,
     lastStoreId: undefined,
     loadedAuthorisations: new Map(),
@@ -146,11 +152,12 @@ export function applyMovement(before: CardLedger, movement: PurseMovement, debit
     for (let counter = before.counter + 1; counter < movement.counter && holes.size < MAX_MISSING; counter++) holes.add(counter);
     missingCounters = holes;
   } else {
-    const expected = movement.kind === 'load' ? before.balance + movement.amount : before.balance - movement.amount;
+    const credit = chipOperationOf(movement.kind) === 'credit';
+    const expected = credit ? before.balance + movement.amount : before.balance - movement.amount;
     if (movement.newBalance !== expected) {
       divergences.push({
         kind: 'balance_mismatch',
-        message: `${label} leaves ${movement.newBalance} yen; ${before.balance} ${movement.kind === 'load' ? '+' : '-'} ${movement.amount} = ${expected}`,
+        message: `${label} leaves ${movement.newBalance} yen; ${before.balance} ${credit ? '+' : '-'} ${movement.amount} = ${expected}`,
       });
     }
   }
@@ -178,6 +185,7 @@ function lateArrival(before: CardLedger, movement: PurseMovement, debit: DebitFa
 /** The card with the movement added to its counts and totals. */
 function counted(card: CardLedger, movement: PurseMovement): CardLedger {
   if (movement.kind === 'pay') return { ...card, pays: card.pays + 1, paidTotal: card.paidTotal + movement.amount };
+  if (movement.kind === 'refund') return { ...card, refunds: card.refunds + 1, refundedTotal: card.refundedTotal + movement.amount };
   const loadedAuthorisations =
     movement.authorizationId === undefined
       ? card.loadedAuthorisations
