@@ -200,7 +200,12 @@ export async function settleOpenLoads(
   if (!link.online) return [];
   const cardId = card.info.cardId;
   try {
-    const probe = await link.inquire(request.terminalName, { pending: { cardId, cardCounter: card.balance.counter } });
+    // Asked at every insertion, a pay's too: a store whose WAN link is down must not wait for it.
+    const probe = await link.inquire(
+      request.terminalName,
+      { pending: { cardId, cardCounter: card.balance.counter } },
+      { waitForResponders: false },
+    );
     if (probe.code !== 'log_needed') return [];
     const reply = await link.inquire(request.terminalName, {
       pending: { cardId, logRead: true, canCredit, ...(await chipLogOf(counter, card)) },
