@@ -13,3 +13,5 @@ export * from './store-clearing.js';
 export * from './load-reconciliation.js';
 export * from './alerts.js';
 export * from './issuance.js';
+export * from './pin-unblock.js';
+export * from './card-replacement.js';

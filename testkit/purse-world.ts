@@ -29,7 +29,7 @@ export interface Store {
   pinMasterKey: Uint8Array;
   /** Sends a POS command to the edge in process, as from the terminal (works while the store is cut off). */
   command(
-    kind: Pick<PosCommandInput, 'load' | 'pay' | 'read' | 'status'>,
+    kind: Pick<PosCommandInput, 'load' | 'pay' | 'refund' | 'read' | 'status' | 'unblockPin' | 'changePin' | 'replacementCredit'>,
     options?: { commandId?: string; terminalId?: string },
   ): Promise<PosReply>;
   /** Waits until head office holds every event the store has logged. */
@@ -188,10 +188,13 @@ export interface IssuedCard {
 
 let cardCounter = 0;
 
-/** A card initialised by head office (in process), for a bank account opened with `opening` yen. */
+/**
+ * A card initialised by head office (in process), for a bank account opened with `opening` yen;
+ * with `holder`, its user is registered with that name and birth date.
+ */
 export async function issueCard(
   world: PurseWorld,
-  options: { opening?: number; pin?: string; expiry?: string; account?: boolean } = {},
+  options: { opening?: number; pin?: string; expiry?: string; account?: boolean; holder?: { name: string; birthDate: string } } = {},
 ): Promise<IssuedCard> {
   const n = ++cardCounter;
   const cardId = `c0ffee${String(n).padStart(10, '0')}`;
@@ -202,7 +205,15 @@ export async function issueCard(
   await terminal.initialise(world.master, { cardId, expiry, pin: options.pin ?? '1234', bankId: account });
   const digits = bankIdDigits(account);
   // Head office records the card it issued (the inquiry centre loads no card it never issued).
+  const user = options.holder && {
+    event: {
+      type: 'UserRegistered' as const,
+      data: { userId: `user-${n}`, applicationId: `application-${n}`, personal: options.holder, homeStoreId: 's1' },
+    },
+    streamId: `user-user-${n}`,
+  };
   await world.backbone.hq.append([
+    ...(user ? [user] : []),
     {
       event: { type: 'CardPrimaryIssued', data: { cardId, userId: `user-${n}`, bankId: digits, expiry: monthEnd(expiry), keyVersion: 1 } },
       streamId: `card-${cardId}`,

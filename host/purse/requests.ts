@@ -20,6 +20,18 @@ export const AuthoriseRequest = z.object(
 );
 export type AuthoriseRequest = z.infer<typeof AuthoriseRequest>;
 
+/** PinUnblockRequest as the inquiry centre accepts it. */
+export const PinUnblockRequest = z.object(
+  {
+    authorizationId: hex16('authorization_id'),
+    cardId: hex16('card_id'),
+    pinResets: counter,
+    name: z.string().max(200, 'name must be at most 200 characters'),
+    birthDate: z.string(),
+  },
+  { error: 'PIN unblock request is empty' },
+);
+export type PinUnblockRequest = z.infer<typeof PinUnblockRequest>;
 /** AuthoriseRefundRequest as the inquiry centre accepts it (amount 0: the whole pay). */
 export const AuthoriseRefundRequest = z.object(
   {
