@@ -106,7 +106,7 @@ export class InquiryCentre {
       facts,
       loads,
       refunds,
-      new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger }),
+      new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger, now }),
       new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, signingKey: options.writer?.signingKey, logger, now }),
       logger,
     );
