@@ -14,3 +14,4 @@ export * from './load-reconciliation.js';
 export * from './alerts.js';
 export * from './issuance.js';
 export * from './pin-unblock.js';
+export * from './card-replacement.js';

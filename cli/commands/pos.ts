@@ -72,7 +72,9 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   const terminal = {
     storeId: common.store,
     terminalId: common.terminal,
-    ...(kind.load || kind.unblockPin || kind.changePin ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
+    ...(kind.load || kind.unblockPin || kind.changePin || kind.replacementCredit
+      ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) }
+      : {}),
   };
   const settings = storeClientSettings(bundleDir, common.store, { terminal: common.terminal }, options);
   const nc = await connectWithin(
@@ -98,7 +100,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   );
 }
 
-/** `cardsys pos issue|load|pay|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
+/** `cardsys pos issue|load|replacement-credit|pay|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -108,7 +110,7 @@ export function registerPosCommands(program: Command): void {
       '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
         "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
         "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
-        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, pin-unblock and pin-change send each PIN as a PIN block\n' +
+        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, replacement-credit, pin-unblock and pin-change send each PIN as a PIN block\n' +
         "under the terminal's PIN key (--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); a PIN never leaves the\n" +
         'terminal in clear.',
     );
@@ -127,6 +129,19 @@ export function registerPosCommands(program: Command): void {
     .action(async (options: PosCliOptions) =>
       run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }),
     );
+
+  common(
+    pos
+      .command('replacement-credit')
+      .description(
+        "credit a replacement card with the lost card's balance: head office authorises it from the replacement account once every " +
+          'store that saw the lost card has sent its events past the report',
+      ),
+  )
+    .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nAnswers credited (with the balance), or nothing_due while head office still waits for a store.')
+    .action(async (options: PosCliOptions) => run(options, { replacementCredit: { pin: parse(Pin, options.pin, 'pin') } }));
 
   common(
     pos

@@ -24,14 +24,8 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
-  await counter.authenticate(card);
-  try {
-    await card.terminal.verifyPin(counter.pinFrom(request, request.command.load?.pinBlock));
-  } catch (error) {
-    const refusal = pinRefusal(error);
-    if (!refusal) throw error;
-    return counter.decline(request, cardId, 'load', amount, refusal, card.facts.balance);
-  }
+  const wrongPin = await verifyHolderPin(counter, card, request, amount);
+  if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
   const decision = decideLoad({ ...card.facts, balance: balance.balance }, amount, counter.today());
@@ -70,6 +64,54 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
     balance: loaded.newBalance,
     eventId: loaded.eventId,
   };
+}
+
+/**
+ * A replacement card takes the balance head office moved to it from the lost card: at this
+ * insertion, with the PIN verified, head office authorises the load from the replacement account
+ * and the card is credited, as an open load is completed.
+ */
+export async function replacementCredit(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
+  const card = await insertCard(counter, request);
+  const cardId = card.info.cardId;
+  await counter.refuseUnusable(request, card, 'load', 0);
+  if (!counter.options.link.online)
+    throw Refused.because(
+      'head_office_unreachable',
+      "a lost card's balance is credited with head office reachable: try again once it is",
+      cardId,
+    );
+  const wrongPin = await verifyHolderPin(counter, card, request, 0);
+  if (wrongPin) return wrongPin;
+  const notes = await settleOpenLoads(counter, card, request, true);
+  const { balance } = await counter.balanceAfter(card, notes);
+  if (notes.length === 0)
+    return {
+      ok: false,
+      code: 'nothing_due',
+      message: `no balance of a lost card waits for this card (head office moves it once every store that saw the lost card has sent its events past the report); balance ${yen(balance)}`,
+      cardId,
+      balance,
+    };
+  return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
+}
+
+/** Presents the holder's PIN (the load's, or the replacement credit's) to the card; a wrong or blocked PIN is declined and recorded. */
+async function verifyHolderPin(
+  counter: PurseCounter,
+  card: InsertedCard,
+  request: PosRequest,
+  amount: number,
+): Promise<PosOutcome | undefined> {
+  await counter.authenticate(card);
+  try {
+    await card.terminal.verifyPin(counter.pinFrom(request, request.command.load?.pinBlock ?? request.command.replacementCredit?.pinBlock));
+    return undefined;
+  } catch (error) {
+    const refusal = pinRefusal(error);
+    if (!refusal) throw error;
+    return counter.decline(request, card.info.cardId, 'load', amount, refusal, card.facts.balance);
+  }
 }
 
 /** Credits the card with an authorisation, recording the start before and the load after. */
@@ -151,7 +193,12 @@ export async function settleOpenLoads(
   if (!link.online) return [];
   const cardId = card.info.cardId;
   try {
-    const probe = await link.inquire(request.terminalName, { pending: { cardId, cardCounter: card.balance.counter } });
+    // Asked at every insertion, a pay's too: a store whose WAN link is down must not wait for it.
+    const probe = await link.inquire(
+      request.terminalName,
+      { pending: { cardId, cardCounter: card.balance.counter } },
+      { waitForResponders: false },
+    );
     if (probe.code !== 'log_needed') return [];
     const reply = await link.inquire(request.terminalName, {
       pending: { cardId, logRead: true, canCredit, ...(await chipLogOf(counter, card)) },

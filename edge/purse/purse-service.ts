@@ -7,7 +7,7 @@ import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, Unknow
 import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
-import { load, settleOpenLoads } from './load.js';
+import { load, replacementCredit, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
 import { changePin, unblockPin } from './pin.js';
 import { PurseCounter, Refused, type PurseServiceOptions } from './purse-counter.js';
@@ -23,6 +23,7 @@ export class PurseService {
     pos.register('pay', (request) => this.guard(request, () => pay(this.counter, request)));
     pos.register('load', (request) => this.guard(request, () => load(this.counter, request)));
     pos.register('read', (request) => this.guard(request, () => this.read(request)));
+    pos.register('replacementCredit', (request) => this.guard(request, () => replacementCredit(this.counter, request)));
     pos.register('unblockPin', (request) => this.guard(request, () => unblockPin(this.counter, request)));
     pos.register('changePin', (request) => this.guard(request, () => changePin(this.counter, request)));
     // A pay cut short (the edge stopped after the debit went to the card) is recorded when the card
