@@ -46,6 +46,10 @@ const eventMessages = {
   StoreClaimRefused: pb.StoreClaimRefused,
   StoreDayClosed: pb.StoreDayClosed,
   AlertResolved: pb.AlertResolved,
+  UnloadAuthorised: pb.UnloadAuthorised,
+  PurseUnloaded: pb.PurseUnloaded,
+  BankAccountCredited: pb.BankAccountCredited,
+  CardClosed: pb.CardClosed,
 } as const;
 
 export type EventType = keyof typeof eventMessages;
@@ -82,6 +86,10 @@ const EVENT_WRITER = {
   StoreClaimRefused: 'hq',
   StoreDayClosed: 'hq',
   AlertResolved: 'hq',
+  UnloadAuthorised: 'hq',
+  PurseUnloaded: 'store',
+  BankAccountCredited: 'hq',
+  CardClosed: 'hq',
 } as const satisfies Record<EventType, 'store' | 'hq'>;
 
 /** Whether `origin` (a store id, or "hq" for head office) may write events of this type. */

@@ -12,3 +12,4 @@ export * from './store-clearing.js';
 export * from './load-reconciliation.js';
 export * from './alerts.js';
 export * from './issuance.js';
+export * from './card-return.js';

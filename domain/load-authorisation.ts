@@ -69,6 +69,8 @@ export interface InquiryState {
   byCard: Map<string, string[]>;
   /** The chip balance at the highest counter head office has seen a MAC'd movement of, per card. */
   cardBalances: Map<string, { cardCounter: number; balance: number }>;
+  /** Cards head office closed (returned): none is loaded again. */
+  closedCards: Set<string>;
 }
 
 /** One record of a chip's usage log, with the card's MAC over it. */
@@ -141,6 +143,7 @@ export const initialInquiryState = (): InquiryState => ({
   openByCard: new Map(),
   byCard: new Map(),
   cardBalances: new Map(),
+  closedCards: new Set(),
 });
 
 /** The card's authorisations still open. */
@@ -164,11 +167,15 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
     case 'CardPrimaryIssued':
       state.cardAccounts.set(event.data.cardId, event.data.bankId);
       break;
-    case 'BankAccountDebited': {
+    case 'BankAccountDebited':
+    case 'BankAccountCredited': {
       const account = state.accounts.get(event.data.bankId);
       if (account) account.balance = event.data.newBalance;
       break;
     }
+    case 'CardClosed':
+      state.closedCards.add(event.data.cardId);
+      break;
     case 'LoadAuthorised':
       state.authorisations.set(event.data.authorizationId, {
         authorizationId: event.data.authorizationId,
@@ -186,10 +193,11 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
       state.byCard.set(event.data.cardId, [...(state.byCard.get(event.data.cardId) ?? []), event.data.authorizationId]);
       break;
     case 'PurseLoaded':
-    case 'PursePaid': {
+    case 'PursePaid':
+    case 'PurseUnloaded': {
       const known = state.cardBalances.get(event.data.cardId);
       if (!known || event.data.cardCounter >= known.cardCounter)
-        state.cardBalances.set(event.data.cardId, { cardCounter: event.data.cardCounter, balance: event.data.newBalance });
+        state.cardBalances.set(event.data.cardId, { cardCounter: event.data.cardCounter, balance: chipBalanceAfter(event) });
       break;
     }
     case 'LoadAuthorisationHandedOver':
@@ -319,6 +327,7 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
   if (issuedFor !== command.bankId) {
     throw new DomainRefusal('card_mismatch', `card ${command.cardId} was issued for another bank account than ${command.bankId}`);
   }
+  if (state.closedCards.has(command.cardId)) throw cardClosed(command.cardId);
   const account = state.accounts.get(command.bankId);
   if (!account) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
   if (account.balance < command.amount) {
@@ -391,6 +400,16 @@ function checkLimits(command: Extract<InquiryCommand, { kind: 'authorise' }>, st
       `a card may be loaded with at most ${yen(dailyLoadLimit)} a day: ${yen(loadedToday)} loaded on ${today}, at most ${yen(Math.max(0, dailyLoadLimit - loadedToday))} more`,
     );
   }
+}
+
+/** The refusal of anything but a look at a card head office closed. */
+export function cardClosed(cardId: string): DomainRefusal {
+  return new DomainRefusal('card_closed', `card ${cardId} was returned and is closed: it takes no more loads or returns`);
+}
+
+/** The chip's balance after a movement it MACed (an unload leaves nothing). */
+function chipBalanceAfter(event: Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseUnloaded' }>): number {
+  return event.type === 'PurseUnloaded' ? 0 : event.data.newBalance;
 }
 
 function known(state: InquiryState, authorizationId: string): Authorisation {

@@ -22,9 +22,9 @@ export interface CardLedger {
   missingCounters: ReadonlySet<number>;
 }
 
-/** A load or pay as a store recorded it, with the verdict on its card MAC. */
+/** A load, pay or unload (the return's, leaving nothing) as a store recorded it, with the verdict on its card MAC. */
 export interface PurseMovement {
-  kind: 'load' | 'pay';
+  kind: 'load' | 'pay' | 'unload';
   cardId: string;
   amount: number;
   newBalance: number;
@@ -38,8 +38,8 @@ export interface PurseMovement {
   authorizationId?: string;
 }
 
-/** A store's load or pay, the event the ledger applies as a movement. */
-export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' }>;
+/** A store's load, pay or unload, the event the ledger applies as a movement. */
+export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseUnloaded' }>;
 
 /**
  * The movement a PurseLoaded or PursePaid makes: the one mapping the live ledger and the
@@ -47,11 +47,16 @@ export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'P
  * card MAC verified.
  */
 export function purseMovementOf(event: PurseMovementEvent, at: { atMs: number; storeId: string; macValid: boolean }): PurseMovement {
-  const { cardId, amount, newBalance, cardCounter } = event.data;
-  const common = { cardId, amount, newBalance, counter: cardCounter, ...at };
-  return event.type === 'PurseLoaded'
-    ? { kind: 'load', ...common, authorizationId: event.data.authorizationId }
-    : { kind: 'pay', ...common };
+  const { cardId, amount, cardCounter } = event.data;
+  const common = { cardId, amount, counter: cardCounter, ...at };
+  switch (event.type) {
+    case 'PurseLoaded':
+      return { kind: 'load', ...common, newBalance: event.data.newBalance, authorizationId: event.data.authorizationId };
+    case 'PursePaid':
+      return { kind: 'pay', ...common, newBalance: event.data.newBalance };
+    case 'PurseUnloaded':
+      return { kind: 'unload', ...common, newBalance: 0 };
+  }
 }
 
 /** What head office knows of the account debit behind a load. */
@@ -177,6 +182,7 @@ function lateArrival(before: CardLedger, movement: PurseMovement, debit: DebitFa
 
 /** The card with the movement added to its counts and totals. */
 function counted(card: CardLedger, movement: PurseMovement): CardLedger {
+  if (movement.kind === 'unload') return card;
   if (movement.kind === 'pay') return { ...card, pays: card.pays + 1, paidTotal: card.paidTotal + movement.amount };
   const loadedAuthorisations =
     movement.authorizationId === undefined

@@ -67,7 +67,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   const terminal = {
     storeId: common.store,
     terminalId: common.terminal,
-    ...(kind.load ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
+    ...(kind.load || kind.cardReturn ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
   };
   const settings = storeClientSettings(bundleDir, common.store, { terminal: common.terminal }, options);
   const nc = await connectWithin(
@@ -93,7 +93,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   );
 }
 
-/** `cardsys pos issue|load|pay|read|status`: a POS terminal's commands to its store's edge. */
+/** `cardsys pos issue|load|pay|return|read|status`: a POS terminal's commands to its store's edge. */
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -103,7 +103,7 @@ export function registerPosCommands(program: Command): void {
       '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
         "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
         "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
-        "<data>/stores/<id>/ca.pem (copied from provisioning). A load sends the PIN as a PIN block under the terminal's PIN key\n" +
+        "<data>/stores/<id>/ca.pem (copied from provisioning). A load or a return sends the PIN as a PIN block under the terminal's PIN key\n" +
         '(--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); the PIN never leaves the terminal in clear.',
     );
   const common = (command: Command, commandId = '--command-id <id>') =>
@@ -125,6 +125,23 @@ export function registerPosCommands(program: Command): void {
   common(pos.command('pay').description('pay from the purse, within the chip balance (works with head office unreachable)'))
     .requiredOption('--amount <yen>', 'amount in whole yen')
     .action(async (options: PosCliOptions) => run(options, { pay: { amount: parse(Amount, options.amount, 'amount') } }));
+
+  common(
+    pos
+      .command('return')
+      .description(
+        "card return: the card holder's PIN verified, head office's consent, the chip's whole balance unloaded to the bank account and the card terminated",
+      ),
+  )
+    .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText(
+      'after',
+      '\nNeeds head office: offline the return is refused (head_office_unreachable) and the card is left as it was.\n' +
+        'Once returned (code "returned") the card answers no command again: every store refuses it (card_terminated) and\n' +
+        'head office shows it closed. A card pulled during the return: insert it and run the return again.',
+    )
+    .action(async (options: PosCliOptions) => run(options, { cardReturn: { pin: parse(Pin, options.pin, 'pin') } }));
 
   common(pos.command('read').description("read the card's balance and validity")).action(async (options: PosCliOptions) =>
     run(options, { read: {} }),

@@ -86,11 +86,12 @@ export class CommandResults {
  * secret: edge.db keeps nothing derived from the PIN).
  */
 export function commandDigest(command: cardsys.v1.PosCommand, terminalId: string): string {
-  const { load } = command;
+  const { load, cardReturn } = command;
   const fields = pb.PosCommand.encode({
     ...command,
     terminalId,
     ...(load ? { load: { amount: load.amount } } : {}),
+    ...(cardReturn ? { cardReturn: {} } : {}),
   }).finish();
   return createHash('sha256').update(fields).digest('hex');
 }

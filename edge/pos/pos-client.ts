@@ -1,7 +1,7 @@
 // The POS terminal's side: send a command to the store's edge on the terminal's own subject and wait
 // for its reply, retrying with the same command id after a timeout (the edge answers a retry with
 // the first result). The reply is asked for inside the terminal's own inbox, the only place the
-// edge answers it; a load's PIN leaves the terminal only as a PIN block under its PIN key.
+// edge answers it; a load's or a card return's PIN leaves the terminal only as a PIN block under its PIN key.
 import { createInbox, RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { decodeOrThrow, encryptPinBlock, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
 import { inboxPrefixOf } from '../../infra/nats/index.js';
@@ -16,33 +16,40 @@ export interface SendOptions {
   attempts?: number;
 }
 
-/** Who sends: one terminal of one store, with its PIN key when it sends loads. */
+/** Who sends: one terminal of one store, with its PIN key when it sends loads or card returns. */
 export interface PosTerminal {
   storeId: string;
   terminalId: string;
   pinKey?: Uint8Array;
 }
 
-/** A command as the terminal has it: a load's PIN still in clear, in memory only. */
+/** A command as the terminal has it: a load's or return's PIN still in clear, in memory only. */
 export interface PosCommandInput {
   commandId: string;
   issue?: Record<string, never>;
   read?: Record<string, never>;
   pay?: { amount: number };
   load?: { amount: number; pin: string };
+  /** The card handed back: its balance to the bank account, the card terminated. */
+  cardReturn?: { pin: string };
   /** What became of an earlier command of this terminal. */
   status?: { commandId: string };
 }
 
 /** The PosCommand on the wire: the PIN encrypted into a PIN block bound to this terminal and command. */
 export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput): Uint8Array {
-  const { load, ...rest } = input;
+  const { load, cardReturn, ...rest } = input;
   const command: cardsys.v1.PosCommand.$Properties = { ...rest, storeId: terminal.storeId };
-  if (load) {
-    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a load`);
-    const binding = { storeId: terminal.storeId, terminalId: terminal.terminalId, commandId: input.commandId };
-    command.load = { amount: load.amount, pinBlock: encryptPinBlock(terminal.pinKey, load.pin, binding) };
-  }
+  const pinBlock = (pin: string, what: string) => {
+    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a ${what}`);
+    return encryptPinBlock(terminal.pinKey, pin, {
+      storeId: terminal.storeId,
+      terminalId: terminal.terminalId,
+      commandId: input.commandId,
+    });
+  };
+  if (load) command.load = { amount: load.amount, pinBlock: pinBlock(load.pin, 'load') };
+  if (cardReturn) command.cardReturn = { pinBlock: pinBlock(cardReturn.pin, 'card return') };
   return pb.PosCommand.encode(command).finish();
 }
 

@@ -17,18 +17,8 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
-  await counter.authenticate(card);
-  try {
-    await card.terminal.verifyPin(openPinBlock(counter, request));
-  } catch (error) {
-    const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
-    if (tries === undefined) throw error;
-    const refusal =
-      tries === 0
-        ? { code: 'pin_blocked', message: 'PIN blocked after too many wrong tries: this card can no longer be loaded' }
-        : { code: 'wrong_pin', message: `wrong PIN: ${tries} ${tries === 1 ? 'try' : 'tries'} left` };
-    return counter.decline(request, cardId, 'load', amount, refusal, card.facts.balance);
-  }
+  const wrongPin = await verifyHolderPin(counter, card, request, 'load', amount);
+  if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
   const decision = decideLoad({ ...card.facts, balance: balance.balance }, amount, counter.today());
@@ -191,7 +181,7 @@ export async function settleOpenLoads(
 }
 
 /** The chip's counter and usage log, every record with its card MAC, as head office takes them. */
-async function chipLogOf(counter: PurseCounter, card: InsertedCard): Promise<Fields<cardsys.v1.ChipLog>> {
+export async function chipLogOf(counter: PurseCounter, card: InsertedCard): Promise<Fields<cardsys.v1.ChipLog>> {
   await counter.authenticate(card);
   const log = await card.terminal.readLog();
   return chipLogMessage((await card.terminal.readBalance()).counter, log);
@@ -233,8 +223,37 @@ async function release(
   }
 }
 
-/** The bank account to debit: the chip's, checked against the magnetic stripe where there is a stripe reader. */
-async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosRequest): Promise<string> {
+/**
+ * The card holder's PIN, from the command's PIN block, presented to the card under the terminal
+ * session; a wrong or blocked PIN declines the operation (its reply), a right one returns nothing.
+ */
+export async function verifyHolderPin(
+  counter: PurseCounter,
+  card: InsertedCard,
+  request: PosRequest,
+  operation: 'load' | 'return',
+  amount: number,
+): Promise<PosOutcome | undefined> {
+  await counter.authenticate(card);
+  try {
+    await card.terminal.verifyPin(openPinBlock(counter, request));
+    return undefined;
+  } catch (error) {
+    const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
+    if (tries === undefined) throw error;
+    const refusal =
+      tries === 0
+        ? {
+            code: 'pin_blocked',
+            message: `PIN blocked after too many wrong tries: this card can no longer be ${operation === 'load' ? 'loaded' : 'returned'}`,
+          }
+        : { code: 'wrong_pin', message: `wrong PIN: ${tries} ${tries === 1 ? 'try' : 'tries'} left` };
+    return counter.decline(request, card.info.cardId, operation, amount, refusal, card.facts.balance);
+  }
+}
+
+/** The card holder's bank account (debited for a load, credited on return): the chip's, checked against the magnetic stripe where there is a stripe reader. */
+export async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosRequest): Promise<string> {
   const onChip = bankIdDigits(await card.terminal.readBankId());
   if (!counter.options.stripeReader) return onChip;
   const onStripe = bankIdDigits(await counter.options.stripeReader(request.terminalId));

@@ -26,6 +26,9 @@ export interface PurseServiceOptions extends CounterOptions {
   creditSafetyMs?: number;
 }
 
+/** What a PurseOperationDeclined names as refused. */
+export type DeclinedOperation = 'load' | 'pay' | 'return';
+
 /** A card in a terminal, checked: what the purse decisions need. */
 export interface InsertedCard {
   terminal: ChipTerminal;
@@ -87,7 +90,7 @@ export class PurseCounter {
   }
 
   /** Authentication code, tamper check, expiry, blacklist: before anything else touches the card. */
-  async refuseUnusable(request: PosRequest, card: InsertedCard, operation: 'load' | 'pay', amount: number): Promise<void> {
+  async refuseUnusable(request: PosRequest, card: InsertedCard, operation: DeclinedOperation, amount: number): Promise<void> {
     const refusal = checkCardUsable(card.facts, this.today());
     if (refusal) throw new Refused(await this.decline(request, card.info.cardId, operation, amount, refusal, card.facts.balance));
   }
@@ -96,7 +99,7 @@ export class PurseCounter {
   async decline(
     request: PosRequest,
     cardId: string,
-    operation: 'load' | 'pay',
+    operation: DeclinedOperation,
     amount: number,
     refusal: { code: string; message: string },
     balance: number,

@@ -1,4 +1,4 @@
-// Load, pay and read at the store, as POS command handlers. The chip is the purse; the store checks
+// Load, pay, read and card return at the store, as POS command handlers. The chip is the purse; the store checks
 // the card, asks head office's inquiry centre for loads (load.ts), pays within the chip balance
 // (pay.ts), and records what happened in its own log. Each operation is its own module; this one
 // registers them and turns refusals and card or network trouble into replies.
@@ -6,6 +6,7 @@ import { checkCardUsable, yen } from '../../domain/index.js';
 import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, UnknownCardError } from '../../reader/index.js';
 import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
+import { returnCard } from './card-return.js';
 import { insertCard } from './insertion.js';
 import { load, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
@@ -22,6 +23,7 @@ export class PurseService {
     pos.register('pay', (request) => this.guard(request, () => pay(this.counter, request)));
     pos.register('load', (request) => this.guard(request, () => load(this.counter, request)));
     pos.register('read', (request) => this.guard(request, () => this.read(request)));
+    pos.register('cardReturn', (request) => this.guard(request, () => returnCard(this.counter, request)));
     // A pay cut short (the edge stopped after the debit went to the card) is recorded when the card
     // comes back: `pos status` then says so, under the pay's own command id.
     pos.explainInterrupted((commandId) => {

@@ -10,7 +10,8 @@ import type { HeadOfficeFacts } from './head-office-facts.js';
 const STREAM_OF_CARD = (cardId: string) => `card-${cardId}`;
 
 export class BlacklistKeeper {
-  private readonly state: BlacklistState = initialBlacklistState();
+  /** The blacklist folded from head office's facts (card returns read it too). */
+  readonly state: BlacklistState = initialBlacklistState();
 
   constructor(
     private readonly facts: HeadOfficeFacts,

@@ -1,18 +1,22 @@
 // Head office's inquiry centre: load authorisation (`LoadAuthorisations`: authorise, settle,
-// release, timeout reversal) and the blacklist (`BlacklistKeeper`: changes and their feed to
-// stores), both folded from one reading of head office's facts (`HeadOfficeFacts`: one catch-up
+// release, timeout reversal), card returns (`CardReturns`: the termination MAC, the account
+// credited with the unload) and the blacklist (`BlacklistKeeper`: changes and their feed to
+// stores), all folded from one reading of head office's facts (`HeadOfficeFacts`: one catch-up
 // subscription of the host event store), and the responders that answer stores for them.
-import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
-import { subjects, type cardsys } from '../../contracts/index.js';
+import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { ZodError } from 'zod';
+import { ContractError, decodeOrThrow, pb, subjects } from '../../contracts/index.js';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import { type Authorisation, type BlacklistEntry, DEFAULT_LOAD_LIMITS, type LoadLimits } from '../../domain/index.js';
+import { type Authorisation, type BlacklistEntry, DEFAULT_LOAD_LIMITS, DomainRefusal, type LoadLimits } from '../../domain/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
 import { BlacklistKeeper } from './blacklist-keeper.js';
 import { HeadOfficeFacts } from './head-office-facts.js';
-import { LoadAuthorisations } from './load-authorisations.js';
+import { CardReturns } from './card-returns.js';
+import { LoadAuthorisations, type Reply } from './load-authorisations.js';
+import { UnloadRequest } from './requests.js';
 
 export interface InquiryCentreOptions {
   /** Answers stores' inquiry and blacklist requests. */
@@ -46,11 +50,17 @@ export class InquiryCentre {
   private readonly natsSubscriptions: NatsSubscription[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
 
+  private readonly returns: CardReturns;
+
   private constructor(
     private readonly facts: HeadOfficeFacts,
     private readonly loads: LoadAuthorisations,
     private readonly blacklist: BlacklistKeeper,
-  ) {}
+    private readonly logger: Logger,
+    options: { issuerKeys: IssuerMasterKeys; now: () => number },
+  ) {
+    this.returns = new CardReturns(facts, loads, blacklist, { ...options, logger });
+  }
 
   static async start(options: InquiryCentreOptions): Promise<InquiryCentre> {
     const logger = options.logger ?? console;
@@ -67,6 +77,8 @@ export class InquiryCentre {
         now,
       }),
       new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, signingKey: options.writer?.signingKey, logger, now }),
+      logger,
+      { issuerKeys: options.issuerKeys, now },
     );
     await facts.catchUp();
     if (!options.writer) return centre;
@@ -106,8 +118,40 @@ export class InquiryCentre {
   }
 
   /** One InquiryRequest from a store (the subject names the store; the request must agree). */
-  inquire(subjectStoreId: string, bytes: Uint8Array): Promise<cardsys.v1.InquiryReply.$Properties> {
-    return this.loads.inquire(subjectStoreId, bytes);
+  async inquire(subjectStoreId: string, bytes: Uint8Array): Promise<Reply> {
+    const request = decodeOrThrow('InquiryRequest', () => pb.InquiryRequest.decode(bytes));
+    if (request.storeId !== subjectStoreId)
+      throw new DomainRefusal('bad_request', `request names store "${request.storeId}" on store ${subjectStoreId}'s subject`);
+    if (!request.terminalId) throw new DomainRefusal('bad_request', 'terminal_id is required');
+    if (request.kind === 'unload') return this.returns.authorise(request.storeId, request.terminalId, UnloadRequest.parse(request.unload));
+    return this.loads.inquire(request);
+  }
+
+  /** Answers one request on `cardsys.hq.auth.<storeId>`: refusals and bad requests are replies too. */
+  private async answer(msg: Msg, storeId: string): Promise<Uint8Array> {
+    let reply: Reply;
+    try {
+      reply = await this.inquire(storeId, msg.data);
+    } catch (error) {
+      if (error instanceof DomainRefusal) reply = { ok: false, code: error.code, message: error.message };
+      else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
+      else if (error instanceof ZodError) {
+        const issue = error.issues[0];
+        reply = {
+          ok: false,
+          code: 'bad_request',
+          message: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
+        };
+      } else {
+        this.logger.error(`inquiry: request on ${msg.subject} failed: ${(error as Error).stack ?? String(error)}`);
+        reply = {
+          ok: false,
+          code: 'error',
+          message: `head office could not answer: ${(error as Error).message}`,
+        };
+      }
+    }
+    return pb.InquiryReply.encode(reply).finish();
   }
 
   get blacklistVersion(): number {
@@ -131,7 +175,7 @@ export class InquiryCentre {
         ...common,
         service: 'inquiry',
         subject: subjects.inquiryAll,
-        answer: (msg, asker) => this.loads.answer(msg, asker.storeId),
+        answer: (msg, asker) => this.answer(msg, asker.storeId),
       }),
       serveRequests(options.nc, {
         ...common,

@@ -1,18 +1,7 @@
 // Load authorisation at head office: answers stores' authorisation requests (debiting the bank
 // account and returning the credit MAC), settles open authorisations when their card turns up,
 // records completions the stores' logs show, and reverses authorisations when that is safe.
-import type { Msg } from '@nats-io/transport-node';
-import { ZodError } from 'zod';
-import {
-  ContractError,
-  HQ_ORIGIN,
-  decodeOrThrow,
-  pb,
-  type cardsys,
-  type DomainEvent,
-  type EventEnvelope,
-  type NewDomainEvent,
-} from '../../contracts/index.js';
+import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
@@ -34,7 +23,7 @@ import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
 import { AuthoriseRequest, PendingRequest, ReleaseRequest, chipViewOf } from './requests.js';
 
-type Reply = cardsys.v1.InquiryReply.$Properties;
+export type Reply = cardsys.v1.InquiryReply.$Properties;
 
 interface Completion {
   authorizationId: string;
@@ -43,10 +32,11 @@ interface Completion {
   recovered: boolean;
 }
 
-const STREAM_OF_ACCOUNT = (bankId: string) => `account-${bankId}`;
+export const STREAM_OF_ACCOUNT = (bankId: string) => `account-${bankId}`;
 
 export class LoadAuthorisations {
-  private readonly state: InquiryState = initialInquiryState();
+  /** Head office's accounts, cards and authorisations, folded from its facts (card returns read it too). */
+  readonly state: InquiryState = initialInquiryState();
   /** Per store: the latest occurred-at of its events in the host event store. */
   private readonly storeLogReached = new Map<string, number>();
 
@@ -102,39 +92,8 @@ export class LoadAuthorisations {
     });
   }
 
-  /** Answers one request on `cardsys.hq.auth.<storeId>`: refusals and bad requests are replies too. */
-  async answer(msg: Msg, storeId: string): Promise<Uint8Array> {
-    let reply: Reply;
-    try {
-      reply = await this.inquire(storeId, msg.data);
-    } catch (error) {
-      if (error instanceof DomainRefusal) reply = { ok: false, code: error.code, message: error.message };
-      else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
-      else if (error instanceof ZodError) {
-        const issue = error.issues[0];
-        reply = {
-          ok: false,
-          code: 'bad_request',
-          message: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
-        };
-      } else {
-        this.options.logger.error(`inquiry: request on ${msg.subject} failed: ${(error as Error).stack ?? String(error)}`);
-        reply = {
-          ok: false,
-          code: 'error',
-          message: `head office could not answer: ${(error as Error).message}`,
-        };
-      }
-    }
-    return pb.InquiryReply.encode(reply).finish();
-  }
-
-  /** One InquiryRequest from a store (the subject names the store; the request must agree). */
-  async inquire(subjectStoreId: string, bytes: Uint8Array): Promise<Reply> {
-    const request = decodeOrThrow('InquiryRequest', () => pb.InquiryRequest.decode(bytes));
-    if (request.storeId !== subjectStoreId)
-      throw new DomainRefusal('bad_request', `request names store "${request.storeId}" on store ${subjectStoreId}'s subject`);
-    if (!request.terminalId) throw new DomainRefusal('bad_request', 'terminal_id is required');
+  /** A load request from a store (the centre checked that the request names the store it came from). */
+  inquire(request: cardsys.v1.InquiryRequest): Promise<Reply> {
     switch (request.kind) {
       case 'authorise':
         return this.authorise(request.storeId, request.terminalId, AuthoriseRequest.parse(request.authorise));
@@ -143,7 +102,7 @@ export class LoadAuthorisations {
       case 'release':
         return this.release(request.storeId, ReleaseRequest.parse(request.release));
       default:
-        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending or release)');
+        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending, release or unload)');
     }
   }
 
@@ -301,7 +260,7 @@ export class LoadAuthorisations {
    * A chip log with a record whose card MAC fails is a forged log (or a forged card): nothing in it
    * is acted on, the refusal is recorded and alerted, and the store is told.
    */
-  private async refuseForged(chip: ChipView, cardId: string, bankId: string): Promise<Reply | undefined> {
+  async refuseForged(chip: ChipView, cardId: string, bankId: string): Promise<Reply | undefined> {
     const forged = forgedRecords(this.options.issuerKeys, cardId, chip.records);
     if (forged.length === 0) return undefined;
     const counters = forged.map((record) => record.cardCounter).join(', ');
