@@ -8,6 +8,7 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import { decodeEvent, type EventType } from '../contracts/index.js';
 import {
   applyMovement,
+  chipOperationOf,
   newCardLedger,
   type CardLedger,
   type DebitFacts,
@@ -24,6 +25,8 @@ import { terminalIdBytes } from '../card/index.js';
 export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>([
   'PurseLoaded',
   'PursePaid',
+  'PurseRefunded',
+  'PurseUnloaded',
   'BankAccountDebited',
   'LoadAuthorisationReversed',
 ]);
@@ -122,10 +125,12 @@ export class PurseAuditor {
     const atMs = envelope.occurredAtMs;
     switch (decoded.type) {
       case 'PurseLoaded':
-      case 'PursePaid': {
+      case 'PursePaid':
+      case 'PurseRefunded':
+      case 'PurseUnloaded': {
         const { cardMac, terminalId, storeId } = decoded.data;
         if (decoded.type === 'PurseLoaded') this.loads += 1;
-        else this.pays += 1;
+        else if (decoded.type === 'PursePaid') this.pays += 1;
         // `movement` puts the verdict on the card MAC in.
         const movement = purseMovementOf(decoded, { atMs, storeId: storeId || event.origin, macValid: true });
         this.movement({ movement, where: event }, cardMac, terminalId);
@@ -164,7 +169,7 @@ export class PurseAuditor {
     if (this.cardMacs === undefined) return true;
     try {
       return this.cardMacs.check(movement.cardId, {
-        operation: movement.kind === 'load' ? 'credit' : 'debit',
+        operation: chipOperationOf(movement.kind),
         counter: movement.counter,
         amount: movement.amount,
         newBalance: movement.newBalance,
@@ -292,6 +297,6 @@ export class PurseAuditor {
 
 /** A card whose history starts before the replay: its ledger just before the first movement read. */
 function anchoredLedger(cardId: string, first: PurseMovement): CardLedger {
-  const balance = first.kind === 'load' ? first.newBalance - first.amount : first.newBalance + first.amount;
+  const balance = chipOperationOf(first.kind) === 'credit' ? first.newBalance - first.amount : first.newBalance + first.amount;
   return { ...newCardLedger(cardId), balance, counter: first.counter - 1 };
 }

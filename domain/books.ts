@@ -42,9 +42,10 @@ export interface BookedMovement {
 }
 
 /**
- * The one place that says which events are movements of value on a card. A refund onto the card
- * (PurseRefunded, kind "refund", a chip credit) is added here when that event exists; the float,
- * the store statements and the card statements then count them by MOVEMENT_RULES.
+ * The one place that says which events are movements of value on a card: loads, pays, refunds
+ * onto the card (PurseRefunded, a chip credit charged to the store's takings) and the unload of a
+ * returned card to the bank account (PurseUnloaded, the chip's own unload MAC); the float, the
+ * store statements and the card statements count them by MOVEMENT_RULES.
  */
 export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined {
   switch (event.type) {
@@ -55,6 +56,8 @@ export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined
     case 'PurseUnloaded':
       // The chip's last movement: the whole balance off the card to the bank account, nothing left.
       return { kind: 'unload', chipOperation: 'unload', ...movementFields({ ...event.data, newBalance: 0 }) };
+    case 'PurseRefunded':
+      return { kind: 'refund', chipOperation: 'credit', ...movementFields(event.data) };
     default:
       return undefined;
   }

@@ -12,6 +12,7 @@ import { DomainRefusal, type Decider } from './decider.js';
 import {
   cardClosed,
   type ChipView,
+  type CounterClaim,
   evolveInquiry,
   initialInquiryState,
   type InquiryState,
@@ -58,6 +59,8 @@ export type CardReturnCommand =
       cardBalance: number;
       /** The chip's usage log as the store read it, every record's card MAC verified. */
       chip: ChipView;
+      /** The card's open refunds (credits at a counter, like loads). */
+      openRefunds?: readonly CounterClaim[];
       storeId: string;
       terminalId: string;
       nowMs: number;
@@ -124,11 +127,14 @@ function decideAuthoriseUnload(
       `card ${command.cardId} is reported lost or stolen (${listed.reason}): its balance is not paid out at a counter`,
     );
   }
-  const loading = openAuthorisationsOf(inquiry, command.cardId);
-  if (loading.length > 0) {
+  const crediting = [
+    ...openAuthorisationsOf(inquiry, command.cardId).map((a) => a.authorizationId),
+    ...(command.openRefunds ?? []).map((r) => r.id),
+  ];
+  if (crediting.length > 0) {
     throw new DomainRefusal(
       'card_busy',
-      `a load of card ${command.cardId} (${loading[0]!.authorizationId}) is still being settled: insert the card again once it is`,
+      `a credit of card ${command.cardId} (${crediting[0]}) is still being settled: insert the card again once it is`,
     );
   }
   // One authorisation per card counter: asking again there (a lost answer) gets the one given.

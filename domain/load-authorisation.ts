@@ -128,6 +128,8 @@ export type InquiryCommand =
       /** The chip's balance the store read at cardCounter (0 when it sent none). */
       cardBalance: number;
       limits: LoadLimits;
+      /** The card's open refunds (domain/refund-authorisation.ts): a load is not authorised at a counter one of them holds. */
+      openRefunds?: readonly CounterClaim[];
     }
   | { kind: 'complete'; authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }
   | { kind: 'release'; authorizationId: string; storeId: string; chip?: ChipView | undefined }
@@ -194,6 +196,7 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
       break;
     case 'PurseLoaded':
     case 'PursePaid':
+    case 'PurseRefunded':
     case 'PurseUnloaded': {
       const known = state.cardBalances.get(event.data.cardId);
       if (!known || event.data.cardCounter >= known.cardCounter)
@@ -336,12 +339,8 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
       `bank account ${command.bankId} holds ${account.balance} yen, less than ${command.amount}`,
     );
   }
-  for (const other of openAuthorisationsOf(state, command.cardId)) {
-    if (other.cardCounter === command.cardCounter) {
-      // The chip's log does not name authorisations: two open at one counter could not be told apart.
-      throw new DomainRefusal('card_busy', `an earlier load of card ${command.cardId} (${other.authorizationId}) is still being settled`);
-    }
-  }
+  const openLoads = openAuthorisationsOf(state, command.cardId).map((a) => ({ id: a.authorizationId, cardCounter: a.cardCounter }));
+  refuseBusyCounter(command.cardId, command.cardCounter, [...openLoads, ...(command.openRefunds ?? [])]);
   checkLimits(command, state);
   return [
     {
@@ -408,8 +407,20 @@ export function cardClosed(cardId: string): DomainRefusal {
 }
 
 /** The chip's balance after a movement it MACed (an unload leaves nothing). */
-function chipBalanceAfter(event: Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseUnloaded' }>): number {
+function chipBalanceAfter(event: Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' | 'PurseUnloaded' }>): number {
   return event.type === 'PurseUnloaded' ? 0 : event.data.newBalance;
+}
+
+/** An open credit authorisation of a card (a load or a refund) and the chip counter it is bound to. */
+export interface CounterClaim {
+  id: string;
+  cardCounter: number;
+}
+
+/** The chip's log does not name authorisations: two credits open at one counter could not be told apart. */
+export function refuseBusyCounter(cardId: string, cardCounter: number, open: readonly CounterClaim[]): void {
+  const other = open.find((claim) => claim.cardCounter === cardCounter);
+  if (other) throw new DomainRefusal('card_busy', `an earlier credit of card ${cardId} (${other.id}) is still being settled`);
 }
 
 function known(state: InquiryState, authorizationId: string): Authorisation {

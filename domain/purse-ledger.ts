@@ -2,6 +2,7 @@
 // replayed, forged or lost one. Pure, so the live ledger and the auditor's replay apply exactly the
 // same rules.
 import type { DomainEvent } from '../contracts/index.js';
+import type { PurseOperation } from '../card/index.js';
 
 /** Head office's view of one card's purse. */
 export interface CardLedger {
@@ -14,6 +15,8 @@ export interface CardLedger {
   loadedTotal: number;
   pays: number;
   paidTotal: number;
+  refunds: number;
+  refundedTotal: number;
   lastUseMs: number | undefined;
   lastStoreId: string | undefined;
   /** Authorisations already loaded onto the card, with the counter each got. */
@@ -22,9 +25,9 @@ export interface CardLedger {
   missingCounters: ReadonlySet<number>;
 }
 
-/** A load, pay or unload (the return's, leaving nothing) as a store recorded it, with the verdict on its card MAC. */
+/** A load, pay, refund or unload (a returned card's, leaving nothing) as a store recorded it, with the verdict on its card MAC. */
 export interface PurseMovement {
-  kind: 'load' | 'pay' | 'unload';
+  kind: 'load' | 'pay' | 'refund' | 'unload';
   cardId: string;
   amount: number;
   newBalance: number;
@@ -38,11 +41,15 @@ export interface PurseMovement {
   authorizationId?: string;
 }
 
-/** A store's load, pay or unload, the event the ledger applies as a movement. */
-export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseUnloaded' }>;
+/** A store's load, pay, refund or unload, the event the ledger applies as a movement. */
+export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' | 'PurseUnloaded' }>;
+
+/** The chip operation whose card MAC proves a movement: a debit for a pay, a credit for a load or a refund, an unload for a return. */
+export const chipOperationOf = (kind: PurseMovement['kind']): PurseOperation =>
+  kind === 'pay' ? 'debit' : kind === 'unload' ? 'unload' : 'credit';
 
 /**
- * The movement a PurseLoaded or PursePaid makes: the one mapping the live ledger and the
+ * The movement a PurseLoaded, PursePaid or PurseRefunded makes: the one mapping the live ledger and the
  * auditor's replay share. `at` says when it happened, at which store it counts, and whether its
  * card MAC verified.
  */
@@ -54,6 +61,8 @@ export function purseMovementOf(event: PurseMovementEvent, at: { atMs: number; s
       return { kind: 'load', ...common, newBalance: event.data.newBalance, authorizationId: event.data.authorizationId };
     case 'PursePaid':
       return { kind: 'pay', ...common, newBalance: event.data.newBalance };
+    case 'PurseRefunded':
+      return { kind: 'refund', ...common, newBalance: event.data.newBalance };
     case 'PurseUnloaded':
       return { kind: 'unload', ...common, newBalance: 0 };
   }
@@ -102,6 +111,8 @@ export function newCardLedger(cardId: string): CardLedger {
     loadedTotal: 0,
     pays: 0,
     paidTotal: 0,
+    refunds: 0,
+    refundedTotal: 0,
     lastUseMs: undefined,
     lastStoreId: undefined,
     loadedAuthorisations: new Map(),
@@ -151,11 +162,12 @@ export function applyMovement(before: CardLedger, movement: PurseMovement, debit
     for (let counter = before.counter + 1; counter < movement.counter && holes.size < MAX_MISSING; counter++) holes.add(counter);
     missingCounters = holes;
   } else {
-    const expected = movement.kind === 'load' ? before.balance + movement.amount : before.balance - movement.amount;
+    const credit = chipOperationOf(movement.kind) === 'credit';
+    const expected = credit ? before.balance + movement.amount : before.balance - movement.amount;
     if (movement.newBalance !== expected) {
       divergences.push({
         kind: 'balance_mismatch',
-        message: `${label} leaves ${movement.newBalance} yen; ${before.balance} ${movement.kind === 'load' ? '+' : '-'} ${movement.amount} = ${expected}`,
+        message: `${label} leaves ${movement.newBalance} yen; ${before.balance} ${credit ? '+' : '-'} ${movement.amount} = ${expected}`,
       });
     }
   }
@@ -184,6 +196,7 @@ function lateArrival(before: CardLedger, movement: PurseMovement, debit: DebitFa
 function counted(card: CardLedger, movement: PurseMovement): CardLedger {
   if (movement.kind === 'unload') return card;
   if (movement.kind === 'pay') return { ...card, pays: card.pays + 1, paidTotal: card.paidTotal + movement.amount };
+  if (movement.kind === 'refund') return { ...card, refunds: card.refunds + 1, refundedTotal: card.refundedTotal + movement.amount };
   const loadedAuthorisations =
     movement.authorizationId === undefined
       ? card.loadedAuthorisations

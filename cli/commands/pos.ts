@@ -21,6 +21,11 @@ const Common = z.object({
 const Amount = z.coerce.number().pipe(Yen);
 const CommandId = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
 const Pin = z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits');
+const Name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const BirthDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+  .refine((day) => new Date(`${day}T00:00:00Z`).toISOString().startsWith(day), 'is not a date');
 
 type PosCliOptions = NatsCliOptions & DataCliOptions & Record<string, unknown>;
 
@@ -67,7 +72,9 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   const terminal = {
     storeId: common.store,
     terminalId: common.terminal,
-    ...(kind.load || kind.cardReturn ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
+    ...(kind.load || kind.unblockPin || kind.changePin || kind.cardReturn
+      ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) }
+      : {}),
   };
   const settings = storeClientSettings(bundleDir, common.store, { terminal: common.terminal }, options);
   const nc = await connectWithin(
@@ -93,7 +100,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   );
 }
 
-/** `cardsys pos issue|load|pay|return|read|status`: a POS terminal's commands to its store's edge. */
+/** `cardsys pos issue|load|pay|return|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -103,8 +110,9 @@ export function registerPosCommands(program: Command): void {
       '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
         "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
         "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
-        "<data>/stores/<id>/ca.pem (copied from provisioning). A load or a return sends the PIN as a PIN block under the terminal's PIN key\n" +
-        '(--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); the PIN never leaves the terminal in clear.',
+        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, return, pin-unblock and pin-change send each PIN as a PIN\n' +
+        "block under the terminal's PIN key (--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); a PIN never leaves\n" +
+        'the terminal in clear.',
     );
   const common = (command: Command, commandId = '--command-id <id>') =>
     withDataOption(withNatsOptions(command))
@@ -120,6 +128,38 @@ export function registerPosCommands(program: Command): void {
     .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
     .action(async (options: PosCliOptions) =>
       run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }),
+    );
+
+  common(
+    pos
+      .command('pin-unblock')
+      .description(
+        "unblock the card's PIN (after three wrong tries, or forgotten) and set a new one, with head office's authorisation: " +
+          "head office checks the holder's name and birth date, as the clerk read them from an identity document, against the card's registered user",
+      ),
+  )
+    .requiredOption('--name <name>', "the holder's name as on the identity document")
+    .requiredOption('--birth-date <YYYY-MM-DD>', "the holder's birth date")
+    .requiredOption('--new-pin <pin>', 'the new PIN (4-8 digits), entered by the holder')
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nRefusals: identity_mismatch, unknown_card, card_blacklisted (head office), head_office_unreachable (offline).')
+    .action(async (options: PosCliOptions) =>
+      run(options, {
+        unblockPin: {
+          name: parse(Name, options.name, 'name'),
+          birthDate: parse(BirthDate, options.birthDate, 'birth-date'),
+          newPin: parse(Pin, options.newPin, 'new-pin'),
+        },
+      }),
+    );
+
+  common(pos.command('pin-change').description("change the card's PIN: the card checks the current one first (a wrong one uses up a try)"))
+    .requiredOption('--pin <pin>', 'the current PIN (4-8 digits)')
+    .requiredOption('--new-pin <pin>', 'the new PIN (4-8 digits)')
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nRefusals: wrong_pin (tries left in the message), pin_blocked (unblock it with pin-unblock).')
+    .action(async (options: PosCliOptions) =>
+      run(options, { changePin: { pin: parse(Pin, options.pin, 'pin'), newPin: parse(Pin, options.newPin, 'new-pin') } }),
     );
 
   common(pos.command('pay').description('pay from the purse, within the chip balance (works with head office unreachable)'))

@@ -27,7 +27,7 @@ export async function returnCard(counter: PurseCounter, request: PosRequest): Pr
     if (found) return found;
   }
   await counter.refuseUnusable(request, card, 'return', card.facts.balance);
-  const wrongPin = await verifyHolderPin(counter, card, request, 'return', card.facts.balance);
+  const wrongPin = await verifyHolderPin(counter, card, request, 'return', card.facts.balance, request.command.cardReturn?.pinBlock);
   if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   let reply;

@@ -11,7 +11,7 @@ export class HeadOfficeUnreachableError extends Error {
 }
 
 export type InquiryReply = cardsys.v1.InquiryReply;
-type InquiryKind = Pick<cardsys.v1.InquiryRequest.$Properties, 'authorise' | 'pending' | 'release' | 'unload'>;
+type InquiryKind = Pick<cardsys.v1.InquiryRequest.$Properties, 'authorise' | 'pending' | 'release' | 'pinUnblock' | 'unload'>;
 
 export class HeadOfficeLink {
   private nc: NatsConnection | undefined;

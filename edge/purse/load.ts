@@ -4,20 +4,27 @@
 import { bankIdDigits, fromHex, newAuthorisationId, toHex } from '../../card/index.js';
 import { decideLoad, yen } from '../../domain/index.js';
 import { CardRemovedError, CardStatusError } from '../../reader/index.js';
-import { PinBlockError } from '../../contracts/index.js';
-import { pinOf, type PosOutcome, type PosRequest } from '../pos/index.js';
+import type { PosOutcome, PosRequest } from '../pos/index.js';
 import type { cardsys, Fields } from '../../contracts/index.js';
 import type { LogRecord } from '../../reader/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
-import { logCoversFrom, Refused, type ChipCredit, type InsertedCard, type LoadTerms, type PurseCounter } from './purse-counter.js';
+import {
+  logCoversFrom,
+  pinRefusal,
+  Refused,
+  type ChipCredit,
+  type InsertedCard,
+  type LoadTerms,
+  type PurseCounter,
+} from './purse-counter.js';
 
 export async function load(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
   const amount = counter.amountOf(request.command.load?.amount);
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
-  const wrongPin = await verifyHolderPin(counter, card, request, 'load', amount);
+  const wrongPin = await verifyHolderPin(counter, card, request, 'load', amount, request.command.load?.pinBlock);
   if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
@@ -233,21 +240,15 @@ export async function verifyHolderPin(
   request: PosRequest,
   operation: 'load' | 'return',
   amount: number,
+  pinBlock: Uint8Array | null | undefined,
 ): Promise<PosOutcome | undefined> {
   await counter.authenticate(card);
   try {
-    await card.terminal.verifyPin(openPinBlock(counter, request));
+    await card.terminal.verifyPin(counter.pinFrom(request, pinBlock));
     return undefined;
   } catch (error) {
-    const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
-    if (tries === undefined) throw error;
-    const refusal =
-      tries === 0
-        ? {
-            code: 'pin_blocked',
-            message: `PIN blocked after too many wrong tries: this card can no longer be ${operation === 'load' ? 'loaded' : 'returned'}`,
-          }
-        : { code: 'wrong_pin', message: `wrong PIN: ${tries} ${tries === 1 ? 'try' : 'tries'} left` };
+    const refusal = pinRefusal(error);
+    if (!refusal) throw error;
     return counter.decline(request, card.info.cardId, operation, amount, refusal, card.facts.balance);
   }
 }
@@ -261,16 +262,4 @@ export async function bankIdOf(counter: PurseCounter, card: InsertedCard, reques
     throw Refused.because('card_unusable', 'the magnetic stripe and the chip name different bank accounts', card.info.cardId);
   }
   return onStripe;
-}
-
-/** The load's PIN, opened from its PIN block only to be presented to the card. */
-function openPinBlock(counter: PurseCounter, request: PosRequest): string {
-  try {
-    const pin = pinOf(counter.options, request);
-    if (!/^\d{4,8}$/.test(pin)) throw new PinBlockError('PIN must be 4 to 8 digits');
-    return pin;
-  } catch (error) {
-    if (error instanceof PinBlockError) throw Refused.because('bad_request', `PIN block: ${error.message}`);
-    throw error;
-  }
 }

@@ -1,5 +1,6 @@
-// Load, pay, read and card return at the store, as POS command handlers. The chip is the purse; the store checks
-// the card, asks head office's inquiry centre for loads (load.ts), pays within the chip balance
+// Load, pay and read at the store, the holder's PIN and the card's return, as POS command handlers.
+// The chip is the purse; the store checks the card, asks head office's inquiry centre for loads
+// (load.ts), PIN unblocks (pin.ts) and returns (card-return.ts), pays within the chip balance
 // (pay.ts), and records what happened in its own log. Each operation is its own module; this one
 // registers them and turns refusals and card or network trouble into replies.
 import { checkCardUsable, yen } from '../../domain/index.js';
@@ -10,6 +11,7 @@ import { returnCard } from './card-return.js';
 import { insertCard } from './insertion.js';
 import { load, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
+import { changePin, unblockPin } from './pin.js';
 import { PurseCounter, Refused, type PurseServiceOptions } from './purse-counter.js';
 
 export class PurseService {
@@ -23,6 +25,8 @@ export class PurseService {
     pos.register('pay', (request) => this.guard(request, () => pay(this.counter, request)));
     pos.register('load', (request) => this.guard(request, () => load(this.counter, request)));
     pos.register('read', (request) => this.guard(request, () => this.read(request)));
+    pos.register('unblockPin', (request) => this.guard(request, () => unblockPin(this.counter, request)));
+    pos.register('changePin', (request) => this.guard(request, () => changePin(this.counter, request)));
     pos.register('cardReturn', (request) => this.guard(request, () => returnCard(this.counter, request)));
     // A pay cut short (the edge stopped after the debit went to the card) is recorded when the card
     // comes back: `pos status` then says so, under the pay's own command id.
@@ -62,7 +66,11 @@ export class PurseService {
     } catch (error) {
       if (error instanceof Refused) return error.outcome;
       if (error instanceof HeadOfficeUnreachableError)
-        return { ok: false, code: 'head_office_unreachable', message: `${error.message}; loads need head office, pays do not` };
+        return {
+          ok: false,
+          code: 'head_office_unreachable',
+          message: `${error.message}; loads and PIN unblocks need head office, pays do not`,
+        };
       if (error instanceof CardRemovedError)
         return { ok: false, code: 'card_removed', message: 'card removed during the operation: nothing was recorded; insert it again' };
       if (error instanceof NoCardError)

@@ -5,9 +5,7 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { decodeOrThrow, pb, signHeadOfficeMessage, subjects, type cardsys, type SigningKey } from '../../contracts/index.js';
 import { type BlacklistEntry, type BlacklistState, decideBlacklist, evolveBlacklist, initialBlacklistState } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
-import type { HeadOfficeFacts } from './head-office-facts.js';
-
-const STREAM_OF_CARD = (cardId: string) => `card-${cardId}`;
+import { cardStream, type HeadOfficeFacts } from './head-office-facts.js';
 
 export class BlacklistKeeper {
   /** The blacklist folded from head office's facts (card returns read it too). */
@@ -39,7 +37,7 @@ export class BlacklistKeeper {
   change(kind: 'blacklist' | 'reinstate', cardId: string, reason: string): Promise<{ version: number }> {
     return this.facts.exclusive(async () => {
       const events = decideBlacklist({ kind, cardId, reason, nowMs: this.options.now() }, this.state);
-      await this.facts.appendAndFold(events, STREAM_OF_CARD(cardId));
+      await this.facts.appendAndFold(events, cardStream(cardId));
       const change = this.signed('BlacklistChange', {
         version: this.state.version,
         cardId,

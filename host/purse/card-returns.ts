@@ -6,6 +6,7 @@ import { HQ_ORIGIN, type DomainEvent, type EventEnvelope } from '../../contracts
 import {
   type CardReturnCommand,
   type CardReturnState,
+  type CounterClaim,
   claimRefused,
   decideCardReturn,
   evolveReturns,
@@ -28,7 +29,13 @@ export class CardReturns {
     private readonly facts: HeadOfficeFacts,
     private readonly loads: LoadAuthorisations,
     private readonly blacklist: BlacklistKeeper,
-    private readonly options: { issuerKeys: IssuerMasterKeys; logger: Logger; now: () => number },
+    private readonly options: {
+      issuerKeys: IssuerMasterKeys;
+      logger: Logger;
+      /** The card's open refunds: no return while a credit of the card is being settled. */
+      openRefundsOf: (cardId: string) => CounterClaim[];
+      now: () => number;
+    },
   ) {
     facts.feed((event, envelope) => this.evolve(event, envelope));
   }
@@ -46,7 +53,18 @@ export class CardReturns {
       const chip = chipViewOf(storeId, request.chip ?? { cardCounter, credits: [], debits: [], logCoversFromCounter: 0 });
       const forged = await this.loads.refuseForged(chip, cardId, bankId);
       if (forged) return forged;
-      await this.decide({ kind: 'authorise_unload', ...request, chip, storeId, terminalId, nowMs: this.options.now() }, bankId);
+      await this.decide(
+        {
+          kind: 'authorise_unload',
+          ...request,
+          chip,
+          openRefunds: this.options.openRefundsOf(cardId),
+          storeId,
+          terminalId,
+          nowMs: this.options.now(),
+        },
+        bankId,
+      );
       const authorisation = unloadAt(this.returns, cardId, cardCounter)!;
       return {
         ok: true,

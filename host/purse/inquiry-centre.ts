@@ -1,22 +1,44 @@
 // Head office's inquiry centre: load authorisation (`LoadAuthorisations`: authorise, settle,
-// release, timeout reversal), card returns (`CardReturns`: the termination MAC, the account
-// credited with the unload) and the blacklist (`BlacklistKeeper`: changes and their feed to
-// stores), all folded from one reading of head office's facts (`HeadOfficeFacts`: one catch-up
-// subscription of the host event store), and the responders that answer stores for them.
+// release, timeout reversal), refund authorisation (`RefundAuthorisations`), PIN unblocks
+// (`PinUnblocks`), card returns (`CardReturns`: the termination MAC, the account credited with the
+// unload) and the blacklist (`BlacklistKeeper`: changes and their feed to stores), all
+// folded from one reading of head office's facts (`HeadOfficeFacts`: one catch-up subscription of
+// the host event store), and the responders that answer stores for them.
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { ZodError } from 'zod';
-import { ContractError, decodeOrThrow, pb, subjects } from '../../contracts/index.js';
+import { ContractError, decodeOrThrow, pb, subjects, type cardsys } from '../../contracts/index.js';
 import type { IssuerMasterKeys } from '../../card/index.js';
-import { type Authorisation, type BlacklistEntry, DEFAULT_LOAD_LIMITS, DomainRefusal, type LoadLimits } from '../../domain/index.js';
+import {
+  type Authorisation,
+  type BlacklistEntry,
+  DEFAULT_LOAD_LIMITS,
+  DEFAULT_REFUND_RULES,
+  DomainRefusal,
+  type LoadLimits,
+  type Refund,
+  type RefundRules,
+} from '../../domain/index.js';
 import type { EventStore } from '../../eventstore/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
 import { BlacklistKeeper } from './blacklist-keeper.js';
-import { HeadOfficeFacts } from './head-office-facts.js';
 import { CardReturns } from './card-returns.js';
-import { LoadAuthorisations, type Reply } from './load-authorisations.js';
-import { UnloadRequest } from './requests.js';
+import { HeadOfficeFacts } from './head-office-facts.js';
+import { LoadAuthorisations } from './load-authorisations.js';
+import { PinUnblocks } from './pin-unblocks.js';
+import { RefundAuthorisations } from './refund-authorisations.js';
+import {
+  AuthoriseRefundRequest,
+  AuthoriseRequest,
+  PendingRequest,
+  PinUnblockRequest,
+  ReleaseRefundRequest,
+  ReleaseRequest,
+  UnloadRequest,
+} from './requests.js';
+
+type Reply = cardsys.v1.InquiryReply.$Properties;
 
 export interface InquiryCentreOptions {
   /** Answers stores' inquiry and blacklist requests. */
@@ -41,6 +63,8 @@ export interface InquiryCentreOptions {
   marginMs?: number;
   /** The balance cap and the daily load limit of every load (default DEFAULT_LOAD_LIMITS). */
   loadLimits?: LoadLimits;
+  /** The refund window (default DEFAULT_REFUND_RULES: the pay's business day). */
+  refundRules?: RefundRules;
   /** How often open authorisations are checked for a timeout reversal; 0 turns the timer off. */
   sweepEveryMs?: number;
   now?: () => number;
@@ -50,35 +74,57 @@ export class InquiryCentre {
   private readonly natsSubscriptions: NatsSubscription[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
 
-  private readonly returns: CardReturns;
-
   private constructor(
     private readonly facts: HeadOfficeFacts,
     private readonly loads: LoadAuthorisations,
+    private readonly refunds: RefundAuthorisations,
+    private readonly pinUnblocks: PinUnblocks,
     private readonly blacklist: BlacklistKeeper,
+    private readonly returns: CardReturns,
     private readonly logger: Logger,
-    options: { issuerKeys: IssuerMasterKeys; now: () => number },
-  ) {
-    this.returns = new CardReturns(facts, loads, blacklist, { ...options, logger });
-  }
+  ) {}
 
   static async start(options: InquiryCentreOptions): Promise<InquiryCentre> {
     const logger = options.logger ?? console;
     const now = options.now ?? Date.now;
     const facts = new HeadOfficeFacts({ store: options.store, writer: options.writer, logger });
+    const validForMs = options.validForMs ?? 60_000;
+    const loads: LoadAuthorisations = new LoadAuthorisations(facts, {
+      issuerKeys: options.issuerKeys,
+      logger,
+      validForMs,
+      marginMs: options.marginMs ?? 5 * 60_000,
+      limits: options.loadLimits ?? DEFAULT_LOAD_LIMITS,
+      refunds: () => refunds,
+      now,
+    });
+    const refunds = new RefundAuthorisations(facts, {
+      issuerKeys: options.issuerKeys,
+      logger,
+      validForMs,
+      rules: options.refundRules ?? DEFAULT_REFUND_RULES,
+      openLoadsOf: (cardId) => loads.openLoadsOf(cardId),
+      now,
+    });
+    const blacklist = new BlacklistKeeper(facts, {
+      publisher: options.publisher ?? options.nc,
+      signingKey: options.writer?.signingKey,
+      logger,
+      now,
+    });
     const centre = new InquiryCentre(
       facts,
-      new LoadAuthorisations(facts, {
+      loads,
+      refunds,
+      new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger }),
+      blacklist,
+      new CardReturns(facts, loads, blacklist, {
         issuerKeys: options.issuerKeys,
         logger,
-        validForMs: options.validForMs ?? 60_000,
-        marginMs: options.marginMs ?? 5 * 60_000,
-        limits: options.loadLimits ?? DEFAULT_LOAD_LIMITS,
+        openRefundsOf: (cardId) => refunds.openRefundsOf(cardId),
         now,
       }),
-      new BlacklistKeeper(facts, { publisher: options.publisher ?? options.nc, signingKey: options.writer?.signingKey, logger, now }),
       logger,
-      { issuerKeys: options.issuerKeys, now },
     );
     await facts.catchUp();
     if (!options.writer) return centre;
@@ -107,6 +153,11 @@ export class InquiryCentre {
     return this.loads.accountBalance(bankId);
   }
 
+  /** A copy of one refund as head office holds it. */
+  refund(refundId: string): Refund | undefined {
+    return this.refunds.refund(refundId);
+  }
+
   /** Opens a bank account with an opening balance (the bank's side, for set-up and demos). */
   openAccount(bankId: string, balance: number): Promise<void> {
     return this.loads.openAccount(bankId, balance);
@@ -123,8 +174,27 @@ export class InquiryCentre {
     if (request.storeId !== subjectStoreId)
       throw new DomainRefusal('bad_request', `request names store "${request.storeId}" on store ${subjectStoreId}'s subject`);
     if (!request.terminalId) throw new DomainRefusal('bad_request', 'terminal_id is required');
-    if (request.kind === 'unload') return this.returns.authorise(request.storeId, request.terminalId, UnloadRequest.parse(request.unload));
-    return this.loads.inquire(request);
+    switch (request.kind) {
+      case 'authorise':
+        return this.loads.authorise(request.storeId, request.terminalId, AuthoriseRequest.parse(request.authorise));
+      case 'pending':
+        return this.loads.settle(request.storeId, request.terminalId, PendingRequest.parse(request.pending));
+      case 'release':
+        return this.loads.release(request.storeId, ReleaseRequest.parse(request.release));
+      case 'refund':
+        return this.refunds.authorise(request.storeId, request.terminalId, AuthoriseRefundRequest.parse(request.refund));
+      case 'refundRelease':
+        return this.refunds.release(request.storeId, ReleaseRefundRequest.parse(request.refundRelease).refundId);
+      case 'pinUnblock':
+        return this.pinUnblocks.authorise(request.storeId, request.terminalId, PinUnblockRequest.parse(request.pinUnblock));
+      case 'unload':
+        return this.returns.authorise(request.storeId, request.terminalId, UnloadRequest.parse(request.unload));
+      default:
+        throw new DomainRefusal(
+          'bad_request',
+          'request has no kind (authorise, pending, release, refund, refund_release, pin_unblock or unload)',
+        );
+    }
   }
 
   /** Answers one request on `cardsys.hq.auth.<storeId>`: refusals and bad requests are replies too. */

@@ -2,9 +2,10 @@
 // account and returning the credit MAC), settles open authorisations when their card turns up,
 // records completions the stores' logs show, and reverses authorisations when that is safe.
 import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
-import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
+import type { IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
+  type CounterClaim,
   DomainRefusal,
   decideInquiry,
   evolveInquiry,
@@ -21,7 +22,9 @@ import {
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
-import { AuthoriseRequest, PendingRequest, ReleaseRequest, chipViewOf } from './requests.js';
+import { creditTerms } from './credit-terms.js';
+import type { RefundAuthorisations } from './refund-authorisations.js';
+import { type AuthoriseRequest, type PendingRequest, type ReleaseRequest, chipViewOf } from './requests.js';
 
 export type Reply = cardsys.v1.InquiryReply.$Properties;
 
@@ -51,6 +54,8 @@ export class LoadAuthorisations {
       marginMs: number;
       /** The balance cap and the daily load limit every authorisation is held to. */
       limits: LoadLimits;
+      /** Refunds (a credit of the card too): their requests come on the same subject, and their open counters are busy for loads. */
+      refunds: () => RefundAuthorisations;
       now: () => number;
     },
   ) {
@@ -65,6 +70,11 @@ export class LoadAuthorisations {
 
   accountBalance(bankId: string): number | undefined {
     return this.state.accounts.get(bankId)?.balance;
+  }
+
+  /** The card's open load authorisations, as counters they hold. */
+  openLoadsOf(cardId: string): CounterClaim[] {
+    return openAuthorisationsOf(this.state, cardId).map((a) => ({ id: a.authorizationId, cardCounter: a.cardCounter }));
   }
 
   /** Opens a bank account with an opening balance (the bank's side, for set-up and demos). */
@@ -90,20 +100,6 @@ export class LoadAuthorisations {
       }
       return reversed;
     });
-  }
-
-  /** A load request from a store (the centre checked that the request names the store it came from). */
-  inquire(request: cardsys.v1.InquiryRequest): Promise<Reply> {
-    switch (request.kind) {
-      case 'authorise':
-        return this.authorise(request.storeId, request.terminalId, AuthoriseRequest.parse(request.authorise));
-      case 'pending':
-        return this.settle(request.storeId, request.terminalId, PendingRequest.parse(request.pending));
-      case 'release':
-        return this.release(request.storeId, ReleaseRequest.parse(request.release));
-      default:
-        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending, release or unload)');
-    }
   }
 
   private evolve(event: DomainEvent, envelope: EventEnvelope): void {
@@ -134,7 +130,8 @@ export class LoadAuthorisations {
       );
   }
 
-  private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
+  /** Debits the account and authorises a credit of the card at its counter (the same answer for the same id). */
+  authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
     return this.facts.exclusive(async () => {
       // A card issued a moment ago may not be folded yet: read to the store's head before refusing it as unknown.
       if (!this.state.cardAccounts.has(request.cardId)) await this.facts.caughtUp();
@@ -147,6 +144,7 @@ export class LoadAuthorisations {
           nowMs: this.options.now(),
           validForMs: this.options.validForMs,
           limits: this.options.limits,
+          openRefunds: this.options.refunds().openRefundsOf(request.cardId),
         },
         request.bankId,
       );
@@ -164,7 +162,8 @@ export class LoadAuthorisations {
     });
   }
 
-  private async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
+  /** At a card's insertion: what becomes of its open authorisations, given what the chip shows. */
+  async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
     const none: Reply = {
       ok: true,
       code: 'none',
@@ -230,7 +229,8 @@ export class LoadAuthorisations {
     });
   }
 
-  private release(storeId: string, request: ReleaseRequest): Promise<Reply> {
+  /** The store gives an authorisation back: the credit was never sent (or the chip's log shows it was not made). */
+  release(storeId: string, request: ReleaseRequest): Promise<Reply> {
     const { authorizationId } = request;
     return this.facts.exclusive(async () => {
       const authorisation = this.state.authorisations.get(authorizationId);
@@ -277,20 +277,7 @@ export class LoadAuthorisations {
 
   /** The terms a store receives, with the credit MAC only the credit master can make. */
   private terms(authorisation: Authorisation): cardsys.v1.LoadAuthorisation.$Properties {
-    const mac = authoriseCredit(this.options.issuerKeys, {
-      cardId: authorisation.cardId,
-      cardCounter: authorisation.cardCounter,
-      amount: authorisation.amount,
-      authorisationId: authorisation.authorizationId,
-    });
-    return {
-      authorizationId: authorisation.authorizationId,
-      cardId: authorisation.cardId,
-      amount: authorisation.amount,
-      cardCounter: authorisation.cardCounter,
-      mac: Buffer.from(mac, 'hex'),
-      deadlineMs: authorisation.deadlineMs,
-    };
+    return creditTerms(this.options.issuerKeys, { id: authorisation.authorizationId, ...authorisation });
   }
 
   /** Decides on the current state and appends the outcome to the account's stream. */

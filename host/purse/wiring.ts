@@ -30,7 +30,10 @@ export interface HeadOfficePurse {
 }
 
 export function headOfficePurse(
-  options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs' | 'loadLimits'>,
+  options: { issuerKeys: IssuerMasterKeys } & Pick<
+    InquiryCentreOptions,
+    'validForMs' | 'marginMs' | 'sweepEveryMs' | 'loadLimits' | 'refundRules'
+  >,
 ): HeadOfficePurse {
   return {
     startCentre(parts) {
