@@ -58,6 +58,10 @@ const eventMessages = {
   RefundAuthorised: pb.RefundAuthorised,
   RefundCompleted: pb.RefundCompleted,
   RefundReversed: pb.RefundReversed,
+  CardReportedLost: pb.CardReportedLost,
+  CardReplacementIssued: pb.CardReplacementIssued,
+  CardBalanceTransferred: pb.CardBalanceTransferred,
+  CardReplacementAdjusted: pb.CardReplacementAdjusted,
 } as const;
 
 export type EventType = keyof typeof eventMessages;
@@ -107,6 +111,10 @@ const EVENT_WRITER = {
   RefundAuthorised: 'hq',
   RefundCompleted: 'hq',
   RefundReversed: 'hq',
+  CardReportedLost: 'hq',
+  CardReplacementIssued: 'hq',
+  CardBalanceTransferred: 'hq',
+  CardReplacementAdjusted: 'hq',
 } as const satisfies Record<EventType, 'store' | 'hq'>;
 
 /** Whether `origin` (a store id, or "hq" for head office) may write events of this type. */

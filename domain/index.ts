@@ -15,3 +15,4 @@ export * from './alerts.js';
 export * from './issuance.js';
 export * from './card-return.js';
 export * from './pin-unblock.js';
+export * from './card-replacement.js';

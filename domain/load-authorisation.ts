@@ -16,6 +16,7 @@ import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
 import { JAPAN_BUSINESS_DAY, businessDayOf, type BusinessDayRule } from './store-clearing.js';
 import { yen } from './purse.js';
+import { REPLACEMENT_ACCOUNT } from './card-replacement.js';
 
 /** The scheme's limits head office enforces when it authorises a load. */
 export interface LoadLimits {
@@ -71,6 +72,8 @@ export interface InquiryState {
   cardBalances: Map<string, { cardCounter: number; balance: number }>;
   /** Cards head office closed (returned): none is loaded again. */
   closedCards: Set<string>;
+  /** Per replacement card: what of the lost card's balance waits to be authorised onto it (negative: credited too much). */
+  replacementDue: Map<string, number>;
 }
 
 /** One record of a chip's usage log, with the card's MAC over it. */
@@ -134,7 +137,18 @@ export type InquiryCommand =
   | { kind: 'complete'; authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }
   | { kind: 'release'; authorizationId: string; storeId: string; chip?: ChipView | undefined }
   | { kind: 'hand_over'; authorizationId: string; storeId: string; terminalId: string; nowMs: number }
-  | { kind: 'reverse'; authorizationId: string; reason: ReversalReason };
+  | { kind: 'reverse'; authorizationId: string; reason: ReversalReason }
+  | {
+      /** A replacement card's load of what is due to it, from the replacement account, bound to the chip's counter. */
+      kind: 'authorise_replacement';
+      authorizationId: string;
+      cardId: string;
+      cardCounter: number;
+      storeId: string;
+      terminalId: string;
+      nowMs: number;
+      validForMs: number;
+    };
 
 export type ReversalReason = 'released' | 'card_moved_on' | 'expired_at_card' | 'timeout';
 
@@ -146,7 +160,12 @@ export const initialInquiryState = (): InquiryState => ({
   byCard: new Map(),
   cardBalances: new Map(),
   closedCards: new Set(),
+  replacementDue: new Map(),
 });
+
+function addDue(state: InquiryState, cardId: string, amount: number): void {
+  state.replacementDue.set(cardId, (state.replacementDue.get(cardId) ?? 0) + amount);
+}
 
 /** The card's authorisations still open. */
 export function openAuthorisationsOf(state: InquiryState, cardId: string): Authorisation[] {
@@ -193,7 +212,20 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
       });
       state.openByCard.set(event.data.cardId, (state.openByCard.get(event.data.cardId) ?? new Set()).add(event.data.authorizationId));
       state.byCard.set(event.data.cardId, [...(state.byCard.get(event.data.cardId) ?? []), event.data.authorizationId]);
+      if (event.data.bankId === REPLACEMENT_ACCOUNT) addDue(state, event.data.cardId, -event.data.amount);
       break;
+    case 'CardBalanceTransferred':
+    case 'CardReplacementAdjusted': {
+      const { amount } = event.data;
+      addDue(state, event.data.newCardId, amount);
+      // The account takes what comes in; a correction downwards is owed by no account, only alerted.
+      if (amount > 0) {
+        const account = state.accounts.get(REPLACEMENT_ACCOUNT) ?? { bankId: REPLACEMENT_ACCOUNT, balance: 0 };
+        account.balance += amount;
+        state.accounts.set(REPLACEMENT_ACCOUNT, account);
+      }
+      break;
+    }
     case 'PurseLoaded':
     case 'PursePaid':
     case 'PurseRefunded':
@@ -219,6 +251,7 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
         closeAuthorisation(state, authorisation, 'reversed');
         authorisation.reversalReason = event.data.reason;
       }
+      if (event.data.bankId === REPLACEMENT_ACCOUNT) addDue(state, event.data.cardId, event.data.amount);
       const account = state.accounts.get(event.data.bankId);
       if (account) account.balance = event.data.newBalance;
       break;
@@ -242,6 +275,8 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
     }
     case 'authorise':
       return decideAuthorise(command, state);
+    case 'authorise_replacement':
+      return decideReplacementLoad(command, state);
     case 'complete': {
       const authorisation = known(state, command.authorizationId);
       if (authorisation.status === 'completed') return [];
@@ -370,6 +405,43 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
   ];
 }
 
+/** Head office's own load of a replacement card: what is due to it, from the replacement account, outside the daily limit. */
+function decideReplacementLoad(command: Extract<InquiryCommand, { kind: 'authorise_replacement' }>, state: InquiryState): NewDomainEvent[] {
+  const due = state.replacementDue.get(command.cardId) ?? 0;
+  if (due <= 0) throw new DomainRefusal('nothing_due', `no balance of a lost card waits for card ${command.cardId}`);
+  for (const other of openAuthorisationsOf(state, command.cardId)) {
+    if (other.cardCounter === command.cardCounter)
+      throw new DomainRefusal('card_busy', `an earlier load of card ${command.cardId} (${other.authorizationId}) is still being settled`);
+  }
+  const balance = state.accounts.get(REPLACEMENT_ACCOUNT)?.balance ?? 0;
+  return [
+    {
+      type: 'BankAccountDebited',
+      data: {
+        bankId: REPLACEMENT_ACCOUNT,
+        authorizationId: command.authorizationId,
+        amount: due,
+        newBalance: balance - due,
+        cardId: command.cardId,
+      },
+    },
+    {
+      type: 'LoadAuthorised',
+      data: {
+        authorizationId: command.authorizationId,
+        cardId: command.cardId,
+        bankId: REPLACEMENT_ACCOUNT,
+        amount: due,
+        cardCounter: command.cardCounter,
+        deadlineMs: command.nowMs + command.validForMs,
+        storeId: command.storeId,
+        terminalId: command.terminalId,
+        authorisedAtMs: command.nowMs,
+      },
+    },
+  ];
+}
+
 /**
  * The balance cap is checked against the higher of the chip balance the store read and head
  * office's own view (the last MAC'd balance plus loads authorised at or after its counter, which
@@ -391,7 +463,8 @@ function checkLimits(command: Extract<InquiryCommand, { kind: 'authorise' }>, st
   const today = businessDayOf(command.nowMs, businessDay);
   const loadedToday = (state.byCard.get(command.cardId) ?? [])
     .map((id) => state.authorisations.get(id)!)
-    .filter((a) => a.status !== 'reversed' && businessDayOf(a.authorisedAtMs, businessDay) === today)
+    // A replacement card's transfer is the lost card's money, not a load of the day.
+    .filter((a) => a.status !== 'reversed' && a.bankId !== REPLACEMENT_ACCOUNT && businessDayOf(a.authorisedAtMs, businessDay) === today)
     .reduce((sum, a) => sum + a.amount, 0);
   if (loadedToday + command.amount > dailyLoadLimit) {
     throw new DomainRefusal(

@@ -227,6 +227,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
           centre: () => leadership.reads().centre,
           readModels: runner.db,
           cardViews,
+          issueCard: (request) => issuance.issueCard(() => leadership.leader().office, request),
         }),
         books.routes(),
         consoleRoutes({

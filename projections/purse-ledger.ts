@@ -123,6 +123,9 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
             event.envelope,
           );
           break;
+        case 'CardReplacementAdjusted':
+          insertAlert(db, { cardId: event.data.oldCardId, kind: 'replacement_adjusted', message: event.data.reason }, event.envelope);
+          break;
         case 'AlertResolved':
           resolveAlertWithNote(db, {
             alertId: event.data.alertId,

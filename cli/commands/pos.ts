@@ -72,7 +72,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   const terminal = {
     storeId: common.store,
     terminalId: common.terminal,
-    ...(kind.load || kind.unblockPin || kind.changePin || kind.cardReturn
+    ...(kind.load || kind.unblockPin || kind.changePin || kind.replacementCredit || kind.cardReturn
       ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) }
       : {}),
   };
@@ -100,7 +100,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   );
 }
 
-/** `cardsys pos issue|load|pay|return|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
+/** `cardsys pos issue|load|replacement-credit|pay|return|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -110,9 +110,9 @@ export function registerPosCommands(program: Command): void {
       '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
         "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
         "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
-        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, return, pin-unblock and pin-change send each PIN as a PIN\n' +
-        "block under the terminal's PIN key (--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); a PIN never leaves\n" +
-        'the terminal in clear.',
+        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, replacement-credit, return, pin-unblock and pin-change send\n' +
+        "each PIN as a PIN block under the terminal's PIN key (--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); a\n" +
+        'PIN never leaves the terminal in clear.',
     );
   const common = (command: Command, commandId = '--command-id <id>') =>
     withDataOption(withNatsOptions(command))
@@ -129,6 +129,19 @@ export function registerPosCommands(program: Command): void {
     .action(async (options: PosCliOptions) =>
       run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }),
     );
+
+  common(
+    pos
+      .command('replacement-credit')
+      .description(
+        "credit a replacement card with the lost card's balance: head office authorises it from the replacement account once every " +
+          'store that saw the lost card has sent its events past the report',
+      ),
+  )
+    .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nAnswers credited (with the balance), or nothing_due while head office still waits for a store.')
+    .action(async (options: PosCliOptions) => run(options, { replacementCredit: { pin: parse(Pin, options.pin, 'pin') } }));
 
   common(
     pos

@@ -31,6 +31,8 @@ export interface PosCommandInput {
   read?: Record<string, never>;
   pay?: { amount: number };
   load?: { amount: number; pin: string };
+  /** Credit a replacement card with the lost card's balance, once the customer entered the PIN. */
+  replacementCredit?: { pin: string };
   /** PIN unblock: the holder's identity as the clerk checked it, and the new PIN. */
   unblockPin?: { name: string; birthDate: string; newPin: string };
   changePin?: { pin: string; newPin: string };
@@ -42,7 +44,7 @@ export interface PosCommandInput {
 
 /** The PosCommand on the wire: each PIN encrypted into a PIN block bound to this terminal and command. */
 export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput): Uint8Array {
-  const { load, unblockPin, changePin, cardReturn, ...rest } = input;
+  const { load, unblockPin, changePin, replacementCredit, cardReturn, ...rest } = input;
   const command: cardsys.v1.PosCommand.$Properties = { ...rest, storeId: terminal.storeId };
   const pinBlock = (pin: string) => {
     if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a PIN`);
@@ -55,6 +57,7 @@ export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput):
   if (load) command.load = { amount: load.amount, pinBlock: pinBlock(load.pin) };
   if (unblockPin) command.unblockPin = { name: unblockPin.name, birthDate: unblockPin.birthDate, newPinBlock: pinBlock(unblockPin.newPin) };
   if (changePin) command.changePin = { pinBlock: pinBlock(changePin.pin), newPinBlock: pinBlock(changePin.newPin) };
+  if (replacementCredit) command.replacementCredit = { pinBlock: pinBlock(replacementCredit.pin) };
   if (cardReturn) command.cardReturn = { pinBlock: pinBlock(cardReturn.pin) };
   return pb.PosCommand.encode(command).finish();
 }

@@ -66,6 +66,36 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
   };
 }
 
+/**
+ * A replacement card takes the balance head office moved to it from the lost card: at this
+ * insertion, with the PIN verified, head office authorises the load from the replacement account
+ * and the card is credited, as an open load is completed.
+ */
+export async function replacementCredit(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
+  const card = await insertCard(counter, request);
+  const cardId = card.info.cardId;
+  await counter.refuseUnusable(request, card, 'load', 0);
+  if (!counter.options.link.online)
+    throw Refused.because(
+      'head_office_unreachable',
+      "a lost card's balance is credited with head office reachable: try again once it is",
+      cardId,
+    );
+  const wrongPin = await verifyHolderPin(counter, card, request, 'load', 0, request.command.replacementCredit?.pinBlock);
+  if (wrongPin) return wrongPin;
+  const notes = await settleOpenLoads(counter, card, request, true);
+  const { balance } = await counter.balanceAfter(card, notes);
+  if (notes.length === 0)
+    return {
+      ok: false,
+      code: 'nothing_due',
+      message: `no balance of a lost card waits for this card (head office moves it once every store that saw the lost card has sent its events past the report); balance ${yen(balance)}`,
+      cardId,
+      balance,
+    };
+  return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
+}
+
 /** Credits the card with an authorisation, recording the start before and the load after. */
 async function credit(
   counter: PurseCounter,
@@ -145,7 +175,12 @@ export async function settleOpenLoads(
   if (!link.online) return [];
   const cardId = card.info.cardId;
   try {
-    const probe = await link.inquire(request.terminalName, { pending: { cardId, cardCounter: card.balance.counter } });
+    // Asked at every insertion, a pay's too: a store whose WAN link is down must not wait for it.
+    const probe = await link.inquire(
+      request.terminalName,
+      { pending: { cardId, cardCounter: card.balance.counter } },
+      { waitForResponders: false },
+    );
     if (probe.code !== 'log_needed') return [];
     const reply = await link.inquire(request.terminalName, {
       pending: { cardId, logRead: true, canCredit, ...(await chipLogOf(counter, card)) },

@@ -6,6 +6,7 @@
 // only to go to the card under secure messaging, and are kept nowhere.
 import { checkCardUsable } from '../../domain/index.js';
 import { newAuthorisationId, toHex } from '../../card/index.js';
+import { CardRemovedError } from '../../reader/index.js';
 import type { PosOutcome, PosRequest } from '../pos/index.js';
 import { insertCard } from './insertion.js';
 import { pinRefusal, Refused, type InsertedCard, type PinUnblockTerms, type PurseCounter } from './purse-counter.js';
@@ -32,7 +33,9 @@ export async function unblockPin(counter: PurseCounter, request: PosRequest): Pr
   );
   const terms = reply.pinUnblock as PinUnblockTerms | null;
   if (!reply.ok || !terms) throw Refused.because(reply.code, `head office refused the PIN unblock: ${reply.message}`, cardId);
-  await card.terminal.unblockPin({ authorisationId: terms.authorizationId, unblockMac: toHex(terms.mac), newPin });
+  await pinCommand(cardId, 'unblock', () =>
+    card.terminal.unblockPin({ authorisationId: terms.authorizationId, unblockMac: toHex(terms.mac), newPin }),
+  );
   const [entry] = await counter.record(request, cardId, {
     type: 'PinUnblocked',
     data: {
@@ -62,7 +65,7 @@ export async function changePin(counter: PurseCounter, request: PosRequest): Pro
   const newPin = counter.pinFrom(request, asked.newPinBlock);
   await counter.authenticate(card);
   try {
-    await card.terminal.changePin(oldPin, newPin);
+    await pinCommand(cardId, 'change', () => card.terminal.changePin(oldPin, newPin));
   } catch (error) {
     const refusal = pinRefusal(error);
     if (!refusal) throw error;
@@ -80,6 +83,24 @@ export async function changePin(counter: PurseCounter, request: PosRequest): Pro
     balance: card.balance.balance,
     eventId: entry!.envelope.eventId,
   };
+}
+
+/**
+ * The card command that sets the PIN. A card pulled during it may have taken the new PIN or not
+ * (the chip commits before it answers), so the holder is told to try again rather than that
+ * nothing happened.
+ */
+async function pinCommand(cardId: string, operation: 'unblock' | 'change', command: () => Promise<void>): Promise<void> {
+  try {
+    await command();
+  } catch (error) {
+    if (!(error instanceof CardRemovedError)) throw error;
+    throw Refused.because(
+      'card_removed',
+      `card removed during the PIN ${operation}: the card may hold the new PIN or the one before; insert it and ${operation} the PIN again`,
+      cardId,
+    );
+  }
 }
 
 /** The card in the reader, refused as for a purse operation when it may not be used (blacklisted, expired, terminated...). */

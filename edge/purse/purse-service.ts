@@ -9,7 +9,7 @@ import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { returnCard } from './card-return.js';
 import { insertCard } from './insertion.js';
-import { load, settleOpenLoads } from './load.js';
+import { load, replacementCredit, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
 import { changePin, unblockPin } from './pin.js';
 import { PurseCounter, Refused, type PurseServiceOptions } from './purse-counter.js';
@@ -25,6 +25,7 @@ export class PurseService {
     pos.register('pay', (request) => this.guard(request, () => pay(this.counter, request)));
     pos.register('load', (request) => this.guard(request, () => load(this.counter, request)));
     pos.register('read', (request) => this.guard(request, () => this.read(request)));
+    pos.register('replacementCredit', (request) => this.guard(request, () => replacementCredit(this.counter, request)));
     pos.register('unblockPin', (request) => this.guard(request, () => unblockPin(this.counter, request)));
     pos.register('changePin', (request) => this.guard(request, () => changePin(this.counter, request)));
     pos.register('cardReturn', (request) => this.guard(request, () => returnCard(this.counter, request)));

@@ -24,6 +24,7 @@ import type { HqWriter } from '../hq-writer/index.js';
 import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
 import { BlacklistKeeper } from './blacklist-keeper.js';
 import { CardReturns } from './card-returns.js';
+import { CardReplacements, type ReplacementView } from './card-replacements.js';
 import { HeadOfficeFacts } from './head-office-facts.js';
 import { LoadAuthorisations } from './load-authorisations.js';
 import { PinUnblocks } from './pin-unblocks.js';
@@ -81,6 +82,7 @@ export class InquiryCentre {
     private readonly pinUnblocks: PinUnblocks,
     private readonly blacklist: BlacklistKeeper,
     private readonly returns: CardReturns,
+    private readonly replacements: CardReplacements,
     private readonly logger: Logger,
   ) {}
 
@@ -124,6 +126,7 @@ export class InquiryCentre {
         openRefundsOf: (cardId) => refunds.openRefundsOf(cardId),
         now,
       }),
+      new CardReplacements(facts, blacklist, { logger, now }),
       logger,
     );
     await facts.catchUp();
@@ -235,6 +238,21 @@ export class InquiryCentre {
   /** Blacklists or reinstates a card, and tells every store at once. Refusals are DomainRefusal. */
   changeBlacklist(kind: 'blacklist' | 'reinstate', cardId: string, reason: string): Promise<{ version: number }> {
     return this.blacklist.change(kind, cardId, reason);
+  }
+
+  /** Reports a card lost or stolen and blacklists it at once. Refusals are DomainRefusal. */
+  reportLost(cardId: string, reportedBy: string, reason: string): Promise<{ version: number }> {
+    return this.replacements.reportLost(cardId, reportedBy, reason);
+  }
+
+  /** Issues a reported card's replacement with `issue` (primary issuance for the lost card's user) and records it. */
+  issueReplacement<T extends { cardId: string }>(oldCardId: string, issue: (userId: string) => Promise<T>): Promise<T> {
+    return this.replacements.issueReplacement(oldCardId, issue);
+  }
+
+  /** A lost card's replacement as head office holds it (by the lost card's id or the new card's). */
+  replacement(cardId: string): ReplacementView | undefined {
+    return this.replacements.view(cardId);
   }
 
   private listen(options: InquiryCentreOptions): void {

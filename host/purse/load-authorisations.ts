@@ -2,7 +2,7 @@
 // account and returning the credit MAC), settles open authorisations when their card turns up,
 // records completions the stores' logs show, and reverses authorisations when that is safe.
 import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
-import type { IssuerMasterKeys } from '../../card/index.js';
+import { newAuthorisationId, type IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
   type CounterClaim,
@@ -15,6 +15,7 @@ import {
   type LoadLimits,
   openAuthorisationsOf,
   claimRefused,
+  REPLACEMENT_ACCOUNT,
   forgedRecords,
   type ChipView,
   settleAtInsertion,
@@ -170,19 +171,39 @@ export class LoadAuthorisations {
       message: 'no open authorisation for this card',
     };
     // The answer at almost every insertion, given without waiting for decisions in progress.
-    if (openAuthorisationsOf(this.state, request.cardId).length === 0) return none;
+    if (openAuthorisationsOf(this.state, request.cardId).length === 0 && !this.replacementDue(request.cardId)) return none;
     return this.facts.exclusive(async () => {
-      const open = openAuthorisationsOf(this.state, request.cardId);
-      if (open.length === 0) return none;
+      let open = openAuthorisationsOf(this.state, request.cardId);
+      const due = this.replacementDue(request.cardId);
+      if (open.length === 0 && !due) return none;
       if (!request.logRead)
         return {
           ok: true,
           code: 'log_needed',
-          message: `${open.length} open authorisation(s): send the chip's log`,
+          message: due
+            ? "a lost card's balance waits for this card: send the chip's log"
+            : `${open.length} open authorisation(s): send the chip's log`,
         };
       const chip = chipViewOf(storeId, request);
-      const forged = await this.refuseForged(chip, request.cardId, open[0]!.bankId);
+      const forged = await this.refuseForged(chip, request.cardId, open[0]?.bankId ?? REPLACEMENT_ACCOUNT);
       if (forged) return forged;
+      // A replacement card takes its lost card's balance where it can be credited now: bound to the chip's counter.
+      if (due && request.canCredit && !open.some((a) => a.cardCounter === chip.cardCounter)) {
+        await this.appendDecision(
+          {
+            kind: 'authorise_replacement',
+            authorizationId: newAuthorisationId(),
+            cardId: request.cardId,
+            cardCounter: chip.cardCounter,
+            storeId,
+            terminalId,
+            nowMs: this.options.now(),
+            validForMs: this.options.validForMs,
+          },
+          REPLACEMENT_ACCOUNT,
+        );
+        open = openAuthorisationsOf(this.state, request.cardId);
+      }
       const pending: cardsys.v1.PendingLoad.$Properties[] = [];
       for (const authorisation of open) {
         const settlement = settleAtInsertion(authorisation, chip, this.options.now(), this.options.marginMs);
@@ -278,6 +299,11 @@ export class LoadAuthorisations {
   /** The terms a store receives, with the credit MAC only the credit master can make. */
   private terms(authorisation: Authorisation): cardsys.v1.LoadAuthorisation.$Properties {
     return creditTerms(this.options.issuerKeys, { id: authorisation.authorizationId, ...authorisation });
+  }
+
+  /** Whether some of a lost card's balance waits to be authorised onto this (replacement) card. */
+  private replacementDue(cardId: string): boolean {
+    return (this.state.replacementDue.get(cardId) ?? 0) > 0;
   }
 
   /** Decides on the current state and appends the outcome to the account's stream. */
