@@ -27,7 +27,11 @@ export async function returnCard(counter: PurseCounter, request: PosRequest): Pr
     if (found) return found;
   }
   await counter.refuseUnusable(request, card, 'return', card.facts.balance);
-  const wrongPin = await verifyHolderPin(counter, card, request, 'return', card.facts.balance, request.command.cardReturn?.pinBlock);
+  const wrongPin = await verifyHolderPin(counter, card, request, {
+    operation: 'return',
+    amount: card.facts.balance,
+    pinBlock: request.command.cardReturn?.pinBlock,
+  });
   if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   let reply;

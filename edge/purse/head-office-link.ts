@@ -11,7 +11,10 @@ export class HeadOfficeUnreachableError extends Error {
 }
 
 export type InquiryReply = cardsys.v1.InquiryReply;
-type InquiryKind = Pick<cardsys.v1.InquiryRequest.$Properties, 'authorise' | 'pending' | 'release' | 'pinUnblock' | 'unload'>;
+type InquiryKind = Pick<
+  cardsys.v1.InquiryRequest.$Properties,
+  'authorise' | 'pending' | 'release' | 'refund' | 'refundRelease' | 'pinUnblock' | 'unload'
+>;
 
 export class HeadOfficeLink {
   private nc: NatsConnection | undefined;

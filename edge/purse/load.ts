@@ -24,7 +24,7 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
-  const wrongPin = await verifyHolderPin(counter, card, request, 'load', amount, request.command.load?.pinBlock);
+  const wrongPin = await verifyHolderPin(counter, card, request, { operation: 'load', amount, pinBlock: request.command.load?.pinBlock });
   if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
@@ -81,7 +81,11 @@ export async function replacementCredit(counter: PurseCounter, request: PosReque
       "a lost card's balance is credited with head office reachable: try again once it is",
       cardId,
     );
-  const wrongPin = await verifyHolderPin(counter, card, request, 'load', 0, request.command.replacementCredit?.pinBlock);
+  const wrongPin = await verifyHolderPin(counter, card, request, {
+    operation: 'load',
+    amount: 0,
+    pinBlock: request.command.replacementCredit?.pinBlock,
+  });
   if (wrongPin) return wrongPin;
   const notes = await settleOpenLoads(counter, card, request, true);
   const { balance } = await counter.balanceAfter(card, notes);
@@ -94,6 +98,27 @@ export async function replacementCredit(counter: PurseCounter, request: PosReque
       balance,
     };
   return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
+}
+
+/**
+ * Presents the holder's PIN for a credit of the card (a load's, a replacement credit's or a
+ * refund's) or its return to the card; a wrong or blocked PIN is declined and recorded.
+ */
+export async function verifyHolderPin(
+  counter: PurseCounter,
+  card: InsertedCard,
+  request: PosRequest,
+  credit: { operation: 'load' | 'refund' | 'return'; amount: number; pinBlock: Uint8Array | null | undefined },
+): Promise<PosOutcome | undefined> {
+  await counter.authenticate(card);
+  try {
+    await card.terminal.verifyPin(counter.pinFrom(request, credit.pinBlock));
+    return undefined;
+  } catch (error) {
+    const refusal = pinRefusal(error);
+    if (!refusal) throw error;
+    return counter.decline(request, card.info.cardId, credit.operation, credit.amount, refusal, card.facts.balance);
+  }
 }
 
 /** Credits the card with an authorisation, recording the start before and the load after. */
@@ -262,29 +287,6 @@ async function release(
     counter.logger.warn(
       `purse: could not release authorisation ${authorizationId} (head office reverses it after its deadline): ${(error as Error).message}`,
     );
-  }
-}
-
-/**
- * The card holder's PIN, from the command's PIN block, presented to the card under the terminal
- * session; a wrong or blocked PIN declines the operation (its reply), a right one returns nothing.
- */
-export async function verifyHolderPin(
-  counter: PurseCounter,
-  card: InsertedCard,
-  request: PosRequest,
-  operation: 'load' | 'return',
-  amount: number,
-  pinBlock: Uint8Array | null | undefined,
-): Promise<PosOutcome | undefined> {
-  await counter.authenticate(card);
-  try {
-    await card.terminal.verifyPin(counter.pinFrom(request, pinBlock));
-    return undefined;
-  } catch (error) {
-    const refusal = pinRefusal(error);
-    if (!refusal) throw error;
-    return counter.decline(request, card.info.cardId, operation, amount, refusal, card.facts.balance);
   }
 }
 
