@@ -160,7 +160,10 @@ export function registerPosCommands(program: Command): void {
     .requiredOption('--birth-date <YYYY-MM-DD>', "the holder's birth date")
     .requiredOption('--new-pin <pin>', 'the new PIN (4-8 digits), entered by the holder')
     .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
-    .addHelpText('after', '\nRefusals: identity_mismatch, unknown_card, card_blacklisted (head office), head_office_unreachable (offline).')
+    .addHelpText(
+      'after',
+      '\nRefusals: identity_mismatch, unknown_card, card_blacklisted, too_many_attempts (5 identity mismatches for the card within a day)\n(head office), head_office_unreachable (offline).',
+    )
     .action(async (options: PosCliOptions) =>
       run(options, {
         unblockPin: {

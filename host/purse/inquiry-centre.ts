@@ -118,7 +118,7 @@ export class InquiryCentre {
       facts,
       loads,
       refunds,
-      new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger }),
+      new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger, now }),
       blacklist,
       new CardReturns(facts, loads, blacklist, {
         issuerKeys: options.issuerKeys,
