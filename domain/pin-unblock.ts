@@ -2,11 +2,17 @@
 // holder as the clerk read it from an identity document; head office authorises it only for a
 // card it issued, not blacklisted, whose registered user has that name and birth date. A refusal
 // is recorded too (repeated identity mismatches are worth an operator's look); what the clerk
-// entered is not.
+// entered is not. A store may be hostile: after a few mismatches for one card within a day, head
+// office checks no more identities for it until the day has passed, so nobody can try birth dates
+// until one fits (nor learn a holder's data that way).
 import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
 
-export type PinUnblockRefusalCode = 'identity_mismatch' | 'unknown_card' | 'card_blacklisted';
+export type PinUnblockRefusalCode = 'identity_mismatch' | 'unknown_card' | 'card_blacklisted' | 'too_many_attempts';
+
+/** Identity mismatches for one card that head office takes within IDENTITY_CHECK_WINDOW_MS. */
+const IDENTITY_MISMATCH_LIMIT = 5;
+export const IDENTITY_CHECK_WINDOW_MS = 24 * 60 * 60_000;
 
 /** The decision already taken for an authorisation id: asked again, head office answers the same. */
 export type PinUnblockOutcome =
@@ -20,6 +26,8 @@ export interface PinUnblockState {
   users: Map<string, { name: string; birthDate: string }>;
   blacklisted: Set<string>;
   outcomes: Map<string, PinUnblockOutcome>;
+  /** Card → when its identity checks failed since its last authorised unblock. */
+  mismatches: Map<string, number[]>;
 }
 
 export interface PinUnblockCommand {
@@ -33,6 +41,7 @@ export interface PinUnblockCommand {
   birthDate: string;
   storeId: string;
   terminalId: string;
+  nowMs: number;
 }
 
 export const initialPinUnblockState = (): PinUnblockState => ({
@@ -40,10 +49,11 @@ export const initialPinUnblockState = (): PinUnblockState => ({
   users: new Map(),
   blacklisted: new Set(),
   outcomes: new Map(),
+  mismatches: new Map(),
 });
 
-/** Folds the events the decision needs. State is updated in place. */
-export function evolvePinUnblock(state: PinUnblockState, event: DomainEvent): PinUnblockState {
+/** Folds the events the decision needs; `atMs` is when the event happened (from its envelope). State is updated in place. */
+export function evolvePinUnblock(state: PinUnblockState, event: DomainEvent, atMs = 0): PinUnblockState {
   switch (event.type) {
     case 'UserRegistered':
       state.users.set(event.data.userId, { name: event.data.personal?.name ?? '', birthDate: event.data.personal?.birthDate ?? '' });
@@ -59,6 +69,7 @@ export function evolvePinUnblock(state: PinUnblockState, event: DomainEvent): Pi
       break;
     case 'PinUnblockAuthorised':
       state.outcomes.set(event.data.authorizationId, { authorised: true, cardId: event.data.cardId, pinResets: event.data.pinResets });
+      state.mismatches.delete(event.data.cardId);
       break;
     case 'PinUnblockRefused':
       state.outcomes.set(event.data.authorizationId, {
@@ -67,6 +78,8 @@ export function evolvePinUnblock(state: PinUnblockState, event: DomainEvent): Pi
         code: event.data.reason as PinUnblockRefusalCode,
         message: event.data.message,
       });
+      if (event.data.reason === 'identity_mismatch')
+        state.mismatches.set(event.data.cardId, [...(state.mismatches.get(event.data.cardId) ?? []), atMs]);
       break;
   }
   return state;
@@ -92,6 +105,15 @@ function refusalFor(command: PinUnblockCommand, state: PinUnblockState) {
   if (userId === undefined) return refusal(cardId, 'unknown_card', `card ${cardId} was not issued by head office`);
   if (state.blacklisted.has(cardId))
     return refusal(cardId, 'card_blacklisted', `card ${cardId} is reported lost or stolen: its PIN is not unblocked`);
+  const recent = (state.mismatches.get(cardId) ?? []).filter((atMs) => atMs > command.nowMs - IDENTITY_CHECK_WINDOW_MS);
+  if (recent.length >= IDENTITY_MISMATCH_LIMIT) {
+    const next = new Date(recent[recent.length - IDENTITY_MISMATCH_LIMIT]! + IDENTITY_CHECK_WINDOW_MS).toISOString();
+    return refusal(
+      cardId,
+      'too_many_attempts',
+      `${recent.length} identity checks of card ${cardId} failed within a day: head office checks no more before ${next}`,
+    );
+  }
   const user = state.users.get(userId);
   if (!user || !sameName(user.name, command.name) || user.birthDate !== command.birthDate)
     return refusal(cardId, 'identity_mismatch', "the name and birth date do not match the card's registered user");

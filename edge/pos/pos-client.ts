@@ -31,6 +31,8 @@ export interface PosCommandInput {
   read?: Record<string, never>;
   pay?: { amount: number };
   load?: { amount: number; pin: string };
+  /** Refund a pay of this store (amount omitted: the whole pay). */
+  refund?: { payEventId: string; amount?: number; pin: string };
   /** Credit a replacement card with the lost card's balance, once the customer entered the PIN. */
   replacementCredit?: { pin: string };
   /** PIN unblock: the holder's identity as the clerk checked it, and the new PIN. */
@@ -42,7 +44,7 @@ export interface PosCommandInput {
 
 /** The PosCommand on the wire: each PIN encrypted into a PIN block bound to this terminal and command. */
 export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput): Uint8Array {
-  const { load, unblockPin, changePin, replacementCredit, ...rest } = input;
+  const { load, refund, unblockPin, changePin, replacementCredit, ...rest } = input;
   const command: cardsys.v1.PosCommand.$Properties = { ...rest, storeId: terminal.storeId };
   const pinBlock = (pin: string) => {
     if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a PIN`);
@@ -53,6 +55,7 @@ export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput):
     });
   };
   if (load) command.load = { amount: load.amount, pinBlock: pinBlock(load.pin) };
+  if (refund) command.refund = { payEventId: refund.payEventId, amount: refund.amount ?? 0, pinBlock: pinBlock(refund.pin) };
   if (unblockPin) command.unblockPin = { name: unblockPin.name, birthDate: unblockPin.birthDate, newPinBlock: pinBlock(unblockPin.newPin) };
   if (changePin) command.changePin = { pinBlock: pinBlock(changePin.pin), newPinBlock: pinBlock(changePin.newPin) };
   if (replacementCredit) command.replacementCredit = { pinBlock: pinBlock(replacementCredit.pin) };

@@ -11,7 +11,10 @@ export class HeadOfficeUnreachableError extends Error {
 }
 
 export type InquiryReply = cardsys.v1.InquiryReply;
-type InquiryKind = Pick<cardsys.v1.InquiryRequest.$Properties, 'authorise' | 'pending' | 'release' | 'pinUnblock'>;
+type InquiryKind = Pick<
+  cardsys.v1.InquiryRequest.$Properties,
+  'authorise' | 'pending' | 'release' | 'refund' | 'refundRelease' | 'pinUnblock'
+>;
 
 export class HeadOfficeLink {
   private nc: NatsConnection | undefined;

@@ -24,7 +24,7 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
-  const wrongPin = await verifyHolderPin(counter, card, request, amount);
+  const wrongPin = await verifyHolderPin(counter, card, request, { operation: 'load', amount, pinBlock: request.command.load?.pinBlock });
   if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
@@ -81,7 +81,11 @@ export async function replacementCredit(counter: PurseCounter, request: PosReque
       "a lost card's balance is credited with head office reachable: try again once it is",
       cardId,
     );
-  const wrongPin = await verifyHolderPin(counter, card, request, 0);
+  const wrongPin = await verifyHolderPin(counter, card, request, {
+    operation: 'load',
+    amount: 0,
+    pinBlock: request.command.replacementCredit?.pinBlock,
+  });
   if (wrongPin) return wrongPin;
   const notes = await settleOpenLoads(counter, card, request, true);
   const { balance } = await counter.balanceAfter(card, notes);
@@ -96,21 +100,24 @@ export async function replacementCredit(counter: PurseCounter, request: PosReque
   return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
 }
 
-/** Presents the holder's PIN (the load's, or the replacement credit's) to the card; a wrong or blocked PIN is declined and recorded. */
-async function verifyHolderPin(
+/**
+ * Presents the holder's PIN for a credit of the card (a load's, a replacement credit's or a
+ * refund's) to the card; a wrong or blocked PIN is declined and recorded.
+ */
+export async function verifyHolderPin(
   counter: PurseCounter,
   card: InsertedCard,
   request: PosRequest,
-  amount: number,
+  credit: { operation: 'load' | 'refund'; amount: number; pinBlock: Uint8Array | null | undefined },
 ): Promise<PosOutcome | undefined> {
   await counter.authenticate(card);
   try {
-    await card.terminal.verifyPin(counter.pinFrom(request, request.command.load?.pinBlock ?? request.command.replacementCredit?.pinBlock));
+    await card.terminal.verifyPin(counter.pinFrom(request, credit.pinBlock));
     return undefined;
   } catch (error) {
     const refusal = pinRefusal(error);
     if (!refusal) throw error;
-    return counter.decline(request, card.info.cardId, 'load', amount, refusal, card.facts.balance);
+    return counter.decline(request, card.info.cardId, credit.operation, credit.amount, refusal, card.facts.balance);
   }
 }
 

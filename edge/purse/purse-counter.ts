@@ -3,7 +3,7 @@
 import type { Database } from 'better-sqlite3';
 import { LOG_CAPACITY } from '../../card/index.js';
 import { PinBlockError, Yen, type cardsys, type Fields, type NewDomainEvent } from '../../contracts/index.js';
-import { checkCardUsable, isoDay, type CardFacts } from '../../domain/index.js';
+import { checkCardUsable, isoDay, type CardFacts, type PurseOperation } from '../../domain/index.js';
 import { CardStatusError, type BalanceReading, type CardInfo, type ChipTerminal, type LogRecord } from '../../reader/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { EventLog } from '../log/index.js';
@@ -24,6 +24,8 @@ export interface PurseServiceOptions extends CounterOptions {
   now?: () => Date;
   /** A credit is not started closer than this to its authorisation's deadline. */
   creditSafetyMs?: number;
+  /** Resolves once head office holds the store's log up to this sequence (a refund's pay must be there). */
+  replicated?: (seq: number) => Promise<void>;
 }
 
 /** A card in a terminal, checked: what the purse decisions need. */
@@ -88,7 +90,7 @@ export class PurseCounter {
   }
 
   /** Authentication code, tamper check, expiry, blacklist: before anything else touches the card. */
-  async refuseUnusable(request: PosRequest, card: InsertedCard, operation: 'load' | 'pay', amount: number): Promise<void> {
+  async refuseUnusable(request: PosRequest, card: InsertedCard, operation: PurseOperation, amount: number): Promise<void> {
     const refusal = checkCardUsable(card.facts, this.today());
     if (refusal) throw new Refused(await this.decline(request, card.info.cardId, operation, amount, refusal, card.facts.balance));
   }
@@ -97,7 +99,7 @@ export class PurseCounter {
   async decline(
     request: PosRequest,
     cardId: string,
-    operation: 'load' | 'pay',
+    operation: PurseOperation,
     amount: number,
     refusal: { code: string; message: string },
     balance: number,

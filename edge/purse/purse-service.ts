@@ -1,6 +1,6 @@
-// Load, pay and read at the store, and the holder's PIN, as POS command handlers. The chip is the
-// purse; the store checks the card, asks head office's inquiry centre for loads (load.ts) and PIN
-// unblocks (pin.ts), pays within the chip balance (pay.ts), and records what happened in its own log. Each operation is its own module; this one
+// Load, pay, refund and read at the store, and the holder's PIN, as POS command handlers. The chip
+// is the purse; the store checks the card, asks head office's inquiry centre for loads (load.ts),
+// refunds (refund.ts) and PIN unblocks (pin.ts), pays within the chip balance (pay.ts), and records what happened in its own log. Each operation is its own module; this one
 // registers them and turns refusals and card or network trouble into replies.
 import { checkCardUsable, yen } from '../../domain/index.js';
 import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, UnknownCardError } from '../../reader/index.js';
@@ -9,6 +9,7 @@ import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
 import { load, replacementCredit, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
+import { refund } from './refund.js';
 import { changePin, unblockPin } from './pin.js';
 import { PurseCounter, Refused, type PurseServiceOptions } from './purse-counter.js';
 
@@ -22,6 +23,7 @@ export class PurseService {
   register(pos: PosServer): void {
     pos.register('pay', (request) => this.guard(request, () => pay(this.counter, request)));
     pos.register('load', (request) => this.guard(request, () => load(this.counter, request)));
+    pos.register('refund', (request) => this.guard(request, () => refund(this.counter, request)));
     pos.register('read', (request) => this.guard(request, () => this.read(request)));
     pos.register('replacementCredit', (request) => this.guard(request, () => replacementCredit(this.counter, request)));
     pos.register('unblockPin', (request) => this.guard(request, () => unblockPin(this.counter, request)));

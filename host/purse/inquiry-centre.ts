@@ -114,7 +114,7 @@ export class InquiryCentre {
       facts,
       loads,
       refunds,
-      new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger }),
+      new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger, now }),
       blacklist,
       new CardReplacements(facts, blacklist, { logger, now }),
       logger,

@@ -16,9 +16,9 @@ export class PinUnblocks {
 
   constructor(
     private readonly facts: HeadOfficeFacts,
-    private readonly options: { issuerKeys: IssuerMasterKeys; logger: Logger },
+    private readonly options: { issuerKeys: IssuerMasterKeys; logger: Logger; now: () => number },
   ) {
-    facts.feed((event) => evolvePinUnblock(this.state, event));
+    facts.feed((event, envelope) => evolvePinUnblock(this.state, event, envelope.occurredAtMs));
   }
 
   /** Decides one request (or answers again the decision taken for its authorisation id). */
@@ -26,7 +26,10 @@ export class PinUnblocks {
     return this.facts.exclusive(async () => {
       // A card issued a moment ago may not be folded yet: read to the store's head before refusing it as unknown.
       if (!this.state.cardUsers.has(request.cardId)) await this.facts.caughtUp();
-      const events = decidePinUnblock({ kind: 'authorise_unblock', ...request, storeId, terminalId }, this.state);
+      const events = decidePinUnblock(
+        { kind: 'authorise_unblock', ...request, storeId, terminalId, nowMs: this.options.now() },
+        this.state,
+      );
       await this.facts.appendAndFold(events, cardStream(request.cardId));
       const outcome = this.state.outcomes.get(request.authorizationId)!;
       if (!outcome.authorised) {

@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { NewDomainEvent } from '../../contracts/index.js';
-import { type PinUnblockCommand, pinUnblockDecider, sameName } from '../../domain/index.js';
+import { decodeEvent, encodeEvent, type DomainEvent, type NewDomainEvent } from '../../contracts/index.js';
+import {
+  decidePinUnblock,
+  evolvePinUnblock,
+  IDENTITY_CHECK_WINDOW_MS,
+  initialPinUnblockState,
+  type PinUnblockCommand,
+  pinUnblockDecider,
+  sameName,
+} from '../../domain/index.js';
 import { DeciderSpecification } from '../../testkit/decider-specification.js';
 
 const spec = DeciderSpecification.for(pinUnblockDecider);
+const NOW = Date.parse('2026-12-02T10:00:00Z');
+const HOUR = 60 * 60_000;
 
 const registered: NewDomainEvent[] = [
   {
@@ -22,6 +32,7 @@ const ask = (overrides: Partial<PinUnblockCommand> = {}): PinUnblockCommand => (
   birthDate: '1990-04-01',
   storeId: 's1',
   terminalId: 's1/pos-1',
+  nowMs: NOW,
   ...overrides,
 });
 
@@ -90,6 +101,55 @@ describe('PIN unblock at head office', () => {
       .given(decided)
       .when(ask({ cardId: 'c2' }))
       .thenThrows({ code: 'bad_request' });
+  });
+
+  it('checks no more identities for a card after five mismatches within a day, until the first of them is a day old', () => {
+    // The decision's facts as head office folds them: each event with when it happened.
+    type Fact = { event: DomainEvent; atMs: number };
+    const timed = DeciderSpecification.forFacts(
+      {
+        initialState: initialPinUnblockState,
+        evolve: (state, fact: Fact) => evolvePinUnblock(state, fact.event, fact.atMs),
+        decide: decidePinUnblock,
+      },
+      (event) => ({ event, atMs: NOW }),
+    );
+    const at = (event: NewDomainEvent, atMs: number): Fact => ({ event: decodeEvent(event.type, encodeEvent(event)), atMs });
+    const mismatch = refused('identity_mismatch', "the name and birth date do not match the card's registered user");
+    const mismatches = [20, 10, 3, 2, 1].map((hoursAgo, i) =>
+      at({ ...mismatch, data: { ...mismatch.data, authorizationId: `b${i}` } } as NewDomainEvent, NOW - hoursAgo * HOUR),
+    );
+    const given = [...registered.map((event) => at(event, 0)), ...mismatches];
+    timed
+      .given(given)
+      .when(ask())
+      .then([
+        refused(
+          'too_many_attempts',
+          `5 identity checks of card c1 failed within a day: head office checks no more before ${new Date(NOW + 4 * HOUR).toISOString()}`,
+        ),
+      ]);
+    // The oldest mismatch is a day old: one more check is taken, and the right identity passes.
+    timed
+      .given(given)
+      .when(ask({ nowMs: NOW - 20 * HOUR + IDENTITY_CHECK_WINDOW_MS }))
+      .then([
+        {
+          type: 'PinUnblockAuthorised',
+          data: { authorizationId: 'a0a0a0a0a0a0a0a0', cardId: 'c1', storeId: 's1', terminalId: 's1/pos-1' },
+        },
+      ]);
+    // An authorised unblock starts the count again.
+    const authorised = at({ type: 'PinUnblockAuthorised', data: { authorizationId: 'b9', cardId: 'c1' } }, NOW - HOUR / 2);
+    timed
+      .given([...given, authorised])
+      .when(ask())
+      .then([
+        {
+          type: 'PinUnblockAuthorised',
+          data: { authorizationId: 'a0a0a0a0a0a0a0a0', cardId: 'c1', storeId: 's1', terminalId: 's1/pos-1' },
+        },
+      ]);
   });
 
   it('refuses a request without a name or with a birth date that is not YYYY-MM-DD', () => {
