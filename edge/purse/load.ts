@@ -97,7 +97,8 @@ export async function replacementCredit(counter: PurseCounter, request: PosReque
       cardId,
       balance,
     };
-  return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
+  const credited = balance - card.balance.balance;
+  return { ok: true, code: 'credited', message: `${yen(credited)} of the lost card credited; balance ${yen(balance)}`, cardId, balance };
 }
 
 /**
