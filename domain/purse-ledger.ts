@@ -2,6 +2,7 @@
 // replayed, forged or lost one. Pure, so the live ledger and the auditor's replay apply exactly the
 // same rules.
 import type { DomainEvent } from '../contracts/index.js';
+import type { PurseOperation } from '../card/index.js';
 
 /** Head office's view of one card's purse. */
 export interface CardLedger {
@@ -24,9 +25,9 @@ export interface CardLedger {
   missingCounters: ReadonlySet<number>;
 }
 
-/** A load, pay or refund as a store recorded it, with the verdict on its card MAC. */
+/** A load, pay, refund or unload (a returned card's, leaving nothing) as a store recorded it, with the verdict on its card MAC. */
 export interface PurseMovement {
-  kind: 'load' | 'pay' | 'refund';
+  kind: 'load' | 'pay' | 'refund' | 'unload';
   cardId: string;
   amount: number;
   newBalance: number;
@@ -40,11 +41,12 @@ export interface PurseMovement {
   authorizationId?: string;
 }
 
-/** A store's load, pay or refund, the event the ledger applies as a movement. */
-export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' }>;
+/** A store's load, pay, refund or unload, the event the ledger applies as a movement. */
+export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' | 'PurseUnloaded' }>;
 
-/** The chip operation whose card MAC proves a movement: a debit for a pay, a credit for a load or a refund. */
-export const chipOperationOf = (kind: PurseMovement['kind']): 'credit' | 'debit' => (kind === 'pay' ? 'debit' : 'credit');
+/** The chip operation whose card MAC proves a movement: a debit for a pay, a credit for a load or a refund, an unload for a return. */
+export const chipOperationOf = (kind: PurseMovement['kind']): PurseOperation =>
+  kind === 'pay' ? 'debit' : kind === 'unload' ? 'unload' : 'credit';
 
 /**
  * The movement a PurseLoaded, PursePaid or PurseRefunded makes: the one mapping the live ledger and the
@@ -52,10 +54,18 @@ export const chipOperationOf = (kind: PurseMovement['kind']): 'credit' | 'debit'
  * card MAC verified.
  */
 export function purseMovementOf(event: PurseMovementEvent, at: { atMs: number; storeId: string; macValid: boolean }): PurseMovement {
-  const { cardId, amount, newBalance, cardCounter } = event.data;
-  const common = { cardId, amount, newBalance, counter: cardCounter, ...at };
-  if (event.type === 'PurseLoaded') return { kind: 'load', ...common, authorizationId: event.data.authorizationId };
-  return { kind: event.type === 'PursePaid' ? 'pay' : 'refund', ...common };
+  const { cardId, amount, cardCounter } = event.data;
+  const common = { cardId, amount, counter: cardCounter, ...at };
+  switch (event.type) {
+    case 'PurseLoaded':
+      return { kind: 'load', ...common, newBalance: event.data.newBalance, authorizationId: event.data.authorizationId };
+    case 'PursePaid':
+      return { kind: 'pay', ...common, newBalance: event.data.newBalance };
+    case 'PurseRefunded':
+      return { kind: 'refund', ...common, newBalance: event.data.newBalance };
+    case 'PurseUnloaded':
+      return { kind: 'unload', ...common, newBalance: 0 };
+  }
 }
 
 /** What head office knows of the account debit behind a load. */
@@ -184,6 +194,7 @@ function lateArrival(before: CardLedger, movement: PurseMovement, debit: DebitFa
 
 /** The card with the movement added to its counts and totals. */
 function counted(card: CardLedger, movement: PurseMovement): CardLedger {
+  if (movement.kind === 'unload') return card;
   if (movement.kind === 'pay') return { ...card, pays: card.pays + 1, paidTotal: card.paidTotal + movement.amount };
   if (movement.kind === 'refund') return { ...card, refunds: card.refunds + 1, refundedTotal: card.refundedTotal + movement.amount };
   const loadedAuthorisations =
