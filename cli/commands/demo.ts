@@ -31,7 +31,8 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description(
       'run NATS, head office and stores A and B as processes on embedded defaults, and walk a card through a day: ' +
-        'application, primary issuance, secondary issuance at store A, load, pay, store A offline and back; ' +
+        'application, primary issuance, secondary issuance at store A, load, pay, store A offline and back, the card lost and replaced ' +
+        'with its balance; ' +
         'with --cluster also a hub node and the writing head-office instance killed, and what takes over',
     )
     .addOption(
