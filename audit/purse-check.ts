@@ -8,6 +8,7 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import { decodeEvent, type EventType } from '../contracts/index.js';
 import {
   applyMovementInPlace,
+  chipOperationOf,
   loadDebitDivergences,
   newCardLedger,
   type CardLedger,
@@ -26,6 +27,7 @@ import { terminalIdBytes } from '../card/index.js';
 export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>([
   'PurseLoaded',
   'PursePaid',
+  'PurseRefunded',
   'BankAccountDebited',
   'LoadAuthorisationReversed',
 ]);
@@ -143,10 +145,11 @@ export class PurseAuditor {
     const atMs = envelope.occurredAtMs;
     switch (decoded.type) {
       case 'PurseLoaded':
-      case 'PursePaid': {
+      case 'PursePaid':
+      case 'PurseRefunded': {
         const { cardMac, terminalId, storeId } = decoded.data;
         if (decoded.type === 'PurseLoaded') this.loads += 1;
-        else this.pays += 1;
+        else if (decoded.type === 'PursePaid') this.pays += 1;
         // `movement` puts the verdict on the card MAC in.
         const movement = purseMovementOf(decoded, { atMs, storeId: storeId || event.origin, macValid: true });
         this.movement({ movement, where: event }, cardMac, 0, cardMac.length, terminalId);
@@ -205,7 +208,7 @@ export class PurseAuditor {
     if (this.cardMacs === undefined) return true;
     try {
       const transaction = this.transaction;
-      transaction.operation = movement.kind === 'load' ? 'credit' : 'debit';
+      transaction.operation = chipOperationOf(movement.kind);
       transaction.counter = movement.counter;
       transaction.amount = movement.amount;
       transaction.newBalance = movement.newBalance;
@@ -333,6 +336,6 @@ export class PurseAuditor {
 
 /** A card whose history starts before the replay: its ledger just before the first movement read. */
 function anchoredLedger(cardId: string, first: PurseMovement): CardLedger {
-  const balance = first.kind === 'load' ? first.newBalance - first.amount : first.newBalance + first.amount;
+  const balance = chipOperationOf(first.kind) === 'credit' ? first.newBalance - first.amount : first.newBalance + first.amount;
   return { ...newCardLedger(cardId), balance, counter: first.counter - 1 };
 }

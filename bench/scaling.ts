@@ -51,7 +51,7 @@ export interface ScalingRow {
   ingestCpuUsPerEvent: number;
   /** Head office's peak resident memory over the run. */
   headOfficeRssMiB: number;
-  /** The hub's resident memory after the run (its accounts, the events stream, the snapshot streams). */
+  /** The hub's resident memory after the run (its accounts, the events stream, the snapshot stream). */
   hubRssMiB: number;
   storeAckP50Ms: number;
   storeAckP99Ms: number;

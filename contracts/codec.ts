@@ -46,14 +46,27 @@ const eventMessages = {
   StoreClaimRefused: pb.StoreClaimRefused,
   StoreDayClosed: pb.StoreDayClosed,
   AlertResolved: pb.AlertResolved,
+  PinUnblockAuthorised: pb.PinUnblockAuthorised,
+  PinUnblockRefused: pb.PinUnblockRefused,
+  PinUnblocked: pb.PinUnblocked,
+  PinChanged: pb.PinChanged,
+  PurseRefunded: pb.PurseRefunded,
+  RefundAuthorised: pb.RefundAuthorised,
+  RefundCompleted: pb.RefundCompleted,
+  RefundReversed: pb.RefundReversed,
+  CardReportedLost: pb.CardReportedLost,
+  CardReplacementIssued: pb.CardReplacementIssued,
+  CardBalanceTransferred: pb.CardBalanceTransferred,
+  CardReplacementAdjusted: pb.CardReplacementAdjusted,
 } as const;
 
 export type EventType = keyof typeof eventMessages;
 
 /**
- * Who may write each event type: a store (its own purse movements and issuances at its counter)
- * or head office alone (registrations, bank accounts, authorisations, the blacklist, keys,
- * evidence, the books' settlement statements and overdue loads). Ingest refuses a store's batch carrying a head-office type, the decoder of stored
+ * Who may write each event type: a store (its own purse movements, issuances, PIN changes and
+ * unblocks at its counter) or head office alone (registrations, bank accounts, load and refund
+ * authorisations, the blacklist, keys, evidence, the books' settlement statements and overdue loads,
+ * PIN unblock decisions). Ingest refuses a store's batch carrying a head-office type, the decoder of stored
  * records passes over an event outside its origin's types, and the audit reports one.
  */
 const EVENT_WRITER = {
@@ -82,6 +95,18 @@ const EVENT_WRITER = {
   StoreClaimRefused: 'hq',
   StoreDayClosed: 'hq',
   AlertResolved: 'hq',
+  PinUnblockAuthorised: 'hq',
+  PinUnblockRefused: 'hq',
+  PinUnblocked: 'store',
+  PinChanged: 'store',
+  PurseRefunded: 'store',
+  RefundAuthorised: 'hq',
+  RefundCompleted: 'hq',
+  RefundReversed: 'hq',
+  CardReportedLost: 'hq',
+  CardReplacementIssued: 'hq',
+  CardBalanceTransferred: 'hq',
+  CardReplacementAdjusted: 'hq',
 } as const satisfies Record<EventType, 'store' | 'hq'>;
 
 /** Whether `origin` (a store id, or "hq" for head office) may write events of this type. */

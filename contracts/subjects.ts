@@ -4,12 +4,13 @@
 /** JetStream stream that holds every store's replicated event batches. */
 export const EVENTS_STREAM = 'CARDSYS_EVENTS';
 /**
- * JetStream stream of one store's sealed issuance snapshot, on the single subject `subjects.snapshot(id)`.
- * Its name is the store id itself: the direct-get subject `$JS.API.DIRECT.GET.<stream>` then carries
- * the store id as a token, which nats-server checks against the importing account. The snapshot
- * account holds these streams and nothing else.
+ * JetStream stream of every store's sealed issuance snapshot, one subject per message of each store
+ * (`subjects.snapshotMessage`), at most one message per subject. A store reads its messages by
+ * direct get of the last message on a subject, whose API subject carries the subject and so the
+ * store id as a token, which nats-server checks against the importing account. The snapshot account
+ * holds this stream and nothing else.
  */
-export const snapshotStream = (storeId: string) => storeId;
+export const SNAPSHOTS_STREAM = 'CARDSYS_SNAPSHOTS';
 export const HQ_ORIGIN = 'hq';
 /** Head office's durable consumer of EVENTS_STREAM. */
 export const INGEST_CONSUMER = 'cardsys-ingest';
@@ -39,16 +40,30 @@ export const subjects = {
   blacklistChanges: 'cardsys.blacklist.changes',
   /** Edge → host request: a sealed on-demand issuance lookup. Reply: the sealed entry, or an error header. */
   lookup: (storeId: string) => `cardsys.hq.lookup.${storeId}`,
-  /** Host → JetStream: the store's issuance snapshot generations and changes, sealed to its key. */
-  snapshot: (storeId: string) => `cardsys.snapshot.${storeId}`,
   /**
-   * The JetStream API prefix a store reads its snapshot stream under: its account imports head
-   * office's `$JS.API.DIRECT.GET.<id>[.>]` as `<prefix>.DIRECT.GET.<id>[.>]`. Off `$JS.API`, a store's
+   * Host → JetStream: message `n` (1, 2, …) of the store's issuance snapshot feed (full generations
+   * in parts, then changes), sealed to its key.
+   */
+  snapshotMessage: (storeId: string, n: number) => `cardsys.snapshot.${storeId}.${n}`,
+  /** Host → JetStream: where the store's newest full generation starts (head office purges what lies before). */
+  snapshotGeneration: (storeId: string) => `cardsys.snapshot.${storeId}.generation`,
+  /** Every snapshot subject of one store: what it hears "something new" on. */
+  snapshot: (storeId: string) => `cardsys.snapshot.${storeId}.*`,
+  snapshotAll: 'cardsys.snapshot.*.*',
+  /**
+   * The JetStream API prefix a store reads its snapshot messages under: its account imports head
+   * office's `snapshotDirectGet('$JS.API', id)` as `snapshotDirectGet(<prefix>, id)`. Off `$JS.API`, a store's
    * broker's leaf link carries the reads without the hub mapping the store's account to its JetStream
    * domain, a setting nats-server cannot change on reload (so a store provisioned later would wait
    * for the hub's restart).
    */
   snapshotApi: (storeId: string) => `cardsys.js.${storeId}`,
+  /**
+   * Direct gets of the last message on each of the store's snapshot subjects, under a JetStream API
+   * prefix. No body: the subject asked for is in the API subject, so permissions and imports can
+   * name it (a direct get with a body may ask for any subject or sequence, and is never imported).
+   */
+  snapshotDirectGet: (apiPrefix: string, storeId: string) => `${apiPrefix}.DIRECT.GET.${SNAPSHOTS_STREAM}.${subjects.snapshot(storeId)}`,
   /** Every request a store makes of head office (sync, lookup, auth, blacklist): `cardsys.hq.<kind>.<storeId>`. */
   hqRequests: (storeId: string) => `cardsys.hq.*.${storeId}`,
   hqRequestsAll: 'cardsys.hq.*.*',

@@ -64,14 +64,14 @@ export function secondOfficeData(dataDir: string, hqDir: string): string {
 export async function eventsStreamPlacement(
   hqDir: string,
   hubUrl: string,
-): Promise<{ leader: string; replicas: Array<{ name: string; current: boolean }> }> {
+): Promise<{ leader: string; replicas: Array<{ name: string; current: boolean; offline: boolean }> }> {
   const nc = await connect({ servers: hubUrl.split(','), ...headOfficeNatsOptions(hqDir)('ingest') });
   try {
     const info = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
     if (!info.cluster?.leader) throw new StepFailure(`JetStream names no leader of stream ${EVENTS_STREAM}`);
     return {
       leader: info.cluster.leader,
-      replicas: (info.cluster.replicas ?? []).map((peer) => ({ name: peer.name, current: peer.current })),
+      replicas: (info.cluster.replicas ?? []).map((peer) => ({ name: peer.name, current: peer.current, offline: peer.offline })),
     };
   } finally {
     await nc.close();

@@ -40,14 +40,25 @@ export interface ClusterChoice {
 
 export const yen = (amount: number) => `¥${amount.toLocaleString('en-US')}`;
 
-export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+/** "1 pay", "3 pays". */
+export const counted = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000, everyMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs / 1000} s`);
-    await new Promise((settle) => setTimeout(settle, 250));
+    await new Promise((settle) => setTimeout(settle, everyMs));
   }
+}
+
+/** A running head-office instance: its API, its log, its process. */
+export interface Office {
+  url: string;
+  docsUrl: string;
+  logFile: string;
+  child: RunningChild;
 }
 
 export class Day {
@@ -66,12 +77,15 @@ export class Day {
   hubNodes!: RunningBroker[];
   /** The instance that writes (the only one unless clustered). */
   headOffice!: { url: string; docsUrl: string; api: HeadOfficeApi };
-  /** With --cluster: the instance that follows, ready to take over. */
-  secondOffice?: { url: string };
+  /** Every head-office instance started, in order (with --cluster two: the writer first). */
+  offices: Office[] = [];
   user!: { userId: string; bankId: string };
   issued!: { cardId: string; expiry: string; view: CardView };
   loadedBalance!: number;
   finalChipBalance!: number;
+  /** The amounts store A's terminal loaded and paid, in order: what head office's views must show. */
+  readonly loads: number[] = [];
+  readonly pays: number[] = [];
 
   constructor(
     dataDir: string,

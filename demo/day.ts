@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { type ClusterChoice, Day, type DemoSummary } from './context.js';
 import { DemoStepError, Narrator } from './narrator.js';
 import { ProcessGroup, type ChildProcessError } from './processes.js';
-import { dayOf } from './steps.js';
+import { type DayPart, dayOf } from './steps.js';
 
 export interface DemoOptions {
   /** Where everything goes; wiped first when it holds an earlier demo. */
@@ -19,6 +19,8 @@ export interface DemoOptions {
   stopSignal: Promise<string>;
   /** The day on a clustered hub with two head-office instances on PostgreSQL, instead of one machine's embedded defaults. */
   cluster?: ClusterChoice;
+  /** Parts of the day to leave out. */
+  skip?: readonly DayPart[];
 }
 
 /** Marks a data folder the demo made, so that only such a folder is ever wiped. */
@@ -38,7 +40,7 @@ function prepareDataDir(dataDir: string): void {
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const dataDir = resolve(options.dataDir);
   prepareDataDir(dataDir);
-  const steps = dayOf(options.cluster !== undefined);
+  const steps = dayOf(options.cluster !== undefined, options.skip);
   const narrator = new Narrator(steps.length);
   const day = new Day(dataDir, options.http, options.keepRunning, new ProcessGroup(join(dataDir, 'logs')), options.cluster);
   let finished = false;

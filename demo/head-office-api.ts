@@ -11,6 +11,11 @@ export class HeadOfficeApi {
     private readonly tokens: ReadonlyMap<Role, string>,
   ) {}
 
+  /** The same callers, with the same tokens, at another head-office instance. */
+  at(url: string, logFile: string): HeadOfficeApi {
+    return new HeadOfficeApi(url, logFile, this.tokens);
+  }
+
   token(role: Role): string {
     const token = this.tokens.get(role);
     if (!token) throw new Error(`the demo holds no ${role} token`);

@@ -29,6 +29,8 @@ export interface RunningChild {
   waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
   /** SIGTERM, then SIGKILL after a grace period; resolves once the process is gone. */
   stop(): Promise<void>;
+  /** SIGKILL at once, as a crash or a pulled plug would end it; resolves once the process is gone. */
+  kill(): Promise<void>;
 }
 
 export interface CommandResult {
@@ -91,6 +93,7 @@ export class ProcessGroup {
           });
         }),
       stop: () => this.stopOne(tracked),
+      kill: () => this.stopOne(tracked, 'SIGKILL'),
     };
   }
 
@@ -155,10 +158,10 @@ export class ProcessGroup {
     for (const child of [...this.children].reverse()) await this.stopOne(child);
   }
 
-  private async stopOne(child: Tracked): Promise<void> {
+  private async stopOne(child: Tracked, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     child.stopping = true;
     if (child.proc.exitCode === null && child.proc.signalCode === null) {
-      child.proc.kill('SIGTERM');
+      child.proc.kill(signal);
       const killer = setTimeout(() => child.proc.kill('SIGKILL'), STOP_GRACE_MS);
       await child.gone;
       clearTimeout(killer);

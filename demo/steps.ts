@@ -6,17 +6,26 @@ import { EVENTS_STREAM } from '../contracts/index.js';
 import { withoutPassword } from '../eventstore/index.js';
 import { freePort } from '../infra/index.js';
 import { ensurePcscd, leaseVpcdSlot } from '../infra/pcsc/index.js';
-import { headOfficeFiles, hubNodeFiles, issuerKeysFile, storeBundleFiles } from '../host/provisioning/index.js';
+import { headOfficeFiles, hubNodeFiles, hubNodeName, issuerKeysFile, storeBundleFiles } from '../host/provisioning/index.js';
 import { tokenFor, type Role } from '../host/api/index.js';
 import { startBroker, WanLink } from './brokers.js';
 import { eventsStreamPlacement, HUB_NODES, officeRole, prepareDemoSchema, secondOfficeData } from './cluster.js';
-import { type Day, type Reply, said, until, usageLine, yen } from './context.js';
+import { counted, type Day, type Office, type Reply, said, until, usageLine, yen } from './context.js';
 import type { CardView, StoreSyncView } from '../projections/index.js';
 import { type FloatReport, HeadOfficeApi, type Settlements } from './head-office-api.js';
 import { StepFailure } from './narrator.js';
 
+/** The parts of the day a run may leave out (`cardsys demo --skip`), each with what it shows. */
+export const SKIPPABLE_PARTS = {
+  offline: "store A's WAN link cut and restored: pays go on offline, head office sees it behind, it catches up",
+  failover: 'with --cluster: kill -9 of the hub node leading the events stream, and of the head-office instance holding the writer lease',
+} as const;
+export type DayPart = keyof typeof SKIPPABLE_PARTS;
+
 export interface DayStep {
   title: string;
+  /** The part of the day the step belongs to, when it may be left out. */
+  part?: DayPart;
   /** The process whose log tells why the step failed, unless the failure names one. */
   log?: string;
   /** Does the step; the lines that tell its outcome. */
@@ -33,7 +42,10 @@ const OPENING_BALANCE = 50_000;
 const LOAD = 10_000;
 const PAY = 5_500;
 const OFFLINE_PAYS = [1_200, 800];
-const PAID_TOTAL = PAY + OFFLINE_PAYS.reduce((sum, amount) => sum + amount, 0);
+/** Store A's pays while a hub node is killed, and the load authorised by head office 2 after head office 1 is. */
+const FAILOVER_PAYS = [300, 200];
+const FAILOVER_LOAD = 1_000;
+const sum = (amounts: readonly number[]) => amounts.reduce((total, amount) => total + amount, 0);
 /** The API's callers in the day: the bank's account feed, the clerk, the operator and the auditor. */
 const DEMO_ROLES: readonly Role[] = ['bank-feed', 'clerk', 'operator', 'auditor'];
 
@@ -104,27 +116,29 @@ async function startNats(day: Day, nodes: number): Promise<string[]> {
       ),
     ),
   );
-  for (const store of STORES) {
-    const link = await WanLink.to(ports.map((node) => node.leaf));
-    day.links.set(store.id, link);
-    const brokerPort = await freePort();
-    await day.checked(`broker-config-${store.id}`, [
-      'edge',
-      'broker-config',
-      '--data',
-      day.dataDir,
-      '--store',
-      store.id,
-      '--listen',
-      `127.0.0.1:${brokerPort}`,
-      '--hub',
-      ...link.hubUrls,
-    ]);
-    day.brokers.set(
-      store.id,
-      await startBroker(day.group, `nats-store-${store.id}`, storeBundleFiles(day.storeDir(store.id)).brokerConfig, brokerPort),
-    );
-  }
+  await Promise.all(
+    STORES.map(async (store) => {
+      const link = await WanLink.to(ports.map((node) => node.leaf));
+      day.links.set(store.id, link);
+      const brokerPort = await freePort();
+      await day.checked(`broker-config-${store.id}`, [
+        'edge',
+        'broker-config',
+        '--data',
+        day.dataDir,
+        '--store',
+        store.id,
+        '--listen',
+        `127.0.0.1:${brokerPort}`,
+        '--hub',
+        ...link.hubUrls,
+      ]);
+      day.brokers.set(
+        store.id,
+        await startBroker(day.group, `nats-store-${store.id}`, storeBundleFiles(day.storeDir(store.id)).brokerConfig, brokerPort),
+      );
+    }),
+  );
   return [
     nodes > 1
       ? `hub: ${nodes} nodes of one JetStream cluster (TLS routes), head office's streams kept on all ${nodes}: ${day.hubUrl}`
@@ -163,11 +177,13 @@ async function startOffice(day: Day, name: string, data: string, http: string, e
     ...extra,
   ]);
   const match = await host.waitForOutput(/query API: (\S+)\s+\(OpenAPI docs: (\S+?),/, 60_000);
-  return { url: match[1]!, docsUrl: match[2]!, logFile: host.logFile };
+  const office: Office = { url: match[1]!, docsUrl: match[2]!, logFile: host.logFile, child: host };
+  day.offices.push(office);
+  return office;
 }
 
 /** Head office's API for the day's callers, each with its own token from head office's token key. */
-async function useOffice(day: Day, office: { url: string; docsUrl: string; logFile: string }): Promise<string[]> {
+async function useOffice(day: Day, office: Office): Promise<string[]> {
   const tokens = new Map<Role, string>();
   for (const role of DEMO_ROLES) tokens.set(role, await tokenFor(day.hqDir, role, `demo-${role}`));
   day.headOffice = { url: office.url, docsUrl: office.docsUrl, api: new HeadOfficeApi(office.url, office.logFile, tokens) };
@@ -206,7 +222,6 @@ const headOffices: DayStep = {
     const lines = await useOffice(day, writer);
     const follower = await startOffice(day, 'host-2', secondOfficeData(day.dataDir, day.hqDir), `127.0.0.1:${await freePort()}`, []);
     await until(async () => ((await officeRole(follower.url)).role === 'follower' ? true : undefined), 'head office 2 to follow');
-    day.secondOffice = { url: follower.url };
     const placement = await until(
       () => eventsStreamPlacement(day.hqDir, day.hubUrl).catch(() => undefined),
       `a leader of the events stream ${EVENTS_STREAM}`,
@@ -216,7 +231,7 @@ const headOffices: DayStep = {
       `event store: PostgreSQL ${withoutPassword(day.cluster!.eventStore)} (schema ${schema}), shared by both instances`,
       `head office 1 ${writer.url}: leader (writer lease term ${led.lease?.holder?.term ?? '?'}), log ${day.logOf('host')}`,
       `head office 2 ${follower.url}: follower (writes answered 503 naming head office 1), log ${day.logOf('host-2')}`,
-      `hub: JetStream stream ${EVENTS_STREAM} led by node ${placement.leader}, copies on ${placement.replicas.map((peer) => `${peer.name}${peer.current ? '' : ' (catching up)'}`).join(', ')}`,
+      `hub: JetStream stream ${EVENTS_STREAM} ${placementOf(placement)}`,
     ];
   },
 };
@@ -239,21 +254,24 @@ const bankAccount: DayStep = {
 const edges: DayStep = {
   title: 'Start the edges of stores A and B, each on its store broker',
   async run(day) {
-    for (const store of STORES) {
-      // Store A's POS terminal has the card reader and reads the virtual card's stripe.
-      const counter = store.id === 'A' ? ['--reader', day.slots.storeA.readerName, '--stripe', `vcard:${day.cardFile}`] : [];
-      const edge = day.group.startCardsys(`edge-${store.id}`, [
-        'edge',
-        '--store',
-        store.id,
-        '--data',
-        day.dataDir,
-        '--nats',
-        day.brokers.get(store.id)!.url,
-        ...counter,
-      ]);
-      await edge.waitForOutput(new RegExp(`edge ${store.id}: log head`), 60_000);
-    }
+    // The stores start side by side, as shops open on their own.
+    await Promise.all(
+      STORES.map(async (store) => {
+        // Store A's POS terminal has the card reader and reads the virtual card's stripe.
+        const counter = store.id === 'A' ? ['--reader', day.slots.storeA.readerName, '--stripe', `vcard:${day.cardFile}`] : [];
+        const edge = day.group.startCardsys(`edge-${store.id}`, [
+          'edge',
+          '--store',
+          store.id,
+          '--data',
+          day.dataDir,
+          '--nats',
+          day.brokers.get(store.id)!.url,
+          ...counter,
+        ]);
+        await edge.waitForOutput(new RegExp(`edge ${store.id}: log head`), 60_000);
+      }),
+    );
     await until(async () => {
       const stores = await day.api.call<{ stores: Array<{ storeId: string }> }>('operator', 'GET', '/v1/stores');
       return STORES.every((store) => stores.stores.some((known) => known.storeId === store.id)) || undefined;
@@ -344,11 +362,25 @@ const secondaryIssuance: DayStep = {
   },
 };
 
+/** A load at store A's terminal with the PIN, noted for the views that must show it. */
+async function loadAt(day: Day, amount: number): Promise<Reply> {
+  const reply = await day.pos('load', ['--amount', String(amount), '--pin', PIN]);
+  day.loads.push(amount);
+  return reply;
+}
+
+/** A pay at store A's terminal, noted for the views that must show it. */
+async function payAt(day: Day, amount: number): Promise<Reply> {
+  const reply = await day.pos('pay', ['--amount', String(amount)]);
+  day.pays.push(amount);
+  return reply;
+}
+
 const load: DayStep = {
   title: `Load ${yen(LOAD)} with the PIN (cardsys pos load): head office authorises and debits the account`,
   log: 'edge-A',
   async run(day) {
-    const reply = await day.pos('load', ['--amount', String(LOAD), '--pin', PIN]);
+    const reply = await loadAt(day, LOAD);
     day.loadedBalance = reply.balance;
     return [said(reply), usageLine(await day.cardAtHeadOffice('the load', (card) => card.usage.loadCount === 1))];
   },
@@ -358,7 +390,7 @@ const pay: DayStep = {
   title: `Pay ${yen(PAY)} (cardsys pos pay)`,
   log: 'edge-A',
   async run(day) {
-    const reply = await day.pos('pay', ['--amount', String(PAY)]);
+    const reply = await payAt(day, PAY);
     const view = await day.cardAtHeadOffice('the pay', (card) => card.usage.payCount === 1);
     if (day.loadedBalance !== LOAD || reply.balance !== LOAD - PAY) {
       throw new StepFailure(`the chip balance went ${day.loadedBalance} → ${reply.balance}, expected ${LOAD} → ${LOAD - PAY}`);
@@ -369,18 +401,20 @@ const pay: DayStep = {
 
 const offline: DayStep = {
   title: 'Store A goes offline (its WAN link is cut); pays go on at the counter',
+  part: 'offline',
   log: 'edge-A',
   async run(day) {
     await day.caughtUp("store A's events at head office before the cut");
     day.links.get('A')!.cut();
     const replies: Reply[] = [];
-    for (const amount of OFFLINE_PAYS) replies.push(await day.pos('pay', ['--amount', String(amount)]));
+    for (const amount of OFFLINE_PAYS) replies.push(await payAt(day, amount));
     return ['link cut', ...replies.map(said)];
   },
 };
 
 const behind: DayStep = {
   title: "Head office's sync view shows store A behind",
+  part: 'offline',
   log: 'host',
   async run(day) {
     const local = await day.edgeStatus();
@@ -396,11 +430,95 @@ const behind: DayStep = {
 
 const backOnline: DayStep = {
   title: "Store A's link comes back; it catches up",
+  part: 'offline',
   log: 'edge-A',
   async run(day) {
     day.links.get('A')!.restore();
     const { sync, headSeq } = await day.caughtUp('store A to catch up');
     return `GET /v1/stores/A/sync: last event received #${sync.lastSeqReceived} of #${headSeq}, ${sync.eventsBehind} behind`;
+  },
+};
+
+type Placement = Awaited<ReturnType<typeof eventsStreamPlacement>>;
+const placementOf = (placement: Placement) =>
+  `led by node ${placement.leader}, copies on ${placement.replicas
+    .map((peer) => `${peer.name}${peer.offline ? ' (down)' : peer.current ? '' : ' (not current)'}`)
+    .join(', ')}`;
+
+const hubNodeFailover: DayStep = {
+  title: `Kill -9 the hub node leading the events stream ${EVENTS_STREAM} while store A pays and replicates: the stream gets a new leader, nothing is lost`,
+  part: 'failover',
+  log: 'edge-A',
+  async run(day) {
+    const before = await eventsStreamPlacement(day.hqDir, day.hubUrl);
+    const node = day.hubNodes.findIndex((_, index) => hubNodeName(index + 1) === before.leader);
+    if (node < 0) throw new StepFailure(`the events stream's leader ${before.leader} is none of the demo's hub nodes`);
+    const receivedBefore = (await day.api.find<StoreSyncView>('operator', '/v1/stores/A/sync'))?.lastSeqReceived ?? 0;
+    // The pays start as the node dies: the store replicates them into a stream electing a new leader.
+    const paying = (async () => {
+      const replies: Reply[] = [];
+      for (const amount of FAILOVER_PAYS) replies.push(await payAt(day, amount));
+      return replies;
+    })();
+    const killedAt = Date.now();
+    await day.hubNodes[node]!.child.kill();
+    const survivors = day.hubNodes.filter((_, index) => index !== node).map((broker) => broker.url);
+    const after = await until(
+      async () => {
+        const placement = await eventsStreamPlacement(day.hqDir, survivors.join(',')).catch(() => undefined);
+        return placement && placement.leader !== before.leader ? placement : undefined;
+      },
+      `a new leader of the events stream ${EVENTS_STREAM}`,
+      30_000,
+      100,
+    );
+    const electedMs = Date.now() - killedAt;
+    const replies = await paying;
+    const { sync, headSeq } = await day.caughtUp("store A's pays at head office after the hub node died");
+    const view = await day.cardAtHeadOffice(`${counted(day.pays.length, 'pay')}`, (card) => card.usage.payCount >= day.pays.length);
+    if (view.usage.payCount !== day.pays.length || view.usage.paidTotal !== sum(day.pays))
+      throw new StepFailure(
+        `head office counts ${counted(view.usage.payCount, 'pay')} of ${yen(view.usage.paidTotal)}, store A made ${counted(day.pays.length, 'pay')} of ${yen(sum(day.pays))}`,
+        day.logOf('host'),
+      );
+    return [
+      `node ${before.leader} (leader of ${EVENTS_STREAM}) killed with kill -9 as store A's terminal paid; the other two keep the cluster's quorum`,
+      ...replies.map(said),
+      `hub: ${EVENTS_STREAM} ${placementOf(after)}: new leader ${electedMs} ms after the kill`,
+      `GET /v1/stores/A/sync: events #${receivedBefore + 1}–#${headSeq} of store A received during the failover, last #${sync.lastSeqReceived}, ${sync.eventsBehind} behind`,
+      `${usageLine(view)}: each pay once`,
+    ];
+  },
+};
+
+const headOfficeFailover: DayStep = {
+  title: 'Kill -9 head office 1 (the writer): head office 2 takes the writer lease, and a load is authorised through it',
+  part: 'failover',
+  log: 'host-2',
+  async run(day) {
+    const [writer, follower] = day.offices;
+    if (!writer || !follower) throw new StepFailure('the day has no second head-office instance to take over');
+    const killedAt = Date.now();
+    await writer.child.kill();
+    const led = await until(
+      async () => {
+        const health = await officeRole(follower.url);
+        return health.role === 'leader' ? health : undefined;
+      },
+      'head office 2 to take the writer lease',
+      30_000,
+      50,
+    );
+    const tookMs = Date.now() - killedAt;
+    day.headOffice = { url: follower.url, docsUrl: follower.docsUrl, api: day.api.at(follower.url, follower.logFile) };
+    const reply = await loadAt(day, FAILOVER_LOAD);
+    const view = await day.cardAtHeadOffice('the load authorised by head office 2', (card) => card.usage.loadCount === day.loads.length);
+    return [
+      `head office 1 ${writer.url} killed with kill -9`,
+      `head office 2 ${follower.url}: leader (writer lease term ${led.lease?.holder?.term ?? '?'}) ${tookMs} ms after the kill`,
+      said(reply),
+      usageLine(view),
+    ];
   },
 };
 
@@ -410,10 +528,10 @@ const cardMatchesChip: DayStep = {
   async run(day) {
     const chip = await day.pos('read');
     const expected = {
-      loadCount: 1,
-      loadedTotal: LOAD,
-      payCount: 1 + OFFLINE_PAYS.length,
-      paidTotal: PAID_TOTAL,
+      loadCount: day.loads.length,
+      loadedTotal: sum(day.loads),
+      payCount: day.pays.length,
+      paidTotal: sum(day.pays),
       lastBalance: chip.balance,
     };
     const view = await day.cardAtHeadOffice(JSON.stringify(expected), ({ usage }) =>
@@ -422,8 +540,8 @@ const cardMatchesChip: DayStep = {
     day.finalChipBalance = chip.balance;
     return [
       `chip: ${yen(chip.balance)}`,
-      `GET /v1/cards/${day.issued.cardId}: issued at store ${view.issuance?.storeId}; ${view.usage.loadCount} load of ${yen(view.usage.loadedTotal)}, ` +
-        `${view.usage.payCount} pays of ${yen(view.usage.paidTotal)} in all, balance ${yen(view.usage.lastBalance ?? 0)}`,
+      `GET /v1/cards/${day.issued.cardId}: issued at store ${view.issuance?.storeId}; ${counted(view.usage.loadCount, 'load')} of ${yen(view.usage.loadedTotal)}, ` +
+        `${counted(view.usage.payCount, 'pay')} of ${yen(view.usage.paidTotal)} in all, balance ${yen(view.usage.lastBalance ?? 0)}`,
     ];
   },
 };
@@ -472,11 +590,11 @@ const books: DayStep = {
     const settlements = await until(async () => {
       const found = await day.api.call<Settlements>('operator', 'GET', '/v1/stores/A/settlements');
       const pays = found.open.pays.total + found.statements.reduce((sum, s) => sum + s.pays.total, 0);
-      return pays === PAID_TOTAL ? found : undefined;
+      return pays === sum(day.pays) ? found : undefined;
     }, "store A's pays in head office's books");
     const float = await day.api.call<FloatReport>('operator', 'GET', '/v1/float');
-    if (float.byEventTime.total !== LOAD - PAID_TOTAL)
-      throw new StepFailure(`the float is ${float.byEventTime.total} yen, expected ${LOAD - PAID_TOTAL}`);
+    const held = sum(day.loads) - sum(day.pays);
+    if (float.byEventTime.total !== held) throw new StepFailure(`the float is ${float.byEventTime.total} yen, expected ${held}`);
     return [
       ...settlements.statements.map(
         (s) =>
@@ -502,38 +620,49 @@ const summary: DayStep = {
       `every route but /healthz and /docs needs a token: TOKEN=$(cardsys host token --data ${dataDir} --role auditor --subject <you>)`,
       `  curl -H "Authorization: Bearer $TOKEN" ${apiUrl}/v1/cards/${cardId}`,
       `OpenAPI docs ${docsUrl} (JSON at ${docsUrl}/json)`,
-      ...(day.secondOffice
-        ? [
-            `head office 2 ${day.secondOffice.url} follows: /healthz on either shows its role and the lease holder; stop head office 1 and it takes the writer lease`,
-          ]
-        : []),
+      ...officesLine(day),
       `data in ${dataDir}, each process's log in ${logDir}`,
       day.keepRunning ? 'everything stays up: press Ctrl-C to stop' : 'stopping every process',
     ];
   },
 };
 
-/** The day, in order: on one hub and one head office, or (`clustered`) on the cluster. */
-export const dayOf = (clustered: boolean): readonly DayStep[] => [
-  readers,
-  provision,
-  clustered ? natsCluster : nats,
-  clustered ? headOffices : headOffice,
-  bankAccount,
-  edges,
-  blankCard,
-  application,
-  primaryIssuance,
-  toStoreA,
-  secondaryIssuance,
-  load,
-  pay,
-  offline,
-  behind,
-  backOnline,
-  cardMatchesChip,
-  accessLog,
-  auditReplay,
-  books,
-  summary,
-];
+/** Where the summary says who writes, with two head-office instances. */
+function officesLine(day: Day): string[] {
+  const [first, second] = day.offices;
+  if (!first || !second) return [];
+  return day.headOffice.url === first.url
+    ? [
+        `head office 2 ${second.url} follows: /healthz on either shows its role and the lease holder; stop head office 1 and it takes the writer lease`,
+      ]
+    : [
+        `head office 2 ${second.url} holds the writer lease since head office 1 was killed: its /healthz shows its role and the lease holder`,
+      ];
+}
+
+/** The day, in order: on one hub and one head office, or (`clustered`) on the cluster; without the parts in `skip`. */
+export const dayOf = (clustered: boolean, skip: readonly DayPart[] = []): readonly DayStep[] =>
+  [
+    readers,
+    provision,
+    clustered ? natsCluster : nats,
+    clustered ? headOffices : headOffice,
+    bankAccount,
+    edges,
+    blankCard,
+    application,
+    primaryIssuance,
+    toStoreA,
+    secondaryIssuance,
+    load,
+    pay,
+    offline,
+    behind,
+    backOnline,
+    ...(clustered ? [hubNodeFailover, headOfficeFailover] : []),
+    cardMatchesChip,
+    accessLog,
+    auditReplay,
+    books,
+    summary,
+  ].filter((step) => step.part === undefined || !skip.includes(step.part));

@@ -6,7 +6,10 @@ import type { DivergenceKind } from './purse-ledger.js';
 /** A store said of a chip what its verified records do not bear out (StoreClaimRefused). */
 export type ClaimAlertKind = 'store_claim_refused';
 
-export type AlertKind = DivergenceKind | LoadAlertKind | ClaimAlertKind;
+/** A lost card's late movement corrected the balance moved to its replacement (CardReplacementAdjusted). */
+export type ReplacementAlertKind = 'replacement_adjusted';
+
+export type AlertKind = DivergenceKind | LoadAlertKind | ClaimAlertKind | ReplacementAlertKind;
 
 const SEVERITY: Readonly<Record<AlertKind, AlertSeverity>> = {
   // A customer's account debited and the card not credited: the case operators look at first.
@@ -18,6 +21,8 @@ const SEVERITY: Readonly<Record<AlertKind, AlertSeverity>> = {
   load_debit_mismatch: 'high',
   load_after_reversal: 'high',
   store_claim_refused: 'high',
+  // The scheme credited a replacement card more (or less) than the lost card held: someone settles it.
+  replacement_adjusted: 'high',
   counter_gap: 'warning',
   load_unconfirmed: 'warning',
 };

@@ -41,10 +41,10 @@ export interface BookedMovement {
 }
 
 /**
- * The one place that says which events are movements of value on a card. A refund onto the card
- * (PurseRefunded, kind "refund", a chip credit) and an unload to the bank account (PurseUnloaded,
- * kind "unload", a chip debit) are added here when those events exist; the float, the store
- * statements and the card statements then count them by MOVEMENT_RULES.
+ * The one place that says which events are movements of value on a card: loads, pays and refunds
+ * onto the card (PurseRefunded, a chip credit charged to the store's takings). An unload to the
+ * bank account (PurseUnloaded, kind "unload", a chip debit) is added here when that event exists;
+ * the float, the store statements and the card statements count them by MOVEMENT_RULES.
  */
 export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined {
   switch (event.type) {
@@ -52,6 +52,8 @@ export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined
       return { kind: 'load', chipOperation: 'credit', ...movementFields(event.data) };
     case 'PursePaid':
       return { kind: 'pay', chipOperation: 'debit', ...movementFields(event.data) };
+    case 'PurseRefunded':
+      return { kind: 'refund', chipOperation: 'credit', ...movementFields(event.data) };
     default:
       return undefined;
   }

@@ -16,6 +16,7 @@ import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
 import { DomainRefusal, type Decider } from './decider.js';
 import { JAPAN_BUSINESS_DAY, businessDayOf, type BusinessDayRule } from './store-clearing.js';
 import { yen } from './purse.js';
+import { REPLACEMENT_ACCOUNT } from './card-replacement.js';
 
 /** The scheme's limits head office enforces when it authorises a load. */
 export interface LoadLimits {
@@ -69,6 +70,8 @@ export interface InquiryState {
   byCard: Map<string, string[]>;
   /** The chip balance at the highest counter head office has seen a MAC'd movement of, per card. */
   cardBalances: Map<string, { cardCounter: number; balance: number }>;
+  /** Per replacement card: what of the lost card's balance waits to be authorised onto it (negative: credited too much). */
+  replacementDue: Map<string, number>;
 }
 
 /** One record of a chip's usage log, with the card's MAC over it. */
@@ -126,11 +129,24 @@ export type InquiryCommand =
       /** The chip's balance the store read at cardCounter (0 when it sent none). */
       cardBalance: number;
       limits: LoadLimits;
+      /** The card's open refunds (domain/refund-authorisation.ts): a load is not authorised at a counter one of them holds. */
+      openRefunds?: readonly CounterClaim[];
     }
   | { kind: 'complete'; authorizationId: string; storeId: string; cardCounter: number; recovered: boolean }
   | { kind: 'release'; authorizationId: string; storeId: string; chip?: ChipView | undefined }
   | { kind: 'hand_over'; authorizationId: string; storeId: string; terminalId: string; nowMs: number }
-  | { kind: 'reverse'; authorizationId: string; reason: ReversalReason };
+  | { kind: 'reverse'; authorizationId: string; reason: ReversalReason }
+  | {
+      /** A replacement card's load of what is due to it, from the replacement account, bound to the chip's counter. */
+      kind: 'authorise_replacement';
+      authorizationId: string;
+      cardId: string;
+      cardCounter: number;
+      storeId: string;
+      terminalId: string;
+      nowMs: number;
+      validForMs: number;
+    };
 
 export type ReversalReason = 'released' | 'card_moved_on' | 'expired_at_card' | 'timeout';
 
@@ -141,7 +157,12 @@ export const initialInquiryState = (): InquiryState => ({
   openByCard: new Map(),
   byCard: new Map(),
   cardBalances: new Map(),
+  replacementDue: new Map(),
 });
+
+function addDue(state: InquiryState, cardId: string, amount: number): void {
+  state.replacementDue.set(cardId, (state.replacementDue.get(cardId) ?? 0) + amount);
+}
 
 /** The card's authorisations still open. */
 export function openAuthorisationsOf(state: InquiryState, cardId: string): Authorisation[] {
@@ -184,9 +205,23 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
       });
       state.openByCard.set(event.data.cardId, (state.openByCard.get(event.data.cardId) ?? new Set()).add(event.data.authorizationId));
       state.byCard.set(event.data.cardId, [...(state.byCard.get(event.data.cardId) ?? []), event.data.authorizationId]);
+      if (event.data.bankId === REPLACEMENT_ACCOUNT) addDue(state, event.data.cardId, -event.data.amount);
       break;
+    case 'CardBalanceTransferred':
+    case 'CardReplacementAdjusted': {
+      const { amount } = event.data;
+      addDue(state, event.data.newCardId, amount);
+      // The account takes what comes in; a correction downwards is owed by no account, only alerted.
+      if (amount > 0) {
+        const account = state.accounts.get(REPLACEMENT_ACCOUNT) ?? { bankId: REPLACEMENT_ACCOUNT, balance: 0 };
+        account.balance += amount;
+        state.accounts.set(REPLACEMENT_ACCOUNT, account);
+      }
+      break;
+    }
     case 'PurseLoaded':
-    case 'PursePaid': {
+    case 'PursePaid':
+    case 'PurseRefunded': {
       const known = state.cardBalances.get(event.data.cardId);
       if (!known || event.data.cardCounter >= known.cardCounter)
         state.cardBalances.set(event.data.cardId, { cardCounter: event.data.cardCounter, balance: event.data.newBalance });
@@ -208,6 +243,7 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
         closeAuthorisation(state, authorisation, 'reversed');
         authorisation.reversalReason = event.data.reason;
       }
+      if (event.data.bankId === REPLACEMENT_ACCOUNT) addDue(state, event.data.cardId, event.data.amount);
       const account = state.accounts.get(event.data.bankId);
       if (account) account.balance = event.data.newBalance;
       break;
@@ -231,6 +267,8 @@ export function decideInquiry(command: InquiryCommand, state: InquiryState): New
     }
     case 'authorise':
       return decideAuthorise(command, state);
+    case 'authorise_replacement':
+      return decideReplacementLoad(command, state);
     case 'complete': {
       const authorisation = known(state, command.authorizationId);
       if (authorisation.status === 'completed') return [];
@@ -327,12 +365,8 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
       `bank account ${command.bankId} holds ${account.balance} yen, less than ${command.amount}`,
     );
   }
-  for (const other of openAuthorisationsOf(state, command.cardId)) {
-    if (other.cardCounter === command.cardCounter) {
-      // The chip's log does not name authorisations: two open at one counter could not be told apart.
-      throw new DomainRefusal('card_busy', `an earlier load of card ${command.cardId} (${other.authorizationId}) is still being settled`);
-    }
-  }
+  const openLoads = openAuthorisationsOf(state, command.cardId).map((a) => ({ id: a.authorizationId, cardCounter: a.cardCounter }));
+  refuseBusyCounter(command.cardId, command.cardCounter, [...openLoads, ...(command.openRefunds ?? [])]);
   checkLimits(command, state);
   return [
     {
@@ -352,6 +386,43 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
         cardId: command.cardId,
         bankId: command.bankId,
         amount: command.amount,
+        cardCounter: command.cardCounter,
+        deadlineMs: command.nowMs + command.validForMs,
+        storeId: command.storeId,
+        terminalId: command.terminalId,
+        authorisedAtMs: command.nowMs,
+      },
+    },
+  ];
+}
+
+/** Head office's own load of a replacement card: what is due to it, from the replacement account, outside the daily limit. */
+function decideReplacementLoad(command: Extract<InquiryCommand, { kind: 'authorise_replacement' }>, state: InquiryState): NewDomainEvent[] {
+  const due = state.replacementDue.get(command.cardId) ?? 0;
+  if (due <= 0) throw new DomainRefusal('nothing_due', `no balance of a lost card waits for card ${command.cardId}`);
+  for (const other of openAuthorisationsOf(state, command.cardId)) {
+    if (other.cardCounter === command.cardCounter)
+      throw new DomainRefusal('card_busy', `an earlier load of card ${command.cardId} (${other.authorizationId}) is still being settled`);
+  }
+  const balance = state.accounts.get(REPLACEMENT_ACCOUNT)?.balance ?? 0;
+  return [
+    {
+      type: 'BankAccountDebited',
+      data: {
+        bankId: REPLACEMENT_ACCOUNT,
+        authorizationId: command.authorizationId,
+        amount: due,
+        newBalance: balance - due,
+        cardId: command.cardId,
+      },
+    },
+    {
+      type: 'LoadAuthorised',
+      data: {
+        authorizationId: command.authorizationId,
+        cardId: command.cardId,
+        bankId: REPLACEMENT_ACCOUNT,
+        amount: due,
         cardCounter: command.cardCounter,
         deadlineMs: command.nowMs + command.validForMs,
         storeId: command.storeId,
@@ -383,7 +454,8 @@ function checkLimits(command: Extract<InquiryCommand, { kind: 'authorise' }>, st
   const today = businessDayOf(command.nowMs, businessDay);
   const loadedToday = (state.byCard.get(command.cardId) ?? [])
     .map((id) => state.authorisations.get(id)!)
-    .filter((a) => a.status !== 'reversed' && businessDayOf(a.authorisedAtMs, businessDay) === today)
+    // A replacement card's transfer is the lost card's money, not a load of the day.
+    .filter((a) => a.status !== 'reversed' && a.bankId !== REPLACEMENT_ACCOUNT && businessDayOf(a.authorisedAtMs, businessDay) === today)
     .reduce((sum, a) => sum + a.amount, 0);
   if (loadedToday + command.amount > dailyLoadLimit) {
     throw new DomainRefusal(
@@ -391,6 +463,18 @@ function checkLimits(command: Extract<InquiryCommand, { kind: 'authorise' }>, st
       `a card may be loaded with at most ${yen(dailyLoadLimit)} a day: ${yen(loadedToday)} loaded on ${today}, at most ${yen(Math.max(0, dailyLoadLimit - loadedToday))} more`,
     );
   }
+}
+
+/** An open credit authorisation of a card (a load or a refund) and the chip counter it is bound to. */
+export interface CounterClaim {
+  id: string;
+  cardCounter: number;
+}
+
+/** The chip's log does not name authorisations: two credits open at one counter could not be told apart. */
+export function refuseBusyCounter(cardId: string, cardCounter: number, open: readonly CounterClaim[]): void {
+  const other = open.find((claim) => claim.cardCounter === cardCounter);
+  if (other) throw new DomainRefusal('card_busy', `an earlier credit of card ${cardId} (${other.id}) is still being settled`);
 }
 
 function known(state: InquiryState, authorizationId: string): Authorisation {

@@ -14,6 +14,8 @@ export interface CardLedger {
   loadedTotal: number;
   pays: number;
   paidTotal: number;
+  refunds: number;
+  refundedTotal: number;
   lastUseMs: number | undefined;
   lastStoreId: string | undefined;
   /** Authorisations already loaded onto the card, with the counter each got. */
@@ -22,9 +24,9 @@ export interface CardLedger {
   missingCounters: ReadonlySet<number>;
 }
 
-/** A load or pay as a store recorded it, with the verdict on its card MAC. */
+/** A load, pay or refund as a store recorded it, with the verdict on its card MAC. */
 export interface PurseMovement {
-  kind: 'load' | 'pay';
+  kind: 'load' | 'pay' | 'refund';
   cardId: string;
   amount: number;
   newBalance: number;
@@ -38,10 +40,13 @@ export interface PurseMovement {
   authorizationId?: string;
 }
 
-/** A store's load or pay, the event the ledger applies as a movement. */
-export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' }>;
+/** A store's load, pay or refund, the event the ledger applies as a movement. */
+export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' }>;
 
-/** The fields of a PurseLoaded or PursePaid that make its movement (what the auditor's own reader gives). */
+/** The chip operation whose card MAC proves a movement: a debit for a pay, a credit for a load or a refund. */
+export const chipOperationOf = (kind: PurseMovement['kind']): 'credit' | 'debit' => (kind === 'pay' ? 'debit' : 'credit');
+
+/** The fields of a PurseLoaded, PursePaid or PurseRefunded that make its movement (what the auditor's own reader gives). */
 export interface PurseMovementFields {
   cardId: string;
   amount: number;
@@ -51,7 +56,7 @@ export interface PurseMovementFields {
 }
 
 /**
- * The movement a PurseLoaded or PursePaid makes: the one mapping the live ledger and the
+ * The movement a PurseLoaded, PursePaid or PurseRefunded makes: the one mapping the live ledger and the
  * auditor's replay share. `at` says when it happened, at which store it counts, and whether its
  * card MAC verified.
  */
@@ -62,7 +67,7 @@ export function purseMovementOf(
   const { cardId, amount, newBalance, cardCounter } = event.data;
   // One object per movement, no intermediate copies: the auditor's replay makes millions.
   const movement: PurseMovement = {
-    kind: event.type === 'PurseLoaded' ? 'load' : 'pay',
+    kind: event.type === 'PurseLoaded' ? 'load' : event.type === 'PursePaid' ? 'pay' : 'refund',
     cardId,
     amount,
     newBalance,
@@ -118,6 +123,8 @@ export function newCardLedger(cardId: string): CardLedger {
     loadedTotal: 0,
     pays: 0,
     paidTotal: 0,
+    refunds: 0,
+    refundedTotal: 0,
     lastUseMs: undefined,
     lastStoreId: undefined,
     loadedAuthorisations: new Map(),
@@ -190,11 +197,12 @@ function judgeAndApply(card: CardLedger, movement: PurseMovement, debit: DebitFa
     for (let counter = card.counter + 1; counter < movement.counter && holes.size < MAX_MISSING; counter++) holes.add(counter);
     card.missingCounters = holes;
   } else {
-    const expected = movement.kind === 'load' ? card.balance + movement.amount : card.balance - movement.amount;
+    const credit = chipOperationOf(movement.kind) === 'credit';
+    const expected = credit ? card.balance + movement.amount : card.balance - movement.amount;
     if (movement.newBalance !== expected) {
       divergences.push({
         kind: 'balance_mismatch',
-        message: `${labelOf(movement)} leaves ${movement.newBalance} yen; ${card.balance} ${movement.kind === 'load' ? '+' : '-'} ${movement.amount} = ${expected}`,
+        message: `${labelOf(movement)} leaves ${movement.newBalance} yen; ${card.balance} ${credit ? '+' : '-'} ${movement.amount} = ${expected}`,
       });
     }
   }
@@ -212,6 +220,11 @@ function count(card: CardLedger, movement: PurseMovement, copyCollections: boole
   if (movement.kind === 'pay') {
     card.pays += 1;
     card.paidTotal += movement.amount;
+    return;
+  }
+  if (movement.kind === 'refund') {
+    card.refunds += 1;
+    card.refundedTotal += movement.amount;
     return;
   }
   card.loads += 1;

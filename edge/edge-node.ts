@@ -148,7 +148,10 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeNode> {
       : undefined;
   const purse =
     pos && options.counter
-      ? startPurse({ storeId: options.storeId, log, db, nats }, pos, { ...options.counter, logger: part('purse') })
+      ? startPurse({ storeId: options.storeId, log, db, nats, replicated: (seq) => replicator.whenConfirmed(seq) }, pos, {
+          ...options.counter,
+          logger: part('purse'),
+        })
       : undefined;
   void nats.then((nc) => nc && pos?.listen(nc));
 

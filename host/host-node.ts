@@ -29,7 +29,7 @@ import { headOfficePurse } from './purse/index.js';
 import { consolePage, consoleRoutes, StoreContacts } from './console/index.js';
 import { HeadOfficeMetrics } from './metrics/index.js';
 import { CONSOLE_BUILD_DIR } from '../infra/index.js';
-import { JAPAN_BUSINESS_DAY, type LoadLimits } from '../domain/index.js';
+import { JAPAN_BUSINESS_DAY, type LoadLimits, type RefundRules } from '../domain/index.js';
 
 /** The embedded event store's file inside head office's data directory. */
 export const EVENTS_FILE = 'events.db';
@@ -78,6 +78,8 @@ export interface HostOptions {
   books?: BooksOptions;
   /** The balance cap and per-card daily load limit load authorisation enforces; default DEFAULT_LOAD_LIMITS. */
   loadLimits?: LoadLimits;
+  /** The refund window refund authorisation enforces; default DEFAULT_REFUND_RULES (the pay's business day). */
+  refundRules?: RefundRules;
   logger?: Logger;
   /** Which tokens the API accepts (head office's own unless an OIDC issuer is named) and its write rate limit. */
   api?: ApiAccessConfig;
@@ -158,7 +160,11 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
     });
     cleanup.push(() => runner.close());
     runner.start();
-    const purse = headOfficePurse({ issuerKeys, ...(options.loadLimits ? { loadLimits: options.loadLimits } : {}) });
+    const purse = headOfficePurse({
+      issuerKeys,
+      ...(options.loadLimits ? { loadLimits: options.loadLimits } : {}),
+      ...(options.refundRules ? { refundRules: options.refundRules } : {}),
+    });
     const refused = new RefusedRequests();
     const books = headOfficeBooks({ ...options.books, store, runner, logger: part('books') });
     const issuance = headOfficeIssuance({
@@ -221,6 +227,7 @@ export async function startHost(options: HostOptions): Promise<HostNode> {
           centre: () => leadership.reads().centre,
           readModels: runner.db,
           cardViews,
+          issueCard: (request) => issuance.issueCard(() => leadership.leader().office, request),
         }),
         books.routes(),
         consoleRoutes({

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { EventEnvelope } from '../contracts/index.js';
-import { applyMovement, newCardLedger, purseMovementOf, type CardLedger, type PurseMovement } from '../domain/index.js';
+import { applyMovement, chipOperationOf, newCardLedger, purseMovementOf, type CardLedger, type PurseMovement } from '../domain/index.js';
 import type { Projection } from './projection.js';
 import type { HostEvent } from '../eventstore/index.js';
 import { cardMacValid } from './card-mac.js';
@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS purse_cards (
   loaded_total INTEGER NOT NULL,
   pays INTEGER NOT NULL,
   paid_total INTEGER NOT NULL,
+  refunds INTEGER NOT NULL DEFAULT 0,
+  refunded_total INTEGER NOT NULL DEFAULT 0,
   last_use_ms INTEGER,
   last_store_id TEXT,
   alerts INTEGER NOT NULL DEFAULT 0,
@@ -51,6 +53,8 @@ interface CardRow {
   loaded_total: number;
   pays: number;
   paid_total: number;
+  refunds: number;
+  refunded_total: number;
   last_use_ms: number | null;
   last_store_id: string | null;
   alerts: number;
@@ -65,13 +69,13 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 5,
+    version: 6,
     schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
       const macValid =
-        (event.type === 'PurseLoaded' || event.type === 'PursePaid') &&
-        cardMacValid(options.issuerKeys, event.type === 'PurseLoaded' ? 'credit' : 'debit', event.data);
+        (event.type === 'PurseLoaded' || event.type === 'PursePaid' || event.type === 'PurseRefunded') &&
+        cardMacValid(options.issuerKeys, event.type === 'PursePaid' ? 'debit' : 'credit', event.data);
       trackLoads(db, event, macValid);
       switch (event.type) {
         case 'CardPrimaryIssued':
@@ -91,7 +95,8 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
           );
           break;
         case 'PurseLoaded':
-        case 'PursePaid': {
+        case 'PursePaid':
+        case 'PurseRefunded': {
           const movement = purseMovementOf(event, { atMs: event.envelope.occurredAtMs, storeId: event.envelope.storeId, macValid });
           applyToCard(db, movement, event.envelope);
           break;
@@ -108,6 +113,9 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
             },
             event.envelope,
           );
+          break;
+        case 'CardReplacementAdjusted':
+          insertAlert(db, { cardId: event.data.oldCardId, kind: 'replacement_adjusted', message: event.data.reason }, event.envelope);
           break;
         case 'AlertResolved':
           resolveAlertWithNote(db, {
@@ -136,10 +144,13 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
   const card = step.applied ? step.card : before;
   prepared(
     db,
-    `INSERT INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total, last_use_ms, last_store_id, alerts, missing_counters)
-     VALUES (@cardId, @balance, @counter, @loads, @loadedTotal, @pays, @paidTotal, @lastUseMs, @lastStoreId, @alerts, @missingCounters)
+    `INSERT INTO purse_cards (card_id, balance, counter, loads, loaded_total, pays, paid_total, refunds, refunded_total, last_use_ms, last_store_id,
+       alerts, missing_counters)
+     VALUES (@cardId, @balance, @counter, @loads, @loadedTotal, @pays, @paidTotal, @refunds, @refundedTotal, @lastUseMs, @lastStoreId, @alerts,
+       @missingCounters)
      ON CONFLICT (card_id) DO UPDATE SET balance = excluded.balance, counter = excluded.counter, loads = excluded.loads,
-       loaded_total = excluded.loaded_total, pays = excluded.pays, paid_total = excluded.paid_total, last_use_ms = excluded.last_use_ms,
+       loaded_total = excluded.loaded_total, pays = excluded.pays, paid_total = excluded.paid_total, refunds = excluded.refunds,
+       refunded_total = excluded.refunded_total, last_use_ms = excluded.last_use_ms,
        last_store_id = excluded.last_store_id, alerts = excluded.alerts, missing_counters = excluded.missing_counters`,
   ).run({
     // The ledger's own fields bind by name; those whose column form differs follow.
@@ -163,7 +174,8 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
 
 /** A card head office has no record of yet (issued before the ledger existed): its first movement anchors it. */
 function anchorAt(movement: PurseMovement): CardLedger {
-  const balance = movement.kind === 'load' ? movement.newBalance - movement.amount : movement.newBalance + movement.amount;
+  const balance =
+    chipOperationOf(movement.kind) === 'credit' ? movement.newBalance - movement.amount : movement.newBalance + movement.amount;
   return { ...newCardLedger(movement.cardId), balance, counter: movement.counter - 1 };
 }
 
@@ -179,6 +191,8 @@ function ledgerOf(db: Database.Database, row: CardRow): CardLedger {
     loadedTotal: row.loaded_total,
     pays: row.pays,
     paidTotal: row.paid_total,
+    refunds: row.refunds,
+    refundedTotal: row.refunded_total,
     lastUseMs: row.last_use_ms ?? undefined,
     lastStoreId: row.last_store_id ?? undefined,
     loadedAuthorisations: new Map(loaded.map((l) => [l.authorization_id, l.counter])),
@@ -192,6 +206,7 @@ export interface PurseCardView {
   counter: number;
   loads: { count: number; total: number };
   pays: { count: number; total: number };
+  refunds: { count: number; total: number };
   /** The balance head office last saw is as of this movement: when it happened and where. */
   lastUse: string | null;
   lastStoreId: string | null;
@@ -213,6 +228,7 @@ export class PurseLedgerReader {
         counter: row.counter,
         loads: { count: row.loads, total: row.loaded_total },
         pays: { count: row.pays, total: row.paid_total },
+        refunds: { count: row.refunds, total: row.refunded_total },
         lastUse: iso(row.last_use_ms),
         lastStoreId: row.last_store_id,
         alerts: row.alerts,

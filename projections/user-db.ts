@@ -148,8 +148,11 @@ export const userDbProjection: Projection = {
         );
         return;
       case 'PurseLoaded':
-      case 'PursePaid': {
+      case 'PursePaid':
+      // A refund moves the balance; the counts stay those of loads and pays.
+      case 'PurseRefunded': {
         const load = event.type === 'PurseLoaded';
+        const pay = event.type === 'PursePaid';
         prepared(
           db,
           `INSERT INTO card_usage (card_id, load_count, loaded_total, pay_count, paid_total, last_used_at_ms, last_operation, last_store_id, last_balance)
@@ -161,10 +164,10 @@ export const userDbProjection: Projection = {
           cardId: event.data.cardId,
           loads: load ? 1 : 0,
           loaded: load ? event.data.amount : 0,
-          pays: load ? 0 : 1,
-          paid: load ? 0 : event.data.amount,
+          pays: pay ? 1 : 0,
+          paid: pay ? event.data.amount : 0,
           at: occurredAt,
-          operation: load ? 'load' : 'pay',
+          operation: load ? 'load' : pay ? 'pay' : 'refund',
           storeId: event.data.storeId,
           balance: event.data.newBalance,
         });

@@ -10,7 +10,7 @@ import { startEdge, type EdgeNode } from '../edge/index.js';
 import { decodePosReply, encodePosCommand, type PosCommandInput, type PosServer } from '../edge/pos/index.js';
 import type { PurseAtStore } from '../edge/purse/index.js';
 import { InquiryCentre } from '../host/purse/index.js';
-import type { LoadLimits } from '../domain/index.js';
+import type { LoadLimits, RefundRules } from '../domain/index.js';
 import { ProjectionRunner, READ_MODELS_FILE, type Projection } from '../projections/index.js';
 import { startLinkProxy, type LinkProxy } from '../infra/index.js';
 import { PurseLedgerReader, purseLedgerProjection } from '../projections/index.js';
@@ -29,7 +29,7 @@ export interface Store {
   pinMasterKey: Uint8Array;
   /** Sends a POS command to the edge in process, as from the terminal (works while the store is cut off). */
   command(
-    kind: Pick<PosCommandInput, 'load' | 'pay' | 'read' | 'status'>,
+    kind: Pick<PosCommandInput, 'load' | 'pay' | 'refund' | 'read' | 'status' | 'unblockPin' | 'changePin' | 'replacementCredit'>,
     options?: { commandId?: string; terminalId?: string },
   ): Promise<PosReply>;
   /** Waits until head office holds every event the store has logged. */
@@ -61,6 +61,8 @@ export interface PurseWorldOptions {
   marginMs?: number;
   /** The balance cap and daily load limit head office enforces (default DEFAULT_LOAD_LIMITS). */
   loadLimits?: LoadLimits;
+  /** The refund window head office enforces (default DEFAULT_REFUND_RULES). */
+  refundRules?: RefundRules;
   /** Stores connect to nats-server directly rather than through a link that can be cut (benchmarks). */
   directLinks?: boolean;
   /** The read models to keep (they must include the purse ledger); default the purse ledger alone. */
@@ -81,6 +83,7 @@ export async function startPurseWorld(storeIds: string[], options: PurseWorldOpt
     validForMs: options.validForMs,
     marginMs: options.marginMs,
     loadLimits: options.loadLimits,
+    refundRules: options.refundRules,
     sweepEveryMs: 0,
   });
   const runner = ProjectionRunner.open({
@@ -185,10 +188,13 @@ export interface IssuedCard {
 
 let cardCounter = 0;
 
-/** A card initialised by head office (in process), for a bank account opened with `opening` yen. */
+/**
+ * A card initialised by head office (in process), for a bank account opened with `opening` yen;
+ * with `holder`, its user is registered with that name and birth date.
+ */
 export async function issueCard(
   world: PurseWorld,
-  options: { opening?: number; pin?: string; expiry?: string; account?: boolean } = {},
+  options: { opening?: number; pin?: string; expiry?: string; account?: boolean; holder?: { name: string; birthDate: string } } = {},
 ): Promise<IssuedCard> {
   const n = ++cardCounter;
   const cardId = `c0ffee${String(n).padStart(10, '0')}`;
@@ -199,7 +205,15 @@ export async function issueCard(
   await terminal.initialise(world.master, { cardId, expiry, pin: options.pin ?? '1234', bankId: account });
   const digits = bankIdDigits(account);
   // Head office records the card it issued (the inquiry centre loads no card it never issued).
+  const user = options.holder && {
+    event: {
+      type: 'UserRegistered' as const,
+      data: { userId: `user-${n}`, applicationId: `application-${n}`, personal: options.holder, homeStoreId: 's1' },
+    },
+    streamId: `user-user-${n}`,
+  };
   await world.backbone.hq.append([
+    ...(user ? [user] : []),
     {
       event: { type: 'CardPrimaryIssued', data: { cardId, userId: `user-${n}`, bankId: digits, expiry: monthEnd(expiry), keyVersion: 1 } },
       streamId: `card-${cardId}`,

@@ -1,5 +1,5 @@
-import { Option, type Command } from 'commander';
-import { DEMO_CLUSTER_EVENT_STORE, DemoStepError, runDemo } from '../../demo/index.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { type DayPart, DEMO_CLUSTER_EVENT_STORE, DemoStepError, runDemo, SKIPPABLE_PARTS } from '../../demo/index.js';
 import { postgresTarget } from '../../eventstore/index.js';
 import { stopSignal } from '../options.js';
 import { answer, say } from '../output.js';
@@ -11,6 +11,18 @@ interface DemoCliOptions {
   keepRunning?: boolean;
   cluster?: boolean;
   eventStore?: string;
+  skip?: DayPart[];
+}
+
+/** `--skip offline,failover`: the parts of the day to leave out, each one the demo knows. */
+function parseParts(text: string): DayPart[] {
+  const parts = text.split(',').map((part) => part.trim());
+  const unknown = parts.filter((part) => !Object.hasOwn(SKIPPABLE_PARTS, part));
+  if (unknown.length > 0)
+    throw new InvalidArgumentError(
+      `no part of the day is called ${unknown.join(', ')}; the parts: ${Object.keys(SKIPPABLE_PARTS).join(', ')}`,
+    );
+  return parts as DayPart[];
 }
 
 /** `cardsys demo`: a day at the counter with head office, stores A and B and a virtual card. */
@@ -19,7 +31,8 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description(
       'run NATS, head office and stores A and B as processes on embedded defaults, and walk a card through a day: ' +
-        'application, primary issuance, secondary issuance at store A, load, pay, store A offline and back',
+        'application, primary issuance, secondary issuance at store A, load, pay, store A offline and back; ' +
+        'with --cluster also a hub node and the writing head-office instance killed, and what takes over',
     )
     .addOption(
       new Option('--data <dir>', 'where the demo keeps its files and logs (an earlier demo there is wiped)').default('./data/demo'),
@@ -35,6 +48,13 @@ export function registerDemoCommand(program: Command): void {
       '--event-store <postgres://…>',
       `with --cluster: the PostgreSQL database and schema both instances share; a schema an earlier demo made is dropped first, ` +
         `one the demo did not make is refused (default: ${DEMO_CLUSTER_EVENT_STORE})`,
+    )
+    .option(
+      '--skip <parts>',
+      `leave parts of the day out, comma-separated: ${Object.entries(SKIPPABLE_PARTS)
+        .map(([part, what]) => `${part} (${what})`)
+        .join('; ')}`,
+      parseParts,
     )
     .addHelpText(
       'after',
@@ -54,6 +74,7 @@ export function registerDemoCommand(program: Command): void {
           keepRunning: options.keepRunning ?? false,
           stopSignal: stopSignal(),
           ...(options.cluster ? { cluster: { eventStore } } : {}),
+          ...(options.skip ? { skip: options.skip } : {}),
         });
         say('\ndemo finished: every process stopped');
         answer(summary);

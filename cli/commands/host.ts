@@ -16,7 +16,7 @@ import {
 } from '../options.js';
 import { answer, say } from '../output.js';
 import { type EventStoreCliOptions, eventStoreChoice, hqDataDir, withEventStoreOptions } from './host-options.js';
-import { DEFAULT_LOAD_LIMITS, JAPAN_BUSINESS_DAY } from '../../domain/index.js';
+import { DEFAULT_LOAD_LIMITS, DEFAULT_REFUND_RULES, JAPAN_BUSINESS_DAY } from '../../domain/index.js';
 
 interface ApiCliOptions {
   oidcIssuer?: string;
@@ -38,6 +38,7 @@ type HostCliOptions = NatsCliOptions &
     businessDayCutoff: string;
     balanceCap: string;
     dailyLoadLimit: string;
+    refundWindowDays: string;
     natsWait: string;
   };
 
@@ -110,6 +111,12 @@ function parseLimitYen(text: string, option: string): number {
   return amount;
 }
 
+function parseRefundWindowDays(text: string): number {
+  if (!/^\d{1,3}$/.test(text))
+    throw new Error(`--refund-window-days: expected a whole number of days from 0 to 999, such as 7, got "${text}"`);
+  return Number(text);
+}
+
 /** `cardsys host`: runs head office (other `host …` subcommands hang off the same command). */
 export function registerHostCommand(program: Command): void {
   const host = program.commands.find((command) => command.name() === 'host') ?? program.command('host');
@@ -152,6 +159,12 @@ export function registerHostCommand(program: Command): void {
         '--daily-load-limit <yen>',
         'most that may be loaded onto one card per business day (see --business-day-cutoff); more is declined (daily_limit)',
       ).default(String(DEFAULT_LOAD_LIMITS.dailyLoadLimit)),
+    )
+    .addOption(
+      new Option(
+        '--refund-window-days <days>',
+        'business days after a pay that it may still be refunded at its store; 0: the same business day only',
+      ).default(String(DEFAULT_REFUND_RULES.windowDays)),
     )
     .addHelpText(
       'after',
@@ -203,6 +216,7 @@ export function registerHostCommand(program: Command): void {
         ...(advertiseUrl ? { advertiseUrl } : {}),
         books: { businessDay },
         loadLimits,
+        refundRules: { windowDays: parseRefundWindowDays(options.refundWindowDays), businessDay },
       });
       say(
         `head office running: data in ${dataDir}, NATS ${nats.url}, event store ${describeEventStore(dataDir, eventStore)}, ${node.role}`,

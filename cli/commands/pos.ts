@@ -21,6 +21,12 @@ const Common = z.object({
 const Amount = z.coerce.number().pipe(Yen);
 const CommandId = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
 const Pin = z.string().regex(/^\d{4,8}$/, 'PIN must be 4 to 8 digits');
+const PayEventId = z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters');
+const Name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const BirthDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+  .refine((day) => new Date(`${day}T00:00:00Z`).toISOString().startsWith(day), 'is not a date');
 
 type PosCliOptions = NatsCliOptions & DataCliOptions & Record<string, unknown>;
 
@@ -67,7 +73,9 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   const terminal = {
     storeId: common.store,
     terminalId: common.terminal,
-    ...(kind.load ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) } : {}),
+    ...(kind.load || kind.refund || kind.unblockPin || kind.changePin || kind.replacementCredit
+      ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) }
+      : {}),
   };
   const settings = storeClientSettings(bundleDir, common.store, { terminal: common.terminal }, options);
   const nc = await connectWithin(
@@ -88,12 +96,16 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   // Defaults included and yen as numbers, not the strings protobuf's JSON form uses for 64-bit fields.
   answer(
     pb.PosReply.toObject(reply as cardsys.v1.PosReply, { longs: Number, defaults: true }),
-    `${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`,
+    [
+      `${reply.ok ? 'ok' : 'refused'} (${reply.code}): ${reply.message}`,
+      // A pay's event id is what a refund of it names (pos refund --pay).
+      ...(reply.ok && reply.eventId ? [`event ${reply.eventId}`] : []),
+    ],
     reply.ok ? 0 : 2,
   );
 }
 
-/** `cardsys pos issue|load|pay|read|status`: a POS terminal's commands to its store's edge. */
+/** `cardsys pos issue|load|replacement-credit|pay|refund|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -103,8 +115,9 @@ export function registerPosCommands(program: Command): void {
       '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
         "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
         "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
-        "<data>/stores/<id>/ca.pem (copied from provisioning). A load sends the PIN as a PIN block under the terminal's PIN key\n" +
-        '(--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); the PIN never leaves the terminal in clear.',
+        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, refund, replacement-credit, pin-unblock and pin-change send each PIN as a PIN block\n' +
+        "under the terminal's PIN key (--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); a PIN never leaves the\n" +
+        'terminal in clear.',
     );
   const common = (command: Command, commandId = '--command-id <id>') =>
     withDataOption(withNatsOptions(command))
@@ -122,9 +135,84 @@ export function registerPosCommands(program: Command): void {
       run(options, { load: { amount: parse(Amount, options.amount, 'amount'), pin: parse(Pin, options.pin, 'pin') } }),
     );
 
+  common(
+    pos
+      .command('replacement-credit')
+      .description(
+        "credit a replacement card with the lost card's balance: head office authorises it from the replacement account once every " +
+          'store that saw the lost card has sent its events past the report',
+      ),
+  )
+    .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nAnswers credited (with the balance), or nothing_due while head office still waits for a store.')
+    .action(async (options: PosCliOptions) => run(options, { replacementCredit: { pin: parse(Pin, options.pin, 'pin') } }));
+
+  common(
+    pos
+      .command('pin-unblock')
+      .description(
+        "unblock the card's PIN (after three wrong tries, or forgotten) and set a new one, with head office's authorisation: " +
+          "head office checks the holder's name and birth date, as the clerk read them from an identity document, against the card's registered user",
+      ),
+  )
+    .requiredOption('--name <name>', "the holder's name as on the identity document")
+    .requiredOption('--birth-date <YYYY-MM-DD>', "the holder's birth date")
+    .requiredOption('--new-pin <pin>', 'the new PIN (4-8 digits), entered by the holder')
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText(
+      'after',
+      '\nRefusals: identity_mismatch, unknown_card, card_blacklisted, too_many_attempts (5 identity mismatches for the card within a day)\n(head office), head_office_unreachable (offline).',
+    )
+    .action(async (options: PosCliOptions) =>
+      run(options, {
+        unblockPin: {
+          name: parse(Name, options.name, 'name'),
+          birthDate: parse(BirthDate, options.birthDate, 'birth-date'),
+          newPin: parse(Pin, options.newPin, 'new-pin'),
+        },
+      }),
+    );
+
+  common(pos.command('pin-change').description("change the card's PIN: the card checks the current one first (a wrong one uses up a try)"))
+    .requiredOption('--pin <pin>', 'the current PIN (4-8 digits)')
+    .requiredOption('--new-pin <pin>', 'the new PIN (4-8 digits)')
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText('after', '\nRefusals: wrong_pin (tries left in the message), pin_blocked (unblock it with pin-unblock).')
+    .action(async (options: PosCliOptions) =>
+      run(options, { changePin: { pin: parse(Pin, options.pin, 'pin'), newPin: parse(Pin, options.newPin, 'new-pin') } }),
+    );
+
   common(pos.command('pay').description('pay from the purse, within the chip balance (works with head office unreachable)'))
     .requiredOption('--amount <yen>', 'amount in whole yen')
     .action(async (options: PosCliOptions) => run(options, { pay: { amount: parse(Amount, options.amount, 'amount') } }));
+
+  common(
+    pos
+      .command('refund')
+      .description(
+        "cancel all or part of a pay made at this store: head office authorises a credit of the card, charged to the store's takings",
+      ),
+  )
+    .requiredOption('--pay <event-id>', 'the pay to refund: the event id `pos pay` printed (eventId with --json)')
+    .option('--amount <yen>', 'the part of the pay to refund, in whole yen (default: the whole pay)')
+    .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText(
+      'after',
+      '\nA pay is refunded once at most, never for more than was paid, only at the store where it was paid and within head\n' +
+        "office's refund window (cardsys host --refund-window-days; default the pay's business day). Refunds need head\n" +
+        'office: with the store offline the refund is refused and the card is not touched.',
+    )
+    .action(async (options: PosCliOptions) =>
+      run(options, {
+        refund: {
+          payEventId: parse(PayEventId, options.pay, 'pay'),
+          ...(options.amount === undefined ? {} : { amount: parse(Amount, options.amount, 'amount') }),
+          pin: parse(Pin, options.pin, 'pin'),
+        },
+      }),
+    );
 
   common(pos.command('read').description("read the card's balance and validity")).action(async (options: PosCliOptions) =>
     run(options, { read: {} }),

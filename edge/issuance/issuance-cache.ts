@@ -14,18 +14,22 @@ import { createOpener, openSignedSealed, type KnownSender, type Opener, type Sea
 export type IssuanceEntry = cardsys.v1.IssuanceEntry.$Properties;
 
 const STAGING_TABLE = 'CREATE TABLE IF NOT EXISTS issuance_cache_staging (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL);';
+// The cursor counts the store's snapshot messages (numbered 1, 2, … in the shared snapshot stream).
+// issuance_cache_state held a sequence of the former per-store stream instead: dropped, so the
+// store reads its feed from the start and its first full generation replaces the copy held.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS issuance_cache (bank_key BLOB PRIMARY KEY, entry BLOB NOT NULL);
 ${STAGING_TABLE}
-CREATE TABLE IF NOT EXISTS issuance_cache_state (
+DROP TABLE IF EXISTS issuance_cache_state;
+CREATE TABLE IF NOT EXISTS issuance_cache_cursor (
   id INTEGER PRIMARY KEY CHECK (id = 1),
-  stream_seq INTEGER NOT NULL,
+  message INTEGER NOT NULL,
   generation INTEGER NOT NULL,
   change_seq INTEGER NOT NULL,
   staging_generation INTEGER NOT NULL,
   staging_next_part INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO issuance_cache_state VALUES (1, 0, 0, 0, 0, 0);
+INSERT OR IGNORE INTO issuance_cache_cursor VALUES (1, 0, 0, 0, 0, 0);
 `;
 
 const NONCE_BYTES = 12;
@@ -34,8 +38,8 @@ const TAG_BYTES = 16;
 const NONCES_PER_DRAW = 4096;
 
 export interface CacheState {
-  /** Last snapshot stream message applied. */
-  streamSeq: number;
+  /** Number of the last of the store's snapshot messages applied. */
+  message: number;
   /** Generation of the live copy (0: none yet). */
   generation: number;
   changeSeq: number;
@@ -118,9 +122,9 @@ export class IssuanceCache {
   }
 
   state(): CacheState {
-    const row = this.db.prepare('SELECT * FROM issuance_cache_state WHERE id = 1').get() as Record<string, number>;
+    const row = this.db.prepare('SELECT * FROM issuance_cache_cursor WHERE id = 1').get() as Record<string, number>;
     return {
-      streamSeq: row.stream_seq!,
+      message: row.message!,
       generation: row.generation!,
       changeSeq: row.change_seq!,
       stagingGeneration: row.staging_generation!,
@@ -180,23 +184,23 @@ export class IssuanceCache {
   }
 
   /**
-   * Applies one message of the store's snapshot stream. `seq` is its stream sequence; messages at
+   * Applies one of the store's snapshot messages. `seq` is its number; messages at
    * or before the cursor are skipped, so a re-read changes nothing. Throws if the blob is not
    * signed by head office or does not open with the store's key (nothing is applied then).
    */
   apply(seq: number, blob: Uint8Array): ApplyOutcome {
     const state = this.state();
-    if (seq <= state.streamSeq) return { kind: 'skipped', reason: `message ${seq} already applied` };
+    if (seq <= state.message) return { kind: 'skipped', reason: `message ${seq} already applied` };
     const { update, upserts } = splitUpdate(openSignedSealed(this.opener, this.snapshotContext, blob, this.headOffice));
     if (update.storeId !== this.storeId) throw new Error(`snapshot message ${seq} is for store ${update.storeId}, not ${this.storeId}`);
     return this.db.transaction((): ApplyOutcome => {
       const setState = (changes: Partial<CacheState>) => {
-        const next = { ...state, ...changes, streamSeq: seq };
+        const next = { ...state, ...changes, message: seq };
         this.db
           .prepare(
-            'UPDATE issuance_cache_state SET stream_seq = ?, generation = ?, change_seq = ?, staging_generation = ?, staging_next_part = ? WHERE id = 1',
+            'UPDATE issuance_cache_cursor SET message = ?, generation = ?, change_seq = ?, staging_generation = ?, staging_next_part = ? WHERE id = 1',
           )
-          .run(next.streamSeq, next.generation, next.changeSeq, next.stagingGeneration, next.stagingNextPart);
+          .run(next.message, next.generation, next.changeSeq, next.stagingGeneration, next.stagingNextPart);
       };
       if (update.parts > 0) return this.applyPart(update, upserts, state, setState);
       if (update.generation !== state.generation) {

@@ -1,5 +1,5 @@
 // Where the edge finds issuance info for a card: its encrypted copy of head office's snapshot,
-// kept up to date from the store's snapshot stream, then head office itself on a miss (the answer
+// kept up to date from the store's snapshot messages, then head office itself on a miss (the answer
 // joins the copy). Head office unreachable or without the user → not found, with the reason.
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -27,7 +27,7 @@ export interface IssuanceInfoOptions {
   logger?: Logger;
   /** How long a lookup waits for head office. */
   lookupTimeoutMs?: number;
-  /** Re-reads the snapshot stream this often even without a notification. */
+  /** Re-reads the snapshot messages this often even without a notification. */
   resyncMs?: number;
 }
 
@@ -54,7 +54,7 @@ export class IssuanceInfo {
     this.replyOpener = createOpener(options.sealingKey, lookupReplySealContext(options.storeId));
   }
 
-  /** Starts following the store's snapshot stream on this connection. */
+  /** Starts following the store's snapshot messages on this connection. */
   attach(nc: NatsConnection): void {
     this.nc = nc;
     this.subscription = nc.subscribe(subjects.snapshot(this.options.storeId), { callback: () => void this.sync() });
@@ -78,7 +78,7 @@ export class IssuanceInfo {
     const jsm = await storeSnapshotApi(nc, this.options.storeId);
     let applied = 0;
     try {
-      for await (const message of readSnapshotMessages(jsm, this.options.storeId, this.cache.state().streamSeq)) {
+      for await (const message of readSnapshotMessages(jsm, this.options.storeId, this.cache.state().message)) {
         const outcome = this.cache.apply(message.seq, message.data);
         if (outcome.kind === 'skipped')
           this.logger.warn(`issuance snapshot of store ${this.options.storeId}: message ${message.seq} skipped: ${outcome.reason}`);

@@ -1,5 +1,5 @@
 // Issuance at a store's node, composed: the encrypted issuance copy (following head office's
-// snapshot stream once NATS is reached) and the `issue` command on the POS handler.
+// snapshot messages once NATS is reached) and the `issue` command on the POS handler.
 import type { KeyObject } from 'node:crypto';
 import type { SigningKey } from '../../contracts/index.js';
 import type Database from 'better-sqlite3';
@@ -36,7 +36,7 @@ export interface StoreIssuance {
   stop(): Promise<void>;
 }
 
-/** Starts issuance at a store: registers the `issue` command and follows the snapshot stream. */
+/** Starts issuance at a store: registers the `issue` command and follows the snapshot messages. */
 export function startStoreIssuance(edge: IssuanceEdge, pos: PosServer, options: StoreIssuanceOptions): StoreIssuance {
   const info = new IssuanceInfo({
     storeId: edge.storeId,

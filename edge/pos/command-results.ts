@@ -82,15 +82,17 @@ export class CommandResults {
 
 /**
  * What identifies a command's content, to tell a retry from a different command reusing an id: the
- * terminal it came from and the command's fields but the PIN block (random on every encryption, and
- * secret: edge.db keeps nothing derived from the PIN).
+ * terminal it came from and the command's fields but the PIN blocks (random on every encryption, and
+ * secret: edge.db keeps nothing derived from a PIN).
  */
 export function commandDigest(command: cardsys.v1.PosCommand, terminalId: string): string {
-  const { load } = command;
+  const { load, unblockPin } = command;
   const fields = pb.PosCommand.encode({
     ...command,
     terminalId,
     ...(load ? { load: { amount: load.amount } } : {}),
+    ...(unblockPin ? { unblockPin: { name: unblockPin.name, birthDate: unblockPin.birthDate } } : {}),
+    ...(command.changePin ? { changePin: {} } : {}),
   }).finish();
   return createHash('sha256').update(fields).digest('hex');
 }

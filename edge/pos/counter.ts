@@ -27,11 +27,12 @@ export async function openChipTerminal(
 }
 
 /**
- * The PIN of a load, opened from its PIN block with the key of the terminal it came from, to be
- * presented to the card at once and kept nowhere. PinBlockError when the block does not open.
+ * A PIN of the command (a load's, or an old or new PIN at the counter), opened from its PIN block
+ * with the key of the terminal it came from, to be presented to the card at once and kept nowhere.
+ * PinBlockError when the block does not open.
  */
-export function pinOf(counter: CounterOptions, request: PosRequest): string {
+export function pinOf(counter: CounterOptions, request: PosRequest, pinBlock: Uint8Array | null | undefined): string {
   const key = terminalPinKey(counter.pinMasterKey, request.storeId, request.terminalId);
   const binding = { storeId: request.storeId, terminalId: request.terminalId, commandId: request.commandId };
-  return decryptPinBlock(key, request.command.load?.pinBlock ?? new Uint8Array(0), binding);
+  return decryptPinBlock(key, pinBlock ?? new Uint8Array(0), binding);
 }

@@ -1,7 +1,8 @@
 // The POS terminal's side: send a command to the store's edge on the terminal's own subject and wait
 // for its reply, retrying with the same command id after a timeout (the edge answers a retry with
 // the first result). The reply is asked for inside the terminal's own inbox, the only place the
-// edge answers it; a load's PIN leaves the terminal only as a PIN block under its PIN key.
+// edge answers it; a PIN (a load's, an old or new one) leaves the terminal only as a PIN block under
+// its PIN key.
 import { createInbox, RequestError, type NatsConnection } from '@nats-io/transport-node';
 import { decodeOrThrow, encryptPinBlock, pb, subjects, type cardsys, type PosReply } from '../../contracts/index.js';
 import { inboxPrefixOf } from '../../infra/nats/index.js';
@@ -16,33 +17,48 @@ export interface SendOptions {
   attempts?: number;
 }
 
-/** Who sends: one terminal of one store, with its PIN key when it sends loads. */
+/** Who sends: one terminal of one store, with its PIN key when it sends PINs. */
 export interface PosTerminal {
   storeId: string;
   terminalId: string;
   pinKey?: Uint8Array;
 }
 
-/** A command as the terminal has it: a load's PIN still in clear, in memory only. */
+/** A command as the terminal has it: its PINs still in clear, in memory only. */
 export interface PosCommandInput {
   commandId: string;
   issue?: Record<string, never>;
   read?: Record<string, never>;
   pay?: { amount: number };
   load?: { amount: number; pin: string };
+  /** Refund a pay of this store (amount omitted: the whole pay). */
+  refund?: { payEventId: string; amount?: number; pin: string };
+  /** Credit a replacement card with the lost card's balance, once the customer entered the PIN. */
+  replacementCredit?: { pin: string };
+  /** PIN unblock: the holder's identity as the clerk checked it, and the new PIN. */
+  unblockPin?: { name: string; birthDate: string; newPin: string };
+  changePin?: { pin: string; newPin: string };
   /** What became of an earlier command of this terminal. */
   status?: { commandId: string };
 }
 
-/** The PosCommand on the wire: the PIN encrypted into a PIN block bound to this terminal and command. */
+/** The PosCommand on the wire: each PIN encrypted into a PIN block bound to this terminal and command. */
 export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput): Uint8Array {
-  const { load, ...rest } = input;
+  const { load, refund, unblockPin, changePin, replacementCredit, ...rest } = input;
   const command: cardsys.v1.PosCommand.$Properties = { ...rest, storeId: terminal.storeId };
-  if (load) {
-    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a load`);
-    const binding = { storeId: terminal.storeId, terminalId: terminal.terminalId, commandId: input.commandId };
-    command.load = { amount: load.amount, pinBlock: encryptPinBlock(terminal.pinKey, load.pin, binding) };
-  }
+  const pinBlock = (pin: string) => {
+    if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a PIN`);
+    return encryptPinBlock(terminal.pinKey, pin, {
+      storeId: terminal.storeId,
+      terminalId: terminal.terminalId,
+      commandId: input.commandId,
+    });
+  };
+  if (load) command.load = { amount: load.amount, pinBlock: pinBlock(load.pin) };
+  if (refund) command.refund = { payEventId: refund.payEventId, amount: refund.amount ?? 0, pinBlock: pinBlock(refund.pin) };
+  if (unblockPin) command.unblockPin = { name: unblockPin.name, birthDate: unblockPin.birthDate, newPinBlock: pinBlock(unblockPin.newPin) };
+  if (changePin) command.changePin = { pinBlock: pinBlock(changePin.pin), newPinBlock: pinBlock(changePin.newPin) };
+  if (replacementCredit) command.replacementCredit = { pinBlock: pinBlock(replacementCredit.pin) };
   return pb.PosCommand.encode(command).finish();
 }
 

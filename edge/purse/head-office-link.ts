@@ -11,7 +11,10 @@ export class HeadOfficeUnreachableError extends Error {
 }
 
 export type InquiryReply = cardsys.v1.InquiryReply;
-type InquiryKind = Pick<cardsys.v1.InquiryRequest.$Properties, 'authorise' | 'pending' | 'release'>;
+type InquiryKind = Pick<
+  cardsys.v1.InquiryRequest.$Properties,
+  'authorise' | 'pending' | 'release' | 'refund' | 'refundRelease' | 'pinUnblock'
+>;
 
 export class HeadOfficeLink {
   private nc: NatsConnection | undefined;
@@ -58,8 +61,14 @@ export class HeadOfficeLink {
    * broker is joining another hub node, or head office's responder is reconnecting) is asked again
    * at once and does not use up an attempt, within the time the attempts would take; every request
    * is one head office answers the same however often it comes (an authorisation by its id).
+   * `waitForResponders: false` takes nobody there as unreachable at once: the store's broker stays
+   * up while its WAN link is down, so only this tells an offline store from an online one.
    */
-  async inquire(terminalId: string, kind: InquiryKind, options: { attempts?: number } = {}): Promise<InquiryReply> {
+  async inquire(
+    terminalId: string,
+    kind: InquiryKind,
+    options: { attempts?: number; waitForResponders?: boolean } = {},
+  ): Promise<InquiryReply> {
     const bytes = pb.InquiryRequest.encode({ storeId: this.storeId, terminalId, ...kind }).finish();
     const attempts = options.attempts ?? 1;
     const deadline = Date.now() + attempts * this.timeoutMs;
@@ -73,7 +82,7 @@ export class HeadOfficeLink {
       } catch (error) {
         lastError = error as Error;
         const nobodyThere = error instanceof RequestError && error.isNoResponders();
-        if (nobodyThere && Date.now() + NO_RESPONDERS_PAUSE_MS < deadline) {
+        if (nobodyThere && options.waitForResponders !== false && Date.now() + NO_RESPONDERS_PAUSE_MS < deadline) {
           await new Promise((resolve) => setTimeout(resolve, NO_RESPONDERS_PAUSE_MS));
           continue;
         }

@@ -4,31 +4,28 @@
 import { bankIdDigits, fromHex, newAuthorisationId, toHex } from '../../card/index.js';
 import { decideLoad, yen } from '../../domain/index.js';
 import { CardRemovedError, CardStatusError } from '../../reader/index.js';
-import { PinBlockError } from '../../contracts/index.js';
-import { pinOf, type PosOutcome, type PosRequest } from '../pos/index.js';
+import type { PosOutcome, PosRequest } from '../pos/index.js';
 import type { cardsys, Fields } from '../../contracts/index.js';
 import type { LogRecord } from '../../reader/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
-import { logCoversFrom, Refused, type ChipCredit, type InsertedCard, type LoadTerms, type PurseCounter } from './purse-counter.js';
+import {
+  logCoversFrom,
+  pinRefusal,
+  Refused,
+  type ChipCredit,
+  type InsertedCard,
+  type LoadTerms,
+  type PurseCounter,
+} from './purse-counter.js';
 
 export async function load(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
   const amount = counter.amountOf(request.command.load?.amount);
   const card = await insertCard(counter, request);
   const cardId = card.info.cardId;
   await counter.refuseUnusable(request, card, 'load', amount);
-  await counter.authenticate(card);
-  try {
-    await card.terminal.verifyPin(openPinBlock(counter, request));
-  } catch (error) {
-    const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
-    if (tries === undefined) throw error;
-    const refusal =
-      tries === 0
-        ? { code: 'pin_blocked', message: 'PIN blocked after too many wrong tries: this card can no longer be loaded' }
-        : { code: 'wrong_pin', message: `wrong PIN: ${tries} ${tries === 1 ? 'try' : 'tries'} left` };
-    return counter.decline(request, cardId, 'load', amount, refusal, card.facts.balance);
-  }
+  const wrongPin = await verifyHolderPin(counter, card, request, { operation: 'load', amount, pinBlock: request.command.load?.pinBlock });
+  if (wrongPin) return wrongPin;
   const bankId = await bankIdOf(counter, card, request);
   const balance = await counter.balanceAfter(card, await settleOpenLoads(counter, card, request, true));
   const decision = decideLoad({ ...card.facts, balance: balance.balance }, amount, counter.today());
@@ -67,6 +64,61 @@ export async function load(counter: PurseCounter, request: PosRequest): Promise<
     balance: loaded.newBalance,
     eventId: loaded.eventId,
   };
+}
+
+/**
+ * A replacement card takes the balance head office moved to it from the lost card: at this
+ * insertion, with the PIN verified, head office authorises the load from the replacement account
+ * and the card is credited, as an open load is completed.
+ */
+export async function replacementCredit(counter: PurseCounter, request: PosRequest): Promise<PosOutcome> {
+  const card = await insertCard(counter, request);
+  const cardId = card.info.cardId;
+  await counter.refuseUnusable(request, card, 'load', 0);
+  if (!counter.options.link.online)
+    throw Refused.because(
+      'head_office_unreachable',
+      "a lost card's balance is credited with head office reachable: try again once it is",
+      cardId,
+    );
+  const wrongPin = await verifyHolderPin(counter, card, request, {
+    operation: 'load',
+    amount: 0,
+    pinBlock: request.command.replacementCredit?.pinBlock,
+  });
+  if (wrongPin) return wrongPin;
+  const notes = await settleOpenLoads(counter, card, request, true);
+  const { balance } = await counter.balanceAfter(card, notes);
+  if (notes.length === 0)
+    return {
+      ok: false,
+      code: 'nothing_due',
+      message: `no balance of a lost card waits for this card (head office moves it once every store that saw the lost card has sent its events past the report); balance ${yen(balance)}`,
+      cardId,
+      balance,
+    };
+  return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
+}
+
+/**
+ * Presents the holder's PIN for a credit of the card (a load's, a replacement credit's or a
+ * refund's) to the card; a wrong or blocked PIN is declined and recorded.
+ */
+export async function verifyHolderPin(
+  counter: PurseCounter,
+  card: InsertedCard,
+  request: PosRequest,
+  credit: { operation: 'load' | 'refund'; amount: number; pinBlock: Uint8Array | null | undefined },
+): Promise<PosOutcome | undefined> {
+  await counter.authenticate(card);
+  try {
+    await card.terminal.verifyPin(counter.pinFrom(request, credit.pinBlock));
+    return undefined;
+  } catch (error) {
+    const refusal = pinRefusal(error);
+    if (!refusal) throw error;
+    return counter.decline(request, card.info.cardId, credit.operation, credit.amount, refusal, card.facts.balance);
+  }
 }
 
 /** Credits the card with an authorisation, recording the start before and the load after. */
@@ -148,7 +200,12 @@ export async function settleOpenLoads(
   if (!link.online) return [];
   const cardId = card.info.cardId;
   try {
-    const probe = await link.inquire(request.terminalName, { pending: { cardId, cardCounter: card.balance.counter } });
+    // Asked at every insertion, a pay's too: a store whose WAN link is down must not wait for it.
+    const probe = await link.inquire(
+      request.terminalName,
+      { pending: { cardId, cardCounter: card.balance.counter } },
+      { waitForResponders: false },
+    );
     if (probe.code !== 'log_needed') return [];
     const reply = await link.inquire(request.terminalName, {
       pending: { cardId, logRead: true, canCredit, ...(await chipLogOf(counter, card)) },
@@ -242,16 +299,4 @@ async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosR
     throw Refused.because('card_unusable', 'the magnetic stripe and the chip name different bank accounts', card.info.cardId);
   }
   return onStripe;
-}
-
-/** The load's PIN, opened from its PIN block only to be presented to the card. */
-function openPinBlock(counter: PurseCounter, request: PosRequest): string {
-  try {
-    const pin = pinOf(counter.options, request);
-    if (!/^\d{4,8}$/.test(pin)) throw new PinBlockError('PIN must be 4 to 8 digits');
-    return pin;
-  } catch (error) {
-    if (error instanceof PinBlockError) throw Refused.because('bad_request', `PIN block: ${error.message}`);
-    throw error;
-  }
 }

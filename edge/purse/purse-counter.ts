@@ -2,12 +2,12 @@
 // log, its notes of sent pays and recorded loads, and the way a refusal ends an operation.
 import type { Database } from 'better-sqlite3';
 import { LOG_CAPACITY } from '../../card/index.js';
-import { Yen, type cardsys, type Fields, type NewDomainEvent } from '../../contracts/index.js';
-import { checkCardUsable, isoDay, type CardFacts } from '../../domain/index.js';
-import type { BalanceReading, CardInfo, ChipTerminal, LogRecord } from '../../reader/index.js';
+import { PinBlockError, Yen, type cardsys, type Fields, type NewDomainEvent } from '../../contracts/index.js';
+import { checkCardUsable, isoDay, type CardFacts, type PurseOperation } from '../../domain/index.js';
+import { CardStatusError, type BalanceReading, type CardInfo, type ChipTerminal, type LogRecord } from '../../reader/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { EventLog } from '../log/index.js';
-import type { CounterOptions, PosOutcome, PosRequest } from '../pos/index.js';
+import { pinOf, type CounterOptions, type PosOutcome, type PosRequest } from '../pos/index.js';
 import type { BlacklistCache } from './blacklist-cache.js';
 import type { HeadOfficeLink } from './head-office-link.js';
 import { RecordedLoads } from './recorded-loads.js';
@@ -24,6 +24,8 @@ export interface PurseServiceOptions extends CounterOptions {
   now?: () => Date;
   /** A credit is not started closer than this to its authorisation's deadline. */
   creditSafetyMs?: number;
+  /** Resolves once head office holds the store's log up to this sequence (a refund's pay must be there). */
+  replicated?: (seq: number) => Promise<void>;
 }
 
 /** A card in a terminal, checked: what the purse decisions need. */
@@ -41,6 +43,7 @@ export interface InsertedCard {
 // Nested messages decode with every field set (defaults included); their generated types say optional.
 export type LoadTerms = Fields<cardsys.v1.LoadAuthorisation>;
 export type ChipCredit = Fields<cardsys.v1.ChipCredit>;
+export type PinUnblockTerms = Fields<cardsys.v1.PinUnblockAuthorisation>;
 
 /** The outcome of a command that ends early, thrown through the flow and turned into a reply. */
 export class Refused extends Error {
@@ -87,7 +90,7 @@ export class PurseCounter {
   }
 
   /** Authentication code, tamper check, expiry, blacklist: before anything else touches the card. */
-  async refuseUnusable(request: PosRequest, card: InsertedCard, operation: 'load' | 'pay', amount: number): Promise<void> {
+  async refuseUnusable(request: PosRequest, card: InsertedCard, operation: PurseOperation, amount: number): Promise<void> {
     const refusal = checkCardUsable(card.facts, this.today());
     if (refusal) throw new Refused(await this.decline(request, card.info.cardId, operation, amount, refusal, card.facts.balance));
   }
@@ -96,7 +99,7 @@ export class PurseCounter {
   async decline(
     request: PosRequest,
     cardId: string,
-    operation: 'load' | 'pay',
+    operation: PurseOperation,
     amount: number,
     refusal: { code: string; message: string },
     balance: number,
@@ -112,11 +115,39 @@ export class PurseCounter {
     return this.options.log.append([{ event, streamId: `card-${cardId}`, commandId: request.commandId, occurredAt: this.now() }]);
   }
 
+  /** A PIN of the command, opened from its PIN block only to be presented to the card. */
+  pinFrom(request: PosRequest, pinBlock: Uint8Array | null | undefined): string {
+    try {
+      const pin = pinOf(this.options, request, pinBlock);
+      if (!/^\d{4,8}$/.test(pin)) throw new PinBlockError('PIN must be 4 to 8 digits');
+      return pin;
+    } catch (error) {
+      if (error instanceof PinBlockError) throw Refused.because('bad_request', `PIN block: ${error.message}`);
+      throw error;
+    }
+  }
+
   amountOf(amount: number | null | undefined): number {
     const parsed = Yen.safeParse(amount);
     if (!parsed.success) throw Refused.because('bad_request', `amount: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     return parsed.data;
   }
+}
+
+/**
+ * The card's refusal of a PIN (VERIFY PIN, or the old PIN of CHANGE REFERENCE DATA) as a reply:
+ * wrong with tries left, or blocked; undefined for any other error.
+ */
+export function pinRefusal(error: unknown): { code: string; message: string } | undefined {
+  const tries = error instanceof CardStatusError ? error.pinTriesLeft : undefined;
+  if (tries === undefined) return undefined;
+  if (tries === 0)
+    return {
+      code: 'pin_blocked',
+      message:
+        "PIN blocked after too many wrong tries: the card takes no PIN until it is unblocked at a store, with the holder's identity checked",
+    };
+  return { code: 'wrong_pin', message: `wrong PIN: ${tries} ${tries === 1 ? 'try' : 'tries'} left` };
 }
 
 /** The oldest card counter the usage log (newest first, LOG_CAPACITY records at most) still holds. */

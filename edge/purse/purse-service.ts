@@ -1,14 +1,16 @@
-// Load, pay and read at the store, as POS command handlers. The chip is the purse; the store checks
-// the card, asks head office's inquiry centre for loads (load.ts), pays within the chip balance
-// (pay.ts), and records what happened in its own log. Each operation is its own module; this one
+// Load, pay, refund and read at the store, and the holder's PIN, as POS command handlers. The chip
+// is the purse; the store checks the card, asks head office's inquiry centre for loads (load.ts),
+// refunds (refund.ts) and PIN unblocks (pin.ts), pays within the chip balance (pay.ts), and records what happened in its own log. Each operation is its own module; this one
 // registers them and turns refusals and card or network trouble into replies.
 import { checkCardUsable, yen } from '../../domain/index.js';
 import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, UnknownCardError } from '../../reader/index.js';
 import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
-import { load, settleOpenLoads } from './load.js';
+import { load, replacementCredit, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
+import { refund } from './refund.js';
+import { changePin, unblockPin } from './pin.js';
 import { PurseCounter, Refused, type PurseServiceOptions } from './purse-counter.js';
 
 export class PurseService {
@@ -21,7 +23,11 @@ export class PurseService {
   register(pos: PosServer): void {
     pos.register('pay', (request) => this.guard(request, () => pay(this.counter, request)));
     pos.register('load', (request) => this.guard(request, () => load(this.counter, request)));
+    pos.register('refund', (request) => this.guard(request, () => refund(this.counter, request)));
     pos.register('read', (request) => this.guard(request, () => this.read(request)));
+    pos.register('replacementCredit', (request) => this.guard(request, () => replacementCredit(this.counter, request)));
+    pos.register('unblockPin', (request) => this.guard(request, () => unblockPin(this.counter, request)));
+    pos.register('changePin', (request) => this.guard(request, () => changePin(this.counter, request)));
     // A pay cut short (the edge stopped after the debit went to the card) is recorded when the card
     // comes back: `pos status` then says so, under the pay's own command id.
     pos.explainInterrupted((commandId) => {
@@ -60,7 +66,11 @@ export class PurseService {
     } catch (error) {
       if (error instanceof Refused) return error.outcome;
       if (error instanceof HeadOfficeUnreachableError)
-        return { ok: false, code: 'head_office_unreachable', message: `${error.message}; loads need head office, pays do not` };
+        return {
+          ok: false,
+          code: 'head_office_unreachable',
+          message: `${error.message}; loads and PIN unblocks need head office, pays do not`,
+        };
       if (error instanceof CardRemovedError)
         return { ok: false, code: 'card_removed', message: 'card removed during the operation: nothing was recorded; insert it again' };
       if (error instanceof NoCardError)

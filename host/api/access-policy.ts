@@ -53,6 +53,11 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/cards/:cardId/purse': { roles: READERS },
   'POST /v1/cards/:cardId/blacklist': { roles: ['operator'], writes: true },
   'DELETE /v1/cards/:cardId/blacklist': { roles: ['operator'], writes: true },
+  // A customer reports a lost card at the desk (a clerk) or by phone to operations (an operator).
+  'POST /v1/cards/:cardId/loss': { roles: ['operator', 'clerk'], writes: true },
+  // The replacement is a primary issuance: the clerks' job.
+  'POST /v1/cards/:cardId/replacement': { roles: ['clerk'], writes: true },
+  'GET /v1/cards/:cardId/replacement': { roles: READERS },
   'GET /v1/alerts': { roles: ['operator', 'auditor', 'viewer'] },
   'GET /v1/stores': { roles: READERS },
   'GET /v1/stores/:storeId/sync': { roles: READERS },

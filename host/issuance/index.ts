@@ -1,5 +1,5 @@
 // Issuance at head office: the issuance info for stores (sealed snapshots and changes into each
-// store's snapshot stream, answers to on-demand lookups), and the composition root that starts
+// store's snapshot messages, answers to on-demand lookups), and the composition root that starts
 // them with the application and primary issuance routes.
 
 export {

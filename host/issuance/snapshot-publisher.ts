@@ -1,14 +1,21 @@
 // Head office's side of the issuance info: seals each store's snapshot and every later change to
 // that store's X25519 key, signs each sealed message with head office's key, and publishes them
-// into the store's snapshot stream. Where a store
-// stands is read back from the stream itself (the headers of its last message), so the publisher
-// keeps no cursor of its own and resumes exactly after a restart.
+// as the store's next numbered messages in the snapshot stream. Where a store stands is read back
+// from the stream itself (the headers of its last message), so the publisher keeps no cursor of its
+// own and resumes exactly after a restart.
 import type Database from 'better-sqlite3';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { pb, type cardsys, snapshotStream, subjects } from '../../contracts/index.js';
+import { pb, type cardsys } from '../../contracts/index.js';
 import { createSealer, sealingPublicKeyFromRaw, signSealed, type Sealer, type SigningKey } from '../../contracts/index.js';
-import { ensureSnapshotStream, streamReplicas } from '../../infra/nats/index.js';
+import {
+  ensureSnapshotsStream,
+  lastSnapshotMessage,
+  publishSnapshotMessage,
+  snapshotsStreamLastSeq,
+  startSnapshotGeneration,
+  streamReplicas,
+} from '../../infra/nats/index.js';
 import { snapshotSealContext } from '../../contracts/index.js';
 import { IssuanceSnapshotReader, ISSUANCE_SNAPSHOT_SCHEMA, type SnapshotStore } from '../../projections/index.js';
 
@@ -52,12 +59,13 @@ export interface SnapshotPublisher {
 }
 
 interface StoreCursor {
-  /** Stream sequence of the last message on the store's subject: publishes expect it, so a second publisher cannot interleave. */
-  lastSeq: number;
+  /** Number of the store's last message: the next is one more, and taken only once. */
+  last: number;
+  /** Number of the first message of the store's newest full generation. */
+  generationStart: number;
   feed: string;
   changeSeq: number;
   generation: number;
-  messagesSinceFull: number;
 }
 
 /** Encodes a snapshot update around already-encoded entries, without decoding them again. */
@@ -77,20 +85,31 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
   const reader = new IssuanceSnapshotReader(options.readModels);
   const js = jetstream(options.nc);
   const jsm = await jetstreamManager(options.nc);
-  const replicas = streamReplicas(options.nc);
+  await ensureSnapshotsStream(jsm, streamReplicas(options.nc));
   const cursors = new Map<string, StoreCursor | undefined>();
+  /** The stream's last sequence, which every publish expects: undefined until read (again, after a failure). */
+  let streamSeq: number | undefined;
+  const expectedSeq = async () => (streamSeq ??= await snapshotsStreamLastSeq(jsm));
 
-  const publish = async (store: SnapshotStore, cursor: StoreCursor, payload: Uint8Array, msgID: string, figures: PublishFigures) => {
+  const headersOf = (cursor: StoreCursor) => {
     const h = headers();
     h.set(HEADER.feed, cursor.feed);
     h.set(HEADER.changeSeq, String(cursor.changeSeq));
     h.set(HEADER.generation, String(cursor.generation));
-    const ack = await js.publish(subjects.snapshot(store.storeId), payload, {
+    return h;
+  };
+  const positionOf = (cursor: StoreCursor) => ({ number: cursor.last, generationStart: cursor.generationStart });
+
+  /** Publishes the cursor's next message; resolves with its stream sequence. */
+  const publish = async (store: SnapshotStore, cursor: StoreCursor, payload: Uint8Array, msgID: string, figures: PublishFigures) => {
+    const position = { number: cursor.last + 1, generationStart: cursor.generationStart };
+    const ack = await publishSnapshotMessage(js, store.storeId, position, payload, {
+      streamSeq: await expectedSeq(),
       msgID,
-      headers: h,
-      expect: { lastSubjectSequence: cursor.lastSeq },
+      headers: headersOf(cursor),
     });
-    cursor.lastSeq = ack.seq;
+    streamSeq = ack.seq;
+    cursor.last = position.number;
     figures.messages++;
     figures.bytes += payload.length;
     return ack.seq;
@@ -98,16 +117,14 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
 
   const cursorOf = async (store: SnapshotStore): Promise<StoreCursor | undefined> => {
     if (cursors.has(store.storeId)) return cursors.get(store.storeId);
-    await ensureSnapshotStream(jsm, store.storeId, replicas);
-    const stream = snapshotStream(store.storeId);
-    const last = await jsm.streams.getMessage(stream, { last_by_subj: subjects.snapshot(store.storeId) });
+    const last = await lastSnapshotMessage(jsm, store.storeId);
     const cursor: StoreCursor | undefined = last
       ? {
-          lastSeq: last.seq,
+          last: last.position.number,
+          generationStart: last.position.generationStart,
           feed: last.header.get(HEADER.feed),
           changeSeq: Number(last.header.get(HEADER.changeSeq)),
           generation: Number(last.header.get(HEADER.generation)),
-          messagesSinceFull: (await jsm.streams.info(stream)).state.messages,
         }
       : undefined;
     cursors.set(store.storeId, cursor);
@@ -122,13 +139,8 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
 
   const publishFull = async (store: SnapshotStore, previous: StoreCursor | undefined, feed: string, figures: PublishFigures) => {
     const { changeSeq, entries } = reader.snapshot(store.storeId);
-    const cursor: StoreCursor = {
-      lastSeq: previous?.lastSeq ?? 0,
-      feed,
-      changeSeq,
-      generation: (previous?.generation ?? 0) + 1,
-      messagesSinceFull: 0,
-    };
+    const last = previous?.last ?? 0;
+    const cursor: StoreCursor = { last, generationStart: last + 1, feed, changeSeq, generation: (previous?.generation ?? 0) + 1 };
     const parts: Uint8Array[][] = [[]];
     let size = 0;
     for (const entry of entries) {
@@ -151,12 +163,12 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
         figures,
       );
       if (index === 0) firstSeq = seq;
-      cursor.messagesSinceFull++;
     }
-    // Everything before the new generation is superseded by it. (nats-server 2.9 purges the whole
-    // stream for seq 1, hence the check.)
-    const stream = snapshotStream(store.storeId);
-    if ((await jsm.streams.info(stream)).state.first_seq < firstSeq) await jsm.streams.purge(stream, { seq: firstSeq });
+    // Everything of the store's before the new generation is superseded by it.
+    streamSeq = await startSnapshotGeneration(js, jsm, store.storeId, positionOf(cursor), previous ? firstSeq : 0, {
+      streamSeq: await expectedSeq(),
+      headers: headersOf(cursor),
+    });
     cursors.set(store.storeId, cursor);
     figures.fullSnapshots++;
     logger.info(
@@ -169,7 +181,7 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
     for (;;) {
       const changes = reader.changesAfter(store.storeId, cursor.changeSeq, changesPerMessage);
       if (changes.length === 0) return 'done';
-      if (changes.some((change) => change.bankId === undefined) || cursor.messagesSinceFull >= compactAfter) return 'full';
+      if (changes.some((change) => change.bankId === undefined) || cursor.last - cursor.generationStart + 1 >= compactAfter) return 'full';
       const bankIds = [...new Set(changes.map((change) => change.bankId!))];
       const upserts: Uint8Array[] = [];
       const removed: string[] = [];
@@ -188,9 +200,8 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
         `${cursor.feed}:${store.storeId}:c${changeSeq}`,
         figures,
       );
-      cursor.lastSeq = next.lastSeq;
+      cursor.last = next.last;
       cursor.changeSeq = changeSeq;
-      cursor.messagesSinceFull++;
       figures.changeMessages++;
     }
   };
@@ -214,7 +225,9 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
             await publishStore(store, feed, figures);
             figures.stores++;
           } catch (error) {
-            cursors.delete(store.storeId);
+            // Perhaps another publisher wrote: every store's cursor and the stream's end are read again.
+            cursors.clear();
+            streamSeq = undefined;
             figures.failedStores++;
             logger.error(`issuance snapshot of store ${store.storeId} not published: ${(error as Error).message}`);
           }

@@ -13,7 +13,15 @@ import { type PcscCard, PcscReaders } from '../../reader/index.js';
 import { applicationRoutes, IssuanceOffice } from '../applications/index.js';
 import { storeKeyDirectory, type HqWriter } from '../hq-writer/index.js';
 import type { SigningKey } from '../../contracts/index.js';
-import { type IssuanceStation, primaryIssuanceRoutes, stripeWriterOf } from '../primary-issuance/index.js';
+import {
+  type IssuanceStation,
+  type IssueCardRequest,
+  type IssuedCard,
+  issuePrimaryCard,
+  type PrimaryIssuanceOptions,
+  primaryIssuanceRoutes,
+  stripeWriterOf,
+} from '../primary-issuance/index.js';
 import { startLookupResponder } from './lookup-responder.js';
 import { startSnapshotPublisher } from './snapshot-publisher.js';
 
@@ -41,6 +49,8 @@ export interface HeadOfficeIssuance {
    * models, so every instance answers: one of them per lookup), for as long as the API runs.
    */
   routes(office: () => IssuanceOffice): FastifyPluginAsync;
+  /** Primary issuance on the card in head office's station, outside the routes (a lost card's replacement). */
+  issueCard(office: () => IssuanceOffice, request: IssueCardRequest): Promise<IssuedCard>;
   /** The writer's side: the issuance office on `hq`, and the snapshot publisher (one per head office). */
   startWriter(hqWriter: HqWriter): Promise<{ office: IssuanceOffice; stop(): Promise<void> }>;
 }
@@ -73,6 +83,11 @@ export function pcscIssuanceStation(readerName: string, stripe: string): Issuanc
 
 export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): HeadOfficeIssuance {
   const logger = options.logger ? { logger: options.logger } : {};
+  const primaryIssuance = (office: () => IssuanceOffice): PrimaryIssuanceOptions => ({
+    office,
+    issuerKeys: options.issuerKeys,
+    ...(options.station ? { station: options.station } : {}),
+  });
   return {
     routes(office) {
       return async (app) => {
@@ -90,14 +105,11 @@ export function headOfficeIssuance(options: HeadOfficeIssuanceOptions): HeadOffi
           options.station?.close?.();
         });
         await app.register(applicationRoutes({ office }));
-        await app.register(
-          primaryIssuanceRoutes({
-            office,
-            issuerKeys: options.issuerKeys,
-            ...(options.station ? { station: options.station } : {}),
-          }),
-        );
+        await app.register(primaryIssuanceRoutes(primaryIssuance(office)));
       };
+    },
+    issueCard(office, request) {
+      return issuePrimaryCard(primaryIssuance(office), request);
     },
     async startWriter(hqWriter) {
       const office = await IssuanceOffice.open({

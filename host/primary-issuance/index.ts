@@ -1,5 +1,6 @@
 // Primary issuance at head office: the card in head office's reader, its stripe, CardPrimaryIssued.
 export {
+  issuePrimaryCard,
   stripeWriterOf,
   virtualCardStripeWriter,
   type IssuanceStation,
@@ -8,4 +9,4 @@ export {
   type PrimaryIssuanceOptions,
   type StripeData,
 } from './primary-issuance.js';
-export { primaryIssuanceRoutes } from './routes.js';
+export { IssueCardBody, primaryIssuanceRoutes, sendIssuanceRefusal } from './routes.js';

@@ -1,5 +1,5 @@
 // POST /v1/users/:userId/cards: primary issuance on the card in head office's issuance station.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CardIdTakenError, UnknownUserError } from '../../domain/index.js';
 import { CardReaderError } from '../../reader/index.js';
@@ -10,7 +10,8 @@ import { IssuanceNotConfiguredError, issuePrimaryCard, type PrimaryIssuanceOptio
 const Params = z.object({ userId: z.string().min(1, 'user id is required').max(128, 'user id must be at most 128 characters') });
 // The reader and the stripe encoder are head office's configuration: a body naming either (or
 // anything else) is refused rather than ignored.
-const Body = strictBody(
+/** The body of a primary issuance: an optional PIN (the card reader and stripe encoder are head office's). */
+export const IssueCardBody = strictBody(
   {
     pin: z
       .string()
@@ -34,7 +35,7 @@ export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyP
             "encoder are head office's own (`cardsys host --issuance-reader --issuance-stripe`), never named by the caller.",
           tags: ['issuance'],
           params: Params,
-          body: Body,
+          body: IssueCardBody,
         },
         config: {
           responses: {
@@ -47,19 +48,24 @@ export function primaryIssuanceRoutes(options: PrimaryIssuanceOptions): FastifyP
       },
       async (request, reply) => {
         const { userId } = request.params as z.output<typeof Params>;
-        const body = request.body as z.output<typeof Body>;
+        const body = request.body as z.output<typeof IssueCardBody>;
         try {
           const card = await issuePrimaryCard(options, { userId, ...(body.pin ? { pin: body.pin } : {}) });
           return reply.code(201).send(card);
         } catch (error) {
-          if (error instanceof UnknownUserError) throw new NotFoundError(error.message);
-          if (error instanceof IssuanceNotConfiguredError) return reply.code(503).send({ error: error.code, message: error.message });
-          if (error instanceof CardIdTakenError) return reply.code(409).send({ error: error.code, message: error.message });
-          if (error instanceof CardReaderError || error instanceof StripeDataError)
-            return reply.code(409).send({ error: 'card_not_issued', message: `the card was not issued: ${error.message}` });
-          throw error;
+          return sendIssuanceRefusal(reply, error);
         }
       },
     );
   };
+}
+
+/** Answers why a primary issuance did not happen (nothing was recorded); anything else goes on up. */
+export function sendIssuanceRefusal(reply: FastifyReply, error: unknown) {
+  if (error instanceof UnknownUserError) throw new NotFoundError(error.message);
+  if (error instanceof IssuanceNotConfiguredError) return reply.code(503).send({ error: error.code, message: error.message });
+  if (error instanceof CardIdTakenError) return reply.code(409).send({ error: error.code, message: error.message });
+  if (error instanceof CardReaderError || error instanceof StripeDataError)
+    return reply.code(409).send({ error: 'card_not_issued', message: `the card was not issued: ${error.message}` });
+  throw error;
 }

@@ -72,7 +72,8 @@ export interface WrittenHubConfig {
 
 /** The name a JetStream cluster of hub nodes goes by, and each node's. */
 const CLUSTER_NAME = 'cardsys-hub';
-const nodeName = (node: number) => `${CLUSTER_NAME}-${node}`;
+/** The server name of a clustered hub's node `node` (from 1), as JetStream reports its streams' leaders and copies. */
+export const hubNodeName = (node: number) => `${CLUSTER_NAME}-${node}`;
 
 /**
  * Writes the hub's configuration. Its accounts and leaf logins are included from the files that
@@ -133,7 +134,7 @@ function writeHubNodes(
         ? {
             cluster: {
               name: CLUSTER_NAME,
-              serverName: nodeName(index + 1),
+              serverName: hubNodeName(index + 1),
               listen: required(node.routeListen, `node ${index + 1}'s route address`),
               routes: nodes.filter((other) => other !== node).map((other) => routeUrlOf(required(other.routeListen, 'a route address'))),
               tls: { ...files.hubTls, ca: files.tlsCa.cert },

@@ -2,12 +2,18 @@
 // published to every store at once), and the whole list for a store that asks. Changes and lists
 // carry head office's signature: a store acts on nothing else.
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { decodeOrThrow, pb, signHeadOfficeMessage, subjects, type cardsys, type SigningKey } from '../../contracts/index.js';
+import {
+  decodeOrThrow,
+  pb,
+  signHeadOfficeMessage,
+  subjects,
+  type cardsys,
+  type NewDomainEvent,
+  type SigningKey,
+} from '../../contracts/index.js';
 import { type BlacklistEntry, type BlacklistState, decideBlacklist, evolveBlacklist, initialBlacklistState } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
-import type { HeadOfficeFacts } from './head-office-facts.js';
-
-const STREAM_OF_CARD = (cardId: string) => `card-${cardId}`;
+import { cardStream, type HeadOfficeFacts } from './head-office-facts.js';
 
 export class BlacklistKeeper {
   private readonly state: BlacklistState = initialBlacklistState();
@@ -38,17 +44,36 @@ export class BlacklistKeeper {
   change(kind: 'blacklist' | 'reinstate', cardId: string, reason: string): Promise<{ version: number }> {
     return this.facts.exclusive(async () => {
       const events = decideBlacklist({ kind, cardId, reason, nowMs: this.options.now() }, this.state);
-      await this.facts.appendAndFold(events, STREAM_OF_CARD(cardId));
-      const change = this.signed('BlacklistChange', {
-        version: this.state.version,
-        cardId,
-        blacklisted: kind === 'blacklist',
-        reason: reason.trim(),
-        atMs: this.options.now(),
-      });
-      this.options.publisher.publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
+      await this.facts.appendAndFold(events, cardStream(cardId));
+      this.publish(cardId, kind === 'blacklist', reason);
       return { version: this.state.version };
     });
+  }
+
+  /**
+   * Records a report of a lost card (`report` decides it, in turn with every other decision) and
+   * blacklists the card in the same append, unless it is listed already; stores are told at once.
+   */
+  reportLost(cardId: string, reason: string, report: () => NewDomainEvent[]): Promise<{ version: number }> {
+    return this.facts.exclusive(async () => {
+      const events = report();
+      const listed = this.state.entries.has(cardId);
+      if (!listed) events.push(...decideBlacklist({ kind: 'blacklist', cardId, reason, nowMs: this.options.now() }, this.state));
+      await this.facts.appendAndFold(events, cardStream(cardId));
+      if (!listed) this.publish(cardId, true, reason);
+      return { version: this.state.version };
+    });
+  }
+
+  private publish(cardId: string, blacklisted: boolean, reason: string): void {
+    const change = this.signed('BlacklistChange', {
+      version: this.state.version,
+      cardId,
+      blacklisted,
+      reason: reason.trim(),
+      atMs: this.options.now(),
+    });
+    this.options.publisher.publish(subjects.blacklistChanges, pb.BlacklistChange.encode(change).finish());
   }
 
   private signed<T extends object>(type: 'BlacklistChange' | 'BlacklistSyncReply', message: T): T {

@@ -9,6 +9,9 @@ import { type EventStore, type Subscription, domainEventsOf } from '../../events
 import type { Logger } from '../../infra/index.js';
 import { type HqWriter, NotWriterError } from '../hq-writer/index.js';
 
+/** The stream of head office's decisions about one card (the blacklist, PIN unblocks). */
+export const cardStream = (cardId: string) => `card-${cardId}`;
+
 /** Takes one event of the fold, with the envelope it came in. */
 export type FactFolder = (event: DomainEvent, envelope: EventEnvelope) => void;
 

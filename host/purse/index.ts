@@ -3,4 +3,6 @@
 // composition root that starts it with the API.
 export { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
 export { purseRoutes, type PurseRoutesOptions } from './routes.js';
+export { replacementRoutes, type ReplacementRoutesOptions } from './replacement-routes.js';
+export type { ReplacementView } from './card-replacements.js';
 export { headOfficePurse, type HeadOfficePurse } from './wiring.js';

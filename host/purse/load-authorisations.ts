@@ -1,21 +1,11 @@
 // Load authorisation at head office: answers stores' authorisation requests (debiting the bank
 // account and returning the credit MAC), settles open authorisations when their card turns up,
 // records completions the stores' logs show, and reverses authorisations when that is safe.
-import type { Msg } from '@nats-io/transport-node';
-import { ZodError } from 'zod';
-import {
-  ContractError,
-  HQ_ORIGIN,
-  decodeOrThrow,
-  pb,
-  type cardsys,
-  type DomainEvent,
-  type EventEnvelope,
-  type NewDomainEvent,
-} from '../../contracts/index.js';
-import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
+import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
+import { newAuthorisationId, type IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
+  type CounterClaim,
   DomainRefusal,
   decideInquiry,
   evolveInquiry,
@@ -25,6 +15,7 @@ import {
   type LoadLimits,
   openAuthorisationsOf,
   claimRefused,
+  REPLACEMENT_ACCOUNT,
   forgedRecords,
   type ChipView,
   settleAtInsertion,
@@ -32,7 +23,9 @@ import {
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
-import { AuthoriseRequest, PendingRequest, ReleaseRequest, chipViewOf } from './requests.js';
+import { creditTerms } from './credit-terms.js';
+import type { RefundAuthorisations } from './refund-authorisations.js';
+import { type AuthoriseRequest, type PendingRequest, type ReleaseRequest, chipViewOf } from './requests.js';
 
 type Reply = cardsys.v1.InquiryReply.$Properties;
 
@@ -61,6 +54,8 @@ export class LoadAuthorisations {
       marginMs: number;
       /** The balance cap and the daily load limit every authorisation is held to. */
       limits: LoadLimits;
+      /** Refunds (a credit of the card too): their requests come on the same subject, and their open counters are busy for loads. */
+      refunds: () => RefundAuthorisations;
       now: () => number;
     },
   ) {
@@ -75,6 +70,11 @@ export class LoadAuthorisations {
 
   accountBalance(bankId: string): number | undefined {
     return this.state.accounts.get(bankId)?.balance;
+  }
+
+  /** The card's open load authorisations, as counters they hold. */
+  openLoadsOf(cardId: string): CounterClaim[] {
+    return openAuthorisationsOf(this.state, cardId).map((a) => ({ id: a.authorizationId, cardCounter: a.cardCounter }));
   }
 
   /** Opens a bank account with an opening balance (the bank's side, for set-up and demos). */
@@ -100,51 +100,6 @@ export class LoadAuthorisations {
       }
       return reversed;
     });
-  }
-
-  /** Answers one request on `cardsys.hq.auth.<storeId>`: refusals and bad requests are replies too. */
-  async answer(msg: Msg, storeId: string): Promise<Uint8Array> {
-    let reply: Reply;
-    try {
-      reply = await this.inquire(storeId, msg.data);
-    } catch (error) {
-      if (error instanceof DomainRefusal) reply = { ok: false, code: error.code, message: error.message };
-      else if (error instanceof ContractError) reply = { ok: false, code: 'bad_request', message: error.message };
-      else if (error instanceof ZodError) {
-        const issue = error.issues[0];
-        reply = {
-          ok: false,
-          code: 'bad_request',
-          message: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
-        };
-      } else {
-        this.options.logger.error(`inquiry: request on ${msg.subject} failed: ${(error as Error).stack ?? String(error)}`);
-        reply = {
-          ok: false,
-          code: 'error',
-          message: `head office could not answer: ${(error as Error).message}`,
-        };
-      }
-    }
-    return pb.InquiryReply.encode(reply).finish();
-  }
-
-  /** One InquiryRequest from a store (the subject names the store; the request must agree). */
-  async inquire(subjectStoreId: string, bytes: Uint8Array): Promise<Reply> {
-    const request = decodeOrThrow('InquiryRequest', () => pb.InquiryRequest.decode(bytes));
-    if (request.storeId !== subjectStoreId)
-      throw new DomainRefusal('bad_request', `request names store "${request.storeId}" on store ${subjectStoreId}'s subject`);
-    if (!request.terminalId) throw new DomainRefusal('bad_request', 'terminal_id is required');
-    switch (request.kind) {
-      case 'authorise':
-        return this.authorise(request.storeId, request.terminalId, AuthoriseRequest.parse(request.authorise));
-      case 'pending':
-        return this.settle(request.storeId, request.terminalId, PendingRequest.parse(request.pending));
-      case 'release':
-        return this.release(request.storeId, ReleaseRequest.parse(request.release));
-      default:
-        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending or release)');
-    }
   }
 
   private evolve(event: DomainEvent, envelope: EventEnvelope): void {
@@ -175,7 +130,8 @@ export class LoadAuthorisations {
       );
   }
 
-  private authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
+  /** Debits the account and authorises a credit of the card at its counter (the same answer for the same id). */
+  authorise(storeId: string, terminalId: string, request: AuthoriseRequest): Promise<Reply> {
     return this.facts.exclusive(async () => {
       // A card issued a moment ago may not be folded yet: read to the store's head before refusing it as unknown.
       if (!this.state.cardAccounts.has(request.cardId)) await this.facts.caughtUp();
@@ -188,6 +144,7 @@ export class LoadAuthorisations {
           nowMs: this.options.now(),
           validForMs: this.options.validForMs,
           limits: this.options.limits,
+          openRefunds: this.options.refunds().openRefundsOf(request.cardId),
         },
         request.bankId,
       );
@@ -205,26 +162,47 @@ export class LoadAuthorisations {
     });
   }
 
-  private async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
+  /** At a card's insertion: what becomes of its open authorisations, given what the chip shows. */
+  async settle(storeId: string, terminalId: string, request: PendingRequest): Promise<Reply> {
     const none: Reply = {
       ok: true,
       code: 'none',
       message: 'no open authorisation for this card',
     };
     // The answer at almost every insertion, given without waiting for decisions in progress.
-    if (openAuthorisationsOf(this.state, request.cardId).length === 0) return none;
+    if (openAuthorisationsOf(this.state, request.cardId).length === 0 && !this.replacementDue(request.cardId)) return none;
     return this.facts.exclusive(async () => {
-      const open = openAuthorisationsOf(this.state, request.cardId);
-      if (open.length === 0) return none;
+      let open = openAuthorisationsOf(this.state, request.cardId);
+      const due = this.replacementDue(request.cardId);
+      if (open.length === 0 && !due) return none;
       if (!request.logRead)
         return {
           ok: true,
           code: 'log_needed',
-          message: `${open.length} open authorisation(s): send the chip's log`,
+          message: due
+            ? "a lost card's balance waits for this card: send the chip's log"
+            : `${open.length} open authorisation(s): send the chip's log`,
         };
       const chip = chipViewOf(storeId, request);
-      const forged = await this.refuseForged(chip, request.cardId, open[0]!.bankId);
+      const forged = await this.refuseForged(chip, request.cardId, open[0]?.bankId ?? REPLACEMENT_ACCOUNT);
       if (forged) return forged;
+      // A replacement card takes its lost card's balance where it can be credited now: bound to the chip's counter.
+      if (due && request.canCredit && !open.some((a) => a.cardCounter === chip.cardCounter)) {
+        await this.appendDecision(
+          {
+            kind: 'authorise_replacement',
+            authorizationId: newAuthorisationId(),
+            cardId: request.cardId,
+            cardCounter: chip.cardCounter,
+            storeId,
+            terminalId,
+            nowMs: this.options.now(),
+            validForMs: this.options.validForMs,
+          },
+          REPLACEMENT_ACCOUNT,
+        );
+        open = openAuthorisationsOf(this.state, request.cardId);
+      }
       const pending: cardsys.v1.PendingLoad.$Properties[] = [];
       for (const authorisation of open) {
         const settlement = settleAtInsertion(authorisation, chip, this.options.now(), this.options.marginMs);
@@ -271,7 +249,8 @@ export class LoadAuthorisations {
     });
   }
 
-  private release(storeId: string, request: ReleaseRequest): Promise<Reply> {
+  /** The store gives an authorisation back: the credit was never sent (or the chip's log shows it was not made). */
+  release(storeId: string, request: ReleaseRequest): Promise<Reply> {
     const { authorizationId } = request;
     return this.facts.exclusive(async () => {
       const authorisation = this.state.authorisations.get(authorizationId);
@@ -318,20 +297,12 @@ export class LoadAuthorisations {
 
   /** The terms a store receives, with the credit MAC only the credit master can make. */
   private terms(authorisation: Authorisation): cardsys.v1.LoadAuthorisation.$Properties {
-    const mac = authoriseCredit(this.options.issuerKeys, {
-      cardId: authorisation.cardId,
-      cardCounter: authorisation.cardCounter,
-      amount: authorisation.amount,
-      authorisationId: authorisation.authorizationId,
-    });
-    return {
-      authorizationId: authorisation.authorizationId,
-      cardId: authorisation.cardId,
-      amount: authorisation.amount,
-      cardCounter: authorisation.cardCounter,
-      mac: Buffer.from(mac, 'hex'),
-      deadlineMs: authorisation.deadlineMs,
-    };
+    return creditTerms(this.options.issuerKeys, { id: authorisation.authorizationId, ...authorisation });
+  }
+
+  /** Whether some of a lost card's balance waits to be authorised onto this (replacement) card. */
+  private replacementDue(cardId: string): boolean {
+    return (this.state.replacementDue.get(cardId) ?? 0) > 0;
   }
 
   /** Decides on the current state and appends the outcome to the account's stream. */

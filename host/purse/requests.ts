@@ -20,6 +20,35 @@ export const AuthoriseRequest = z.object(
 );
 export type AuthoriseRequest = z.infer<typeof AuthoriseRequest>;
 
+/** PinUnblockRequest as the inquiry centre accepts it. */
+export const PinUnblockRequest = z.object(
+  {
+    authorizationId: hex16('authorization_id'),
+    cardId: hex16('card_id'),
+    pinResets: counter,
+    name: z.string().max(200, 'name must be at most 200 characters'),
+    birthDate: z.string(),
+  },
+  { error: 'PIN unblock request is empty' },
+);
+export type PinUnblockRequest = z.infer<typeof PinUnblockRequest>;
+/** AuthoriseRefundRequest as the inquiry centre accepts it (amount 0: the whole pay). */
+export const AuthoriseRefundRequest = z.object(
+  {
+    refundId: hex16('refund_id'),
+    payEventId: z.string().min(1, 'pay_event_id is required').max(64, 'pay_event_id must be at most 64 characters'),
+    cardId: hex16('card_id'),
+    amount: z.union([z.literal(0), Yen]),
+    cardCounter: counter,
+    cardBalance: z.number().int().min(0).default(0),
+  },
+  { error: 'refund request is empty' },
+);
+export type AuthoriseRefundRequest = z.infer<typeof AuthoriseRefundRequest>;
+
+/** ReleaseRefundRequest as the inquiry centre accepts it. */
+export const ReleaseRefundRequest = z.object({ refundId: hex16('refund_id') }, { error: 'refund release request is empty' });
+
 /** One record of the chip's usage log (ChipCredit or ChipDebit). */
 const LogRecord = z.object({
   amount: z.number().int().min(0),

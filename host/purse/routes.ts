@@ -18,11 +18,11 @@ export interface PurseRoutesOptions {
   ledger: PurseLedgerReader;
 }
 
-const CardParams = z.object({ cardId: CardId });
+export const CardParams = z.object({ cardId: CardId });
 const BankParams = z.object({
   bankId: z.string().regex(/^\d{14}$/, 'bank id must be 14 digits: bank code, branch code, account number'),
 });
-const ReasonBody = strictBody(
+export const ReasonBody = strictBody(
   {
     reason: z.string({ error: 'reason is required' }).trim().min(1, 'reason is required').max(200, 'reason must be at most 200 characters'),
   },
@@ -54,12 +54,18 @@ const CONFLICT: Record<string, number> = {
   already_blacklisted: 409,
   not_blacklisted: 409,
   account_exists: 409,
+  already_reported: 409,
+  not_reported: 409,
+  already_replaced: 409,
+  other_user: 409,
+  unknown_card: 404,
 };
 
-/** Answers a refusal that means "already so" with 409 and its reason; anything else goes on up. */
-function sendConflict(reply: FastifyReply, error: unknown) {
+/** Answers a refusal that means "already so" (409) or names no card (404) with its reason; anything else goes on up. */
+export function sendConflict(reply: FastifyReply, error: unknown, otherwise?: () => FastifyReply) {
   if (error instanceof DomainRefusal && CONFLICT[error.code])
     return reply.code(CONFLICT[error.code]!).send({ error: error.code, message: error.message });
+  if (otherwise) return otherwise();
   throw error;
 }
 

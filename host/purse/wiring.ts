@@ -12,6 +12,7 @@ import { PurseLedgerReader } from '../../projections/index.js';
 import type { CardView } from '../api/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import { InquiryCentre, type InquiryCentreOptions } from './inquiry-centre.js';
+import { replacementRoutes, type ReplacementRoutesOptions } from './replacement-routes.js';
 import { purseRoutes, purseViewOf } from './routes.js';
 
 export interface HeadOfficePurse {
@@ -25,12 +26,21 @@ export interface HeadOfficePurse {
     onBlacklistSync?: (storeId: string, version: number) => void;
     logger: Logger;
   }): Promise<InquiryCentre>;
-  /** Blacklist, account and alert routes on the centre this instance runs now; the card view gains the purse. */
-  routes(parts: { centre: () => InquiryCentre; readModels: Database.Database; cardViews?: CardView[] }): FastifyPluginAsync;
+  /** Blacklist, lost card, account and alert routes on the centre this instance runs now; the card view gains the purse. */
+  routes(parts: {
+    centre: () => InquiryCentre;
+    readModels: Database.Database;
+    cardViews?: CardView[];
+    /** Primary issuance in head office's station, for a lost card's replacement. */
+    issueCard: ReplacementRoutesOptions['issueCard'];
+  }): FastifyPluginAsync;
 }
 
 export function headOfficePurse(
-  options: { issuerKeys: IssuerMasterKeys } & Pick<InquiryCentreOptions, 'validForMs' | 'marginMs' | 'sweepEveryMs' | 'loadLimits'>,
+  options: { issuerKeys: IssuerMasterKeys } & Pick<
+    InquiryCentreOptions,
+    'validForMs' | 'marginMs' | 'sweepEveryMs' | 'loadLimits' | 'refundRules'
+  >,
 ): HeadOfficePurse {
   return {
     startCentre(parts) {
@@ -49,6 +59,7 @@ export function headOfficePurse(
       return async (app) => {
         const ledger = new PurseLedgerReader(parts.readModels);
         await app.register(purseRoutes({ centre: parts.centre, ledger }));
+        await app.register(replacementRoutes({ centre: parts.centre, issueCard: parts.issueCard }));
         // GET /v1/cards/:cardId shows the balance head office last saw, blacklisting and alerts too.
         parts.cardViews?.push((cardId) => {
           const view = purseViewOf(parts.centre(), ledger, cardId);

@@ -1,15 +1,16 @@
 // Head office's hub: one NATS account per store, and two of head office's own: "hq" with the events
-// stream (JetStream) and every head-office principal but one, and "hq:snapshots" with the stores'
-// snapshot streams and the snapshot publisher. A store's account sees only what it imports, each
+// stream (JetStream) and every head-office principal but one, and "hq:snapshots" with the snapshot
+// stream (every store's subjects) and the snapshot publisher. A store's account sees only what it imports, each
 // import naming the store's own id:
 //
 //   from hq            service  cardsys.events.<id>              its batches, into the events stream (PubAck back)
 //                      service  cardsys.hq.*.<id>                its requests: sync, lookup, auth, blacklist
 //                      stream   cardsys.ack.<id>                 head office's acks
 //                      stream   cardsys.blacklist.changes        the one subject every store hears
-//   from hq:snapshots  stream   cardsys.snapshot.<id>            "something new in your snapshot stream"
-//                      service  $JS.API.DIRECT.GET.<id>[.>]      direct gets of its own stream (named <id>), imported
-//                                                                 as cardsys.js.<id>.DIRECT.GET.<id>[.>] (subjects.snapshotApi)
+//   from hq:snapshots  stream   cardsys.snapshot.<id>.*          "something new in your snapshot"
+//                      service  $JS.API.DIRECT.GET.CARDSYS_SNAPSHOTS.cardsys.snapshot.<id>.*
+//                                                                 direct gets of the last message on its own subjects, imported
+//                                                                 as cardsys.js.<id>.DIRECT.GET.… (subjects.snapshotApi)
 //
 // Every store-scoped export carries `account_token_position`, so nats-server itself refuses an
 // import of another store's subject (an account's name is its store id); head office's exports stay
@@ -19,9 +20,10 @@
 // into head office's account gets a reply subject made by the server, which routes the answer back
 // to the asker only.
 //
-// Per store on the hub: one account with its edge and POS users and seven imports, and one leaf user;
-// nothing per store in head office's accounts, and nothing a reload of the hub cannot change.
-import { snapshotStream, subjects } from '../../contracts/index.js';
+// Per store on the hub: one account with its edge and POS users and six imports, one leaf user, and
+// its subjects in the one snapshot stream; nothing per store in head office's accounts, and nothing
+// a reload of the hub cannot change.
+import { subjects } from '../../contracts/index.js';
 import { accountOf, HQ_ACCOUNT, natsUserEntries, quote, SNAPSHOTS_ACCOUNT, type NatsUser } from './auth.js';
 
 type StoreSubject = (storeId: string) => string;
@@ -48,18 +50,13 @@ const STORE_SCOPED: StoreScoped[] = [
   { from: HQ_ACCOUNT, kind: 'service', subject: subjects.hqRequests },
   { from: HQ_ACCOUNT, kind: 'stream', subject: subjects.ack },
   { from: SNAPSHOTS_ACCOUNT, kind: 'stream', subject: subjects.snapshot },
-  // Direct gets by sequence, and of the last or next message by subject.
+  // Direct gets of the last message on one of its subjects, the subject in the API subject: never
+  // the direct get with a body, which names any subject or sequence of the stream.
   {
     from: SNAPSHOTS_ACCOUNT,
     kind: 'service',
-    subject: (storeId) => `$JS.API.DIRECT.GET.${snapshotStream(storeId)}`,
-    as: (storeId) => `${subjects.snapshotApi(storeId)}.DIRECT.GET.${snapshotStream(storeId)}`,
-  },
-  {
-    from: SNAPSHOTS_ACCOUNT,
-    kind: 'service',
-    subject: (storeId) => `$JS.API.DIRECT.GET.${snapshotStream(storeId)}.>`,
-    as: (storeId) => `${subjects.snapshotApi(storeId)}.DIRECT.GET.${snapshotStream(storeId)}.>`,
+    subject: (storeId) => subjects.snapshotDirectGet('$JS.API', storeId),
+    as: (storeId) => subjects.snapshotDirectGet(subjects.snapshotApi(storeId), storeId),
   },
 ];
 

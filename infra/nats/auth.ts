@@ -5,11 +5,11 @@
 // Head office runs as several principals, one per part, each allowed only what that part does: the
 // ingest reads its consumer and publishes acks, the responders answer stores' requests and may
 // publish nothing but service replies, the writer publishes blacklist changes, the snapshot
-// publisher keeps the snapshot streams (in an account of their own), the API only connects. No store may create JetStream
+// publisher keeps the snapshot stream (in an account of its own), the API only connects. No store may create JetStream
 // consumers: a consumer's delivery subject is chosen in the request body, which subject
-// permissions cannot check, so stores read their snapshot stream only by direct get, whose API
-// subject names the stream.
-import { EVENTS_STREAM, HQ_ORIGIN, INGEST_CONSUMER, snapshotStream, subjects } from '../../contracts/index.js';
+// permissions cannot check, so stores read their snapshot messages only by direct get of a
+// subject's last message, whose API subject names the subject.
+import { EVENTS_STREAM, HQ_ORIGIN, INGEST_CONSUMER, SNAPSHOTS_STREAM, subjects } from '../../contracts/index.js';
 
 export const HEAD_OFFICE_PARTS = ['ingest', 'responder', 'writer', 'snapshots', 'api'] as const;
 export type HeadOfficePart = (typeof HEAD_OFFICE_PARTS)[number];
@@ -33,7 +33,7 @@ export interface NatsUser {
 
 /** Head office's account on the hub; no store id can be "hq", so no store's account can be it. */
 export const HQ_ACCOUNT = HQ_ORIGIN;
-/** Head office's account holding the stores' snapshot streams (":" is no store id's character). */
+/** Head office's account holding the stores' snapshot stream (":" is no store id's character). */
 export const SNAPSHOTS_ACCOUNT = `${HQ_ORIGIN}:snapshots`;
 
 /**
@@ -103,13 +103,11 @@ function consumerApi(stream: string, consumer: string): string[] {
 
 /** What a store's edge may do; its POS terminals' replies go to their own inboxes, nowhere else. */
 function storePermissions(storeId: string): NatsPermissions {
-  const stream = snapshotStream(storeId);
   return {
     publish: [
       subjects.events(storeId),
       subjects.hqRequests(storeId),
-      `${subjects.snapshotApi(storeId)}.DIRECT.GET.${stream}`,
-      `${subjects.snapshotApi(storeId)}.DIRECT.GET.${stream}.>`,
+      subjects.snapshotDirectGet(subjects.snapshotApi(storeId), storeId),
       `${posInboxesOf(storeId)}.>`,
     ],
     subscribe: [
@@ -133,12 +131,12 @@ function headOfficePermissions(principal: Extract<Principal, { role: 'hq' }>): N
     case 'writer':
       return { publish: [subjects.blacklistChanges], subscribe: [inbox(principal)] };
     case 'snapshots':
-      // Its account holds the snapshot streams and nothing else (the events stream is in another).
+      // Its account holds the snapshot stream and nothing else (the events stream is in another).
       return {
         publish: [
-          subjects.snapshot('*'),
+          subjects.snapshotAll,
           jsApi('INFO'),
-          ...['INFO', 'CREATE', 'MSG.GET', 'PURGE'].map((operation) => jsApi(`STREAM.${operation}.*`)),
+          ...['INFO', 'CREATE', 'MSG.GET', 'PURGE'].map((operation) => jsApi(`STREAM.${operation}.${SNAPSHOTS_STREAM}`)),
         ],
         subscribe: [inbox(principal)],
       };

@@ -1,81 +1,169 @@
-// How head office's issuance snapshots reach a store: one JetStream stream per store in head
-// office's snapshot account (see accounts.ts), named by the store id, on the single subject
-// cardsys.snapshot.<id>, every message sealed to that store's key. Head office publishes full
-// generations and changes into it and may purge what a newer full generation supersedes. The store
-// reads it only by direct get (its account imports the direct gets of its own stream and nothing
-// else) and may subscribe to the subject to learn that something new arrived.
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
-import { RequestError, type NatsConnection } from '@nats-io/transport-node';
-import { snapshotStream, subjects } from '../../contracts/index.js';
+// How head office's issuance snapshots reach a store: one JetStream stream for every store in head
+// office's snapshot account (see accounts.ts), each store's messages numbered 1, 2, … on subjects of
+// their own (cardsys.snapshot.<id>.<n>, at most one message each), every message sealed to that
+// store's key. Head office publishes full generations and changes, marks where the newest full
+// generation starts (cardsys.snapshot.<id>.generation) and then purges the store's messages before
+// it. The store reads them only by direct get of a subject's last message, the API subject naming
+// the subject (its account imports the direct gets of its own subjects and nothing else), and may
+// subscribe to its subjects to learn that something new arrived. Per store the hub holds subjects
+// in one stream, not a stream: twenty thousand stores are twenty thousand accounts and one stream.
+import { DiscardPolicy, type JetStreamClient, type JetStreamManager, jetstreamManager, type PubAck, StorageType } from '@nats-io/jetstream';
+import { headers as natsHeaders, type MsgHdrs, RequestError, type NatsConnection } from '@nats-io/transport-node';
+import { SNAPSHOTS_STREAM, subjects } from '../../contracts/index.js';
 import { ensureStream } from './jetstream-cluster.js';
 
-/** Head office: creates the store's snapshot stream (with `replicas` copies), or leaves the existing one as it is. */
-export async function ensureSnapshotStream(jsm: JetStreamManager, storeId: string, replicas: number): Promise<void> {
+/** Headers every snapshot message carries beside head office's own: its number, and its generation's first. */
+const HEADER = { number: 'Cardsys-Snapshot-Message', generationStart: 'Cardsys-Generation-Start' } as const;
+
+/** Head office: creates the snapshot stream (with `replicas` copies), or leaves the existing one as it is. */
+export async function ensureSnapshotsStream(jsm: JetStreamManager, replicas: number): Promise<void> {
   await ensureStream(jsm, {
-    name: snapshotStream(storeId),
-    subjects: [subjects.snapshot(storeId)],
+    name: SNAPSHOTS_STREAM,
+    subjects: [subjects.snapshotAll],
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
+    // Each message number is written once; the generation mark keeps only its newest.
+    max_msgs_per_subject: 1,
     allow_direct: true,
     num_replicas: replicas,
-    description: `issuance snapshot of store ${storeId}, sealed to its key`,
+    description: "every store's issuance snapshot, each store's messages sealed to its key",
   });
 }
 
+export interface SnapshotPosition {
+  /** The message's number in the store's feed. */
+  number: number;
+  /** The number of the first message of the full generation it belongs to. */
+  generationStart: number;
+}
+
+/** The stream's last sequence as its one publisher knows it: every publish expects it. */
+export async function snapshotsStreamLastSeq(jsm: JetStreamManager): Promise<number> {
+  return (await jsm.streams.info(SNAPSHOTS_STREAM)).state.last_seq;
+}
+
+interface PublishOptions {
+  /** The stream's last sequence: any other publish since (another publisher's) makes this one refused. */
+  streamSeq: number;
+  msgID?: string;
+  headers?: MsgHdrs;
+}
+
+/**
+ * Head office: publishes message `position.number` of the store's feed. Refused when the stream
+ * moved past `streamSeq` (so two publishers cannot interleave, nor one write a number another's
+ * purge freed) or the number is taken; `msgID` makes a retry of the same message a no-op.
+ */
+export function publishSnapshotMessage(
+  js: JetStreamClient,
+  storeId: string,
+  position: SnapshotPosition,
+  payload: Uint8Array,
+  options: PublishOptions,
+): Promise<PubAck> {
+  return js.publish(subjects.snapshotMessage(storeId, position.number), payload, {
+    msgID: options.msgID,
+    headers: withPosition(options.headers, position),
+    expect: { lastSequence: options.streamSeq, lastSubjectSequence: 0 },
+  });
+}
+
+/**
+ * Head office: marks where the store's newest full generation starts (after its last part, `position`),
+ * then purges the store's messages before it (the generation's first part at stream sequence
+ * `firstStreamSeq`, 0 when nothing precedes it). Resolves with the mark's stream sequence.
+ */
+export async function startSnapshotGeneration(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  storeId: string,
+  position: SnapshotPosition,
+  firstStreamSeq: number,
+  options: PublishOptions,
+): Promise<number> {
+  const mark = await js.publish(subjects.snapshotGeneration(storeId), new Uint8Array(0), {
+    headers: withPosition(options.headers, position),
+    expect: { lastSequence: options.streamSeq },
+  });
+  // nats-server 2.9 purges everything for sequence 1, which would be every store's messages.
+  if (firstStreamSeq > 1) await jsm.streams.purge(SNAPSHOTS_STREAM, { filter: subjects.snapshot(storeId), seq: firstStreamSeq });
+  return mark.seq;
+}
+
+/** Head office: the store's last message (a numbered one or the generation mark), with its headers and position. */
+export async function lastSnapshotMessage(
+  jsm: JetStreamManager,
+  storeId: string,
+): Promise<{ position: SnapshotPosition; header: MsgHdrs } | undefined> {
+  const last = await jsm.streams.getMessage(SNAPSHOTS_STREAM, { last_by_subj: subjects.snapshot(storeId) });
+  return last ? { position: positionOf(last.header), header: last.header } : undefined;
+}
+
+function withPosition(given: MsgHdrs | undefined, position: SnapshotPosition): MsgHdrs {
+  const h = given ?? natsHeaders();
+  h.set(HEADER.number, String(position.number));
+  h.set(HEADER.generationStart, String(position.generationStart));
+  return h;
+}
+
+const positionOf = (header: MsgHdrs): SnapshotPosition => ({
+  number: Number(header.get(HEADER.number)),
+  generationStart: Number(header.get(HEADER.generationStart)),
+});
+
 export interface StoredSnapshotMessage {
-  /** Stream sequence: the store's cursor. A jump past cursor + 1 means head office purged what lay between. */
+  /** The message's number: the store's cursor. A jump past cursor + 1 means head office purged what lay between. */
   seq: number;
   data: Uint8Array;
 }
 
-/** Direct gets kept in flight while catching up; each is one small request. */
+/** Direct gets kept in flight at most while catching up; each is one small request. */
 const READ_WINDOW = 256;
 
-/** The stream does not exist (yet): nothing published for the store. */
+/** The stream does not exist (yet): nothing published for any store. */
 const isAbsent = (error: Error) => (error instanceof RequestError ? error.isNoResponders() : /stream not found/i.test(error.message));
 
 /**
- * Edge: the JetStream API as its store's account imports it, direct gets of its own snapshot stream
- * under `subjects.snapshotApi(storeId)` (a store may not call `$JS.API.INFO`, hence no API check).
+ * Edge: the JetStream API as its store's account imports it, direct gets of its own snapshot
+ * subjects under `subjects.snapshotApi(storeId)` (a store may not call `$JS.API.INFO`, hence no API check).
  */
 export function storeSnapshotApi(nc: NatsConnection, storeId: string): Promise<JetStreamManager> {
   return jetstreamManager(nc, { checkAPI: false, apiPrefix: subjects.snapshotApi(storeId) });
 }
 
 /**
- * Edge: every message of the store's snapshot stream after `afterSeq`, in order, up to the last one
- * stored when the read reaches it. Direct gets only (by subject for the last and the next message, by
- * sequence in between), which is all a store's account imports; `jsm` from `storeSnapshotApi`.
+ * Edge: every message of the store's feed after number `after`, in order, up to the last one
+ * published when the read reaches it. Direct gets by subject only, which is all a store's account
+ * imports; `jsm` from `storeSnapshotApi`.
  */
-export async function* readSnapshotMessages(
-  jsm: JetStreamManager,
-  storeId: string,
-  afterSeq: number,
-): AsyncGenerator<StoredSnapshotMessage> {
-  const stream = snapshotStream(storeId);
-  const subject = subjects.snapshot(storeId);
-  const get = (query: Parameters<JetStreamManager['direct']['getMessage']>[1]) => jsm.direct.getMessage(stream, query);
-  let next = afterSeq + 1;
-  for (;;) {
-    let last;
+export async function* readSnapshotMessages(jsm: JetStreamManager, storeId: string, after: number): AsyncGenerator<StoredSnapshotMessage> {
+  const get = async (subject: string) => {
     try {
-      last = await get({ last_by_subj: subject });
+      return await jsm.direct.getMessage(SNAPSHOTS_STREAM, { last_by_subj: subject });
     } catch (error) {
-      if (isAbsent(error as Error)) return;
+      if (isAbsent(error as Error)) return null;
       throw error;
     }
-    if (!last || last.seq < next) return;
-    // Head office purges what a new full generation supersedes: the next message may lie further on.
-    const first = await get({ seq: next, next_by_subj: subject });
-    if (!first) return;
-    yield { seq: first.seq, data: first.data };
-    next = first.seq + 1;
-    while (next <= last.seq) {
-      const count = Math.min(READ_WINDOW, last.seq - next + 1);
-      const batch = await Promise.all(Array.from({ length: count }, (_, i) => get({ seq: next + i })));
-      for (const message of batch) if (message) yield { seq: message.seq, data: message.data };
-      next += count;
+  };
+  let next = after + 1;
+  // The window doubles while every message asked for is there: one get when there is one new message.
+  let window = 1;
+  for (;;) {
+    const batch = await Promise.all(Array.from({ length: window }, (_, i) => get(subjects.snapshotMessage(storeId, next + i))));
+    const missing = batch.findIndex((message) => !message);
+    for (const message of missing === -1 ? batch : batch.slice(0, missing)) {
+      yield { seq: next, data: message!.data };
+      next++;
     }
+    if (missing === -1) {
+      window = Math.min(2 * window, READ_WINDOW);
+      continue;
+    }
+    // Nothing at `next`: the end, or head office purged what a newer full generation superseded.
+    const mark = await get(subjects.snapshotGeneration(storeId));
+    const start = mark ? positionOf(mark.header).generationStart : 0;
+    if (start <= next) return;
+    next = start;
+    window = 1;
   }
 }

@@ -32,6 +32,9 @@ const EXPECTED: Record<string, { roles: Role[] | 'public'; writes?: true; person
   'GET /v1/cards/:cardId/purse': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
   'POST /v1/cards/:cardId/blacklist': { roles: ['operator'], writes: true },
   'DELETE /v1/cards/:cardId/blacklist': { roles: ['operator'], writes: true },
+  'POST /v1/cards/:cardId/loss': { roles: ['operator', 'clerk'], writes: true },
+  'POST /v1/cards/:cardId/replacement': { roles: ['clerk'], writes: true },
+  'GET /v1/cards/:cardId/replacement': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
   'GET /v1/alerts': { roles: ['operator', 'auditor', 'viewer'] },
   'GET /v1/stores': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
   'GET /v1/stores/:storeId/sync': { roles: ['clerk', 'operator', 'auditor', 'viewer'] },
@@ -61,6 +64,7 @@ const guarded = Object.entries(EXPECTED).filter(([, rule]) => rule.roles !== 'pu
 >;
 
 const CARD = '00000000000000c1';
+const NOT_ISSUED = '00000000000000f9';
 let serial = 0;
 /** Fresh, valid input for one call of a route, and the status its allowed callers get. */
 const probes: Record<string, () => { path: string; body?: unknown; ok: number }> = {
@@ -81,6 +85,10 @@ const probes: Record<string, () => { path: string; body?: unknown; ok: number }>
   'GET /v1/cards/:cardId/purse': () => ({ path: `/v1/cards/${CARD}/purse`, ok: 200 }),
   'POST /v1/cards/:cardId/blacklist': () => ({ path: `/v1/cards/${CARD}/blacklist`, body: { reason: 'lost' }, ok: 201 }),
   'DELETE /v1/cards/:cardId/blacklist': () => ({ path: `/v1/cards/${CARD}/blacklist`, body: { reason: 'found' }, ok: 200 }),
+  // A card head office never issued: the allowed callers are told so; a lost card replaced is tested in test/purse/card-replacement.e2e.test.ts.
+  'POST /v1/cards/:cardId/loss': () => ({ path: `/v1/cards/${NOT_ISSUED}/loss`, body: { reason: 'lost' }, ok: 404 }),
+  'POST /v1/cards/:cardId/replacement': () => ({ path: `/v1/cards/${NOT_ISSUED}/replacement`, body: {}, ok: 409 }),
+  'GET /v1/cards/:cardId/replacement': () => ({ path: `/v1/cards/${NOT_ISSUED}/replacement`, ok: 404 }),
   'GET /v1/alerts': () => ({ path: '/v1/alerts', ok: 200 }),
   'GET /v1/stores': () => ({ path: '/v1/stores', ok: 200 }),
   'GET /v1/stores/:storeId/sync': () => ({ path: '/v1/stores/A/sync', ok: 200 }),

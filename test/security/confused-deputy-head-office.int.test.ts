@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { EVENTS_STREAM, HQ_ORIGIN, INGEST_CONSUMER, pb, subjects, snapshotStream } from '../../contracts/index.js';
+import { EVENTS_STREAM, HQ_ORIGIN, INGEST_CONSUMER, pb, SNAPSHOTS_STREAM, subjects } from '../../contracts/index.js';
 import { loadSigningKey } from '../../contracts/index.js';
 
 import { startEdge, type EdgeNode } from '../../edge/index.js';
@@ -21,6 +21,7 @@ import { generateIssuerMasterKeys } from '../../card/index.js';
 import { startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { capturingLogger, purchase } from '../../testkit/backbone.js';
 import { startDeployment, type Deployment } from './deployment.js';
+import { storeSnapshotMessages } from '../support/snapshots.js';
 
 const encoder = new TextEncoder();
 
@@ -28,7 +29,7 @@ const encoder = new TextEncoder();
 const HOSTILE_REPLIES = [
   `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
   `$JS.API.CONSUMER.DELETE.${EVENTS_STREAM}.${INGEST_CONSUMER}`,
-  `$JS.API.STREAM.PURGE.${snapshotStream('B')}`,
+  `$JS.API.STREAM.PURGE.${SNAPSHOTS_STREAM}`,
   subjects.ack('B'),
   subjects.blacklistChanges,
   subjects.inquiry('B'),
@@ -109,7 +110,7 @@ describe('confused deputy at head office, on the hub as provisioned (one account
     const jsm = await jetstreamManager(deployment.host.nats.ingest);
     const before = await jetStreamState(jsm);
     const snapshotsJsm = await jetstreamManager(deployment.host.nats.snapshots);
-    const snapshotB = async () => (await snapshotsJsm.streams.info(snapshotStream('B'))).state.messages;
+    const snapshotB = () => storeSnapshotMessages(snapshotsJsm, 'B');
     await until(async () => (await snapshotB().catch(() => 0)) > 0, "store B's first snapshot");
     const snapshotBefore = await snapshotB();
     const storeB = await deployment.connectToHub('B', 'store');

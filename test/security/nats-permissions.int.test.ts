@@ -7,15 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '@nats-io/nkeys';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, nkeyAuthenticator, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
-import { EVENTS_STREAM, pb, subjects, snapshotStream } from '../../contracts/index.js';
+import { EVENTS_STREAM, pb, SNAPSHOTS_STREAM, subjects } from '../../contracts/index.js';
 import { loadSealingKey, openSealed, seal, sealingPublicKeyFromRaw } from '../../contracts/index.js';
 import { provisionStore, type ProvisionedStore } from '../../host/provisioning/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { permissionViolation } from '../support/nats-permissions.js';
 import {
-  ensureSnapshotStream,
+  ensureSnapshotsStream,
   natsConnectOptions,
+  publishSnapshotMessage,
   readSnapshotMessages,
+  snapshotsStreamLastSeq,
+  startSnapshotGeneration,
   storeSnapshotApi,
   startNatsServer,
   type NatsServer,
@@ -83,15 +86,17 @@ beforeAll(async () => {
   await hqJsm.streams.add({ name: EVENTS_STREAM, subjects: [subjects.eventsAll] });
   hqSnapshots = await connectWith(headOfficeFiles(hqDataDir).natsCreds.snapshots);
   snapshotsJsm = await jetstreamManager(hqSnapshots);
+  await ensureSnapshotsStream(snapshotsJsm, 1);
   for (const [storeId, store] of Object.entries(stores)) {
-    await ensureSnapshotStream(snapshotsJsm, storeId, 1);
     const sealingKey = sealingPublicKeyFromRaw(new Uint8Array(Buffer.from(store.record.sealingPublicKey, 'base64')));
     const blob = seal(
       sealingKey,
       { purpose: 'issuance-snapshot', recipient: storeId },
       snapshotUpdate(storeId, [`${storeId}-0001`, `${storeId}-0002`]),
     );
-    await jetstream(hqSnapshots).publish(subjects.snapshot(storeId), blob);
+    await publishSnapshotMessage(jetstream(hqSnapshots), storeId, { number: 1, generationStart: 1 }, blob, {
+      streamSeq: await snapshotsStreamLastSeq(snapshotsJsm),
+    });
   }
 });
 
@@ -140,20 +145,29 @@ describe('store credentials', () => {
   it("cannot read store B's snapshot: not by direct get, stream info, consumer nor subscription", async () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
     const jsm = await jetstreamManager(edgeA, { checkAPI: false });
-    const stream = snapshotStream('B');
+    const stream = SNAPSHOTS_STREAM;
+    const messageOfB = subjects.snapshotMessage('B', 1);
     await expect(jsm.direct.getMessage(stream, { seq: 1 })).rejects.toThrow(
       `Permissions Violation for Publish to "$JS.API.DIRECT.GET.${stream}"`,
     );
-    await expect(jsm.direct.getMessage(stream, { last_by_subj: subjects.snapshot('B') })).rejects.toThrow(
-      'Permissions Violation for Publish',
+    await expect(jsm.direct.getMessage(stream, { last_by_subj: messageOfB })).rejects.toThrow(
+      `Permissions Violation for Publish to "$JS.API.DIRECT.GET.${stream}.${messageOfB}"`,
     );
-    // Nor under the API prefixes a store's account imports its own stream with: A's, or B's.
-    await expect((await storeSnapshotApi(edgeA, 'A')).direct.getMessage(stream, { seq: 1 })).rejects.toThrow(
-      `Permissions Violation for Publish to "${subjects.snapshotApi('A')}.DIRECT.GET.${stream}"`,
-    );
-    await expect((await storeSnapshotApi(edgeA, 'B')).direct.getMessage(stream, { seq: 1 })).rejects.toThrow(
-      `Permissions Violation for Publish to "${subjects.snapshotApi('B')}.DIRECT.GET.${stream}"`,
-    );
+    // Nor under the API prefixes a store's account imports its own subjects with, A's or B's: not
+    // B's subject, and not the direct get with a body (any sequence of the stream), not even A's.
+    const underA = await storeSnapshotApi(edgeA, 'A');
+    const underB = await storeSnapshotApi(edgeA, 'B');
+    for (const [api, prefix] of [
+      [underA, subjects.snapshotApi('A')],
+      [underB, subjects.snapshotApi('B')],
+    ] as const) {
+      await expect(api.direct.getMessage(stream, { seq: 1 })).rejects.toThrow(
+        `Permissions Violation for Publish to "${prefix}.DIRECT.GET.${stream}"`,
+      );
+      await expect(api.direct.getMessage(stream, { last_by_subj: messageOfB })).rejects.toThrow(
+        `Permissions Violation for Publish to "${prefix}.DIRECT.GET.${stream}.${messageOfB}"`,
+      );
+    }
     await expect(jsm.streams.info(stream)).rejects.toThrow(`Permissions Violation for Publish to "$JS.API.STREAM.INFO.${stream}"`);
     await expect(jsm.consumers.add(stream, { filter_subject: subjects.snapshot('B') })).rejects.toThrow(
       'Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE',
@@ -161,10 +175,18 @@ describe('store credentials', () => {
     expect(await trySubscribe(edgeA, subjects.snapshot('B'))).toBe(`Permissions Violation for Subscription to "${subjects.snapshot('B')}"`);
   });
 
-  it('cannot create consumers even on their own snapshot stream (a delivery subject could point anywhere)', async () => {
+  it("the store's account imports the direct gets of its own subjects only", () => {
+    const config = readFileSync(stores.B.natsAuthConfigFile, 'utf8');
+    const accountOfA = config.slice(config.indexOf('"A": {'), config.indexOf('"B": {'));
+    const imported = [...accountOfA.matchAll(/DIRECT\.GET[^"]*/g)].map((match) => match[0]);
+    // The import, the name A's account knows it by, and the edge's permission: never the direct get with a body.
+    expect(imported).toEqual(Array.from({ length: 3 }, () => `DIRECT.GET.${SNAPSHOTS_STREAM}.${subjects.snapshot('A')}`));
+  });
+
+  it('cannot create consumers even on the snapshot stream (a delivery subject could point anywhere)', async () => {
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
     const jsm = await jetstreamManager(edgeA, { checkAPI: false });
-    await expect(jsm.consumers.add(snapshotStream('A'), { deliver_subject: subjects.events('B') })).rejects.toThrow(
+    await expect(jsm.consumers.add(SNAPSHOTS_STREAM, { deliver_subject: subjects.events('B') })).rejects.toThrow(
       'Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE',
     );
   });
@@ -198,7 +220,7 @@ describe('store credentials', () => {
   });
 
   it("a sealed snapshot blob taken from the broker does not open with another store's key", async () => {
-    const taken = await snapshotsJsm.streams.getMessage(snapshotStream('B'), { seq: 1 });
+    const taken = await snapshotsJsm.streams.getMessage(SNAPSHOTS_STREAM, { last_by_subj: subjects.snapshotMessage('B', 1) });
     const keyA = loadSealingKey(stores.A.bundle.sealingKey);
     expect(() => openSealed(keyA.privateKey, { purpose: 'issuance-snapshot', recipient: 'B' }, taken!.data)).toThrow(
       /sealed to key .*not to this key/,
@@ -213,8 +235,15 @@ describe('store credentials', () => {
 describe('snapshot channel', () => {
   it('catches up past its read window, resumes from a cursor and skips what head office purged', async () => {
     const js = jetstream(hqSnapshots);
-    const first = (await snapshotsJsm.streams.info(snapshotStream('A'))).state.last_seq + 1;
-    for (let i = 0; i < 600; i++) await js.publish(subjects.snapshot('A'), encoder.encode(`change ${first + i}`));
+    // Store A's messages 2 to 601 (1 is its snapshot), each saying its number.
+    const first = 2;
+    const streamSeqs: number[] = [];
+    let streamSeq = await snapshotsStreamLastSeq(snapshotsJsm);
+    for (let n = first; n < first + 600; n++) {
+      const position = { number: n, generationStart: 1 };
+      streamSeq = (await publishSnapshotMessage(js, 'A', position, encoder.encode(`change ${n}`), { streamSeq })).seq;
+      streamSeqs.push(streamSeq);
+    }
     const edgeA = await connectWith(stores.A.bundle.natsCreds);
     const jsm = await storeSnapshotApi(edgeA, 'A');
     const read = async (afterSeq: number) => {
@@ -227,8 +256,21 @@ describe('snapshot channel', () => {
     };
     expect(await read(first - 1)).toEqual(Array.from({ length: 600 }, (_, i) => first + i));
     expect(await read(first + 598)).toEqual([first + 599]);
-    await snapshotsJsm.streams.purge(snapshotStream('A'), { seq: first + 500 });
+    // A new full generation from message first + 500 on: what lies before it is purged.
+    await startSnapshotGeneration(js, snapshotsJsm, 'A', { number: first + 599, generationStart: first + 500 }, streamSeqs[500]!, {
+      streamSeq: await snapshotsStreamLastSeq(snapshotsJsm),
+    });
     expect(await read(first + 10)).toEqual(Array.from({ length: 100 }, (_, i) => first + 500 + i));
+    expect(await read(first + 599)).toEqual([]);
+    // Store B's message is untouched by A's purge.
+    expect((await snapshotsJsm.streams.getMessage(SNAPSHOTS_STREAM, { last_by_subj: subjects.snapshotMessage('B', 1) }))?.seq).toBe(2);
+  });
+
+  it('refuses a publish from a publisher whose idea of the stream is out of date', async () => {
+    const stale = (await snapshotsStreamLastSeq(snapshotsJsm)) - 1;
+    await expect(
+      publishSnapshotMessage(jetstream(hqSnapshots), 'B', { number: 2, generationStart: 1 }, encoder.encode('late'), { streamSeq: stale }),
+    ).rejects.toThrow(/wrong last sequence/);
   });
 });
 
@@ -317,21 +359,21 @@ describe("head office's parts", () => {
     await expect(jsm.streams.delete(EVENTS_STREAM)).rejects.toThrow(
       `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${EVENTS_STREAM}"`,
     );
-    await expect(jsm.streams.purge(snapshotStream('B'))).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE');
+    await expect(jsm.streams.purge(SNAPSHOTS_STREAM)).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE');
     await expect(jsm.consumers.add(EVENTS_STREAM, { durable_name: 'other', filter_subject: subjects.eventsAll })).rejects.toThrow(
       'Permissions Violation for Publish to "$JS.API.CONSUMER',
     );
     expect(await refusedPublish(ingest, subjects.blacklistChanges)).toBe('publish');
   });
 
-  it('the snapshot publisher keeps the snapshot streams, in an account where the events stream does not exist', async () => {
+  it('the snapshot publisher keeps the snapshot stream, in an account where the events stream does not exist', async () => {
     const snapshots = await connectWith(partCreds().snapshots);
     const jsm = await jetstreamManager(snapshots);
-    expect((await jsm.streams.info(snapshotStream('B'))).config.name).toBe(snapshotStream('B'));
-    await expect(jsm.streams.info(EVENTS_STREAM)).rejects.toThrow('stream not found');
-    await expect(jsm.streams.purge(EVENTS_STREAM)).rejects.toThrow('stream not found');
-    await expect(jsm.streams.delete(snapshotStream('B'))).rejects.toThrow(
-      `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${snapshotStream('B')}"`,
+    expect((await jsm.streams.info(SNAPSHOTS_STREAM)).config.name).toBe(SNAPSHOTS_STREAM);
+    await expect(jsm.streams.info(EVENTS_STREAM)).rejects.toThrow('Permissions Violation for Publish');
+    await expect(jsm.streams.purge(EVENTS_STREAM)).rejects.toThrow('Permissions Violation for Publish');
+    await expect(jsm.streams.delete(SNAPSHOTS_STREAM)).rejects.toThrow(
+      `Permissions Violation for Publish to "$JS.API.STREAM.DELETE.${SNAPSHOTS_STREAM}"`,
     );
     expect(await refusedPublish(snapshots, subjects.events('A'))).toBe('publish');
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { snapshotStream, subjects } from '../../contracts/index.js';
+import { SNAPSHOTS_STREAM, subjects } from '../../contracts/index.js';
 import { EVENTS_STREAM, loadPinKey, pb } from '../../contracts/index.js';
 
 import type { EdgeNode } from '../../edge/index.js';
@@ -82,7 +82,7 @@ describe("a rogue broker joined with store B's leaf login", () => {
     rogueClient.publish(subjects.blacklistChanges, change);
     rogueClient.publish(subjects.ack('A'), pb.StoreAck.encode({ storeId: 'A', confirmedSeq: 1_000_000 }).finish());
     rogueClient.publish(subjects.events('A'), new TextEncoder().encode('forged batch'));
-    rogueClient.publish(subjects.snapshot('A'), new TextEncoder().encode('forged snapshot'));
+    rogueClient.publish(subjects.snapshotMessage('A', 1), new TextEncoder().encode('forged snapshot'));
     const unanswered = (subject: string) =>
       rogueClient.request(subject, new Uint8Array(0), { timeout: 1500 }).then(
         () => 'answered',
@@ -92,7 +92,9 @@ describe("a rogue broker joined with store B's leaf login", () => {
       subjects.inquiry('A'),
       subjects.lookup('A'),
       subjects.pos('A', 'pos-1'),
-      `$JS.API.DIRECT.GET.${snapshotStream('A')}`,
+      `$JS.API.DIRECT.GET.${SNAPSHOTS_STREAM}`,
+      `$JS.API.DIRECT.GET.${SNAPSHOTS_STREAM}.${subjects.snapshotMessage('A', 1)}`,
+      `${subjects.snapshotApi('A')}.DIRECT.GET.${SNAPSHOTS_STREAM}.${subjects.snapshotMessage('A', 1)}`,
       `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
     ];
     expect(await Promise.all(asked.map(unanswered))).toEqual(asked.map(() => 'unanswered'));
