@@ -16,6 +16,7 @@ import { generateSealingKey, generateSigningKey } from '../contracts/index.js';
 import { headOfficeFiles, storeRecordOf, writeHubNatsConfig, writeStoreRecord } from '../host/provisioning/index.js';
 import { CARDSYS_BIN, freePort } from '../infra/index.js';
 import { createCredentials, startNatsServer } from '../infra/nats/index.js';
+import type { Goal } from './goals.js';
 import { definedOnly, rawJetStreamPublish } from './pipeline.js';
 import { type SimulatedStore, type SimulationFigures, StoreSimulator } from './store-simulator.js';
 
@@ -42,6 +43,8 @@ export interface ScalingRow {
   hubStartSeconds: number;
   /** From spawning `cardsys host` to its first healthy /healthz. */
   headOfficeStartSeconds: number;
+  /** The start's limit beside it, and whether this N kept it. */
+  headOfficeStartGoal: string;
   /** From spawning `cardsys host` (the stores connected already) until every store's sync request was answered. */
   answeringAllSeconds: number;
   /** Head office's CPU while the N stores only send heartbeats (one sync request each per 2 s), % of one core. */
@@ -66,7 +69,7 @@ export interface ScalingFigures {
   /** The same envelopes (those of the first N), one JetStream message each with a msgID, on a plain nats-server. */
   rawJetStream: { messagesPerSecond: number; seconds: number };
   /** Each goal beside its limit, from this run; a goal whose N was not measured is left out. */
-  goals: Record<string, { value: number; limit: string; met: boolean }>;
+  goals: Record<string, Goal>;
 }
 
 export const SCALING_STORES = [2, 20, 200, 1000, 5000];
@@ -115,13 +118,15 @@ function goalsOf(table: ScalingRow[]): ScalingFigures['goals'] {
     goals.throughput1000vs2 = { value: ratio, limit: '≥ 0.8', met: ratio >= 0.8 };
   }
   if (thousand) goals.headOfficeRssMiBAt1000 = { value: thousand.headOfficeRssMiB, limit: '< 1024', met: thousand.headOfficeRssMiB < 1024 };
-  if (fiveThousand)
-    goals.headOfficeStartSecondsAt5000 = {
-      value: fiveThousand.headOfficeStartSeconds,
-      limit: '< 10',
-      met: fiveThousand.headOfficeStartSeconds < 10,
-    };
+  if (fiveThousand) goals.headOfficeStartSecondsAt5000 = startGoal(fiveThousand.headOfficeStartSeconds);
   return goals;
+}
+
+/** Head office's first healthy /healthz after its start, in seconds: the goal at 5,000 stores, shown at every N. */
+const HEAD_OFFICE_START_LIMIT_SECONDS = 10;
+
+function startGoal(seconds: number): Goal {
+  return { value: seconds, limit: `< ${HEAD_OFFICE_START_LIMIT_SECONDS}`, met: seconds < HEAD_OFFICE_START_LIMIT_SECONDS };
 }
 
 /** N stores in head office's directory, each with its own signing, sealing and NATS keys; the secrets stay with the simulator. */
@@ -193,6 +198,7 @@ async function measureAt(stores: number, settings: typeof DEFAULTS, progress: (m
       stores,
       hubStartSeconds,
       headOfficeStartSeconds,
+      headOfficeStartGoal: ((goal) => `${goal.limit} s: ${goal.met ? 'met' : 'NOT MET'}`)(startGoal(headOfficeStartSeconds)),
       answeringAllSeconds,
       idleCpuPercent,
       committedEventsPerSecond: run.eventsPerSecond,

@@ -86,11 +86,12 @@ export class CommandResults {
  * secret: edge.db keeps nothing derived from a PIN).
  */
 export function commandDigest(command: cardsys.v1.PosCommand, terminalId: string): string {
-  const { load, unblockPin } = command;
+  const { load, refund, unblockPin } = command;
   const fields = pb.PosCommand.encode({
     ...command,
     terminalId,
     ...(load ? { load: { amount: load.amount } } : {}),
+    ...(refund ? { refund: { payEventId: refund.payEventId, amount: refund.amount } } : {}),
     ...(unblockPin ? { unblockPin: { name: unblockPin.name, birthDate: unblockPin.birthDate } } : {}),
     ...(command.changePin ? { changePin: {} } : {}),
   }).finish();

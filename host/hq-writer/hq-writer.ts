@@ -161,9 +161,13 @@ export async function registerStore(
   ]);
 }
 
-/** Store keys as registered in `hq` (StoreKeyRegistered); re-reads the stream on a miss. */
-export function storeKeyDirectory(store: EventStore): StoreKeys {
-  const keys = new Map<string, KeyObject>();
+/**
+ * Store keys as registered in `hq` (StoreKeyRegistered); re-reads the stream on a miss. A key is
+ * made a KeyObject when first asked for: a start that only checks which of thousands of stores are
+ * registered parses none.
+ */
+export function storeKeyDirectory(store: EventStore): StoreKeys & { isRegistered(storeId: string, keyId: string): Promise<boolean> } {
+  const keys = new Map<string, KeyObject | Uint8Array>();
   let nextRevision = 0n;
   let reading: Promise<void> | undefined;
 
@@ -179,19 +183,31 @@ export function storeKeyDirectory(store: EventStore): StoreKeys {
         const envelope: EventEnvelope = decodeEnvelope(record.data);
         const event = decodeEvent(envelope.eventType, envelope.payload);
         if (event.type !== 'StoreKeyRegistered') continue;
-        keys.set(`${event.data.storeId}/${event.data.keyId}`, publicKeyFromRaw(event.data.publicKey));
+        keys.set(`${event.data.storeId}/${event.data.keyId}`, event.data.publicKey);
       }
       if (records.length < 1000) return;
     }
   };
 
-  return {
-    async publicKey(storeId, keyId) {
-      const key = keys.get(`${storeId}/${keyId}`);
-      if (key) return key;
+  const lookUp = async (name: string) => {
+    if (!keys.has(name)) {
       reading ??= readNew().finally(() => (reading = undefined));
       await reading;
-      return keys.get(`${storeId}/${keyId}`);
+    }
+    return keys.get(name);
+  };
+
+  return {
+    async isRegistered(storeId, keyId) {
+      return (await lookUp(`${storeId}/${keyId}`)) !== undefined;
+    },
+    async publicKey(storeId, keyId) {
+      const name = `${storeId}/${keyId}`;
+      const key = await lookUp(name);
+      if (!(key instanceof Uint8Array)) return key;
+      const parsed = publicKeyFromRaw(key);
+      keys.set(name, parsed);
+      return parsed;
     },
   };
 }

@@ -76,6 +76,9 @@ function encodeSnapshotUpdate(update: cardsys.v1.IssuanceSnapshotUpdate.$Propert
   return writer.finish();
 }
 
+/** Cursors read at once from the snapshot stream (each one small request). */
+const CURSOR_READS = 256;
+
 export async function startSnapshotPublisher(options: SnapshotPublisherOptions): Promise<SnapshotPublisher> {
   const logger = options.logger ?? console;
   const partBytes = options.partBytes ?? 512 * 1024;
@@ -117,7 +120,11 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
 
   const cursorOf = async (store: SnapshotStore): Promise<StoreCursor | undefined> => {
     if (cursors.has(store.storeId)) return cursors.get(store.storeId);
-    const last = await lastSnapshotMessage(jsm, store.storeId);
+    return readCursor(store.storeId);
+  };
+
+  const readCursor = async (storeId: string): Promise<StoreCursor | undefined> => {
+    const last = await lastSnapshotMessage(jsm, storeId);
     const cursor: StoreCursor | undefined = last
       ? {
           last: last.position.number,
@@ -127,8 +134,18 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
           generation: Number(last.header.get(HEADER.generation)),
         }
       : undefined;
-    cursors.set(store.storeId, cursor);
+    cursors.set(storeId, cursor);
     return cursor;
+  };
+
+  /**
+   * Reads the cursors not held yet, CURSOR_READS at a time: after a start, one request after another
+   * for each of thousands of stores kept the first pass waiting seconds before it published anything.
+   */
+  const readCursors = async (stores: SnapshotStore[]) => {
+    const missing = stores.filter((store) => !cursors.has(store.storeId)).map((store) => store.storeId);
+    for (let first = 0; first < missing.length; first += CURSOR_READS)
+      await Promise.all(missing.slice(first, first + CURSOR_READS).map(readCursor));
   };
 
   const sealerFor = (store: SnapshotStore): Sealer => {
@@ -220,7 +237,9 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
       .then(async () => {
         const figures: PublishFigures = { stores: 0, failedStores: 0, fullSnapshots: 0, changeMessages: 0, messages: 0, bytes: 0 };
         const feed = reader.feedId();
-        for (const store of reader.stores()) {
+        const stores = reader.stores();
+        await readCursors(stores).catch((error: Error) => logger.warn(`issuance snapshots: reading where stores stand: ${error.message}`));
+        for (const store of stores) {
           try {
             await publishStore(store, feed, figures);
             figures.stores++;

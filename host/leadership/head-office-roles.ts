@@ -193,8 +193,9 @@ async function registerHeadOfficeKey(store: EventStore, hqWriter: HqWriter, logg
  */
 async function registerStores(store: EventStore, hqWriter: HqWriter, records: StoreRecord[], logger: Logger): Promise<void> {
   const registered = storeKeyDirectory(store);
-  const unregistered: StoreRecord[] = [];
-  for (const record of records) if (!(await registered.publicKey(record.storeId, record.signingKeyId))) unregistered.push(record);
+  // Asked all at once, the misses share one read of `hq` instead of one each.
+  const known = await Promise.all(records.map((record) => registered.isRegistered(record.storeId, record.signingKeyId)));
+  const unregistered = records.filter((_, index) => !known[index]);
   // Many stores to an append: one signed, synced append per store made head office's first start
   // with thousands of provisioned stores take minutes.
   for (let first = 0; first < unregistered.length; first += STORES_PER_REGISTRATION_APPEND) {

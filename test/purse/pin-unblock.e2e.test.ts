@@ -10,7 +10,8 @@ import { cardsysAsync as cardsys } from '../support/cli.js';
 
 // The holder's PIN at the real counter: a card behind pcscd + vpcd, `cardsys pos` over NATS to the
 // store's edge, head office's inquiry centre deciding the unblock against the registered user. The
-// commands around the ones under test go to the edge in process (same edge, same card, no CLI start).
+// PIN commands and the blocked load go through `cardsys pos`; the loads around them go to the same
+// edge in process (same card, same head office, no CLI start).
 describe('PIN blocked, unblocked with head office, and changed, through the real counter', () => {
   const holder = { name: 'Sato Hanako', birthDate: '1990-04-01' };
   let world: PurseWorld;
@@ -81,7 +82,7 @@ describe('PIN blocked, unblocked with head office, and changed, through the real
     expect(unblocked.reply.message).toContain('it was blocked');
     expect(chipPin()).toEqual({ pinTriesLeft: 3, pinResets: 1 });
     expect(await loadInProcess('1234')).toMatchObject({ ok: false, code: 'wrong_pin' });
-    expect(await load('5678')).toMatchObject({ code: 0, reply: { ok: true, code: 'loaded', balance: 1_000 } });
+    expect(await loadInProcess('5678')).toMatchObject({ ok: true, code: 'loaded', balance: 1_000 });
     await store.replicated();
     const events = await hqEvents();
     const authorised = events.find((event) => event.type === 'PinUnblockAuthorised');
@@ -101,7 +102,7 @@ describe('PIN blocked, unblocked with head office, and changed, through the real
       reply: { ok: true, code: 'pin_changed', cardId: issued.cardId },
     });
     expect(await loadInProcess('5678')).toMatchObject({ ok: false, code: 'wrong_pin' });
-    expect(await load('2468')).toMatchObject({ code: 0, reply: { ok: true, code: 'loaded', balance: 2_000 } });
+    expect(await loadInProcess('2468')).toMatchObject({ ok: true, code: 'loaded', balance: 2_000 });
     await store.replicated();
     expect((await hqEvents()).filter((event) => event.type === 'PinChanged').map((event) => event.data)).toEqual([
       { cardId: issued.cardId, storeId: 's1', terminalId: 's1/pos-1' },
