@@ -146,6 +146,8 @@ describe('cardsys bench', () => {
       ok: true,
     });
     expect(text).toMatch(/^ {2}committed\.eventsPerSecond +30,000$/m);
-    expect(text).toMatch(/^ {2}pipeline\.committedToRawJetStream +— ≥ 3 {2}NOT MEASURED: every raw JetStream run failed \(run 1: timeout\)$/m);
+    expect(text).toMatch(
+      /^ {2}pipeline\.committedToRawJetStream +— ≥ 3 {2}NOT MEASURED: every raw JetStream run failed \(run 1: timeout\)$/m,
+    );
   });
 });
