@@ -28,6 +28,7 @@ export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string
   'PurseLoaded',
   'PursePaid',
   'PurseRefunded',
+  'PurseUnloaded',
   'BankAccountDebited',
   'LoadAuthorisationReversed',
 ]);
@@ -146,7 +147,8 @@ export class PurseAuditor {
     switch (decoded.type) {
       case 'PurseLoaded':
       case 'PursePaid':
-      case 'PurseRefunded': {
+      case 'PurseRefunded':
+      case 'PurseUnloaded': {
         const { cardMac, terminalId, storeId } = decoded.data;
         if (decoded.type === 'PurseLoaded') this.loads += 1;
         else if (decoded.type === 'PursePaid') this.pays += 1;

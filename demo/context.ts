@@ -66,6 +66,8 @@ export class Day {
   readonly hqDir: string;
   readonly logDir: string;
   readonly cardFile: string;
+  /** The blank card head office makes the lost card's replacement on. */
+  readonly replacementCardFile: string;
   readonly leases: SlotLease[] = [];
   readonly links = new Map<string, WanLink>();
   readonly brokers = new Map<string, RunningBroker>();
@@ -83,6 +85,8 @@ export class Day {
   issued!: { cardId: string; expiry: string; view: CardView };
   loadedBalance!: number;
   finalChipBalance!: number;
+  /** The card that replaces the lost one. */
+  replacement!: { cardId: string };
   /** The amounts store A's terminal loaded and paid, in order: what head office's views must show. */
   readonly loads: number[] = [];
   readonly pays: number[] = [];
@@ -101,6 +105,7 @@ export class Day {
     this.hqDir = join(this.dataDir, 'hq');
     this.logDir = group.logDir;
     this.cardFile = join(this.dataDir, 'cards', 'card-1.json');
+    this.replacementCardFile = join(this.dataDir, 'cards', 'card-2.json');
   }
 
   /** What the day leaves to look at. */
@@ -152,15 +157,22 @@ export class Day {
     return result.stdout;
   }
 
-  /** Puts the virtual card into a reader (taking it out of the one it was in). */
-  async startCard(slot: Slot, where: string): Promise<void> {
+  /** Puts a virtual card (the day's first, unless named) into a reader, taking the card in hand out of the one it was in. */
+  async startCard(slot: Slot, where: string, cardFile = this.cardFile): Promise<void> {
     await this.card?.stop();
-    this.card = this.group.startCardsys(`vcard-${where}`, ['vcard', '--state', this.cardFile, '--reader', String(slot.slot)]);
+    this.card = this.group.startCardsys(`vcard-${where}`, ['vcard', '--state', cardFile, '--reader', String(slot.slot)]);
     await this.card.waitForOutput(/card inserted/, 30_000);
   }
 
   /** One command at store A's POS terminal; a refusal fails the step. */
   async pos(kind: string, extra: string[] = []): Promise<Reply> {
+    const reply = await this.posReply(kind, extra);
+    if (!reply.ok) throw new StepFailure(`store A refused: ${reply.code}: ${reply.message}`, this.group.logFileOf('edge-A'));
+    return reply;
+  }
+
+  /** One command at store A's POS terminal, its reply whatever it says. */
+  async posReply(kind: string, extra: string[] = []): Promise<Reply> {
     const name = 'pos-A';
     // The terminal's own credentials, PIN key and CA, found from --data, --store and --terminal.
     const result = await this.cardsys(name, [
@@ -183,7 +195,6 @@ export class Day {
     } catch {
       throw new StepFailure(`cardsys pos ${kind} printed no JSON reply (exit code ${result.code})`, this.group.logFileOf(name));
     }
-    if (!reply.ok) throw new StepFailure(`store A refused: ${reply.code}: ${reply.message}`, this.group.logFileOf('edge-A'));
     return reply;
   }
 

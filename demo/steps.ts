@@ -19,6 +19,7 @@ import { StepFailure } from './narrator.js';
 export const SKIPPABLE_PARTS = {
   offline: "store A's WAN link cut and restored: pays go on offline, head office sees it behind, it catches up",
   failover: 'with --cluster: kill -9 of the hub node leading the events stream, and of the head-office instance holding the writer lease',
+  replacement: "the card lost: reported, refused at store A, replaced in head office's station and credited there with its balance",
 } as const;
 export type DayPart = keyof typeof SKIPPABLE_PARTS;
 
@@ -608,6 +609,69 @@ const books: DayStep = {
   },
 };
 
+/** Where GET /v1/cards/:cardId/replacement says a lost card's balance stands. */
+interface Replacement {
+  status: string;
+  newCardId: string | null;
+  transferred: { amount: number; storesWaitedFor: string[] } | null;
+}
+
+const lostCard: DayStep = {
+  part: 'replacement',
+  title:
+    'The customer loses the card and a clerk reports it (POST /v1/cards/:cardId/loss): head office blacklists it at once, and store A refuses it',
+  log: 'edge-A',
+  async run(day) {
+    const { cardId } = day.issued;
+    const report = await day.api.call<{ reportedBy: string }>('clerk', 'POST', `/v1/cards/${cardId}/loss`, { reason: 'lost on the train' });
+    // A read changes nothing: it shows the card unusable once store A's copy of the blacklist has it.
+    await until(async () => ((await day.pos('read')).message.includes('not usable') ? true : undefined), "store A's copy of the blacklist");
+    const refused = await day.posReply('pay', ['--amount', '100']);
+    if (refused.code !== 'blacklisted')
+      throw new StepFailure(`store A answered the lost card's pay with ${refused.code}: ${refused.message}`);
+    return [
+      `reported by ${report.reportedBy}: blacklisted, its ${yen(day.finalChipBalance)} waits for a new card`,
+      `POS: ${refused.message}`,
+    ];
+  },
+};
+
+const replacementCard: DayStep = {
+  part: 'replacement',
+  title:
+    'Head office issues the replacement on a blank card in its reader (POST /v1/cards/:cardId/replacement); store A finishes it (cardsys pos issue)',
+  log: 'host',
+  async run(day) {
+    await day.checked('vcard-hq-2', ['vcard', 'new', '--state', day.replacementCardFile, '--issuer-keys', issuerKeysFile(day.hqDir)]);
+    await day.startCard(day.slots.hq, 'hq-2', day.replacementCardFile);
+    day.replacement = await day.api.call<{ cardId: string }>('clerk', 'POST', `/v1/cards/${day.issued.cardId}/replacement`, { pin: PIN });
+    await day.startCard(day.slots.storeA, 'A-2', day.replacementCardFile);
+    const issued = await day.pos('issue');
+    return [`card ${day.replacement.cardId} for user ${day.user.userId}, PIN ${PIN}`, said(issued)];
+  },
+};
+
+const replacementCredit: DayStep = {
+  part: 'replacement',
+  title:
+    "The lost card's balance moves to the new card once store A (the only store that saw it) is past the report; the cashier credits it (cardsys pos replacement-credit)",
+  log: 'edge-A',
+  async run(day) {
+    const moved = await until(async () => {
+      const found = await day.api.find<Replacement>('operator', `/v1/cards/${day.issued.cardId}/replacement`);
+      return found?.transferred ? found : undefined;
+    }, "head office to move the lost card's balance");
+    const credited = await day.pos('replacement-credit', ['--pin', PIN]);
+    if (credited.balance !== day.finalChipBalance)
+      throw new StepFailure(`the new card holds ${yen(credited.balance)}, the lost card held ${yen(day.finalChipBalance)}`);
+    return [
+      `GET /v1/cards/${day.issued.cardId}/replacement: ${moved.status}, ${yen(moved.transferred!.amount)} to card ${moved.newCardId} ` +
+        `from the replacement account (waited for store ${moved.transferred!.storesWaitedFor.join(', ')})`,
+      said(credited),
+    ];
+  },
+};
+
 const summary: DayStep = {
   title: 'Summary',
   async run(day) {
@@ -662,7 +726,9 @@ export const dayOf = (clustered: boolean, skip: readonly DayPart[] = []): readon
     ...(clustered ? [hubNodeFailover, headOfficeFailover] : []),
     cardMatchesChip,
     accessLog,
-    auditReplay,
     books,
+    // Head office's station is head office 1's: gone once it was killed.
+    ...(clustered && !skip.includes('failover') ? [] : [lostCard, replacementCard, replacementCredit]),
+    auditReplay,
     summary,
   ].filter((step) => step.part === undefined || !skip.includes(step.part));

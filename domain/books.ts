@@ -1,6 +1,7 @@
 // Head office's books over purse movements: which events move value on a card, how each counts in
 // the float (the issuer's liability for value held on cards) and in store clearing, and the
 // deposit duty of Japan's Payment Services Act. Pure: the read models and the reports apply these.
+import type { PurseOperation } from '../card/index.js';
 import type { DomainEvent } from '../contracts/index.js';
 
 /** Every kind of movement of value on a card that head office books. */
@@ -28,7 +29,7 @@ export const MOVEMENT_RULES: Readonly<Record<MovementKind, MovementRule>> = {
 export interface BookedMovement {
   kind: MovementKind;
   /** Which of the chip's transaction MACs proves it. */
-  chipOperation: 'credit' | 'debit';
+  chipOperation: PurseOperation;
   cardId: string;
   amount: number;
   /** The chip's balance after the movement. */
@@ -41,10 +42,10 @@ export interface BookedMovement {
 }
 
 /**
- * The one place that says which events are movements of value on a card: loads, pays and refunds
- * onto the card (PurseRefunded, a chip credit charged to the store's takings). An unload to the
- * bank account (PurseUnloaded, kind "unload", a chip debit) is added here when that event exists;
- * the float, the store statements and the card statements count them by MOVEMENT_RULES.
+ * The one place that says which events are movements of value on a card: loads, pays, refunds
+ * onto the card (PurseRefunded, a chip credit charged to the store's takings) and the unload of a
+ * returned card to the bank account (PurseUnloaded, the chip's own unload MAC); the float, the
+ * store statements and the card statements count them by MOVEMENT_RULES.
  */
 export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined {
   switch (event.type) {
@@ -52,6 +53,9 @@ export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined
       return { kind: 'load', chipOperation: 'credit', ...movementFields(event.data) };
     case 'PursePaid':
       return { kind: 'pay', chipOperation: 'debit', ...movementFields(event.data) };
+    case 'PurseUnloaded':
+      // The chip's last movement: the whole balance off the card to the bank account, nothing left.
+      return { kind: 'unload', chipOperation: 'unload', ...movementFields({ ...event.data, newBalance: 0 }) };
     case 'PurseRefunded':
       return { kind: 'refund', chipOperation: 'credit', ...movementFields(event.data) };
     default:

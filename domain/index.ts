@@ -13,5 +13,6 @@ export * from './store-clearing.js';
 export * from './load-reconciliation.js';
 export * from './alerts.js';
 export * from './issuance.js';
+export * from './card-return.js';
 export * from './pin-unblock.js';
 export * from './card-replacement.js';

@@ -70,6 +70,8 @@ export interface InquiryState {
   byCard: Map<string, string[]>;
   /** The chip balance at the highest counter head office has seen a MAC'd movement of, per card. */
   cardBalances: Map<string, { cardCounter: number; balance: number }>;
+  /** Cards head office closed (returned): none is loaded again. */
+  closedCards: Set<string>;
   /** Per replacement card: what of the lost card's balance waits to be authorised onto it (negative: credited too much). */
   replacementDue: Map<string, number>;
 }
@@ -157,6 +159,7 @@ export const initialInquiryState = (): InquiryState => ({
   openByCard: new Map(),
   byCard: new Map(),
   cardBalances: new Map(),
+  closedCards: new Set(),
   replacementDue: new Map(),
 });
 
@@ -185,11 +188,15 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
     case 'CardPrimaryIssued':
       state.cardAccounts.set(event.data.cardId, event.data.bankId);
       break;
-    case 'BankAccountDebited': {
+    case 'BankAccountDebited':
+    case 'BankAccountCredited': {
       const account = state.accounts.get(event.data.bankId);
       if (account) account.balance = event.data.newBalance;
       break;
     }
+    case 'CardClosed':
+      state.closedCards.add(event.data.cardId);
+      break;
     case 'LoadAuthorised':
       state.authorisations.set(event.data.authorizationId, {
         authorizationId: event.data.authorizationId,
@@ -221,10 +228,11 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
     }
     case 'PurseLoaded':
     case 'PursePaid':
-    case 'PurseRefunded': {
+    case 'PurseRefunded':
+    case 'PurseUnloaded': {
       const known = state.cardBalances.get(event.data.cardId);
       if (!known || event.data.cardCounter >= known.cardCounter)
-        state.cardBalances.set(event.data.cardId, { cardCounter: event.data.cardCounter, balance: event.data.newBalance });
+        state.cardBalances.set(event.data.cardId, { cardCounter: event.data.cardCounter, balance: chipBalanceAfter(event) });
       break;
     }
     case 'LoadAuthorisationHandedOver':
@@ -357,6 +365,7 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
   if (issuedFor !== command.bankId) {
     throw new DomainRefusal('card_mismatch', `card ${command.cardId} was issued for another bank account than ${command.bankId}`);
   }
+  if (state.closedCards.has(command.cardId)) throw cardClosed(command.cardId);
   const account = state.accounts.get(command.bankId);
   if (!account) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
   if (account.balance < command.amount) {
@@ -463,6 +472,16 @@ function checkLimits(command: Extract<InquiryCommand, { kind: 'authorise' }>, st
       `a card may be loaded with at most ${yen(dailyLoadLimit)} a day: ${yen(loadedToday)} loaded on ${today}, at most ${yen(Math.max(0, dailyLoadLimit - loadedToday))} more`,
     );
   }
+}
+
+/** The refusal of anything but a look at a card head office closed. */
+export function cardClosed(cardId: string): DomainRefusal {
+  return new DomainRefusal('card_closed', `card ${cardId} was returned and is closed: it takes no more loads or returns`);
+}
+
+/** The chip's balance after a movement it MACed (an unload leaves nothing). */
+function chipBalanceAfter(event: Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' | 'PurseUnloaded' }>): number {
+  return event.type === 'PurseUnloaded' ? 0 : event.data.newBalance;
 }
 
 /** An open credit authorisation of a card (a load or a refund) and the chip counter it is bound to. */

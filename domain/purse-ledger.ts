@@ -2,6 +2,7 @@
 // replayed, forged or lost one. Pure, so the live ledger and the auditor's replay apply exactly the
 // same rules.
 import type { DomainEvent } from '../contracts/index.js';
+import type { PurseOperation } from '../card/index.js';
 
 /** Head office's view of one card's purse. */
 export interface CardLedger {
@@ -24,9 +25,9 @@ export interface CardLedger {
   missingCounters: ReadonlySet<number>;
 }
 
-/** A load, pay or refund as a store recorded it, with the verdict on its card MAC. */
+/** A load, pay, refund or unload (a returned card's, leaving nothing) as a store recorded it, with the verdict on its card MAC. */
 export interface PurseMovement {
-  kind: 'load' | 'pay' | 'refund';
+  kind: 'load' | 'pay' | 'refund' | 'unload';
   cardId: string;
   amount: number;
   newBalance: number;
@@ -40,23 +41,25 @@ export interface PurseMovement {
   authorizationId?: string;
 }
 
-/** A store's load, pay or refund, the event the ledger applies as a movement. */
-export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' }>;
+/** A store's load, pay, refund or unload, the event the ledger applies as a movement. */
+export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'PursePaid' | 'PurseRefunded' | 'PurseUnloaded' }>;
 
-/** The chip operation whose card MAC proves a movement: a debit for a pay, a credit for a load or a refund. */
-export const chipOperationOf = (kind: PurseMovement['kind']): 'credit' | 'debit' => (kind === 'pay' ? 'debit' : 'credit');
+/** The chip operation whose card MAC proves a movement: a debit for a pay, a credit for a load or a refund, an unload for a return. */
+export const chipOperationOf = (kind: PurseMovement['kind']): PurseOperation =>
+  kind === 'pay' ? 'debit' : kind === 'unload' ? 'unload' : 'credit';
 
 /** The fields of a PurseLoaded, PursePaid or PurseRefunded that make its movement (what the auditor's own reader gives). */
 export interface PurseMovementFields {
   cardId: string;
   amount: number;
-  newBalance: number;
+  /** Not in an unload, which leaves nothing. */
+  newBalance?: number;
   cardCounter: number;
   authorizationId?: string;
 }
 
 /**
- * The movement a PurseLoaded, PursePaid or PurseRefunded makes: the one mapping the live ledger and the
+ * The movement a PurseLoaded, PursePaid, PurseRefunded or PurseUnloaded makes: the one mapping the live ledger and the
  * auditor's replay share. `at` says when it happened, at which store it counts, and whether its
  * card MAC verified.
  */
@@ -67,10 +70,10 @@ export function purseMovementOf(
   const { cardId, amount, newBalance, cardCounter } = event.data;
   // One object per movement, no intermediate copies: the auditor's replay makes millions.
   const movement: PurseMovement = {
-    kind: event.type === 'PurseLoaded' ? 'load' : event.type === 'PursePaid' ? 'pay' : 'refund',
+    kind: MOVEMENT_KINDS[event.type],
     cardId,
     amount,
-    newBalance,
+    newBalance: newBalance ?? 0,
     counter: cardCounter,
     macValid: at.macValid,
     atMs: at.atMs,
@@ -79,6 +82,13 @@ export function purseMovementOf(
   if (event.type === 'PurseLoaded') movement.authorizationId = event.data.authorizationId;
   return movement;
 }
+
+const MOVEMENT_KINDS: Record<PurseMovementEvent['type'], PurseMovement['kind']> = {
+  PurseLoaded: 'load',
+  PursePaid: 'pay',
+  PurseRefunded: 'refund',
+  PurseUnloaded: 'unload',
+};
 
 /** What head office knows of the account debit behind a load. */
 export interface DebitFacts {

@@ -17,7 +17,7 @@ export interface CardFacts {
   terminated: boolean;
 }
 
-export type PurseOperation = 'load' | 'pay' | 'refund';
+export type PurseOperation = 'load' | 'pay' | 'refund' | 'return';
 
 /** Why a card or an operation is refused; `code` goes into PosReply.code and PurseOperationDeclined.reason. */
 export interface Refusal {

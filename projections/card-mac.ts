@@ -1,6 +1,6 @@
 // The card MAC check every read model over purse movements applies: head office believes the chip's
 // MAC, not the store's word.
-import { terminalIdBytes, toHex, verifyCardMac, type IssuerMasterKeys } from '../card/index.js';
+import { terminalIdBytes, toHex, verifyCardMac, type IssuerMasterKeys, type PurseOperation } from '../card/index.js';
 
 export interface MacedMovement {
   cardId: string;
@@ -18,7 +18,7 @@ const verdicts = new WeakMap<IssuerMasterKeys, Map<string, boolean>>();
 const VERDICTS_KEPT = 4_096;
 
 /** True when the card's transaction MAC over the movement verifies with the card's key. */
-export function cardMacValid(keys: IssuerMasterKeys, operation: 'credit' | 'debit', movement: MacedMovement): boolean {
+export function cardMacValid(keys: IssuerMasterKeys, operation: PurseOperation, movement: MacedMovement): boolean {
   let known = verdicts.get(keys);
   if (!known) verdicts.set(keys, (known = new Map()));
   const key = `${operation}:${movement.cardId}:${movement.cardCounter}:${movement.amount}:${movement.newBalance}:${movement.terminalId}:${toHex(movement.cardMac)}`;
@@ -31,7 +31,7 @@ export function cardMacValid(keys: IssuerMasterKeys, operation: 'credit' | 'debi
   return verdict;
 }
 
-function verify(keys: IssuerMasterKeys, operation: 'credit' | 'debit', movement: MacedMovement): boolean {
+function verify(keys: IssuerMasterKeys, operation: PurseOperation, movement: MacedMovement): boolean {
   try {
     return verifyCardMac(keys, {
       operation,

@@ -6,9 +6,17 @@
 import type Database from 'better-sqlite3';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { EventEnvelope } from '../contracts/index.js';
-import { applyMovement, chipOperationOf, newCardLedger, purseMovementOf, type CardLedger, type PurseMovement } from '../domain/index.js';
+import {
+  applyMovement,
+  bookedMovementOf,
+  chipOperationOf,
+  newCardLedger,
+  purseMovementOf,
+  type CardLedger,
+  type PurseMovement,
+} from '../domain/index.js';
 import type { Projection } from './projection.js';
-import type { HostEvent } from '../eventstore/index.js';
+import { CHAIN_HEAD_RECORD_TYPE, type HostEvent } from '../eventstore/index.js';
 import { cardMacValid } from './card-mac.js';
 import { prepared } from './statements.js';
 import { debitFactsOf, LOAD_TRACKING_SCHEMA, trackLoads } from './load-tracking.js';
@@ -73,9 +81,8 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
     schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
-      const macValid =
-        (event.type === 'PurseLoaded' || event.type === 'PursePaid' || event.type === 'PurseRefunded') &&
-        cardMacValid(options.issuerKeys, event.type === 'PursePaid' ? 'debit' : 'credit', event.data);
+      const booked = event.type === CHAIN_HEAD_RECORD_TYPE ? undefined : bookedMovementOf(event);
+      const macValid = booked !== undefined && cardMacValid(options.issuerKeys, booked.chipOperation, booked);
       trackLoads(db, event, macValid);
       switch (event.type) {
         case 'CardPrimaryIssued':
@@ -88,6 +95,7 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
           prepared(db, 'INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(event.data.bankId, event.data.balance);
           break;
         case 'BankAccountDebited':
+        case 'BankAccountCredited':
         case 'LoadAuthorisationReversed':
           prepared(db, 'INSERT OR REPLACE INTO purse_accounts (bank_id, balance) VALUES (?, ?)').run(
             event.data.bankId,
@@ -96,7 +104,8 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
           break;
         case 'PurseLoaded':
         case 'PursePaid':
-        case 'PurseRefunded': {
+        case 'PurseRefunded':
+        case 'PurseUnloaded': {
           const movement = purseMovementOf(event, { atMs: event.envelope.occurredAtMs, storeId: event.envelope.storeId, macValid });
           applyToCard(db, movement, event.envelope);
           break;

@@ -18,6 +18,8 @@ export interface CardView {
   issuance: { storeId: string; terminalId: string; issuedAt: string | null; recordMatchesUser: boolean | null; recovered: boolean } | null;
   blacklisted: boolean;
   blacklistReason: string | null;
+  /** Head office closed the card (reason "returned": handed back, its balance unloaded to the bank account). */
+  closed: { reason: string; closedAt: string | null; storeId: string | null; unloadedAmount: number } | null;
   usage: {
     count: number;
     loadCount: number;
@@ -68,6 +70,10 @@ interface CardRow {
   issued_recovered: number | null;
   blacklisted: number;
   blacklist_reason: string | null;
+  closed_reason: string | null;
+  closed_at_ms: number | null;
+  closed_store_id: string | null;
+  closed_unloaded: number | null;
   load_count: number | null;
   loaded_total: number | null;
   pay_count: number | null;
@@ -102,6 +108,15 @@ function cardView(row: CardRow): CardView {
       : null,
     blacklisted: row.blacklisted === 1,
     blacklistReason: row.blacklist_reason,
+    closed:
+      row.closed_reason === null
+        ? null
+        : {
+            reason: row.closed_reason,
+            closedAt: iso(row.closed_at_ms),
+            storeId: row.closed_store_id,
+            unloadedAmount: row.closed_unloaded ?? 0,
+          },
     usage: {
       count: loads + pays,
       loadCount: loads,

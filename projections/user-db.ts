@@ -38,7 +38,12 @@ CREATE TABLE IF NOT EXISTS cards (
   -- 1 when a store found the card personalised and no issuance recorded, and recorded it from the chip.
   issued_recovered INTEGER,
   blacklisted INTEGER NOT NULL DEFAULT 0,
-  blacklist_reason TEXT
+  blacklist_reason TEXT,
+  -- Set when head office closed the card (handed back: "returned"), with the store and what it unloaded.
+  closed_reason TEXT,
+  closed_at_ms INTEGER,
+  closed_store_id TEXT,
+  closed_unloaded INTEGER
 );
 CREATE INDEX IF NOT EXISTS cards_by_user ON cards (user_id);
 CREATE TABLE IF NOT EXISTS card_usage (
@@ -80,7 +85,7 @@ function issuedRecordMatches(db: Database.Database, issued: { userId: string; ba
 
 export const userDbProjection: Projection = {
   name: 'user-db',
-  version: 3,
+  version: 4,
   schema: SCHEMA,
   tables: ['users', 'cards', 'card_usage', 'card_events'],
   apply(db: Database.Database, event) {
@@ -146,6 +151,20 @@ export const userDbProjection: Projection = {
           issuedRecordMatches(db, event.data),
           event.data.recovered ? 1 : 0,
         );
+        return;
+      case 'PurseUnloaded':
+        prepared(
+          db,
+          `INSERT INTO card_usage (card_id, last_used_at_ms, last_operation, last_store_id, last_balance) VALUES (?, ?, 'unload', ?, 0)
+           ON CONFLICT (card_id) DO UPDATE SET last_used_at_ms = excluded.last_used_at_ms, last_operation = 'unload',
+             last_store_id = excluded.last_store_id, last_balance = 0`,
+        ).run(event.data.cardId, occurredAt, event.data.storeId);
+        return;
+      case 'CardClosed':
+        prepared(
+          db,
+          'UPDATE cards SET closed_reason = ?, closed_at_ms = ?, closed_store_id = ?, closed_unloaded = ? WHERE card_id = ?',
+        ).run(event.data.reason, occurredAt, event.data.storeId, event.data.unloadedAmount, event.data.cardId);
         return;
       case 'PurseLoaded':
       case 'PursePaid':

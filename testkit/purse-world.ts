@@ -29,7 +29,10 @@ export interface Store {
   pinMasterKey: Uint8Array;
   /** Sends a POS command to the edge in process, as from the terminal (works while the store is cut off). */
   command(
-    kind: Pick<PosCommandInput, 'load' | 'pay' | 'refund' | 'read' | 'status' | 'unblockPin' | 'changePin' | 'replacementCredit'>,
+    kind: Pick<
+      PosCommandInput,
+      'load' | 'pay' | 'refund' | 'read' | 'status' | 'unblockPin' | 'changePin' | 'replacementCredit' | 'cardReturn'
+    >,
     options?: { commandId?: string; terminalId?: string },
   ): Promise<PosReply>;
   /** Waits until head office holds every event the store has logged. */

@@ -73,7 +73,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   const terminal = {
     storeId: common.store,
     terminalId: common.terminal,
-    ...(kind.load || kind.refund || kind.unblockPin || kind.changePin || kind.replacementCredit
+    ...(kind.load || kind.refund || kind.unblockPin || kind.changePin || kind.replacementCredit || kind.cardReturn
       ? { pinKey: pinKeyOf(bundleDir, common.terminal, common.pinKey) }
       : {}),
   };
@@ -105,7 +105,7 @@ async function run(options: PosCliOptions, kind: Kind): Promise<void> {
   );
 }
 
-/** `cardsys pos issue|load|replacement-credit|pay|refund|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
+/** `cardsys pos issue|load|replacement-credit|pay|refund|return|read|pin-unblock|pin-change|status`: a POS terminal's commands to its store's edge. */
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -115,9 +115,9 @@ export function registerPosCommands(program: Command): void {
       '\nExit code 0 only when the command succeeded; a refusal (card unusable, declined, wrong PIN, ...) exits 2\nwith its reason in the JSON (--json) or on stdout. A retry with the same --command-id gets the first result.\n' +
         "NATS: --nats, or the store broker's address recorded in <data>/stores/<id>/store-broker.json; credentials: --creds, or\n" +
         "the terminal's own <data>/stores/<id>/terminals/<terminal>/nats.nk when provisioned; TLS verified with --tls-ca, or\n" +
-        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, refund, replacement-credit, pin-unblock and pin-change send each PIN as a PIN block\n' +
-        "under the terminal's PIN key (--pin-key, or <data>/stores/<id>/terminals/<terminal>/pin-key); a PIN never leaves the\n" +
-        'terminal in clear.',
+        '<data>/stores/<id>/ca.pem (copied from provisioning). A load, refund, replacement-credit, return, pin-unblock and\n' +
+        "pin-change send each PIN as a PIN block under the terminal's PIN key (--pin-key, or\n" +
+        '<data>/stores/<id>/terminals/<terminal>/pin-key); a PIN never leaves the terminal in clear.',
     );
   const common = (command: Command, commandId = '--command-id <id>') =>
     withDataOption(withNatsOptions(command))
@@ -213,6 +213,23 @@ export function registerPosCommands(program: Command): void {
         },
       }),
     );
+
+  common(
+    pos
+      .command('return')
+      .description(
+        "card return: the card holder's PIN verified, head office's consent, the chip's whole balance unloaded to the bank account and the card terminated",
+      ),
+  )
+    .requiredOption('--pin <pin>', "the card holder's PIN (4-8 digits)")
+    .option('--pin-key <file>', "the terminal's PIN key (default: the provisioned terminal's)")
+    .addHelpText(
+      'after',
+      '\nNeeds head office: offline the return is refused (head_office_unreachable) and the card is left as it was.\n' +
+        'Once returned (code "returned") the card answers no command again: every store refuses it (card_terminated) and\n' +
+        'head office shows it closed. A card pulled during the return: insert it and run the return again.',
+    )
+    .action(async (options: PosCliOptions) => run(options, { cardReturn: { pin: parse(Pin, options.pin, 'pin') } }));
 
   common(pos.command('read').description("read the card's balance and validity")).action(async (options: PosCliOptions) =>
     run(options, { read: {} }),

@@ -86,7 +86,7 @@ export class CommandResults {
  * secret: edge.db keeps nothing derived from a PIN).
  */
 export function commandDigest(command: cardsys.v1.PosCommand, terminalId: string): string {
-  const { load, refund, unblockPin } = command;
+  const { load, refund, unblockPin, cardReturn } = command;
   const fields = pb.PosCommand.encode({
     ...command,
     terminalId,
@@ -94,6 +94,7 @@ export function commandDigest(command: cardsys.v1.PosCommand, terminalId: string
     ...(refund ? { refund: { payEventId: refund.payEventId, amount: refund.amount } } : {}),
     ...(unblockPin ? { unblockPin: { name: unblockPin.name, birthDate: unblockPin.birthDate } } : {}),
     ...(command.changePin ? { changePin: {} } : {}),
+    ...(cardReturn ? { cardReturn: {} } : {}),
   }).finish();
   return createHash('sha256').update(fields).digest('hex');
 }

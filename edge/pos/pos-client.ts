@@ -38,13 +38,15 @@ export interface PosCommandInput {
   /** PIN unblock: the holder's identity as the clerk checked it, and the new PIN. */
   unblockPin?: { name: string; birthDate: string; newPin: string };
   changePin?: { pin: string; newPin: string };
+  /** The card handed back: its balance to the bank account, the card terminated. */
+  cardReturn?: { pin: string };
   /** What became of an earlier command of this terminal. */
   status?: { commandId: string };
 }
 
 /** The PosCommand on the wire: each PIN encrypted into a PIN block bound to this terminal and command. */
 export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput): Uint8Array {
-  const { load, refund, unblockPin, changePin, replacementCredit, ...rest } = input;
+  const { load, refund, unblockPin, changePin, replacementCredit, cardReturn, ...rest } = input;
   const command: cardsys.v1.PosCommand.$Properties = { ...rest, storeId: terminal.storeId };
   const pinBlock = (pin: string) => {
     if (!terminal.pinKey) throw new Error(`terminal ${terminal.terminalId} has no PIN key: it cannot send a PIN`);
@@ -59,6 +61,7 @@ export function encodePosCommand(terminal: PosTerminal, input: PosCommandInput):
   if (unblockPin) command.unblockPin = { name: unblockPin.name, birthDate: unblockPin.birthDate, newPinBlock: pinBlock(unblockPin.newPin) };
   if (changePin) command.changePin = { pinBlock: pinBlock(changePin.pin), newPinBlock: pinBlock(changePin.newPin) };
   if (replacementCredit) command.replacementCredit = { pinBlock: pinBlock(replacementCredit.pin) };
+  if (cardReturn) command.cardReturn = { pinBlock: pinBlock(cardReturn.pin) };
   return pb.PosCommand.encode(command).finish();
 }
 

@@ -220,7 +220,8 @@ export class PosServer {
     if (command.storeId !== this.options.storeId)
       return `command is for store "${command.storeId}", this is store "${this.options.storeId}"`;
     if (!isValidTerminalId(terminalId)) return `"${terminalId}" is not a terminal id`;
-    if (!command.kind) return 'command has no kind (issue, load, pay, read, unblock_pin, change_pin, replacement_credit or status)';
+    if (!command.kind)
+      return 'command has no kind (issue, load, pay, read, unblock_pin, change_pin, replacement_credit, card_return or status)';
     if (command.load?.pin) return 'a PIN in clear is refused: the terminal sends it as a PIN block';
     return undefined;
   }

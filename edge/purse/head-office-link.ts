@@ -13,7 +13,7 @@ export class HeadOfficeUnreachableError extends Error {
 export type InquiryReply = cardsys.v1.InquiryReply;
 type InquiryKind = Pick<
   cardsys.v1.InquiryRequest.$Properties,
-  'authorise' | 'pending' | 'release' | 'refund' | 'refundRelease' | 'pinUnblock'
+  'authorise' | 'pending' | 'release' | 'refund' | 'refundRelease' | 'pinUnblock' | 'unload'
 >;
 
 export class HeadOfficeLink {

@@ -97,18 +97,19 @@ export async function replacementCredit(counter: PurseCounter, request: PosReque
       cardId,
       balance,
     };
-  return { ok: true, code: 'credited', message: [...notes, `balance ${yen(balance)}`].join('; '), cardId, balance };
+  const credited = balance - card.balance.balance;
+  return { ok: true, code: 'credited', message: `${yen(credited)} of the lost card credited; balance ${yen(balance)}`, cardId, balance };
 }
 
 /**
  * Presents the holder's PIN for a credit of the card (a load's, a replacement credit's or a
- * refund's) to the card; a wrong or blocked PIN is declined and recorded.
+ * refund's) or its return to the card; a wrong or blocked PIN is declined and recorded.
  */
 export async function verifyHolderPin(
   counter: PurseCounter,
   card: InsertedCard,
   request: PosRequest,
-  credit: { operation: 'load' | 'refund'; amount: number; pinBlock: Uint8Array | null | undefined },
+  credit: { operation: 'load' | 'refund' | 'return'; amount: number; pinBlock: Uint8Array | null | undefined },
 ): Promise<PosOutcome | undefined> {
   await counter.authenticate(card);
   try {
@@ -248,7 +249,7 @@ export async function settleOpenLoads(
 }
 
 /** The chip's counter and usage log, every record with its card MAC, as head office takes them. */
-async function chipLogOf(counter: PurseCounter, card: InsertedCard): Promise<Fields<cardsys.v1.ChipLog>> {
+export async function chipLogOf(counter: PurseCounter, card: InsertedCard): Promise<Fields<cardsys.v1.ChipLog>> {
   await counter.authenticate(card);
   const log = await card.terminal.readLog();
   return chipLogMessage((await card.terminal.readBalance()).counter, log);
@@ -290,8 +291,8 @@ async function release(
   }
 }
 
-/** The bank account to debit: the chip's, checked against the magnetic stripe where there is a stripe reader. */
-async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosRequest): Promise<string> {
+/** The card holder's bank account (debited for a load, credited on return): the chip's, checked against the magnetic stripe where there is a stripe reader. */
+export async function bankIdOf(counter: PurseCounter, card: InsertedCard, request: PosRequest): Promise<string> {
   const onChip = bankIdDigits(await card.terminal.readBankId());
   if (!counter.options.stripeReader) return onChip;
   const onStripe = bankIdDigits(await counter.options.stripeReader(request.terminalId));

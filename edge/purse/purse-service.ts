@@ -1,11 +1,13 @@
-// Load, pay, refund and read at the store, and the holder's PIN, as POS command handlers. The chip
-// is the purse; the store checks the card, asks head office's inquiry centre for loads (load.ts),
-// refunds (refund.ts) and PIN unblocks (pin.ts), pays within the chip balance (pay.ts), and records what happened in its own log. Each operation is its own module; this one
+// Load, pay, refund, read and card return at the store, and the holder's PIN, as POS command
+// handlers. The chip is the purse; the store checks the card, asks head office's inquiry centre for
+// loads (load.ts), refunds (refund.ts), PIN unblocks (pin.ts) and returns (card-return.ts), pays
+// within the chip balance (pay.ts), and records what happened in its own log. Each operation is its own module; this one
 // registers them and turns refusals and card or network trouble into replies.
 import { checkCardUsable, yen } from '../../domain/index.js';
 import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, UnknownCardError } from '../../reader/index.js';
 import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
+import { returnCard } from './card-return.js';
 import { insertCard } from './insertion.js';
 import { load, replacementCredit, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
@@ -28,6 +30,7 @@ export class PurseService {
     pos.register('replacementCredit', (request) => this.guard(request, () => replacementCredit(this.counter, request)));
     pos.register('unblockPin', (request) => this.guard(request, () => unblockPin(this.counter, request)));
     pos.register('changePin', (request) => this.guard(request, () => changePin(this.counter, request)));
+    pos.register('cardReturn', (request) => this.guard(request, () => returnCard(this.counter, request)));
     // A pay cut short (the edge stopped after the debit went to the card) is recorded when the card
     // comes back: `pos status` then says so, under the pay's own command id.
     pos.explainInterrupted((commandId) => {

@@ -61,7 +61,8 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
       '/v1/cards/:cardId',
       {
         schema: {
-          summary: 'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, chip usage, purse, alerts',
+          summary:
+            'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, closed (returned), chip usage, purse, alerts',
           tags: ['user DB'],
           params: CardParams,
         },

@@ -16,7 +16,8 @@ import type { Logger } from '../../infra/index.js';
 import { cardStream, type HeadOfficeFacts } from './head-office-facts.js';
 
 export class BlacklistKeeper {
-  private readonly state: BlacklistState = initialBlacklistState();
+  /** The blacklist folded from head office's facts (card returns read it too). */
+  readonly state: BlacklistState = initialBlacklistState();
 
   constructor(
     private readonly facts: HeadOfficeFacts,

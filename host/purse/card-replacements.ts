@@ -136,6 +136,8 @@ export class CardReplacements {
 
   private decide(command: ReplacementCommand, oldCardId: string): Promise<void> {
     return this.facts.exclusive(async () => {
+      // Asked for while head office's history is still being read (a start): decided on all of it, so nothing moves twice.
+      await this.facts.caughtUp();
       const events = decideReplacement(command, this.state);
       await this.facts.appendAndFold(events, cardStream(oldCardId));
       for (const { type, data } of events) {

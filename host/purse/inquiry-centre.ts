@@ -1,6 +1,7 @@
 // Head office's inquiry centre: load authorisation (`LoadAuthorisations`: authorise, settle,
 // release, timeout reversal), refund authorisation (`RefundAuthorisations`), PIN unblocks
-// (`PinUnblocks`) and the blacklist (`BlacklistKeeper`: changes and their feed to stores), all
+// (`PinUnblocks`), card returns (`CardReturns`: the termination MAC, the account credited with the
+// unload) and the blacklist (`BlacklistKeeper`: changes and their feed to stores), all
 // folded from one reading of head office's facts (`HeadOfficeFacts`: one catch-up subscription of
 // the host event store), and the responders that answer stores for them.
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
@@ -22,6 +23,7 @@ import type { Logger } from '../../infra/index.js';
 import type { HqWriter } from '../hq-writer/index.js';
 import { serveRequests, storeAskingOn, type RefusedRequests } from '../../infra/nats/index.js';
 import { BlacklistKeeper } from './blacklist-keeper.js';
+import { CardReturns } from './card-returns.js';
 import { CardReplacements, type ReplacementView } from './card-replacements.js';
 import { HeadOfficeFacts } from './head-office-facts.js';
 import { LoadAuthorisations } from './load-authorisations.js';
@@ -34,6 +36,7 @@ import {
   PinUnblockRequest,
   ReleaseRefundRequest,
   ReleaseRequest,
+  UnloadRequest,
 } from './requests.js';
 
 type Reply = cardsys.v1.InquiryReply.$Properties;
@@ -78,6 +81,7 @@ export class InquiryCentre {
     private readonly refunds: RefundAuthorisations,
     private readonly pinUnblocks: PinUnblocks,
     private readonly blacklist: BlacklistKeeper,
+    private readonly returns: CardReturns,
     private readonly replacements: CardReplacements,
     private readonly logger: Logger,
   ) {}
@@ -116,6 +120,12 @@ export class InquiryCentre {
       refunds,
       new PinUnblocks(facts, { issuerKeys: options.issuerKeys, logger, now }),
       blacklist,
+      new CardReturns(facts, loads, blacklist, {
+        issuerKeys: options.issuerKeys,
+        logger,
+        openRefundsOf: (cardId) => refunds.openRefundsOf(cardId),
+        now,
+      }),
       new CardReplacements(facts, blacklist, { logger, now }),
       logger,
     );
@@ -180,8 +190,13 @@ export class InquiryCentre {
         return this.refunds.release(request.storeId, ReleaseRefundRequest.parse(request.refundRelease).refundId);
       case 'pinUnblock':
         return this.pinUnblocks.authorise(request.storeId, request.terminalId, PinUnblockRequest.parse(request.pinUnblock));
+      case 'unload':
+        return this.returns.authorise(request.storeId, request.terminalId, UnloadRequest.parse(request.unload));
       default:
-        throw new DomainRefusal('bad_request', 'request has no kind (authorise, pending, release, refund, refund_release or pin_unblock)');
+        throw new DomainRefusal(
+          'bad_request',
+          'request has no kind (authorise, pending, release, refund, refund_release, pin_unblock or unload)',
+        );
     }
   }
 

@@ -27,7 +27,7 @@ import { creditTerms } from './credit-terms.js';
 import type { RefundAuthorisations } from './refund-authorisations.js';
 import { type AuthoriseRequest, type PendingRequest, type ReleaseRequest, chipViewOf } from './requests.js';
 
-type Reply = cardsys.v1.InquiryReply.$Properties;
+export type Reply = cardsys.v1.InquiryReply.$Properties;
 
 interface Completion {
   authorizationId: string;
@@ -36,10 +36,11 @@ interface Completion {
   recovered: boolean;
 }
 
-const STREAM_OF_ACCOUNT = (bankId: string) => `account-${bankId}`;
+export const STREAM_OF_ACCOUNT = (bankId: string) => `account-${bankId}`;
 
 export class LoadAuthorisations {
-  private readonly state: InquiryState = initialInquiryState();
+  /** Head office's accounts, cards and authorisations, folded from its facts (card returns read it too). */
+  readonly state: InquiryState = initialInquiryState();
   /** Per store: the latest occurred-at of its events in the host event store. */
   private readonly storeLogReached = new Map<string, number>();
 
@@ -280,7 +281,7 @@ export class LoadAuthorisations {
    * A chip log with a record whose card MAC fails is a forged log (or a forged card): nothing in it
    * is acted on, the refusal is recorded and alerted, and the store is told.
    */
-  private async refuseForged(chip: ChipView, cardId: string, bankId: string): Promise<Reply | undefined> {
+  async refuseForged(chip: ChipView, cardId: string, bankId: string): Promise<Reply | undefined> {
     const forged = forgedRecords(this.options.issuerKeys, cardId, chip.records);
     if (forged.length === 0) return undefined;
     const counters = forged.map((record) => record.cardCounter).join(', ');

@@ -5,13 +5,14 @@ import type { ChipView } from '../../domain/index.js';
 const hex16 = (field: string) =>
   z.string({ error: `${field} is required` }).regex(/^[0-9a-f]{16}$/, `${field} must be 16 lowercase hex digits`);
 const counter = z.number().int().min(0).max(0xffffffff);
+const bankId = z.string().regex(/^\d{14}$/, 'bank_id must be 14 digits');
 
 /** AuthoriseLoadRequest as the inquiry centre accepts it. */
 export const AuthoriseRequest = z.object(
   {
     authorizationId: hex16('authorization_id'),
     cardId: hex16('card_id'),
-    bankId: z.string().regex(/^\d{14}$/, 'bank_id must be 14 digits'),
+    bankId,
     amount: Yen,
     cardCounter: counter,
     cardBalance: z.number().int().min(0).default(0),
@@ -89,6 +90,20 @@ export const ReleaseRequest = z.object(
   { error: 'release request is empty' },
 );
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
+
+/** AuthoriseUnloadRequest (a card's return) as the inquiry centre accepts it. */
+export const UnloadRequest = z.object(
+  {
+    authorizationId: hex16('authorization_id'),
+    cardId: hex16('card_id'),
+    bankId,
+    cardCounter: counter,
+    cardBalance: z.number().int().min(0).default(0),
+    chip: z.object(ChipLog).optional().nullable(),
+  },
+  { error: 'unload request is empty' },
+);
+export type UnloadRequest = z.infer<typeof UnloadRequest>;
 
 /** The chip as a store reports it, its log's records in one list (their MACs still to be verified). */
 export function chipViewOf(

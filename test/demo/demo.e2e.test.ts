@@ -88,8 +88,20 @@ describe('cardsys demo', () => {
         issuance: { storeId: 'A' },
         usage: { loadCount: 1, loadedTotal: 10_000, payCount: 3, paidTotal: 7_500, lastBalance: 2_500, lastStoreId: 'A' },
       });
+      // The card was lost later in the day: the user holds its replacement too, which took its ¥2,500.
+      const replacement = await getJson(`${api}/v1/cards/${cardId}/replacement`, auditor);
+      expect(replacement).toMatchObject({ status: 'transferred', transferred: { amount: 2_500, storesWaitedFor: ['A'] }, moved: 2_500 });
       const user = await getJson(`${api}/v1/users/${userId}`, auditor);
-      expect(user).toMatchObject({ homeStoreId: 'A', cards: [{ cardId }] });
+      expect(user).toMatchObject({ homeStoreId: 'A' });
+      expect(user.cards.map((held: { cardId: string }) => held.cardId)).toEqual(expect.arrayContaining([cardId, replacement.newCardId]));
+      expect(await getJson(`${api}/v1/cards/${replacement.newCardId}`, auditor)).toMatchObject({
+        issuance: { storeId: 'A' },
+        usage: { loadCount: 1, loadedTotal: 2_500, lastBalance: 2_500 },
+      });
+      expect(demo.stderr()).toMatch(/store A refuses it\n.*blacklisted.*\n\s+POS: this card is reported lost or stolen/);
+      expect(demo.stderr()).toMatch(
+        /cardsys pos replacement-credit\)\n.*transferred, ¥2,500 to card [0-9a-f]{16}.*\n\s+POS: ¥2,500 of the lost card credited; balance ¥2,500/,
+      );
       const sync = await getJson(`${api}/v1/stores/A/sync`, auditor);
       expect(sync.eventsBehind).toBe(0);
       expect(sync.lastSeqReceived).toBeGreaterThanOrEqual(4);

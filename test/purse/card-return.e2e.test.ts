@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { cardsysAsync as cardsys } from '../support/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pb, savePinKey, terminalPinKey } from '../../contracts/index.js';
+import { buildApi, headOfficeAccess, tokenFor } from '../../host/api/index.js';
+import { purseRoutes } from '../../host/purse/index.js';
+import { headOfficeProjections } from '../../projections/index.js';
+import { openPcscRig, type PcscRig } from '../../testkit/pcsc-rig.js';
+import { issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
+
+// A card handed back at the counter: a card behind pcscd + vpcd, `cardsys pos` over NATS to the
+// store's edge, head office's consent and books, the bank account and the user DB read over HTTP.
+describe('card return through the real counter', () => {
+  let world: PurseWorld;
+  let store: Store;
+  let rig: PcscRig;
+  let api: FastifyInstance;
+  let dir: string;
+  let pinKeyFile: string;
+
+  beforeAll(async () => {
+    ({ world, store } = await startOneStoreWorld('s1', { projections: headOfficeProjections }));
+    rig = await openPcscRig(world.master.transport);
+    dir = mkdtempSync(join(tmpdir(), 'cardsys-return-'));
+    pinKeyFile = join(dir, 'pin-key');
+    savePinKey(terminalPinKey(store.pinMasterKey, 's1', 'pos-1'), pinKeyFile);
+    api = await buildApi({
+      store: world.backbone.store,
+      runner: world.runner,
+      plugins: [purseRoutes({ centre: () => world.centre, ledger: world.ledger })],
+      access: headOfficeAccess(join(dir, 'hq'), world.backbone.hq),
+    });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await rig?.close();
+    await world?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const pos = async (...args: string[]) => {
+    const result = await cardsys(['pos', ...args, '--store', 's1', '--pin-key', pinKeyFile, '--nats', world.backbone.nats.url, '--json']);
+    return { code: result.code, reply: JSON.parse(result.stdout) };
+  };
+  const get = async (url: string, role: Parameters<typeof tokenFor>[1]) => {
+    const response = await api.inject({
+      method: 'GET',
+      url,
+      headers: { authorization: `Bearer ${await tokenFor(join(dir, 'hq'), role)}` },
+    });
+    expect(response.statusCode).toBe(200);
+    return response.json();
+  };
+
+  it('unloads the balance to the bank account, closes the card at head office and terminates it for every store', async () => {
+    const issued = await issueCard(world, { opening: 100_000 });
+    const card = await rig.newCard(issued.card.state);
+    store.readers.set('pos-1', card.transport);
+
+    // The terminal's commands in process (as from the terminal, through the same card reader) where
+    // the CLI adds nothing but seconds; the return and a load after it go through `cardsys pos`.
+    expect(await store.command({ load: { amount: 10_000, pin: '1234' } })).toMatchObject({ ok: true, balance: 10_000 });
+    expect(await store.command({ pay: { amount: 2_500 } })).toMatchObject({ ok: true, balance: 7_500 });
+
+    // Offline: refused with a clear message, the card untouched.
+    store.link.cut();
+    await until(() => !store.purse.link.online, 'the store to go offline');
+    const offline = await store.command({ cardReturn: { pin: '1234' } });
+    expect(offline).toMatchObject({ ok: false, code: 'head_office_unreachable' });
+    expect(offline.message).toContain('only with head office');
+    store.link.restore();
+    await until(() => store.purse.link.online, 'the store to be online again');
+
+    expect(await store.command({ cardReturn: { pin: '9999' } })).toMatchObject({ ok: false, code: 'wrong_pin' });
+    expect(card.state()).toMatchObject({ lifecycle: 'primary-issued', issued: { balance: 7_500 } });
+
+    const returned = await pos('return', '--pin', '1234');
+    expect(returned).toMatchObject({ code: 0, reply: { ok: true, code: 'returned', cardId: issued.cardId, balance: 0 } });
+    expect(returned.reply.message).toContain('¥7,500');
+    expect(card.state()).toMatchObject({ lifecycle: 'terminated', issued: { balance: 0 } });
+
+    // Head office credits the account with what the chip unloaded once the store's log arrives.
+    await store.replicated();
+    const account = () => get(`/v1/bank-accounts/${issued.bankId}`, 'bank-feed');
+    await until(async () => (await account()).balance === 97_500, 'the account to be credited');
+    await world.catchUpLedger();
+    const shown = await get(`/v1/cards/${issued.cardId}`, 'operator');
+    expect(shown).toMatchObject({
+      closed: { reason: 'returned', storeId: 's1', unloadedAmount: 7_500 },
+      usage: { lastOperation: 'unload' },
+    });
+    expect(world.ledger.card(issued.cardId)).toMatchObject({ balance: 0 });
+    expect(world.ledger.alerts()).toEqual([]);
+
+    // Refused everywhere: the chip (6285), the store (card_terminated), head office (card_closed).
+    expect(await pos('load', '--amount', '1000', '--pin', '1234')).toMatchObject({
+      code: 2,
+      reply: { ok: false, code: 'card_terminated' },
+    });
+    expect(await store.command({ pay: { amount: 100 } })).toMatchObject({ ok: false, code: 'card_terminated' });
+    expect(await store.command({ cardReturn: { pin: '1234' } })).toMatchObject({ ok: false, code: 'card_terminated' });
+    const load = pb.InquiryRequest.encode({
+      storeId: 's1',
+      terminalId: 's1/pos-1',
+      authorise: { authorizationId: '00'.repeat(8), cardId: issued.cardId, bankId: issued.bankId, amount: 1_000, cardCounter: 3 },
+    }).finish();
+    await expect(world.centre.inquire('s1', load)).rejects.toMatchObject({ code: 'card_closed' });
+    expect((await account()).balance).toBe(97_500);
+  });
+});
