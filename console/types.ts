@@ -24,6 +24,8 @@ export interface CardView {
   blacklisted: boolean;
   blacklistReason: string | null;
   blacklistedSince?: string | null;
+  /** Set once head office closed the card (reason "returned": handed back, its balance unloaded to the bank account). */
+  closed: { reason: string; closedAt: string | null; storeId: string | null; unloadedAmount: number } | null;
   usage: {
     loadCount: number;
     loadedTotal: number;

@@ -174,6 +174,15 @@ export function CardPage(props: { api: Api; cardId: string | undefined }) {
             <dd data-testid="blacklist-state" class={card.blacklisted ? 'bad' : ''}>
               {card.blacklisted ? `blacklisted: ${card.blacklistReason ?? ''}` : 'not blacklisted'}
             </dd>
+            {card.closed && (
+              <>
+                <dt>Closed</dt>
+                <dd data-testid="closed-state" class="bad">
+                  {card.closed.reason} at {card.closed.storeId ?? '?'} {card.closed.closedAt ?? ''}, {yen(card.closed.unloadedAmount)} back
+                  to the bank account
+                </dd>
+              </>
+            )}
           </dl>
           {isOperator(api.session) && (
             <form class="blacklist" onSubmit={changeBlacklist}>

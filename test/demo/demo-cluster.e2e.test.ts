@@ -4,7 +4,7 @@
 // node leading the events stream and then the writing head-office instance killed; checked from
 // what the demo prints, the files it leaves and the shared event store. Store A's offline hour is
 // left out (--skip offline): the one-machine demo's test runs it.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { afterAll, expect, it } from 'vitest';
 import { decodeEnvelope, decodeEvent, HQ_ORIGIN } from '../../contracts/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, originStreamName, PostgresEventStore } from '../../eventstore/index.js';
 import { storeBundleFiles } from '../../host/provisioning/index.js';
+import { endDemo } from '../support/demo-process.js';
 import { describeOnPostgres, postgresForTests } from '../support/postgres.js';
 
 const DEMO_TIMEOUT_MS = 180_000;
@@ -21,15 +22,17 @@ describeOnPostgres('cardsys demo --cluster', postgres, (server) => {
   const root = mkdtempSync(join(tmpdir(), 'cardsys-demo-cluster-'));
   const dataDir = join(root, 'data');
   const eventStore = `${server.url}?schema=${server.freshSchema()}`;
+  let child: ChildProcess | undefined;
   afterAll(async () => {
+    if (child) await endDemo(child, root);
     await server.dropSchemas();
     rmSync(root, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it(
     'runs the day on a 3-node hub and two head-office instances on PostgreSQL, naming who leads, and survives kill -9 of the leading hub node and of the writer; every store broker is a leaf of every node',
     async () => {
-      const child = spawn(
+      const demo = spawn(
         process.execPath,
         [
           'bin/cardsys.js',
@@ -49,9 +52,10 @@ describeOnPostgres('cardsys demo --cluster', postgres, (server) => {
       );
       let said = '';
       let stdout = '';
-      child.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child = demo;
+      demo.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
+      demo.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => demo.once('exit', resolve));
       expect(code, said).toBe(0);
       expect(said).toContain('demo finished: every process stopped');
 

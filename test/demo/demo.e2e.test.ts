@@ -2,22 +2,23 @@
 // edges, a virtual card through pcscd + vpcd, POS commands — every one a real process started by
 // `cardsys demo` — checked from head office's API, then stopped with nothing left behind.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/index.js';
 import { tokenFor } from '../../host/api/index.js';
+import { endDemo, processesUsing } from '../support/demo-process.js';
 
 const DEMO_TIMEOUT_MS = 240_000;
 const roots: string[] = [];
-const children: ChildProcess[] = [];
+const demos: Array<{ child: ChildProcess; root: string }> = [];
 
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+afterAll(async () => {
+  for (const { child, root } of demos) await endDemo(child, root);
   for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
+}, 60_000);
 
 interface Demo {
   child: ChildProcess;
@@ -33,26 +34,12 @@ function startDemo(http: string, extra: string[] = []): Demo {
   const child = spawn(process.execPath, ['bin/cardsys.js', 'demo', '--data', dataDir, '--http', http, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(child);
+  demos.push({ child, root });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdout!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, dataDir, stderr: () => stderr, exited };
-}
-
-/** Processes whose command line names the folder: the demo's children all do (data, logs, configs). */
-function processesUsing(folder: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (command.includes(folder)) found.push(`${pid}: ${command}`);
-    } catch {
-      // Gone while listing.
-    }
-  }
-  return found;
 }
 
 async function getJson(url: string, token: string): Promise<any> {
@@ -97,6 +84,7 @@ describe('cardsys demo', () => {
       expect(await getJson(`${api}/v1/cards/${replacement.newCardId}`, auditor)).toMatchObject({
         issuance: { storeId: 'A' },
         usage: { loadCount: 1, loadedTotal: 2_500, lastBalance: 2_500 },
+        replacement: { lostCardId: cardId, status: 'transferred', moved: 2_500 },
       });
       expect(demo.stderr()).toMatch(/store A refuses it\n.*blacklisted.*\n\s+POS: this card is reported lost or stolen/);
       expect(demo.stderr()).toMatch(
