@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   cardIdBytes,
+  cardKeyInput,
   deriveCardKey,
   equalBytes,
   operationCode,
@@ -36,14 +37,47 @@ interface CardKey {
   cardId: Uint32Array;
 }
 
-function cardKey(transactionKey: Uint8Array, cardId: Uint8Array): CardKey {
-  const rk = expandKey(transactionKey);
+/** x << 1, reduced by 0x87 when the top bit falls off (SP 800-38B): K1 from L, K2 from K1. */
+function doubled(x: Uint32Array): Uint32Array {
+  const out = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) out[i] = ((x[i]! << 1) | (i < 3 ? x[i + 1]! >>> 31 : 0)) >>> 0;
+  if (x[0]! >>> 31) out[3] = (out[3]! ^ 0x87) >>> 0;
+  return out;
+}
+
+/** Round keys and CMAC subkeys of one AES key. */
+function cmacKeyOf(key: Uint8Array): { rk: Uint32Array; k1: Uint32Array; k2: Uint32Array } {
+  const rk = expandKey(key);
   const l = new Uint32Array(4);
   encryptWords(rk, l, l);
-  // K1 = L << 1, reduced by 0x87 when the top bit falls off (SP 800-38B).
-  const k1 = new Uint32Array(4);
-  for (let i = 0; i < 4; i++) k1[i] = ((l[i]! << 1) | (i < 3 ? l[i + 1]! >>> 31 : 0)) >>> 0;
-  if (l[0]! >>> 31) k1[3] = (k1[3]! ^ 0x87) >>> 0;
+  const k1 = doubled(l);
+  return { rk, k1, k2: doubled(k1) };
+}
+
+/** AES-CMAC of `message` (any length) as 16 bytes: for card key derivation, under the master's round keys expanded once. */
+function cmacBytes(key: { rk: Uint32Array; k1: Uint32Array; k2: Uint32Array }, message: Uint8Array): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(message.length / 16));
+  const complete = message.length > 0 && message.length % 16 === 0;
+  const state = new Uint32Array(4);
+  for (let b = 0; b < blocks - 1; b++) {
+    const words = wordsOf(message, 16 * b);
+    for (let i = 0; i < 4; i++) state[i] = (state[i]! ^ words[i]!) >>> 0;
+    encryptWords(key.rk, state, state);
+  }
+  const last = new Uint8Array(16);
+  last.set(message.subarray(16 * (blocks - 1)));
+  if (!complete) last[message.length - 16 * (blocks - 1)] = 0x80;
+  const words = wordsOf(last);
+  const subkey = complete ? key.k1 : key.k2;
+  for (let i = 0; i < 4; i++) state[i] = (state[i]! ^ words[i]! ^ subkey[i]!) >>> 0;
+  encryptWords(key.rk, state, state);
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 4; i++) out.set([state[i]! >>> 24, (state[i]! >>> 16) & 0xff, (state[i]! >>> 8) & 0xff, state[i]! & 0xff], 4 * i);
+  return out;
+}
+
+function cardKey(transactionKey: Uint8Array, cardId: Uint8Array): CardKey {
+  const { rk, k1 } = cmacKeyOf(transactionKey);
   const first = wordsOf(LABEL);
   encryptWords(rk, first, first);
   return { rk, k1, first, cardId: wordsOf(Uint8Array.from([...cardId, ...new Uint8Array(8)])) };
@@ -77,10 +111,11 @@ function macBytes(): Uint8Array {
   return out;
 }
 
-function sameMac(mac: Uint8Array): boolean {
-  if (mac.length !== 8) return false;
-  const w0 = ((mac[0]! << 24) | (mac[1]! << 16) | (mac[2]! << 8) | mac[3]!) >>> 0;
-  const w1 = ((mac[4]! << 24) | (mac[5]! << 16) | (mac[6]! << 8) | mac[7]!) >>> 0;
+/** Whether the 8 bytes of `mac` from `at` (`length` of them) are the MAC in `block`. */
+function sameMac(mac: Uint8Array, at: number, length: number): boolean {
+  if (length !== 8 || at + 8 > mac.length) return false;
+  const w0 = ((mac[at]! << 24) | (mac[at + 1]! << 16) | (mac[at + 2]! << 8) | mac[at + 3]!) >>> 0;
+  const w1 = ((mac[at + 4]! << 24) | (mac[at + 5]! << 16) | (mac[at + 6]! << 8) | mac[at + 7]!) >>> 0;
   return w0 === block[0] && w1 === block[1];
 }
 
@@ -103,6 +138,9 @@ function assertSameAsCard(): void {
     if (!equalBytes(macBytes(), transactionMac(key, t.operation, cardId, t.counter, t.amount, t.newBalance, t.terminalId))) {
       throw new Error('the audit computes card transaction MACs differently from the card: update audit/card-macs.ts');
     }
+    if (!equalBytes(cmacBytes(cmacKeyOf(key), cardKeyInput(cardId, 'transaction')), deriveCardKey(key, cardId, 'transaction'))) {
+      throw new Error('the audit derives card keys differently from the card: update audit/card-macs.ts');
+    }
   }
   checkedAgainstCard = true;
 }
@@ -110,13 +148,16 @@ function assertSameAsCard(): void {
 /** Card MACs under the issuer's transaction master key, each card's key derived once. */
 export class CardMacs {
   private readonly cards = new Map<string, CardKey>();
+  /** The master's round keys: a card's key is derived in plain JavaScript, not by a cipher object per block. */
+  private readonly master: { rk: Uint32Array; k1: Uint32Array; k2: Uint32Array };
 
   /** `maxCards`: card keys kept; beyond it the cache starts again. */
   constructor(
-    private readonly transactionMaster: Uint8Array,
+    transactionMaster: Uint8Array,
     private readonly maxCards = 200_000,
   ) {
     if (!checkedAgainstCard) assertSameAsCard();
+    this.master = cmacKeyOf(transactionMaster);
   }
 
   private card(cardId: string): CardKey {
@@ -124,7 +165,7 @@ export class CardMacs {
     if (card === undefined) {
       if (this.cards.size >= this.maxCards) this.cards.clear();
       const idBytes = cardIdBytes(cardId);
-      card = cardKey(deriveCardKey(this.transactionMaster, idBytes, 'transaction'), idBytes);
+      card = cardKey(cmacBytes(this.master, cardKeyInput(idBytes, 'transaction')), idBytes);
       this.cards.set(cardId, card);
     }
     return card;
@@ -136,9 +177,12 @@ export class CardMacs {
     return macBytes();
   }
 
-  /** Whether `mac` is the card's MAC over the transaction. */
-  check(cardId: string, transaction: CardTransaction & { mac: Uint8Array }): boolean {
+  /**
+   * Whether `mac` is the card's MAC over the transaction; `macAt` and `macLength` say where it
+   * lies in `mac` when that is a larger buffer (a payload read in place).
+   */
+  check(cardId: string, transaction: CardTransaction & { mac: Uint8Array }, macAt = 0, macLength = transaction.mac.length): boolean {
     macInto(this.card(cardId), transaction);
-    return sameMac(transaction.mac);
+    return sameMac(transaction.mac, macAt, macLength);
   }
 }

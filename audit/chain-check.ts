@@ -9,19 +9,23 @@ import type { EnvelopeView } from './envelope-view.js';
 import { CHECKS, type Report } from './findings.js';
 import type { KeyRing } from './keys.js';
 
-/** An event of an origin's chain, handed on in sequence order. */
-export interface ChainedEvent {
-  origin: string;
+/** What a chain keeps of an event until a signed head covers it: small, so that the record it came from is not kept. */
+interface ChainLink {
   seq: number;
   eventId: string;
   position: bigint;
   /** SHA-256 of the stored bytes, in hex (a string costs far less to make than a Buffer, millions of times). */
   hash: string;
-  /** The envelope's bytes as stored. */
-  bytes: Uint8Array;
+}
+
+/** An event of an origin's chain, handed on in sequence order. */
+export interface ChainedEvent extends ChainLink {
+  origin: string;
   /** Undefined when the stored bytes are not a well-formed envelope. */
   envelope: EnvelopeView | undefined;
 }
+
+const linkOf = ({ seq, eventId, position, hash }: ChainedEvent): ChainLink => ({ seq, eventId, position, hash });
 
 interface SignedHeadRecord {
   head: ChainHead;
@@ -53,9 +57,9 @@ function sameHash(hexHash: string, bytes: Uint8Array): boolean {
 
 class OriginChain {
   /** Last event handed on. */
-  last: ChainedEvent | undefined;
+  last: ChainLink | undefined;
   /** Events since the last validly signed head, by sequence: what a later head must cover. */
-  readonly unsigned = new Map<number, ChainedEvent>();
+  readonly unsigned = new Map<number, ChainLink>();
   /** Events stored ahead of a missing sequence. */
   readonly waiting = new Map<number, ChainedEvent>();
   /** Heads stored while events were waiting: checked once the chain reaches them. */
@@ -222,8 +226,9 @@ export class ChainAuditor {
         );
       }
     }
-    chain.last = event;
-    chain.unsigned.set(event.seq, event);
+    const link = linkOf(event);
+    chain.last = link;
+    chain.unsigned.set(event.seq, link);
     this.options.onEvent(event);
     if (chain.heldHeads.length > 0 || chain.beyondHeads.length > 0) this.releaseHeads(chain, event.seq);
   }
@@ -293,8 +298,9 @@ export class ChainAuditor {
   }
 
   private acceptAfterGap(chain: OriginChain, event: ChainedEvent): void {
-    chain.last = event;
-    chain.unsigned.set(event.seq, event);
+    const link = linkOf(event);
+    chain.last = link;
+    chain.unsigned.set(event.seq, link);
     this.options.onEvent(event);
     this.releaseHeads(chain, event.seq);
     this.drain(chain);
@@ -362,7 +368,7 @@ export class ChainAuditor {
   }
 
   /** Names an event whose bytes are not what its chain recorded, once however many links say so. */
-  private reportChanged(chain: OriginChain, event: ChainedEvent, message: string): void {
+  private reportChanged(chain: OriginChain, event: ChainLink, message: string): void {
     if (chain.changed.has(event.seq)) return;
     chain.changed.add(event.seq);
     this.options.report({

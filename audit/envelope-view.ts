@@ -15,9 +15,18 @@ export interface EnvelopeView {
 
 const EMPTY = new Uint8Array(0);
 
-/** Throws the full decoder's error (a ContractError) for bytes that are not an envelope. */
-export function readEnvelope(data: Uint8Array): EnvelopeView {
-  const view = scan(data);
+/** Strings the envelope most likely holds (its record's id and type, its stream's origin). */
+type Expected = Pick<EnvelopeView, 'eventId' | 'storeId' | 'eventType'>;
+
+const NOTHING_EXPECTED: Expected = { eventId: '', storeId: '', eventType: '' };
+
+/**
+ * Throws the full decoder's error (a ContractError) for bytes that are not an envelope. A string
+ * field equal to its `expected` value is given as that string, not decoded again: millions of
+ * records, each would otherwise make three new strings.
+ */
+export function readEnvelope(data: Uint8Array, expected: Expected = NOTHING_EXPECTED): EnvelopeView {
+  const view = scan(data, expected);
   if (view === undefined) {
     decodeEnvelope(data);
     throw new Error('malformed EventEnvelope');
@@ -25,8 +34,22 @@ export function readEnvelope(data: Uint8Array): EnvelopeView {
   return view;
 }
 
-function scan(data: Uint8Array): EnvelopeView | undefined {
-  const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+/** Whether bytes `at`..`stop` are `text` (ASCII only; anything else is decoded). */
+function holds(buffer: Buffer, at: number, stop: number, text: string): boolean {
+  if (stop - at !== text.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f || buffer[at + i] !== code) return false;
+  }
+  return true;
+}
+
+const stringAt = (buffer: Buffer, at: number, stop: number, expected: string) =>
+  holds(buffer, at, stop, expected) ? expected : buffer.toString('utf8', at, stop);
+
+function scan(data: Uint8Array, expected: Expected): EnvelopeView | undefined {
+  // The event store hands Buffers already: a view is made only for a plain Uint8Array.
+  const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const view: EnvelopeView = { eventId: '', storeId: '', storeSeq: 0, prevHash: EMPTY, occurredAtMs: 0, eventType: '', payload: EMPTY };
   const end = buffer.length;
   let at = 0;
@@ -67,16 +90,16 @@ function scan(data: Uint8Array): EnvelopeView | undefined {
       if (length < 0 || stop > end) return undefined;
       switch (field) {
         case 1:
-          view.eventId = buffer.toString('utf8', at, stop);
+          view.eventId = stringAt(buffer, at, stop, expected.eventId);
           break;
         case 2:
-          view.storeId = buffer.toString('utf8', at, stop);
+          view.storeId = stringAt(buffer, at, stop, expected.storeId);
           break;
         case 4:
           view.prevHash = buffer.subarray(at, stop);
           break;
         case 6:
-          view.eventType = buffer.toString('utf8', at, stop);
+          view.eventType = stringAt(buffer, at, stop, expected.eventType);
           break;
         case 7:
           view.payload = buffer.subarray(at, stop);

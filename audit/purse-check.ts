@@ -7,8 +7,9 @@
 import type { IssuerMasterKeys } from '../card/index.js';
 import { decodeEvent, type EventType } from '../contracts/index.js';
 import {
-  applyMovement,
+  applyMovementInPlace,
   chipOperationOf,
+  loadDebitDivergences,
   newCardLedger,
   type CardLedger,
   type DebitFacts,
@@ -16,7 +17,8 @@ import {
   type PurseMovement,
   purseMovementOf,
 } from '../domain/index.js';
-import { CardMacs } from './card-macs.js';
+import { CardMacs, type CardTransaction } from './card-macs.js';
+import { readMovementFields, type MovementFields } from './movement-fields.js';
 import type { ChainedEvent } from './chain-check.js';
 import { CHECKS, type Check, type Report } from './findings.js';
 import { terminalIdBytes } from '../card/index.js';
@@ -44,11 +46,6 @@ interface RecordedMovement {
   where: Where;
 }
 
-/** A load as applied, kept to match it with its debit at the end. */
-interface AppliedLoad extends RecordedMovement {
-  before: CardLedger;
-}
-
 interface Debit {
   amount: number;
   cardId: string;
@@ -70,7 +67,6 @@ const CHECK_OF: Record<DivergenceKind, Check> = {
   load_debit_mismatch: CHECKS.loadDebit,
   load_after_reversal: CHECKS.loadDebit,
 };
-const LOAD_KINDS: ReadonlySet<DivergenceKind> = new Set(['load_without_debit', 'load_debit_mismatch', 'load_after_reversal']);
 
 /** How many movements of one card may wait for a missing counter before it is passed over as a gap. */
 const MAX_WAITING_PER_CARD = 1_000;
@@ -88,9 +84,31 @@ export class PurseAuditor {
   private readonly cards = new Map<string, CardState>();
   private readonly debits = new Map<string, Debit[]>();
   private readonly reversed = new Set<string>();
-  private readonly appliedLoads: AppliedLoad[] = [];
+  /** Loads as applied, kept to match each with its debit at the end. */
+  private readonly appliedLoads: RecordedMovement[] = [];
   private readonly cardMacs: CardMacs | undefined;
   private readonly terminals = new Map<string, Uint8Array>();
+  private lastTerminal: { id: string | undefined; bytes: Uint8Array } = { id: undefined, bytes: new Uint8Array(0) };
+  /** Filled anew for each movement read in place, and for each MAC checked: no objects per movement. */
+  private readonly fields: MovementFields = {
+    cardId: '',
+    amount: 0,
+    newBalance: 0,
+    cardCounter: 0,
+    authorizationId: '',
+    storeId: '',
+    terminalId: '',
+    macAt: 0,
+    macLength: 0,
+  };
+  private readonly transaction: CardTransaction & { mac: Uint8Array } = {
+    operation: 'debit',
+    counter: 0,
+    amount: 0,
+    newBalance: 0,
+    terminalId: new Uint8Array(0),
+    mac: new Uint8Array(0),
+  };
   private loads = 0;
   private pays = 0;
 
@@ -114,7 +132,10 @@ export class PurseAuditor {
   /** Every event of every chain, in sequence order; only purse events are decoded. */
   onEvent(event: ChainedEvent): void {
     const envelope = event.envelope;
-    if (envelope === undefined || !PURSE_EVENT_TYPES.has(envelope.eventType)) return;
+    if (envelope === undefined) return;
+    const type = envelope.eventType;
+    if ((type === 'PurseLoaded' || type === 'PursePaid') && this.readMovement(event, type)) return;
+    if (!PURSE_EVENT_TYPES.has(type)) return;
     let decoded;
     try {
       decoded = decodeEvent(envelope.eventType, envelope.payload);
@@ -133,7 +154,7 @@ export class PurseAuditor {
         else if (decoded.type === 'PursePaid') this.pays += 1;
         // `movement` puts the verdict on the card MAC in.
         const movement = purseMovementOf(decoded, { atMs, storeId: storeId || event.origin, macValid: true });
-        this.movement({ movement, where: event }, cardMac, terminalId);
+        this.movement({ movement, where: event }, cardMac, 0, cardMac.length, terminalId);
         return;
       }
       case 'BankAccountDebited': {
@@ -155,36 +176,56 @@ export class PurseAuditor {
     }
   }
 
+  /** A load or pay read in place (the common case); false when its payload needs the generic decoder. */
+  private readMovement(event: ChainedEvent, type: 'PurseLoaded' | 'PursePaid'): boolean {
+    const envelope = event.envelope!;
+    const fields = this.fields;
+    const likely = { storeId: event.origin, terminalId: this.lastTerminal.id ?? '' };
+    if (!readMovementFields(envelope.payload, type === 'PurseLoaded', fields, likely)) return false;
+    if (type === 'PurseLoaded') this.loads += 1;
+    else this.pays += 1;
+    const movement = purseMovementOf(
+      { type, data: fields },
+      { atMs: envelope.occurredAtMs, storeId: fields.storeId || event.origin, macValid: true },
+    );
+    this.movement({ movement, where: event }, envelope.payload, fields.macAt, fields.macLength, fields.terminalId);
+    return true;
+  }
+
   /** The bytes a card MACs for a terminal, worked out once per terminal. */
   private terminalBytes(terminalId: string): Uint8Array {
+    // A till's movements come in runs: the last terminal is asked first.
+    if (terminalId === this.lastTerminal.id) return this.lastTerminal.bytes;
     let bytes = this.terminals.get(terminalId);
     if (bytes === undefined) {
       bytes = terminalIdBytes(terminalId);
       this.terminals.set(terminalId, bytes);
     }
+    this.lastTerminal = { id: terminalId, bytes };
     return bytes;
   }
 
-  private macValid({ movement, where }: RecordedMovement, mac: Uint8Array, terminalId: string): boolean {
+  /** `mac` holds the card MAC at `macAt` (`macLength` bytes). */
+  private macValid({ movement, where }: RecordedMovement, mac: Uint8Array, macAt: number, macLength: number, terminalId: string): boolean {
     if (this.cardMacs === undefined) return true;
     try {
-      return this.cardMacs.check(movement.cardId, {
-        operation: chipOperationOf(movement.kind),
-        counter: movement.counter,
-        amount: movement.amount,
-        newBalance: movement.newBalance,
-        terminalId: this.terminalBytes(terminalId),
-        mac,
-      });
+      const transaction = this.transaction;
+      transaction.operation = chipOperationOf(movement.kind);
+      transaction.counter = movement.counter;
+      transaction.amount = movement.amount;
+      transaction.newBalance = movement.newBalance;
+      transaction.terminalId = this.terminalBytes(terminalId);
+      transaction.mac = mac;
+      return this.cardMacs.check(movement.cardId, transaction, macAt, macLength);
     } catch (error) {
       this.fail(CHECKS.cardMac, where, `card ${movement.cardId}: the MAC cannot be checked: ${(error as Error).message}`);
       return true;
     }
   }
 
-  private movement(recorded: RecordedMovement, mac: Uint8Array, terminalId: string): void {
+  private movement(recorded: RecordedMovement, mac: Uint8Array, macAt: number, macLength: number, terminalId: string): void {
     const { movement } = recorded;
-    movement.macValid = this.macValid(recorded, mac, terminalId);
+    movement.macValid = this.macValid(recorded, mac, macAt, macLength, terminalId);
     let card = this.cards.get(movement.cardId);
     if (card === undefined) {
       card = { ledger: this.fromGenesis ? newCardLedger(movement.cardId) : undefined, waiting: undefined };
@@ -224,7 +265,8 @@ export class PurseAuditor {
 
   private apply(card: CardState, recorded: RecordedMovement): void {
     const { movement, where } = recorded;
-    const before = card.ledger!;
+    const ledger = card.ledger!;
+    const balanceBefore = ledger.balance;
     // Debits are matched at the end; here the load is taken as matched so only the card's own rules speak.
     const matched: DebitFacts | undefined =
       movement.kind === 'load' ? { cardId: movement.cardId, amount: movement.amount, reversed: false } : undefined;
@@ -237,19 +279,18 @@ export class PurseAuditor {
         where,
         `card ${movement.cardId}: the card MAC on this ${movement.kind} (counter ${movement.counter}, ${movement.amount} yen, new balance ${movement.newBalance}) is not the card's: amount, balance, counter or terminal differ from what the card signed`,
       );
-    const step = applyMovement(before, movement.macValid ? movement : { ...movement, macValid: true }, matched);
+    // The auditor holds each card's ledger alone: updated in place, not copied per movement.
+    const step = applyMovementInPlace(ledger, movement.macValid ? movement : { ...movement, macValid: true }, matched);
     for (const divergence of step.divergences) {
-      const beyondBalance = movement.kind === 'pay' && divergence.kind === 'balance_mismatch' && movement.amount > before.balance;
-      const prefix = beyondBalance ? `pay of ${movement.amount} yen is beyond the balance of ${before.balance} yen; ` : '';
+      const beyondBalance = movement.kind === 'pay' && divergence.kind === 'balance_mismatch' && movement.amount > balanceBefore;
+      const prefix = beyondBalance ? `pay of ${movement.amount} yen is beyond the balance of ${balanceBefore} yen; ` : '';
       this.fail(CHECK_OF[divergence.kind], where, `card ${movement.cardId}: ${prefix}${divergence.message}`);
     }
     if (step.applied && movement.kind === 'load')
       this.appliedLoads.push({
         movement,
         where: { origin: where.origin, seq: where.seq, eventId: where.eventId, position: where.position },
-        before,
       });
-    card.ledger = step.card;
   }
 
   /**
@@ -259,7 +300,7 @@ export class PurseAuditor {
   finish(debitsComplete: boolean): PurseSummary {
     for (const card of this.cards.values()) while (card.waiting !== undefined) this.passOverGap(card);
     const loadedAt = new Map<string, Where>();
-    for (const { movement, where, before } of this.appliedLoads) {
+    for (const { movement, where } of this.appliedLoads) {
       const authorizationId = movement.authorizationId ?? '';
       const first = loadedAt.get(authorizationId);
       if (first !== undefined) {
@@ -273,10 +314,10 @@ export class PurseAuditor {
       loadedAt.set(authorizationId, where);
       const debits = this.debits.get(authorizationId);
       const facts = debits?.[0] && { cardId: debits[0].cardId, amount: debits[0].amount, reversed: this.reversed.has(authorizationId) };
-      if (facts === undefined && !debitsComplete) continue;
-      for (const divergence of applyMovement(before, movement, facts).divergences) {
-        if (LOAD_KINDS.has(divergence.kind)) this.fail(CHECK_OF[divergence.kind], where, `card ${movement.cardId}: ${divergence.message}`);
-      }
+      // A load whose card MAC fails is named for that already; its debit is not judged.
+      if ((facts === undefined && !debitsComplete) || !movement.macValid) continue;
+      for (const divergence of loadDebitDivergences(movement, facts))
+        this.fail(CHECK_OF[divergence.kind], where, `card ${movement.cardId}: ${divergence.message}`);
     }
     let openDebits = 0;
     let debitCount = 0;

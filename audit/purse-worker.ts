@@ -31,7 +31,7 @@ port.on('message', (command: PurseWorkerCommand) => {
           eventType: eventTypes[meta[at + 6]!]!,
           payload,
         };
-        purse.onEvent({ origin, seq, eventId, position: BigInt(meta[at + 1]!), hash: undefined as never, bytes: NOT_SENT, envelope });
+        purse.onEvent({ origin, seq, eventId, position: BigInt(meta[at + 1]!), hash: undefined as never, envelope });
       }
       port.postMessage({ kind: 'applied' } satisfies PurseWorkerReply);
     } else {

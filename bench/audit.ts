@@ -86,7 +86,9 @@ export async function benchAudit(
             keys,
             issuerKeys: history.issuerKeys,
             fromGenesis: true,
-            purseInWorker: true,
+            // One thread: a worker beside it needs the second core, which a shared machine may not
+            // give (the replay then slows by the worker's whole share, the bare read not at all).
+            purseInWorker: false,
           });
           return result.records;
         });

@@ -21,4 +21,5 @@ export {
   type PipelineFigures,
 } from './pipeline.js';
 export { type SignedHistory, writeSignedHistory } from './audit-history.js';
+export { type Goal, notMeasuredGoal } from './goals.js';
 export { benchScaling, measureScaling, SCALING_STORES, type ScalingFigures, type ScalingRow } from './scaling.js';

@@ -254,8 +254,12 @@ export function formatReport(report: BenchReport): string {
   if (goals.length > 0) {
     lines.push('', 'goals (each figure, and what a ratio is measured against, from this run)');
     const width = Math.max(...goals.map(([name]) => name.length));
-    for (const [name, { value, limit, met }] of goals)
-      lines.push(`  ${name.padEnd(width)}  ${formatValue(value).padStart(6)} ${limit}  ${met ? 'met' : 'NOT MET'}`);
+    for (const [name, { value, limit, met, notMeasured }] of goals)
+      lines.push(
+        notMeasured === undefined
+          ? `  ${name.padEnd(width)}  ${formatValue(value).padStart(6)} ${limit}  ${met ? 'met' : 'NOT MET'}`
+          : `  ${name.padEnd(width)}  ${'—'.padStart(6)} ${limit}  NOT MEASURED: ${notMeasured}`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }

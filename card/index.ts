@@ -3,6 +3,7 @@
 export { aesCmac } from './crypto/cmac.js';
 export { ascii, concat, equalBytes, fromHex, toHex, u32 } from './crypto/bytes.js';
 export {
+  cardKeyInput,
   computeAuthCode,
   deriveCardKey,
   generateIssuerMasterKeys,

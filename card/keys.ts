@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { aesCmac8, cmacKdf } from './crypto/cmac.js';
+import { aesCmac, aesCmac8, cmacKdfInput } from './crypto/cmac.js';
 import { ascii, concat, fromHex, toHex } from './crypto/bytes.js';
 
 /*
@@ -47,8 +47,13 @@ export interface CardKeys {
 
 /** A card key from its master key: SP 800-108 CMAC KDF, label = purpose, context = card id. */
 export function deriveCardKey(masterKey: Uint8Array, cardId: Uint8Array, purpose: CardKeyPurpose): Uint8Array {
+  return aesCmac(masterKey, cardKeyInput(cardId, purpose));
+}
+
+/** The message whose CMAC under the master key is the card's key (NIST SP 800-108 counter mode). */
+export function cardKeyInput(cardId: Uint8Array, purpose: CardKeyPurpose): Uint8Array {
   if (cardId.length !== 8) throw new Error(`card id must be 8 bytes, got ${cardId.length}`);
-  return cmacKdf(masterKey, `cardsys/${purpose}`, cardId);
+  return cmacKdfInput(`cardsys/${purpose}`, cardId);
 }
 
 export function diversifyCardKeys(master: IssuerMasterKeys, cardId: Uint8Array): CardKeys {

@@ -49,6 +49,37 @@ export interface PayRecoveryInput<S extends PaySent = PaySent> {
   logCoversFromCounter: number;
 }
 
+/** A refund's credit this store sent to a card and has not recorded yet. */
+export interface RefundSent {
+  cardId: string;
+  /** The chip's counter after the credit: the counter the authorisation is bound to, plus one. */
+  cardCounter: number;
+  amount: number;
+  /** The chip terminal id (16 hex digits) the credit was sent with. */
+  terminalId: string;
+}
+
+/**
+ * A refund whose card answer was lost, at the card's next insertion: record it (the chip logged
+ * that credit, of that amount, from that terminal, at the counter the authorisation was bound to),
+ * give it back (the chip is still before that counter, or went past it with another record: the
+ * credit never happened), or forget it (the log no longer reaches back to it).
+ */
+export function recoverLostRefund<S extends RefundSent>(
+  sent: S,
+  chip: Pick<PayRecoveryInput, 'chipCounter' | 'log' | 'logCoversFromCounter'>,
+): { action: 'record'; credit: ChipLogRecord } | { action: 'release' | 'beyond_log' } {
+  const atCounter = chip.log.find((r) => r.counter === sent.cardCounter);
+  if (
+    atCounter?.operation === 'credit' &&
+    atCounter.amount === sent.amount &&
+    atCounter.terminalId.toLowerCase() === sent.terminalId.toLowerCase()
+  )
+    return { action: 'record', credit: atCounter };
+  if (atCounter || sent.cardCounter > chip.chipCounter) return { action: 'release' };
+  return sent.cardCounter >= chip.logCoversFromCounter ? { action: 'release' } : { action: 'beyond_log' };
+}
+
 /**
  * Per pay sent and not recorded: record it (the chip logged that debit, of that amount, from that
  * terminal), or forget it (recorded after all; the debit never reached the chip; the log no longer

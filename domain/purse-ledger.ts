@@ -48,25 +48,47 @@ export type PurseMovementEvent = Extract<DomainEvent, { type: 'PurseLoaded' | 'P
 export const chipOperationOf = (kind: PurseMovement['kind']): PurseOperation =>
   kind === 'pay' ? 'debit' : kind === 'unload' ? 'unload' : 'credit';
 
+/** The fields of a PurseLoaded, PursePaid or PurseRefunded that make its movement (what the auditor's own reader gives). */
+export interface PurseMovementFields {
+  cardId: string;
+  amount: number;
+  /** Not in an unload, which leaves nothing. */
+  newBalance?: number;
+  cardCounter: number;
+  authorizationId?: string;
+}
+
 /**
- * The movement a PurseLoaded, PursePaid or PurseRefunded makes: the one mapping the live ledger and the
+ * The movement a PurseLoaded, PursePaid, PurseRefunded or PurseUnloaded makes: the one mapping the live ledger and the
  * auditor's replay share. `at` says when it happened, at which store it counts, and whether its
  * card MAC verified.
  */
-export function purseMovementOf(event: PurseMovementEvent, at: { atMs: number; storeId: string; macValid: boolean }): PurseMovement {
-  const { cardId, amount, cardCounter } = event.data;
-  const common = { cardId, amount, counter: cardCounter, ...at };
-  switch (event.type) {
-    case 'PurseLoaded':
-      return { kind: 'load', ...common, newBalance: event.data.newBalance, authorizationId: event.data.authorizationId };
-    case 'PursePaid':
-      return { kind: 'pay', ...common, newBalance: event.data.newBalance };
-    case 'PurseRefunded':
-      return { kind: 'refund', ...common, newBalance: event.data.newBalance };
-    case 'PurseUnloaded':
-      return { kind: 'unload', ...common, newBalance: 0 };
-  }
+export function purseMovementOf(
+  event: { type: PurseMovementEvent['type']; data: PurseMovementFields },
+  at: { atMs: number; storeId: string; macValid: boolean },
+): PurseMovement {
+  const { cardId, amount, newBalance, cardCounter } = event.data;
+  // One object per movement, no intermediate copies: the auditor's replay makes millions.
+  const movement: PurseMovement = {
+    kind: MOVEMENT_KINDS[event.type],
+    cardId,
+    amount,
+    newBalance: newBalance ?? 0,
+    counter: cardCounter,
+    macValid: at.macValid,
+    atMs: at.atMs,
+    storeId: at.storeId,
+  };
+  if (event.type === 'PurseLoaded') movement.authorizationId = event.data.authorizationId;
+  return movement;
 }
+
+const MOVEMENT_KINDS: Record<PurseMovementEvent['type'], PurseMovement['kind']> = {
+  PurseLoaded: 'load',
+  PursePaid: 'pay',
+  PurseRefunded: 'refund',
+  PurseUnloaded: 'unload',
+};
 
 /** What head office knows of the account debit behind a load. */
 export interface DebitFacts {
@@ -129,97 +151,125 @@ export function newCardLedger(cardId: string): CardLedger {
  * again when found on the chip at a later insertion) is the same movement, not a divergence.
  */
 export function applyMovement(before: CardLedger, movement: PurseMovement, debit: DebitFacts | undefined): LedgerStep {
-  const divergences: Divergence[] = [];
-  const label = `${movement.kind} of ${movement.amount} yen at counter ${movement.counter} (store ${movement.storeId})`;
+  const card = { ...before };
+  const step = judgeAndApply(card, movement, debit, true);
+  return { ...step, card: step.applied ? card : before };
+}
+
+/**
+ * The same rules as applyMovement, writing the next shadow into `card` itself: for a replay that
+ * holds each card's ledger alone and applies millions of movements, where a copy per movement is
+ * most of the cost. `card` is left as it was when the movement is not applied.
+ */
+export function applyMovementInPlace(card: CardLedger, movement: PurseMovement, debit: DebitFacts | undefined): Omit<LedgerStep, 'card'> {
+  return judgeAndApply(card, movement, debit, false);
+}
+
+/** `copyCollections`: `card` is a shallow copy whose sets and maps are shared, so they are copied before a change. */
+function judgeAndApply(card: CardLedger, movement: PurseMovement, debit: DebitFacts | undefined, copyCollections: boolean) {
   if (!movement.macValid) {
-    return { card: before, divergences: [{ kind: 'mac_invalid', message: `card MAC fails for ${label}` }], applied: false, late: false };
-  }
-  if (
-    movement.kind === 'load' &&
-    movement.authorizationId !== undefined &&
-    before.loadedAuthorisations.get(movement.authorizationId) === movement.counter
-  ) {
-    return { card: before, divergences: [], applied: false, late: false };
-  }
-  if (movement.counter <= before.counter) {
-    if (before.missingCounters.has(movement.counter)) return lateArrival(before, movement, debit, label);
     return {
-      card: before,
-      divergences: [
-        { kind: 'counter_repeat', message: `${label} repeats a counter already seen (last ${before.counter}): replayed or cloned` },
-      ],
+      divergences: [{ kind: 'mac_invalid' as const, message: `card MAC fails for ${labelOf(movement)}` }],
       applied: false,
       late: false,
     };
   }
-  let missingCounters = before.missingCounters;
-  if (movement.counter > before.counter + 1) {
+  if (
+    movement.kind === 'load' &&
+    movement.authorizationId !== undefined &&
+    card.loadedAuthorisations.get(movement.authorizationId) === movement.counter
+  ) {
+    return { divergences: [], applied: false, late: false };
+  }
+  const divergences: Divergence[] = [];
+  if (movement.counter <= card.counter) {
+    if (!card.missingCounters.has(movement.counter)) {
+      divergences.push({
+        kind: 'counter_repeat',
+        message: `${labelOf(movement)} repeats a counter already seen (last ${card.counter}): replayed or cloned`,
+      });
+      return { divergences, applied: false, late: false };
+    }
+    // A movement that a gap had skipped, arriving now: counted; balance and counter stay the later ones.
+    const missing = copyCollections ? new Set(card.missingCounters) : (card.missingCounters as Set<number>);
+    missing.delete(movement.counter);
+    card.missingCounters = missing;
+    if (movement.kind === 'load') divergences.push(...loadDebitDivergences(movement, debit));
+    count(card, movement, copyCollections);
+    return { divergences, applied: true, late: true };
+  }
+  if (movement.counter > card.counter + 1) {
     divergences.push({
       kind: 'counter_gap',
-      message: `${label} skips counters ${before.counter + 1}..${movement.counter - 1}: movements missing or not yet received`,
+      message: `${labelOf(movement)} skips counters ${card.counter + 1}..${movement.counter - 1}: movements missing or not yet received`,
     });
-    const holes = new Set(before.missingCounters);
-    for (let counter = before.counter + 1; counter < movement.counter && holes.size < MAX_MISSING; counter++) holes.add(counter);
-    missingCounters = holes;
+    const holes = copyCollections ? new Set(card.missingCounters) : (card.missingCounters as Set<number>);
+    for (let counter = card.counter + 1; counter < movement.counter && holes.size < MAX_MISSING; counter++) holes.add(counter);
+    card.missingCounters = holes;
   } else {
     const credit = chipOperationOf(movement.kind) === 'credit';
-    const expected = credit ? before.balance + movement.amount : before.balance - movement.amount;
+    const expected = credit ? card.balance + movement.amount : card.balance - movement.amount;
     if (movement.newBalance !== expected) {
       divergences.push({
         kind: 'balance_mismatch',
-        message: `${label} leaves ${movement.newBalance} yen; ${before.balance} ${credit ? '+' : '-'} ${movement.amount} = ${expected}`,
+        message: `${labelOf(movement)} leaves ${movement.newBalance} yen; ${card.balance} ${credit ? '+' : '-'} ${movement.amount} = ${expected}`,
       });
     }
   }
-  if (movement.kind === 'load') divergences.push(...checkDebit(movement, debit, label));
-
-  const card: CardLedger = {
-    ...before,
-    balance: movement.newBalance,
-    counter: movement.counter,
-    lastUseMs: movement.atMs,
-    lastStoreId: movement.storeId,
-    missingCounters,
-  };
-  return { card: counted(card, movement), divergences, applied: true, late: false };
+  if (movement.kind === 'load') divergences.push(...loadDebitDivergences(movement, debit));
+  card.balance = movement.newBalance;
+  card.counter = movement.counter;
+  card.lastUseMs = movement.atMs;
+  card.lastStoreId = movement.storeId;
+  count(card, movement, copyCollections);
+  return { divergences, applied: true, late: false };
 }
 
-/** A movement that a gap had skipped, arriving now: counted; balance and counter stay the later ones. */
-function lateArrival(before: CardLedger, movement: PurseMovement, debit: DebitFacts | undefined, label: string): LedgerStep {
-  const missingCounters = new Set(before.missingCounters);
-  missingCounters.delete(movement.counter);
-  const divergences = movement.kind === 'load' ? checkDebit(movement, debit, label) : [];
-  return { card: counted({ ...before, missingCounters }, movement), divergences, applied: true, late: true };
+/** Adds the movement to the card's counts and totals. */
+function count(card: CardLedger, movement: PurseMovement, copyCollections: boolean): void {
+  if (movement.kind === 'pay') {
+    card.pays += 1;
+    card.paidTotal += movement.amount;
+    return;
+  }
+  if (movement.kind === 'refund') {
+    card.refunds += 1;
+    card.refundedTotal += movement.amount;
+    return;
+  }
+  card.loads += 1;
+  card.loadedTotal += movement.amount;
+  if (movement.authorizationId !== undefined)
+    card.loadedAuthorisations = (copyCollections ? new Map(card.loadedAuthorisations) : card.loadedAuthorisations).set(
+      movement.authorizationId,
+      movement.counter,
+    );
 }
 
-/** The card with the movement added to its counts and totals. */
-function counted(card: CardLedger, movement: PurseMovement): CardLedger {
-  if (movement.kind === 'unload') return card;
-  if (movement.kind === 'pay') return { ...card, pays: card.pays + 1, paidTotal: card.paidTotal + movement.amount };
-  if (movement.kind === 'refund') return { ...card, refunds: card.refunds + 1, refundedTotal: card.refundedTotal + movement.amount };
-  const loadedAuthorisations =
-    movement.authorizationId === undefined
-      ? card.loadedAuthorisations
-      : new Map(card.loadedAuthorisations).set(movement.authorizationId, movement.counter);
-  return { ...card, loads: card.loads + 1, loadedTotal: card.loadedTotal + movement.amount, loadedAuthorisations };
-}
+/** The movement in words, made only for a divergence's message. */
+const labelOf = (movement: PurseMovement) =>
+  `${movement.kind} of ${movement.amount} yen at counter ${movement.counter} (store ${movement.storeId})`;
 
-function checkDebit(movement: PurseMovement, debit: DebitFacts | undefined, label: string): Divergence[] {
+/** What is wrong with the account debit behind a load (none: nothing). */
+export function loadDebitDivergences(movement: PurseMovement, debit: DebitFacts | undefined): Divergence[] {
   if (!debit)
     return [
-      { kind: 'load_without_debit', message: `${label}: no account debit for authorisation ${movement.authorizationId ?? '(none)'}` },
+      {
+        kind: 'load_without_debit',
+        message: `${labelOf(movement)}: no account debit for authorisation ${movement.authorizationId ?? '(none)'}`,
+      },
     ];
   const out: Divergence[] = [];
   if (debit.cardId !== movement.cardId || debit.amount !== movement.amount) {
     out.push({
       kind: 'load_debit_mismatch',
-      message: `${label}: authorisation ${movement.authorizationId} debited ${debit.amount} yen for card ${debit.cardId}`,
+      message: `${labelOf(movement)}: authorisation ${movement.authorizationId} debited ${debit.amount} yen for card ${debit.cardId}`,
     });
   }
   if (debit.reversed)
     out.push({
       kind: 'load_after_reversal',
-      message: `${label}: authorisation ${movement.authorizationId} was already reversed to the account`,
+      message: `${labelOf(movement)}: authorisation ${movement.authorizationId} was already reversed to the account`,
     });
   return out;
 }

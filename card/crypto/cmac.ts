@@ -31,7 +31,12 @@ export function aesCmac8(key: Uint8Array, message: Uint8Array): Uint8Array {
  * K = CMAC(K_master, 0x01 || label || 0x00 || context || 0x00000080).
  */
 export function cmacKdf(masterKey: Uint8Array, label: string, context: Uint8Array): Uint8Array {
-  return aesCmac(masterKey, concat(Uint8Array.of(0x01), ascii(label), Uint8Array.of(0x00), context, u32(128)));
+  return aesCmac(masterKey, cmacKdfInput(label, context));
+}
+
+/** What cmacKdf MACs: for a caller that computes the CMAC its own way (the audit's, many keys at a time). */
+export function cmacKdfInput(label: string, context: Uint8Array): Uint8Array {
+  return concat(Uint8Array.of(0x01), ascii(label), Uint8Array.of(0x00), context, u32(128));
 }
 
 function subkeys(key: Uint8Array): [Uint8Array, Uint8Array] {

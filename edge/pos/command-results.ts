@@ -95,6 +95,7 @@ export function commandDigest(command: cardsys.v1.PosCommand, terminalId: string
     ...(unblockPin ? { unblockPin: { name: unblockPin.name, birthDate: unblockPin.birthDate } } : {}),
     ...(command.changePin ? { changePin: {} } : {}),
     ...(cardReturn ? { cardReturn: {} } : {}),
+    ...(command.replacementCredit ? { replacementCredit: {} } : {}),
   }).finish();
   return createHash('sha256').update(fields).digest('hex');
 }

@@ -5,6 +5,7 @@
 import { fromHex } from '../../card/index.js';
 import { recoverLostPays, yen, type CardFacts } from '../../domain/index.js';
 import { openChipTerminal, type PosRequest } from '../pos/index.js';
+import { recordLostRefunds } from './lost-refunds.js';
 import { logCoversFrom, Refused, type InsertedCard, type PurseCounter } from './purse-counter.js';
 
 /** Opens the card in the terminal's reader and runs the checks every purse operation needs. */
@@ -28,7 +29,8 @@ export async function insertCard(counter: PurseCounter, request: PosRequest): Pr
   };
   // checkValidity left the terminal session open (it read the balance under it).
   const card: InsertedCard = { terminal, info, balance, facts, authenticated: terminal.authenticated, notes: [] };
-  if (verdict.balance) card.notes = await recordLostPays(counter, card, request);
+  if (verdict.balance)
+    card.notes = [...(await recordLostPays(counter, card, request)), ...(await recordLostRefunds(counter, card, request))];
   return card;
 }
 

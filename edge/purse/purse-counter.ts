@@ -12,6 +12,7 @@ import type { BlacklistCache } from './blacklist-cache.js';
 import type { HeadOfficeLink } from './head-office-link.js';
 import { RecordedLoads } from './recorded-loads.js';
 import { SentPays } from './sent-pays.js';
+import { SentRefunds } from './sent-refunds.js';
 
 export interface PurseServiceOptions extends CounterOptions {
   storeId: string;
@@ -62,11 +63,13 @@ export class PurseCounter {
   readonly now: () => Date;
   readonly loads: RecordedLoads;
   readonly pays: SentPays;
+  readonly refunds: SentRefunds;
 
   constructor(readonly options: PurseServiceOptions) {
     this.logger = options.logger ?? console;
     this.loads = new RecordedLoads(options.db);
     this.pays = new SentPays(options.db);
+    this.refunds = new SentRefunds(options.db);
     this.now = options.now ?? (() => new Date());
   }
 

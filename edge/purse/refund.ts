@@ -10,6 +10,7 @@ import type { PosOutcome, PosRequest } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
 import { settleOpenLoads, verifyHolderPin } from './load.js';
+import { releaseRefund } from './lost-refunds.js';
 import { Refused, type LoadTerms, type PurseCounter } from './purse-counter.js';
 
 /** How long a refund waits for the store's log (and so the pay) to reach head office before it asks. */
@@ -55,9 +56,21 @@ export async function refund(counter: PurseCounter, request: PosRequest): Promis
   }
   const terms = reply.authorisation as LoadTerms;
   if (counter.now().getTime() >= terms.deadlineMs - (counter.options.creditSafetyMs ?? 2_000)) {
-    await release(counter, request, terms.authorizationId);
+    await releaseRefund(counter, request, terms.authorizationId);
     throw Refused.because('authorisation_expired', 'head office answered too late to credit the card; nothing was refunded', cardId);
   }
+  const sent = {
+    refundId: terms.authorizationId,
+    cardId,
+    cardCounter: terms.cardCounter + 1,
+    amount: terms.amount,
+    terminalId: toHex(card.terminal.terminalId),
+    payEventId,
+    // Should the card's answer be lost, the refund is recorded later under this command and terminal.
+    commandId: request.commandId,
+    terminalName: request.terminalName,
+  };
+  counter.refunds.sending(sent);
   let receipt;
   try {
     receipt = await card.terminal.credit({
@@ -68,11 +81,13 @@ export async function refund(counter: PurseCounter, request: PosRequest): Promis
     });
   } catch (error) {
     // The card answered with a refusal: nothing was credited, and the pay may be refunded again.
-    if (error instanceof CardStatusError) await release(counter, request, terms.authorizationId);
-    else if (error instanceof CardRemovedError) {
+    if (error instanceof CardStatusError) {
+      counter.refunds.forget(sent.refundId);
+      await releaseRefund(counter, request, terms.authorizationId);
+    } else if (error instanceof CardRemovedError) {
       throw Refused.because(
         'card_removed',
-        'card removed during the refund: read the card to see whether it took the credit; the pay cannot be refunded again meanwhile',
+        'card removed during the refund: insert it again here; if the card took the credit, it is recorded then, else the refund is given back',
         cardId,
       );
     }
@@ -93,6 +108,7 @@ export async function refund(counter: PurseCounter, request: PosRequest): Promis
     },
   });
   counter.pays.recorded(cardId, receipt.counter);
+  counter.refunds.forget(sent.refundId);
   return {
     ok: true,
     code: 'refunded',
@@ -123,15 +139,4 @@ async function untilReplicated(counter: PurseCounter): Promise<void> {
     }),
   ]);
   clearTimeout(timer);
-}
-
-async function release(counter: PurseCounter, request: PosRequest, refundId: string): Promise<void> {
-  try {
-    const reply = await counter.options.link.inquire(request.terminalName, {
-      refundRelease: { refundId, reason: 'credit refused by the card' },
-    });
-    if (!reply.ok) counter.logger.warn(`purse: head office keeps refund ${refundId} open: ${reply.message}`);
-  } catch (error) {
-    counter.logger.warn(`purse: could not give refund ${refundId} back to head office: ${(error as Error).message}`);
-  }
 }

@@ -21,7 +21,11 @@ export interface ReplicatorOptions {
   maxBatchEvents?: number;
   /** Batches sent but not yet confirmed by head office. */
   window?: number;
-  /** With batches out and no confirmation for this long, ask head office where it stands. */
+  /**
+   * With batches out and no confirmation for this long, send them again (the same bytes under the
+   * same msgIDs, which JetStream drops if it holds them already) and ask head office where it
+   * stands; each further stall without progress waits twice as long, up to 16 times this.
+   */
   stallMs?: number;
   /** Back-off after a failed publish: doubles from initialBackoffMs up to maxBackoffMs, with jitter. */
   initialBackoffMs?: number;
@@ -48,6 +52,22 @@ export interface InFlightBatch {
   headHash: Uint8Array;
 }
 
+/** A batch as published: kept until confirmed, so that a stall sends the very same message again. */
+interface SentBatch extends InFlightBatch {
+  data: Uint8Array;
+  msgId: string;
+}
+
+/** A stall's wait grows (doubling) up to this many times stallMs. */
+const MAX_STALL_BACKOFF = 16;
+/**
+ * Stalls answered by the same batches under the same msgIDs before, if head office answers that it
+ * still has not seen them, they go out under new ones (a new send round): JetStream may hold them
+ * as duplicates of messages head office will only get after its ack wait (an ingest that died
+ * holding them). While head office does not answer, the same msgIDs go on, the wait growing.
+ */
+const SAME_ID_RESENDS = 2;
+
 const DEFAULTS = {
   maxBatchBytes: 512 * 1024,
   maxBatchEvents: 4000,
@@ -72,7 +92,9 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
   private readonly storeId: string;
   private confirmed: number;
   private nextSeq: number;
-  private inFlight: InFlightBatch[] = [];
+  private inFlight: SentBatch[] = [];
+  /** Stalls since the last progress, each answered by sending the batches out again. */
+  private stallResends = 0;
   /**
    * Counts rewinds. A batch sent again after a rewind gets it in its msgID: JetStream would drop a
    * re-send under the original msgID for its whole duplicate window, even when head office had
@@ -200,24 +222,40 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
       if (this.inFlight.length > 0 && unsent < this.settings.maxBatchEvents) return;
       const entries = this.options.log.read(this.nextSeq, this.settings.maxBatchEvents, this.settings.maxBatchBytes);
       const headHash = hashEnvelope(entries.at(-1)!.bytes);
-      const batch = { first: entries[0]!.seq, last: entries.at(-1)!.seq, headHash };
-      const head = signHead(this.options.signingKey, { storeId: this.storeId, storeSeq: batch.last, hash: headHash });
+      const range = { first: entries[0]!.seq, last: entries.at(-1)!.seq, headHash };
+      const head = signHead(this.options.signingKey, { storeId: this.storeId, storeSeq: range.last, hash: headHash });
       const data = encodeBatch({
         storeId: this.storeId,
         events: entries.map((entry) => entry.bytes),
         head,
         localHeadSeq: this.options.log.headSeq,
       });
+      const batch: SentBatch = { ...range, data, msgId: this.messageId(range) };
       this.inFlight.push(batch);
       this.nextSeq = batch.last + 1;
       if (this.inFlight.length === 1) this.lastProgressAt = Date.now();
-      this.js.publish(subjects.events(this.storeId), data, { msgID: this.messageId(batch) }).then(
-        () => {
-          this.failures = 0;
-        },
-        (error: Error) => this.onPublishFailed(batch, error),
-      );
+      this.publish(batch);
     }
+  }
+
+  private publish(batch: SentBatch): void {
+    this.js!.publish(subjects.events(this.storeId), batch.data, { msgID: batch.msgId }).then(
+      () => {
+        this.failures = 0;
+      },
+      (error: Error) => this.onPublishFailed(batch, error),
+    );
+  }
+
+  /** A stall: every batch out goes again as it was sent, and the next stall is waited for twice as long. */
+  private resendInFlight(): void {
+    if (!this.running || !this.js || this.backoffTimer) return;
+    this.stallResends++;
+    this.lastProgressAt = Date.now();
+    this.logger.info(
+      `replicator ${this.storeId}: no confirmation for ${this.inFlight.length} batch(es) from ${this.inFlight[0]!.first}; sending them again under the same msgIDs`,
+    );
+    for (const batch of this.inFlight) this.publish(batch);
   }
 
   /**
@@ -230,7 +268,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     return batchMessageId(this.storeId, batch, this.sendRound);
   }
 
-  private onPublishFailed(batch: InFlightBatch, error: Error): void {
+  private onPublishFailed(batch: SentBatch, error: Error): void {
     if (!this.running || !this.inFlight.includes(batch)) return;
     this.fail(`publishing ${batch.first}-${batch.last} failed: ${error.message}`);
     this.rewind(batch.first);
@@ -269,13 +307,8 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
     if (ack.resendFrom > 0) {
       this.fail(`head office asks to resend from ${ack.resendFrom}: ${ack.reason}`);
       if (!this.inFlight.some((batch) => batch.first === ack.resendFrom)) this.rewind(ack.resendFrom);
-    } else if (
-      fromSync &&
-      this.confirmed === before &&
-      this.inFlight.length > 0 &&
-      Date.now() - this.lastProgressAt >= this.settings.stallMs
-    ) {
-      // Head office answers but has not seen what is out: those batches were lost on the way.
+    } else if (fromSync && this.confirmed === before && this.inFlight.length > 0 && this.stallResends >= SAME_ID_RESENDS) {
+      // Head office answers, but what is out has not reached it though sent again under the same msgIDs.
       this.rewind(this.confirmed + 1);
     } else if (this.confirmed > before) {
       this.lastError = undefined;
@@ -286,6 +319,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
 
   private setConfirmed(seq: number): void {
     this.confirmed = seq;
+    this.stallResends = 0;
     this.cursor.confirmedSeq = seq;
     this.lastProgressAt = Date.now();
     this.inFlight = this.inFlight.filter((batch) => batch.last > seq);
@@ -294,13 +328,18 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
 
   private rewind(from: number): void {
     this.inFlight = [];
+    this.stallResends = 0;
     this.sendRound++;
     this.nextSeq = Math.max(from, this.confirmed + 1);
     this.lastProgressAt = Date.now();
   }
 
   private checkStall(): void {
-    if (this.inFlight.length > 0 && Date.now() - this.lastProgressAt >= this.settings.stallMs) void this.sync();
+    if (this.inFlight.length === 0) return;
+    const wait = this.settings.stallMs * Math.min(MAX_STALL_BACKOFF, 2 ** this.stallResends);
+    if (Date.now() - this.lastProgressAt < wait) return;
+    this.resendInFlight();
+    void this.sync();
   }
 
   /** Asks head office where it stands (cardsys.hq.sync.<storeId>). */

@@ -73,6 +73,20 @@ export function headOfficePurse(
             }
           );
         });
+        // A lost card, or its replacement, shows where the lost card's balance stands.
+        parts.cardViews?.push((cardId) => {
+          const replacement = parts.centre().replacement(cardId);
+          return (
+            replacement && {
+              replacement: {
+                lostCardId: replacement.cardId,
+                newCardId: replacement.newCardId,
+                status: replacement.status,
+                moved: replacement.moved,
+              },
+            }
+          );
+        });
       };
     },
   };

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatReport, type BenchReport } from '../../bench/index.js';
+import { formatReport, notMeasuredGoal, type BenchReport } from '../../bench/index.js';
 import { SKIP_ENV } from '../support/postgres.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'cardsys.js');
@@ -130,6 +130,24 @@ describe('cardsys bench', () => {
     expect(formatReport(report)).toMatch(/^ {2}mode +pcsc$/m);
     expect(formatReport({ ...report, results: { pipeline: { status: 'ok', seconds: 1, figures: { runs: [18670, 14555] } } } })).toMatch(
       /^ {2}runs +18,670, 14,555$/m,
+    );
+  });
+
+  it('prints a goal whose baseline failed as not measured, beside the figures that were', () => {
+    const figures = {
+      committed: { eventsPerSecond: 30_000 },
+      rawJetStream: { notMeasured: 'every raw JetStream run failed (run 1: timeout)' },
+      goals: { committedToRawJetStream: notMeasuredGoal(3, 'every raw JetStream run failed (run 1: timeout)') },
+    };
+    const text = formatReport({
+      startedAt: '2025-01-01T00:00:00.000Z',
+      machine: { node: 'v20', cpus: 2, cpuModel: 'cpu', platform: 'linux-x64' },
+      results: { pipeline: { status: 'ok', seconds: 1, figures } },
+      ok: true,
+    });
+    expect(text).toMatch(/^ {2}committed\.eventsPerSecond +30,000$/m);
+    expect(text).toMatch(
+      /^ {2}pipeline\.committedToRawJetStream +— ≥ 3 {2}NOT MEASURED: every raw JetStream run failed \(run 1: timeout\)$/m,
     );
   });
 });

@@ -84,6 +84,7 @@ describe('cardsys demo', () => {
       expect(await getJson(`${api}/v1/cards/${replacement.newCardId}`, auditor)).toMatchObject({
         issuance: { storeId: 'A' },
         usage: { loadCount: 1, loadedTotal: 2_500, lastBalance: 2_500 },
+        replacement: { lostCardId: cardId, status: 'transferred', moved: 2_500 },
       });
       expect(demo.stderr()).toMatch(/store A refuses it\n.*blacklisted.*\n\s+POS: this card is reported lost or stolen/);
       expect(demo.stderr()).toMatch(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recoverLostPays, type ChipLogRecord, type PaySent, type PayRecoveryInput } from '../../domain/index.js';
+import { recoverLostPays, recoverLostRefund, type ChipLogRecord, type PaySent, type PayRecoveryInput } from '../../domain/index.js';
 
 const HERE = '00112233aabbccdd';
 const ELSEWHERE = 'ffeeddccbbaa9988';
@@ -58,5 +58,32 @@ describe('pays whose card answer was lost, at the next insertion', () => {
 
   it('given no pay sent and unrecorded, then the log is not consulted: nothing to do, whatever it shows', () => {
     expect(recoverLostPays(given({ sent: [] }))).toEqual([]);
+  });
+});
+
+describe('a refund whose card answer was lost, at the next insertion', () => {
+  // Given: the store sent a refund credit of 1,500 bound to counter 2 (so landing at 3) and lost the answer.
+  const refund = { cardId: 'card-1', cardCounter: 3, amount: 1_500, terminalId: HERE };
+  const refunded: ChipLogRecord = { ...debit(3, 1_500), operation: 'credit', balanceAfter: 11_500 };
+
+  it('records the credit the chip logged at that counter, of that amount, from that terminal', () => {
+    expect(recoverLostRefund(refund, { chipCounter: 3, log: [refunded, credit], logCoversFromCounter: 1 })).toEqual({
+      action: 'record',
+      credit: refunded,
+    });
+  });
+
+  it('gives the refund back when the chip is still before the counter, or logged something else there', () => {
+    expect(recoverLostRefund(refund, { chipCounter: 2, log: [credit], logCoversFromCounter: 1 })).toEqual({ action: 'release' });
+    expect(recoverLostRefund(refund, { chipCounter: 3, log: [debit(3, 1_500), credit], logCoversFromCounter: 1 })).toEqual({
+      action: 'release',
+    });
+    expect(recoverLostRefund(refund, { chipCounter: 3, log: [{ ...refunded, terminalId: ELSEWHERE }], logCoversFromCounter: 1 })).toEqual({
+      action: 'release',
+    });
+  });
+
+  it('cannot tell once the log no longer reaches the counter', () => {
+    expect(recoverLostRefund(refund, { chipCounter: 20, log: [], logCoversFromCounter: 11 })).toEqual({ action: 'beyond_log' });
   });
 });

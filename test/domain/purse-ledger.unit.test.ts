@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMovement, newCardLedger, type CardLedger, type PurseMovement } from '../../domain/index.js';
+import { applyMovement, applyMovementInPlace, newCardLedger, type CardLedger, type PurseMovement } from '../../domain/index.js';
 
 const load = (amount: number, newBalance: number, counter: number, authorizationId: string): PurseMovement => ({
   kind: 'load',
@@ -105,5 +105,24 @@ describe('purse ledger rules', () => {
     ]);
     expect(kinds).toEqual([]);
     expect(card).toMatchObject({ loads: 1, loadedTotal: 3_000, balance: 3_000 });
+  });
+
+  it("applied in place, as the auditor's replay does, the same movements give the same ledger and divergences", () => {
+    const movements: Array<[PurseMovement, ReturnType<typeof debit> | undefined]> = [
+      [load(3_000, 3_000, 1, 'a1'), debit(3_000)],
+      [load(3_000, 3_000, 1, 'a1'), debit(3_000)],
+      [pay(500, 2_000, 4), undefined],
+      [{ ...pay(100, 1_900, 5), macValid: false }, undefined],
+      [pay(200, 2_800, 2), undefined],
+      [pay(200, 2_800, 2), undefined],
+      [load(1_000, 3_100, 5, 'a2'), undefined],
+      [pay(300, 2_500, 3), undefined],
+    ];
+    const pure = run(movements);
+    const card = newCardLedger('c1');
+    const kinds: string[] = [];
+    for (const [movement, facts] of movements) kinds.push(...applyMovementInPlace(card, movement, facts).divergences.map((d) => d.kind));
+    expect(kinds).toEqual(pure.kinds);
+    expect(card).toEqual(pure.card);
   });
 });

@@ -8,7 +8,7 @@ import { REPLACEMENT_ACCOUNT } from '../../domain/index.js';
 import { IssuanceOffice } from '../../host/applications/index.js';
 import { buildApi, headOfficeAccess, tokenFor, type Role } from '../../host/api/index.js';
 import { issuePrimaryCard, virtualCardStripeWriter } from '../../host/primary-issuance/index.js';
-import { purseRoutes, replacementRoutes } from '../../host/purse/index.js';
+import { InquiryCentre, purseRoutes, replacementRoutes } from '../../host/purse/index.js';
 import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
 import { issueCard, startPurseWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 import { cardsysAsync as cardsys } from '../support/cli.js';
@@ -182,5 +182,22 @@ describe('a lost card replaced with its balance', () => {
     expect(world.ledger.card(newCardId)).toMatchObject({ balance: 7_500, loads: { count: 1, total: 7_500 } });
     expect(world.centre.accountBalance(bank)).toBe(20_000 - 7_500);
     expect(world.centre.accountBalance(REPLACEMENT_ACCOUNT)).toBe(0);
+
+    // Head office starts again: it reads the history anew and decides nothing twice.
+    await world.centre.stop();
+    world.centre = await InquiryCentre.start({
+      nc: world.backbone.nc,
+      store: world.backbone.store,
+      writer: world.backbone.hq,
+      issuerKeys: world.master,
+      logger: world.log.logger,
+      sweepEveryMs: 0,
+    });
+    await world.centre.stop();
+    const decided = (await world.backbone.storedEnvelopes('hq'))
+      .map((envelope) => envelope.eventType)
+      .filter((type) => type === 'CardBalanceTransferred' || type === 'CardReplacementAdjusted');
+    expect(decided).toEqual(['CardBalanceTransferred', 'CardReplacementAdjusted']);
+    expect(world.centre.replacement(lost.cardId)).toMatchObject({ status: 'adjusted', moved: 6_300 });
   }, 60_000);
 });

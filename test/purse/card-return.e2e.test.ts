@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { cardsysAsync as cardsys } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chipCommands } from '../../card/index.js';
 import { pb, savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { buildApi, headOfficeAccess, tokenFor } from '../../host/api/index.js';
 import { purseRoutes } from '../../host/purse/index.js';
 import { headOfficeProjections } from '../../projections/index.js';
 import { openPcscRig, type PcscRig } from '../../testkit/pcsc-rig.js';
-import { issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
+import { issueCard, losingAnswerTo, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 
 // A card handed back at the counter: a card behind pcscd + vpcd, `cardsys pos` over NATS to the
 // store's edge, head office's consent and books, the bank account and the user DB read over HTTP.
@@ -109,5 +110,27 @@ describe('card return through the real counter', () => {
     }).finish();
     await expect(world.centre.inquire('s1', load)).rejects.toMatchObject({ code: 'card_closed' });
     expect((await account()).balance).toBe(97_500);
+  });
+
+  it('a card pulled after the chip took TERMINATE is recorded from its termination record at the next return, once', async () => {
+    const issued = await issueCard(world, { opening: 50_000 });
+    const terminal = { terminalId: 'pos-2' };
+    store.readers.set('pos-2', issued.card);
+    expect(await store.command({ load: { amount: 4_000, pin: '1234' } }, terminal)).toMatchObject({ ok: true, balance: 4_000 });
+    store.readers.set('pos-2', losingAnswerTo(issued.card, chipCommands.INS.TERMINATE));
+    expect(await store.command({ cardReturn: { pin: '1234' } }, terminal)).toMatchObject({ ok: false, code: 'card_removed' });
+    expect(issued.card.state.lifecycle).toBe('terminated');
+
+    issued.card.insert();
+    store.readers.set('pos-2', issued.card);
+    const found = await store.command({ cardReturn: { pin: '1234' } }, terminal);
+    expect(found).toMatchObject({ ok: true, code: 'returned', balance: 0 });
+    expect(found.message).toContain('found on the card');
+    // Recorded once: the next insertion is only refused.
+    expect(await store.command({ cardReturn: { pin: '1234' } }, terminal)).toMatchObject({ ok: false, code: 'card_terminated' });
+    await store.replicated();
+    await until(() => world.centre.accountBalance(issued.bankId) === 50_000, 'the account to be credited');
+    await world.catchUpLedger();
+    expect(world.ledger.alerts()).toEqual([]);
   });
 });

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent, savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { BooksReader, headOfficeProjections } from '../../projections/index.js';
 import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
-import { issueCard, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
+import { chipCommands } from '../../card/index.js';
+import { chipPurse, issueCard, losingAnswerTo, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 import { cardsysAsync as cardsys } from '../support/cli.js';
 
 // Refunds at the counter: a card behind pcscd + vpcd, pays and refunds sent with `cardsys pos` over
@@ -41,7 +42,13 @@ describe('refunds through the real counter', () => {
       .read(1, store.edge.log.headSeq)
       .filter((entry) => entry.envelope.eventType === 'PurseRefunded')
       .map(
-        (entry) => decodeEvent('PurseRefunded', entry.envelope.payload).data as { refundId: string; payEventId: string; amount: number },
+        (entry) =>
+          decodeEvent('PurseRefunded', entry.envelope.payload).data as {
+            refundId: string;
+            payEventId: string;
+            amount: number;
+            recovered: boolean;
+          },
       );
 
   beforeAll(async () => {
@@ -128,5 +135,30 @@ describe('refunds through the real counter', () => {
       store.link.restore();
     }
     await until(() => store.purse.link.online, 'the store to be back online');
+  });
+
+  it("records a refund whose card answer was lost at the card's next insertion, once", async () => {
+    // The card's answer is lost after the chip committed the credit: an in-process card whose reader drops it.
+    const other = await issueCard(world, { opening: 20_000 });
+    store.readers.set('pos-1', other.card);
+    expect(await store.command({ load: { amount: 5_000, pin: '1234' } })).toMatchObject({ ok: true });
+    const payId = await pay(1_500);
+    store.readers.set('pos-1', losingAnswerTo(other.card, chipCommands.INS.CREDIT));
+    const lost = await store.command({ refund: { payEventId: payId, pin: '1234' } }, { commandId: 'refund-lost' });
+    expect(lost).toMatchObject({ ok: false, code: 'card_removed' });
+    expect(chipPurse(other.card).balance).toBe(5_000);
+    const before = refundsInLog().length;
+
+    other.card.insert();
+    store.readers.set('pos-1', other.card);
+    const read = await store.command({ read: {} });
+    expect(read).toMatchObject({ ok: true, balance: 5_000 });
+    expect(read.message).toContain('earlier refund of ¥1,500 found on the card and recorded');
+    const found = refundsInLog().slice(before);
+    expect(found).toEqual([expect.objectContaining({ payEventId: payId, amount: 1_500, recovered: true })]);
+    await store.replicated();
+    await until(() => world.centre.refund(found[0]!.refundId)?.status === 'completed', 'head office to record the refund completed');
+    expect((await store.command({ read: {} })).message).not.toContain('earlier refund');
+    expect(await store.command({ refund: { payEventId: payId, pin: '1234' } })).toMatchObject({ ok: false, code: 'already_refunded' });
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { decodeBatch, EVENTS_STREAM } from '../../contracts/index.js';
+import { decodeBatch, EVENTS_STREAM, subjects } from '../../contracts/index.js';
 import { startBackbone, purchase, sequencesOf, type Backbone } from '../../testkit/backbone.js';
 
 let backbone: Backbone | undefined;
@@ -56,5 +56,29 @@ describe('replicator batching', () => {
     await b.startIngest();
     await edge.replicator.whenConfirmed(13);
     expect((await publishedRanges(b)).at(-1)).toEqual([12, 13]);
+  });
+
+  it('at a stall sends the same batch again under the same msgID, waiting longer each time, and head office commits it once', async () => {
+    const b = (backbone = await startBackbone(['s1']));
+    // Every publish of the store's batches, as the broker sees them: when, and under which msgID.
+    const sent: Array<{ at: number; msgId: string | undefined }> = [];
+    b.nc.subscribe(subjects.events('s1'), {
+      callback: (_, msg) => void sent.push({ at: Date.now(), msgId: msg.headers?.get('Nats-Msg-Id') }),
+    });
+    await b.nc.flush();
+    const edge = await b.startEdge('s1', { replication: { stallMs: 200, heartbeatMs: 0 } });
+    await edge.nats;
+    await edge.log.append([purchase(1)]);
+    // Head office is not running: the batch stalls, and goes again after 200, 400, 800 ms.
+    await expect.poll(() => sent.length, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(4);
+    expect(new Set(sent.map(({ msgId }) => msgId)).size).toBe(1);
+    expect(sent[0]!.msgId).toMatch(/^s1:1-1:[0-9a-f]{32}$/);
+    const gaps = sent.slice(1, 4).map(({ at }, i) => at - sent[i]!.at);
+    expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+    // JetStream kept one copy; head office commits the batch once.
+    expect(await publishedRanges(b)).toEqual([[1, 1]]);
+    await b.startIngest();
+    await edge.replicator.whenConfirmed(1);
+    expect(sequencesOf(await b.storedEnvelopes('s1'))).toEqual({ count: 1, inOrder: true, unique: 1 });
   });
 });
