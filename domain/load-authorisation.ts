@@ -65,7 +65,7 @@ export interface InquiryState {
   cardAccounts: Map<string, string>;
   authorisations: Map<string, Authorisation>;
   /** Open authorisations by card id. */
-  openByCard: Map<string, Set<string>>;
+  openByCard: OpenByCard;
   /** Every authorisation by card id, oldest first (the daily load limit counts them). */
   byCard: Map<string, string[]>;
   /** The chip balance at the highest counter head office has seen a MAC'd movement of, per card. */
@@ -172,11 +172,22 @@ export function openAuthorisationsOf(state: InquiryState, cardId: string): Autho
   return [...(state.openByCard.get(cardId) ?? [])].map((id) => state.authorisations.get(id)!);
 }
 
+/** Ids still open, by card id: the index of open loads and of open refunds. */
+export type OpenByCard = Map<string, Set<string>>;
+
+export function markOpen(openByCard: OpenByCard, cardId: string, id: string): void {
+  openByCard.set(cardId, (openByCard.get(cardId) ?? new Set()).add(id));
+}
+
+export function markClosed(openByCard: OpenByCard, cardId: string, id: string): void {
+  const open = openByCard.get(cardId);
+  open?.delete(id);
+  if (open?.size === 0) openByCard.delete(cardId);
+}
+
 function closeAuthorisation(state: InquiryState, authorisation: Authorisation, status: 'completed' | 'reversed'): void {
   authorisation.status = status;
-  const open = state.openByCard.get(authorisation.cardId);
-  open?.delete(authorisation.authorizationId);
-  if (open?.size === 0) state.openByCard.delete(authorisation.cardId);
+  markClosed(state.openByCard, authorisation.cardId, authorisation.authorizationId);
 }
 
 /** State is updated in place: head office keeps one instance and folds every event into it. */
@@ -210,7 +221,7 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
         status: 'open',
         creditStarted: false,
       });
-      state.openByCard.set(event.data.cardId, (state.openByCard.get(event.data.cardId) ?? new Set()).add(event.data.authorizationId));
+      markOpen(state.openByCard, event.data.cardId, event.data.authorizationId);
       state.byCard.set(event.data.cardId, [...(state.byCard.get(event.data.cardId) ?? []), event.data.authorizationId]);
       if (event.data.bankId === REPLACEMENT_ACCOUNT) addDue(state, event.data.cardId, -event.data.amount);
       break;
