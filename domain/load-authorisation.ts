@@ -370,12 +370,7 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
       throw new DomainRefusal('authorisation_conflict', `authorisation ${command.authorizationId} was already asked for with other terms`);
     return [];
   }
-  const issuedFor = state.cardAccounts.get(command.cardId);
-  // Fails closed: a card head office never issued is loaded from no account.
-  if (issuedFor === undefined) throw new DomainRefusal('unknown_card', `head office never issued card ${command.cardId}`);
-  if (issuedFor !== command.bankId) {
-    throw new DomainRefusal('card_mismatch', `card ${command.cardId} was issued for another bank account than ${command.bankId}`);
-  }
+  refuseForeignCard(state, command.cardId, command.bankId);
   if (state.closedCards.has(command.cardId)) throw cardClosed(command.cardId);
   const account = state.accounts.get(command.bankId);
   if (!account) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
@@ -486,6 +481,13 @@ function checkLimits(command: Extract<InquiryCommand, { kind: 'authorise' }>, st
 }
 
 /** The refusal of anything but a look at a card head office closed. */
+/** The card must be one head office issued, for this bank account. Fails closed: a card never issued moves no account's money. */
+export function refuseForeignCard(state: InquiryState, cardId: string, bankId: string): void {
+  const issuedFor = state.cardAccounts.get(cardId);
+  if (issuedFor === undefined) throw new DomainRefusal('unknown_card', `head office never issued card ${cardId}`);
+  if (issuedFor !== bankId) throw new DomainRefusal('card_mismatch', `card ${cardId} was issued for another bank account than ${bankId}`);
+}
+
 export function cardClosed(cardId: string): DomainRefusal {
   return new DomainRefusal('card_closed', `card ${cardId} was returned and is closed: it takes no more loads or returns`);
 }
