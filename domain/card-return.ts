@@ -22,6 +22,7 @@ import {
   initialInquiryState,
   type InquiryState,
   openAuthorisationsOf,
+  refuseForeignCard,
 } from './load-authorisation.js';
 import { yen } from './purse.js';
 
@@ -135,10 +136,7 @@ function decideAuthoriseUnload(
       throw new DomainRefusal('authorisation_conflict', `authorisation ${command.authorizationId} was already asked for with other terms`);
     return [];
   }
-  const issuedFor = inquiry.cardAccounts.get(command.cardId);
-  if (issuedFor === undefined) throw new DomainRefusal('unknown_card', `head office never issued card ${command.cardId}`);
-  if (issuedFor !== command.bankId)
-    throw new DomainRefusal('card_mismatch', `card ${command.cardId} was issued for another bank account than ${command.bankId}`);
+  refuseForeignCard(inquiry, command.cardId, command.bankId);
   if (!inquiry.accounts.has(command.bankId)) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
   if (inquiry.closedCards.has(command.cardId)) throw cardClosed(command.cardId);
   const listed = state.blacklist.entries.get(command.cardId);

@@ -65,7 +65,7 @@ export interface InquiryState {
   cardAccounts: Map<string, string>;
   authorisations: Map<string, Authorisation>;
   /** Open authorisations by card id. */
-  openByCard: Map<string, Set<string>>;
+  openByCard: OpenByCard;
   /** Every authorisation by card id, oldest first (the daily load limit counts them). */
   byCard: Map<string, string[]>;
   /** The chip balance at the highest counter head office has seen a MAC'd movement of, per card. */
@@ -172,11 +172,22 @@ export function openAuthorisationsOf(state: InquiryState, cardId: string): Autho
   return [...(state.openByCard.get(cardId) ?? [])].map((id) => state.authorisations.get(id)!);
 }
 
+/** Ids still open, by card id: the index of open loads and of open refunds. */
+export type OpenByCard = Map<string, Set<string>>;
+
+export function markOpen(openByCard: OpenByCard, cardId: string, id: string): void {
+  openByCard.set(cardId, (openByCard.get(cardId) ?? new Set()).add(id));
+}
+
+export function markClosed(openByCard: OpenByCard, cardId: string, id: string): void {
+  const open = openByCard.get(cardId);
+  open?.delete(id);
+  if (open?.size === 0) openByCard.delete(cardId);
+}
+
 function closeAuthorisation(state: InquiryState, authorisation: Authorisation, status: 'completed' | 'reversed'): void {
   authorisation.status = status;
-  const open = state.openByCard.get(authorisation.cardId);
-  open?.delete(authorisation.authorizationId);
-  if (open?.size === 0) state.openByCard.delete(authorisation.cardId);
+  markClosed(state.openByCard, authorisation.cardId, authorisation.authorizationId);
 }
 
 /** State is updated in place: head office keeps one instance and folds every event into it. */
@@ -210,7 +221,7 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
         status: 'open',
         creditStarted: false,
       });
-      state.openByCard.set(event.data.cardId, (state.openByCard.get(event.data.cardId) ?? new Set()).add(event.data.authorizationId));
+      markOpen(state.openByCard, event.data.cardId, event.data.authorizationId);
       state.byCard.set(event.data.cardId, [...(state.byCard.get(event.data.cardId) ?? []), event.data.authorizationId]);
       if (event.data.bankId === REPLACEMENT_ACCOUNT) addDue(state, event.data.cardId, -event.data.amount);
       break;
@@ -359,12 +370,7 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
       throw new DomainRefusal('authorisation_conflict', `authorisation ${command.authorizationId} was already asked for with other terms`);
     return [];
   }
-  const issuedFor = state.cardAccounts.get(command.cardId);
-  // Fails closed: a card head office never issued is loaded from no account.
-  if (issuedFor === undefined) throw new DomainRefusal('unknown_card', `head office never issued card ${command.cardId}`);
-  if (issuedFor !== command.bankId) {
-    throw new DomainRefusal('card_mismatch', `card ${command.cardId} was issued for another bank account than ${command.bankId}`);
-  }
+  refuseForeignCard(state, command.cardId, command.bankId);
   if (state.closedCards.has(command.cardId)) throw cardClosed(command.cardId);
   const account = state.accounts.get(command.bankId);
   if (!account) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
@@ -475,6 +481,13 @@ function checkLimits(command: Extract<InquiryCommand, { kind: 'authorise' }>, st
 }
 
 /** The refusal of anything but a look at a card head office closed. */
+/** The card must be one head office issued, for this bank account. Fails closed: a card never issued moves no account's money. */
+export function refuseForeignCard(state: InquiryState, cardId: string, bankId: string): void {
+  const issuedFor = state.cardAccounts.get(cardId);
+  if (issuedFor === undefined) throw new DomainRefusal('unknown_card', `head office never issued card ${cardId}`);
+  if (issuedFor !== bankId) throw new DomainRefusal('card_mismatch', `card ${cardId} was issued for another bank account than ${bankId}`);
+}
+
 export function cardClosed(cardId: string): DomainRefusal {
   return new DomainRefusal('card_closed', `card ${cardId} was returned and is closed: it takes no more loads or returns`);
 }

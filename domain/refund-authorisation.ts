@@ -7,7 +7,7 @@
 // back), never more than was paid, only at the store where it was paid, within the refund window.
 import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
 import { DomainRefusal } from './decider.js';
-import { refuseBusyCounter, type CounterClaim } from './load-authorisation.js';
+import { markClosed, markOpen, refuseBusyCounter, type CounterClaim, type OpenByCard } from './load-authorisation.js';
 import { yen } from './purse.js';
 import { JAPAN_BUSINESS_DAY, businessDayOf, type BusinessDayRule } from './store-clearing.js';
 
@@ -52,7 +52,7 @@ export interface RefundState {
   /** The refund that holds each pay (open or completed; a reversed one lets the pay go). */
   refundOfPay: Map<string, string>;
   /** Open refunds by card id. */
-  openByCard: Map<string, Set<string>>;
+  openByCard: OpenByCard;
 }
 
 /** An event with where and when it was recorded: a pay is named by its event id. */
@@ -98,9 +98,7 @@ export function openRefundsOf(state: RefundState, cardId: string): CounterClaim[
 
 function close(state: RefundState, refund: Refund, status: 'completed' | 'reversed'): void {
   refund.status = status;
-  const open = state.openByCard.get(refund.cardId);
-  open?.delete(refund.refundId);
-  if (open?.size === 0) state.openByCard.delete(refund.cardId);
+  markClosed(state.openByCard, refund.cardId, refund.refundId);
   if (status === 'reversed' && state.refundOfPay.get(refund.payEventId) === refund.refundId) state.refundOfPay.delete(refund.payEventId);
 }
 
@@ -130,7 +128,7 @@ export function evolveRefunds(state: RefundState, fact: RefundFact): RefundState
         status: 'open',
       });
       state.refundOfPay.set(event.data.payEventId, event.data.refundId);
-      state.openByCard.set(event.data.cardId, (state.openByCard.get(event.data.cardId) ?? new Set()).add(event.data.refundId));
+      markOpen(state.openByCard, event.data.cardId, event.data.refundId);
       break;
     case 'RefundCompleted':
     case 'RefundReversed': {

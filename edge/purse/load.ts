@@ -1,7 +1,7 @@
 // Load at the store (head office's side: host/purse): PIN verified by the card; authorisation asked
 // for at the chip's counter c; PurseCreditStarted recorded before the credit goes to the card;
 // PurseLoaded after. Every insertion first settles loads left open at an earlier insertion.
-import { bankIdDigits, fromHex, newAuthorisationId, toHex } from '../../card/index.js';
+import { bankIdDigits, fromHex, newAuthorisationId, toHex, type PurseReceipt } from '../../card/index.js';
 import { decideLoad, yen } from '../../domain/index.js';
 import { CardRemovedError, CardStatusError } from '../../reader/index.js';
 import type { PosOutcome, PosRequest } from '../pos/index.js';
@@ -122,6 +122,30 @@ export async function verifyHolderPin(
   }
 }
 
+/**
+ * The chip's CREDIT under head office's authorisation, for a load or a refund. A refusal by the card
+ * (nothing credited) runs `refused` before the error goes on; a removed card is refused with `removed`.
+ */
+export async function creditChip(
+  counter: PurseCounter,
+  card: InsertedCard,
+  terms: LoadTerms,
+  on: { refused: () => Promise<void>; removed: string },
+): Promise<PurseReceipt> {
+  try {
+    return await card.terminal.credit({
+      amount: terms.amount,
+      authorisationId: terms.authorizationId,
+      authorisationMac: toHex(terms.mac),
+      at: counter.now(),
+    });
+  } catch (error) {
+    if (error instanceof CardStatusError) await on.refused();
+    else if (error instanceof CardRemovedError) throw Refused.because('card_removed', on.removed, card.info.cardId);
+    throw error;
+  }
+}
+
 /** Credits the card with an authorisation, recording the start before and the load after. */
 async function credit(
   counter: PurseCounter,
@@ -145,29 +169,15 @@ async function credit(
       terminalId: request.terminalName,
     },
   });
-  let receipt;
-  try {
-    receipt = await card.terminal.credit({
-      amount: terms.amount,
-      authorisationId: terms.authorizationId,
-      authorisationMac: toHex(terms.mac),
-      at: counter.now(),
-    });
-  } catch (error) {
+  const receipt = await creditChip(counter, card, terms, {
     // The card refused: nothing was credited. Head office gives the money back once the chip's own
     // log shows it (the store's word is not enough after PurseCreditStarted): the log goes along.
-    if (error instanceof CardStatusError) {
+    refused: async () => {
       const chip = await chipLogOf(counter, card).catch(() => undefined);
       await release(counter, request, terms.authorizationId, chip);
-    } else if (error instanceof CardRemovedError) {
-      throw Refused.because(
-        'card_removed',
-        "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
-        cardId,
-      );
-    }
-    throw error;
-  }
+    },
+    removed: "card removed during the load: it completes at the card's next insertion at any store, or the money returns to the account",
+  });
   const [entry] = await counter.record(request, cardId, {
     type: 'PurseLoaded',
     data: {

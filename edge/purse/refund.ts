@@ -5,11 +5,10 @@
 // touched and nothing is refunded.
 import { fromHex, newAuthorisationId, toHex } from '../../card/index.js';
 import { yen } from '../../domain/index.js';
-import { CardRemovedError, CardStatusError } from '../../reader/index.js';
 import type { PosOutcome, PosRequest } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
 import { insertCard } from './insertion.js';
-import { settleOpenLoads, verifyHolderPin } from './load.js';
+import { creditChip, settleOpenLoads, verifyHolderPin } from './load.js';
 import { releaseRefund } from './lost-refunds.js';
 import { Refused, type LoadTerms, type PurseCounter } from './purse-counter.js';
 
@@ -71,28 +70,15 @@ export async function refund(counter: PurseCounter, request: PosRequest): Promis
     terminalName: request.terminalName,
   };
   counter.refunds.sending(sent);
-  let receipt;
-  try {
-    receipt = await card.terminal.credit({
-      amount: terms.amount,
-      authorisationId: terms.authorizationId,
-      authorisationMac: toHex(terms.mac),
-      at: counter.now(),
-    });
-  } catch (error) {
+  const receipt = await creditChip(counter, card, terms, {
     // The card answered with a refusal: nothing was credited, and the pay may be refunded again.
-    if (error instanceof CardStatusError) {
+    refused: async () => {
       counter.refunds.forget(sent.refundId);
       await releaseRefund(counter, request, terms.authorizationId);
-    } else if (error instanceof CardRemovedError) {
-      throw Refused.because(
-        'card_removed',
-        'card removed during the refund: insert it again here; if the card took the credit, it is recorded then, else the refund is given back',
-        cardId,
-      );
-    }
-    throw error;
-  }
+    },
+    removed:
+      'card removed during the refund: insert it again here; if the card took the credit, it is recorded then, else the refund is given back',
+  });
   const [entry] = await counter.record(request, cardId, {
     type: 'PurseRefunded',
     data: {

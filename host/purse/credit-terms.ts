@@ -2,6 +2,7 @@
 // MAC only the credit master can make, bound to the card, its counter, the amount and the id.
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import type { cardsys } from '../../contracts/index.js';
+import { DomainRefusal } from '../../domain/index.js';
 
 export interface CreditGrant {
   /** The authorisation id the chip remembers (a load's authorisation id, or a refund id). */
@@ -27,4 +28,18 @@ export function creditTerms(issuerKeys: IssuerMasterKeys, grant: CreditGrant): c
     mac: Buffer.from(mac, 'hex'),
     deadlineMs: grant.deadlineMs,
   };
+}
+
+/** Where and when a credit is authorised, and for how long: the same for a load and a refund. */
+export const grantedAt = (storeId: string, terminalId: string, options: { now: () => number; validForMs: number }) => ({
+  storeId,
+  terminalId,
+  nowMs: options.now(),
+  validForMs: options.validForMs,
+});
+
+/** The authorisation just decided: its terms go out only while it is open. */
+export function stillOpen<T extends { status: string }>(decided: T, named: string): T {
+  if (decided.status !== 'open') throw new DomainRefusal('not_open', `${named} is ${decided.status}`);
+  return decided;
 }

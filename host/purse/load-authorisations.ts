@@ -6,7 +6,6 @@ import { newAuthorisationId, type IssuerMasterKeys } from '../../card/index.js';
 import {
   type Authorisation,
   type CounterClaim,
-  DomainRefusal,
   decideInquiry,
   evolveInquiry,
   type InquiryCommand,
@@ -23,7 +22,7 @@ import {
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
-import { creditTerms } from './credit-terms.js';
+import { creditTerms, grantedAt, stillOpen } from './credit-terms.js';
 import type { RefundAuthorisations } from './refund-authorisations.js';
 import { type AuthoriseRequest, type PendingRequest, type ReleaseRequest, chipViewOf } from './requests.js';
 
@@ -140,19 +139,13 @@ export class LoadAuthorisations {
         {
           kind: 'authorise',
           ...request,
-          storeId,
-          terminalId,
-          nowMs: this.options.now(),
-          validForMs: this.options.validForMs,
+          ...grantedAt(storeId, terminalId, this.options),
           limits: this.options.limits,
           openRefunds: this.options.refunds().openRefundsOf(request.cardId),
         },
         request.bankId,
       );
-      const authorisation = this.state.authorisations.get(request.authorizationId)!;
-      if (authorisation.status !== 'open') {
-        throw new DomainRefusal('not_open', `authorisation ${request.authorizationId} is ${authorisation.status}`);
-      }
+      const authorisation = stillOpen(this.state.authorisations.get(request.authorizationId)!, `authorisation ${request.authorizationId}`);
       return {
         ok: true,
         code: 'authorised',
@@ -195,10 +188,7 @@ export class LoadAuthorisations {
             authorizationId: newAuthorisationId(),
             cardId: request.cardId,
             cardCounter: chip.cardCounter,
-            storeId,
-            terminalId,
-            nowMs: this.options.now(),
-            validForMs: this.options.validForMs,
+            ...grantedAt(storeId, terminalId, this.options),
           },
           REPLACEMENT_ACCOUNT,
         );

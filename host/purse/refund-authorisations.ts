@@ -5,7 +5,6 @@ import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope } from '.
 import type { IssuerMasterKeys } from '../../card/index.js';
 import {
   type CounterClaim,
-  DomainRefusal,
   decideRefund,
   evolveRefunds,
   initialRefundState,
@@ -16,7 +15,7 @@ import {
   type RefundState,
 } from '../../domain/index.js';
 import type { Logger } from '../../infra/index.js';
-import { creditTerms } from './credit-terms.js';
+import { creditTerms, grantedAt, stillOpen } from './credit-terms.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
 import type { AuthoriseRefundRequest } from './requests.js';
 
@@ -59,17 +58,13 @@ export class RefundAuthorisations {
         {
           kind: 'authorise_refund',
           ...request,
-          storeId,
-          terminalId,
-          nowMs: this.options.now(),
-          validForMs: this.options.validForMs,
+          ...grantedAt(storeId, terminalId, this.options),
           rules: this.options.rules,
           openLoads: this.options.openLoadsOf(request.cardId),
         },
         request.cardId,
       );
-      const refund = this.state.refunds.get(request.refundId)!;
-      if (refund.status !== 'open') throw new DomainRefusal('not_open', `refund ${refund.refundId} is ${refund.status}`);
+      const refund = stillOpen(this.state.refunds.get(request.refundId)!, `refund ${request.refundId}`);
       return {
         ok: true,
         code: 'refund_authorised',

@@ -1,18 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { savePinKey, terminalPinKey, type NewDomainEvent } from '../../contracts/index.js';
+import type { NewDomainEvent } from '../../contracts/index.js';
 import { REPLACEMENT_ACCOUNT } from '../../domain/index.js';
 import { IssuanceOffice } from '../../host/applications/index.js';
-import { buildApi, headOfficeAccess, tokenFor, type Role } from '../../host/api/index.js';
+import type { Role } from '../../host/api/index.js';
 import { issuePrimaryCard, virtualCardStripeWriter } from '../../host/primary-issuance/index.js';
-import { InquiryCentre, purseRoutes, replacementRoutes } from '../../host/purse/index.js';
+import { InquiryCentre, replacementRoutes } from '../../host/purse/index.js';
 import { headOfficeProjections } from '../../projections/index.js';
-import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
+import type { SlotCard } from '../../testkit/pcsc-rig.js';
 import { issueCard, startPurseWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 import { cardsysAsync as cardsys } from '../support/cli.js';
+import { openCounterDesk, type CounterDesk } from '../support/counter-desk.js';
 import { userRegistered } from '../support/host-events.js';
 
 // A lost card replaced with its balance, through the real counter: the cards behind pcscd + vpcd,
@@ -23,25 +20,16 @@ describe('a lost card replaced with its balance', () => {
   let world: PurseWorld;
   let s1: Store;
   let s2: Store;
-  let rig: PcscRig;
-  let api: FastifyInstance;
-  let dir: string;
-  let pinKeyFile: string;
+  let desk: CounterDesk;
 
   beforeAll(async () => {
     world = await startPurseWorld(['s1', 's2'], { projections: headOfficeProjections });
     [s1, s2] = [await world.startStore('s1'), await world.startStore('s2')];
     await Promise.all([s1.edge.nats, s2.edge.nats]);
-    rig = await openPcscRig(world.master.transport);
-    dir = mkdtempSync(join(tmpdir(), 'cardsys-replacement-'));
-    pinKeyFile = join(dir, 'pin-key');
-    savePinKey(terminalPinKey(s1.pinMasterKey, 's1', 'pos-1'), pinKeyFile);
     const office = () => IssuanceOffice.open({ store: world.backbone.store, writer: world.backbone.hq });
-    api = await buildApi({
-      store: world.backbone.store,
-      runner: world.runner,
-      plugins: [
-        purseRoutes({ centre: () => world.centre, ledger: world.ledger }),
+    desk = await openCounterDesk(world, s1, {
+      name: 'replacement',
+      plugins: (rig) => [
         replacementRoutes({
           centre: () => world.centre,
           // Head office's station: a blank card in the reader, its stripe beside its state file.
@@ -64,24 +52,16 @@ describe('a lost card replaced with its balance', () => {
           },
         }),
       ],
-      access: headOfficeAccess(join(dir, 'hq'), world.backbone.hq),
     });
   });
   afterAll(async () => {
-    await api?.close();
-    await rig?.close();
+    await desk?.close();
     await world?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   let replacementCard: SlotCard | undefined;
   const call = async (role: Role, method: 'GET' | 'POST', url: string, payload?: object) => {
-    const response = await api.inject({
-      method,
-      url,
-      headers: { authorization: `Bearer ${await tokenFor(join(dir, 'hq'), role)}` },
-      ...(payload ? { payload } : {}),
-    });
+    const response = await desk.inject(role, { method, url, ...(payload ? { payload } : {}) });
     return { status: response.statusCode, body: response.json() };
   };
 
@@ -92,7 +72,7 @@ describe('a lost card replaced with its balance', () => {
     const user = userRegistered(`user-${Number(lost.cardId.slice(6))}`, 's1') as Extract<NewDomainEvent, { type: 'UserRegistered' }>;
     user.data.bank = { bankName: 'Bank', bankCode: bank.slice(0, 4), branchCode: bank.slice(4, 7), accountNumber: bank.slice(7) };
     await world.backbone.hq.append([{ event: user, streamId: `user-${user.data.userId}` }]);
-    const old = await rig.newCard(lost.card.state);
+    const old = await desk.rig.newCard(lost.card.state);
     s1.readers.set('pos-1', old.transport);
     s2.readers.set('pos-1', old.transport);
     expect(await s1.command({ load: { amount: 7_500, pin: '1234' } })).toMatchObject({ ok: true, balance: 7_500 });
@@ -162,7 +142,7 @@ describe('a lost card replaced with its balance', () => {
         '--pin',
         pin,
         '--pin-key',
-        pinKeyFile,
+        desk.pinKeyFile,
         '--nats',
         world.backbone.nats.url,
         '--json',

@@ -1,64 +1,51 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { cardsysAsync as cardsys } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chipCommands } from '../../card/index.js';
-import { pb, savePinKey, terminalPinKey } from '../../contracts/index.js';
-import { buildApi, headOfficeAccess, tokenFor } from '../../host/api/index.js';
-import { purseRoutes } from '../../host/purse/index.js';
+import { pb } from '../../contracts/index.js';
+import type { Role } from '../../host/api/index.js';
 import { headOfficeProjections } from '../../projections/index.js';
-import { openPcscRig, type PcscRig } from '../../testkit/pcsc-rig.js';
 import { issueCard, losingAnswerTo, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
+import { openCounterDesk, type CounterDesk } from '../support/counter-desk.js';
 
 // A card handed back at the counter: a card behind pcscd + vpcd, `cardsys pos` over NATS to the
 // store's edge, head office's consent and books, the bank account and the user DB read over HTTP.
 describe('card return through the real counter', () => {
   let world: PurseWorld;
   let store: Store;
-  let rig: PcscRig;
-  let api: FastifyInstance;
-  let dir: string;
-  let pinKeyFile: string;
+  let desk: CounterDesk;
 
   beforeAll(async () => {
     ({ world, store } = await startOneStoreWorld('s1', { projections: headOfficeProjections }));
-    rig = await openPcscRig(world.master.transport);
-    dir = mkdtempSync(join(tmpdir(), 'cardsys-return-'));
-    pinKeyFile = join(dir, 'pin-key');
-    savePinKey(terminalPinKey(store.pinMasterKey, 's1', 'pos-1'), pinKeyFile);
-    api = await buildApi({
-      store: world.backbone.store,
-      runner: world.runner,
-      plugins: [purseRoutes({ centre: () => world.centre, ledger: world.ledger })],
-      access: headOfficeAccess(join(dir, 'hq'), world.backbone.hq),
-    });
+    desk = await openCounterDesk(world, store, { name: 'return' });
   });
   afterAll(async () => {
-    await api?.close();
-    await rig?.close();
+    await desk?.close();
     await world?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const pos = async (...args: string[]) => {
-    const result = await cardsys(['pos', ...args, '--store', 's1', '--pin-key', pinKeyFile, '--nats', world.backbone.nats.url, '--json']);
+    const result = await cardsys([
+      'pos',
+      ...args,
+      '--store',
+      's1',
+      '--pin-key',
+      desk.pinKeyFile,
+      '--nats',
+      world.backbone.nats.url,
+      '--json',
+    ]);
     return { code: result.code, reply: JSON.parse(result.stdout) };
   };
-  const get = async (url: string, role: Parameters<typeof tokenFor>[1]) => {
-    const response = await api.inject({
-      method: 'GET',
-      url,
-      headers: { authorization: `Bearer ${await tokenFor(join(dir, 'hq'), role)}` },
-    });
+  const get = async (url: string, role: Role) => {
+    const response = await desk.inject(role, { method: 'GET', url });
     expect(response.statusCode).toBe(200);
     return response.json();
   };
 
   it('unloads the balance to the bank account, closes the card at head office and terminates it for every store', async () => {
     const issued = await issueCard(world, { opening: 100_000 });
-    const card = await rig.newCard(issued.card.state);
+    const card = await desk.rig.newCard(issued.card.state);
     store.readers.set('pos-1', card.transport);
 
     // The terminal's commands in process (as from the terminal, through the same card reader) where

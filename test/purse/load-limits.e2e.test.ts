@@ -1,64 +1,39 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { cardsysAsync as cardsys } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { DEFAULT_LOAD_LIMITS } from '../../domain/index.js';
-import { buildApi, headOfficeAccess, tokenFor } from '../../host/api/index.js';
-import { purseRoutes } from '../../host/purse/index.js';
-import { openPcscRig, type PcscRig } from '../../testkit/pcsc-rig.js';
 import { issueCard, startOneStoreWorld, type PurseWorld, type Store } from '../../testkit/purse-world.js';
+import { openCounterDesk, type CounterDesk } from '../support/counter-desk.js';
 
 // Head office's balance cap and daily load limit, met at the counter: a card behind pcscd + vpcd,
 // loads asked for with `cardsys pos load` over NATS, the bank account read over HTTP.
 describe('balance cap and daily load limit through the real counter', () => {
   let world: PurseWorld;
   let store: Store;
-  let rig: PcscRig;
-  let api: FastifyInstance;
-  let dir: string;
-  let pinKeyFile: string;
+  let desk: CounterDesk;
 
   beforeAll(async () => {
     ({ world, store } = await startOneStoreWorld('s1', {
       loadLimits: { ...DEFAULT_LOAD_LIMITS, balanceCap: 20_000, dailyLoadLimit: 25_000 },
     }));
-    rig = await openPcscRig(world.master.transport);
-    dir = mkdtempSync(join(tmpdir(), 'cardsys-limits-'));
-    pinKeyFile = join(dir, 'pin-key');
-    savePinKey(terminalPinKey(store.pinMasterKey, 's1', 'pos-1'), pinKeyFile);
-    api = await buildApi({
-      store: world.backbone.store,
-      runner: world.runner,
-      plugins: [purseRoutes({ centre: () => world.centre, ledger: world.ledger })],
-      access: headOfficeAccess(join(dir, 'hq'), world.backbone.hq),
-    });
+    desk = await openCounterDesk(world, store, { name: 'limits' });
   });
   afterAll(async () => {
-    await api?.close();
-    await rig?.close();
+    await desk?.close();
     await world?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const posLoad = async (amount: number, json = true) => {
-    const args = ['pos', 'load', '--store', 's1', '--amount', String(amount), '--pin', '1234', '--pin-key', pinKeyFile];
+    const args = ['pos', 'load', '--store', 's1', '--amount', String(amount), '--pin', '1234', '--pin-key', desk.pinKeyFile];
     const result = await cardsys([...args, '--nats', world.backbone.nats.url, ...(json ? ['--json'] : [])]);
     return { ...result, reply: json ? JSON.parse(result.stdout) : undefined };
   };
 
   it('declines balance_cap and daily_limit with their codes; the chip and the account keep their money', async () => {
     const issued = await issueCard(world, { opening: 100_000 });
-    const card = await rig.newCard(issued.card.state);
+    const card = await desk.rig.newCard(issued.card.state);
     store.readers.set('pos-1', card.transport);
     const account = async () => {
-      const response = await api.inject({
-        method: 'GET',
-        url: `/v1/bank-accounts/${issued.bankId}`,
-        headers: { authorization: `Bearer ${await tokenFor(join(dir, 'hq'), 'bank-feed')}` },
-      });
+      const response = await desk.inject('bank-feed', { method: 'GET', url: `/v1/bank-accounts/${issued.bankId}` });
       expect(response.statusCode).toBe(200);
       return (response.json() as { balance: number }).balance;
     };
