@@ -5,6 +5,7 @@
 // unknown wire type, a truncated field) go to the generic decoder, which names what is wrong; a
 // check against it on first use guards the two from drifting apart.
 import { pb } from '../contracts/index.js';
+import { WireReader } from './wire-reader.js';
 
 export interface MovementFields {
   cardId: string;
@@ -36,6 +37,7 @@ const LOADED: Numbers = { cardId: 1, amount: 2, newBalance: 3, cardCounter: 4, a
 // PursePaid has no authorisation (field 0 never occurs).
 const PAID: Numbers = { cardId: 1, amount: 2, newBalance: 3, cardCounter: 4, authorizationId: 0, cardMac: 5, storeId: 6, terminalId: 7 };
 
+const wire = new WireReader();
 let checkedAgainstDecoder = false;
 
 /**
@@ -52,8 +54,7 @@ export function readMovementFields(
   if (!checkedAgainstDecoder) assertSameAsDecoder();
   const numbers = load ? LOADED : PAID;
   // The generic decoder reads strings from a Buffer as Buffer.toString does: so does this reader.
-  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  const end = bytes.length;
+  wire.reset(payload);
   into.cardId = '';
   into.amount = 0;
   into.newBalance = 0;
@@ -63,69 +64,22 @@ export function readMovementFields(
   into.terminalId = '';
   into.macAt = 0;
   into.macLength = 0;
-  let at = 0;
-  while (at < end) {
-    let tag = 0;
-    let shift = 0;
-    let byte: number;
-    do {
-      if (at >= end || shift > 28) return false;
-      byte = bytes[at++]!;
-      tag |= (byte & 0x7f) << shift;
-      shift += 7;
-    } while (byte & 0x80);
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (wire === 0) {
-      let value = 0;
-      let multiplier = 1;
-      do {
-        if (at >= end || multiplier > 2 ** 63) return false;
-        byte = bytes[at++]!;
-        value += (byte & 0x7f) * multiplier;
-        multiplier *= 128;
-      } while (byte & 0x80);
-      if (field === numbers.amount) into.amount = value;
-      else if (field === numbers.newBalance) into.newBalance = value;
-      else if (field === numbers.cardCounter) into.cardCounter = value;
-    } else if (wire === 2) {
-      let length = 0;
-      shift = 0;
-      do {
-        if (at >= end || shift > 28) return false;
-        byte = bytes[at++]!;
-        length |= (byte & 0x7f) << shift;
-        shift += 7;
-      } while (byte & 0x80);
-      const stop = at + length;
-      if (length < 0 || stop > end) return false;
-      if (field === numbers.cardId) into.cardId = text(bytes, at, stop, '');
-      else if (field === numbers.cardMac) {
-        into.macAt = at;
-        into.macLength = length;
-      } else if (field === numbers.storeId) into.storeId = text(bytes, at, stop, likely.storeId);
-      else if (field === numbers.terminalId) into.terminalId = text(bytes, at, stop, likely.terminalId);
-      else if (field === numbers.authorizationId) into.authorizationId = text(bytes, at, stop, '');
-      at = stop;
-    } else if (wire === 1) {
-      at += 8;
-    } else if (wire === 5) {
-      at += 4;
-    } else {
-      return false;
-    }
+  let read: number;
+  while ((read = wire.next()) === 1) {
+    const field = wire.field;
+    if (wire.wire === 0) {
+      if (field === numbers.amount) into.amount = wire.value;
+      else if (field === numbers.newBalance) into.newBalance = wire.value;
+      else if (field === numbers.cardCounter) into.cardCounter = wire.value;
+    } else if (field === numbers.cardId) into.cardId = wire.text('');
+    else if (field === numbers.cardMac) {
+      into.macAt = wire.start;
+      into.macLength = wire.stop - wire.start;
+    } else if (field === numbers.storeId) into.storeId = wire.text(likely.storeId);
+    else if (field === numbers.terminalId) into.terminalId = wire.text(likely.terminalId);
+    else if (field === numbers.authorizationId) into.authorizationId = wire.text('');
   }
-  return at === end;
-}
-
-/** The UTF-8 text of bytes `at`..`stop`: `likely` itself when the bytes are that (ASCII) string. */
-function text(bytes: Buffer, at: number, stop: number, likely: string): string {
-  if (stop - at === likely.length) {
-    let same = true;
-    for (let i = 0; i < likely.length && same; i++) same = bytes[at + i] === likely.charCodeAt(i) && likely.charCodeAt(i) < 0x80;
-    if (same) return likely;
-  }
-  return bytes.toString('utf8', at, stop);
+  return read === 0;
 }
 
 /** The reader must give what the generic decoder gives, or the purse checks would judge wrongly. */

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { NotFoundError, useZodValidation } from '../api/index.js';
 import { IssueCardBody, sendIssuanceRefusal, type IssueCardRequest, type IssuedCard } from '../primary-issuance/index.js';
 import type { InquiryCentre } from './inquiry-centre.js';
-import { CardParams, ReasonBody, sendConflict } from './routes.js';
+import { CardParams, ReasonBody, cardChange, sendConflict } from './routes.js';
 
 export interface ReplacementRoutesOptions {
   centre: () => InquiryCentre;
@@ -36,17 +36,11 @@ export function replacementRoutes(options: ReplacementRoutesOptions): FastifyPlu
           },
         },
       },
-      async (request, reply) => {
-        const { cardId } = request.params as z.output<typeof CardParams>;
-        const { reason } = request.body as z.output<typeof ReasonBody>;
+      cardChange(201, async (cardId, reason, request) => {
         const reportedBy = request.access ? `${request.access.role}:${request.access.caller.subject}` : 'unknown';
-        try {
-          const { version } = await centre().reportLost(cardId, reportedBy, reason);
-          return reply.code(201).send({ cardId, reportedLost: true, blacklisted: true, reportedBy, version });
-        } catch (error) {
-          return sendConflict(reply, error);
-        }
-      },
+        const { version } = await centre().reportLost(cardId, reportedBy, reason);
+        return { cardId, reportedLost: true, blacklisted: true, reportedBy, version };
+      }),
     );
 
     app.post(

@@ -3,7 +3,7 @@
 // purse as head office last saw it, GET /v1/cards/:cardId/purse.
 
 import type {} from '@fastify/swagger';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { bankIdDigits } from '../../card/index.js';
 import { CardId, PageLimit } from '../../contracts/index.js';
@@ -69,25 +69,28 @@ export function sendConflict(reply: FastifyReply, error: unknown, otherwise?: ()
   throw error;
 }
 
+/** A change of a card for a reason (blacklisting, reinstating, a loss report): its answer, or a refusal as sendConflict answers it. */
+export const cardChange =
+  (code: number, change: (cardId: string, reason: string, request: FastifyRequest) => Promise<object>) =>
+  async (request: FastifyRequest, reply: FastifyReply) => {
+    const { cardId } = request.params as z.output<typeof CardParams>;
+    const { reason } = request.body as z.output<typeof ReasonBody>;
+    try {
+      return reply.code(code).send(await change(cardId, reason, request));
+    } catch (error) {
+      return sendConflict(reply, error);
+    }
+  };
+
 export function purseRoutes(options: PurseRoutesOptions): FastifyPluginAsync {
   const { centre, ledger } = options;
   return async (app) => {
     useZodValidation(app);
-    const change = (kind: 'blacklist' | 'reinstate') => async (request: { params: unknown; body: unknown }, reply: FastifyReply) => {
-      const { cardId } = request.params as z.output<typeof CardParams>;
-      const { reason } = request.body as z.output<typeof ReasonBody>;
-      try {
+    const change = (kind: 'blacklist' | 'reinstate') =>
+      cardChange(kind === 'blacklist' ? 201 : 200, async (cardId, reason) => {
         const { version } = await centre().changeBlacklist(kind, cardId, reason);
-        return reply.code(kind === 'blacklist' ? 201 : 200).send({
-          cardId,
-          blacklisted: kind === 'blacklist',
-          reason,
-          version,
-        });
-      } catch (error) {
-        return sendConflict(reply, error);
-      }
-    };
+        return { cardId, blacklisted: kind === 'blacklist', reason, version };
+      });
 
     app.post(
       '/v1/bank-accounts',
