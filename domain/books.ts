@@ -63,6 +63,37 @@ export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined
   }
 }
 
+/** A replaced card's balance moved between the float and the scheme's replacement account, counted on the lost card. */
+export interface ReplacementFloatMove {
+  cardId: string;
+  /** −amount: out of the float; the replacement card's load brings it back. */
+  floatEffect: number;
+}
+
+/**
+ * The lost card's balance leaves the float when head office moves it to the replacement account
+ * (CardBalanceTransferred), and every correction of the transfer (CardReplacementAdjusted, by its
+ * signed amount) moves the difference likewise: so the lost card's shadow balance and the new
+ * card's credit are not both counted, and a late movement of the lost card nets out on it.
+ */
+export function replacementFloatMoveOf(event: DomainEvent): ReplacementFloatMove | undefined {
+  switch (event.type) {
+    case 'CardBalanceTransferred':
+    case 'CardReplacementAdjusted':
+      return { cardId: event.data.oldCardId, floatEffect: -event.data.amount };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The card head office consented to capture as lost (UnloadAuthorised with lost_card): its chip's
+ * unload takes nothing off the float, since the transfer already took the balance off it.
+ */
+export function capturedLostCardOf(event: DomainEvent): string | undefined {
+  return event.type === 'UnloadAuthorised' && event.data.lostCard ? event.data.cardId : undefined;
+}
+
 type MovementFields = Omit<BookedMovement, 'kind' | 'chipOperation'>;
 
 function movementFields({ cardId, amount, newBalance, cardCounter, terminalId, cardMac }: MovementFields): MovementFields {

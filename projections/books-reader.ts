@@ -138,6 +138,10 @@ function lateView(row: LateRow): LateEntryView {
   };
 }
 
+/** What counts on the float: the chips' movements, and lost cards' balances moved to their replacements (known when made). */
+const FLOAT_ENTRIES = `(SELECT card_id, float_effect, occurred_at_ms, known_at_ms FROM book_movements
+  UNION ALL SELECT card_id, float_effect, occurred_at_ms, occurred_at_ms AS known_at_ms FROM book_replacement_moves)`;
+
 export class BooksReader {
   constructor(private readonly db: Database.Database) {}
 
@@ -238,7 +242,7 @@ export class BooksReader {
     const row = prepared(
       this.db,
       `SELECT COALESCE(SUM(value), 0) AS total, COUNT(*) FILTER (WHERE value <> 0) AS cards
-       FROM (SELECT SUM(float_effect) AS value FROM book_movements WHERE ${time} <= ? GROUP BY card_id)`,
+       FROM (SELECT SUM(float_effect) AS value FROM ${FLOAT_ENTRIES} WHERE ${time} <= ? GROUP BY card_id)`,
     ).get(asOfMs) as { total: number; cards: number };
     return { total: row.total, cards: row.cards };
   }
@@ -250,7 +254,7 @@ export class BooksReader {
       `SELECT card_id,
          COALESCE(SUM(CASE WHEN occurred_at_ms <= @asOf THEN float_effect END), 0) AS by_event,
          COALESCE(SUM(CASE WHEN known_at_ms <= @asOf THEN float_effect END), 0) AS by_knowledge
-       FROM book_movements WHERE (@cardId IS NULL OR card_id = @cardId) AND card_id > @after
+       FROM ${FLOAT_ENTRIES} WHERE (@cardId IS NULL OR card_id = @cardId) AND card_id > @after
        GROUP BY card_id ORDER BY card_id LIMIT @limit`,
     ).all({ asOf: asOfMs, cardId: page.cardId ?? null, after: page.after ?? '', limit: page.limit ?? 100 }) as {
       card_id: string;

@@ -6,13 +6,30 @@
 import type Database from 'better-sqlite3';
 import type { IssuerMasterKeys } from '../card/index.js';
 import { HQ_ORIGIN } from '../contracts/index.js';
-import { MOVEMENT_RULES, bookedMovementOf, coveredBy, reachAfter, statementTotals, type ClearingEntry } from '../domain/index.js';
+import {
+  MOVEMENT_RULES,
+  bookedMovementOf,
+  capturedLostCardOf,
+  coveredBy,
+  reachAfter,
+  replacementFloatMoveOf,
+  statementTotals,
+  type BookedMovement,
+  type ClearingEntry,
+} from '../domain/index.js';
 import { CHAIN_HEAD_RECORD_TYPE, originOfStream, type HostEvent } from '../eventstore/index.js';
 import { cardMacValid } from './card-mac.js';
 import type { Projection } from './projection.js';
 import { prepared } from './statements.js';
 
-const BOOKS_TABLES = ['book_movements', 'book_stores', 'book_statements', 'book_statement_late'] as const;
+const BOOKS_TABLES = [
+  'book_movements',
+  'book_replacement_moves',
+  'book_lost_captures',
+  'book_stores',
+  'book_statements',
+  'book_statement_late',
+] as const;
 
 const BOOKS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS book_movements (
@@ -42,6 +59,17 @@ CREATE INDEX IF NOT EXISTS book_movements_by_occurrence ON book_movements (occur
 CREATE INDEX IF NOT EXISTS book_movements_by_knowledge ON book_movements (known_at_ms);
 CREATE INDEX IF NOT EXISTS book_movements_unknown ON book_movements (store_id, store_seq) WHERE known_at_ms IS NULL;
 CREATE INDEX IF NOT EXISTS book_movements_unsettled ON book_movements (store_id, store_seq) WHERE clearing IS NOT NULL AND statement_day IS NULL;
+-- Lost cards' balances moved out of the float to the replacement account (and corrections), by
+-- head office: known when made.
+CREATE TABLE IF NOT EXISTS book_replacement_moves (
+  event_id TEXT PRIMARY KEY,
+  card_id TEXT NOT NULL,
+  float_effect INTEGER NOT NULL,
+  occurred_at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS book_replacement_moves_by_occurrence ON book_replacement_moves (occurred_at_ms);
+-- Cards head office consented to capture as lost: their unload counts nothing on the float.
+CREATE TABLE IF NOT EXISTS book_lost_captures (card_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS book_stores (
   store_id TEXT PRIMARY KEY,
   name TEXT,
@@ -90,7 +118,7 @@ CREATE TABLE IF NOT EXISTS book_statement_late (
 export function booksProjection(options: { issuerKeys: IssuerMasterKeys }): Projection {
   return {
     name: 'books',
-    version: 1,
+    version: 2,
     schema: BOOKS_SCHEMA,
     tables: BOOKS_TABLES,
     apply(db, event) {
@@ -103,6 +131,7 @@ export function booksProjection(options: { issuerKeys: IssuerMasterKeys }): Proj
             'INSERT INTO book_stores (store_id, name) VALUES (?, ?) ON CONFLICT (store_id) DO UPDATE SET name = excluded.name',
           ).run(event.data.storeId, event.data.name);
         } else if (event.type === 'StoreDayClosed') bookStatement(db, event);
+        else bookReplacement(db, event);
         return;
       }
       reach(db, origin, event.envelope.storeSeq, event.envelope.occurredAtMs);
@@ -120,7 +149,7 @@ export function booksProjection(options: { issuerKeys: IssuerMasterKeys }): Proj
       ).run({
         ...movement,
         cardMac: Buffer.from(movement.cardMac),
-        floatEffect: rule.floatSign * movement.amount,
+        floatEffect: capturedUnload(db, movement) ? 0 : rule.floatSign * movement.amount,
         storeId: origin,
         storeSeq: event.envelope.storeSeq,
         eventId: event.envelope.eventId,
@@ -138,6 +167,27 @@ export function booksProjection(options: { issuerKeys: IssuerMasterKeys }): Proj
       }
     },
   };
+}
+
+/** A lost card's balance moved to the replacement account, or the card captured at a store. */
+function bookReplacement(db: Database.Database, event: Exclude<HostEvent, { type: typeof CHAIN_HEAD_RECORD_TYPE }>): void {
+  const move = replacementFloatMoveOf(event);
+  if (move) {
+    prepared(db, 'INSERT OR IGNORE INTO book_replacement_moves (event_id, card_id, float_effect, occurred_at_ms) VALUES (?, ?, ?, ?)').run(
+      event.envelope.eventId,
+      move.cardId,
+      move.floatEffect,
+      event.envelope.occurredAtMs,
+    );
+  }
+  const captured = capturedLostCardOf(event);
+  if (captured) prepared(db, 'INSERT OR IGNORE INTO book_lost_captures (card_id) VALUES (?)').run(captured);
+}
+
+function capturedUnload(db: Database.Database, movement: BookedMovement): boolean {
+  return (
+    movement.kind === 'unload' && prepared(db, 'SELECT 1 FROM book_lost_captures WHERE card_id = ?').get(movement.cardId) !== undefined
+  );
 }
 
 /** A chain head stored: head office now knows every movement of that origin up to its sequence. */

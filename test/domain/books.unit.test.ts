@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEvent, encodeEvent, type NewDomainEvent } from '../../contracts/index.js';
-import { DEPOSIT_THRESHOLD_YEN, MOVEMENT_RULES, bookedMovementOf, depositBaseDates, depositDuty } from '../../domain/index.js';
+import {
+  DEPOSIT_THRESHOLD_YEN,
+  MOVEMENT_RULES,
+  bookedMovementOf,
+  capturedLostCardOf,
+  depositBaseDates,
+  depositDuty,
+  replacementFloatMoveOf,
+} from '../../domain/index.js';
 
 const read = (event: NewDomainEvent) => decodeEvent(event.type, encodeEvent(event));
 
@@ -61,5 +69,45 @@ describe("the issuer's books", () => {
     });
     expect(bookedMovementOf(paid)).toMatchObject({ kind: 'pay', chipOperation: 'debit', amount: 4, newBalance: 6, cardCounter: 2 });
     expect(bookedMovementOf(read({ type: 'CardBlacklisted', data: { cardId: 'c', reason: 'lost' } }))).toBeUndefined();
+  });
+
+  it("a lost card's balance leaves the float with its transfer and each correction; its captured chip's unload is no movement of the float", () => {
+    const transferred = read({
+      type: 'CardBalanceTransferred',
+      data: { oldCardId: 'old', newCardId: 'new', amount: 7_500, oldCardCounter: 1, storesWaitedFor: ['s1'] },
+    });
+    expect(replacementFloatMoveOf(transferred)).toEqual({ cardId: 'old', floatEffect: -7_500 });
+    const adjusted = read({
+      type: 'CardReplacementAdjusted',
+      data: {
+        oldCardId: 'old',
+        newCardId: 'new',
+        amount: -1_200,
+        oldCardCounter: 2,
+        oldCardBalance: 6_300,
+        storeId: 's2',
+        reason: 'late pay',
+      },
+    });
+    // A late ¥1,200 pay of the lost card took it off the float once; the correction puts it back.
+    expect(replacementFloatMoveOf(adjusted)).toEqual({ cardId: 'old', floatEffect: 1_200 });
+    const unload = (lostCard: boolean) =>
+      read({
+        type: 'UnloadAuthorised',
+        data: {
+          authorizationId: 'a',
+          cardId: 'old',
+          bankId: 'b',
+          amount: 6_300,
+          cardCounter: 2,
+          storeId: 's1',
+          terminalId: 't',
+          authorisedAtMs: 1,
+          lostCard,
+        },
+      });
+    expect(capturedLostCardOf(unload(true))).toBe('old');
+    expect(capturedLostCardOf(unload(false))).toBeUndefined();
+    expect(replacementFloatMoveOf(unload(true))).toBeUndefined();
   });
 });

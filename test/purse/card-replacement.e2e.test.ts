@@ -5,7 +5,7 @@ import { IssuanceOffice } from '../../host/applications/index.js';
 import type { Role } from '../../host/api/index.js';
 import { issuePrimaryCard, virtualCardStripeWriter } from '../../host/primary-issuance/index.js';
 import { InquiryCentre, replacementRoutes } from '../../host/purse/index.js';
-import { headOfficeProjections } from '../../projections/index.js';
+import { BooksReader, headOfficeProjections } from '../../projections/index.js';
 import type { SlotCard } from '../../testkit/pcsc-rig.js';
 import { issueCard, startPurseWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 import { cardsysAsync as cardsys } from '../support/cli.js';
@@ -130,6 +130,13 @@ describe('a lost card replaced with its balance', () => {
       transferred: { amount: 7_500, oldCardCounter: 1, storesWaitedFor: ['s1'] },
       moved: 7_500,
     });
+    // The float is what the chips hold: the lost card's ¥7,500 is in the replacement account now
+    // (its captured chip's unload took nothing off the float), the new card holds nothing yet.
+    const float = async () => {
+      await world.catchUpLedger();
+      return new BooksReader(world.runner.db).float(Date.now()).byEventTime;
+    };
+    expect(await float()).toEqual({ total: 0, cards: 0 });
 
     // At the counter the new card takes it, once the customer enters the PIN.
     s1.readers.set('pos-1', replacementCard!.transport);
@@ -155,6 +162,7 @@ describe('a lost card replaced with its balance', () => {
     expect(replacementCard!.state().issued).toMatchObject({ balance: 7_500 });
     expect(await credit('4321')).toMatchObject({ code: 2, reply: { ok: false, code: 'nothing_due', balance: 7_500 } });
     await s1.replicated();
+    expect(await float()).toEqual({ total: 7_500, cards: 1 });
 
     // s2 comes back: its pay of the lost card arrives after the transfer and adjusts it, with an alert.
     s2.link.restore();
@@ -181,6 +189,11 @@ describe('a lost card replaced with its balance', () => {
     expect(world.ledger.card(newCardId)).toMatchObject({ balance: 7_500, loads: { count: 1, total: 7_500 } });
     expect(world.centre.accountBalance(bank)).toBe(20_000 - 7_500);
     expect(world.centre.accountBalance(REPLACEMENT_ACCOUNT)).toBe(0);
+    // The late pay and its correction net out on the lost card: the float is still the new card's ¥7,500.
+    expect(await float()).toEqual({ total: 7_500, cards: 1 });
+    expect(new BooksReader(world.runner.db).floatOfCards(Date.now(), { cardId: lost.cardId })).toEqual([
+      { cardId: lost.cardId, byEventTime: 0, byKnowledgeTime: 0 },
+    ]);
 
     // Head office starts again: it reads the history anew and decides nothing twice.
     await world.centre.stop();
