@@ -3,6 +3,11 @@
 // amount: the chip unloads whatever it holds), and once the chip's unload is recorded credits the
 // customer's bank account with it and closes the card.
 //
+// A card reported lost that turns up at a store is captured the same way, without its holder (no
+// PIN: the card is not theirs to hand back) and without a credit: its balance already went to the
+// replacement card, and a movement head office had not seen when it moved it is the replacement's
+// adjustment (card-replacement.ts). Head office closes it as lost.
+//
 // The consent moves no money, so it needs no reversal: a return abandoned before the chip took it
 // leaves an authorisation that the chip's next movement makes useless. The money moves when the
 // chip's unload (its card MAC verified by head office) arrives, once per card.
@@ -31,6 +36,8 @@ export interface UnloadAuthorisation {
   cardCounter: number;
   storeId: string;
   terminalId: string;
+  /** A lost card's capture: closed as lost, nothing credited. */
+  lostCard: boolean;
 }
 
 /** What head office knows of returns: the authorisations, and who each card belongs to. */
@@ -40,6 +47,8 @@ export interface ReturnsState {
   byCardCounter: Map<string, string>;
   /** The user of every card head office issued. */
   cardUsers: Map<string, string>;
+  /** The cards reported lost: only these are captured at a counter. */
+  reportedLost: Set<string>;
 }
 
 /** A return's decisions read the bank accounts, the cards' shadow balances and the blacklist too. */
@@ -65,6 +74,8 @@ export type CardReturnCommand =
       storeId: string;
       terminalId: string;
       nowMs: number;
+      /** A blacklisted card presented without its holder: captured if it was reported lost. */
+      lostCard?: boolean;
     }
   | {
       /** A store recorded the chip's unload (PurseUnloaded), its card MAC verified. */
@@ -78,16 +89,22 @@ export type CardReturnCommand =
       storeId: string;
     };
 
-export const initialReturnsState = (): ReturnsState => ({ unloads: new Map(), byCardCounter: new Map(), cardUsers: new Map() });
+export const initialReturnsState = (): ReturnsState => ({
+  unloads: new Map(),
+  byCardCounter: new Map(),
+  cardUsers: new Map(),
+  reportedLost: new Set(),
+});
 
 const atCounter = (cardId: string, cardCounter: number) => `${cardId}/${cardCounter}`;
 
 /** Folds the events returns keep state from; updated in place. */
 export function evolveReturns(state: ReturnsState, event: DomainEvent): ReturnsState {
   if (event.type === 'CardPrimaryIssued') state.cardUsers.set(event.data.cardId, event.data.userId);
+  else if (event.type === 'CardReportedLost') state.reportedLost.add(event.data.cardId);
   else if (event.type === 'UnloadAuthorised') {
-    const { authorizationId, cardId, bankId, amount, cardCounter, storeId, terminalId } = event.data;
-    state.unloads.set(authorizationId, { authorizationId, cardId, bankId, amount, cardCounter, storeId, terminalId });
+    const { authorizationId, cardId, bankId, amount, cardCounter, storeId, terminalId, lostCard } = event.data;
+    state.unloads.set(authorizationId, { authorizationId, cardId, bankId, amount, cardCounter, storeId, terminalId, lostCard });
     state.byCardCounter.set(atCounter(cardId, cardCounter), authorizationId);
   }
   return state;
@@ -110,7 +127,11 @@ function decideAuthoriseUnload(
   const { inquiry, returns } = state;
   const earlier = returns.unloads.get(command.authorizationId);
   if (earlier) {
-    const same = earlier.cardId === command.cardId && earlier.cardCounter === command.cardCounter && earlier.bankId === command.bankId;
+    const same =
+      earlier.cardId === command.cardId &&
+      earlier.cardCounter === command.cardCounter &&
+      earlier.bankId === command.bankId &&
+      earlier.lostCard === (command.lostCard ?? false);
     if (!same)
       throw new DomainRefusal('authorisation_conflict', `authorisation ${command.authorizationId} was already asked for with other terms`);
     return [];
@@ -119,6 +140,13 @@ function decideAuthoriseUnload(
   if (!inquiry.accounts.has(command.bankId)) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
   if (inquiry.closedCards.has(command.cardId)) throw cardClosed(command.cardId);
   const listed = state.blacklist.entries.get(command.cardId);
+  if (command.lostCard) {
+    if (!listed || !returns.reportedLost.has(command.cardId))
+      throw new DomainRefusal('not_reported_lost', `card ${command.cardId} is not blacklisted as reported lost: it is not captured`);
+    // Nothing is paid out, so the chip's balance needs no check: whatever it holds is terminated with it.
+    if (unloadAt(returns, command.cardId, command.cardCounter)) return [];
+    return [unloadAuthorised(command, true)];
+  }
   if (listed) {
     throw new DomainRefusal(
       'blacklisted',
@@ -138,21 +166,24 @@ function decideAuthoriseUnload(
   // One authorisation per card counter: asking again there (a lost answer) gets the one given.
   if (unloadAt(returns, command.cardId, command.cardCounter)) return [];
   checkShadowBalance(command, inquiry);
-  return [
-    {
-      type: 'UnloadAuthorised',
-      data: {
-        authorizationId: command.authorizationId,
-        cardId: command.cardId,
-        bankId: command.bankId,
-        amount: command.cardBalance,
-        cardCounter: command.cardCounter,
-        storeId: command.storeId,
-        terminalId: command.terminalId,
-        authorisedAtMs: command.nowMs,
-      },
+  return [unloadAuthorised(command, false)];
+}
+
+function unloadAuthorised(command: Extract<CardReturnCommand, { kind: 'authorise_unload' }>, lostCard: boolean): NewDomainEvent {
+  return {
+    type: 'UnloadAuthorised',
+    data: {
+      authorizationId: command.authorizationId,
+      cardId: command.cardId,
+      bankId: command.bankId,
+      amount: command.cardBalance,
+      cardCounter: command.cardCounter,
+      storeId: command.storeId,
+      terminalId: command.terminalId,
+      authorisedAtMs: command.nowMs,
+      lostCard,
     },
-  ];
+  };
 }
 
 /**
@@ -201,6 +232,19 @@ function decideRecordUnload(command: Extract<CardReturnCommand, { kind: 'record_
       `store ${command.storeId} recorded an unload of card ${command.cardId} at counter ${command.cardCounter} that head office did not authorise`,
     );
   }
+  const closed: NewDomainEvent = {
+    type: 'CardClosed',
+    data: {
+      cardId: command.cardId,
+      userId: returns.cardUsers.get(command.cardId) ?? '',
+      reason: authorisation.lostCard ? 'lost' : 'returned',
+      storeId: command.storeId,
+      authorizationId: authorisation.authorizationId,
+      unloadedAmount: command.amount,
+    },
+  };
+  // A lost card's balance went to its replacement: crediting the account too would pay it twice.
+  if (authorisation.lostCard) return [closed];
   const balance = inquiry.accounts.get(authorisation.bankId)?.balance ?? 0;
   return [
     {
@@ -214,17 +258,7 @@ function decideRecordUnload(command: Extract<CardReturnCommand, { kind: 'record_
         cardId: command.cardId,
       },
     },
-    {
-      type: 'CardClosed',
-      data: {
-        cardId: command.cardId,
-        userId: returns.cardUsers.get(command.cardId) ?? '',
-        reason: 'returned',
-        storeId: command.storeId,
-        authorizationId: authorisation.authorizationId,
-        unloadedAmount: command.amount,
-      },
-    },
+    closed,
   ];
 }
 

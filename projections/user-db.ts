@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS cards (
   issued_recovered INTEGER,
   blacklisted INTEGER NOT NULL DEFAULT 0,
   blacklist_reason TEXT,
-  -- Set when head office closed the card (handed back: "returned"), with the store and what it unloaded.
+  -- Set when head office closed the card (handed back: "returned"; reported lost and captured at a store: "lost"), with the store and what it unloaded.
   closed_reason TEXT,
   closed_at_ms INTEGER,
   closed_store_id TEXT,

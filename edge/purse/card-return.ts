@@ -2,7 +2,8 @@
 // verified, head office's consent asked for at the chip's counter with the chip's balance and log,
 // TERMINATE CARD USAGE with its termination MAC (the chip unloads its whole balance and takes no
 // command again), PurseUnloaded recorded; head office then credits the bank account. Never offline:
-// only head office can consent, and the money goes back through its books.
+// only head office can consent, and the money goes back through its books. A card reported lost that
+// is presented at the counter is captured the same way (captureLostCard): no PIN, nothing credited.
 import { fromHex, newAuthorisationId, toHex } from '../../card/index.js';
 import { checkCardUsable, yen } from '../../domain/index.js';
 import { CardRemovedError } from '../../reader/index.js';
@@ -91,6 +92,44 @@ export async function returnCard(counter: PurseCounter, request: PosRequest): Pr
     balance: 0,
     eventId,
   };
+}
+
+/**
+ * A blacklisted card presented at the counter: if head office took it as reported lost, the chip is
+ * terminated under its consent (its balance went to the replacement card, so none is paid out) and
+ * the unload recorded. A note for the refusal's answer when it was; undefined when head office
+ * refuses (only blacklisted) or cannot be asked: the card is refused as blacklisted either way.
+ */
+export async function captureLostCard(counter: PurseCounter, request: PosRequest, card: InsertedCard): Promise<string | undefined> {
+  const { link } = counter.options;
+  if (!link.online || card.facts.terminated) return undefined;
+  const cardId = card.info.cardId;
+  try {
+    const bankId = await bankIdOf(counter, card, request);
+    const chip = await chipLogOf(counter, card);
+    const cardBalance = (await card.terminal.readBalance()).balance;
+    const reply = await link.inquire(
+      request.terminalName,
+      {
+        unload: { authorizationId: newAuthorisationId(), cardId, bankId, cardCounter: chip.cardCounter, cardBalance, chip, lostCard: true },
+      },
+      { attempts: 2 },
+    );
+    if (!reply.ok || !reply.unload) {
+      if (reply.code !== 'not_reported_lost') counter.logger.warn(`purse: lost card ${cardId} not captured: ${reply.message}`);
+      return undefined;
+    }
+    const terms = reply.unload as UnloadTerms;
+    const receipt = await card.terminal.terminate({ terminationMac: toHex(terms.terminationMac), at: counter.now() });
+    await recordUnload(counter, request, card, { ...receipt, authorizationId: terms.authorizationId }, false);
+    return `it was reported lost and is now terminated, its purse of ${yen(receipt.amount)} emptied (the balance goes to its replacement card): keep the card`;
+  } catch (error) {
+    if (error instanceof HeadOfficeUnreachableError || error instanceof CardRemovedError || error instanceof Refused) {
+      counter.logger.warn(`purse: lost card ${cardId} not captured: ${error.message}`);
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 /**

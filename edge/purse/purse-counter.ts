@@ -65,7 +65,11 @@ export class PurseCounter {
   readonly pays: SentPays;
   readonly refunds: SentRefunds;
 
-  constructor(readonly options: PurseServiceOptions) {
+  constructor(
+    readonly options: PurseServiceOptions,
+    /** Terminates a blacklisted card head office took as reported lost (card-return.ts): a note for the answer, or undefined. */
+    private readonly captureLost: (request: PosRequest, card: InsertedCard) => Promise<string | undefined>,
+  ) {
     this.logger = options.logger ?? console;
     this.loads = new RecordedLoads(options.db);
     this.pays = new SentPays(options.db);
@@ -95,7 +99,10 @@ export class PurseCounter {
   /** Authentication code, tamper check, expiry, blacklist: before anything else touches the card. */
   async refuseUnusable(request: PosRequest, card: InsertedCard, operation: PurseOperation, amount: number): Promise<void> {
     const refusal = checkCardUsable(card.facts, this.today());
-    if (refusal) throw new Refused(await this.decline(request, card.info.cardId, operation, amount, refusal, card.facts.balance));
+    if (!refusal) return;
+    const captured = refusal.code === 'blacklisted' ? await this.captureLost(request, card) : undefined;
+    const answer = captured ? { code: refusal.code, message: `${refusal.message}; ${captured}` } : refusal;
+    throw new Refused(await this.decline(request, card.info.cardId, operation, amount, answer, captured ? 0 : card.facts.balance));
   }
 
   /** Records the refusal of a purse operation and answers with its reason and the balance. */

@@ -7,7 +7,7 @@ import { checkCardUsable, yen } from '../../domain/index.js';
 import { CardReaderError, CardRemovedError, CardStatusError, NoCardError, UnknownCardError } from '../../reader/index.js';
 import type { PosOutcome, PosRequest, PosServer } from '../pos/index.js';
 import { HeadOfficeUnreachableError } from './head-office-link.js';
-import { returnCard } from './card-return.js';
+import { captureLostCard, returnCard } from './card-return.js';
 import { insertCard } from './insertion.js';
 import { load, replacementCredit, settleOpenLoads } from './load.js';
 import { pay } from './pay.js';
@@ -19,7 +19,7 @@ export class PurseService {
   private readonly counter: PurseCounter;
 
   constructor(options: PurseServiceOptions) {
-    this.counter = new PurseCounter(options);
+    this.counter = new PurseCounter(options, (request, card) => captureLostCard(this.counter, request, card));
   }
 
   register(pos: PosServer): void {
@@ -52,13 +52,16 @@ export class PurseService {
     const notes = await settleOpenLoads(this.counter, card, request, false);
     const { balance } = await this.counter.balanceAfter(card, notes);
     const refusal = checkCardUsable(card.facts, this.counter.today());
-    const status = refusal ? `not usable: ${refusal.message}` : `card valid until ${card.info.expiry}`;
+    const captured = refusal?.code === 'blacklisted' ? await captureLostCard(this.counter, request, card) : undefined;
+    const status = refusal
+      ? `not usable: ${[refusal.message, captured].filter(Boolean).join('; ')}`
+      : `card valid until ${card.info.expiry}`;
     return {
       ok: true,
       code: 'read',
-      message: [`balance ${yen(balance)}, ${status}`, ...card.notes, ...notes].join('; '),
+      message: [`balance ${yen(captured ? 0 : balance)}, ${status}`, ...card.notes, ...notes].join('; '),
       cardId: card.info.cardId,
-      balance,
+      balance: captured ? 0 : balance,
     };
   }
 

@@ -62,7 +62,7 @@ export function readRoutes(options: ReadRoutesOptions): FastifyPluginAsync {
       {
         schema: {
           summary:
-            'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, closed (returned), chip usage, purse, alerts',
+            'A card: owner, bank id, issuance (store, time, terminal), expiry, blacklist, closed (returned, or lost and captured at a store), chip usage, purse, alerts',
           tags: ['user DB'],
           params: CardParams,
         },

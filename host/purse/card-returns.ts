@@ -1,6 +1,7 @@
 // Card return at head office: answers a store's request to terminate a card (checked against head
 // office's shadow of the card, the termination MAC in the answer), and once the store's log shows
-// the chip's unload, its card MAC verified, credits the customer's account and closes the card.
+// the chip's unload, its card MAC verified, credits the customer's account and closes the card. A
+// card reported lost that a store captured is closed as lost, nothing credited.
 import { authoriseTermination, terminalIdBytes, toHex, verifyCardMac, type IssuerMasterKeys } from '../../card/index.js';
 import { HQ_ORIGIN, type DomainEvent, type EventEnvelope } from '../../contracts/index.js';
 import {
@@ -69,7 +70,9 @@ export class CardReturns {
       return {
         ok: true,
         code: 'authorised',
-        message: `return of card ${cardId} authorised: ${yen(authorisation.amount)} back to the bank account`,
+        message: authorisation.lostCard
+          ? `card ${cardId} was reported lost: terminate it, nothing goes back to the bank account`
+          : `return of card ${cardId} authorised: ${yen(authorisation.amount)} back to the bank account`,
         unload: {
           authorizationId: authorisation.authorizationId,
           cardId,

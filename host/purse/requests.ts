@@ -100,6 +100,7 @@ export const UnloadRequest = z.object(
     cardCounter: counter,
     cardBalance: z.number().int().min(0).default(0),
     chip: z.object(ChipLog).optional().nullable(),
+    lostCard: z.boolean().default(false),
   },
   { error: 'unload request is empty' },
 );

@@ -73,7 +73,9 @@ describe('cardsys demo', () => {
         cardId,
         userId,
         issuance: { storeId: 'A' },
-        usage: { loadCount: 1, loadedTotal: 10_000, payCount: 3, paidTotal: 7_500, lastBalance: 2_500, lastStoreId: 'A' },
+        // Lost later in the day and captured at store A: its chip emptied and terminated, the card closed as lost.
+        usage: { loadCount: 1, loadedTotal: 10_000, payCount: 3, paidTotal: 7_500, lastBalance: 0, lastStoreId: 'A' },
+        closed: { reason: 'lost', storeId: 'A', unloadedAmount: 2_500 },
       });
       // The card was lost later in the day: the user holds its replacement too, which took its ¥2,500.
       const replacement = await getJson(`${api}/v1/cards/${cardId}/replacement`, auditor);

@@ -40,6 +40,7 @@ const authorised: NewDomainEvent = {
     storeId: 's1',
     terminalId: 'pos-1',
     authorisedAtMs: NOW,
+    lostCard: false,
   },
 };
 const unloaded: NewDomainEvent = {
@@ -186,6 +187,41 @@ describe('card return at head office', () => {
       .given([...used, authorised])
       .when({ ...recordUnload, authorizationId: 'ret-9' })
       .thenThrows({ code: 'unknown_authorisation' });
+  });
+});
+
+describe('a card reported lost, presented at a store', () => {
+  const blacklisted: NewDomainEvent = { type: 'CardBlacklisted', data: { cardId: 'card-1', reason: 'lost on the train' } };
+  const reported: NewDomainEvent = {
+    type: 'CardReportedLost',
+    data: { cardId: 'card-1', userId: 'user-1', reportedAtMs: NOW - 1, reportedBy: 'clerk:c1', reason: 'lost on the train' },
+  };
+  const lost = [...used, blacklisted, reported];
+  // The chip's ¥6,300 at counter 3 (a pay head office has not seen): nothing is paid out, so it is not checked.
+  const capture = { ...authorise, cardCounter: 3, cardBalance: 6_300, lostCard: true } as const;
+  const captured: NewDomainEvent = { ...authorised, data: { ...authorised.data, amount: 6_300, cardCounter: 3, lostCard: true } };
+
+  it('is terminated without its holder and closed as lost, no account credited', () => {
+    spec.given(lost).when(capture).then([captured]);
+    spec
+      .given([...lost, captured])
+      .when({ ...capture, authorizationId: 'ret-2' })
+      .then([]);
+    const unloadedLost: NewDomainEvent = { ...unloaded, data: { ...unloaded.data, amount: 6_300, cardCounter: 4 } };
+    const state = spec
+      .given([...lost, captured, unloadedLost])
+      .when({ ...recordUnload, amount: 6_300, cardCounter: 4 })
+      .then([{ type: 'CardClosed', data: { ...closed.data, reason: 'lost', unloadedAmount: 6_300 } }]);
+    expect(state.inquiry.accounts.get(BANK)?.balance).toBe(50_000);
+  });
+
+  it('is not captured when only blacklisted, and is not returned at a counter', () => {
+    spec
+      .given([...used, blacklisted])
+      .when(capture)
+      .thenThrows({ code: 'not_reported_lost' });
+    spec.given(used).when(capture).thenThrows({ code: 'not_reported_lost' });
+    spec.given(lost).when(authorise).thenThrows({ code: 'blacklisted' });
   });
 });
 

@@ -5,6 +5,7 @@ import { IssuanceOffice } from '../../host/applications/index.js';
 import type { Role } from '../../host/api/index.js';
 import { issuePrimaryCard, virtualCardStripeWriter } from '../../host/primary-issuance/index.js';
 import { InquiryCentre, replacementRoutes } from '../../host/purse/index.js';
+import { headOfficeProjections } from '../../projections/index.js';
 import type { SlotCard } from '../../testkit/pcsc-rig.js';
 import { issueCard, startPurseWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 import { cardsysAsync as cardsys } from '../support/cli.js';
@@ -22,7 +23,7 @@ describe('a lost card replaced with its balance', () => {
   let desk: CounterDesk;
 
   beforeAll(async () => {
-    world = await startPurseWorld(['s1', 's2']);
+    world = await startPurseWorld(['s1', 's2'], { projections: headOfficeProjections });
     [s1, s2] = [await world.startStore('s1'), await world.startStore('s2')];
     await Promise.all([s1.edge.nats, s2.edge.nats]);
     const office = () => IssuanceOffice.open({ store: world.backbone.store, writer: world.backbone.hq });
@@ -94,11 +95,24 @@ describe('a lost card replaced with its balance', () => {
       newCardId: null,
     });
 
-    // The old card turns up at s1: refused, blacklisted (s1 learns of it within moments).
+    // The old card turns up at s1: refused, blacklisted (s1 learns of it within moments), and with
+    // head office's consent terminated there, its purse emptied; closed as lost, nothing credited.
     await until(() => s1.purse.blacklist.find(lost.cardId) !== undefined, "store s1's copy of the blacklist to list the card");
-    expect(await s1.command({ pay: { amount: 100 } })).toMatchObject({ ok: false, code: 'blacklisted' });
-    expect(old.state().issued).toMatchObject({ balance: 6_300 });
+    const refused = await s1.command({ pay: { amount: 100 } });
+    expect(refused).toMatchObject({ ok: false, code: 'blacklisted', balance: 0 });
+    expect(refused.message).toContain('reported lost and is now terminated, its purse of ¥6,300 emptied');
+    expect(old.state()).toMatchObject({ lifecycle: 'terminated', issued: { balance: 0 } });
+    // The chip takes no command again (6285): the store says so.
+    expect(await s1.command({ pay: { amount: 100 } })).toMatchObject({ ok: false, code: 'card_terminated' });
     await s1.replicated();
+    await until(async () => {
+      await world.catchUpLedger();
+      return (await call('viewer', 'GET', `/v1/cards/${lost.cardId}`)).body.closed?.reason === 'lost';
+    }, 'head office to close the card as lost');
+    expect((await call('viewer', 'GET', `/v1/cards/${lost.cardId}`)).body).toMatchObject({
+      closed: { reason: 'lost', storeId: 's1', unloadedAmount: 6_300 },
+    });
+    expect(world.centre.accountBalance(bank)).toBe(20_000 - 7_500);
 
     // The replacement: a new card for the same user, from head office's station.
     const issued = await call('clerk', 'POST', `/v1/cards/${lost.cardId}/replacement`, { pin: '4321' });
@@ -152,13 +166,18 @@ describe('a lost card replaced with its balance', () => {
     const adjusted = (await call('viewer', 'GET', `/v1/cards/${lost.cardId}/replacement`)).body;
     expect(adjusted).toMatchObject({ adjustments: [{ amount: -1_200, oldCardCounter: 2, storeId: 's2' }], moved: 6_300 });
     await world.catchUpLedger();
+    // The old card's unload at s1 skipped s2's pay until it arrived: that gap is resolved.
     const alerts = world.ledger.alerts({ cardId: lost.cardId });
-    expect(alerts).toEqual([expect.objectContaining({ kind: 'replacement_adjusted', severity: 'high', storeId: 'hq' })]);
-    expect(alerts[0]!.message).toContain(`card ${newCardId} was credited ¥1,200 too much`);
+    expect(alerts).toEqual([
+      expect.objectContaining({ kind: 'counter_gap', storeId: 's1', resolved: true }),
+      expect.objectContaining({ kind: 'replacement_adjusted', severity: 'high', storeId: 'hq' }),
+    ]);
+    expect(alerts[1]!.message).toContain(`card ${newCardId} was credited ¥1,200 too much`);
 
-    // Nothing lost, nothing twice: the pay counted once on the lost card, the transfer once on the
-    // new card, the customer's account debited only for the load, the replacement account spent.
-    expect(world.ledger.card(lost.cardId)).toMatchObject({ balance: 6_300, pays: { count: 1, total: 1_200 } });
+    // Nothing lost, nothing twice: the pay counted once on the lost card (emptied when captured), the
+    // transfer once on the new card, the customer's account debited only for the load and credited
+    // nothing for the capture, the replacement account spent.
+    expect(world.ledger.card(lost.cardId)).toMatchObject({ balance: 0, pays: { count: 1, total: 1_200 } });
     expect(world.ledger.card(newCardId)).toMatchObject({ balance: 7_500, loads: { count: 1, total: 7_500 } });
     expect(world.centre.accountBalance(bank)).toBe(20_000 - 7_500);
     expect(world.centre.accountBalance(REPLACEMENT_ACCOUNT)).toBe(0);
