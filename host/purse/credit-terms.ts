@@ -3,6 +3,7 @@
 import { authoriseCredit, type IssuerMasterKeys } from '../../card/index.js';
 import type { cardsys } from '../../contracts/index.js';
 import { DomainRefusal } from '../../domain/index.js';
+import type { Logger } from '../../infra/index.js';
 
 export interface CreditGrant {
   /** The authorisation id the chip remembers (a load's authorisation id, or a refund id). */
@@ -11,6 +12,15 @@ export interface CreditGrant {
   cardCounter: number;
   amount: number;
   deadlineMs: number;
+}
+
+/** What granting credits of cards takes, for loads and refunds alike. */
+export interface CreditGranting {
+  issuerKeys: IssuerMasterKeys;
+  logger: Logger;
+  /** How long a store has to credit the card after the authorisation. */
+  validForMs: number;
+  now: () => number;
 }
 
 export function creditTerms(issuerKeys: IssuerMasterKeys, grant: CreditGrant): cardsys.v1.LoadAuthorisation.$Properties {
@@ -31,7 +41,7 @@ export function creditTerms(issuerKeys: IssuerMasterKeys, grant: CreditGrant): c
 }
 
 /** Where and when a credit is authorised, and for how long: the same for a load and a refund. */
-export const grantedAt = (storeId: string, terminalId: string, options: { now: () => number; validForMs: number }) => ({
+export const grantedAt = (storeId: string, terminalId: string, options: Pick<CreditGranting, 'now' | 'validForMs'>) => ({
   storeId,
   terminalId,
   nowMs: options.now(),

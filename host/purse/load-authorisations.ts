@@ -2,7 +2,7 @@
 // account and returning the credit MAC), settles open authorisations when their card turns up,
 // records completions the stores' logs show, and reverses authorisations when that is safe.
 import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
-import { newAuthorisationId, type IssuerMasterKeys } from '../../card/index.js';
+import { newAuthorisationId } from '../../card/index.js';
 import {
   type Authorisation,
   type CounterClaim,
@@ -20,9 +20,8 @@ import {
   settleAtInsertion,
   timeoutReversible,
 } from '../../domain/index.js';
-import type { Logger } from '../../infra/index.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
-import { creditTerms, grantedAt, stillOpen } from './credit-terms.js';
+import { type CreditGranting, creditTerms, grantedAt, stillOpen } from './credit-terms.js';
 import type { RefundAuthorisations } from './refund-authorisations.js';
 import { type AuthoriseRequest, type PendingRequest, type ReleaseRequest, chipViewOf } from './requests.js';
 
@@ -45,18 +44,13 @@ export class LoadAuthorisations {
 
   constructor(
     private readonly facts: HeadOfficeFacts,
-    private readonly options: {
-      issuerKeys: IssuerMasterKeys;
-      logger: Logger;
-      /** How long a store has to credit the card after the authorisation. */
-      validForMs: number;
+    private readonly options: CreditGranting & {
       /** Added to a deadline before head office acts on it alone (clock skew, credits in flight). */
       marginMs: number;
       /** The balance cap and the daily load limit every authorisation is held to. */
       limits: LoadLimits;
       /** Refunds (a credit of the card too): their requests come on the same subject, and their open counters are busy for loads. */
       refunds: () => RefundAuthorisations;
-      now: () => number;
     },
   ) {
     facts.feed((event, envelope) => this.evolve(event, envelope));

@@ -2,7 +2,6 @@
 // refund decider says whether it may, and the credit MAC goes back), records the completion its
 // log shows, and gives an authorisation back when the card refused the credit.
 import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope } from '../../contracts/index.js';
-import type { IssuerMasterKeys } from '../../card/index.js';
 import {
   type CounterClaim,
   decideRefund,
@@ -14,8 +13,7 @@ import {
   type RefundRules,
   type RefundState,
 } from '../../domain/index.js';
-import type { Logger } from '../../infra/index.js';
-import { creditTerms, grantedAt, stillOpen } from './credit-terms.js';
+import { type CreditGranting, creditTerms, grantedAt, stillOpen } from './credit-terms.js';
 import type { HeadOfficeFacts } from './head-office-facts.js';
 import type { AuthoriseRefundRequest } from './requests.js';
 
@@ -26,15 +24,10 @@ export class RefundAuthorisations {
 
   constructor(
     private readonly facts: HeadOfficeFacts,
-    private readonly options: {
-      issuerKeys: IssuerMasterKeys;
-      logger: Logger;
-      /** How long a store has to credit the card after the authorisation. */
-      validForMs: number;
+    private readonly options: CreditGranting & {
       rules: RefundRules;
       /** The card's open loads (a refund and a load are never open at one counter). */
       openLoadsOf: (cardId: string) => CounterClaim[];
-      now: () => number;
     },
   ) {
     facts.feed((event, envelope) => this.evolve(event, envelope));
