@@ -27,6 +27,8 @@ interface CardSeen {
   lastStoreId: string;
   /** Stores with any event of this card in head office's hands. */
   seenBy: Set<string>;
+  /** Closed by head office (returned, or captured after a report): its balance has gone elsewhere. */
+  closed: boolean;
 }
 
 export interface Replacement {
@@ -96,8 +98,20 @@ export function evolveReplacement(state: ReplacementState, fact: ReplacementFact
   }
   switch (event.type) {
     case 'CardPrimaryIssued':
-      state.cards.set(event.data.cardId, { userId: event.data.userId, counter: 0, balance: 0, lastStoreId: '', seenBy: new Set() });
+      state.cards.set(event.data.cardId, {
+        userId: event.data.userId,
+        counter: 0,
+        balance: 0,
+        lastStoreId: '',
+        seenBy: new Set(),
+        closed: false,
+      });
       break;
+    case 'CardClosed': {
+      const card = state.cards.get(event.data.cardId);
+      if (card) card.closed = true;
+      break;
+    }
     case 'CardReportedLost':
       state.replacements.set(event.data.cardId, {
         oldCardId: event.data.cardId,
@@ -163,6 +177,8 @@ export function decideReplacement(command: ReplacementCommand, state: Replacemen
     case 'report_lost': {
       const card = state.cards.get(command.cardId);
       if (!card) throw new DomainRefusal('unknown_card', `head office never issued card ${command.cardId}`);
+      // A closed card's balance went to the bank account at its return: moving it again would pay it twice.
+      if (card.closed) throw new DomainRefusal('card_closed', `card ${command.cardId} is closed and holds nothing to replace`);
       if (state.replacements.has(command.cardId))
         throw new DomainRefusal('already_reported', `card ${command.cardId} is already reported lost`);
       const reason = command.reason.trim();

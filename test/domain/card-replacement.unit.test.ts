@@ -36,7 +36,7 @@ const transferred: NewDomainEvent = {
 const history = [issued('old'), issued('new'), movement('s1', REPORTED_AT - 5_000, 'PurseLoaded', 7_500, 1, 7_500)];
 
 describe('a lost card replaced with its balance', () => {
-  it('takes the report of an issued card once, naming who reported it', () => {
+  it('takes the report of an issued, open card once, naming who reported it', () => {
     spec
       .given(history)
       .when({ kind: 'report_lost', cardId: 'old', reportedBy: 'clerk:desk-1', reason: ' lost on the train ', nowMs: REPORTED_AT })
@@ -53,6 +53,16 @@ describe('a lost card replaced with its balance', () => {
       .given(history)
       .when({ kind: 'report_lost', cardId: 'old', reportedBy: 'x', reason: ' ', nowMs: 0 })
       .thenThrows({ code: 'reason_required' });
+    spec
+      .given([
+        ...history,
+        at('hq', REPORTED_AT - 1_000, {
+          type: 'CardClosed',
+          data: { cardId: 'old', userId: 'u1', reason: 'returned', storeId: 's1', authorizationId: 'u-1', unloadedAmount: 7_500 },
+        }),
+      ])
+      .when({ kind: 'report_lost', cardId: 'old', reportedBy: 'x', reason: 'lost', nowMs: REPORTED_AT })
+      .thenThrows({ code: 'card_closed' });
   });
 
   it('replaces a reported card once, with a card of the same user', () => {
