@@ -110,6 +110,34 @@ describe('purse subjects under store permissions', () => {
     expect(await ask(unknownCard)).toMatchObject({ ok: false, code: 'unknown_card' });
   });
 
+  it("a store's refund, refund release, PIN unblock and card return (a lost card's too) name itself, or are refused", async () => {
+    const edgeA = await connectWith(credsA);
+    const ask = async (request: Parameters<typeof pb.InquiryRequest.encode>[0]) =>
+      pb.InquiryReply.decode(
+        (await edgeA.request(subjects.inquiry('A'), pb.InquiryRequest.encode(request).finish(), { timeout: 2_000 })).data,
+      );
+    const card = '00000000000000a1';
+    const asB = [
+      { refund: { refundId: '00000000000000c1', payEventId: 'pay-1', cardId: card, amount: 100, cardCounter: 1 } },
+      { refundRelease: { refundId: '00000000000000c1' } },
+      { pinUnblock: { authorizationId: '00000000000000c2', cardId: card, pinResets: 0, name: 'A', birthDate: '1990-01-01' } },
+      { unload: { authorizationId: '00000000000000c3', cardId: card, bankId: '00012340000001', cardCounter: 1 } },
+      { unload: { authorizationId: '00000000000000c4', cardId: card, bankId: '00012340000001', cardCounter: 1, lostCard: true } },
+    ];
+    for (const kind of asB)
+      expect(await ask({ storeId: 'B', terminalId: 't', ...kind })).toMatchObject({
+        ok: false,
+        code: 'bad_request',
+        message: expect.stringMatching(/request names store "B" on store A's subject/),
+      });
+    // As itself, a store cannot give back a refund it never held, nor capture a card head office never issued.
+    expect(await ask({ storeId: 'A', terminalId: 't', refundRelease: { refundId: '00000000000000c1' } })).toMatchObject({
+      ok: false,
+      code: 'unknown_refund',
+    });
+    expect(await ask({ storeId: 'A', terminalId: 't', ...asB[4] })).toMatchObject({ ok: false, code: 'unknown_card' });
+  });
+
   it('a store cannot publish blacklist changes nor ask on behalf of another store', async () => {
     const edgeA = await connectWith(credsA);
     const violations: PermissionViolationError[] = [];
