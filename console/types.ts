@@ -24,7 +24,7 @@ export interface CardView {
   blacklisted: boolean;
   blacklistReason: string | null;
   blacklistedSince?: string | null;
-  /** Set once head office closed the card (reason "returned": handed back, its balance unloaded to the bank account). */
+  /** Set once head office closed the card: "returned" (its balance unloaded to the bank account) or "lost" (captured after a loss report). */
   closed: { reason: string; closedAt: string | null; storeId: string | null; unloadedAmount: number } | null;
   usage: {
     loadCount: number;

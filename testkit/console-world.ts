@@ -24,7 +24,7 @@ export interface ConsoleStore {
   metrics: EdgeMetrics;
   link: LinkProxy;
   /** A POS command at the store's terminal pos-1 (in process: works while the store is cut off). */
-  command(kind: Pick<PosCommandInput, 'load' | 'pay' | 'read'>): Promise<PosReply>;
+  command(kind: Pick<PosCommandInput, 'load' | 'pay' | 'read' | 'cardReturn'>): Promise<PosReply>;
 }
 
 export interface ConsoleWorld {

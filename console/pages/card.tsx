@@ -22,6 +22,22 @@ const KIND: Record<string, string> = {
   CardReinstated: 'reinstated',
   LoadOverdue: 'load overdue',
   AlertResolved: 'alert resolved',
+  RefundAuthorised: 'refund authorised',
+  PurseRefunded: 'refund',
+  RefundCompleted: 'refund completed',
+  RefundReversed: 'refund reversed',
+  PinUnblockAuthorised: 'PIN unblock authorised',
+  PinUnblockRefused: 'PIN unblock refused',
+  PinUnblocked: 'PIN unblocked',
+  PinChanged: 'PIN changed',
+  UnloadAuthorised: 'unload authorised',
+  PurseUnloaded: 'unload',
+  BankAccountCredited: 'account credited',
+  CardClosed: 'closed',
+  CardReportedLost: 'reported lost',
+  CardReplacementIssued: 'replacement issued',
+  CardBalanceTransferred: 'balance transferred',
+  CardReplacementAdjusted: 'replacement adjusted',
 };
 
 function useSearch() {
@@ -178,13 +194,15 @@ export function CardPage(props: { api: Api; cardId: string | undefined }) {
               <>
                 <dt>Closed</dt>
                 <dd data-testid="closed-state" class="bad">
-                  {card.closed.reason} at {card.closed.storeId ?? '?'} {card.closed.closedAt ?? ''}, {yen(card.closed.unloadedAmount)} back
-                  to the bank account
+                  {card.closed.reason === 'lost'
+                    ? `reported lost, captured and terminated at store ${card.closed.storeId ?? '?'} on ${time(card.closed.closedAt)}: its balance went to the replacement card`
+                    : `returned at store ${card.closed.storeId ?? '?'} on ${time(card.closed.closedAt)}: ${yen(card.closed.unloadedAmount)} back to the bank account`}
                 </dd>
               </>
             )}
           </dl>
-          {isOperator(api.session) && (
+          {/* A closed card is terminated: nothing is left to blacklist or reinstate. */}
+          {isOperator(api.session) && !card.closed && (
             <form class="blacklist" onSubmit={changeBlacklist}>
               <input
                 name="reason"

@@ -149,4 +149,25 @@ describe('head office console in a browser', () => {
     await shot('card-as-viewer', viewer);
     await viewer.close();
   });
+
+  it('reinstates the card from the page; returned at store A, the card shows closed with its balance back to the bank account', async () => {
+    const a = world.stores.get('A')!;
+    const versionBefore = a.edge.purse!.blacklist.version;
+    await page.fill('form.blacklist input[name=reason]', 'found by the customer');
+    await page.click('form.blacklist button');
+    await shown(() => page.textContent('[data-testid=blacklist-state]'), 10_000).toBe('not blacklisted');
+    const deadline = Date.now() + 10_000;
+    while (a.edge.purse!.blacklist.version <= versionBefore && Date.now() < deadline) await new Promise((settle) => setTimeout(settle, 50));
+    const balance = LOAD - PAYS[0]! - PAYS[1]!;
+    expect(await a.command({ cardReturn: { pin: world.pin } })).toMatchObject({ ok: true, balance: 0 });
+    await page.reload();
+    await shown(() => page.textContent('[data-testid=closed-state]'), 10_000).toMatch(
+      new RegExp(`^returned at store A on .+: ¥${balance.toLocaleString('en-US')} back to the bank account$`),
+    );
+    const timeline = await page.locator('[data-testid=timeline] tr[data-kind]').allTextContents();
+    for (const what of ['unload authorised', 'unload', 'account credited', 'closed'])
+      expect(timeline.some((row) => row.includes(what))).toBe(true);
+    expect(await page.locator('form.blacklist').count()).toBe(0);
+    await shot('card-returned');
+  });
 });

@@ -9,24 +9,9 @@ import { PostgresEventStore, WrongExpectedRevisionError } from '../../eventstore
 import { HqWriter, NotWriterError } from '../../host/hq-writer/index.js';
 import { type HeldLease, Leadership, PostgresWriterLease } from '../../host/leadership/index.js';
 import { capturingLogger } from '../../testkit/backbone.js';
-import { postgresForTests, SKIP_ENV } from '../support/postgres.js';
+import { describeOnPostgres, postgresForTests } from '../support/postgres.js';
 
-const postgres = await postgresForTests();
-
-if ('unavailable' in postgres) {
-  if (postgres.skip) {
-    console.warn(`writer lease skipped (${SKIP_ENV}=1): ${postgres.unavailable}`);
-    describe.skip(`writer lease on PostgreSQL (skipped: ${postgres.unavailable})`, () => {
-      it('needs a PostgreSQL server', () => undefined);
-    });
-  } else {
-    describe('writer lease on PostgreSQL', () => {
-      it('needs a PostgreSQL server', () => {
-        throw new Error(postgres.unavailable);
-      });
-    });
-  }
-} else {
+describeOnPostgres('writer lease and leadership on PostgreSQL', await postgresForTests(), (postgres) => {
   afterAll(() => postgres.dropSchemas());
   const urlOf = (schema: string) => `${postgres.url}?schema=${schema}`;
   const me = (name: string) => ({
@@ -187,4 +172,4 @@ if ('unavailable' in postgres) {
       expect((await store.readStream('hq')).filter((record) => record.type === 'BankAccountOpened')).toHaveLength(0);
     });
   });
-}
+});

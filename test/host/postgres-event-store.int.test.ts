@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore, WrongExpectedRevisionError, type NewRecord, type StoredRecord } from '../../eventstore/index.js';
 import { freePort } from '../../infra/index.js';
-import { listeningConnections, postgresForTests, SKIP_ENV } from '../support/postgres.js';
+import { describeOnPostgres, listeningConnections, postgresForTests } from '../support/postgres.js';
 import { eventStoreContract } from './event-store.contract.js';
 
-const server = await postgresForTests();
+const postgres = await postgresForTests();
 
 const record = (n = 0): NewRecord => ({ id: randomUUID(), type: 'Tested', data: Uint8Array.of(n % 256) });
 const untilAsync = async (condition: () => Promise<boolean>, what: string, timeoutMs = 10_000) => {
@@ -17,20 +17,7 @@ const untilAsync = async (condition: () => Promise<boolean>, what: string, timeo
 };
 const until = (condition: () => boolean, what: string, timeoutMs?: number) => untilAsync(async () => condition(), what, timeoutMs);
 
-if ('unavailable' in server) {
-  if (server.skip) {
-    console.warn(`PostgreSQL event store tests skipped (${SKIP_ENV}=1): ${server.unavailable}`);
-    describe.skip(`EventStore contract: PostgreSQL (skipped: ${server.unavailable})`, () => {
-      it('needs a PostgreSQL server', () => undefined);
-    });
-  } else {
-    describe('EventStore contract: PostgreSQL', () => {
-      it('needs a PostgreSQL server', () => {
-        throw new Error(server.unavailable);
-      });
-    });
-  }
-} else {
+describeOnPostgres('the PostgreSQL event store', postgres, (server) => {
   afterAll(() => server.dropSchemas());
   const contractSchema = server.freshSchema();
   eventStoreContract({
@@ -159,4 +146,4 @@ if ('unavailable' in server) {
       }
     });
   });
-}
+});
