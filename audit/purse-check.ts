@@ -7,6 +7,7 @@
 import type { IssuerMasterKeys } from '../card/index.js';
 import { decodeEvent, type EventType } from '../contracts/index.js';
 import {
+  anchoredLedger,
   applyMovementInPlace,
   chipOperationOf,
   loadDebitDivergences,
@@ -231,7 +232,7 @@ export class PurseAuditor {
       card = { ledger: this.fromGenesis ? newCardLedger(movement.cardId) : undefined, waiting: undefined };
       this.cards.set(movement.cardId, card);
     }
-    card.ledger ??= anchoredLedger(movement.cardId, movement);
+    card.ledger ??= anchoredLedger(movement);
     if (movement.counter > card.ledger.counter + 1) {
       card.waiting ??= new Map();
       card.waiting.set(movement.counter, recorded);
@@ -334,10 +335,4 @@ export class PurseAuditor {
     }
     return { cards: this.cards.size, loads: this.loads, pays: this.pays, debits: debitCount, openDebits };
   }
-}
-
-/** A card whose history starts before the replay: its ledger just before the first movement read. */
-function anchoredLedger(cardId: string, first: PurseMovement): CardLedger {
-  const balance = chipOperationOf(first.kind) === 'credit' ? first.newBalance - first.amount : first.newBalance + first.amount;
-  return { ...newCardLedger(cardId), balance, counter: first.counter - 1 };
 }

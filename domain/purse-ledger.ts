@@ -143,6 +143,15 @@ export function newCardLedger(cardId: string): CardLedger {
 }
 
 /**
+ * A card whose history starts before the ledger's (issued before it existed, or before a replay's
+ * start): its ledger just before its first movement seen, which anchors it.
+ */
+export function anchoredLedger(first: PurseMovement): CardLedger {
+  const balance = chipOperationOf(first.kind) === 'credit' ? first.newBalance - first.amount : first.newBalance + first.amount;
+  return { ...newCardLedger(first.cardId), balance, counter: first.counter - 1 };
+}
+
+/**
  * Checks one movement against the card's shadow and returns the next shadow. A movement whose MAC
  * fails, or whose counter was seen already, leaves the shadow untouched; one that the chip MACed is
  * the chip's word and moves the shadow even when it does not follow (a gap or a balance that does
@@ -225,8 +234,9 @@ function judgeAndApply(card: CardLedger, movement: PurseMovement, debit: DebitFa
   return { divergences, applied: true, late: false };
 }
 
-/** Adds the movement to the card's counts and totals. */
+/** Adds the movement to the card's counts and totals; an unload (the card's return) is in none of them, only in its balance. */
 function count(card: CardLedger, movement: PurseMovement, copyCollections: boolean): void {
+  if (movement.kind === 'unload') return;
   if (movement.kind === 'pay') {
     card.pays += 1;
     card.paidTotal += movement.amount;

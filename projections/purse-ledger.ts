@@ -6,15 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { IssuerMasterKeys } from '../card/index.js';
 import type { EventEnvelope } from '../contracts/index.js';
-import {
-  applyMovement,
-  bookedMovementOf,
-  chipOperationOf,
-  newCardLedger,
-  purseMovementOf,
-  type CardLedger,
-  type PurseMovement,
-} from '../domain/index.js';
+import { anchoredLedger, applyMovement, bookedMovementOf, purseMovementOf, type CardLedger, type PurseMovement } from '../domain/index.js';
 import type { Projection } from './projection.js';
 import { CHAIN_HEAD_RECORD_TYPE, type HostEvent } from '../eventstore/index.js';
 import { cardMacValid } from './card-mac.js';
@@ -77,7 +69,7 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 6,
+    version: 7,
     schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {
@@ -144,7 +136,7 @@ export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
 
 function applyToCard(db: Database.Database, movement: PurseMovement, envelope: EventEnvelope): void {
   const row = prepared(db, 'SELECT * FROM purse_cards WHERE card_id = ?').get(movement.cardId) as CardRow | undefined;
-  const before = row ? ledgerOf(db, row) : anchorAt(movement);
+  const before = row ? ledgerOf(db, row) : anchoredLedger(movement);
   const debit = movement.authorizationId === undefined ? undefined : debitFactsOf(db, movement.authorizationId);
   const step = applyMovement(before, movement, debit);
   for (const divergence of step.divergences)
@@ -179,13 +171,6 @@ function applyToCard(db: Database.Database, movement: PurseMovement, envelope: E
       movement.counter,
     );
   }
-}
-
-/** A card head office has no record of yet (issued before the ledger existed): its first movement anchors it. */
-function anchorAt(movement: PurseMovement): CardLedger {
-  const balance =
-    chipOperationOf(movement.kind) === 'credit' ? movement.newBalance - movement.amount : movement.newBalance + movement.amount;
-  return { ...newCardLedger(movement.cardId), balance, counter: movement.counter - 1 };
 }
 
 function ledgerOf(db: Database.Database, row: CardRow): CardLedger {

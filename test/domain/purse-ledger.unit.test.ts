@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyMovement, applyMovementInPlace, newCardLedger, type CardLedger, type PurseMovement } from '../../domain/index.js';
+import {
+  anchoredLedger,
+  applyMovement,
+  applyMovementInPlace,
+  newCardLedger,
+  type CardLedger,
+  type PurseMovement,
+} from '../../domain/index.js';
 
 const load = (amount: number, newBalance: number, counter: number, authorizationId: string): PurseMovement => ({
   kind: 'load',
@@ -124,5 +131,26 @@ describe('purse ledger rules', () => {
     for (const [movement, facts] of movements) kinds.push(...applyMovementInPlace(card, movement, facts).divergences.map((d) => d.kind));
     expect(kinds).toEqual(pure.kinds);
     expect(card).toEqual(pure.card);
+  });
+
+  it('a card first seen mid-history is anchored just before its first movement, which then follows without divergence', () => {
+    for (const first of [load(2_000, 5_000, 7, 'a7'), pay(1_000, 4_000, 7)]) {
+      const anchored = anchoredLedger(first);
+      expect(anchored).toMatchObject({ cardId: 'c1', balance: first.kind === 'load' ? 3_000 : 5_000, counter: 6, loads: 0, pays: 0 });
+      const step = applyMovement(anchored, first, first.kind === 'load' ? debit(2_000) : undefined);
+      expect(step.divergences).toEqual([]);
+      expect(step.card).toMatchObject({ balance: first.newBalance, counter: 7 });
+    }
+  });
+
+  it("a returned card's unload empties the balance and is counted as no load", () => {
+    const unload: PurseMovement = { ...pay(7_500, 0, 3), kind: 'unload' };
+    const { card, kinds } = run([
+      [load(10_000, 10_000, 1, 'a1'), debit(10_000)],
+      [pay(2_500, 7_500, 2), undefined],
+      [unload, undefined],
+    ]);
+    expect(kinds).toEqual([]);
+    expect(card).toMatchObject({ balance: 0, counter: 3, loads: 1, loadedTotal: 10_000, pays: 1, paidTotal: 2_500, refunds: 0 });
   });
 });

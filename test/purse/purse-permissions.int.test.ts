@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIssuerMasterKeys } from '../../card/index.js';
-import { generateSigningKey } from '../../contracts/index.js';
+import { encodeEnvelope, encodeEvent, generateSigningKey } from '../../contracts/index.js';
 import { pb, subjects } from '../../contracts/index.js';
 import { BlacklistCache, HeadOfficeLink } from '../../edge/purse/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
@@ -130,7 +130,29 @@ describe('purse subjects under store permissions', () => {
         code: 'bad_request',
         message: expect.stringMatching(/request names store "B" on store A's subject/),
       });
-    // As itself, a store cannot give back a refund it never held, nor capture a card head office never issued.
+    // As itself, a store cannot refund another store's pay (here one replicated from store B), give
+    // back a refund it never held, nor capture a card head office never issued.
+    const payOfB = 'b-pay-1';
+    const paid = { cardId: card, amount: 100, newBalance: 0, cardCounter: 1, cardMac: new Uint8Array(8), storeId: 'B', terminalId: 't' };
+    await store.appendToStream(`store-B`, [
+      {
+        id: payOfB,
+        type: 'PursePaid',
+        data: encodeEnvelope({
+          eventId: payOfB,
+          storeId: 'B',
+          storeSeq: 1,
+          occurredAtMs: Date.now(),
+          eventType: 'PursePaid',
+          streamId: `card-${card}`,
+          payload: encodeEvent({ type: 'PursePaid', data: paid }),
+        }),
+      },
+    ]);
+    expect(await ask({ storeId: 'A', terminalId: 't', refund: { ...asB[0]!.refund!, payEventId: payOfB } })).toMatchObject({
+      ok: false,
+      code: 'pay_other_store',
+    });
     expect(await ask({ storeId: 'A', terminalId: 't', refundRelease: { refundId: '00000000000000c1' } })).toMatchObject({
       ok: false,
       code: 'unknown_refund',
