@@ -13,7 +13,7 @@ import { openCounterDesk, type CounterDesk } from '../support/counter-desk.js';
 import { userRegistered } from '../support/host-events.js';
 
 // A lost card replaced with its balance, through the real counter: the cards behind pcscd + vpcd,
-// the stores' edges on NATS, head office's API over HTTP (inject), `cardsys pos replacement-credit`.
+// the stores' edges on NATS, head office's API over HTTP, `cardsys pos replacement-credit`.
 // Store s1 saw the card (its load); store s2 took a pay of it while cut off, so head office could
 // not know s2 had seen it: that pay arrives after the transfer and adjusts it.
 describe('a lost card replaced with its balance', () => {
@@ -61,7 +61,7 @@ describe('a lost card replaced with its balance', () => {
 
   let replacementCard: SlotCard | undefined;
   const call = async (role: Role, method: 'GET' | 'POST', url: string, payload?: object) => {
-    const response = await desk.inject(role, { method, url, ...(payload ? { payload } : {}) });
+    const response = await desk.request(role, { method, url, ...(payload ? { payload } : {}) });
     return { status: response.statusCode, body: response.json() };
   };
 

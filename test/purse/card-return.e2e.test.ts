@@ -38,7 +38,7 @@ describe('card return through the real counter', () => {
     return { code: result.code, reply: JSON.parse(result.stdout) };
   };
   const get = async (url: string, role: Role) => {
-    const response = await desk.inject(role, { method: 'GET', url });
+    const response = await desk.request(role, { method: 'GET', url });
     expect(response.statusCode).toBe(200);
     return response.json();
   };

@@ -33,7 +33,7 @@ describe('balance cap and daily load limit through the real counter', () => {
     const card = await desk.rig.newCard(issued.card.state);
     store.readers.set('pos-1', card.transport);
     const account = async () => {
-      const response = await desk.inject('bank-feed', { method: 'GET', url: `/v1/bank-accounts/${issued.bankId}` });
+      const response = await desk.request('bank-feed', { method: 'GET', url: `/v1/bank-accounts/${issued.bankId}` });
       expect(response.statusCode).toBe(200);
       return (response.json() as { balance: number }).balance;
     };

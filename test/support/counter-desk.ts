@@ -1,10 +1,11 @@
 // Head office's side of an e2e test at the real counter: the pcscd + vpcd rig the cards sit in, the
-// PIN key file of terminal pos-1 for `cardsys pos`, and head office's API (inject) with the purse
-// routes and any others the test needs.
+// PIN key file of terminal pos-1 for `cardsys pos`, and head office's API listening on HTTP with the
+// purse routes and any others the test needs.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyPluginAsync, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { buildApi, headOfficeAccess, tokenFor, type Role } from '../../host/api/index.js';
 import { purseRoutes } from '../../host/purse/index.js';
@@ -16,8 +17,8 @@ export interface CounterDesk {
   api: FastifyInstance;
   /** The PIN key of the store's terminal pos-1. */
   pinKeyFile: string;
-  /** A request to head office's API as a user of this role. */
-  inject(role: Role, request: InjectOptions): Promise<LightMyRequestResponse>;
+  /** A request over HTTP to head office's API as a user of this role. */
+  request(role: Role, request: { method: 'GET' | 'POST'; url: string; payload?: object }): Promise<{ statusCode: number; json(): any }>;
   close(): Promise<void>;
 }
 
@@ -36,12 +37,19 @@ export async function openCounterDesk(
     plugins: [purseRoutes({ centre: () => world.centre, ledger: world.ledger }), ...(options.plugins?.(rig) ?? [])],
     access: headOfficeAccess(join(dir, 'hq'), world.backbone.hq),
   });
+  await api.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
   return {
     rig,
     api,
     pinKeyFile,
-    inject: async (role, request) =>
-      api.inject({ ...request, headers: { ...request.headers, authorization: `Bearer ${await tokenFor(join(dir, 'hq'), role)}` } }),
+    request: async (role, { method, url, payload }) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${await tokenFor(join(dir, 'hq'), role)}` };
+      if (payload) headers['content-type'] = 'application/json';
+      const response = await fetch(`${base}${url}`, { method, headers, ...(payload ? { body: JSON.stringify(payload) } : {}) });
+      const body = await response.text();
+      return { statusCode: response.status, json: () => JSON.parse(body) };
+    },
     close: async () => {
       await api.close();
       await rig.close();
