@@ -234,8 +234,9 @@ function judgeAndApply(card: CardLedger, movement: PurseMovement, debit: DebitFa
   return { divergences, applied: true, late: false };
 }
 
-/** Adds the movement to the card's counts and totals. */
+/** Adds the movement to the card's counts and totals; an unload (the card's return) is in none of them, only in its balance. */
 function count(card: CardLedger, movement: PurseMovement, copyCollections: boolean): void {
+  if (movement.kind === 'unload') return;
   if (movement.kind === 'pay') {
     card.pays += 1;
     card.paidTotal += movement.amount;

@@ -69,7 +69,7 @@ export interface PurseLedgerOptions {
 export function purseLedgerProjection(options: PurseLedgerOptions): Projection {
   return {
     name: 'purse-ledger',
-    version: 6,
+    version: 7,
     schema: PURSE_LEDGER_SCHEMA + LOAD_TRACKING_SCHEMA + PURSE_ALERTS_SCHEMA,
     tables: PURSE_LEDGER_TABLES,
     apply(db: Database.Database, event: HostEvent): void {

@@ -142,4 +142,15 @@ describe('purse ledger rules', () => {
       expect(step.card).toMatchObject({ balance: first.newBalance, counter: 7 });
     }
   });
+
+  it("a returned card's unload empties the balance and is counted as no load", () => {
+    const unload: PurseMovement = { ...pay(7_500, 0, 3), kind: 'unload' };
+    const { card, kinds } = run([
+      [load(10_000, 10_000, 1, 'a1'), debit(10_000)],
+      [pay(2_500, 7_500, 2), undefined],
+      [unload, undefined],
+    ]);
+    expect(kinds).toEqual([]);
+    expect(card).toMatchObject({ balance: 0, counter: 3, loads: 1, loadedTotal: 10_000, pays: 1, paidTotal: 2_500, refunds: 0 });
+  });
 });
