@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { savePinKey, terminalPinKey } from '../../contracts/index.js';
 import { domainEventsOf } from '../../eventstore/index.js';
-import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
+import type { SlotCard } from '../../testkit/pcsc-rig.js';
 import { issueCard, startOneStoreWorld, type IssuedCard, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 import { cardsysAsync as cardsys } from '../support/cli.js';
+import { openCounterDesk, type CounterDesk } from '../support/counter-desk.js';
 
 // The holder's PIN at the real counter: a card behind pcscd + vpcd, `cardsys pos` over NATS to the
 // store's edge, head office's inquiry centre deciding the unblock against the registered user. The
@@ -16,30 +13,25 @@ describe('PIN blocked, unblocked with head office, and changed, through the real
   const holder = { name: 'Sato Hanako', birthDate: '1990-04-01' };
   let world: PurseWorld;
   let store: Store;
-  let rig: PcscRig;
-  let dir: string;
-  let pinKeyFile: string;
+  let desk: CounterDesk;
   let issued: IssuedCard;
   let card: SlotCard;
 
   beforeAll(async () => {
     ({ world, store } = await startOneStoreWorld('s1'));
-    rig = await openPcscRig(world.master.transport);
-    dir = mkdtempSync(join(tmpdir(), 'cardsys-pin-'));
-    pinKeyFile = join(dir, 'pin-key');
-    savePinKey(terminalPinKey(store.pinMasterKey, 's1', 'pos-1'), pinKeyFile);
+    desk = await openCounterDesk(world, store, { name: 'pin' });
     issued = await issueCard(world, { opening: 100_000, pin: '1234', holder });
-    card = await rig.newCard(issued.card.state);
+    card = await desk.rig.newCard(issued.card.state);
     store.readers.set('pos-1', card.transport);
   });
   afterAll(async () => {
-    await rig?.close();
+    await desk?.close();
     await world?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const pos = async (args: string[]) => {
-    const result = await cardsys(['pos', ...args, '--store', 's1', '--pin-key', pinKeyFile, '--nats', world.backbone.nats.url, '--json']);
+    const at = ['--store', 's1', '--pin-key', desk.pinKeyFile, '--nats', world.backbone.nats.url, '--json'];
+    const result = await cardsys(['pos', ...args, ...at]);
     return { code: result.code, reply: JSON.parse(result.stdout) };
   };
   const load = (pin: string) => pos(['load', '--amount', '1000', '--pin', pin]);

@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEvent, savePinKey, terminalPinKey } from '../../contracts/index.js';
+import { decodeEvent } from '../../contracts/index.js';
 import { BooksReader, headOfficeProjections } from '../../projections/index.js';
-import { openPcscRig, type PcscRig, type SlotCard } from '../../testkit/pcsc-rig.js';
+import type { SlotCard } from '../../testkit/pcsc-rig.js';
 import { chipCommands } from '../../card/index.js';
 import { chipPurse, issueCard, losingAnswerTo, startOneStoreWorld, until, type PurseWorld, type Store } from '../../testkit/purse-world.js';
 import { cardsysAsync as cardsys } from '../support/cli.js';
+import { openCounterDesk, type CounterDesk } from '../support/counter-desk.js';
 
 // Refunds at the counter: a card behind pcscd + vpcd, pays and refunds sent with `cardsys pos` over
 // NATS to the store's edge, head office's inquiry centre authorising each refund, its purse ledger
@@ -15,18 +13,16 @@ import { cardsysAsync as cardsys } from '../support/cli.js';
 describe('refunds through the real counter', () => {
   let world: PurseWorld;
   let store: Store;
-  let rig: PcscRig;
+  let desk: CounterDesk;
   let card: SlotCard;
   let cardId: string;
   let books: BooksReader;
-  let dir: string;
-  let pinKeyFile: string;
 
   const pos = async (args: string[]) => {
     const run = await cardsys(['pos', ...args, '--store', 's1', '--nats', world.backbone.nats.url, '--json']);
     return { code: run.code, reply: run.json<{ ok: boolean; code: string; message: string; balance: number; eventId: string }>() };
   };
-  const pin = () => ['--pin', '1234', '--pin-key', pinKeyFile];
+  const pin = () => ['--pin', '1234', '--pin-key', desk.pinKeyFile];
   /** A pay at the terminal (in process: `pos pay` itself is run once, in the first scenario). */
   const pay = async (amount: number) => {
     const paid = await store.command({ pay: { amount } });
@@ -54,20 +50,16 @@ describe('refunds through the real counter', () => {
   beforeAll(async () => {
     ({ world, store } = await startOneStoreWorld('s1', { projections: headOfficeProjections }));
     books = new BooksReader(world.runner.db);
-    rig = await openPcscRig(world.master.transport);
-    dir = mkdtempSync(join(tmpdir(), 'cardsys-refund-'));
-    pinKeyFile = join(dir, 'pin-key');
-    savePinKey(terminalPinKey(store.pinMasterKey, 's1', 'pos-1'), pinKeyFile);
+    desk = await openCounterDesk(world, store, { name: 'refund' });
     const issued = await issueCard(world, { opening: 100_000 });
     cardId = issued.cardId;
-    card = await rig.newCard(issued.card.state);
+    card = await desk.rig.newCard(issued.card.state);
     store.readers.set('pos-1', card.transport);
     expect(await store.command({ load: { amount: 10_000, pin: '1234' } })).toMatchObject({ ok: true, balance: 10_000 });
   });
   afterAll(async () => {
-    await rig?.close();
+    await desk?.close();
     await world?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("refunds a pay: the chip's balance is back up, head office's ledger and the store's takings show the refund; a second refund is refused", async () => {
