@@ -3,6 +3,7 @@
 // deposit duty of Japan's Payment Services Act. Pure: the read models and the reports apply these.
 import type { PurseOperation } from '../card/index.js';
 import type { DomainEvent } from '../contracts/index.js';
+import { chipOperationOf } from './purse-ledger.js';
 
 /** Every kind of movement of value on a card that head office books. */
 export type MovementKind = 'load' | 'pay' | 'refund' | 'unload';
@@ -50,14 +51,14 @@ export interface BookedMovement {
 export function bookedMovementOf(event: DomainEvent): BookedMovement | undefined {
   switch (event.type) {
     case 'PurseLoaded':
-      return { kind: 'load', chipOperation: 'credit', ...movementFields(event.data) };
+      return booked('load', event.data);
     case 'PursePaid':
-      return { kind: 'pay', chipOperation: 'debit', ...movementFields(event.data) };
+      return booked('pay', event.data);
     case 'PurseUnloaded':
       // The chip's last movement: the whole balance off the card to the bank account, nothing left.
-      return { kind: 'unload', chipOperation: 'unload', ...movementFields({ ...event.data, newBalance: 0 }) };
+      return booked('unload', { ...event.data, newBalance: 0 });
     case 'PurseRefunded':
-      return { kind: 'refund', chipOperation: 'credit', ...movementFields(event.data) };
+      return booked('refund', event.data);
     default:
       return undefined;
   }
@@ -96,8 +97,9 @@ export function capturedLostCardOf(event: DomainEvent): string | undefined {
 
 type MovementFields = Omit<BookedMovement, 'kind' | 'chipOperation'>;
 
-function movementFields({ cardId, amount, newBalance, cardCounter, terminalId, cardMac }: MovementFields): MovementFields {
-  return { cardId, amount, newBalance, cardCounter, terminalId, cardMac };
+/** The chip operation comes from the purse ledger's rule, so the books and the ledger check the same MAC. */
+function booked(kind: MovementKind, { cardId, amount, newBalance, cardCounter, terminalId, cardMac }: MovementFields): BookedMovement {
+  return { kind, chipOperation: chipOperationOf(kind), cardId, amount, newBalance, cardCounter, terminalId, cardMac };
 }
 
 /** Japan's Payment Services Act: above this unused balance on a base date, the issuer must deposit. */

@@ -27,6 +27,7 @@ describe('purse subjects under store permissions', () => {
   let centre: InquiryCentre;
   const open: NatsConnection[] = [];
   let credsA: string;
+  let credsB: string;
   let writer: HqWriter;
 
   const connectWith = async (credsFile: string) => {
@@ -40,6 +41,7 @@ describe('purse subjects under store permissions', () => {
     const hqDataDir = join(root, 'hq');
     credsA = provisionStore({ hqDataDir, storeId: 'A', name: 'Store A', bundleDir: join(root, 'stores', 'A') }).bundle.natsCreds;
     const b = provisionStore({ hqDataDir, storeId: 'B', name: 'Store B', bundleDir: join(root, 'stores', 'B') });
+    credsB = b.bundle.natsCreds;
     server = await startNatsServer({ dataDir: join(root, 'nats'), extraConfig: readFileSync(b.natsAuthConfigFile, 'utf8') });
     const hq = headOfficeFiles(hqDataDir).natsCreds;
     store = SqliteEventStore.open(join(root, 'events.db'));
@@ -152,6 +154,23 @@ describe('purse subjects under store permissions', () => {
     expect(await ask({ storeId: 'A', terminalId: 't', refund: { ...asB[0]!.refund!, payEventId: payOfB } })).toMatchObject({
       ok: false,
       code: 'pay_other_store',
+    });
+    // Store B refunds its own pay; store A cannot give B's refund back, store B can.
+    const edgeB = await connectWith(credsB);
+    const askB = async (request: Parameters<typeof pb.InquiryRequest.encode>[0]) =>
+      pb.InquiryReply.decode(
+        (await edgeB.request(subjects.inquiry('B'), pb.InquiryRequest.encode(request).finish(), { timeout: 2_000 })).data,
+      );
+    const refundOfB = { ...asB[0]!.refund!, refundId: '00000000000000c5', payEventId: payOfB };
+    expect(await askB({ storeId: 'B', terminalId: 't', refund: refundOfB })).toMatchObject({ ok: true, code: 'refund_authorised' });
+    expect(await ask({ storeId: 'A', terminalId: 't', refundRelease: { refundId: refundOfB.refundId } })).toMatchObject({
+      ok: false,
+      code: 'not_holder',
+    });
+    expect(centre.refund(refundOfB.refundId)).toMatchObject({ status: 'open', storeId: 'B' });
+    expect(await askB({ storeId: 'B', terminalId: 't', refundRelease: { refundId: refundOfB.refundId } })).toMatchObject({
+      ok: true,
+      code: 'released',
     });
     expect(await ask({ storeId: 'A', terminalId: 't', refundRelease: { refundId: '00000000000000c1' } })).toMatchObject({
       ok: false,
