@@ -102,6 +102,8 @@ export class PurseAuditor {
     macAt: 0,
     macLength: 0,
   };
+  /** The strings a movement most likely holds: its stream's store, the last terminal. */
+  private readonly likely = { storeId: '', terminalId: '' };
   private readonly transaction: CardTransaction & { mac: Uint8Array } = {
     operation: 'debit',
     counter: 0,
@@ -181,7 +183,9 @@ export class PurseAuditor {
   private readMovement(event: ChainedEvent, type: 'PurseLoaded' | 'PursePaid'): boolean {
     const envelope = event.envelope!;
     const fields = this.fields;
-    const likely = { storeId: event.origin, terminalId: this.lastTerminal.id ?? '' };
+    const likely = this.likely;
+    likely.storeId = event.origin;
+    likely.terminalId = this.lastTerminal.id ?? '';
     if (!readMovementFields(envelope.payload, type === 'PurseLoaded', fields, likely)) return false;
     if (type === 'PurseLoaded') this.loads += 1;
     else this.pays += 1;
