@@ -94,6 +94,8 @@ export class PostgresEventStore implements EventStore {
   private listener: pg.Client | undefined;
   private listenRetry: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Settles once the transaction called last holds the append lock (or gave up): the next one waits for it. */
+  private lockTurn: Promise<void> = Promise.resolve();
   private readonly table: string;
   private readonly channel: string;
 
@@ -158,12 +160,29 @@ export class PostgresEventStore implements EventStore {
     });
   }
 
-  /** Runs `work` in a transaction that holds the schema's append lock. */
+  /**
+   * Runs `work` in a transaction that holds the schema's append lock. This process's transactions ask
+   * for the lock in the order they were called, so appends made side by side take their positions in
+   * the order asked (connections would otherwise reach the lock in any order).
+   */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const turn = this.lockTurn;
+    let passTurn!: () => void;
+    this.lockTurn = new Promise<void>((resolve) => {
+      passTurn = resolve;
+    });
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      void turn.then(passTurn);
+      throw error;
+    }
     try {
       await client.query('BEGIN');
+      await turn;
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.lockKey]);
+      passTurn();
       const result = await work(client);
       await client.query('COMMIT');
       return result;
@@ -171,6 +190,7 @@ export class PostgresEventStore implements EventStore {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
+      void turn.then(passTurn);
       client.release();
     }
   }
