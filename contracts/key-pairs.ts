@@ -27,10 +27,13 @@ export function keyIdBytesOf(rawPublicKey: Uint8Array): Buffer {
 /** The functions that make, store and read key pairs of one curve; errors are made by `fail`. */
 export function keyPairsOf(curve: 'ed25519' | 'x25519', purpose: string, fail: (message: string) => Error) {
   const crv = curve === 'ed25519' ? 'Ed25519' : 'X25519';
-  const raw = (publicKey: KeyObject): Uint8Array => {
-    const jwk = publicKey.export({ format: 'jwk' });
-    if (jwk.crv !== crv || typeof jwk.x !== 'string') throw fail(`not an ${crv} public key`);
-    return new Uint8Array(Buffer.from(jwk.x, 'base64url'));
+  // The raw key is the tail of its SPKI encoding. Not through a JWK export: that holds the key's lock
+  // while it allocates, and a GC then finalising the key's generation job waits on the same lock, so a
+  // process making thousands of keys (provisioning, sealing) hangs for good (Node 20).
+  const raw = (key: KeyObject): Uint8Array => {
+    if (key.type === 'secret' || key.asymmetricKeyType !== curve) throw fail(`not an ${crv} public key`);
+    const spki = (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'der', type: 'spki' });
+    return new Uint8Array(spki.subarray(spki.length - RAW_PUBLIC_KEY_BYTES));
   };
   const keyId = (publicKey: KeyObject | Uint8Array): string =>
     keyIdBytesOf(publicKey instanceof Uint8Array ? publicKey : raw(publicKey)).toString('hex');
