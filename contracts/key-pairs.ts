@@ -1,7 +1,7 @@
 // Key pairs of the two curves cardsys uses — Ed25519 to sign chain heads, X25519 to seal data —
 // kept the same way: PKCS#8 PEM private key (mode 0600) with the SPKI public key beside it
 // (`.pub.pem`), raw 32-byte public keys in events, and an id = first 8 bytes of SHA-256 of the raw key.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -27,13 +27,10 @@ export function keyIdBytesOf(rawPublicKey: Uint8Array): Buffer {
 /** The functions that make, store and read key pairs of one curve; errors are made by `fail`. */
 export function keyPairsOf(curve: 'ed25519' | 'x25519', purpose: string, fail: (message: string) => Error) {
   const crv = curve === 'ed25519' ? 'Ed25519' : 'X25519';
-  // The raw key is the tail of its SPKI encoding. Not through a JWK export: that holds the key's lock
-  // while it allocates, and a GC then finalising the key's generation job waits on the same lock, so a
-  // process making thousands of keys (provisioning, sealing) hangs for good (Node 20).
-  const raw = (key: KeyObject): Uint8Array => {
-    if (key.type === 'secret' || key.asymmetricKeyType !== curve) throw fail(`not an ${crv} public key`);
-    const spki = (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'der', type: 'spki' });
-    return new Uint8Array(spki.subarray(spki.length - RAW_PUBLIC_KEY_BYTES));
+  const raw = (publicKey: KeyObject): Uint8Array => {
+    const jwk = publicKey.export({ format: 'jwk' });
+    if (jwk.crv !== crv || typeof jwk.x !== 'string') throw fail(`not an ${crv} public key`);
+    return new Uint8Array(Buffer.from(jwk.x, 'base64url'));
   };
   const keyId = (publicKey: KeyObject | Uint8Array): string =>
     keyIdBytesOf(publicKey instanceof Uint8Array ? publicKey : raw(publicKey)).toString('hex');
@@ -57,8 +54,16 @@ export function keyPairsOf(curve: 'ed25519' | 'x25519', purpose: string, fail: (
     writeFileSync(privateKeyFile, key.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
     writeFileSync(publicKeyFileOf(privateKeyFile), key.publicKey.export({ format: 'pem', type: 'spki' }));
   };
-  const generate = (): KeyPair =>
-    pairOf(curve === 'ed25519' ? generateKeyPairSync('ed25519').privateKey : generateKeyPairSync('x25519').privateKey);
+  // Made as JWK and read back, so the key in use shares nothing with its generation job: a KeyObject
+  // straight from generateKeyPairSync does, and the job's destructor (run by a GC) waits on the lock
+  // that an export of that key holds while it allocates, hanging a process that makes thousands of
+  // keys (provisioning a chain's stores, sealing: an ephemeral key per seal) for good (Node 20).
+  const generate = (): KeyPair => {
+    const encoding = { privateKeyEncoding: { format: 'jwk', type: 'pkcs8' }, publicKeyEncoding: { format: 'jwk', type: 'spki' } };
+    // (@types/node has no overload for JWK encodings.)
+    const generateAsJwk = generateKeyPairSync as unknown as (type: string, options: typeof encoding) => { privateKey: JsonWebKey };
+    return pairOf(createPrivateKey({ key: generateAsJwk(curve, encoding).privateKey, format: 'jwk' }));
+  };
   return {
     generate,
     raw,
