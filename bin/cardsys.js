@@ -8,6 +8,8 @@ import { SHIPPED_FOLDERS } from '../infra/source-folders.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiledMain = join(root, 'dist', 'cli', 'main.js');
+// tsc rewrites its build info on every build that emits, and only what changed besides.
+const buildInfo = join(root, 'dist', '.tsbuildinfo');
 
 function newestSourceMs(dir) {
   let newest = 0;
@@ -20,7 +22,7 @@ function newestSourceMs(dir) {
   return newest;
 }
 
-const builtMs = existsSync(compiledMain) ? statSync(compiledMain).mtimeMs : 0;
+const builtMs = existsSync(compiledMain) && existsSync(buildInfo) ? statSync(buildInfo).mtimeMs : 0;
 const fresh =
   builtMs > 0 && SHIPPED_FOLDERS.every((folder) => !existsSync(join(root, folder)) || newestSourceMs(join(root, folder)) <= builtMs);
 if (fresh) {
