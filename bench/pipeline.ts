@@ -43,8 +43,8 @@ export interface PipelineBenchOptions {
   appendChunk?: number;
   /** Raw publish: most acks awaited at once. */
   publishWindow?: number;
-  /** Raw publish runs; the fastest is the baseline, so a busy moment cannot flatter the ratio. */
-  rawRuns?: number;
+  /** Runs of the pipeline (each with new stores) and of the raw publish; the fastest of each counts. */
+  runs?: number;
   /** Head office's event store in the pipeline run: SQLite (default) or PostgreSQL at PG_URL. */
   eventStore?: PipelineEventStore;
   /** Every NATS link (edges, head office, the raw baseline) over TLS with a private CA, as deployed. */
@@ -63,8 +63,8 @@ export interface PipelineFigures {
   events: number;
   /** The host event store the pipeline ran on. */
   eventStore: string;
-  /** Appended at the edges → committed in the host event store and confirmed back to every edge. */
-  committed: { seconds: number; eventsPerSecond: number };
+  /** Appended at the edges → committed in the host event store and confirmed back to every edge: the fastest of the runs. */
+  committed: { seconds: number; eventsPerSecond: number; runsEventsPerSecond: number[] };
   /** The same envelope bytes, one JetStream message each with a msgID, every ack awaited: the fastest of the runs. */
   rawJetStream:
     | {
@@ -92,7 +92,7 @@ const DEFAULTS = {
   stores: 2,
   appendChunk: 500,
   publishWindow: 2000,
-  rawRuns: 2,
+  runs: 2,
 };
 const RAW_ROWS_PER_APPEND = 4000;
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -101,7 +101,7 @@ const perSecond = (count: number, ms: number) => Math.round((count * 1000) / ms)
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
 export async function benchPipeline(options: PipelineBenchOptions = {}): Promise<PipelineFigures> {
-  const { eventsPerStore, stores, appendChunk, publishWindow, rawRuns } = {
+  const { eventsPerStore, stores, appendChunk, publishWindow, runs } = {
     ...DEFAULTS,
     ...definedOnly(options),
   };
@@ -124,29 +124,6 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     cleanups.unshift(() => store.close());
     if (onPostgres) cleanups.push(() => dropSchema(pipelineSchema));
     const hq = await HqWriter.open({ store, signingKey: generateSigningKey() });
-    const edges = Array.from({ length: stores }, (_, i) => {
-      const storeId = `bench${i + 1}`;
-      return new EdgeWorker(
-        {
-          storeId,
-          dataDir: join(dir, 'stores', storeId),
-          natsUrl: nats.url,
-          ...(tls ? { tlsCa: tls.ca } : {}),
-          events: eventsPerStore,
-          appendChunk,
-        },
-        progress,
-      );
-    });
-    cleanups.unshift(async () => Promise.all(edges.map((edge) => edge.terminate())));
-    for (const edge of edges) {
-      const { publicKey } = await edge.next('key');
-      await registerStore(hq, {
-        storeId: edge.storeId,
-        name: `Bench store ${edge.storeId}`,
-        publicKey,
-      });
-    }
     const ingest = await startIngest({
       nc,
       store,
@@ -154,33 +131,68 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
       logger: quiet,
     });
     cleanups.unshift(() => ingest.stop());
-    await Promise.all(edges.map((edge) => edge.send({ kind: 'start' }).next('ready')));
 
     const total = eventsPerStore * stores;
-    progress(
-      `pipeline: ${stores} stores append ${eventsPerStore.toLocaleString('en')} events each; timing until head office confirms them all`,
-    );
-    const report = setInterval(() => {
-      const confirmed = edges.reduce((sum, edge) => sum + edge.confirmedSeq, 0);
-      progress(`pipeline: ${confirmed.toLocaleString('en')} of ${total.toLocaleString('en')} events confirmed`);
-    }, 1000).unref();
-    const started = performance.now();
-    await Promise.all(edges.map((edge) => edge.send({ kind: 'append' }).next('confirmed')));
-    const pipelineMs = performance.now() - started;
-    clearInterval(report);
-    progress(`pipeline: all ${total.toLocaleString('en')} events committed at head office and confirmed in ${seconds(pipelineMs)} s`);
-    await Promise.all(edges.map((edge) => edge.send({ kind: 'stop' }).next('stopped')));
-    await assertAllStored(
-      store,
-      edges.map((edge) => edge.storeId),
-      eventsPerStore,
-    );
+    // Each run with stores of its own (fresh logs), as many runs as the raw baseline gets: the
+    // fastest of each counts, so neither side is flattered or harmed by a busy moment.
+    const runsMs: number[] = [];
+    let firstRunEdges: EdgeWorker[] | undefined;
+    for (let run = 1; run <= runs; run++) {
+      const edges = Array.from({ length: stores }, (_, i) => {
+        const storeId = `bench${(run - 1) * stores + i + 1}`;
+        return new EdgeWorker(
+          {
+            storeId,
+            dataDir: join(dir, 'stores', storeId),
+            natsUrl: nats.url,
+            ...(tls ? { tlsCa: tls.ca } : {}),
+            events: eventsPerStore,
+            appendChunk,
+          },
+          progress,
+        );
+      });
+      cleanups.unshift(async () => Promise.all(edges.map((edge) => edge.terminate())));
+      for (const edge of edges) {
+        const { publicKey } = await edge.next('key');
+        await registerStore(hq, {
+          storeId: edge.storeId,
+          name: `Bench store ${edge.storeId}`,
+          publicKey,
+        });
+      }
+      await Promise.all(edges.map((edge) => edge.send({ kind: 'start' }).next('ready')));
+      progress(
+        `pipeline run ${run}: ${stores} stores append ${eventsPerStore.toLocaleString('en')} events each; timing until head office confirms them all`,
+      );
+      const report = setInterval(() => {
+        const confirmed = edges.reduce((sum, edge) => sum + edge.confirmedSeq, 0);
+        progress(`pipeline: ${confirmed.toLocaleString('en')} of ${total.toLocaleString('en')} events confirmed`);
+      }, 1000).unref();
+      const started = performance.now();
+      await Promise.all(edges.map((edge) => edge.send({ kind: 'append' }).next('confirmed')));
+      const pipelineMs = performance.now() - started;
+      clearInterval(report);
+      runsMs.push(pipelineMs);
+      progress(
+        `pipeline run ${run}: all ${total.toLocaleString('en')} events committed at head office and confirmed in ${seconds(pipelineMs)} s`,
+      );
+      await Promise.all(edges.map((edge) => edge.send({ kind: 'stop' }).next('stopped')));
+      await assertAllStored(
+        store,
+        edges.map((edge) => edge.storeId),
+        eventsPerStore,
+      );
+      firstRunEdges ??= edges;
+    }
+    const pipelineMs = Math.min(...runsMs);
+    const edges = firstRunEdges!;
 
     const logs = await Promise.all(edges.map((edge) => readWholeLog(edge.data, quiet)));
     // A failed baseline run does not discard the committed figure: the ratio is then not measured.
     const rawRunsMs: number[] = [];
     const rawFailures: string[] = [];
-    for (let run = 1; run <= rawRuns; run++) {
+    for (let run = 1; run <= runs; run++) {
       try {
         rawRunsMs.push(await rawJetStreamPublish(nc, `BENCH_RAW_${run}`, logs, publishWindow, progress));
       } catch (error) {
@@ -199,6 +211,7 @@ export async function benchPipeline(options: PipelineBenchOptions = {}): Promise
     const committed = {
       seconds: seconds(pipelineMs),
       eventsPerSecond: perSecond(total, pipelineMs),
+      runsEventsPerSecond: runsMs.map((ms) => perSecond(total, ms)),
     };
     const rawJetStreamMs = rawRunsMs.length > 0 ? Math.min(...rawRunsMs) : undefined;
     const rawJetStream: PipelineFigures['rawJetStream'] =

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import pcsclite from 'pcsclite';
+import { createRequire } from 'node:module';
+import type pcsclite from 'pcsclite';
 import { CardReaderError, CardRemovedError, NoCardError, NoReaderError, ReaderGoneError } from './errors.js';
 import type { CardTransport } from './transport.js';
 
@@ -61,7 +62,9 @@ export class PcscReaders extends EventEmitter<PcscReadersEvents> {
   static open(): PcscReaders {
     let pcsc: PcscLite;
     try {
-      pcsc = pcsclite();
+      // Loaded on first use: a process without a reader (head office, an edge in a worker thread)
+      // never loads the native addon, which crashes when a second worker thread loads it after a first exited.
+      pcsc = (createRequire(import.meta.url)('pcsclite') as typeof pcsclite)();
     } catch (error) {
       throw new NoReaderError(`cannot reach pcscd: ${(error as Error).message}; start it with "bash infra/pcsc/pcscd.sh start"`);
     }
