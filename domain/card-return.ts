@@ -15,13 +15,13 @@ import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
 import { type BlacklistState, evolveBlacklist, initialBlacklistState } from './blacklist.js';
 import { DomainRefusal, type Decider } from './decider.js';
 import {
-  cardClosed,
   type ChipView,
   type CounterClaim,
   evolveInquiry,
   initialInquiryState,
   type InquiryState,
   openAuthorisationsOf,
+  refuseClosedCard,
   refuseForeignCard,
 } from './load-authorisation.js';
 import { yen } from './purse.js';
@@ -138,7 +138,7 @@ function decideAuthoriseUnload(
   }
   refuseForeignCard(inquiry, command.cardId, command.bankId);
   if (!inquiry.accounts.has(command.bankId)) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
-  if (inquiry.closedCards.has(command.cardId)) throw cardClosed(command.cardId);
+  refuseClosedCard(inquiry.closedCards, command.cardId);
   const listed = state.blacklist.entries.get(command.cardId);
   if (command.lostCard) {
     if (!listed || !returns.reportedLost.has(command.cardId))

@@ -71,7 +71,7 @@ export interface InquiryState {
   /** The chip balance at the highest counter head office has seen a MAC'd movement of, per card. */
   cardBalances: Map<string, { cardCounter: number; balance: number }>;
   /** Cards head office closed (returned): none is loaded again. */
-  closedCards: Set<string>;
+  closedCards: ClosedCards;
   /** Per replacement card: what of the lost card's balance waits to be authorised onto it (negative: credited too much). */
   replacementDue: Map<string, number>;
 }
@@ -206,7 +206,7 @@ export function evolveInquiry(state: InquiryState, event: DomainEvent): InquiryS
       break;
     }
     case 'CardClosed':
-      state.closedCards.add(event.data.cardId);
+      noteClosedCard(state.closedCards, event);
       break;
     case 'LoadAuthorised':
       state.authorisations.set(event.data.authorizationId, {
@@ -371,7 +371,7 @@ function decideAuthorise(command: Extract<InquiryCommand, { kind: 'authorise' }>
     return [];
   }
   refuseForeignCard(state, command.cardId, command.bankId);
-  if (state.closedCards.has(command.cardId)) throw cardClosed(command.cardId);
+  refuseClosedCard(state.closedCards, command.cardId);
   const account = state.accounts.get(command.bankId);
   if (!account) throw new DomainRefusal('unknown_account', `no bank account ${command.bankId}`);
   if (account.balance < command.amount) {
@@ -488,8 +488,20 @@ export function refuseForeignCard(state: InquiryState, cardId: string, bankId: s
   if (issuedFor !== bankId) throw new DomainRefusal('card_mismatch', `card ${cardId} was issued for another bank account than ${bankId}`);
 }
 
-export function cardClosed(cardId: string): DomainRefusal {
-  return new DomainRefusal('card_closed', `card ${cardId} was returned and is closed: it takes no more loads or returns`);
+/** Cards head office closed (returned, or captured as lost): no credit or return of them is authorised again. */
+export type ClosedCards = Set<string>;
+
+/** Folds a CardClosed into the closed cards: the load, return and refund deciders learn closures alike. */
+export function noteClosedCard(closedCards: ClosedCards, event: Extract<DomainEvent, { type: 'CardClosed' }>): void {
+  closedCards.add(event.data.cardId);
+}
+
+export function refuseClosedCard(closedCards: ClosedCards, cardId: string): void {
+  if (closedCards.has(cardId))
+    throw new DomainRefusal(
+      'card_closed',
+      `card ${cardId} is closed (returned, or captured as lost): it takes no more loads, refunds or returns`,
+    );
 }
 
 /** The chip's balance after a movement it MACed (an unload leaves nothing). */

@@ -7,7 +7,16 @@
 // back), never more than was paid, only at the store where it was paid, within the refund window.
 import type { DomainEvent, NewDomainEvent } from '../contracts/index.js';
 import { DomainRefusal } from './decider.js';
-import { markClosed, markOpen, refuseBusyCounter, type CounterClaim, type OpenByCard } from './load-authorisation.js';
+import {
+  type ClosedCards,
+  markClosed,
+  markOpen,
+  noteClosedCard,
+  refuseBusyCounter,
+  refuseClosedCard,
+  type CounterClaim,
+  type OpenByCard,
+} from './load-authorisation.js';
 import { yen } from './purse.js';
 import { JAPAN_BUSINESS_DAY, businessDayOf, type BusinessDayRule } from './store-clearing.js';
 
@@ -53,6 +62,8 @@ export interface RefundState {
   refundOfPay: Map<string, string>;
   /** Open refunds by card id. */
   openByCard: OpenByCard;
+  /** A closed card's balance went to its holder's account (or its replacement): it is refunded no more. */
+  closedCards: ClosedCards;
 }
 
 /** An event with where and when it was recorded: a pay is named by its event id. */
@@ -89,6 +100,7 @@ export const initialRefundState = (): RefundState => ({
   refunds: new Map(),
   refundOfPay: new Map(),
   openByCard: new Map(),
+  closedCards: new Set(),
 });
 
 /** The card's refunds still open, as counters they hold. */
@@ -136,6 +148,9 @@ export function evolveRefunds(state: RefundState, fact: RefundFact): RefundState
       if (refund) close(state, refund, event.type === 'RefundCompleted' ? 'completed' : 'reversed');
       break;
     }
+    case 'CardClosed':
+      noteClosedCard(state.closedCards, event);
+      break;
     default:
       break;
   }
@@ -166,9 +181,13 @@ export function decideRefund(command: RefundCommand, state: RefundState): NewDom
     }
     case 'release_refund': {
       const refund = knownRefund(state, command.refundId);
-      if (refund.status !== 'open') return [];
+      // Before the status: another store learns nothing of a refund it does not hold.
       if (refund.storeId !== command.storeId)
         throw new DomainRefusal('not_holder', `store ${command.storeId} does not hold refund ${command.refundId}`);
+      if (refund.status === 'completed')
+        throw new DomainRefusal('already_completed', `refund ${command.refundId} reached the card: it is not given back`);
+      // Given back already (a retried release): nothing more to record.
+      if (refund.status === 'reversed') return [];
       return [
         {
           type: 'RefundReversed',
@@ -200,6 +219,7 @@ function decideAuthoriseRefund(command: Extract<RefundCommand, { kind: 'authoris
   }
   const pay = state.pays.get(command.payEventId);
   if (!pay) throw new DomainRefusal('unknown_pay', `head office holds no pay ${command.payEventId}`);
+  refuseClosedCard(state.closedCards, command.cardId);
   if (pay.cardId !== command.cardId)
     throw new DomainRefusal('pay_card_mismatch', `pay ${pay.eventId} was made with another card than ${command.cardId}`);
   if (pay.storeId !== command.storeId)

@@ -47,12 +47,16 @@ export async function recordLostRefunds(counter: PurseCounter, card: InsertedCar
   return notes;
 }
 
-/** Gives a refund whose credit the card did not take back to head office; true once head office has it back. */
+/** Gives a refund whose credit the card did not take back to head office; true once head office holds it open no more. */
 export async function releaseRefund(counter: PurseCounter, request: PosRequest, refundId: string): Promise<boolean> {
   try {
     const reply = await counter.options.link.inquire(request.terminalName, { refundRelease: { refundId, reason: 'credit not made' } });
-    if (!reply.ok) counter.logger.warn(`purse: head office keeps refund ${refundId} open: ${reply.message}`);
-    return reply.ok;
+    if (reply.code === 'already_released') counter.logger.info(`purse: ${reply.message}`);
+    // Head office recorded the credit on the card, against what this store read of it: asking again changes nothing.
+    else if (reply.code === 'already_completed')
+      counter.logger.warn(`purse: head office does not give refund ${refundId} back: ${reply.message}`);
+    else if (!reply.ok) counter.logger.warn(`purse: head office keeps refund ${refundId} open: ${reply.message}`);
+    return reply.ok || reply.code === 'already_completed';
   } catch (error) {
     counter.logger.warn(`purse: could not give refund ${refundId} back to head office: ${(error as Error).message}`);
     return false;

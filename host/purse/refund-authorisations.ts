@@ -1,7 +1,7 @@
 // Refund authorisation at head office: answers a store's request to refund a pay it took (the
 // refund decider says whether it may, and the credit MAC goes back), records the completion its
 // log shows, and gives an authorisation back when the card refused the credit.
-import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope } from '../../contracts/index.js';
+import { HQ_ORIGIN, type cardsys, type DomainEvent, type EventEnvelope, type NewDomainEvent } from '../../contracts/index.js';
 import {
   type CounterClaim,
   decideRefund,
@@ -69,7 +69,11 @@ export class RefundAuthorisations {
 
   release(storeId: string, refundId: string): Promise<Reply> {
     return this.facts.exclusive(async () => {
-      await this.appendDecision({ kind: 'release_refund', refundId, storeId }, this.state.refunds.get(refundId)?.cardId ?? '');
+      const cardId = this.state.refunds.get(refundId)?.cardId ?? '';
+      const events = await this.appendDecision({ kind: 'release_refund', refundId, storeId }, cardId);
+      // No event: the refund was given back before (the decider refuses every other case).
+      if (events.length === 0)
+        return { ok: true, code: 'already_released', message: `refund ${refundId} was already given back: nothing changed` };
       return { ok: true, code: 'released', message: `refund ${refundId} given back: the pay may be refunded again` };
     });
   }
@@ -101,8 +105,10 @@ export class RefundAuthorisations {
     }
   }
 
-  /** Decides on the current state and appends the outcome to the card's stream. */
-  private appendDecision(command: RefundCommand, cardId: string): Promise<void> {
-    return this.facts.appendAndFold(decideRefund(command, this.state), `card-${cardId}`);
+  /** Decides on the current state and appends the outcome to the card's stream; returns the events decided. */
+  private async appendDecision(command: RefundCommand, cardId: string): Promise<NewDomainEvent[]> {
+    const events = decideRefund(command, this.state);
+    await this.facts.appendAndFold(events, `card-${cardId}`);
+    return events;
   }
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent, NewDomainEvent } from '../../contracts/index.js';
-import { DEFAULT_LOAD_LIMITS, DEFAULT_REFUND_RULES, inquiryDecider, refundDecider, type RefundFact } from '../../domain/index.js';
+import {
+  DEFAULT_LOAD_LIMITS,
+  DEFAULT_REFUND_RULES,
+  type DomainRefusal,
+  inquiryDecider,
+  refundDecider,
+  type RefundFact,
+} from '../../domain/index.js';
 import { DeciderSpecification } from '../../testkit/decider-specification.js';
 
 // 2025-03-30 10:00 JST; the business day (JST date, cut off at midnight) ends 14 hours later.
@@ -64,6 +71,11 @@ const completed: NewDomainEvent = {
   type: 'RefundCompleted',
   data: { refundId: 'refund-1', cardId: 'card-1', storeId: 's1', cardCounter: 5, refundedEventId: 'refunded-1' },
 };
+const released: NewDomainEvent = {
+  type: 'RefundReversed',
+  data: { refundId: 'refund-1', payEventId: 'pay-1', cardId: 'card-1', amount: 3_000, reason: 'released' },
+};
+const release = { kind: 'release_refund', refundId: 'refund-1', storeId: 's1' } as const;
 
 describe('refund authorisation at head office', () => {
   it('authorises the whole pay when no amount is given, bound to the chip counter, with a deadline', () => {
@@ -186,30 +198,55 @@ describe('refund authorisation at head office', () => {
       .given([paid, at(authorised(3_000)), at(completed)])
       .when({ kind: 'complete_refund', refundId: 'refund-1', storeId: 's1', cardCounter: 5, refundedEventId: 'refunded-1' })
       .then([]);
-    spec
+    const givenBack = spec
       .given([paid, at(authorised(3_000))])
-      .when({ kind: 'release_refund', refundId: 'refund-1', storeId: 's2' })
-      .thenThrows({ code: 'not_holder' });
-    const released = spec
-      .given([paid, at(authorised(3_000))])
-      .when({ kind: 'release_refund', refundId: 'refund-1', storeId: 's1' })
-      .then([
-        {
-          type: 'RefundReversed',
-          data: { refundId: 'refund-1', payEventId: 'pay-1', cardId: 'card-1', amount: 3_000, reason: 'released' },
-        },
-      ]);
-    expect(released.refundOfPay.has('pay-1')).toBe(false);
+      .when(release)
+      .then([released]);
+    expect(givenBack.refundOfPay.has('pay-1')).toBe(false);
     spec
-      .given([
-        paid,
-        at(authorised(3_000)),
-        at({
-          type: 'RefundReversed',
-          data: { refundId: 'refund-1', payEventId: 'pay-1', cardId: 'card-1', amount: 3_000, reason: 'released' },
-        }),
-      ])
+      .given([paid, at(authorised(3_000)), at(released)])
       .when({ ...refund, refundId: 'refund-2' })
       .then([authorised(3_000, 'refund-2')]);
+  });
+
+  it('gives a refund back only to the store holding it, whatever its status: not_holder', () => {
+    for (const past of [[], [at(completed)], [at(released)]])
+      spec
+        .given([paid, at(authorised(3_000)), ...past])
+        .when({ ...release, storeId: 's2' })
+        .thenThrows({ code: 'not_holder' });
+  });
+
+  it('refuses to give back a refund that reached the card: already_completed', () => {
+    spec
+      .given([paid, at(authorised(3_000)), at(completed)])
+      .when(release)
+      .thenThrows((error) => (error as DomainRefusal).code === 'already_completed' && error.message.includes('refund-1'));
+  });
+
+  it('gives a refund back once: releasing it again records nothing more', () => {
+    const state = spec
+      .given([paid, at(authorised(3_000)), at(released)])
+      .when(release)
+      .then([]);
+    expect(state.refunds.get('refund-1')?.status).toBe('reversed');
+  });
+
+  it('refuses a refund to a closed card, returned or captured as lost: card_closed', () => {
+    const closed = (reason: string, cardId = 'card-1'): RefundFact =>
+      at({
+        type: 'CardClosed',
+        data: { cardId, userId: 'user-1', reason, storeId: 's1', authorizationId: 'ret-1', unloadedAmount: 7_000 },
+      });
+    for (const reason of ['returned', 'lost'])
+      spec
+        .given([paid, closed(reason)])
+        .when(refund)
+        .thenThrows({ code: 'card_closed' });
+    // Another card's closure does not stop this one's refunds.
+    spec
+      .given([paid, closed('returned', 'card-2')])
+      .when(refund)
+      .then([authorised(3_000)]);
   });
 });

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIssuerMasterKeys } from '../../card/index.js';
-import { encodeEnvelope, encodeEvent, generateSigningKey } from '../../contracts/index.js';
+import { encodeEnvelope, encodeEvent, generateSigningKey, type NewDomainEvent } from '../../contracts/index.js';
 import { pb, subjects } from '../../contracts/index.js';
 import { BlacklistCache, HeadOfficeLink } from '../../edge/purse/index.js';
 import { SqliteEventStore } from '../../eventstore/index.js';
@@ -17,6 +17,7 @@ import { provisionStore } from '../../host/provisioning/index.js';
 import { headOfficeFiles } from '../../host/provisioning/index.js';
 import { natsConnectOptions, startNatsServer, type NatsServer } from '../../infra/nats/index.js';
 import { until } from '../../testkit/purse-world.js';
+import { cardPrimaryIssued, userRegistered } from '../support/host-events.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 
@@ -35,6 +36,11 @@ describe('purse subjects under store permissions', () => {
     open.push(nc);
     return nc;
   };
+  /** Asks head office's inquiry centre on the store's own subject, over the store's own connection. */
+  const inquirer = (nc: NatsConnection, storeId: string) => async (request: Parameters<typeof pb.InquiryRequest.encode>[0]) =>
+    pb.InquiryReply.decode(
+      (await nc.request(subjects.inquiry(storeId), pb.InquiryRequest.encode(request).finish(), { timeout: 2_000 })).data,
+    );
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'cardsys-purse-perm-'));
@@ -113,11 +119,7 @@ describe('purse subjects under store permissions', () => {
   });
 
   it("a store's refund, refund release, PIN unblock and card return (a lost card's too) name itself, or are refused", async () => {
-    const edgeA = await connectWith(credsA);
-    const ask = async (request: Parameters<typeof pb.InquiryRequest.encode>[0]) =>
-      pb.InquiryReply.decode(
-        (await edgeA.request(subjects.inquiry('A'), pb.InquiryRequest.encode(request).finish(), { timeout: 2_000 })).data,
-      );
+    const ask = inquirer(await connectWith(credsA), 'A');
     const card = '00000000000000a1';
     const asB = [
       { refund: { refundId: '00000000000000c1', payEventId: 'pay-1', cardId: card, amount: 100, cardCounter: 1 } },
@@ -156,11 +158,7 @@ describe('purse subjects under store permissions', () => {
       code: 'pay_other_store',
     });
     // Store B refunds its own pay; store A cannot give B's refund back, store B can.
-    const edgeB = await connectWith(credsB);
-    const askB = async (request: Parameters<typeof pb.InquiryRequest.encode>[0]) =>
-      pb.InquiryReply.decode(
-        (await edgeB.request(subjects.inquiry('B'), pb.InquiryRequest.encode(request).finish(), { timeout: 2_000 })).data,
-      );
+    const askB = inquirer(await connectWith(credsB), 'B');
     const refundOfB = { ...asB[0]!.refund!, refundId: '00000000000000c5', payEventId: payOfB };
     expect(await askB({ storeId: 'B', terminalId: 't', refund: refundOfB })).toMatchObject({ ok: true, code: 'refund_authorised' });
     expect(await ask({ storeId: 'A', terminalId: 't', refundRelease: { refundId: refundOfB.refundId } })).toMatchObject({
@@ -172,11 +170,78 @@ describe('purse subjects under store permissions', () => {
       ok: true,
       code: 'released',
     });
+    // Given back already: head office says so, records nothing more, and still tells store A nothing.
+    expect(await askB({ storeId: 'B', terminalId: 't', refundRelease: { refundId: refundOfB.refundId } })).toMatchObject({
+      ok: true,
+      code: 'already_released',
+      message: expect.stringContaining('already given back'),
+    });
+    expect(await ask({ storeId: 'A', terminalId: 't', refundRelease: { refundId: refundOfB.refundId } })).toMatchObject({
+      ok: false,
+      code: 'not_holder',
+    });
     expect(await ask({ storeId: 'A', terminalId: 't', refundRelease: { refundId: '00000000000000c1' } })).toMatchObject({
       ok: false,
       code: 'unknown_refund',
     });
     expect(await ask({ storeId: 'A', terminalId: 't', ...asB[4] })).toMatchObject({ ok: false, code: 'unknown_card' });
+  });
+
+  it("as itself, a store cannot capture a card not reported lost, send a card's balance to another account, nor guess a holder's identity", async () => {
+    const ask = inquirer(await connectWith(credsA), 'A');
+    const [returned, unblocked] = ['00000000000000d1', '00000000000000d2'];
+    const bankId = (cardPrimaryIssued(returned, 'user-d1') as Extract<NewDomainEvent, { type: 'CardPrimaryIssued' }>).data.bankId!;
+    await centre.openAccount(bankId, 10_000);
+    await writer.append(
+      [
+        userRegistered('user-d1', 'A'),
+        cardPrimaryIssued(returned, 'user-d1'),
+        userRegistered('user-d2', 'A'),
+        cardPrimaryIssued(unblocked, 'user-d2'),
+      ].map((event) => ({ event, streamId: 'hq' })),
+    );
+    const unload = { authorizationId: '00000000000000e1', cardId: returned, bankId, cardCounter: 1 };
+
+    // Captured as lost, a card's balance is terminated and nobody credited: not for a card never reported lost,
+    // nor for one blacklisted for another reason.
+    expect(await ask({ storeId: 'A', terminalId: 't', unload: { ...unload, lostCard: true } })).toMatchObject({
+      ok: false,
+      code: 'not_reported_lost',
+    });
+    await centre.changeBlacklist('blacklist', returned, 'stolen');
+    expect(
+      await ask({ storeId: 'A', terminalId: 't', unload: { ...unload, authorizationId: '00000000000000e2', lostCard: true } }),
+    ).toMatchObject({
+      ok: false,
+      code: 'not_reported_lost',
+    });
+    await centre.changeBlacklist('reinstate', returned, 'found');
+    // A return credits only the account the card was issued for.
+    expect(
+      await ask({ storeId: 'A', terminalId: 't', unload: { ...unload, authorizationId: '00000000000000e3', bankId: '00012340000001' } }),
+    ).toMatchObject({
+      ok: false,
+      code: 'card_mismatch',
+    });
+
+    // Five wrong identities within a day are refused as such; from the sixth, not even the right one is checked.
+    const unblock = (n: number, who: { name: string; birthDate: string }) =>
+      ask({
+        storeId: 'A',
+        terminalId: 't',
+        pinUnblock: { authorizationId: `00000000000000f${n}`, cardId: unblocked, pinResets: 0, ...who },
+      });
+    const { personal } = (userRegistered('user-d2', 'A') as Extract<NewDomainEvent, { type: 'UserRegistered' }>).data;
+    const registered = { name: personal!.name!, birthDate: personal!.birthDate! };
+    for (let n = 1; n <= 5; n++)
+      expect(await unblock(n, { ...registered, birthDate: `1990-04-0${n + 1}` })).toMatchObject({
+        ok: false,
+        code: 'identity_mismatch',
+      });
+    expect(await unblock(6, registered)).toMatchObject({
+      ok: false,
+      code: 'too_many_attempts',
+    });
   });
 
   it('a store cannot publish blacklist changes nor ask on behalf of another store', async () => {
