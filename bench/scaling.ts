@@ -27,7 +27,9 @@ export interface ScalingBenchOptions {
   events?: number;
   /** Events per batch. */
   batchEvents?: number;
-  /** How long head office's CPU is measured while the stores only send heartbeats. */
+  /** Batches unconfirmed at most across all stores: the same load on head office at every N. */
+  inFlightBatches?: number;
+  /** How long head office's CPU is watched while the stores only send heartbeats (the quietest 2 s count). */
   idleMs?: number;
   /** Raw JetStream publish: most acks awaited at once. */
   publishWindow?: number;
@@ -47,7 +49,11 @@ export interface ScalingRow {
   headOfficeStartGoal: string;
   /** From spawning `cardsys host` (the stores connected already) until every store's sync request was answered. */
   answeringAllSeconds: number;
-  /** Head office's CPU while the N stores only send heartbeats (one sync request each per 2 s), % of one core. */
+  /**
+   * Head office's CPU while the N stores only send heartbeats (one sync request each per 2 s), % of
+   * one core: the quietest 2 s of the watch, after the work that follows a start (sealing and
+   * publishing every store's issuance snapshot) is done.
+   */
   idleCpuPercent: number;
   committedEventsPerSecond: number;
   /** Head office's CPU time over the run per event committed. */
@@ -64,6 +70,7 @@ export interface ScalingRow {
 export interface ScalingFigures {
   events: number;
   batchEvents: number;
+  inFlightBatches: number;
   /** One row per N. */
   table: ScalingRow[];
   /** The same envelopes (those of the first N), one JetStream message each with a msgID, on a plain nats-server. */
@@ -77,7 +84,8 @@ const DEFAULTS = {
   stores: SCALING_STORES,
   events: 100_000,
   batchEvents: 20,
-  idleMs: 4000,
+  inFlightBatches: 16,
+  idleMs: 6000,
   publishWindow: 2000,
   headOfficeNodeOptions: [] as string[],
 };
@@ -88,7 +96,14 @@ export async function benchScaling(options: ScalingBenchOptions = {}): Promise<S
   const progress = options.progress ?? (() => undefined);
   const { table, envelopes } = await measureScaling(options);
   const rawJetStream = await rawPublish(envelopes, settings.publishWindow, progress);
-  return { events: settings.events, batchEvents: settings.batchEvents, table, rawJetStream, goals: goalsOf(table) };
+  return {
+    events: settings.events,
+    batchEvents: settings.batchEvents,
+    inFlightBatches: settings.inFlightBatches,
+    table,
+    rawJetStream,
+    goals: goalsOf(table),
+  };
 }
 
 /** The scaling table alone, a deployment for each N in turn; and the envelopes the first N's stores sent. */
@@ -184,15 +199,15 @@ async function measureAt(stores: number, settings: typeof DEFAULTS, progress: (m
     await simulator.untilAllAnswered(120_000);
     const answeringAllSeconds = secondsSince(started);
 
-    const idleBefore = cpuSecondsOf(host.pid!);
-    await new Promise((resolve) => setTimeout(resolve, settings.idleMs));
-    const idleCpuPercent = Math.round(((cpuSecondsOf(host.pid!) - idleBefore) * 1e6) / settings.idleMs) / 10;
+    const idleCpuPercent = await quietestCpuPercent(host.pid!, settings.idleMs);
 
     progress(`scaling: ${stores} stores send ${settings.events.toLocaleString('en')} events in batches of ${settings.batchEvents}`);
     let peakRss = rssBytesOf(host.pid!);
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytesOf(host.pid!))), 200);
     const cpuBefore = cpuSecondsOf(host.pid!);
-    const run = await simulator.run({ events: settings.events, batchEvents: settings.batchEvents }).finally(() => clearInterval(sampler));
+    const run = await simulator
+      .run({ events: settings.events, batchEvents: settings.batchEvents, inFlight: settings.inFlightBatches })
+      .finally(() => clearInterval(sampler));
     const cpu = cpuSecondsOf(host.pid!) - cpuBefore;
     const row: ScalingRow = {
       stores,
@@ -255,6 +270,18 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(killer);
+}
+
+/** The process's lowest CPU use, % of one core, over slices of at most 2 s during `ms`. */
+async function quietestCpuPercent(pid: number, ms: number): Promise<number> {
+  const slice = Math.min(2000, ms);
+  let lowest = Number.POSITIVE_INFINITY;
+  for (let watched = 0; watched + slice <= ms; watched += slice) {
+    const before = cpuSecondsOf(pid);
+    await new Promise((resolve) => setTimeout(resolve, slice));
+    lowest = Math.min(lowest, ((cpuSecondsOf(pid) - before) * 1000) / slice);
+  }
+  return Math.round(lowest * 1000) / 10;
 }
 
 /** The process's user and system CPU time so far (Linux /proc). */

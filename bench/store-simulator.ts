@@ -2,7 +2,8 @@
 // each simulated store connects with its own provisioned NATS credentials and inbox prefix (inside
 // its own account on the hub), publishes its events as an edge's replicator does (hash-chained
 // envelopes in EventBatch messages with a signed chain head, on cardsys.events.<id>, under the
-// edge's Nats-Msg-Id, at most a window of batches unconfirmed), asks head office where it stands
+// edge's Nats-Msg-Id, at most a window of batches unconfirmed, and across all stores the same
+// number unconfirmed whatever their number), asks head office where it stands
 // every heartbeat as the replicator does, and waits for head office's StoreAcks. What an edge does
 // besides (its log and fsyncs, edge.db, the POS) is left out, and the batches are made and signed
 // before the clock starts, so the simulator costs little beside what it measures.
@@ -49,6 +50,12 @@ export interface SimulationRun {
   batchEvents: number;
   /** Batches each store keeps unconfirmed at most (the replicator's window, 8). */
   window?: number;
+  /**
+   * Batches unconfirmed at most across all stores (default: two stores' windows). The same at every
+   * number of stores, so that StoreAck latency measures head office under the same load, not the
+   * queue of N windows filled at once (which makes latency grow as N × window / throughput).
+   */
+  inFlight?: number;
   /** Gives up when head office has not confirmed everything by then. */
   timeoutMs?: number;
 }
@@ -76,7 +83,7 @@ interface PreparedBatch {
   publishedAt?: number;
 }
 
-const DEFAULTS = { heartbeatMs: 2000, connectConcurrency: 32, window: 8, timeoutMs: 600_000 };
+const DEFAULTS = { heartbeatMs: 2000, connectConcurrency: 32, window: 8, inFlight: 16, timeoutMs: 600_000 };
 /** The heartbeats of all stores are spread over this many slices of one heartbeat period. */
 const HEARTBEAT_SLICES = 20;
 
@@ -128,15 +135,20 @@ class SimulatedEdge {
     return this.confirmedBatches === this.batches.length;
   }
 
-  /** Publishes while the window has room. */
-  pump(window: number): void {
-    while (this.nextBatch < this.batches.length && this.nextBatch - this.confirmedBatches < window) {
-      const batch = this.batches[this.nextBatch++]!;
-      batch.publishedAt = performance.now();
-      this.js
-        .publish(subjects.events(this.store.storeId), batch.data, { msgID: batch.msgID })
-        .catch((error: Error) => this.hooks.failed(new Error(`store ${this.store.storeId}: publishing ${batch.msgID}: ${error.message}`)));
-    }
+  /** Batches published and not yet confirmed. */
+  get outstanding(): number {
+    return this.nextBatch - this.confirmedBatches;
+  }
+
+  /** Publishes the next batch if there is one and the window has room. */
+  publishNext(window: number): boolean {
+    if (this.nextBatch >= this.batches.length || this.outstanding >= window) return false;
+    const batch = this.batches[this.nextBatch++]!;
+    batch.publishedAt = performance.now();
+    this.js
+      .publish(subjects.events(this.store.storeId), batch.data, { msgID: batch.msgID })
+      .catch((error: Error) => this.hooks.failed(new Error(`store ${this.store.storeId}: publishing ${batch.msgID}: ${error.message}`)));
+    return true;
   }
 
   private onAck(data: Uint8Array): void {
@@ -231,7 +243,7 @@ export class StoreSimulator {
 
   /** Every store sends its share of `events` and waits until head office confirmed all of it. */
   async run(run: SimulationRun): Promise<SimulationFigures> {
-    const { window, timeoutMs } = { ...DEFAULTS, ...definedOnly(run) };
+    const { window, inFlight, timeoutMs } = { ...DEFAULTS, ...definedOnly(run) };
     const perStore = Math.floor(run.events / this.edges.length);
     const extra = run.events % this.edges.length;
     if (perStore === 0) throw new Error(`${run.events} events cannot be spread over ${this.edges.length} stores`);
@@ -240,8 +252,20 @@ export class StoreSimulator {
     this.heartbeats = { answered: 0, failed: 0 };
     const started = performance.now();
     const deadline = started + timeoutMs;
-    for (const edge of this.edges) edge.pump(window);
     let pending = this.edges.filter((edge) => !edge.done);
+    // The stores take turns to publish, one batch each, while fewer than `inFlight` are out.
+    let turn = 0;
+    const publish = () => {
+      let outstanding = pending.reduce((sum, edge) => sum + edge.outstanding, 0);
+      for (let tried = 0; outstanding < inFlight && tried < pending.length; ) {
+        const edge = pending[turn++ % pending.length]!;
+        if (edge.publishNext(window)) {
+          outstanding++;
+          tried = 0;
+        } else tried++;
+      }
+    };
+    publish();
     while (pending.length > 0) {
       if (this.failure) throw this.failure;
       if (performance.now() > deadline)
@@ -255,8 +279,8 @@ export class StoreSimulator {
           resolve();
         };
       });
-      for (const edge of pending) edge.pump(window);
       pending = pending.filter((edge) => !edge.done);
+      publish();
     }
     const ms = performance.now() - started;
     const sorted = [...this.latencies].sort((a, b) => a - b);
