@@ -167,6 +167,15 @@ export interface SnapshotChange {
   bankId: string | undefined;
 }
 
+const SNAPSHOT_STORES = 'SELECT store_id, sealing_key FROM issuance_stores WHERE registered = 1 AND sealing_key IS NOT NULL';
+
+interface SnapshotStoreRow {
+  store_id: string;
+  sealing_key: Buffer;
+}
+
+const snapshotStoreOf = (row: SnapshotStoreRow): SnapshotStore => ({ storeId: row.store_id, sealingKey: new Uint8Array(row.sealing_key) });
+
 /** Queries over the issuance snapshot read model, for the publisher and on-demand lookups. */
 export class IssuanceSnapshotReader {
   constructor(private readonly db: Database.Database) {}
@@ -182,17 +191,13 @@ export class IssuanceSnapshotReader {
 
   /** Registered stores with a sealing key: the ones that get snapshots. */
   stores(): SnapshotStore[] {
-    const rows = this.db
-      .prepare('SELECT store_id, sealing_key FROM issuance_stores WHERE registered = 1 AND sealing_key IS NOT NULL ORDER BY store_id')
-      .all() as Array<{
-      store_id: string;
-      sealing_key: Buffer;
-    }>;
-    return rows.map((row) => ({ storeId: row.store_id, sealingKey: new Uint8Array(row.sealing_key) }));
+    const rows = sql(this.db, `${SNAPSHOT_STORES} ORDER BY store_id`).all() as SnapshotStoreRow[];
+    return rows.map(snapshotStoreOf);
   }
 
   store(storeId: string): SnapshotStore | undefined {
-    return this.stores().find((store) => store.storeId === storeId);
+    const row = sql(this.db, `${SNAPSHOT_STORES} AND store_id = ?`).get(storeId) as SnapshotStoreRow | undefined;
+    return row && snapshotStoreOf(row);
   }
 
   /** The home stores whose users this store may finish: itself and its nearby stores. */

@@ -258,22 +258,22 @@ export async function startSnapshotPublisher(options: SnapshotPublisherOptions):
   };
 
   let stopped = false;
+  // A store registered or given a new key adds a change to the feed, so the feed's head (and its
+  // id, new when the read model is rebuilt) says when to publish: a poll costs the same at any
+  // number of stores.
   let lastSeen = -1;
-  let lastStores = '';
+  let lastFeed = '';
   let wake: () => void = () => {};
   const poll = async () => {
     while (!stopped && options.follow !== false) {
       try {
         const head = reader.headChangeSeq();
-        const stores = reader
-          .stores()
-          .map((store) => store.storeId)
-          .join(',');
-        if (head !== lastSeen || stores !== lastStores) {
+        const feed = reader.feedId();
+        if (head !== lastSeen || feed !== lastFeed) {
           const figures = await publishPending();
           if (figures.failedStores === 0) {
             lastSeen = head;
-            lastStores = stores;
+            lastFeed = feed;
           }
         }
       } catch (error) {
