@@ -31,7 +31,11 @@ export interface ReplicatorOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   publishTimeoutMs?: number;
-  /** How often to ask head office where it stands even when all is quiet (0: never): head office sees the store alive. */
+  /**
+   * How often to ask head office where it stands when all is quiet (0: never): head office sees the
+   * store alive. Not while StoreAcks come: they say it already, and a chain's stores all asking at
+   * their busiest would cost head office the most when it has the least to spare.
+   */
   heartbeatMs?: number;
 }
 
@@ -114,6 +118,7 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
   private syncing = false;
   /** StoreAcks received on the ack subject, so a sync answer can tell whether one came while it was asked. */
   private acksReceived = 0;
+  private lastAckAt = 0;
   private lastError: string | undefined;
   private readonly stopCommitListener: () => void;
 
@@ -152,12 +157,17 @@ export class Replicator extends EventEmitter<{ progress: [ReplicationProgress] }
       callback: (error, msg) => {
         if (error) return this.fail(`ack subscription: ${error.message}`);
         this.acksReceived++;
+        this.lastAckAt = Date.now();
         this.onAck(msg.data, 'ack');
       },
     });
     void this.watchConnection(nc);
     this.stallTimer = setInterval(() => this.checkStall(), Math.max(50, this.settings.stallMs / 2));
-    if (this.settings.heartbeatMs > 0) this.heartbeatTimer = setInterval(() => void this.sync(), this.settings.heartbeatMs);
+    const { heartbeatMs } = this.settings;
+    if (heartbeatMs > 0)
+      this.heartbeatTimer = setInterval(() => {
+        if (Date.now() - this.lastAckAt >= heartbeatMs) void this.sync();
+      }, heartbeatMs);
     void this.sync();
     this.pump();
   }

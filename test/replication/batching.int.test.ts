@@ -81,4 +81,28 @@ describe('replicator batching', () => {
     await edge.replicator.whenConfirmed(1);
     expect(sequencesOf(await b.storedEnvelopes('s1'))).toEqual({ count: 1, inOrder: true, unique: 1 });
   });
+
+  it('asks head office where it stands only when no StoreAck came for a heartbeat: not while its events are being confirmed', async () => {
+    const b = (backbone = await startBackbone(['s1']));
+    const asked: number[] = [];
+    b.nc.subscribe(subjects.sync('s1'), { callback: () => void asked.push(Date.now()) });
+    await b.nc.flush();
+    await b.startIngest();
+    const edge = await b.startEdge('s1', { replication: { heartbeatMs: 200 } });
+    await edge.nats;
+    // Busy: an event every 50 ms for 1.5 s, each confirmed by a StoreAck.
+    const busyFrom = Date.now();
+    for (let i = 1; i <= 30; i++) {
+      await edge.log.append([purchase(i)]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await edge.replicator.whenConfirmed(30);
+    const busyTo = Date.now();
+    // Quiet: the heartbeat goes on.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const whileBusy = asked.filter((at) => at > busyFrom + 250 && at <= busyTo).length;
+    const whileQuiet = asked.filter((at) => at > busyTo + 250).length;
+    expect(whileBusy).toBe(0);
+    expect(whileQuiet).toBeGreaterThanOrEqual(3);
+  });
 });
