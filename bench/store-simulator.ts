@@ -37,7 +37,7 @@ export interface StoreSimulatorOptions {
   /** CA of the hub's TLS certificate. */
   tlsCa?: string;
   stores: SimulatedStore[];
-  /** How often each store asks head office where it stands (the replicator's heartbeat, 2 s); 0: never. */
+  /** How often each store asks head office where it stands when no StoreAck came (the replicator's heartbeat, 2 s); 0: never. */
   heartbeatMs?: number;
   /** Connections opened at once while connecting. */
   connectConcurrency?: number;
@@ -94,6 +94,8 @@ class SimulatedEdge {
   private nextBatch = 0;
   private confirmedBatches = 0;
   confirmedSeq = 0;
+  /** When the last StoreAck came (performance.now()): a store confirmed within a heartbeat does not ask. */
+  lastAckAt = Number.NEGATIVE_INFINITY;
   private readonly js: JetStreamClient;
 
   constructor(
@@ -160,6 +162,7 @@ class SimulatedEdge {
     }
     if (ack.resendFrom > 0)
       return this.hooks.failed(new Error(`head office refused store ${ack.storeId}'s batch from ${ack.resendFrom}: ${ack.reason}`));
+    this.lastAckAt = performance.now();
     if (ack.confirmedSeq <= this.confirmedSeq) return;
     this.confirmedSeq = ack.confirmedSeq;
     const now = performance.now();
@@ -297,14 +300,16 @@ export class StoreSimulator {
     };
   }
 
-  /** Each store asks `cardsys.hq.sync.<id>` once a heartbeat, the stores spread over the period. */
+  /** Each store asks `cardsys.hq.sync.<id>` once a heartbeat without a StoreAck, the stores spread over the period. */
   private startHeartbeats(): void {
     const { heartbeatMs } = { ...DEFAULTS, ...definedOnly(this.options) };
     if (heartbeatMs <= 0) return;
     let slice = 0;
     this.heartbeatTimer = setInterval(() => {
       const size = Math.ceil(this.edges.length / HEARTBEAT_SLICES);
+      const quietSince = performance.now() - heartbeatMs;
       for (const edge of this.edges.slice(slice * size, (slice + 1) * size)) {
+        if (edge.lastAckAt > quietSince) continue;
         edge.nc.request(subjects.sync(edge.store.storeId), new Uint8Array(0), { timeout: 5000 }).then(
           () => this.heartbeats.answered++,
           () => this.heartbeats.failed++,
