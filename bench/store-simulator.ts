@@ -4,7 +4,7 @@
 // envelopes in EventBatch messages with a signed chain head, on cardsys.events.<id>, under the
 // edge's Nats-Msg-Id, at most a window of batches unconfirmed, and across all stores the same
 // number unconfirmed whatever their number), asks head office where it stands
-// every heartbeat as the replicator does, and waits for head office's StoreAcks. What an edge does
+// every quiet heartbeat as the replicator does, and waits for head office's StoreAcks. What an edge does
 // besides (its log and fsyncs, edge.db, the POS) is left out, and the batches are made and signed
 // before the clock starts, so the simulator costs little beside what it measures.
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
