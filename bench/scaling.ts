@@ -11,11 +11,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { generateSealingKey, generateSigningKey } from '../contracts/index.js';
 import { headOfficeFiles, storeRecordOf, writeHubNatsConfig, writeStoreRecord } from '../host/provisioning/index.js';
 import { CARDSYS_BIN, freePort } from '../infra/index.js';
-import { createCredentials, startNatsServer } from '../infra/nats/index.js';
+import { createCredentials, natsConnectOptions, natsTlsOptions, snapshotsStreamLastSeq, startNatsServer } from '../infra/nats/index.js';
 import type { Goal } from './goals.js';
 import { definedOnly, rawJetStreamPublish } from './pipeline.js';
 import { type SimulatedStore, type SimulationFigures, StoreSimulator } from './store-simulator.js';
@@ -198,6 +199,7 @@ async function measureAt(stores: number, settings: typeof DEFAULTS, progress: (m
     progress(`scaling: ${stores} stores: head office healthy after ${headOfficeStartSeconds} s`);
     await simulator.untilAllAnswered(120_000);
     const answeringAllSeconds = secondsSince(started);
+    await untilSnapshotsPublished(hub.url, hqDataDir, stores, progress);
 
     const idleCpuPercent = await quietestCpuPercent(host.pid!, settings.idleMs);
 
@@ -270,6 +272,34 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(killer);
+}
+
+/**
+ * Waits until head office has published every store's first issuance snapshot (a seal each, what
+ * follows a start), read on the hub with head office's snapshot credentials: the stream holds at
+ * least a message per store and has stopped growing.
+ */
+async function untilSnapshotsPublished(hubUrl: string, hqDataDir: string, stores: number, progress: (message: string) => void) {
+  const files = headOfficeFiles(hqDataDir);
+  const nc = await connect({ servers: hubUrl, ...natsConnectOptions(files.natsCreds.snapshots), ...natsTlsOptions(files.tlsCa.cert) });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + 300_000;
+    let last = -1;
+    let steadySince = Date.now();
+    for (;;) {
+      const seq = await snapshotsStreamLastSeq(jsm).catch(() => 0);
+      if (seq !== last) {
+        last = seq;
+        steadySince = Date.now();
+      } else if (seq >= stores && Date.now() - steadySince >= 2000) break;
+      if (Date.now() > deadline) throw new Error(`head office published ${seq} snapshot messages for ${stores} stores in 300 s`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    progress(`scaling: ${stores} stores: every store's first snapshot published (${last.toLocaleString('en')} messages)`);
+  } finally {
+    await nc.close();
+  }
 }
 
 /** The process's lowest CPU use, % of one core, over slices of at most 2 s during `ms`. */
