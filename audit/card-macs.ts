@@ -29,7 +29,8 @@ export interface CardTransaction {
   terminalId: Uint8Array;
 }
 
-interface CardKey {
+/** One card's MAC key, expanded: what `CardMacs.key` gives, for a caller that keeps it with the card. */
+export interface CardKey {
   rk: Uint32Array;
   k1: Uint32Array;
   /** CBC state after the first block, the same for every message. */
@@ -177,12 +178,23 @@ export class CardMacs {
     return macBytes();
   }
 
+  /** The card's key, derived on first use. Throws for a malformed card id. */
+  key(cardId: string): CardKey {
+    return this.card(cardId);
+  }
+
   /**
    * Whether `mac` is the card's MAC over the transaction; `macAt` and `macLength` say where it
-   * lies in `mac` when that is a larger buffer (a payload read in place).
+   * lies in `mac` when that is a larger buffer (a payload read in place). `card`: its id, or its
+   * key from `key()`.
    */
-  check(cardId: string, transaction: CardTransaction & { mac: Uint8Array }, macAt = 0, macLength = transaction.mac.length): boolean {
-    macInto(this.card(cardId), transaction);
+  check(
+    card: string | CardKey,
+    transaction: CardTransaction & { mac: Uint8Array },
+    macAt = 0,
+    macLength = transaction.mac.length,
+  ): boolean {
+    macInto(typeof card === 'string' ? this.card(card) : card, transaction);
     return sameMac(transaction.mac, macAt, macLength);
   }
 }

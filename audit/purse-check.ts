@@ -18,7 +18,7 @@ import {
   type PurseMovement,
   purseMovementOf,
 } from '../domain/index.js';
-import { CardMacs, type CardTransaction } from './card-macs.js';
+import { CardMacs, type CardKey, type CardTransaction } from './card-macs.js';
 import { readMovementFields, type MovementFields } from './movement-fields.js';
 import type { ChainedEvent } from './chain-check.js';
 import { CHECKS, type Check, type Report } from './findings.js';
@@ -57,6 +57,8 @@ interface CardState {
   ledger: CardLedger | undefined;
   /** Movements stored ahead of a counter not seen yet. */
   waiting: Map<number, RecordedMovement> | undefined;
+  /** The card's MAC key, kept here: one lookup of the card per movement. */
+  macKey: CardKey | undefined;
 }
 
 const CHECK_OF: Record<DivergenceKind, Check> = {
@@ -211,9 +213,17 @@ export class PurseAuditor {
   }
 
   /** `mac` holds the card MAC at `macAt` (`macLength` bytes). */
-  private macValid({ movement, where }: RecordedMovement, mac: Uint8Array, macAt: number, macLength: number, terminalId: string): boolean {
+  private macValid(
+    card: CardState,
+    { movement, where }: RecordedMovement,
+    mac: Uint8Array,
+    macAt: number,
+    macLength: number,
+    terminalId: string,
+  ): boolean {
     if (this.cardMacs === undefined) return true;
     try {
+      card.macKey ??= this.cardMacs.key(movement.cardId);
       const transaction = this.transaction;
       transaction.operation = chipOperationOf(movement.kind);
       transaction.counter = movement.counter;
@@ -221,7 +231,7 @@ export class PurseAuditor {
       transaction.newBalance = movement.newBalance;
       transaction.terminalId = this.terminalBytes(terminalId);
       transaction.mac = mac;
-      return this.cardMacs.check(movement.cardId, transaction, macAt, macLength);
+      return this.cardMacs.check(card.macKey, transaction, macAt, macLength);
     } catch (error) {
       this.fail(CHECKS.cardMac, where, `card ${movement.cardId}: the MAC cannot be checked: ${(error as Error).message}`);
       return true;
@@ -230,12 +240,12 @@ export class PurseAuditor {
 
   private movement(recorded: RecordedMovement, mac: Uint8Array, macAt: number, macLength: number, terminalId: string): void {
     const { movement } = recorded;
-    movement.macValid = this.macValid(recorded, mac, macAt, macLength, terminalId);
     let card = this.cards.get(movement.cardId);
     if (card === undefined) {
-      card = { ledger: this.fromGenesis ? newCardLedger(movement.cardId) : undefined, waiting: undefined };
+      card = { ledger: this.fromGenesis ? newCardLedger(movement.cardId) : undefined, waiting: undefined, macKey: undefined };
       this.cards.set(movement.cardId, card);
     }
+    movement.macValid = this.macValid(card, recorded, mac, macAt, macLength, terminalId);
     card.ledger ??= anchoredLedger(movement);
     if (movement.counter > card.ledger.counter + 1) {
       card.waiting ??= new Map();

@@ -1,219 +1,99 @@
-// Replay and verify: reads every record once, hashes each envelope once, verifies each signed head
-// once, decodes only the payloads the purse checks need, and reports what failed.
-import { hash as digest } from 'node:crypto';
-import { decodeEvent, HQ_ORIGIN, isEventType, mayWrite, pb, type ChainHead } from '../contracts/index.js';
-import { readEnvelope, type EnvelopeView } from './envelope-view.js';
-import type { IssuerMasterKeys } from '../card/index.js';
-import { ChainAuditor, type ChainSummary, type ChainedEvent } from './chain-check.js';
-import { CHECKS, type Finding } from './findings.js';
-import type { KeyRing } from './keys.js';
-import type { PurseSummary } from './purse-check.js';
-import { inThreadPurse, workerPurse } from './purse-channel.js';
-import type { AuditRecord, RecordSource } from './records.js';
-import { CHAIN_HEAD_RECORD_TYPE, originOfStream } from '../eventstore/index.js';
+// Replay and verify: the checks of verify.ts over a source, in this thread or in a worker thread
+// while this one reads. A replay costs the source's read (SQLite or an export file) plus the
+// checks; with the worker the two run on two cores at once. Each batch goes over packed
+// (packed-batch.ts), a few batches read ahead and no more: on a machine whose other core is busy
+// the two threads take turns on one, and the replay costs what it does in one thread plus the
+// packing.
+import { Worker } from 'node:worker_threads';
+import { siblingModule, workerSource } from '../infra/index.js';
+import type { Finding } from './findings.js';
+import { BatchPacker, type VerifyWorkerCommand, type VerifyWorkerData, type VerifyWorkerReply } from './packed-batch.js';
+import { verifyRecords, type ReplayResult, type VerifyOptions } from './verify.js';
 
-export interface ReplayOptions {
-  source: RecordSource;
-  keys: KeyRing;
-  /** Issuer master keys, to check card MACs; without them MACs are not checked (and a note says so). */
-  issuerKeys?: IssuerMasterKeys;
-  /** The source starts at the beginning of the history (checks then start from genesis). */
-  fromGenesis: boolean;
-  /** Called after each batch with the records read so far. */
-  onProgress?: (records: number, total: number | undefined) => void;
-  /** Run the purse checks in a worker thread beside the chain checks (default: in this thread). */
-  purseInWorker?: boolean;
+export interface ReplayOptions extends VerifyOptions {
+  /**
+   * Run the checks in a worker thread while this thread reads the source (default: in this
+   * thread): reading and checking then take a core each.
+   */
+  inWorker?: boolean;
   /** Extra checks once the events are verified (e.g. the read-model comparison). */
   afterReplay?: () => Promise<{ findings: Finding[]; notes: string[] }>;
 }
 
-export interface ReplayResult {
-  ok: boolean;
-  findings: Finding[];
-  records: number;
-  events: number;
-  heads: number;
-  seconds: number;
-  eventsPerSecond: number;
-  origins: ChainSummary[];
-  purse: PurseSummary;
-  /** What the audit could not check, and why. */
-  notes: string[];
-}
-
 export async function replayAndVerify(options: ReplayOptions): Promise<ReplayResult> {
-  const findings: Finding[] = [];
-  const report = (finding: Finding) => void findings.push(finding);
-  const notes: string[] = [];
-  const purse = options.purseInWorker
-    ? workerPurse(options.issuerKeys, options.fromGenesis)
-    : inThreadPurse(options.issuerKeys, options.fromGenesis);
-  const chains = new ChainAuditor({ keys: options.keys, report, fromGenesis: options.fromGenesis, onEvent: (event) => onEvent(event) });
-
-  const onEvent = (event: ChainedEvent) => {
-    purse.onEvent(event);
-    if (event.origin === HQ_ORIGIN && event.envelope?.eventType === 'StoreKeyRegistered') learnKey(event);
-  };
-  const learnKey = (event: ChainedEvent) => {
-    const registered = decodeEvent('StoreKeyRegistered', event.envelope!.payload);
-    if (registered.type !== 'StoreKeyRegistered' || registered.data.storeId === HQ_ORIGIN) return;
-    const problem = options.keys.add({
-      storeId: registered.data.storeId,
-      keyId: registered.data.keyId,
-      publicKey: registered.data.publicKey,
-    });
-    if (problem)
-      report({
-        check: CHECKS.headSignature,
-        store: event.origin,
-        seq: event.seq,
-        eventId: event.eventId,
-        position: String(event.position),
-        message: problem,
-      });
-  };
-
   const started = performance.now();
-  if (!options.fromGenesis) {
-    // Keys registered before the first record read would otherwise never be learnt.
-    for (const key of await options.source.registeredKeys()) {
-      const problem = options.keys.add(key);
-      if (problem) notes.push(problem);
-    }
-  }
-  const total = await options.source.total();
-  let records = 0;
-  let events = 0;
-  let heads = 0;
-  // A handful of streams, millions of records: work out each stream's origin once, and each
-  // origin's right to write a type once; records come in runs of one stream and one type, so the
-  // last answer is asked first (a string comparison costs less than hashing a fresh string).
-  const origins = new Map<string, string | undefined>();
-  let lastStream: string | undefined;
-  let lastOrigin: string | undefined;
-  let writerOrigin: string | undefined;
-  let writerType: string | undefined;
-  let writerAllowed = true;
-  let chainSummaries: ChainSummary[];
-  let purseSummary: PurseSummary;
-  try {
-    for await (const batch of options.source.batches()) {
-      for (const record of batch) {
-        let origin = lastOrigin;
-        if (record.streamId !== lastStream) {
-          origin = origins.get(record.streamId);
-          if (origin === undefined && !origins.has(record.streamId)) {
-            origin = originOfStream(record.streamId);
-            origins.set(record.streamId, origin);
-          }
-          lastStream = record.streamId;
-          lastOrigin = origin;
-        }
-        if (origin === undefined) continue;
-        if (record.type === CHAIN_HEAD_RECORD_TYPE) {
-          heads += 1;
-          const head = decodeHead(record, origin, report);
-          if (head) chains.head(origin, head, record.position);
-        } else {
-          events += 1;
-          if (origin !== writerOrigin || record.type !== writerType) {
-            writerOrigin = origin;
-            writerType = record.type;
-            writerAllowed = !isEventType(record.type) || mayWrite(origin, record.type);
-          }
-          if (!writerAllowed) {
-            report({
-              check: CHECKS.eventWriter,
-              store: origin,
-              eventId: record.id,
-              position: String(record.position),
-              message: `a ${record.type} in the stream of ${origin === HQ_ORIGIN ? 'head office' : `store ${origin}`}, which may not write that event type`,
-            });
-          }
-          chains.event(origin, chainedEvent(record, origin, chains, report));
-        }
-      }
-      await purse.flush();
-      records += batch.length;
-      options.onProgress?.(records, total);
-    }
-    findings.push(...options.source.integrityFindings());
-    chainSummaries = chains.finish(options.source.openEnd);
-    const hqChain = chainSummaries.find((chain) => chain.origin === HQ_ORIGIN);
-    const debitsComplete = options.fromGenesis && hqChain !== undefined;
-    const purseResult = await purse.finish(debitsComplete);
-    purseSummary = purseResult.summary;
-    findings.push(...purseResult.findings);
-    if (!debitsComplete) notes.push("loads were not matched against account debits: head office's chain is not read from its start");
-  } finally {
-    await purse.close();
-  }
+  const result = options.inWorker ? await verifyInWorker(options) : await verifyRecords(options);
   const seconds = (performance.now() - started) / 1000;
-  if (!options.issuerKeys) notes.push('card MACs were not checked: no issuer master keys were given');
-  if (!options.fromGenesis)
-    notes.push('the replay starts after the beginning: each chain and each card is anchored at its first event read');
+  result.seconds = seconds;
+  result.eventsPerSecond = seconds > 0 ? Math.round(result.events / seconds) : result.events;
   if (options.afterReplay) {
     const after = await options.afterReplay();
-    findings.push(...after.findings);
-    notes.push(...after.notes);
+    result.findings.push(...after.findings);
+    result.notes.push(...after.notes);
+    result.ok = result.findings.length === 0;
   }
-  return {
-    ok: findings.length === 0,
-    findings,
-    records,
-    events,
-    heads,
-    seconds,
-    eventsPerSecond: seconds > 0 ? Math.round(events / seconds) : events,
-    origins: chainSummaries,
-    purse: purseSummary,
-    notes,
+  return result;
+}
+
+/** Batches read and not yet checked, at most. */
+const READ_AHEAD = 3;
+
+async function verifyInWorker(options: ReplayOptions): Promise<ReplayResult> {
+  const data: VerifyWorkerData = {
+    keys: options.keys.list(),
+    registeredKeys: options.fromGenesis ? [] : await options.source.registeredKeys(),
+    issuerKeys: options.issuerKeys,
+    fromGenesis: options.fromGenesis,
+    total: await options.source.total(),
   };
-}
-
-function chainedEvent(record: AuditRecord, origin: string, chains: ChainAuditor, report: (finding: Finding) => void): ChainedEvent {
-  const hash = digest('sha256', record.data, 'hex');
-  let envelope: EnvelopeView | undefined;
+  const worker = new Worker(workerSource(siblingModule('verify-worker', import.meta.url)), { eval: true, workerData: data });
+  let failure: Error | undefined;
+  let sent = 0;
+  let verified = 0;
+  let result: ReplayResult | undefined;
+  let wake: (() => void) | undefined;
+  worker.on('message', (reply: VerifyWorkerReply) => {
+    if (reply.kind === 'verified') {
+      verified += 1;
+      options.onProgress?.(reply.records, data.total);
+    } else if (reply.kind === 'failed') failure = new Error(`the audit's checks failed: ${reply.message}`);
+    else result = reply.result;
+    wake?.();
+  });
+  worker.on('error', (error) => {
+    failure = error;
+    wake?.();
+  });
+  worker.on('exit', (code) => {
+    failure ??= result === undefined ? new Error(`the audit's checks stopped (worker exit code ${code})`) : undefined;
+    wake?.();
+  });
+  const waitFor = (condition: () => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (failure) return reject(failure);
+        if (condition()) return resolve();
+        wake = check;
+      };
+      check();
+    });
   try {
-    envelope = readEnvelope(record.data, { eventId: record.id, storeId: origin, eventType: record.type });
-  } catch (error) {
-    // Still part of the chain: its hash is what its successor must link to.
-    const seq = chains.nextSeq(origin);
-    report({
-      check: CHECKS.decode,
-      store: origin,
-      seq,
-      eventId: record.id,
-      position: String(record.position),
-      message: `stored event ${record.id}: ${(error as Error).message}`,
-    });
-    return { origin, seq, eventId: record.id, position: record.position, hash, envelope: undefined };
-  }
-  if (envelope.storeId !== origin) {
-    report({
-      check: CHECKS.origin,
-      store: origin,
-      seq: envelope.storeSeq,
-      eventId: envelope.eventId,
-      position: String(record.position),
-      message: `an envelope of origin "${envelope.storeId}" is stored in the stream of ${origin}`,
-    });
-  }
-  return { origin, seq: envelope.storeSeq, eventId: envelope.eventId, position: record.position, hash, envelope };
-}
-
-function decodeHead(record: AuditRecord, origin: string, report: (finding: Finding) => void): ChainHead | undefined {
-  try {
-    const head = pb.ChainHeadReceived.decode(record.data).head;
-    if (!head) throw new Error('no head in the record');
-    return head as ChainHead;
-  } catch (error) {
-    report({
-      check: CHECKS.decode,
-      store: origin,
-      position: String(record.position),
-      message: `ChainHeadReceived record ${record.id}: ${(error as Error).message}`,
-    });
-    return undefined;
+    const packer = new BatchPacker();
+    for await (const batch of options.source.batches()) {
+      const packed = packer.pack(batch);
+      worker.postMessage(packed, [packed.meta.buffer as ArrayBuffer, packed.bytes.buffer as ArrayBuffer]);
+      sent += 1;
+      await waitFor(() => sent - verified < READ_AHEAD);
+    }
+    const end: VerifyWorkerCommand = {
+      kind: 'end',
+      openEnd: options.source.openEnd,
+      integrityFindings: options.source.integrityFindings(),
+    };
+    worker.postMessage(end);
+    await waitFor(() => result !== undefined);
+    return result!;
+  } finally {
+    await worker.terminate();
   }
 }

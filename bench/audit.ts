@@ -51,7 +51,7 @@ export async function benchAudit(
   const progress = options.progress ?? context.progress ?? (() => undefined);
   const events = options.events ?? context.auditEvents ?? (Number(process.env.CARDSYS_AUDIT_BENCH_EVENTS) || DEFAULT_EVENTS);
   const batchSize = options.batchSize ?? 10_000;
-  const rounds = options.rounds ?? 2;
+  const rounds = options.rounds ?? 3;
   const dir = mkdtempSync(join(tmpdir(), 'cardsys-bench-audit-'));
   try {
     progress(`writing a signed history of ${events.toLocaleString('en-US')} store events`);
@@ -86,9 +86,8 @@ export async function benchAudit(
             keys,
             issuerKeys: history.issuerKeys,
             fromGenesis: true,
-            // One thread: a worker beside it needs the second core, which a shared machine may not
-            // give (the replay then slows by the worker's whole share, the bare read not at all).
-            purseInWorker: false,
+            // As `cardsys audit replay` runs it: the checks in a worker while this thread reads.
+            inWorker: true,
           });
           return result.records;
         });

@@ -1,18 +1,9 @@
-import {
-  ANY,
-  BACKWARDS,
-  END,
+import type * as EsdbClient from '@eventstore/db-client';
+import type {
+  AllStreamResolvedEvent,
+  AppendExpectedRevision,
   EventStoreDBClient,
-  FORWARDS,
-  NO_STREAM,
-  START,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  binaryEvent,
-  excludeSystemEvents,
-  type AllStreamResolvedEvent,
-  type AppendExpectedRevision,
-  type ResolvedEvent,
+  ResolvedEvent,
 } from '@eventstore/db-client';
 import { DuplicateEventError, WrongExpectedRevisionError, type EventStore } from './event-store.js';
 import type * as port from './event-store.js';
@@ -33,7 +24,7 @@ function toRecord(resolved: ResolvedEvent | AllStreamResolvedEvent): port.Stored
 }
 
 const toEsdbExpected = (expected: port.ExpectedRevision): AppendExpectedRevision =>
-  expected === 'any' ? ANY : expected === 'no_stream' ? NO_STREAM : expected;
+  expected === 'any' ? esdb.ANY : expected === 'no_stream' ? esdb.NO_STREAM : expected;
 
 /**
  * The host event store on EventStoreDB / KurrentDB. Positions are $all commit positions.
@@ -44,6 +35,9 @@ const toEsdbExpected = (expected: port.ExpectedRevision): AppendExpectedRevision
  * what the contract asks: there the callers' expected revisions and the ingest's per-origin
  * sequence check are what keep it out.
  */
+/** The client library, loaded by the first connect: a process on another store does not load it. */
+let esdb: typeof EsdbClient;
+
 export class EsdbEventStore implements EventStore {
   private readonly subscriptions = new Set<port.Subscription>();
 
@@ -54,9 +48,10 @@ export class EsdbEventStore implements EventStore {
 
   /** Connects with a connection string such as `esdb://127.0.0.1:2113?tls=false`. */
   static async connect(url: string): Promise<EsdbEventStore> {
+    esdb ??= await import('@eventstore/db-client');
     let client: EventStoreDBClient;
     try {
-      client = EventStoreDBClient.connectionString(url);
+      client = esdb.EventStoreDBClient.connectionString(url);
     } catch (error) {
       throw new Error(`bad EventStoreDB connection string "${withoutPassword(url)}": ${(error as Error).message}`);
     }
@@ -80,13 +75,13 @@ export class EsdbEventStore implements EventStore {
     try {
       const result = await this.client.appendToStream(
         streamId,
-        records.map((record) => binaryEvent({ id: record.id, type: record.type, data: record.data })),
+        records.map((record) => esdb.binaryEvent({ id: record.id, type: record.type, data: record.data })),
         { expectedRevision: toEsdbExpected(expected) },
       );
       if (!result.position) throw new Error(`EventStoreDB did not return the position of the append to ${streamId}`);
       return { nextExpectedRevision: result.nextExpectedRevision, lastPosition: result.position.commit };
     } catch (error) {
-      if (error instanceof WrongExpectedVersionError) {
+      if (error instanceof esdb.WrongExpectedVersionError) {
         const actual = typeof error.actualVersion === 'bigint' ? error.actualVersion : undefined;
         throw new WrongExpectedRevisionError(streamId, expected, actual);
       }
@@ -96,14 +91,14 @@ export class EsdbEventStore implements EventStore {
 
   async readStream(streamId: string, options: port.ReadStreamOptions = {}): Promise<port.StoredRecord[]> {
     return this.collectStream(streamId, {
-      fromRevision: options.fromRevision ?? START,
-      direction: FORWARDS,
+      fromRevision: options.fromRevision ?? esdb.START,
+      direction: esdb.FORWARDS,
       ...(options.maxCount === undefined ? {} : { maxCount: options.maxCount }),
     });
   }
 
   async streamRevision(streamId: string): Promise<bigint | undefined> {
-    const [last] = await this.collectStream(streamId, { fromRevision: END, direction: BACKWARDS, maxCount: 1 });
+    const [last] = await this.collectStream(streamId, { fromRevision: esdb.END, direction: esdb.BACKWARDS, maxCount: 1 });
     return last?.revision;
   }
 
@@ -115,7 +110,7 @@ export class EsdbEventStore implements EventStore {
         if (record) records.push(record);
       }
     } catch (error) {
-      if (error instanceof StreamNotFoundError) return [];
+      if (error instanceof esdb.StreamNotFoundError) return [];
       throw error;
     }
     return records;
@@ -129,9 +124,9 @@ export class EsdbEventStore implements EventStore {
     for (;;) {
       let seen = 0;
       for await (const resolved of this.client.readAll({
-        fromPosition: from === undefined ? START : { commit: from, prepare: from },
+        fromPosition: from === undefined ? esdb.START : { commit: from, prepare: from },
         maxCount: READ_CHUNK,
-        direction: FORWARDS,
+        direction: esdb.FORWARDS,
       })) {
         seen++;
         const commit = resolved.event?.position.commit;
@@ -146,13 +141,13 @@ export class EsdbEventStore implements EventStore {
   }
 
   async headPosition(): Promise<bigint | undefined> {
-    let from: typeof END | { commit: bigint; prepare: bigint } = END;
+    let from: typeof esdb.END | { commit: bigint; prepare: bigint } = esdb.END;
     for (;;) {
       let seen = 0;
       const page: AsyncIterable<AllStreamResolvedEvent> = this.client.readAll({
         fromPosition: from,
         maxCount: READ_CHUNK,
-        direction: BACKWARDS,
+        direction: esdb.BACKWARDS,
       });
       for await (const resolved of page) {
         seen++;
@@ -168,8 +163,8 @@ export class EsdbEventStore implements EventStore {
   subscribeToAll(options: port.SubscribeOptions): port.Subscription {
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     const source = this.client.subscribeToAll({
-      fromPosition: options.after === undefined ? START : { commit: options.after, prepare: options.after },
-      filter: excludeSystemEvents(),
+      fromPosition: options.after === undefined ? esdb.START : { commit: options.after, prepare: options.after },
+      filter: esdb.excludeSystemEvents(),
     });
     const buffer: port.StoredRecord[] = [];
     let draining: Promise<void> | undefined;

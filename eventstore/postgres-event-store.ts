@@ -1,7 +1,7 @@
 // The host event store on PostgreSQL (node-postgres): for a head office whose events live on a
 // database server that more than one head-office process can reach.
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type pgTypes from 'pg';
 import type { Logger } from '../infra/index.js';
 import { AppendSignal, startCatchUpSubscription } from './catch-up-subscription.js';
 import { DuplicateEventError, WrongExpectedRevisionError, type EventStore } from './event-store.js';
@@ -88,10 +88,13 @@ export function postgresTarget(url: string, schema?: string): PostgresTarget {
  * Subscriptions wake on LISTEN/NOTIFY (sent by the appending transaction, delivered on commit)
  * and poll as a fallback for notifications lost while the listening connection is down.
  */
+/** The client library, loaded by the first connect: a process on another store does not load it. */
+let pg: typeof pgTypes;
+
 export class PostgresEventStore implements EventStore {
   private readonly appended = new AppendSignal();
   private readonly subscriptions = new Set<port.Subscription>();
-  private listener: pg.Client | undefined;
+  private listener: pgTypes.Client | undefined;
   private listenRetry: NodeJS.Timeout | undefined;
   private closed = false;
   /** Settles once the transaction called last holds the append lock (or gave up): the next one waits for it. */
@@ -100,7 +103,7 @@ export class PostgresEventStore implements EventStore {
   private readonly channel: string;
 
   private constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: pgTypes.Pool,
     private readonly connectionString: string,
     readonly schema: string,
     private readonly lockKey: string,
@@ -114,6 +117,7 @@ export class PostgresEventStore implements EventStore {
 
   /** Connects and creates the schema and table if missing; the URL may name the schema (`?schema=name`). */
   static async connect(url: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
+    pg ??= (await import('pg')).default;
     const { connectionString, schema } = postgresTarget(url, options.schema);
     const logger = options.logger ?? console;
     const pool = new pg.Pool({
@@ -165,13 +169,13 @@ export class PostgresEventStore implements EventStore {
    * for the lock in the order they were called, so appends made side by side take their positions in
    * the order asked (connections would otherwise reach the lock in any order).
    */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(work: (client: pgTypes.PoolClient) => Promise<T>): Promise<T> {
     const turn = this.lockTurn;
     let passTurn!: () => void;
     this.lockTurn = new Promise<void>((resolve) => {
       passTurn = resolve;
     });
-    let client: pg.PoolClient;
+    let client: pgTypes.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (error) {
@@ -199,7 +203,7 @@ export class PostgresEventStore implements EventStore {
     if (this.closed) throw new Error(`the PostgreSQL event store at ${this.url} (schema ${this.schema}) is closed`);
   }
 
-  private async lastRevision(client: pg.ClientBase | pg.Pool, streamId: string): Promise<bigint | undefined> {
+  private async lastRevision(client: pgTypes.ClientBase | pgTypes.Pool, streamId: string): Promise<bigint | undefined> {
     const { rows } = await client.query<{ revision: string | null }>({
       name: `${this.schema}-last-revision`,
       text: `SELECT max(revision) AS revision FROM ${this.table} WHERE stream_id = $1`,

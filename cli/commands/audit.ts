@@ -299,7 +299,7 @@ export function registerAuditCommands(program: Command): void {
           keys: opened.keys,
           issuerKeys,
           fromGenesis: opened.fromGenesis,
-          purseInWorker: true,
+          inWorker: true,
           onProgress: (done, total) => progress.update(done, total),
           afterReplay: async () => {
             progress.end();

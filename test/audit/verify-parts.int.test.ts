@@ -29,7 +29,7 @@ function keysOf(h: SignedHistory): KeyRing {
   return keys;
 }
 
-async function replayFile(file: string, options: { after?: bigint; purseInWorker?: boolean } = {}) {
+async function replayFile(file: string, options: { after?: bigint; inWorker?: boolean } = {}) {
   const store = SqliteEventStore.open(file);
   try {
     return await replayAndVerify({
@@ -37,7 +37,7 @@ async function replayFile(file: string, options: { after?: bigint; purseInWorker
       keys: keysOf(history),
       issuerKeys: history.issuerKeys,
       fromGenesis: (options.after ?? 0n) === 0n,
-      purseInWorker: options.purseInWorker,
+      inWorker: options.inWorker,
     });
   } finally {
     await store.close();
@@ -104,9 +104,9 @@ describe('the fast paths agree with the reference implementations', () => {
 
 describe('replay on a signed history written straight into the event store', () => {
   it.each([false, true])(
-    'verifies clean: every chain signed to its end, every card MAC and debit matched (purse checks in a worker: %s)',
-    async (purseInWorker) => {
-      const result = await replayFile(history.file, { purseInWorker });
+    'verifies clean: every chain signed to its end, every card MAC and debit matched (checks in a worker: %s)',
+    async (inWorker) => {
+      const result = await replayFile(history.file, { inWorker });
       expect(result.findings).toEqual([]);
       expect(result.events).toBe(history.storeEvents + history.hqEvents);
       expect(result.origins.every((o) => o.coveredSeq === o.lastSeq && o.lastSeq > 0)).toBe(true);
