@@ -25,7 +25,7 @@ import { CHECKS, type Check, type Report } from './findings.js';
 import { terminalIdBytes } from '../card/index.js';
 
 /** Event types this check reads; every other payload stays undecoded. */
-export const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>([
+const PURSE_EVENT_TYPES: ReadonlySet<string> = new Set<EventType | string>([
   'PurseLoaded',
   'PursePaid',
   'PurseRefunded',

@@ -1,10 +1,5 @@
 import type * as EsdbClient from '@eventstore/db-client';
-import type {
-  AllStreamResolvedEvent,
-  AppendExpectedRevision,
-  EventStoreDBClient,
-  ResolvedEvent,
-} from '@eventstore/db-client';
+import type { AllStreamResolvedEvent, AppendExpectedRevision, EventStoreDBClient, ResolvedEvent } from '@eventstore/db-client';
 import { DuplicateEventError, WrongExpectedRevisionError, type EventStore } from './event-store.js';
 import type * as port from './event-store.js';
 import { withoutPassword } from './server-url.js';
