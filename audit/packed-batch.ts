@@ -4,7 +4,7 @@ import type { IssuerMasterKeys } from '../card/index.js';
 import type { Finding } from './findings.js';
 import type { RegisteredKey } from './keys.js';
 import type { AuditRecord } from './records.js';
-import type { ReplayResult } from './verify.js';
+import type { VerifiedHistory } from './verify.js';
 
 /** Per record, in `meta`: position, offset of its bytes, their length, stream index, type index. */
 const META_FIELDS = 5;
@@ -31,7 +31,7 @@ export interface VerifyWorkerData {
 export type VerifyWorkerCommand = PackedBatch | { kind: 'end'; openEnd: boolean; integrityFindings: Finding[] };
 export type VerifyWorkerReply =
   | { kind: 'verified'; records: number }
-  | { kind: 'done'; result: ReplayResult }
+  | { kind: 'done'; verified: VerifiedHistory }
   | { kind: 'failed'; message: string };
 
 export class BatchPacker {

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { siblingModule, workerSource } from '../infra/index.js';
 import type { Finding } from './findings.js';
 import { BatchPacker, type VerifyWorkerCommand, type VerifyWorkerData, type VerifyWorkerReply } from './packed-batch.js';
-import { verifyRecords, type ReplayResult, type VerifyOptions } from './verify.js';
+import { verifyRecords, type VerifiedHistory, type VerifyOptions } from './verify.js';
 
 export interface ReplayOptions extends VerifyOptions {
   /**
@@ -20,25 +20,34 @@ export interface ReplayOptions extends VerifyOptions {
   afterReplay?: () => Promise<{ findings: Finding[]; notes: string[] }>;
 }
 
+export interface ReplayResult extends VerifiedHistory {
+  ok: boolean;
+  /** The replay's time, the read-model comparison (afterReplay) not included. */
+  seconds: number;
+  eventsPerSecond: number;
+}
+
 export async function replayAndVerify(options: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
-  const result = options.inWorker ? await verifyInWorker(options) : await verifyRecords(options);
+  const verified = options.inWorker ? await verifyInWorker(options) : await verifyRecords(options);
   const seconds = (performance.now() - started) / 1000;
-  result.seconds = seconds;
-  result.eventsPerSecond = seconds > 0 ? Math.round(result.events / seconds) : result.events;
   if (options.afterReplay) {
     const after = await options.afterReplay();
-    result.findings.push(...after.findings);
-    result.notes.push(...after.notes);
-    result.ok = result.findings.length === 0;
+    verified.findings.push(...after.findings);
+    verified.notes.push(...after.notes);
   }
-  return result;
+  return {
+    ...verified,
+    ok: verified.findings.length === 0,
+    seconds,
+    eventsPerSecond: seconds > 0 ? Math.round(verified.events / seconds) : verified.events,
+  };
 }
 
 /** Batches read and not yet checked, at most. */
 const READ_AHEAD = 3;
 
-async function verifyInWorker(options: ReplayOptions): Promise<ReplayResult> {
+async function verifyInWorker(options: ReplayOptions): Promise<VerifiedHistory> {
   const data: VerifyWorkerData = {
     keys: options.keys.list(),
     registeredKeys: options.fromGenesis ? [] : await options.source.registeredKeys(),
@@ -55,15 +64,15 @@ async function verifyInWorker(options: ReplayOptions): Promise<ReplayResult> {
   });
   let failure: Error | undefined;
   let sent = 0;
-  let verified = 0;
-  let result: ReplayResult | undefined;
+  let checked = 0;
+  let history: VerifiedHistory | undefined;
   let wake: (() => void) | undefined;
   worker.on('message', (reply: VerifyWorkerReply) => {
     if (reply.kind === 'verified') {
-      verified += 1;
+      checked += 1;
       options.onProgress?.(reply.records, data.total);
     } else if (reply.kind === 'failed') failure = new Error(`the audit's checks failed: ${reply.message}`);
-    else result = reply.result;
+    else history = reply.verified;
     wake?.();
   });
   worker.on('error', (error) => {
@@ -71,7 +80,7 @@ async function verifyInWorker(options: ReplayOptions): Promise<ReplayResult> {
     wake?.();
   });
   worker.on('exit', (code) => {
-    failure ??= result === undefined ? new Error(`the audit's checks stopped (worker exit code ${code})`) : undefined;
+    failure ??= history === undefined ? new Error(`the audit's checks stopped (worker exit code ${code})`) : undefined;
     wake?.();
   });
   const waitFor = (condition: () => boolean) =>
@@ -89,7 +98,7 @@ async function verifyInWorker(options: ReplayOptions): Promise<ReplayResult> {
       const packed = packer.pack(batch);
       worker.postMessage(packed, [packed.meta.buffer as ArrayBuffer, packed.bytes.buffer as ArrayBuffer]);
       sent += 1;
-      await waitFor(() => sent - verified < READ_AHEAD);
+      await waitFor(() => sent - checked < READ_AHEAD);
     }
     const end: VerifyWorkerCommand = {
       kind: 'end',
@@ -97,8 +106,8 @@ async function verifyInWorker(options: ReplayOptions): Promise<ReplayResult> {
       integrityFindings: options.source.integrityFindings(),
     };
     worker.postMessage(end);
-    await waitFor(() => result !== undefined);
-    return result!;
+    await waitFor(() => history !== undefined);
+    return history!;
   } finally {
     await worker.terminate();
   }

@@ -49,14 +49,14 @@ const source: RecordSource = {
 const keys = new KeyRing();
 for (const key of data.keys) keys.add(key);
 try {
-  const result = await verifyRecords({
+  const verified = await verifyRecords({
     source,
     keys,
     issuerKeys: data.issuerKeys,
     fromGenesis: data.fromGenesis,
     onProgress: (records) => reply({ kind: 'verified', records }),
   });
-  reply({ kind: 'done', result });
+  reply({ kind: 'done', verified });
 } catch (error) {
   reply({ kind: 'failed', message: (error as Error).stack ?? String(error) });
 }
