@@ -185,16 +185,11 @@ export class CardMacs {
 
   /**
    * Whether `mac` is the card's MAC over the transaction; `macAt` and `macLength` say where it
-   * lies in `mac` when that is a larger buffer (a payload read in place). `card`: its id, or its
-   * key from `key()`.
+   * lies in `mac` when that is a larger buffer (a payload read in place). `card`: the card's key
+   * from `key()`, kept by the caller with the card.
    */
-  check(
-    card: string | CardKey,
-    transaction: CardTransaction & { mac: Uint8Array },
-    macAt = 0,
-    macLength = transaction.mac.length,
-  ): boolean {
-    macInto(typeof card === 'string' ? this.card(card) : card, transaction);
+  check(card: CardKey, transaction: CardTransaction & { mac: Uint8Array }, macAt = 0, macLength = transaction.mac.length): boolean {
+    macInto(card, transaction);
     return sameMac(transaction.mac, macAt, macLength);
   }
 }
