@@ -1,6 +1,7 @@
 // The replay's checks in a worker thread (replay.ts sends the records, packed, as the
 // replaying thread reads them). The checks are the same code as in one thread: verifyRecords over
 // a source that yields the batches as they arrive.
+import { on } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Finding } from './findings.js';
 import { KeyRing } from './keys.js';
@@ -12,16 +13,8 @@ const port = parentPort!;
 const data = workerData as VerifyWorkerData;
 const reply = (message: VerifyWorkerReply) => port.postMessage(message);
 
-const arrived: VerifyWorkerCommand[] = [];
-let wake: (() => void) | undefined;
-port.on('message', (command: VerifyWorkerCommand) => {
-  arrived.push(command);
-  wake?.();
-});
-const next = async (): Promise<VerifyWorkerCommand> => {
-  while (arrived.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-  return arrived.shift()!;
-};
+// Listening from the start: the batches that arrive while the modules load wait here.
+const inbox = on(port, 'message');
 
 let openEnd = false;
 let integrityFindings: Finding[] = [];
@@ -32,8 +25,7 @@ const source: RecordSource = {
   },
   total: async () => data.total,
   async *batches(): AsyncIterable<AuditRecord[]> {
-    for (;;) {
-      const command = await next();
+    for await (const [command] of inbox as AsyncIterable<[VerifyWorkerCommand]>) {
       if (command.kind === 'end') {
         openEnd = command.openEnd;
         integrityFindings = command.integrityFindings;

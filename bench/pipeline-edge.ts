@@ -1,5 +1,6 @@
 // One store's edge for the pipeline benchmark, run in its own worker thread as it would run on its
 // own machine: head office's synchronous SQLite commits then do not stall the store's appends.
+import { on } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { generateSigningKey, rawPublicKey, type EventInput } from '../contracts/index.js';
 import { startEdge } from '../edge/index.js';
@@ -36,15 +37,10 @@ export function benchPay(i: number): EventInput {
 
 async function runEdgeWorker(port: NonNullable<typeof parentPort>, data: EdgeWorkerData): Promise<void> {
   const send = (message: EdgeWorkerMessage) => port.postMessage(message);
-  const commands: EdgeWorkerCommand[] = [];
-  let wake: (() => void) | undefined;
-  port.on('message', (command: EdgeWorkerCommand) => {
-    commands.push(command);
-    wake?.();
-  });
+  const inbox = on(port, 'message');
   const next = async (kind: EdgeWorkerCommand['kind']) => {
-    while (commands.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-    const command = commands.shift()!;
+    const { value } = await inbox.next();
+    const [command] = value as [EdgeWorkerCommand];
     if (command.kind !== kind) throw new Error(`edge worker ${data.storeId}: expected "${kind}", got "${command.kind}"`);
   };
   const say = (message: unknown) => send({ kind: 'log', message: `${data.storeId}: ${String(message)}` });
